@@ -1,0 +1,71 @@
+//! The Director: the GraphQL API (wire-compatible with Compass's end-of-2019 schema) over the
+//! store. Resolvers turn wire input into domain values (`inputs`), run the rules in `service`
+//! inside one transaction, and convert results into wire objects (`types`).
+//!
+//! Invariant: the Director never trusts the HTTP layer for anything but the [`Consumer`] it
+//! attaches to each request; tenant and scopes come only from there.
+#![forbid(unsafe_code)]
+
+mod error;
+mod guard;
+mod inputs;
+mod loader;
+mod metrics;
+mod mutation;
+mod query;
+mod scalars;
+pub mod service;
+mod types;
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{EmptySubscription, Schema};
+use sextant_domain::Consumer;
+use sextant_store::Store;
+
+pub use error::ErrorChain;
+
+/// The Director's executable schema.
+pub type DirectorSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+
+/// Limits on what one request may ask for.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+/// Builds the schema over a store.
+pub fn schema(store: Arc<dyn Store>) -> DirectorSchema {
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+        .data(store)
+        .extension(metrics::MetricsExtension)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .register_output_type::<types::Pageable>()
+        .register_input_type::<inputs::LabelInput>()
+        .finish()
+}
+
+/// The SDL of the schema, as `sextant schema director` prints it.
+pub fn sdl() -> String {
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+        .register_output_type::<types::Pageable>()
+        .register_input_type::<inputs::LabelInput>()
+        .finish()
+        .sdl()
+}
+
+/// Attaches what one request needs: its consumer and a label loader for its tenant.
+pub fn prepare(
+    request: async_graphql::Request,
+    consumer: Consumer,
+    store: Arc<dyn Store>,
+) -> async_graphql::Request {
+    let loader = DataLoader::new(
+        loader::LabelLoader {
+            store,
+            tenant: consumer.tenant,
+        },
+        tokio::spawn,
+    );
+    request.data(consumer).data(loader)
+}

@@ -1,0 +1,390 @@
+//! The Director's mutations. Each one validates its input, then runs in one write
+//! transaction: on any error nothing changes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object};
+use sextant_domain::{DomainError, ObjectKind, ObjectRef, Scope};
+use sextant_store::{Store, Tx};
+
+use crate::error::{GqlResult, IntoGql};
+use crate::guard::{Scopes, consumer};
+use crate::inputs::{
+    self, ApplicationFromTemplateInput, ApplicationRegisterInput, ApplicationTemplateInput,
+    ApplicationUpdateInput, IntegrationSystemInput, LabelDefinitionInput, RuntimeInput, parse_id,
+};
+use crate::scalars::Any;
+use crate::service;
+use crate::types::{
+    Application, ApplicationTemplate, IntegrationSystem, Label, LabelDefinition, Runtime,
+};
+
+pub struct Mutation;
+
+type TxFuture<'t, T> = Pin<Box<dyn Future<Output = Result<T, DomainError>> + Send + 't>>;
+
+/// Runs `op` in a write transaction and commits only if it succeeded.
+async fn write<T, F>(ctx: &Context<'_>, op: F) -> GqlResult<T>
+where
+    F: for<'t> FnOnce(&'t mut dyn Tx) -> TxFuture<'t, T>,
+{
+    let mut tx = ctx.data::<Arc<dyn Store>>()?.write().await.gql()?;
+    let value = op(&mut *tx).await.gql()?;
+    tx.commit().await.gql()?;
+    Ok(value)
+}
+
+fn object(kind: ObjectKind, id: &ID) -> GqlResult<ObjectRef> {
+    let what = match kind {
+        ObjectKind::Application => "application",
+        ObjectKind::Runtime => "runtime",
+    };
+    Ok(ObjectRef {
+        kind,
+        id: parse_id(id, what).gql()?,
+    })
+}
+
+#[Object]
+impl Mutation {
+    // --- applications ---
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn register_application(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "in")] input: ApplicationRegisterInput,
+    ) -> GqlResult<Application> {
+        let tenant = consumer(ctx)?.tenant;
+        let input = input.validate().gql()?;
+        let app = write(ctx, move |tx| {
+            Box::pin(async move { service::register_application(tx, tenant, input).await })
+        })
+        .await?;
+        Ok(Application::new(app))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn update_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(name = "in")] input: ApplicationUpdateInput,
+    ) -> GqlResult<Application> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&id, "application").gql()?;
+        let input = input.validate().gql()?;
+        let app = write(ctx, move |tx| {
+            Box::pin(async move { service::update_application(tx, tenant, id, input).await })
+        })
+        .await?;
+        Ok(Application::new(app))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn unregister_application(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Application> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&id, "application").gql()?;
+        let (app, labels) = write(ctx, move |tx| {
+            Box::pin(async move { service::unregister_application(tx, tenant, id).await })
+        })
+        .await?;
+        Ok(Application::with_labels(app, labels))
+    }
+
+    // --- application templates ---
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationTemplateWrite])")]
+    async fn create_application_template(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "in")] input: ApplicationTemplateInput,
+    ) -> GqlResult<ApplicationTemplate> {
+        let template = input.validate().gql()?;
+        let template = write(ctx, move |tx| {
+            Box::pin(async move { service::create_application_template(tx, template).await })
+        })
+        .await?;
+        Ok(template.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn register_application_from_template(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "in")] input: ApplicationFromTemplateInput,
+    ) -> GqlResult<Application> {
+        let tenant = consumer(ctx)?.tenant;
+        let (template_name, values) = input.validate().gql()?;
+        let app = write(ctx, move |tx| {
+            Box::pin(async move {
+                let text = service::fill_template(tx, &template_name, &values).await?;
+                let input = inputs::application_from_template_json(&text)?;
+                service::register_application(tx, tenant, input).await
+            })
+        })
+        .await?;
+        Ok(Application::new(app))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationTemplateWrite])")]
+    async fn update_application_template(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(name = "in")] input: ApplicationTemplateInput,
+    ) -> GqlResult<ApplicationTemplate> {
+        let id = parse_id(&id, "application template").gql()?;
+        let mut template = input.validate().gql()?;
+        template.id = id;
+        let template = write(ctx, move |tx| {
+            Box::pin(async move { service::update_application_template(tx, template).await })
+        })
+        .await?;
+        Ok(template.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationTemplateWrite])")]
+    async fn delete_application_template(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<ApplicationTemplate> {
+        let id = parse_id(&id, "application template").gql()?;
+        let template = write(ctx, move |tx| {
+            Box::pin(async move { service::delete_application_template(tx, id).await })
+        })
+        .await?;
+        Ok(template.into())
+    }
+
+    // --- runtimes ---
+
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn register_runtime(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "in")] input: RuntimeInput,
+    ) -> GqlResult<Runtime> {
+        let tenant = consumer(ctx)?.tenant;
+        let input = input.validate().gql()?;
+        let runtime = write(ctx, move |tx| {
+            Box::pin(async move { service::register_runtime(tx, tenant, input).await })
+        })
+        .await?;
+        Ok(Runtime::new(runtime))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn update_runtime(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(name = "in")] input: RuntimeInput,
+    ) -> GqlResult<Runtime> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&id, "runtime").gql()?;
+        let input = input.validate().gql()?;
+        let runtime = write(ctx, move |tx| {
+            Box::pin(async move { service::update_runtime(tx, tenant, id, input).await })
+        })
+        .await?;
+        Ok(Runtime::new(runtime))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn unregister_runtime(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Runtime> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&id, "runtime").gql()?;
+        let (runtime, labels) = write(ctx, move |tx| {
+            Box::pin(async move { service::unregister_runtime(tx, tenant, id).await })
+        })
+        .await?;
+        Ok(Runtime::with_labels(runtime, labels))
+    }
+
+    // --- integration systems ---
+
+    #[graphql(guard = "Scopes(&[Scope::IntegrationSystemWrite])")]
+    async fn register_integration_system(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "in")] input: IntegrationSystemInput,
+    ) -> GqlResult<IntegrationSystem> {
+        let (name, description) = input.validate().gql()?;
+        let system = write(ctx, move |tx| {
+            Box::pin(
+                async move { service::register_integration_system(tx, name, description).await },
+            )
+        })
+        .await?;
+        Ok(system.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::IntegrationSystemWrite])")]
+    async fn update_integration_system(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(name = "in")] input: IntegrationSystemInput,
+    ) -> GqlResult<IntegrationSystem> {
+        let id = parse_id(&id, "integration system").gql()?;
+        let (name, description) = input.validate().gql()?;
+        let system = write(ctx, move |tx| {
+            Box::pin(
+                async move { service::update_integration_system(tx, id, name, description).await },
+            )
+        })
+        .await?;
+        Ok(system.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::IntegrationSystemWrite])")]
+    async fn unregister_integration_system(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<IntegrationSystem> {
+        let id = parse_id(&id, "integration system").gql()?;
+        let system = write(ctx, move |tx| {
+            Box::pin(async move { service::unregister_integration_system(tx, id).await })
+        })
+        .await?;
+        Ok(system.into())
+    }
+
+    // --- label definitions ---
+
+    #[graphql(guard = "Scopes(&[Scope::LabelDefinitionWrite])")]
+    async fn create_label_definition(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "in")] input: LabelDefinitionInput,
+    ) -> GqlResult<LabelDefinition> {
+        let tenant = consumer(ctx)?.tenant;
+        let definition = write(ctx, move |tx| {
+            Box::pin(async move {
+                let schema = input.schema.as_ref().map(|s| s.0.as_str());
+                service::create_label_definition(tx, tenant, &input.key, schema).await
+            })
+        })
+        .await?;
+        Ok(definition.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::LabelDefinitionWrite])")]
+    async fn update_label_definition(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "in")] input: LabelDefinitionInput,
+    ) -> GqlResult<LabelDefinition> {
+        let tenant = consumer(ctx)?.tenant;
+        let definition = write(ctx, move |tx| {
+            Box::pin(async move {
+                let schema = input.schema.as_ref().map(|s| s.0.as_str());
+                service::update_label_definition(tx, tenant, &input.key, schema).await
+            })
+        })
+        .await?;
+        Ok(definition.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::LabelDefinitionWrite])")]
+    async fn delete_label_definition(
+        &self,
+        ctx: &Context<'_>,
+        key: String,
+        #[graphql(default_with = "Some(false)")] delete_related_labels: Option<bool>,
+    ) -> GqlResult<LabelDefinition> {
+        let tenant = consumer(ctx)?.tenant;
+        let delete_related = delete_related_labels.unwrap_or(false);
+        let definition = write(ctx, move |tx| {
+            Box::pin(async move {
+                service::delete_label_definition(tx, tenant, &key, delete_related).await
+            })
+        })
+        .await?;
+        Ok(definition.into())
+    }
+
+    // --- labels ---
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn set_application_label(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "applicationID")] application_id: ID,
+        key: String,
+        value: Any,
+    ) -> GqlResult<Label> {
+        let object = object(ObjectKind::Application, &application_id)?;
+        set_label(ctx, object, key, value).await
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn delete_application_label(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "applicationID")] application_id: ID,
+        key: String,
+    ) -> GqlResult<Label> {
+        let object = object(ObjectKind::Application, &application_id)?;
+        delete_label(ctx, object, key).await
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn set_runtime_label(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "runtimeID")] runtime_id: ID,
+        key: String,
+        value: Any,
+    ) -> GqlResult<Label> {
+        let object = object(ObjectKind::Runtime, &runtime_id)?;
+        set_label(ctx, object, key, value).await
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn delete_runtime_label(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "runtimeID")] runtime_id: ID,
+        key: String,
+    ) -> GqlResult<Label> {
+        let object = object(ObjectKind::Runtime, &runtime_id)?;
+        delete_label(ctx, object, key).await
+    }
+}
+
+async fn set_label(
+    ctx: &Context<'_>,
+    object: ObjectRef,
+    key: String,
+    value: Any,
+) -> GqlResult<Label> {
+    let tenant = consumer(ctx)?.tenant;
+    let label = write(ctx, move |tx| {
+        Box::pin(async move {
+            service::set_label(tx, tenant, object, &key, &value.0).await?;
+            Ok(Label { key, value })
+        })
+    })
+    .await?;
+    Ok(label)
+}
+
+async fn delete_label(ctx: &Context<'_>, object: ObjectRef, key: String) -> GqlResult<Label> {
+    let tenant = consumer(ctx)?.tenant;
+    write(ctx, move |tx| {
+        Box::pin(async move {
+            let value = service::delete_label(tx, tenant, object, &key).await?;
+            Ok(Label {
+                key,
+                value: Any(value),
+            })
+        })
+    })
+    .await
+}

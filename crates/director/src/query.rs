@@ -1,0 +1,193 @@
+//! The Director's queries.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object};
+use sextant_domain::{PageRequest, Scope};
+use sextant_store::Store;
+
+use crate::error::{GqlResult, IntoGql};
+use crate::guard::{Scopes, consumer};
+use crate::inputs::{self, LabelFilter};
+use crate::scalars::PageCursor;
+use crate::service;
+use crate::types::{
+    Application, ApplicationPage, ApplicationTemplate, ApplicationTemplatePage, IntegrationSystem,
+    IntegrationSystemPage, LabelDefinition, Runtime, RuntimePage,
+};
+
+pub struct Query;
+
+fn page(first: Option<i32>, after: Option<PageCursor>) -> GqlResult<PageRequest> {
+    PageRequest::parse(first, after.as_ref().map(|c| c.0.as_str()))
+        .map_err(|m| crate::error::to_graphql(sextant_domain::DomainError::Invalid(m)))
+}
+
+fn store<'a>(ctx: &Context<'a>) -> GqlResult<&'a Arc<dyn Store>> {
+    ctx.data::<Arc<dyn Store>>()
+}
+
+/// An id argument of a query: a malformed id names nothing, so the answer is null.
+fn query_id(id: &ID) -> Option<uuid::Uuid> {
+    uuid::Uuid::parse_str(id).ok()
+}
+
+#[Object]
+impl Query {
+    #[graphql(guard = "Scopes(&[Scope::ApplicationRead])")]
+    async fn applications(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<Vec<LabelFilter>>,
+        #[graphql(default_with = "Some(100)")] first: Option<i32>,
+        after: Option<PageCursor>,
+    ) -> GqlResult<ApplicationPage> {
+        let tenant = consumer(ctx)?.tenant;
+        let filters = inputs::filters(filter).gql()?;
+        let request = page(first, after)?;
+        let mut tx = store(ctx)?.read().await.gql()?;
+        let result = tx.applications(tenant, &filters, &request).await.gql()?;
+        Ok(ApplicationPage::new(result, &request))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationRead])")]
+    async fn application(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Application>> {
+        let tenant = consumer(ctx)?.tenant;
+        let Some(id) = query_id(&id) else {
+            return Ok(None);
+        };
+        let mut tx = store(ctx)?.read().await.gql()?;
+        Ok(tx
+            .application(tenant, id)
+            .await
+            .gql()?
+            .map(Application::new))
+    }
+
+    #[graphql(
+        name = "applicationsForRuntime",
+        guard = "Scopes(&[Scope::ApplicationRead])"
+    )]
+    async fn applications_for_runtime(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "runtimeID")] runtime_id: ID,
+        #[graphql(default_with = "Some(100)")] first: Option<i32>,
+        after: Option<PageCursor>,
+    ) -> GqlResult<ApplicationPage> {
+        let tenant = consumer(ctx)?.tenant;
+        let request = page(first, after)?;
+        let runtime_id = inputs::parse_id(&runtime_id, "runtime").gql()?;
+        let mut tx = store(ctx)?.read().await.gql()?;
+        let result = service::applications_for_runtime(&mut *tx, tenant, runtime_id, &request)
+            .await
+            .gql()?;
+        Ok(ApplicationPage::new(result, &request))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationTemplateRead])")]
+    async fn application_templates(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(100)")] first: Option<i32>,
+        after: Option<PageCursor>,
+    ) -> GqlResult<ApplicationTemplatePage> {
+        let request = page(first, after)?;
+        let mut tx = store(ctx)?.read().await.gql()?;
+        let result = tx.application_templates(&request).await.gql()?;
+        Ok(ApplicationTemplatePage::new(result, &request))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationTemplateRead])")]
+    async fn application_template(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<Option<ApplicationTemplate>> {
+        let Some(id) = query_id(&id) else {
+            return Ok(None);
+        };
+        let mut tx = store(ctx)?.read().await.gql()?;
+        Ok(tx.application_template(id).await.gql()?.map(Into::into))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::RuntimeRead])")]
+    async fn runtimes(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<Vec<LabelFilter>>,
+        #[graphql(default_with = "Some(100)")] first: Option<i32>,
+        after: Option<PageCursor>,
+    ) -> GqlResult<RuntimePage> {
+        let tenant = consumer(ctx)?.tenant;
+        let filters = inputs::filters(filter).gql()?;
+        let request = page(first, after)?;
+        let mut tx = store(ctx)?.read().await.gql()?;
+        let result = tx.runtimes(tenant, &filters, &request).await.gql()?;
+        Ok(RuntimePage::new(result, &request))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::RuntimeRead])")]
+    async fn runtime(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Runtime>> {
+        let tenant = consumer(ctx)?.tenant;
+        let Some(id) = query_id(&id) else {
+            return Ok(None);
+        };
+        let mut tx = store(ctx)?.read().await.gql()?;
+        Ok(tx.runtime(tenant, id).await.gql()?.map(Runtime::new))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::LabelDefinitionRead])")]
+    async fn label_definitions(&self, ctx: &Context<'_>) -> GqlResult<Vec<LabelDefinition>> {
+        let tenant = consumer(ctx)?.tenant;
+        let mut tx = store(ctx)?.read().await.gql()?;
+        Ok(tx
+            .label_definitions(tenant)
+            .await
+            .gql()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::LabelDefinitionRead])")]
+    async fn label_definition(
+        &self,
+        ctx: &Context<'_>,
+        key: String,
+    ) -> GqlResult<Option<LabelDefinition>> {
+        let tenant = consumer(ctx)?.tenant;
+        let mut tx = store(ctx)?.read().await.gql()?;
+        Ok(tx
+            .label_definition(tenant, &key)
+            .await
+            .gql()?
+            .map(Into::into))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::IntegrationSystemRead])")]
+    async fn integration_systems(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(100)")] first: Option<i32>,
+        after: Option<PageCursor>,
+    ) -> GqlResult<IntegrationSystemPage> {
+        let request = page(first, after)?;
+        let mut tx = store(ctx)?.read().await.gql()?;
+        let result = tx.integration_systems(&request).await.gql()?;
+        Ok(IntegrationSystemPage::new(result, &request))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::IntegrationSystemRead])")]
+    async fn integration_system(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<Option<IntegrationSystem>> {
+        let Some(id) = query_id(&id) else {
+            return Ok(None);
+        };
+        let mut tx = store(ctx)?.read().await.gql()?;
+        Ok(tx.integration_system(id).await.gql()?.map(Into::into))
+    }
+}

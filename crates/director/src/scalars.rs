@@ -1,0 +1,100 @@
+//! The Director's custom scalars, named as in Compass's schema.
+
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+use serde::{Deserialize, Serialize};
+
+/// `Any`: any JSON value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Any(pub serde_json::Value);
+
+#[Scalar(name = "Any")]
+impl ScalarType for Any {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let json = value.into_json().map_err(InputValueError::custom)?;
+        Ok(Any(json))
+    }
+    fn to_value(&self) -> Value {
+        Value::from_json(self.0.clone()).unwrap_or(Value::Null)
+    }
+}
+
+/// `Labels`: a JSON object from label key to value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Labels(pub serde_json::Map<String, serde_json::Value>);
+
+#[Scalar(name = "Labels")]
+impl ScalarType for Labels {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match value.into_json().map_err(InputValueError::custom)? {
+            serde_json::Value::Object(map) => Ok(Labels(map)),
+            _ => Err(InputValueError::custom("Labels must be an object")),
+        }
+    }
+    fn to_value(&self) -> Value {
+        Value::from_json(serde_json::Value::Object(self.0.clone())).unwrap_or(Value::Null)
+    }
+}
+
+/// `JSONSchema`: a JSON Schema as a string of JSON text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonSchema(pub String);
+
+#[Scalar(name = "JSONSchema")]
+impl ScalarType for JsonSchema {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match value {
+            Value::String(s) => Ok(JsonSchema(s)),
+            _ => Err(InputValueError::custom(
+                "JSONSchema must be a string of JSON",
+            )),
+        }
+    }
+    fn to_value(&self) -> Value {
+        Value::String(self.0.clone())
+    }
+}
+
+/// `PageCursor`: an opaque position in a list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PageCursor(pub String);
+
+#[Scalar(name = "PageCursor")]
+impl ScalarType for PageCursor {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match value {
+            Value::String(s) => Ok(PageCursor(s)),
+            _ => Err(InputValueError::custom("PageCursor must be a string")),
+        }
+    }
+    fn to_value(&self) -> Value {
+        Value::String(self.0.clone())
+    }
+}
+
+/// `Timestamp`: an RFC 3339 time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timestamp(pub time::OffsetDateTime);
+
+#[Scalar(name = "Timestamp")]
+impl ScalarType for Timestamp {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match value {
+            Value::String(s) => {
+                time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+                    .map(Timestamp)
+                    .map_err(|e| {
+                        InputValueError::custom(format!("Timestamp must be RFC 3339: {e}"))
+                    })
+            }
+            _ => Err(InputValueError::custom("Timestamp must be a string")),
+        }
+    }
+    fn to_value(&self) -> Value {
+        self.0
+            .format(&time::format_description::well_known::Rfc3339)
+            .map(Value::String)
+            .unwrap_or(Value::Null)
+    }
+}

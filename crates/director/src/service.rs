@@ -1,0 +1,807 @@
+//! The Director's rules, over one store transaction. Resolvers validate wire input into the
+//! types here, open a transaction, call one of these functions and commit: a failure anywhere
+//! leaves the store unchanged.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sextant_domain::label::{
+    DEFAULT_SCENARIO, INTEGRATION_SYSTEM_KEY, LabelFilter, LabelQuery, LabelSchema, SCENARIOS_KEY,
+    default_scenarios_schema, validate_key,
+};
+use sextant_domain::{
+    Application, ApplicationStatusCondition, ApplicationTemplate, DomainError, IntegrationSystem,
+    LabelDefinition, ObjectKind, ObjectRef, Page, PageRequest, Placeholder, Runtime,
+    RuntimeStatusCondition, TenantId,
+};
+use sextant_store::{StoreError, Tx};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::internal;
+
+type Result<T> = std::result::Result<T, DomainError>;
+
+/// A validated application registration.
+#[derive(Clone, Debug)]
+pub struct NewApplication {
+    pub name: String,
+    pub provider_name: String,
+    pub description: Option<String>,
+    pub health_check_url: Option<String>,
+    pub integration_system_id: Option<Uuid>,
+    pub labels: BTreeMap<String, Value>,
+}
+
+/// A validated application update (scalar fields only, as in Compass).
+#[derive(Clone, Debug)]
+pub struct ApplicationUpdate {
+    pub name: String,
+    pub provider_name: String,
+    pub description: Option<String>,
+    pub health_check_url: Option<String>,
+    pub integration_system_id: Option<Uuid>,
+}
+
+/// A validated runtime registration or update.
+#[derive(Clone, Debug)]
+pub struct RuntimeInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub labels: BTreeMap<String, Value>,
+}
+
+fn object_name(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Application => "application",
+        ObjectKind::Runtime => "runtime",
+    }
+}
+
+// --- labels and label definitions ---
+
+/// Creates the tenant's `scenarios` definition with the default schema if it is missing.
+pub async fn ensure_scenarios_definition(tx: &mut dyn Tx, tenant: TenantId) -> Result<()> {
+    tx.ensure_label_definition(
+        tenant,
+        &LabelDefinition {
+            key: SCENARIOS_KEY.to_owned(),
+            schema: Some(default_scenarios_schema()),
+        },
+    )
+    .await
+    .map_err(internal)?;
+    Ok(())
+}
+
+/// Checks that an object exists in the tenant.
+async fn require_object(tx: &mut dyn Tx, tenant: TenantId, object: ObjectRef) -> Result<()> {
+    let exists = match object.kind {
+        ObjectKind::Application => tx
+            .application(tenant, object.id)
+            .await
+            .map_err(internal)?
+            .is_some(),
+        ObjectKind::Runtime => tx
+            .runtime(tenant, object.id)
+            .await
+            .map_err(internal)?
+            .is_some(),
+    };
+    if exists {
+        Ok(())
+    } else {
+        Err(DomainError::not_found(object_name(object.kind), object.id))
+    }
+}
+
+/// Sets a label on an object that is known to exist: creates a schema-less definition for a
+/// new key (the default one for `scenarios`), else validates the value against the definition.
+async fn put_label(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    object: ObjectRef,
+    key: &str,
+    value: &Value,
+) -> Result<()> {
+    validate_key(key).map_err(|m| DomainError::Invalid(format!("label key {key:?}: {m}")))?;
+    if value.is_null() {
+        return Err(DomainError::Invalid(format!(
+            "value of label {key:?} must not be null"
+        )));
+    }
+    let definition = match tx.label_definition(tenant, key).await.map_err(internal)? {
+        Some(definition) => definition,
+        None => {
+            let definition = LabelDefinition {
+                key: key.to_owned(),
+                schema: (key == SCENARIOS_KEY).then(default_scenarios_schema),
+            };
+            tx.ensure_label_definition(tenant, &definition)
+                .await
+                .map_err(internal)?;
+            definition
+        }
+    };
+    if let Some(schema) = &definition.schema {
+        let compiled = LabelSchema::compile(key, schema).map_err(|e| {
+            DomainError::Invalid(format!("stored schema of label {key:?} is not usable: {e}"))
+        })?;
+        compiled.check(value).map_err(|e| {
+            DomainError::Invalid(format!("while validating Label value for '{key}': {e}"))
+        })?;
+    }
+    tx.set_label(tenant, object, key, value)
+        .await
+        .map_err(|e| match e {
+            StoreError::ForeignKey => DomainError::not_found(object_name(object.kind), object.id),
+            other => internal(other),
+        })
+}
+
+/// `setApplicationLabel` / `setRuntimeLabel`.
+pub async fn set_label(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    object: ObjectRef,
+    key: &str,
+    value: &Value,
+) -> Result<()> {
+    require_object(tx, tenant, object).await?;
+    put_label(tx, tenant, object, key, value).await
+}
+
+/// `deleteApplicationLabel` / `deleteRuntimeLabel`: returns the removed value.
+pub async fn delete_label(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    object: ObjectRef,
+    key: &str,
+) -> Result<Value> {
+    require_object(tx, tenant, object).await?;
+    if object.kind == ObjectKind::Application && key == SCENARIOS_KEY {
+        return Err(DomainError::Invalid(
+            "scenarios label can not be deleted from application".to_owned(),
+        ));
+    }
+    tx.delete_label(tenant, object, key)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| {
+            DomainError::NotFound(format!(
+                "label with key \"{key}\" does not exist on {} with ID \"{}\"",
+                object_name(object.kind),
+                object.id
+            ))
+        })
+}
+
+fn parse_schema_text(key: &str, schema: Option<&str>) -> Result<Option<Value>> {
+    let Some(text) = schema else { return Ok(None) };
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        DomainError::Validation(sextant_domain::FieldError::new(
+            "LabelDefinitionInput",
+            "schema",
+            format!("is not valid JSON: {e}"),
+        ))
+    })?;
+    LabelSchema::compile(key, &value).map_err(|e| {
+        DomainError::Validation(sextant_domain::FieldError::new(
+            "LabelDefinitionInput",
+            "schema",
+            e,
+        ))
+    })?;
+    Ok(Some(value))
+}
+
+fn validate_definition_key(key: &str) -> Result<()> {
+    validate_key(key).map_err(|m| {
+        DomainError::Validation(sextant_domain::FieldError::new(
+            "LabelDefinitionInput",
+            "key",
+            m,
+        ))
+    })
+}
+
+/// `createLabelDefinition`.
+pub async fn create_label_definition(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    key: &str,
+    schema: Option<&str>,
+) -> Result<LabelDefinition> {
+    validate_definition_key(key)?;
+    let schema = parse_schema_text(key, schema)?;
+    if key == SCENARIOS_KEY && schema.is_none() {
+        return Err(DomainError::Invalid(
+            "label definition \"scenarios\" requires a schema".to_owned(),
+        ));
+    }
+    let definition = LabelDefinition {
+        key: key.to_owned(),
+        schema,
+    };
+    tx.insert_label_definition(tenant, &definition)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotUnique => {
+                DomainError::NotUnique(format!("label definition with key \"{key}\" is not unique"))
+            }
+            other => internal(other),
+        })?;
+    Ok(definition)
+}
+
+/// `updateLabelDefinition`: every existing label with the key must satisfy the new schema.
+pub async fn update_label_definition(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    key: &str,
+    schema: Option<&str>,
+) -> Result<LabelDefinition> {
+    validate_definition_key(key)?;
+    let schema = parse_schema_text(key, schema)?;
+    if key == SCENARIOS_KEY && schema.is_none() {
+        return Err(DomainError::Invalid(
+            "label definition \"scenarios\" requires a schema".to_owned(),
+        ));
+    }
+    let definition = LabelDefinition {
+        key: key.to_owned(),
+        schema,
+    };
+    // Update first: on PostgreSQL this takes the row lock that label writers share-lock, so
+    // the labels read below include every label validated against the old schema.
+    if !tx
+        .update_label_definition(tenant, &definition)
+        .await
+        .map_err(internal)?
+    {
+        return Err(DomainError::NotFound(format!(
+            "label definition with key \"{key}\" does not exist"
+        )));
+    }
+    if let Some(schema) = &definition.schema {
+        let compiled = LabelSchema::compile(key, schema).map_err(DomainError::Invalid)?;
+        for (object, value) in tx.labels_with_key(tenant, key).await.map_err(internal)? {
+            compiled.check(&value).map_err(|e| {
+                DomainError::Invalid(format!(
+                    "label with key \"{key}\" is not valid against new schema for {} with ID \"{}\": {e}",
+                    object.kind.as_str(),
+                    object.id
+                ))
+            })?;
+        }
+    }
+    Ok(definition)
+}
+
+/// `deleteLabelDefinition`.
+pub async fn delete_label_definition(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    key: &str,
+    delete_related_labels: bool,
+) -> Result<LabelDefinition> {
+    if key == SCENARIOS_KEY {
+        return Err(DomainError::Invalid(
+            "label definition with key \"scenarios\" can not be deleted".to_owned(),
+        ));
+    }
+    let definition = tx
+        .label_definition(tenant, key)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| {
+            DomainError::NotFound(format!(
+                "label definition with key \"{key}\" does not exist"
+            ))
+        })?;
+    if delete_related_labels {
+        tx.delete_labels_with_key(tenant, key)
+            .await
+            .map_err(internal)?;
+    } else if !tx
+        .labels_with_key(tenant, key)
+        .await
+        .map_err(internal)?
+        .is_empty()
+    {
+        return Err(DomainError::InUse(
+            "could not delete label definition, it is already used by at least one label"
+                .to_owned(),
+        ));
+    }
+    tx.delete_label_definition(tenant, key)
+        .await
+        .map_err(internal)?;
+    Ok(definition)
+}
+
+// --- applications ---
+
+async fn require_integration_system(tx: &mut dyn Tx, id: Option<Uuid>) -> Result<()> {
+    if let Some(id) = id
+        && tx.integration_system(id).await.map_err(internal)?.is_none()
+    {
+        return Err(DomainError::not_found("integration system", id));
+    }
+    Ok(())
+}
+
+fn app_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ {
+    move |e| match e {
+        StoreError::NotUnique => DomainError::NotUnique(format!(
+            "application name \"{name}\" is not unique in the tenant"
+        )),
+        other => internal(other),
+    }
+}
+
+/// `registerApplication`: the application, its labels (`scenarios` defaults to `DEFAULT`),
+/// and the `integration-system-id` label.
+pub async fn register_application(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    input: NewApplication,
+) -> Result<Application> {
+    require_integration_system(tx, input.integration_system_id).await?;
+    ensure_scenarios_definition(tx, tenant).await?;
+    let now = OffsetDateTime::now_utc();
+    let app = Application {
+        id: Uuid::new_v4(),
+        tenant,
+        name: input.name,
+        provider_name: input.provider_name,
+        description: input.description,
+        health_check_url: input.health_check_url,
+        integration_system_id: input.integration_system_id,
+        status_condition: ApplicationStatusCondition::Initial,
+        status_timestamp: now,
+        created_at: now,
+    };
+    tx.insert_application(&app)
+        .await
+        .map_err(app_not_unique(&app.name))?;
+    let object = ObjectRef {
+        kind: ObjectKind::Application,
+        id: app.id,
+    };
+    let mut labels = input.labels;
+    labels
+        .entry(SCENARIOS_KEY.to_owned())
+        .or_insert_with(|| Value::from(vec![DEFAULT_SCENARIO]));
+    labels.insert(
+        INTEGRATION_SYSTEM_KEY.to_owned(),
+        Value::from(
+            app.integration_system_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+        ),
+    );
+    for (key, value) in &labels {
+        put_label(tx, tenant, object, key, value).await?;
+    }
+    Ok(app)
+}
+
+/// `updateApplication`: scalar fields only; re-sets the `integration-system-id` label.
+pub async fn update_application(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+    input: ApplicationUpdate,
+) -> Result<Application> {
+    let mut app = tx
+        .application(tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("application", id))?;
+    require_integration_system(tx, input.integration_system_id).await?;
+    app.name = input.name;
+    app.provider_name = input.provider_name;
+    app.description = input.description;
+    app.health_check_url = input.health_check_url;
+    app.integration_system_id = input.integration_system_id;
+    tx.update_application(&app)
+        .await
+        .map_err(app_not_unique(&app.name))?;
+    let object = ObjectRef {
+        kind: ObjectKind::Application,
+        id,
+    };
+    let is_label = Value::from(id_or_empty(app.integration_system_id));
+    put_label(tx, tenant, object, INTEGRATION_SYSTEM_KEY, &is_label).await?;
+    Ok(app)
+}
+
+fn id_or_empty(id: Option<Uuid>) -> String {
+    id.map(|id| id.to_string()).unwrap_or_default()
+}
+
+/// The labels of one object as a map.
+pub async fn labels_of(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    object: ObjectRef,
+) -> Result<BTreeMap<String, Value>> {
+    Ok(tx
+        .labels(tenant, object.kind, &[object.id])
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|(_, key, value)| (key, value))
+        .collect())
+}
+
+/// `unregisterApplication`: returns the application and the labels it had.
+pub async fn unregister_application(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<(Application, BTreeMap<String, Value>)> {
+    let app = tx
+        .application(tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("application", id))?;
+    let labels = labels_of(
+        tx,
+        tenant,
+        ObjectRef {
+            kind: ObjectKind::Application,
+            id,
+        },
+    )
+    .await?;
+    tx.delete_application(tenant, id).await.map_err(internal)?;
+    Ok((app, labels))
+}
+
+/// `applicationsForRuntime`: the tenant's applications that share a scenario with the runtime.
+pub async fn applications_for_runtime(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    runtime_id: Uuid,
+    page: &PageRequest,
+) -> Result<Page<Application>> {
+    if tx
+        .runtime(tenant, runtime_id)
+        .await
+        .map_err(internal)?
+        .is_none()
+    {
+        return Err(DomainError::NotFound("runtime does not exist".to_owned()));
+    }
+    let scenarios = labels_of(
+        tx,
+        tenant,
+        ObjectRef {
+            kind: ObjectKind::Runtime,
+            id: runtime_id,
+        },
+    )
+    .await?
+    .remove(SCENARIOS_KEY);
+    let values: Vec<String> = match scenarios {
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if values.is_empty() {
+        return Ok(Page {
+            items: Vec::new(),
+            total_count: 0,
+            has_next_page: false,
+        });
+    }
+    let filter = LabelFilter {
+        key: SCENARIOS_KEY.to_owned(),
+        query: LabelQuery::AnyOf(values),
+    };
+    tx.applications(tenant, &[filter], page)
+        .await
+        .map_err(internal)
+}
+
+// --- runtimes ---
+
+fn runtime_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ {
+    move |e| match e {
+        StoreError::NotUnique => DomainError::NotUnique(format!(
+            "runtime name \"{name}\" is not unique in the tenant"
+        )),
+        other => internal(other),
+    }
+}
+
+/// `registerRuntime`. Runtimes have no default scenario.
+pub async fn register_runtime(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    input: RuntimeInput,
+) -> Result<Runtime> {
+    ensure_scenarios_definition(tx, tenant).await?;
+    let now = OffsetDateTime::now_utc();
+    let runtime = Runtime {
+        id: Uuid::new_v4(),
+        tenant,
+        name: input.name,
+        description: input.description,
+        status_condition: RuntimeStatusCondition::Initial,
+        status_timestamp: now,
+        created_at: now,
+    };
+    tx.insert_runtime(&runtime)
+        .await
+        .map_err(runtime_not_unique(&runtime.name))?;
+    let object = ObjectRef {
+        kind: ObjectKind::Runtime,
+        id: runtime.id,
+    };
+    for (key, value) in &input.labels {
+        put_label(tx, tenant, object, key, value).await?;
+    }
+    Ok(runtime)
+}
+
+/// `updateRuntime`: as in Compass, the labels are replaced by the input's labels.
+pub async fn update_runtime(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+    input: RuntimeInput,
+) -> Result<Runtime> {
+    let mut runtime = tx
+        .runtime(tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("runtime", id))?;
+    runtime.name = input.name;
+    runtime.description = input.description;
+    tx.update_runtime(&runtime)
+        .await
+        .map_err(runtime_not_unique(&runtime.name))?;
+    let object = ObjectRef {
+        kind: ObjectKind::Runtime,
+        id,
+    };
+    tx.delete_all_labels(tenant, object)
+        .await
+        .map_err(internal)?;
+    for (key, value) in &input.labels {
+        put_label(tx, tenant, object, key, value).await?;
+    }
+    Ok(runtime)
+}
+
+/// `unregisterRuntime`: returns the runtime and the labels it had.
+pub async fn unregister_runtime(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<(Runtime, BTreeMap<String, Value>)> {
+    let runtime = tx
+        .runtime(tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("runtime", id))?;
+    let labels = labels_of(
+        tx,
+        tenant,
+        ObjectRef {
+            kind: ObjectKind::Runtime,
+            id,
+        },
+    )
+    .await?;
+    tx.delete_runtime(tenant, id).await.map_err(internal)?;
+    Ok((runtime, labels))
+}
+
+// --- integration systems ---
+
+fn system_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ {
+    move |e| match e {
+        StoreError::NotUnique => {
+            DomainError::NotUnique(format!("integration system name \"{name}\" is not unique"))
+        }
+        other => internal(other),
+    }
+}
+
+/// `registerIntegrationSystem`.
+pub async fn register_integration_system(
+    tx: &mut dyn Tx,
+    name: String,
+    description: Option<String>,
+) -> Result<IntegrationSystem> {
+    let system = IntegrationSystem {
+        id: Uuid::new_v4(),
+        name,
+        description,
+    };
+    tx.insert_integration_system(&system)
+        .await
+        .map_err(system_not_unique(&system.name))?;
+    Ok(system)
+}
+
+/// `updateIntegrationSystem`.
+pub async fn update_integration_system(
+    tx: &mut dyn Tx,
+    id: Uuid,
+    name: String,
+    description: Option<String>,
+) -> Result<IntegrationSystem> {
+    let system = IntegrationSystem {
+        id,
+        name,
+        description,
+    };
+    if !tx
+        .update_integration_system(&system)
+        .await
+        .map_err(system_not_unique(&system.name))?
+    {
+        return Err(DomainError::not_found("integration system", id));
+    }
+    Ok(system)
+}
+
+/// `unregisterIntegrationSystem`: refused while any application (of any tenant) names it.
+pub async fn unregister_integration_system(tx: &mut dyn Tx, id: Uuid) -> Result<IntegrationSystem> {
+    let system = tx
+        .integration_system(id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("integration system", id))?;
+    let in_use = || {
+        DomainError::InUse(format!(
+            "integration system with ID \"{id}\" is still used by applications"
+        ))
+    };
+    if tx
+        .count_applications_of_integration_system(id)
+        .await
+        .map_err(internal)?
+        > 0
+    {
+        return Err(in_use());
+    }
+    tx.delete_integration_system(id)
+        .await
+        .map_err(|e| match e {
+            StoreError::ForeignKey => in_use(),
+            other => internal(other),
+        })?;
+    Ok(system)
+}
+
+// --- application templates ---
+
+fn template_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ {
+    move |e| match e {
+        StoreError::NotUnique => DomainError::NotUnique(format!(
+            "application template name \"{name}\" is not unique"
+        )),
+        other => internal(other),
+    }
+}
+
+/// `createApplicationTemplate`.
+pub async fn create_application_template(
+    tx: &mut dyn Tx,
+    mut template: ApplicationTemplate,
+) -> Result<ApplicationTemplate> {
+    template.id = Uuid::new_v4();
+    tx.insert_application_template(&template)
+        .await
+        .map_err(template_not_unique(&template.name))?;
+    Ok(template)
+}
+
+/// `updateApplicationTemplate`.
+pub async fn update_application_template(
+    tx: &mut dyn Tx,
+    template: ApplicationTemplate,
+) -> Result<ApplicationTemplate> {
+    if !tx
+        .update_application_template(&template)
+        .await
+        .map_err(template_not_unique(&template.name))?
+    {
+        return Err(DomainError::not_found("application template", template.id));
+    }
+    Ok(template)
+}
+
+/// `deleteApplicationTemplate`.
+pub async fn delete_application_template(tx: &mut dyn Tx, id: Uuid) -> Result<ApplicationTemplate> {
+    let template = tx
+        .application_template(id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("application template", id))?;
+    tx.delete_application_template(id).await.map_err(internal)?;
+    Ok(template)
+}
+
+/// Checks a template's placeholders: unique names, each used as `{{name}}` in the input.
+pub fn check_placeholders(
+    application_input: &str,
+    placeholders: &[Placeholder],
+) -> std::result::Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for placeholder in placeholders {
+        if placeholder.name.trim().is_empty() {
+            return Err("placeholder name cannot be blank".to_owned());
+        }
+        if !seen.insert(placeholder.name.as_str()) {
+            return Err(format!(
+                "placeholder {:?} is defined more than once",
+                placeholder.name
+            ));
+        }
+        if !application_input.contains(&format!("{{{{{}}}}}", placeholder.name)) {
+            return Err(format!(
+                "placeholder {:?} is not used in applicationInput",
+                placeholder.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fills a template's placeholders and returns the JSON text of the application input. Values
+/// are inserted JSON-escaped, so a value can never change the structure of the input.
+pub async fn fill_template(
+    tx: &mut dyn Tx,
+    template_name: &str,
+    values: &BTreeMap<String, String>,
+) -> Result<String> {
+    let template = tx
+        .application_template_by_name(template_name)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| {
+            DomainError::NotFound(format!(
+                "application template with name \"{template_name}\" does not exist"
+            ))
+        })?;
+    let mut text = template.application_input;
+    for placeholder in &template.placeholders {
+        let value = values.get(&placeholder.name).ok_or_else(|| {
+            DomainError::Invalid(format!(
+                "required placeholder not provided: {}",
+                placeholder.name
+            ))
+        })?;
+        let quoted = Value::from(value.as_str()).to_string();
+        let escaped = &quoted[1..quoted.len() - 1];
+        text = text.replace(&format!("{{{{{}}}}}", placeholder.name), escaped);
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_must_be_unique_and_used() {
+        let p = |n: &str| Placeholder {
+            name: n.into(),
+            description: None,
+        };
+        let input = r#"{"name":"{{name}}","description":"x {{d}}"}"#;
+        assert!(check_placeholders(input, &[p("name"), p("d")]).is_ok());
+        assert!(check_placeholders(input, &[p("name"), p("name")]).is_err());
+        assert!(check_placeholders(input, &[p("other")]).is_err());
+        assert!(check_placeholders(input, &[p(" ")]).is_err());
+    }
+}

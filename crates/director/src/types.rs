@@ -1,0 +1,408 @@
+//! Wire types: the GraphQL objects the Director returns, converted explicitly from the domain.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, ID, Interface, Object, SimpleObject};
+use serde_json::Value;
+use sextant_domain::{self as domain, Cursor, ObjectKind, Page, PageRequest};
+use uuid::Uuid;
+
+use crate::error::GqlResult;
+use crate::loader::LabelLoader;
+use crate::scalars::{Any, JsonSchema, Labels, PageCursor, Timestamp};
+
+/// Labels known up front (for objects that were just deleted and can no longer be loaded).
+type Preloaded = Option<Arc<BTreeMap<String, Value>>>;
+
+async fn resolve_labels(
+    ctx: &Context<'_>,
+    kind: ObjectKind,
+    id: Uuid,
+    preloaded: &Preloaded,
+    key: Option<String>,
+) -> GqlResult<Option<Labels>> {
+    let all = match preloaded {
+        Some(labels) => labels.as_ref().clone(),
+        None => ctx
+            .data::<DataLoader<LabelLoader>>()?
+            .load_one((kind, id))
+            .await
+            .map_err(|e| async_graphql::Error::new(format!("loading labels failed: {e}")))?
+            .unwrap_or_default(),
+    };
+    let map = all
+        .into_iter()
+        .filter(|(k, _)| key.as_ref().is_none_or(|wanted| wanted == k))
+        .collect();
+    Ok(Some(Labels(map)))
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "ApplicationStatusCondition")]
+pub enum ApplicationStatusCondition {
+    Initial,
+    Unknown,
+    Ready,
+    Failed,
+}
+
+impl From<domain::ApplicationStatusCondition> for ApplicationStatusCondition {
+    fn from(c: domain::ApplicationStatusCondition) -> Self {
+        match c {
+            domain::ApplicationStatusCondition::Initial => Self::Initial,
+            domain::ApplicationStatusCondition::Unknown => Self::Unknown,
+            domain::ApplicationStatusCondition::Ready => Self::Ready,
+            domain::ApplicationStatusCondition::Failed => Self::Failed,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ApplicationStatus {
+    pub condition: ApplicationStatusCondition,
+    pub timestamp: Timestamp,
+}
+
+/// `Application`.
+pub struct Application {
+    app: domain::Application,
+    preloaded: Preloaded,
+}
+
+impl Application {
+    pub fn new(app: domain::Application) -> Self {
+        Self {
+            app,
+            preloaded: None,
+        }
+    }
+    pub fn with_labels(app: domain::Application, labels: BTreeMap<String, Value>) -> Self {
+        Self {
+            app,
+            preloaded: Some(Arc::new(labels)),
+        }
+    }
+}
+
+#[Object]
+impl Application {
+    async fn id(&self) -> ID {
+        ID(self.app.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.app.name
+    }
+    async fn provider_name(&self) -> &str {
+        &self.app.provider_name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.app.description.as_deref()
+    }
+    #[graphql(name = "integrationSystemID")]
+    async fn integration_system_id(&self) -> Option<ID> {
+        self.app.integration_system_id.map(|id| ID(id.to_string()))
+    }
+    async fn labels(&self, ctx: &Context<'_>, key: Option<String>) -> GqlResult<Option<Labels>> {
+        resolve_labels(
+            ctx,
+            ObjectKind::Application,
+            self.app.id,
+            &self.preloaded,
+            key,
+        )
+        .await
+    }
+    async fn status(&self) -> ApplicationStatus {
+        ApplicationStatus {
+            condition: self.app.status_condition.into(),
+            timestamp: Timestamp(self.app.status_timestamp),
+        }
+    }
+    #[graphql(name = "healthCheckURL")]
+    async fn health_check_url(&self) -> Option<&str> {
+        self.app.health_check_url.as_deref()
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "RuntimeStatusCondition")]
+pub enum RuntimeStatusCondition {
+    Initial,
+    Ready,
+    Failed,
+}
+
+impl From<domain::RuntimeStatusCondition> for RuntimeStatusCondition {
+    fn from(c: domain::RuntimeStatusCondition) -> Self {
+        match c {
+            domain::RuntimeStatusCondition::Initial => Self::Initial,
+            domain::RuntimeStatusCondition::Ready => Self::Ready,
+            domain::RuntimeStatusCondition::Failed => Self::Failed,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct RuntimeStatus {
+    pub condition: RuntimeStatusCondition,
+    pub timestamp: Timestamp,
+}
+
+#[derive(SimpleObject)]
+pub struct RuntimeMetadata {
+    pub creation_timestamp: Timestamp,
+}
+
+/// `Runtime`.
+pub struct Runtime {
+    runtime: domain::Runtime,
+    preloaded: Preloaded,
+}
+
+impl Runtime {
+    pub fn new(runtime: domain::Runtime) -> Self {
+        Self {
+            runtime,
+            preloaded: None,
+        }
+    }
+    pub fn with_labels(runtime: domain::Runtime, labels: BTreeMap<String, Value>) -> Self {
+        Self {
+            runtime,
+            preloaded: Some(Arc::new(labels)),
+        }
+    }
+}
+
+#[Object]
+impl Runtime {
+    async fn id(&self) -> ID {
+        ID(self.runtime.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.runtime.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.runtime.description.as_deref()
+    }
+    async fn labels(&self, ctx: &Context<'_>, key: Option<String>) -> GqlResult<Option<Labels>> {
+        resolve_labels(
+            ctx,
+            ObjectKind::Runtime,
+            self.runtime.id,
+            &self.preloaded,
+            key,
+        )
+        .await
+    }
+    async fn status(&self) -> RuntimeStatus {
+        RuntimeStatus {
+            condition: self.runtime.status_condition.into(),
+            timestamp: Timestamp(self.runtime.status_timestamp),
+        }
+    }
+    async fn metadata(&self) -> RuntimeMetadata {
+        RuntimeMetadata {
+            creation_timestamp: Timestamp(self.runtime.created_at),
+        }
+    }
+}
+
+/// `Label`.
+#[derive(SimpleObject)]
+pub struct Label {
+    pub key: String,
+    pub value: Any,
+}
+
+/// `LabelDefinition`.
+#[derive(SimpleObject)]
+pub struct LabelDefinition {
+    pub key: String,
+    pub schema: Option<JsonSchema>,
+}
+
+impl From<domain::LabelDefinition> for LabelDefinition {
+    fn from(d: domain::LabelDefinition) -> Self {
+        LabelDefinition {
+            key: d.key,
+            schema: d.schema.map(|s| JsonSchema(s.to_string())),
+        }
+    }
+}
+
+/// `IntegrationSystem`.
+#[derive(SimpleObject)]
+pub struct IntegrationSystem {
+    pub id: ID,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+impl From<domain::IntegrationSystem> for IntegrationSystem {
+    fn from(s: domain::IntegrationSystem) -> Self {
+        IntegrationSystem {
+            id: ID(s.id.to_string()),
+            name: s.name,
+            description: s.description,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ApplicationTemplateAccessLevel {
+    Global,
+}
+
+#[derive(SimpleObject)]
+pub struct PlaceholderDefinition {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// `ApplicationTemplate`.
+#[derive(SimpleObject)]
+pub struct ApplicationTemplate {
+    pub id: ID,
+    pub name: String,
+    pub description: Option<String>,
+    /// The JSON text of an `ApplicationRegisterInput` with `{{placeholder}}` markers.
+    pub application_input: String,
+    pub placeholders: Vec<PlaceholderDefinition>,
+    pub access_level: ApplicationTemplateAccessLevel,
+}
+
+impl From<domain::ApplicationTemplate> for ApplicationTemplate {
+    fn from(t: domain::ApplicationTemplate) -> Self {
+        ApplicationTemplate {
+            id: ID(t.id.to_string()),
+            name: t.name,
+            description: t.description,
+            application_input: t.application_input,
+            placeholders: t
+                .placeholders
+                .into_iter()
+                .map(|p| PlaceholderDefinition {
+                    name: p.name,
+                    description: p.description,
+                })
+                .collect(),
+            access_level: ApplicationTemplateAccessLevel::Global,
+        }
+    }
+}
+
+// --- pages ---
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub start_cursor: PageCursor,
+    pub end_cursor: PageCursor,
+    pub has_next_page: bool,
+}
+
+fn page_info<T>(page: &Page<T>, request: &PageRequest, id: impl Fn(&T) -> Uuid) -> PageInfo {
+    PageInfo {
+        start_cursor: PageCursor(request.after.map(Cursor::encode).unwrap_or_default()),
+        end_cursor: PageCursor(
+            page.items
+                .last()
+                .map(|last| Cursor(id(last)).encode())
+                .unwrap_or_default(),
+        ),
+        has_next_page: page.has_next_page,
+    }
+}
+
+fn total(page_total: i64) -> i32 {
+    i32::try_from(page_total).unwrap_or(i32::MAX)
+}
+
+#[derive(SimpleObject)]
+pub struct ApplicationPage {
+    pub data: Vec<Application>,
+    pub page_info: PageInfo,
+    pub total_count: i32,
+}
+
+impl ApplicationPage {
+    pub fn new(page: Page<domain::Application>, request: &PageRequest) -> Self {
+        let page_info = page_info(&page, request, |a| a.id);
+        ApplicationPage {
+            total_count: total(page.total_count),
+            data: page.items.into_iter().map(Application::new).collect(),
+            page_info,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct RuntimePage {
+    pub data: Vec<Runtime>,
+    pub page_info: PageInfo,
+    pub total_count: i32,
+}
+
+impl RuntimePage {
+    pub fn new(page: Page<domain::Runtime>, request: &PageRequest) -> Self {
+        let page_info = page_info(&page, request, |r| r.id);
+        RuntimePage {
+            total_count: total(page.total_count),
+            data: page.items.into_iter().map(Runtime::new).collect(),
+            page_info,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct IntegrationSystemPage {
+    pub data: Vec<IntegrationSystem>,
+    pub page_info: PageInfo,
+    pub total_count: i32,
+}
+
+impl IntegrationSystemPage {
+    pub fn new(page: Page<domain::IntegrationSystem>, request: &PageRequest) -> Self {
+        let page_info = page_info(&page, request, |s| s.id);
+        IntegrationSystemPage {
+            total_count: total(page.total_count),
+            data: page.items.into_iter().map(Into::into).collect(),
+            page_info,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ApplicationTemplatePage {
+    pub data: Vec<ApplicationTemplate>,
+    pub page_info: PageInfo,
+    pub total_count: i32,
+}
+
+impl ApplicationTemplatePage {
+    pub fn new(page: Page<domain::ApplicationTemplate>, request: &PageRequest) -> Self {
+        let page_info = page_info(&page, request, |t| t.id);
+        ApplicationTemplatePage {
+            total_count: total(page.total_count),
+            data: page.items.into_iter().map(Into::into).collect(),
+            page_info,
+        }
+    }
+}
+
+/// `interface Pageable`, as in Compass's schema (the variants are named after the GraphQL
+/// types they stand for).
+#[allow(clippy::enum_variant_names)]
+#[derive(Interface)]
+#[graphql(
+    field(name = "page_info", ty = "&PageInfo"),
+    field(name = "total_count", ty = "&i32")
+)]
+pub enum Pageable {
+    ApplicationPage(ApplicationPage),
+    RuntimePage(RuntimePage),
+    IntegrationSystemPage(IntegrationSystemPage),
+    ApplicationTemplatePage(ApplicationTemplatePage),
+}

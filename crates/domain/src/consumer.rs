@@ -1,0 +1,83 @@
+//! The consumer: who is calling, for which tenant, with which scopes. Every authentication
+//! method (user JWT today; OAuth2 clients, client certificates and one-time tokens later)
+//! resolves a request into this one type, and authorization looks only at it.
+
+use crate::{DomainError, Scope, TenantId};
+
+/// The kind of caller, as in Compass's `consumerType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerKind {
+    User,
+    Application,
+    Runtime,
+    IntegrationSystem,
+}
+
+/// An authenticated caller acting in exactly one tenant.
+#[derive(Clone, Debug)]
+pub struct Consumer {
+    pub tenant: TenantId,
+    /// The scopes as the credential states them, in order; unknown ones grant nothing.
+    pub scopes: Vec<String>,
+    pub kind: ConsumerKind,
+    /// The user's subject, or the id of the application, runtime or integration system.
+    pub id: String,
+}
+
+impl Consumer {
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.iter().any(|s| s == scope.as_str())
+    }
+
+    /// Succeeds when the consumer holds every scope in `required`, else fails with Compass's
+    /// `insufficient scopes provided` error.
+    pub fn require(&self, required: &[Scope]) -> Result<(), DomainError> {
+        if required.iter().all(|scope| self.has(*scope)) {
+            return Ok(());
+        }
+        Err(DomainError::InsufficientScopes {
+            required: required.iter().map(|s| s.as_str().to_owned()).collect(),
+            actual: self.scopes.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(scopes: &[&str]) -> Consumer {
+        Consumer {
+            tenant: TenantId::DEFAULT,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            kind: ConsumerKind::User,
+            id: "admin".into(),
+        }
+    }
+
+    #[test]
+    fn all_required_scopes_must_be_held() {
+        let c = user(&["application:read", "runtime:read"]);
+        assert!(c.require(&[Scope::ApplicationRead]).is_ok());
+        assert!(
+            c.require(&[Scope::ApplicationRead, Scope::RuntimeRead])
+                .is_ok()
+        );
+        let err = c.require(&[Scope::ApplicationWrite]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "insufficient scopes provided, required: [application:write], actual: [application:read runtime:read]"
+        );
+    }
+
+    #[test]
+    fn unknown_scopes_grant_nothing() {
+        let c = user(&["foo", "bar"]);
+        let err = c.require(&[Scope::ApplicationRead]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "insufficient scopes provided, required: [application:read], actual: [foo bar]"
+        );
+        assert!(user(&[]).require(&[Scope::ApplicationRead]).is_err());
+    }
+}

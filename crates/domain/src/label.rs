@@ -1,0 +1,291 @@
+//! Labels, label definitions and scenarios.
+
+use serde_json::{Value, json};
+
+use crate::validate;
+
+/// The label that groups applications and runtimes.
+pub const SCENARIOS_KEY: &str = "scenarios";
+/// The scenario every application starts in.
+pub const DEFAULT_SCENARIO: &str = "DEFAULT";
+/// The label every application carries with its integration system's id (or "").
+pub const INTEGRATION_SYSTEM_KEY: &str = "integration-system-id";
+
+const SCENARIO_PATTERN: &str = r"^[A-Za-z0-9]([-_A-Za-z0-9\s]*[A-Za-z0-9])$";
+
+/// The schema of the `scenarios` label definition a tenant starts with.
+pub fn default_scenarios_schema() -> Value {
+    json!({
+        "type": "array",
+        "minItems": 1,
+        "uniqueItems": true,
+        "items": {
+            "type": "string",
+            "pattern": SCENARIO_PATTERN,
+            "enum": [DEFAULT_SCENARIO],
+            "maxLength": 128
+        }
+    })
+}
+
+/// What a `scenarios` schema may look like: the default one with another `items.enum`, which
+/// must still contain `DEFAULT`.
+fn scenarios_meta_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["type", "minItems", "uniqueItems", "items"],
+        "properties": {
+            "type": {"const": "array"},
+            "minItems": {"const": 1},
+            "uniqueItems": {"const": true},
+            "items": {
+                "type": "object",
+                "required": ["type", "pattern", "enum", "maxLength"],
+                "properties": {
+                    "type": {"const": "string"},
+                    "pattern": {"const": SCENARIO_PATTERN},
+                    "maxLength": {"const": 128},
+                    "enum": {
+                        "type": "array",
+                        "minItems": 1,
+                        "contains": {"const": DEFAULT_SCENARIO},
+                        "items": {"type": "string", "pattern": SCENARIO_PATTERN, "maxLength": 128}
+                    }
+                },
+                "additionalProperties": false
+            }
+        },
+        "additionalProperties": false
+    })
+}
+
+/// A label key: 1 to 256 characters.
+pub fn validate_key(key: &str) -> Result<(), String> {
+    validate::required(key, validate::LONG_STRING)
+}
+
+/// A compiled label-definition schema.
+pub struct LabelSchema(jsonschema::Validator);
+
+impl LabelSchema {
+    /// Compiles a JSON Schema; schemas that refer to other documents are refused (nothing is
+    /// fetched). For `scenarios` the schema must also satisfy the scenarios meta-schema.
+    pub fn compile(key: &str, schema: &Value) -> Result<LabelSchema, String> {
+        if key == SCENARIOS_KEY {
+            check(&scenarios_meta_schema(), schema)
+                .map_err(|e| format!("schema for \"scenarios\" is not valid: {e}"))?;
+        }
+        jsonschema::validator_for(schema)
+            .map(LabelSchema)
+            .map_err(|e| format!("schema is not a valid JSON Schema: {e}"))
+    }
+
+    /// Checks a value; the error lists every violation.
+    pub fn check(&self, value: &Value) -> Result<(), String> {
+        let errors: Vec<String> = self.0.iter_errors(value).map(|e| e.to_string()).collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
+fn check(schema: &Value, value: &Value) -> Result<(), String> {
+    let validator = jsonschema::validator_for(schema).map_err(|e| e.to_string())?;
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+/// What a label filter asks of a label's value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LabelQuery {
+    /// Any object that has the key.
+    Exists,
+    /// The value is an array holding at least one of these strings (the `scenarios` form
+    /// `$[*] ? (@ == "A" || @ == "B")`).
+    AnyOf(Vec<String>),
+    /// The value contains this JSON value, as PostgreSQL's `jsonb @>` defines it.
+    Contains(Value),
+}
+
+/// A `LabelFilter{key, query}`; several filters on one list are ANDed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelFilter {
+    pub key: String,
+    pub query: LabelQuery,
+}
+
+impl LabelFilter {
+    /// Parses a filter. For the key `scenarios` (any case) a query must be the SQL/JSON path
+    /// form; for other keys it is a JSON literal matched by containment.
+    pub fn parse(key: &str, query: Option<&str>) -> Result<LabelFilter, String> {
+        validate_key(key)?;
+        let query = match query {
+            None => LabelQuery::Exists,
+            Some(q) if key.eq_ignore_ascii_case(SCENARIOS_KEY) => {
+                LabelQuery::AnyOf(parse_scenarios_query(q)?)
+            }
+            Some(q) => LabelQuery::Contains(
+                serde_json::from_str(q)
+                    .map_err(|e| format!("query {q:?} is not a JSON value: {e}"))?,
+            ),
+        };
+        Ok(LabelFilter {
+            key: if key.eq_ignore_ascii_case(SCENARIOS_KEY) {
+                SCENARIOS_KEY.to_owned()
+            } else {
+                key.to_owned()
+            },
+            query,
+        })
+    }
+}
+
+/// Parses `$[*] ? (@ == "A" || @ == "B")` into `["A", "B"]`.
+fn parse_scenarios_query(query: &str) -> Result<Vec<String>, String> {
+    let invalid = || {
+        format!(
+            "query {query:?} for scenarios must have the form $[*] ? (@ == \"A\" || @ == \"B\")"
+        )
+    };
+    let rest = query.trim().strip_prefix("$[*]").ok_or_else(invalid)?;
+    let rest = rest.trim_start().strip_prefix('?').ok_or_else(invalid)?;
+    let inner = rest
+        .trim()
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or_else(invalid)?;
+    let mut values = Vec::new();
+    for term in inner.split("||") {
+        let value = term
+            .trim()
+            .strip_prefix('@')
+            .map(str::trim_start)
+            .and_then(|t| t.strip_prefix("=="))
+            .map(str::trim)
+            .and_then(|t| t.strip_prefix('"'))
+            .and_then(|t| t.strip_suffix('"'))
+            .ok_or_else(invalid)?;
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ' ');
+        if value.is_empty() || !value.chars().all(allowed) {
+            return Err(invalid());
+        }
+        values.push(value.to_owned());
+    }
+    Ok(values)
+}
+
+/// PostgreSQL's `jsonb @>`: whether `container` contains `contained`. Objects contain objects
+/// whose every key they hold with a containing value; arrays contain arrays whose every element
+/// some element contains, and also a scalar equal to one of their elements; scalars contain
+/// equal scalars (numbers by value).
+pub fn json_contains(container: &Value, contained: &Value) -> bool {
+    match (container, contained) {
+        (Value::Object(c), Value::Object(q)) => q
+            .iter()
+            .all(|(k, qv)| c.get(k).is_some_and(|cv| json_contains(cv, qv))),
+        (Value::Array(c), Value::Array(q)) => {
+            q.iter().all(|qv| c.iter().any(|cv| json_contains(cv, qv)))
+        }
+        (Value::Array(c), q) if !q.is_object() => c.iter().any(|cv| scalar_eq(cv, q)),
+        (c, q) => scalar_eq(c, q),
+    }
+}
+
+fn scalar_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x == y,
+        },
+        (Value::Object(_) | Value::Array(_), _) | (_, Value::Object(_) | Value::Array(_)) => false,
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenarios_filter_forms() {
+        let f =
+            LabelFilter::parse("scenarios", Some(r#"$[*] ? (@ == "A" || @ == "B c")"#)).unwrap();
+        assert_eq!(f.query, LabelQuery::AnyOf(vec!["A".into(), "B c".into()]));
+        let f = LabelFilter::parse("SCENARIOS", Some(r#"$[*]?(@=="DEFAULT")"#)).unwrap();
+        assert_eq!(f.key, "scenarios");
+        assert_eq!(f.query, LabelQuery::AnyOf(vec!["DEFAULT".into()]));
+        for bad in [
+            r#"$[*] ? (@ == "A" && @ == "B")"#,
+            r#"$[*] ? (@ == A)"#,
+            r#"$[*] ? (@ == "x'y")"#,
+            r#"$[*] ? (@ == "")"#,
+            r#""A""#,
+            "",
+        ] {
+            assert!(LabelFilter::parse("scenarios", Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn other_keys_take_json_literals() {
+        let f = LabelFilter::parse("env", Some(r#""prod""#)).unwrap();
+        assert_eq!(f.query, LabelQuery::Contains(json!("prod")));
+        assert!(LabelFilter::parse("env", Some("prod")).is_err());
+        assert_eq!(
+            LabelFilter::parse("env", None).unwrap().query,
+            LabelQuery::Exists
+        );
+        assert!(LabelFilter::parse("", None).is_err());
+    }
+
+    #[test]
+    fn containment_follows_jsonb() {
+        assert!(json_contains(&json!("a"), &json!("a")));
+        assert!(!json_contains(&json!("a"), &json!("b")));
+        assert!(json_contains(&json!(1), &json!(1.0)));
+        assert!(json_contains(&json!(["a", "b"]), &json!(["b"])));
+        assert!(json_contains(&json!(["a", "b"]), &json!("a")));
+        assert!(!json_contains(&json!(["a", "b"]), &json!(["c"])));
+        assert!(json_contains(
+            &json!({"a": 1, "b": {"c": [1, 2]}}),
+            &json!({"b": {"c": [2]}})
+        ));
+        assert!(!json_contains(&json!({"a": 1}), &json!({"a": 2})));
+        assert!(json_contains(&json!([1, [2, 3]]), &json!([[3]])));
+        assert!(!json_contains(&json!("a"), &json!(["a"])));
+        assert!(!json_contains(&json!({"a": 1}), &json!("a")));
+    }
+
+    #[test]
+    fn scenarios_schema_rules() {
+        let default = default_scenarios_schema();
+        let schema = LabelSchema::compile(SCENARIOS_KEY, &default).unwrap();
+        assert!(schema.check(&json!(["DEFAULT"])).is_ok());
+        assert!(schema.check(&json!([])).is_err());
+        assert!(schema.check(&json!([""])).is_err());
+        assert!(schema.check(&json!(["OTHER"])).is_err());
+
+        let mut extended = default.clone();
+        extended["items"]["enum"] = json!(["DEFAULT", "Christmas", "New Year"]);
+        let schema = LabelSchema::compile(SCENARIOS_KEY, &extended).unwrap();
+        assert!(schema.check(&json!(["Christmas", "DEFAULT"])).is_ok());
+        assert!(schema.check(&json!(["Christmas", "Christmas"])).is_err());
+
+        let mut without_default = default.clone();
+        without_default["items"]["enum"] = json!(["OTHER"]);
+        assert!(LabelSchema::compile(SCENARIOS_KEY, &without_default).is_err());
+        assert!(LabelSchema::compile(SCENARIOS_KEY, &json!({"type": "string"})).is_err());
+        // Any other key takes any valid schema.
+        assert!(LabelSchema::compile("env", &json!({"type": "string"})).is_ok());
+        assert!(LabelSchema::compile("env", &json!({"type": 12})).is_err());
+    }
+}

@@ -1,0 +1,35 @@
+//! Sextant's domain model: tenants, validated names, scopes and consumers, the objects the
+//! Director stores, labels and scenarios, pagination.
+//!
+//! Invariant: this crate does no I/O. It knows nothing about SQL, HTTP or GraphQL; the store
+//! and the Director convert to and from these types explicitly.
+#![forbid(unsafe_code)]
+
+pub mod consumer;
+pub mod error;
+pub mod label;
+pub mod model;
+pub mod page;
+pub mod scope;
+pub mod validate;
+
+pub use consumer::{Consumer, ConsumerKind};
+pub use error::{DomainError, FieldError};
+pub use model::*;
+pub use page::{Cursor, Page, PageRequest};
+pub use scope::Scope;
+
+/// A tenant: every tenant-scoped object carries one, and no request sees another's objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(pub uuid::Uuid);
+
+impl TenantId {
+    /// Compass's `default` tenant, the tenant of the administrator token a new server creates.
+    pub const DEFAULT: TenantId = TenantId(uuid::uuid!("3e64ebae-38b5-46a0-b1ed-9ccee153a0ae"));
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}

@@ -1,0 +1,138 @@
+//! The objects the Director stores, as the rest of the system sees them.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::TenantId;
+
+/// Condition of an application (`ApplicationStatusCondition`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplicationStatusCondition {
+    Initial,
+    Unknown,
+    Ready,
+    Failed,
+}
+
+impl ApplicationStatusCondition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initial => "INITIAL",
+            Self::Unknown => "UNKNOWN",
+            Self::Ready => "READY",
+            Self::Failed => "FAILED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Initial, Self::Unknown, Self::Ready, Self::Failed]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// Condition of a runtime (`RuntimeStatusCondition`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeStatusCondition {
+    Initial,
+    Ready,
+    Failed,
+}
+
+impl RuntimeStatusCondition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initial => "INITIAL",
+            Self::Ready => "READY",
+            Self::Failed => "FAILED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Initial, Self::Ready, Self::Failed]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// An application: an external system that registers its APIs and events.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Application {
+    pub id: Uuid,
+    pub tenant: TenantId,
+    pub name: String,
+    pub provider_name: String,
+    pub description: Option<String>,
+    pub health_check_url: Option<String>,
+    pub integration_system_id: Option<Uuid>,
+    pub status_condition: ApplicationStatusCondition,
+    pub status_timestamp: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+}
+
+/// A runtime: an environment that runs workloads and configures itself from the Director.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Runtime {
+    pub id: Uuid,
+    pub tenant: TenantId,
+    pub name: String,
+    pub description: Option<String>,
+    pub status_condition: RuntimeStatusCondition,
+    pub status_timestamp: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+}
+
+/// Which kind of object a label hangs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    Application,
+    Runtime,
+}
+
+impl ObjectKind {
+    /// The name used in messages (`... for Application with ID "..."`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Application => "Application",
+            ObjectKind::Runtime => "Runtime",
+        }
+    }
+}
+
+/// A labelled object of a tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    pub kind: ObjectKind,
+    pub id: Uuid,
+}
+
+/// A label definition: the key and the JSON Schema its values must satisfy (none: any value).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelDefinition {
+    pub key: String,
+    pub schema: Option<serde_json::Value>,
+}
+
+/// An integration system (global, not tenant-scoped): a system that manages applications.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntegrationSystem {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// A placeholder of an application template.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Placeholder {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// An application template (global): the JSON text of an `ApplicationRegisterInput` with
+/// `{{placeholder}}` markers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApplicationTemplate {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub application_input: String,
+    pub placeholders: Vec<Placeholder>,
+}

@@ -1,0 +1,27 @@
+//! The built-in certificate authority of Sextant.
+//!
+//! Everything here is a pure function over PEM/DER values: the crate does no file or network
+//! I/O, so the caller decides where keys and certificates live (database, disk, secret store).
+//!
+//! What it does:
+//! - [`generate_ca`] creates the self-signed root CA, and [`CertificateAuthority`] loads it
+//!   back and issues server certificates for the listeners
+//!   ([`CertificateAuthority::issue_server_certificate`]).
+//! - [`generate_signing_key`] and [`public_key_pem`] handle the ES256 key used to sign JWTs.
+//! - [`certificate_summary`] reads validity, names and serial out of a stored certificate so
+//!   the caller can decide whether to re-issue it.
+//!
+//! All keys are ECDSA P-256 and all cryptography goes through aws-lc-rs (via rcgen and
+//! rustls), the single crypto provider of the workspace.
+#![forbid(unsafe_code)]
+
+mod ca;
+mod error;
+mod keys;
+mod serial;
+mod summary;
+
+pub use ca::{CertificateAuthority, CertifiedKey, generate_ca};
+pub use error::PkiError;
+pub use keys::{generate_signing_key, public_key_pem};
+pub use summary::{CertificateSummary, certificate_summary};

@@ -1,0 +1,216 @@
+//! The SQLite adapter: the embedded default. One file in the data directory, WAL journal,
+//! foreign keys on. Writers take the lock at `BEGIN IMMEDIATE` and queue on the busy timeout.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde_json::Value;
+use sextant_domain::label::{LabelFilter, LabelQuery, json_contains};
+use sextant_domain::{
+    Application, ApplicationStatusCondition, ApplicationTemplate, IntegrationSystem,
+    LabelDefinition, ObjectKind, ObjectRef, Page, PageRequest, Placeholder, Runtime,
+    RuntimeStatusCondition, TenantId,
+};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
+use uuid::Uuid;
+
+use crate::{
+    Backend, PoolState, ResolvedFilter, StatementCounter, Store, StoreError, Tx, from_micros,
+    label_table, to_micros,
+};
+
+const MAX_CONNECTIONS: u32 = 8;
+
+/// The SQLite store.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    counter: StatementCounter,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates the database at `url` (`sqlite://path`).
+    pub async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL survives a killed process (the WAL is written before COMMIT
+            // returns); only an OS crash or power loss can drop the last transactions.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(StoreError::Migrate)?;
+        Ok(SqliteStore {
+            pool,
+            counter: StatementCounter::default(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
+        let tx = self.pool.begin().await?;
+        Ok(Box::new(SqliteTx {
+            tx,
+            counter: self.counter.clone(),
+        }))
+    }
+
+    async fn write(&self) -> Result<Box<dyn Tx>, StoreError> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Box::new(SqliteTx {
+            tx,
+            counter: self.counter.clone(),
+        }))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn pool_state(&self) -> PoolState {
+        PoolState {
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: MAX_CONNECTIONS,
+        }
+    }
+
+    fn statements(&self) -> &StatementCounter {
+        &self.counter
+    }
+}
+
+/// A transaction on the SQLite store.
+pub struct SqliteTx {
+    tx: sqlx::Transaction<'static, Sqlite>,
+    counter: StatementCounter,
+}
+
+impl SqliteTx {
+    fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+
+    fn counter(&self) -> &StatementCounter {
+        &self.counter
+    }
+
+    /// SQLite serializes writers; row locks do not exist and are not needed.
+    fn share_lock(&self) -> &'static str {
+        ""
+    }
+
+    /// SQLite has no `jsonb @>`: containment filters are evaluated here, in Rust, over the
+    /// labels with the filter's key, and become id lists.
+    async fn resolve_filters(
+        &mut self,
+        tenant: TenantId,
+        kind: ObjectKind,
+        filters: &[LabelFilter],
+    ) -> Result<Vec<ResolvedFilter>, StoreError> {
+        let mut resolved = Vec::with_capacity(filters.len());
+        for filter in filters {
+            resolved.push(match &filter.query {
+                LabelQuery::Exists => ResolvedFilter::Exists(filter.key.clone()),
+                LabelQuery::AnyOf(values) => {
+                    ResolvedFilter::AnyOf(filter.key.clone(), values.clone())
+                }
+                LabelQuery::Contains(wanted) => {
+                    let (table, column) = label_table(kind);
+                    self.counter().inc();
+                    let rows = sqlx::query(AssertSqlSafe(format!(
+                        "SELECT {column}, value FROM {table} WHERE tenant_id = $1 AND key = $2"
+                    )))
+                    .bind(tenant.0)
+                    .bind(&filter.key)
+                    .fetch_all(self.conn())
+                    .await?;
+                    let mut ids = Vec::new();
+                    for row in &rows {
+                        let value: Json<Value> = row.try_get(1)?;
+                        if json_contains(&value.0, wanted) {
+                            ids.push(row.try_get::<Uuid, _>(0)?);
+                        }
+                    }
+                    ResolvedFilter::Ids(ids)
+                }
+            });
+        }
+        Ok(resolved)
+    }
+
+    fn push_filters(
+        qb: &mut sqlx::QueryBuilder<Sqlite>,
+        alias: &str,
+        kind: ObjectKind,
+        filters: &[ResolvedFilter],
+    ) {
+        let (table, column) = label_table(kind);
+        for filter in filters {
+            let label_exists = format!(
+                " AND EXISTS (SELECT 1 FROM {table} l WHERE l.tenant_id = {alias}.tenant_id \
+                 AND l.{column} = {alias}.id AND l.key = "
+            );
+            match filter {
+                ResolvedFilter::Exists(key) => {
+                    qb.push(label_exists);
+                    qb.push_bind(key.clone());
+                    qb.push(")");
+                }
+                ResolvedFilter::AnyOf(key, values) => {
+                    qb.push(label_exists);
+                    qb.push_bind(key.clone());
+                    qb.push(
+                        " AND json_type(l.value) = 'array' \
+                         AND EXISTS (SELECT 1 FROM json_each(l.value) j WHERE j.type = 'text' \
+                         AND j.value IN (SELECT value FROM json_each(",
+                    );
+                    qb.push_bind(Value::from(values.clone()).to_string());
+                    qb.push("))))");
+                }
+                ResolvedFilter::Contains(..) => {
+                    // Resolved into `Ids` by `resolve_filters`; reaching here is a bug that
+                    // must not widen the result, so match nothing.
+                    qb.push(" AND 1 = 0");
+                }
+                ResolvedFilter::Ids(ids) => {
+                    qb.push(format!(" AND {alias}.id IN "));
+                    Self::push_id_list(qb, ids);
+                }
+            }
+        }
+    }
+
+    /// `(SELECT ...)` yielding the ids: one bound JSON array of hex strings, so any number of
+    /// ids costs one parameter.
+    fn push_id_list(qb: &mut sqlx::QueryBuilder<Sqlite>, ids: &[Uuid]) {
+        let hex: Vec<Value> = ids
+            .iter()
+            .map(|id| Value::from(id.simple().to_string()))
+            .collect();
+        qb.push("(SELECT unhex(value) FROM json_each(");
+        qb.push_bind(Value::from(hex).to_string());
+        qb.push("))");
+    }
+}
+
+common_helpers!(SqliteTx, Sqlite);
+
+common_tx!(SqliteTx, Sqlite);
