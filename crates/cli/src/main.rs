@@ -1,1 +1,182 @@
-fn main() {}
+//! `sextant`: the management plane in one binary.
+//!
+//! - `sextant server`: the whole management plane in one process.
+//! - `sextant admin token`: a signed user token for a tenant and scopes.
+//! - `sextant schema director`: the Director's GraphQL SDL.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use sextant_domain::{Scope, TenantId};
+
+#[derive(Parser)]
+#[command(
+    name = "sextant",
+    version,
+    about = "Sextant: a management plane connecting applications with runtimes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the management plane (Director, and later Connector, Provisioner, webhooks).
+    Server(ServerArgs),
+    /// Administrative commands that work on the data directory.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Print an API's GraphQL schema (SDL).
+    Schema {
+        #[arg(value_enum)]
+        api: SchemaApi,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Where the CA, keys, admin token and (by default) the SQLite database live.
+    #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "./sextant-data")]
+    data_dir: PathBuf,
+    /// `postgres://...` to share state between replicas, or `sqlite://...`; default: SQLite in
+    /// the data directory.
+    #[arg(long, env = "SEXTANT_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Main listener (HTTPS): the Director for users, health and metrics.
+    #[arg(long, env = "SEXTANT_LISTEN", default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// mTLS listener: certificate-secured APIs for applications and runtimes.
+    #[arg(long, env = "SEXTANT_MTLS_LISTEN", default_value = "127.0.0.1:3001")]
+    mtls_listen: SocketAddr,
+    /// The URL clients use to reach the main listener (its host goes into the certificate).
+    #[arg(long, env = "SEXTANT_PUBLIC_URL")]
+    public_url: Option<url::Url>,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Print a signed token for a tenant with the given scopes.
+    Token {
+        #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "./sextant-data")]
+        data_dir: PathBuf,
+        /// The tenant (a UUID). Repeat to allow several; the first is the default and others
+        /// are selected with the `Tenant` header.
+        #[arg(long, required = true)]
+        tenant: Vec<uuid::Uuid>,
+        /// Space-separated scopes, e.g. "application:read application:write".
+        #[arg(long)]
+        scopes: String,
+        /// The token's subject.
+        #[arg(long, default_value = "admin")]
+        subject: String,
+        /// Lifetime, e.g. "1h", "30d".
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SchemaApi {
+    Director,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Schema {
+            api: SchemaApi::Director,
+        } => {
+            print!("{}", sextant_director::sdl());
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Token {
+            data_dir,
+            tenant,
+            scopes,
+            subject,
+            ttl,
+        }) => {
+            let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();
+            if let Some(unknown) = scopes.iter().find(|s| Scope::parse(s).is_none()) {
+                eprintln!("warning: {unknown:?} is not a scope Sextant checks; it grants nothing");
+            }
+            let issuer = sextant_server::load_issuer(&data_dir).with_context(|| {
+                format!(
+                    "no signing key in {} (start `sextant server --data-dir {}` once first)",
+                    data_dir.display(),
+                    data_dir.display()
+                )
+            })?;
+            let tenants: Vec<TenantId> = tenant.into_iter().map(TenantId).collect();
+            println!("{}", issuer.issue(&subject, &tenants, &scopes, ttl)?);
+            Ok(())
+        }
+        Command::Server(args) => server(args),
+    }
+}
+
+fn server(args: ServerArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let running = sextant_server::start(sextant_server::ServerConfig {
+            data_dir: args.data_dir,
+            database_url: args.database_url,
+            listen: args.listen,
+            mtls_listen: args.mtls_listen,
+            public_url: args.public_url,
+        })
+        .await
+        .map_err(anyhow::Error::new)
+        .context("sextant server could not start")?;
+        let base = running.public_url.as_str().trim_end_matches('/').to_owned();
+        println!("Sextant is running.");
+        println!("  Director GraphQL: {base}/director/graphql");
+        println!("  Health:           {base}/healthz  {base}/readyz  {base}/metrics");
+        println!("  mTLS listener:    {}", running.mtls_addr);
+        println!("  CA certificate:   {}", running.data_dir.join("ca.crt").display());
+        println!("  Admin token:      {}", running.admin_token_path.display());
+        println!("Try: curl --cacert {} -H \"Authorization: Bearer $(cat {})\" {base}/director/graphql -d '{{\"query\":\"{{applications{{totalCount}}}}\"}}' -H 'Content-Type: application/json'",
+            running.data_dir.join("ca.crt").display(), running.admin_token_path.display());
+        let token = running.shutdown_token();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            token.cancel();
+        });
+        running.wait().await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

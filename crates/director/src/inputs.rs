@@ -77,37 +77,58 @@ pub struct ApplicationRegisterInput {
 impl ApplicationRegisterInput {
     pub fn validate(self) -> Result<service::NewApplication, DomainError> {
         const T: &str = "ApplicationRegisterInput";
-        check(T, "name", validate::name(&self.name))?;
-        check(
+        let fields = application_fields(
             T,
-            "providerName",
-            validate::required(&self.provider_name, LONG_STRING),
-        )?;
-        check_opt(T, "description", self.description.as_deref(), |v| {
-            validate::at_most(v, SHORT_STRING)
-        })?;
-        check_opt(
-            T,
-            "healthCheckURL",
-            self.health_check_url.as_deref(),
-            validate::http_url,
+            self.name,
+            self.provider_name,
+            self.description,
+            self.health_check_url,
+            self.integration_system_id,
         )?;
         Ok(service::NewApplication {
-            integration_system_id: id_field(
-                T,
-                "integrationSystemID",
-                self.integration_system_id.as_ref(),
-            )?,
             labels: labels(T, self.labels)?,
-            name: self.name,
-            provider_name: self.provider_name,
-            description: self.description,
-            health_check_url: self.health_check_url,
+            name: fields.name,
+            provider_name: fields.provider_name,
+            description: fields.description,
+            health_check_url: fields.health_check_url,
+            integration_system_id: fields.integration_system_id,
         })
     }
 }
 
-/// `ApplicationUpdateInput`.
+/// The rules shared by registering and updating an application.
+fn application_fields(
+    ty: &'static str,
+    name: String,
+    provider_name: String,
+    description: Option<String>,
+    health_check_url: Option<String>,
+    integration_system_id: Option<ID>,
+) -> Result<service::ApplicationUpdate, DomainError> {
+    check(ty, "name", validate::name(&name))?;
+    check(
+        ty,
+        "providerName",
+        validate::required(&provider_name, LONG_STRING),
+    )?;
+    check_opt(ty, "description", description.as_deref(), |v| {
+        validate::at_most(v, SHORT_STRING)
+    })?;
+    check_opt(
+        ty,
+        "healthCheckURL",
+        health_check_url.as_deref(),
+        validate::http_url,
+    )?;
+    Ok(service::ApplicationUpdate {
+        integration_system_id: id_field(ty, "integrationSystemID", integration_system_id.as_ref())?,
+        name,
+        provider_name,
+        description,
+        health_check_url,
+    })
+}
+
 #[derive(InputObject)]
 pub struct ApplicationUpdateInput {
     pub name: String,
@@ -121,37 +142,17 @@ pub struct ApplicationUpdateInput {
 
 impl ApplicationUpdateInput {
     pub fn validate(self) -> Result<service::ApplicationUpdate, DomainError> {
-        const T: &str = "ApplicationUpdateInput";
-        check(T, "name", validate::name(&self.name))?;
-        check(
-            T,
-            "providerName",
-            validate::required(&self.provider_name, LONG_STRING),
-        )?;
-        check_opt(T, "description", self.description.as_deref(), |v| {
-            validate::at_most(v, SHORT_STRING)
-        })?;
-        check_opt(
-            T,
-            "healthCheckURL",
-            self.health_check_url.as_deref(),
-            validate::http_url,
-        )?;
-        Ok(service::ApplicationUpdate {
-            integration_system_id: id_field(
-                T,
-                "integrationSystemID",
-                self.integration_system_id.as_ref(),
-            )?,
-            name: self.name,
-            provider_name: self.provider_name,
-            description: self.description,
-            health_check_url: self.health_check_url,
-        })
+        application_fields(
+            "ApplicationUpdateInput",
+            self.name,
+            self.provider_name,
+            self.description,
+            self.health_check_url,
+            self.integration_system_id,
+        )
     }
 }
 
-/// `RuntimeInput`.
 #[derive(InputObject)]
 pub struct RuntimeInput {
     pub name: String,
@@ -174,21 +175,19 @@ impl RuntimeInput {
     }
 }
 
-/// `LabelDefinitionInput`.
 #[derive(InputObject)]
 pub struct LabelDefinitionInput {
     pub key: String,
     pub schema: Option<JsonSchema>,
 }
 
-/// `LabelInput` (declared by Compass, used by no mutation).
+/// A label key and value (declared by Compass's schema; no mutation takes it).
 #[derive(InputObject)]
 pub struct LabelInput {
     pub key: String,
     pub value: crate::scalars::Any,
 }
 
-/// `LabelFilter`.
 #[derive(InputObject)]
 pub struct LabelFilter {
     pub key: String,
@@ -207,7 +206,6 @@ pub fn filters(filters: Option<Vec<LabelFilter>>) -> Result<Vec<DomainLabelFilte
         .collect()
 }
 
-/// `IntegrationSystemInput`.
 #[derive(InputObject)]
 pub struct IntegrationSystemInput {
     pub name: String,
@@ -225,14 +223,12 @@ impl IntegrationSystemInput {
     }
 }
 
-/// `PlaceholderDefinitionInput`.
 #[derive(InputObject)]
 pub struct PlaceholderDefinitionInput {
     pub name: String,
     pub description: Option<String>,
 }
 
-/// `ApplicationTemplateInput`.
 #[derive(InputObject)]
 pub struct ApplicationTemplateInput {
     pub name: String,
@@ -287,14 +283,12 @@ impl ApplicationTemplateInput {
     }
 }
 
-/// `TemplateValueInput`.
 #[derive(InputObject)]
 pub struct TemplateValueInput {
     pub placeholder: String,
     pub value: String,
 }
 
-/// `ApplicationFromTemplateInput`.
 #[derive(InputObject)]
 pub struct ApplicationFromTemplateInput {
     pub template_name: String,

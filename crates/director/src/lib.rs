@@ -9,7 +9,6 @@
 mod error;
 mod guard;
 mod inputs;
-mod loader;
 mod metrics;
 mod mutation;
 mod query;
@@ -19,7 +18,6 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, Schema};
 use sextant_domain::Consumer;
 use sextant_store::Store;
@@ -54,18 +52,7 @@ pub fn sdl() -> String {
         .sdl()
 }
 
-/// Attaches what one request needs: its consumer and a label loader for its tenant.
-pub fn prepare(
-    request: async_graphql::Request,
-    consumer: Consumer,
-    store: Arc<dyn Store>,
-) -> async_graphql::Request {
-    let loader = DataLoader::new(
-        loader::LabelLoader {
-            store,
-            tenant: consumer.tenant,
-        },
-        tokio::spawn,
-    );
-    request.data(consumer).data(loader)
+/// Attaches what one request needs: its consumer.
+pub fn prepare(request: async_graphql::Request, consumer: Consumer) -> async_graphql::Request {
+    request.data(consumer)
 }

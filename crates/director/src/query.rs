@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
-use sextant_domain::{PageRequest, Scope};
+use sextant_domain::{ObjectKind, PageRequest, Scope};
 use sextant_store::Store;
 
 use crate::error::{GqlResult, IntoGql};
@@ -11,6 +11,7 @@ use crate::guard::{Scopes, consumer};
 use crate::inputs::{self, LabelFilter};
 use crate::scalars::PageCursor;
 use crate::service;
+use crate::types::page_labels;
 use crate::types::{
     Application, ApplicationPage, ApplicationTemplate, ApplicationTemplatePage, IntegrationSystem,
     IntegrationSystemPage, LabelDefinition, Runtime, RuntimePage,
@@ -47,7 +48,9 @@ impl Query {
         let request = page(first, after)?;
         let mut tx = store(ctx)?.read().await.gql()?;
         let result = tx.applications(tenant, &filters, &request).await.gql()?;
-        Ok(ApplicationPage::new(result, &request))
+        let ids = result.items.iter().map(|a| a.id).collect();
+        let labels = page_labels(ctx, &mut *tx, ObjectKind::Application, ids).await?;
+        Ok(ApplicationPage::new(result, &request, labels))
     }
 
     #[graphql(guard = "Scopes(&[Scope::ApplicationRead])")]
@@ -82,7 +85,9 @@ impl Query {
         let result = service::applications_for_runtime(&mut *tx, tenant, runtime_id, &request)
             .await
             .gql()?;
-        Ok(ApplicationPage::new(result, &request))
+        let ids = result.items.iter().map(|a| a.id).collect();
+        let labels = page_labels(ctx, &mut *tx, ObjectKind::Application, ids).await?;
+        Ok(ApplicationPage::new(result, &request, labels))
     }
 
     #[graphql(guard = "Scopes(&[Scope::ApplicationTemplateRead])")]
@@ -124,7 +129,9 @@ impl Query {
         let request = page(first, after)?;
         let mut tx = store(ctx)?.read().await.gql()?;
         let result = tx.runtimes(tenant, &filters, &request).await.gql()?;
-        Ok(RuntimePage::new(result, &request))
+        let ids = result.items.iter().map(|r| r.id).collect();
+        let labels = page_labels(ctx, &mut *tx, ObjectKind::Runtime, ids).await?;
+        Ok(RuntimePage::new(result, &request, labels))
     }
 
     #[graphql(guard = "Scopes(&[Scope::RuntimeRead])")]

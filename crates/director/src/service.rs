@@ -51,6 +51,14 @@ pub struct RuntimeInput {
     pub labels: BTreeMap<String, Value>,
 }
 
+/// The current time at the precision the store keeps (microseconds), so that what a mutation
+/// returns equals what a later query reads.
+fn now_micros() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now)
+}
+
 fn object_name(kind: ObjectKind) -> &'static str {
     match kind {
         ObjectKind::Application => "application",
@@ -349,7 +357,7 @@ pub async fn register_application(
 ) -> Result<Application> {
     require_integration_system(tx, input.integration_system_id).await?;
     ensure_scenarios_definition(tx, tenant).await?;
-    let now = OffsetDateTime::now_utc();
+    let now = now_micros();
     let app = Application {
         id: Uuid::new_v4(),
         tenant,
@@ -526,7 +534,7 @@ pub async fn register_runtime(
     input: RuntimeInput,
 ) -> Result<Runtime> {
     ensure_scenarios_definition(tx, tenant).await?;
-    let now = OffsetDateTime::now_utc();
+    let now = now_micros();
     let runtime = Runtime {
         id: Uuid::new_v4(),
         tenant,

@@ -1,20 +1,40 @@
 //! Wire types: the GraphQL objects the Director returns, converted explicitly from the domain.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Interface, Object, SimpleObject};
 use serde_json::Value;
 use sextant_domain::{self as domain, Cursor, ObjectKind, Page, PageRequest};
 use uuid::Uuid;
 
-use crate::error::GqlResult;
-use crate::loader::LabelLoader;
+use crate::error::{GqlResult, IntoGql};
 use crate::scalars::{Any, JsonSchema, Labels, PageCursor, Timestamp};
 
-/// Labels known up front (for objects that were just deleted and can no longer be loaded).
+/// Labels known up front: loaded for a whole page in one statement, or kept from an object
+/// that was just deleted and can no longer be loaded.
 type Preloaded = Option<Arc<BTreeMap<String, Value>>>;
+
+/// The labels of objects, grouped per object.
+pub type LabelsById = HashMap<Uuid, BTreeMap<String, Value>>;
+
+/// Loads the labels of a page's objects in one statement, if the query asks for them.
+pub async fn page_labels(
+    ctx: &Context<'_>,
+    tx: &mut dyn sextant_store::Tx,
+    kind: ObjectKind,
+    ids: Vec<Uuid>,
+) -> GqlResult<Option<LabelsById>> {
+    if !ctx.look_ahead().field("data").field("labels").exists() || ids.is_empty() {
+        return Ok(None);
+    }
+    let tenant = crate::guard::consumer(ctx)?.tenant;
+    let mut grouped = LabelsById::new();
+    for (id, key, value) in tx.labels(tenant, kind, &ids).await.gql()? {
+        grouped.entry(id).or_default().insert(key, value);
+    }
+    Ok(Some(grouped))
+}
 
 async fn resolve_labels(
     ctx: &Context<'_>,
@@ -25,12 +45,17 @@ async fn resolve_labels(
 ) -> GqlResult<Option<Labels>> {
     let all = match preloaded {
         Some(labels) => labels.as_ref().clone(),
-        None => ctx
-            .data::<DataLoader<LabelLoader>>()?
-            .load_one((kind, id))
-            .await
-            .map_err(|e| async_graphql::Error::new(format!("loading labels failed: {e}")))?
-            .unwrap_or_default(),
+        None => {
+            let tenant = crate::guard::consumer(ctx)?.tenant;
+            let store = ctx.data::<Arc<dyn sextant_store::Store>>()?;
+            let mut tx = store.read().await.gql()?;
+            tx.labels(tenant, kind, &[id])
+                .await
+                .gql()?
+                .into_iter()
+                .map(|(_, key, value)| (key, value))
+                .collect()
+        }
     };
     let map = all
         .into_iter()
@@ -65,7 +90,6 @@ pub struct ApplicationStatus {
     pub timestamp: Timestamp,
 }
 
-/// `Application`.
 pub struct Application {
     app: domain::Application,
     preloaded: Preloaded,
@@ -155,7 +179,6 @@ pub struct RuntimeMetadata {
     pub creation_timestamp: Timestamp,
 }
 
-/// `Runtime`.
 pub struct Runtime {
     runtime: domain::Runtime,
     preloaded: Preloaded,
@@ -210,14 +233,12 @@ impl Runtime {
     }
 }
 
-/// `Label`.
 #[derive(SimpleObject)]
 pub struct Label {
     pub key: String,
     pub value: Any,
 }
 
-/// `LabelDefinition`.
 #[derive(SimpleObject)]
 pub struct LabelDefinition {
     pub key: String,
@@ -233,7 +254,6 @@ impl From<domain::LabelDefinition> for LabelDefinition {
     }
 }
 
-/// `IntegrationSystem`.
 #[derive(SimpleObject)]
 pub struct IntegrationSystem {
     pub id: ID,
@@ -262,7 +282,6 @@ pub struct PlaceholderDefinition {
     pub description: Option<String>,
 }
 
-/// `ApplicationTemplate`.
 #[derive(SimpleObject)]
 pub struct ApplicationTemplate {
     pub id: ID,
@@ -328,11 +347,25 @@ pub struct ApplicationPage {
 }
 
 impl ApplicationPage {
-    pub fn new(page: Page<domain::Application>, request: &PageRequest) -> Self {
+    pub fn new(
+        page: Page<domain::Application>,
+        request: &PageRequest,
+        mut labels: Option<LabelsById>,
+    ) -> Self {
         let page_info = page_info(&page, request, |a| a.id);
         ApplicationPage {
             total_count: total(page.total_count),
-            data: page.items.into_iter().map(Application::new).collect(),
+            data: page
+                .items
+                .into_iter()
+                .map(|app| match labels.as_mut() {
+                    Some(labels) => {
+                        let own = labels.remove(&app.id).unwrap_or_default();
+                        Application::with_labels(app, own)
+                    }
+                    None => Application::new(app),
+                })
+                .collect(),
             page_info,
         }
     }
@@ -346,11 +379,25 @@ pub struct RuntimePage {
 }
 
 impl RuntimePage {
-    pub fn new(page: Page<domain::Runtime>, request: &PageRequest) -> Self {
+    pub fn new(
+        page: Page<domain::Runtime>,
+        request: &PageRequest,
+        mut labels: Option<LabelsById>,
+    ) -> Self {
         let page_info = page_info(&page, request, |r| r.id);
         RuntimePage {
             total_count: total(page.total_count),
-            data: page.items.into_iter().map(Runtime::new).collect(),
+            data: page
+                .items
+                .into_iter()
+                .map(|runtime| match labels.as_mut() {
+                    Some(labels) => {
+                        let own = labels.remove(&runtime.id).unwrap_or_default();
+                        Runtime::with_labels(runtime, own)
+                    }
+                    None => Runtime::new(runtime),
+                })
+                .collect(),
             page_info,
         }
     }
@@ -392,8 +439,8 @@ impl ApplicationTemplatePage {
     }
 }
 
-/// `interface Pageable`, as in Compass's schema (the variants are named after the GraphQL
-/// types they stand for).
+/// A page of a list.
+// The variants are named after the GraphQL types they stand for.
 #[allow(clippy::enum_variant_names)]
 #[derive(Interface)]
 #[graphql(

@@ -187,11 +187,6 @@ fn san(name: &str) -> Result<SanType, PkiError> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a failed unwrap is a failed test"
-)]
 mod tests {
     use std::sync::Arc;
 

@@ -23,11 +23,6 @@ pub fn public_key_pem(private_pkcs8_pem: &str) -> Result<String, PkiError> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a failed unwrap is a failed test"
-)]
 mod tests {
     use super::*;
 

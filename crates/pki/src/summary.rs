@@ -84,11 +84,6 @@ pub(crate) fn serial_hex(raw: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a failed unwrap is a failed test"
-)]
 mod tests {
     use super::*;
 

@@ -25,10 +25,8 @@ const ADMIN_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The loaded contents of a data directory.
 pub struct DataDir {
-    pub path: PathBuf,
     pub ca: CertificateAuthority,
     pub server_cert: CertifiedKey,
-    pub issuer: TokenIssuer,
     pub verifier: TokenVerifier,
     pub admin_token_path: PathBuf,
 }
@@ -117,7 +115,8 @@ pub fn open(path: &Path, names: &[String]) -> Result<DataDir, ServerError> {
             return false;
         };
         let renew_at = summary.not_after - SERVER_CERT_RENEW_BEFORE;
-        names.iter().all(|n| summary.names.contains(n)) && time::OffsetDateTime::now_utc() < renew_at
+        names.iter().all(|n| summary.names.contains(n))
+            && time::OffsetDateTime::now_utc() < renew_at
     };
     let server_cert = match existing {
         Some(cert) if still_good(&cert) => cert,
@@ -147,7 +146,8 @@ pub fn open(path: &Path, names: &[String]) -> Result<DataDir, ServerError> {
     let admin_token_path = path.join("admin-token");
     let keep = read_if_exists(&admin_token_path)?.is_some_and(|token| {
         verifier.verify(token.trim()).is_ok_and(|claims| {
-            claims.exp > time::OffsetDateTime::now_utc().unix_timestamp() + (30 * DAY).as_secs() as i64
+            claims.exp
+                > time::OffsetDateTime::now_utc().unix_timestamp() + (30 * DAY).as_secs() as i64
         })
     });
     if !keep {
@@ -159,10 +159,8 @@ pub fn open(path: &Path, names: &[String]) -> Result<DataDir, ServerError> {
     }
 
     Ok(DataDir {
-        path: path.to_owned(),
         ca,
         server_cert,
-        issuer,
         verifier,
         admin_token_path,
     })

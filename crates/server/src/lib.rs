@@ -1,1 +1,196 @@
-//! placeholder
+//! Sextant's server: one process serving the whole management plane.
+//!
+//! [`start`] opens the data directory (creating the CA, the listeners' certificate, the
+//! signing key and the administrator token on first start), opens and migrates the store,
+//! binds the main listener (HTTPS: the Director for users, health, metrics) and the mTLS
+//! listener (client certificates required; the certificate-secured APIs arrive with the
+//! Connector), and serves both until stopped.
+#![forbid(unsafe_code)]
+
+mod datadir;
+mod http;
+mod telemetry;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use sextant_store::Store;
+use sextant_tls::ClientAuth;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use datadir::load_issuer;
+
+/// Everything `sextant server` can be told.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; None: `sextant.db` in the data directory.
+    pub database_url: Option<String>,
+    pub listen: SocketAddr,
+    pub mtls_listen: SocketAddr,
+    /// The URL clients reach the main listener at; its host goes into the listeners'
+    /// certificate. None: `https://localhost:<port>`.
+    pub public_url: Option<url::Url>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("data directory file {path}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("data directory is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error("certificate authority")]
+    Pki(#[from] sextant_pki::PkiError),
+    #[error("token signing key")]
+    Auth(#[source] sextant_auth::AuthError),
+    #[error("TLS configuration")]
+    Tls(#[from] sextant_tls::TlsError),
+    #[error("database")]
+    Store(#[from] sextant_store::StoreError),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running server.
+pub struct RunningServer {
+    /// Where the main listener accepts connections.
+    pub main_addr: SocketAddr,
+    /// Where the mTLS listener accepts connections.
+    pub mtls_addr: SocketAddr,
+    /// The public URL of the main listener.
+    pub public_url: url::Url,
+    pub data_dir: PathBuf,
+    pub admin_token_path: PathBuf,
+    pub store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets open requests finish (bounded), and returns.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.wait().await;
+    }
+
+    /// Waits until the listeners stop (after [`RunningServer::shutdown_token`] is cancelled).
+    pub async fn wait(self) {
+        for task in self.tasks {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "listener failed"),
+                Err(e) => tracing::error!(error = %e, "listener task failed"),
+            }
+        }
+    }
+
+    /// Cancelling this token stops the server.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// Starts the server and returns once both listeners accept connections.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    sextant_tls::install_crypto_provider();
+    let metrics = telemetry::metrics_handle();
+
+    let main_listener = bind(config.listen).await?;
+    let mtls_listener = bind(config.mtls_listen).await?;
+    let main_addr = main_listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let mtls_addr = mtls_listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind {
+            addr: config.mtls_listen,
+            source,
+        })?;
+    let public_url = match config.public_url.clone() {
+        Some(url) => url,
+        None => url::Url::parse(&format!("https://localhost:{}", main_addr.port()))
+            .map_err(|e| ServerError::Inconsistent(format!("cannot build the public URL: {e}")))?,
+    };
+
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    if let Some(host) = public_url.host_str() {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if !names.contains(&host) {
+            names.push(host);
+        }
+    }
+    let dir = datadir::open(&config.data_dir, &names)?;
+
+    let database_url = match &config.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", config.data_dir.join("sextant.db").display()),
+    };
+    let store = sextant_store::connect(&database_url).await?;
+
+    let main_tls = sextant_tls::server_config(
+        &dir.server_cert.cert_pem,
+        &dir.server_cert.key_pem,
+        ClientAuth::None,
+    )?;
+    let mtls_tls = sextant_tls::server_config(
+        &dir.server_cert.cert_pem,
+        &dir.server_cert.key_pem,
+        ClientAuth::Required {
+            roots_pem: dir.ca.cert_pem().to_owned(),
+            crls_der: Vec::new(),
+        },
+    )?;
+
+    let state = http::AppState::new(store.clone(), Arc::new(dir.verifier), metrics);
+    let shutdown = CancellationToken::new();
+    let tasks = vec![
+        tokio::spawn(sextant_tls::serve(
+            main_listener,
+            Arc::new(ArcSwap::new(main_tls)),
+            http::main_router(state.clone()),
+            shutdown.clone(),
+        )),
+        tokio::spawn(sextant_tls::serve(
+            mtls_listener,
+            Arc::new(ArcSwap::new(mtls_tls)),
+            http::mtls_router(state),
+            shutdown.clone(),
+        )),
+    ];
+    tracing::info!(%main_addr, %mtls_addr, backend = ?store.backend(), "sextant server started");
+    Ok(RunningServer {
+        main_addr,
+        mtls_addr,
+        public_url,
+        data_dir: config.data_dir,
+        admin_token_path: dir.admin_token_path,
+        store,
+        shutdown,
+        tasks,
+    })
+}

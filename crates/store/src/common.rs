@@ -8,7 +8,8 @@
 //! - `fn counter(&self) -> &StatementCounter`
 //! - `fn share_lock(&self) -> &'static str` (row lock clause for reads in write transactions)
 //! - `async fn resolve_filters(&mut self, tenant, kind, &[LabelFilter]) -> Result<Vec<ResolvedFilter>>`
-//! - `fn push_filters(&mut QueryBuilder<Db>, alias, kind, &[ResolvedFilter])`
+//! - `fn push_value_match(&mut QueryBuilder<Db>, &ResolvedFilter)` (the condition on a label's
+//!   value for one filter)
 //! - `fn push_id_list(&mut QueryBuilder<Db>, &[Uuid])` (an `IN (...)` operand)
 
 macro_rules! common_tx {
@@ -657,6 +658,37 @@ macro_rules! common_tx {
 macro_rules! common_helpers {
     ($Tx:ident, $Db:ty) => {
         impl $Tx {
+            /// Appends one condition per filter: an id list, or a label with the filter's key
+            /// (and the backend's condition on its value).
+            fn push_filters(
+                qb: &mut sqlx::QueryBuilder<$Db>,
+                alias: &str,
+                kind: ObjectKind,
+                filters: &[ResolvedFilter],
+            ) {
+                let (table, column) = label_table(kind);
+                for filter in filters {
+                    match filter {
+                        ResolvedFilter::Ids(ids) => {
+                            qb.push(format!(" AND {alias}.id IN "));
+                            Self::push_id_list(qb, ids);
+                        }
+                        ResolvedFilter::Exists(key)
+                        | ResolvedFilter::AnyOf(key, _)
+                        | ResolvedFilter::Contains(key, _) => {
+                            qb.push(format!(
+                                " AND EXISTS (SELECT 1 FROM {table} l WHERE \
+                                 l.tenant_id = {alias}.tenant_id AND l.{column} = {alias}.id \
+                                 AND l.key = "
+                            ));
+                            qb.push_bind(key.clone());
+                            Self::push_value_match(qb, filter);
+                            qb.push(")");
+                        }
+                    }
+                }
+            }
+
             /// Appends the keyset condition, order and limit (one extra row tells whether
             /// another page follows).
             fn push_page(qb: &mut sqlx::QueryBuilder<$Db>, alias: &str, page: &PageRequest) {

@@ -137,48 +137,22 @@ impl PgTx {
             .collect())
     }
 
-    fn push_filters(
-        qb: &mut sqlx::QueryBuilder<Postgres>,
-        alias: &str,
-        kind: ObjectKind,
-        filters: &[ResolvedFilter],
-    ) {
-        let (table, column) = label_table(kind);
-        for filter in filters {
-            let label_exists = format!(
-                " AND EXISTS (SELECT 1 FROM {table} l WHERE l.tenant_id = {alias}.tenant_id \
-                 AND l.{column} = {alias}.id AND l.key = "
-            );
-            match filter {
-                ResolvedFilter::Exists(key) => {
-                    qb.push(label_exists);
-                    qb.push_bind(key.clone());
-                    qb.push(")");
-                }
-                ResolvedFilter::AnyOf(key, values) => {
-                    qb.push(label_exists);
-                    qb.push_bind(key.clone());
-                    // `?|` is true when the array holds any of the strings (or an object any
-                    // of the keys); scenarios are arrays of strings.
-                    qb.push(" AND jsonb_typeof(l.value) = 'array' AND l.value ?| ");
-                    qb.push_bind(values.clone());
-                    qb.push(")");
-                }
-                ResolvedFilter::Contains(key, value) => {
-                    qb.push(label_exists);
-                    qb.push_bind(key.clone());
-                    qb.push(" AND l.value @> ");
-                    qb.push_bind(Json(value.clone()));
-                    qb.push(")");
-                }
-                ResolvedFilter::Ids(ids) => {
-                    qb.push(format!(" AND {alias}.id IN "));
-                    Self::push_id_list(qb, ids);
-                }
+    /// The condition on a label's value `l.value` (after its key matched).
+    fn push_value_match(qb: &mut sqlx::QueryBuilder<Postgres>, filter: &ResolvedFilter) {
+        match filter {
+            ResolvedFilter::AnyOf(_, values) => {
+                // `?|` is true when the array holds any of the strings (or an object any of
+                // the keys); scenarios are arrays of strings.
+                qb.push(" AND jsonb_typeof(l.value) = 'array' AND l.value ?| ");
+                qb.push_bind(values.clone());
             }
+            ResolvedFilter::Contains(_, value) => {
+                qb.push(" AND l.value @> ");
+                qb.push_bind(Json(value.clone()));
+            }
+            ResolvedFilter::Exists(_) | ResolvedFilter::Ids(_) => {}
         }
     }
-
     fn push_id_list(qb: &mut sqlx::QueryBuilder<Postgres>, ids: &[Uuid]) {
         qb.push("(SELECT unnest(");
         qb.push_bind(ids.to_vec());

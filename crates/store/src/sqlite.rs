@@ -156,45 +156,24 @@ impl SqliteTx {
         Ok(resolved)
     }
 
-    fn push_filters(
-        qb: &mut sqlx::QueryBuilder<Sqlite>,
-        alias: &str,
-        kind: ObjectKind,
-        filters: &[ResolvedFilter],
-    ) {
-        let (table, column) = label_table(kind);
-        for filter in filters {
-            let label_exists = format!(
-                " AND EXISTS (SELECT 1 FROM {table} l WHERE l.tenant_id = {alias}.tenant_id \
-                 AND l.{column} = {alias}.id AND l.key = "
-            );
-            match filter {
-                ResolvedFilter::Exists(key) => {
-                    qb.push(label_exists);
-                    qb.push_bind(key.clone());
-                    qb.push(")");
-                }
-                ResolvedFilter::AnyOf(key, values) => {
-                    qb.push(label_exists);
-                    qb.push_bind(key.clone());
-                    qb.push(
-                        " AND json_type(l.value) = 'array' \
-                         AND EXISTS (SELECT 1 FROM json_each(l.value) j WHERE j.type = 'text' \
-                         AND j.value IN (SELECT value FROM json_each(",
-                    );
-                    qb.push_bind(Value::from(values.clone()).to_string());
-                    qb.push("))))");
-                }
-                ResolvedFilter::Contains(..) => {
-                    // Resolved into `Ids` by `resolve_filters`; reaching here is a bug that
-                    // must not widen the result, so match nothing.
-                    qb.push(" AND 1 = 0");
-                }
-                ResolvedFilter::Ids(ids) => {
-                    qb.push(format!(" AND {alias}.id IN "));
-                    Self::push_id_list(qb, ids);
-                }
+    /// The condition on a label's value `l.value` (after its key matched).
+    fn push_value_match(qb: &mut sqlx::QueryBuilder<Sqlite>, filter: &ResolvedFilter) {
+        match filter {
+            ResolvedFilter::AnyOf(_, values) => {
+                qb.push(
+                    " AND json_type(l.value) = 'array' \
+                     AND EXISTS (SELECT 1 FROM json_each(l.value) j WHERE j.type = 'text' \
+                     AND j.value IN (SELECT value FROM json_each(",
+                );
+                qb.push_bind(Value::from(values.clone()).to_string());
+                qb.push(")))");
             }
+            // `resolve_filters` turns containment into `Ids`; should one get here, it must not
+            // widen the result, so it matches nothing.
+            ResolvedFilter::Contains(..) => {
+                qb.push(" AND 1 = 0");
+            }
+            ResolvedFilter::Exists(_) | ResolvedFilter::Ids(_) => {}
         }
     }
 

@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Debug;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ use sextant_domain::{
     RuntimeStatusCondition, TenantId,
 };
 use sextant_store::{Store, StoreError, Tx};
-use sqlx::Connection;
+use sextant_test_support::{Backend, TestDatabase};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
@@ -35,124 +34,25 @@ type Db = Arc<dyn Store>;
 struct Fixture {
     // Declared first: dropped (pool released) before the database goes away.
     store: Db,
-    _cleanup: Cleanup,
+    _db: TestDatabase,
 }
 
-enum Cleanup {
-    Dir(PathBuf),
-    PgDatabase { base_url: String, name: String },
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        match self {
-            Cleanup::Dir(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::PgDatabase { base_url, name } => {
-                let base_url = base_url.clone();
-                let name = name.clone();
-                // The test's runtime may be unwinding or blocked here: drop the database from a
-                // thread with a runtime of its own. Never panic in drop.
-                let joined = std::thread::spawn(move || {
-                    let rt = match tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
-                        Ok(rt) => rt,
-                        Err(e) => {
-                            eprintln!("cannot drop test database {name}: {e}");
-                            return;
-                        }
-                    };
-                    rt.block_on(async {
-                        let result = async {
-                            let mut conn = sqlx::PgConnection::connect(&base_url).await?;
-                            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                            )))
-                            .execute(&mut conn)
-                            .await?;
-                            conn.close().await
-                        }
-                        .await;
-                        if let Err(e) = result {
-                            eprintln!("cannot drop test database {name}: {e}");
-                        }
-                    });
-                })
-                .join();
-                if joined.is_err() {
-                    eprintln!("dropping a test database panicked");
-                }
-            }
-        }
-    }
+async fn fixture(backend: Backend) -> Fixture {
+    let db = TestDatabase::create(backend).await;
+    let store = sextant_store::connect(&db.url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open store {}: {e:?}", db.url));
+    Fixture { store, _db: db }
 }
 
 /// A fresh SQLite database file in a fresh temporary directory.
 async fn sqlite_store() -> Fixture {
-    let dir = std::env::temp_dir().join(format!("sextant-store-test-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("create the temporary directory");
-    let cleanup = Cleanup::Dir(dir.clone());
-    let url = format!("sqlite://{}", dir.join("sextant.db").display());
-    let store = sextant_store::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("cannot open SQLite store {url}: {e:?}"));
-    Fixture {
-        store,
-        _cleanup: cleanup,
-    }
-}
-
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// `url` with its database (path) replaced by `database`, keeping any query string.
-fn with_database(url: &str, database: &str) -> String {
-    let (main, query) = match url.split_once('?') {
-        Some((main, query)) => (main, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = main.find("://").map_or(0, |i| i + 3);
-    let base = match main[authority_start..].find('/') {
-        Some(slash) => &main[..authority_start + slash],
-        None => main,
-    };
-    match query {
-        Some(q) => format!("{base}/{database}?{q}"),
-        None => format!("{base}/{database}"),
-    }
+    fixture(Backend::Sqlite).await
 }
 
 /// A fresh PostgreSQL database on the test server.
 async fn pg_store() -> Fixture {
-    let base_url = std::env::var("SEXTANT_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.into());
-    let name = format!("sextant_test_{}", Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&base_url)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is not reachable at {base_url} ({e}); the contract tests need a \
-             PostgreSQL server: start one or point SEXTANT_TEST_PG_URL at it"
-            )
-        });
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&mut admin)
-        .await
-        .unwrap_or_else(|e| panic!("cannot create test database {name} on {base_url}: {e}"));
-    let _ = admin.close().await;
-    let cleanup = Cleanup::PgDatabase {
-        base_url: base_url.clone(),
-        name: name.clone(),
-    };
-    let url = with_database(&base_url, &name);
-    let store = sextant_store::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("cannot open PostgreSQL store {url}: {e:?}"));
-    Fixture {
-        store,
-        _cleanup: cleanup,
-    }
+    fixture(Backend::Postgres).await
 }
 
 /// Expands every contract case into a `#[tokio::test]` on the store a fixture function makes.
@@ -1872,20 +1772,4 @@ mod cases {
             "a filtered list costs a small constant number of statements, got {small:?}"
         );
     }
-}
-
-#[test]
-fn with_database_replaces_the_path() {
-    assert_eq!(
-        with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://u:p@h/db?sslmode=disable", "x"),
-        "postgres://u:p@h/x?sslmode=disable"
-    );
-    assert_eq!(
-        with_database("postgres://h:5432", "x"),
-        "postgres://h:5432/x"
-    );
 }

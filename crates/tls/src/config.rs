@@ -101,11 +101,6 @@ fn client_verifier(
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a failed unwrap is a failed test"
-)]
 mod tests {
     use super::*;
 

@@ -1,9 +1,5 @@
 //! End-to-end tests of `sextant_tls::serve` with certificates from `sextant_pki`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a failed unwrap is a failed test"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,0 +1,15 @@
+//! Integration tests of the server through its real interface: HTTPS to a server on port 0,
+//! with a fresh SQLite file or a fresh PostgreSQL database per test. Every test runs on both
+//! backends (`sqlite::name` and `postgres::name`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod applications;
+mod atomicity;
+mod auth;
+mod http;
+mod labels;
+mod runtimes;
+mod statements;
+mod systems;
