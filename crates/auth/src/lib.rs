@@ -172,6 +172,13 @@ S1V5bKAMoq9gJH375NQtMdUFzoK7Clr3TL4+P5rUjL4PmFQqS0FhBj6Bxg==
 -----END PUBLIC KEY-----
 ";
 
+    const OTHER_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgswmk6/fn8r81mdG4
+6lW74MGLXCPUCfRo8vSDR4/jqKGhRANCAATov3ymSFoo1Vipih2ZUbYx4huJSXnn
+rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
+-----END PRIVATE KEY-----
+";
+
     const T1: TenantId = TenantId(uuid::uuid!("11111111-1111-4111-8111-111111111111"));
     const T2: TenantId = TenantId(uuid::uuid!("22222222-2222-4222-8222-222222222222"));
 
@@ -222,16 +229,32 @@ S1V5bKAMoq9gJH375NQtMdUFzoK7Clr3TL4+P5rUjL4PmFQqS0FhBj6Bxg==
         let token = issuer
             .issue("a", &[T1], &[], Duration::from_secs(60))
             .unwrap();
-        // Tamper with the payload: the signature no longer matches.
-        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-        parts[1] = parts[1].chars().rev().collect();
-        assert!(matches!(
-            verifier.verify(&parts.join(".")),
-            Err(AuthError::Unauthenticated(_))
-        ));
-        // alg=none, as Compass's tests used: refused.
+        // Change a claim (another tenant) and keep the signature: refused.
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+        claims["tenant"] = serde_json::json!(T2.0);
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64.encode(claims.to_string()),
+            parts[2]
+        );
+        assert!(matches!(
+            verifier.verify(&forged),
+            Err(AuthError::Unauthenticated(_))
+        ));
+        // A well-formed token signed by another key: refused.
+        let other_key = jsonwebtoken::encode(
+            &Header::new(Algorithm::ES256),
+            &serde_json::from_value::<Claims>(claims).unwrap(),
+            &EncodingKey::from_ec_pem(OTHER_PRIVATE.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        assert!(verifier.verify(&other_key).is_err());
+        // alg=none, as Compass's tests used: refused.
         let header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
         let payload = b64.encode(
             serde_json::json!({"iss":"sextant","sub":"x","tenant":T1.0,"scopes":"application:write","iat":0,"exp":i64::MAX/2}).to_string(),

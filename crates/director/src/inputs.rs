@@ -35,7 +35,16 @@ fn labels(
     labels: Option<Labels>,
 ) -> Result<BTreeMap<String, Value>, DomainError> {
     let mut out = BTreeMap::new();
-    for (key, value) in labels.map(|l| l.0).unwrap_or_default() {
+    let labels = labels.map(|l| l.0).unwrap_or_default();
+    if labels.len() > MAX_LABELS {
+        return Err(FieldError::new(
+            ty,
+            "labels",
+            format!("at most {MAX_LABELS} labels are allowed"),
+        )
+        .into());
+    }
+    for (key, value) in labels {
         check(ty, &format!("labels.{key}"), validate_key(&key))?;
         if value.is_null() {
             return Err(FieldError::new(ty, format!("labels.{key}"), "cannot be null").into());
@@ -194,10 +203,23 @@ pub struct LabelFilter {
     pub query: Option<String>,
 }
 
+/// Most label filters one list query may carry.
+pub const MAX_FILTERS: usize = 16;
+/// Most labels one input may carry.
+pub const MAX_LABELS: usize = 64;
+
 /// Parses filters; an invalid one is a validation error of `LabelFilter`.
 pub fn filters(filters: Option<Vec<LabelFilter>>) -> Result<Vec<DomainLabelFilter>, DomainError> {
+    let filters = filters.unwrap_or_default();
+    if filters.len() > MAX_FILTERS {
+        return Err(FieldError::new(
+            "LabelFilter",
+            "filter",
+            format!("at most {MAX_FILTERS} filters are allowed"),
+        )
+        .into());
+    }
     filters
-        .unwrap_or_default()
         .into_iter()
         .map(|f| {
             DomainLabelFilter::parse(&f.key, f.query.as_deref())

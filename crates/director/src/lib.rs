@@ -31,25 +31,24 @@ pub type DirectorSchema = Schema<query::Query, mutation::Mutation, EmptySubscrip
 pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
-/// Builds the schema over a store.
-pub fn schema(store: Arc<dyn Store>) -> DirectorSchema {
+fn builder() -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
     Schema::build(query::Query, mutation::Mutation, EmptySubscription)
-        .data(store)
         .extension(metrics::MetricsExtension)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .register_output_type::<types::Pageable>()
         .register_input_type::<inputs::LabelInput>()
-        .finish()
 }
 
-/// The SDL of the schema, as `sextant schema director` prints it.
+/// Builds the schema over a store.
+pub fn schema(store: Arc<dyn Store>) -> DirectorSchema {
+    builder().data(store).finish()
+}
+
+/// The SDL of the schema, as `sextant schema director` prints it (the same builder as the
+/// served schema, so the snapshot cannot drift from what is served).
 pub fn sdl() -> String {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
-        .register_output_type::<types::Pageable>()
-        .register_input_type::<inputs::LabelInput>()
-        .finish()
-        .sdl()
+    builder().finish().sdl()
 }
 
 /// Attaches what one request needs: its consumer.

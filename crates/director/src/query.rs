@@ -19,6 +19,13 @@ use crate::types::{
 
 pub struct Query;
 
+/// A page costs what one item costs, times the page size: aliases cannot multiply work past
+/// the schema's complexity limit.
+fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let size = first.unwrap_or(100).clamp(1, 100) as usize;
+    size.saturating_mul(child_complexity.max(1))
+}
+
 fn page(first: Option<i32>, after: Option<PageCursor>) -> GqlResult<PageRequest> {
     PageRequest::parse(first, after.as_ref().map(|c| c.0.as_str()))
         .map_err(|m| crate::error::to_graphql(sextant_domain::DomainError::Invalid(m)))
@@ -35,7 +42,10 @@ fn query_id(id: &ID) -> Option<uuid::Uuid> {
 
 #[Object]
 impl Query {
-    #[graphql(guard = "Scopes(&[Scope::ApplicationRead])")]
+    #[graphql(
+        guard = "Scopes(&[Scope::ApplicationRead])",
+        complexity = "page_complexity(first, child_complexity)"
+    )]
     async fn applications(
         &self,
         ctx: &Context<'_>,
@@ -69,7 +79,8 @@ impl Query {
 
     #[graphql(
         name = "applicationsForRuntime",
-        guard = "Scopes(&[Scope::ApplicationRead])"
+        guard = "Scopes(&[Scope::ApplicationRead])",
+        complexity = "page_complexity(first, child_complexity)"
     )]
     async fn applications_for_runtime(
         &self,
@@ -90,7 +101,10 @@ impl Query {
         Ok(ApplicationPage::new(result, &request, labels))
     }
 
-    #[graphql(guard = "Scopes(&[Scope::ApplicationTemplateRead])")]
+    #[graphql(
+        guard = "Scopes(&[Scope::ApplicationTemplateRead])",
+        complexity = "page_complexity(first, child_complexity)"
+    )]
     async fn application_templates(
         &self,
         ctx: &Context<'_>,
@@ -116,7 +130,10 @@ impl Query {
         Ok(tx.application_template(id).await.gql()?.map(Into::into))
     }
 
-    #[graphql(guard = "Scopes(&[Scope::RuntimeRead])")]
+    #[graphql(
+        guard = "Scopes(&[Scope::RuntimeRead])",
+        complexity = "page_complexity(first, child_complexity)"
+    )]
     async fn runtimes(
         &self,
         ctx: &Context<'_>,
@@ -172,7 +189,10 @@ impl Query {
             .map(Into::into))
     }
 
-    #[graphql(guard = "Scopes(&[Scope::IntegrationSystemRead])")]
+    #[graphql(
+        guard = "Scopes(&[Scope::IntegrationSystemRead])",
+        complexity = "page_complexity(first, child_complexity)"
+    )]
     async fn integration_systems(
         &self,
         ctx: &Context<'_>,

@@ -22,6 +22,9 @@ use crate::error::internal;
 
 type Result<T> = std::result::Result<T, DomainError>;
 
+/// Largest label value, as JSON text.
+pub const MAX_LABEL_VALUE_BYTES: usize = 16 * 1024;
+
 /// A validated application registration.
 #[derive(Clone, Debug)]
 pub struct NewApplication {
@@ -118,6 +121,11 @@ async fn put_label(
             "value of label {key:?} must not be null"
         )));
     }
+    if value.to_string().len() > MAX_LABEL_VALUE_BYTES {
+        return Err(DomainError::Invalid(format!(
+            "value of label {key:?} is larger than {MAX_LABEL_VALUE_BYTES} bytes of JSON"
+        )));
+    }
     let definition = match tx.label_definition(tenant, key).await.map_err(internal)? {
         Some(definition) => definition,
         None => {
@@ -125,10 +133,24 @@ async fn put_label(
                 key: key.to_owned(),
                 schema: (key == SCENARIOS_KEY).then(default_scenarios_schema),
             };
-            tx.ensure_label_definition(tenant, &definition)
+            if tx
+                .ensure_label_definition(tenant, &definition)
                 .await
-                .map_err(internal)?;
-            definition
+                .map_err(internal)?
+            {
+                definition
+            } else {
+                // Someone else created the definition meanwhile (perhaps with a schema):
+                // validate against theirs.
+                tx.label_definition(tenant, key)
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(|| {
+                        DomainError::Invalid(format!(
+                            "label definition {key:?} changed concurrently; retry"
+                        ))
+                    })?
+            }
         }
     };
     if let Some(schema) = &definition.schema {
@@ -298,8 +320,11 @@ pub async fn delete_label_definition(
             "label definition with key \"scenarios\" can not be deleted".to_owned(),
         ));
     }
+    // Delete first: on PostgreSQL this takes the row lock that label writers share-lock, so
+    // no label can be added under the old definition after the check below. If the check
+    // fails, the transaction rolls the deletion back.
     let definition = tx
-        .label_definition(tenant, key)
+        .delete_label_definition(tenant, key)
         .await
         .map_err(internal)?
         .ok_or_else(|| {
@@ -322,9 +347,6 @@ pub async fn delete_label_definition(
                 .to_owned(),
         ));
     }
-    tx.delete_label_definition(tenant, key)
-        .await
-        .map_err(internal)?;
     Ok(definition)
 }
 

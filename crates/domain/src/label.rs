@@ -149,6 +149,9 @@ impl LabelFilter {
     }
 }
 
+/// Most values one scenarios query may name.
+pub const MAX_QUERY_VALUES: usize = 64;
+
 /// Parses `$[*] ? (@ == "A" || @ == "B")` into `["A", "B"]`.
 fn parse_scenarios_query(query: &str) -> Result<Vec<String>, String> {
     let invalid = || {
@@ -179,33 +182,56 @@ fn parse_scenarios_query(query: &str) -> Result<Vec<String>, String> {
             return Err(invalid());
         }
         values.push(value.to_owned());
+        if values.len() > MAX_QUERY_VALUES {
+            return Err(format!(
+                "a scenarios query may name at most {MAX_QUERY_VALUES} values"
+            ));
+        }
     }
     Ok(values)
 }
 
 /// PostgreSQL's `jsonb @>`: whether `container` contains `contained`. Objects contain objects
-/// whose every key they hold with a containing value; arrays contain arrays whose every element
-/// some element contains, and also a scalar equal to one of their elements; scalars contain
-/// equal scalars (numbers by value).
+/// whose every key they hold with a containing value; arrays contain arrays whose every
+/// element they contain (a scalar element by an equal scalar element, a structured element by
+/// a containing structured element); scalars contain equal scalars (numbers by value). Only at
+/// the top level may an array also contain a lone scalar equal to one of its elements.
 pub fn json_contains(container: &Value, contained: &Value) -> bool {
+    match (container, contained) {
+        (Value::Array(c), q) if !q.is_array() && !q.is_object() => {
+            c.iter().any(|cv| scalar_eq(cv, q))
+        }
+        _ => deep_contains(container, contained),
+    }
+}
+
+fn deep_contains(container: &Value, contained: &Value) -> bool {
     match (container, contained) {
         (Value::Object(c), Value::Object(q)) => q
             .iter()
-            .all(|(k, qv)| c.get(k).is_some_and(|cv| json_contains(cv, qv))),
-        (Value::Array(c), Value::Array(q)) => {
-            q.iter().all(|qv| c.iter().any(|cv| json_contains(cv, qv)))
-        }
-        (Value::Array(c), q) if !q.is_object() => c.iter().any(|cv| scalar_eq(cv, q)),
+            .all(|(k, qv)| c.get(k).is_some_and(|cv| deep_contains(cv, qv))),
+        (Value::Array(c), Value::Array(q)) => q.iter().all(|qv| {
+            if qv.is_array() || qv.is_object() {
+                c.iter().any(|cv| deep_contains(cv, qv))
+            } else {
+                c.iter().any(|cv| scalar_eq(cv, qv))
+            }
+        }),
         (c, q) => scalar_eq(c, q),
     }
 }
 
 fn scalar_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
-            (Some(x), Some(y)) => x == y,
-            _ => x == y,
-        },
+        (Value::Number(x), Value::Number(y)) => {
+            if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
+                x == y
+            } else if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
+                x == y
+            } else {
+                x.as_f64() == y.as_f64()
+            }
+        }
         (Value::Object(_) | Value::Array(_), _) | (_, Value::Object(_) | Value::Array(_)) => false,
         _ => a == b,
     }
@@ -261,6 +287,21 @@ mod tests {
         ));
         assert!(!json_contains(&json!({"a": 1}), &json!({"a": 2})));
         assert!(json_contains(&json!([1, [2, 3]]), &json!([[3]])));
+        // The array-contains-scalar exception holds only at the top level, as in PostgreSQL.
+        assert!(!json_contains(
+            &json!({"zones": ["a", "b"]}),
+            &json!({"zones": "b"})
+        ));
+        assert!(!json_contains(&json!([["a"]]), &json!(["a"])));
+        assert!(json_contains(
+            &json!({"zones": ["a", "b"]}),
+            &json!({"zones": ["b"]})
+        ));
+        // Large integers compare exactly.
+        assert!(!json_contains(
+            &json!(9007199254740993_i64),
+            &json!(9007199254740992_i64)
+        ));
         assert!(!json_contains(&json!("a"), &json!(["a"])));
         assert!(!json_contains(&json!({"a": 1}), &json!("a")));
     }

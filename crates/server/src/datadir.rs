@@ -38,20 +38,29 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
     }
 }
 
-/// Writes `contents` to `path` with `mode`, atomically.
+/// Writes `contents` to `path` with `mode`, atomically: a fresh temporary file (created with
+/// the mode, so a secret is never readable by others, not even briefly), then a rename.
 fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), ServerError> {
-    let tmp = path.with_extension("tmp");
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    let tmp = PathBuf::from(name);
+    // A leftover from a crash may have other permissions: never reuse it.
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&tmp)(e)),
+    }
     let mut file = fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(mode)
         .open(&tmp)
         .map_err(io_err(&tmp))?;
+    // The process umask may have narrowed the mode; set it exactly before writing.
+    file.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io_err(&tmp))?;
     file.write_all(contents.as_bytes()).map_err(io_err(&tmp))?;
     file.sync_all().map_err(io_err(&tmp))?;
-    // The mode given to open() applies only to new files; make sure of it.
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).map_err(io_err(&tmp))?;
     fs::rename(&tmp, path).map_err(io_err(path))
 }
 

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLResponse;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -48,7 +49,6 @@ pub fn main_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
@@ -98,10 +98,57 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer, AuthE
     state.verifier.user(token.trim(), tenant)
 }
 
+/// Reads the GraphQL request only after the caller is authenticated, and at most
+/// [`MAX_BODY_BYTES`] of it: an unauthenticated or oversized body is never buffered. Accepts
+/// a JSON body (POST) or a query string (GET); no batches, no multipart uploads.
+async fn graphql_request(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<async_graphql::Request, Response> {
+    if *method == Method::GET {
+        return async_graphql::http::parse_query_string(uri.query().unwrap_or_default()).map_err(
+            |e| {
+                error_body(
+                    StatusCode::BAD_REQUEST,
+                    &format!("bad GraphQL request: {e}"),
+                )
+            },
+        );
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.starts_with("application/json") {
+        return Err(error_body(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a GraphQL request is a JSON body (Content-Type: application/json)",
+        ));
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            error_body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        error_body(
+            StatusCode::BAD_REQUEST,
+            &format!("bad GraphQL request: {e}"),
+        )
+    })
+}
+
 async fn director(
     State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    body: Body,
 ) -> Response {
     let consumer = match authenticate(&state, &headers) {
         Ok(consumer) => consumer,
@@ -112,7 +159,11 @@ async fn director(
             return error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     };
-    let request = sextant_director::prepare(request.into_inner(), consumer);
+    let request = match graphql_request(&method, &uri, &headers, body).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let request = sextant_director::prepare(request, consumer);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 

@@ -460,14 +460,17 @@ macro_rules! common_tx {
             &mut self,
             tenant: TenantId,
             key: &str,
-        ) -> Result<bool, StoreError> {
+        ) -> Result<Option<LabelDefinition>, StoreError> {
             self.counter().inc();
-            let done = sqlx::query("DELETE FROM label_definitions WHERE tenant_id = $1 AND key = $2")
-                .bind(tenant.0)
-                .bind(key)
-                .execute(self.conn())
-                .await?;
-            Ok(done.rows_affected() == 1)
+            let row = sqlx::query(
+                "DELETE FROM label_definitions WHERE tenant_id = $1 AND key = $2 \
+                 RETURNING key, schema",
+            )
+            .bind(tenant.0)
+            .bind(key)
+            .fetch_optional(self.conn())
+            .await?;
+            row.as_ref().map(Self::label_definition_from_row).transpose()
         }
 
         // --- integration systems ---

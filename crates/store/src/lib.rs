@@ -224,11 +224,12 @@ pub trait Tx: Send {
         tenant: TenantId,
         definition: &LabelDefinition,
     ) -> Result<bool, StoreError>;
+    /// Removes a definition and returns it, if it was there.
     async fn delete_label_definition(
         &mut self,
         tenant: TenantId,
         key: &str,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<LabelDefinition>, StoreError>;
 
     // --- integration systems (global) ---
     async fn insert_integration_system(

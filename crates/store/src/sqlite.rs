@@ -2,6 +2,7 @@
 //! foreign keys on. Writers take the lock at `BEGIN IMMEDIATE` and queue on the busy timeout.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -29,6 +30,10 @@ const MAX_CONNECTIONS: u32 = 8;
 pub struct SqliteStore {
     pool: SqlitePool,
     counter: StatementCounter,
+    /// SQLite has one writer at a time. Queueing writers here, in order, instead of in
+    /// SQLite's busy handler (which sleeps in steps of up to 100 ms) keeps the write latency
+    /// tail short. Other processes on the same file still meet the busy timeout.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -53,6 +58,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             counter: StatementCounter::default(),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 }
@@ -68,14 +74,17 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx {
             tx,
             counter: self.counter.clone(),
+            _writer: None,
         }))
     }
 
     async fn write(&self) -> Result<Box<dyn Tx>, StoreError> {
+        let writer = self.writer.clone().lock_owned().await;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok(Box::new(SqliteTx {
             tx,
             counter: self.counter.clone(),
+            _writer: Some(writer),
         }))
     }
 
@@ -99,8 +108,10 @@ impl Store for SqliteStore {
 
 /// A transaction on the SQLite store.
 pub struct SqliteTx {
+    // Declared before the writer guard: the transaction ends before the next writer starts.
     tx: sqlx::Transaction<'static, Sqlite>,
     counter: StatementCounter,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl SqliteTx {
@@ -117,8 +128,9 @@ impl SqliteTx {
         ""
     }
 
-    /// SQLite has no `jsonb @>`: containment filters are evaluated here, in Rust, over the
-    /// labels with the filter's key, and become id lists.
+    /// SQLite has no `jsonb @>`: containment of a scalar is expressed in SQL
+    /// (`push_value_match`); containment of an array or object is evaluated here, in Rust,
+    /// over the labels with the filter's key, and becomes an id list.
     async fn resolve_filters(
         &mut self,
         tenant: TenantId,
@@ -131,6 +143,13 @@ impl SqliteTx {
                 LabelQuery::Exists => ResolvedFilter::Exists(filter.key.clone()),
                 LabelQuery::AnyOf(values) => {
                     ResolvedFilter::AnyOf(filter.key.clone(), values.clone())
+                }
+                // A scalar (the common `"prod"` case) is matched in SQL: an equal scalar, or a
+                // top-level array holding it.
+                LabelQuery::Contains(wanted)
+                    if wanted.is_string() || wanted.is_number() || wanted.is_boolean() =>
+                {
+                    ResolvedFilter::Contains(filter.key.clone(), wanted.clone())
                 }
                 LabelQuery::Contains(wanted) => {
                     let (table, column) = label_table(kind);
@@ -168,8 +187,44 @@ impl SqliteTx {
                 qb.push_bind(Value::from(values.clone()).to_string());
                 qb.push(")))");
             }
-            // `resolve_filters` turns containment into `Ids`; should one get here, it must not
-            // widen the result, so it matches nothing.
+            ResolvedFilter::Contains(_, Value::String(s)) => {
+                qb.push(" AND ((json_type(l.value) = 'text' AND l.value ->> '$' = ");
+                qb.push_bind(s.clone());
+                qb.push(
+                    ") OR (json_type(l.value) = 'array' AND EXISTS (SELECT 1 FROM \
+                     json_each(l.value) j WHERE j.type = 'text' AND j.value = ",
+                );
+                qb.push_bind(s.clone());
+                qb.push(")))");
+            }
+            ResolvedFilter::Contains(_, Value::Number(n)) => {
+                // SQLite compares integers and reals by value, as `jsonb` does.
+                let push_number = |qb: &mut sqlx::QueryBuilder<Sqlite>| match n.as_i64() {
+                    Some(i) => {
+                        qb.push_bind(i);
+                    }
+                    None => {
+                        qb.push_bind(n.as_f64().unwrap_or(f64::NAN));
+                    }
+                };
+                qb.push(" AND ((json_type(l.value) IN ('integer', 'real') AND l.value ->> '$' = ");
+                push_number(qb);
+                qb.push(
+                    ") OR (json_type(l.value) = 'array' AND EXISTS (SELECT 1 FROM \
+                     json_each(l.value) j WHERE j.type IN ('integer', 'real') AND j.value = ",
+                );
+                push_number(qb);
+                qb.push(")))");
+            }
+            ResolvedFilter::Contains(_, Value::Bool(b)) => {
+                let ty = if *b { "'true'" } else { "'false'" };
+                qb.push(format!(
+                    " AND (json_type(l.value) = {ty} OR (json_type(l.value) = 'array' AND \
+                     EXISTS (SELECT 1 FROM json_each(l.value) j WHERE j.type = {ty})))"
+                ));
+            }
+            // `resolve_filters` turns structured containment into `Ids`; should one get here,
+            // it must not widen the result, so it matches nothing.
             ResolvedFilter::Contains(..) => {
                 qb.push(" AND 1 = 0");
             }

@@ -86,6 +86,7 @@ macro_rules! contract_tests {
                 filter_scenarios_any_of,
                 filter_scenarios_any_of_needs_an_array,
                 filter_json_containment,
+                filter_scalar_containment_of_numbers_and_booleans,
                 filters_are_anded,
                 filters_with_pagination_count_the_filtered_list,
                 filtered_list_costs_constant_statements,
@@ -802,7 +803,12 @@ mod cases {
         tx.delete_all_labels(tb, app_ref(a.id)).await.unwrap();
         tx.delete_all_labels(tb, rt_ref(r.id)).await.unwrap();
         assert_eq!(tx.delete_labels_with_key(tb, "env").await.unwrap(), 0);
-        assert!(!tx.delete_label_definition(tb, "env").await.unwrap());
+        assert!(
+            tx.delete_label_definition(tb, "env")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(
             !tx.update_label_definition(tb, &definition("env", Some(json!({"type": "string"}))))
                 .await
@@ -1208,8 +1214,18 @@ mod cases {
         );
 
         // Delete.
-        assert!(tx.delete_label_definition(t, "alpha").await.unwrap());
-        assert!(!tx.delete_label_definition(t, "alpha").await.unwrap());
+        let deleted = tx
+            .delete_label_definition(t, "alpha")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(deleted.key, "alpha");
+        assert!(
+            tx.delete_label_definition(t, "alpha")
+                .await
+                .unwrap()
+                .is_none()
+        );
         commit(tx).await;
         let mut tx = write(store).await;
         assert_eq!(
@@ -1596,6 +1612,12 @@ mod cases {
             vec![apps[3]]
         );
         assert_eq!(app_ids(store, t, &env("{}")).await, vec![apps[3]]);
+        // An array contains a lone scalar only at the top level, as in PostgreSQL.
+        assert!(
+            app_ids(store, t, &env(r#"{"zones": "b"}"#))
+                .await
+                .is_empty()
+        );
         assert!(
             app_ids(store, t, &env(r#"{"stage": "dev"}"#))
                 .await
@@ -1626,6 +1648,33 @@ mod cases {
         assert_eq!(runtime_ids(store, t, &env(r#"["eu"]"#)).await, vec![rts[1]]);
         assert_eq!(runtime_ids(store, t, &env(r#""prod""#)).await, vec![rts[2]]);
         assert!(runtime_ids(store, t, &env(r#""dev""#)).await.is_empty());
+    }
+
+    pub async fn filter_scalar_containment_of_numbers_and_booleans(store: &Db) {
+        let t = tenant();
+        let apps = insert_apps(store, t, "s", 5).await;
+        set_labels(
+            store,
+            t,
+            &[
+                (app_ref(apps[0]), "v", json!(true)),
+                (app_ref(apps[1]), "v", json!(false)),
+                (app_ref(apps[2]), "v", json!([1, 2.5, true])),
+                (app_ref(apps[3]), "v", json!("true")),
+                (app_ref(apps[4]), "v", json!({"n": 2.5})),
+            ],
+        )
+        .await;
+        let v = |query: &str| vec![filter("v", Some(query))];
+        assert_eq!(
+            app_ids(store, t, &v("true")).await,
+            sorted(vec![apps[0], apps[2]])
+        );
+        assert_eq!(app_ids(store, t, &v("false")).await, vec![apps[1]]);
+        assert_eq!(app_ids(store, t, &v("2.5")).await, vec![apps[2]]);
+        assert_eq!(app_ids(store, t, &v("1.0")).await, vec![apps[2]]);
+        assert_eq!(app_ids(store, t, &v(r#""true""#)).await, vec![apps[3]]);
+        assert!(app_ids(store, t, &v("7")).await.is_empty());
     }
 
     pub async fn filters_are_anded(store: &Db) {

@@ -120,7 +120,8 @@ async fn forged_identity_headers_change_nothing(backend: Backend) {
         .post(format!("{}/director/graphql", app.base))
         .bearer_auth(&reader)
         .header("Client-Id-From-Certificate", "admin")
-        .header("X-Tenant", DEFAULT.to_string())
+        .header("Client-Id-From-Token", "admin")
+        .header("Certificate-Data", "forged")
         .json(&json!({"query": LIST}))
         .send()
         .await
@@ -131,8 +132,6 @@ async fn forged_identity_headers_change_nothing(backend: Backend) {
         "still the token's tenant"
     );
 }
-
-const DEFAULT: TenantId = TenantId::DEFAULT;
 
 on_both_backends!(
     missing_or_invalid_token_is_401,

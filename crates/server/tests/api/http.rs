@@ -30,17 +30,115 @@ async fn health_ready_and_metrics(backend: Backend) {
     }
 }
 
-async fn mtls_listener_refuses_clients_without_certificate(backend: Backend) {
+/// A client certificate signed by `ca_dir`'s CA (as the Connector will issue them), or by a
+/// CA of its own when `foreign` is set.
+fn client_identity(ca_dir: &std::path::Path, foreign: bool) -> reqwest::Identity {
+    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+    let issuer = if foreign {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        Issuer::from_ca_cert_pem(&cert.pem(), key).unwrap()
+    } else {
+        let key = std::fs::read_to_string(ca_dir.join("ca.key")).unwrap();
+        let cert = std::fs::read_to_string(ca_dir.join("ca.crt")).unwrap();
+        Issuer::from_ca_cert_pem(&cert, KeyPair::from_pem(&key).unwrap()).unwrap()
+    };
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "some-client");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let pem = format!("{}{}", cert.pem(), key.serialize_pem());
+    reqwest::Identity::from_pem(pem.as_bytes()).unwrap()
+}
+
+async fn mtls_listener_requires_a_certificate_of_the_ca(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let url = format!(
         "https://localhost:{}/healthz",
         app.server().mtls_addr.port()
     );
-    let result = app.client.get(url).send().await;
+    let result = app.client.get(&url).send().await;
     assert!(
         result.is_err(),
         "a client without a certificate must be refused: {result:?}"
     );
+
+    let data_dir = &app.server().data_dir;
+    let ca = std::fs::read(data_dir.join("ca.crt")).unwrap();
+    let ca = reqwest::Certificate::from_pem(&ca).unwrap();
+    let with = |identity| {
+        reqwest::Client::builder()
+            .tls_certs_only([ca.clone()])
+            .identity(identity)
+            .build()
+            .unwrap()
+    };
+    let foreign = with(client_identity(data_dir, true)).get(&url).send().await;
+    assert!(
+        foreign.is_err(),
+        "a certificate of another CA must be refused: {foreign:?}"
+    );
+    let ours = with(client_identity(data_dir, false));
+    assert_eq!(ours.get(&url).send().await.unwrap().status(), 200);
+}
+
+async fn post_raw(app: &TestApp, token: Option<&str>, content_type: &str, body: String) -> u16 {
+    let mut request = app
+        .client
+        .post(format!("{}/director/graphql", app.base))
+        .header("Content-Type", content_type)
+        .body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+async fn request_bodies_are_bounded_and_read_only_after_authentication(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = Some(app.admin_token.as_str());
+    let json = "application/json";
+    let pad = "x".repeat(3 * 1024 * 1024);
+    let big = format!(r#"{{"query": "{{ applications {{ totalCount }} }}", "pad": "{pad}"}}"#);
+    // Without a token the body is not even read.
+    assert_eq!(post_raw(&app, None, json, big.clone()).await, 401);
+    // With a token, more than the limit is refused.
+    assert_eq!(post_raw(&app, token, json, big).await, 413);
+    // Not JSON (e.g. a multipart upload), malformed JSON: refused.
+    let multipart = "multipart/form-data; boundary=x";
+    assert_eq!(post_raw(&app, token, multipart, "--x--".into()).await, 415);
+    assert_eq!(post_raw(&app, token, json, "{not json".into()).await, 400);
+    // A query in a GET query string works.
+    let response = app
+        .client
+        .get(format!(
+            "{}/director/graphql?query=%7B%20applications%20%7B%20totalCount%20%7D%20%7D",
+            app.base
+        ))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["applications"]["totalCount"], 0);
+}
+
+async fn aliases_cannot_multiply_page_work(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let page = "applications(first: 100) { data { id name labels } totalCount }";
+    let fields: Vec<String> = (0..20).map(|i| format!("a{i}: {page}")).collect();
+    let message = app
+        .gql_err(&format!("{{ {} }}", fields.join(" ")), json!({}))
+        .await;
+    assert!(message.contains("complex"), "{message}");
+    // One such page is fine.
+    app.gql(&format!("{{ {page} }}"), json!({})).await;
 }
 
 async fn plain_http_is_not_served(backend: Backend) {
@@ -86,7 +184,9 @@ async fn restart_keeps_data_ca_and_token(backend: Backend) {
 
 on_both_backends!(
     health_ready_and_metrics,
-    mtls_listener_refuses_clients_without_certificate,
+    mtls_listener_requires_a_certificate_of_the_ca,
+    request_bodies_are_bounded_and_read_only_after_authentication,
+    aliases_cannot_multiply_page_work,
     plain_http_is_not_served,
     restart_keeps_data_ca_and_token,
 );
