@@ -11,6 +11,7 @@ use std::time::Duration;
 use sextant_auth::{TokenIssuer, TokenVerifier};
 use sextant_domain::{Scope, TenantId};
 use sextant_pki::{CertificateAuthority, CertifiedKey};
+use sextant_tls::ClientAuth;
 
 use crate::ServerError;
 
@@ -72,6 +73,43 @@ fn read_if_exists(path: &Path) -> Result<Option<String>, ServerError> {
     }
 }
 
+/// Makes sure the listeners' certificate in `dir` is usable, re-issuing it when the CA is new
+/// (`fresh_ca`), when it misses one of `names`, when under 30 days of its life are left, or
+/// when the key does not belong to it (a crash between writing the two). Returns the
+/// certificate and whether it was issued now. The running server calls this periodically and
+/// swaps a re-issued certificate into its listeners.
+pub fn ensure_server_certificate(
+    dir: &Path,
+    ca: &CertificateAuthority,
+    names: &[String],
+    fresh_ca: bool,
+) -> Result<(CertifiedKey, bool), ServerError> {
+    let server_crt = dir.join("server.crt");
+    let server_key = dir.join("server.key");
+    let existing = match (read_if_exists(&server_crt)?, read_if_exists(&server_key)?) {
+        (Some(cert_pem), Some(key_pem)) if !fresh_ca => Some(CertifiedKey { cert_pem, key_pem }),
+        _ => None,
+    };
+    let still_good = |cert: &CertifiedKey| -> bool {
+        let Ok(summary) = sextant_pki::certificate_summary(&cert.cert_pem) else {
+            return false;
+        };
+        let renew_at = summary.not_after - SERVER_CERT_RENEW_BEFORE;
+        names.iter().all(|n| summary.names.contains(n))
+            && time::OffsetDateTime::now_utc() < renew_at
+            && sextant_tls::server_config(&cert.cert_pem, &cert.key_pem, ClientAuth::None).is_ok()
+    };
+    match existing {
+        Some(cert) if still_good(&cert) => Ok((cert, false)),
+        _ => {
+            let issued = ca.issue_server_certificate(names, SERVER_CERT_VALIDITY)?;
+            write_file(&server_key, &issued.key_pem, 0o600)?;
+            write_file(&server_crt, &issued.cert_pem, 0o644)?;
+            Ok((issued, true))
+        }
+    }
+}
+
 /// Path of the signing key inside a data directory.
 pub fn signing_key_path(dir: &Path) -> PathBuf {
     dir.join("jwt.key")
@@ -112,30 +150,7 @@ pub fn open(path: &Path, names: &[String]) -> Result<DataDir, ServerError> {
         }
     };
 
-    // The listeners' certificate: re-issued when new CA, missing names, or close to expiry.
-    let server_crt = path.join("server.crt");
-    let server_key = path.join("server.key");
-    let existing = match (read_if_exists(&server_crt)?, read_if_exists(&server_key)?) {
-        (Some(cert_pem), Some(key_pem)) if !ca_created => Some(CertifiedKey { cert_pem, key_pem }),
-        _ => None,
-    };
-    let still_good = |cert: &CertifiedKey| -> bool {
-        let Ok(summary) = sextant_pki::certificate_summary(&cert.cert_pem) else {
-            return false;
-        };
-        let renew_at = summary.not_after - SERVER_CERT_RENEW_BEFORE;
-        names.iter().all(|n| summary.names.contains(n))
-            && time::OffsetDateTime::now_utc() < renew_at
-    };
-    let server_cert = match existing {
-        Some(cert) if still_good(&cert) => cert,
-        _ => {
-            let issued = ca.issue_server_certificate(names, SERVER_CERT_VALIDITY)?;
-            write_file(&server_key, &issued.key_pem, 0o600)?;
-            write_file(&server_crt, &issued.cert_pem, 0o644)?;
-            issued
-        }
-    };
+    let (server_cert, _) = ensure_server_certificate(path, &ca, names, ca_created)?;
 
     // The JWT signing key.
     let key_path = signing_key_path(path);
@@ -173,4 +188,87 @@ pub fn open(path: &Path, names: &[String]) -> Result<DataDir, ServerError> {
         verifier,
         admin_token_path,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir() -> PathBuf {
+        std::env::temp_dir().join(format!("sextant-datadir-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    fn names() -> Vec<String> {
+        vec!["localhost".to_owned(), "127.0.0.1".to_owned()]
+    }
+
+    #[test]
+    fn reopening_keeps_everything() {
+        let dir = temp_dir();
+        let first = open(&dir, &names()).unwrap();
+        let token = fs::read_to_string(&first.admin_token_path).unwrap();
+        let second = open(&dir, &names()).unwrap();
+        assert_eq!(first.ca.cert_pem(), second.ca.cert_pem());
+        assert_eq!(first.server_cert.cert_pem, second.server_cert.cert_pem);
+        assert_eq!(token, fs::read_to_string(&second.admin_token_path).unwrap());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn server_certificate_is_renewed_near_expiry_on_new_names_and_on_a_foreign_key() {
+        let dir = temp_dir();
+        let opened = open(&dir, &names()).unwrap();
+        let (_, renewed) = ensure_server_certificate(&dir, &opened.ca, &names(), false).unwrap();
+        assert!(!renewed, "a fresh certificate is kept");
+
+        // Ten days left: renewed, for 90 days.
+        let short = opened
+            .ca
+            .issue_server_certificate(&names(), Duration::from_secs(10 * 24 * 3600))
+            .unwrap();
+        write_file(&dir.join("server.crt"), &short.cert_pem, 0o644).unwrap();
+        write_file(&dir.join("server.key"), &short.key_pem, 0o600).unwrap();
+        let (cert, renewed) = ensure_server_certificate(&dir, &opened.ca, &names(), false).unwrap();
+        assert!(renewed);
+        let summary = sextant_pki::certificate_summary(&cert.cert_pem).unwrap();
+        assert!(summary.not_after > time::OffsetDateTime::now_utc() + time::Duration::days(80));
+        assert_eq!(
+            fs::read_to_string(dir.join("server.crt")).unwrap(),
+            cert.cert_pem
+        );
+
+        // A new public name: renewed to cover it.
+        let mut more = names();
+        more.push("sextant.example.com".to_owned());
+        let (cert, renewed) = ensure_server_certificate(&dir, &opened.ca, &more, false).unwrap();
+        assert!(renewed);
+        let summary = sextant_pki::certificate_summary(&cert.cert_pem).unwrap();
+        assert!(summary.names.contains(&"sextant.example.com".to_owned()));
+
+        // A key that does not belong to the certificate (crash between the two writes).
+        let other = opened
+            .ca
+            .issue_server_certificate(&more, SERVER_CERT_VALIDITY)
+            .unwrap();
+        write_file(&dir.join("server.key"), &other.key_pem, 0o600).unwrap();
+        let (_, renewed) = ensure_server_certificate(&dir, &opened.ca, &more, false).unwrap();
+        assert!(renewed);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn secrets_are_owner_only_even_over_a_leftover_temp_file() {
+        let dir = temp_dir();
+        fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("secret.key");
+        let leftover = dir.join("secret.key.tmp");
+        fs::write(&leftover, "old").unwrap();
+        fs::set_permissions(&leftover, fs::Permissions::from_mode(0o666)).unwrap();
+        write_file(&target, "new secret", 0o600).unwrap();
+        let meta = fs::metadata(&target).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new secret");
+        assert!(!leftover.exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use sextant_store::Store;
-use sextant_tls::ClientAuth;
+use sextant_tls::{ClientAuth, SharedServerConfig};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -103,6 +103,63 @@ impl RunningServer {
     }
 }
 
+/// The listeners' TLS configurations: the main one (no client certificates) and the mTLS one
+/// (a client certificate of the CA required).
+fn tls_configs(
+    cert: &sextant_pki::CertifiedKey,
+    ca: &sextant_pki::CertificateAuthority,
+) -> Result<(Arc<rustls::ServerConfig>, Arc<rustls::ServerConfig>), ServerError> {
+    let main = sextant_tls::server_config(&cert.cert_pem, &cert.key_pem, ClientAuth::None)?;
+    let mtls = sextant_tls::server_config(
+        &cert.cert_pem,
+        &cert.key_pem,
+        ClientAuth::Required {
+            roots_pem: ca.cert_pem().to_owned(),
+            crls_der: Vec::new(),
+        },
+    )?;
+    Ok((main, mtls))
+}
+
+/// How often the running server checks whether its certificate needs renewing.
+const CERT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Re-issues the listeners' certificate before it expires and swaps it into both listeners:
+/// new connections get the new certificate, open ones are left alone, nothing restarts.
+async fn renew_server_certificate(
+    data_dir: PathBuf,
+    ca: sextant_pki::CertificateAuthority,
+    names: Vec<String>,
+    configs: [SharedServerConfig; 2],
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let mut interval = tokio::time::interval(CERT_CHECK_INTERVAL);
+    interval.tick().await; // the first tick is now; start already checked
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = interval.tick() => {}
+        }
+        let renewed = match datadir::ensure_server_certificate(&data_dir, &ca, &names, false) {
+            Ok((cert, true)) => tls_configs(&cert, &ca).map(Some),
+            Ok((_, false)) => Ok(None),
+            Err(e) => Err(e),
+        };
+        match renewed {
+            Ok(None) => {}
+            Ok(Some((main, mtls))) => {
+                configs[0].store(main);
+                configs[1].store(mtls);
+                tracing::info!("renewed the listeners' certificate");
+            }
+            Err(e) => tracing::error!(
+                error = %sextant_director::ErrorChain(&e),
+                "cannot renew the listeners' certificate; retrying later"
+            ),
+        }
+    }
+}
+
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
     TcpListener::bind(addr)
         .await
@@ -152,33 +209,30 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     };
     let store = sextant_store::connect(&database_url).await?;
 
-    let main_tls = sextant_tls::server_config(
-        &dir.server_cert.cert_pem,
-        &dir.server_cert.key_pem,
-        ClientAuth::None,
-    )?;
-    let mtls_tls = sextant_tls::server_config(
-        &dir.server_cert.cert_pem,
-        &dir.server_cert.key_pem,
-        ClientAuth::Required {
-            roots_pem: dir.ca.cert_pem().to_owned(),
-            crls_der: Vec::new(),
-        },
-    )?;
+    let (main_tls, mtls_tls) = tls_configs(&dir.server_cert, &dir.ca)?;
+    let main_tls: SharedServerConfig = Arc::new(ArcSwap::new(main_tls));
+    let mtls_tls: SharedServerConfig = Arc::new(ArcSwap::new(mtls_tls));
 
     let state = http::AppState::new(store.clone(), Arc::new(dir.verifier), metrics);
     let shutdown = CancellationToken::new();
     let tasks = vec![
         tokio::spawn(sextant_tls::serve(
             main_listener,
-            Arc::new(ArcSwap::new(main_tls)),
+            main_tls.clone(),
             http::main_router(state.clone()),
             shutdown.clone(),
         )),
         tokio::spawn(sextant_tls::serve(
             mtls_listener,
-            Arc::new(ArcSwap::new(mtls_tls)),
+            mtls_tls.clone(),
             http::mtls_router(state),
+            shutdown.clone(),
+        )),
+        tokio::spawn(renew_server_certificate(
+            config.data_dir.clone(),
+            dir.ca,
+            names,
+            [main_tls, mtls_tls],
             shutdown.clone(),
         )),
     ];

@@ -113,7 +113,7 @@ macro_rules! common_tx {
                      a.status_timestamp, a.created_at FROM applications a WHERE a.tenant_id = ",
                 );
                 qb.push_bind(tenant.0);
-                Self::push_filters(&mut qb, "a", ObjectKind::Application, &resolved);
+                Self::push_filters(&mut qb, "a", ObjectKind::Application, tenant, &resolved);
                 Self::push_page(&mut qb, "a", page);
                 self.counter().inc();
                 qb.build().fetch_all(self.conn()).await?
@@ -221,7 +221,7 @@ macro_rules! common_tx {
                      r.status_timestamp, r.created_at FROM runtimes r WHERE r.tenant_id = ",
                 );
                 qb.push_bind(tenant.0);
-                Self::push_filters(&mut qb, "r", ObjectKind::Runtime, &resolved);
+                Self::push_filters(&mut qb, "r", ObjectKind::Runtime, tenant, &resolved);
                 Self::push_page(&mut qb, "r", page);
                 self.counter().inc();
                 qb.build().fetch_all(self.conn()).await?
@@ -661,12 +661,15 @@ macro_rules! common_tx {
 macro_rules! common_helpers {
     ($Tx:ident, $Db:ty) => {
         impl $Tx {
-            /// Appends one condition per filter: an id list, or a label with the filter's key
-            /// (and the backend's condition on its value).
+            /// Appends one condition per filter: an id list, or the set of objects with a
+            /// label of the filter's key (and the backend's condition on its value). The set is
+            /// an uncorrelated `IN (SELECT ...)` over the label table's `(tenant_id, key)`
+            /// index, computed once per statement rather than probed once per object.
             fn push_filters(
                 qb: &mut sqlx::QueryBuilder<$Db>,
                 alias: &str,
                 kind: ObjectKind,
+                tenant: TenantId,
                 filters: &[ResolvedFilter],
             ) {
                 let (table, column) = label_table(kind);
@@ -680,10 +683,11 @@ macro_rules! common_helpers {
                         | ResolvedFilter::AnyOf(key, _)
                         | ResolvedFilter::Contains(key, _) => {
                             qb.push(format!(
-                                " AND EXISTS (SELECT 1 FROM {table} l WHERE \
-                                 l.tenant_id = {alias}.tenant_id AND l.{column} = {alias}.id \
-                                 AND l.key = "
+                                " AND {alias}.id IN (SELECT l.{column} FROM {table} l \
+                                 WHERE l.tenant_id = "
                             ));
+                            qb.push_bind(tenant.0);
+                            qb.push(" AND l.key = ");
                             qb.push_bind(key.clone());
                             Self::push_value_match(qb, filter);
                             qb.push(")");
@@ -714,7 +718,7 @@ macro_rules! common_helpers {
                     "SELECT COUNT(*) FROM {table} o WHERE o.tenant_id = "
                 ));
                 qb.push_bind(tenant.0);
-                Self::push_filters(&mut qb, "o", kind, resolved);
+                Self::push_filters(&mut qb, "o", kind, tenant, resolved);
                 self.counter().inc();
                 let count: i64 = qb.build_query_scalar().fetch_one(self.conn()).await?;
                 Ok(count)
