@@ -140,14 +140,24 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
         .map_err(anyhow::Error::new)
         .context("sextant server could not start")?;
         let base = running.public_url.as_str().trim_end_matches('/').to_owned();
-        println!("Sextant is running.");
-        println!("  Director GraphQL: {base}/director/graphql");
-        println!("  Health:           {base}/healthz  {base}/readyz  {base}/metrics");
-        println!("  mTLS listener:    {}", running.mtls_addr);
-        println!("  CA certificate:   {}", running.data_dir.join("ca.crt").display());
-        println!("  Admin token:      {}", running.admin_token_path.display());
-        println!("Try: curl --cacert {} -H \"Authorization: Bearer $(cat {})\" {base}/director/graphql -d '{{\"query\":\"{{applications{{totalCount}}}}\"}}' -H 'Content-Type: application/json'",
+        // The banner must never take the server down: if stdout is closed (`| head -1`),
+        // writing fails and is ignored.
+        let mut out = std::io::stdout().lock();
+        macro_rules! say {
+            ($out:expr, $($arg:tt)*) => {{
+                use std::io::Write as _;
+                let _ = writeln!($out, $($arg)*);
+            }};
+        }
+        say!(out, "Sextant is running.");
+        say!(out, "  Director GraphQL: {base}/director/graphql");
+        say!(out, "  Health:           {base}/healthz  {base}/readyz  {base}/metrics");
+        say!(out, "  mTLS listener:    {}", running.mtls_addr);
+        say!(out, "  CA certificate:   {}", running.data_dir.join("ca.crt").display());
+        say!(out, "  Admin token:      {}", running.admin_token_path.display());
+        say!(out, "Try: curl --cacert {} -H \"Authorization: Bearer $(cat {})\" {base}/director/graphql -d '{{\"query\":\"{{applications{{totalCount}}}}\"}}' -H 'Content-Type: application/json'",
             running.data_dir.join("ca.crt").display(), running.admin_token_path.display());
+        drop(out);
         let token = running.shutdown_token();
         tokio::spawn(async move {
             shutdown_signal().await;

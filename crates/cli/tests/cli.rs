@@ -43,7 +43,8 @@ fn start_server() -> Server {
     let stdout = child.stdout.take().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut url = None;
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.trim().strip_prefix("Director GraphQL:") {
             url = Some(rest.trim().to_owned());
@@ -51,6 +52,8 @@ fn start_server() -> Server {
         }
         assert!(Instant::now() < deadline, "server did not print its URL");
     }
+    // Keep reading what the server prints, as a terminal would.
+    std::thread::spawn(move || for _ in lines {});
     Server {
         child,
         dir,
@@ -64,6 +67,38 @@ fn client(dir: &std::path::Path) -> reqwest::Client {
         .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
         .build()
         .unwrap()
+}
+
+#[tokio::test]
+async fn server_survives_a_closed_stdout() {
+    let dir = std::env::temp_dir().join(format!("sextant-cli-{}", uuid::Uuid::new_v4().simple()));
+    let mut child = Command::new(BIN)
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--mtls-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(&dir)
+        .env("SEXTANT_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close our end of stdout at once, like `sextant server | head -0`.
+    drop(child.stdout.take());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !dir.join("admin-token").exists() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let still_running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(still_running, "the server died when its stdout was closed");
 }
 
 #[test]
