@@ -23,10 +23,10 @@ impl Drop for Server {
     }
 }
 
-/// Starts `sextant server` on free ports and reads its URL from what it prints.
-fn start_server() -> Server {
+/// Spawns `sextant server` on free ports with a fresh data directory.
+fn spawn_server() -> (Child, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("sextant-cli-{}", uuid::Uuid::new_v4().simple()));
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args([
             "server",
             "--listen",
@@ -40,6 +40,12 @@ fn start_server() -> Server {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    (child, dir)
+}
+
+/// Starts `sextant server` and reads its URL from what it prints.
+fn start_server() -> Server {
+    let (mut child, dir) = spawn_server();
     let stdout = child.stdout.take().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut url = None;
@@ -71,21 +77,7 @@ fn client(dir: &std::path::Path) -> reqwest::Client {
 
 #[tokio::test]
 async fn server_survives_a_closed_stdout() {
-    let dir = std::env::temp_dir().join(format!("sextant-cli-{}", uuid::Uuid::new_v4().simple()));
-    let mut child = Command::new(BIN)
-        .args([
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-            "--mtls-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(&dir)
-        .env("SEXTANT_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut child, dir) = spawn_server();
     // Close our end of stdout at once, like `sextant server | head -0`.
     drop(child.stdout.take());
     let deadline = Instant::now() + Duration::from_secs(30);
