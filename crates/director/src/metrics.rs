@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
 };
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection,
 };
-use async_graphql::{Response, ServerResult, Variables};
+use async_graphql::{Request, Response, ServerResult, Variables};
 
 /// Registers [`OperationMetrics`] per request.
 pub struct MetricsExtension;
@@ -24,6 +24,8 @@ impl ExtensionFactory for MetricsExtension {
 
 #[derive(Default)]
 struct OperationMetrics {
+    /// The operation the client named, to pick it out of a document with several.
+    requested: Mutex<Option<String>>,
     operation: Mutex<Option<String>>,
 }
 
@@ -53,6 +55,18 @@ fn first_root_field(doc: &ExecutableDocument, name: Option<&str>) -> Option<Stri
 
 #[async_trait::async_trait]
 impl Extension for OperationMetrics {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Ok(mut requested) = self.requested.lock() {
+            requested.clone_from(&request.operation_name);
+        }
+        next.run(ctx, request).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -61,8 +75,9 @@ impl Extension for OperationMetrics {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
+        let requested = self.requested.lock().ok().and_then(|r| r.clone());
         if let Ok(mut op) = self.operation.lock() {
-            *op = first_root_field(&doc, None);
+            *op = first_root_field(&doc, requested.as_deref());
         }
         Ok(doc)
     }
@@ -95,5 +110,32 @@ impl Extension for OperationMetrics {
         metrics::histogram!("sextant_graphql_request_duration_seconds", "operation" => operation)
             .record(start.elapsed().as_secs_f64());
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_named_operation_labels_the_request() {
+        let doc = async_graphql::parser::parse_query(
+            "query A { runtimes { totalCount } } mutation B { registerRuntime(in: {name: \"x\"}) { id } }",
+        )
+        .unwrap();
+        assert_eq!(
+            first_root_field(&doc, Some("A")).as_deref(),
+            Some("query.runtimes")
+        );
+        assert_eq!(
+            first_root_field(&doc, Some("B")).as_deref(),
+            Some("mutation.registerRuntime")
+        );
+        assert_eq!(first_root_field(&doc, Some("C")), None);
+        let single = async_graphql::parser::parse_query("{ applications { totalCount } }").unwrap();
+        assert_eq!(
+            first_root_field(&single, None).as_deref(),
+            Some("query.applications")
+        );
     }
 }
