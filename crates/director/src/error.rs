@@ -13,7 +13,6 @@ pub fn to_graphql(err: DomainError) -> async_graphql::Error {
         DomainError::NotUnique(_) => "NOT_UNIQUE",
         DomainError::InUse(_) => "IN_USE",
         DomainError::InsufficientScopes { .. } => "INSUFFICIENT_SCOPES",
-        DomainError::Forbidden(_) => "FORBIDDEN",
         DomainError::Internal(source) => {
             tracing::error!(error = %ErrorChain(source.as_ref()), "internal error");
             "INTERNAL"

@@ -50,9 +50,6 @@ pub enum DomainError {
         required: Vec<String>,
         actual: Vec<String>,
     },
-    /// The consumer may not act on this object (another application or runtime).
-    #[error("{0}")]
-    Forbidden(String),
     /// The store failed; the message is for logs, clients see a generic text.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
