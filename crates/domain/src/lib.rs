@@ -5,7 +5,9 @@
 //! and the Director convert to and from these types explicitly.
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod consumer;
+pub mod credentials;
 pub mod error;
 pub mod label;
 pub mod model;
@@ -13,7 +15,9 @@ pub mod page;
 pub mod scope;
 pub mod validate;
 
+pub use catalog::*;
 pub use consumer::{Consumer, ConsumerKind};
+pub use credentials::{Auth, Credential};
 pub use error::{DomainError, FieldError};
 pub use model::*;
 pub use page::{Cursor, Page, PageRequest};

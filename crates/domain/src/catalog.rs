@@ -1,0 +1,181 @@
+//! An application's catalog: API and event definitions with their specs, documents, webhooks,
+//! fetch requests, and per-runtime API credentials.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::TenantId;
+use crate::credentials::Auth;
+
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The GraphQL and storage spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// The format a spec is written in.
+    SpecFormat { Yaml = "YAML", Json = "JSON", Xml = "XML" }
+);
+wire_enum!(
+    /// What an API spec describes.
+    ApiSpecType { OData = "ODATA", OpenApi = "OPEN_API" }
+);
+wire_enum!(
+    /// What an event spec describes.
+    EventSpecType { AsyncApi = "ASYNC_API" }
+);
+wire_enum!(
+    /// The format of a document.
+    DocumentFormat { Markdown = "MARKDOWN" }
+);
+wire_enum!(
+    /// How a fetch request's URL is to be read.
+    FetchMode { Single = "SINGLE", Package = "PACKAGE", Index = "INDEX" }
+);
+wire_enum!(
+    /// Where a fetch request stands.
+    FetchStatusCondition { Initial = "INITIAL", Succeeded = "SUCCEEDED", Failed = "FAILED" }
+);
+wire_enum!(
+    /// When a webhook is called.
+    WebhookType { ConfigurationChanged = "CONFIGURATION_CHANGED" }
+);
+
+/// The most bytes a spec or document may have, inline or fetched.
+pub const MAX_SPEC_BYTES: usize = 2 * 1024 * 1024;
+/// The most API definitions, event definitions, documents or webhooks in one registration.
+pub const MAX_CHILDREN_PER_INPUT: usize = 100;
+
+/// The outcome of the last fetch of a fetch request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FetchStatus {
+    pub condition: FetchStatusCondition,
+    /// Why it failed (or what was fetched); `None` before the first fetch.
+    pub message: Option<String>,
+    pub timestamp: OffsetDateTime,
+}
+
+/// Where a spec or document is fetched from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FetchRequest {
+    pub url: String,
+    pub auth: Option<Auth>,
+    pub mode: FetchMode,
+    pub filter: Option<String>,
+    pub status: FetchStatus,
+}
+
+/// An API's or event API's version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Version {
+    pub value: String,
+    pub deprecated: bool,
+    pub deprecated_since: Option<String>,
+    pub for_removal: bool,
+}
+
+/// The spec of an API definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiSpec {
+    pub data: Option<String>,
+    pub format: SpecFormat,
+    pub spec_type: ApiSpecType,
+    pub fetch_request: Option<FetchRequest>,
+}
+
+/// An API an application exposes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiDefinition {
+    pub id: Uuid,
+    pub tenant: TenantId,
+    pub application_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub target_url: String,
+    pub group: Option<String>,
+    pub spec: Option<ApiSpec>,
+    pub version: Option<Version>,
+    pub default_auth: Option<Auth>,
+    pub created_at: OffsetDateTime,
+}
+
+/// The spec of an event definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventSpec {
+    pub data: Option<String>,
+    pub format: SpecFormat,
+    pub spec_type: EventSpecType,
+    pub fetch_request: Option<FetchRequest>,
+}
+
+/// An event API an application exposes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventDefinition {
+    pub id: Uuid,
+    pub tenant: TenantId,
+    pub application_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub group: Option<String>,
+    pub spec: EventSpec,
+    pub version: Option<Version>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A document of an application (Markdown).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    pub id: Uuid,
+    pub tenant: TenantId,
+    pub application_id: Uuid,
+    pub title: String,
+    pub display_name: String,
+    pub description: String,
+    pub format: DocumentFormat,
+    pub kind: Option<String>,
+    pub data: Option<String>,
+    pub fetch_request: Option<FetchRequest>,
+    pub created_at: OffsetDateTime,
+}
+
+/// An endpoint of an application that Sextant calls.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub tenant: TenantId,
+    pub application_id: Uuid,
+    pub webhook_type: WebhookType,
+    pub url: String,
+    pub auth: Option<Auth>,
+    pub created_at: OffsetDateTime,
+}
+
+/// The credentials one runtime uses for one API definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiRuntimeAuth {
+    pub api_id: Uuid,
+    pub runtime_id: Uuid,
+    pub auth: Auth,
+}
+
+/// Which kind of fetchable object a fetch request belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FetchTarget {
+    ApiSpec,
+    EventSpec,
+    Document,
+}
