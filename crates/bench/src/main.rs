@@ -89,6 +89,7 @@ async fn main() -> Result<()> {
         listen: "127.0.0.1:0".parse()?,
         mtls_listen: "127.0.0.1:0".parse()?,
         public_url: None,
+        fetch_allow_private: true,
     })
     .await
     .context("starting the server")?;

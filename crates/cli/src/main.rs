@@ -56,6 +56,10 @@ struct ServerArgs {
     /// The URL clients use to reach the main listener (its host goes into the certificate).
     #[arg(long, env = "SEXTANT_PUBLIC_URL")]
     public_url: Option<url::Url>,
+    /// Let fetch requests reach loopback, private and link-local addresses (for local
+    /// development; off by default).
+    #[arg(long, env = "SEXTANT_FETCH_ALLOW_PRIVATE")]
+    fetch_allow_private: bool,
 }
 
 #[derive(Subcommand)]
@@ -135,6 +139,7 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
             listen: args.listen,
             mtls_listen: args.mtls_listen,
             public_url: args.public_url,
+            fetch_allow_private: args.fetch_allow_private,
         })
         .await
         .map_err(anyhow::Error::new)

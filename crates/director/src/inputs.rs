@@ -11,6 +11,9 @@ use sextant_domain::validate::{self, LONG_STRING, SHORT_STRING};
 use sextant_domain::{DomainError, FieldError, Placeholder};
 use uuid::Uuid;
 
+use crate::catalog_inputs::{
+    ApiDefinitionInput, DocumentInput, EventDefinitionInput, WebhookInput, bounded_list,
+};
 use crate::scalars::{JsonSchema, Labels};
 use crate::service;
 
@@ -81,6 +84,10 @@ pub struct ApplicationRegisterInput {
     #[graphql(name = "integrationSystemID")]
     #[serde(rename = "integrationSystemID")]
     pub integration_system_id: Option<ID>,
+    pub webhooks: Option<Vec<WebhookInput>>,
+    pub api_definitions: Option<Vec<ApiDefinitionInput>>,
+    pub event_definitions: Option<Vec<EventDefinitionInput>>,
+    pub documents: Option<Vec<DocumentInput>>,
 }
 
 impl ApplicationRegisterInput {
@@ -94,7 +101,27 @@ impl ApplicationRegisterInput {
             self.health_check_url,
             self.integration_system_id,
         )?;
+        let apis = bounded_list(T, "apiDefinitions", self.api_definitions)?
+            .into_iter()
+            .map(ApiDefinitionInput::validate)
+            .collect::<Result<_, _>>()?;
+        let events = bounded_list(T, "eventDefinitions", self.event_definitions)?
+            .into_iter()
+            .map(EventDefinitionInput::validate)
+            .collect::<Result<_, _>>()?;
+        let documents = bounded_list(T, "documents", self.documents)?
+            .into_iter()
+            .map(DocumentInput::validate)
+            .collect::<Result<_, _>>()?;
+        let webhooks = bounded_list(T, "webhooks", self.webhooks)?
+            .into_iter()
+            .map(WebhookInput::validate)
+            .collect::<Result<_, _>>()?;
         Ok(service::NewApplication {
+            apis,
+            events,
+            documents,
+            webhooks,
             labels: labels(T, self.labels)?,
             name: fields.name,
             provider_name: fields.provider_name,

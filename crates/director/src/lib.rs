@@ -6,9 +6,14 @@
 //! attaches to each request; tenant and scopes come only from there.
 #![forbid(unsafe_code)]
 
+mod catalog;
+mod catalog_inputs;
+mod catalog_mutation;
+mod catalog_types;
 mod error;
 mod guard;
 mod inputs;
+mod loaders;
 mod metrics;
 mod mutation;
 mod query;
@@ -32,17 +37,21 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
 fn builder() -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
-        .extension(metrics::MetricsExtension)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .register_output_type::<types::Pageable>()
-        .register_input_type::<inputs::LabelInput>()
+    Schema::build(
+        query::Query,
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
+    .extension(metrics::MetricsExtension)
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .register_output_type::<types::Pageable>()
+    .register_input_type::<inputs::LabelInput>()
 }
 
-/// Builds the schema over a store.
-pub fn schema(store: Arc<dyn Store>) -> DirectorSchema {
-    builder().data(store).finish()
+/// Builds the schema over a store; `fetcher` fetches specs and documents for fetch requests.
+pub fn schema(store: Arc<dyn Store>, fetcher: sextant_fetch::Fetcher) -> DirectorSchema {
+    builder().data(store).data(fetcher).finish()
 }
 
 /// The SDL of the schema, as `sextant schema director` prints it (the same builder as the
@@ -51,7 +60,13 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-/// Attaches what one request needs: its consumer.
-pub fn prepare(request: async_graphql::Request, consumer: Consumer) -> async_graphql::Request {
-    request.data(consumer)
+/// Attaches what one request needs: its consumer, and the loader that batches the reads of
+/// its nested lists.
+pub fn prepare(
+    request: async_graphql::Request,
+    consumer: Consumer,
+    store: &Arc<dyn Store>,
+) -> async_graphql::Request {
+    let loader = loaders::catalog(store.clone(), consumer.tenant);
+    request.data(consumer).data(loader)
 }

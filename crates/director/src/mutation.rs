@@ -21,12 +21,17 @@ use crate::types::{
     Application, ApplicationTemplate, IntegrationSystem, Label, LabelDefinition, Runtime,
 };
 
-pub struct Mutation;
+/// The Director's mutations: the core ones and the catalog's.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(CoreMutation, crate::catalog_mutation::CatalogMutation);
 
-type TxFuture<'t, T> = Pin<Box<dyn Future<Output = Result<T, DomainError>> + Send + 't>>;
+#[derive(Default)]
+pub struct CoreMutation;
+
+pub(crate) type TxFuture<'t, T> = Pin<Box<dyn Future<Output = Result<T, DomainError>> + Send + 't>>;
 
 /// Runs `op` in a write transaction and commits only if it succeeded.
-async fn write<T, F>(ctx: &Context<'_>, op: F) -> GqlResult<T>
+pub(crate) async fn write<T, F>(ctx: &Context<'_>, op: F) -> GqlResult<T>
 where
     F: for<'t> FnOnce(&'t mut dyn Tx) -> TxFuture<'t, T>,
 {
@@ -34,6 +39,30 @@ where
     let value = op(&mut *tx).await.gql()?;
     tx.commit().await.gql()?;
     Ok(value)
+}
+
+/// Registers an application: fetches what its children's fetch requests point at (outside
+/// any transaction), then writes everything in one.
+async fn register(
+    ctx: &Context<'_>,
+    tenant: sextant_domain::TenantId,
+    mut input: service::NewApplication,
+) -> GqlResult<Application> {
+    let fetcher = ctx.data::<sextant_fetch::Fetcher>()?;
+    let children = crate::catalog::prepare_children(
+        fetcher,
+        tenant,
+        std::mem::take(&mut input.apis),
+        std::mem::take(&mut input.events),
+        std::mem::take(&mut input.documents),
+        std::mem::take(&mut input.webhooks),
+    )
+    .await;
+    let app = write(ctx, move |tx| {
+        Box::pin(async move { service::register_application(tx, tenant, input, children).await })
+    })
+    .await?;
+    Ok(Application::new(app))
 }
 
 fn object(kind: ObjectKind, id: &ID) -> GqlResult<ObjectRef> {
@@ -48,7 +77,7 @@ fn object(kind: ObjectKind, id: &ID) -> GqlResult<ObjectRef> {
 }
 
 #[Object]
-impl Mutation {
+impl CoreMutation {
     // --- applications ---
 
     #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
@@ -59,11 +88,7 @@ impl Mutation {
     ) -> GqlResult<Application> {
         let tenant = consumer(ctx)?.tenant;
         let input = input.validate().gql()?;
-        let app = write(ctx, move |tx| {
-            Box::pin(async move { service::register_application(tx, tenant, input).await })
-        })
-        .await?;
-        Ok(Application::new(app))
+        register(ctx, tenant, input).await
     }
 
     #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
@@ -118,15 +143,14 @@ impl Mutation {
     ) -> GqlResult<Application> {
         let tenant = consumer(ctx)?.tenant;
         let (template_name, values) = input.validate().gql()?;
-        let app = write(ctx, move |tx| {
-            Box::pin(async move {
-                let text = service::fill_template(tx, &template_name, &values).await?;
-                let input = inputs::application_from_template_json(&text)?;
-                service::register_application(tx, tenant, input).await
-            })
-        })
-        .await?;
-        Ok(Application::new(app))
+        let text = {
+            let mut tx = ctx.data::<Arc<dyn Store>>()?.read().await.gql()?;
+            service::fill_template(&mut *tx, &template_name, &values)
+                .await
+                .gql()?
+        };
+        let input = inputs::application_from_template_json(&text).gql()?;
+        register(ctx, tenant, input).await
     }
 
     #[graphql(guard = "Scopes(&[Scope::ApplicationTemplateWrite])")]

@@ -21,12 +21,12 @@ pub struct Query;
 
 /// A page costs what one item costs, times the page size: aliases cannot multiply work past
 /// the schema's complexity limit.
-fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+pub(crate) fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
     let size = first.unwrap_or(100).clamp(1, 100) as usize;
     size.saturating_mul(child_complexity.max(1))
 }
 
-fn page(first: Option<i32>, after: Option<PageCursor>) -> GqlResult<PageRequest> {
+pub(crate) fn page(first: Option<i32>, after: Option<PageCursor>) -> GqlResult<PageRequest> {
     PageRequest::parse(first, after.as_ref().map(|c| c.0.as_str()))
         .map_err(|m| crate::error::to_graphql(sextant_domain::DomainError::Invalid(m)))
 }

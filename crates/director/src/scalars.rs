@@ -98,3 +98,84 @@ impl ScalarType for Timestamp {
             .unwrap_or(Value::Null)
     }
 }
+
+/// `CLOB`: a large text (a spec or a document).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Clob(pub String);
+
+#[Scalar(name = "CLOB")]
+impl ScalarType for Clob {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match value {
+            Value::String(s) => Ok(Clob(s)),
+            _ => Err(InputValueError::custom("CLOB must be a string")),
+        }
+    }
+    fn to_value(&self) -> Value {
+        Value::String(self.0.clone())
+    }
+}
+
+/// Parses a `map[string][]string` scalar.
+fn parse_multimap(
+    value: Value,
+    what: &str,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, String> {
+    let json = value.into_json().map_err(|e| e.to_string())?;
+    serde_json::from_value(json)
+        .map_err(|_| format!("{what} must be an object mapping names to lists of strings"))
+}
+
+fn multimap_value(map: &std::collections::BTreeMap<String, Vec<String>>) -> Value {
+    serde_json::to_value(map)
+        .ok()
+        .and_then(|j| Value::from_json(j).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// `HttpHeaders`: header names to lists of values.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HttpHeaders(pub std::collections::BTreeMap<String, Vec<String>>);
+
+#[Scalar(name = "HttpHeaders")]
+impl ScalarType for HttpHeaders {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        parse_multimap(value, "HttpHeaders")
+            .map(HttpHeaders)
+            .map_err(InputValueError::custom)
+    }
+    fn to_value(&self) -> Value {
+        multimap_value(&self.0)
+    }
+}
+
+impl From<HttpHeaders> for std::collections::BTreeMap<String, Vec<String>> {
+    fn from(h: HttpHeaders) -> Self {
+        h.0
+    }
+}
+
+/// `QueryParams`: query parameter names to lists of values.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct QueryParams(pub std::collections::BTreeMap<String, Vec<String>>);
+
+#[Scalar(name = "QueryParams")]
+impl ScalarType for QueryParams {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        parse_multimap(value, "QueryParams")
+            .map(QueryParams)
+            .map_err(InputValueError::custom)
+    }
+    fn to_value(&self) -> Value {
+        multimap_value(&self.0)
+    }
+}
+
+impl From<QueryParams> for std::collections::BTreeMap<String, Vec<String>> {
+    fn from(q: QueryParams) -> Self {
+        q.0
+    }
+}

@@ -34,6 +34,10 @@ pub struct NewApplication {
     pub health_check_url: Option<String>,
     pub integration_system_id: Option<Uuid>,
     pub labels: BTreeMap<String, Value>,
+    pub apis: Vec<crate::catalog_inputs::ApiDraft>,
+    pub events: Vec<crate::catalog_inputs::EventDraft>,
+    pub documents: Vec<crate::catalog_inputs::DocumentDraft>,
+    pub webhooks: Vec<crate::catalog_inputs::WebhookDraft>,
 }
 
 /// A validated application update (scalar fields only, as in Compass).
@@ -56,7 +60,7 @@ pub struct RuntimeInput {
 
 /// The current time at the precision the store keeps (microseconds), so that what a mutation
 /// returns equals what a later query reads.
-fn now_micros() -> OffsetDateTime {
+pub(crate) fn now_micros() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
         .unwrap_or(now)
@@ -371,11 +375,13 @@ fn app_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ {
 }
 
 /// `registerApplication`: the application, its labels (`scenarios` defaults to `DEFAULT`),
-/// and the `integration-system-id` label.
+/// the `integration-system-id` label, and its children (prepared, and fetched, beforehand by
+/// [`crate::catalog::prepare_children`]).
 pub async fn register_application(
     tx: &mut dyn Tx,
     tenant: TenantId,
     input: NewApplication,
+    children: crate::catalog::Children,
 ) -> Result<Application> {
     require_integration_system(tx, input.integration_system_id).await?;
     ensure_scenarios_definition(tx, tenant).await?;
@@ -414,6 +420,7 @@ pub async fn register_application(
     for (key, value) in &labels {
         put_label(tx, tenant, object, key, value).await?;
     }
+    crate::catalog::insert_children(tx, app.id, children).await?;
     Ok(app)
 }
 

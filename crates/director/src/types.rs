@@ -8,8 +8,18 @@ use serde_json::Value;
 use sextant_domain::{self as domain, Cursor, ObjectKind, Page, PageRequest};
 use uuid::Uuid;
 
+use crate::catalog_types::{
+    ApiDefinition, ApiDefinitionPage, ApplicationEventingConfiguration, DocumentPage,
+    EventDefinition, EventDefinitionPage, RuntimeEventingConfiguration, Webhook, catalog,
+    load_error,
+};
 use crate::error::{GqlResult, IntoGql};
+use crate::loaders::{ApiPageKey, DocumentPageKey, EventPageKey, PageKey, WebhooksKey};
 use crate::scalars::{Any, JsonSchema, Labels, PageCursor, Timestamp};
+
+fn store<'a>(ctx: &Context<'a>) -> GqlResult<&'a Arc<dyn sextant_store::Store>> {
+    ctx.data::<Arc<dyn sextant_store::Store>>()
+}
 
 /// Labels known up front: loaded for a whole page in one statement, or kept from an object
 /// that was just deleted and can no longer be loaded.
@@ -148,6 +158,119 @@ impl Application {
     async fn health_check_url(&self) -> Option<&str> {
         self.app.health_check_url.as_deref()
     }
+    async fn webhooks(&self, ctx: &Context<'_>) -> GqlResult<Vec<Webhook>> {
+        let list = catalog(ctx)?
+            .load_one(WebhooksKey(self.app.id))
+            .await
+            .map_err(load_error)?
+            .unwrap_or_default();
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+    #[graphql(
+        name = "apiDefinitions",
+        complexity = "crate::query::page_complexity(first, child_complexity)"
+    )]
+    async fn api_definitions(
+        &self,
+        ctx: &Context<'_>,
+        group: Option<String>,
+        #[graphql(default_with = "Some(100)")] first: Option<i32>,
+        after: Option<PageCursor>,
+    ) -> GqlResult<ApiDefinitionPage> {
+        let request = crate::query::page(first, after)?;
+        let page = catalog(ctx)?
+            .load_one(ApiPageKey {
+                app: self.app.id,
+                group,
+                page: PageKey::new(&request),
+            })
+            .await
+            .map_err(load_error)?
+            .unwrap_or_else(|| Page::from_rows(Vec::new(), &request, 0));
+        Ok(ApiDefinitionPage::new(page, &request))
+    }
+    #[graphql(complexity = "crate::query::page_complexity(first, child_complexity)")]
+    async fn event_definitions(
+        &self,
+        ctx: &Context<'_>,
+        group: Option<String>,
+        #[graphql(default_with = "Some(100)")] first: Option<i32>,
+        after: Option<PageCursor>,
+    ) -> GqlResult<EventDefinitionPage> {
+        let request = crate::query::page(first, after)?;
+        let page = catalog(ctx)?
+            .load_one(EventPageKey {
+                app: self.app.id,
+                group,
+                page: PageKey::new(&request),
+            })
+            .await
+            .map_err(load_error)?
+            .unwrap_or_else(|| Page::from_rows(Vec::new(), &request, 0));
+        Ok(EventDefinitionPage::new(page, &request))
+    }
+    #[graphql(complexity = "crate::query::page_complexity(first, child_complexity)")]
+    async fn documents(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(100)")] first: Option<i32>,
+        after: Option<PageCursor>,
+    ) -> GqlResult<DocumentPage> {
+        let request = crate::query::page(first, after)?;
+        let page = catalog(ctx)?
+            .load_one(DocumentPageKey {
+                app: self.app.id,
+                page: PageKey::new(&request),
+            })
+            .await
+            .map_err(load_error)?
+            .unwrap_or_else(|| Page::from_rows(Vec::new(), &request, 0));
+        Ok(DocumentPage::new(page, &request))
+    }
+    #[graphql(name = "apiDefinition")]
+    async fn api_definition(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<ApiDefinition>> {
+        let Ok(id) = Uuid::parse_str(&id) else {
+            return Ok(None);
+        };
+        let tenant = crate::guard::consumer(ctx)?.tenant;
+        let mut tx = store(ctx)?.read().await.gql()?;
+        Ok(tx
+            .api_definition(tenant, id)
+            .await
+            .gql()?
+            .filter(|a| a.application_id == self.app.id)
+            .map(ApiDefinition))
+    }
+    async fn event_definition(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<Option<EventDefinition>> {
+        let Ok(id) = Uuid::parse_str(&id) else {
+            return Ok(None);
+        };
+        let tenant = crate::guard::consumer(ctx)?.tenant;
+        let mut tx = store(ctx)?.read().await.gql()?;
+        Ok(tx
+            .event_definition(tenant, id)
+            .await
+            .gql()?
+            .filter(|e| e.application_id == self.app.id)
+            .map(Into::into))
+    }
+    /// The eventing URL of the runtime the application's events go to (computed; reading it
+    /// changes nothing).
+    async fn eventing_configuration(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<ApplicationEventingConfiguration> {
+        let tenant = crate::guard::consumer(ctx)?.tenant;
+        let mut tx = store(ctx)?.read().await.gql()?;
+        let default_url = crate::catalog::application_eventing_url(&mut *tx, tenant, self.app.id)
+            .await
+            .gql()?;
+        Ok(ApplicationEventingConfiguration { default_url })
+    }
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -229,6 +352,20 @@ impl Runtime {
     async fn metadata(&self) -> RuntimeMetadata {
         RuntimeMetadata {
             creation_timestamp: Timestamp(self.runtime.created_at),
+        }
+    }
+    async fn eventing_configuration(&self) -> RuntimeEventingConfiguration {
+        let default_url = self
+            .preloaded
+            .as_ref()
+            .map(|labels| labels.get(crate::catalog::EVENT_SERVICE_URL_KEY).cloned())
+            .unwrap_or(None);
+        RuntimeEventingConfiguration {
+            default_url: default_url
+                .as_ref()
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
         }
     }
 }
@@ -322,7 +459,11 @@ pub struct PageInfo {
     pub has_next_page: bool,
 }
 
-fn page_info<T>(page: &Page<T>, request: &PageRequest, id: impl Fn(&T) -> Uuid) -> PageInfo {
+pub(crate) fn page_info<T>(
+    page: &Page<T>,
+    request: &PageRequest,
+    id: impl Fn(&T) -> Uuid,
+) -> PageInfo {
     PageInfo {
         start_cursor: PageCursor(request.after.map(Cursor::encode).unwrap_or_default()),
         end_cursor: PageCursor(
@@ -335,7 +476,7 @@ fn page_info<T>(page: &Page<T>, request: &PageRequest, id: impl Fn(&T) -> Uuid) 
     }
 }
 
-fn total(page_total: i64) -> i32 {
+pub(crate) fn total(page_total: i64) -> i32 {
     i32::try_from(page_total).unwrap_or(i32::MAX)
 }
 
@@ -452,4 +593,8 @@ pub enum Pageable {
     RuntimePage(RuntimePage),
     IntegrationSystemPage(IntegrationSystemPage),
     ApplicationTemplatePage(ApplicationTemplatePage),
+    #[graphql(name = "APIDefinitionPage")]
+    ApiDefinitionPage(ApiDefinitionPage),
+    EventDefinitionPage(EventDefinitionPage),
+    DocumentPage(DocumentPage),
 }

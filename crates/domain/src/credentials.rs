@@ -168,14 +168,13 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn validate_map(
-    field: &str,
-    map: Option<&Multimap>,
-    kind: MapKind,
-) -> Result<(), AuthFieldError> {
+fn validate_map(field: &str, map: Option<&Multimap>, kind: MapKind) -> Result<(), AuthFieldError> {
     let Some(map) = map else { return Ok(()) };
     if map.len() > MAX_MAP_KEYS {
-        return Err(err(field, format!("at most {MAX_MAP_KEYS} names are allowed")));
+        return Err(err(
+            field,
+            format!("at most {MAX_MAP_KEYS} names are allowed"),
+        ));
     }
     for (name, values) in map {
         let at = format!("{field}.{name}");

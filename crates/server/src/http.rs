@@ -32,9 +32,10 @@ impl AppState {
         store: Arc<dyn Store>,
         verifier: Arc<TokenVerifier>,
         metrics: Option<PrometheusHandle>,
+        fetcher: sextant_fetch::Fetcher,
     ) -> Self {
         AppState {
-            schema: sextant_director::schema(store.clone()),
+            schema: sextant_director::schema(store.clone(), fetcher),
             store,
             verifier,
             metrics,
@@ -163,7 +164,7 @@ async fn director(
         Ok(request) => request,
         Err(response) => return response,
     };
-    let request = sextant_director::prepare(request, consumer);
+    let request = sextant_director::prepare(request, consumer, &state.store);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 

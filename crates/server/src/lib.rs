@@ -35,6 +35,9 @@ pub struct ServerConfig {
     /// The URL clients reach the main listener at; its host goes into the listeners'
     /// certificate. None: `https://localhost:<port>`.
     pub public_url: Option<url::Url>,
+    /// Whether fetch requests may reach loopback, private and link-local addresses (off by
+    /// default: a user-supplied URL must not probe the server's own network).
+    pub fetch_allow_private: bool,
 }
 
 /// Why the server could not start.
@@ -56,6 +59,8 @@ pub enum ServerError {
     Tls(#[from] sextant_tls::TlsError),
     #[error("database")]
     Store(#[from] sextant_store::StoreError),
+    #[error("outbound HTTP client")]
+    Fetch(#[source] sextant_fetch::FetchError),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -213,7 +218,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let main_tls: SharedServerConfig = Arc::new(ArcSwap::new(main_tls));
     let mtls_tls: SharedServerConfig = Arc::new(ArcSwap::new(mtls_tls));
 
-    let state = http::AppState::new(store.clone(), Arc::new(dir.verifier), metrics);
+    let fetcher = sextant_fetch::Fetcher::new(sextant_fetch::FetchPolicy {
+        allow_private: config.fetch_allow_private,
+        ..sextant_fetch::FetchPolicy::default()
+    })
+    .map_err(ServerError::Fetch)?;
+    let state = http::AppState::new(store.clone(), Arc::new(dir.verifier), metrics, fetcher);
     let shutdown = CancellationToken::new();
     let tasks = vec![
         tokio::spawn(sextant_tls::serve(

@@ -24,9 +24,12 @@ use uuid::Uuid;
 
 #[macro_use]
 mod common;
+#[macro_use]
+mod catalog;
 mod postgres;
 mod sqlite;
 
+pub use catalog::CatalogTx;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -118,7 +121,7 @@ pub trait Store: Send + Sync + 'static {
 /// One transaction. Methods take the tenant explicitly; global objects (integration systems,
 /// application templates) have none.
 #[async_trait::async_trait]
-pub trait Tx: Send {
+pub trait Tx: CatalogTx + Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 
     // --- applications ---

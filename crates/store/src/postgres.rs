@@ -163,3 +163,5 @@ impl PgTx {
 common_helpers!(PgTx, Postgres);
 
 common_tx!(PgTx, Postgres);
+
+catalog_tx!(PgTx, Postgres);

@@ -248,3 +248,5 @@ impl SqliteTx {
 common_helpers!(SqliteTx, Sqlite);
 
 common_tx!(SqliteTx, Sqlite);
+
+catalog_tx!(SqliteTx, Sqlite);

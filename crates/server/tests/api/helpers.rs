@@ -72,6 +72,7 @@ impl TestApp {
             listen: "127.0.0.1:0".parse().unwrap(),
             mtls_listen: "127.0.0.1:0".parse().unwrap(),
             public_url: None,
+            fetch_allow_private: true,
         })
         .await
         .expect("server starts");

@@ -1,0 +1,726 @@
+//! The catalog's rules: adding, updating and deleting an application's API and event
+//! definitions, documents and webhooks; fetching specs; per-runtime API credentials; default
+//! eventing.
+//!
+//! Fetching happens before the write transaction ([`prepare_apis`] and friends turn drafts
+//! into ready objects, fetching what has a fetch request), so a slow endpoint never holds the
+//! store's write lock. A failed fetch does not fail the mutation: the fetch request records
+//! FAILED with the reason.
+
+use serde_json::Value;
+use sextant_domain::label::SCENARIOS_KEY;
+use sextant_domain::{
+    ApiDefinition, ApiRuntimeAuth, ApiSpec, Auth, Document, DomainError, EventDefinition,
+    EventSpec, FetchMode, FetchRequest, FetchStatus, FetchStatusCondition, ObjectKind, ObjectRef,
+    SpecFormat, TenantId, Webhook,
+};
+use sextant_fetch::Fetcher;
+use sextant_spec::SpecKind;
+use sextant_store::Tx;
+use uuid::Uuid;
+
+use crate::catalog_inputs::{ApiDraft, Content, DocumentDraft, EventDraft, WebhookDraft};
+use crate::error::internal;
+use crate::service::{labels_of, now_micros};
+
+type Result<T> = std::result::Result<T, DomainError>;
+
+/// The runtime label that holds a runtime's eventing URL.
+pub const EVENT_SERVICE_URL_KEY: &str = "runtime/event_service_url";
+/// At most this many fetches of one mutation run at once.
+const FETCH_CONCURRENCY: usize = 8;
+
+/// Data and fetch request of a spec or document after fetching.
+struct Fetched {
+    data: Option<String>,
+    fetch_request: Option<FetchRequest>,
+}
+
+/// Fetches a fetch request's URL and validates what arrives as the declared spec.
+async fn fetch_content(
+    fetcher: &Fetcher,
+    draft: crate::catalog_inputs::FetchRequestDraft,
+    spec: Option<(SpecKind, SpecFormat)>,
+) -> Fetched {
+    let (condition, message, data) = if draft.mode != FetchMode::Single {
+        (
+            FetchStatusCondition::Failed,
+            format!(
+                "fetch mode {} is not supported: only SINGLE is",
+                draft.mode.as_str()
+            ),
+            None,
+        )
+    } else {
+        match fetcher.fetch(&draft.url, draft.auth.as_ref()).await {
+            Err(e) => (FetchStatusCondition::Failed, e.to_string(), None),
+            Ok(fetched) => match spec
+                .map(|(kind, format)| sextant_spec::validate(kind, format, &fetched.body))
+            {
+                Some(Err(e)) => (
+                    FetchStatusCondition::Failed,
+                    format!("the fetched document was refused: {e}"),
+                    None,
+                ),
+                _ => (
+                    FetchStatusCondition::Succeeded,
+                    format!("fetched {} bytes", fetched.body.len()),
+                    Some(fetched.body),
+                ),
+            },
+        }
+    };
+    Fetched {
+        data,
+        fetch_request: Some(FetchRequest {
+            url: draft.url,
+            auth: draft.auth,
+            mode: draft.mode,
+            filter: draft.filter,
+            status: FetchStatus {
+                condition,
+                message: Some(message),
+                timestamp: now_micros(),
+            },
+        }),
+    }
+}
+
+async fn materialize(
+    fetcher: &Fetcher,
+    content: Option<Content>,
+    spec: Option<(SpecKind, SpecFormat)>,
+) -> Fetched {
+    match content {
+        None => Fetched {
+            data: None,
+            fetch_request: None,
+        },
+        Some(Content::Inline(data)) => Fetched {
+            data: Some(data),
+            fetch_request: None,
+        },
+        Some(Content::Fetch(draft)) => fetch_content(fetcher, *draft, spec).await,
+    }
+}
+
+/// Runs `f` over every item with bounded concurrency, keeping the order.
+async fn for_each_bounded<I, O, F, Fut>(items: Vec<I>, f: F) -> Vec<O>
+where
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = O>,
+{
+    use async_graphql::futures_util::StreamExt;
+    async_graphql::futures_util::stream::iter(items.into_iter().map(f))
+        .buffered(FETCH_CONCURRENCY)
+        .collect()
+        .await
+}
+
+/// Turns API drafts into definitions (for application `Uuid::nil()`, set on insert),
+/// fetching specs that have a fetch request.
+pub async fn prepare_apis(
+    fetcher: &Fetcher,
+    tenant: TenantId,
+    drafts: Vec<ApiDraft>,
+) -> Vec<ApiDefinition> {
+    let fetcher = fetcher.clone();
+    for_each_bounded(drafts, move |draft| {
+        let fetcher = fetcher.clone();
+        async move {
+            let spec = match draft.spec {
+                Some((spec_type, format, content)) => {
+                    let fetched =
+                        materialize(&fetcher, Some(content), Some((spec_type.into(), format)))
+                            .await;
+                    Some(ApiSpec {
+                        data: fetched.data,
+                        format,
+                        spec_type,
+                        fetch_request: fetched.fetch_request,
+                    })
+                }
+                None => None,
+            };
+            ApiDefinition {
+                id: Uuid::new_v4(),
+                tenant,
+                application_id: Uuid::nil(),
+                name: draft.name,
+                description: draft.description,
+                target_url: draft.target_url,
+                group: draft.group,
+                spec,
+                version: draft.version,
+                default_auth: draft.default_auth,
+                created_at: now_micros(),
+            }
+        }
+    })
+    .await
+}
+
+/// Turns event drafts into definitions, fetching specs that have a fetch request.
+pub async fn prepare_events(
+    fetcher: &Fetcher,
+    tenant: TenantId,
+    drafts: Vec<EventDraft>,
+) -> Vec<EventDefinition> {
+    let fetcher = fetcher.clone();
+    for_each_bounded(drafts, move |draft| {
+        let fetcher = fetcher.clone();
+        async move {
+            let (spec_type, format, content) = draft.spec;
+            let fetched =
+                materialize(&fetcher, Some(content), Some((spec_type.into(), format))).await;
+            EventDefinition {
+                id: Uuid::new_v4(),
+                tenant,
+                application_id: Uuid::nil(),
+                name: draft.name,
+                description: draft.description,
+                group: draft.group,
+                spec: EventSpec {
+                    data: fetched.data,
+                    format,
+                    spec_type,
+                    fetch_request: fetched.fetch_request,
+                },
+                version: draft.version,
+                created_at: now_micros(),
+            }
+        }
+    })
+    .await
+}
+
+/// Turns document drafts into documents, fetching those that have a fetch request.
+pub async fn prepare_documents(
+    fetcher: &Fetcher,
+    tenant: TenantId,
+    drafts: Vec<DocumentDraft>,
+) -> Vec<Document> {
+    let fetcher = fetcher.clone();
+    for_each_bounded(drafts, move |draft| {
+        let fetcher = fetcher.clone();
+        async move {
+            let fetched = materialize(&fetcher, draft.content, None).await;
+            Document {
+                id: Uuid::new_v4(),
+                tenant,
+                application_id: Uuid::nil(),
+                title: draft.title,
+                display_name: draft.display_name,
+                description: draft.description,
+                format: draft.format,
+                kind: draft.kind,
+                data: fetched.data,
+                fetch_request: fetched.fetch_request,
+                created_at: now_micros(),
+            }
+        }
+    })
+    .await
+}
+
+/// Turns webhook drafts into webhooks.
+pub fn prepare_webhooks(tenant: TenantId, drafts: Vec<WebhookDraft>) -> Vec<Webhook> {
+    drafts
+        .into_iter()
+        .map(|d| Webhook {
+            id: Uuid::new_v4(),
+            tenant,
+            application_id: Uuid::nil(),
+            webhook_type: d.webhook_type,
+            url: d.url,
+            auth: d.auth,
+            created_at: now_micros(),
+        })
+        .collect()
+}
+
+/// An application's children, ready to insert.
+#[derive(Default)]
+pub struct Children {
+    pub apis: Vec<ApiDefinition>,
+    pub events: Vec<EventDefinition>,
+    pub documents: Vec<Document>,
+    pub webhooks: Vec<Webhook>,
+}
+
+/// Prepares every child of a registration (fetching what must be fetched).
+pub async fn prepare_children(
+    fetcher: &Fetcher,
+    tenant: TenantId,
+    apis: Vec<ApiDraft>,
+    events: Vec<EventDraft>,
+    documents: Vec<DocumentDraft>,
+    webhooks: Vec<WebhookDraft>,
+) -> Children {
+    let (apis, events, documents) = tokio::join!(
+        prepare_apis(fetcher, tenant, apis),
+        prepare_events(fetcher, tenant, events),
+        prepare_documents(fetcher, tenant, documents),
+    );
+    Children {
+        apis,
+        events,
+        documents,
+        webhooks: prepare_webhooks(tenant, webhooks),
+    }
+}
+
+/// Inserts the children of a newly inserted application.
+pub async fn insert_children(tx: &mut dyn Tx, app_id: Uuid, children: Children) -> Result<()> {
+    for mut api in children.apis {
+        api.application_id = app_id;
+        tx.insert_api_definition(&api).await.map_err(internal)?;
+    }
+    for mut event in children.events {
+        event.application_id = app_id;
+        tx.insert_event_definition(&event).await.map_err(internal)?;
+    }
+    for mut document in children.documents {
+        document.application_id = app_id;
+        tx.insert_document(&document).await.map_err(internal)?;
+    }
+    for mut webhook in children.webhooks {
+        webhook.application_id = app_id;
+        tx.insert_webhook(&webhook).await.map_err(internal)?;
+    }
+    Ok(())
+}
+
+async fn require_app(tx: &mut dyn Tx, tenant: TenantId, app_id: Uuid, what: &str) -> Result<()> {
+    match tx.application(tenant, app_id).await.map_err(internal)? {
+        Some(_) => Ok(()),
+        None => Err(DomainError::NotFound(format!(
+            "Cannot add {what} to not existing Application"
+        ))),
+    }
+}
+
+// --- API definitions ---
+
+pub async fn add_api(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app_id: Uuid,
+    mut api: ApiDefinition,
+) -> Result<ApiDefinition> {
+    require_app(tx, tenant, app_id, "API").await?;
+    api.application_id = app_id;
+    tx.insert_api_definition(&api).await.map_err(internal)?;
+    Ok(api)
+}
+
+async fn existing_api(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<ApiDefinition> {
+    tx.api_definition(tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("API definition", id))
+}
+
+/// Replaces an API definition's fields (its id, application and per-runtime credentials stay).
+pub async fn update_api(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+    mut api: ApiDefinition,
+) -> Result<ApiDefinition> {
+    let old = existing_api(tx, tenant, id).await?;
+    api.id = id;
+    api.application_id = old.application_id;
+    api.created_at = old.created_at;
+    tx.update_api_definition(&api).await.map_err(internal)?;
+    Ok(api)
+}
+
+pub async fn delete_api(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<ApiDefinition> {
+    let api = existing_api(tx, tenant, id).await?;
+    tx.delete_api_definition(tenant, id)
+        .await
+        .map_err(internal)?;
+    Ok(api)
+}
+
+/// Fetches a spec again with its fetch request. Without one, the stored spec is the answer.
+/// A failed fetch keeps the previous data and records FAILED.
+pub async fn refetch_api_spec(
+    store: &dyn sextant_store::Store,
+    fetcher: &Fetcher,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<ApiSpec> {
+    let api = {
+        let mut tx = store.read().await.map_err(internal)?;
+        existing_api(&mut *tx, tenant, id).await?
+    };
+    let Some(spec) = api.spec else {
+        return Err(DomainError::Invalid(format!(
+            "API definition with ID \"{id}\" has no spec"
+        )));
+    };
+    let Some(fetch_request) = spec.fetch_request.clone() else {
+        return Ok(spec);
+    };
+    let fetched = refetch(fetcher, fetch_request, (spec.spec_type.into(), spec.format)).await;
+    let mut tx = store.write().await.map_err(internal)?;
+    let mut current = existing_api(&mut *tx, tenant, id).await?;
+    let Some(current_spec) = current.spec.as_mut() else {
+        return Err(DomainError::Invalid(format!(
+            "API definition with ID \"{id}\" has no spec"
+        )));
+    };
+    if let Some(data) = fetched.data {
+        current_spec.data = Some(data);
+    }
+    current_spec.fetch_request = fetched.fetch_request;
+    let answer = current_spec.clone();
+    tx.update_api_definition(&current).await.map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(answer)
+}
+
+async fn refetch(
+    fetcher: &Fetcher,
+    request: FetchRequest,
+    spec: (SpecKind, SpecFormat),
+) -> Fetched {
+    let draft = crate::catalog_inputs::FetchRequestDraft {
+        url: request.url,
+        auth: request.auth,
+        mode: request.mode,
+        filter: request.filter,
+    };
+    fetch_content(fetcher, draft, Some(spec)).await
+}
+
+// --- event definitions ---
+
+pub async fn add_event(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app_id: Uuid,
+    mut event: EventDefinition,
+) -> Result<EventDefinition> {
+    require_app(tx, tenant, app_id, "Event Definition").await?;
+    event.application_id = app_id;
+    tx.insert_event_definition(&event).await.map_err(internal)?;
+    Ok(event)
+}
+
+async fn existing_event(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<EventDefinition> {
+    tx.event_definition(tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("event definition", id))
+}
+
+pub async fn update_event(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+    mut event: EventDefinition,
+) -> Result<EventDefinition> {
+    let old = existing_event(tx, tenant, id).await?;
+    event.id = id;
+    event.application_id = old.application_id;
+    event.created_at = old.created_at;
+    tx.update_event_definition(&event).await.map_err(internal)?;
+    Ok(event)
+}
+
+pub async fn delete_event(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<EventDefinition> {
+    let event = existing_event(tx, tenant, id).await?;
+    tx.delete_event_definition(tenant, id)
+        .await
+        .map_err(internal)?;
+    Ok(event)
+}
+
+/// Fetches an event spec again (see [`refetch_api_spec`]).
+pub async fn refetch_event_spec(
+    store: &dyn sextant_store::Store,
+    fetcher: &Fetcher,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<EventSpec> {
+    let event = {
+        let mut tx = store.read().await.map_err(internal)?;
+        existing_event(&mut *tx, tenant, id).await?
+    };
+    let Some(fetch_request) = event.spec.fetch_request.clone() else {
+        return Ok(event.spec);
+    };
+    let fetched = refetch(
+        fetcher,
+        fetch_request,
+        (event.spec.spec_type.into(), event.spec.format),
+    )
+    .await;
+    let mut tx = store.write().await.map_err(internal)?;
+    let mut current = existing_event(&mut *tx, tenant, id).await?;
+    if let Some(data) = fetched.data {
+        current.spec.data = Some(data);
+    }
+    current.spec.fetch_request = fetched.fetch_request;
+    tx.update_event_definition(&current)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(current.spec)
+}
+
+// --- documents ---
+
+pub async fn add_document(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app_id: Uuid,
+    mut document: Document,
+) -> Result<Document> {
+    require_app(tx, tenant, app_id, "Document").await?;
+    document.application_id = app_id;
+    tx.insert_document(&document).await.map_err(internal)?;
+    Ok(document)
+}
+
+pub async fn delete_document(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<Document> {
+    let document = tx
+        .document(tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("document", id))?;
+    tx.delete_document(tenant, id).await.map_err(internal)?;
+    Ok(document)
+}
+
+// --- webhooks ---
+
+pub async fn add_webhook(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app_id: Uuid,
+    mut webhook: Webhook,
+) -> Result<Webhook> {
+    require_app(tx, tenant, app_id, "Webhook").await?;
+    webhook.application_id = app_id;
+    tx.insert_webhook(&webhook).await.map_err(internal)?;
+    Ok(webhook)
+}
+
+async fn existing_webhook(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<Webhook> {
+    tx.webhook(tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("webhook", id))
+}
+
+pub async fn update_webhook(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+    draft: WebhookDraft,
+) -> Result<Webhook> {
+    let mut webhook = existing_webhook(tx, tenant, id).await?;
+    webhook.webhook_type = draft.webhook_type;
+    webhook.url = draft.url;
+    webhook.auth = draft.auth;
+    tx.update_webhook(&webhook).await.map_err(internal)?;
+    Ok(webhook)
+}
+
+pub async fn delete_webhook(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<Webhook> {
+    let webhook = existing_webhook(tx, tenant, id).await?;
+    tx.delete_webhook(tenant, id).await.map_err(internal)?;
+    Ok(webhook)
+}
+
+// --- per-runtime API credentials ---
+
+async fn require_runtime(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<()> {
+    match tx.runtime(tenant, id).await.map_err(internal)? {
+        Some(_) => Ok(()),
+        None => Err(DomainError::not_found("runtime", id)),
+    }
+}
+
+/// `setAPIAuth`: the credentials `runtime_id` uses for the API (inserted or replaced).
+pub async fn set_api_auth(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    api_id: Uuid,
+    runtime_id: Uuid,
+    auth: Auth,
+) -> Result<ApiRuntimeAuth> {
+    existing_api(tx, tenant, api_id).await?;
+    require_runtime(tx, tenant, runtime_id).await?;
+    let value = ApiRuntimeAuth {
+        api_id,
+        runtime_id,
+        auth,
+    };
+    tx.set_api_runtime_auth(tenant, &value)
+        .await
+        .map_err(internal)?;
+    Ok(value)
+}
+
+/// `deleteAPIAuth`: removes the runtime's own credentials; answers what they were (or the
+/// API's default credentials, which now apply, as Compass does).
+pub async fn delete_api_auth(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    api_id: Uuid,
+    runtime_id: Uuid,
+) -> Result<Option<Auth>> {
+    let api = existing_api(tx, tenant, api_id).await?;
+    require_runtime(tx, tenant, runtime_id).await?;
+    let deleted = tx
+        .delete_api_runtime_auth(tenant, api_id, runtime_id)
+        .await
+        .map_err(internal)?;
+    Ok(deleted.or(api.default_auth))
+}
+
+// --- eventing ---
+
+fn scenarios(labels: &std::collections::BTreeMap<String, Value>) -> Vec<String> {
+    labels
+        .get(SCENARIOS_KEY)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn object_labels(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    kind: ObjectKind,
+    id: Uuid,
+) -> Result<std::collections::BTreeMap<String, Value>> {
+    labels_of(tx, tenant, ObjectRef { kind, id }).await
+}
+
+/// A runtime's eventing URL: its `runtime/event_service_url` label, else "".
+pub async fn runtime_eventing_url(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    runtime: Uuid,
+) -> Result<String> {
+    let labels = object_labels(tx, tenant, ObjectKind::Runtime, runtime).await?;
+    Ok(labels
+        .get(EVENT_SERVICE_URL_KEY)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned())
+}
+
+async fn shares_scenario(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app_scenarios: &[String],
+    runtime: Uuid,
+) -> Result<bool> {
+    let labels = object_labels(tx, tenant, ObjectKind::Runtime, runtime).await?;
+    Ok(scenarios(&labels).iter().any(|s| app_scenarios.contains(s)))
+}
+
+/// The runtime an application's events go to: the one chosen with
+/// `setDefaultEventingForApplication` while it still shares a scenario with the application,
+/// else the oldest runtime that does. Reads only.
+pub async fn default_eventing_runtime(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app_id: Uuid,
+) -> Result<Option<Uuid>> {
+    let app_scenarios =
+        scenarios(&object_labels(tx, tenant, ObjectKind::Application, app_id).await?);
+    if let Some(chosen) = tx
+        .default_eventing(tenant, app_id)
+        .await
+        .map_err(internal)?
+        && shares_scenario(tx, tenant, &app_scenarios, chosen).await?
+    {
+        return Ok(Some(chosen));
+    }
+    tx.oldest_runtime_in_scenarios(tenant, &app_scenarios)
+        .await
+        .map_err(internal)
+}
+
+/// `Application.eventingConfiguration.defaultURL`.
+pub async fn application_eventing_url(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app_id: Uuid,
+) -> Result<String> {
+    match default_eventing_runtime(tx, tenant, app_id).await? {
+        Some(runtime) => runtime_eventing_url(tx, tenant, runtime).await,
+        None => Ok(String::new()),
+    }
+}
+
+/// `setDefaultEventingForApplication`: the runtime must share a scenario with the application.
+pub async fn set_default_eventing(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app_id: Uuid,
+    runtime_id: Uuid,
+) -> Result<String> {
+    if tx
+        .application(tenant, app_id)
+        .await
+        .map_err(internal)?
+        .is_none()
+    {
+        return Err(DomainError::not_found("application", app_id));
+    }
+    let app_scenarios =
+        scenarios(&object_labels(tx, tenant, ObjectKind::Application, app_id).await?);
+    if tx
+        .runtime(tenant, runtime_id)
+        .await
+        .map_err(internal)?
+        .is_none()
+        || !shares_scenario(tx, tenant, &app_scenarios, runtime_id).await?
+    {
+        return Err(DomainError::Invalid(format!(
+            "does not find the given runtime [ID={runtime_id}] assigned to the application scenarios"
+        )));
+    }
+    tx.set_default_eventing(tenant, app_id, runtime_id)
+        .await
+        .map_err(internal)?;
+    runtime_eventing_url(tx, tenant, runtime_id).await
+}
+
+/// `deleteDefaultEventingForApplication`: forgets the choice; answers the URL of the runtime
+/// that was chosen (or "" if none was).
+pub async fn delete_default_eventing(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app_id: Uuid,
+) -> Result<String> {
+    if tx
+        .application(tenant, app_id)
+        .await
+        .map_err(internal)?
+        .is_none()
+    {
+        return Err(DomainError::not_found("application", app_id));
+    }
+    match tx
+        .delete_default_eventing(tenant, app_id)
+        .await
+        .map_err(internal)?
+    {
+        Some(runtime) => runtime_eventing_url(tx, tenant, runtime).await,
+        None => Ok(String::new()),
+    }
+}

@@ -1,0 +1,369 @@
+//! The catalog's mutations: webhooks, API and event definitions, documents, spec refetches,
+//! per-runtime API credentials and default eventing. Fetching happens before the write
+//! transaction; each write runs in one transaction.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object};
+use sextant_domain::Scope;
+use sextant_fetch::Fetcher;
+use sextant_store::Store;
+
+use crate::catalog;
+use crate::catalog_inputs::{
+    ApiDefinitionInput, AuthInput, DocumentInput, EventDefinitionInput, WebhookInput,
+};
+use crate::catalog_types::{
+    ApiDefinition, ApiRuntimeAuth, ApiSpec, ApplicationEventingConfiguration, Document,
+    EventDefinition, EventSpec, Webhook,
+};
+use crate::error::{GqlResult, IntoGql};
+use crate::guard::{Scopes, consumer};
+use crate::inputs::parse_id;
+use crate::mutation::write;
+
+#[derive(Default)]
+pub struct CatalogMutation;
+
+fn fetcher<'a>(ctx: &Context<'a>) -> GqlResult<&'a Fetcher> {
+    ctx.data::<Fetcher>()
+}
+
+fn store<'a>(ctx: &Context<'a>) -> GqlResult<&'a Arc<dyn Store>> {
+    ctx.data::<Arc<dyn Store>>()
+}
+
+#[Object]
+impl CatalogMutation {
+    // --- webhooks ---
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn add_webhook(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "applicationID")] application_id: ID,
+        #[graphql(name = "in")] input: WebhookInput,
+    ) -> GqlResult<Webhook> {
+        let tenant = consumer(ctx)?.tenant;
+        let app = parse_id(&application_id, "application").gql()?;
+        let webhook = catalog::prepare_webhooks(tenant, vec![input.validate().gql()?]);
+        let webhook = write(ctx, move |tx| {
+            Box::pin(async move {
+                let Some(webhook) = webhook.into_iter().next() else {
+                    return Err(sextant_domain::DomainError::Invalid("no webhook".into()));
+                };
+                catalog::add_webhook(tx, tenant, app, webhook).await
+            })
+        })
+        .await?;
+        Ok(webhook.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn update_webhook(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "webhookID")] webhook_id: ID,
+        #[graphql(name = "in")] input: WebhookInput,
+    ) -> GqlResult<Webhook> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&webhook_id, "webhook").gql()?;
+        let draft = input.validate().gql()?;
+        let webhook = write(ctx, move |tx| {
+            Box::pin(async move { catalog::update_webhook(tx, tenant, id, draft).await })
+        })
+        .await?;
+        Ok(webhook.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn delete_webhook(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "webhookID")] webhook_id: ID,
+    ) -> GqlResult<Webhook> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&webhook_id, "webhook").gql()?;
+        let webhook = write(ctx, move |tx| {
+            Box::pin(async move { catalog::delete_webhook(tx, tenant, id).await })
+        })
+        .await?;
+        Ok(webhook.into())
+    }
+
+    // --- API definitions ---
+
+    #[graphql(
+        name = "addAPIDefinition",
+        guard = "Scopes(&[Scope::ApplicationWrite])"
+    )]
+    async fn add_api_definition(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "applicationID")] application_id: ID,
+        #[graphql(name = "in")] input: ApiDefinitionInput,
+    ) -> GqlResult<ApiDefinition> {
+        let tenant = consumer(ctx)?.tenant;
+        let app = parse_id(&application_id, "application").gql()?;
+        let draft = input.validate().gql()?;
+        let apis = catalog::prepare_apis(fetcher(ctx)?, tenant, vec![draft]).await;
+        let api = write(ctx, move |tx| {
+            Box::pin(async move {
+                let Some(api) = apis.into_iter().next() else {
+                    return Err(sextant_domain::DomainError::Invalid("no API".into()));
+                };
+                catalog::add_api(tx, tenant, app, api).await
+            })
+        })
+        .await?;
+        Ok(ApiDefinition(api))
+    }
+
+    #[graphql(
+        name = "updateAPIDefinition",
+        guard = "Scopes(&[Scope::ApplicationWrite])"
+    )]
+    async fn update_api_definition(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(name = "in")] input: ApiDefinitionInput,
+    ) -> GqlResult<ApiDefinition> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&id, "API definition").gql()?;
+        let draft = input.validate().gql()?;
+        let apis = catalog::prepare_apis(fetcher(ctx)?, tenant, vec![draft]).await;
+        let api = write(ctx, move |tx| {
+            Box::pin(async move {
+                let Some(api) = apis.into_iter().next() else {
+                    return Err(sextant_domain::DomainError::Invalid("no API".into()));
+                };
+                catalog::update_api(tx, tenant, id, api).await
+            })
+        })
+        .await?;
+        Ok(ApiDefinition(api))
+    }
+
+    #[graphql(
+        name = "deleteAPIDefinition",
+        guard = "Scopes(&[Scope::ApplicationWrite])"
+    )]
+    async fn delete_api_definition(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ApiDefinition> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&id, "API definition").gql()?;
+        let api = write(ctx, move |tx| {
+            Box::pin(async move { catalog::delete_api(tx, tenant, id).await })
+        })
+        .await?;
+        Ok(ApiDefinition(api))
+    }
+
+    /// Fetches the spec again with its fetch request and answers the new spec.
+    #[graphql(name = "refetchAPISpec", guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn refetch_api_spec(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "apiID")] api_id: ID,
+    ) -> GqlResult<ApiSpec> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&api_id, "API definition").gql()?;
+        let spec = catalog::refetch_api_spec(store(ctx)?.as_ref(), fetcher(ctx)?, tenant, id)
+            .await
+            .gql()?;
+        Ok(spec.into())
+    }
+
+    // --- per-runtime API credentials ---
+
+    #[graphql(name = "setAPIAuth", guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn set_api_auth(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "apiID")] api_id: ID,
+        #[graphql(name = "runtimeID")] runtime_id: ID,
+        #[graphql(name = "in")] input: AuthInput,
+    ) -> GqlResult<ApiRuntimeAuth> {
+        let tenant = consumer(ctx)?.tenant;
+        let api = parse_id(&api_id, "API definition").gql()?;
+        let runtime = parse_id(&runtime_id, "runtime").gql()?;
+        let auth = input.validate("AuthInput", "in").gql()?;
+        let value = write(ctx, move |tx| {
+            Box::pin(async move { catalog::set_api_auth(tx, tenant, api, runtime, auth).await })
+        })
+        .await?;
+        Ok(ApiRuntimeAuth {
+            runtime_id: ID(value.runtime_id.to_string()),
+            auth: Some(value.auth.into()),
+        })
+    }
+
+    #[graphql(name = "deleteAPIAuth", guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn delete_api_auth(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "apiID")] api_id: ID,
+        #[graphql(name = "runtimeID")] runtime_id: ID,
+    ) -> GqlResult<ApiRuntimeAuth> {
+        let tenant = consumer(ctx)?.tenant;
+        let api = parse_id(&api_id, "API definition").gql()?;
+        let runtime = parse_id(&runtime_id, "runtime").gql()?;
+        let auth = write(ctx, move |tx| {
+            Box::pin(async move { catalog::delete_api_auth(tx, tenant, api, runtime).await })
+        })
+        .await?;
+        Ok(ApiRuntimeAuth {
+            runtime_id: ID(runtime.to_string()),
+            auth: auth.map(Into::into),
+        })
+    }
+
+    // --- event definitions ---
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn add_event_definition(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "applicationID")] application_id: ID,
+        #[graphql(name = "in")] input: EventDefinitionInput,
+    ) -> GqlResult<EventDefinition> {
+        let tenant = consumer(ctx)?.tenant;
+        let app = parse_id(&application_id, "application").gql()?;
+        let draft = input.validate().gql()?;
+        let events = catalog::prepare_events(fetcher(ctx)?, tenant, vec![draft]).await;
+        let event = write(ctx, move |tx| {
+            Box::pin(async move {
+                let Some(event) = events.into_iter().next() else {
+                    return Err(sextant_domain::DomainError::Invalid("no event".into()));
+                };
+                catalog::add_event(tx, tenant, app, event).await
+            })
+        })
+        .await?;
+        Ok(event.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn update_event_definition(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(name = "in")] input: EventDefinitionInput,
+    ) -> GqlResult<EventDefinition> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&id, "event definition").gql()?;
+        let draft = input.validate().gql()?;
+        let events = catalog::prepare_events(fetcher(ctx)?, tenant, vec![draft]).await;
+        let event = write(ctx, move |tx| {
+            Box::pin(async move {
+                let Some(event) = events.into_iter().next() else {
+                    return Err(sextant_domain::DomainError::Invalid("no event".into()));
+                };
+                catalog::update_event(tx, tenant, id, event).await
+            })
+        })
+        .await?;
+        Ok(event.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn delete_event_definition(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<EventDefinition> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&id, "event definition").gql()?;
+        let event = write(ctx, move |tx| {
+            Box::pin(async move { catalog::delete_event(tx, tenant, id).await })
+        })
+        .await?;
+        Ok(event.into())
+    }
+
+    /// Fetches the event spec again (Compass's scope configuration denied this one always;
+    /// here it needs `application:write`, like `refetchAPISpec`).
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn refetch_event_definition_spec(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "eventID")] event_id: ID,
+    ) -> GqlResult<EventSpec> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&event_id, "event definition").gql()?;
+        let spec = catalog::refetch_event_spec(store(ctx)?.as_ref(), fetcher(ctx)?, tenant, id)
+            .await
+            .gql()?;
+        Ok(spec.into())
+    }
+
+    // --- documents ---
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn add_document(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "applicationID")] application_id: ID,
+        #[graphql(name = "in")] input: DocumentInput,
+    ) -> GqlResult<Document> {
+        let tenant = consumer(ctx)?.tenant;
+        let app = parse_id(&application_id, "application").gql()?;
+        let draft = input.validate().gql()?;
+        let documents = catalog::prepare_documents(fetcher(ctx)?, tenant, vec![draft]).await;
+        let document = write(ctx, move |tx| {
+            Box::pin(async move {
+                let Some(document) = documents.into_iter().next() else {
+                    return Err(sextant_domain::DomainError::Invalid("no document".into()));
+                };
+                catalog::add_document(tx, tenant, app, document).await
+            })
+        })
+        .await?;
+        Ok(document.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn delete_document(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Document> {
+        let tenant = consumer(ctx)?.tenant;
+        let id = parse_id(&id, "document").gql()?;
+        let document = write(ctx, move |tx| {
+            Box::pin(async move { catalog::delete_document(tx, tenant, id).await })
+        })
+        .await?;
+        Ok(document.into())
+    }
+
+    // --- eventing ---
+
+    #[graphql(guard = "Scopes(&[Scope::EventingManage])")]
+    async fn set_default_eventing_for_application(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "appID")] app_id: String,
+        #[graphql(name = "runtimeID")] runtime_id: String,
+    ) -> GqlResult<ApplicationEventingConfiguration> {
+        let tenant = consumer(ctx)?.tenant;
+        let app = parse_id(&ID(app_id), "application").gql()?;
+        let runtime = parse_id(&ID(runtime_id), "runtime").gql()?;
+        let default_url = write(ctx, move |tx| {
+            Box::pin(async move { catalog::set_default_eventing(tx, tenant, app, runtime).await })
+        })
+        .await?;
+        Ok(ApplicationEventingConfiguration { default_url })
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::EventingManage])")]
+    async fn delete_default_eventing_for_application(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "appID")] app_id: String,
+    ) -> GqlResult<ApplicationEventingConfiguration> {
+        let tenant = consumer(ctx)?.tenant;
+        let app = parse_id(&ID(app_id), "application").gql()?;
+        let default_url = write(ctx, move |tx| {
+            Box::pin(async move { catalog::delete_default_eventing(tx, tenant, app).await })
+        })
+        .await?;
+        Ok(ApplicationEventingConfiguration { default_url })
+    }
+}

@@ -1,0 +1,276 @@
+//! Batch loading of an application's children and an API's credentials: every resolver of one
+//! level of a query asks the per-request [`CatalogLoader`], which answers all of them with a
+//! bounded number of statements (the `DataLoader` pattern). A page of 100 applications with
+//! their API definitions and each API's `auth(runtimeID)` costs the same number of statements
+//! as a page of one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use sextant_domain::{
+    ApiDefinition, Auth, Cursor, Document, EventDefinition, Page, PageRequest, TenantId, Webhook,
+};
+use sextant_store::{Store, StoreError};
+use uuid::Uuid;
+
+/// The per-request loader: one tenant, one store.
+pub struct CatalogLoader {
+    store: Arc<dyn Store>,
+    tenant: TenantId,
+}
+
+/// The loader a request's resolvers share.
+pub type Catalog = DataLoader<CatalogLoader>;
+
+/// Creates the loader for one request of a tenant.
+pub fn catalog(store: Arc<dyn Store>, tenant: TenantId) -> Catalog {
+    DataLoader::new(CatalogLoader { store, tenant }, tokio::spawn)
+}
+
+/// A store error shared by every key of a failed batch.
+pub type LoadError = Arc<StoreError>;
+
+/// The position of a page, hashable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    pub first: u32,
+    pub after: Option<Uuid>,
+}
+
+impl PageKey {
+    pub fn new(page: &PageRequest) -> Self {
+        PageKey {
+            first: page.first,
+            after: page.after.map(|c| c.0),
+        }
+    }
+    fn request(self) -> PageRequest {
+        PageRequest {
+            first: self.first,
+            after: self.after.map(Cursor),
+        }
+    }
+}
+
+/// A page of an application's API definitions (optionally of one group).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ApiPageKey {
+    pub app: Uuid,
+    pub group: Option<String>,
+    pub page: PageKey,
+}
+
+/// A page of an application's event definitions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EventPageKey {
+    pub app: Uuid,
+    pub group: Option<String>,
+    pub page: PageKey,
+}
+
+/// A page of an application's documents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DocumentPageKey {
+    pub app: Uuid,
+    pub page: PageKey,
+}
+
+/// All webhooks of an application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WebhooksKey(pub Uuid);
+
+/// The credentials one runtime holds for one API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RuntimeAuthKey {
+    pub api: Uuid,
+    pub runtime: Uuid,
+}
+
+/// What [`RuntimeAuthKey`] loads: whether the runtime exists, and its credentials if set.
+#[derive(Clone, Debug)]
+pub struct RuntimeAuth {
+    pub runtime_exists: bool,
+    pub auth: Option<Auth>,
+}
+
+/// Every runtime of the tenant with the credentials it holds for one API (if any).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AllRuntimeAuthsKey(pub Uuid);
+
+/// Groups keys that share everything but the application, so each group is one batch.
+fn group_by<K, G: std::hash::Hash + Eq>(
+    keys: &[K],
+    group: impl Fn(&K) -> G,
+) -> HashMap<G, Vec<&K>> {
+    let mut groups: HashMap<G, Vec<&K>> = HashMap::new();
+    for key in keys {
+        groups.entry(group(key)).or_default().push(key);
+    }
+    groups
+}
+
+impl Loader<ApiPageKey> for CatalogLoader {
+    type Value = Page<ApiDefinition>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[ApiPageKey],
+    ) -> Result<HashMap<ApiPageKey, Self::Value>, Self::Error> {
+        let mut tx = self.store.read().await?;
+        let mut out = HashMap::with_capacity(keys.len());
+        for ((group, page), keys) in group_by(keys, |k| (k.group.clone(), k.page)) {
+            let apps: Vec<Uuid> = keys.iter().map(|k| k.app).collect();
+            let mut pages = tx
+                .api_definitions(self.tenant, &apps, group.as_deref(), &page.request())
+                .await?;
+            for key in keys {
+                if let Some(page) = pages.remove(&key.app) {
+                    out.insert((*key).clone(), page);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<EventPageKey> for CatalogLoader {
+    type Value = Page<EventDefinition>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[EventPageKey],
+    ) -> Result<HashMap<EventPageKey, Self::Value>, Self::Error> {
+        let mut tx = self.store.read().await?;
+        let mut out = HashMap::with_capacity(keys.len());
+        for ((group, page), keys) in group_by(keys, |k| (k.group.clone(), k.page)) {
+            let apps: Vec<Uuid> = keys.iter().map(|k| k.app).collect();
+            let mut pages = tx
+                .event_definitions(self.tenant, &apps, group.as_deref(), &page.request())
+                .await?;
+            for key in keys {
+                if let Some(page) = pages.remove(&key.app) {
+                    out.insert((*key).clone(), page);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<DocumentPageKey> for CatalogLoader {
+    type Value = Page<Document>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[DocumentPageKey],
+    ) -> Result<HashMap<DocumentPageKey, Self::Value>, Self::Error> {
+        let mut tx = self.store.read().await?;
+        let mut out = HashMap::with_capacity(keys.len());
+        for (page, keys) in group_by(keys, |k| k.page) {
+            let apps: Vec<Uuid> = keys.iter().map(|k| k.app).collect();
+            let mut pages = tx.documents(self.tenant, &apps, &page.request()).await?;
+            for key in keys {
+                if let Some(page) = pages.remove(&key.app) {
+                    out.insert(*key, page);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<WebhooksKey> for CatalogLoader {
+    type Value = Vec<Webhook>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[WebhooksKey],
+    ) -> Result<HashMap<WebhooksKey, Self::Value>, Self::Error> {
+        let mut tx = self.store.read().await?;
+        let apps: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<WebhooksKey, Vec<Webhook>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for webhook in tx.webhooks(self.tenant, &apps).await? {
+            if let Some(list) = out.get_mut(&WebhooksKey(webhook.application_id)) {
+                list.push(webhook);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<RuntimeAuthKey> for CatalogLoader {
+    type Value = RuntimeAuth;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[RuntimeAuthKey],
+    ) -> Result<HashMap<RuntimeAuthKey, Self::Value>, Self::Error> {
+        let mut tx = self.store.read().await?;
+        let mut apis: Vec<Uuid> = keys.iter().map(|k| k.api).collect();
+        apis.sort_unstable();
+        apis.dedup();
+        let mut runtimes: Vec<Uuid> = keys.iter().map(|k| k.runtime).collect();
+        runtimes.sort_unstable();
+        runtimes.dedup();
+        let existing: std::collections::HashSet<Uuid> = tx
+            .runtime_ids(self.tenant, Some(&runtimes))
+            .await?
+            .into_iter()
+            .collect();
+        let mut auths: HashMap<(Uuid, Uuid), Auth> = tx
+            .api_runtime_auths(self.tenant, &apis, Some(&runtimes))
+            .await?
+            .into_iter()
+            .map(|a| ((a.api_id, a.runtime_id), a.auth))
+            .collect();
+        Ok(keys
+            .iter()
+            .map(|k| {
+                (
+                    *k,
+                    RuntimeAuth {
+                        runtime_exists: existing.contains(&k.runtime),
+                        auth: auths.remove(&(k.api, k.runtime)),
+                    },
+                )
+            })
+            .collect())
+    }
+}
+
+impl Loader<AllRuntimeAuthsKey> for CatalogLoader {
+    type Value = Vec<(Uuid, Option<Auth>)>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[AllRuntimeAuthsKey],
+    ) -> Result<HashMap<AllRuntimeAuthsKey, Self::Value>, Self::Error> {
+        let mut tx = self.store.read().await?;
+        let apis: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let runtimes = tx.runtime_ids(self.tenant, None).await?;
+        let mut auths: HashMap<(Uuid, Uuid), Auth> = tx
+            .api_runtime_auths(self.tenant, &apis, None)
+            .await?
+            .into_iter()
+            .map(|a| ((a.api_id, a.runtime_id), a.auth))
+            .collect();
+        Ok(keys
+            .iter()
+            .map(|k| {
+                let list = runtimes
+                    .iter()
+                    .map(|r| (*r, auths.remove(&(k.0, *r))))
+                    .collect();
+                (*k, list)
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,1080 @@
+//! The catalog part of a transaction: API and event definitions, documents, webhooks,
+//! per-runtime API credentials and default eventing. [`CatalogTx`] is a supertrait of
+//! [`crate::Tx`]; `catalog_tx!` implements it once for both backends, like `common_tx!`.
+//!
+//! Lists of children are loaded for many applications at once (one statement for the rows,
+//! one for the counts), so a page of applications with their APIs costs the same number of
+//! statements whatever its size.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use sextant_domain::{
+    ApiDefinition, ApiRuntimeAuth, Auth, Document, EventDefinition, FetchMode, FetchRequest,
+    FetchStatus, FetchStatusCondition, Page, PageRequest, TenantId, Version, Webhook,
+};
+use uuid::Uuid;
+
+use crate::{StoreError, from_micros, to_micros};
+
+/// The catalog operations of a transaction.
+#[async_trait::async_trait]
+pub trait CatalogTx: Send {
+    // --- API definitions ---
+    /// Inserts an API definition; [`StoreError::ForeignKey`] if its application is missing.
+    async fn insert_api_definition(&mut self, api: &ApiDefinition) -> Result<(), StoreError>;
+    /// Replaces every field but the application; false if the definition does not exist.
+    async fn update_api_definition(&mut self, api: &ApiDefinition) -> Result<bool, StoreError>;
+    async fn api_definition(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<Option<ApiDefinition>, StoreError>;
+    async fn delete_api_definition(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<bool, StoreError>;
+    /// One page per application (applications without definitions get an empty page).
+    async fn api_definitions(
+        &mut self,
+        tenant: TenantId,
+        app_ids: &[Uuid],
+        group: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<HashMap<Uuid, Page<ApiDefinition>>, StoreError>;
+
+    // --- event definitions ---
+    async fn insert_event_definition(&mut self, event: &EventDefinition) -> Result<(), StoreError>;
+    async fn update_event_definition(
+        &mut self,
+        event: &EventDefinition,
+    ) -> Result<bool, StoreError>;
+    async fn event_definition(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<Option<EventDefinition>, StoreError>;
+    async fn delete_event_definition(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<bool, StoreError>;
+    async fn event_definitions(
+        &mut self,
+        tenant: TenantId,
+        app_ids: &[Uuid],
+        group: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<HashMap<Uuid, Page<EventDefinition>>, StoreError>;
+
+    // --- documents ---
+    async fn insert_document(&mut self, document: &Document) -> Result<(), StoreError>;
+    /// Writes the document's data and fetch request (documents are otherwise immutable).
+    async fn update_document_content(&mut self, document: &Document) -> Result<bool, StoreError>;
+    async fn document(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<Option<Document>, StoreError>;
+    async fn delete_document(&mut self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
+    async fn documents(
+        &mut self,
+        tenant: TenantId,
+        app_ids: &[Uuid],
+        page: &PageRequest,
+    ) -> Result<HashMap<Uuid, Page<Document>>, StoreError>;
+
+    // --- webhooks ---
+    async fn insert_webhook(&mut self, webhook: &Webhook) -> Result<(), StoreError>;
+    async fn update_webhook(&mut self, webhook: &Webhook) -> Result<bool, StoreError>;
+    async fn webhook(&mut self, tenant: TenantId, id: Uuid) -> Result<Option<Webhook>, StoreError>;
+    async fn delete_webhook(&mut self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
+    /// The webhooks of several applications, ordered by application and id.
+    async fn webhooks(
+        &mut self,
+        tenant: TenantId,
+        app_ids: &[Uuid],
+    ) -> Result<Vec<Webhook>, StoreError>;
+
+    // --- per-runtime API credentials ---
+    /// Inserts or replaces; [`StoreError::ForeignKey`] if the API or runtime is missing.
+    async fn set_api_runtime_auth(
+        &mut self,
+        tenant: TenantId,
+        auth: &ApiRuntimeAuth,
+    ) -> Result<(), StoreError>;
+    async fn delete_api_runtime_auth(
+        &mut self,
+        tenant: TenantId,
+        api_id: Uuid,
+        runtime_id: Uuid,
+    ) -> Result<Option<Auth>, StoreError>;
+    /// The credentials set for these APIs (for these runtimes only, if given).
+    async fn api_runtime_auths(
+        &mut self,
+        tenant: TenantId,
+        api_ids: &[Uuid],
+        runtime_ids: Option<&[Uuid]>,
+    ) -> Result<Vec<ApiRuntimeAuth>, StoreError>;
+    /// Which of these runtimes exist (every runtime of the tenant if `None`), ordered by
+    /// creation.
+    async fn runtime_ids(
+        &mut self,
+        tenant: TenantId,
+        among: Option<&[Uuid]>,
+    ) -> Result<Vec<Uuid>, StoreError>;
+
+    // --- default eventing ---
+    /// Records the application's chosen eventing runtime (replacing an earlier choice).
+    async fn set_default_eventing(
+        &mut self,
+        tenant: TenantId,
+        app_id: Uuid,
+        runtime_id: Uuid,
+    ) -> Result<(), StoreError>;
+    async fn delete_default_eventing(
+        &mut self,
+        tenant: TenantId,
+        app_id: Uuid,
+    ) -> Result<Option<Uuid>, StoreError>;
+    async fn default_eventing(
+        &mut self,
+        tenant: TenantId,
+        app_id: Uuid,
+    ) -> Result<Option<Uuid>, StoreError>;
+    /// The oldest runtime whose `scenarios` label holds any of these scenarios.
+    async fn oldest_runtime_in_scenarios(
+        &mut self,
+        tenant: TenantId,
+        scenarios: &[String],
+    ) -> Result<Option<Uuid>, StoreError>;
+}
+
+/// How a fetch request is stored (JSON in its owner's row).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StoredFetchRequest {
+    url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auth: Option<Auth>,
+    mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    filter: Option<String>,
+    condition: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    /// Microseconds since the epoch.
+    timestamp: i64,
+}
+
+impl StoredFetchRequest {
+    pub(crate) fn from_domain(f: &FetchRequest) -> Self {
+        StoredFetchRequest {
+            url: f.url.clone(),
+            auth: f.auth.clone(),
+            mode: f.mode.as_str().to_owned(),
+            filter: f.filter.clone(),
+            condition: f.status.condition.as_str().to_owned(),
+            message: f.status.message.clone(),
+            timestamp: to_micros(f.status.timestamp),
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<FetchRequest, StoreError> {
+        Ok(FetchRequest {
+            url: self.url,
+            auth: self.auth,
+            mode: FetchMode::parse(&self.mode)
+                .ok_or_else(|| StoreError::Corrupt(format!("fetch mode {:?}", self.mode)))?,
+            filter: self.filter,
+            status: FetchStatus {
+                condition: FetchStatusCondition::parse(&self.condition).ok_or_else(|| {
+                    StoreError::Corrupt(format!("fetch status {:?}", self.condition))
+                })?,
+                message: self.message,
+                timestamp: from_micros(self.timestamp)?,
+            },
+        })
+    }
+}
+
+/// How a version is stored.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StoredVersion {
+    value: String,
+    deprecated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deprecated_since: Option<String>,
+    for_removal: bool,
+}
+
+impl StoredVersion {
+    pub(crate) fn from_domain(v: &Version) -> Self {
+        StoredVersion {
+            value: v.value.clone(),
+            deprecated: v.deprecated,
+            deprecated_since: v.deprecated_since.clone(),
+            for_removal: v.for_removal,
+        }
+    }
+    pub(crate) fn into_domain(self) -> Version {
+        Version {
+            value: self.value,
+            deprecated: self.deprecated,
+            deprecated_since: self.deprecated_since,
+            for_removal: self.for_removal,
+        }
+    }
+}
+
+pub(crate) fn parse_enum<T>(
+    what: &str,
+    value: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(value).ok_or_else(|| StoreError::Corrupt(format!("{what} {value:?}")))
+}
+
+/// Groups rows into one page per application, in application order.
+pub(crate) fn pages_by_app<T>(
+    app_ids: &[Uuid],
+    rows: Vec<(Uuid, T)>,
+    counts: Vec<(Uuid, i64)>,
+    page: &PageRequest,
+) -> HashMap<Uuid, Page<T>> {
+    let mut grouped: HashMap<Uuid, Vec<T>> = HashMap::with_capacity(app_ids.len());
+    for (app, item) in rows {
+        grouped.entry(app).or_default().push(item);
+    }
+    let counts: HashMap<Uuid, i64> = counts.into_iter().collect();
+    app_ids
+        .iter()
+        .map(|app| {
+            let items = grouped.remove(app).unwrap_or_default();
+            let total = counts.get(app).copied().unwrap_or(0);
+            (*app, Page::from_rows(items, page, total))
+        })
+        .collect()
+}
+
+const API_COLUMNS: &str = "id, tenant_id, app_id, name, description, group_name, target_url, \
+     spec_data, spec_format, spec_type, spec_fetch_request, version, default_auth, created_at";
+const EVENT_COLUMNS: &str = "id, tenant_id, app_id, name, description, group_name, spec_data, \
+     spec_format, spec_type, spec_fetch_request, version, created_at";
+const DOCUMENT_COLUMNS: &str = "id, tenant_id, app_id, title, display_name, description, format, \
+     kind, data, fetch_request, created_at";
+const WEBHOOK_COLUMNS: &str = "id, tenant_id, app_id, type, url, auth, created_at";
+
+pub(crate) fn api_columns() -> &'static str {
+    API_COLUMNS
+}
+pub(crate) fn event_columns() -> &'static str {
+    EVENT_COLUMNS
+}
+pub(crate) fn document_columns() -> &'static str {
+    DOCUMENT_COLUMNS
+}
+pub(crate) fn webhook_columns() -> &'static str {
+    WEBHOOK_COLUMNS
+}
+
+macro_rules! catalog_tx {
+    ($Tx:ident, $Db:ty) => {
+        impl $Tx {
+            fn api_from_row(
+                row: &<$Db as sqlx::Database>::Row,
+            ) -> Result<sextant_domain::ApiDefinition, StoreError> {
+                use $crate::catalog::{StoredFetchRequest, StoredVersion, parse_enum};
+                let format: Option<String> = row.try_get(8)?;
+                let spec_type: Option<String> = row.try_get(9)?;
+                let fetch: Option<Json<StoredFetchRequest>> = row.try_get(10)?;
+                let spec = match (format, spec_type) {
+                    (Some(format), Some(spec_type)) => Some(sextant_domain::ApiSpec {
+                        data: row.try_get(7)?,
+                        format: parse_enum("spec format", &format, sextant_domain::SpecFormat::parse)?,
+                        spec_type: parse_enum(
+                            "API spec type",
+                            &spec_type,
+                            sextant_domain::ApiSpecType::parse,
+                        )?,
+                        fetch_request: fetch.map(|f| f.0.into_domain()).transpose()?,
+                    }),
+                    _ => None,
+                };
+                let version: Option<Json<StoredVersion>> = row.try_get(11)?;
+                let default_auth: Option<Json<sextant_domain::Auth>> = row.try_get(12)?;
+                Ok(sextant_domain::ApiDefinition {
+                    id: row.try_get(0)?,
+                    tenant: TenantId(row.try_get(1)?),
+                    application_id: row.try_get(2)?,
+                    name: row.try_get(3)?,
+                    description: row.try_get(4)?,
+                    group: row.try_get(5)?,
+                    target_url: row.try_get(6)?,
+                    spec,
+                    version: version.map(|v| v.0.into_domain()),
+                    default_auth: default_auth.map(|a| a.0),
+                    created_at: from_micros(row.try_get(13)?)?,
+                })
+            }
+
+            fn event_from_row(
+                row: &<$Db as sqlx::Database>::Row,
+            ) -> Result<sextant_domain::EventDefinition, StoreError> {
+                use $crate::catalog::{StoredFetchRequest, StoredVersion, parse_enum};
+                let format: String = row.try_get(7)?;
+                let spec_type: String = row.try_get(8)?;
+                let fetch: Option<Json<StoredFetchRequest>> = row.try_get(9)?;
+                let version: Option<Json<StoredVersion>> = row.try_get(10)?;
+                Ok(sextant_domain::EventDefinition {
+                    id: row.try_get(0)?,
+                    tenant: TenantId(row.try_get(1)?),
+                    application_id: row.try_get(2)?,
+                    name: row.try_get(3)?,
+                    description: row.try_get(4)?,
+                    group: row.try_get(5)?,
+                    spec: sextant_domain::EventSpec {
+                        data: row.try_get(6)?,
+                        format: parse_enum("spec format", &format, sextant_domain::SpecFormat::parse)?,
+                        spec_type: parse_enum(
+                            "event spec type",
+                            &spec_type,
+                            sextant_domain::EventSpecType::parse,
+                        )?,
+                        fetch_request: fetch.map(|f| f.0.into_domain()).transpose()?,
+                    },
+                    version: version.map(|v| v.0.into_domain()),
+                    created_at: from_micros(row.try_get(11)?)?,
+                })
+            }
+
+            fn document_from_row(
+                row: &<$Db as sqlx::Database>::Row,
+            ) -> Result<sextant_domain::Document, StoreError> {
+                use $crate::catalog::{StoredFetchRequest, parse_enum};
+                let format: String = row.try_get(6)?;
+                let fetch: Option<Json<StoredFetchRequest>> = row.try_get(9)?;
+                Ok(sextant_domain::Document {
+                    id: row.try_get(0)?,
+                    tenant: TenantId(row.try_get(1)?),
+                    application_id: row.try_get(2)?,
+                    title: row.try_get(3)?,
+                    display_name: row.try_get(4)?,
+                    description: row.try_get(5)?,
+                    format: parse_enum(
+                        "document format",
+                        &format,
+                        sextant_domain::DocumentFormat::parse,
+                    )?,
+                    kind: row.try_get(7)?,
+                    data: row.try_get(8)?,
+                    fetch_request: fetch.map(|f| f.0.into_domain()).transpose()?,
+                    created_at: from_micros(row.try_get(10)?)?,
+                })
+            }
+
+            fn webhook_from_row(
+                row: &<$Db as sqlx::Database>::Row,
+            ) -> Result<sextant_domain::Webhook, StoreError> {
+                use $crate::catalog::parse_enum;
+                let ty: String = row.try_get(3)?;
+                let auth: Option<Json<sextant_domain::Auth>> = row.try_get(5)?;
+                Ok(sextant_domain::Webhook {
+                    id: row.try_get(0)?,
+                    tenant: TenantId(row.try_get(1)?),
+                    application_id: row.try_get(2)?,
+                    webhook_type: parse_enum("webhook type", &ty, sextant_domain::WebhookType::parse)?,
+                    url: row.try_get(4)?,
+                    auth: auth.map(|a| a.0),
+                    created_at: from_micros(row.try_get(6)?)?,
+                })
+            }
+
+            /// One row by tenant and id.
+            async fn catalog_row(
+                &mut self,
+                table: &str,
+                columns: &str,
+                tenant: TenantId,
+                id: Uuid,
+            ) -> Result<Option<<$Db as sqlx::Database>::Row>, StoreError> {
+                self.counter().inc();
+                Ok(sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND id = $2"
+                )))
+                .bind(tenant.0)
+                .bind(id)
+                .fetch_optional(self.conn())
+                .await?)
+            }
+
+            async fn catalog_delete(
+                &mut self,
+                table: &str,
+                tenant: TenantId,
+                id: Uuid,
+            ) -> Result<bool, StoreError> {
+                self.counter().inc();
+                let done = sqlx::query(AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE tenant_id = $1 AND id = $2"
+                )))
+                .bind(tenant.0)
+                .bind(id)
+                .execute(self.conn())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// The first `page.first + 1` children of each application (after the cursor),
+            /// and each application's total, in two statements.
+            async fn catalog_pages(
+                &mut self,
+                table: &str,
+                columns: &str,
+                tenant: TenantId,
+                app_ids: &[Uuid],
+                group: Option<&str>,
+                page: &PageRequest,
+            ) -> Result<(Vec<<$Db as sqlx::Database>::Row>, Vec<(Uuid, i64)>), StoreError> {
+                if app_ids.is_empty() {
+                    return Ok((Vec::new(), Vec::new()));
+                }
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                    "SELECT {columns} FROM (SELECT *, ROW_NUMBER() OVER \
+                     (PARTITION BY app_id ORDER BY id) AS rn FROM {table} WHERE tenant_id = "
+                ));
+                qb.push_bind(tenant.0);
+                qb.push(" AND app_id IN ");
+                Self::push_id_list(&mut qb, app_ids);
+                if let Some(group) = group {
+                    qb.push(" AND group_name = ");
+                    qb.push_bind(group.to_owned());
+                }
+                if let Some(after) = page.after {
+                    qb.push(" AND id > ");
+                    qb.push_bind(after.0);
+                }
+                qb.push(") t WHERE t.rn <= ");
+                qb.push_bind(i64::from(page.first) + 1);
+                qb.push(" ORDER BY t.app_id, t.id");
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
+
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                    "SELECT app_id, COUNT(*) FROM {table} WHERE tenant_id = "
+                ));
+                qb.push_bind(tenant.0);
+                qb.push(" AND app_id IN ");
+                Self::push_id_list(&mut qb, app_ids);
+                if let Some(group) = group {
+                    qb.push(" AND group_name = ");
+                    qb.push_bind(group.to_owned());
+                }
+                qb.push(" GROUP BY app_id");
+                self.counter().inc();
+                let counts = qb
+                    .build()
+                    .fetch_all(self.conn())
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.try_get::<Uuid, _>(0)?, r.try_get::<i64, _>(1)?)))
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                Ok((rows, counts))
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::catalog::CatalogTx for $Tx {
+            async fn insert_api_definition(
+                &mut self,
+                api: &sextant_domain::ApiDefinition,
+            ) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO api_definitions ({}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    $crate::catalog::api_columns()
+                )))
+                .bind(api.id)
+                .bind(api.tenant.0)
+                .bind(api.application_id)
+                .bind(&api.name)
+                .bind(&api.description)
+                .bind(&api.group)
+                .bind(&api.target_url)
+                .bind(api.spec.as_ref().and_then(|s| s.data.clone()))
+                .bind(api.spec.as_ref().map(|s| s.format.as_str()))
+                .bind(api.spec.as_ref().map(|s| s.spec_type.as_str()))
+                .bind(
+                    api.spec
+                        .as_ref()
+                        .and_then(|s| s.fetch_request.as_ref())
+                        .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
+                )
+                .bind(
+                    api.version
+                        .as_ref()
+                        .map(|v| Json($crate::catalog::StoredVersion::from_domain(v))),
+                )
+                .bind(api.default_auth.as_ref().map(Json))
+                .bind(to_micros(api.created_at))
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn update_api_definition(
+                &mut self,
+                api: &sextant_domain::ApiDefinition,
+            ) -> Result<bool, StoreError> {
+                self.counter().inc();
+                let done = sqlx::query(
+                    "UPDATE api_definitions SET name = $3, description = $4, group_name = $5, \
+                     target_url = $6, spec_data = $7, spec_format = $8, spec_type = $9, \
+                     spec_fetch_request = $10, version = $11, default_auth = $12 \
+                     WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(api.tenant.0)
+                .bind(api.id)
+                .bind(&api.name)
+                .bind(&api.description)
+                .bind(&api.group)
+                .bind(&api.target_url)
+                .bind(api.spec.as_ref().and_then(|s| s.data.clone()))
+                .bind(api.spec.as_ref().map(|s| s.format.as_str()))
+                .bind(api.spec.as_ref().map(|s| s.spec_type.as_str()))
+                .bind(
+                    api.spec
+                        .as_ref()
+                        .and_then(|s| s.fetch_request.as_ref())
+                        .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
+                )
+                .bind(
+                    api.version
+                        .as_ref()
+                        .map(|v| Json($crate::catalog::StoredVersion::from_domain(v))),
+                )
+                .bind(api.default_auth.as_ref().map(Json))
+                .execute(self.conn())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn api_definition(
+                &mut self,
+                tenant: TenantId,
+                id: Uuid,
+            ) -> Result<Option<sextant_domain::ApiDefinition>, StoreError> {
+                let row = self
+                    .catalog_row("api_definitions", $crate::catalog::api_columns(), tenant, id)
+                    .await?;
+                row.as_ref().map(Self::api_from_row).transpose()
+            }
+
+            async fn delete_api_definition(
+                &mut self,
+                tenant: TenantId,
+                id: Uuid,
+            ) -> Result<bool, StoreError> {
+                self.catalog_delete("api_definitions", tenant, id).await
+            }
+
+            async fn api_definitions(
+                &mut self,
+                tenant: TenantId,
+                app_ids: &[Uuid],
+                group: Option<&str>,
+                page: &PageRequest,
+            ) -> Result<std::collections::HashMap<Uuid, Page<sextant_domain::ApiDefinition>>, StoreError>
+            {
+                let (rows, counts) = self
+                    .catalog_pages(
+                        "api_definitions",
+                        $crate::catalog::api_columns(),
+                        tenant,
+                        app_ids,
+                        group,
+                        page,
+                    )
+                    .await?;
+                let items = rows
+                    .iter()
+                    .map(|r| Self::api_from_row(r).map(|a| (a.application_id, a)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok($crate::catalog::pages_by_app(app_ids, items, counts, page))
+            }
+
+            async fn insert_event_definition(
+                &mut self,
+                event: &sextant_domain::EventDefinition,
+            ) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO event_definitions ({}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    $crate::catalog::event_columns()
+                )))
+                .bind(event.id)
+                .bind(event.tenant.0)
+                .bind(event.application_id)
+                .bind(&event.name)
+                .bind(&event.description)
+                .bind(&event.group)
+                .bind(&event.spec.data)
+                .bind(event.spec.format.as_str())
+                .bind(event.spec.spec_type.as_str())
+                .bind(
+                    event
+                        .spec
+                        .fetch_request
+                        .as_ref()
+                        .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
+                )
+                .bind(
+                    event
+                        .version
+                        .as_ref()
+                        .map(|v| Json($crate::catalog::StoredVersion::from_domain(v))),
+                )
+                .bind(to_micros(event.created_at))
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn update_event_definition(
+                &mut self,
+                event: &sextant_domain::EventDefinition,
+            ) -> Result<bool, StoreError> {
+                self.counter().inc();
+                let done = sqlx::query(
+                    "UPDATE event_definitions SET name = $3, description = $4, group_name = $5, \
+                     spec_data = $6, spec_format = $7, spec_type = $8, spec_fetch_request = $9, \
+                     version = $10 WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(event.tenant.0)
+                .bind(event.id)
+                .bind(&event.name)
+                .bind(&event.description)
+                .bind(&event.group)
+                .bind(&event.spec.data)
+                .bind(event.spec.format.as_str())
+                .bind(event.spec.spec_type.as_str())
+                .bind(
+                    event
+                        .spec
+                        .fetch_request
+                        .as_ref()
+                        .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
+                )
+                .bind(
+                    event
+                        .version
+                        .as_ref()
+                        .map(|v| Json($crate::catalog::StoredVersion::from_domain(v))),
+                )
+                .execute(self.conn())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn event_definition(
+                &mut self,
+                tenant: TenantId,
+                id: Uuid,
+            ) -> Result<Option<sextant_domain::EventDefinition>, StoreError> {
+                let row = self
+                    .catalog_row("event_definitions", $crate::catalog::event_columns(), tenant, id)
+                    .await?;
+                row.as_ref().map(Self::event_from_row).transpose()
+            }
+
+            async fn delete_event_definition(
+                &mut self,
+                tenant: TenantId,
+                id: Uuid,
+            ) -> Result<bool, StoreError> {
+                self.catalog_delete("event_definitions", tenant, id).await
+            }
+
+            async fn event_definitions(
+                &mut self,
+                tenant: TenantId,
+                app_ids: &[Uuid],
+                group: Option<&str>,
+                page: &PageRequest,
+            ) -> Result<std::collections::HashMap<Uuid, Page<sextant_domain::EventDefinition>>, StoreError>
+            {
+                let (rows, counts) = self
+                    .catalog_pages(
+                        "event_definitions",
+                        $crate::catalog::event_columns(),
+                        tenant,
+                        app_ids,
+                        group,
+                        page,
+                    )
+                    .await?;
+                let items = rows
+                    .iter()
+                    .map(|r| Self::event_from_row(r).map(|e| (e.application_id, e)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok($crate::catalog::pages_by_app(app_ids, items, counts, page))
+            }
+
+            async fn insert_document(
+                &mut self,
+                document: &sextant_domain::Document,
+            ) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO documents ({}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    $crate::catalog::document_columns()
+                )))
+                .bind(document.id)
+                .bind(document.tenant.0)
+                .bind(document.application_id)
+                .bind(&document.title)
+                .bind(&document.display_name)
+                .bind(&document.description)
+                .bind(document.format.as_str())
+                .bind(&document.kind)
+                .bind(&document.data)
+                .bind(
+                    document
+                        .fetch_request
+                        .as_ref()
+                        .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
+                )
+                .bind(to_micros(document.created_at))
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn update_document_content(
+                &mut self,
+                document: &sextant_domain::Document,
+            ) -> Result<bool, StoreError> {
+                self.counter().inc();
+                let done = sqlx::query(
+                    "UPDATE documents SET data = $3, fetch_request = $4 \
+                     WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(document.tenant.0)
+                .bind(document.id)
+                .bind(&document.data)
+                .bind(
+                    document
+                        .fetch_request
+                        .as_ref()
+                        .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
+                )
+                .execute(self.conn())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn document(
+                &mut self,
+                tenant: TenantId,
+                id: Uuid,
+            ) -> Result<Option<sextant_domain::Document>, StoreError> {
+                let row = self
+                    .catalog_row("documents", $crate::catalog::document_columns(), tenant, id)
+                    .await?;
+                row.as_ref().map(Self::document_from_row).transpose()
+            }
+
+            async fn delete_document(
+                &mut self,
+                tenant: TenantId,
+                id: Uuid,
+            ) -> Result<bool, StoreError> {
+                self.catalog_delete("documents", tenant, id).await
+            }
+
+            async fn documents(
+                &mut self,
+                tenant: TenantId,
+                app_ids: &[Uuid],
+                page: &PageRequest,
+            ) -> Result<std::collections::HashMap<Uuid, Page<sextant_domain::Document>>, StoreError>
+            {
+                let (rows, counts) = self
+                    .catalog_pages(
+                        "documents",
+                        $crate::catalog::document_columns(),
+                        tenant,
+                        app_ids,
+                        None,
+                        page,
+                    )
+                    .await?;
+                let items = rows
+                    .iter()
+                    .map(|r| Self::document_from_row(r).map(|d| (d.application_id, d)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok($crate::catalog::pages_by_app(app_ids, items, counts, page))
+            }
+
+            async fn insert_webhook(
+                &mut self,
+                webhook: &sextant_domain::Webhook,
+            ) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO webhooks ({}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    $crate::catalog::webhook_columns()
+                )))
+                .bind(webhook.id)
+                .bind(webhook.tenant.0)
+                .bind(webhook.application_id)
+                .bind(webhook.webhook_type.as_str())
+                .bind(&webhook.url)
+                .bind(webhook.auth.as_ref().map(Json))
+                .bind(to_micros(webhook.created_at))
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn update_webhook(
+                &mut self,
+                webhook: &sextant_domain::Webhook,
+            ) -> Result<bool, StoreError> {
+                self.counter().inc();
+                let done = sqlx::query(
+                    "UPDATE webhooks SET type = $3, url = $4, auth = $5 \
+                     WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(webhook.tenant.0)
+                .bind(webhook.id)
+                .bind(webhook.webhook_type.as_str())
+                .bind(&webhook.url)
+                .bind(webhook.auth.as_ref().map(Json))
+                .execute(self.conn())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn webhook(
+                &mut self,
+                tenant: TenantId,
+                id: Uuid,
+            ) -> Result<Option<sextant_domain::Webhook>, StoreError> {
+                let row = self
+                    .catalog_row("webhooks", $crate::catalog::webhook_columns(), tenant, id)
+                    .await?;
+                row.as_ref().map(Self::webhook_from_row).transpose()
+            }
+
+            async fn delete_webhook(
+                &mut self,
+                tenant: TenantId,
+                id: Uuid,
+            ) -> Result<bool, StoreError> {
+                self.catalog_delete("webhooks", tenant, id).await
+            }
+
+            async fn webhooks(
+                &mut self,
+                tenant: TenantId,
+                app_ids: &[Uuid],
+            ) -> Result<Vec<sextant_domain::Webhook>, StoreError> {
+                if app_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                    "SELECT {} FROM webhooks WHERE tenant_id = ",
+                    $crate::catalog::webhook_columns()
+                ));
+                qb.push_bind(tenant.0);
+                qb.push(" AND app_id IN ");
+                Self::push_id_list(&mut qb, app_ids);
+                qb.push(" ORDER BY app_id, id");
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                rows.iter().map(Self::webhook_from_row).collect()
+            }
+
+            async fn set_api_runtime_auth(
+                &mut self,
+                tenant: TenantId,
+                auth: &sextant_domain::ApiRuntimeAuth,
+            ) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(
+                    "INSERT INTO api_runtime_auths (tenant_id, api_id, runtime_id, auth) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, api_id, runtime_id) \
+                     DO UPDATE SET auth = excluded.auth",
+                )
+                .bind(tenant.0)
+                .bind(auth.api_id)
+                .bind(auth.runtime_id)
+                .bind(Json(&auth.auth))
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_api_runtime_auth(
+                &mut self,
+                tenant: TenantId,
+                api_id: Uuid,
+                runtime_id: Uuid,
+            ) -> Result<Option<sextant_domain::Auth>, StoreError> {
+                self.counter().inc();
+                let auth: Option<Json<sextant_domain::Auth>> = sqlx::query_scalar(
+                    "DELETE FROM api_runtime_auths WHERE tenant_id = $1 AND api_id = $2 \
+                     AND runtime_id = $3 RETURNING auth",
+                )
+                .bind(tenant.0)
+                .bind(api_id)
+                .bind(runtime_id)
+                .fetch_optional(self.conn())
+                .await?;
+                Ok(auth.map(|a| a.0))
+            }
+
+            async fn api_runtime_auths(
+                &mut self,
+                tenant: TenantId,
+                api_ids: &[Uuid],
+                runtime_ids: Option<&[Uuid]>,
+            ) -> Result<Vec<sextant_domain::ApiRuntimeAuth>, StoreError> {
+                if api_ids.is_empty() || runtime_ids.is_some_and(|r| r.is_empty()) {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                    "SELECT api_id, runtime_id, auth FROM api_runtime_auths WHERE tenant_id = ",
+                );
+                qb.push_bind(tenant.0);
+                qb.push(" AND api_id IN ");
+                Self::push_id_list(&mut qb, api_ids);
+                if let Some(runtime_ids) = runtime_ids {
+                    qb.push(" AND runtime_id IN ");
+                    Self::push_id_list(&mut qb, runtime_ids);
+                }
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                rows.iter()
+                    .map(|r| {
+                        let auth: Json<sextant_domain::Auth> = r.try_get(2)?;
+                        Ok(sextant_domain::ApiRuntimeAuth {
+                            api_id: r.try_get(0)?,
+                            runtime_id: r.try_get(1)?,
+                            auth: auth.0,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn runtime_ids(
+                &mut self,
+                tenant: TenantId,
+                among: Option<&[Uuid]>,
+            ) -> Result<Vec<Uuid>, StoreError> {
+                if among.is_some_and(|r| r.is_empty()) {
+                    return Ok(Vec::new());
+                }
+                let mut qb =
+                    sqlx::QueryBuilder::<$Db>::new("SELECT id FROM runtimes WHERE tenant_id = ");
+                qb.push_bind(tenant.0);
+                if let Some(among) = among {
+                    qb.push(" AND id IN ");
+                    Self::push_id_list(&mut qb, among);
+                }
+                qb.push(" ORDER BY created_at, id");
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                rows.iter()
+                    .map(|r| r.try_get::<Uuid, _>(0).map_err(StoreError::from))
+                    .collect()
+            }
+
+            async fn set_default_eventing(
+                &mut self,
+                tenant: TenantId,
+                app_id: Uuid,
+                runtime_id: Uuid,
+            ) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(
+                    "INSERT INTO default_eventing (tenant_id, app_id, runtime_id) \
+                     VALUES ($1, $2, $3) ON CONFLICT (tenant_id, app_id) \
+                     DO UPDATE SET runtime_id = excluded.runtime_id",
+                )
+                .bind(tenant.0)
+                .bind(app_id)
+                .bind(runtime_id)
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_default_eventing(
+                &mut self,
+                tenant: TenantId,
+                app_id: Uuid,
+            ) -> Result<Option<Uuid>, StoreError> {
+                self.counter().inc();
+                Ok(sqlx::query_scalar(
+                    "DELETE FROM default_eventing WHERE tenant_id = $1 AND app_id = $2 \
+                     RETURNING runtime_id",
+                )
+                .bind(tenant.0)
+                .bind(app_id)
+                .fetch_optional(self.conn())
+                .await?)
+            }
+
+            async fn default_eventing(
+                &mut self,
+                tenant: TenantId,
+                app_id: Uuid,
+            ) -> Result<Option<Uuid>, StoreError> {
+                self.counter().inc();
+                Ok(sqlx::query_scalar(
+                    "SELECT runtime_id FROM default_eventing WHERE tenant_id = $1 AND app_id = $2",
+                )
+                .bind(tenant.0)
+                .bind(app_id)
+                .fetch_optional(self.conn())
+                .await?)
+            }
+
+            async fn oldest_runtime_in_scenarios(
+                &mut self,
+                tenant: TenantId,
+                scenarios: &[String],
+            ) -> Result<Option<Uuid>, StoreError> {
+                if scenarios.is_empty() {
+                    return Ok(None);
+                }
+                let filter = ResolvedFilter::AnyOf(
+                    sextant_domain::label::SCENARIOS_KEY.to_owned(),
+                    scenarios.to_vec(),
+                );
+                let mut qb =
+                    sqlx::QueryBuilder::<$Db>::new("SELECT r.id FROM runtimes r WHERE r.tenant_id = ");
+                qb.push_bind(tenant.0);
+                Self::push_filters(
+                    &mut qb,
+                    "r",
+                    sextant_domain::ObjectKind::Runtime,
+                    tenant,
+                    std::slice::from_ref(&filter),
+                );
+                qb.push(" ORDER BY r.created_at, r.id LIMIT 1");
+                self.counter().inc();
+                let row = qb.build().fetch_optional(self.conn()).await?;
+                row.map(|r| r.try_get::<Uuid, _>(0).map_err(StoreError::from))
+                    .transpose()
+            }
+        }
+    };
+}
