@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sextant_domain::{Consumer, ConsumerKind, TenantId};
+use sextant_domain::{Consumer, ConsumerKind, Scope, SystemAuth, SystemAuthOwner, TenantId};
 use uuid::Uuid;
 
 /// Issuer claim of every token this server signs.
@@ -44,6 +44,120 @@ pub struct Claims {
     pub scopes: String,
     pub iat: i64,
     pub exp: i64,
+    /// Present only in an OAuth2 client's token: who the client is. `sub` is then the client
+    /// id (the system auth's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientClaim>,
+}
+
+/// The owner of an OAuth2 client token.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ClientClaim {
+    /// `application`, `runtime` or `integration_system`.
+    pub kind: String,
+    /// The application's, runtime's or integration system's id.
+    pub owner: Uuid,
+}
+
+fn kind_claim(owner: SystemAuthOwner) -> &'static str {
+    match owner {
+        SystemAuthOwner::Application(_) => "application",
+        SystemAuthOwner::Runtime(_) => "runtime",
+        SystemAuthOwner::IntegrationSystem(_) => "integration_system",
+    }
+}
+
+/// A verified OAuth2 client token, before the check that its system auth still exists.
+#[derive(Clone, Debug)]
+pub struct ClientToken {
+    /// The client id: the system auth the token was issued for.
+    pub client_id: Uuid,
+    pub claim: ClientClaim,
+    pub tenant: Uuid,
+    pub scopes: Vec<String>,
+}
+
+impl ClientToken {
+    /// The consumer this token acts as, given its system auth as stored now (`None`: deleted,
+    /// and the token with it) and the request's `Tenant` header. Applications and runtimes are
+    /// pinned to their tenant; an integration system names its tenant in the header.
+    pub fn consumer(
+        &self,
+        stored: Option<&SystemAuth>,
+        tenant_header: Option<&str>,
+    ) -> Result<Consumer, AuthError> {
+        let stored = stored.ok_or_else(|| {
+            AuthError::Unauthenticated("the credentials of this token were deleted".into())
+        })?;
+        if kind_claim(stored.owner) != self.claim.kind || stored.owner.id() != self.claim.owner {
+            return Err(AuthError::Unauthenticated(
+                "the token does not match its credentials".into(),
+            ));
+        }
+        let header = match tenant_header.map(str::trim).filter(|t| !t.is_empty()) {
+            None => None,
+            Some(h) => Some(TenantId(Uuid::parse_str(h).map_err(|_| {
+                AuthError::Forbidden(format!("tenant {h:?} is not a valid tenant ID"))
+            })?)),
+        };
+        let tenant = match (stored.tenant, header) {
+            (Some(pinned), None) => pinned,
+            (Some(pinned), Some(asked)) if asked == pinned => pinned,
+            (Some(_), Some(asked)) => {
+                return Err(AuthError::Forbidden(format!(
+                    "tenant {asked} is not allowed for this {}",
+                    stored.owner.kind_name()
+                )));
+            }
+            (None, Some(asked)) => asked,
+            (None, None) => {
+                return Err(AuthError::Forbidden(
+                    "an integration system must name its tenant in the Tenant header".into(),
+                ));
+            }
+        };
+        Ok(Consumer {
+            tenant,
+            scopes: self.scopes.clone(),
+            kind: stored.owner.consumer_kind(),
+            id: stored.owner.id().to_string(),
+        })
+    }
+}
+
+/// What a bearer token turned out to be.
+#[derive(Clone, Debug)]
+pub enum Bearer {
+    /// A user (administrator) token: complete in itself.
+    User(Consumer),
+    /// An OAuth2 client's token: valid only while its system auth exists.
+    Client(ClientToken),
+}
+
+/// A new random client secret (256 bits, base64url) and the hash to store.
+pub fn new_client_secret() -> Result<(String, Vec<u8>), AuthError> {
+    use aws_lc_rs::rand::SecureRandom;
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| AuthError::Unauthenticated("no randomness available".into()))?;
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = secret_hash(&secret);
+    Ok((secret, hash))
+}
+
+/// The stored form of a secret: SHA-256 (the secret is random, so no salt or stretching is
+/// needed).
+pub fn secret_hash(secret: &str) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// Compares a presented secret with a stored hash in constant time.
+pub fn secret_matches(secret: &str, hash: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(&secret_hash(secret), hash).is_ok()
 }
 
 /// Signs user tokens with the server's private key.
@@ -79,6 +193,39 @@ impl TokenIssuer {
             scopes: scopes.join(" "),
             iat: now,
             exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            client: None,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &self.key)
+            .map_err(AuthError::Key)
+    }
+}
+
+impl TokenIssuer {
+    /// An access token for an OAuth2 client (the client-credentials grant). An integration
+    /// system's token carries the nil tenant: it names its tenant per request.
+    pub fn issue_client(
+        &self,
+        auth: &SystemAuth,
+        scopes: &[Scope],
+        ttl: Duration,
+    ) -> Result<String, AuthError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = Claims {
+            iss: ISSUER.to_owned(),
+            sub: auth.id.to_string(),
+            tenant: auth.tenant.map(|t| t.0).unwrap_or(Uuid::nil()),
+            tenants: Vec::new(),
+            scopes: scopes
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            iat: now,
+            exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            client: Some(ClientClaim {
+                kind: kind_claim(auth.owner).to_owned(),
+                owner: auth.owner.id(),
+            }),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &self.key)
             .map_err(AuthError::Key)
@@ -112,10 +259,47 @@ impl TokenVerifier {
             .map_err(|e| AuthError::Unauthenticated(format!("invalid token: {e}")))
     }
 
+    /// Verifies a bearer token and tells a user's from an OAuth2 client's. A user token is
+    /// resolved with the `Tenant` header at once; a client token still needs its system auth.
+    pub fn bearer(&self, token: &str, tenant_header: Option<&str>) -> Result<Bearer, AuthError> {
+        let claims = self.verify(token)?;
+        match claims.client.clone() {
+            None => self
+                .user_from_claims(claims, tenant_header)
+                .map(Bearer::User),
+            Some(claim) => Ok(Bearer::Client(ClientToken {
+                client_id: Uuid::parse_str(&claims.sub).map_err(|_| {
+                    AuthError::Unauthenticated("invalid token: bad client id".into())
+                })?,
+                claim,
+                tenant: claims.tenant,
+                scopes: claims
+                    .scopes
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect(),
+            })),
+        }
+    }
+
     /// Resolves a bearer token and the request's `Tenant` header into a user consumer. The
-    /// header may select any tenant the token allows; any other tenant is forbidden.
+    /// header may select any tenant the token allows; any other tenant is forbidden. A
+    /// client's token is not a user's.
     pub fn user(&self, token: &str, tenant_header: Option<&str>) -> Result<Consumer, AuthError> {
         let claims = self.verify(token)?;
+        if claims.client.is_some() {
+            return Err(AuthError::Unauthenticated(
+                "an OAuth2 client's token is not a user token".into(),
+            ));
+        }
+        self.user_from_claims(claims, tenant_header)
+    }
+
+    fn user_from_claims(
+        &self,
+        claims: Claims,
+        tenant_header: Option<&str>,
+    ) -> Result<Consumer, AuthError> {
         let tenant = match tenant_header.map(str::trim).filter(|t| !t.is_empty()) {
             None => claims.tenant,
             Some(header) => {
@@ -270,6 +454,7 @@ rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
             scopes: String::new(),
             iat: now - 7200,
             exp: now - 3600,
+            client: None,
         };
         let expired = jsonwebtoken::encode(
             &Header::new(Algorithm::ES256),
@@ -279,5 +464,85 @@ rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
         .unwrap();
         assert!(verifier.verify(&expired).is_err());
         assert!(verifier.verify("garbage").is_err());
+    }
+
+    fn system_auth(owner: SystemAuthOwner, tenant: Option<TenantId>) -> SystemAuth {
+        SystemAuth {
+            id: Uuid::new_v4(),
+            tenant,
+            owner,
+            secret_hash: Some(secret_hash("s")),
+            created_at: time::OffsetDateTime::now_utc(),
+        }
+    }
+
+    fn client(verifier: &TokenVerifier, token: &str) -> ClientToken {
+        match verifier.bearer(token, None).unwrap() {
+            Bearer::Client(c) => c,
+            Bearer::User(_) => panic!("a client token was taken for a user's"),
+        }
+    }
+
+    #[test]
+    fn client_tokens_act_as_their_owner_in_its_tenant_only() {
+        let (issuer, verifier) = keys();
+        let app = Uuid::new_v4();
+        let auth = system_auth(SystemAuthOwner::Application(app), Some(T1));
+        let token = issuer
+            .issue_client(&auth, &[Scope::ApplicationRead], Duration::from_secs(60))
+            .unwrap();
+        let c = client(&verifier, &token);
+        assert_eq!(c.client_id, auth.id);
+        let consumer = c.consumer(Some(&auth), None).unwrap();
+        assert_eq!(consumer.kind, ConsumerKind::Application);
+        assert_eq!(consumer.id, app.to_string());
+        assert_eq!(consumer.tenant, T1);
+        assert_eq!(consumer.scopes, vec!["application:read".to_string()]);
+        assert!(c.consumer(Some(&auth), Some(&T1.0.to_string())).is_ok());
+        assert!(matches!(
+            c.consumer(Some(&auth), Some(&T2.0.to_string())),
+            Err(AuthError::Forbidden(_))
+        ));
+        // Deleted credentials, or credentials now of another owner, end the token.
+        assert!(matches!(
+            c.consumer(None, None),
+            Err(AuthError::Unauthenticated(_))
+        ));
+        let moved = SystemAuth {
+            owner: SystemAuthOwner::Runtime(app),
+            ..auth.clone()
+        };
+        assert!(c.consumer(Some(&moved), None).is_err());
+        // A client token is no user token.
+        assert!(verifier.user(&token, None).is_err());
+    }
+
+    #[test]
+    fn integration_systems_name_their_tenant() {
+        let (issuer, verifier) = keys();
+        let auth = system_auth(SystemAuthOwner::IntegrationSystem(Uuid::new_v4()), None);
+        let token = issuer
+            .issue_client(&auth, &[Scope::ApplicationRead], Duration::from_secs(60))
+            .unwrap();
+        let c = client(&verifier, &token);
+        assert!(matches!(
+            c.consumer(Some(&auth), None),
+            Err(AuthError::Forbidden(_))
+        ));
+        let consumer = c.consumer(Some(&auth), Some(&T2.0.to_string())).unwrap();
+        assert_eq!(consumer.tenant, T2);
+        assert_eq!(consumer.kind, ConsumerKind::IntegrationSystem);
+    }
+
+    #[test]
+    fn client_secrets_are_random_and_checked_by_hash() {
+        let (a, hash_a) = new_client_secret().unwrap();
+        let (b, _) = new_client_secret().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(secret_matches(&a, &hash_a));
+        assert!(!secret_matches(&b, &hash_a));
+        assert!(!secret_matches("", &hash_a));
+        assert!(!secret_matches(&a, b"short"));
     }
 }

@@ -364,7 +364,12 @@ pub async fn refetch_api_spec(
     let Some(fetch_request) = spec.fetch_request.clone() else {
         return Ok(spec);
     };
-    let fetched = refetch(fetcher, fetch_request, (spec.spec_type.into(), spec.format)).await;
+    let fetched = refetch(
+        fetcher,
+        fetch_request.clone(),
+        (spec.spec_type.into(), spec.format),
+    )
+    .await;
     let mut tx = store.write().await.map_err(internal)?;
     let mut current = existing_api(&mut *tx, tenant, id).await?;
     let Some(current_spec) = current.spec.as_mut() else {
@@ -372,6 +377,11 @@ pub async fn refetch_api_spec(
             "API definition with ID \"{id}\" has no spec"
         )));
     };
+    // The definition was updated while its spec was being fetched: what was fetched belongs
+    // to the old version and must not undo the update.
+    if !same_source(current_spec.fetch_request.as_ref(), &fetch_request) {
+        return Ok(current_spec.clone());
+    }
     if let Some(data) = fetched.data {
         current_spec.data = Some(data);
     }
@@ -380,6 +390,17 @@ pub async fn refetch_api_spec(
     tx.update_api_definition(&current).await.map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     Ok(answer)
+}
+
+/// Whether a stored fetch request still points where `fetched` did (same URL, credentials,
+/// mode and filter; the status may differ).
+fn same_source(current: Option<&FetchRequest>, fetched: &FetchRequest) -> bool {
+    current.is_some_and(|c| {
+        c.url == fetched.url
+            && c.auth == fetched.auth
+            && c.mode == fetched.mode
+            && c.filter == fetched.filter
+    })
 }
 
 async fn refetch(
@@ -455,12 +476,15 @@ pub async fn refetch_event_spec(
     };
     let fetched = refetch(
         fetcher,
-        fetch_request,
+        fetch_request.clone(),
         (event.spec.spec_type.into(), event.spec.format),
     )
     .await;
     let mut tx = store.write().await.map_err(internal)?;
     let mut current = existing_event(&mut *tx, tenant, id).await?;
+    if !same_source(current.spec.fetch_request.as_ref(), &fetch_request) {
+        return Ok(current.spec);
+    }
     if let Some(data) = fetched.data {
         current.spec.data = Some(data);
     }

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
-use sextant_domain::Scope;
+use sextant_domain::{DomainError, Scope, TenantId};
 use sextant_fetch::Fetcher;
-use sextant_store::Store;
+use sextant_store::{Store, Tx};
+use uuid::Uuid;
 
 use crate::catalog;
 use crate::catalog_inputs::{
@@ -17,6 +18,8 @@ use crate::catalog_types::{
     ApiDefinition, ApiRuntimeAuth, ApiSpec, ApplicationEventingConfiguration, Document,
     EventDefinition, EventSpec, Webhook,
 };
+use crate::confine::{self, Reach};
+use crate::error::internal;
 use crate::error::{GqlResult, IntoGql};
 use crate::guard::{Scopes, consumer};
 use crate::inputs::parse_id;
@@ -24,6 +27,73 @@ use crate::mutation::write;
 
 #[derive(Default)]
 pub struct CatalogMutation;
+
+fn reach(ctx: &Context<'_>) -> GqlResult<Reach> {
+    Reach::of(consumer(ctx)?).gql()
+}
+
+/// Which child a mutation names by id, to find the application it belongs to.
+#[derive(Clone, Copy)]
+enum Child {
+    Api(Uuid),
+    Event(Uuid),
+    Document(Uuid),
+    Webhook(Uuid),
+}
+
+/// Requires that the consumer may change the application the child belongs to. A missing
+/// child passes: the operation itself reports it.
+async fn writable_child(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    reach: Reach,
+    child: Child,
+) -> Result<(), DomainError> {
+    if reach == Reach::Tenant {
+        return Ok(());
+    }
+    let app = match child {
+        Child::Api(id) => tx
+            .api_definition(tenant, id)
+            .await
+            .map_err(internal)?
+            .map(|a| a.application_id),
+        Child::Event(id) => tx
+            .event_definition(tenant, id)
+            .await
+            .map_err(internal)?
+            .map(|e| e.application_id),
+        Child::Document(id) => tx
+            .document(tenant, id)
+            .await
+            .map_err(internal)?
+            .map(|d| d.application_id),
+        Child::Webhook(id) => tx
+            .webhook(tenant, id)
+            .await
+            .map_err(internal)?
+            .map(|w| w.application_id),
+    };
+    match app {
+        Some(app) => confine::writable_app(tx, tenant, reach, app)
+            .await
+            .map_err(|_| match child {
+                Child::Api(id) => DomainError::not_found("API definition", id),
+                Child::Event(id) => DomainError::not_found("event definition", id),
+                Child::Document(id) => DomainError::not_found("document", id),
+                Child::Webhook(id) => DomainError::not_found("webhook", id),
+            }),
+        None => Ok(()),
+    }
+}
+
+/// The same check in its own read transaction, for operations that fetch before writing.
+async fn check_child(ctx: &Context<'_>, child: Child) -> GqlResult<()> {
+    let tenant = consumer(ctx)?.tenant;
+    let reach = reach(ctx)?;
+    let mut tx = store(ctx)?.read().await.gql()?;
+    writable_child(&mut *tx, tenant, reach, child).await.gql()
+}
 
 fn fetcher<'a>(ctx: &Context<'a>) -> GqlResult<&'a Fetcher> {
     ctx.data::<Fetcher>()
@@ -45,6 +115,7 @@ impl CatalogMutation {
         #[graphql(name = "in")] input: WebhookInput,
     ) -> GqlResult<Webhook> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let app = parse_id(&application_id, "application").gql()?;
         let webhook = catalog::prepare_webhooks(tenant, vec![input.validate().gql()?]);
         let webhook = write(ctx, move |tx| {
@@ -52,6 +123,7 @@ impl CatalogMutation {
                 let Some(webhook) = webhook.into_iter().next() else {
                     return Err(sextant_domain::DomainError::Invalid("no webhook".into()));
                 };
+                confine::writable_app(tx, tenant, reach, app).await?;
                 catalog::add_webhook(tx, tenant, app, webhook).await
             })
         })
@@ -67,10 +139,14 @@ impl CatalogMutation {
         #[graphql(name = "in")] input: WebhookInput,
     ) -> GqlResult<Webhook> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let id = parse_id(&webhook_id, "webhook").gql()?;
         let draft = input.validate().gql()?;
         let webhook = write(ctx, move |tx| {
-            Box::pin(async move { catalog::update_webhook(tx, tenant, id, draft).await })
+            Box::pin(async move {
+                writable_child(tx, tenant, reach, Child::Webhook(id)).await?;
+                catalog::update_webhook(tx, tenant, id, draft).await
+            })
         })
         .await?;
         Ok(webhook.into())
@@ -83,9 +159,13 @@ impl CatalogMutation {
         #[graphql(name = "webhookID")] webhook_id: ID,
     ) -> GqlResult<Webhook> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let id = parse_id(&webhook_id, "webhook").gql()?;
         let webhook = write(ctx, move |tx| {
-            Box::pin(async move { catalog::delete_webhook(tx, tenant, id).await })
+            Box::pin(async move {
+                writable_child(tx, tenant, reach, Child::Webhook(id)).await?;
+                catalog::delete_webhook(tx, tenant, id).await
+            })
         })
         .await?;
         Ok(webhook.into())
@@ -104,6 +184,7 @@ impl CatalogMutation {
         #[graphql(name = "in")] input: ApiDefinitionInput,
     ) -> GqlResult<ApiDefinition> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let app = parse_id(&application_id, "application").gql()?;
         let draft = input.validate().gql()?;
         let apis = catalog::prepare_apis(fetcher(ctx)?, tenant, vec![draft]).await;
@@ -112,6 +193,7 @@ impl CatalogMutation {
                 let Some(api) = apis.into_iter().next() else {
                     return Err(sextant_domain::DomainError::Invalid("no API".into()));
                 };
+                confine::writable_app(tx, tenant, reach, app).await?;
                 catalog::add_api(tx, tenant, app, api).await
             })
         })
@@ -130,6 +212,7 @@ impl CatalogMutation {
         #[graphql(name = "in")] input: ApiDefinitionInput,
     ) -> GqlResult<ApiDefinition> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let id = parse_id(&id, "API definition").gql()?;
         let draft = input.validate().gql()?;
         let apis = catalog::prepare_apis(fetcher(ctx)?, tenant, vec![draft]).await;
@@ -138,6 +221,7 @@ impl CatalogMutation {
                 let Some(api) = apis.into_iter().next() else {
                     return Err(sextant_domain::DomainError::Invalid("no API".into()));
                 };
+                writable_child(tx, tenant, reach, Child::Api(id)).await?;
                 catalog::update_api(tx, tenant, id, api).await
             })
         })
@@ -151,9 +235,13 @@ impl CatalogMutation {
     )]
     async fn delete_api_definition(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ApiDefinition> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let id = parse_id(&id, "API definition").gql()?;
         let api = write(ctx, move |tx| {
-            Box::pin(async move { catalog::delete_api(tx, tenant, id).await })
+            Box::pin(async move {
+                writable_child(tx, tenant, reach, Child::Api(id)).await?;
+                catalog::delete_api(tx, tenant, id).await
+            })
         })
         .await?;
         Ok(ApiDefinition(api))
@@ -168,6 +256,7 @@ impl CatalogMutation {
     ) -> GqlResult<ApiSpec> {
         let tenant = consumer(ctx)?.tenant;
         let id = parse_id(&api_id, "API definition").gql()?;
+        check_child(ctx, Child::Api(id)).await?;
         let spec = catalog::refetch_api_spec(store(ctx)?.as_ref(), fetcher(ctx)?, tenant, id)
             .await
             .gql()?;
@@ -185,11 +274,15 @@ impl CatalogMutation {
         #[graphql(name = "in")] input: AuthInput,
     ) -> GqlResult<ApiRuntimeAuth> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let api = parse_id(&api_id, "API definition").gql()?;
         let runtime = parse_id(&runtime_id, "runtime").gql()?;
         let auth = input.validate("AuthInput", "in").gql()?;
         let value = write(ctx, move |tx| {
-            Box::pin(async move { catalog::set_api_auth(tx, tenant, api, runtime, auth).await })
+            Box::pin(async move {
+                writable_child(tx, tenant, reach, Child::Api(api)).await?;
+                catalog::set_api_auth(tx, tenant, api, runtime, auth).await
+            })
         })
         .await?;
         Ok(ApiRuntimeAuth {
@@ -206,10 +299,14 @@ impl CatalogMutation {
         #[graphql(name = "runtimeID")] runtime_id: ID,
     ) -> GqlResult<ApiRuntimeAuth> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let api = parse_id(&api_id, "API definition").gql()?;
         let runtime = parse_id(&runtime_id, "runtime").gql()?;
         let auth = write(ctx, move |tx| {
-            Box::pin(async move { catalog::delete_api_auth(tx, tenant, api, runtime).await })
+            Box::pin(async move {
+                writable_child(tx, tenant, reach, Child::Api(api)).await?;
+                catalog::delete_api_auth(tx, tenant, api, runtime).await
+            })
         })
         .await?;
         Ok(ApiRuntimeAuth {
@@ -228,6 +325,7 @@ impl CatalogMutation {
         #[graphql(name = "in")] input: EventDefinitionInput,
     ) -> GqlResult<EventDefinition> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let app = parse_id(&application_id, "application").gql()?;
         let draft = input.validate().gql()?;
         let events = catalog::prepare_events(fetcher(ctx)?, tenant, vec![draft]).await;
@@ -236,6 +334,7 @@ impl CatalogMutation {
                 let Some(event) = events.into_iter().next() else {
                     return Err(sextant_domain::DomainError::Invalid("no event".into()));
                 };
+                confine::writable_app(tx, tenant, reach, app).await?;
                 catalog::add_event(tx, tenant, app, event).await
             })
         })
@@ -251,6 +350,7 @@ impl CatalogMutation {
         #[graphql(name = "in")] input: EventDefinitionInput,
     ) -> GqlResult<EventDefinition> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let id = parse_id(&id, "event definition").gql()?;
         let draft = input.validate().gql()?;
         let events = catalog::prepare_events(fetcher(ctx)?, tenant, vec![draft]).await;
@@ -259,6 +359,7 @@ impl CatalogMutation {
                 let Some(event) = events.into_iter().next() else {
                     return Err(sextant_domain::DomainError::Invalid("no event".into()));
                 };
+                writable_child(tx, tenant, reach, Child::Event(id)).await?;
                 catalog::update_event(tx, tenant, id, event).await
             })
         })
@@ -273,9 +374,13 @@ impl CatalogMutation {
         id: ID,
     ) -> GqlResult<EventDefinition> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let id = parse_id(&id, "event definition").gql()?;
         let event = write(ctx, move |tx| {
-            Box::pin(async move { catalog::delete_event(tx, tenant, id).await })
+            Box::pin(async move {
+                writable_child(tx, tenant, reach, Child::Event(id)).await?;
+                catalog::delete_event(tx, tenant, id).await
+            })
         })
         .await?;
         Ok(event.into())
@@ -291,6 +396,7 @@ impl CatalogMutation {
     ) -> GqlResult<EventSpec> {
         let tenant = consumer(ctx)?.tenant;
         let id = parse_id(&event_id, "event definition").gql()?;
+        check_child(ctx, Child::Event(id)).await?;
         let spec = catalog::refetch_event_spec(store(ctx)?.as_ref(), fetcher(ctx)?, tenant, id)
             .await
             .gql()?;
@@ -307,6 +413,7 @@ impl CatalogMutation {
         #[graphql(name = "in")] input: DocumentInput,
     ) -> GqlResult<Document> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let app = parse_id(&application_id, "application").gql()?;
         let draft = input.validate().gql()?;
         let documents = catalog::prepare_documents(fetcher(ctx)?, tenant, vec![draft]).await;
@@ -315,6 +422,7 @@ impl CatalogMutation {
                 let Some(document) = documents.into_iter().next() else {
                     return Err(sextant_domain::DomainError::Invalid("no document".into()));
                 };
+                confine::writable_app(tx, tenant, reach, app).await?;
                 catalog::add_document(tx, tenant, app, document).await
             })
         })
@@ -325,9 +433,13 @@ impl CatalogMutation {
     #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
     async fn delete_document(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Document> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let id = parse_id(&id, "document").gql()?;
         let document = write(ctx, move |tx| {
-            Box::pin(async move { catalog::delete_document(tx, tenant, id).await })
+            Box::pin(async move {
+                writable_child(tx, tenant, reach, Child::Document(id)).await?;
+                catalog::delete_document(tx, tenant, id).await
+            })
         })
         .await?;
         Ok(document.into())

@@ -234,6 +234,14 @@ impl ApiDefinition {
             ))
         };
         let runtime = Uuid::parse_str(&runtime_id).map_err(|_| not_found())?;
+        // A runtime sees only the credentials it holds itself.
+        let reach = crate::confine::Reach::of(crate::guard::consumer(ctx)?)
+            .map_err(crate::error::to_graphql)?;
+        if let crate::confine::Reach::Runtime(own) = reach
+            && own != runtime
+        {
+            return Err(not_found());
+        }
         let loaded = catalog(ctx)?
             .load_one(RuntimeAuthKey {
                 api: self.0.id,
@@ -259,8 +267,14 @@ impl ApiDefinition {
             .await
             .map_err(load_error)?
             .unwrap_or_default();
+        let reach = crate::confine::Reach::of(crate::guard::consumer(ctx)?)
+            .map_err(crate::error::to_graphql)?;
         Ok(list
             .into_iter()
+            .filter(|(runtime, _)| match reach {
+                crate::confine::Reach::Runtime(own) => own == *runtime,
+                _ => true,
+            })
             .map(|(runtime, auth)| ApiRuntimeAuth {
                 runtime_id: id(runtime),
                 auth: auth.or_else(|| self.0.default_auth.clone()).map(Into::into),

@@ -10,6 +10,7 @@ mod catalog;
 mod catalog_inputs;
 mod catalog_mutation;
 mod catalog_types;
+mod confine;
 mod error;
 mod guard;
 mod inputs;
@@ -19,6 +20,7 @@ mod mutation;
 mod query;
 mod scalars;
 pub mod service;
+mod system_auths;
 mod types;
 
 use std::sync::Arc;
@@ -49,9 +51,22 @@ fn builder() -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, E
     .register_input_type::<inputs::LabelInput>()
 }
 
-/// Builds the schema over a store; `fetcher` fetches specs and documents for fetch requests.
-pub fn schema(store: Arc<dyn Store>, fetcher: sextant_fetch::Fetcher) -> DirectorSchema {
-    builder().data(store).data(fetcher).finish()
+/// Where OAuth2 clients get their tokens (`OAuthCredentialData.url` of client credentials).
+#[derive(Clone, Debug)]
+pub struct TokenUrl(pub String);
+
+/// Builds the schema over a store; `fetcher` fetches specs and documents for fetch requests;
+/// `token_url` is the public URL of `/oauth2/token`.
+pub fn schema(
+    store: Arc<dyn Store>,
+    fetcher: sextant_fetch::Fetcher,
+    token_url: String,
+) -> DirectorSchema {
+    builder()
+        .data(store)
+        .data(fetcher)
+        .data(TokenUrl(token_url))
+        .finish()
 }
 
 /// The SDL of the schema, as `sextant schema director` prints it (the same builder as the

@@ -9,6 +9,7 @@ use async_graphql::{Context, ID, Object};
 use sextant_domain::{DomainError, ObjectKind, ObjectRef, Scope};
 use sextant_store::{Store, Tx};
 
+use crate::confine::{self, Reach};
 use crate::error::{GqlResult, IntoGql};
 use crate::guard::{Scopes, consumer};
 use crate::inputs::{
@@ -23,7 +24,11 @@ use crate::types::{
 
 /// The Director's mutations: the core ones and the catalog's.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(CoreMutation, crate::catalog_mutation::CatalogMutation);
+pub struct Mutation(
+    CoreMutation,
+    crate::catalog_mutation::CatalogMutation,
+    crate::system_auths::SystemAuthMutation,
+);
 
 #[derive(Default)]
 pub struct CoreMutation;
@@ -48,6 +53,7 @@ async fn register(
     tenant: sextant_domain::TenantId,
     mut input: service::NewApplication,
 ) -> GqlResult<Application> {
+    confine::registering_app(reach(ctx)?, &mut input.integration_system_id).gql()?;
     let fetcher = ctx.data::<sextant_fetch::Fetcher>()?;
     let children = crate::catalog::prepare_children(
         fetcher,
@@ -63,6 +69,23 @@ async fn register(
     })
     .await?;
     Ok(Application::new(app))
+}
+
+fn reach(ctx: &Context<'_>) -> GqlResult<Reach> {
+    Reach::of(consumer(ctx)?).gql()
+}
+
+/// Requires that the consumer may change the labels of the object.
+async fn writable_object(
+    tx: &mut dyn Tx,
+    tenant: sextant_domain::TenantId,
+    reach: Reach,
+    object: ObjectRef,
+) -> Result<(), DomainError> {
+    match object.kind {
+        ObjectKind::Application => confine::writable_app(tx, tenant, reach, object.id).await,
+        ObjectKind::Runtime => confine::writable_runtime_labels(reach, object.id),
+    }
 }
 
 fn object(kind: ObjectKind, id: &ID) -> GqlResult<ObjectRef> {
@@ -99,10 +122,17 @@ impl CoreMutation {
         #[graphql(name = "in")] input: ApplicationUpdateInput,
     ) -> GqlResult<Application> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let id = parse_id(&id, "application").gql()?;
-        let input = input.validate().gql()?;
+        let mut input = input.validate().gql()?;
+        if let Reach::IntegrationSystem(_) = reach {
+            confine::registering_app(reach, &mut input.integration_system_id).gql()?;
+        }
         let app = write(ctx, move |tx| {
-            Box::pin(async move { service::update_application(tx, tenant, id, input).await })
+            Box::pin(async move {
+                confine::writable_app(tx, tenant, reach, id).await?;
+                service::update_application(tx, tenant, id, input).await
+            })
         })
         .await?;
         Ok(Application::new(app))
@@ -112,8 +142,12 @@ impl CoreMutation {
     async fn unregister_application(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Application> {
         let tenant = consumer(ctx)?.tenant;
         let id = parse_id(&id, "application").gql()?;
+        let reach = reach(ctx)?;
         let (app, labels) = write(ctx, move |tx| {
-            Box::pin(async move { service::unregister_application(tx, tenant, id).await })
+            Box::pin(async move {
+                confine::writable_app(tx, tenant, reach, id).await?;
+                service::unregister_application(tx, tenant, id).await
+            })
         })
         .await?;
         Ok(Application::with_labels(app, labels))
@@ -193,9 +227,13 @@ impl CoreMutation {
         #[graphql(name = "in")] input: RuntimeInput,
     ) -> GqlResult<Runtime> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let input = input.validate().gql()?;
         let runtime = write(ctx, move |tx| {
-            Box::pin(async move { service::register_runtime(tx, tenant, input).await })
+            Box::pin(async move {
+                confine::managing_runtimes(reach)?;
+                service::register_runtime(tx, tenant, input).await
+            })
         })
         .await?;
         Ok(Runtime::new(runtime))
@@ -209,10 +247,14 @@ impl CoreMutation {
         #[graphql(name = "in")] input: RuntimeInput,
     ) -> GqlResult<Runtime> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let id = parse_id(&id, "runtime").gql()?;
         let input = input.validate().gql()?;
         let runtime = write(ctx, move |tx| {
-            Box::pin(async move { service::update_runtime(tx, tenant, id, input).await })
+            Box::pin(async move {
+                confine::managing_runtimes(reach)?;
+                service::update_runtime(tx, tenant, id, input).await
+            })
         })
         .await?;
         Ok(Runtime::new(runtime))
@@ -221,9 +263,13 @@ impl CoreMutation {
     #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
     async fn unregister_runtime(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Runtime> {
         let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let id = parse_id(&id, "runtime").gql()?;
         let (runtime, labels) = write(ctx, move |tx| {
-            Box::pin(async move { service::unregister_runtime(tx, tenant, id).await })
+            Box::pin(async move {
+                confine::managing_runtimes(reach)?;
+                service::unregister_runtime(tx, tenant, id).await
+            })
         })
         .await?;
         Ok(Runtime::with_labels(runtime, labels))
@@ -389,8 +435,10 @@ async fn set_label(
     value: Any,
 ) -> GqlResult<Label> {
     let tenant = consumer(ctx)?.tenant;
+    let reach = reach(ctx)?;
     let label = write(ctx, move |tx| {
         Box::pin(async move {
+            writable_object(tx, tenant, reach, object).await?;
             service::set_label(tx, tenant, object, &key, &value.0).await?;
             Ok(Label { key, value })
         })
@@ -401,8 +449,10 @@ async fn set_label(
 
 async fn delete_label(ctx: &Context<'_>, object: ObjectRef, key: String) -> GqlResult<Label> {
     let tenant = consumer(ctx)?.tenant;
+    let reach = reach(ctx)?;
     write(ctx, move |tx| {
         Box::pin(async move {
+            writable_object(tx, tenant, reach, object).await?;
             let value = service::delete_label(tx, tenant, object, &key).await?;
             Ok(Label {
                 key,

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
-use sextant_domain::{ObjectKind, PageRequest, Scope};
+use sextant_domain::{ObjectKind, Page, PageRequest, Scope};
 use sextant_store::Store;
 
+use crate::confine::{self, AppListing, Reach};
 use crate::error::{GqlResult, IntoGql};
 use crate::guard::{Scopes, consumer};
 use crate::inputs::{self, LabelFilter};
@@ -54,10 +55,22 @@ impl Query {
         after: Option<PageCursor>,
     ) -> GqlResult<ApplicationPage> {
         let tenant = consumer(ctx)?.tenant;
-        let filters = inputs::filters(filter).gql()?;
+        let reach = Reach::of(consumer(ctx)?).gql()?;
+        let mut filters = inputs::filters(filter).gql()?;
         let request = page(first, after)?;
         let mut tx = store(ctx)?.read().await.gql()?;
-        let result = tx.applications(tenant, &filters, &request).await.gql()?;
+        let result = match confine::app_listing(&mut *tx, tenant, reach).await.gql()? {
+            AppListing::All => tx.applications(tenant, &filters, &request).await.gql()?,
+            AppListing::Filter(extra) => {
+                filters.push(extra);
+                tx.applications(tenant, &filters, &request).await.gql()?
+            }
+            AppListing::Among(ids) => tx
+                .applications_among(tenant, &ids, &filters, &request)
+                .await
+                .gql()?,
+            AppListing::Nothing => Page::from_rows(Vec::new(), &request, 0),
+        };
         let ids = result.items.iter().map(|a| a.id).collect();
         let labels = page_labels(ctx, &mut *tx, ObjectKind::Application, ids).await?;
         Ok(ApplicationPage::new(result, &request, labels))
@@ -69,12 +82,18 @@ impl Query {
         let Some(id) = query_id(&id) else {
             return Ok(None);
         };
+        let reach = Reach::of(consumer(ctx)?).gql()?;
         let mut tx = store(ctx)?.read().await.gql()?;
-        Ok(tx
-            .application(tenant, id)
+        let Some(app) = tx.application(tenant, id).await.gql()? else {
+            return Ok(None);
+        };
+        if !confine::can_read_app(&mut *tx, tenant, reach, &app)
             .await
             .gql()?
-            .map(Application::new))
+        {
+            return Ok(None);
+        }
+        Ok(Some(Application::new(app)))
     }
 
     #[graphql(
@@ -92,6 +111,13 @@ impl Query {
         let tenant = consumer(ctx)?.tenant;
         let request = page(first, after)?;
         let runtime_id = inputs::parse_id(&runtime_id, "runtime").gql()?;
+        // A runtime asks for its own applications; applications and integration systems
+        // have no business with what a runtime sees.
+        if !confine::can_read_runtime(Reach::of(consumer(ctx)?).gql()?, runtime_id) {
+            return Err(crate::error::to_graphql(
+                sextant_domain::DomainError::NotFound("runtime does not exist".into()),
+            ));
+        }
         let mut tx = store(ctx)?.read().await.gql()?;
         let result = service::applications_for_runtime(&mut *tx, tenant, runtime_id, &request)
             .await
@@ -145,7 +171,14 @@ impl Query {
         let filters = inputs::filters(filter).gql()?;
         let request = page(first, after)?;
         let mut tx = store(ctx)?.read().await.gql()?;
-        let result = tx.runtimes(tenant, &filters, &request).await.gql()?;
+        let result = match Reach::of(consumer(ctx)?).gql()? {
+            Reach::Tenant => tx.runtimes(tenant, &filters, &request).await.gql()?,
+            Reach::Runtime(own) => tx
+                .runtimes_among(tenant, &[own], &filters, &request)
+                .await
+                .gql()?,
+            _ => Page::from_rows(Vec::new(), &request, 0),
+        };
         let ids = result.items.iter().map(|r| r.id).collect();
         let labels = page_labels(ctx, &mut *tx, ObjectKind::Runtime, ids).await?;
         Ok(RuntimePage::new(result, &request, labels))
@@ -157,6 +190,9 @@ impl Query {
         let Some(id) = query_id(&id) else {
             return Ok(None);
         };
+        if !confine::can_read_runtime(Reach::of(consumer(ctx)?).gql()?, id) {
+            return Ok(None);
+        }
         let mut tx = store(ctx)?.read().await.gql()?;
         Ok(tx.runtime(tenant, id).await.gql()?.map(Runtime::new))
     }

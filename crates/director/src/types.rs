@@ -16,6 +16,8 @@ use crate::catalog_types::{
 use crate::error::{GqlResult, IntoGql};
 use crate::loaders::{ApiPageKey, DocumentPageKey, EventPageKey, PageKey, WebhooksKey};
 use crate::scalars::{Any, JsonSchema, Labels, PageCursor, Timestamp};
+use crate::system_auths::{SystemAuth, auths_of};
+use sextant_store::OwnerKind;
 
 fn store<'a>(ctx: &Context<'a>) -> GqlResult<&'a Arc<dyn sextant_store::Store>> {
     ctx.data::<Arc<dyn sextant_store::Store>>()
@@ -258,6 +260,28 @@ impl Application {
             .filter(|e| e.application_id == self.app.id)
             .map(Into::into))
     }
+    /// The application's credentials (OAuth2 clients; the secret is shown only when made).
+    async fn auths(&self, ctx: &Context<'_>) -> GqlResult<Vec<SystemAuth>> {
+        let reach = crate::confine::Reach::of(crate::guard::consumer(ctx)?).gql()?;
+        let visible = match reach {
+            crate::confine::Reach::Tenant => true,
+            crate::confine::Reach::Application(id) => id == self.app.id,
+            crate::confine::Reach::IntegrationSystem(id) => {
+                self.app.integration_system_id == Some(id)
+            }
+            crate::confine::Reach::Runtime(_) => false,
+        };
+        if !visible {
+            return Ok(Vec::new());
+        }
+        auths_of(
+            ctx,
+            OwnerKind::Application,
+            self.app.id,
+            Some(self.app.tenant),
+        )
+        .await
+    }
     /// The eventing URL of the runtime the application's events go to (computed; reading it
     /// changes nothing).
     async fn eventing_configuration(
@@ -354,6 +378,20 @@ impl Runtime {
             creation_timestamp: Timestamp(self.runtime.created_at),
         }
     }
+    /// The runtime's credentials (OAuth2 clients; the secret is shown only when made).
+    async fn auths(&self, ctx: &Context<'_>) -> GqlResult<Vec<SystemAuth>> {
+        let reach = crate::confine::Reach::of(crate::guard::consumer(ctx)?).gql()?;
+        if !crate::confine::can_read_runtime(reach, self.runtime.id) {
+            return Ok(Vec::new());
+        }
+        auths_of(
+            ctx,
+            OwnerKind::Runtime,
+            self.runtime.id,
+            Some(self.runtime.tenant),
+        )
+        .await
+    }
     async fn eventing_configuration(&self) -> RuntimeEventingConfiguration {
         let default_url = self
             .preloaded
@@ -391,20 +429,33 @@ impl From<domain::LabelDefinition> for LabelDefinition {
     }
 }
 
-#[derive(SimpleObject)]
-pub struct IntegrationSystem {
-    pub id: ID,
-    pub name: String,
-    pub description: Option<String>,
-}
+pub struct IntegrationSystem(domain::IntegrationSystem);
 
 impl From<domain::IntegrationSystem> for IntegrationSystem {
     fn from(s: domain::IntegrationSystem) -> Self {
-        IntegrationSystem {
-            id: ID(s.id.to_string()),
-            name: s.name,
-            description: s.description,
+        IntegrationSystem(s)
+    }
+}
+
+#[Object]
+impl IntegrationSystem {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// The integration system's credentials (OAuth2 clients; the secret is shown only when
+    /// made).
+    async fn auths(&self, ctx: &Context<'_>) -> GqlResult<Vec<SystemAuth>> {
+        let reach = crate::confine::Reach::of(crate::guard::consumer(ctx)?).gql()?;
+        if !crate::confine::can_read_integration_system_auths(reach, self.0.id) {
+            return Ok(Vec::new());
         }
+        auths_of(ctx, OwnerKind::IntegrationSystem, self.0.id, None).await
     }
 }
 

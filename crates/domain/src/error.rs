@@ -44,6 +44,10 @@ pub enum DomainError {
     /// The object is still referenced and cannot be removed.
     #[error("{0}")]
     InUse(String),
+    /// The consumer may not do this at all (an application registering applications, a
+    /// runtime changing another runtime): its kind confines it.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The consumer lacks a scope the operation requires.
     #[error("insufficient scopes provided, required: [{}], actual: [{}]", required.join(" "), actual.join(" "))]
     InsufficientScopes {

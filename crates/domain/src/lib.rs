@@ -13,6 +13,7 @@ pub mod label;
 pub mod model;
 pub mod page;
 pub mod scope;
+pub mod system_auth;
 pub mod validate;
 
 pub use catalog::*;
@@ -22,6 +23,7 @@ pub use error::{DomainError, FieldError};
 pub use model::*;
 pub use page::{Cursor, Page, PageRequest};
 pub use scope::Scope;
+pub use system_auth::{SystemAuth, SystemAuthOwner, client_scopes};
 
 /// A tenant: every tenant-scoped object carries one, and no request sees another's objects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
-use sextant_auth::{AuthError, TokenVerifier};
+use sextant_auth::{AuthError, Bearer, TokenIssuer, TokenVerifier};
 use sextant_director::DirectorSchema;
 use sextant_domain::Consumer;
 use sextant_store::Store;
@@ -22,6 +22,7 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<dyn Store>,
+    issuer: Arc<TokenIssuer>,
     verifier: Arc<TokenVerifier>,
     schema: DirectorSchema,
     metrics: Option<PrometheusHandle>,
@@ -31,11 +32,14 @@ impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
         verifier: Arc<TokenVerifier>,
+        issuer: Arc<TokenIssuer>,
         metrics: Option<PrometheusHandle>,
         fetcher: sextant_fetch::Fetcher,
+        token_url: String,
     ) -> Self {
         AppState {
-            schema: sextant_director::schema(store.clone(), fetcher),
+            schema: sextant_director::schema(store.clone(), fetcher, token_url),
+            issuer,
             store,
             verifier,
             metrics,
@@ -43,10 +47,20 @@ impl AppState {
     }
 }
 
-/// The main listener: users and (later) OAuth2 clients and one-time tokens.
+impl AppState {
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.issuer
+    }
+}
+
+/// The main listener: users, OAuth2 clients and their token endpoint, (later) one-time tokens.
 pub fn main_router(state: AppState) -> Router {
     Router::new()
         .route("/director/graphql", get(director).post(director))
+        .route("/oauth2/token", axum::routing::post(crate::oauth::token))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -77,8 +91,10 @@ fn error_body(status: StatusCode, message: &str) -> Response {
 }
 
 /// Resolves the request's consumer. Only the `Authorization` and `Tenant` headers are read;
-/// nothing else a client sends can claim an identity.
-fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer, AuthError> {
+/// nothing else a client sends can claim an identity. An OAuth2 client's token is valid only
+/// while its client (system auth) exists: one indexed lookup per request, so deleting the
+/// client, or its owner, shuts its tokens out at once on every replica.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer, AuthError> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| AuthError::Unauthenticated("missing Authorization header".into()))?
@@ -96,7 +112,20 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer, AuthE
                 .map_err(|_| AuthError::Forbidden("malformed Tenant header".into()))?,
         ),
     };
-    state.verifier.user(token.trim(), tenant)
+    match state.verifier.bearer(token.trim(), tenant)? {
+        Bearer::User(consumer) => Ok(consumer),
+        Bearer::Client(client) => {
+            let stored = match state.store.read().await {
+                Ok(mut tx) => tx.system_auth(client.client_id).await,
+                Err(e) => Err(e),
+            }
+            .map_err(|e| {
+                tracing::error!(error = %sextant_director::ErrorChain(&e), "client token check failed");
+                AuthError::Unauthenticated("the token could not be checked".into())
+            })?;
+            client.consumer(stored.as_ref(), tenant)
+        }
+    }
 }
 
 /// Reads the GraphQL request only after the caller is authenticated, and at most
@@ -151,7 +180,7 @@ async fn director(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let consumer = match authenticate(&state, &headers) {
+    let consumer = match authenticate(&state, &headers).await {
         Ok(consumer) => consumer,
         Err(AuthError::Forbidden(m)) => return error_body(StatusCode::FORBIDDEN, &m),
         Err(AuthError::Unauthenticated(m)) => return error_body(StatusCode::UNAUTHORIZED, &m),

@@ -9,6 +9,7 @@
 
 mod datadir;
 mod http;
+mod oauth;
 mod telemetry;
 
 use std::net::SocketAddr;
@@ -223,7 +224,16 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         ..sextant_fetch::FetchPolicy::default()
     })
     .map_err(ServerError::Fetch)?;
-    let state = http::AppState::new(store.clone(), Arc::new(dir.verifier), metrics, fetcher);
+    let issuer = datadir::load_issuer(&config.data_dir)?;
+    let token_url = format!("{}/oauth2/token", public_url.as_str().trim_end_matches('/'));
+    let state = http::AppState::new(
+        store.clone(),
+        Arc::new(dir.verifier),
+        Arc::new(issuer),
+        metrics,
+        fetcher,
+        token_url,
+    );
     let shutdown = CancellationToken::new();
     let tasks = vec![
         tokio::spawn(sextant_tls::serve(

@@ -106,26 +106,21 @@ macro_rules! common_tx {
             let resolved = self
                 .resolve_filters(tenant, ObjectKind::Application, filters)
                 .await?;
-            let rows = {
-                let mut qb = sqlx::QueryBuilder::<$Db>::new(
-                    "SELECT a.id, a.tenant_id, a.name, a.provider_name, a.description, \
-                     a.health_check_url, a.integration_system_id, a.status_condition, \
-                     a.status_timestamp, a.created_at FROM applications a WHERE a.tenant_id = ",
-                );
-                qb.push_bind(tenant.0);
-                Self::push_filters(&mut qb, "a", ObjectKind::Application, tenant, &resolved);
-                Self::push_page(&mut qb, "a", page);
-                self.counter().inc();
-                qb.build().fetch_all(self.conn()).await?
-            };
-            let total = self
-                .count_filtered("applications", ObjectKind::Application, tenant, &resolved)
+            self.applications_resolved(tenant, resolved, page).await
+        }
+
+        async fn applications_among(
+            &mut self,
+            tenant: TenantId,
+            among: &[Uuid],
+            filters: &[LabelFilter],
+            page: &PageRequest,
+        ) -> Result<Page<Application>, StoreError> {
+            let mut resolved = self
+                .resolve_filters(tenant, ObjectKind::Application, filters)
                 .await?;
-            let items = rows
-                .iter()
-                .map(Self::application_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Page::from_rows(items, page, total))
+            resolved.push(ResolvedFilter::Ids(among.to_vec()));
+            self.applications_resolved(tenant, resolved, page).await
         }
 
         async fn count_applications_of_integration_system(
@@ -215,25 +210,21 @@ macro_rules! common_tx {
             let resolved = self
                 .resolve_filters(tenant, ObjectKind::Runtime, filters)
                 .await?;
-            let rows = {
-                let mut qb = sqlx::QueryBuilder::<$Db>::new(
-                    "SELECT r.id, r.tenant_id, r.name, r.description, r.status_condition, \
-                     r.status_timestamp, r.created_at FROM runtimes r WHERE r.tenant_id = ",
-                );
-                qb.push_bind(tenant.0);
-                Self::push_filters(&mut qb, "r", ObjectKind::Runtime, tenant, &resolved);
-                Self::push_page(&mut qb, "r", page);
-                self.counter().inc();
-                qb.build().fetch_all(self.conn()).await?
-            };
-            let total = self
-                .count_filtered("runtimes", ObjectKind::Runtime, tenant, &resolved)
+            self.runtimes_resolved(tenant, resolved, page).await
+        }
+
+        async fn runtimes_among(
+            &mut self,
+            tenant: TenantId,
+            among: &[Uuid],
+            filters: &[LabelFilter],
+            page: &PageRequest,
+        ) -> Result<Page<Runtime>, StoreError> {
+            let mut resolved = self
+                .resolve_filters(tenant, ObjectKind::Runtime, filters)
                 .await?;
-            let items = rows
-                .iter()
-                .map(Self::runtime_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Page::from_rows(items, page, total))
+            resolved.push(ResolvedFilter::Ids(among.to_vec()));
+            self.runtimes_resolved(tenant, resolved, page).await
         }
 
         // --- labels ---
@@ -694,6 +685,61 @@ macro_rules! common_helpers {
                         }
                     }
                 }
+            }
+
+            async fn applications_resolved(
+                &mut self,
+                tenant: TenantId,
+                resolved: Vec<ResolvedFilter>,
+                page: &PageRequest,
+            ) -> Result<Page<Application>, StoreError> {
+                let rows = {
+                    let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                        "SELECT a.id, a.tenant_id, a.name, a.provider_name, a.description, \
+                         a.health_check_url, a.integration_system_id, a.status_condition, \
+                         a.status_timestamp, a.created_at FROM applications a WHERE a.tenant_id = ",
+                    );
+                    qb.push_bind(tenant.0);
+                    Self::push_filters(&mut qb, "a", ObjectKind::Application, tenant, &resolved);
+                    Self::push_page(&mut qb, "a", page);
+                    self.counter().inc();
+                    qb.build().fetch_all(self.conn()).await?
+                };
+                let total = self
+                    .count_filtered("applications", ObjectKind::Application, tenant, &resolved)
+                    .await?;
+                let items = rows
+                    .iter()
+                    .map(Self::application_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Page::from_rows(items, page, total))
+            }
+
+            async fn runtimes_resolved(
+                &mut self,
+                tenant: TenantId,
+                resolved: Vec<ResolvedFilter>,
+                page: &PageRequest,
+            ) -> Result<Page<Runtime>, StoreError> {
+                let rows = {
+                    let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                        "SELECT r.id, r.tenant_id, r.name, r.description, r.status_condition, \
+                         r.status_timestamp, r.created_at FROM runtimes r WHERE r.tenant_id = ",
+                    );
+                    qb.push_bind(tenant.0);
+                    Self::push_filters(&mut qb, "r", ObjectKind::Runtime, tenant, &resolved);
+                    Self::push_page(&mut qb, "r", page);
+                    self.counter().inc();
+                    qb.build().fetch_all(self.conn()).await?
+                };
+                let total = self
+                    .count_filtered("runtimes", ObjectKind::Runtime, tenant, &resolved)
+                    .await?;
+                let items = rows
+                    .iter()
+                    .map(Self::runtime_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Page::from_rows(items, page, total))
             }
 
             /// Appends the keyset condition, order and limit (one extra row tells whether

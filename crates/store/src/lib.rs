@@ -26,12 +26,15 @@ use uuid::Uuid;
 mod common;
 #[macro_use]
 mod catalog;
+#[macro_use]
+mod system_auth;
 mod postgres;
 mod sqlite;
 
 pub use catalog::CatalogTx;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use system_auth::{OwnerKind, SystemAuthTx};
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +124,7 @@ pub trait Store: Send + Sync + 'static {
 /// One transaction. Methods take the tenant explicitly; global objects (integration systems,
 /// application templates) have none.
 #[async_trait::async_trait]
-pub trait Tx: CatalogTx + Send {
+pub trait Tx: CatalogTx + SystemAuthTx + Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 
     // --- applications ---
@@ -140,6 +143,14 @@ pub trait Tx: CatalogTx + Send {
         filters: &[LabelFilter],
         page: &PageRequest,
     ) -> Result<Page<Application>, StoreError>;
+    /// Like [`Tx::applications`], restricted to the given ids.
+    async fn applications_among(
+        &mut self,
+        tenant: TenantId,
+        among: &[Uuid],
+        filters: &[LabelFilter],
+        page: &PageRequest,
+    ) -> Result<Page<Application>, StoreError>;
     /// How many applications (in any tenant) name this integration system.
     async fn count_applications_of_integration_system(
         &mut self,
@@ -154,6 +165,15 @@ pub trait Tx: CatalogTx + Send {
     async fn runtimes(
         &mut self,
         tenant: TenantId,
+        filters: &[LabelFilter],
+        page: &PageRequest,
+    ) -> Result<Page<Runtime>, StoreError>;
+
+    /// Like [`Tx::runtimes`], restricted to the given ids.
+    async fn runtimes_among(
+        &mut self,
+        tenant: TenantId,
+        among: &[Uuid],
         filters: &[LabelFilter],
         page: &PageRequest,
     ) -> Result<Page<Runtime>, StoreError>;

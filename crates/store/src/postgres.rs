@@ -165,3 +165,5 @@ common_helpers!(PgTx, Postgres);
 common_tx!(PgTx, Postgres);
 
 catalog_tx!(PgTx, Postgres);
+
+system_auth_tx!(PgTx, Postgres);

@@ -250,3 +250,5 @@ common_helpers!(SqliteTx, Sqlite);
 common_tx!(SqliteTx, Sqlite);
 
 catalog_tx!(SqliteTx, Sqlite);
+
+system_auth_tx!(SqliteTx, Sqlite);

@@ -249,3 +249,136 @@ fn init_tracing() {
         }
     });
 }
+
+// --- the catalog ---
+
+/// A minimal valid OpenAPI 3.0 document in YAML.
+pub const OPENAPI_YAML: &str =
+    "openapi: 3.0.0\ninfo:\n  title: Pets\n  version: 1.0.0\npaths: {}\n";
+
+/// A minimal valid AsyncAPI 2.0 document in YAML.
+pub const ASYNCAPI_YAML: &str =
+    "asyncapi: 2.0.0\ninfo:\n  title: Orders\n  version: 1.0.0\nchannels: {}\n";
+
+/// Named fragments selecting every field of an `Auth` (`...AuthFields`); append them to a
+/// document that uses `...AuthFields`.
+pub const AUTH_FRAGMENTS: &str = "
+fragment CredentialFields on CredentialData {
+  ... on BasicCredentialData { username password }
+  ... on OAuthCredentialData { clientId clientSecret url }
+}
+fragment AuthFields on Auth {
+  credential { ...CredentialFields }
+  additionalHeaders
+  additionalQueryParams
+  requestAuth { csrf { tokenEndpointURL credential { ...CredentialFields }
+                       additionalHeaders additionalQueryParams } }
+}";
+
+/// What `...CredentialFields` answers for a `CredentialDataInput`.
+pub fn expected_credential(input: &Value) -> Value {
+    if input["basic"].is_null() {
+        input["oauth"].clone()
+    } else {
+        input["basic"].clone()
+    }
+}
+
+/// What `...AuthFields` answers for an `AuthInput` (null for null).
+pub fn expected_auth(input: &Value) -> Value {
+    if input.is_null() {
+        return Value::Null;
+    }
+    let csrf = &input["requestAuth"]["csrf"];
+    let request_auth = if csrf.is_null() {
+        Value::Null
+    } else {
+        json!({"csrf": {
+            "tokenEndpointURL": csrf["tokenEndpointURL"],
+            "credential": expected_credential(&csrf["credential"]),
+            "additionalHeaders": csrf["additionalHeaders"],
+            "additionalQueryParams": csrf["additionalQueryParams"],
+        }})
+    };
+    json!({
+        "credential": expected_credential(&input["credential"]),
+        "additionalHeaders": input["additionalHeaders"],
+        "additionalQueryParams": input["additionalQueryParams"],
+        "requestAuth": request_auth,
+    })
+}
+
+/// An `AuthInput` with basic credentials.
+pub fn basic_auth(username: &str, password: &str) -> Value {
+    json!({"credential": {"basic": {"username": username, "password": password}}})
+}
+
+/// An `APIDefinitionInput` with an inline OpenAPI spec.
+pub fn api_input(name: &str) -> Value {
+    json!({
+        "name": name,
+        "targetURL": "https://api.example.com/v1",
+        "spec": {"data": OPENAPI_YAML, "type": "OPEN_API", "format": "YAML"},
+    })
+}
+
+/// An `EventDefinitionInput` with an inline AsyncAPI spec.
+pub fn event_input(name: &str) -> Value {
+    json!({
+        "name": name,
+        "spec": {"data": ASYNCAPI_YAML, "type": "ASYNC_API", "format": "YAML"},
+    })
+}
+
+impl TestApp {
+    /// Runs a GraphQL request as `token` that must fail; returns the first message.
+    pub async fn gql_err_as(&self, token: &str, query: &str, variables: Value) -> String {
+        error_of(&self.gql_as(token, query, variables).await)
+    }
+
+    /// Adds an API definition to an application and returns its id.
+    pub async fn add_api(&self, app_id: &str, input: Value) -> String {
+        self.gql(
+            "mutation($app: ID!, $in: APIDefinitionInput!) { addAPIDefinition(applicationID: $app, in: $in) { id } }",
+            json!({"app": app_id, "in": input}),
+        )
+        .await["addAPIDefinition"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Adds an event definition to an application and returns its id.
+    pub async fn add_event(&self, app_id: &str, input: Value) -> String {
+        self.gql(
+            "mutation($app: ID!, $in: EventDefinitionInput!) { addEventDefinition(applicationID: $app, in: $in) { id } }",
+            json!({"app": app_id, "in": input}),
+        )
+        .await["addEventDefinition"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// Like `on_both_backends!`, for tests that reveal a known bug: each listed test runs on both
+/// backends (`<name>::sqlite`, `<name>::postgres`) and is ignored with `reason` until fixed.
+#[macro_export]
+macro_rules! on_both_backends_ignored {
+    ($reason:literal: $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = $reason]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = $reason]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}

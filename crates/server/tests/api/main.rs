@@ -5,11 +5,17 @@
 
 mod helpers;
 
+mod api_auths;
 mod applications;
 mod atomicity;
 mod auth;
+mod catalog;
+mod catalog_statements;
+mod eventing;
+mod fetching;
 mod http;
 mod labels;
+mod oauth;
 mod runtimes;
 mod statements;
 mod systems;

@@ -1,0 +1,222 @@
+//! Confinement: which objects a consumer may see and change, beyond its scopes. Compass
+//! documented these rules and never enforced them; here every resolver that touches an
+//! application or runtime asks this module.
+//!
+//! - A user acts on everything in its tenant.
+//! - An application reads and changes only itself and its children.
+//! - A runtime reads only the applications that share a scenario with it (and itself), and
+//!   changes only its own labels. It sees only its own per-runtime API credentials.
+//! - An integration system manages only the applications whose `integrationSystemID` is its
+//!   own.
+//!
+//! Objects out of reach are reported exactly like objects that do not exist, so a consumer
+//! learns nothing about what it may not see.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sextant_domain::label::{INTEGRATION_SYSTEM_KEY, LabelFilter, LabelQuery, SCENARIOS_KEY};
+use sextant_domain::{Consumer, ConsumerKind, DomainError, ObjectKind, ObjectRef, TenantId};
+use sextant_store::Tx;
+use uuid::Uuid;
+
+use crate::error::internal;
+
+type Result<T> = std::result::Result<T, DomainError>;
+
+/// What a consumer can reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    Tenant,
+    Application(Uuid),
+    Runtime(Uuid),
+    IntegrationSystem(Uuid),
+}
+
+impl Reach {
+    pub fn of(consumer: &Consumer) -> Result<Reach> {
+        let id = || {
+            Uuid::parse_str(&consumer.id)
+                .map_err(|_| DomainError::Internal("consumer id of a system is not a UUID".into()))
+        };
+        Ok(match consumer.kind {
+            ConsumerKind::User => Reach::Tenant,
+            ConsumerKind::Application => Reach::Application(id()?),
+            ConsumerKind::Runtime => Reach::Runtime(id()?),
+            ConsumerKind::IntegrationSystem => Reach::IntegrationSystem(id()?),
+        })
+    }
+}
+
+fn forbidden(what: &str) -> DomainError {
+    DomainError::Forbidden(what.to_owned())
+}
+
+fn scenarios(labels: &BTreeMap<String, Value>) -> Vec<String> {
+    labels
+        .get(SCENARIOS_KEY)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn object_scenarios(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    kind: ObjectKind,
+    id: Uuid,
+) -> Result<Vec<String>> {
+    Ok(scenarios(
+        &crate::service::labels_of(tx, tenant, ObjectRef { kind, id }).await?,
+    ))
+}
+
+/// How a list of applications is narrowed for the consumer: `None` if it sees nothing at all.
+pub enum AppListing {
+    All,
+    Among(Vec<Uuid>),
+    /// An extra label filter (a runtime's scenarios, an integration system's label).
+    Filter(LabelFilter),
+    Nothing,
+}
+
+pub async fn app_listing(tx: &mut dyn Tx, tenant: TenantId, reach: Reach) -> Result<AppListing> {
+    Ok(match reach {
+        Reach::Tenant => AppListing::All,
+        Reach::Application(id) => AppListing::Among(vec![id]),
+        Reach::IntegrationSystem(id) => AppListing::Filter(LabelFilter {
+            key: INTEGRATION_SYSTEM_KEY.to_owned(),
+            query: LabelQuery::Contains(Value::from(id.to_string())),
+        }),
+        Reach::Runtime(id) => {
+            let scenarios = object_scenarios(tx, tenant, ObjectKind::Runtime, id).await?;
+            if scenarios.is_empty() {
+                AppListing::Nothing
+            } else {
+                AppListing::Filter(LabelFilter {
+                    key: SCENARIOS_KEY.to_owned(),
+                    query: LabelQuery::AnyOf(scenarios),
+                })
+            }
+        }
+    })
+}
+
+/// Whether the consumer may read this application (which exists in the tenant).
+pub async fn can_read_app(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    reach: Reach,
+    app: &sextant_domain::Application,
+) -> Result<bool> {
+    Ok(match reach {
+        Reach::Tenant => true,
+        Reach::Application(id) => app.id == id,
+        Reach::IntegrationSystem(id) => app.integration_system_id == Some(id),
+        Reach::Runtime(runtime) => {
+            let theirs = object_scenarios(tx, tenant, ObjectKind::Runtime, runtime).await?;
+            let ours = object_scenarios(tx, tenant, ObjectKind::Application, app.id).await?;
+            ours.iter().any(|s| theirs.contains(s))
+        }
+    })
+}
+
+/// Requires that the consumer may change the application (and its children); an application
+/// out of reach is reported as missing.
+pub async fn writable_app(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    reach: Reach,
+    app: Uuid,
+) -> Result<()> {
+    let allowed = match reach {
+        Reach::Tenant => true,
+        Reach::Application(id) => id == app,
+        Reach::Runtime(_) => false,
+        Reach::IntegrationSystem(id) => tx
+            .application(tenant, app)
+            .await
+            .map_err(internal)?
+            .is_some_and(|a| a.integration_system_id == Some(id)),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(DomainError::not_found("application", app))
+    }
+}
+
+/// Requires that the consumer may create applications, and fixes the integration system of
+/// one an integration system creates (its own; naming another one is refused).
+pub fn registering_app(reach: Reach, integration_system_id: &mut Option<Uuid>) -> Result<()> {
+    match reach {
+        Reach::Tenant => Ok(()),
+        Reach::Application(_) => Err(forbidden("an application cannot register applications")),
+        Reach::Runtime(_) => Err(forbidden("a runtime cannot register applications")),
+        Reach::IntegrationSystem(id) => match integration_system_id {
+            None => {
+                *integration_system_id = Some(id);
+                Ok(())
+            }
+            Some(named) if *named == id => Ok(()),
+            Some(_) => Err(forbidden(
+                "an integration system can manage only its own applications: integrationSystemID must be its own ID",
+            )),
+        },
+    }
+}
+
+/// Whether the consumer may read this runtime.
+pub fn can_read_runtime(reach: Reach, runtime: Uuid) -> bool {
+    match reach {
+        Reach::Tenant => true,
+        Reach::Runtime(id) => id == runtime,
+        Reach::Application(_) | Reach::IntegrationSystem(_) => false,
+    }
+}
+
+/// Requires that the consumer may set or delete the runtime's labels.
+pub fn writable_runtime_labels(reach: Reach, runtime: Uuid) -> Result<()> {
+    if can_read_runtime(reach, runtime) {
+        Ok(())
+    } else {
+        Err(DomainError::not_found("runtime", runtime))
+    }
+}
+
+/// Requires that the consumer may register, update or unregister runtimes.
+pub fn managing_runtimes(reach: Reach) -> Result<()> {
+    match reach {
+        Reach::Tenant => Ok(()),
+        _ => Err(forbidden(
+            "only users manage runtimes; a runtime may change only its own labels",
+        )),
+    }
+}
+
+/// Requires that the consumer may request or delete credentials of a runtime.
+pub fn runtime_credentials(reach: Reach, runtime: Uuid) -> Result<()> {
+    writable_runtime_labels(reach, runtime)
+}
+
+/// Requires that the consumer may request or delete credentials of an integration system.
+pub fn integration_system_credentials(reach: Reach, system: Uuid) -> Result<()> {
+    match reach {
+        Reach::Tenant => Ok(()),
+        Reach::IntegrationSystem(id) if id == system => Ok(()),
+        _ => Err(DomainError::not_found("integration system", system)),
+    }
+}
+
+/// Whether the consumer may see the system auths of an integration system.
+pub fn can_read_integration_system_auths(reach: Reach, system: Uuid) -> bool {
+    match reach {
+        Reach::Tenant => true,
+        Reach::IntegrationSystem(id) => id == system,
+        _ => false,
+    }
+}

@@ -1,0 +1,312 @@
+//! System auths: OAuth2 client credentials for applications, runtimes and integration systems
+//! (`requestClientCredentialsFor*`, `deleteSystemAuthFor*`, the `auths` fields). The client
+//! secret is generated here, answered once, and stored only as a hash; the token endpoint
+//! (`/oauth2/token`, in the server) checks it.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use sextant_domain::{
+    Credential, DomainError, Scope, SystemAuth as DomainSystemAuth, SystemAuthOwner, TenantId,
+};
+use sextant_store::{OwnerKind, Tx};
+use uuid::Uuid;
+
+use crate::TokenUrl;
+use crate::catalog_types::Auth;
+use crate::confine::{self, Reach};
+use crate::error::{GqlResult, IntoGql, internal};
+use crate::guard::{Scopes, consumer};
+use crate::inputs::parse_id;
+use crate::mutation::write;
+use crate::service::now_micros;
+
+type Result<T> = std::result::Result<T, DomainError>;
+
+/// `SystemAuth`: a credential of an application, runtime or integration system.
+#[derive(SimpleObject)]
+pub struct SystemAuth {
+    pub id: ID,
+    pub auth: Option<Auth>,
+}
+
+impl SystemAuth {
+    /// The wire form of a stored auth: OAuth2 client credentials show the client id and the
+    /// token URL; the secret was shown once, when it was made, and is not kept.
+    pub fn stored(auth: &DomainSystemAuth, token_url: &str) -> Self {
+        SystemAuth {
+            id: ID(auth.id.to_string()),
+            auth: auth
+                .secret_hash
+                .as_ref()
+                .map(|_| oauth_auth(auth.id, String::new(), token_url)),
+        }
+    }
+}
+
+fn oauth_auth(client_id: Uuid, secret: String, token_url: &str) -> Auth {
+    sextant_domain::Auth {
+        credential: Credential::OAuth {
+            client_id: client_id.to_string(),
+            client_secret: secret,
+            url: token_url.to_owned(),
+        },
+        additional_headers: None,
+        additional_query_params: None,
+        request_auth: None,
+    }
+    .into()
+}
+
+fn token_url<'a>(ctx: &Context<'a>) -> GqlResult<&'a str> {
+    Ok(ctx.data::<TokenUrl>()?.0.as_str())
+}
+
+fn reach(ctx: &Context<'_>) -> GqlResult<Reach> {
+    Reach::of(consumer(ctx)?).gql()
+}
+
+/// The system auths of one owner, if the consumer may see them (else none).
+pub async fn auths_of(
+    ctx: &Context<'_>,
+    kind: OwnerKind,
+    owner: Uuid,
+    tenant: Option<TenantId>,
+) -> GqlResult<Vec<SystemAuth>> {
+    let store = ctx.data::<std::sync::Arc<dyn sextant_store::Store>>()?;
+    let mut tx = store.read().await.gql()?;
+    let url = token_url(ctx)?;
+    Ok(tx
+        .system_auths_of(tenant, kind, &[owner])
+        .await
+        .gql()?
+        .iter()
+        .map(|a| SystemAuth::stored(a, url))
+        .collect())
+}
+
+/// Creates client credentials for an owner that the caller has checked.
+async fn create(
+    tx: &mut dyn Tx,
+    tenant: Option<TenantId>,
+    owner: SystemAuthOwner,
+    hash: Vec<u8>,
+) -> Result<DomainSystemAuth> {
+    let auth = DomainSystemAuth {
+        id: Uuid::new_v4(),
+        tenant,
+        owner,
+        secret_hash: Some(hash),
+        created_at: now_micros(),
+    };
+    tx.insert_system_auth(&auth).await.map_err(internal)?;
+    Ok(auth)
+}
+
+/// Loads a system auth for deletion through the mutation of `expected` kind: it must exist in
+/// the caller's tenant (integration systems: anywhere) and belong to that kind of object.
+async fn for_deletion(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+    expected: OwnerKind,
+) -> Result<DomainSystemAuth> {
+    let missing = || DomainError::not_found("system auth", id);
+    let auth = tx
+        .system_auth(id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(missing)?;
+    if auth.tenant.is_some_and(|t| t != tenant) {
+        return Err(missing());
+    }
+    let kind = match auth.owner {
+        SystemAuthOwner::Application(_) => OwnerKind::Application,
+        SystemAuthOwner::Runtime(_) => OwnerKind::Runtime,
+        SystemAuthOwner::IntegrationSystem(_) => OwnerKind::IntegrationSystem,
+    };
+    if kind != expected {
+        return Err(DomainError::Invalid(format!(
+            "system auth with ID \"{id}\" belongs to {} {}, not to {}",
+            article(auth.owner.kind_name()),
+            auth.owner.kind_name(),
+            match expected {
+                OwnerKind::Application => "an application",
+                OwnerKind::Runtime => "a runtime",
+                OwnerKind::IntegrationSystem => "an integration system",
+            }
+        )));
+    }
+    Ok(auth)
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+fn new_secret() -> Result<(String, Vec<u8>)> {
+    sextant_auth::new_client_secret().map_err(|e| DomainError::Internal(Box::new(e)))
+}
+
+#[derive(Default)]
+pub struct SystemAuthMutation;
+
+#[Object]
+impl SystemAuthMutation {
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn request_client_credentials_for_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<SystemAuth> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let app = parse_id(&id, "application").gql()?;
+        let (secret, hash) = new_secret().gql()?;
+        let auth = write(ctx, move |tx| {
+            Box::pin(async move {
+                if tx
+                    .application(tenant, app)
+                    .await
+                    .map_err(internal)?
+                    .is_none()
+                {
+                    return Err(DomainError::not_found("application", app));
+                }
+                confine::writable_app(tx, tenant, reach, app).await?;
+                create(tx, Some(tenant), SystemAuthOwner::Application(app), hash).await
+            })
+        })
+        .await?;
+        Ok(SystemAuth {
+            id: ID(auth.id.to_string()),
+            auth: Some(oauth_auth(auth.id, secret, token_url(ctx)?)),
+        })
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn request_client_credentials_for_runtime(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<SystemAuth> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let runtime = parse_id(&id, "runtime").gql()?;
+        let (secret, hash) = new_secret().gql()?;
+        let auth = write(ctx, move |tx| {
+            Box::pin(async move {
+                confine::runtime_credentials(reach, runtime)?;
+                if tx
+                    .runtime(tenant, runtime)
+                    .await
+                    .map_err(internal)?
+                    .is_none()
+                {
+                    return Err(DomainError::not_found("runtime", runtime));
+                }
+                create(tx, Some(tenant), SystemAuthOwner::Runtime(runtime), hash).await
+            })
+        })
+        .await?;
+        Ok(SystemAuth {
+            id: ID(auth.id.to_string()),
+            auth: Some(oauth_auth(auth.id, secret, token_url(ctx)?)),
+        })
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::IntegrationSystemWrite])")]
+    async fn request_client_credentials_for_integration_system(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<SystemAuth> {
+        let reach = reach(ctx)?;
+        let system = parse_id(&id, "integration system").gql()?;
+        let (secret, hash) = new_secret().gql()?;
+        let auth = write(ctx, move |tx| {
+            Box::pin(async move {
+                confine::integration_system_credentials(reach, system)?;
+                if tx
+                    .integration_system(system)
+                    .await
+                    .map_err(internal)?
+                    .is_none()
+                {
+                    return Err(DomainError::not_found("integration system", system));
+                }
+                create(tx, None, SystemAuthOwner::IntegrationSystem(system), hash).await
+            })
+        })
+        .await?;
+        Ok(SystemAuth {
+            id: ID(auth.id.to_string()),
+            auth: Some(oauth_auth(auth.id, secret, token_url(ctx)?)),
+        })
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn delete_system_auth_for_application(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "authID")] auth_id: ID,
+    ) -> GqlResult<SystemAuth> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let id = parse_id(&auth_id, "system auth").gql()?;
+        let auth = write(ctx, move |tx| {
+            Box::pin(async move {
+                let auth = for_deletion(tx, tenant, id, OwnerKind::Application).await?;
+                confine::writable_app(tx, tenant, reach, auth.owner.id()).await?;
+                tx.delete_system_auth(id).await.map_err(internal)?;
+                Ok(auth)
+            })
+        })
+        .await?;
+        Ok(SystemAuth::stored(&auth, token_url(ctx)?))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn delete_system_auth_for_runtime(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "authID")] auth_id: ID,
+    ) -> GqlResult<SystemAuth> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let id = parse_id(&auth_id, "system auth").gql()?;
+        let auth = write(ctx, move |tx| {
+            Box::pin(async move {
+                let auth = for_deletion(tx, tenant, id, OwnerKind::Runtime).await?;
+                confine::runtime_credentials(reach, auth.owner.id())?;
+                tx.delete_system_auth(id).await.map_err(internal)?;
+                Ok(auth)
+            })
+        })
+        .await?;
+        Ok(SystemAuth::stored(&auth, token_url(ctx)?))
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::IntegrationSystemWrite])")]
+    async fn delete_system_auth_for_integration_system(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "authID")] auth_id: ID,
+    ) -> GqlResult<SystemAuth> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let id = parse_id(&auth_id, "system auth").gql()?;
+        let auth = write(ctx, move |tx| {
+            Box::pin(async move {
+                let auth = for_deletion(tx, tenant, id, OwnerKind::IntegrationSystem).await?;
+                confine::integration_system_credentials(reach, auth.owner.id())?;
+                tx.delete_system_auth(id).await.map_err(internal)?;
+                Ok(auth)
+            })
+        })
+        .await?;
+        Ok(SystemAuth::stored(&auth, token_url(ctx)?))
+    }
+}

@@ -1,0 +1,77 @@
+//! System auths: how an application, runtime or integration system authenticates. The id is
+//! the OAuth2 client id; the client secret exists only as a hash.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{ConsumerKind, Scope, TenantId};
+
+/// What a system auth belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SystemAuthOwner {
+    Application(Uuid),
+    Runtime(Uuid),
+    IntegrationSystem(Uuid),
+}
+
+impl SystemAuthOwner {
+    pub fn id(self) -> Uuid {
+        match self {
+            Self::Application(id) | Self::Runtime(id) | Self::IntegrationSystem(id) => id,
+        }
+    }
+
+    /// The consumer kind a credential of this owner authenticates as.
+    pub fn consumer_kind(self) -> ConsumerKind {
+        match self {
+            Self::Application(_) => ConsumerKind::Application,
+            Self::Runtime(_) => ConsumerKind::Runtime,
+            Self::IntegrationSystem(_) => ConsumerKind::IntegrationSystem,
+        }
+    }
+
+    /// The name used in messages.
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            Self::Application(_) => "application",
+            Self::Runtime(_) => "runtime",
+            Self::IntegrationSystem(_) => "integration system",
+        }
+    }
+}
+
+/// A credential of an application, runtime or integration system.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SystemAuth {
+    /// The OAuth2 client id.
+    pub id: Uuid,
+    /// The owner's tenant; `None` for an integration system (global, it picks a tenant per
+    /// request).
+    pub tenant: Option<TenantId>,
+    pub owner: SystemAuthOwner,
+    /// SHA-256 of the client secret; `None` for an auth without a secret (a one-time-token
+    /// pairing).
+    pub secret_hash: Option<Vec<u8>>,
+    pub created_at: OffsetDateTime,
+}
+
+/// The scopes an OAuth2 client of each kind gets (Compass's
+/// `clientCredentialsRegistrationScopes`).
+pub fn client_scopes(kind: ConsumerKind) -> &'static [Scope] {
+    match kind {
+        ConsumerKind::Application => &[Scope::ApplicationRead, Scope::ApplicationWrite],
+        ConsumerKind::Runtime => &[
+            Scope::RuntimeRead,
+            Scope::RuntimeWrite,
+            Scope::ApplicationRead,
+        ],
+        ConsumerKind::IntegrationSystem => &[
+            Scope::ApplicationRead,
+            Scope::ApplicationWrite,
+            Scope::ApplicationTemplateRead,
+            Scope::ApplicationTemplateWrite,
+            Scope::IntegrationSystemRead,
+        ],
+        ConsumerKind::User => &[],
+    }
+}

@@ -1,0 +1,176 @@
+//! System auths in a transaction: [`SystemAuthTx`] is a supertrait of [`crate::Tx`],
+//! implemented once for both backends by `system_auth_tx!`.
+
+use sextant_domain::{SystemAuth, SystemAuthOwner, TenantId};
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// Which kind of owner a listing is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnerKind {
+    Application,
+    Runtime,
+    IntegrationSystem,
+}
+
+impl OwnerKind {
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            OwnerKind::Application => "app_id",
+            OwnerKind::Runtime => "runtime_id",
+            OwnerKind::IntegrationSystem => "integration_system_id",
+        }
+    }
+}
+
+/// The system-auth operations of a transaction.
+#[async_trait::async_trait]
+pub trait SystemAuthTx: Send {
+    /// Inserts; [`StoreError::ForeignKey`] if the owner does not exist (in the tenant).
+    async fn insert_system_auth(&mut self, auth: &SystemAuth) -> Result<(), StoreError>;
+    /// Looks an auth up by id alone: a credential names its tenant through its owner.
+    async fn system_auth(&mut self, id: Uuid) -> Result<Option<SystemAuth>, StoreError>;
+    /// Removes an auth and returns it, if it was there.
+    async fn delete_system_auth(&mut self, id: Uuid) -> Result<Option<SystemAuth>, StoreError>;
+    /// The auths of several owners of one kind (tenant `None` for integration systems),
+    /// ordered by owner and creation.
+    async fn system_auths_of(
+        &mut self,
+        tenant: Option<TenantId>,
+        kind: OwnerKind,
+        owners: &[Uuid],
+    ) -> Result<Vec<SystemAuth>, StoreError>;
+}
+
+pub(crate) fn owner_from_columns(
+    app: Option<Uuid>,
+    runtime: Option<Uuid>,
+    system: Option<Uuid>,
+) -> Result<SystemAuthOwner, StoreError> {
+    match (app, runtime, system) {
+        (Some(id), None, None) => Ok(SystemAuthOwner::Application(id)),
+        (None, Some(id), None) => Ok(SystemAuthOwner::Runtime(id)),
+        (None, None, Some(id)) => Ok(SystemAuthOwner::IntegrationSystem(id)),
+        _ => Err(StoreError::Corrupt(
+            "system auth without exactly one owner".into(),
+        )),
+    }
+}
+
+pub(crate) const SYSTEM_AUTH_COLUMNS: &str =
+    "id, tenant_id, app_id, runtime_id, integration_system_id, secret_hash, created_at";
+
+macro_rules! system_auth_tx {
+    ($Tx:ident, $Db:ty) => {
+        impl $Tx {
+            fn system_auth_from_row(
+                row: &<$Db as sqlx::Database>::Row,
+            ) -> Result<sextant_domain::SystemAuth, StoreError> {
+                let tenant: Option<Uuid> = row.try_get(1)?;
+                Ok(sextant_domain::SystemAuth {
+                    id: row.try_get(0)?,
+                    tenant: tenant.map(TenantId),
+                    owner: $crate::system_auth::owner_from_columns(
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                        row.try_get(4)?,
+                    )?,
+                    secret_hash: row.try_get(5)?,
+                    created_at: from_micros(row.try_get(6)?)?,
+                })
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::system_auth::SystemAuthTx for $Tx {
+            async fn insert_system_auth(
+                &mut self,
+                auth: &sextant_domain::SystemAuth,
+            ) -> Result<(), StoreError> {
+                use sextant_domain::SystemAuthOwner as O;
+                let (app, runtime, system) = match auth.owner {
+                    O::Application(id) => (Some(id), None, None),
+                    O::Runtime(id) => (None, Some(id), None),
+                    O::IntegrationSystem(id) => (None, None, Some(id)),
+                };
+                self.counter().inc();
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO system_auths ({}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    $crate::system_auth::SYSTEM_AUTH_COLUMNS
+                )))
+                .bind(auth.id)
+                .bind(auth.tenant.map(|t| t.0))
+                .bind(app)
+                .bind(runtime)
+                .bind(system)
+                .bind(auth.secret_hash.as_deref())
+                .bind(to_micros(auth.created_at))
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn system_auth(
+                &mut self,
+                id: Uuid,
+            ) -> Result<Option<sextant_domain::SystemAuth>, StoreError> {
+                self.counter().inc();
+                let row = sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {} FROM system_auths WHERE id = $1",
+                    $crate::system_auth::SYSTEM_AUTH_COLUMNS
+                )))
+                .bind(id)
+                .fetch_optional(self.conn())
+                .await?;
+                row.as_ref().map(Self::system_auth_from_row).transpose()
+            }
+
+            async fn delete_system_auth(
+                &mut self,
+                id: Uuid,
+            ) -> Result<Option<sextant_domain::SystemAuth>, StoreError> {
+                self.counter().inc();
+                let row = sqlx::query(AssertSqlSafe(format!(
+                    "DELETE FROM system_auths WHERE id = $1 RETURNING {}",
+                    $crate::system_auth::SYSTEM_AUTH_COLUMNS
+                )))
+                .bind(id)
+                .fetch_optional(self.conn())
+                .await?;
+                row.as_ref().map(Self::system_auth_from_row).transpose()
+            }
+
+            async fn system_auths_of(
+                &mut self,
+                tenant: Option<TenantId>,
+                kind: $crate::system_auth::OwnerKind,
+                owners: &[Uuid],
+            ) -> Result<Vec<sextant_domain::SystemAuth>, StoreError> {
+                if owners.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let column = kind.column();
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                    "SELECT {} FROM system_auths WHERE ",
+                    $crate::system_auth::SYSTEM_AUTH_COLUMNS
+                ));
+                match tenant {
+                    Some(tenant) => {
+                        qb.push("tenant_id = ");
+                        qb.push_bind(tenant.0);
+                    }
+                    None => {
+                        qb.push("tenant_id IS NULL");
+                    }
+                }
+                qb.push(format!(" AND {column} IN "));
+                Self::push_id_list(&mut qb, owners);
+                qb.push(format!(" ORDER BY {column}, created_at, id"));
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                rows.iter().map(Self::system_auth_from_row).collect()
+            }
+        }
+    };
+}
