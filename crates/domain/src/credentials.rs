@@ -278,4 +278,92 @@ mod tests {
         a.additional_query_params = Some(BTreeMap::from([("q p".into(), vec!["a b".into()])]));
         assert!(a.validate().is_ok(), "query parameters are percent-encoded");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(String::new()),
+                "[a-zA-Z0-9:_-]{1,12}",
+                "\\PC{0,40}",
+                ".{0,8}[\r\n\t\x00\x7f].{0,8}",
+                "https?://[a-z]{1,8}(\\.[a-z]{2,3})?(:[0-9]{1,5})?/[a-z/]{0,10}",
+            ]
+        }
+
+        fn credential() -> impl Strategy<Value = Credential> {
+            prop_oneof![
+                (text(), text())
+                    .prop_map(|(username, password)| Credential::Basic { username, password }),
+                (text(), text(), text()).prop_map(|(client_id, client_secret, url)| {
+                    Credential::OAuth {
+                        client_id,
+                        client_secret,
+                        url,
+                    }
+                }),
+            ]
+        }
+
+        fn multimap() -> impl Strategy<Value = Option<Multimap>> {
+            proptest::option::of(proptest::collection::btree_map(
+                text(),
+                proptest::collection::vec(text(), 0..3),
+                0..4,
+            ))
+        }
+
+        fn auth() -> impl Strategy<Value = Auth> {
+            (
+                credential(),
+                multimap(),
+                multimap(),
+                proptest::option::of((text(), credential(), multimap(), multimap())),
+            )
+                .prop_map(|(credential, headers, params, csrf)| Auth {
+                    credential,
+                    additional_headers: headers,
+                    additional_query_params: params,
+                    request_auth: csrf.map(|(url, credential, h, q)| RequestAuth {
+                        csrf: Some(CsrfTokenAuth {
+                            token_endpoint_url: url,
+                            credential,
+                            additional_headers: h,
+                            additional_query_params: q,
+                        }),
+                    }),
+                })
+        }
+
+        proptest! {
+            /// Validation never panics; what it accepts can be stored and applied: it
+            /// round-trips through JSON, and every header is a valid HTTP header.
+            #[test]
+            fn accepted_auths_are_safe_to_store_and_apply(auth in auth()) {
+                if auth.validate().is_ok() {
+                    let json = serde_json::to_string(&auth).unwrap();
+                    let back: Auth = serde_json::from_str(&json).unwrap();
+                    prop_assert_eq!(&back, &auth);
+                    let mut maps = vec![auth.additional_headers.as_ref()];
+                    if let Some(csrf) = auth.request_auth.as_ref().and_then(|r| r.csrf.as_ref()) {
+                        maps.push(csrf.additional_headers.as_ref());
+                    }
+                    for (name, values) in maps.into_iter().flatten().flat_map(|m| m.iter()) {
+                        prop_assert!(!name.is_empty() && name.bytes().all(is_tchar));
+                        prop_assert!(!values.is_empty());
+                        for v in values {
+                            prop_assert!(!v.is_empty());
+                            prop_assert!(!v.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f));
+                        }
+                    }
+                    if let Credential::OAuth { url, .. } = &auth.credential {
+                        prop_assert!(url.starts_with("http://") || url.starts_with("https://"));
+                    }
+                }
+            }
+        }
+    }
 }

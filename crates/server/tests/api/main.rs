@@ -13,6 +13,7 @@ mod catalog;
 mod catalog_statements;
 mod eventing;
 mod fetching;
+mod generated;
 mod http;
 mod labels;
 mod oauth;
