@@ -119,27 +119,45 @@ pub struct FetchRequestStatus {
     pub message: Option<String>,
 }
 
-#[derive(SimpleObject)]
-pub struct FetchRequest {
-    pub url: String,
-    pub auth: Option<Auth>,
-    pub mode: FetchModeWire,
-    pub filter: Option<String>,
-    pub status: FetchRequestStatus,
-}
+pub struct FetchRequest(domain::FetchRequest);
 
 impl From<domain::FetchRequest> for FetchRequest {
     fn from(f: domain::FetchRequest) -> Self {
-        FetchRequest {
-            url: f.url,
-            auth: f.auth.map(Into::into),
-            mode: f.mode.into(),
-            filter: f.filter,
-            status: FetchRequestStatus {
-                condition: f.status.condition.into(),
-                timestamp: Timestamp(f.status.timestamp),
-                message: f.status.message,
-            },
+        FetchRequest(f)
+    }
+}
+
+/// Whether the consumer may see credentials an application uses for itself (to fetch its
+/// specs, to receive webhooks): not a runtime, which only consumes the application's APIs.
+pub fn sees_application_secrets(ctx: &Context<'_>) -> GqlResult<bool> {
+    let reach = crate::confine::Reach::of(crate::guard::consumer(ctx)?)
+        .map_err(crate::error::to_graphql)?;
+    Ok(!matches!(reach, crate::confine::Reach::Runtime(_)))
+}
+
+#[Object]
+impl FetchRequest {
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+    /// The credentials used to fetch (hidden from runtimes).
+    async fn auth(&self, ctx: &Context<'_>) -> GqlResult<Option<Auth>> {
+        if !sees_application_secrets(ctx)? {
+            return Ok(None);
+        }
+        Ok(self.0.auth.clone().map(Into::into))
+    }
+    async fn mode(&self) -> FetchModeWire {
+        self.0.mode.into()
+    }
+    async fn filter(&self) -> Option<&str> {
+        self.0.filter.as_deref()
+    }
+    async fn status(&self) -> FetchRequestStatus {
+        FetchRequestStatus {
+            condition: self.0.status.condition.into(),
+            timestamp: Timestamp(self.0.status.timestamp),
+            message: self.0.status.message.clone(),
         }
     }
 }

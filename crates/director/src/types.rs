@@ -160,7 +160,12 @@ impl Application {
     async fn health_check_url(&self) -> Option<&str> {
         self.app.health_check_url.as_deref()
     }
+    /// The application's webhooks (hidden from runtimes: they hold the application's own
+    /// credentials).
     async fn webhooks(&self, ctx: &Context<'_>) -> GqlResult<Vec<Webhook>> {
+        if !crate::catalog_types::sees_application_secrets(ctx)? {
+            return Ok(Vec::new());
+        }
         let list = catalog(ctx)?
             .load_one(WebhooksKey(self.app.id))
             .await

@@ -443,6 +443,34 @@ async fn runtime_consumer_sees_its_scenarios_and_changes_only_its_labels(backend
     )
     .await;
     assert!(error_of(&body).contains("does not exist"), "{body}");
+
+    // The application's own credentials (webhook auth, fetch-request auth) stay hidden.
+    app.gql(
+        "mutation($a: ID!) {
+           addWebhook(applicationID: $a, in: {type: CONFIGURATION_CHANGED, url: \"https://hooks.example.com\", auth: {credential: {basic: {username: \"hook\", password: \"secret\"}}}}) { id }
+           addDocument(applicationID: $a, in: {title: \"t\", displayName: \"d\", description: \"x\", format: MARKDOWN, fetchRequest: {url: \"http://127.0.0.1:9/doc.md\", auth: {credential: {basic: {username: \"fetch\", password: \"secret\"}}}}}) { id } }",
+        json!({"a": in_a}),
+    )
+    .await;
+    let query = "query($a: ID!) { application(id: $a) { webhooks { id } documents { data { fetchRequest { url auth { credential { ... on BasicCredentialData { username } } } } } } } }";
+    let admin_view = app.gql(query, json!({"a": in_a})).await;
+    assert_eq!(
+        admin_view["application"]["webhooks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        admin_view["application"]["documents"]["data"][0]["fetchRequest"]["auth"]["credential"]["username"],
+        "fetch"
+    );
+    let (_, body) = gql_with(&app, &token, None, query, json!({"a": in_a})).await;
+    let runtime_view = &body["data"]["application"];
+    assert_eq!(runtime_view["webhooks"], json!([]), "{body}");
+    let fetch = &runtime_view["documents"]["data"][0]["fetchRequest"];
+    assert_eq!(fetch["url"], "http://127.0.0.1:9/doc.md");
+    assert!(fetch["auth"].is_null(), "{body}");
 }
 
 async fn integration_system_manages_only_its_applications(backend: Backend) {
