@@ -655,41 +655,6 @@ async fn shares_scenario(
     Ok(scenarios(&labels).iter().any(|s| app_scenarios.contains(s)))
 }
 
-/// The runtime an application's events go to: the one chosen with
-/// `setDefaultEventingForApplication` while it still shares a scenario with the application,
-/// else the oldest runtime that does. Reads only.
-pub async fn default_eventing_runtime(
-    tx: &mut dyn Tx,
-    tenant: TenantId,
-    app_id: Uuid,
-) -> Result<Option<Uuid>> {
-    let app_scenarios =
-        scenarios(&object_labels(tx, tenant, ObjectKind::Application, app_id).await?);
-    if let Some(chosen) = tx
-        .default_eventing(tenant, app_id)
-        .await
-        .map_err(internal)?
-        && shares_scenario(tx, tenant, &app_scenarios, chosen).await?
-    {
-        return Ok(Some(chosen));
-    }
-    tx.oldest_runtime_in_scenarios(tenant, &app_scenarios)
-        .await
-        .map_err(internal)
-}
-
-/// `Application.eventingConfiguration.defaultURL`.
-pub async fn application_eventing_url(
-    tx: &mut dyn Tx,
-    tenant: TenantId,
-    app_id: Uuid,
-) -> Result<String> {
-    match default_eventing_runtime(tx, tenant, app_id).await? {
-        Some(runtime) => runtime_eventing_url(tx, tenant, runtime).await,
-        None => Ok(String::new()),
-    }
-}
-
 /// `setDefaultEventingForApplication`: the runtime must share a scenario with the application.
 pub async fn set_default_eventing(
     tx: &mut dyn Tx,

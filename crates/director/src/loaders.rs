@@ -274,3 +274,112 @@ impl Loader<AllRuntimeAuthsKey> for CatalogLoader {
             .collect())
     }
 }
+
+/// The eventing URL of an application (`Application.eventingConfiguration.defaultURL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventingKey(pub Uuid);
+
+fn scenarios_of(
+    labels: Option<&std::collections::BTreeMap<String, serde_json::Value>>,
+) -> Vec<String> {
+    labels
+        .and_then(|l| l.get(sextant_domain::label::SCENARIOS_KEY))
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Loader<EventingKey> for CatalogLoader {
+    type Value = String;
+    type Error = LoadError;
+
+    /// The runtime an application's events go to: the one chosen with
+    /// `setDefaultEventingForApplication` while it still shares a scenario with the
+    /// application, else the oldest runtime that does. Reads only; for many applications at
+    /// once (the oldest runtime is looked up once per distinct set of scenarios).
+    async fn load(
+        &self,
+        keys: &[EventingKey],
+    ) -> Result<HashMap<EventingKey, Self::Value>, Self::Error> {
+        use sextant_domain::ObjectKind;
+        use std::collections::BTreeMap;
+        let mut tx = self.store.read().await?;
+        let apps: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut app_labels: HashMap<Uuid, BTreeMap<String, serde_json::Value>> = HashMap::new();
+        for (id, key, value) in tx
+            .labels(self.tenant, ObjectKind::Application, &apps)
+            .await?
+        {
+            app_labels.entry(id).or_default().insert(key, value);
+        }
+        let chosen: HashMap<Uuid, Uuid> = tx
+            .default_eventing_many(self.tenant, &apps)
+            .await?
+            .into_iter()
+            .collect();
+        let mut runtime_labels: HashMap<Uuid, BTreeMap<String, serde_json::Value>> = HashMap::new();
+        let chosen_runtimes: Vec<Uuid> = chosen.values().copied().collect();
+        for (id, key, value) in tx
+            .labels(self.tenant, ObjectKind::Runtime, &chosen_runtimes)
+            .await?
+        {
+            runtime_labels.entry(id).or_default().insert(key, value);
+        }
+        let mut runtime_of: HashMap<Uuid, Option<Uuid>> = HashMap::new();
+        let mut oldest: HashMap<Vec<String>, Option<Uuid>> = HashMap::new();
+        for app in &apps {
+            let mut scenarios = scenarios_of(app_labels.get(app));
+            scenarios.sort();
+            let kept = chosen.get(app).copied().filter(|rt| {
+                scenarios_of(runtime_labels.get(rt))
+                    .iter()
+                    .any(|s| scenarios.contains(s))
+            });
+            let runtime = match kept {
+                Some(rt) => Some(rt),
+                None => match oldest.get(&scenarios) {
+                    Some(found) => *found,
+                    None => {
+                        let found = tx
+                            .oldest_runtime_in_scenarios(self.tenant, &scenarios)
+                            .await?;
+                        oldest.insert(scenarios.clone(), found);
+                        found
+                    }
+                },
+            };
+            runtime_of.insert(*app, runtime);
+        }
+        let missing: Vec<Uuid> = runtime_of
+            .values()
+            .flatten()
+            .filter(|rt| !runtime_labels.contains_key(rt))
+            .copied()
+            .collect();
+        for (id, key, value) in tx
+            .labels(self.tenant, ObjectKind::Runtime, &missing)
+            .await?
+        {
+            runtime_labels.entry(id).or_default().insert(key, value);
+        }
+        Ok(keys
+            .iter()
+            .map(|k| {
+                let url = runtime_of
+                    .get(&k.0)
+                    .copied()
+                    .flatten()
+                    .and_then(|rt| runtime_labels.get(&rt))
+                    .and_then(|l| l.get(crate::catalog::EVENT_SERVICE_URL_KEY))
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                (*k, url)
+            })
+            .collect())
+    }
+}

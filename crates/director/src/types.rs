@@ -37,7 +37,10 @@ pub async fn page_labels(
     kind: ObjectKind,
     ids: Vec<Uuid>,
 ) -> GqlResult<Option<LabelsById>> {
-    if !ctx.look_ahead().field("data").field("labels").exists() || ids.is_empty() {
+    let data = ctx.look_ahead().field("data");
+    let wanted = data.field("labels").exists()
+        || (kind == ObjectKind::Runtime && data.field("eventingConfiguration").exists());
+    if !wanted || ids.is_empty() {
         return Ok(None);
     }
     let tenant = crate::guard::consumer(ctx)?.tenant;
@@ -293,11 +296,11 @@ impl Application {
         &self,
         ctx: &Context<'_>,
     ) -> GqlResult<ApplicationEventingConfiguration> {
-        let tenant = crate::guard::consumer(ctx)?.tenant;
-        let mut tx = store(ctx)?.read().await.gql()?;
-        let default_url = crate::catalog::application_eventing_url(&mut *tx, tenant, self.app.id)
+        let default_url = catalog(ctx)?
+            .load_one(crate::loaders::EventingKey(self.app.id))
             .await
-            .gql()?;
+            .map_err(load_error)?
+            .unwrap_or_default();
         Ok(ApplicationEventingConfiguration { default_url })
     }
 }
@@ -397,19 +400,27 @@ impl Runtime {
         )
         .await
     }
-    async fn eventing_configuration(&self) -> RuntimeEventingConfiguration {
-        let default_url = self
-            .preloaded
+    /// The runtime's eventing URL: its `runtime/event_service_url` label, else "".
+    async fn eventing_configuration(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<RuntimeEventingConfiguration> {
+        let key = crate::catalog::EVENT_SERVICE_URL_KEY;
+        let labels = resolve_labels(
+            ctx,
+            ObjectKind::Runtime,
+            self.runtime.id,
+            &self.preloaded,
+            Some(key.to_owned()),
+        )
+        .await?;
+        let default_url = labels
             .as_ref()
-            .map(|labels| labels.get(crate::catalog::EVENT_SERVICE_URL_KEY).cloned())
-            .unwrap_or(None);
-        RuntimeEventingConfiguration {
-            default_url: default_url
-                .as_ref()
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-        }
+            .and_then(|l| l.0.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(RuntimeEventingConfiguration { default_url })
     }
 }
 

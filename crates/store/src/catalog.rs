@@ -143,6 +143,12 @@ pub trait CatalogTx: Send {
         tenant: TenantId,
         app_id: Uuid,
     ) -> Result<Option<Uuid>, StoreError>;
+    /// The chosen default eventing runtimes of several applications: (application, runtime).
+    async fn default_eventing_many(
+        &mut self,
+        tenant: TenantId,
+        app_ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, Uuid)>, StoreError>;
     /// The oldest runtime whose `scenarios` label holds any of these scenarios.
     async fn oldest_runtime_in_scenarios(
         &mut self,
@@ -1045,6 +1051,27 @@ macro_rules! catalog_tx {
                 .bind(app_id)
                 .fetch_optional(self.conn())
                 .await?)
+            }
+
+            async fn default_eventing_many(
+                &mut self,
+                tenant: TenantId,
+                app_ids: &[Uuid],
+            ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+                if app_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                    "SELECT app_id, runtime_id FROM default_eventing WHERE tenant_id = ",
+                );
+                qb.push_bind(tenant.0);
+                qb.push(" AND app_id IN ");
+                Self::push_id_list(&mut qb, app_ids);
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get::<Uuid, _>(0)?, r.try_get::<Uuid, _>(1)?)))
+                    .collect()
             }
 
             async fn oldest_runtime_in_scenarios(
