@@ -316,9 +316,15 @@ fn content(
             "only one of data or fetchRequest may be given",
         )),
         (Some(Clob(data)), None) => Ok(Some(Content::Inline(data))),
-        (None, Some(fetch)) => Ok(Some(Content::Fetch(Box::new(
-            fetch.validate(ty, &format!("{field}.fetchRequest"))?,
-        )))),
+        (None, Some(fetch)) => {
+            // A document's fetch request is its own field, not part of `data`.
+            let path = if field == "data" {
+                "fetchRequest".to_owned()
+            } else {
+                format!("{field}.fetchRequest")
+            };
+            Ok(Some(Content::Fetch(Box::new(fetch.validate(ty, &path)?))))
+        }
         (None, None) if required => Err(field_err(
             ty,
             field.to_owned(),

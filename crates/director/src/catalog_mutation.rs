@@ -87,6 +87,46 @@ async fn writable_child(
     }
 }
 
+/// Before fetching for an application: it must exist and be within reach, so nobody makes
+/// the server fetch on behalf of an application it may not change. The write transaction
+/// checks again.
+async fn check_app(ctx: &Context<'_>, app: Uuid, what: &str) -> GqlResult<()> {
+    let tenant = consumer(ctx)?.tenant;
+    let reach = reach(ctx)?;
+    let mut tx = store(ctx)?.read().await.gql()?;
+    if tx.application(tenant, app).await.gql()?.is_none() {
+        return Err(crate::error::to_graphql(DomainError::NotFound(format!(
+            "Cannot add {what} to not existing Application"
+        ))));
+    }
+    confine::writable_app(&mut *tx, tenant, reach, app)
+        .await
+        .gql()
+}
+
+/// Before fetching for an existing child: it must exist and be within reach.
+async fn check_existing(ctx: &Context<'_>, child: Child) -> GqlResult<()> {
+    check_child(ctx, child).await?;
+    let tenant = consumer(ctx)?.tenant;
+    let mut tx = store(ctx)?.read().await.gql()?;
+    let exists = match child {
+        Child::Api(id) => tx.api_definition(tenant, id).await.gql()?.is_some(),
+        Child::Event(id) => tx.event_definition(tenant, id).await.gql()?.is_some(),
+        Child::Document(id) => tx.document(tenant, id).await.gql()?.is_some(),
+        Child::Webhook(id) => tx.webhook(tenant, id).await.gql()?.is_some(),
+    };
+    if exists {
+        Ok(())
+    } else {
+        Err(crate::error::to_graphql(match child {
+            Child::Api(id) => DomainError::not_found("API definition", id),
+            Child::Event(id) => DomainError::not_found("event definition", id),
+            Child::Document(id) => DomainError::not_found("document", id),
+            Child::Webhook(id) => DomainError::not_found("webhook", id),
+        }))
+    }
+}
+
 /// The same check in its own read transaction, for operations that fetch before writing.
 async fn check_child(ctx: &Context<'_>, child: Child) -> GqlResult<()> {
     let tenant = consumer(ctx)?.tenant;
@@ -187,6 +227,7 @@ impl CatalogMutation {
         let reach = reach(ctx)?;
         let app = parse_id(&application_id, "application").gql()?;
         let draft = input.validate().gql()?;
+        check_app(ctx, app, "API").await?;
         let apis = catalog::prepare_apis(fetcher(ctx)?, tenant, vec![draft]).await;
         let api = write(ctx, move |tx| {
             Box::pin(async move {
@@ -215,6 +256,7 @@ impl CatalogMutation {
         let reach = reach(ctx)?;
         let id = parse_id(&id, "API definition").gql()?;
         let draft = input.validate().gql()?;
+        check_existing(ctx, Child::Api(id)).await?;
         let apis = catalog::prepare_apis(fetcher(ctx)?, tenant, vec![draft]).await;
         let api = write(ctx, move |tx| {
             Box::pin(async move {
@@ -328,6 +370,7 @@ impl CatalogMutation {
         let reach = reach(ctx)?;
         let app = parse_id(&application_id, "application").gql()?;
         let draft = input.validate().gql()?;
+        check_app(ctx, app, "Event Definition").await?;
         let events = catalog::prepare_events(fetcher(ctx)?, tenant, vec![draft]).await;
         let event = write(ctx, move |tx| {
             Box::pin(async move {
@@ -353,6 +396,7 @@ impl CatalogMutation {
         let reach = reach(ctx)?;
         let id = parse_id(&id, "event definition").gql()?;
         let draft = input.validate().gql()?;
+        check_existing(ctx, Child::Event(id)).await?;
         let events = catalog::prepare_events(fetcher(ctx)?, tenant, vec![draft]).await;
         let event = write(ctx, move |tx| {
             Box::pin(async move {
@@ -416,6 +460,7 @@ impl CatalogMutation {
         let reach = reach(ctx)?;
         let app = parse_id(&application_id, "application").gql()?;
         let draft = input.validate().gql()?;
+        check_app(ctx, app, "Document").await?;
         let documents = catalog::prepare_documents(fetcher(ctx)?, tenant, vec![draft]).await;
         let document = write(ctx, move |tx| {
             Box::pin(async move {

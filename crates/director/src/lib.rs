@@ -36,7 +36,7 @@ pub type DirectorSchema = Schema<query::Query, mutation::Mutation, EmptySubscrip
 
 /// Limits on what one request may ask for.
 pub const MAX_DEPTH: usize = 12;
-pub const MAX_COMPLEXITY: usize = 5_000;
+pub const MAX_COMPLEXITY: usize = 20_000;
 
 fn builder() -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
     Schema::build(

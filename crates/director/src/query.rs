@@ -27,6 +27,16 @@ pub(crate) fn page_complexity(first: Option<i32>, child_complexity: usize) -> us
     size.saturating_mul(child_complexity.max(1))
 }
 
+/// A list nested in a list item (an application's API definitions, …) is loaded for the
+/// whole outer page in a constant number of statements, and its size is bounded by the data,
+/// not by the request: it costs its item's complexity plus a fixed amount, so a Compass
+/// agent's full sync query (every nested list at the default 100) stays within the limit.
+pub(crate) fn nested_page_complexity(child_complexity: usize) -> usize {
+    child_complexity.saturating_add(NESTED_LIST_COST)
+}
+
+const NESTED_LIST_COST: usize = 10;
+
 pub(crate) fn page(first: Option<i32>, after: Option<PageCursor>) -> GqlResult<PageRequest> {
     PageRequest::parse(first, after.as_ref().map(|c| c.0.as_str()))
         .map_err(|m| crate::error::to_graphql(sextant_domain::DomainError::Invalid(m)))

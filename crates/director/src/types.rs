@@ -178,7 +178,7 @@ impl Application {
     }
     #[graphql(
         name = "apiDefinitions",
-        complexity = "crate::query::page_complexity(first, child_complexity)"
+        complexity = "crate::query::nested_page_complexity(child_complexity)"
     )]
     async fn api_definitions(
         &self,
@@ -199,7 +199,7 @@ impl Application {
             .unwrap_or_else(|| Page::from_rows(Vec::new(), &request, 0));
         Ok(ApiDefinitionPage::new(page, &request))
     }
-    #[graphql(complexity = "crate::query::page_complexity(first, child_complexity)")]
+    #[graphql(complexity = "crate::query::nested_page_complexity(child_complexity)")]
     async fn event_definitions(
         &self,
         ctx: &Context<'_>,
@@ -219,7 +219,7 @@ impl Application {
             .unwrap_or_else(|| Page::from_rows(Vec::new(), &request, 0));
         Ok(EventDefinitionPage::new(page, &request))
     }
-    #[graphql(complexity = "crate::query::page_complexity(first, child_complexity)")]
+    #[graphql(complexity = "crate::query::nested_page_complexity(child_complexity)")]
     async fn documents(
         &self,
         ctx: &Context<'_>,

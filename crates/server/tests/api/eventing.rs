@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sextant_domain::TenantId;
 
 use crate::helpers::{Backend, TestApp, error_of};
-use crate::{on_both_backends, on_both_backends_ignored};
+use crate::on_both_backends;
 
 const URL_KEY: &str = "runtime/event_service_url";
 const RT1_URL: &str = "https://events.rt1.example.com";
@@ -338,9 +338,5 @@ on_both_backends!(
     a_default_must_share_a_scenario,
     eventing_mutations_need_eventing_manage,
     unregistering_forgets_the_choice,
-);
-
-on_both_backends_ignored!(
-    "BUG: Runtime.eventingConfiguration is \"\" unless the runtime comes from `runtimes` with `labels` selected":
     runtime_eventing_configuration_is_its_label,
 );

@@ -360,25 +360,3 @@ impl TestApp {
             .to_owned()
     }
 }
-
-/// Like `on_both_backends!`, for tests that reveal a known bug: each listed test runs on both
-/// backends (`<name>::sqlite`, `<name>::postgres`) and is ignored with `reason` until fixed.
-#[macro_export]
-macro_rules! on_both_backends_ignored {
-    ($reason:literal: $($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = $reason]
-                async fn sqlite() {
-                    super::$name($crate::helpers::Backend::Sqlite).await
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = $reason]
-                async fn postgres() {
-                    super::$name($crate::helpers::Backend::Postgres).await
-                }
-            }
-        )*
-    };
-}
