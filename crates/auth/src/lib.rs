@@ -25,6 +25,12 @@ pub enum AuthError {
     /// Valid credentials that do not allow what was asked (another tenant): HTTP 403.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The credentials could not be checked right now (the store is unreachable): HTTP 503.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// No randomness could be had.
+    #[error("no secure randomness available")]
+    Random,
     /// The signing key could not be loaded or used.
     #[error("signing key is not usable")]
     Key(#[source] jsonwebtoken::errors::Error),
@@ -73,7 +79,6 @@ pub struct ClientToken {
     /// The client id: the system auth the token was issued for.
     pub client_id: Uuid,
     pub claim: ClientClaim,
-    pub tenant: Uuid,
     pub scopes: Vec<String>,
 }
 
@@ -141,7 +146,7 @@ pub fn new_client_secret() -> Result<(String, Vec<u8>), AuthError> {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| AuthError::Unauthenticated("no randomness available".into()))?;
+        .map_err(|_| AuthError::Random)?;
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let hash = secret_hash(&secret);
     Ok((secret, hash))
@@ -272,7 +277,6 @@ impl TokenVerifier {
                     AuthError::Unauthenticated("invalid token: bad client id".into())
                 })?,
                 claim,
-                tenant: claims.tenant,
                 scopes: claims
                     .scopes
                     .split_whitespace()

@@ -27,7 +27,9 @@ type Result<T> = std::result::Result<T, DomainError>;
 
 /// The runtime label that holds a runtime's eventing URL.
 pub const EVENT_SERVICE_URL_KEY: &str = "runtime/event_service_url";
-/// At most this many fetches of one mutation run at once.
+/// At most this many fetches of one list of a mutation run at once (a registration fetches
+/// its API specs, event specs and documents side by side); the fetcher caps all fetches of
+/// the server.
 const FETCH_CONCURRENCY: usize = 8;
 
 /// Data and fetch request of a spec or document after fetching.
@@ -54,18 +56,19 @@ async fn fetch_content(
     } else {
         match fetcher.fetch(&draft.url, draft.auth.as_ref()).await {
             Err(e) => (FetchStatusCondition::Failed, e.to_string(), None),
-            Ok(fetched) => match spec
-                .map(|(kind, format)| sextant_spec::validate(kind, format, &fetched.body))
-            {
-                Some(Err(e)) => (
-                    FetchStatusCondition::Failed,
-                    format!("the fetched document was refused: {e}"),
-                    None,
-                ),
-                _ => (
+            Ok(fetched) => match check_fetched(spec, fetched.body).await {
+                (body, Some(refused)) => {
+                    drop(body);
+                    (
+                        FetchStatusCondition::Failed,
+                        format!("the fetched document was refused: {refused}"),
+                        None,
+                    )
+                }
+                (body, None) => (
                     FetchStatusCondition::Succeeded,
-                    format!("fetched {} bytes", fetched.body.len()),
-                    Some(fetched.body),
+                    format!("fetched {} bytes", body.len()),
+                    Some(body),
                 ),
             },
         }
@@ -83,6 +86,29 @@ async fn fetch_content(
                 timestamp: now_micros(),
             },
         }),
+    }
+}
+
+/// Checks a fetched spec off the async workers (parsing up to 2 MiB of YAML is CPU work);
+/// answers the body and, if it was refused, why.
+async fn check_fetched(
+    spec: Option<(SpecKind, SpecFormat)>,
+    body: String,
+) -> (String, Option<String>) {
+    let Some((kind, format)) = spec else {
+        return (body, None);
+    };
+    match tokio::task::spawn_blocking(move || {
+        let verdict = sextant_spec::validate(kind, format, &body).err();
+        (body, verdict.map(|e| e.to_string()))
+    })
+    .await
+    {
+        Ok(checked) => checked,
+        Err(e) => (
+            String::new(),
+            Some(format!("the check of the document failed: {e}")),
+        ),
     }
 }
 
@@ -379,7 +405,10 @@ pub async fn refetch_api_spec(
     };
     // The definition was updated while its spec was being fetched: what was fetched belongs
     // to the old version and must not undo the update.
-    if !same_source(current_spec.fetch_request.as_ref(), &fetch_request) {
+    if !same_source(current_spec.fetch_request.as_ref(), &fetch_request)
+        || current_spec.format != spec.format
+        || current_spec.spec_type != spec.spec_type
+    {
         return Ok(current_spec.clone());
     }
     if let Some(data) = fetched.data {
@@ -482,7 +511,10 @@ pub async fn refetch_event_spec(
     .await;
     let mut tx = store.write().await.map_err(internal)?;
     let mut current = existing_event(&mut *tx, tenant, id).await?;
-    if !same_source(current.spec.fetch_request.as_ref(), &fetch_request) {
+    if !same_source(current.spec.fetch_request.as_ref(), &fetch_request)
+        || current.spec.format != event.spec.format
+        || current.spec.spec_type != event.spec.spec_type
+    {
         return Ok(current.spec);
     }
     if let Some(data) = fetched.data {

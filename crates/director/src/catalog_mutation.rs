@@ -77,11 +77,14 @@ async fn writable_child(
     match app {
         Some(app) => confine::writable_app(tx, tenant, reach, app)
             .await
-            .map_err(|_| match child {
-                Child::Api(id) => DomainError::not_found("API definition", id),
-                Child::Event(id) => DomainError::not_found("event definition", id),
-                Child::Document(id) => DomainError::not_found("document", id),
-                Child::Webhook(id) => DomainError::not_found("webhook", id),
+            .map_err(|e| match (e, child) {
+                (DomainError::NotFound(_), child) => match child {
+                    Child::Api(id) => DomainError::not_found("API definition", id),
+                    Child::Event(id) => DomainError::not_found("event definition", id),
+                    Child::Document(id) => DomainError::not_found("document", id),
+                    Child::Webhook(id) => DomainError::not_found("webhook", id),
+                },
+                (other, _) => other,
             }),
         None => Ok(()),
     }

@@ -278,21 +278,35 @@ impl ApiDefinition {
             _ => Err(not_found()),
         }
     }
-    /// One entry per runtime of the tenant: its credentials, else `defaultAuth`.
+    /// One entry per runtime of the tenant: its credentials, else `defaultAuth` (a runtime
+    /// sees only its own entry). The list grows with the tenant's runtimes, so it weighs like
+    /// a full page in the complexity limit.
+    #[graphql(complexity = "crate::query::page_complexity(None, child_complexity)")]
     async fn auths(&self, ctx: &Context<'_>) -> GqlResult<Vec<ApiRuntimeAuth>> {
-        let list = catalog(ctx)?
-            .load_one(AllRuntimeAuthsKey(self.0.id))
-            .await
-            .map_err(load_error)?
-            .unwrap_or_default();
         let reach = crate::confine::Reach::of(crate::guard::consumer(ctx)?)
             .map_err(crate::error::to_graphql)?;
+        let list = match reach {
+            crate::confine::Reach::Runtime(own) => {
+                let loaded = catalog(ctx)?
+                    .load_one(RuntimeAuthKey {
+                        api: self.0.id,
+                        runtime: own,
+                    })
+                    .await
+                    .map_err(load_error)?;
+                match loaded {
+                    Some(l) if l.runtime_exists => vec![(own, l.auth)],
+                    _ => Vec::new(),
+                }
+            }
+            _ => catalog(ctx)?
+                .load_one(AllRuntimeAuthsKey(self.0.id))
+                .await
+                .map_err(load_error)?
+                .unwrap_or_default(),
+        };
         Ok(list
             .into_iter()
-            .filter(|(runtime, _)| match reach {
-                crate::confine::Reach::Runtime(own) => own == *runtime,
-                _ => true,
-            })
             .map(|(runtime, auth)| ApiRuntimeAuth {
                 runtime_id: id(runtime),
                 auth: auth.or_else(|| self.0.default_auth.clone()).map(Into::into),

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use sextant_domain::label::{INTEGRATION_SYSTEM_KEY, LabelFilter, LabelQuery, SCENARIOS_KEY};
+use sextant_domain::label::{LabelFilter, LabelQuery, SCENARIOS_KEY};
 use sextant_domain::{Consumer, ConsumerKind, DomainError, ObjectKind, ObjectRef, TenantId};
 use sextant_store::Tx;
 use uuid::Uuid;
@@ -75,11 +75,11 @@ async fn object_scenarios(
     ))
 }
 
-/// How a list of applications is narrowed for the consumer: `None` if it sees nothing at all.
+/// How a list of applications is narrowed for the consumer.
 pub enum AppListing {
     All,
     Among(Vec<Uuid>),
-    /// An extra label filter (a runtime's scenarios, an integration system's label).
+    /// An extra label filter (a runtime's scenarios).
     Filter(LabelFilter),
     Nothing,
 }
@@ -88,10 +88,13 @@ pub async fn app_listing(tx: &mut dyn Tx, tenant: TenantId, reach: Reach) -> Res
     Ok(match reach {
         Reach::Tenant => AppListing::All,
         Reach::Application(id) => AppListing::Among(vec![id]),
-        Reach::IntegrationSystem(id) => AppListing::Filter(LabelFilter {
-            key: INTEGRATION_SYSTEM_KEY.to_owned(),
-            query: LabelQuery::Contains(Value::from(id.to_string())),
-        }),
+        // The column, not the `integration-system-id` label: the column is what every other
+        // check of an integration system's reach reads.
+        Reach::IntegrationSystem(id) => AppListing::Among(
+            tx.application_ids_of_integration_system(tenant, id)
+                .await
+                .map_err(internal)?,
+        ),
         Reach::Runtime(id) => {
             let scenarios = object_scenarios(tx, tenant, ObjectKind::Runtime, id).await?;
             if scenarios.is_empty() {

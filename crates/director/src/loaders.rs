@@ -383,3 +383,50 @@ impl Loader<EventingKey> for CatalogLoader {
             .collect())
     }
 }
+
+/// The system auths of an application, runtime or integration system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SystemAuthsKey {
+    pub kind: sextant_store::OwnerKind,
+    pub owner: Uuid,
+}
+
+impl Loader<SystemAuthsKey> for CatalogLoader {
+    type Value = Vec<sextant_domain::SystemAuth>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[SystemAuthsKey],
+    ) -> Result<HashMap<SystemAuthsKey, Self::Value>, Self::Error> {
+        use sextant_store::OwnerKind;
+        let mut tx = self.store.read().await?;
+        let mut out: HashMap<SystemAuthsKey, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for kind in [
+            OwnerKind::Application,
+            OwnerKind::Runtime,
+            OwnerKind::IntegrationSystem,
+        ] {
+            let owners: Vec<Uuid> = keys
+                .iter()
+                .filter(|k| k.kind == kind)
+                .map(|k| k.owner)
+                .collect();
+            if owners.is_empty() {
+                continue;
+            }
+            // Integration systems are global: their auths have no tenant.
+            let tenant = (kind != OwnerKind::IntegrationSystem).then_some(self.tenant);
+            for auth in tx.system_auths_of(tenant, kind, &owners).await? {
+                if let Some(list) = out.get_mut(&SystemAuthsKey {
+                    kind,
+                    owner: auth.owner.id(),
+                }) {
+                    list.push(auth);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

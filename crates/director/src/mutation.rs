@@ -10,7 +10,7 @@ use sextant_domain::{DomainError, ObjectKind, ObjectRef, Scope};
 use sextant_store::{Store, Tx};
 
 use crate::confine::{self, Reach};
-use crate::error::{GqlResult, IntoGql};
+use crate::error::{GqlResult, IntoGql, internal};
 use crate::guard::{Scopes, consumer};
 use crate::inputs::{
     self, ApplicationFromTemplateInput, ApplicationRegisterInput, ApplicationTemplateInput,
@@ -75,13 +75,24 @@ fn reach(ctx: &Context<'_>) -> GqlResult<Reach> {
     Reach::of(consumer(ctx)?).gql()
 }
 
-/// Requires that the consumer may change the labels of the object.
+/// Requires that the consumer may change this label of the object. Scenarios decide what a
+/// runtime sees and the integration-system label mirrors who manages an application: only
+/// users set those, or a runtime or application could widen its own reach.
 async fn writable_object(
     tx: &mut dyn Tx,
     tenant: sextant_domain::TenantId,
     reach: Reach,
     object: ObjectRef,
+    key: &str,
 ) -> Result<(), DomainError> {
+    if reach != Reach::Tenant
+        && (key == sextant_domain::label::SCENARIOS_KEY
+            || key == sextant_domain::label::INTEGRATION_SYSTEM_KEY)
+    {
+        return Err(DomainError::Forbidden(format!(
+            "only users may set or delete the label {key:?}"
+        )));
+    }
     match object.kind {
         ObjectKind::Application => confine::writable_app(tx, tenant, reach, object.id).await,
         ObjectKind::Runtime => confine::writable_runtime_labels(reach, object.id),
@@ -131,6 +142,15 @@ impl CoreMutation {
         let app = write(ctx, move |tx| {
             Box::pin(async move {
                 confine::writable_app(tx, tenant, reach, id).await?;
+                // An application cannot move itself to (or away from) an integration system.
+                if let Reach::Application(_) = reach
+                    && let Some(current) = tx.application(tenant, id).await.map_err(internal)?
+                    && current.integration_system_id != input.integration_system_id
+                {
+                    return Err(DomainError::Forbidden(
+                        "an application cannot change its integrationSystemID".into(),
+                    ));
+                }
                 service::update_application(tx, tenant, id, input).await
             })
         })
@@ -438,7 +458,7 @@ async fn set_label(
     let reach = reach(ctx)?;
     let label = write(ctx, move |tx| {
         Box::pin(async move {
-            writable_object(tx, tenant, reach, object).await?;
+            writable_object(tx, tenant, reach, object, &key).await?;
             service::set_label(tx, tenant, object, &key, &value.0).await?;
             Ok(Label { key, value })
         })
@@ -452,7 +472,7 @@ async fn delete_label(ctx: &Context<'_>, object: ObjectRef, key: String) -> GqlR
     let reach = reach(ctx)?;
     write(ctx, move |tx| {
         Box::pin(async move {
-            writable_object(tx, tenant, reach, object).await?;
+            writable_object(tx, tenant, reach, object, &key).await?;
             let value = service::delete_label(tx, tenant, object, &key).await?;
             Ok(Label {
                 key,

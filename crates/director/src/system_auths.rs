@@ -64,23 +64,20 @@ fn reach(ctx: &Context<'_>) -> GqlResult<Reach> {
     Reach::of(consumer(ctx)?).gql()
 }
 
-/// The system auths of one owner, if the consumer may see them (else none).
+/// The system auths of one owner (batched per query level).
 pub async fn auths_of(
     ctx: &Context<'_>,
     kind: OwnerKind,
     owner: Uuid,
-    tenant: Option<TenantId>,
 ) -> GqlResult<Vec<SystemAuth>> {
-    let store = ctx.data::<std::sync::Arc<dyn sextant_store::Store>>()?;
-    let mut tx = store.read().await.gql()?;
     let url = token_url(ctx)?;
-    Ok(tx
-        .system_auths_of(tenant, kind, &[owner])
+    let list = ctx
+        .data::<crate::loaders::Catalog>()?
+        .load_one(crate::loaders::SystemAuthsKey { kind, owner })
         .await
-        .gql()?
-        .iter()
-        .map(|a| SystemAuth::stored(a, url))
-        .collect())
+        .map_err(crate::catalog_types::load_error)?
+        .unwrap_or_default();
+    Ok(list.iter().map(|a| SystemAuth::stored(a, url)).collect())
 }
 
 /// Creates client credentials for an owner that the caller has checked.
@@ -106,6 +103,7 @@ async fn create(
 async fn for_deletion(
     tx: &mut dyn Tx,
     tenant: TenantId,
+    reach: Reach,
     id: Uuid,
     expected: OwnerKind,
 ) -> Result<DomainSystemAuth> {
@@ -116,6 +114,23 @@ async fn for_deletion(
         .map_err(internal)?
         .ok_or_else(missing)?;
     if auth.tenant.is_some_and(|t| t != tenant) {
+        return Err(missing());
+    }
+    // Out of the consumer's reach looks like missing, before anything about the owner shows.
+    let reachable = match auth.owner {
+        SystemAuthOwner::Application(app) => {
+            match confine::writable_app(tx, tenant, reach, app).await {
+                Ok(()) => true,
+                Err(DomainError::NotFound(_)) => false,
+                Err(other) => return Err(other),
+            }
+        }
+        SystemAuthOwner::Runtime(runtime) => confine::runtime_credentials(reach, runtime).is_ok(),
+        SystemAuthOwner::IntegrationSystem(system) => {
+            confine::integration_system_credentials(reach, system).is_ok()
+        }
+    };
+    if !reachable {
         return Err(missing());
     }
     let kind = match auth.owner {
@@ -258,8 +273,7 @@ impl SystemAuthMutation {
         let id = parse_id(&auth_id, "system auth").gql()?;
         let auth = write(ctx, move |tx| {
             Box::pin(async move {
-                let auth = for_deletion(tx, tenant, id, OwnerKind::Application).await?;
-                confine::writable_app(tx, tenant, reach, auth.owner.id()).await?;
+                let auth = for_deletion(tx, tenant, reach, id, OwnerKind::Application).await?;
                 tx.delete_system_auth(id).await.map_err(internal)?;
                 Ok(auth)
             })
@@ -279,8 +293,7 @@ impl SystemAuthMutation {
         let id = parse_id(&auth_id, "system auth").gql()?;
         let auth = write(ctx, move |tx| {
             Box::pin(async move {
-                let auth = for_deletion(tx, tenant, id, OwnerKind::Runtime).await?;
-                confine::runtime_credentials(reach, auth.owner.id())?;
+                let auth = for_deletion(tx, tenant, reach, id, OwnerKind::Runtime).await?;
                 tx.delete_system_auth(id).await.map_err(internal)?;
                 Ok(auth)
             })
@@ -300,8 +313,8 @@ impl SystemAuthMutation {
         let id = parse_id(&auth_id, "system auth").gql()?;
         let auth = write(ctx, move |tx| {
             Box::pin(async move {
-                let auth = for_deletion(tx, tenant, id, OwnerKind::IntegrationSystem).await?;
-                confine::integration_system_credentials(reach, auth.owner.id())?;
+                let auth =
+                    for_deletion(tx, tenant, reach, id, OwnerKind::IntegrationSystem).await?;
                 tx.delete_system_auth(id).await.map_err(internal)?;
                 Ok(auth)
             })

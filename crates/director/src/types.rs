@@ -282,13 +282,7 @@ impl Application {
         if !visible {
             return Ok(Vec::new());
         }
-        auths_of(
-            ctx,
-            OwnerKind::Application,
-            self.app.id,
-            Some(self.app.tenant),
-        )
-        .await
+        auths_of(ctx, OwnerKind::Application, self.app.id).await
     }
     /// The eventing URL of the runtime the application's events go to (computed; reading it
     /// changes nothing).
@@ -392,13 +386,7 @@ impl Runtime {
         if !crate::confine::can_read_runtime(reach, self.runtime.id) {
             return Ok(Vec::new());
         }
-        auths_of(
-            ctx,
-            OwnerKind::Runtime,
-            self.runtime.id,
-            Some(self.runtime.tenant),
-        )
-        .await
+        auths_of(ctx, OwnerKind::Runtime, self.runtime.id).await
     }
     /// The runtime's eventing URL: its `runtime/event_service_url` label, else "".
     async fn eventing_configuration(
@@ -471,7 +459,7 @@ impl IntegrationSystem {
         if !crate::confine::can_read_integration_system_auths(reach, self.0.id) {
             return Ok(Vec::new());
         }
-        auths_of(ctx, OwnerKind::IntegrationSystem, self.0.id, None).await
+        auths_of(ctx, OwnerKind::IntegrationSystem, self.0.id).await
     }
 }
 

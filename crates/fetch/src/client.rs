@@ -33,6 +33,9 @@ pub struct FetchPolicy {
     /// Whether loopback, private, link-local and other non-public addresses may be called.
     /// Default false; tests and the local demo turn it on.
     pub allow_private: bool,
+    /// Most calls in flight at once across the whole fetcher (the server); more wait for a
+    /// slot within their deadline. Default 64.
+    pub max_concurrent: usize,
 }
 
 impl Default for FetchPolicy {
@@ -43,6 +46,7 @@ impl Default for FetchPolicy {
             max_bytes: sextant_domain::MAX_SPEC_BYTES,
             max_redirects: 5,
             allow_private: false,
+            max_concurrent: 64,
         }
     }
 }
@@ -101,6 +105,7 @@ pub struct Fetcher {
 
 pub(crate) struct Inner {
     client: reqwest::Client,
+    slots: tokio::sync::Semaphore,
     pub(crate) policy: FetchPolicy,
     pub(crate) tokens: TokenCache,
 }
@@ -155,6 +160,7 @@ impl Fetcher {
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
+                slots: tokio::sync::Semaphore::new(policy.max_concurrent.max(1)),
                 policy,
                 tokens: TokenCache::new(),
             }),
@@ -223,9 +229,18 @@ impl Fetcher {
         work: impl Future<Output = Result<T, FetchError>>,
     ) -> Result<T, FetchError> {
         let after = self.inner.policy.timeout;
-        tokio::time::timeout(after, work)
-            .await
-            .unwrap_or(Err(FetchError::Timeout { after }))
+        tokio::time::timeout(after, async {
+            // Waiting for a slot counts against the deadline.
+            let _slot = self
+                .inner
+                .slots
+                .acquire()
+                .await
+                .map_err(|_| FetchError::Other("the fetcher is closed".into()))?;
+            work.await
+        })
+        .await
+        .unwrap_or(Err(FetchError::Timeout { after }))
     }
 
     /// Resolves the credentials, sends and follows redirects. A 401 to a request that carried

@@ -60,7 +60,12 @@ impl AppState {
 pub fn main_router(state: AppState) -> Router {
     Router::new()
         .route("/director/graphql", get(director).post(director))
-        .route("/oauth2/token", axum::routing::post(crate::oauth::token))
+        .route(
+            "/oauth2/token",
+            axum::routing::post(crate::oauth::token).layer(axum::extract::DefaultBodyLimit::max(
+                crate::oauth::MAX_FORM_BYTES,
+            )),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -121,7 +126,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer,
             }
             .map_err(|e| {
                 tracing::error!(error = %sextant_director::ErrorChain(&e), "client token check failed");
-                AuthError::Unauthenticated("the token could not be checked".into())
+                AuthError::Unavailable("the token could not be checked; try again".into())
             })?;
             client.consumer(stored.as_ref(), tenant)
         }
@@ -184,7 +189,10 @@ async fn director(
         Ok(consumer) => consumer,
         Err(AuthError::Forbidden(m)) => return error_body(StatusCode::FORBIDDEN, &m),
         Err(AuthError::Unauthenticated(m)) => return error_body(StatusCode::UNAUTHORIZED, &m),
-        Err(e @ AuthError::Key(_)) => {
+        Err(AuthError::Unavailable(m)) => {
+            return error_body(StatusCode::SERVICE_UNAVAILABLE, &m);
+        }
+        Err(e @ (AuthError::Key(_) | AuthError::Random)) => {
             tracing::error!(error = %e, "token verification is broken");
             return error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }

@@ -22,7 +22,7 @@ use crate::http::AppState;
 /// once regardless: every request checks that the client still exists.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// Largest token request body.
-const MAX_FORM_BYTES: usize = 8 * 1024;
+pub const MAX_FORM_BYTES: usize = 8 * 1024;
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut response = (

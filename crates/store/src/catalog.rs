@@ -70,8 +70,6 @@ pub trait CatalogTx: Send {
 
     // --- documents ---
     async fn insert_document(&mut self, document: &Document) -> Result<(), StoreError>;
-    /// Writes the document's data and fetch request (documents are otherwise immutable).
-    async fn update_document_content(&mut self, document: &Document) -> Result<bool, StoreError>;
     async fn document(
         &mut self,
         tenant: TenantId,
@@ -134,11 +132,6 @@ pub trait CatalogTx: Send {
         runtime_id: Uuid,
     ) -> Result<(), StoreError>;
     async fn delete_default_eventing(
-        &mut self,
-        tenant: TenantId,
-        app_id: Uuid,
-    ) -> Result<Option<Uuid>, StoreError>;
-    async fn default_eventing(
         &mut self,
         tenant: TenantId,
         app_id: Uuid,
@@ -761,28 +754,6 @@ macro_rules! catalog_tx {
                 Ok(())
             }
 
-            async fn update_document_content(
-                &mut self,
-                document: &sextant_domain::Document,
-            ) -> Result<bool, StoreError> {
-                self.counter().inc();
-                let done = sqlx::query(
-                    "UPDATE documents SET data = $3, fetch_request = $4 \
-                     WHERE tenant_id = $1 AND id = $2",
-                )
-                .bind(document.tenant.0)
-                .bind(document.id)
-                .bind(&document.data)
-                .bind(
-                    document
-                        .fetch_request
-                        .as_ref()
-                        .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
-                )
-                .execute(self.conn())
-                .await?;
-                Ok(done.rows_affected() == 1)
-            }
 
             async fn document(
                 &mut self,
@@ -1038,20 +1009,6 @@ macro_rules! catalog_tx {
                 .await?)
             }
 
-            async fn default_eventing(
-                &mut self,
-                tenant: TenantId,
-                app_id: Uuid,
-            ) -> Result<Option<Uuid>, StoreError> {
-                self.counter().inc();
-                Ok(sqlx::query_scalar(
-                    "SELECT runtime_id FROM default_eventing WHERE tenant_id = $1 AND app_id = $2",
-                )
-                .bind(tenant.0)
-                .bind(app_id)
-                .fetch_optional(self.conn())
-                .await?)
-            }
 
             async fn default_eventing_many(
                 &mut self,

@@ -123,6 +123,21 @@ macro_rules! common_tx {
             self.applications_resolved(tenant, resolved, page).await
         }
 
+        async fn application_ids_of_integration_system(
+            &mut self,
+            tenant: TenantId,
+            integration_system: Uuid,
+        ) -> Result<Vec<Uuid>, StoreError> {
+            self.counter().inc();
+            Ok(sqlx::query_scalar(
+                "SELECT id FROM applications WHERE tenant_id = $1 AND integration_system_id = $2",
+            )
+            .bind(tenant.0)
+            .bind(integration_system)
+            .fetch_all(self.conn())
+            .await?)
+        }
+
         async fn count_applications_of_integration_system(
             &mut self,
             integration_system: Uuid,

@@ -151,6 +151,12 @@ pub trait Tx: CatalogTx + SystemAuthTx + Send {
         filters: &[LabelFilter],
         page: &PageRequest,
     ) -> Result<Page<Application>, StoreError>;
+    /// The applications of a tenant that this integration system manages.
+    async fn application_ids_of_integration_system(
+        &mut self,
+        tenant: TenantId,
+        integration_system: Uuid,
+    ) -> Result<Vec<Uuid>, StoreError>;
     /// How many applications (in any tenant) name this integration system.
     async fn count_applications_of_integration_system(
         &mut self,

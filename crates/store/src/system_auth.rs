@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::StoreError;
 
 /// Which kind of owner a listing is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OwnerKind {
     Application,
     Runtime,

@@ -708,7 +708,151 @@ async fn system_auths_are_deleted_only_through_their_kind(backend: Backend) {
     assert!(error_of(&body).contains("does not exist"), "{body}");
 }
 
+/// Scenarios decide what a runtime sees, and `integrationSystemID` who manages an
+/// application: a system consumer cannot change them for itself.
+async fn systems_cannot_widen_their_own_reach(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.define_scenarios(&["DEFAULT", "SA", "SB"]).await;
+    let runtime = app
+        .register_runtime("rt", json!({"scenarios": ["SA"]}))
+        .await;
+    let own = app.register_app("own", json!({"scenarios": ["SA"]})).await;
+    let other = app
+        .register_app("other", json!({"scenarios": ["SB"]}))
+        .await;
+    let system = register_system(&app, "system").await;
+    let (id, secret) = credentials_for(&app, "Runtime", &runtime).await;
+    let runtime_token = access_token(&app, &id, &secret).await;
+    let (id, secret) = credentials_for(&app, "Application", &own).await;
+    let app_token = access_token(&app, &id, &secret).await;
+
+    for key in ["scenarios", "integration-system-id"] {
+        let (_, body) = gql_with(
+            &app,
+            &runtime_token,
+            None,
+            "mutation($r: ID!, $k: String!) { setRuntimeLabel(runtimeID: $r, key: $k, value: [\"SA\", \"SB\"]) { key } }",
+            json!({"r": runtime, "k": key}),
+        )
+        .await;
+        assert!(error_of(&body).contains("forbidden"), "{key}: {body}");
+        let (_, body) = gql_with(
+            &app,
+            &runtime_token,
+            None,
+            "mutation($r: ID!, $k: String!) { deleteRuntimeLabel(runtimeID: $r, key: $k) { key } }",
+            json!({"r": runtime, "k": key}),
+        )
+        .await;
+        assert!(error_of(&body).contains("forbidden"), "{key}: {body}");
+        let (_, body) = gql_with(
+            &app,
+            &app_token,
+            None,
+            "mutation($a: ID!, $k: String!) { setApplicationLabel(applicationID: $a, key: $k, value: [\"SA\", \"SB\"]) { key } }",
+            json!({"a": own, "k": key}),
+        )
+        .await;
+        assert!(error_of(&body).contains("forbidden"), "{key}: {body}");
+    }
+    let (_, body) = gql_with(
+        &app,
+        &runtime_token,
+        None,
+        "{ applications { data { id } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["applications"]["data"],
+        json!([{"id": own}]),
+        "{body}"
+    );
+    let _ = other;
+
+    // An application cannot hand itself to an integration system.
+    let (_, body) = gql_with(
+        &app,
+        &app_token,
+        None,
+        "mutation($a: ID!, $s: ID!) { updateApplication(id: $a, in: {name: \"own\", providerName: \"p\", integrationSystemID: $s}) { id } }",
+        json!({"a": own, "s": system}),
+    )
+    .await;
+    assert!(error_of(&body).contains("forbidden"), "{body}");
+
+    // An integration system's reach is the column, not a label a user may set.
+    let (id, secret) = credentials_for(&app, "IntegrationSystem", &system).await;
+    let system_token = access_token(&app, &id, &secret).await;
+    app.gql(
+        "mutation($a: ID!, $s: Any!) { setApplicationLabel(applicationID: $a, key: \"integration-system-id\", value: $s) { key } }",
+        json!({"a": other, "s": system}),
+    )
+    .await;
+    let tenant = sextant_domain::TenantId::DEFAULT.to_string();
+    let (_, body) = gql_with(
+        &app,
+        &system_token,
+        Some(&tenant),
+        "{ applications { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["data"]["applications"]["totalCount"], 0, "{body}");
+}
+
+/// The token endpoint reads at most a small form; deleting another consumer's credentials
+/// reveals nothing about their owner.
+async fn token_endpoint_and_deletion_reveal_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .client
+        .post(format!("{}/oauth2/token", app.base))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&pad={}",
+            "x".repeat(64 * 1024)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+
+    let own = app.register_app("own", json!({})).await;
+    let other = app.register_app("other", json!({})).await;
+    let (id, secret) = credentials_for(&app, "Application", &own).await;
+    let token = access_token(&app, &id, &secret).await;
+    let (foreign, _) = credentials_for(&app, "Application", &other).await;
+    let (_, body) = gql_with(
+        &app,
+        &token,
+        None,
+        "mutation($id: ID!) { deleteSystemAuthForRuntime(authID: $id) { id } }",
+        json!({"id": foreign}),
+    )
+    .await;
+    let message = error_of(&body);
+    assert!(message.contains("insufficient scopes"), "{message}");
+    let (_, body) = gql_with(
+        &app,
+        &token,
+        None,
+        "mutation($id: ID!) { deleteSystemAuthForApplication(authID: $id) { id } }",
+        json!({"id": foreign}),
+    )
+    .await;
+    let message = error_of(&body);
+    assert_eq!(
+        message,
+        format!("system auth with ID \"{foreign}\" does not exist"),
+        "nothing about the owner shows"
+    );
+    assert!(!message.contains(&other));
+}
+
 crate::on_both_backends!(
+    systems_cannot_widen_their_own_reach,
+    token_endpoint_and_deletion_reveal_nothing,
     credentials_are_made_once_and_listed_without_secret,
     token_endpoint_follows_the_client_credentials_grant,
     application_consumer_is_confined_to_itself,
