@@ -179,6 +179,22 @@ impl SqliteTx {
     fn push_value_match(qb: &mut sqlx::QueryBuilder<Sqlite>, filter: &ResolvedFilter) {
         match filter {
             ResolvedFilter::AnyOf(_, values) => {
+                // A cheap substring test first: stored JSON is serde_json's canonical text,
+                // so a label holding a value contains that value's JSON string literally.
+                // Only labels that pass it are parsed with `json_each`.
+                qb.push(" AND (");
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        qb.push(" OR ");
+                    }
+                    qb.push("instr(l.value, ");
+                    qb.push_bind(Value::from(value.as_str()).to_string());
+                    qb.push(") > 0");
+                }
+                if values.is_empty() {
+                    qb.push("1 = 0");
+                }
+                qb.push(")");
                 qb.push(
                     " AND json_type(l.value) = 'array' \
                      AND EXISTS (SELECT 1 FROM json_each(l.value) j WHERE j.type = 'text' \
