@@ -11,12 +11,13 @@ use serde_json::Value;
 use sextant_domain::label::SCENARIOS_KEY;
 use sextant_domain::{
     ApiDefinition, ApiRuntimeAuth, ApiSpec, Auth, Document, DomainError, EventDefinition,
-    EventSpec, FetchMode, FetchRequest, FetchStatus, FetchStatusCondition, ObjectKind, ObjectRef,
+    EventSpec, FetchMode, FetchRequest, FetchStatus, FetchStatusCondition,
+    MAX_DEFINITIONS_PER_APPLICATION, MAX_WEBHOOKS_PER_APPLICATION, ObjectKind, ObjectRef,
     SpecFormat, TenantId, Webhook,
 };
 use sextant_fetch::Fetcher;
 use sextant_spec::SpecKind;
-use sextant_store::Tx;
+use sextant_store::{ChildKind, Tx};
 use uuid::Uuid;
 
 use crate::catalog_inputs::{ApiDraft, Content, DocumentDraft, EventDraft, WebhookDraft};
@@ -326,6 +327,32 @@ async fn require_app(tx: &mut dyn Tx, tenant: TenantId, app_id: Uuid, what: &str
     }
 }
 
+/// Refuses a child beyond the per-application bound.
+async fn within_bound(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app_id: Uuid,
+    kind: ChildKind,
+    adding: usize,
+) -> Result<()> {
+    let (max, what) = match kind {
+        ChildKind::ApiDefinition => (MAX_DEFINITIONS_PER_APPLICATION, "API definitions"),
+        ChildKind::EventDefinition => (MAX_DEFINITIONS_PER_APPLICATION, "event definitions"),
+        ChildKind::Document => (MAX_DEFINITIONS_PER_APPLICATION, "documents"),
+        ChildKind::Webhook => (MAX_WEBHOOKS_PER_APPLICATION, "webhooks"),
+    };
+    let present = tx
+        .count_children(tenant, kind, app_id)
+        .await
+        .map_err(internal)?;
+    if present.saturating_add(i64::try_from(adding).unwrap_or(i64::MAX)) > max {
+        return Err(DomainError::Invalid(format!(
+            "an application can have at most {max} {what}"
+        )));
+    }
+    Ok(())
+}
+
 // --- API definitions ---
 
 pub async fn add_api(
@@ -335,6 +362,7 @@ pub async fn add_api(
     mut api: ApiDefinition,
 ) -> Result<ApiDefinition> {
     require_app(tx, tenant, app_id, "API").await?;
+    within_bound(tx, tenant, app_id, ChildKind::ApiDefinition, 1).await?;
     api.application_id = app_id;
     tx.insert_api_definition(&api).await.map_err(internal)?;
     Ok(api)
@@ -455,6 +483,7 @@ pub async fn add_event(
     mut event: EventDefinition,
 ) -> Result<EventDefinition> {
     require_app(tx, tenant, app_id, "Event Definition").await?;
+    within_bound(tx, tenant, app_id, ChildKind::EventDefinition, 1).await?;
     event.application_id = app_id;
     tx.insert_event_definition(&event).await.map_err(internal)?;
     Ok(event)
@@ -537,6 +566,7 @@ pub async fn add_document(
     mut document: Document,
 ) -> Result<Document> {
     require_app(tx, tenant, app_id, "Document").await?;
+    within_bound(tx, tenant, app_id, ChildKind::Document, 1).await?;
     document.application_id = app_id;
     tx.insert_document(&document).await.map_err(internal)?;
     Ok(document)
@@ -561,6 +591,7 @@ pub async fn add_webhook(
     mut webhook: Webhook,
 ) -> Result<Webhook> {
     require_app(tx, tenant, app_id, "Webhook").await?;
+    within_bound(tx, tenant, app_id, ChildKind::Webhook, 1).await?;
     webhook.application_id = app_id;
     tx.insert_webhook(&webhook).await.map_err(internal)?;
     Ok(webhook)

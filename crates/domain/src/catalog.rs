@@ -59,6 +59,10 @@ wire_enum!(
 pub const MAX_SPEC_BYTES: usize = 2 * 1024 * 1024;
 /// The most API definitions, event definitions, documents or webhooks in one registration.
 pub const MAX_CHILDREN_PER_INPUT: usize = 100;
+/// The most API definitions, event definitions or documents one application may have.
+pub const MAX_DEFINITIONS_PER_APPLICATION: i64 = 1_000;
+/// The most webhooks one application may have (the `webhooks` list has no pages).
+pub const MAX_WEBHOOKS_PER_APPLICATION: i64 = 100;
 
 /// The outcome of the last fetch of a fetch request.
 #[derive(Clone, Debug, PartialEq)]

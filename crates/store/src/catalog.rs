@@ -44,6 +44,14 @@ pub trait CatalogTx: Send {
         page: &PageRequest,
     ) -> Result<HashMap<Uuid, Page<ApiDefinition>>, StoreError>;
 
+    /// How many children of one kind an application has (`table`: one of the catalog's).
+    async fn count_children(
+        &mut self,
+        tenant: TenantId,
+        kind: ChildKind,
+        app_id: Uuid,
+    ) -> Result<i64, StoreError>;
+
     // --- event definitions ---
     async fn insert_event_definition(&mut self, event: &EventDefinition) -> Result<(), StoreError>;
     async fn update_event_definition(
@@ -148,6 +156,26 @@ pub trait CatalogTx: Send {
         tenant: TenantId,
         scenarios: &[String],
     ) -> Result<Option<Uuid>, StoreError>;
+}
+
+/// The kinds of an application's children.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildKind {
+    ApiDefinition,
+    EventDefinition,
+    Document,
+    Webhook,
+}
+
+impl ChildKind {
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            ChildKind::ApiDefinition => "api_definitions",
+            ChildKind::EventDefinition => "event_definitions",
+            ChildKind::Document => "documents",
+            ChildKind::Webhook => "webhooks",
+        }
+    }
 }
 
 /// How a fetch request is stored (JSON in its owner's row).
@@ -603,6 +631,23 @@ macro_rules! catalog_tx {
                     .map(|r| Self::api_from_row(r).map(|a| (a.application_id, a)))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok($crate::catalog::pages_by_app(app_ids, items, counts, page))
+            }
+
+            async fn count_children(
+                &mut self,
+                tenant: TenantId,
+                kind: $crate::catalog::ChildKind,
+                app_id: Uuid,
+            ) -> Result<i64, StoreError> {
+                self.counter().inc();
+                Ok(sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM {} WHERE tenant_id = $1 AND app_id = $2",
+                    kind.table()
+                )))
+                .bind(tenant.0)
+                .bind(app_id)
+                .fetch_one(self.conn())
+                .await?)
             }
 
             async fn insert_event_definition(

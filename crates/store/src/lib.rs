@@ -31,7 +31,7 @@ mod system_auth;
 mod postgres;
 mod sqlite;
 
-pub use catalog::CatalogTx;
+pub use catalog::{CatalogTx, ChildKind};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use system_auth::{OwnerKind, SystemAuthTx};

@@ -1467,7 +1467,43 @@ async fn catalog_mutations_need_application_write(backend: Backend) {
     );
 }
 
+/// An application has at most 100 webhooks (the list has no pages); the refused one changes
+/// nothing.
+async fn webhooks_per_application_are_bounded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let app_id = app.register_app("app", json!({})).await;
+    let add = |i: usize| {
+        format!(
+            "w{i}: addWebhook(applicationID: $a, in: {{type: CONFIGURATION_CHANGED, url: \"https://hooks.example.com/{i}\"}}) {{ id }}"
+        )
+    };
+    let batch: Vec<String> = (0..100).map(add).collect();
+    app.gql(
+        &format!("mutation($a: ID!) {{ {} }}", batch.join(" ")),
+        json!({"a": app_id}),
+    )
+    .await;
+    let message = app
+        .gql_err(
+            &format!("mutation($a: ID!) {{ {} }}", add(100)),
+            json!({"a": app_id}),
+        )
+        .await;
+    assert_eq!(message, "an application can have at most 100 webhooks");
+    let data = app
+        .gql(
+            "query($a: ID!) { application(id: $a) { webhooks { id } } }",
+            json!({"a": app_id}),
+        )
+        .await;
+    assert_eq!(
+        data["application"]["webhooks"].as_array().unwrap().len(),
+        100
+    );
+}
+
 on_both_backends!(
+    webhooks_per_application_are_bounded,
     register_with_children_and_read_back,
     webhooks_add_update_delete,
     api_definitions_add_update_delete,
