@@ -152,6 +152,11 @@ pub fn new_client_secret() -> Result<(String, Vec<u8>), AuthError> {
     Ok((secret, hash))
 }
 
+/// A new one-time token (256 random bits, base64url) and the hash to store.
+pub fn new_one_time_token() -> Result<(String, Vec<u8>), AuthError> {
+    new_client_secret()
+}
+
 /// The stored form of a secret: SHA-256 (the secret is random, so no salt or stretching is
 /// needed).
 pub fn secret_hash(secret: &str) -> Vec<u8> {

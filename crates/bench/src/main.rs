@@ -163,6 +163,7 @@ async fn main() -> Result<()> {
         mtls_listen: "127.0.0.1:0".parse()?,
         public_url: None,
         fetch_allow_private: true,
+        token_lifetimes: sextant_server::TokenLifetimes::default(),
     })
     .await
     .context("starting the server")?;

@@ -60,6 +60,15 @@ struct ServerArgs {
     /// development; off by default).
     #[arg(long, env = "SEXTANT_FETCH_ALLOW_PRIVATE")]
     fetch_allow_private: bool,
+    /// How long a one-time token that pairs an application is valid.
+    #[arg(long, env = "SEXTANT_APPLICATION_TOKEN_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
+    application_token_ttl: std::time::Duration,
+    /// How long a one-time token that pairs a runtime is valid.
+    #[arg(long, env = "SEXTANT_RUNTIME_TOKEN_TTL", default_value = "60m", value_parser = humantime::parse_duration)]
+    runtime_token_ttl: std::time::Duration,
+    /// How long the CSR token handed out by the Connector's `configuration` is valid.
+    #[arg(long, env = "SEXTANT_CSR_TOKEN_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
+    csr_token_ttl: std::time::Duration,
 }
 
 #[derive(Subcommand)]
@@ -140,6 +149,11 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
             mtls_listen: args.mtls_listen,
             public_url: args.public_url,
             fetch_allow_private: args.fetch_allow_private,
+            token_lifetimes: sextant_server::TokenLifetimes {
+                application: args.application_token_ttl,
+                runtime: args.runtime_token_ttl,
+                csr: args.csr_token_ttl,
+            },
         })
         .await
         .map_err(anyhow::Error::new)

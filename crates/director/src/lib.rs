@@ -51,22 +51,26 @@ fn builder() -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, E
     .register_input_type::<inputs::LabelInput>()
 }
 
-/// Where OAuth2 clients get their tokens (`OAuthCredentialData.url` of client credentials).
+/// What the Director needs to know about the rest of the server.
 #[derive(Clone, Debug)]
-pub struct TokenUrl(pub String);
+pub struct Settings {
+    /// Where OAuth2 clients get their tokens (`OAuthCredentialData.url`).
+    pub token_url: String,
+    /// Where one-time tokens are redeemed (`OneTimeToken.connectorURL`).
+    pub connector_url: String,
+    /// How long a one-time token for an application is valid (Compass: 5 minutes).
+    pub application_token_ttl: std::time::Duration,
+    /// How long a one-time token for a runtime is valid (Compass: 60 minutes).
+    pub runtime_token_ttl: std::time::Duration,
+}
 
-/// Builds the schema over a store; `fetcher` fetches specs and documents for fetch requests;
-/// `token_url` is the public URL of `/oauth2/token`.
+/// Builds the schema over a store; `fetcher` fetches specs and documents for fetch requests.
 pub fn schema(
     store: Arc<dyn Store>,
     fetcher: sextant_fetch::Fetcher,
-    token_url: String,
+    settings: Settings,
 ) -> DirectorSchema {
-    builder()
-        .data(store)
-        .data(fetcher)
-        .data(TokenUrl(token_url))
-        .finish()
+    builder().data(store).data(fetcher).data(settings).finish()
 }
 
 /// The SDL of the schema, as `sextant schema director` prints it (the same builder as the

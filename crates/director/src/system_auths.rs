@@ -5,12 +5,13 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use sextant_domain::{
-    Credential, DomainError, Scope, SystemAuth as DomainSystemAuth, SystemAuthOwner, TenantId,
+    Credential, DomainError, OneTimeTokenKind, Scope, SystemAuth as DomainSystemAuth,
+    SystemAuthOwner, TenantId,
 };
 use sextant_store::{OwnerKind, Tx};
 use uuid::Uuid;
 
-use crate::TokenUrl;
+use crate::Settings;
 use crate::catalog_types::Auth;
 use crate::confine::{self, Reach};
 use crate::error::{GqlResult, IntoGql, internal};
@@ -57,7 +58,7 @@ fn oauth_auth(client_id: Uuid, secret: String, token_url: &str) -> Auth {
 }
 
 fn token_url<'a>(ctx: &Context<'a>) -> GqlResult<&'a str> {
-    Ok(ctx.data::<TokenUrl>()?.0.as_str())
+    Ok(ctx.data::<Settings>()?.token_url.as_str())
 }
 
 fn reach(ctx: &Context<'_>) -> GqlResult<Reach> {
@@ -165,11 +166,138 @@ fn new_secret() -> Result<(String, Vec<u8>)> {
     sextant_auth::new_client_secret().map_err(|e| DomainError::Internal(Box::new(e)))
 }
 
+/// `OneTimeToken`: what an administrator hands to an application or runtime to pair it.
+#[derive(SimpleObject)]
+pub struct OneTimeToken {
+    pub token: String,
+    #[graphql(name = "connectorURL")]
+    pub connector_url: String,
+    /// `{"token":"…","connectorURL":"…"}`.
+    pub raw: Option<String>,
+    /// `raw`, base64 (standard alphabet).
+    pub raw_encoded: Option<String>,
+}
+
+impl OneTimeToken {
+    fn new(token: String, connector_url: String) -> Self {
+        use base64::Engine;
+        let raw = serde_json::json!({"token": token, "connectorURL": connector_url}).to_string();
+        let raw_encoded = base64::engine::general_purpose::STANDARD.encode(&raw);
+        OneTimeToken {
+            token,
+            connector_url,
+            raw: Some(raw),
+            raw_encoded: Some(raw_encoded),
+        }
+    }
+}
+
+/// Creates a secretless system auth for the owner (its id becomes the client id the
+/// Connector puts into the certificate) and a one-time token that pairs it.
+async fn pairing_token(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    owner: SystemAuthOwner,
+    kind: OneTimeTokenKind,
+    hash: Vec<u8>,
+    ttl: std::time::Duration,
+) -> Result<()> {
+    let auth = DomainSystemAuth {
+        id: Uuid::new_v4(),
+        tenant: Some(tenant),
+        owner,
+        secret_hash: None,
+        created_at: now_micros(),
+    };
+    tx.insert_system_auth(&auth).await.map_err(internal)?;
+    let now = now_micros();
+    let ttl = time::Duration::try_from(ttl).map_err(|e| DomainError::Internal(Box::new(e)))?;
+    tx.insert_one_time_token(&sextant_domain::OneTimeToken {
+        hash,
+        kind,
+        client_id: auth.id,
+        tenant,
+        created_at: now,
+        expires_at: now + ttl,
+    })
+    .await
+    .map_err(internal)
+}
+
+fn new_token() -> Result<(String, Vec<u8>)> {
+    sextant_auth::new_one_time_token().map_err(|e| DomainError::Internal(Box::new(e)))
+}
+
 #[derive(Default)]
 pub struct SystemAuthMutation;
 
 #[Object]
 impl SystemAuthMutation {
+    /// A token that pairs the application through the Connector (valid once, for the
+    /// configured lifetime; stored only as a hash).
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn request_one_time_token_for_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<OneTimeToken> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let app = parse_id(&id, "application").gql()?;
+        let settings = ctx.data::<Settings>()?.clone();
+        let (token, hash) = new_token().gql()?;
+        let ttl = settings.application_token_ttl;
+        write(ctx, move |tx| {
+            Box::pin(async move {
+                if tx
+                    .application(tenant, app)
+                    .await
+                    .map_err(internal)?
+                    .is_none()
+                {
+                    return Err(DomainError::not_found("application", app));
+                }
+                confine::writable_app(tx, tenant, reach, app).await?;
+                let owner = SystemAuthOwner::Application(app);
+                pairing_token(tx, tenant, owner, OneTimeTokenKind::Application, hash, ttl).await
+            })
+        })
+        .await?;
+        Ok(OneTimeToken::new(token, settings.connector_url))
+    }
+
+    /// A token that pairs the runtime (its agent) through the Connector.
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn request_one_time_token_for_runtime(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<OneTimeToken> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let runtime = parse_id(&id, "runtime").gql()?;
+        let settings = ctx.data::<Settings>()?.clone();
+        let (token, hash) = new_token().gql()?;
+        let ttl = settings.runtime_token_ttl;
+        write(ctx, move |tx| {
+            Box::pin(async move {
+                confine::runtime_credentials(reach, runtime)?;
+                if tx
+                    .runtime(tenant, runtime)
+                    .await
+                    .map_err(internal)?
+                    .is_none()
+                {
+                    return Err(DomainError::not_found("runtime", runtime));
+                }
+                let owner = SystemAuthOwner::Runtime(runtime);
+                pairing_token(tx, tenant, owner, OneTimeTokenKind::Runtime, hash, ttl).await
+            })
+        })
+        .await?;
+        Ok(OneTimeToken::new(token, settings.connector_url))
+    }
+
     #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
     async fn request_client_credentials_for_application(
         &self,

@@ -75,3 +75,42 @@ pub fn client_scopes(kind: ConsumerKind) -> &'static [Scope] {
         ConsumerKind::User => &[],
     }
 }
+
+/// What a one-time token is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OneTimeTokenKind {
+    /// Pairs an application (`requestOneTimeTokenForApplication`).
+    Application,
+    /// Pairs a runtime (`requestOneTimeTokenForRuntime`).
+    Runtime,
+    /// Lets the holder of a redeemed pairing token send its CSR (`configuration` hands it out).
+    Csr,
+}
+
+impl OneTimeTokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Application => "application",
+            Self::Runtime => "runtime",
+            Self::Csr => "csr",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Application, Self::Runtime, Self::Csr]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A stored one-time token: only its hash is kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OneTimeToken {
+    /// SHA-256 of the token.
+    pub hash: Vec<u8>,
+    pub kind: OneTimeTokenKind,
+    /// The system auth the token pairs (its id becomes the certificate's CN).
+    pub client_id: Uuid,
+    pub tenant: TenantId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}

@@ -35,10 +35,10 @@ impl AppState {
         issuer: Arc<TokenIssuer>,
         metrics: Option<PrometheusHandle>,
         fetcher: sextant_fetch::Fetcher,
-        token_url: String,
+        settings: sextant_director::Settings,
     ) -> Self {
         AppState {
-            schema: sextant_director::schema(store.clone(), fetcher, token_url),
+            schema: sextant_director::schema(store.clone(), fetcher, settings),
             issuer,
             store,
             verifier,

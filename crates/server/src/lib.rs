@@ -15,6 +15,7 @@ mod telemetry;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use sextant_store::Store;
@@ -39,6 +40,29 @@ pub struct ServerConfig {
     /// Whether fetch requests may reach loopback, private and link-local addresses (off by
     /// default: a user-supplied URL must not probe the server's own network).
     pub fetch_allow_private: bool,
+    /// Lifetimes of one-time tokens.
+    pub token_lifetimes: TokenLifetimes,
+}
+
+/// How long one-time tokens are valid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenLifetimes {
+    /// A token that pairs an application (default 5 minutes, as in Compass).
+    pub application: Duration,
+    /// A token that pairs a runtime (default 60 minutes).
+    pub runtime: Duration,
+    /// The CSR token `configuration` hands out (default 5 minutes).
+    pub csr: Duration,
+}
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        TokenLifetimes {
+            application: Duration::from_secs(5 * 60),
+            runtime: Duration::from_secs(60 * 60),
+            csr: Duration::from_secs(5 * 60),
+        }
+    }
 }
 
 /// Why the server could not start.
@@ -166,6 +190,40 @@ async fn renew_server_certificate(
     }
 }
 
+/// How often expired one-time tokens are removed (they never redeem; this only keeps the
+/// table small).
+const TOKEN_PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn purge_expired_tokens(
+    store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let mut interval = tokio::time::interval(TOKEN_PURGE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = interval.tick() => {}
+        }
+        let purged = async {
+            let mut tx = store.write().await?;
+            let n = tx
+                .purge_expired_tokens(time::OffsetDateTime::now_utc())
+                .await?;
+            tx.commit().await?;
+            Ok::<u64, sextant_store::StoreError>(n)
+        }
+        .await;
+        match purged {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(purged = n, "removed expired one-time tokens"),
+            Err(e) => tracing::warn!(
+                error = %sextant_director::ErrorChain(&e),
+                "cannot remove expired one-time tokens; retrying later"
+            ),
+        }
+    }
+}
+
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
     TcpListener::bind(addr)
         .await
@@ -225,14 +283,20 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     })
     .map_err(ServerError::Fetch)?;
     let issuer = datadir::load_issuer(&config.data_dir)?;
-    let token_url = format!("{}/oauth2/token", public_url.as_str().trim_end_matches('/'));
+    let base = public_url.as_str().trim_end_matches('/');
+    let settings = sextant_director::Settings {
+        token_url: format!("{base}/oauth2/token"),
+        connector_url: format!("{base}/connector/graphql"),
+        application_token_ttl: config.token_lifetimes.application,
+        runtime_token_ttl: config.token_lifetimes.runtime,
+    };
     let state = http::AppState::new(
         store.clone(),
         Arc::new(dir.verifier),
         Arc::new(issuer),
         metrics,
         fetcher,
-        token_url,
+        settings,
     );
     let shutdown = CancellationToken::new();
     let tasks = vec![
@@ -255,6 +319,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             [main_tls, mtls_tls],
             shutdown.clone(),
         )),
+        tokio::spawn(purge_expired_tokens(store.clone(), shutdown.clone())),
     ];
     tracing::info!(%main_addr, %mtls_addr, backend = ?store.backend(), "sextant server started");
     Ok(RunningServer {

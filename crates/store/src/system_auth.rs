@@ -1,7 +1,7 @@
 //! System auths in a transaction: [`SystemAuthTx`] is a supertrait of [`crate::Tx`],
 //! implemented once for both backends by `system_auth_tx!`.
 
-use sextant_domain::{SystemAuth, SystemAuthOwner, TenantId};
+use sextant_domain::{OneTimeToken, SystemAuth, SystemAuthOwner, TenantId};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -33,6 +33,17 @@ pub trait SystemAuthTx: Send {
     async fn system_auth(&mut self, id: Uuid) -> Result<Option<SystemAuth>, StoreError>;
     /// Removes an auth and returns it, if it was there.
     async fn delete_system_auth(&mut self, id: Uuid) -> Result<Option<SystemAuth>, StoreError>;
+    /// Stores a one-time token (its hash); [`StoreError::ForeignKey`] if its system auth is gone.
+    async fn insert_one_time_token(&mut self, token: &OneTimeToken) -> Result<(), StoreError>;
+    /// Redeems a token: removes it and returns it if it existed and had not expired at `now`.
+    /// One statement, so of any number of concurrent redemptions exactly one gets the token.
+    async fn redeem_one_time_token(
+        &mut self,
+        hash: &[u8],
+        now: time::OffsetDateTime,
+    ) -> Result<Option<OneTimeToken>, StoreError>;
+    /// Removes tokens that expired before `now`; returns how many.
+    async fn purge_expired_tokens(&mut self, now: time::OffsetDateTime) -> Result<u64, StoreError>;
     /// The auths of several owners of one kind (tenant `None` for integration systems),
     /// ordered by owner and creation.
     async fn system_auths_of(
@@ -139,6 +150,66 @@ macro_rules! system_auth_tx {
                 .fetch_optional(self.conn())
                 .await?;
                 row.as_ref().map(Self::system_auth_from_row).transpose()
+            }
+
+            async fn insert_one_time_token(
+                &mut self,
+                token: &sextant_domain::OneTimeToken,
+            ) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(
+                    "INSERT INTO one_time_tokens (token_hash, kind, client_id, tenant_id, \
+                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(token.hash.as_slice())
+                .bind(token.kind.as_str())
+                .bind(token.client_id)
+                .bind(token.tenant.0)
+                .bind(to_micros(token.created_at))
+                .bind(to_micros(token.expires_at))
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn redeem_one_time_token(
+                &mut self,
+                hash: &[u8],
+                now: time::OffsetDateTime,
+            ) -> Result<Option<sextant_domain::OneTimeToken>, StoreError> {
+                self.counter().inc();
+                let row = sqlx::query(
+                    "DELETE FROM one_time_tokens WHERE token_hash = $1 \
+                     RETURNING token_hash, kind, client_id, tenant_id, created_at, expires_at",
+                )
+                .bind(hash)
+                .fetch_optional(self.conn())
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let kind: String = row.try_get(1)?;
+                let token = sextant_domain::OneTimeToken {
+                    hash: row.try_get(0)?,
+                    kind: sextant_domain::OneTimeTokenKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
+                    client_id: row.try_get(2)?,
+                    tenant: TenantId(row.try_get(3)?),
+                    created_at: from_micros(row.try_get(4)?)?,
+                    expires_at: from_micros(row.try_get(5)?)?,
+                };
+                // An expired token is removed all the same, and redeems nothing.
+                Ok((token.expires_at > now).then_some(token))
+            }
+
+            async fn purge_expired_tokens(
+                &mut self,
+                now: time::OffsetDateTime,
+            ) -> Result<u64, StoreError> {
+                self.counter().inc();
+                let done = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at <= $1")
+                    .bind(to_micros(now))
+                    .execute(self.conn())
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn system_auths_of(

@@ -73,6 +73,7 @@ impl TestApp {
             mtls_listen: "127.0.0.1:0".parse().unwrap(),
             public_url: None,
             fetch_allow_private: true,
+            token_lifetimes: sextant_server::TokenLifetimes::default(),
         })
         .await
         .expect("server starts");

@@ -166,6 +166,7 @@ async fn restart_keeps_data_ca_and_token(backend: Backend) {
         mtls_listen: "127.0.0.1:0".parse().unwrap(),
         public_url: None,
         fetch_allow_private: true,
+        token_lifetimes: sextant_server::TokenLifetimes::default(),
     })
     .await
     .unwrap();

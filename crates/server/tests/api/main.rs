@@ -20,3 +20,4 @@ mod oauth;
 mod runtimes;
 mod statements;
 mod systems;
+mod tokens;

@@ -1,0 +1,225 @@
+//! One-time tokens in the store, on SQLite and PostgreSQL: a token is redeemed once, however
+//! many try at the same moment; expired tokens redeem nothing; tokens go with their system
+//! auth.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use sextant_domain::{
+    Application, ApplicationStatusCondition, OneTimeToken, OneTimeTokenKind, SystemAuth,
+    SystemAuthOwner, TenantId,
+};
+use sextant_store::Store;
+use sextant_test_support::{Backend, TestDatabase};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+struct Fixture {
+    store: Arc<dyn Store>,
+    _db: TestDatabase,
+}
+
+async fn fixture(backend: Backend) -> Fixture {
+    let db = TestDatabase::create(backend).await;
+    let store = sextant_store::connect(&db.url).await.unwrap();
+    Fixture { store, _db: db }
+}
+
+fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap()
+}
+
+/// An application with a secretless system auth (as a token request makes one).
+async fn client(store: &Arc<dyn Store>, tenant: TenantId) -> (Uuid, Uuid) {
+    let app = Application {
+        id: Uuid::new_v4(),
+        tenant,
+        name: format!("app-{}", &Uuid::new_v4().simple().to_string()[..8]),
+        provider_name: "p".into(),
+        description: None,
+        health_check_url: None,
+        integration_system_id: None,
+        status_condition: ApplicationStatusCondition::Initial,
+        status_timestamp: now(),
+        created_at: now(),
+    };
+    let auth = SystemAuth {
+        id: Uuid::new_v4(),
+        tenant: Some(tenant),
+        owner: SystemAuthOwner::Application(app.id),
+        secret_hash: None,
+        created_at: now(),
+    };
+    let mut tx = store.write().await.unwrap();
+    tx.insert_application(&app).await.unwrap();
+    tx.insert_system_auth(&auth).await.unwrap();
+    tx.commit().await.unwrap();
+    (app.id, auth.id)
+}
+
+async fn store_token(store: &Arc<dyn Store>, token: &OneTimeToken) {
+    let mut tx = store.write().await.unwrap();
+    tx.insert_one_time_token(token).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn redeem(store: &Arc<dyn Store>, hash: &[u8]) -> Option<OneTimeToken> {
+    let mut tx = store.write().await.unwrap();
+    let token = tx.redeem_one_time_token(hash, now()).await.unwrap();
+    tx.commit().await.unwrap();
+    token
+}
+
+fn token(client_id: Uuid, tenant: TenantId, kind: OneTimeTokenKind, ttl: Duration) -> OneTimeToken {
+    OneTimeToken {
+        hash: sextant_auth::secret_hash(&Uuid::new_v4().to_string()),
+        kind,
+        client_id,
+        tenant,
+        created_at: now(),
+        expires_at: now() + ttl,
+    }
+}
+
+async fn fifty_concurrent_redemptions_one_wins(backend: Backend) {
+    let f = fixture(backend).await;
+    let tenant = TenantId(Uuid::new_v4());
+    let (_, client_id) = client(&f.store, tenant).await;
+    let stored = token(
+        client_id,
+        tenant,
+        OneTimeTokenKind::Application,
+        Duration::minutes(5),
+    );
+    store_token(&f.store, &stored).await;
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(50));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = f.store.clone();
+            let hash = stored.hash.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                redeem(&store, &hash).await
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        if let Some(t) = task.await.unwrap() {
+            winners.push(t);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one redemption succeeds");
+    assert_eq!(winners[0], stored);
+    assert!(redeem(&f.store, &stored.hash).await.is_none(), "used up");
+}
+
+async fn expired_tokens_redeem_nothing_and_are_purged(backend: Backend) {
+    let f = fixture(backend).await;
+    let tenant = TenantId(Uuid::new_v4());
+    let (_, client_id) = client(&f.store, tenant).await;
+    let expired = token(
+        client_id,
+        tenant,
+        OneTimeTokenKind::Runtime,
+        Duration::seconds(-1),
+    );
+    store_token(&f.store, &expired).await;
+    assert!(redeem(&f.store, &expired.hash).await.is_none());
+
+    let old = token(
+        client_id,
+        tenant,
+        OneTimeTokenKind::Csr,
+        Duration::seconds(-1),
+    );
+    let live = token(
+        client_id,
+        tenant,
+        OneTimeTokenKind::Csr,
+        Duration::minutes(5),
+    );
+    store_token(&f.store, &old).await;
+    store_token(&f.store, &live).await;
+    let mut tx = f.store.write().await.unwrap();
+    assert_eq!(tx.purge_expired_tokens(now()).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    assert_eq!(
+        redeem(&f.store, &live.hash).await.unwrap().kind,
+        OneTimeTokenKind::Csr
+    );
+    // An unknown token.
+    assert!(
+        redeem(&f.store, &sextant_auth::secret_hash("nope"))
+            .await
+            .is_none()
+    );
+}
+
+async fn tokens_go_with_their_system_auth_and_owner(backend: Backend) {
+    let f = fixture(backend).await;
+    let tenant = TenantId(Uuid::new_v4());
+    let (_, client_id) = client(&f.store, tenant).await;
+    let first = token(
+        client_id,
+        tenant,
+        OneTimeTokenKind::Application,
+        Duration::minutes(5),
+    );
+    store_token(&f.store, &first).await;
+    let mut tx = f.store.write().await.unwrap();
+    tx.delete_system_auth(client_id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(redeem(&f.store, &first.hash).await.is_none());
+
+    let (_, client_id) = client(&f.store, tenant).await;
+    let second = token(
+        client_id,
+        tenant,
+        OneTimeTokenKind::Application,
+        Duration::minutes(5),
+    );
+    store_token(&f.store, &second).await;
+    // Deleting the owner (the second client's application) takes its auths and tokens.
+    let owner = {
+        let mut tx = f.store.read().await.unwrap();
+        tx.system_auth(client_id).await.unwrap().unwrap().owner.id()
+    };
+    let mut tx = f.store.write().await.unwrap();
+    assert!(tx.delete_application(tenant, owner).await.unwrap());
+    tx.commit().await.unwrap();
+    assert!(redeem(&f.store, &second.hash).await.is_none());
+
+    // A token for a missing system auth is refused.
+    let orphan = token(
+        Uuid::new_v4(),
+        tenant,
+        OneTimeTokenKind::Runtime,
+        Duration::minutes(5),
+    );
+    let mut tx = f.store.write().await.unwrap();
+    assert!(tx.insert_one_time_token(&orphan).await.is_err());
+}
+
+macro_rules! both {
+    ($($name:ident),*) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::Backend::Postgres).await })*
+        }
+    };
+}
+
+both!(
+    fifty_concurrent_redemptions_one_wins,
+    expired_tokens_redeem_nothing_and_are_purged,
+    tokens_go_with_their_system_auth_and_owner
+);
