@@ -110,6 +110,11 @@ impl CertificateAuthority {
         })
     }
 
+    /// What rcgen signs with.
+    pub(crate) fn issuer(&self) -> &Issuer<'static, KeyPair> {
+        &self.issuer
+    }
+
     /// The CA certificate as PEM, exactly as it was loaded.
     pub fn cert_pem(&self) -> &str {
         &self.cert_pem

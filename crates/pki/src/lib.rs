@@ -7,6 +7,9 @@
 //! - [`generate_ca`] creates the self-signed root CA, and [`CertificateAuthority`] loads it
 //!   back and issues server certificates for the listeners
 //!   ([`CertificateAuthority::issue_server_certificate`]).
+//! - [`CertificateAuthority::sign_client_csr`] signs a client's CSR for the Connector: it
+//!   verifies the CSR's signature, accepts only ECDSA P-256 or RSA 2048–4096 keys and exactly
+//!   the expected subject, and sets every other field itself.
 //! - [`generate_signing_key`] and [`public_key_pem`] handle the ES256 key used to sign JWTs.
 //! - [`certificate_summary`] reads validity, names and serial out of a stored certificate so
 //!   the caller can decide whether to re-issue it.
@@ -16,12 +19,14 @@
 #![forbid(unsafe_code)]
 
 mod ca;
+mod csr;
 mod error;
 mod keys;
 mod serial;
 mod summary;
 
 pub use ca::{CertificateAuthority, CertifiedKey, generate_ca};
+pub use csr::{ClientKey, ClientSubject, CsrError, IssuedCertificate, MAX_CSR_PEM_BYTES};
 pub use error::PkiError;
 pub use keys::{generate_signing_key, public_key_pem};
 pub use summary::{CertificateSummary, certificate_summary};
