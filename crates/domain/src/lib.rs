@@ -23,7 +23,10 @@ pub use error::{DomainError, FieldError};
 pub use model::*;
 pub use page::{Cursor, Page, PageRequest};
 pub use scope::Scope;
-pub use system_auth::{OneTimeToken, OneTimeTokenKind, SystemAuth, SystemAuthOwner, client_scopes};
+pub use system_auth::{
+    IssuedCertificateRecord, OneTimeToken, OneTimeTokenKind, SystemAuth, SystemAuthOwner,
+    client_scopes,
+};
 
 /// A tenant: every tenant-scoped object carries one, and no request sees another's objects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

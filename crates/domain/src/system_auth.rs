@@ -114,3 +114,16 @@ pub struct OneTimeToken {
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
+
+/// A client certificate the CA issued.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuedCertificateRecord {
+    /// The serial, big-endian, as in the certificate.
+    pub serial: Vec<u8>,
+    /// The system auth (client id, the certificate's CN).
+    pub client_id: Uuid,
+    pub tenant: TenantId,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub issued_at: OffsetDateTime,
+}

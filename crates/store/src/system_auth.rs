@@ -35,13 +35,20 @@ pub trait SystemAuthTx: Send {
     async fn delete_system_auth(&mut self, id: Uuid) -> Result<Option<SystemAuth>, StoreError>;
     /// Stores a one-time token (its hash); [`StoreError::ForeignKey`] if its system auth is gone.
     async fn insert_one_time_token(&mut self, token: &OneTimeToken) -> Result<(), StoreError>;
-    /// Redeems a token: removes it and returns it if it existed and had not expired at `now`.
-    /// One statement, so of any number of concurrent redemptions exactly one gets the token.
+    /// Redeems a token of one of `kinds`: removes it and returns it if it existed and had not
+    /// expired at `now`. A token of another kind is left alone. One statement, so of any
+    /// number of concurrent redemptions exactly one gets the token.
     async fn redeem_one_time_token(
         &mut self,
         hash: &[u8],
+        kinds: &[sextant_domain::OneTimeTokenKind],
         now: time::OffsetDateTime,
     ) -> Result<Option<OneTimeToken>, StoreError>;
+    /// Records a certificate the CA issued.
+    async fn insert_issued_certificate(
+        &mut self,
+        certificate: &sextant_domain::IssuedCertificateRecord,
+    ) -> Result<(), StoreError>;
     /// Removes tokens that expired before `now`; returns how many.
     async fn purge_expired_tokens(&mut self, now: time::OffsetDateTime) -> Result<u64, StoreError>;
     /// The auths of several owners of one kind (tenant `None` for integration systems),
@@ -175,16 +182,26 @@ macro_rules! system_auth_tx {
             async fn redeem_one_time_token(
                 &mut self,
                 hash: &[u8],
+                kinds: &[sextant_domain::OneTimeTokenKind],
                 now: time::OffsetDateTime,
             ) -> Result<Option<sextant_domain::OneTimeToken>, StoreError> {
+                if kinds.is_empty() {
+                    return Ok(None);
+                }
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                    "DELETE FROM one_time_tokens WHERE token_hash = ",
+                );
+                qb.push_bind(hash.to_vec());
+                qb.push(" AND kind IN (");
+                let mut separated = qb.separated(", ");
+                for kind in kinds {
+                    separated.push_bind(kind.as_str());
+                }
+                qb.push(
+                    ") RETURNING token_hash, kind, client_id, tenant_id, created_at, expires_at",
+                );
                 self.counter().inc();
-                let row = sqlx::query(
-                    "DELETE FROM one_time_tokens WHERE token_hash = $1 \
-                     RETURNING token_hash, kind, client_id, tenant_id, created_at, expires_at",
-                )
-                .bind(hash)
-                .fetch_optional(self.conn())
-                .await?;
+                let row = qb.build().fetch_optional(self.conn()).await?;
                 let Some(row) = row else { return Ok(None) };
                 let kind: String = row.try_get(1)?;
                 let token = sextant_domain::OneTimeToken {
@@ -198,6 +215,26 @@ macro_rules! system_auth_tx {
                 };
                 // An expired token is removed all the same, and redeems nothing.
                 Ok((token.expires_at > now).then_some(token))
+            }
+
+            async fn insert_issued_certificate(
+                &mut self,
+                certificate: &sextant_domain::IssuedCertificateRecord,
+            ) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(
+                    "INSERT INTO issued_certificates (serial, client_id, tenant_id, not_before, \
+                     not_after, issued_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+                )
+                .bind(certificate.serial.as_slice())
+                .bind(certificate.client_id)
+                .bind(certificate.tenant.0)
+                .bind(to_micros(certificate.not_before))
+                .bind(to_micros(certificate.not_after))
+                .bind(to_micros(certificate.issued_at))
+                .execute(self.conn())
+                .await?;
+                Ok(())
             }
 
             async fn purge_expired_tokens(

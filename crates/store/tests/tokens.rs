@@ -14,6 +14,12 @@ use sextant_test_support::{Backend, TestDatabase};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+const ALL_KINDS: [OneTimeTokenKind; 3] = [
+    OneTimeTokenKind::Application,
+    OneTimeTokenKind::Runtime,
+    OneTimeTokenKind::Csr,
+];
+
 struct Fixture {
     store: Arc<dyn Store>,
     _db: TestDatabase,
@@ -67,7 +73,10 @@ async fn store_token(store: &Arc<dyn Store>, token: &OneTimeToken) {
 
 async fn redeem(store: &Arc<dyn Store>, hash: &[u8]) -> Option<OneTimeToken> {
     let mut tx = store.write().await.unwrap();
-    let token = tx.redeem_one_time_token(hash, now()).await.unwrap();
+    let token = tx
+        .redeem_one_time_token(hash, &ALL_KINDS, now())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     token
 }
@@ -150,6 +159,27 @@ async fn expired_tokens_redeem_nothing_and_are_purged(backend: Backend) {
     tx.commit().await.unwrap();
     assert_eq!(
         redeem(&f.store, &live.hash).await.unwrap().kind,
+        OneTimeTokenKind::Csr
+    );
+    // A token of another kind is neither redeemed nor used up.
+    let csr = token(
+        client_id,
+        tenant,
+        OneTimeTokenKind::Csr,
+        Duration::minutes(5),
+    );
+    store_token(&f.store, &csr).await;
+    let mut tx = f.store.write().await.unwrap();
+    let pairing = [OneTimeTokenKind::Application, OneTimeTokenKind::Runtime];
+    assert!(
+        tx.redeem_one_time_token(&csr.hash, &pairing, now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        redeem(&f.store, &csr.hash).await.unwrap().kind,
         OneTimeTokenKind::Csr
     );
     // An unknown token.

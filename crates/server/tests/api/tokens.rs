@@ -27,6 +27,11 @@ async fn redeem(app: &TestApp, token: &str) -> Option<sextant_domain::OneTimeTok
     let redeemed = tx
         .redeem_one_time_token(
             &sextant_auth::secret_hash(token),
+            &[
+                OneTimeTokenKind::Application,
+                OneTimeTokenKind::Runtime,
+                OneTimeTokenKind::Csr,
+            ],
             time::OffsetDateTime::now_utc(),
         )
         .await
