@@ -164,6 +164,7 @@ async fn main() -> Result<()> {
         public_url: None,
         fetch_allow_private: true,
         token_lifetimes: sextant_server::TokenLifetimes::default(),
+        certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
     })
     .await
     .context("starting the server")?;

@@ -2,7 +2,7 @@
 //!
 //! - `sextant server`: the whole management plane in one process.
 //! - `sextant admin token`: a signed user token for a tenant and scopes.
-//! - `sextant schema director`: the Director's GraphQL SDL.
+//! - `sextant schema director|connector`: the Director's or the Connector's GraphQL SDL.
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
@@ -69,6 +69,9 @@ struct ServerArgs {
     /// How long the CSR token handed out by the Connector's `configuration` is valid.
     #[arg(long, env = "SEXTANT_CSR_TOKEN_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
     csr_token_ttl: std::time::Duration,
+    /// How long a client certificate issued by the Connector is valid.
+    #[arg(long, env = "SEXTANT_CERTIFICATE_VALIDITY", default_value = "90days", value_parser = humantime::parse_duration)]
+    certificate_validity: std::time::Duration,
 }
 
 #[derive(Subcommand)]
@@ -96,6 +99,7 @@ enum AdminCommand {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum SchemaApi {
     Director,
+    Connector,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -105,6 +109,12 @@ fn main() -> anyhow::Result<()> {
             api: SchemaApi::Director,
         } => {
             print!("{}", sextant_director::sdl());
+            Ok(())
+        }
+        Command::Schema {
+            api: SchemaApi::Connector,
+        } => {
+            print!("{}", sextant_connector::sdl());
             Ok(())
         }
         Command::Admin(AdminCommand::Token {
@@ -154,6 +164,7 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
                 runtime: args.runtime_token_ttl,
                 csr: args.csr_token_ttl,
             },
+            certificate_validity: args.certificate_validity,
         })
         .await
         .map_err(anyhow::Error::new)

@@ -23,6 +23,7 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub struct AppState {
     store: Arc<dyn Store>,
     issuer: Arc<TokenIssuer>,
+    connector: sextant_connector::ConnectorSchema,
     verifier: Arc<TokenVerifier>,
     schema: DirectorSchema,
     metrics: Option<PrometheusHandle>,
@@ -36,8 +37,10 @@ impl AppState {
         metrics: Option<PrometheusHandle>,
         fetcher: sextant_fetch::Fetcher,
         settings: sextant_director::Settings,
+        connector: sextant_connector::ConnectorSchema,
     ) -> Self {
         AppState {
+            connector,
             schema: sextant_director::schema(store.clone(), fetcher, settings),
             issuer,
             store,
@@ -60,6 +63,7 @@ impl AppState {
 pub fn main_router(state: AppState) -> Router {
     Router::new()
         .route("/director/graphql", get(director).post(director))
+        .route("/connector/graphql", get(connector).post(connector))
         .route(
             "/oauth2/token",
             axum::routing::post(crate::oauth::token).layer(axum::extract::DefaultBodyLimit::max(
@@ -203,6 +207,29 @@ async fn director(
     };
     let request = sextant_director::prepare(request, consumer, &state.store);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+/// The token-secured Connector: the caller is the `Connector-Token` header (checked and used
+/// up by the operation itself, in its transaction); nothing else identifies it.
+async fn connector(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let token = match headers.get("connector-token").map(|v| v.to_str()) {
+        Some(Ok(token)) if !token.trim().is_empty() => token.trim().to_owned(),
+        Some(_) => return error_body(StatusCode::UNAUTHORIZED, "malformed Connector-Token header"),
+        None => return error_body(StatusCode::UNAUTHORIZED, "missing Connector-Token header"),
+    };
+    let request = match graphql_request(&method, &uri, &headers, body).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let caller = sextant_connector::Caller::Token(sextant_auth::secret_hash(&token));
+    let request = sextant_connector::prepare(request, caller);
+    GraphQLResponse::from(state.connector.execute(request).await).into_response()
 }
 
 async fn healthz() -> &'static str {

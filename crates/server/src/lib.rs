@@ -42,7 +42,12 @@ pub struct ServerConfig {
     pub fetch_allow_private: bool,
     /// Lifetimes of one-time tokens.
     pub token_lifetimes: TokenLifetimes,
+    /// How long a client certificate the Connector issues is valid (Compass: 90 days).
+    pub certificate_validity: Duration,
 }
+
+/// Compass's client certificate validity: 2160 hours.
+pub const DEFAULT_CERTIFICATE_VALIDITY: Duration = Duration::from_secs(2160 * 3600);
 
 /// How long one-time tokens are valid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,7 +163,7 @@ const CERT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(
 /// new connections get the new certificate, open ones are left alone, nothing restarts.
 async fn renew_server_certificate(
     data_dir: PathBuf,
-    ca: sextant_pki::CertificateAuthority,
+    ca: Arc<sextant_pki::CertificateAuthority>,
     names: Vec<String>,
     configs: [SharedServerConfig; 2],
     shutdown: CancellationToken,
@@ -274,6 +279,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let store = sextant_store::connect(&database_url).await?;
 
     let (main_tls, mtls_tls) = tls_configs(&dir.server_cert, &dir.ca)?;
+    let ca = Arc::new(dir.ca);
     let main_tls: SharedServerConfig = Arc::new(ArcSwap::new(main_tls));
     let mtls_tls: SharedServerConfig = Arc::new(ArcSwap::new(mtls_tls));
 
@@ -290,6 +296,23 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         application_token_ttl: config.token_lifetimes.application,
         runtime_token_ttl: config.token_lifetimes.runtime,
     };
+    // The certificate-secured listener, as clients reach it: the public host, the mTLS port.
+    let mut mtls_url = public_url.clone();
+    mtls_url
+        .set_port(Some(mtls_addr.port()))
+        .map_err(|()| ServerError::Inconsistent("cannot build the mTLS URL".into()))?;
+    let mtls_base = mtls_url.as_str().trim_end_matches('/').to_owned();
+    let connector = sextant_connector::schema(
+        store.clone(),
+        ca.clone(),
+        sextant_connector::Settings {
+            director_url: format!("{mtls_base}/director/graphql"),
+            certificate_secured_connector_url: format!("{mtls_base}/connector/graphql"),
+            csr_token_ttl: config.token_lifetimes.csr,
+            certificate_validity: config.certificate_validity,
+            subject: sextant_connector::SubjectTemplate::default(),
+        },
+    );
     let state = http::AppState::new(
         store.clone(),
         Arc::new(dir.verifier),
@@ -297,6 +320,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         metrics,
         fetcher,
         settings,
+        connector,
     );
     let shutdown = CancellationToken::new();
     let tasks = vec![
@@ -314,7 +338,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         )),
         tokio::spawn(renew_server_certificate(
             config.data_dir.clone(),
-            dir.ca,
+            ca.clone(),
             names,
             [main_tls, mtls_tls],
             shutdown.clone(),

@@ -74,6 +74,7 @@ impl TestApp {
             public_url: None,
             fetch_allow_private: true,
             token_lifetimes: sextant_server::TokenLifetimes::default(),
+            certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
         })
         .await
         .expect("server starts");

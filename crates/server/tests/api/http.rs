@@ -167,6 +167,7 @@ async fn restart_keeps_data_ca_and_token(backend: Backend) {
         public_url: None,
         fetch_allow_private: true,
         token_lifetimes: sextant_server::TokenLifetimes::default(),
+        certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
     })
     .await
     .unwrap();

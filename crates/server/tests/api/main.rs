@@ -11,6 +11,7 @@ mod atomicity;
 mod auth;
 mod catalog;
 mod catalog_statements;
+mod connector;
 mod eventing;
 mod fetching;
 mod generated;

@@ -1,0 +1,319 @@
+//! Pairing through the token-secured Connector over real HTTPS: a one-time token from the
+//! Director, `configuration`, a CSR signed into a certificate that the mTLS listener accepts;
+//! and the refusals: reused, expired, missing or wrong-kind tokens, wrong subjects, bad CSRs.
+
+use base64::Engine;
+use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P256_SHA256};
+use serde_json::{Value, json};
+use sextant_domain::{OneTimeToken, OneTimeTokenKind, TenantId};
+
+use crate::helpers::{Backend, TestApp, error_of};
+
+async fn connector(app: &TestApp, token: Option<&str>, query: &str, vars: Value) -> (u16, Value) {
+    let mut request = app
+        .client
+        .post(format!("{}/connector/graphql", app.base))
+        .json(&json!({"query": query, "variables": vars}));
+    if let Some(token) = token {
+        request = request.header("Connector-Token", token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+const CONFIGURATION: &str = "{ configuration { token { token } certificateSigningRequestInfo { subject keyAlgorithm } managementPlaneInfo { directorURL certificateSecuredConnectorURL } } }";
+const SIGN: &str = "mutation($csr: String!) { signCertificateSigningRequest(csr: $csr) { certificateChain caCertificate clientCertificate } }";
+
+async fn pairing_token(app: &TestApp, app_id: &str) -> String {
+    app.gql(
+        "mutation($id: ID!) { requestOneTimeTokenForApplication(id: $id) { token } }",
+        json!({"id": app_id}),
+    )
+    .await["requestOneTimeTokenForApplication"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A CSR (base64 of PEM) for the subject string `configuration` handed out, with `cn`
+/// replacing its CN if given.
+fn csr(key: &KeyPair, subject: &str, cn: Option<&str>) -> String {
+    let mut dn = DistinguishedName::new();
+    for part in subject.split(',') {
+        let (name, value) = part.split_once('=').unwrap();
+        let ty = match name {
+            "O" => DnType::OrganizationName,
+            "OU" => DnType::OrganizationalUnitName,
+            "L" => DnType::LocalityName,
+            "ST" => DnType::StateOrProvinceName,
+            "C" => DnType::CountryName,
+            "CN" => DnType::CommonName,
+            other => panic!("unexpected attribute {other}"),
+        };
+        let value = if name == "CN" {
+            cn.unwrap_or(value)
+        } else {
+            value
+        };
+        dn.push(ty, value);
+    }
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn;
+    let pem = params.serialize_request(key).unwrap().pem().unwrap();
+    base64::engine::general_purpose::STANDARD.encode(pem)
+}
+
+fn decode(b64: &Value) -> String {
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn an_application_pairs_and_its_certificate_opens_the_mtls_listener(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let app_id = app.register_app("app", json!({})).await;
+    let token = pairing_token(&app, &app_id).await;
+
+    let (status, body) = connector(&app, Some(&token), CONFIGURATION, json!({})).await;
+    assert_eq!(status, 200);
+    let config = &body["data"]["configuration"];
+    let client_id = app
+        .gql(
+            "query($a: ID!) { application(id: $a) { auths { id } } }",
+            json!({"a": app_id}),
+        )
+        .await["application"]["auths"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let subject = config["certificateSigningRequestInfo"]["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        subject,
+        format!("O=Org,OU=OrgUnit,L=locality,ST=province,C=DE,CN={client_id}")
+    );
+    assert_eq!(
+        config["certificateSigningRequestInfo"]["keyAlgorithm"],
+        "ecdsa-p256"
+    );
+    let mtls = format!("https://localhost:{}", app.server().mtls_addr.port());
+    assert_eq!(
+        config["managementPlaneInfo"],
+        json!({"directorURL": format!("{mtls}/director/graphql"),
+               "certificateSecuredConnectorURL": format!("{mtls}/connector/graphql")})
+    );
+    // The pairing token is used up.
+    let (_, again) = connector(&app, Some(&token), CONFIGURATION, json!({})).await;
+    assert!(error_of(&again).contains("token is invalid"), "{again}");
+
+    let csr_token = config["token"]["token"].as_str().unwrap().to_owned();
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let (_, body) = connector(
+        &app,
+        Some(&csr_token),
+        SIGN,
+        json!({"csr": csr(&key, &subject, None)}),
+    )
+    .await;
+    let result = &body["data"]["signCertificateSigningRequest"];
+    let client_pem = decode(&result["clientCertificate"]);
+    let ca_pem = decode(&result["caCertificate"]);
+    assert_eq!(
+        decode(&result["certificateChain"]),
+        format!("{client_pem}{ca_pem}")
+    );
+    assert_eq!(
+        ca_pem,
+        std::fs::read_to_string(app.server().data_dir.join("ca.crt")).unwrap()
+    );
+    let der = rustls_pki_types_der(&client_pem);
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    assert!(
+        cert.subject()
+            .to_string()
+            .ends_with(&format!("CN={client_id}"))
+    );
+    assert!(!cert.is_ca());
+
+    // The CSR token is used up too.
+    let (_, again) = connector(
+        &app,
+        Some(&csr_token),
+        SIGN,
+        json!({"csr": csr(&key, &subject, None)}),
+    )
+    .await;
+    assert!(error_of(&again).contains("token is invalid"), "{again}");
+
+    // The certificate opens the mTLS listener.
+    let identity =
+        reqwest::Identity::from_pem(format!("{client_pem}{}", key.serialize_pem()).as_bytes())
+            .unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
+        .identity(identity)
+        .build()
+        .unwrap();
+    let response = client.get(format!("{mtls}/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+fn rustls_pki_types_der(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
+}
+
+async fn tokens_are_single_use_and_of_their_kind(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let app_id = app.register_app("app", json!({})).await;
+
+    // No token, an unknown token.
+    let (status, _) = connector(&app, None, CONFIGURATION, json!({})).await;
+    assert_eq!(status, 401);
+    let (_, body) = connector(&app, Some("made-up"), CONFIGURATION, json!({})).await;
+    assert!(error_of(&body).contains("token is invalid"), "{body}");
+
+    // A pairing token cannot sign, and is not used up by trying.
+    let token = pairing_token(&app, &app_id).await;
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let fake_subject = "O=Org,OU=OrgUnit,L=locality,ST=province,C=DE,CN=x";
+    let (_, body) = connector(
+        &app,
+        Some(&token),
+        SIGN,
+        json!({"csr": csr(&key, fake_subject, None)}),
+    )
+    .await;
+    assert!(error_of(&body).contains("token is invalid"), "{body}");
+    let (_, body) = connector(&app, Some(&token), CONFIGURATION, json!({})).await;
+    let config = body["data"]["configuration"].clone();
+    let csr_token = config["token"]["token"].as_str().unwrap().to_owned();
+    let subject = config["certificateSigningRequestInfo"]["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A CSR token is no pairing token (and survives the attempt).
+    let (_, body) = connector(&app, Some(&csr_token), CONFIGURATION, json!({})).await;
+    assert!(error_of(&body).contains("token is invalid"), "{body}");
+
+    // Refused CSRs leave the CSR token usable: wrong CN, other subject fields, garbage,
+    // a bad signature.
+    let (_, body) = connector(
+        &app,
+        Some(&csr_token),
+        SIGN,
+        json!({"csr": csr(&key, &subject, Some("someone-else"))}),
+    )
+    .await;
+    assert_eq!(error_of(&body), "CSR: Invalid common name provided.");
+    let other_org = subject.replace("O=Org", "O=Evil");
+    let (_, body) = connector(
+        &app,
+        Some(&csr_token),
+        SIGN,
+        json!({"csr": csr(&key, &other_org, None)}),
+    )
+    .await;
+    assert!(
+        error_of(&body).starts_with("CSR: invalid subject"),
+        "{body}"
+    );
+    let (_, body) = connector(&app, Some(&csr_token), SIGN, json!({"csr": "not base64!"})).await;
+    assert!(error_of(&body).starts_with("CSR:"), "{body}");
+    let good = csr(&key, &subject, None);
+    let mut pem = decode(&json!(good));
+    let at = pem.len() / 2;
+    let flipped = if &pem[at..at + 1] == "A" { "B" } else { "A" };
+    pem.replace_range(at..at + 1, flipped);
+    let tampered = base64::engine::general_purpose::STANDARD.encode(pem);
+    let (_, body) = connector(&app, Some(&csr_token), SIGN, json!({"csr": tampered})).await;
+    assert!(error_of(&body).starts_with("CSR:"), "{body}");
+    let (_, body) = connector(&app, Some(&csr_token), SIGN, json!({"csr": good})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    // revokeCertificate is for certificates only.
+    let token = pairing_token(&app, &app_id).await;
+    let (_, body) = connector(
+        &app,
+        Some(&token),
+        "mutation { revokeCertificate }",
+        json!({}),
+    )
+    .await;
+    assert!(error_of(&body).contains("client certificate"), "{body}");
+}
+
+async fn expired_tokens_do_not_pair(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let app_id = app.register_app("app", json!({})).await;
+    pairing_token(&app, &app_id).await;
+    let client_id = app
+        .gql(
+            "query($a: ID!) { application(id: $a) { auths { id } } }",
+            json!({"a": app_id}),
+        )
+        .await["application"]["auths"][0]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expired = "expired-token-for-the-test";
+    let now = time::OffsetDateTime::now_utc();
+    let mut tx = app.server().store.write().await.unwrap();
+    tx.insert_one_time_token(&OneTimeToken {
+        hash: sextant_auth::secret_hash(expired),
+        kind: OneTimeTokenKind::Application,
+        client_id,
+        tenant: TenantId::DEFAULT,
+        created_at: now - time::Duration::minutes(10),
+        expires_at: now - time::Duration::minutes(5),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (_, body) = connector(&app, Some(expired), CONFIGURATION, json!({})).await;
+    assert!(error_of(&body).contains("token is invalid"), "{body}");
+}
+
+async fn fifty_parallel_configurations_with_one_token_one_wins(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let app_id = app.register_app("app", json!({})).await;
+    let token = pairing_token(&app, &app_id).await;
+    let app = std::sync::Arc::new(app);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let app = app.clone();
+            let token = token.clone();
+            tokio::spawn(
+                async move { connector(&app, Some(&token), CONFIGURATION, json!({})).await },
+            )
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        assert_eq!(status, 200);
+        if body["data"]["configuration"]["token"]["token"].is_string() {
+            wins += 1;
+        } else {
+            assert!(error_of(&body).contains("token is invalid"), "{body}");
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+crate::on_both_backends!(
+    an_application_pairs_and_its_certificate_opens_the_mtls_listener,
+    tokens_are_single_use_and_of_their_kind,
+    expired_tokens_do_not_pair,
+    fifty_parallel_configurations_with_one_token_one_wins,
+);
