@@ -77,9 +77,11 @@ pub fn main_router(state: AppState) -> Router {
 }
 
 /// The mTLS listener: the TLS layer already refused clients without a certificate of the CA;
-/// the certificate-secured Director and Connector arrive with the Connector issue.
+/// here the certificate names the consumer. The certificate-secured Connector (renewal,
+/// revocation) is not served yet.
 pub fn mtls_router(state: AppState) -> Router {
     Router::new()
+        .route("/director/graphql", get(mtls_director).post(mtls_director))
         .route("/healthz", get(healthz))
         .with_state(state)
 }
@@ -230,6 +232,98 @@ async fn connector(
     let caller = sextant_connector::Caller::Token(sextant_auth::secret_hash(&token));
     let request = sextant_connector::prepare(request, caller);
     GraphQLResponse::from(state.connector.execute(request).await).into_response()
+}
+
+/// The consumer a client certificate stands for: its CN is a client id (system auth) of an
+/// application or runtime, and the certificate must be one the CA recorded for that client
+/// and not revoked. Pinned to the client's tenant (another `Tenant` header is 403); the
+/// scopes are those of its kind. No header can claim an identity here.
+async fn certificate_consumer(
+    state: &AppState,
+    peer: Option<&sextant_tls::PeerCertificates>,
+    headers: &HeaderMap,
+) -> Result<Consumer, AuthError> {
+    let unauthenticated = |m: &str| AuthError::Unauthenticated(m.to_owned());
+    let leaf = peer
+        .and_then(|p| p.0.first())
+        .ok_or_else(|| unauthenticated("a client certificate is required"))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref())
+        .map_err(|_| unauthenticated("the client certificate cannot be read"))?;
+    let client_id = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .and_then(|cn| uuid::Uuid::parse_str(cn).ok())
+        .ok_or_else(|| unauthenticated("the client certificate names no client"))?;
+    let looked_up = async {
+        let mut tx = state.store.read().await?;
+        let issued = tx.issued_certificate(cert.raw_serial()).await?;
+        let auth = tx.system_auth(client_id).await?;
+        Ok::<_, sextant_store::StoreError>((issued, auth))
+    }
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %sextant_director::ErrorChain(&e), "certificate check failed");
+        AuthError::Unavailable("the certificate could not be checked; try again".into())
+    })?;
+    match looked_up.0 {
+        Some((owner, false)) if owner == client_id => {}
+        Some((_, true)) => return Err(unauthenticated("the client certificate is revoked")),
+        _ => return Err(unauthenticated("the client certificate is unknown")),
+    }
+    let auth = looked_up
+        .1
+        .ok_or_else(|| unauthenticated("the client of this certificate was deleted"))?;
+    let Some(tenant) = auth.tenant else {
+        return Err(unauthenticated(
+            "certificates are for applications and runtimes",
+        ));
+    };
+    if let Some(header) = headers.get("tenant") {
+        let asked = header
+            .to_str()
+            .ok()
+            .and_then(|h| uuid::Uuid::parse_str(h.trim()).ok());
+        if asked != Some(tenant.0) {
+            return Err(AuthError::Forbidden(
+                "the Tenant header names another tenant than the certificate's".into(),
+            ));
+        }
+    }
+    let kind = auth.owner.consumer_kind();
+    Ok(Consumer {
+        tenant,
+        scopes: sextant_domain::client_scopes(kind)
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        kind,
+        id: auth.owner.id().to_string(),
+    })
+}
+
+/// The certificate-secured Director: applications and runtimes, as their certificates say.
+async fn mtls_director(
+    State(state): State<AppState>,
+    peer: Option<axum::Extension<sextant_tls::PeerCertificates>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let consumer = match certificate_consumer(&state, peer.as_ref().map(|p| &p.0), &headers).await {
+        Ok(consumer) => consumer,
+        Err(AuthError::Forbidden(m)) => return error_body(StatusCode::FORBIDDEN, &m),
+        Err(AuthError::Unavailable(m)) => return error_body(StatusCode::SERVICE_UNAVAILABLE, &m),
+        Err(e) => return error_body(StatusCode::UNAUTHORIZED, &e.to_string()),
+    };
+    let request = match graphql_request(&method, &uri, &headers, body).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let request = sextant_director::prepare(request, consumer, &state.store);
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 
 async fn healthz() -> &'static str {

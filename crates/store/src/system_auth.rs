@@ -44,6 +44,11 @@ pub trait SystemAuthTx: Send {
         kinds: &[sextant_domain::OneTimeTokenKind],
         now: time::OffsetDateTime,
     ) -> Result<Option<OneTimeToken>, StoreError>;
+    /// The client id a certificate was issued to and whether it is revoked, by serial.
+    async fn issued_certificate(
+        &mut self,
+        serial: &[u8],
+    ) -> Result<Option<(Uuid, bool)>, StoreError>;
     /// Records a certificate the CA issued.
     async fn insert_issued_certificate(
         &mut self,
@@ -215,6 +220,24 @@ macro_rules! system_auth_tx {
                 };
                 // An expired token is removed all the same, and redeems nothing.
                 Ok((token.expires_at > now).then_some(token))
+            }
+
+            async fn issued_certificate(
+                &mut self,
+                serial: &[u8],
+            ) -> Result<Option<(Uuid, bool)>, StoreError> {
+                self.counter().inc();
+                let row = sqlx::query(
+                    "SELECT client_id, revoked_at FROM issued_certificates WHERE serial = $1",
+                )
+                .bind(serial)
+                .fetch_optional(self.conn())
+                .await?;
+                row.map(|r| {
+                    let revoked: Option<i64> = r.try_get(1)?;
+                    Ok((r.try_get::<Uuid, _>(0)?, revoked.is_some()))
+                })
+                .transpose()
             }
 
             async fn insert_issued_certificate(

@@ -311,7 +311,173 @@ async fn fifty_parallel_configurations_with_one_token_one_wins(backend: Backend)
     assert_eq!(wins, 1);
 }
 
+/// Pairs the application or runtime and returns an HTTPS client holding its certificate, and
+/// its client id.
+async fn paired(app: &TestApp, kind: &str, id: &str) -> (reqwest::Client, String) {
+    let token = app
+        .gql(
+            &format!(
+                "mutation($id: ID!) {{ t: requestOneTimeTokenFor{kind}(id: $id) {{ token }} }}"
+            ),
+            json!({"id": id}),
+        )
+        .await["t"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, body) = connector(app, Some(&token), CONFIGURATION, json!({})).await;
+    let config = &body["data"]["configuration"];
+    let subject = config["certificateSigningRequestInfo"]["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client_id = subject.rsplit("CN=").next().unwrap().to_owned();
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let (_, body) = connector(
+        app,
+        Some(config["token"]["token"].as_str().unwrap()),
+        SIGN,
+        json!({"csr": csr(&key, &subject, None)}),
+    )
+    .await;
+    let result = &body["data"]["signCertificateSigningRequest"];
+    let identity = reqwest::Identity::from_pem(
+        format!(
+            "{}{}",
+            decode(&result["clientCertificate"]),
+            key.serialize_pem()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let ca = decode(&result["caCertificate"]);
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .identity(identity)
+        .build()
+        .unwrap();
+    (client, client_id)
+}
+
+async fn mtls_gql(
+    app: &TestApp,
+    client: &reqwest::Client,
+    headers: &[(&str, &str)],
+    query: &str,
+    vars: Value,
+) -> (u16, Value) {
+    let mut request = client
+        .post(format!(
+            "https://localhost:{}/director/graphql",
+            app.server().mtls_addr.port()
+        ))
+        .json(&json!({"query": query, "variables": vars}));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn certificates_act_as_their_application_or_runtime(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let own = app.register_app("own", json!({})).await;
+    let other = app.register_app("other", json!({})).await;
+    let (client, client_id) = paired(&app, "Application", &own).await;
+    let (_, other_client_id) = paired(&app, "Application", &other).await;
+
+    let query = "query($o: ID!) { applications { data { id } } other: application(id: $o) { id } }";
+    let (status, body) = mtls_gql(&app, &client, &[], query, json!({"o": other})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data"]["applications"]["data"],
+        json!([{"id": own}]),
+        "{body}"
+    );
+    assert!(body["data"]["other"].is_null());
+    let (_, body) = mtls_gql(
+        &app,
+        &client,
+        &[],
+        "mutation($a: ID!) { setApplicationLabel(applicationID: $a, key: \"k\", value: 1) { key } }",
+        json!({"a": own}),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    // Tenant header: its own tenant only.
+    let own_tenant = TenantId::DEFAULT.to_string();
+    let (status, _) = mtls_gql(
+        &app,
+        &client,
+        &[("Tenant", &own_tenant)],
+        query,
+        json!({"o": other}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (other_tenant, _) = app.other_tenant();
+    let (status, _) = mtls_gql(
+        &app,
+        &client,
+        &[("Tenant", &other_tenant.0.to_string())],
+        query,
+        json!({"o": other}),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // Headers that claim an identity change nothing.
+    let forged = [
+        ("Authorization", format!("Bearer {}", app.admin_token)),
+        ("Client-Id-From-Certificate", other_client_id.clone()),
+        ("Client-Id-From-Token", other_client_id.clone()),
+        (
+            "Certificate-Data",
+            format!("Hash=00;Subject=\"CN={other_client_id}\""),
+        ),
+    ];
+    let forged: Vec<(&str, &str)> = forged.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let (status, body) = mtls_gql(&app, &client, &forged, query, json!({"o": other})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data"]["applications"]["data"],
+        json!([{"id": own}]),
+        "{body}"
+    );
+    assert!(body["data"]["other"].is_null());
+
+    // Deleting its client ends the certificate's access at once.
+    app.gql(
+        "mutation($id: ID!) { deleteSystemAuthForApplication(authID: $id) { id } }",
+        json!({"id": client_id}),
+    )
+    .await;
+    let (status, _) = mtls_gql(&app, &client, &[], query, json!({"o": other})).await;
+    assert_eq!(status, 401);
+
+    // A runtime's certificate asks for its own applications (both are in DEFAULT).
+    let runtime = app
+        .register_runtime("rt", json!({"scenarios": ["DEFAULT"]}))
+        .await;
+    let (client, _) = paired(&app, "Runtime", &runtime).await;
+    let (_, body) = mtls_gql(
+        &app,
+        &client,
+        &[],
+        "query($r: ID!) { applicationsForRuntime(runtimeID: $r) { totalCount } }",
+        json!({"r": runtime}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["applicationsForRuntime"]["totalCount"], 2,
+        "{body}"
+    );
+}
+
 crate::on_both_backends!(
+    certificates_act_as_their_application_or_runtime,
     an_application_pairs_and_its_certificate_opens_the_mtls_listener,
     tokens_are_single_use_and_of_their_kind,
     expired_tokens_do_not_pair,
