@@ -79,10 +79,16 @@ impl SubjectTemplate {
     }
 }
 
-/// Who calls: the hash of the token in the `Connector-Token` header.
+/// Who calls: the hash of the token in the `Connector-Token` header, or (on the mTLS
+/// listener) a verified, recorded, unrevoked client certificate.
 #[derive(Clone, Debug)]
 pub enum Caller {
     Token(Vec<u8>),
+    Certificate {
+        client_id: uuid::Uuid,
+        tenant: sextant_domain::TenantId,
+        serial: Vec<u8>,
+    },
 }
 
 /// The key algorithm `configuration` advertises: clients should make P-256 keys (RSA 2048 to
@@ -183,27 +189,35 @@ impl Query {
     /// Uses up a pairing token and answers a CSR token, the subject to request and where the
     /// certificate-secured APIs are.
     async fn configuration(&self, ctx: &Context<'_>) -> async_graphql::Result<Configuration> {
-        let Caller::Token(hash) = ctx.data::<Caller>()?;
         let store = ctx.data::<Arc<dyn Store>>()?;
         let settings = ctx.data::<Settings>()?;
         let (csr_token, csr_hash) = sextant_auth::new_one_time_token().map_err(internal)?;
         let now = now_micros();
         let ttl = time::Duration::try_from(settings.csr_token_ttl).map_err(internal)?;
         let mut tx = store.write().await.map_err(internal)?;
-        let pairing = tx
-            .redeem_one_time_token(
-                hash,
-                &[OneTimeTokenKind::Application, OneTimeTokenKind::Runtime],
-                now,
-            )
-            .await
-            .map_err(internal)?
-            .ok_or_else(invalid_token)?;
+        // A pairing token is used up; a certificate (renewal) just asks again.
+        let (client_id, tenant) = match ctx.data::<Caller>()? {
+            Caller::Token(hash) => {
+                let pairing = tx
+                    .redeem_one_time_token(
+                        hash,
+                        &[OneTimeTokenKind::Application, OneTimeTokenKind::Runtime],
+                        now,
+                    )
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(invalid_token)?;
+                (pairing.client_id, pairing.tenant)
+            }
+            Caller::Certificate {
+                client_id, tenant, ..
+            } => (*client_id, *tenant),
+        };
         tx.insert_one_time_token(&OneTimeToken {
             hash: csr_hash,
             kind: OneTimeTokenKind::Csr,
-            client_id: pairing.client_id,
-            tenant: pairing.tenant,
+            client_id,
+            tenant,
             created_at: now,
             expires_at: now + ttl,
         })
@@ -213,10 +227,7 @@ impl Query {
         Ok(Configuration {
             token: Some(Token { token: csr_token }),
             certificate_signing_request_info: Some(CertificateSigningRequestInfo {
-                subject: settings
-                    .subject
-                    .for_client(pairing.client_id)
-                    .to_compass_string(),
+                subject: settings.subject.for_client(client_id).to_compass_string(),
                 key_algorithm: KEY_ALGORITHM.to_owned(),
             }),
             management_plane_info: Some(ManagementPlaneInfo {
@@ -240,7 +251,6 @@ impl Mutation {
         ctx: &Context<'_>,
         csr: String,
     ) -> async_graphql::Result<CertificationResult> {
-        let Caller::Token(hash) = ctx.data::<Caller>()?;
         let store = ctx.data::<Arc<dyn Store>>()?;
         let ca = ctx.data::<Arc<CertificateAuthority>>()?;
         let settings = ctx.data::<Settings>()?;
@@ -259,20 +269,29 @@ impl Mutation {
             })?;
         let now = now_micros();
         let mut tx = store.write().await.map_err(internal)?;
-        let token = tx
-            .redeem_one_time_token(hash, &[OneTimeTokenKind::Csr], now)
-            .await
-            .map_err(internal)?
-            .ok_or_else(invalid_token)?;
-        let subject = settings.subject.for_client(token.client_id);
+        // A CSR token is used up; a certificate renews itself (same subject).
+        let (client_id, tenant) = match ctx.data::<Caller>()? {
+            Caller::Token(hash) => {
+                let token = tx
+                    .redeem_one_time_token(hash, &[OneTimeTokenKind::Csr], now)
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(invalid_token)?;
+                (token.client_id, token.tenant)
+            }
+            Caller::Certificate {
+                client_id, tenant, ..
+            } => (*client_id, *tenant),
+        };
+        let subject = settings.subject.for_client(client_id);
         // On a refused CSR the transaction is dropped: the token stays.
         let issued = ca
             .sign_client_csr(&pem, &subject, settings.certificate_validity)
             .map_err(|e| error("INVALID_CSR", e.to_string()))?;
         tx.insert_issued_certificate(&IssuedCertificateRecord {
             serial: issued.serial.clone(),
-            client_id: token.client_id,
-            tenant: token.tenant,
+            client_id,
+            tenant,
             not_before: issued.not_before,
             not_after: issued.not_after,
             issued_at: now,
@@ -288,11 +307,22 @@ impl Mutation {
         })
     }
 
-    /// Revokes the calling certificate: only over the certificate-secured Connector.
-    async fn revoke_certificate(&self) -> async_graphql::Result<bool> {
-        Err(error(
-            "CERTIFICATE_REQUIRED",
-            "revokeCertificate needs the client certificate: call the certificate-secured Connector",
-        ))
+    /// Revokes the calling certificate (certificate-secured Connector only). From the next
+    /// request on, every server sharing the database refuses it.
+    async fn revoke_certificate(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let Caller::Certificate { serial, .. } = ctx.data::<Caller>()? else {
+            return Err(error(
+                "CERTIFICATE_REQUIRED",
+                "revokeCertificate needs the client certificate: call the certificate-secured Connector",
+            ));
+        };
+        let store = ctx.data::<Arc<dyn Store>>()?;
+        let mut tx = store.write().await.map_err(internal)?;
+        let revoked = tx
+            .revoke_certificate(serial, now_micros())
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        Ok(revoked)
     }
 }

@@ -77,11 +77,14 @@ pub fn main_router(state: AppState) -> Router {
 }
 
 /// The mTLS listener: the TLS layer already refused clients without a certificate of the CA;
-/// here the certificate names the consumer. The certificate-secured Connector (renewal,
-/// revocation) is not served yet.
+/// here the certificate names the consumer of the certificate-secured Director and Connector.
 pub fn mtls_router(state: AppState) -> Router {
     Router::new()
         .route("/director/graphql", get(mtls_director).post(mtls_director))
+        .route(
+            "/connector/graphql",
+            get(mtls_connector).post(mtls_connector),
+        )
         .route("/healthz", get(healthz))
         .with_state(state)
 }
@@ -234,15 +237,21 @@ async fn connector(
     GraphQLResponse::from(state.connector.execute(request).await).into_response()
 }
 
-/// The consumer a client certificate stands for: its CN is a client id (system auth) of an
-/// application or runtime, and the certificate must be one the CA recorded for that client
-/// and not revoked. Pinned to the client's tenant (another `Tenant` header is 403); the
-/// scopes are those of its kind. No header can claim an identity here.
-async fn certificate_consumer(
+/// The client a certificate stands for: its CN is a client id (system auth) of an application
+/// or runtime, and the certificate must be one the CA recorded for that client and not
+/// revoked. Answers the client's system auth, its tenant and the certificate's serial. No
+/// header can claim an identity here.
+async fn certificate_client(
     state: &AppState,
     peer: Option<&sextant_tls::PeerCertificates>,
-    headers: &HeaderMap,
-) -> Result<Consumer, AuthError> {
+) -> Result<
+    (
+        sextant_domain::SystemAuth,
+        sextant_domain::TenantId,
+        Vec<u8>,
+    ),
+    AuthError,
+> {
     let unauthenticated = |m: &str| AuthError::Unauthenticated(m.to_owned());
     let leaf = peer
         .and_then(|p| p.0.first())
@@ -256,9 +265,10 @@ async fn certificate_consumer(
         .and_then(|cn| cn.as_str().ok())
         .and_then(|cn| uuid::Uuid::parse_str(cn).ok())
         .ok_or_else(|| unauthenticated("the client certificate names no client"))?;
-    let looked_up = async {
+    let serial = cert.raw_serial().to_vec();
+    let (issued, auth) = async {
         let mut tx = state.store.read().await?;
-        let issued = tx.issued_certificate(cert.raw_serial()).await?;
+        let issued = tx.issued_certificate(&serial).await?;
         let auth = tx.system_auth(client_id).await?;
         Ok::<_, sextant_store::StoreError>((issued, auth))
     }
@@ -267,19 +277,28 @@ async fn certificate_consumer(
         tracing::error!(error = %sextant_director::ErrorChain(&e), "certificate check failed");
         AuthError::Unavailable("the certificate could not be checked; try again".into())
     })?;
-    match looked_up.0 {
+    match issued {
         Some((owner, false)) if owner == client_id => {}
         Some((_, true)) => return Err(unauthenticated("the client certificate is revoked")),
         _ => return Err(unauthenticated("the client certificate is unknown")),
     }
-    let auth = looked_up
-        .1
-        .ok_or_else(|| unauthenticated("the client of this certificate was deleted"))?;
+    let auth = auth.ok_or_else(|| unauthenticated("the client of this certificate was deleted"))?;
     let Some(tenant) = auth.tenant else {
         return Err(unauthenticated(
             "certificates are for applications and runtimes",
         ));
     };
+    Ok((auth, tenant, serial))
+}
+
+/// The consumer a client certificate stands for: its application or runtime with the scopes
+/// of its kind, pinned to its tenant (another `Tenant` header is 403).
+async fn certificate_consumer(
+    state: &AppState,
+    peer: Option<&sextant_tls::PeerCertificates>,
+    headers: &HeaderMap,
+) -> Result<Consumer, AuthError> {
+    let (auth, tenant, _) = certificate_client(state, peer).await?;
     if let Some(header) = headers.get("tenant") {
         let asked = header
             .to_str()
@@ -301,6 +320,35 @@ async fn certificate_consumer(
         kind,
         id: auth.owner.id().to_string(),
     })
+}
+
+/// The certificate-secured Connector: `configuration`, renewal with
+/// `signCertificateSigningRequest`, and `revokeCertificate` of the calling certificate.
+async fn mtls_connector(
+    State(state): State<AppState>,
+    peer: Option<axum::Extension<sextant_tls::PeerCertificates>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (auth, tenant, serial) = match certificate_client(&state, peer.as_ref().map(|p| &p.0)).await
+    {
+        Ok(client) => client,
+        Err(AuthError::Unavailable(m)) => return error_body(StatusCode::SERVICE_UNAVAILABLE, &m),
+        Err(e) => return error_body(StatusCode::UNAUTHORIZED, &e.to_string()),
+    };
+    let request = match graphql_request(&method, &uri, &headers, body).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let caller = sextant_connector::Caller::Certificate {
+        client_id: auth.id,
+        tenant,
+        serial,
+    };
+    let request = sextant_connector::prepare(request, caller);
+    GraphQLResponse::from(state.connector.execute(request).await).into_response()
 }
 
 /// The certificate-secured Director: applications and runtimes, as their certificates say.

@@ -49,6 +49,12 @@ pub trait SystemAuthTx: Send {
         &mut self,
         serial: &[u8],
     ) -> Result<Option<(Uuid, bool)>, StoreError>;
+    /// Marks a certificate revoked (if it was not already); true if it was recorded.
+    async fn revoke_certificate(
+        &mut self,
+        serial: &[u8],
+        now: time::OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Records a certificate the CA issued.
     async fn insert_issued_certificate(
         &mut self,
@@ -238,6 +244,23 @@ macro_rules! system_auth_tx {
                     Ok((r.try_get::<Uuid, _>(0)?, revoked.is_some()))
                 })
                 .transpose()
+            }
+
+            async fn revoke_certificate(
+                &mut self,
+                serial: &[u8],
+                now: time::OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                self.counter().inc();
+                let done = sqlx::query(
+                    "UPDATE issued_certificates SET revoked_at = COALESCE(revoked_at, $2) \
+                     WHERE serial = $1",
+                )
+                .bind(serial)
+                .bind(to_micros(now))
+                .execute(self.conn())
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn insert_issued_certificate(

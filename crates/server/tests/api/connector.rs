@@ -476,7 +476,91 @@ async fn certificates_act_as_their_application_or_runtime(backend: Backend) {
     );
 }
 
+async fn mtls_connector(
+    app: &TestApp,
+    client: &reqwest::Client,
+    query: &str,
+    vars: Value,
+) -> (u16, Value) {
+    let response = client
+        .post(format!(
+            "https://localhost:{}/connector/graphql",
+            app.server().mtls_addr.port()
+        ))
+        .json(&json!({"query": query, "variables": vars}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Renewal and revocation over the certificate-secured Connector (Compass's
+/// TestFullConnectorFlow, steps 2 to 5).
+async fn renewal_and_revocation_over_mtls(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let app_id = app.register_app("app", json!({})).await;
+    let (client, client_id) = paired(&app, "Application", &app_id).await;
+
+    let (status, body) = mtls_connector(&app, &client, CONFIGURATION, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let config = &body["data"]["configuration"];
+    let subject = config["certificateSigningRequestInfo"]["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(subject.ends_with(&format!("CN={client_id}")));
+    let mtls = format!("https://localhost:{}", app.server().mtls_addr.port());
+    assert_eq!(
+        config["managementPlaneInfo"]["directorURL"],
+        json!(format!("{mtls}/director/graphql"))
+    );
+
+    // Renewal: a new key, the same subject; another CN is refused.
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let (_, body) = mtls_connector(
+        &app,
+        &client,
+        SIGN,
+        json!({"csr": csr(&key, &subject, Some("other"))}),
+    )
+    .await;
+    assert_eq!(error_of(&body), "CSR: Invalid common name provided.");
+    let (_, body) = mtls_connector(
+        &app,
+        &client,
+        SIGN,
+        json!({"csr": csr(&key, &subject, None)}),
+    )
+    .await;
+    let result = &body["data"]["signCertificateSigningRequest"];
+    let renewed_pem = decode(&result["clientCertificate"]);
+    let ca = decode(&result["caCertificate"]);
+    let renewed = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .identity(
+            reqwest::Identity::from_pem(format!("{renewed_pem}{}", key.serialize_pem()).as_bytes())
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+
+    // Revoking the old certificate: it is refused from the next request on; the renewed one
+    // keeps working.
+    let (_, body) =
+        mtls_connector(&app, &client, "mutation { revokeCertificate }", json!({})).await;
+    assert_eq!(body["data"]["revokeCertificate"], true, "{body}");
+    let probe = "{ applications { totalCount } }";
+    assert_eq!(mtls_gql(&app, &client, &[], probe, json!({})).await.0, 401);
+    let (status, body) = mtls_connector(&app, &client, CONFIGURATION, json!({})).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(mtls_gql(&app, &renewed, &[], probe, json!({})).await.0, 200);
+    let (status, _) = mtls_connector(&app, &renewed, CONFIGURATION, json!({})).await;
+    assert_eq!(status, 200);
+}
+
 crate::on_both_backends!(
+    renewal_and_revocation_over_mtls,
     certificates_act_as_their_application_or_runtime,
     an_application_pairs_and_its_certificate_opens_the_mtls_listener,
     tokens_are_single_use_and_of_their_kind,
