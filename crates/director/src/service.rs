@@ -493,6 +493,13 @@ pub async fn unregister_application(
         },
     )
     .await?;
+    tx.revoke_certificates_of(
+        tenant,
+        sextant_store::CertificatesOf::Owner(sextant_store::OwnerKind::Application, id),
+        now_micros(),
+    )
+    .await
+    .map_err(internal)?;
     tx.delete_application(tenant, id).await.map_err(internal)?;
     Ok((app, labels))
 }
@@ -636,6 +643,13 @@ pub async fn unregister_runtime(
         },
     )
     .await?;
+    tx.revoke_certificates_of(
+        tenant,
+        sextant_store::CertificatesOf::Owner(sextant_store::OwnerKind::Runtime, id),
+        now_micros(),
+    )
+    .await
+    .map_err(internal)?;
     tx.delete_runtime(tenant, id).await.map_err(internal)?;
     Ok((runtime, labels))
 }

@@ -402,6 +402,15 @@ impl SystemAuthMutation {
         let auth = write(ctx, move |tx| {
             Box::pin(async move {
                 let auth = for_deletion(tx, tenant, reach, id, OwnerKind::Application).await?;
+                if let Some(tenant) = auth.tenant {
+                    tx.revoke_certificates_of(
+                        tenant,
+                        sextant_store::CertificatesOf::Client(id),
+                        now_micros(),
+                    )
+                    .await
+                    .map_err(internal)?;
+                }
                 tx.delete_system_auth(id).await.map_err(internal)?;
                 Ok(auth)
             })
@@ -422,6 +431,15 @@ impl SystemAuthMutation {
         let auth = write(ctx, move |tx| {
             Box::pin(async move {
                 let auth = for_deletion(tx, tenant, reach, id, OwnerKind::Runtime).await?;
+                if let Some(tenant) = auth.tenant {
+                    tx.revoke_certificates_of(
+                        tenant,
+                        sextant_store::CertificatesOf::Client(id),
+                        now_micros(),
+                    )
+                    .await
+                    .map_err(internal)?;
+                }
                 tx.delete_system_auth(id).await.map_err(internal)?;
                 Ok(auth)
             })
@@ -443,6 +461,15 @@ impl SystemAuthMutation {
             Box::pin(async move {
                 let auth =
                     for_deletion(tx, tenant, reach, id, OwnerKind::IntegrationSystem).await?;
+                if let Some(tenant) = auth.tenant {
+                    tx.revoke_certificates_of(
+                        tenant,
+                        sextant_store::CertificatesOf::Client(id),
+                        now_micros(),
+                    )
+                    .await
+                    .map_err(internal)?;
+                }
                 tx.delete_system_auth(id).await.map_err(internal)?;
                 Ok(auth)
             })

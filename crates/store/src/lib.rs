@@ -34,7 +34,7 @@ mod sqlite;
 pub use catalog::{CatalogTx, ChildKind};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-pub use system_auth::{OwnerKind, SystemAuthTx};
+pub use system_auth::{CertificatesOf, OwnerKind, SystemAuthTx};
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -24,6 +24,13 @@ impl OwnerKind {
     }
 }
 
+/// Whose certificates [`SystemAuthTx::revoke_certificates_of`] revokes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertificatesOf {
+    Client(Uuid),
+    Owner(OwnerKind, Uuid),
+}
+
 /// The system-auth operations of a transaction.
 #[async_trait::async_trait]
 pub trait SystemAuthTx: Send {
@@ -55,6 +62,14 @@ pub trait SystemAuthTx: Send {
         serial: &[u8],
         now: time::OffsetDateTime,
     ) -> Result<bool, StoreError>;
+    /// Marks revoked every certificate issued to the clients (system auths) of an owner, or to
+    /// one client; returns how many were newly revoked. Run before deleting them.
+    async fn revoke_certificates_of(
+        &mut self,
+        tenant: TenantId,
+        of: CertificatesOf,
+        now: time::OffsetDateTime,
+    ) -> Result<u64, StoreError>;
     /// Records a certificate the CA issued.
     async fn insert_issued_certificate(
         &mut self,
@@ -261,6 +276,39 @@ macro_rules! system_auth_tx {
                 .execute(self.conn())
                 .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn revoke_certificates_of(
+                &mut self,
+                tenant: TenantId,
+                of: $crate::system_auth::CertificatesOf,
+                now: time::OffsetDateTime,
+            ) -> Result<u64, StoreError> {
+                use $crate::system_auth::CertificatesOf;
+                self.counter().inc();
+                let done = match of {
+                    CertificatesOf::Client(client) => sqlx::query(
+                        "UPDATE issued_certificates SET revoked_at = $3 \
+                         WHERE tenant_id = $1 AND client_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(tenant.0)
+                    .bind(client)
+                    .bind(to_micros(now))
+                    .execute(self.conn())
+                    .await?,
+                    CertificatesOf::Owner(kind, owner) => sqlx::query(AssertSqlSafe(format!(
+                        "UPDATE issued_certificates SET revoked_at = $3 \
+                         WHERE tenant_id = $1 AND revoked_at IS NULL AND client_id IN \
+                         (SELECT id FROM system_auths WHERE tenant_id = $1 AND {} = $2)",
+                        kind.column()
+                    )))
+                    .bind(tenant.0)
+                    .bind(owner)
+                    .bind(to_micros(now))
+                    .execute(self.conn())
+                    .await?,
+                };
+                Ok(done.rows_affected())
             }
 
             async fn insert_issued_certificate(

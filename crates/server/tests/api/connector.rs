@@ -314,6 +314,12 @@ async fn fifty_parallel_configurations_with_one_token_one_wins(backend: Backend)
 /// Pairs the application or runtime and returns an HTTPS client holding its certificate, and
 /// its client id.
 async fn paired(app: &TestApp, kind: &str, id: &str) -> (reqwest::Client, String) {
+    let (client, client_id, _) = paired_with_pem(app, kind, id).await;
+    (client, client_id)
+}
+
+/// [`paired`], also answering the certificate (PEM).
+async fn paired_with_pem(app: &TestApp, kind: &str, id: &str) -> (reqwest::Client, String, String) {
     let token = app
         .gql(
             &format!(
@@ -341,22 +347,17 @@ async fn paired(app: &TestApp, kind: &str, id: &str) -> (reqwest::Client, String
     )
     .await;
     let result = &body["data"]["signCertificateSigningRequest"];
-    let identity = reqwest::Identity::from_pem(
-        format!(
-            "{}{}",
-            decode(&result["clientCertificate"]),
-            key.serialize_pem()
-        )
-        .as_bytes(),
-    )
-    .unwrap();
+    let cert_pem = decode(&result["clientCertificate"]);
+    let identity =
+        reqwest::Identity::from_pem(format!("{cert_pem}{}", key.serialize_pem()).as_bytes())
+            .unwrap();
     let ca = decode(&result["caCertificate"]);
     let client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
         .identity(identity)
         .build()
         .unwrap();
-    (client, client_id)
+    (client, client_id, cert_pem)
 }
 
 async fn mtls_gql(
@@ -559,7 +560,116 @@ async fn renewal_and_revocation_over_mtls(backend: Backend) {
     assert_eq!(status, 200);
 }
 
+async fn is_revoked(app: &TestApp, cert_pem: &str) -> bool {
+    let der = rustls_pki_types_der(cert_pem);
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let mut tx = app.server().store.read().await.unwrap();
+    tx.issued_certificate(cert.raw_serial())
+        .await
+        .unwrap()
+        .unwrap()
+        .1
+}
+
+/// Unregistering the owner, or deleting the client, revokes its certificates (recorded as
+/// such, e.g. for CRLs), and they are refused.
+async fn unregistering_or_deleting_the_client_revokes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let app_id = app.register_app("app", json!({})).await;
+    let (client, _, pem) = paired_with_pem(&app, "Application", &app_id).await;
+    let (other_client, other_id, other_pem) = paired_with_pem(&app, "Application", &app_id).await;
+    assert!(!is_revoked(&app, &pem).await);
+
+    app.gql(
+        "mutation($id: ID!) { deleteSystemAuthForApplication(authID: $id) { id } }",
+        json!({"id": other_id}),
+    )
+    .await;
+    assert!(is_revoked(&app, &other_pem).await);
+    assert!(
+        !is_revoked(&app, &pem).await,
+        "only that client's certificates"
+    );
+    let probe = "{ applications { totalCount } }";
+    assert_eq!(
+        mtls_gql(&app, &other_client, &[], probe, json!({})).await.0,
+        401
+    );
+    assert_eq!(mtls_gql(&app, &client, &[], probe, json!({})).await.0, 200);
+
+    app.gql(
+        "mutation($id: ID!) { unregisterApplication(id: $id) { id } }",
+        json!({"id": app_id}),
+    )
+    .await;
+    assert!(is_revoked(&app, &pem).await);
+    assert_eq!(mtls_gql(&app, &client, &[], probe, json!({})).await.0, 401);
+
+    let runtime = app.register_runtime("rt", json!({})).await;
+    let (_, _, pem) = paired_with_pem(&app, "Runtime", &runtime).await;
+    app.gql(
+        "mutation($id: ID!) { unregisterRuntime(id: $id) { id } }",
+        json!({"id": runtime}),
+    )
+    .await;
+    assert!(is_revoked(&app, &pem).await);
+}
+
+/// Two servers sharing one PostgreSQL database (and the CA, as replicas do): a certificate
+/// revoked through one is refused by the other at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_through_one_replica_is_refused_by_another() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let app_id = app.register_app("app", json!({})).await;
+    let (client, _) = paired(&app, "Application", &app_id).await;
+
+    // The second replica: the same database, a copy of the first one's data directory.
+    let dir = app.db.dir.join("replica");
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in std::fs::read_dir(&app.server().data_dir).unwrap() {
+        let file = file.unwrap();
+        if file.file_type().unwrap().is_file() {
+            std::fs::copy(file.path(), dir.join(file.file_name())).unwrap();
+        }
+    }
+    let replica = sextant_server::start(sextant_server::ServerConfig {
+        data_dir: dir,
+        database_url: Some(app.db.url.clone()),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        mtls_listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: None,
+        fetch_allow_private: true,
+        token_lifetimes: sextant_server::TokenLifetimes::default(),
+        certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
+    })
+    .await
+    .unwrap();
+    let on_replica = |path: &str| format!("https://localhost:{}{path}", replica.mtls_addr.port());
+    let probe = json!({"query": "{ applications { totalCount } }"});
+    let status = |r: reqwest::Response| r.status().as_u16();
+    let before = client
+        .post(on_replica("/director/graphql"))
+        .json(&probe)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(before), 200, "the replica accepts the certificate");
+
+    let (_, body) =
+        mtls_connector(&app, &client, "mutation { revokeCertificate }", json!({})).await;
+    assert_eq!(body["data"]["revokeCertificate"], true);
+    let after = client
+        .post(on_replica("/director/graphql"))
+        .json(&probe)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(after), 401, "refused by the other replica at once");
+    replica.stop().await;
+}
+
 crate::on_both_backends!(
+    unregistering_or_deleting_the_client_revokes,
     renewal_and_revocation_over_mtls,
     certificates_act_as_their_application_or_runtime,
     an_application_pairs_and_its_certificate_opens_the_mtls_listener,
