@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod ca;
+mod crl;
 mod csr;
 mod error;
 mod keys;

@@ -19,35 +19,16 @@ use sextant_store::Store;
 /// Largest request body accepted (GraphQL documents and variables).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
+/// What every handler shares. Built once by `start`.
 #[derive(Clone)]
 pub struct AppState {
-    store: Arc<dyn Store>,
-    issuer: Arc<TokenIssuer>,
-    connector: sextant_connector::ConnectorSchema,
-    verifier: Arc<TokenVerifier>,
-    schema: DirectorSchema,
-    metrics: Option<PrometheusHandle>,
-}
-
-impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        verifier: Arc<TokenVerifier>,
-        issuer: Arc<TokenIssuer>,
-        metrics: Option<PrometheusHandle>,
-        fetcher: sextant_fetch::Fetcher,
-        settings: sextant_director::Settings,
-        connector: sextant_connector::ConnectorSchema,
-    ) -> Self {
-        AppState {
-            connector,
-            schema: sextant_director::schema(store.clone(), fetcher, settings),
-            issuer,
-            store,
-            verifier,
-            metrics,
-        }
-    }
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) issuer: Arc<TokenIssuer>,
+    pub(crate) connector: sextant_connector::ConnectorSchema,
+    pub(crate) ca: Arc<sextant_pki::CertificateAuthority>,
+    pub(crate) verifier: Arc<TokenVerifier>,
+    pub(crate) schema: DirectorSchema,
+    pub(crate) metrics: Option<PrometheusHandle>,
 }
 
 impl AppState {
@@ -64,6 +45,7 @@ pub fn main_router(state: AppState) -> Router {
     Router::new()
         .route("/director/graphql", get(director).post(director))
         .route("/connector/graphql", get(connector).post(connector))
+        .route("/connector/crl", get(crl))
         .route(
             "/oauth2/token",
             axum::routing::post(crate::oauth::token).layer(axum::extract::DefaultBodyLimit::max(
@@ -372,6 +354,42 @@ async fn mtls_director(
     };
     let request = sextant_director::prepare(request, consumer, &state.store);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+/// How long a served CRL says it is current (clients fetch a new one after that).
+const CRL_NEXT_UPDATE: Duration = Duration::from_secs(300);
+
+/// The CA's CRL (DER, `application/pkix-crl`): every revoked certificate not yet expired.
+/// Public, as CRLs are: it names serials only.
+async fn crl(State(state): State<AppState>) -> Response {
+    let now = time::OffsetDateTime::now_utc();
+    let revoked = match state.store.read().await {
+        Ok(mut tx) => tx.revoked_certificates(now).await,
+        Err(e) => Err(e),
+    };
+    let revoked = match revoked {
+        Ok(revoked) => revoked,
+        Err(e) => {
+            tracing::error!(error = %sextant_director::ErrorChain(&e), "CRL: store failed");
+            return error_body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the CRL cannot be made now",
+            );
+        }
+    };
+    // Newer lists get higher numbers: the time in microseconds.
+    let number = u64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(0);
+    match state.ca.crl(&revoked, number, CRL_NEXT_UPDATE) {
+        Ok(der) => (
+            [(header::CONTENT_TYPE, "application/pkix-crl")],
+            axum::body::Bytes::from(der),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "CRL: signing failed");
+            error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
 }
 
 async fn healthz() -> &'static str {

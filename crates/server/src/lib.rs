@@ -313,15 +313,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             subject: sextant_connector::SubjectTemplate::default(),
         },
     );
-    let state = http::AppState::new(
-        store.clone(),
-        Arc::new(dir.verifier),
-        Arc::new(issuer),
+    let state = http::AppState {
+        schema: sextant_director::schema(store.clone(), fetcher, settings),
+        store: store.clone(),
+        verifier: Arc::new(dir.verifier),
+        issuer: Arc::new(issuer),
         metrics,
-        fetcher,
-        settings,
         connector,
-    );
+        ca: ca.clone(),
+    };
     let shutdown = CancellationToken::new();
     let tasks = vec![
         tokio::spawn(sextant_tls::serve(

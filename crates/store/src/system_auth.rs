@@ -70,6 +70,12 @@ pub trait SystemAuthTx: Send {
         of: CertificatesOf,
         now: time::OffsetDateTime,
     ) -> Result<u64, StoreError>;
+    /// Serials and revocation times of the revoked certificates that have not expired at `now`
+    /// (what a CRL lists), oldest revocation first.
+    async fn revoked_certificates(
+        &mut self,
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<(Vec<u8>, time::OffsetDateTime)>, StoreError>;
     /// Records a certificate the CA issued.
     async fn insert_issued_certificate(
         &mut self,
@@ -309,6 +315,23 @@ macro_rules! system_auth_tx {
                     .await?,
                 };
                 Ok(done.rows_affected())
+            }
+
+            async fn revoked_certificates(
+                &mut self,
+                now: time::OffsetDateTime,
+            ) -> Result<Vec<(Vec<u8>, time::OffsetDateTime)>, StoreError> {
+                self.counter().inc();
+                let rows = sqlx::query(
+                    "SELECT serial, revoked_at FROM issued_certificates \
+                     WHERE revoked_at IS NOT NULL AND not_after > $1 ORDER BY revoked_at, serial",
+                )
+                .bind(to_micros(now))
+                .fetch_all(self.conn())
+                .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get::<Vec<u8>, _>(0)?, from_micros(r.try_get(1)?)?)))
+                    .collect()
             }
 
             async fn insert_issued_certificate(

@@ -668,7 +668,45 @@ async fn a_revocation_through_one_replica_is_refused_by_another() {
     replica.stop().await;
 }
 
+/// The CA's CRL lists revoked certificates, signed by the CA.
+async fn the_crl_lists_revoked_certificates(backend: Backend) {
+    use x509_parser::prelude::FromDer;
+    let app = TestApp::spawn(backend).await;
+    let app_id = app.register_app("app", json!({})).await;
+    let (client, _, pem) = paired_with_pem(&app, "Application", &app_id).await;
+    let (_, _, kept) = paired_with_pem(&app, "Application", &app_id).await;
+    let serial_of = |pem: &str| {
+        let der = rustls_pki_types_der(pem);
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        cert.raw_serial().to_vec()
+    };
+    let fetch = || async {
+        let response = app.get("/connector/crl").await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/pkix-crl");
+        response.bytes().await.unwrap().to_vec()
+    };
+    let der = fetch().await;
+    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der).unwrap();
+    assert_eq!(crl.iter_revoked_certificates().count(), 0);
+
+    mtls_connector(&app, &client, "mutation { revokeCertificate }", json!({})).await;
+    let der = fetch().await;
+    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der).unwrap();
+    let listed: Vec<Vec<u8>> = crl
+        .iter_revoked_certificates()
+        .map(|r| r.raw_serial().to_vec())
+        .collect();
+    assert_eq!(listed, vec![serial_of(&pem)]);
+    assert!(!listed.contains(&serial_of(&kept)));
+    let ca_pem = std::fs::read_to_string(app.server().data_dir.join("ca.crt")).unwrap();
+    let ca_der = rustls_pki_types_der(&ca_pem);
+    let (_, ca) = x509_parser::parse_x509_certificate(&ca_der).unwrap();
+    assert!(crl.verify_signature(ca.public_key()).is_ok());
+}
+
 crate::on_both_backends!(
+    the_crl_lists_revoked_certificates,
     unregistering_or_deleting_the_client_revokes,
     renewal_and_revocation_over_mtls,
     certificates_act_as_their_application_or_runtime,
