@@ -138,11 +138,20 @@ impl RunningServer {
     }
 }
 
+/// What the listeners' TLS configurations are built from; a task that changes one part
+/// rebuilds them from the current value of every other part.
+struct TlsParts {
+    cert: ArcSwap<sextant_pki::CertifiedKey>,
+    /// The CA's CRL (DER), if any certificate is revoked.
+    crl: ArcSwap<Option<Vec<u8>>>,
+}
+
 /// The listeners' TLS configurations: the main one (no client certificates) and the mTLS one
-/// (a client certificate of the CA required).
+/// (a client certificate of the CA required, and not on the CRL).
 fn tls_configs(
     cert: &sextant_pki::CertifiedKey,
     ca: &sextant_pki::CertificateAuthority,
+    crl: Option<&[u8]>,
 ) -> Result<(Arc<rustls::ServerConfig>, Arc<rustls::ServerConfig>), ServerError> {
     let main = sextant_tls::server_config(&cert.cert_pem, &cert.key_pem, ClientAuth::None)?;
     let mtls = sextant_tls::server_config(
@@ -150,10 +159,81 @@ fn tls_configs(
         &cert.key_pem,
         ClientAuth::Required {
             roots_pem: ca.cert_pem().to_owned(),
-            crls_der: Vec::new(),
+            crls_der: crl
+                .map(|der| {
+                    vec![rustls::pki_types::CertificateRevocationListDer::from(
+                        der.to_vec(),
+                    )]
+                })
+                .unwrap_or_default(),
         },
     )?;
     Ok((main, mtls))
+}
+
+/// How often the revoked certificates are read to rebuild the mTLS listener's CRL: a
+/// revocation through any replica is refused at the handshake by every replica within this
+/// (plus the time of one query). Requests on connections opened before are refused by the
+/// per-request check at once.
+const REVOCATION_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+/// The CRL is rebuilt at least this often even without a change, well before its
+/// `nextUpdate`.
+const CRL_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn watch_revocations(
+    store: Arc<dyn Store>,
+    ca: Arc<sextant_pki::CertificateAuthority>,
+    parts: Arc<TlsParts>,
+    mtls: SharedServerConfig,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let mut interval = tokio::time::interval(REVOCATION_CHECK_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut known: Option<Vec<(Vec<u8>, time::OffsetDateTime)>> = None;
+    let mut built_at = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = interval.tick() => {}
+        }
+        let now = time::OffsetDateTime::now_utc();
+        let revoked = match store.read().await {
+            Ok(mut tx) => tx.revoked_certificates(now).await,
+            Err(e) => Err(e),
+        };
+        let revoked = match revoked {
+            Ok(revoked) => revoked,
+            Err(e) => {
+                tracing::warn!(error = %sextant_director::ErrorChain(&e), "cannot read revocations; retrying");
+                continue;
+            }
+        };
+        if known.as_ref() == Some(&revoked) && built_at.elapsed() < CRL_REFRESH {
+            continue;
+        }
+        let crl = if revoked.is_empty() {
+            None
+        } else {
+            let number = u64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(0);
+            match ca.crl(&revoked, number, CRL_REFRESH * 5) {
+                Ok(der) => Some(der),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot sign the CRL; retrying");
+                    continue;
+                }
+            }
+        };
+        parts.crl.store(Arc::new(crl));
+        match tls_configs(&parts.cert.load(), &ca, parts.crl.load().as_deref()) {
+            Ok((_, config)) => mtls.store(config),
+            Err(e) => {
+                tracing::error!(error = %sextant_director::ErrorChain(&e), "cannot rebuild the mTLS configuration");
+                continue;
+            }
+        }
+        known = Some(revoked);
+        built_at = std::time::Instant::now();
+    }
 }
 
 /// How often the running server checks whether its certificate needs renewing.
@@ -165,6 +245,7 @@ async fn renew_server_certificate(
     data_dir: PathBuf,
     ca: Arc<sextant_pki::CertificateAuthority>,
     names: Vec<String>,
+    parts: Arc<TlsParts>,
     configs: [SharedServerConfig; 2],
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
@@ -176,7 +257,11 @@ async fn renew_server_certificate(
             _ = interval.tick() => {}
         }
         let renewed = match datadir::ensure_server_certificate(&data_dir, &ca, &names, false) {
-            Ok((cert, true)) => tls_configs(&cert, &ca).map(Some),
+            Ok((cert, true)) => {
+                let built = tls_configs(&cert, &ca, parts.crl.load().as_deref()).map(Some);
+                parts.cert.store(Arc::new(cert));
+                built
+            }
             Ok((_, false)) => Ok(None),
             Err(e) => Err(e),
         };
@@ -278,7 +363,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     };
     let store = sextant_store::connect(&database_url).await?;
 
-    let (main_tls, mtls_tls) = tls_configs(&dir.server_cert, &dir.ca)?;
+    let (main_tls, mtls_tls) = tls_configs(&dir.server_cert, &dir.ca, None)?;
+    let tls_parts = Arc::new(TlsParts {
+        cert: ArcSwap::from_pointee(dir.server_cert.clone()),
+        crl: ArcSwap::from_pointee(None),
+    });
     let ca = Arc::new(dir.ca);
     let main_tls: SharedServerConfig = Arc::new(ArcSwap::new(main_tls));
     let mtls_tls: SharedServerConfig = Arc::new(ArcSwap::new(mtls_tls));
@@ -340,7 +429,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             config.data_dir.clone(),
             ca.clone(),
             names,
-            [main_tls, mtls_tls],
+            tls_parts.clone(),
+            [main_tls, mtls_tls.clone()],
+            shutdown.clone(),
+        )),
+        tokio::spawn(watch_revocations(
+            store.clone(),
+            ca.clone(),
+            tls_parts,
+            mtls_tls,
             shutdown.clone(),
         )),
         tokio::spawn(purge_expired_tokens(store.clone(), shutdown.clone())),

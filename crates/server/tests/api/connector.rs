@@ -318,8 +318,28 @@ async fn paired(app: &TestApp, kind: &str, id: &str) -> (reqwest::Client, String
     (client, client_id)
 }
 
+/// [`paired`], answering the identity (certificate and key, PEM) instead of the id.
+async fn paired_with_identity(
+    app: &TestApp,
+    kind: &str,
+    id: &str,
+) -> (reqwest::Client, String, String) {
+    let (client, client_id, _, identity) = paired_full(app, kind, id).await;
+    (client, client_id, identity)
+}
+
 /// [`paired`], also answering the certificate (PEM).
 async fn paired_with_pem(app: &TestApp, kind: &str, id: &str) -> (reqwest::Client, String, String) {
+    let (client, client_id, pem, _) = paired_full(app, kind, id).await;
+    (client, client_id, pem)
+}
+
+/// Pairs: client, client id, certificate PEM, identity PEM.
+async fn paired_full(
+    app: &TestApp,
+    kind: &str,
+    id: &str,
+) -> (reqwest::Client, String, String, String) {
     let token = app
         .gql(
             &format!(
@@ -348,16 +368,15 @@ async fn paired_with_pem(app: &TestApp, kind: &str, id: &str) -> (reqwest::Clien
     .await;
     let result = &body["data"]["signCertificateSigningRequest"];
     let cert_pem = decode(&result["clientCertificate"]);
-    let identity =
-        reqwest::Identity::from_pem(format!("{cert_pem}{}", key.serialize_pem()).as_bytes())
-            .unwrap();
+    let identity_pem = format!("{cert_pem}{}", key.serialize_pem());
+    let identity = reqwest::Identity::from_pem(identity_pem.as_bytes()).unwrap();
     let ca = decode(&result["caCertificate"]);
     let client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
         .identity(identity)
         .build()
         .unwrap();
-    (client, client_id, cert_pem)
+    (client, client_id, cert_pem, identity_pem)
 }
 
 async fn mtls_gql(
@@ -705,7 +724,56 @@ async fn the_crl_lists_revoked_certificates(backend: Backend) {
     assert!(crl.verify_signature(ca.public_key()).is_ok());
 }
 
+/// A revoked certificate is refused at the TLS handshake within 5 seconds (new connections;
+/// open ones are refused per request at once), without a restart; others are not.
+async fn revoked_certificates_are_refused_at_the_handshake(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let app_id = app.register_app("app", json!({})).await;
+    let (client, _, identity) = paired_with_identity(&app, "Application", &app_id).await;
+    let (_, _, kept) = paired_with_identity(&app, "Application", &app_id).await;
+    let ca = std::fs::read_to_string(app.server().data_dir.join("ca.crt")).unwrap();
+    let url = format!(
+        "https://localhost:{}/healthz",
+        app.server().mtls_addr.port()
+    );
+    // A new connection each time: a pooled one was accepted before the revocation.
+    let handshake = |identity: String| {
+        let ca = ca.clone();
+        let url = url.clone();
+        async move {
+            let client = reqwest::Client::builder()
+                .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+                .identity(reqwest::Identity::from_pem(identity.as_bytes()).unwrap())
+                .build()
+                .unwrap();
+            client
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        }
+    };
+    assert!(handshake(identity.clone()).await);
+
+    let (_, body) =
+        mtls_connector(&app, &client, "mutation { revokeCertificate }", json!({})).await;
+    assert_eq!(body["data"]["revokeCertificate"], true);
+    let started = std::time::Instant::now();
+    while handshake(identity.clone()).await {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "still accepted at the handshake after 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        handshake(kept).await,
+        "other certificates are still accepted"
+    );
+}
+
 crate::on_both_backends!(
+    revoked_certificates_are_refused_at_the_handshake,
     the_crl_lists_revoked_certificates,
     unregistering_or_deleting_the_client_revokes,
     renewal_and_revocation_over_mtls,
