@@ -1,0 +1,292 @@
+//! GOALS.md P1: pairings per second. A bounded swarm of clients pairs through the Connector
+//! of an in-process server over loopback HTTPS: one-time token → `configuration` → a new
+//! P-256 key and CSR → `signCertificateSigningRequest` → certificate. The tokens are made
+//! beforehand (not measured); each is used once, and a sample of used tokens is tried again
+//! and must be refused (no double redemption).
+//!
+//! `cargo run --release -p sextant-bench --bin sextant-bench-pairing -- --backend sqlite`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use base64::Engine;
+use clap::Parser;
+use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P256_SHA256};
+use serde_json::{Value, json};
+use sextant_test_support::{Backend, TestDatabase};
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BackendArg {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Parser)]
+#[command(about = "Pairings per second through the Connector (GOALS.md P1)")]
+struct Args {
+    #[arg(long, value_enum, default_value = "sqlite")]
+    backend: BackendArg,
+    /// Pairings to run (one token each).
+    #[arg(long, default_value_t = 3000)]
+    pairings: usize,
+    /// Clients pairing at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+}
+
+const CONFIGURATION: &str =
+    "{ configuration { token { token } certificateSigningRequestInfo { subject } } }";
+const SIGN: &str =
+    "mutation($csr: String!) { signCertificateSigningRequest(csr: $csr) { clientCertificate } }";
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    admin: String,
+}
+
+impl Client {
+    async fn director(&self, query: &str, vars: Value) -> Result<Value> {
+        let body: Value = self
+            .http
+            .post(format!("{}/director/graphql", self.base))
+            .bearer_auth(&self.admin)
+            .json(&json!({"query": query, "variables": vars}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if let Some(errors) = body.get("errors") {
+            bail!("director: {errors}");
+        }
+        Ok(body["data"].clone())
+    }
+
+    async fn connector(&self, token: &str, query: &str, vars: Value) -> Result<Value> {
+        let body: Value = self
+            .http
+            .post(format!("{}/connector/graphql", self.base))
+            .header("Connector-Token", token)
+            .json(&json!({"query": query, "variables": vars}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if let Some(errors) = body.get("errors") {
+            bail!("connector: {errors}");
+        }
+        Ok(body["data"].clone())
+    }
+
+    /// One whole pairing; answers the client certificate (PEM).
+    async fn pair(&self, token: &str) -> Result<String> {
+        let config = self.connector(token, CONFIGURATION, json!({})).await?;
+        let config = &config["configuration"];
+        let csr_token = config["token"]["token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no CSR token"))?;
+        let subject = config["certificateSigningRequestInfo"]["subject"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no subject"))?;
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut dn = DistinguishedName::new();
+        for part in subject.split(',') {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| anyhow!("bad subject {subject}"))?;
+            let ty = match name {
+                "O" => DnType::OrganizationName,
+                "OU" => DnType::OrganizationalUnitName,
+                "L" => DnType::LocalityName,
+                "ST" => DnType::StateOrProvinceName,
+                "C" => DnType::CountryName,
+                "CN" => DnType::CommonName,
+                other => bail!("unexpected attribute {other}"),
+            };
+            dn.push(ty, value);
+        }
+        let mut params = CertificateParams::default();
+        params.distinguished_name = dn;
+        let pem = params.serialize_request(&key)?.pem()?;
+        let csr = base64::engine::general_purpose::STANDARD.encode(pem);
+        let signed = self.connector(csr_token, SIGN, json!({"csr": csr})).await?;
+        let cert = signed["signCertificateSigningRequest"]["clientCertificate"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no certificate"))?;
+        Ok(String::from_utf8(
+            base64::engine::general_purpose::STANDARD.decode(cert)?,
+        )?)
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure!(args.pairings > 0 && args.concurrency > 0, "nothing to do");
+    let backend = match args.backend {
+        BackendArg::Sqlite => Backend::Sqlite,
+        BackendArg::Postgres => Backend::Postgres,
+    };
+    let db = TestDatabase::create(backend).await;
+    let data_dir = db.dir.join("data");
+    let server = sextant_server::start(sextant_server::ServerConfig {
+        data_dir: data_dir.clone(),
+        database_url: match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(db.url.clone()),
+        },
+        listen: "127.0.0.1:0".parse()?,
+        mtls_listen: "127.0.0.1:0".parse()?,
+        public_url: None,
+        fetch_allow_private: false,
+        token_lifetimes: sextant_server::TokenLifetimes {
+            application: Duration::from_secs(3600),
+            ..sextant_server::TokenLifetimes::default()
+        },
+        certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
+    })
+    .await
+    .context("starting the server")?;
+    let ca = std::fs::read(data_dir.join("ca.crt"))?;
+    let client = Arc::new(Client {
+        http: reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca)?])
+            .timeout(Duration::from_secs(30))
+            .build()?,
+        base: format!("https://localhost:{}", server.main_addr.port()),
+        admin: std::fs::read_to_string(&server.admin_token_path)?
+            .trim()
+            .to_owned(),
+    });
+
+    // Setup (not measured): applications and one token per pairing.
+    let apps = args.pairings.div_ceil(10);
+    let mut app_ids = Vec::with_capacity(apps);
+    for i in 0..apps {
+        let data = client
+            .director(
+                "mutation($n: String!) { registerApplication(in: {name: $n, providerName: \"bench\"}) { id } }",
+                json!({"n": format!("pairing-{i}")}),
+            )
+            .await?;
+        app_ids.push(
+            data["registerApplication"]["id"]
+                .as_str()
+                .ok_or_else(|| anyhow!("no id"))?
+                .to_owned(),
+        );
+    }
+    let mut tokens = Vec::with_capacity(args.pairings);
+    for i in 0..args.pairings {
+        let data = client
+            .director(
+                "mutation($id: ID!) { requestOneTimeTokenForApplication(id: $id) { token } }",
+                json!({"id": app_ids[i % apps]}),
+            )
+            .await?;
+        tokens.push(
+            data["requestOneTimeTokenForApplication"]["token"]
+                .as_str()
+                .ok_or_else(|| anyhow!("no token"))?
+                .to_owned(),
+        );
+    }
+    // Warm-up: a few pairings, not counted.
+    let warm: Vec<String> = tokens
+        .drain(..args.concurrency.min(tokens.len() / 10))
+        .collect();
+    for token in &warm {
+        client.pair(token).await?;
+    }
+
+    let queue = Arc::new(tokio::sync::Mutex::new(tokens.clone()));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let client = client.clone();
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut failures = 0usize;
+                loop {
+                    let Some(token) = queue.lock().await.pop() else {
+                        break;
+                    };
+                    let t = Instant::now();
+                    match client.pair(&token).await {
+                        Ok(_) => latencies.push(t.elapsed()),
+                        Err(e) => {
+                            eprintln!("pairing failed: {e:#}");
+                            failures += 1;
+                        }
+                    }
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for worker in workers {
+        let (l, f) = worker.await?;
+        latencies.extend(l);
+        failures += f;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+
+    // No double redemption: used tokens (a sample) are refused.
+    let mut reused_ok = 0;
+    for token in tokens.iter().step_by((tokens.len() / 100).max(1)) {
+        if client
+            .connector(token, CONFIGURATION, json!({}))
+            .await
+            .is_ok()
+        {
+            reused_ok += 1;
+        }
+    }
+    server.stop().await;
+    drop(db);
+
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "P1 pairing ({}): {} pairings, concurrency {}, {} failed, {} reused tokens accepted",
+        args.backend_name(),
+        latencies.len(),
+        args.concurrency,
+        failures,
+        reused_ok
+    );
+    println!(
+        "  {:.0} pairings/s on {cores} cores (client and server in one process), p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 50.0).as_secs_f64() * 1e3,
+        percentile(&latencies, 99.0).as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+    ensure!(failures == 0, "{failures} pairings failed");
+    ensure!(
+        reused_ok == 0,
+        "{reused_ok} used tokens were accepted again"
+    );
+    Ok(())
+}
+
+impl Args {
+    fn backend_name(&self) -> &'static str {
+        match self.backend {
+            BackendArg::Sqlite => "SQLite",
+            BackendArg::Postgres => "PostgreSQL",
+        }
+    }
+}
