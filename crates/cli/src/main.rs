@@ -94,6 +94,25 @@ enum AdminCommand {
         #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+    /// Start a CA rotation: a new CA signs client certificates from the next server start on;
+    /// the current one stays trusted (and keeps issuing the listeners' certificate) until
+    /// `retire-previous-ca`. See the README's "Rotating the CA".
+    RotateCa {
+        #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "./sextant-data")]
+        data_dir: PathBuf,
+    },
+    /// End a CA rotation: stop trusting the previous CA. Refused while clients still hold
+    /// unrevoked, unexpired certificates of it, unless --force.
+    RetirePreviousCa {
+        #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "./sextant-data")]
+        data_dir: PathBuf,
+        /// The database the servers use; default: SQLite in the data directory.
+        #[arg(long, env = "SEXTANT_DATABASE_URL")]
+        database_url: Option<String>,
+        /// Retire even though clients still depend on the previous CA (they are cut off).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -138,6 +157,55 @@ fn main() -> anyhow::Result<()> {
             let tenants: Vec<TenantId> = tenant.into_iter().map(TenantId).collect();
             println!("{}", issuer.issue(&subject, &tenants, &scopes, ttl)?);
             Ok(())
+        }
+        Command::Admin(AdminCommand::RotateCa { data_dir }) => {
+            let rotation = sextant_server::rotate_ca(&data_dir)
+                .with_context(|| format!("cannot rotate the CA in {}", data_dir.display()))?;
+            print!("{}", rotation.new_ca_pem);
+            eprintln!(
+                "The new CA is in {dir}/ca.crt (printed above); the previous one is in \
+                 {dir}/ca-previous.crt.\n\
+                 Next: copy ca.crt, ca.key, ca-previous.crt and ca-previous.key to every \
+                 replica's data directory and restart the servers one by one. Clients keep \
+                 working and get certificates of the new CA when they renew. Once they have, \
+                 run `sextant admin retire-previous-ca`.",
+                dir = data_dir.display()
+            );
+            Ok(())
+        }
+        Command::Admin(AdminCommand::RetirePreviousCa {
+            data_dir,
+            database_url,
+            force,
+        }) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let outcome = runtime.block_on(sextant_server::retire_previous_ca(
+                &data_dir,
+                database_url.as_deref(),
+                force,
+            ))?;
+            match outcome {
+                sextant_server::Retirement::NothingToRetire => {
+                    eprintln!("There is no previous CA: nothing to retire.");
+                    Ok(())
+                }
+                sextant_server::Retirement::ClientsRemain(n) => anyhow::bail!(
+                    "{n} client(s) hold unrevoked, unexpired certificates of the previous CA and \
+                     none of the current one; they must renew first (or be revoked). --force \
+                     retires it anyway."
+                ),
+                sextant_server::Retirement::Retired { clients_cut_off } => {
+                    eprintln!(
+                        "Retired the previous CA ({clients_cut_off} client(s) cut off). \
+                         Remove ca-previous.crt and ca-previous.key from every replica and \
+                         restart the servers: the listeners' certificate is then issued by \
+                         the new CA."
+                    );
+                    Ok(())
+                }
+            }
         }
         Command::Server(args) => server(args),
     }

@@ -42,6 +42,10 @@ pub struct Settings {
     pub certificate_validity: Duration,
     /// The subject attributes every client certificate gets besides its CN.
     pub subject: SubjectTemplate,
+    /// The CA certificates (PEM) a client should trust, handed out as `caCertificate`: the
+    /// signing CA, followed during a CA rotation by the previous one (which still issues the
+    /// listeners' certificate until it is retired).
+    pub trusted_cas_pem: String,
 }
 
 /// O, OU, L, ST and C of client certificates (Compass's chart values by default).
@@ -295,6 +299,7 @@ impl Mutation {
             not_before: issued.not_before,
             not_after: issued.not_after,
             issued_at: now,
+            issuer: ca.fingerprint().to_vec(),
         })
         .await
         .map_err(internal)?;
@@ -302,7 +307,7 @@ impl Mutation {
         let chain = format!("{}{}", issued.cert_pem, ca.cert_pem());
         Ok(CertificationResult {
             certificate_chain: b64(&chain),
-            ca_certificate: b64(ca.cert_pem()),
+            ca_certificate: b64(&settings.trusted_cas_pem),
             client_certificate: b64(&issued.cert_pem),
         })
     }

@@ -126,4 +126,6 @@ pub struct IssuedCertificateRecord {
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub issued_at: OffsetDateTime,
+    /// The issuing CA: SHA-256 of its certificate (DER).
+    pub issuer: Vec<u8>,
 }

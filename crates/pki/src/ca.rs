@@ -71,6 +71,8 @@ pub struct CertificateAuthority {
     cert_der: CertificateDer<'static>,
     /// Subject, key identifier and key of the CA, as rcgen needs them to sign.
     issuer: Issuer<'static, KeyPair>,
+    /// SHA-256 of the certificate's DER: names this CA in the records of what it issued.
+    fingerprint: [u8; 32],
 }
 
 impl fmt::Debug for CertificateAuthority {
@@ -103,11 +105,35 @@ impl CertificateAuthority {
 
         let issuer =
             Issuer::from_ca_cert_der(&cert_der, key).map_err(PkiError::InvalidCaCertificate)?;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert_der.as_ref());
+        let mut fingerprint = [0u8; 32];
+        fingerprint.copy_from_slice(digest.as_ref());
         Ok(Self {
             cert_pem: cert_pem.to_owned(),
             cert_der,
             issuer,
+            fingerprint,
         })
+    }
+
+    /// SHA-256 of the CA certificate (DER): which CA issued a recorded certificate.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
+    }
+
+    /// Whether this CA signed the first certificate of `cert_pem`: its issuer is the CA's
+    /// subject and its signature verifies with the CA's key. Anything unreadable is `false`.
+    pub fn signed(&self, cert_pem: &str) -> bool {
+        let Ok(der) = CertificateDer::from_pem_slice(cert_pem.as_bytes()) else {
+            return false;
+        };
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der) else {
+            return false;
+        };
+        let Ok((_, ca)) = x509_parser::parse_x509_certificate(&self.cert_der) else {
+            return false;
+        };
+        cert.issuer() == ca.subject() && cert.verify_signature(Some(ca.public_key())).is_ok()
     }
 
     /// What rcgen signs with.
@@ -219,6 +245,23 @@ mod tests {
         )
         .build()
         .unwrap()
+    }
+
+    #[test]
+    fn tells_its_own_certificates_from_another_cas() {
+        let (ours, theirs) = (ca(), ca());
+        let cert = ours
+            .issue_server_certificate(&["localhost".to_owned()], DAY)
+            .unwrap();
+        assert!(ours.signed(&cert.cert_pem));
+        assert!(!theirs.signed(&cert.cert_pem), "same subject, other key");
+        assert!(!ours.signed("not a certificate"));
+        assert_ne!(ours.fingerprint(), theirs.fingerprint());
+        let generated = generate_ca("Sextant test CA", DAY).unwrap();
+        let [a, b] = [0, 1].map(|_| {
+            CertificateAuthority::from_pem(&generated.cert_pem, &generated.key_pem).unwrap()
+        });
+        assert_eq!(a.fingerprint(), b.fingerprint(), "stable across loads");
     }
 
     fn verify(ca: &CertificateAuthority, cert_pem: &str, name: &str) -> Result<(), rustls::Error> {

@@ -26,7 +26,12 @@ const ADMIN_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The loaded contents of a data directory.
 pub struct DataDir {
+    /// The CA that signs client certificates.
     pub ca: CertificateAuthority,
+    /// During a CA rotation, the previous CA: its client certificates are still accepted, it
+    /// still issues the listeners' certificate (clients that know only it keep trusting the
+    /// server), and revocations are published in a CRL of its own.
+    pub previous_ca: Option<CertificateAuthority>,
     pub server_cert: CertifiedKey,
     pub verifier: TokenVerifier,
     pub admin_token_path: PathBuf,
@@ -74,8 +79,9 @@ fn read_if_exists(path: &Path) -> Result<Option<String>, ServerError> {
 }
 
 /// Makes sure the listeners' certificate in `dir` is usable, re-issuing it when the CA is new
-/// (`fresh_ca`), when it misses one of `names`, when under 30 days of its life are left, or
-/// when the key does not belong to it (a crash between writing the two). Returns the
+/// (`fresh_ca`), when `ca` did not sign it (a rotated CA was retired), when it misses one of
+/// `names`, when under 30 days of its life are left, or when the key does not belong to it (a
+/// crash between writing the two). Returns the
 /// certificate and whether it was issued now. The running server calls this periodically and
 /// swaps a re-issued certificate into its listeners.
 pub fn ensure_server_certificate(
@@ -95,7 +101,8 @@ pub fn ensure_server_certificate(
             return false;
         };
         let renew_at = summary.not_after - SERVER_CERT_RENEW_BEFORE;
-        names.iter().all(|n| summary.names.contains(n))
+        ca.signed(&cert.cert_pem)
+            && names.iter().all(|n| summary.names.contains(n))
             && time::OffsetDateTime::now_utc() < renew_at
             && sextant_tls::server_config(&cert.cert_pem, &cert.key_pem, ClientAuth::None).is_ok()
     };
@@ -108,6 +115,159 @@ pub fn ensure_server_certificate(
             Ok((issued, true))
         }
     }
+}
+
+/// The file names of a CA: certificate and key.
+type CaFiles = (&'static str, &'static str);
+const CA_FILES: CaFiles = ("ca.crt", "ca.key");
+const PREVIOUS_CA_FILES: CaFiles = ("ca-previous.crt", "ca-previous.key");
+/// A rotation's new CA, written before it replaces the current one.
+const NEXT_CA_FILES: CaFiles = ("ca-next.crt", "ca-next.key");
+
+fn load_ca(dir: &Path, (crt, key): CaFiles) -> Result<Option<CertificateAuthority>, ServerError> {
+    let (crt, key) = (dir.join(crt), dir.join(key));
+    match (read_if_exists(&crt)?, read_if_exists(&key)?) {
+        (Some(cert), Some(key)) => Ok(Some(CertificateAuthority::from_pem(&cert, &key)?)),
+        (None, None) => Ok(None),
+        _ => Err(ServerError::Inconsistent(format!(
+            "{} and {} must both exist or both be absent",
+            crt.display(),
+            key.display()
+        ))),
+    }
+}
+
+/// Writes a CA's key, then its certificate (the certificate's presence marks it complete).
+fn write_ca(dir: &Path, (crt, key): CaFiles, ca: &CertifiedKey) -> Result<(), ServerError> {
+    write_file(&dir.join(key), &ca.key_pem, 0o600)?;
+    write_file(&dir.join(crt), &ca.cert_pem, 0o644)
+}
+
+fn exists(path: &Path) -> Result<bool, ServerError> {
+    path.try_exists().map_err(io_err(path))
+}
+
+fn remove_if_exists(path: &Path) -> Result<(), ServerError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), ServerError> {
+    fs::rename(from, to).map_err(io_err(from))
+}
+
+/// Completes a CA rotation a crash interrupted, or drops one that had not committed. The
+/// rotation commits when `ca-next.crt` is written (after `ca-next.key`); from then on it is
+/// carried through on every open: the current CA is copied to `ca-previous.*`, then
+/// `ca-next.key` and `ca-next.crt` are renamed over `ca.key` and `ca.crt`, in that order.
+/// A retirement is completed likewise: `ca-previous.crt` is removed before `ca-previous.key`.
+fn finish_ca_rotation(dir: &Path) -> Result<(), ServerError> {
+    let next_crt = dir.join(NEXT_CA_FILES.0);
+    let next_key = dir.join(NEXT_CA_FILES.1);
+    match (exists(&next_crt)?, exists(&next_key)?) {
+        (true, true) => {
+            let current = load_ca(dir, CA_FILES)?.ok_or_else(|| {
+                ServerError::Inconsistent(format!(
+                    "{} holds a rotation's new CA but no current CA",
+                    dir.display()
+                ))
+            })?;
+            let current_key =
+                fs::read_to_string(dir.join(CA_FILES.1)).map_err(io_err(&dir.join(CA_FILES.1)))?;
+            write_ca(
+                dir,
+                PREVIOUS_CA_FILES,
+                &CertifiedKey {
+                    cert_pem: current.cert_pem().to_owned(),
+                    key_pem: current_key,
+                },
+            )?;
+            rename(&next_key, &dir.join(CA_FILES.1))?;
+            rename(&next_crt, &dir.join(CA_FILES.0))?;
+        }
+        // Crashed between the two renames.
+        (true, false) => rename(&next_crt, &dir.join(CA_FILES.0))?,
+        // Crashed before the rotation committed.
+        (false, true) => remove_if_exists(&next_key)?,
+        (false, false) => {}
+    }
+    let previous_key = dir.join(PREVIOUS_CA_FILES.1);
+    if !exists(&dir.join(PREVIOUS_CA_FILES.0))? && exists(&previous_key)? {
+        remove_if_exists(&previous_key)?;
+    }
+    Ok(())
+}
+
+/// What a CA rotation did.
+#[derive(Debug)]
+pub struct Rotation {
+    /// The new CA's certificate (PEM).
+    pub new_ca_pem: String,
+}
+
+/// Rotates the CA in a data directory: a new CA signs client certificates from the next
+/// server start on, and the current one becomes the previous CA, still trusted for client
+/// certificates and still issuing the listeners' certificate until it is retired
+/// ([`retire_previous_ca`]). Refused while a previous CA exists (retire it first).
+pub fn rotate_ca(dir: &Path) -> Result<Rotation, ServerError> {
+    finish_ca_rotation(dir)?;
+    if load_ca(dir, CA_FILES)?.is_none() {
+        return Err(ServerError::Inconsistent(format!(
+            "{} has no CA to rotate (start the server once to create it)",
+            dir.display()
+        )));
+    }
+    if load_ca(dir, PREVIOUS_CA_FILES)?.is_some() {
+        return Err(ServerError::Inconsistent(
+            "a previous CA is still trusted: retire it before rotating again".into(),
+        ));
+    }
+    let now = time::OffsetDateTime::now_utc();
+    // A distinct subject: CRLs and chains are matched to their CA by name.
+    let name = format!(
+        "Sextant CA {:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let generated = sextant_pki::generate_ca(&name, CA_VALIDITY)?;
+    write_ca(dir, NEXT_CA_FILES, &generated)?;
+    finish_ca_rotation(dir)?;
+    Ok(Rotation {
+        new_ca_pem: generated.cert_pem,
+    })
+}
+
+/// The previous CA of a data directory, if a rotation is in progress.
+pub fn previous_ca(dir: &Path) -> Result<Option<CertificateAuthority>, ServerError> {
+    finish_ca_rotation(dir)?;
+    load_ca(dir, PREVIOUS_CA_FILES)
+}
+
+/// The current CA of a data directory.
+pub fn current_ca(dir: &Path) -> Result<Option<CertificateAuthority>, ServerError> {
+    finish_ca_rotation(dir)?;
+    load_ca(dir, CA_FILES)
+}
+
+/// Ends a CA rotation: the previous CA is removed, so from the next server start on its
+/// client certificates are refused and the listeners' certificate is issued by the current
+/// CA. Returns whether there was a previous CA. The caller checks first that no client still
+/// depends on it.
+pub fn retire_previous_ca(dir: &Path) -> Result<bool, ServerError> {
+    finish_ca_rotation(dir)?;
+    if load_ca(dir, PREVIOUS_CA_FILES)?.is_none() {
+        return Ok(false);
+    }
+    remove_if_exists(&dir.join(PREVIOUS_CA_FILES.0))?;
+    remove_if_exists(&dir.join(PREVIOUS_CA_FILES.1))?;
+    Ok(true)
 }
 
 /// Path of the signing key inside a data directory.
@@ -128,29 +288,28 @@ pub fn open(path: &Path, names: &[String]) -> Result<DataDir, ServerError> {
     fs::create_dir_all(path).map_err(io_err(path))?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o700)).map_err(io_err(path))?;
 
-    // The CA.
-    let ca_crt = path.join("ca.crt");
-    let ca_key = path.join("ca.key");
-    let mut ca_created = false;
-    let ca = match (read_if_exists(&ca_crt)?, read_if_exists(&ca_key)?) {
-        (Some(cert), Some(key)) => CertificateAuthority::from_pem(&cert, &key)?,
-        (None, None) => {
+    finish_ca_rotation(path)?;
+    let (ca, ca_created) = match load_ca(path, CA_FILES)? {
+        Some(ca) => (ca, false),
+        None => {
             let generated = sextant_pki::generate_ca("Sextant CA", CA_VALIDITY)?;
-            write_file(&ca_key, &generated.key_pem, 0o600)?;
-            write_file(&ca_crt, &generated.cert_pem, 0o644)?;
-            ca_created = true;
-            CertificateAuthority::from_pem(&generated.cert_pem, &generated.key_pem)?
-        }
-        _ => {
-            return Err(ServerError::Inconsistent(format!(
-                "{} and {} must both exist or both be absent",
-                ca_crt.display(),
-                ca_key.display()
-            )));
+            write_ca(path, CA_FILES, &generated)?;
+            (
+                CertificateAuthority::from_pem(&generated.cert_pem, &generated.key_pem)?,
+                true,
+            )
         }
     };
+    let previous_ca = load_ca(path, PREVIOUS_CA_FILES)?;
+    if previous_ca.is_some() && ca_created {
+        return Err(ServerError::Inconsistent(format!(
+            "{} has a previous CA but no current one",
+            path.display()
+        )));
+    }
 
-    let (server_cert, _) = ensure_server_certificate(path, &ca, names, ca_created)?;
+    let signer = previous_ca.as_ref().unwrap_or(&ca);
+    let (server_cert, _) = ensure_server_certificate(path, signer, names, ca_created)?;
 
     // The JWT signing key.
     let key_path = signing_key_path(path);
@@ -184,6 +343,7 @@ pub fn open(path: &Path, names: &[String]) -> Result<DataDir, ServerError> {
 
     Ok(DataDir {
         ca,
+        previous_ca,
         server_cert,
         verifier,
         admin_token_path,
@@ -200,6 +360,81 @@ mod tests {
 
     fn names() -> Vec<String> {
         vec!["localhost".to_owned(), "127.0.0.1".to_owned()]
+    }
+
+    fn pem(dir: &Path, name: &str) -> Option<String> {
+        read_if_exists(&dir.join(name)).unwrap()
+    }
+
+    #[test]
+    fn a_rotation_keeps_the_old_ca_as_previous_and_its_server_certificate() {
+        let dir = temp_dir();
+        let before = open(&dir, &names()).unwrap();
+        let rotation = rotate_ca(&dir).unwrap();
+        let after = open(&dir, &names()).unwrap();
+        assert_eq!(after.ca.cert_pem(), rotation.new_ca_pem);
+        let previous = after.previous_ca.as_ref().unwrap();
+        assert_eq!(previous.cert_pem(), before.ca.cert_pem());
+        assert_eq!(
+            after.server_cert.cert_pem, before.server_cert.cert_pem,
+            "the old CA keeps issuing the listeners' certificate"
+        );
+        assert!(rotate_ca(&dir).is_err(), "one rotation at a time");
+        assert!(retire_previous_ca(&dir).unwrap());
+        assert!(!retire_previous_ca(&dir).unwrap());
+        let retired = open(&dir, &names()).unwrap();
+        assert!(retired.previous_ca.is_none());
+        assert!(retired.ca.signed(&retired.server_cert.cert_pem));
+        assert!(!previous.signed(&retired.server_cert.cert_pem));
+    }
+
+    #[test]
+    fn an_interrupted_rotation_is_completed_or_dropped() {
+        let dir = temp_dir();
+        let first = open(&dir, &names()).unwrap();
+        let next = sextant_pki::generate_ca("Sextant CA next", DAY).unwrap();
+
+        // Crashed while writing the new CA (key written, certificate not): dropped.
+        write_file(&dir.join(NEXT_CA_FILES.1), &next.key_pem, 0o600).unwrap();
+        let opened = open(&dir, &names()).unwrap();
+        assert_eq!(opened.ca.cert_pem(), first.ca.cert_pem());
+        assert!(opened.previous_ca.is_none());
+        assert!(pem(&dir, NEXT_CA_FILES.1).is_none());
+
+        // Crashed after committing (both written): completed.
+        write_ca(&dir, NEXT_CA_FILES, &next).unwrap();
+        let opened = open(&dir, &names()).unwrap();
+        assert_eq!(opened.ca.cert_pem(), next.cert_pem);
+        assert_eq!(
+            opened.previous_ca.as_ref().unwrap().cert_pem(),
+            first.ca.cert_pem()
+        );
+
+        // Crashed between the two renames (the new key is in place, its certificate not):
+        // completed.
+        assert!(retire_previous_ca(&dir).unwrap());
+        let third = sextant_pki::generate_ca("Sextant CA third", DAY).unwrap();
+        let current = opened.ca.cert_pem().to_owned();
+        write_ca(
+            &dir,
+            PREVIOUS_CA_FILES,
+            &CertifiedKey {
+                cert_pem: current.clone(),
+                key_pem: pem(&dir, CA_FILES.1).unwrap(),
+            },
+        )
+        .unwrap();
+        write_file(&dir.join(CA_FILES.1), &third.key_pem, 0o600).unwrap();
+        write_file(&dir.join(NEXT_CA_FILES.0), &third.cert_pem, 0o644).unwrap();
+        let opened = open(&dir, &names()).unwrap();
+        assert_eq!(opened.ca.cert_pem(), third.cert_pem);
+        assert_eq!(opened.previous_ca.as_ref().unwrap().cert_pem(), current);
+
+        // Crashed while retiring (certificate removed, key not): completed.
+        fs::remove_file(dir.join(PREVIOUS_CA_FILES.0)).unwrap();
+        let opened = open(&dir, &names()).unwrap();
+        assert!(opened.previous_ca.is_none());
+        assert!(pem(&dir, PREVIOUS_CA_FILES.1).is_none());
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct AppState {
     pub(crate) issuer: Arc<TokenIssuer>,
     pub(crate) connector: sextant_connector::ConnectorSchema,
     pub(crate) ca: Arc<sextant_pki::CertificateAuthority>,
+    /// During a CA rotation, the previous CA (its CRL is served too).
+    pub(crate) previous_ca: Option<Arc<sextant_pki::CertificateAuthority>>,
     pub(crate) verifier: Arc<TokenVerifier>,
     pub(crate) schema: DirectorSchema,
     pub(crate) metrics: Option<PrometheusHandle>,
@@ -46,6 +48,7 @@ pub fn main_router(state: AppState) -> Router {
         .route("/director/graphql", get(director).post(director))
         .route("/connector/graphql", get(connector).post(connector))
         .route("/connector/crl", get(crl))
+        .route("/connector/crl/previous", get(previous_crl))
         .route(
             "/oauth2/token",
             axum::routing::post(crate::oauth::token).layer(axum::extract::DefaultBodyLimit::max(
@@ -238,16 +241,9 @@ async fn certificate_client(
     let leaf = peer
         .and_then(|p| p.0.first())
         .ok_or_else(|| unauthenticated("a client certificate is required"))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref())
-        .map_err(|_| unauthenticated("the client certificate cannot be read"))?;
-    let client_id = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .and_then(|cn| uuid::Uuid::parse_str(cn).ok())
-        .ok_or_else(|| unauthenticated("the client certificate names no client"))?;
-    let serial = cert.raw_serial().to_vec();
+    let sextant_pki::ClaimedIdentity { client_id, serial } =
+        sextant_pki::client_certificate_identity(leaf.as_ref())
+            .map_err(|e| unauthenticated(&e.to_string()))?;
     let (issued, auth) = async {
         let mut tx = state.store.read().await?;
         let issued = tx.issued_certificate(&serial).await?;
@@ -362,6 +358,20 @@ const CRL_NEXT_UPDATE: Duration = Duration::from_secs(300);
 /// The CA's CRL (DER, `application/pkix-crl`): every revoked certificate not yet expired.
 /// Public, as CRLs are: it names serials only.
 async fn crl(State(state): State<AppState>) -> Response {
+    let ca = state.ca.clone();
+    signed_crl(&state, &ca).await
+}
+
+/// During a CA rotation, the previous CA's CRL (the same revoked serials, signed by it);
+/// 404 when there is no previous CA.
+async fn previous_crl(State(state): State<AppState>) -> Response {
+    match state.previous_ca.clone() {
+        Some(ca) => signed_crl(&state, &ca).await,
+        None => error_body(StatusCode::NOT_FOUND, "there is no previous CA"),
+    }
+}
+
+async fn signed_crl(state: &AppState, ca: &sextant_pki::CertificateAuthority) -> Response {
     let now = time::OffsetDateTime::now_utc();
     let revoked = match state.store.read().await {
         Ok(mut tx) => tx.revoked_certificates(now).await,
@@ -379,7 +389,7 @@ async fn crl(State(state): State<AppState>) -> Response {
     };
     // Newer lists get higher numbers: the time in microseconds.
     let number = u64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(0);
-    match state.ca.crl(&revoked, number, CRL_NEXT_UPDATE) {
+    match ca.crl(&revoked, number, CRL_NEXT_UPDATE) {
         Ok(der) => (
             [(header::CONTENT_TYPE, "application/pkix-crl")],
             axum::body::Bytes::from(der),

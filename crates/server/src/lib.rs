@@ -24,7 +24,55 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use datadir::load_issuer;
+pub use datadir::{Rotation, load_issuer, rotate_ca};
+
+/// What retiring the previous CA found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Retirement {
+    /// There was no previous CA.
+    NothingToRetire,
+    /// This many clients hold unrevoked, unexpired certificates of the previous CA (or of an
+    /// older one) and none of the current CA: the CA was kept. They must renew first (or be
+    /// revoked), or `force` it.
+    ClientsRemain(u64),
+    /// The previous CA is gone; `clients_cut_off` clients lose their certificates (non-zero
+    /// only when forced).
+    Retired { clients_cut_off: u64 },
+}
+
+/// Retires the previous CA of a data directory after a rotation, unless clients still depend
+/// on it (hold certificates of it and none of the current CA, counted in the database at
+/// `database_url`, by default the data directory's SQLite database) and `force` is false. Takes effect at the next start of
+/// each server using the directory's CA files.
+pub async fn retire_previous_ca(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    force: bool,
+) -> Result<Retirement, ServerError> {
+    if datadir::previous_ca(data_dir)?.is_none() {
+        return Ok(Retirement::NothingToRetire);
+    }
+    let current = datadir::current_ca(data_dir)?.ok_or_else(|| {
+        ServerError::Inconsistent(format!("{} has no current CA", data_dir.display()))
+    })?;
+    let url = match database_url {
+        Some(url) => url.to_owned(),
+        None => format!("sqlite://{}", data_dir.join("sextant.db").display()),
+    };
+    let store = sextant_store::connect(&url).await?;
+    let remaining = {
+        let mut tx = store.read().await?;
+        tx.clients_depending_on_other_cas(&current.fingerprint(), time::OffsetDateTime::now_utc())
+            .await?
+    };
+    if remaining > 0 && !force {
+        return Ok(Retirement::ClientsRemain(remaining));
+    }
+    datadir::retire_previous_ca(data_dir)?;
+    Ok(Retirement::Retired {
+        clients_cut_off: remaining,
+    })
+}
 
 /// Everything `sextant server` can be told.
 #[derive(Clone, Debug)]
@@ -142,30 +190,52 @@ impl RunningServer {
 /// rebuilds them from the current value of every other part.
 struct TlsParts {
     cert: ArcSwap<sextant_pki::CertifiedKey>,
-    /// The CA's CRL (DER), if any certificate is revoked.
-    crl: ArcSwap<Option<Vec<u8>>>,
+    /// One CRL (DER) per trusted CA, if any certificate is revoked.
+    crls: ArcSwap<Vec<Vec<u8>>>,
+}
+
+/// The CAs whose client certificates the mTLS listener accepts: the signing CA and, during a
+/// rotation, the previous one.
+#[derive(Clone)]
+struct TrustedCas {
+    current: Arc<sextant_pki::CertificateAuthority>,
+    previous: Option<Arc<sextant_pki::CertificateAuthority>>,
+}
+
+impl TrustedCas {
+    fn all(&self) -> impl Iterator<Item = &Arc<sextant_pki::CertificateAuthority>> {
+        std::iter::once(&self.current).chain(self.previous.as_ref())
+    }
+
+    /// The CA certificates, current first, as one PEM.
+    fn pem(&self) -> String {
+        self.all().map(|ca| ca.cert_pem()).collect()
+    }
+
+    /// The CA that issues the listeners' certificate: the previous one while it is trusted,
+    /// so clients that only know it keep trusting the server.
+    fn server_signer(&self) -> &Arc<sextant_pki::CertificateAuthority> {
+        self.previous.as_ref().unwrap_or(&self.current)
+    }
 }
 
 /// The listeners' TLS configurations: the main one (no client certificates) and the mTLS one
-/// (a client certificate of the CA required, and not on the CRL).
+/// (a client certificate of a trusted CA required, and not on that CA's CRL).
 fn tls_configs(
     cert: &sextant_pki::CertifiedKey,
-    ca: &sextant_pki::CertificateAuthority,
-    crl: Option<&[u8]>,
+    cas: &TrustedCas,
+    crls: &[Vec<u8>],
 ) -> Result<(Arc<rustls::ServerConfig>, Arc<rustls::ServerConfig>), ServerError> {
     let main = sextant_tls::server_config(&cert.cert_pem, &cert.key_pem, ClientAuth::None)?;
     let mtls = sextant_tls::server_config(
         &cert.cert_pem,
         &cert.key_pem,
         ClientAuth::Required {
-            roots_pem: ca.cert_pem().to_owned(),
-            crls_der: crl
-                .map(|der| {
-                    vec![rustls::pki_types::CertificateRevocationListDer::from(
-                        der.to_vec(),
-                    )]
-                })
-                .unwrap_or_default(),
+            roots_pem: cas.pem(),
+            crls_der: crls
+                .iter()
+                .map(|der| rustls::pki_types::CertificateRevocationListDer::from(der.clone()))
+                .collect(),
         },
     )?;
     Ok((main, mtls))
@@ -182,7 +252,7 @@ const CRL_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn watch_revocations(
     store: Arc<dyn Store>,
-    ca: Arc<sextant_pki::CertificateAuthority>,
+    cas: TrustedCas,
     parts: Arc<TlsParts>,
     mtls: SharedServerConfig,
     shutdown: CancellationToken,
@@ -211,20 +281,26 @@ async fn watch_revocations(
         if known.as_ref() == Some(&revoked) && built_at.elapsed() < CRL_REFRESH {
             continue;
         }
-        let crl = if revoked.is_empty() {
-            None
+        // Every trusted CA gets a CRL: with some CRLs present, rustls refuses a certificate
+        // whose status none of them can tell. The serials are random, so listing all of
+        // them in each CA's list never revokes a certificate of the other CA by mistake.
+        let crls = if revoked.is_empty() {
+            Ok(Vec::new())
         } else {
             let number = u64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(0);
-            match ca.crl(&revoked, number, CRL_REFRESH * 5) {
-                Ok(der) => Some(der),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot sign the CRL; retrying");
-                    continue;
-                }
+            cas.all()
+                .map(|ca| ca.crl(&revoked, number, CRL_REFRESH * 5))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let crls = match crls {
+            Ok(crls) => crls,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot sign the CRL; retrying");
+                continue;
             }
         };
-        parts.crl.store(Arc::new(crl));
-        match tls_configs(&parts.cert.load(), &ca, parts.crl.load().as_deref()) {
+        parts.crls.store(Arc::new(crls));
+        match tls_configs(&parts.cert.load(), &cas, &parts.crls.load()) {
             Ok((_, config)) => mtls.store(config),
             Err(e) => {
                 tracing::error!(error = %sextant_director::ErrorChain(&e), "cannot rebuild the mTLS configuration");
@@ -243,7 +319,7 @@ const CERT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(
 /// new connections get the new certificate, open ones are left alone, nothing restarts.
 async fn renew_server_certificate(
     data_dir: PathBuf,
-    ca: Arc<sextant_pki::CertificateAuthority>,
+    cas: TrustedCas,
     names: Vec<String>,
     parts: Arc<TlsParts>,
     configs: [SharedServerConfig; 2],
@@ -256,15 +332,17 @@ async fn renew_server_certificate(
             _ = shutdown.cancelled() => return Ok(()),
             _ = interval.tick() => {}
         }
-        let renewed = match datadir::ensure_server_certificate(&data_dir, &ca, &names, false) {
-            Ok((cert, true)) => {
-                let built = tls_configs(&cert, &ca, parts.crl.load().as_deref()).map(Some);
-                parts.cert.store(Arc::new(cert));
-                built
-            }
-            Ok((_, false)) => Ok(None),
-            Err(e) => Err(e),
-        };
+        let renewed =
+            match datadir::ensure_server_certificate(&data_dir, cas.server_signer(), &names, false)
+            {
+                Ok((cert, true)) => {
+                    let built = tls_configs(&cert, &cas, &parts.crls.load()).map(Some);
+                    parts.cert.store(Arc::new(cert));
+                    built
+                }
+                Ok((_, false)) => Ok(None),
+                Err(e) => Err(e),
+            };
         match renewed {
             Ok(None) => {}
             Ok(Some((main, mtls))) => {
@@ -363,12 +441,16 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     };
     let store = sextant_store::connect(&database_url).await?;
 
-    let (main_tls, mtls_tls) = tls_configs(&dir.server_cert, &dir.ca, None)?;
+    let cas = TrustedCas {
+        current: Arc::new(dir.ca),
+        previous: dir.previous_ca.map(Arc::new),
+    };
+    let (main_tls, mtls_tls) = tls_configs(&dir.server_cert, &cas, &[])?;
     let tls_parts = Arc::new(TlsParts {
         cert: ArcSwap::from_pointee(dir.server_cert.clone()),
-        crl: ArcSwap::from_pointee(None),
+        crls: ArcSwap::from_pointee(Vec::new()),
     });
-    let ca = Arc::new(dir.ca);
+    let ca = cas.current.clone();
     let main_tls: SharedServerConfig = Arc::new(ArcSwap::new(main_tls));
     let mtls_tls: SharedServerConfig = Arc::new(ArcSwap::new(mtls_tls));
 
@@ -400,6 +482,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             csr_token_ttl: config.token_lifetimes.csr,
             certificate_validity: config.certificate_validity,
             subject: sextant_connector::SubjectTemplate::default(),
+            trusted_cas_pem: cas.pem(),
         },
     );
     let state = http::AppState {
@@ -410,6 +493,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         metrics,
         connector,
         ca: ca.clone(),
+        previous_ca: cas.previous.clone(),
     };
     let shutdown = CancellationToken::new();
     let tasks = vec![
@@ -427,7 +511,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         )),
         tokio::spawn(renew_server_certificate(
             config.data_dir.clone(),
-            ca.clone(),
+            cas.clone(),
             names,
             tls_parts.clone(),
             [main_tls, mtls_tls.clone()],
@@ -435,7 +519,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         )),
         tokio::spawn(watch_revocations(
             store.clone(),
-            ca.clone(),
+            cas,
             tls_parts,
             mtls_tls,
             shutdown.clone(),

@@ -81,6 +81,14 @@ pub trait SystemAuthTx: Send {
         &mut self,
         certificate: &sextant_domain::IssuedCertificateRecord,
     ) -> Result<(), StoreError>;
+    /// How many clients hold a certificate, neither revoked nor expired at `now`, of another
+    /// CA than the one whose fingerprint is `issuer` (or from before issuers were recorded),
+    /// and none of that CA: the clients that still depend on a previous CA.
+    async fn clients_depending_on_other_cas(
+        &mut self,
+        issuer: &[u8],
+        now: time::OffsetDateTime,
+    ) -> Result<u64, StoreError>;
     /// Removes tokens that expired before `now`; returns how many.
     async fn purge_expired_tokens(&mut self, now: time::OffsetDateTime) -> Result<u64, StoreError>;
     /// The auths of several owners of one kind (tenant `None` for integration systems),
@@ -341,7 +349,8 @@ macro_rules! system_auth_tx {
                 self.counter().inc();
                 sqlx::query(
                     "INSERT INTO issued_certificates (serial, client_id, tenant_id, not_before, \
-                     not_after, issued_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+                     not_after, issued_at, revoked_at, issuer) \
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
                 )
                 .bind(certificate.serial.as_slice())
                 .bind(certificate.client_id)
@@ -349,9 +358,31 @@ macro_rules! system_auth_tx {
                 .bind(to_micros(certificate.not_before))
                 .bind(to_micros(certificate.not_after))
                 .bind(to_micros(certificate.issued_at))
+                .bind(certificate.issuer.as_slice())
                 .execute(self.conn())
                 .await?;
                 Ok(())
+            }
+
+            async fn clients_depending_on_other_cas(
+                &mut self,
+                issuer: &[u8],
+                now: time::OffsetDateTime,
+            ) -> Result<u64, StoreError> {
+                self.counter().inc();
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(DISTINCT client_id) FROM issued_certificates o \
+                     WHERE revoked_at IS NULL AND not_after > $1 \
+                     AND (issuer IS NULL OR issuer <> $2) \
+                     AND NOT EXISTS (SELECT 1 FROM issued_certificates n \
+                       WHERE n.client_id = o.client_id AND n.revoked_at IS NULL \
+                       AND n.not_after > $1 AND n.issuer = $2)",
+                )
+                .bind(to_micros(now))
+                .bind(issuer)
+                .fetch_one(self.conn())
+                .await?;
+                Ok(u64::try_from(n).unwrap_or(0))
             }
 
             async fn purge_expired_tokens(

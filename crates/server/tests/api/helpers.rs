@@ -97,6 +97,40 @@ impl TestApp {
         }
     }
 
+    /// Stops the server and starts it again on the same data directory and database; the
+    /// admin client then trusts the data directory's CAs (current and previous).
+    pub async fn restart(&mut self, backend: Backend) {
+        let server = self.server.take().unwrap();
+        let data_dir = server.data_dir.clone();
+        server.stop().await;
+        let restarted = sextant_server::start(sextant_server::ServerConfig {
+            data_dir: data_dir.clone(),
+            database_url: match backend {
+                Backend::Sqlite => None,
+                Backend::Postgres => Some(self.db.url.clone()),
+            },
+            listen: "127.0.0.1:0".parse().unwrap(),
+            mtls_listen: "127.0.0.1:0".parse().unwrap(),
+            public_url: None,
+            fetch_allow_private: true,
+            token_lifetimes: sextant_server::TokenLifetimes::default(),
+            certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
+        })
+        .await
+        .expect("server restarts");
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        let mut roots = Vec::new();
+        for name in ["ca.crt", "ca-previous.crt"] {
+            if let Ok(pem) = std::fs::read(data_dir.join(name)) {
+                roots.push(reqwest::Certificate::from_pem(&pem).unwrap());
+            }
+        }
+        builder = builder.tls_certs_only(roots);
+        self.client = builder.build().unwrap();
+        self.base = format!("https://localhost:{}", restarted.main_addr.port());
+        self.server = Some(restarted);
+    }
+
     pub fn server(&self) -> &sextant_server::RunningServer {
         self.server.as_ref().unwrap()
     }

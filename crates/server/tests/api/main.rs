@@ -18,6 +18,7 @@ mod generated;
 mod http;
 mod labels;
 mod oauth;
+mod rotation;
 mod runtimes;
 mod statements;
 mod systems;
