@@ -140,7 +140,7 @@ fn client_key(info: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<Clie
             }
         }
         Ok(PublicKey::RSA(rsa)) => {
-            let bits = rsa.key_size();
+            let bits = modulus_bits(rsa.modulus);
             if (2048..=4096).contains(&bits) {
                 Ok(ClientKey::Rsa { bits })
             } else {
@@ -150,6 +150,18 @@ fn client_key(info: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<Clie
         Ok(_) => Err(CsrError::UnsupportedKey("this key type".into())),
         Err(_) => Err(CsrError::Unparsable),
     }
+}
+
+/// The size of an RSA modulus in bits, counted from its most significant set bit (x509-parser's
+/// `key_size` assumes a leading zero byte and undercounts moduli whose size is not a multiple
+/// of 8, which would let a 4100-bit key pass as 4096).
+fn modulus_bits(modulus: &[u8]) -> usize {
+    let significant = match modulus.iter().position(|&b| b != 0) {
+        Some(first) => &modulus[first..],
+        None => return 0,
+    };
+    let top = significant.first().copied().unwrap_or(0);
+    8 * significant.len() - top.leading_zeros() as usize
 }
 
 /// Checks that the requested subject is exactly `expected`: the six attributes, each once,
@@ -212,9 +224,13 @@ impl CertificateAuthority {
             .map_err(|_| CsrError::NotPem)?;
         // Read key and subject first: an oversized or exotic key is refused before any
         // signature is verified with it.
-        let (_, parsed) =
+        let (rest, parsed) =
             x509_parser::certification_request::X509CertificationRequest::from_der(der.as_ref())
                 .map_err(|_| CsrError::Unparsable)?;
+        // Exactly one CSR: trailing bytes would be ignored by one parser and not another.
+        if !rest.is_empty() {
+            return Err(CsrError::Unparsable);
+        }
         let info = &parsed.certification_request_info;
         let key = client_key(&info.subject_pki)?;
         check_subject(&info.subject, expected)?;
