@@ -315,7 +315,7 @@ impl Mutation {
     /// Revokes the calling certificate (certificate-secured Connector only). From the next
     /// request on, every server sharing the database refuses it.
     async fn revoke_certificate(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let Caller::Certificate { serial, .. } = ctx.data::<Caller>()? else {
+        let Caller::Certificate { serial, tenant, .. } = ctx.data::<Caller>()? else {
             return Err(error(
                 "CERTIFICATE_REQUIRED",
                 "revokeCertificate needs the client certificate: call the certificate-secured Connector",
@@ -327,6 +327,8 @@ impl Mutation {
             .revoke_certificate(serial, now_micros())
             .await
             .map_err(internal)?;
+        // Whoever cached this certificate as valid checks it again.
+        tx.bump_config_epoch(*tenant).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(revoked)
     }

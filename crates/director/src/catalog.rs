@@ -445,6 +445,7 @@ pub async fn refetch_api_spec(
     current_spec.fetch_request = fetched.fetch_request;
     let answer = current_spec.clone();
     tx.update_api_definition(&current).await.map_err(internal)?;
+    tx.bump_config_epoch(tenant).await.map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     Ok(answer)
 }
@@ -553,6 +554,7 @@ pub async fn refetch_event_spec(
     tx.update_event_definition(&current)
         .await
         .map_err(internal)?;
+    tx.bump_config_epoch(tenant).await.map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     Ok(current.spec)
 }

@@ -18,6 +18,7 @@ mod loaders;
 mod metrics;
 mod mutation;
 mod query;
+pub mod runtime_config;
 mod scalars;
 pub mod service;
 mod system_auths;

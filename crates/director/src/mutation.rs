@@ -35,13 +35,17 @@ pub struct CoreMutation;
 
 pub(crate) type TxFuture<'t, T> = Pin<Box<dyn Future<Output = Result<T, DomainError>> + Send + 't>>;
 
-/// Runs `op` in a write transaction and commits only if it succeeded.
+/// Runs `op` in a write transaction and commits only if it succeeded. Every mutation raises
+/// the tenant's configuration epoch in the same transaction: runtimes' configuration
+/// documents are rebuilt (and compared) after any change, never served stale.
 pub(crate) async fn write<T, F>(ctx: &Context<'_>, op: F) -> GqlResult<T>
 where
     F: for<'t> FnOnce(&'t mut dyn Tx) -> TxFuture<'t, T>,
 {
+    let tenant = consumer(ctx)?.tenant;
     let mut tx = ctx.data::<Arc<dyn Store>>()?.write().await.gql()?;
     let value = op(&mut *tx).await.gql()?;
+    tx.bump_config_epoch(tenant).await.gql()?;
     tx.commit().await.gql()?;
     Ok(value)
 }

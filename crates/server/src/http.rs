@@ -28,6 +28,8 @@ pub struct AppState {
     pub(crate) ca: Arc<sextant_pki::CertificateAuthority>,
     /// During a CA rotation, the previous CA (its CRL is served too).
     pub(crate) previous_ca: Option<Arc<sextant_pki::CertificateAuthority>>,
+    /// Runtimes' certificates and configuration documents, remembered between requests.
+    pub(crate) config_cache: Arc<crate::runtime_config::ConfigCache>,
     pub(crate) verifier: Arc<TokenVerifier>,
     pub(crate) schema: DirectorSchema,
     pub(crate) metrics: Option<PrometheusHandle>,
@@ -70,11 +72,19 @@ pub fn mtls_router(state: AppState) -> Router {
             "/connector/graphql",
             get(mtls_connector).post(mtls_connector),
         )
+        .route(
+            sextant_domain::runtime_config::CONFIGURATION_PATH,
+            get(crate::runtime_config::configuration),
+        )
+        .route(
+            &format!("{}/{{sha256}}", sextant_domain::runtime_config::SPECS_PATH),
+            get(crate::runtime_config::spec),
+        )
         .route("/healthz", get(healthz))
         .with_state(state)
 }
 
-fn error_body(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_body(status: StatusCode, message: &str) -> Response {
     let mut response = (
         status,
         Json(serde_json::json!({"errors": [{"message": message}]})),
@@ -226,7 +236,7 @@ async fn connector(
 /// or runtime, and the certificate must be one the CA recorded for that client and not
 /// revoked. Answers the client's system auth, its tenant and the certificate's serial. No
 /// header can claim an identity here.
-async fn certificate_client(
+pub(crate) async fn certificate_client(
     state: &AppState,
     peer: Option<&sextant_tls::PeerCertificates>,
 ) -> Result<

@@ -10,6 +10,7 @@
 mod datadir;
 mod http;
 mod oauth;
+mod runtime_config;
 mod telemetry;
 
 use std::net::SocketAddr;
@@ -253,6 +254,7 @@ const CRL_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
 async fn watch_revocations(
     store: Arc<dyn Store>,
     cas: TrustedCas,
+    config_cache: Arc<runtime_config::ConfigCache>,
     parts: Arc<TlsParts>,
     mtls: SharedServerConfig,
     shutdown: CancellationToken,
@@ -280,6 +282,9 @@ async fn watch_revocations(
         };
         if known.as_ref() == Some(&revoked) && built_at.elapsed() < CRL_REFRESH {
             continue;
+        }
+        if known.as_ref() != Some(&revoked) {
+            config_cache.revocations_changed();
         }
         // Every trusted CA gets a CRL: with some CRLs present, rustls refuses a certificate
         // whose status none of them can tell. The serials are random, so listing all of
@@ -451,6 +456,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         crls: ArcSwap::from_pointee(Vec::new()),
     });
     let ca = cas.current.clone();
+    let config_cache = Arc::new(runtime_config::ConfigCache::default());
     let main_tls: SharedServerConfig = Arc::new(ArcSwap::new(main_tls));
     let mtls_tls: SharedServerConfig = Arc::new(ArcSwap::new(mtls_tls));
 
@@ -494,6 +500,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         connector,
         ca: ca.clone(),
         previous_ca: cas.previous.clone(),
+        config_cache: config_cache.clone(),
     };
     let shutdown = CancellationToken::new();
     let tasks = vec![
@@ -520,6 +527,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         tokio::spawn(watch_revocations(
             store.clone(),
             cas,
+            config_cache,
             tls_parts,
             mtls_tls,
             shutdown.clone(),

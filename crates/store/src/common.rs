@@ -17,7 +17,30 @@ macro_rules! common_tx {
         #[async_trait::async_trait]
         impl Tx for $Tx {
         async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-            self.tx.commit().await.map_err(StoreError::from)
+            let mut this = *self;
+            let bumped = std::mem::take(&mut this.bumped);
+            let epochs = this.epochs.clone();
+            this.tx.commit().await.map_err(StoreError::from)?;
+            for (tenant, epoch) in bumped {
+                epochs.advance(tenant, epoch);
+            }
+            Ok(())
+        }
+
+        async fn bump_config_epoch(&mut self, tenant: TenantId) -> Result<u64, StoreError> {
+            self.counter().inc();
+            let epoch: i64 = sqlx::query_scalar(
+                "INSERT INTO config_epochs (tenant_id, epoch) VALUES ($1, 1) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET epoch = config_epochs.epoch + 1 \
+                 RETURNING epoch",
+            )
+            .bind(tenant.0)
+            .fetch_one(self.conn())
+            .await?;
+            let epoch = u64::try_from(epoch).unwrap_or(0);
+            self.notify_epoch(tenant, epoch).await?;
+            self.bumped.push((tenant, epoch));
+            Ok(epoch)
         }
 
         // --- applications ---

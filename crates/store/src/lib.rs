@@ -22,8 +22,11 @@ use sextant_domain::{
 };
 use uuid::Uuid;
 
+pub use epochs::ConfigEpochs;
+
 #[macro_use]
 mod common;
+mod epochs;
 #[macro_use]
 mod catalog;
 #[macro_use]
@@ -119,13 +122,22 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     fn pool_state(&self) -> PoolState;
     fn statements(&self) -> &StatementCounter;
+    /// The tenants' configuration epochs as this process last heard them.
+    fn config_epochs(&self) -> &Arc<ConfigEpochs>;
 }
 
 /// One transaction. Methods take the tenant explicitly; global objects (integration systems,
 /// application templates) have none.
 #[async_trait::async_trait]
 pub trait Tx: CatalogTx + SystemAuthTx + Send {
+    /// Commits; then publishes the configuration epochs raised in this transaction to
+    /// [`Store::config_epochs`].
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    /// Raises the tenant's configuration epoch (see [`ConfigEpochs`]): call it in every
+    /// write transaction that may change what a runtime of the tenant is configured with.
+    /// On PostgreSQL it also notifies the other replicas when the transaction commits.
+    async fn bump_config_epoch(&mut self, tenant: TenantId) -> Result<u64, StoreError>;
 
     // --- applications ---
     async fn insert_application(&mut self, app: &Application) -> Result<(), StoreError>;

@@ -2,6 +2,7 @@
 //! `jsonb` operators (`?|`, `@>`) backed by GIN indexes.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -17,8 +18,8 @@ use sqlx::{AssertSqlSafe, Postgres, Row};
 use uuid::Uuid;
 
 use crate::{
-    Backend, PoolState, ResolvedFilter, StatementCounter, Store, StoreError, Tx, from_micros,
-    label_table, to_micros,
+    Backend, ConfigEpochs, PoolState, ResolvedFilter, StatementCounter, Store, StoreError, Tx,
+    from_micros, label_table, to_micros,
 };
 
 const MAX_CONNECTIONS: u32 = 16;
@@ -27,6 +28,86 @@ const MAX_CONNECTIONS: u32 = 16;
 pub struct PostgresStore {
     pool: PgPool,
     counter: StatementCounter,
+    epochs: Arc<ConfigEpochs>,
+    /// The task that listens for other replicas' epoch changes; stopped with the store.
+    listener: tokio::task::AbortHandle,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// The channel on which committed epoch changes are announced, as `<tenant>:<epoch>`.
+const EPOCH_CHANNEL: &str = "sextant_config_epochs";
+/// How often the whole epoch table is read again, in case a notification was missed.
+const EPOCH_RESYNC: Duration = Duration::from_secs(5);
+
+async fn load_epochs(pool: &PgPool, epochs: &ConfigEpochs) -> Result<(), StoreError> {
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as("SELECT tenant_id, epoch FROM config_epochs")
+        .fetch_all(pool)
+        .await?;
+    for (tenant, epoch) in rows {
+        epochs.advance(TenantId(tenant), u64::try_from(epoch).unwrap_or(0));
+    }
+    Ok(())
+}
+
+/// Follows other replicas' epoch changes: `LISTEN`, and a full re-read after a lost
+/// connection and every few seconds.
+async fn follow_epochs(pool: PgPool, epochs: Arc<ConfigEpochs>) {
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for configuration changes; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(EPOCH_CHANNEL).await {
+            tracing::warn!(error = %e, "cannot listen for configuration changes; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        // Whatever happened before the LISTEN took effect.
+        if let Err(e) = load_epochs(&pool, &epochs).await {
+            tracing::warn!(error = %e, "cannot read configuration epochs");
+        }
+        let mut resync = tokio::time::interval(EPOCH_RESYNC);
+        resync.tick().await;
+        loop {
+            tokio::select! {
+                received = listener.try_recv() => match received {
+                    Ok(Some(notification)) => {
+                        let parsed = notification.payload().split_once(':').and_then(|(t, e)| {
+                            Some((Uuid::parse_str(t).ok()?, e.parse::<u64>().ok()?))
+                        });
+                        if let Some((tenant, epoch)) = parsed {
+                            epochs.advance(TenantId(tenant), epoch);
+                        }
+                    }
+                    // The connection was lost (notifications may have been missed): re-read.
+                    Ok(None) => {
+                        if let Err(e) = load_epochs(&pool, &epochs).await {
+                            tracing::warn!(error = %e, "cannot read configuration epochs");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "configuration change listener failed; reconnecting");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        break;
+                    }
+                },
+                _ = resync.tick() => {
+                    if let Err(e) = load_epochs(&pool, &epochs).await {
+                        tracing::warn!(error = %e, "cannot read configuration epochs");
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl PostgresStore {
@@ -42,9 +123,14 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
+        let epochs = Arc::new(ConfigEpochs::default());
+        load_epochs(&pool, &epochs).await?;
+        let listener = tokio::spawn(follow_epochs(pool.clone(), epochs.clone())).abort_handle();
         Ok(PostgresStore {
             pool,
             counter: StatementCounter::default(),
+            epochs,
+            listener,
         })
     }
 }
@@ -64,6 +150,8 @@ impl Store for PostgresStore {
             tx,
             counter: self.counter.clone(),
             write: false,
+            epochs: self.epochs.clone(),
+            bumped: Vec::new(),
         }))
     }
 
@@ -73,6 +161,8 @@ impl Store for PostgresStore {
             tx,
             counter: self.counter.clone(),
             write: true,
+            epochs: self.epochs.clone(),
+            bumped: Vec::new(),
         }))
     }
 
@@ -92,6 +182,10 @@ impl Store for PostgresStore {
     fn statements(&self) -> &StatementCounter {
         &self.counter
     }
+
+    fn config_epochs(&self) -> &Arc<ConfigEpochs> {
+        &self.epochs
+    }
 }
 
 /// A transaction on the PostgreSQL store.
@@ -100,11 +194,25 @@ pub struct PgTx {
     counter: StatementCounter,
     /// Read transactions are READ ONLY, where row locks are not allowed (nor needed).
     write: bool,
+    epochs: Arc<ConfigEpochs>,
+    /// Epochs raised in this transaction, published when it commits.
+    bumped: Vec<(TenantId, u64)>,
 }
 
 impl PgTx {
     fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
+    }
+
+    /// Tells the other replicas, when (and only if) this transaction commits.
+    async fn notify_epoch(&mut self, tenant: TenantId, epoch: u64) -> Result<(), StoreError> {
+        self.counter().inc();
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(EPOCH_CHANNEL)
+            .bind(format!("{}:{epoch}", tenant.0))
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 
     fn counter(&self) -> &StatementCounter {

@@ -20,8 +20,8 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use crate::{
-    Backend, PoolState, ResolvedFilter, StatementCounter, Store, StoreError, Tx, from_micros,
-    label_table, to_micros,
+    Backend, ConfigEpochs, PoolState, ResolvedFilter, StatementCounter, Store, StoreError, Tx,
+    from_micros, label_table, to_micros,
 };
 
 const MAX_CONNECTIONS: u32 = 8;
@@ -30,6 +30,8 @@ const MAX_CONNECTIONS: u32 = 8;
 pub struct SqliteStore {
     pool: SqlitePool,
     counter: StatementCounter,
+    /// One process writes the file, so the mirror is complete once loaded at start.
+    epochs: Arc<ConfigEpochs>,
     /// SQLite has one writer at a time. Queueing writers here, in order, instead of in
     /// SQLite's busy handler (which sleeps in steps of up to 100 ms) keeps the write latency
     /// tail short. Other processes on the same file still meet the busy timeout.
@@ -55,9 +57,17 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
+        let epochs = Arc::new(ConfigEpochs::default());
+        let rows: Vec<(Uuid, i64)> = sqlx::query_as("SELECT tenant_id, epoch FROM config_epochs")
+            .fetch_all(&pool)
+            .await?;
+        for (tenant, epoch) in rows {
+            epochs.advance(TenantId(tenant), u64::try_from(epoch).unwrap_or(0));
+        }
         Ok(SqliteStore {
             pool,
             counter: StatementCounter::default(),
+            epochs,
             writer: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
@@ -75,6 +85,8 @@ impl Store for SqliteStore {
             tx,
             counter: self.counter.clone(),
             _writer: None,
+            epochs: self.epochs.clone(),
+            bumped: Vec::new(),
         }))
     }
 
@@ -85,6 +97,8 @@ impl Store for SqliteStore {
             tx,
             counter: self.counter.clone(),
             _writer: Some(writer),
+            epochs: self.epochs.clone(),
+            bumped: Vec::new(),
         }))
     }
 
@@ -104,6 +118,10 @@ impl Store for SqliteStore {
     fn statements(&self) -> &StatementCounter {
         &self.counter
     }
+
+    fn config_epochs(&self) -> &Arc<ConfigEpochs> {
+        &self.epochs
+    }
 }
 
 /// A transaction on the SQLite store.
@@ -112,11 +130,19 @@ pub struct SqliteTx {
     tx: sqlx::Transaction<'static, Sqlite>,
     counter: StatementCounter,
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    epochs: Arc<ConfigEpochs>,
+    /// Epochs raised in this transaction, published when it commits.
+    bumped: Vec<(TenantId, u64)>,
 }
 
 impl SqliteTx {
     fn conn(&mut self) -> &mut SqliteConnection {
         &mut self.tx
+    }
+
+    /// Nothing to tell: only this process writes the file.
+    async fn notify_epoch(&mut self, _tenant: TenantId, _epoch: u64) -> Result<(), StoreError> {
+        Ok(())
     }
 
     fn counter(&self) -> &StatementCounter {

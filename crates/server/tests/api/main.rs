@@ -19,6 +19,7 @@ mod http;
 mod labels;
 mod oauth;
 mod rotation;
+mod runtime_config;
 mod runtimes;
 mod statements;
 mod systems;

@@ -13,15 +13,15 @@ use x509_parser::revocation_list::CertificateRevocationList;
 use crate::helpers::{Backend, TestApp};
 
 /// A paired client: its certificate and key, and the CAs the Connector said to trust.
-struct Paired {
-    cert_pem: String,
-    key_pem: String,
-    trusted_pem: String,
+pub struct Paired {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub trusted_pem: String,
 }
 
 impl Paired {
     /// An HTTPS client presenting this certificate and trusting `trusted_pem` (all of it).
-    fn client(&self, trusted_pem: &str) -> reqwest::Client {
+    pub fn client(&self, trusted_pem: &str) -> reqwest::Client {
         let identity = format!("{}{}", self.cert_pem, self.key_pem);
         reqwest::Client::builder()
             .tls_certs_only(reqwest::Certificate::from_pem_bundle(trusted_pem.as_bytes()).unwrap())
@@ -77,12 +77,19 @@ fn certification(body: &Value, key: &KeyPair) -> Paired {
 
 /// Pairs an application through the token-secured Connector.
 async fn pair(app: &TestApp, app_id: &str) -> Paired {
+    pair_as(app, "Application", app_id).await
+}
+
+/// Pairs an application or runtime (`kind`) through the token-secured Connector.
+pub async fn pair_as(app: &TestApp, kind: &str, id: &str) -> Paired {
     let token = app
         .gql(
-            "mutation($id: ID!) { requestOneTimeTokenForApplication(id: $id) { token } }",
-            json!({"id": app_id}),
+            &format!(
+                "mutation($id: ID!) {{ t: requestOneTimeTokenFor{kind}(id: $id) {{ token }} }}"
+            ),
+            json!({"id": id}),
         )
-        .await["requestOneTimeTokenForApplication"]["token"]
+        .await["t"]["token"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -1,0 +1,88 @@
+//! Configuration epochs: one counter per tenant, raised in the same transaction as any change
+//! that can alter what a runtime of the tenant is configured with. The counters live in the
+//! database (`config_epochs`), so every replica agrees on them; [`ConfigEpochs`] mirrors them
+//! in memory, so that "has anything changed since epoch N?" costs no statement, and wakes
+//! whoever waits for a tenant when its counter moves.
+//!
+//! How the mirror learns of a change: a commit through this process publishes its new epochs
+//! at once; on PostgreSQL, other replicas hear of it through `NOTIFY` (sent by the
+//! transaction, so delivered exactly when it commits) and re-read the whole table after a
+//! lost listener connection and every few seconds, as a safety net.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use sextant_domain::TenantId;
+use tokio::sync::watch;
+
+/// The in-memory mirror of the tenants' configuration epochs.
+#[derive(Debug, Default)]
+pub struct ConfigEpochs {
+    tenants: Mutex<HashMap<TenantId, watch::Sender<u64>>>,
+}
+
+impl ConfigEpochs {
+    /// The tenant's epoch as last heard (0 for a tenant that never changed).
+    pub fn current(&self, tenant: TenantId) -> u64 {
+        self.with(tenant, |sender| *sender.borrow())
+    }
+
+    /// A receiver that sees the tenant's epoch move.
+    pub fn subscribe(&self, tenant: TenantId) -> watch::Receiver<u64> {
+        self.with(tenant, |sender| sender.subscribe())
+    }
+
+    /// Records that the tenant reached `epoch`; epochs never go back, so a late or repeated
+    /// report changes nothing.
+    pub fn advance(&self, tenant: TenantId, epoch: u64) {
+        self.with(tenant, |sender| {
+            sender.send_if_modified(|current| {
+                if epoch > *current {
+                    *current = epoch;
+                    true
+                } else {
+                    false
+                }
+            });
+        });
+    }
+
+    fn with<T>(&self, tenant: TenantId, f: impl FnOnce(&watch::Sender<u64>) -> T) -> T {
+        // A poisoned lock only means another thread panicked while holding it; the map itself
+        // is always consistent (each operation is one insert or one read).
+        let mut tenants = self
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sender = tenants
+            .entry(tenant)
+            .or_insert_with(|| watch::Sender::new(0));
+        f(sender)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn epochs_only_move_forward_and_wake_subscribers() {
+        let epochs = ConfigEpochs::default();
+        let tenant = TenantId(uuid::Uuid::new_v4());
+        assert_eq!(epochs.current(tenant), 0);
+        let mut rx = epochs.subscribe(tenant);
+        epochs.advance(tenant, 3);
+        rx.changed().await.unwrap();
+        assert_eq!(*rx.borrow_and_update(), 3);
+        epochs.advance(tenant, 2);
+        epochs.advance(tenant, 3);
+        assert!(
+            !rx.has_changed().unwrap(),
+            "older or equal epochs are ignored"
+        );
+        assert_eq!(epochs.current(tenant), 3);
+        let other = TenantId(uuid::Uuid::new_v4());
+        epochs.advance(other, 9);
+        assert!(!rx.has_changed().unwrap(), "other tenants do not wake it");
+    }
+}
