@@ -44,7 +44,9 @@ async fn seeded(app: &TestApp) -> (String, String, String, String) {
             json!({"scenarios": ["SHOP"], "runtime/event_service_url": "https://events.rt.local"}),
         )
         .await;
-    let shop = app.register_app("shop", json!({"scenarios": ["SHOP"]})).await;
+    let shop = app
+        .register_app("shop", json!({"scenarios": ["SHOP"]}))
+        .await;
     app.register_app("other", json!({"scenarios": ["DEFAULT"]}))
         .await;
     let mut with_default = api_input("orders");
