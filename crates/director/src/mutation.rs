@@ -284,6 +284,29 @@ impl CoreMutation {
         Ok(Runtime::new(runtime))
     }
 
+    /// Sets the runtime's status (a Sextant extension; Compass E19 had no way to): a user
+    /// for any runtime of the tenant, a runtime (its agent) for itself only.
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn set_runtime_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        condition: crate::types::RuntimeStatusCondition,
+        message: Option<String>,
+    ) -> GqlResult<Runtime> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let id = parse_id(&id, "runtime").gql()?;
+        let runtime = write(ctx, move |tx| {
+            Box::pin(async move {
+                confine::writable_runtime_labels(reach, id)?;
+                service::set_runtime_status(tx, tenant, id, condition.into(), message).await
+            })
+        })
+        .await?;
+        Ok(Runtime::new(runtime))
+    }
+
     #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
     async fn unregister_runtime(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Runtime> {
         let tenant = consumer(ctx)?.tenant;

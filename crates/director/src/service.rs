@@ -563,6 +563,37 @@ fn runtime_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_
     }
 }
 
+/// The longest status message a runtime may report.
+pub const MAX_STATUS_MESSAGE: usize = 1024;
+
+/// `setRuntimeStatus`: the runtime's condition and why, stamped now.
+pub async fn set_runtime_status(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+    condition: RuntimeStatusCondition,
+    message: Option<String>,
+) -> Result<Runtime> {
+    if message
+        .as_ref()
+        .is_some_and(|m| m.chars().count() > MAX_STATUS_MESSAGE)
+    {
+        return Err(DomainError::Invalid(format!(
+            "validation error for type setRuntimeStatus: message: at most {MAX_STATUS_MESSAGE} characters"
+        )));
+    }
+    let mut runtime = tx
+        .runtime(tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("runtime", id))?;
+    runtime.status_condition = condition;
+    runtime.status_timestamp = now_micros();
+    runtime.status_message = message;
+    tx.update_runtime(&runtime).await.map_err(internal)?;
+    Ok(runtime)
+}
+
 /// `registerRuntime`. Runtimes have no default scenario.
 pub async fn register_runtime(
     tx: &mut dyn Tx,
@@ -578,6 +609,7 @@ pub async fn register_runtime(
         description: input.description,
         status_condition: RuntimeStatusCondition::Initial,
         status_timestamp: now,
+        status_message: None,
         created_at: now,
     };
     tx.insert_runtime(&runtime)

@@ -307,6 +307,16 @@ pub enum RuntimeStatusCondition {
     Failed,
 }
 
+impl From<RuntimeStatusCondition> for domain::RuntimeStatusCondition {
+    fn from(c: RuntimeStatusCondition) -> Self {
+        match c {
+            RuntimeStatusCondition::Initial => Self::Initial,
+            RuntimeStatusCondition::Ready => Self::Ready,
+            RuntimeStatusCondition::Failed => Self::Failed,
+        }
+    }
+}
+
 impl From<domain::RuntimeStatusCondition> for RuntimeStatusCondition {
     fn from(c: domain::RuntimeStatusCondition) -> Self {
         match c {
@@ -321,6 +331,8 @@ impl From<domain::RuntimeStatusCondition> for RuntimeStatusCondition {
 pub struct RuntimeStatus {
     pub condition: RuntimeStatusCondition,
     pub timestamp: Timestamp,
+    /// Why the runtime is in this status, as its agent reported it (a Sextant extension).
+    pub message: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -373,6 +385,7 @@ impl Runtime {
         RuntimeStatus {
             condition: self.runtime.status_condition.into(),
             timestamp: Timestamp(self.runtime.status_timestamp),
+            message: self.runtime.status_message.clone(),
         }
     }
     async fn metadata(&self) -> RuntimeMetadata {

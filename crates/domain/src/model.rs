@@ -77,6 +77,8 @@ pub struct Runtime {
     pub description: Option<String>,
     pub status_condition: RuntimeStatusCondition,
     pub status_timestamp: OffsetDateTime,
+    /// Why the runtime is in its status (set with `setRuntimeStatus`).
+    pub status_message: Option<String>,
     pub created_at: OffsetDateTime,
 }
 

@@ -181,7 +181,8 @@ macro_rules! common_tx {
             self.counter().inc();
             sqlx::query(
                 "INSERT INTO runtimes (id, tenant_id, name, description, status_condition, \
-                 status_timestamp, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 status_timestamp, created_at, status_message) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(runtime.id)
             .bind(runtime.tenant.0)
@@ -190,6 +191,7 @@ macro_rules! common_tx {
             .bind(runtime.status_condition.as_str())
             .bind(to_micros(runtime.status_timestamp))
             .bind(to_micros(runtime.created_at))
+            .bind(&runtime.status_message)
             .execute(self.conn())
             .await?;
             Ok(())
@@ -199,7 +201,7 @@ macro_rules! common_tx {
             self.counter().inc();
             let done = sqlx::query(
                 "UPDATE runtimes SET name = $3, description = $4, status_condition = $5, \
-                 status_timestamp = $6 WHERE tenant_id = $1 AND id = $2",
+                 status_timestamp = $6, status_message = $7 WHERE tenant_id = $1 AND id = $2",
             )
             .bind(runtime.tenant.0)
             .bind(runtime.id)
@@ -207,6 +209,7 @@ macro_rules! common_tx {
             .bind(&runtime.description)
             .bind(runtime.status_condition.as_str())
             .bind(to_micros(runtime.status_timestamp))
+            .bind(&runtime.status_message)
             .execute(self.conn())
             .await?;
             Ok(done.rows_affected() == 1)
@@ -220,7 +223,7 @@ macro_rules! common_tx {
             self.counter().inc();
             let row = sqlx::query(
                 "SELECT id, tenant_id, name, description, status_condition, status_timestamp, \
-                 created_at FROM runtimes WHERE tenant_id = $1 AND id = $2",
+                 created_at, status_message FROM runtimes WHERE tenant_id = $1 AND id = $2",
             )
             .bind(tenant.0)
             .bind(id)
@@ -762,7 +765,8 @@ macro_rules! common_helpers {
                 let rows = {
                     let mut qb = sqlx::QueryBuilder::<$Db>::new(
                         "SELECT r.id, r.tenant_id, r.name, r.description, r.status_condition, \
-                         r.status_timestamp, r.created_at FROM runtimes r WHERE r.tenant_id = ",
+                         r.status_timestamp, r.created_at, r.status_message FROM runtimes r \
+                         WHERE r.tenant_id = ",
                     );
                     qb.push_bind(tenant.0);
                     Self::push_filters(&mut qb, "r", ObjectKind::Runtime, tenant, &resolved);
@@ -840,6 +844,7 @@ macro_rules! common_helpers {
                     )?,
                     status_timestamp: from_micros(row.try_get(5)?)?,
                     created_at: from_micros(row.try_get(6)?)?,
+                    status_message: row.try_get(7)?,
                 })
             }
 

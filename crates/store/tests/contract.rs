@@ -154,6 +154,7 @@ fn runtime(tenant: TenantId, name: &str) -> Runtime {
         description: None,
         status_condition: RuntimeStatusCondition::Initial,
         status_timestamp: T0,
+        status_message: None,
         created_at: T0,
     }
 }
@@ -522,6 +523,7 @@ mod cases {
             description: Some("desc".to_owned()),
             status_condition: RuntimeStatusCondition::Failed,
             status_timestamp: T1,
+            status_message: Some("it failed".to_owned()),
             ..r.clone()
         };
         let mut tx = write(store).await;

@@ -309,7 +309,78 @@ async fn a_change_through_another_replica_wakes_the_long_poll() {
     replica.stop().await;
 }
 
+const SET_STATUS: &str = "mutation($id: ID!, $c: RuntimeStatusCondition!, $m: String) { setRuntimeStatus(id: $id, condition: $c, message: $m) { id status { condition timestamp message } } }";
+
+async fn status_of(app: &TestApp, id: &str) -> Value {
+    app.gql(
+        "query($id: ID!) { runtime(id: $id) { status { condition message } } }",
+        json!({"id": id}),
+    )
+    .await["runtime"]["status"]
+        .clone()
+}
+
+/// `setRuntimeStatus` (a Sextant extension): users for any runtime, a runtime's certificate
+/// for itself only; a too long message changes nothing.
+async fn a_runtime_reports_its_own_status_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let runtime = app.register_runtime("rt", json!({})).await;
+    let other = app.register_runtime("other", json!({})).await;
+    let paired = pair_as(&app, "Runtime", &runtime).await;
+    let client = paired.client(&paired.trusted_pem);
+    let as_runtime = |vars: Value| {
+        let request = client
+            .post(url(&app, "/director/graphql"))
+            .json(&json!({"query": SET_STATUS, "variables": vars}));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(
+        status_of(&app, &runtime).await,
+        json!({"condition": "INITIAL", "message": null})
+    );
+
+    let body = as_runtime(json!({"id": runtime, "c": "READY"})).await;
+    assert_eq!(
+        body["data"]["setRuntimeStatus"]["status"]["condition"], "READY",
+        "{body}"
+    );
+    assert_eq!(
+        status_of(&app, &runtime).await,
+        json!({"condition": "READY", "message": null})
+    );
+    let body = as_runtime(json!({"id": runtime, "c": "FAILED", "m": "cannot apply"})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(
+        status_of(&app, &runtime).await,
+        json!({"condition": "FAILED", "message": "cannot apply"})
+    );
+
+    // Another runtime: as if it did not exist, and unchanged.
+    let body = as_runtime(json!({"id": other, "c": "READY"})).await;
+    assert!(
+        crate::helpers::error_of(&body).contains("does not exist"),
+        "{body}"
+    );
+    assert_eq!(status_of(&app, &other).await["condition"], "INITIAL");
+    // Too long a message: refused, unchanged.
+    let body = as_runtime(json!({"id": runtime, "c": "READY", "m": "x".repeat(1025)})).await;
+    assert!(
+        crate::helpers::error_of(&body).contains("at most 1024"),
+        "{body}"
+    );
+    assert_eq!(status_of(&app, &runtime).await["condition"], "FAILED");
+    // A user sets any runtime's status.
+    let data = app
+        .gql(
+            SET_STATUS,
+            json!({"id": other, "c": "FAILED", "m": "by hand"}),
+        )
+        .await;
+    assert_eq!(data["setRuntimeStatus"]["status"]["message"], "by hand");
+}
+
 crate::on_both_backends!(
+    a_runtime_reports_its_own_status_only,
     a_runtime_reads_its_configuration_and_unchanged_costs_nothing,
     only_the_runtime_itself_reads_it,
     a_long_poll_returns_when_the_configuration_changes,
