@@ -24,6 +24,20 @@ use uuid::Uuid;
 
 pub use epochs::ConfigEpochs;
 
+/// Begins a transaction in a task of its own. A caller cancelled while `BEGIN` is under way
+/// (a dropped request) would otherwise hand the connection back to the pool inside a
+/// half-begun transaction, where the next user's statements fail ("there is already a
+/// transaction in progress", or a read-only transaction refusing a write). Here the task
+/// always finishes, and a transaction nobody takes is dropped, which rolls it back.
+async fn detached<T: Send + 'static>(
+    begin: impl std::future::Future<Output = Result<T, sqlx::Error>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(begin)
+        .await
+        .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
+        .map_err(StoreError::from)
+}
+
 #[macro_use]
 mod common;
 mod epochs;

@@ -142,10 +142,12 @@ impl Store for PostgresStore {
     }
 
     async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
-        let tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await?;
+        let pool = self.pool.clone();
+        let tx = crate::detached(async move {
+            pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+        })
+        .await?;
         Ok(Box::new(PgTx {
             tx,
             counter: self.counter.clone(),
@@ -156,7 +158,8 @@ impl Store for PostgresStore {
     }
 
     async fn write(&self) -> Result<Box<dyn Tx>, StoreError> {
-        let tx = self.pool.begin().await?;
+        let pool = self.pool.clone();
+        let tx = crate::detached(async move { pool.begin().await }).await?;
         Ok(Box::new(PgTx {
             tx,
             counter: self.counter.clone(),

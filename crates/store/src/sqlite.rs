@@ -80,7 +80,8 @@ impl Store for SqliteStore {
     }
 
     async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
-        let tx = self.pool.begin().await?;
+        let pool = self.pool.clone();
+        let tx = crate::detached(async move { pool.begin().await }).await?;
         Ok(Box::new(SqliteTx {
             tx,
             counter: self.counter.clone(),
@@ -92,7 +93,8 @@ impl Store for SqliteStore {
 
     async fn write(&self) -> Result<Box<dyn Tx>, StoreError> {
         let writer = self.writer.clone().lock_owned().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let pool = self.pool.clone();
+        let tx = crate::detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await?;
         Ok(Box::new(SqliteTx {
             tx,
             counter: self.counter.clone(),
