@@ -1,6 +1,7 @@
 //! `sextant`: the management plane in one binary.
 //!
 //! - `sextant server`: the whole management plane in one process.
+//! - `sextant agent`: a runtime agent.
 //! - `sextant admin token`: a signed user token for a tenant and scopes.
 //! - `sextant schema director|connector`: the Director's or the Connector's GraphQL SDL.
 #![forbid(unsafe_code)]
@@ -31,6 +32,9 @@ enum Command {
     /// Administrative commands that work on the data directory.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Run a runtime agent: pair with a one-time token, keep the certificate renewed, follow
+    /// the runtime's configuration and report status and labels to the Director.
+    Agent(AgentArgs),
     /// Print an API's GraphQL schema (SDL).
     Schema {
         #[arg(value_enum)]
@@ -72,6 +76,43 @@ struct ServerArgs {
     /// How long a client certificate issued by the Connector is valid.
     #[arg(long, env = "SEXTANT_CERTIFICATE_VALIDITY", default_value = "90days", value_parser = humantime::parse_duration)]
     certificate_validity: std::time::Duration,
+}
+
+#[derive(clap::Args)]
+struct AgentArgs {
+    /// A file of KEY=VALUE lines with CONNECTOR_URL, TOKEN, RUNTIME_ID, TENANT and
+    /// CA_CERT_FILE (Compass's agent configuration); without it they are read from the
+    /// environment.
+    #[arg(long, env = "SEXTANT_AGENT_CONFIG")]
+    config_file: Option<PathBuf>,
+    /// Where the agent keeps its key, certificates, state and applied configuration.
+    #[arg(
+        long,
+        env = "SEXTANT_AGENT_STATE_DIR",
+        default_value = "./sextant-agent-state"
+    )]
+    state_dir: PathBuf,
+    /// Reported as the runtime's `runtime/event_service_url` label.
+    #[arg(long, env = "SEXTANT_AGENT_EVENT_SERVICE_URL")]
+    event_service_url: Option<String>,
+    /// Reported as the runtime's `runtime/console_url` label.
+    #[arg(long, env = "SEXTANT_AGENT_CONSOLE_URL")]
+    console_url: Option<String>,
+    /// Renew the certificate at start (it is renewed at two thirds of its life anyway).
+    #[arg(long)]
+    renew_now: bool,
+    /// Where the application gateway listens (plain HTTP, for the runtime's workloads):
+    /// `http://<addr>/<application>/<api>/<path>` reaches the API with the runtime's
+    /// credentials.
+    #[arg(
+        long,
+        env = "SEXTANT_AGENT_GATEWAY_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    gateway_listen: SocketAddr,
+    /// Let the gateway call APIs on loopback, private and link-local addresses.
+    #[arg(long, env = "SEXTANT_AGENT_GATEWAY_ALLOW_PRIVATE")]
+    gateway_allow_private: bool,
 }
 
 #[derive(Subcommand)]
@@ -208,7 +249,56 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Server(args) => server(args),
+        Command::Agent(args) => agent(args),
     }
+}
+
+fn agent(args: AgentArgs) -> anyhow::Result<()> {
+    let (gateway_listen, gateway_allow_private) = (args.gateway_listen, args.gateway_allow_private);
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let bootstrap = sextant_agent::BootstrapConfig::load(args.config_file.as_deref())
+        .context("reading the agent's bootstrap configuration")?;
+    let mut config = sextant_agent::AgentConfig::new(bootstrap, args.state_dir);
+    config.event_service_url = args.event_service_url;
+    config.console_url = args.console_url;
+    config.renew_now = args.renew_now;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let agent = sextant_agent::Agent::new(config).context("starting the agent")?;
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let token = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            token.cancel();
+        });
+        let fetcher = sextant_fetch::Fetcher::new(sextant_fetch::FetchPolicy {
+            allow_private: gateway_allow_private,
+            ..sextant_fetch::FetchPolicy::default()
+        })?;
+        let gateway = sextant_gateway::application_gateway(agent.handle().configuration(), fetcher);
+        let listener = tokio::net::TcpListener::bind(gateway_listen)
+            .await
+            .with_context(|| format!("the gateway cannot listen on {gateway_listen}"))?;
+        eprintln!("Application gateway: http://{gateway_listen}/<application>/<api>/<path>");
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, gateway)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the application gateway stopped");
+            }
+        });
+        let result = agent.run(shutdown.clone()).await;
+        shutdown.cancel();
+        result.context("the agent stopped")?;
+        Ok(())
+    })
 }
 
 fn server(args: ServerArgs) -> anyhow::Result<()> {

@@ -1,0 +1,313 @@
+//! The Runtime Agent: what runs inside a runtime and connects it to the management plane
+//! (Compass's Runtime Agent contract, section 6 of the spec).
+//!
+//! 1. **Pairing.** With the bootstrap values ([`BootstrapConfig`]: `CONNECTOR_URL`, `TOKEN`,
+//!    `RUNTIME_ID`, `TENANT`, `CA_CERT_FILE`) it calls the token-secured Connector's
+//!    `configuration` (header `Connector-Token`), makes a P-256 key and a CSR for exactly the
+//!    subject it is given, and has it signed (`signCertificateSigningRequest` with the CSR
+//!    token). The key, the certificate, the CA bundle (all CAs the Connector names, so a CA
+//!    rotation does not cut the agent off) and `state.json` go into the state directory
+//!    (0700; files 0600, written atomically). A used token is remembered by its hash and never
+//!    needed again: a restart resumes from the state directory.
+//! 2. **Renewal.** At two thirds of the certificate's lifetime, or when asked
+//!    ([`AgentHandle::renew_certificate`], [`AgentConfig::renew_now`]), the same two calls
+//!    over mTLS with a new key; key, certificate and CA bundle are replaced as one and the
+//!    HTTP client switched. When the management plane refuses the certificate (HTTP 401 from
+//!    a certificate-secured endpoint, or a TLS alert about it), the agent re-pairs if
+//!    `TOKEN` holds a token it has not used yet, and otherwise stops with
+//!    [`AgentError::CertificateRefused`] ("certificate revoked or unknown: re-pair with a new
+//!    token").
+//! 3. **Configuration.** It long-polls `GET /runtime/configuration?wait=30` on the mTLS
+//!    listener with `If-None-Match`, fetches the specs a new document names (verifying their
+//!    SHA-256; cached under `specs/`), writes the document to `applied-configuration.json`,
+//!    records version and time in `state.json`, and publishes it to in-process consumers
+//!    ([`AgentHandle::configuration`]). Failures are retried with exponential backoff and
+//!    full jitter (1 s doubling to 30 s).
+//! 4. **Reporting.** Once configured it sets the runtime's labels `runtime/event_service_url`
+//!    and `runtime/console_url` (when configured) and reports READY through the Director's
+//!    `setRuntimeStatus`, or FAILED with the reason when applying fails; only changes are
+//!    sent.
+//!
+//! # Wiring it into a command line
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use sextant_agent::{Agent, AgentConfig, BootstrapConfig};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! // `--config-file agent.env`, or the environment (CONNECTOR_URL, TOKEN, RUNTIME_ID,
+//! // TENANT, CA_CERT_FILE) when no file is named.
+//! let bootstrap = BootstrapConfig::load(Some(std::path::Path::new("agent.env")))?;
+//! let mut config = AgentConfig::new(bootstrap, "./sextant-agent-state"); // --state-dir
+//! config.event_service_url = Some("https://gateway.kyma.local".into()); // --event-service-url
+//! config.console_url = Some("https://console.kyma.local".into()); // --console-url
+//! config.renew_now = false; // --renew-now
+//! let agent = Agent::new(config)?;
+//! let handle = agent.handle(); // configuration(), status(), renew_certificate()
+//! let shutdown = CancellationToken::new(); // cancel on Ctrl-C / SIGTERM
+//! agent.run(shutdown).await?; // Err: print it (with its sources) and exit non-zero
+//! # drop(handle);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`run`] is the same in one call. [`read_state`] reads a state directory's `state.json`
+//! (for a `status` command) without starting anything.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod agent;
+mod backoff;
+pub mod certs;
+pub mod config;
+mod follow;
+mod http;
+mod pairing;
+mod report;
+pub mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sextant_domain::runtime_config::RuntimeConfiguration;
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use certs::{CertError, CertificateInfo};
+pub use config::{AgentConfig, BootstrapConfig, ConfigError};
+pub use state::{State, StateError, read_state};
+
+/// The label the agent sets to [`AgentConfig::event_service_url`].
+pub const EVENT_SERVICE_URL_LABEL: &str = "runtime/event_service_url";
+/// The label the agent sets to [`AgentConfig::console_url`].
+pub const CONSOLE_URL_LABEL: &str = "runtime/console_url";
+
+/// Why the agent stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The configuration is not usable.
+    #[error("invalid agent configuration")]
+    Config(#[from] ConfigError),
+    /// The state directory cannot be used.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The state directory belongs to another runtime or tenant than the configuration names.
+    #[error(
+        "the state directory belongs to runtime {state_runtime} of tenant {state_tenant}, \
+         but RUNTIME_ID is {runtime} and TENANT is {tenant}: use another state directory"
+    )]
+    StateMismatch {
+        /// The runtime of the state directory.
+        state_runtime: Uuid,
+        /// Its tenant.
+        state_tenant: Uuid,
+        /// `RUNTIME_ID`.
+        runtime: Uuid,
+        /// `TENANT`.
+        tenant: Uuid,
+    },
+    /// Not paired, and no token to pair with.
+    #[error("not paired yet and TOKEN is not set: request a one-time token for the runtime")]
+    NoToken,
+    /// Not paired (or the certificate is gone), and the token was used before.
+    #[error("TOKEN was already used to pair: request a new one-time token for the runtime")]
+    TokenAlreadyUsed,
+    /// The state directory holds a certificate that cannot be used, and no unused token.
+    #[error("cannot resume from the state directory ({0}) and TOKEN holds no unused token")]
+    CannotResume(String),
+    /// The Connector refused the token.
+    #[error(
+        "the Connector refused the one-time token (invalid, expired or already used): {0}; \
+         request a new token"
+    )]
+    TokenRefused(String),
+    /// The management plane refuses the client certificate and there is no unused token.
+    #[error("certificate revoked or unknown: re-pair with a new token ({0})")]
+    CertificateRefused(String),
+    /// The configuration document is for another runtime than `RUNTIME_ID`.
+    #[error(
+        "the management plane configures runtime {runtime} of tenant {tenant}, not RUNTIME_ID/TENANT: \
+         the token was issued for another runtime"
+    )]
+    WrongRuntime {
+        /// The runtime the document is for.
+        runtime: Uuid,
+        /// Its tenant.
+        tenant: Uuid,
+    },
+    /// The Connector answered something the agent cannot use.
+    #[error("unexpected answer from the management plane: {0}")]
+    Protocol(String),
+    /// A key, CSR or certificate problem.
+    #[error(transparent)]
+    Cert(#[from] CertError),
+    /// `CA_CERT_FILE` cannot be read.
+    #[error("cannot read CA_CERT_FILE {path}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP client cannot be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// Where the agent is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Not started yet.
+    Starting,
+    /// Pairing with the one-time token.
+    Pairing,
+    /// Holding a certificate, configuration not applied yet in this run.
+    Connected,
+    /// The current configuration is applied.
+    Ready,
+    /// The last configuration could not be applied (retried with backoff).
+    Failed,
+    /// [`Agent::run`] returned.
+    Stopped,
+}
+
+/// What the agent is doing, for observers ([`AgentHandle::status`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentStatus {
+    /// Where it is.
+    pub phase: Phase,
+    /// The client certificate in use.
+    pub certificate: Option<CertificateInfo>,
+    /// The version of the configuration applied.
+    pub applied_version: Option<String>,
+    /// The last failure (kept after recovering).
+    pub last_error: Option<String>,
+    /// Failed attempts so far (calls to the management plane, applies): with backoff, this
+    /// grows slowly while the management plane is unreachable.
+    pub failures: u64,
+}
+
+/// Observes and steers a running agent; cheap to clone.
+#[derive(Clone)]
+pub struct AgentHandle {
+    configuration: watch::Receiver<Option<Arc<RuntimeConfiguration>>>,
+    status: watch::Receiver<AgentStatus>,
+    renew: Arc<Notify>,
+}
+
+impl AgentHandle {
+    /// The configuration applied (`None` until there is one): the runtime gateway subscribes
+    /// here. After a restart, the configuration applied before is published at once.
+    pub fn configuration(&self) -> watch::Receiver<Option<Arc<RuntimeConfiguration>>> {
+        self.configuration.clone()
+    }
+
+    /// The agent's status.
+    pub fn status(&self) -> watch::Receiver<AgentStatus> {
+        self.status.clone()
+    }
+
+    /// Asks for the certificate to be renewed now (once, as soon as the agent holds one).
+    pub fn renew_certificate(&self) {
+        self.renew.notify_one();
+    }
+}
+
+/// An agent ready to run.
+pub struct Agent {
+    config: AgentConfig,
+    configuration: watch::Sender<Option<Arc<RuntimeConfiguration>>>,
+    status: watch::Sender<AgentStatus>,
+    renew: Arc<Notify>,
+}
+
+impl Agent {
+    /// Checks the configuration; nothing is touched before [`Agent::run`].
+    pub fn new(config: AgentConfig) -> Result<Agent, AgentError> {
+        config.validate()?;
+        let renew = Arc::new(Notify::new());
+        if config.renew_now {
+            renew.notify_one();
+        }
+        Ok(Agent {
+            config,
+            configuration: watch::Sender::new(None),
+            status: watch::Sender::new(AgentStatus {
+                phase: Phase::Starting,
+                certificate: None,
+                applied_version: None,
+                last_error: None,
+                failures: 0,
+            }),
+            renew,
+        })
+    }
+
+    /// A handle to observe and steer the agent while it runs.
+    pub fn handle(&self) -> AgentHandle {
+        AgentHandle {
+            configuration: self.configuration.subscribe(),
+            status: self.status.subscribe(),
+            renew: self.renew.clone(),
+        }
+    }
+
+    /// Runs until `shutdown` is cancelled (`Ok`) or the agent cannot go on (the error says
+    /// why and is logged).
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), AgentError> {
+        let status = self.status.clone();
+        let result = self.run_inner(&shutdown).await;
+        if let Err(e) = &result {
+            tracing::error!(error = %http::chain(e), "the agent stops");
+        }
+        status.send_modify(|status| {
+            status.phase = Phase::Stopped;
+            if let Err(e) = &result {
+                status.last_error = Some(http::chain(e));
+            }
+        });
+        result
+    }
+
+    async fn run_inner(self, shutdown: &CancellationToken) -> Result<(), AgentError> {
+        let bootstrap = &self.config.bootstrap;
+        let dir = state::StateDir::open(&self.config.state_dir)?;
+        let state = match dir.read_state()? {
+            Some(state) => {
+                if state.runtime_id != bootstrap.runtime_id || state.tenant != bootstrap.tenant {
+                    return Err(AgentError::StateMismatch {
+                        state_runtime: state.runtime_id,
+                        state_tenant: state.tenant,
+                        runtime: bootstrap.runtime_id,
+                        tenant: bootstrap.tenant,
+                    });
+                }
+                state
+            }
+            None => State::new(bootstrap.runtime_id, bootstrap.tenant),
+        };
+        tracing::info!(
+            runtime = %bootstrap.runtime_id,
+            tenant = %bootstrap.tenant,
+            state_dir = %dir.root().display(),
+            "starting the runtime agent"
+        );
+        let shared = agent::Shared {
+            config: self.config,
+            dir,
+            state: tokio::sync::Mutex::new(state),
+            status: self.status,
+            configuration: self.configuration,
+            renew: self.renew,
+            verified_specs: Default::default(),
+        };
+        agent::run(shared, shutdown).await
+    }
+}
+
+/// Runs an agent with `config` until `shutdown` is cancelled (see [`Agent::run`]).
+pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> Result<(), AgentError> {
+    Agent::new(config)?.run(shutdown).await
+}
