@@ -643,26 +643,7 @@ async fn a_revocation_through_one_replica_is_refused_by_another() {
     let (client, _) = paired(&app, "Application", &app_id).await;
 
     // The second replica: the same database, a copy of the first one's data directory.
-    let dir = app.db.dir.join("replica");
-    std::fs::create_dir_all(&dir).unwrap();
-    for file in std::fs::read_dir(&app.server().data_dir).unwrap() {
-        let file = file.unwrap();
-        if file.file_type().unwrap().is_file() {
-            std::fs::copy(file.path(), dir.join(file.file_name())).unwrap();
-        }
-    }
-    let replica = sextant_server::start(sextant_server::ServerConfig {
-        data_dir: dir,
-        database_url: Some(app.db.url.clone()),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        mtls_listen: "127.0.0.1:0".parse().unwrap(),
-        public_url: None,
-        fetch_allow_private: true,
-        token_lifetimes: sextant_server::TokenLifetimes::default(),
-        certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
-    })
-    .await
-    .unwrap();
+    let replica = app.start_replica().await;
     let on_replica = |path: &str| format!("https://localhost:{}{path}", replica.mtls_addr.port());
     let probe = json!({"query": "{ applications { totalCount } }"});
     let status = |r: reqwest::Response| r.status().as_u16();

@@ -131,6 +131,31 @@ impl TestApp {
         self.server = Some(restarted);
     }
 
+    /// A second server on the same PostgreSQL database with a copy of this one's data
+    /// directory (its CA and keys), as replicas are run.
+    pub async fn start_replica(&self) -> sextant_server::RunningServer {
+        let dir = self.db.dir.join("replica");
+        std::fs::create_dir_all(&dir).unwrap();
+        for file in std::fs::read_dir(&self.server().data_dir).unwrap() {
+            let file = file.unwrap();
+            if file.file_type().unwrap().is_file() {
+                std::fs::copy(file.path(), dir.join(file.file_name())).unwrap();
+            }
+        }
+        sextant_server::start(sextant_server::ServerConfig {
+            data_dir: dir,
+            database_url: Some(self.db.url.clone()),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            mtls_listen: "127.0.0.1:0".parse().unwrap(),
+            public_url: None,
+            fetch_allow_private: true,
+            token_lifetimes: sextant_server::TokenLifetimes::default(),
+            certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
+        })
+        .await
+        .unwrap()
+    }
+
     pub fn server(&self) -> &sextant_server::RunningServer {
         self.server.as_ref().unwrap()
     }

@@ -152,29 +152,13 @@ async fn plain_http_is_not_served(backend: Backend) {
 async fn restart_keeps_data_ca_and_token(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
     let id = app.register_app("survivor", json!({"env": "prod"})).await;
-    let server = app.server.take().unwrap();
-    let data_dir = server.data_dir.clone();
+    let data_dir = app.server().data_dir.clone();
     let ca_before = std::fs::read(data_dir.join("ca.crt")).unwrap();
-    server.stop().await;
-    let restarted = sextant_server::start(sextant_server::ServerConfig {
-        data_dir: data_dir.clone(),
-        database_url: match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(app.db.url.clone()),
-        },
-        listen: "127.0.0.1:0".parse().unwrap(),
-        mtls_listen: "127.0.0.1:0".parse().unwrap(),
-        public_url: None,
-        fetch_allow_private: true,
-        token_lifetimes: sextant_server::TokenLifetimes::default(),
-        certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
-    })
-    .await
-    .unwrap();
+    let client = app.client.clone();
+    app.restart(backend).await;
     assert_eq!(std::fs::read(data_dir.join("ca.crt")).unwrap(), ca_before);
-    app.base = format!("https://localhost:{}", restarted.main_addr.port());
-    app.server = Some(restarted);
-    // The same client (trusting the same CA) and the same admin token still work.
+    // The same client (trusting the CA it trusted before) and the same admin token still work.
+    app.client = client;
     let data = app
         .gql(
             "query($id: ID!) { application(id: $id) { name labels } }",

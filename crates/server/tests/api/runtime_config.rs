@@ -265,26 +265,7 @@ async fn a_change_through_another_replica_wakes_the_long_poll() {
     let app = TestApp::spawn(Backend::Postgres).await;
     let (runtime, shop, _, _) = seeded(&app).await;
     let paired = pair_as(&app, "Runtime", &runtime).await;
-    let dir = app.db.dir.join("replica");
-    std::fs::create_dir_all(&dir).unwrap();
-    for file in std::fs::read_dir(&app.server().data_dir).unwrap() {
-        let file = file.unwrap();
-        if file.file_type().unwrap().is_file() {
-            std::fs::copy(file.path(), dir.join(file.file_name())).unwrap();
-        }
-    }
-    let replica = sextant_server::start(sextant_server::ServerConfig {
-        data_dir: dir,
-        database_url: Some(app.db.url.clone()),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        mtls_listen: "127.0.0.1:0".parse().unwrap(),
-        public_url: None,
-        fetch_allow_private: true,
-        token_lifetimes: sextant_server::TokenLifetimes::default(),
-        certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
-    })
-    .await
-    .unwrap();
+    let replica = app.start_replica().await;
     let on_replica = format!(
         "https://localhost:{}/runtime/configuration",
         replica.mtls_addr.port()
