@@ -108,30 +108,32 @@ async fn runtime_of(
             return Ok((known.runtime, known.tenant));
         }
     }
-    // Read before the check: a change during it leaves the entry already stale.
+    // Read before the check: whatever commits during it (a revocation included) moves one of
+    // them, and then the answer is used but not remembered.
     let revocations = cache.revocations.load(Ordering::SeqCst);
+    let changes = epochs.changes();
     let (auth, tenant, serial) = certificate_client(state, peer)
         .await
         .map_err(Refusal::Auth)?;
-    let epoch_before = epochs.current(tenant);
     let SystemAuthOwner::Runtime(runtime) = auth.owner else {
         return Err(Refusal::NotARuntime);
     };
-    let mut identities = lock(&cache.identities);
-    if identities.len() >= MAX_CACHED {
-        identities.clear();
+    let epoch = epochs.current(tenant);
+    if epochs.changes() == changes {
+        let mut identities = lock(&cache.identities);
+        if identities.len() >= MAX_CACHED {
+            identities.clear();
+        }
+        identities.insert(
+            serial,
+            CachedIdentity {
+                runtime,
+                tenant,
+                epoch,
+                revocations,
+            },
+        );
     }
-    identities.insert(
-        serial,
-        CachedIdentity {
-            runtime,
-            tenant,
-            // The epoch as seen before the check finished may be newer than what the check
-            // read; remembering the older value would only cost another check.
-            epoch: epoch_before.min(epochs.current(tenant)),
-            revocations,
-        },
-    );
     Ok((runtime, tenant))
 }
 

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sextant_domain::TenantId;
 use tokio::sync::watch;
@@ -19,12 +20,20 @@ use tokio::sync::watch;
 #[derive(Debug, Default)]
 pub struct ConfigEpochs {
     tenants: Mutex<HashMap<TenantId, watch::Sender<u64>>>,
+    /// How many times any tenant's epoch moved: lets a reader tell that nothing moved
+    /// while it looked something up whose tenant it did not know beforehand.
+    changes: AtomicU64,
 }
 
 impl ConfigEpochs {
     /// The tenant's epoch as last heard (0 for a tenant that never changed).
     pub fn current(&self, tenant: TenantId) -> u64 {
         self.with(tenant, |sender| *sender.borrow())
+    }
+
+    /// A counter that moves whenever any tenant's epoch moves.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
     }
 
     /// A receiver that sees the tenant's epoch move.
@@ -39,6 +48,7 @@ impl ConfigEpochs {
             sender.send_if_modified(|current| {
                 if epoch > *current {
                     *current = epoch;
+                    self.changes.fetch_add(1, Ordering::SeqCst);
                     true
                 } else {
                     false
@@ -71,7 +81,9 @@ mod tests {
         let tenant = TenantId(uuid::Uuid::new_v4());
         assert_eq!(epochs.current(tenant), 0);
         let mut rx = epochs.subscribe(tenant);
+        let changes = epochs.changes();
         epochs.advance(tenant, 3);
+        assert_eq!(epochs.changes(), changes + 1);
         rx.changed().await.unwrap();
         assert_eq!(*rx.borrow_and_update(), 3);
         epochs.advance(tenant, 2);
