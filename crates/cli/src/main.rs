@@ -3,7 +3,7 @@
 //! - `sextant server`: the whole management plane in one process.
 //! - `sextant agent`: a runtime agent.
 //! - `sextant admin token`: a signed user token for a tenant and scopes.
-//! - `sextant schema director|connector`: the Director's or the Connector's GraphQL SDL.
+//! - `sextant schema director|connector|provisioner`: an API's GraphQL SDL.
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
@@ -76,6 +76,13 @@ struct ServerArgs {
     /// How long a client certificate issued by the Connector is valid.
     #[arg(long, env = "SEXTANT_CERTIFICATE_VALIDITY", default_value = "90days", value_parser = humantime::parse_duration)]
     certificate_validity: std::time::Duration,
+    /// The `sextant` binary the Provisioner's local provider runs as each runtime's agent
+    /// (`<program> agent ...`); default: this binary.
+    #[arg(long, env = "SEXTANT_AGENT_PROGRAM")]
+    agent_program: Option<PathBuf>,
+    /// How long a Provisioner operation waits for the runtime's agent to report READY.
+    #[arg(long, env = "SEXTANT_PROVISIONER_CONNECT_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    provisioner_connect_timeout: std::time::Duration,
 }
 
 #[derive(clap::Args)]
@@ -160,6 +167,7 @@ enum AdminCommand {
 enum SchemaApi {
     Director,
     Connector,
+    Provisioner,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -175,6 +183,12 @@ fn main() -> anyhow::Result<()> {
             api: SchemaApi::Connector,
         } => {
             print!("{}", sextant_connector::sdl());
+            Ok(())
+        }
+        Command::Schema {
+            api: SchemaApi::Provisioner,
+        } => {
+            print!("{}", sextant_provisioner::sdl());
             Ok(())
         }
         Command::Admin(AdminCommand::Token {
@@ -310,7 +324,16 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
         .init();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let running = sextant_server::start(sextant_server::ServerConfig {
+        let agent_program = match args.agent_program {
+            Some(program) => program,
+            None => std::env::current_exe().context("finding this binary (the agent program)")?,
+        };
+        let provisioner = sextant_server::ProvisionerOptions {
+            agent_program: Some(agent_program),
+            connect_timeout: Some(args.provisioner_connect_timeout),
+            lease: None,
+        };
+        let running = sextant_server::start_with(sextant_server::ServerConfig {
             data_dir: args.data_dir,
             database_url: args.database_url,
             listen: args.listen,
@@ -323,7 +346,7 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
                 csr: args.csr_token_ttl,
             },
             certificate_validity: args.certificate_validity,
-        })
+        }, provisioner)
         .await
         .map_err(anyhow::Error::new)
         .context("sextant server could not start")?;
@@ -339,6 +362,7 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
         }
         say!(out, "Sextant is running.");
         say!(out, "  Director GraphQL: {base}/director/graphql");
+        say!(out, "  Provisioner:      {base}/provisioner/graphql");
         say!(out, "  Health:           {base}/healthz  {base}/readyz  {base}/metrics");
         say!(out, "  mTLS listener:    {}", running.mtls_addr);
         say!(out, "  CA certificate:   {}", running.data_dir.join("ca.crt").display());

@@ -194,7 +194,7 @@ impl OneTimeToken {
 
 /// Creates a secretless system auth for the owner (its id becomes the client id the
 /// Connector puts into the certificate) and a one-time token that pairs it.
-async fn pairing_token(
+pub(crate) async fn pairing_token(
     tx: &mut dyn Tx,
     tenant: TenantId,
     owner: SystemAuthOwner,

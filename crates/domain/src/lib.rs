@@ -12,6 +12,7 @@ pub mod error;
 pub mod label;
 pub mod model;
 pub mod page;
+pub mod provisioning;
 pub mod runtime_config;
 pub mod scope;
 pub mod system_auth;

@@ -32,6 +32,7 @@ pub struct AppState {
     pub(crate) config_cache: Arc<crate::runtime_config::ConfigCache>,
     pub(crate) verifier: Arc<TokenVerifier>,
     pub(crate) schema: DirectorSchema,
+    pub(crate) provisioner: sextant_provisioner::ProvisionerSchema,
     pub(crate) metrics: Option<PrometheusHandle>,
 }
 
@@ -48,6 +49,7 @@ impl AppState {
 pub fn main_router(state: AppState) -> Router {
     Router::new()
         .route("/director/graphql", get(director).post(director))
+        .route("/provisioner/graphql", get(provisioner).post(provisioner))
         .route("/connector/graphql", get(connector).post(connector))
         .route("/connector/crl", get(crl))
         .route("/connector/crl/previous", get(previous_crl))
@@ -189,17 +191,9 @@ async fn director(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let consumer = match authenticate(&state, &headers).await {
+    let consumer = match authenticated(&state, &headers).await {
         Ok(consumer) => consumer,
-        Err(AuthError::Forbidden(m)) => return error_body(StatusCode::FORBIDDEN, &m),
-        Err(AuthError::Unauthenticated(m)) => return error_body(StatusCode::UNAUTHORIZED, &m),
-        Err(AuthError::Unavailable(m)) => {
-            return error_body(StatusCode::SERVICE_UNAVAILABLE, &m);
-        }
-        Err(e @ (AuthError::Key(_) | AuthError::Random)) => {
-            tracing::error!(error = %e, "token verification is broken");
-            return error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-        }
+        Err(response) => return response,
     };
     let request = match graphql_request(&method, &uri, &headers, body).await {
         Ok(request) => request,
@@ -207,6 +201,40 @@ async fn director(
     };
     let request = sextant_director::prepare(request, consumer, &state.store);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+/// [`authenticate`], with its failures as the responses they get.
+async fn authenticated(state: &AppState, headers: &HeaderMap) -> Result<Consumer, Response> {
+    authenticate(state, headers).await.map_err(|e| match e {
+        AuthError::Forbidden(m) => error_body(StatusCode::FORBIDDEN, &m),
+        AuthError::Unauthenticated(m) => error_body(StatusCode::UNAUTHORIZED, &m),
+        AuthError::Unavailable(m) => error_body(StatusCode::SERVICE_UNAVAILABLE, &m),
+        e @ (AuthError::Key(_) | AuthError::Random) => {
+            tracing::error!(error = %e, "token verification is broken");
+            error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    })
+}
+
+/// The Provisioner: authenticated like the Director (bearer token, `Tenant` header); only
+/// users may use it (checked by its schema).
+async fn provisioner(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let consumer = match authenticated(&state, &headers).await {
+        Ok(consumer) => consumer,
+        Err(response) => return response,
+    };
+    let request = match graphql_request(&method, &uri, &headers, body).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let request = sextant_provisioner::prepare(request, consumer);
+    GraphQLResponse::from(state.provisioner.execute(request).await).into_response()
 }
 
 /// The token-secured Connector: the caller is the `Connector-Token` header (checked and used

@@ -404,6 +404,20 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
 }
 
 /// Starts the server and returns once both listeners accept connections.
+/// The Provisioner's settings that [`ServerConfig`] does not carry.
+#[derive(Clone, Debug, Default)]
+pub struct ProvisionerOptions {
+    /// The `sextant` binary whose `agent` subcommand runs each local runtime; None: the
+    /// local provider refuses to provision (the `sextant server` command passes itself).
+    pub agent_program: Option<PathBuf>,
+    /// How long an operation waits for the runtime's agent to report READY (default 5 min).
+    pub connect_timeout: Option<Duration>,
+    /// How long an operation stays with a server that stopped renewing it (default 30 s).
+    pub lease: Option<Duration>,
+}
+
+/// Starts a server whose Provisioner has no agent program (it cannot provision local
+/// runtimes); see [`start_with`].
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     sextant_tls::install_crypto_provider();
     let metrics = telemetry::metrics_handle();
@@ -491,7 +505,27 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             trusted_cas_pem: cas.pem(),
         },
     );
+    let provisioner = {
+        let provider = sextant_provisioner::local::LocalProvider::new(
+            sextant_provisioner::local::LocalSettings {
+                root: config.data_dir.join("runtimes"),
+                agent_program: provisioner_options.agent_program.clone(),
+                ca_pem: cas.pem(),
+            },
+        );
+        let mut settings =
+            sextant_provisioner::ProvisionerSettings::new(format!("{base}/connector/graphql"));
+        settings.token_ttl = config.token_lifetimes.runtime;
+        if let Some(timeout) = provisioner_options.connect_timeout {
+            settings.connect_timeout = timeout;
+        }
+        if let Some(lease) = provisioner_options.lease {
+            settings.lease = lease;
+        }
+        sextant_provisioner::Provisioner::new(store.clone(), Arc::new(provider), settings)
+    };
     let state = http::AppState {
+        provisioner: sextant_provisioner::schema(provisioner.clone()),
         schema: sextant_director::schema(store.clone(), fetcher, settings),
         store: store.clone(),
         verifier: Arc::new(dir.verifier),
@@ -533,6 +567,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             shutdown.clone(),
         )),
         tokio::spawn(purge_expired_tokens(store.clone(), shutdown.clone())),
+        tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                provisioner.run(shutdown).await;
+                Ok(())
+            }
+        }),
     ];
     tracing::info!(%main_addr, %mtls_addr, backend = ?store.backend(), "sextant server started");
     Ok(RunningServer {

@@ -45,11 +45,14 @@ mod epochs;
 mod catalog;
 #[macro_use]
 mod system_auth;
+#[macro_use]
+mod provisioning;
 mod postgres;
 mod sqlite;
 
 pub use catalog::{CatalogTx, ChildKind};
 pub use postgres::PostgresStore;
+pub use provisioning::ProvisioningTx;
 pub use sqlite::SqliteStore;
 pub use system_auth::{CertificatesOf, OwnerKind, SystemAuthTx};
 
@@ -143,7 +146,7 @@ pub trait Store: Send + Sync + 'static {
 /// One transaction. Methods take the tenant explicitly; global objects (integration systems,
 /// application templates) have none.
 #[async_trait::async_trait]
-pub trait Tx: CatalogTx + SystemAuthTx + Send {
+pub trait Tx: CatalogTx + SystemAuthTx + ProvisioningTx + Send {
     /// Commits; then publishes the configuration epochs raised in this transaction to
     /// [`Store::config_epochs`].
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;

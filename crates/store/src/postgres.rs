@@ -278,3 +278,5 @@ common_tx!(PgTx, Postgres);
 catalog_tx!(PgTx, Postgres);
 
 system_auth_tx!(PgTx, Postgres);
+
+provisioning_tx!(PgTx, Postgres);

@@ -296,3 +296,5 @@ common_tx!(SqliteTx, Sqlite);
 catalog_tx!(SqliteTx, Sqlite);
 
 system_auth_tx!(SqliteTx, Sqlite);
+
+provisioning_tx!(SqliteTx, Sqlite);

@@ -1,0 +1,886 @@
+//! The Provisioner end to end: a server in this process, local runtimes as real
+//! `sextant agent` processes (this crate's binary), a real local HTTP server as an
+//! application's API. Both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sextant_test_support::{Backend, TestDatabase};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sextant");
+const TENANT: &str = "3e64ebae-38b5-46a0-b1ed-9ccee153a0ae";
+const OPENAPI: &str = "openapi: 3.0.0\ninfo:\n  title: Orders\n  version: 1.0.0\npaths: {}\n";
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    provision_use_and_deprovision_a_local_runtime,
+    server_and_agent_restarts_resume,
+    reconnect_and_upgrade,
+    one_operation_at_a_time_and_bad_input,
+);
+
+struct Plane {
+    server: Option<sextant_server::RunningServer>,
+    backend: Backend,
+    data_dir: PathBuf,
+    ports: (u16, u16),
+    client: reqwest::Client,
+    token: String,
+    // Dropped last.
+    db: TestDatabase,
+}
+
+impl Drop for Plane {
+    /// Stops the server's Provisioner and every agent a failed test left behind (they run in
+    /// process groups of their own and would outlive the test).
+    fn drop(&mut self) {
+        if let Some(server) = &self.server {
+            server.shutdown_token().cancel();
+        }
+        let needle = self.data_dir.to_string_lossy().into_owned();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            if String::from_utf8_lossy(&cmdline).contains(&needle)
+                && let Some(pid) = rustix::process::Pid::from_raw(pid)
+            {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+    }
+}
+
+fn agent_pid(dir: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(dir.join("agent.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let zombie = stat
+        .rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+    (!zombie && String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy())).then_some(pid)
+}
+
+async fn start(
+    backend: Backend,
+    db: &TestDatabase,
+    data_dir: &Path,
+    ports: (u16, u16),
+) -> Result<sextant_server::RunningServer, sextant_server::ServerError> {
+    sextant_server::start_with(
+        sextant_server::ServerConfig {
+            data_dir: data_dir.to_owned(),
+            database_url: match backend {
+                Backend::Sqlite => None,
+                Backend::Postgres => Some(db.url.clone()),
+            },
+            listen: format!("127.0.0.1:{}", ports.0).parse().unwrap(),
+            mtls_listen: format!("127.0.0.1:{}", ports.1).parse().unwrap(),
+            public_url: None,
+            fetch_allow_private: true,
+            token_lifetimes: sextant_server::TokenLifetimes::default(),
+            certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
+        },
+        sextant_server::ProvisionerOptions {
+            agent_program: Some(PathBuf::from(BIN)),
+            connect_timeout: Some(Duration::from_secs(60)),
+            lease: Some(Duration::from_secs(2)),
+        },
+    )
+    .await
+}
+
+impl Plane {
+    async fn new(backend: Backend) -> Plane {
+        let db = TestDatabase::create(backend).await;
+        let data_dir = db.dir.join("data");
+        let server = start(backend, &db, &data_dir, (0, 0)).await.unwrap();
+        let token = std::fs::read_to_string(&server.admin_token_path)
+            .unwrap()
+            .trim()
+            .to_owned();
+        let ca = std::fs::read(data_dir.join("ca.crt")).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Plane {
+            ports: (server.main_addr.port(), server.mtls_addr.port()),
+            server: Some(server),
+            backend,
+            data_dir,
+            client,
+            token,
+            db,
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+
+    async fn restart(&mut self) {
+        self.stop().await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let server = loop {
+            match start(self.backend, &self.db, &self.data_dir, self.ports).await {
+                Ok(server) => break server,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("restarting: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("the server does not start again: {e}"),
+            }
+        };
+        self.server = Some(server);
+    }
+
+    async fn post(&self, path: &str, token: &str, query: &str, variables: Value) -> Value {
+        self.client
+            .post(format!("https://localhost:{}{path}", self.ports.0))
+            .bearer_auth(token)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn director(&self, query: &str, variables: Value) -> Value {
+        let body = self
+            .post("/director/graphql", &self.token, query, variables)
+            .await;
+        assert!(body.get("errors").is_none(), "{body} for {query}");
+        body["data"].clone()
+    }
+
+    async fn provisioner_body(&self, query: &str, variables: Value) -> Value {
+        self.post("/provisioner/graphql", &self.token, query, variables)
+            .await
+    }
+
+    async fn provisioner(&self, query: &str, variables: Value) -> Value {
+        let body = self.provisioner_body(query, variables).await;
+        assert!(body.get("errors").is_none(), "{body} for {query}");
+        body["data"].clone()
+    }
+
+    /// A provisioner error's message (failing if there is none).
+    async fn provisioner_error(&self, query: &str, variables: Value) -> String {
+        let body = self.provisioner_body(query, variables).await;
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error, got {body}"))
+            .to_owned()
+    }
+
+    async fn operation(&self, id: &str) -> Value {
+        self.provisioner(
+            "query($id: String!) { runtimeOperationStatus(id: $id) { id operation state message runtimeID } }",
+            json!({"id": id}),
+        )
+        .await["runtimeOperationStatus"]
+            .clone()
+    }
+
+    /// Waits for an operation to end; answers it.
+    async fn finished(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let op = self.operation(id).await;
+            if op["state"] != "InProgress" {
+                return op;
+            }
+            assert!(Instant::now() < deadline, "operation still running: {op}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn succeeded(&self, id: &str) -> Value {
+        let op = self.finished(id).await;
+        assert_eq!(op["state"], "Succeeded", "{op}");
+        assert_eq!(op["message"], "Operation succeeded.");
+        op
+    }
+
+    async fn runtime_status(&self, runtime: &str) -> Value {
+        self.provisioner(
+            "query($id: String!) { runtimeStatus(id: $id) {
+                lastOperationStatus { operation state }
+                runtimeConnectionStatus { status errors { message } }
+                runtimeConfiguration { credentialsSecretName kymaConfig { version }
+                  clusterConfig { __typename ... on LocalConfig { directory gatewayPort consoleURL eventServiceURL generation } } } } }",
+            json!({"id": runtime}),
+        )
+        .await["runtimeStatus"]
+            .clone()
+    }
+
+    /// The Director's view of a runtime: status condition and labels (None if it is gone).
+    async fn director_runtime(&self, runtime: &str) -> Option<Value> {
+        let data = self
+            .director(
+                "query($id: ID!) { runtime(id: $id) { id status { condition } labels } }",
+                json!({"id": runtime}),
+            )
+            .await;
+        (!data["runtime"].is_null()).then(|| data["runtime"].clone())
+    }
+
+    async fn provision(&self, name: &str, local: Value) -> (String, String) {
+        let op = self
+            .provisioner(
+                "mutation($config: ProvisionRuntimeInput!) { provisionRuntime(config: $config) }",
+                json!({"config": {
+                    "runtimeInput": {"name": name, "labels": {"scenarios": ["DEFAULT"]}},
+                    "clusterConfig": {"localConfig": local},
+                    "credentials": {"secretName": "unused-locally"},
+                    "kymaConfig": {"version": "1.8.0"}
+                }}),
+            )
+            .await["provisionRuntime"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let runtime = self.operation(&op).await["runtimeID"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (op, runtime)
+    }
+
+    fn runtime_dir(&self, runtime: &str) -> PathBuf {
+        self.data_dir.join("runtimes").join(runtime)
+    }
+
+    /// An mTLS client with the runtime agent's current key and certificate.
+    fn agent_client(&self, runtime: &str) -> reqwest::Client {
+        let state = self.runtime_dir(runtime).join("state");
+        let mut pem = std::fs::read(state.join("key.pem")).unwrap();
+        pem.extend(std::fs::read(state.join("client.crt")).unwrap());
+        let ca = std::fs::read(self.data_dir.join("ca.crt")).unwrap();
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .identity(reqwest::Identity::from_pem(&pem).unwrap())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    }
+
+    /// Whether the management plane accepts the client for the runtime's configuration.
+    async fn accepted(&self, client: &reqwest::Client) -> bool {
+        match client
+            .get(format!(
+                "https://localhost:{}/runtime/configuration",
+                self.ports.1
+            ))
+            .send()
+            .await
+        {
+            Ok(response) => response.status().is_success(),
+            Err(_) => false,
+        }
+    }
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The application's API: answers with the user of the basic credentials it was called with.
+async fn fake_api() -> String {
+    use axum::http::HeaderMap;
+    async fn handler(headers: HeaderMap) -> (axum::http::StatusCode, String) {
+        use base64::Engine as _;
+        let user = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+            .map(|v| String::from_utf8_lossy(&v).into_owned());
+        match user.as_deref() {
+            Some("app-user:app-pass") => (axum::http::StatusCode::OK, "default".into()),
+            Some("runtime-user:runtime-pass") => (axum::http::StatusCode::OK, "runtime".into()),
+            _ => (axum::http::StatusCode::UNAUTHORIZED, "no".into()),
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().fallback(handler))
+            .await
+            .unwrap();
+    });
+    format!("http://{addr}/api")
+}
+
+/// Calls `/<app>/<api>/orders` through a runtime's application gateway.
+async fn through_gateway(port: u16, app: &str, api: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/{app}/{api}/orders"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    match response {
+        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+async fn provision_use_and_deprovision_a_local_runtime(backend: Backend) {
+    let plane = Plane::new(backend).await;
+    let target = fake_api().await;
+    let app = plane
+        .director(
+            "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }",
+            json!({"in": {"name": "shop", "providerName": "acme", "labels": {"scenarios": ["DEFAULT"]},
+                   "apiDefinitions": [{"name": "orders", "targetURL": target,
+                     "spec": {"data": OPENAPI, "type": "OPEN_API", "format": "YAML"},
+                     "defaultAuth": {"credential": {"basic": {"username": "app-user", "password": "app-pass"}}}}]}}),
+        )
+        .await["registerApplication"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (op, runtime) = plane
+        .provision(
+            "local-one",
+            json!({"eventServiceURL": "https://events.local-one.test", "consoleURL": "https://console.local-one.test"}),
+        )
+        .await;
+    let started = plane.operation(&op).await;
+    assert_eq!(started["operation"], "Provision");
+    plane.succeeded(&op).await;
+
+    // The runtime is READY with its labels, and the Provisioner sees its agent connected.
+    let rt = plane.director_runtime(&runtime).await.unwrap();
+    assert_eq!(rt["status"]["condition"], "READY", "{rt}");
+    assert_eq!(
+        rt["labels"]["runtime/event_service_url"],
+        "https://events.local-one.test"
+    );
+    assert_eq!(
+        rt["labels"]["runtime/console_url"],
+        "https://console.local-one.test"
+    );
+    let status = plane.runtime_status(&runtime).await;
+    assert_eq!(
+        status["runtimeConnectionStatus"]["status"], "Connected",
+        "{status}"
+    );
+    assert_eq!(status["lastOperationStatus"]["state"], "Succeeded");
+    let config = &status["runtimeConfiguration"];
+    assert_eq!(config["credentialsSecretName"], "unused-locally");
+    assert_eq!(config["kymaConfig"]["version"], "1.8.0");
+    assert_eq!(config["clusterConfig"]["__typename"], "LocalConfig");
+    let gateway = config["clusterConfig"]["gatewayPort"].as_u64().unwrap() as u16;
+    let dir = plane.runtime_dir(&runtime);
+    assert_eq!(
+        config["clusterConfig"]["directory"].as_str().unwrap(),
+        dir.to_str().unwrap()
+    );
+
+    // Files: bootstrap injected, owner-only; the agent's state next to it.
+    use std::os::unix::fs::PermissionsExt as _;
+    let bootstrap = std::fs::read_to_string(dir.join("bootstrap.env")).unwrap();
+    assert!(bootstrap.contains(&format!("RUNTIME_ID={runtime}")));
+    assert!(bootstrap.contains(&format!("TENANT={TENANT}")));
+    assert!(bootstrap.contains("CONNECTOR_URL=https://localhost:"));
+    let mode = std::fs::metadata(dir.join("bootstrap.env"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        dir.join("state")
+            .join("applied-configuration.json")
+            .exists()
+    );
+
+    // A workload calls the application's API through the runtime's gateway with the
+    // default credentials; new credentials for this runtime reach it without a restart.
+    let (code, body) = through_gateway(gateway, "shop", "orders").await;
+    assert_eq!((code, body.as_str()), (200, "default"));
+    let api = plane
+        .director(
+            "query($id: ID!) { application(id: $id) { apiDefinitions { data { id } } } }",
+            json!({"id": app}),
+        )
+        .await["application"]["apiDefinitions"]["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    plane
+        .director(
+            "mutation($api: ID!, $rt: ID!, $in: AuthInput!) { setAPIAuth(apiID: $api, runtimeID: $rt, in: $in) { runtimeID } }",
+            json!({"api": api, "rt": runtime, "in": {"credential": {"basic": {"username": "runtime-user", "password": "runtime-pass"}}}}),
+        )
+        .await;
+    eventually("the runtime's own credentials applied", || async {
+        through_gateway(gateway, "shop", "orders").await == (200, "runtime".into())
+    })
+    .await;
+    // A removed API is gone from the gateway.
+    plane
+        .director(
+            "mutation($id: ID!) { deleteAPIDefinition(id: $id) { id } }",
+            json!({"id": api}),
+        )
+        .await;
+    eventually("the API removed from the gateway", || async {
+        through_gateway(gateway, "shop", "orders").await.0 == 404
+    })
+    .await;
+
+    // Deprovisioning: the agent stops, its certificate is refused, the runtime is gone.
+    let agent = plane.agent_client(&runtime);
+    assert!(plane.accepted(&agent).await);
+    let pid = agent_pid(&dir).expect("the agent runs");
+    let op = plane
+        .provisioner(
+            "mutation($id: String!) { deprovisionRuntime(id: $id) }",
+            json!({"id": runtime}),
+        )
+        .await["deprovisionRuntime"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = plane.succeeded(&op).await;
+    assert_eq!(done["operation"], "Deprovision");
+    assert!(!Path::new(&format!("/proc/{pid}")).exists() || agent_pid(&dir).is_none());
+    assert!(!dir.exists(), "the runtime's directory is removed");
+    assert!(plane.director_runtime(&runtime).await.is_none());
+    eventually("the deprovisioned runtime's certificate refused", || {
+        let agent = agent.clone();
+        let plane = &plane;
+        async move { !plane.accepted(&agent).await }
+    })
+    .await;
+    let status = plane.runtime_status(&runtime).await;
+    assert_eq!(status["lastOperationStatus"]["operation"], "Deprovision");
+    assert_eq!(status["runtimeConnectionStatus"]["status"], "Disconnected");
+    assert!(status["runtimeConfiguration"].is_null());
+}
+
+async fn server_and_agent_restarts_resume(backend: Backend) {
+    let mut plane = Plane::new(backend).await;
+    // The server stops right after accepting the operation: the next one resumes it.
+    let (op, runtime) = plane.provision("resumed", json!({})).await;
+    assert_eq!(plane.operation(&op).await["state"], "InProgress");
+    plane.restart().await;
+    plane.succeeded(&op).await;
+    let dir = plane.runtime_dir(&runtime);
+    let pid = agent_pid(&dir).expect("the agent runs");
+
+    // The agent outlives a server restart and keeps following its configuration.
+    plane.restart().await;
+    assert_eq!(agent_pid(&dir), Some(pid), "the same agent process");
+    let config_file = dir.join("state").join("applied-configuration.json");
+    plane
+        .director(
+            "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }",
+            json!({"in": {"name": "late", "providerName": "acme", "labels": {"scenarios": ["DEFAULT"]}}}),
+        )
+        .await;
+    eventually("a change after the restart applied", || async {
+        std::fs::read_to_string(&config_file).is_ok_and(|t| t.contains("\"late\""))
+    })
+    .await;
+
+    // An agent that died while the server was down is started again at the server's start,
+    // resuming from its state (no token needed).
+    plane.stop().await;
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    eventually("the agent gone", || async { agent_pid(&dir).is_none() }).await;
+    plane.restart().await;
+    eventually("the agent started again", || async {
+        agent_pid(&dir).is_some()
+    })
+    .await;
+    assert_ne!(agent_pid(&dir), Some(pid));
+    plane
+        .director(
+            "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }",
+            json!({"in": {"name": "later", "providerName": "acme", "labels": {"scenarios": ["DEFAULT"]}}}),
+        )
+        .await;
+    eventually("the restarted agent applies changes", || async {
+        std::fs::read_to_string(&config_file).is_ok_and(|t| t.contains("\"later\""))
+    })
+    .await;
+    let status = plane.runtime_status(&runtime).await;
+    assert_eq!(status["runtimeConnectionStatus"]["status"], "Connected");
+
+    let op = plane
+        .provisioner(
+            "mutation($id: String!) { deprovisionRuntime(id: $id) }",
+            json!({"id": runtime}),
+        )
+        .await["deprovisionRuntime"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    plane.succeeded(&op).await;
+}
+
+async fn reconnect_and_upgrade(backend: Backend) {
+    let plane = Plane::new(backend).await;
+    let (op, runtime) = plane
+        .provision("changing", json!({"consoleURL": "https://console.v1.test"}))
+        .await;
+    plane.succeeded(&op).await;
+    let dir = plane.runtime_dir(&runtime);
+    let old = plane.agent_client(&runtime);
+    let old_cert = std::fs::read(dir.join("state").join("client.crt")).unwrap();
+
+    // Reconnect: the old certificate is revoked, the agent pairs again with a new token.
+    let op = plane
+        .provisioner(
+            "mutation($id: String!) { reconnectRuntimeAgent(id: $id) }",
+            json!({"id": runtime}),
+        )
+        .await["reconnectRuntimeAgent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(plane.operation(&op).await["operation"], "ReconnectRuntime");
+    plane.succeeded(&op).await;
+    let new_cert = std::fs::read(dir.join("state").join("client.crt")).unwrap();
+    assert_ne!(old_cert, new_cert, "a new certificate");
+    assert!(plane.accepted(&plane.agent_client(&runtime)).await);
+    eventually("the old certificate refused", || {
+        let old = old.clone();
+        let plane = &plane;
+        async move { !plane.accepted(&old).await }
+    })
+    .await;
+
+    // Upgrade: new settings, the agent restarted (resuming from its state).
+    let pid = agent_pid(&dir).unwrap();
+    let op = plane
+        .provisioner(
+            "mutation($id: String!, $config: UpgradeRuntimeInput!) { upgradeRuntime(id: $id, config: $config) }",
+            json!({"id": runtime, "config": {"kymaConfig": {"version": "1.9.0"},
+                   "localConfig": {"consoleURL": "https://console.v2.test"}}}),
+        )
+        .await["upgradeRuntime"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(plane.operation(&op).await["operation"], "Upgrade");
+    plane.succeeded(&op).await;
+    assert_ne!(agent_pid(&dir), Some(pid), "the agent was restarted");
+    let rt = plane.director_runtime(&runtime).await.unwrap();
+    assert_eq!(
+        rt["labels"]["runtime/console_url"],
+        "https://console.v2.test"
+    );
+    assert_eq!(rt["status"]["condition"], "READY");
+    let status = plane.runtime_status(&runtime).await;
+    let config = &status["runtimeConfiguration"];
+    assert_eq!(config["kymaConfig"]["version"], "1.9.0");
+    assert_eq!(config["clusterConfig"]["generation"], 1);
+    assert_eq!(
+        config["clusterConfig"]["consoleURL"],
+        "https://console.v2.test"
+    );
+    // Upgrade does not re-pair: the certificate is the one from the reconnect.
+    assert_eq!(
+        std::fs::read(dir.join("state").join("client.crt")).unwrap(),
+        new_cert
+    );
+
+    let op = plane
+        .provisioner(
+            "mutation($id: String!) { deprovisionRuntime(id: $id) }",
+            json!({"id": runtime}),
+        )
+        .await["deprovisionRuntime"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    plane.succeeded(&op).await;
+}
+
+async fn one_operation_at_a_time_and_bad_input(backend: Backend) {
+    let plane = Plane::new(backend).await;
+    let (op, runtime) = plane.provision("busy", json!({})).await;
+    // While the provisioning runs, nothing else may start on the runtime.
+    let err = plane
+        .provisioner_error(
+            "mutation($id: String!) { deprovisionRuntime(id: $id) }",
+            json!({"id": runtime}),
+        )
+        .await;
+    assert_eq!(
+        err,
+        format!(
+            "cannot start new operation for {runtime} Runtime while previous one is in progress"
+        )
+    );
+    plane.succeeded(&op).await;
+    let err = plane
+        .provisioner_error(
+            "mutation($id: String!, $config: ProvisionRuntimeInput!) { provisionRuntime(id: $id, config: $config) }",
+            json!({"id": runtime, "config": {"clusterConfig": {"localConfig": {}}}}),
+        )
+        .await;
+    assert_eq!(
+        err,
+        format!("cannot provision runtime. Runtime {runtime} already provisioned")
+    );
+
+    // Bad input changes nothing.
+    let before = runtime_count(&plane).await;
+    let provision = "mutation($id: String, $config: ProvisionRuntimeInput!) { provisionRuntime(id: $id, config: $config) }";
+    let gardener = json!({"name": "g", "projectName": "p", "kubernetesVersion": "1.15", "nodeCount": 1,
+        "volumeSizeGB": 30, "machineType": "n1", "region": "eu", "provider": "gcp", "seed": "s",
+        "targetSecret": "t", "diskType": "pd", "workerCidr": "10.0.0.0/16", "autoScalerMin": 1,
+        "autoScalerMax": 2, "maxSurge": 1, "maxUnavailable": 1,
+        "providerSpecificConfig": {"gcpConfig": {"zone": "eu-1"}}});
+    for (variables, expected) in [
+        (
+            json!({"config": {"runtimeInput": {"name": "g"}, "clusterConfig": {"gardenerConfig": gardener}}}),
+            "clusterConfig: the gardener provider is not available on this server (available: localConfig)",
+        ),
+        (
+            json!({"config": {"runtimeInput": {"name": "x"}}}),
+            "clusterConfig: required; name a provider (localConfig)",
+        ),
+        (
+            json!({"config": {"runtimeInput": {"name": "x"}, "clusterConfig": {"localConfig": {"eventServiceURL": "ftp://x"}}}}),
+            "localConfig.eventServiceURL: an http(s) URL",
+        ),
+        (
+            json!({"config": {"runtimeInput": {"name": "x"}, "clusterConfig": {"localConfig": {"gatewayPort": 70000}}}}),
+            "localConfig.gatewayPort: must be 1..65535",
+        ),
+        (
+            json!({"id": runtime, "config": {"runtimeInput": {"name": "x"}, "clusterConfig": {"localConfig": {}}}}),
+            "give either id (a registered runtime) or config.runtimeInput (to register one), not both",
+        ),
+        (
+            json!({"config": {"clusterConfig": {"localConfig": {}}}}),
+            "give id (a registered runtime) or config.runtimeInput (to register one)",
+        ),
+        (
+            json!({"config": {"runtimeInput": {"name": "busy"}, "clusterConfig": {"localConfig": {}}}}),
+            "runtime name \"busy\" is not unique",
+        ),
+    ] {
+        let err = plane.provisioner_error(provision, variables).await;
+        assert!(err.contains(expected), "{err} should say {expected}");
+    }
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let err = plane
+        .provisioner_error(
+            provision,
+            json!({"id": unknown, "config": {"clusterConfig": {"localConfig": {}}}}),
+        )
+        .await;
+    assert!(err.contains("does not exist"), "{err}");
+    let err = plane
+        .provisioner_error(
+            "mutation($id: String!) { deprovisionRuntime(id: $id) }",
+            json!({"id": unknown}),
+        )
+        .await;
+    assert!(err.contains("was not provisioned"), "{err}");
+    assert_eq!(runtime_count(&plane).await, before);
+    assert!(
+        plane
+            .provisioner(
+                "query($id: String!) { runtimeOperationStatus(id: $id) { id } }",
+                json!({"id": unknown}),
+            )
+            .await["runtimeOperationStatus"]
+            .is_null()
+    );
+
+    // Another tenant sees nothing; missing scopes and missing tokens are refused.
+    let issuer = |tenant: &str, scopes: &str| {
+        let out = std::process::Command::new(BIN)
+            .args(["admin", "token", "--tenant", tenant, "--scopes", scopes])
+            .arg("--data-dir")
+            .arg(&plane.data_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let other = issuer(
+        &uuid::Uuid::new_v4().to_string(),
+        "runtime:read runtime:write",
+    );
+    let body = plane
+        .post(
+            "/provisioner/graphql",
+            &other,
+            "query($id: String!) { runtimeOperationStatus(id: $id) { id } runtimeStatus(id: $rt) { runtimeConnectionStatus { status } } }"
+                .replace("$id: String!)", "$id: String!, $rt: String!)")
+                .as_str(),
+            json!({"id": op, "rt": runtime}),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(body["data"]["runtimeOperationStatus"].is_null());
+    assert!(body["data"]["runtimeStatus"].is_null());
+    let body = plane
+        .post(
+            "/provisioner/graphql",
+            &other,
+            "mutation($id: String!) { deprovisionRuntime(id: $id) }",
+            json!({"id": runtime}),
+        )
+        .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("was not provisioned")
+    );
+    let reader = issuer(TENANT, "runtime:read");
+    let body = plane
+        .post(
+            "/provisioner/graphql",
+            &reader,
+            "mutation($id: String!) { deprovisionRuntime(id: $id) }",
+            json!({"id": runtime}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "INSUFFICIENT_SCOPES",
+        "{body}"
+    );
+    let response = plane
+        .client
+        .post(format!("https://localhost:{}/provisioner/graphql", plane.ports.0))
+        .json(&json!({"query": "{ runtimeStatus(id: \"x\") { runtimeConnectionStatus { status } } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    // A runtime's own credentials (its certificate) never reach the Provisioner, and its
+    // client credentials are not a user's.
+    let client = plane
+        .director(
+            "mutation($id: ID!) { requestClientCredentialsForRuntime(id: $id) { auth { credential { ... on OAuthCredentialData { clientId clientSecret } } } } }",
+            json!({"id": runtime}),
+        )
+        .await["requestClientCredentialsForRuntime"]["auth"]["credential"]
+        .clone();
+    let token: Value = plane
+        .client
+        .post(format!("https://localhost:{}/oauth2/token", plane.ports.0))
+        .basic_auth(
+            client["clientId"].as_str().unwrap(),
+            client["clientSecret"].as_str(),
+        )
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let body = plane
+        .post(
+            "/provisioner/graphql",
+            token["access_token"].as_str().unwrap(),
+            "mutation($id: String!) { deprovisionRuntime(id: $id) }",
+            json!({"id": runtime}),
+        )
+        .await;
+    let code = &body["errors"][0]["extensions"]["code"];
+    assert!(
+        code == "FORBIDDEN" || code == "INSUFFICIENT_SCOPES",
+        "{body}"
+    );
+
+    let op = plane
+        .provisioner(
+            "mutation($id: String!) { deprovisionRuntime(id: $id) }",
+            json!({"id": runtime}),
+        )
+        .await["deprovisionRuntime"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    plane.succeeded(&op).await;
+    // cleanupRuntimeData removes the records of a runtime that is gone.
+    let cleaned = plane
+        .provisioner(
+            "mutation($id: String!) { cleanupRuntimeData(id: $id) { id message } }",
+            json!({"id": runtime}),
+        )
+        .await;
+    assert_eq!(
+        cleaned["cleanupRuntimeData"]["message"],
+        format!("Successfully cleaned up data for Runtime with ID {runtime}")
+    );
+    assert!(plane.runtime_status(&runtime).await.is_null());
+}
+
+async fn runtime_count(plane: &Plane) -> i64 {
+    plane
+        .director("{ runtimes { totalCount } }", json!({}))
+        .await["runtimes"]["totalCount"]
+        .as_i64()
+        .unwrap()
+}

@@ -1,0 +1,37 @@
+//! The Runtime Provisioner (`/provisioner/graphql`): Compass's provisioner API over
+//! operations that are persisted and resume after a restart, with the 2020 runtime-creation
+//! flow: register the runtime in the Director, request a one-time token, provision the
+//! runtime with a provider, inject the agent's bootstrap configuration, and wait for the
+//! agent to connect (READY). Only one operation per runtime runs at a time.
+//!
+//! Providers implement [`Provider`]; [`local::LocalProvider`] runs a runtime on this
+//! machine as a directory and a `sextant agent` process.
+#![forbid(unsafe_code)]
+
+mod engine;
+pub mod local;
+pub mod provider;
+mod schema;
+
+use sextant_domain::Consumer;
+
+pub use engine::{
+    ConnectionState, ConnectionView, Provisioner, ProvisionerSettings, RuntimeStatusView,
+};
+pub use provider::{AgentHealth, Bootstrap, Provider, ProviderError};
+pub use schema::ProvisionerSchema;
+
+/// The schema, serving `provisioner`'s operations.
+pub fn schema(provisioner: Provisioner) -> ProvisionerSchema {
+    schema::builder().data(provisioner).finish()
+}
+
+/// The SDL, as `sextant schema provisioner` prints it.
+pub fn sdl() -> String {
+    schema::builder().finish().sdl()
+}
+
+/// Attaches the request's consumer.
+pub fn prepare(request: async_graphql::Request, consumer: Consumer) -> async_graphql::Request {
+    request.data(consumer)
+}
