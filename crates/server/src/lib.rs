@@ -403,7 +403,6 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
         .map_err(|source| ServerError::Bind { addr, source })
 }
 
-/// Starts the server and returns once both listeners accept connections.
 /// The Provisioner's settings that [`ServerConfig`] does not carry.
 #[derive(Clone, Debug, Default)]
 pub struct ProvisionerOptions {
@@ -419,6 +418,14 @@ pub struct ProvisionerOptions {
 /// Starts a server whose Provisioner has no agent program (it cannot provision local
 /// runtimes); see [`start_with`].
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    start_with(config, ProvisionerOptions::default()).await
+}
+
+/// Starts the server and returns once both listeners accept connections.
+pub async fn start_with(
+    config: ServerConfig,
+    provisioner_options: ProvisionerOptions,
+) -> Result<RunningServer, ServerError> {
     sextant_tls::install_crypto_provider();
     let metrics = telemetry::metrics_handle();
 
