@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     pub renew: Arc<Notify>,
     /// Cached specs whose hash was checked by this process.
     pub verified_specs: Mutex<HashSet<String>>,
+    /// The event gateway, when configured.
+    pub events: Option<crate::events::EventGateway>,
 }
 
 impl Shared {
@@ -88,6 +90,8 @@ pub(crate) struct Link {
     /// Scheme, host and port of the Director URL: the mTLS listener.
     pub base: String,
     pub certificate: CertificateInfo,
+    /// The CA bundle of the pairing: the CAs of the management plane's client certificates.
+    pub ca_pem: String,
     /// When the agent got the certificate (its `notBefore` for one found in the state
     /// directory).
     pub obtained_at: time::OffsetDateTime,
@@ -107,6 +111,7 @@ impl Link {
             connector_url: connection.certificate_secured_connector_url.clone(),
             base,
             certificate: connection.certificate.clone(),
+            ca_pem: credentials.ca_pem.clone(),
             obtained_at: time::OffsetDateTime::now_utc(),
         })
     }
@@ -264,6 +269,7 @@ async fn session(shared: &Shared, link: Link) -> SessionEnd {
         end = follow::follow(shared, &session) => end,
         end = maintain(shared, &session) => end,
         end = report::report(shared, &session) => end,
+        end = crate::events::maintain(shared, &session) => end,
     }
 }
 

@@ -262,6 +262,38 @@ pub struct AgentConfig {
     /// Renew the certificate right after start (besides the automatic renewal at two thirds
     /// of its lifetime).
     pub renew_now: bool,
+    /// Run the event gateway (not run when `None`).
+    pub event_gateway: Option<EventGatewayConfig>,
+}
+
+/// The event gateway: where it listens, the name applications reach it by, where events go.
+#[derive(Clone, Debug)]
+pub struct EventGatewayConfig {
+    /// The listen address; port 0 picks one (the URL reports the bound port).
+    pub listen: std::net::SocketAddr,
+    /// The DNS name or IP address in its certificate and URL; default: the listen address, or
+    /// `localhost` when that is unspecified.
+    pub name: Option<String>,
+    /// Where events go.
+    pub sink: sextant_gateway::events::EventSink,
+    /// How often the management plane's CRLs are fetched (also at every configuration
+    /// change); default 30 s.
+    pub crl_refresh: Duration,
+}
+
+impl EventGatewayConfig {
+    /// A gateway on `listen` delivering to `sink`, named after its address, CRLs every 30 s.
+    pub fn new(
+        listen: std::net::SocketAddr,
+        sink: sextant_gateway::events::EventSink,
+    ) -> EventGatewayConfig {
+        EventGatewayConfig {
+            listen,
+            name: None,
+            sink,
+            crl_refresh: Duration::from_secs(30),
+        }
+    }
 }
 
 impl AgentConfig {
@@ -274,6 +306,7 @@ impl AgentConfig {
             console_url: None,
             poll_wait: DEFAULT_POLL_WAIT,
             renew_now: false,
+            event_gateway: None,
         }
     }
 
@@ -304,6 +337,21 @@ impl AgentConfig {
                     sextant_domain::runtime_config::MAX_WAIT_SECONDS
                 ),
             });
+        }
+        if let Some(events) = &self.event_gateway {
+            let name = crate::events::name_of(events);
+            sextant_pki::check_serving_names(std::slice::from_ref(&name)).map_err(|e| {
+                ConfigError::Invalid {
+                    key: "event gateway name",
+                    reason: e.to_string(),
+                }
+            })?;
+            if events.crl_refresh.is_zero() {
+                return Err(ConfigError::Invalid {
+                    key: "event gateway CRL refresh",
+                    reason: "must not be zero".into(),
+                });
+            }
         }
         if self.state_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {

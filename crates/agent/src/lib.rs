@@ -23,7 +23,12 @@
 //!    records version and time in `state.json`, and publishes it to in-process consumers
 //!    ([`AgentHandle::configuration`]). Failures are retried with exponential backoff and
 //!    full jitter (1 s doubling to 30 s).
-//! 4. **Reporting.** Once configured it sets the runtime's labels `runtime/event_service_url`
+//! 4. **Event gateway** (with [`AgentConfig::event_gateway`]): a TLS listener where paired
+//!    applications post events with their client certificate, accepted only from applications
+//!    of the applied configuration and handed to an [`EventSink`]; its server certificate
+//!    comes from the management plane's runtime serving CA and is renewed with the client
+//!    certificate; its URL is the `runtime/event_service_url` label unless one is configured.
+//! 5. **Reporting.** Once configured it sets the runtime's labels `runtime/event_service_url`
 //!    and `runtime/console_url` (when configured) and reports READY through the Director's
 //!    `setRuntimeStatus`, or FAILED with the reason when applying fails; only changes are
 //!    sent.
@@ -60,6 +65,7 @@ mod agent;
 mod backoff;
 pub mod certs;
 pub mod config;
+mod events;
 mod follow;
 mod http;
 mod pairing;
@@ -75,7 +81,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use certs::{CertError, CertificateInfo};
-pub use config::{AgentConfig, BootstrapConfig, ConfigError};
+pub use config::{AgentConfig, BootstrapConfig, ConfigError, EventGatewayConfig};
+pub use sextant_gateway::events::EventSink;
 pub use state::{State, StateError, read_state};
 
 /// The label the agent sets to [`AgentConfig::event_service_url`].
@@ -154,6 +161,9 @@ pub enum AgentError {
     /// The HTTP client cannot be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// The event gateway cannot start.
+    #[error("event gateway: {0}")]
+    EventGateway(String),
 }
 
 /// Where the agent is.
@@ -271,7 +281,22 @@ impl Agent {
         result
     }
 
-    async fn run_inner(self, shutdown: &CancellationToken) -> Result<(), AgentError> {
+    async fn run_inner(mut self, shutdown: &CancellationToken) -> Result<(), AgentError> {
+        let events = match self.config.event_gateway.clone() {
+            Some(config) => {
+                let gateway = events::EventGateway::bind(config)
+                    .await
+                    .map_err(AgentError::EventGateway)?;
+                if self.config.event_service_url.is_none() {
+                    self.config.event_service_url = Some(gateway.url.clone());
+                }
+                tracing::info!(url = %gateway.url, "the event gateway listens");
+                Some(gateway)
+            }
+            None => None,
+        };
+        // The gateway stops with the agent, however it stops.
+        let _stop_events = events.as_ref().map(|g| g.shutdown.clone().drop_guard());
         let bootstrap = &self.config.bootstrap;
         let dir = state::StateDir::open(&self.config.state_dir)?;
         let state = match dir.read_state()? {
@@ -302,6 +327,7 @@ impl Agent {
             configuration: self.configuration,
             renew: self.renew,
             verified_specs: Default::default(),
+            events,
         };
         agent::run(shared, shutdown).await
     }

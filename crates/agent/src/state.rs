@@ -8,6 +8,8 @@
 //!   state.json                        0600  identity, URLs, certificate window, applied version
 //!   applied-configuration.json        0600  the configuration document last applied
 //!   specs/<sha256>                    0600  specs, named by the SHA-256 of their text
+//!   event-gateway.key, .crt           0600  the event gateway's TLS key and certificate
+//!   event-gateway-crls.json           0600  the management plane's last CRLs (base64 DER)
 //! ```
 //!
 //! Every file is written atomically: a temporary file created with mode 0600 in the same

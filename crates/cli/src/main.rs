@@ -120,6 +120,29 @@ struct AgentArgs {
     /// Let the gateway call APIs on loopback, private and link-local addresses.
     #[arg(long, env = "SEXTANT_AGENT_GATEWAY_ALLOW_PRIVATE")]
     gateway_allow_private: bool,
+    /// Where the event gateway listens (HTTPS; paired applications of the runtime's
+    /// configuration post events with their client certificate to
+    /// `https://<name>:<port>/<application>/v1/events`). Needs --event-sink.
+    #[arg(
+        long,
+        env = "SEXTANT_AGENT_EVENT_GATEWAY_LISTEN",
+        requires = "event_sink"
+    )]
+    event_gateway_listen: Option<SocketAddr>,
+    /// The DNS name or IP address applications reach the event gateway by (its certificate
+    /// and the reported `runtime/event_service_url`); default: the listen IP, or `localhost`
+    /// when it is unspecified.
+    #[arg(long, env = "SEXTANT_AGENT_EVENT_GATEWAY_NAME")]
+    event_gateway_name: Option<String>,
+    /// Where the event gateway delivers events: `file:<path>` (one JSON line each),
+    /// `command:<program> <args>` (the event's JSON on stdin, no shell) or an http(s) URL
+    /// (POSTed). Without it no event gateway runs.
+    #[arg(
+        long,
+        env = "SEXTANT_AGENT_EVENT_SINK",
+        requires = "event_gateway_listen"
+    )]
+    event_sink: Option<sextant_agent::EventSink>,
 }
 
 #[derive(Subcommand)]
@@ -281,6 +304,11 @@ fn agent(args: AgentArgs) -> anyhow::Result<()> {
     config.event_service_url = args.event_service_url;
     config.console_url = args.console_url;
     config.renew_now = args.renew_now;
+    if let (Some(listen), Some(sink)) = (args.event_gateway_listen, args.event_sink) {
+        let mut events = sextant_agent::EventGatewayConfig::new(listen, sink);
+        events.name = args.event_gateway_name;
+        config.event_gateway = Some(events);
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let agent = sextant_agent::Agent::new(config).context("starting the agent")?;

@@ -250,7 +250,7 @@ impl Plane {
                 lastOperationStatus { operation state }
                 runtimeConnectionStatus { status errors { message } }
                 runtimeConfiguration { credentialsSecretName kymaConfig { version }
-                  clusterConfig { __typename ... on LocalConfig { directory gatewayPort consoleURL eventServiceURL generation } } } } }",
+                  clusterConfig { __typename ... on LocalConfig { directory gatewayPort eventGatewayPort eventSink consoleURL eventServiceURL generation } } } } }",
             json!({"id": runtime}),
         )
         .await["runtimeStatus"]
@@ -521,6 +521,15 @@ async fn server_and_agent_restarts_resume(backend: Backend) {
     plane.succeeded(&op).await;
     let dir = plane.runtime_dir(&runtime);
     let pid = agent_pid(&dir).expect("the agent runs");
+    // Without an eventServiceURL, the label is the event gateway the provider started.
+    let status = plane.runtime_status(&runtime).await;
+    let events_port = status["runtimeConfiguration"]["clusterConfig"]["eventGatewayPort"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        plane.director_runtime(&runtime).await.unwrap()["labels"]["runtime/event_service_url"],
+        format!("https://127.0.0.1:{events_port}")
+    );
 
     // The agent outlives a server restart and keeps following its configuration.
     plane.restart().await;

@@ -35,17 +35,38 @@ pub struct CoreMutation;
 
 pub(crate) type TxFuture<'t, T> = Pin<Box<dyn Future<Output = Result<T, DomainError>> + Send + 't>>;
 
-/// Runs `op` in a write transaction and commits only if it succeeded. Every mutation raises
+/// Runs `op` in a write transaction and commits only if it succeeded. The mutation raises
 /// the tenant's configuration epoch in the same transaction: runtimes' configuration
-/// documents are rebuilt (and compared) after any change, never served stale.
+/// documents are rebuilt (and compared) after the change, never served stale.
 pub(crate) async fn write<T, F>(ctx: &Context<'_>, op: F) -> GqlResult<T>
+where
+    F: for<'t> FnOnce(&'t mut dyn Tx) -> TxFuture<'t, T>,
+{
+    write_with(ctx, true, op).await
+}
+
+/// [`write`] for the few mutations that change nothing a runtime's configuration document
+/// holds and revoke no certificate (a runtime's status, new one-time tokens and client
+/// credentials): they leave the epoch alone, so they wake no waiting agent. Every agent
+/// reports its status once configured; with the epoch raised, a fleet starting up would
+/// rebuild every waiting agent's document once per agent.
+pub(crate) async fn write_outside_configuration<T, F>(ctx: &Context<'_>, op: F) -> GqlResult<T>
+where
+    F: for<'t> FnOnce(&'t mut dyn Tx) -> TxFuture<'t, T>,
+{
+    write_with(ctx, false, op).await
+}
+
+async fn write_with<T, F>(ctx: &Context<'_>, raise_epoch: bool, op: F) -> GqlResult<T>
 where
     F: for<'t> FnOnce(&'t mut dyn Tx) -> TxFuture<'t, T>,
 {
     let tenant = consumer(ctx)?.tenant;
     let mut tx = ctx.data::<Arc<dyn Store>>()?.write().await.gql()?;
     let value = op(&mut *tx).await.gql()?;
-    tx.bump_config_epoch(tenant).await.gql()?;
+    if raise_epoch {
+        tx.bump_config_epoch(tenant).await.gql()?;
+    }
     tx.commit().await.gql()?;
     Ok(value)
 }
@@ -297,7 +318,7 @@ impl CoreMutation {
         let tenant = consumer(ctx)?.tenant;
         let reach = reach(ctx)?;
         let id = parse_id(&id, "runtime").gql()?;
-        let runtime = write(ctx, move |tx| {
+        let runtime = write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
                 confine::writable_runtime_labels(reach, id)?;
                 service::set_runtime_status(tx, tenant, id, condition.into(), message).await

@@ -17,7 +17,7 @@ use crate::confine::{self, Reach};
 use crate::error::{GqlResult, IntoGql, internal};
 use crate::guard::{Scopes, consumer};
 use crate::inputs::parse_id;
-use crate::mutation::write;
+use crate::mutation::{write, write_outside_configuration};
 use crate::service::now_micros;
 
 type Result<T> = std::result::Result<T, DomainError>;
@@ -247,7 +247,7 @@ impl SystemAuthMutation {
         let settings = ctx.data::<Settings>()?.clone();
         let (token, hash) = new_token().gql()?;
         let ttl = settings.application_token_ttl;
-        write(ctx, move |tx| {
+        write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
                 if tx
                     .application(tenant, app)
@@ -279,7 +279,7 @@ impl SystemAuthMutation {
         let settings = ctx.data::<Settings>()?.clone();
         let (token, hash) = new_token().gql()?;
         let ttl = settings.runtime_token_ttl;
-        write(ctx, move |tx| {
+        write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
                 confine::runtime_credentials(reach, runtime)?;
                 if tx
@@ -308,7 +308,7 @@ impl SystemAuthMutation {
         let reach = reach(ctx)?;
         let app = parse_id(&id, "application").gql()?;
         let (secret, hash) = new_secret().gql()?;
-        let auth = write(ctx, move |tx| {
+        let auth = write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
                 if tx
                     .application(tenant, app)
@@ -339,7 +339,7 @@ impl SystemAuthMutation {
         let reach = reach(ctx)?;
         let runtime = parse_id(&id, "runtime").gql()?;
         let (secret, hash) = new_secret().gql()?;
-        let auth = write(ctx, move |tx| {
+        let auth = write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
                 confine::runtime_credentials(reach, runtime)?;
                 if tx
@@ -369,7 +369,7 @@ impl SystemAuthMutation {
         let reach = reach(ctx)?;
         let system = parse_id(&id, "integration system").gql()?;
         let (secret, hash) = new_secret().gql()?;
-        let auth = write(ctx, move |tx| {
+        let auth = write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
                 confine::integration_system_credentials(reach, system)?;
                 if tx

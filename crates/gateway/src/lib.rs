@@ -14,7 +14,13 @@
 //! Credentials never reach the workload: the workload's own `Authorization`, `Cookie` and
 //! proxy headers are not forwarded (so it cannot replace the runtime's credentials either),
 //! hop-by-hop headers are dropped both ways, and `Set-Cookie` from the API is not passed back.
+//!
+//! The event side ([`events`]): applications post events with their client certificate to
+//! the runtime's event gateway, which accepts them only from applications of the applied
+//! configuration and hands them to a local sink (a file, a command or an HTTP endpoint).
 #![forbid(unsafe_code)]
+
+pub mod events;
 
 use std::sync::Arc;
 

@@ -120,7 +120,9 @@ pub enum CsrError {
 }
 
 /// The key of a CSR's subject public key info, if it is one the CA accepts.
-fn client_key(info: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<ClientKey, CsrError> {
+pub(crate) fn client_key(
+    info: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+) -> Result<ClientKey, CsrError> {
     use x509_parser::public_key::PublicKey;
     const P256: &[u64] = &[1, 2, 840, 10045, 3, 1, 7];
     match info.parsed() {

@@ -10,6 +10,9 @@
 //! - [`CertificateAuthority::sign_client_csr`] signs a client's CSR for the Connector: it
 //!   verifies the CSR's signature, accepts only ECDSA P-256 or RSA 2048–4096 keys and exactly
 //!   the expected subject, and sets every other field itself.
+//! - [`CertificateAuthority::sign_serving_csr`] signs a runtime's CSR for its event gateway's
+//!   TLS server certificate (with a CA of its own, the runtime serving CA): checked names,
+//!   serverAuth only.
 //! - [`generate_signing_key`] and [`public_key_pem`] handle the ES256 key used to sign JWTs.
 //! - [`certificate_summary`] reads validity, names and serial out of a stored certificate so
 //!   the caller can decide whether to re-issue it.
@@ -25,6 +28,7 @@ mod error;
 mod identity;
 mod keys;
 mod serial;
+mod serving;
 mod summary;
 
 pub use ca::{CertificateAuthority, CertifiedKey, generate_ca};
@@ -32,4 +36,5 @@ pub use csr::{ClientKey, ClientSubject, CsrError, IssuedCertificate, MAX_CSR_PEM
 pub use error::PkiError;
 pub use identity::{ClaimedIdentity, IdentityError, client_certificate_identity};
 pub use keys::{generate_signing_key, public_key_pem};
+pub use serving::{MAX_SERVING_NAMES, ServingError, ServingNameError, check_serving_names};
 pub use summary::{CertificateSummary, certificate_summary};

@@ -54,6 +54,14 @@ pub struct LocalRuntimeConfig {
     /// Reported as `runtime/console_url` when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_url: Option<String>,
+    /// The event gateway's port on 127.0.0.1 (`https://127.0.0.1:<port>/<application>/v1/events`,
+    /// reported as `runtime/event_service_url` unless that is set).
+    #[serde(default)]
+    pub event_gateway_port: u16,
+    /// Where the event gateway delivers events: an http(s) URL, or (None) the file
+    /// `events.jsonl` in the runtime's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_sink: Option<String>,
     /// How many times the runtime was upgraded.
     #[serde(default)]
     pub generation: u32,
@@ -72,6 +80,11 @@ pub struct LocalInput {
     pub event_service_url: Option<String>,
     #[serde(rename = "consoleURL")]
     pub console_url: Option<String>,
+    pub event_gateway_port: Option<u16>,
+    /// An http(s) URL events are POSTed to (default: `events.jsonl` in the runtime's
+    /// directory). Commands are not accepted through the API: they would run on the
+    /// server's machine.
+    pub event_sink: Option<String>,
     /// Set by an upgrade from `kymaConfig.version` / `clusterConfig.version`.
     pub version: Option<String>,
 }
@@ -180,6 +193,17 @@ impl LocalProvider {
         if let Some(url) = &config.console_url {
             command.arg("--console-url").arg(url);
         }
+        if config.event_gateway_port != 0 {
+            let sink = match &config.event_sink {
+                Some(url) => url.clone(),
+                None => format!("file:{}", config.dir.join("events.jsonl").display()),
+            };
+            command
+                .arg("--event-gateway-listen")
+                .arg(format!("127.0.0.1:{}", config.event_gateway_port))
+                .arg("--event-sink")
+                .arg(sink);
+        }
         // The runtime's configuration comes from its files only, never from the server's
         // environment.
         for (key, _) in std::env::vars_os() {
@@ -270,20 +294,28 @@ impl Provider for LocalProvider {
             .map_err(|e| ProviderError::Invalid(format!("localConfig: {e}")))?;
         check_urls(&input)?;
         let gateway_port = match input.gateway_port {
-            Some(0) => {
-                return Err(ProviderError::Invalid(
-                    "localConfig.gatewayPort: must be 1..65535".into(),
-                ));
-            }
+            Some(0) => return Err(bad_port("gatewayPort")),
             Some(port) => port,
             None => free_port()?,
         };
+        let event_gateway_port = match input.event_gateway_port {
+            Some(0) => return Err(bad_port("eventGatewayPort")),
+            Some(port) => port,
+            None => free_port()?,
+        };
+        if gateway_port == event_gateway_port {
+            return Err(ProviderError::Invalid(
+                "localConfig: gatewayPort and eventGatewayPort must differ".into(),
+            ));
+        }
         let config = LocalRuntimeConfig {
             dir: self.settings.root.join(runtime_id.to_string()),
             gateway_port,
             gateway_allow_private: input.gateway_allow_private.unwrap_or(true),
             event_service_url: input.event_service_url,
             console_url: input.console_url,
+            event_gateway_port,
+            event_sink: input.event_sink,
             generation: 0,
             version: input.version,
         };
@@ -302,11 +334,27 @@ impl Provider for LocalProvider {
         check_urls(&input)?;
         if let Some(port) = input.gateway_port {
             if port == 0 {
-                return Err(ProviderError::Invalid(
-                    "localConfig.gatewayPort: must be 1..65535".into(),
-                ));
+                return Err(bad_port("gatewayPort"));
             }
             config.gateway_port = port;
+        }
+        if let Some(port) = input.event_gateway_port {
+            if port == 0 {
+                return Err(bad_port("eventGatewayPort"));
+            }
+            config.event_gateway_port = port;
+        }
+        if config.event_gateway_port == 0 {
+            // Provisioned before runtimes had an event gateway.
+            config.event_gateway_port = free_port()?;
+        }
+        if config.gateway_port == config.event_gateway_port {
+            return Err(ProviderError::Invalid(
+                "localConfig: gatewayPort and eventGatewayPort must differ".into(),
+            ));
+        }
+        if input.event_sink.is_some() {
+            config.event_sink = input.event_sink;
         }
         if let Some(allow) = input.gateway_allow_private {
             config.gateway_allow_private = allow;
@@ -423,10 +471,15 @@ fn failed(what: &str, e: std::io::Error) -> ProviderError {
     ProviderError::Failed(format!("{what}: {e}"))
 }
 
+fn bad_port(field: &str) -> ProviderError {
+    ProviderError::Invalid(format!("localConfig.{field}: must be 1..65535"))
+}
+
 fn check_urls(input: &LocalInput) -> Result<(), ProviderError> {
     for (field, value) in [
         ("eventServiceURL", &input.event_service_url),
         ("consoleURL", &input.console_url),
+        ("eventSink", &input.event_sink),
     ] {
         if let Some(value) = value
             && !(value.starts_with("https://") || value.starts_with("http://"))

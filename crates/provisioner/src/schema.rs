@@ -239,6 +239,11 @@ pub struct LocalConfig {
     event_service_url: Option<String>,
     #[graphql(name = "consoleURL")]
     console_url: Option<String>,
+    /// The event gateway's port on 127.0.0.1.
+    event_gateway_port: Option<i32>,
+    /// Where the event gateway delivers events (an http(s) URL; null: `events.jsonl` in the
+    /// runtime's directory).
+    event_sink: Option<String>,
     /// How many upgrades the runtime went through.
     generation: Option<i32>,
 }
@@ -339,6 +344,11 @@ pub struct LocalConfigInput {
     /// Reported as the runtime's `runtime/console_url`.
     #[graphql(name = "consoleURL")]
     console_url: Option<String>,
+    /// The event gateway's port on 127.0.0.1 (default: a free port).
+    event_gateway_port: Option<i32>,
+    /// An http(s) URL the event gateway POSTs events to (default: the file `events.jsonl` in
+    /// the runtime's directory).
+    event_sink: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -374,13 +384,21 @@ pub struct CleanUpRuntimeDataResult {
 impl LocalConfigInput {
     fn to_json(&self, version: Option<&str>) -> GqlResult<Value> {
         let mut map = Map::new();
-        if let Some(port) = self.gateway_port {
-            let port = u16::try_from(port).map_err(|_| {
-                to_graphql(DomainError::Invalid(
-                    "localConfig.gatewayPort: must be 1..65535".into(),
-                ))
-            })?;
-            map.insert("gatewayPort".into(), port.into());
+        for (field, port) in [
+            ("gatewayPort", self.gateway_port),
+            ("eventGatewayPort", self.event_gateway_port),
+        ] {
+            if let Some(port) = port {
+                let port = u16::try_from(port).map_err(|_| {
+                    to_graphql(DomainError::Invalid(format!(
+                        "localConfig.{field}: must be 1..65535"
+                    )))
+                })?;
+                map.insert(field.into(), port.into());
+            }
+        }
+        if let Some(sink) = &self.event_sink {
+            map.insert("eventSink".into(), sink.clone().into());
         }
         if let Some(allow) = self.gateway_allow_private {
             map.insert("gatewayAllowPrivate".into(), allow.into());
@@ -505,6 +523,8 @@ impl Query {
                             .and_then(Value::as_bool),
                         event_service_url: text("eventServiceUrl"),
                         console_url: text("consoleUrl"),
+                        event_gateway_port: int("eventGatewayPort"),
+                        event_sink: text("eventSink"),
                         generation: int("generation"),
                     })
                 }),

@@ -37,7 +37,10 @@ fn sdl_keeps_compass_2019_operations_and_names() {
         ["Pending", "Connected", "Disconnected"].as_slice(),
     ] {
         for value in values {
-            assert!(sdl.contains(&format!("\t{value}\n")), "missing enum value {value}");
+            assert!(
+                sdl.contains(&format!("\t{value}\n")),
+                "missing enum value {value}"
+            );
         }
     }
 }

@@ -33,6 +33,10 @@ pub struct DataDir {
     /// server), and revocations are published in a CRL of its own.
     pub previous_ca: Option<CertificateAuthority>,
     pub server_cert: CertifiedKey,
+    /// The runtime serving CA: signs the TLS server certificates of runtimes' event gateways,
+    /// and nothing else (a CA of its own, so that a runtime's certificate can never pass for
+    /// the management plane's). Long-lived; rotating it is not supported yet.
+    pub runtime_serving_ca: CertificateAuthority,
     pub verifier: TokenVerifier,
     pub admin_token_path: PathBuf,
 }
@@ -123,6 +127,8 @@ const CA_FILES: CaFiles = ("ca.crt", "ca.key");
 const PREVIOUS_CA_FILES: CaFiles = ("ca-previous.crt", "ca-previous.key");
 /// A rotation's new CA, written before it replaces the current one.
 const NEXT_CA_FILES: CaFiles = ("ca-next.crt", "ca-next.key");
+/// The runtime serving CA.
+const RUNTIME_SERVING_CA_FILES: CaFiles = ("runtime-serving-ca.crt", "runtime-serving-ca.key");
 
 fn load_ca(dir: &Path, (crt, key): CaFiles) -> Result<Option<CertificateAuthority>, ServerError> {
     let (crt, key) = (dir.join(crt), dir.join(key));
@@ -311,6 +317,15 @@ pub fn open(path: &Path, names: &[String]) -> Result<DataDir, ServerError> {
     let signer = previous_ca.as_ref().unwrap_or(&ca);
     let (server_cert, _) = ensure_server_certificate(path, signer, names, ca_created)?;
 
+    let runtime_serving_ca = match load_ca(path, RUNTIME_SERVING_CA_FILES)? {
+        Some(ca) => ca,
+        None => {
+            let generated = sextant_pki::generate_ca("Sextant runtime serving CA", CA_VALIDITY)?;
+            write_ca(path, RUNTIME_SERVING_CA_FILES, &generated)?;
+            CertificateAuthority::from_pem(&generated.cert_pem, &generated.key_pem)?
+        }
+    };
+
     // The JWT signing key.
     let key_path = signing_key_path(path);
     let private_pem = match read_if_exists(&key_path)? {
@@ -345,6 +360,7 @@ pub fn open(path: &Path, names: &[String]) -> Result<DataDir, ServerError> {
         ca,
         previous_ca,
         server_cert,
+        runtime_serving_ca,
         verifier,
         admin_token_path,
     })
@@ -446,6 +462,16 @@ mod tests {
         assert_eq!(first.ca.cert_pem(), second.ca.cert_pem());
         assert_eq!(first.server_cert.cert_pem, second.server_cert.cert_pem);
         assert_eq!(token, fs::read_to_string(&second.admin_token_path).unwrap());
+        assert_eq!(
+            first.runtime_serving_ca.cert_pem(),
+            second.runtime_serving_ca.cert_pem()
+        );
+        assert_ne!(first.runtime_serving_ca.cert_pem(), first.ca.cert_pem());
+        let key = dir.join(RUNTIME_SERVING_CA_FILES.1);
+        assert_eq!(
+            fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 

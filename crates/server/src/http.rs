@@ -30,6 +30,8 @@ pub struct AppState {
     pub(crate) previous_ca: Option<Arc<sextant_pki::CertificateAuthority>>,
     /// Runtimes' certificates and configuration documents, remembered between requests.
     pub(crate) config_cache: Arc<crate::runtime_config::ConfigCache>,
+    /// The runtime serving CA (event gateways' certificates).
+    pub(crate) runtime_serving: Arc<crate::runtime_gateway::RuntimeServing>,
     pub(crate) verifier: Arc<TokenVerifier>,
     pub(crate) schema: DirectorSchema,
     pub(crate) provisioner: sextant_provisioner::ProvisionerSchema,
@@ -53,6 +55,10 @@ pub fn main_router(state: AppState) -> Router {
         .route("/connector/graphql", get(connector).post(connector))
         .route("/connector/crl", get(crl))
         .route("/connector/crl/previous", get(previous_crl))
+        .route(
+            "/connector/runtime-serving-ca",
+            get(crate::runtime_gateway::serving_ca),
+        )
         .route(
             "/oauth2/token",
             axum::routing::post(crate::oauth::token).layer(axum::extract::DefaultBodyLimit::max(
@@ -81,6 +87,20 @@ pub fn mtls_router(state: AppState) -> Router {
         .route(
             &format!("{}/{{sha256}}", sextant_domain::runtime_config::SPECS_PATH),
             get(crate::runtime_config::spec),
+        )
+        .route("/connector/crl", get(crl))
+        .route("/connector/crl/previous", get(previous_crl))
+        .route(
+            "/connector/runtime-serving-ca",
+            get(crate::runtime_gateway::serving_ca),
+        )
+        .route(
+            "/connector/runtime/serving-certificate",
+            axum::routing::post(crate::runtime_gateway::serving_certificate),
+        )
+        .route(
+            "/runtime/application-clients/{client_id}",
+            get(crate::runtime_gateway::application_client),
         )
         .route("/healthz", get(healthz))
         .with_state(state)

@@ -11,6 +11,7 @@ mod datadir;
 mod http;
 mod oauth;
 mod runtime_config;
+mod runtime_gateway;
 mod telemetry;
 
 use std::net::SocketAddr;
@@ -542,6 +543,10 @@ pub async fn start_with(
         ca: ca.clone(),
         previous_ca: cas.previous.clone(),
         config_cache: config_cache.clone(),
+        runtime_serving: Arc::new(runtime_gateway::RuntimeServing::new(
+            dir.runtime_serving_ca,
+            config.certificate_validity,
+        )),
     };
     let shutdown = CancellationToken::new();
     let tasks = vec![

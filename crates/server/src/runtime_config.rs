@@ -50,10 +50,10 @@ struct CachedIdentity {
     revocations: u64,
 }
 
-struct CachedDocument {
+pub(crate) struct CachedDocument {
     epoch: u64,
     /// `None`: the runtime does not exist.
-    built: Option<BuiltConfiguration>,
+    pub(crate) built: Option<BuiltConfiguration>,
 }
 
 impl ConfigCache {
@@ -67,13 +67,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-enum Refusal {
+pub(crate) enum Refusal {
     Auth(AuthError),
     NotARuntime,
 }
 
 impl Refusal {
-    fn response(self) -> Response {
+    pub(crate) fn response(self) -> Response {
         match self {
             Refusal::Auth(AuthError::Unavailable(m)) => {
                 error_body(StatusCode::SERVICE_UNAVAILABLE, &m)
@@ -89,7 +89,7 @@ impl Refusal {
 }
 
 /// The runtime a client certificate stands for, from memory while nothing changed.
-async fn runtime_of(
+pub(crate) async fn runtime_of(
     state: &AppState,
     peer: Option<&sextant_tls::PeerCertificates>,
 ) -> Result<(Uuid, TenantId), Refusal> {
@@ -139,7 +139,7 @@ async fn runtime_of(
 
 /// The runtime's document as of now: from memory if the tenant's epoch has not moved since
 /// it was built, else built again (one read transaction).
-async fn document(
+pub(crate) async fn document(
     state: &AppState,
     runtime: Uuid,
     tenant: TenantId,

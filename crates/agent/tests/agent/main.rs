@@ -7,6 +7,7 @@
 mod helpers;
 
 mod config;
+mod events;
 mod outage;
 mod pairing;
 mod renewal;

@@ -20,6 +20,7 @@ mod labels;
 mod oauth;
 mod rotation;
 mod runtime_config;
+mod runtime_serving;
 mod runtimes;
 mod statements;
 mod systems;

@@ -360,7 +360,38 @@ async fn a_runtime_reports_its_own_status_only(backend: Backend) {
     assert_eq!(data["setRuntimeStatus"]["status"]["message"], "by hand");
 }
 
+/// Writes that change no configuration document and revoke nothing (a runtime's status,
+/// one-time tokens, client credentials) leave the tenant's epoch alone, so no waiting agent
+/// is woken to rebuild its document; a label change does raise it.
+async fn status_reports_and_new_credentials_wake_no_agent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let runtime = app.register_runtime("rt", json!({})).await;
+    let epochs = app.server().store.config_epochs().clone();
+    let tenant = sextant_domain::TenantId::DEFAULT;
+    let before = epochs.current(tenant);
+    app.gql(SET_STATUS, json!({"id": runtime, "c": "READY"}))
+        .await;
+    app.gql(
+        "mutation($id: ID!) { requestOneTimeTokenForRuntime(id: $id) { token } }",
+        json!({"id": runtime}),
+    )
+    .await;
+    app.gql(
+        "mutation($id: ID!) { requestClientCredentialsForRuntime(id: $id) { id } }",
+        json!({"id": runtime}),
+    )
+    .await;
+    assert_eq!(epochs.current(tenant), before);
+    app.gql(
+        r#"mutation($id: ID!) { setRuntimeLabel(runtimeID: $id, key: "team", value: "a") { key } }"#,
+        json!({"id": runtime}),
+    )
+    .await;
+    assert!(epochs.current(tenant) > before);
+}
+
 crate::on_both_backends!(
+    status_reports_and_new_credentials_wake_no_agent,
     a_runtime_reports_its_own_status_only,
     a_runtime_reads_its_configuration_and_unchanged_costs_nothing,
     only_the_runtime_itself_reads_it,
