@@ -2,6 +2,7 @@
 //!
 //! - `sextant server`: the whole management plane in one process.
 //! - `sextant agent`: a runtime agent.
+//! - `sextant app pair|register|config|listen|send-event`: the application client.
 //! - `sextant admin token`: a signed user token for a tenant and scopes.
 //! - `sextant schema director|connector|provisioner`: an API's GraphQL SDL.
 #![forbid(unsafe_code)]
@@ -35,6 +36,9 @@ enum Command {
     /// Run a runtime agent: pair with a one-time token, keep the certificate renewed, follow
     /// the runtime's configuration and report status and labels to the Director.
     Agent(AgentArgs),
+    /// The application client: pair an application, register its APIs, pull its
+    /// configuration, serve its webhook, send events to runtimes.
+    App(AppArgs),
     /// Print an API's GraphQL schema (SDL).
     Schema {
         #[arg(value_enum)]
@@ -83,6 +87,20 @@ struct ServerArgs {
     /// How long a Provisioner operation waits for the runtime's agent to report READY.
     #[arg(long, env = "SEXTANT_PROVISIONER_CONNECT_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
     provisioner_connect_timeout: std::time::Duration,
+    /// The first webhook retry's delay; each next one doubles it (with jitter), up to
+    /// --webhook-retry-max.
+    #[arg(long, env = "SEXTANT_WEBHOOK_RETRY_BASE", default_value = "1s", value_parser = humantime::parse_duration)]
+    webhook_retry_base: std::time::Duration,
+    /// The longest delay between two attempts of a webhook delivery.
+    #[arg(long, env = "SEXTANT_WEBHOOK_RETRY_MAX", default_value = "5m", value_parser = humantime::parse_duration)]
+    webhook_retry_max: std::time::Duration,
+    /// How long after its event a delivery is given up (and its webhook marked failing).
+    #[arg(long, env = "SEXTANT_WEBHOOK_GIVE_UP_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
+    webhook_give_up_after: std::time::Duration,
+    /// How long a delivery being attempted stays with this server; if the server dies, another
+    /// (or this one, restarted) retries it after this.
+    #[arg(long, env = "SEXTANT_WEBHOOK_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    webhook_lease: std::time::Duration,
 }
 
 #[derive(clap::Args)]
@@ -143,6 +161,97 @@ struct AgentArgs {
         requires = "event_gateway_listen"
     )]
     event_sink: Option<sextant_agent::EventSink>,
+}
+
+#[derive(clap::Args)]
+struct AppArgs {
+    /// Where the application keeps its key, certificates, state and configuration.
+    #[arg(
+        long,
+        env = "SEXTANT_APP_STATE_DIR",
+        default_value = "./sextant-app-state"
+    )]
+    state_dir: PathBuf,
+    /// Renew the client certificate now (it is renewed at two thirds of its life anyway).
+    #[arg(long, global = true)]
+    renew_now: bool,
+    #[command(subcommand)]
+    command: AppCommand,
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Pair with a one-time token (raw, or `rawEncoded`); without a token, resume from the
+    /// state directory. Prints the application's identity and certificate.
+    Pair {
+        /// The one-time token (`token` or `rawEncoded` of requestOneTimeTokenForApplication).
+        #[arg(long, env = "SEXTANT_APP_TOKEN")]
+        token: Option<String>,
+        /// The token-secured Connector (`https://…/connector/graphql`) for a raw token.
+        #[arg(long, env = "SEXTANT_APP_CONNECTOR_URL")]
+        connector_url: Option<String>,
+        /// The CA (PEM) of the management plane's TLS certificate; default: system roots.
+        #[arg(long, env = "SEXTANT_APP_CA_FILE")]
+        ca_file: Option<PathBuf>,
+    },
+    /// Register APIs, event APIs and documents (an API or event that exists by name is
+    /// updated; a document by title is replaced).
+    Register {
+        /// A YAML or JSON manifest with `apis`, `events` and `documents`.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// An OpenAPI document registered as an API (name from info.title, target URL from
+        /// servers[0].url).
+        #[arg(long)]
+        openapi: Option<PathBuf>,
+        /// An AsyncAPI document registered as an event API (name from info.title).
+        #[arg(long)]
+        asyncapi: Option<PathBuf>,
+        /// The name for --openapi/--asyncapi instead of info.title.
+        #[arg(long)]
+        name: Option<String>,
+        /// The target URL for --openapi instead of servers[0].url.
+        #[arg(long)]
+        target_url: Option<String>,
+    },
+    /// Pull the configuration for the runtimes the application is assigned to; prints it as
+    /// JSON and saves it in the state directory.
+    Config,
+    /// Serve the Application Webhook API: verify signed notifications, answer credential
+    /// requests with setAPIAuth, pull the configuration on changes.
+    Listen {
+        /// Where to listen (plain HTTP).
+        #[arg(long, env = "SEXTANT_APP_LISTEN", default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+        /// A file holding the webhook's secret.
+        #[arg(long, env = "SEXTANT_APP_WEBHOOK_SECRET_FILE")]
+        webhook_secret_file: PathBuf,
+        /// A program (split on whitespace, no shell) printing an AuthInput as JSON; run with
+        /// SEXTANT_API_ID and SEXTANT_RUNTIME_ID set.
+        #[arg(long, conflicts_with = "credentials_file")]
+        credentials_command: Option<String>,
+        /// A file holding an AuthInput as JSON.
+        #[arg(long)]
+        credentials_file: Option<PathBuf>,
+    },
+    /// Post an event to a runtime's event gateway with the application's certificate.
+    SendEvent {
+        /// The runtime's eventing URL; default: the application's defaultURL.
+        #[arg(long)]
+        runtime_url: Option<String>,
+        /// `event-type`.
+        #[arg(long = "type")]
+        event_type: String,
+        /// `event-type-version`.
+        #[arg(long)]
+        type_version: String,
+        /// `data`, as JSON.
+        #[arg(long)]
+        data: String,
+        /// `event-id`; default: a new UUID.
+        #[arg(long)]
+        event_id: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -287,7 +396,146 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Server(args) => server(args),
         Command::Agent(args) => agent(args),
+        Command::App(args) => app(args),
     }
+}
+
+fn app(args: AppArgs) -> anyhow::Result<()> {
+    use sextant_app::{AppClient, PairOptions};
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let state_dir = args.state_dir;
+    let renew_now = args.renew_now;
+    runtime.block_on(async move {
+        let open = || async {
+            AppClient::pair(
+                &state_dir,
+                PairOptions {
+                    renew_now,
+                    ..PairOptions::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(sextant_app::chain(&e)))
+        };
+        match args.command {
+            AppCommand::Pair {
+                token,
+                connector_url,
+                ca_file,
+            } => {
+                let client = AppClient::pair(
+                    &state_dir,
+                    PairOptions {
+                        token,
+                        connector_url,
+                        ca_file,
+                        renew_now,
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!(sextant_app::chain(&e)))?;
+                println!("{}", sextant_app::to_json(&client.identity().await));
+                Ok(())
+            }
+            AppCommand::Register {
+                file,
+                openapi,
+                asyncapi,
+                name,
+                target_url,
+            } => {
+                let mut manifest = sextant_app::Manifest::default();
+                if let Some(file) = &file {
+                    manifest.extend(sextant_app::Manifest::load(file)?);
+                }
+                if let Some(path) = &openapi {
+                    manifest.extend(sextant_app::Manifest::from_openapi(
+                        path,
+                        name.as_deref(),
+                        target_url.as_deref(),
+                    )?);
+                }
+                if let Some(path) = &asyncapi {
+                    manifest.extend(sextant_app::Manifest::from_asyncapi(path, name.as_deref())?);
+                }
+                if file.is_none() && openapi.is_none() && asyncapi.is_none() {
+                    anyhow::bail!("nothing to register: give --file, --openapi or --asyncapi");
+                }
+                let client = open().await?;
+                let done = sextant_app::register::register(&client, &manifest)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(sextant_app::chain(&e)))?;
+                println!("{}", sextant_app::to_json(&done));
+                Ok(())
+            }
+            AppCommand::Config => {
+                let client = open().await?;
+                let config = client
+                    .pull_configuration(None)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(sextant_app::chain(&e)))?;
+                println!("{}", sextant_app::to_json(&config));
+                Ok(())
+            }
+            AppCommand::SendEvent {
+                runtime_url,
+                event_type,
+                type_version,
+                data,
+                event_id,
+            } => {
+                let event = sextant_app::Event::new(event_type, type_version, event_id, &data)?;
+                let client = open().await?;
+                let answer = client
+                    .send_event(runtime_url.as_deref(), &event)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(sextant_app::chain(&e)))?;
+                println!("{}", sextant_app::to_json(&answer));
+                Ok(())
+            }
+            AppCommand::Listen {
+                listen,
+                webhook_secret_file,
+                credentials_command,
+                credentials_file,
+            } => {
+                let secret = std::fs::read_to_string(&webhook_secret_file)
+                    .with_context(|| format!("cannot read {}", webhook_secret_file.display()))?;
+                let credentials = match (credentials_command, credentials_file) {
+                    (Some(command), _) => Some(sextant_app::CredentialSource::command(&command)?),
+                    (None, Some(file)) => Some(sextant_app::CredentialSource::File(file)),
+                    (None, None) => None,
+                };
+                let client = std::sync::Arc::new(open().await?);
+                let shutdown = tokio_util::sync::CancellationToken::new();
+                tokio::spawn(client.clone().keep_renewed(shutdown.clone()));
+                let listener = sextant_app::WebhookListener::new(
+                    secret.trim_end_matches(['\r', '\n']).as_bytes(),
+                    std::sync::Arc::new(sextant_app::ClientHandler {
+                        client: client.clone(),
+                        credentials,
+                    }),
+                    Some(client.state_dir()),
+                )?;
+                let bound = listener.spawn(listen, shutdown.clone()).await?;
+                eprintln!(
+                    "Application webhook for {} ({}): http://{bound}/",
+                    client.application_name(),
+                    client.application_id()
+                );
+                shutdown_signal().await;
+                shutdown.cancel();
+                Ok(())
+            }
+        }
+    })
 }
 
 fn agent(args: AgentArgs) -> anyhow::Result<()> {
@@ -356,10 +604,17 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
             Some(program) => program,
             None => std::env::current_exe().context("finding this binary (the agent program)")?,
         };
-        let provisioner = sextant_server::ProvisionerOptions {
+        let provisioner = sextant_server::ServerOptions {
             agent_program: Some(agent_program),
             connect_timeout: Some(args.provisioner_connect_timeout),
             lease: None,
+            notifier: Some(sextant_server::notifier::NotifierSettings {
+                retry_base: args.webhook_retry_base,
+                retry_max: args.webhook_retry_max,
+                give_up_after: args.webhook_give_up_after,
+                lease: args.webhook_lease,
+                ..sextant_server::notifier::NotifierSettings::default()
+            }),
         };
         let running = sextant_server::start_with(sextant_server::ServerConfig {
             data_dir: args.data_dir,

@@ -117,10 +117,11 @@ async fn start(
             token_lifetimes: sextant_server::TokenLifetimes::default(),
             certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
         },
-        sextant_server::ProvisionerOptions {
+        sextant_server::ServerOptions {
             agent_program: Some(PathBuf::from(BIN)),
             connect_timeout: Some(Duration::from_secs(60)),
             lease: Some(Duration::from_secs(2)),
+            notifier: None,
         },
     )
     .await

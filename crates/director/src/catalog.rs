@@ -262,8 +262,20 @@ pub fn prepare_webhooks(tenant: TenantId, drafts: Vec<WebhookDraft>) -> Vec<Webh
             url: d.url,
             auth: d.auth,
             created_at: now_micros(),
+            secret: Some(new_webhook_secret()),
+            failing_since: None,
         })
         .collect()
+}
+
+/// A webhook's signing secret: 244 random bits (two version-4 UUIDs from the operating
+/// system's generator), as text.
+pub fn new_webhook_secret() -> String {
+    format!(
+        "whsec_{}{}",
+        Uuid::new_v4().simple(),
+        Uuid::new_v4().simple()
+    )
 }
 
 /// An application's children, ready to insert.
@@ -365,6 +377,7 @@ pub async fn add_api(
     within_bound(tx, tenant, app_id, ChildKind::ApiDefinition, 1).await?;
     api.application_id = app_id;
     tx.insert_api_definition(&api).await.map_err(internal)?;
+    crate::notify::apis_added(tx, tenant, app_id, std::slice::from_ref(&api)).await?;
     Ok(api)
 }
 

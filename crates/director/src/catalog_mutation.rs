@@ -23,7 +23,7 @@ use crate::error::internal;
 use crate::error::{GqlResult, IntoGql};
 use crate::guard::{Scopes, consumer};
 use crate::inputs::parse_id;
-use crate::mutation::write;
+use crate::mutation::{write, write_outside_configuration};
 
 #[derive(Default)]
 pub struct CatalogMutation;
@@ -171,7 +171,38 @@ impl CatalogMutation {
             })
         })
         .await?;
-        Ok(webhook.into())
+        Ok(Webhook::revealing_secret(webhook))
+    }
+
+    /// Sextant: gives the webhook a new signing secret and shows it (this once); deliveries
+    /// are signed with it from now on.
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn rotate_webhook_secret(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "webhookID")] webhook_id: ID,
+    ) -> GqlResult<Webhook> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let id = parse_id(&webhook_id, "webhook").gql()?;
+        let secret = catalog::new_webhook_secret();
+        let webhook = write_outside_configuration(ctx, move |tx| {
+            Box::pin(async move {
+                let mut webhook = tx
+                    .webhook(tenant, id)
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(|| DomainError::not_found("webhook", id))?;
+                confine::writable_app(tx, tenant, reach, webhook.application_id).await?;
+                tx.set_webhook_secret(tenant, id, &secret)
+                    .await
+                    .map_err(internal)?;
+                webhook.secret = Some(secret);
+                Ok(webhook)
+            })
+        })
+        .await?;
+        Ok(Webhook::revealing_secret(webhook))
     }
 
     #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]

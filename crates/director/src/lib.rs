@@ -17,6 +17,7 @@ mod inputs;
 mod loaders;
 mod metrics;
 mod mutation;
+mod notify;
 pub mod provisioning;
 mod query;
 pub mod runtime_config;

@@ -182,7 +182,52 @@ pub async fn set_label(
     value: &Value,
 ) -> Result<()> {
     require_object(tx, tenant, object).await?;
-    put_label(tx, tenant, object, key, value).await
+    let before = Watched::before(tx, tenant, object, key).await?;
+    put_label(tx, tenant, object, key, value).await?;
+    before.after(tx, tenant, object).await
+}
+
+/// What a label change may tell applications (see [`crate::notify`]): a runtime's scenarios
+/// or eventing URL, an application's scenarios.
+enum Watched {
+    Nothing,
+    Runtime(Option<crate::notify::RuntimeFacts>),
+    AppScenarios(std::collections::BTreeSet<String>),
+}
+
+impl Watched {
+    async fn before(
+        tx: &mut dyn Tx,
+        tenant: TenantId,
+        object: ObjectRef,
+        key: &str,
+    ) -> Result<Watched> {
+        Ok(match object.kind {
+            ObjectKind::Runtime
+                if key == SCENARIOS_KEY || key == crate::catalog::EVENT_SERVICE_URL_KEY =>
+            {
+                Watched::Runtime(crate::notify::runtime_facts(tx, tenant, object.id).await?)
+            }
+            ObjectKind::Application if key == SCENARIOS_KEY => {
+                Watched::AppScenarios(crate::notify::app_scenarios(tx, tenant, object.id).await?)
+            }
+            _ => Watched::Nothing,
+        })
+    }
+
+    async fn after(self, tx: &mut dyn Tx, tenant: TenantId, object: ObjectRef) -> Result<()> {
+        match self {
+            Watched::Nothing => Ok(()),
+            Watched::Runtime(before) => {
+                let after = crate::notify::runtime_facts(tx, tenant, object.id).await?;
+                crate::notify::runtime_changed(tx, tenant, object.id, before, after).await
+            }
+            Watched::AppScenarios(before) => {
+                let after = crate::notify::app_scenarios(tx, tenant, object.id).await?;
+                crate::notify::app_scenarios_changed(tx, tenant, object.id, &before, &after).await
+            }
+        }
+    }
 }
 
 /// `deleteApplicationLabel` / `deleteRuntimeLabel`: returns the removed value.
@@ -198,7 +243,9 @@ pub async fn delete_label(
             "scenarios label can not be deleted from application".to_owned(),
         ));
     }
-    tx.delete_label(tenant, object, key)
+    let before = Watched::before(tx, tenant, object, key).await?;
+    let removed = tx
+        .delete_label(tenant, object, key)
         .await
         .map_err(internal)?
         .ok_or_else(|| {
@@ -207,7 +254,9 @@ pub async fn delete_label(
                 object_name(object.kind),
                 object.id
             ))
-        })
+        })?;
+    before.after(tx, tenant, object).await?;
+    Ok(removed)
 }
 
 fn parse_schema_text(key: &str, schema: Option<&str>) -> Result<Option<Value>> {
@@ -420,7 +469,9 @@ pub async fn register_application(
     for (key, value) in &labels {
         put_label(tx, tenant, object, key, value).await?;
     }
+    let apis = children.apis.clone();
     crate::catalog::insert_children(tx, app.id, children).await?;
+    crate::notify::apis_added(tx, tenant, app.id, &apis).await?;
     Ok(app)
 }
 
@@ -582,6 +633,7 @@ pub async fn set_runtime_status(
             "validation error for type setRuntimeStatus: message: at most {MAX_STATUS_MESSAGE} characters"
         )));
     }
+    let before = crate::notify::runtime_facts(tx, tenant, id).await?;
     let mut runtime = tx
         .runtime(tenant, id)
         .await
@@ -591,6 +643,8 @@ pub async fn set_runtime_status(
     runtime.status_timestamp = now_micros();
     runtime.status_message = message;
     tx.update_runtime(&runtime).await.map_err(internal)?;
+    let after = crate::notify::runtime_facts(tx, tenant, id).await?;
+    crate::notify::runtime_changed(tx, tenant, id, before, after).await?;
     Ok(runtime)
 }
 
@@ -622,6 +676,8 @@ pub async fn register_runtime(
     for (key, value) in &input.labels {
         put_label(tx, tenant, object, key, value).await?;
     }
+    let after = crate::notify::runtime_facts(tx, tenant, runtime.id).await?;
+    crate::notify::runtime_changed(tx, tenant, runtime.id, None, after).await?;
     Ok(runtime)
 }
 
@@ -632,6 +688,7 @@ pub async fn update_runtime(
     id: Uuid,
     input: RuntimeInput,
 ) -> Result<Runtime> {
+    let before = crate::notify::runtime_facts(tx, tenant, id).await?;
     let mut runtime = tx
         .runtime(tenant, id)
         .await
@@ -652,6 +709,8 @@ pub async fn update_runtime(
     for (key, value) in &input.labels {
         put_label(tx, tenant, object, key, value).await?;
     }
+    let after = crate::notify::runtime_facts(tx, tenant, id).await?;
+    crate::notify::runtime_changed(tx, tenant, id, before, after).await?;
     Ok(runtime)
 }
 
@@ -682,7 +741,9 @@ pub async fn unregister_runtime(
     )
     .await
     .map_err(internal)?;
+    let before = crate::notify::runtime_facts(tx, tenant, id).await?;
     tx.delete_runtime(tenant, id).await.map_err(internal)?;
+    crate::notify::runtime_changed(tx, tenant, id, before, None).await?;
     Ok((runtime, labels))
 }
 

@@ -166,6 +166,12 @@ pub struct Webhook {
     pub url: String,
     pub auth: Option<Auth>,
     pub created_at: OffsetDateTime,
+    /// The key deliveries are signed with (HMAC-SHA256), shown once when the webhook is made;
+    /// None for webhooks made before secrets existed.
+    pub secret: Option<String>,
+    /// Since when deliveries to it give up (a delivery failed for its whole retry period);
+    /// None once one succeeds again.
+    pub failing_since: Option<OffsetDateTime>,
 }
 
 /// The credentials one runtime uses for one API definition.

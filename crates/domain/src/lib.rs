@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod consumer;
 pub mod credentials;
+pub mod delivery;
 pub mod error;
 pub mod label;
 pub mod model;

@@ -9,6 +9,7 @@
 
 mod datadir;
 mod http;
+pub mod notifier;
 mod oauth;
 mod runtime_config;
 mod runtime_gateway;
@@ -404,9 +405,9 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
         .map_err(|source| ServerError::Bind { addr, source })
 }
 
-/// The Provisioner's settings that [`ServerConfig`] does not carry.
+/// Settings of the Provisioner and the notifier that [`ServerConfig`] does not carry.
 #[derive(Clone, Debug, Default)]
-pub struct ProvisionerOptions {
+pub struct ServerOptions {
     /// The `sextant` binary whose `agent` subcommand runs each local runtime; None: the
     /// local provider refuses to provision (the `sextant server` command passes itself).
     pub agent_program: Option<PathBuf>,
@@ -414,18 +415,20 @@ pub struct ProvisionerOptions {
     pub connect_timeout: Option<Duration>,
     /// How long an operation stays with a server that stopped renewing it (default 30 s).
     pub lease: Option<Duration>,
+    /// The webhook notifier's schedule (default: [`notifier::NotifierSettings::default`]).
+    pub notifier: Option<notifier::NotifierSettings>,
 }
 
 /// Starts a server whose Provisioner has no agent program (it cannot provision local
 /// runtimes); see [`start_with`].
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
-    start_with(config, ProvisionerOptions::default()).await
+    start_with(config, ServerOptions::default()).await
 }
 
 /// Starts the server and returns once both listeners accept connections.
 pub async fn start_with(
     config: ServerConfig,
-    provisioner_options: ProvisionerOptions,
+    options: ServerOptions,
 ) -> Result<RunningServer, ServerError> {
     sextant_tls::install_crypto_provider();
     let metrics = telemetry::metrics_handle();
@@ -487,6 +490,7 @@ pub async fn start_with(
         ..sextant_fetch::FetchPolicy::default()
     })
     .map_err(ServerError::Fetch)?;
+    let webhook_fetcher = fetcher.clone();
     let issuer = datadir::load_issuer(&config.data_dir)?;
     let base = public_url.as_str().trim_end_matches('/');
     let settings = sextant_director::Settings {
@@ -517,17 +521,17 @@ pub async fn start_with(
         let provider = sextant_provisioner::local::LocalProvider::new(
             sextant_provisioner::local::LocalSettings {
                 root: config.data_dir.join("runtimes"),
-                agent_program: provisioner_options.agent_program.clone(),
+                agent_program: options.agent_program.clone(),
                 ca_pem: cas.pem(),
             },
         );
         let mut settings =
             sextant_provisioner::ProvisionerSettings::new(format!("{base}/connector/graphql"));
         settings.token_ttl = config.token_lifetimes.runtime;
-        if let Some(timeout) = provisioner_options.connect_timeout {
+        if let Some(timeout) = options.connect_timeout {
             settings.connect_timeout = timeout;
         }
-        if let Some(lease) = provisioner_options.lease {
+        if let Some(lease) = options.lease {
             settings.lease = lease;
         }
         sextant_provisioner::Provisioner::new(store.clone(), Arc::new(provider), settings)
@@ -579,6 +583,14 @@ pub async fn start_with(
             shutdown.clone(),
         )),
         tokio::spawn(purge_expired_tokens(store.clone(), shutdown.clone())),
+        tokio::spawn({
+            let (store, fetcher, shutdown) = (store.clone(), webhook_fetcher, shutdown.clone());
+            let settings = options.notifier.clone().unwrap_or_default();
+            async move {
+                notifier::run(store, fetcher, settings, shutdown).await;
+                Ok(())
+            }
+        }),
         tokio::spawn({
             let shutdown = shutdown.clone();
             async move {

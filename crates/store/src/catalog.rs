@@ -292,7 +292,8 @@ const EVENT_COLUMNS: &str = "id, tenant_id, app_id, name, description, group_nam
      spec_format, spec_type, spec_fetch_request, version, created_at";
 const DOCUMENT_COLUMNS: &str = "id, tenant_id, app_id, title, display_name, description, format, \
      kind, data, fetch_request, created_at";
-const WEBHOOK_COLUMNS: &str = "id, tenant_id, app_id, type, url, auth, created_at";
+const WEBHOOK_COLUMNS: &str =
+    "id, tenant_id, app_id, type, url, auth, created_at, secret, failing_since";
 
 pub(crate) fn api_columns() -> &'static str {
     API_COLUMNS
@@ -416,6 +417,11 @@ macro_rules! catalog_tx {
                     url: row.try_get(4)?,
                     auth: auth.map(|a| a.0),
                     created_at: from_micros(row.try_get(6)?)?,
+                    secret: row.try_get(7)?,
+                    failing_since: row
+                        .try_get::<Option<i64>, _>(8)?
+                        .map(from_micros)
+                        .transpose()?,
                 })
             }
 
@@ -849,7 +855,7 @@ macro_rules! catalog_tx {
             ) -> Result<(), StoreError> {
                 self.counter().inc();
                 sqlx::query(AssertSqlSafe(format!(
-                    "INSERT INTO webhooks ({}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO webhooks ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     $crate::catalog::webhook_columns()
                 )))
                 .bind(webhook.id)
@@ -859,6 +865,8 @@ macro_rules! catalog_tx {
                 .bind(&webhook.url)
                 .bind(webhook.auth.as_ref().map(Json))
                 .bind(to_micros(webhook.created_at))
+                .bind(webhook.secret.as_deref())
+                .bind(webhook.failing_since.map(to_micros))
                 .execute(self.conn())
                 .await?;
                 Ok(())

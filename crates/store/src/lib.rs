@@ -47,10 +47,13 @@ mod catalog;
 mod system_auth;
 #[macro_use]
 mod provisioning;
+#[macro_use]
+mod delivery;
 mod postgres;
 mod sqlite;
 
 pub use catalog::{CatalogTx, ChildKind};
+pub use delivery::{AttemptOutcome, DeliveryTx};
 pub use postgres::PostgresStore;
 pub use provisioning::ProvisioningTx;
 pub use sqlite::SqliteStore;
@@ -146,7 +149,7 @@ pub trait Store: Send + Sync + 'static {
 /// One transaction. Methods take the tenant explicitly; global objects (integration systems,
 /// application templates) have none.
 #[async_trait::async_trait]
-pub trait Tx: CatalogTx + SystemAuthTx + ProvisioningTx + Send {
+pub trait Tx: CatalogTx + SystemAuthTx + ProvisioningTx + DeliveryTx + Send {
     /// Commits; then publishes the configuration epochs raised in this transaction to
     /// [`Store::config_epochs`].
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;

@@ -280,3 +280,5 @@ catalog_tx!(PgTx, Postgres);
 system_auth_tx!(PgTx, Postgres);
 
 provisioning_tx!(PgTx, Postgres);
+
+delivery_tx!(PgTx, Postgres);

@@ -298,3 +298,5 @@ catalog_tx!(SqliteTx, Sqlite);
 system_auth_tx!(SqliteTx, Sqlite);
 
 provisioning_tx!(SqliteTx, Sqlite);
+
+delivery_tx!(SqliteTx, Sqlite);

@@ -25,3 +25,4 @@ mod runtimes;
 mod statements;
 mod systems;
 mod tokens;
+mod webhooks;

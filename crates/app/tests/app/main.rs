@@ -1,0 +1,13 @@
+//! The application client against a real server started in-process (real TLS: the
+//! token-secured Connector on the main listener, mTLS for everything after pairing), a fresh
+//! SQLite file or PostgreSQL database per test. Tests that need a server run on both
+//! backends (`sqlite::name` and `postgres::name`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod config;
+mod events;
+mod listen;
+mod pairing;
+mod register;

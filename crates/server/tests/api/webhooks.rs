@@ -1,0 +1,327 @@
+//! The Application Webhook API: events queued with the changes that cause them, delivered to
+//! real local HTTP receivers, signed, retried, logged; a slow receiver holds up nobody.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, api_input, basic_auth};
+
+/// One request a receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: HeaderMap,
+    body: String,
+}
+
+/// A webhook receiver on loopback: records every request; fails the first `fail_first`
+/// (HTTP 500) and holds each for `delay`.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    async fn start(fail_first: usize, delay: Duration) -> Receiver {
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let seen = got.clone();
+        let handler = move |headers: HeaderMap, body: String| {
+            let seen = seen.clone();
+            async move {
+                tokio::time::sleep(delay).await;
+                let n = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(Received { headers, body });
+                    seen.len()
+                };
+                if n <= fail_first {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::NO_CONTENT
+                }
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(listener, axum::Router::new().fallback(handler))
+                .await
+                .unwrap();
+        });
+        Receiver { url, got }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// The bodies received, as JSON.
+    fn events(&self) -> Vec<Value> {
+        self.received()
+            .iter()
+            .map(|r| serde_json::from_str(&r.body).unwrap())
+            .collect()
+    }
+
+    async fn wait_for(&self, count: usize, within: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let events = self.events();
+            if events.len() >= count {
+                return events;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {count} requests, got {events:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Adds a webhook; answers (id, secret).
+async fn add_webhook(app: &TestApp, app_id: &str, url: &str) -> (String, String) {
+    let data = app
+        .gql(
+            "mutation($app: ID!, $in: WebhookInput!) { addWebhook(applicationID: $app, in: $in) { id secret } }",
+            json!({"app": app_id, "in": {"type": "CONFIGURATION_CHANGED", "url": url}}),
+        )
+        .await;
+    let hook = &data["addWebhook"];
+    (
+        hook["id"].as_str().unwrap().to_owned(),
+        hook["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn hmac_hex(secret: &str, message: &str) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    aws_lc_rs::hmac::sign(&key, message.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Checks the request's signature headers against the secret.
+fn assert_signed(received: &Received, secret: &str) {
+    let header = |name: &str| received.headers[name].to_str().unwrap().to_owned();
+    let timestamp = header("sextant-timestamp");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!((now - timestamp.parse::<i64>().unwrap()).abs() < 60);
+    assert_eq!(
+        header("sextant-signature"),
+        format!(
+            "v1={}",
+            hmac_hex(secret, &format!("{timestamp}.{}", received.body))
+        )
+    );
+    assert_eq!(header("content-type"), "application/json");
+    let body: Value = serde_json::from_str(&received.body).unwrap();
+    assert_eq!(header("sextant-event-id"), body["id"].as_str().unwrap());
+    assert_eq!(header("sextant-event-type"), body["type"].as_str().unwrap());
+}
+
+const SET_STATUS: &str =
+    "mutation($id: ID!) { setRuntimeStatus(id: $id, condition: READY) { id } }";
+
+/// The seed's runtime-ready notification: applications sharing a scenario with a runtime
+/// hear when it joins, becomes ready, changes its eventing URL and is deleted; others hear
+/// nothing; unrelated changes send nothing.
+async fn runtime_ready_notification_by_webhook(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.define_scenarios(&["SHOP", "OTHER"]).await;
+    let shop_hook = Receiver::start(0, Duration::ZERO).await;
+    let other_hook = Receiver::start(0, Duration::ZERO).await;
+    let shop = app
+        .register_app("shop", json!({"scenarios": ["SHOP"]}))
+        .await;
+    let other = app
+        .register_app("other", json!({"scenarios": ["OTHER"]}))
+        .await;
+    let (_, secret) = add_webhook(&app, &shop, &shop_hook.url).await;
+    add_webhook(&app, &other, &other_hook.url).await;
+
+    let runtime = app
+        .register_runtime("rt", json!({"scenarios": ["SHOP"]}))
+        .await;
+    let joined = shop_hook.wait_for(1, Duration::from_secs(5)).await;
+    app.gql(SET_STATUS, json!({"id": runtime})).await;
+    let ready = shop_hook.wait_for(2, Duration::from_secs(5)).await;
+    // Unchanged status again: nothing new.
+    app.gql(SET_STATUS, json!({"id": runtime})).await;
+    app.gql(
+        r#"mutation($id: ID!) { setRuntimeLabel(runtimeID: $id, key: "runtime/event_service_url", value: "https://events.rt.local") { key } }"#,
+        json!({"id": runtime}),
+    )
+    .await;
+    shop_hook.wait_for(3, Duration::from_secs(5)).await;
+    app.gql(
+        r#"mutation($id: ID!) { setRuntimeLabel(runtimeID: $id, key: "team", value: "a") { key } }"#,
+        json!({"id": runtime}),
+    )
+    .await;
+    app.gql(
+        "mutation($id: ID!) { unregisterRuntime(id: $id) { id } }",
+        json!({"id": runtime}),
+    )
+    .await;
+    let events = shop_hook.wait_for(4, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let events_now = shop_hook.events();
+    assert_eq!(events_now.len(), 4, "{events_now:?}");
+    assert_eq!(joined[0], events[0]);
+    assert_eq!(ready[1], events[1]);
+    let ids: std::collections::HashSet<&str> =
+        events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 4, "one id per event");
+    for event in &events {
+        assert_eq!(event["type"], "CONFIGURATION_CHANGED");
+        assert_eq!(event["applicationID"], shop.as_str());
+        assert_eq!(event["runtimeID"], runtime.as_str());
+        assert_eq!(event["tenant"], "3e64ebae-38b5-46a0-b1ed-9ccee153a0ae");
+        assert!(event["apiDefinitionID"].is_null());
+        assert!(event["time"].as_str().unwrap().ends_with('Z'));
+    }
+    for received in shop_hook.received() {
+        assert_signed(&received, &secret);
+    }
+    assert!(other_hook.events().is_empty(), "{:?}", other_hook.events());
+}
+
+/// The seed's API credentials flow, first half: a runtime that newly sees an API without
+/// credentials makes the application be asked for them; APIs with a default auth and
+/// runtimes that already have credentials are not asked about.
+async fn credentials_are_requested_from_the_application(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.define_scenarios(&["SHOP"]).await;
+    let hook = Receiver::start(0, Duration::ZERO).await;
+    let shop = app
+        .register_app("shop", json!({"scenarios": ["SHOP"]}))
+        .await;
+    add_webhook(&app, &shop, &hook.url).await;
+    let bare = app.add_api(&shop, api_input("orders")).await;
+    let mut with_default = api_input("stock");
+    with_default["defaultAuth"] = basic_auth("u", "p");
+    app.add_api(&shop, with_default).await;
+
+    let runtime = app
+        .register_runtime("rt", json!({"scenarios": ["SHOP"]}))
+        .await;
+    let events = hook.wait_for(2, Duration::from_secs(5)).await;
+    let asks: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "CREDENTIALS_REQUESTED")
+        .collect();
+    assert_eq!(asks.len(), 1, "{events:?}");
+    assert_eq!(asks[0]["apiDefinitionID"], bare.as_str());
+    assert_eq!(asks[0]["runtimeID"], runtime.as_str());
+
+    // The application answers with setAPIAuth; a new API is asked about for the runtime.
+    app.gql(
+        "mutation($api: ID!, $rt: ID!, $in: AuthInput!) { setAPIAuth(apiID: $api, runtimeID: $rt, in: $in) { runtimeID } }",
+        json!({"api": bare, "rt": runtime, "in": basic_auth("rt-user", "rt-pass")}),
+    )
+    .await;
+    let newer = app.add_api(&shop, api_input("returns")).await;
+    let events = hook.wait_for(3, Duration::from_secs(5)).await;
+    assert_eq!(events[2]["type"], "CREDENTIALS_REQUESTED");
+    assert_eq!(events[2]["apiDefinitionID"], newer.as_str());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(hook.events().len(), 3);
+}
+
+/// A receiver failing twice gets the event a third time, with the same id; the log shows
+/// it; the deliveries survive as rows, never as lost work.
+async fn a_failing_receiver_gets_the_event_again(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.define_scenarios(&["SHOP"]).await;
+    let hook = Receiver::start(2, Duration::ZERO).await;
+    let shop = app
+        .register_app("shop", json!({"scenarios": ["SHOP"]}))
+        .await;
+    let (webhook, _) = add_webhook(&app, &shop, &hook.url).await;
+    app.register_runtime("rt", json!({"scenarios": ["SHOP"]}))
+        .await;
+    // Retries after 0.5–1 s, then 1–2 s.
+    let events = hook.wait_for(3, Duration::from_secs(10)).await;
+    assert!(events.iter().all(|e| e["id"] == events[0]["id"]));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let delivery = loop {
+        let data = app
+            .gql(
+                "query($app: ID!) { application(id: $app) { webhooks { id failingSince deliveries { eventID eventType state attempts lastError deliveredAt payload } } } }",
+                json!({"app": shop}),
+            )
+            .await;
+        let hook_data = data["application"]["webhooks"][0].clone();
+        assert_eq!(hook_data["id"], webhook.as_str());
+        let delivery = hook_data["deliveries"][0].clone();
+        if delivery["state"] == "delivered" || Instant::now() > deadline {
+            break delivery;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(delivery["state"], "delivered", "{delivery}");
+    assert_eq!(delivery["attempts"], 3);
+    assert_eq!(delivery["eventID"], events[0]["id"]);
+    assert_eq!(delivery["eventType"], "CONFIGURATION_CHANGED");
+    assert_eq!(
+        serde_json::from_str::<Value>(delivery["payload"].as_str().unwrap()).unwrap(),
+        events[0]
+    );
+    assert!(delivery["lastError"].as_str().unwrap().contains("500"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(hook.events().len(), 3, "nothing after the success");
+    // The secret is shown once: reading the webhook does not show it.
+    let data = app
+        .gql(
+            "query($app: ID!) { application(id: $app) { webhooks { secret } } }",
+            json!({"app": shop}),
+        )
+        .await;
+    assert!(data["application"]["webhooks"][0]["secret"].is_null());
+}
+
+/// A receiver that answers slowly (past the 10 s deadline) does not delay another's
+/// delivery; bad webhook URLs are refused when registered.
+async fn a_slow_receiver_stalls_nobody(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.define_scenarios(&["SHOP"]).await;
+    let slow = Receiver::start(0, Duration::from_secs(12)).await;
+    let fast = Receiver::start(0, Duration::ZERO).await;
+    let a = app.register_app("a", json!({"scenarios": ["SHOP"]})).await;
+    let b = app.register_app("b", json!({"scenarios": ["SHOP"]})).await;
+    add_webhook(&app, &a, &slow.url).await;
+    add_webhook(&app, &b, &fast.url).await;
+    let started = Instant::now();
+    let runtime = app
+        .register_runtime("rt", json!({"scenarios": ["SHOP"]}))
+        .await;
+    app.gql(SET_STATUS, json!({"id": runtime})).await;
+    fast.wait_for(2, Duration::from_secs(3)).await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    for url in ["ftp://example.com/hook", "not a url", ""] {
+        let err = app
+            .gql_err(
+                "mutation($app: ID!, $in: WebhookInput!) { addWebhook(applicationID: $app, in: $in) { id } }",
+                json!({"app": a, "in": {"type": "CONFIGURATION_CHANGED", "url": url}}),
+            )
+            .await;
+        assert!(
+            err.contains("validation error for type WebhookInput: url"),
+            "{err}"
+        );
+    }
+}
+
+crate::on_both_backends!(
+    runtime_ready_notification_by_webhook,
+    credentials_are_requested_from_the_application,
+    a_failing_receiver_gets_the_event_again,
+    a_slow_receiver_stalls_nobody,
+);
