@@ -1,0 +1,374 @@
+//! What the end-to-end tests of the `sextant` binary share: a management plane in this
+//! process whose Provisioner runs this crate's binary as runtimes' agents, GraphQL helpers,
+//! a fake application API, polling.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+pub use sextant_test_support::Backend;
+use sextant_test_support::TestDatabase;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sextant");
+pub const TENANT: &str = "3e64ebae-38b5-46a0-b1ed-9ccee153a0ae";
+pub const OPENAPI: &str = "openapi: 3.0.0\ninfo:\n  title: Orders\n  version: 1.0.0\npaths: {}\n";
+
+/// Runs each listed async test function (taking a `Backend`) once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub struct Plane {
+    pub server: Option<sextant_server::RunningServer>,
+    pub backend: Backend,
+    pub data_dir: PathBuf,
+    pub ports: (u16, u16),
+    pub client: reqwest::Client,
+    pub token: String,
+    // Dropped last.
+    pub db: TestDatabase,
+}
+
+impl Drop for Plane {
+    /// Stops the server's Provisioner and every agent a failed test left behind (they run in
+    /// process groups of their own and would outlive the test).
+    fn drop(&mut self) {
+        if let Some(server) = &self.server {
+            server.shutdown_token().cancel();
+        }
+        let needle = self.data_dir.to_string_lossy().into_owned();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            if String::from_utf8_lossy(&cmdline).contains(&needle)
+                && let Some(pid) = rustix::process::Pid::from_raw(pid)
+            {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+    }
+}
+
+pub fn agent_pid(dir: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(dir.join("agent.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let zombie = stat
+        .rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+    (!zombie && String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy())).then_some(pid)
+}
+
+pub async fn start(
+    backend: Backend,
+    db: &TestDatabase,
+    data_dir: &Path,
+    ports: (u16, u16),
+) -> Result<sextant_server::RunningServer, sextant_server::ServerError> {
+    sextant_server::start_with(
+        sextant_server::ServerConfig {
+            data_dir: data_dir.to_owned(),
+            database_url: match backend {
+                Backend::Sqlite => None,
+                Backend::Postgres => Some(db.url.clone()),
+            },
+            listen: format!("127.0.0.1:{}", ports.0).parse().unwrap(),
+            mtls_listen: format!("127.0.0.1:{}", ports.1).parse().unwrap(),
+            public_url: None,
+            fetch_allow_private: true,
+            token_lifetimes: sextant_server::TokenLifetimes::default(),
+            certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
+        },
+        sextant_server::ServerOptions {
+            agent_program: Some(PathBuf::from(BIN)),
+            connect_timeout: Some(Duration::from_secs(60)),
+            lease: Some(Duration::from_secs(2)),
+            notifier: None,
+        },
+    )
+    .await
+}
+
+impl Plane {
+    pub async fn new(backend: Backend) -> Plane {
+        let db = TestDatabase::create(backend).await;
+        let data_dir = db.dir.join("data");
+        let server = start(backend, &db, &data_dir, (0, 0)).await.unwrap();
+        let token = std::fs::read_to_string(&server.admin_token_path)
+            .unwrap()
+            .trim()
+            .to_owned();
+        let ca = std::fs::read(data_dir.join("ca.crt")).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Plane {
+            ports: (server.main_addr.port(), server.mtls_addr.port()),
+            server: Some(server),
+            backend,
+            data_dir,
+            client,
+            token,
+            db,
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let server = loop {
+            match start(self.backend, &self.db, &self.data_dir, self.ports).await {
+                Ok(server) => break server,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("restarting: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("the server does not start again: {e}"),
+            }
+        };
+        self.server = Some(server);
+    }
+
+    pub async fn post(&self, path: &str, token: &str, query: &str, variables: Value) -> Value {
+        self.client
+            .post(format!("https://localhost:{}{path}", self.ports.0))
+            .bearer_auth(token)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn director(&self, query: &str, variables: Value) -> Value {
+        let body = self
+            .post("/director/graphql", &self.token, query, variables)
+            .await;
+        assert!(body.get("errors").is_none(), "{body} for {query}");
+        body["data"].clone()
+    }
+
+    pub async fn provisioner_body(&self, query: &str, variables: Value) -> Value {
+        self.post("/provisioner/graphql", &self.token, query, variables)
+            .await
+    }
+
+    pub async fn provisioner(&self, query: &str, variables: Value) -> Value {
+        let body = self.provisioner_body(query, variables).await;
+        assert!(body.get("errors").is_none(), "{body} for {query}");
+        body["data"].clone()
+    }
+
+    /// A provisioner error's message (failing if there is none).
+    pub async fn provisioner_error(&self, query: &str, variables: Value) -> String {
+        let body = self.provisioner_body(query, variables).await;
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error, got {body}"))
+            .to_owned()
+    }
+
+    pub async fn operation(&self, id: &str) -> Value {
+        self.provisioner(
+            "query($id: String!) { runtimeOperationStatus(id: $id) { id operation state message runtimeID } }",
+            json!({"id": id}),
+        )
+        .await["runtimeOperationStatus"]
+            .clone()
+    }
+
+    /// Waits for an operation to end; answers it.
+    pub async fn finished(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let op = self.operation(id).await;
+            if op["state"] != "InProgress" {
+                return op;
+            }
+            assert!(Instant::now() < deadline, "operation still running: {op}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn succeeded(&self, id: &str) -> Value {
+        let op = self.finished(id).await;
+        assert_eq!(op["state"], "Succeeded", "{op}");
+        assert_eq!(op["message"], "Operation succeeded.");
+        op
+    }
+
+    pub async fn runtime_status(&self, runtime: &str) -> Value {
+        self.provisioner(
+            "query($id: String!) { runtimeStatus(id: $id) {
+                lastOperationStatus { operation state }
+                runtimeConnectionStatus { status errors { message } }
+                runtimeConfiguration { credentialsSecretName kymaConfig { version }
+                  clusterConfig { __typename ... on LocalConfig { directory gatewayPort eventGatewayPort eventSink consoleURL eventServiceURL generation } } } } }",
+            json!({"id": runtime}),
+        )
+        .await["runtimeStatus"]
+            .clone()
+    }
+
+    /// The Director's view of a runtime: status condition and labels (None if it is gone).
+    pub async fn director_runtime(&self, runtime: &str) -> Option<Value> {
+        let data = self
+            .director(
+                "query($id: ID!) { runtime(id: $id) { id status { condition } labels } }",
+                json!({"id": runtime}),
+            )
+            .await;
+        (!data["runtime"].is_null()).then(|| data["runtime"].clone())
+    }
+
+    pub async fn provision(&self, name: &str, local: Value) -> (String, String) {
+        let op = self
+            .provisioner(
+                "mutation($config: ProvisionRuntimeInput!) { provisionRuntime(config: $config) }",
+                json!({"config": {
+                    "runtimeInput": {"name": name, "labels": {"scenarios": ["DEFAULT"]}},
+                    "clusterConfig": {"localConfig": local},
+                    "credentials": {"secretName": "unused-locally"},
+                    "kymaConfig": {"version": "1.8.0"}
+                }}),
+            )
+            .await["provisionRuntime"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let runtime = self.operation(&op).await["runtimeID"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (op, runtime)
+    }
+
+    pub fn runtime_dir(&self, runtime: &str) -> PathBuf {
+        self.data_dir.join("runtimes").join(runtime)
+    }
+
+    /// An mTLS client with the runtime agent's current key and certificate.
+    pub fn agent_client(&self, runtime: &str) -> reqwest::Client {
+        let state = self.runtime_dir(runtime).join("state");
+        let mut pem = std::fs::read(state.join("key.pem")).unwrap();
+        pem.extend(std::fs::read(state.join("client.crt")).unwrap());
+        let ca = std::fs::read(self.data_dir.join("ca.crt")).unwrap();
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .identity(reqwest::Identity::from_pem(&pem).unwrap())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    }
+
+    /// Whether the management plane accepts the client for the runtime's configuration.
+    pub async fn accepted(&self, client: &reqwest::Client) -> bool {
+        match client
+            .get(format!(
+                "https://localhost:{}/runtime/configuration",
+                self.ports.1
+            ))
+            .send()
+            .await
+        {
+            Ok(response) => response.status().is_success(),
+            Err(_) => false,
+        }
+    }
+}
+
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The application's API: answers with the user of the basic credentials it was called with.
+pub async fn fake_api() -> String {
+    use axum::http::HeaderMap;
+    pub async fn handler(headers: HeaderMap) -> (axum::http::StatusCode, String) {
+        use base64::Engine as _;
+        let user = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+            .map(|v| String::from_utf8_lossy(&v).into_owned());
+        match user.as_deref() {
+            Some("app-user:app-pass") => (axum::http::StatusCode::OK, "default".into()),
+            Some("runtime-user:runtime-pass") => (axum::http::StatusCode::OK, "runtime".into()),
+            _ => (axum::http::StatusCode::UNAUTHORIZED, "no".into()),
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().fallback(handler))
+            .await
+            .unwrap();
+    });
+    format!("http://{addr}/api")
+}
+
+/// Calls `/<app>/<api>/orders` through a runtime's application gateway.
+pub async fn through_gateway(port: u16, app: &str, api: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/{app}/{api}/orders"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    match response {
+        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+        Err(e) => (0, e.to_string()),
+    }
+}
