@@ -59,23 +59,31 @@ macro_rules! on_both_backends {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, sextant_server::ServerOptions::default()).await
+    }
+
+    /// A server with these options (the notifier's schedule, for instance).
+    pub async fn spawn_with(backend: Backend, options: sextant_server::ServerOptions) -> TestApp {
         init_tracing();
         let db = TestDatabase::create(backend).await;
         let data_dir = db.dir.join("data");
-        let server = sextant_server::start(sextant_server::ServerConfig {
-            data_dir: data_dir.clone(),
-            database_url: match backend {
-                // The default: the server puts SQLite into its data directory.
-                Backend::Sqlite => None,
-                Backend::Postgres => Some(db.url.clone()),
+        let server = sextant_server::start_with(
+            sextant_server::ServerConfig {
+                data_dir: data_dir.clone(),
+                database_url: match backend {
+                    // The default: the server puts SQLite into its data directory.
+                    Backend::Sqlite => None,
+                    Backend::Postgres => Some(db.url.clone()),
+                },
+                listen: "127.0.0.1:0".parse().unwrap(),
+                mtls_listen: "127.0.0.1:0".parse().unwrap(),
+                public_url: None,
+                fetch_allow_private: true,
+                token_lifetimes: sextant_server::TokenLifetimes::default(),
+                certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
             },
-            listen: "127.0.0.1:0".parse().unwrap(),
-            mtls_listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: None,
-            fetch_allow_private: true,
-            token_lifetimes: sextant_server::TokenLifetimes::default(),
-            certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
-        })
+            options,
+        )
         .await
         .expect("server starts");
         let ca = std::fs::read(data_dir.join("ca.crt")).unwrap();

@@ -319,7 +319,121 @@ async fn a_slow_receiver_stalls_nobody(backend: Backend) {
     }
 }
 
+/// A receiver that fails for the whole retry period: the delivery gives up, the webhook
+/// shows it is failing, and /metrics counts the attempts.
+async fn a_receiver_failing_for_the_whole_period_is_marked_failing(backend: Backend) {
+    let options = sextant_server::ServerOptions {
+        notifier: Some(sextant_server::notifier::NotifierSettings {
+            retry_base: Duration::from_millis(100),
+            give_up_after: Duration::from_secs(1),
+            ..sextant_server::notifier::NotifierSettings::default()
+        }),
+        ..sextant_server::ServerOptions::default()
+    };
+    let app = TestApp::spawn_with(backend, options).await;
+    let hook = Receiver::start(usize::MAX, Duration::ZERO).await;
+    let shop = app.register_app("shop", json!({})).await;
+    add_webhook(&app, &shop, &hook.url).await;
+    app.register_runtime("rt", json!({"scenarios": ["DEFAULT"]}))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let webhook = loop {
+        let data = app
+            .gql(
+                "query($app: ID!) { application(id: $app) { webhooks { failingSince deliveries { state attempts lastError } } } }",
+                json!({"app": shop}),
+            )
+            .await;
+        let webhook = data["application"]["webhooks"][0].clone();
+        if webhook["deliveries"][0]["state"] == "failed" {
+            break webhook;
+        }
+        assert!(Instant::now() < deadline, "never gave up: {webhook}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(webhook["failingSince"].is_string(), "{webhook}");
+    let delivery = &webhook["deliveries"][0];
+    assert!(delivery["attempts"].as_i64().unwrap() >= 2, "{delivery}");
+    assert!(delivery["lastError"].as_str().unwrap().contains("500"));
+    let attempts = hook.received().len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        hook.received().len(),
+        attempts,
+        "no attempt after giving up"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("sextant_webhook_attempts_total{outcome=\"failed\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("sextant_webhook_attempts_total{outcome=\"retry\"}"));
+}
+
+/// Two servers on one PostgreSQL database share the queue: every event arrives, once, and
+/// no delivery is attempted by both at the same time.
+async fn replicas_share_the_queue_without_doubling_attempts() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let replica = app.start_replica().await;
+    let in_flight: Arc<Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
+    let most: Arc<Mutex<usize>> = Arc::default();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (flight, top, record) = (in_flight.clone(), most.clone(), seen.clone());
+    let handler = move |body: String| {
+        let (flight, top, record) = (flight.clone(), top.clone(), record.clone());
+        async move {
+            let event: Value = serde_json::from_str(&body).unwrap();
+            let id = event["id"].as_str().unwrap().to_owned();
+            {
+                let mut flight = flight.lock().unwrap();
+                let n = flight.entry(id.clone()).or_default();
+                *n += 1;
+                let mut top = top.lock().unwrap();
+                *top = (*top).max(*n);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            *flight.lock().unwrap().get_mut(&id).unwrap() -= 1;
+            record.lock().unwrap().push(id);
+            StatusCode::NO_CONTENT
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().fallback(handler))
+            .await
+            .unwrap();
+    });
+    let shop = app.register_app("shop", json!({})).await;
+    add_webhook(&app, &shop, &url).await;
+    for i in 0..40 {
+        app.register_runtime(&format!("rt-{i}"), json!({"scenarios": ["DEFAULT"]}))
+            .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen.lock().unwrap().len() < 40 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of 40",
+            seen.lock().unwrap().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seen = seen.lock().unwrap().clone();
+    let distinct: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), distinct.len()), (40, 40), "each event once");
+    assert_eq!(*most.lock().unwrap(), 1);
+    replica.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_queue_on_postgres() {
+    replicas_share_the_queue_without_doubling_attempts().await;
+}
+
 crate::on_both_backends!(
+    a_receiver_failing_for_the_whole_period_is_marked_failing,
     runtime_ready_notification_by_webhook,
     credentials_are_requested_from_the_application,
     a_failing_receiver_gets_the_event_again,
