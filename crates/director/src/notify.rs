@@ -102,30 +102,23 @@ async fn apps_in(
     tenant: TenantId,
     scenarios: &BTreeSet<String>,
 ) -> Result<Vec<Uuid>> {
-    if scenarios.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filter = [scenario_filter(scenarios)];
-    let mut page = PageRequest::all();
-    let mut ids = Vec::new();
-    for _ in 0..MAX_PAGES {
-        let found = tx
-            .applications(tenant, &filter, &page)
-            .await
-            .map_err(internal)?;
-        ids.extend(found.items.iter().map(|a| a.id));
-        match (found.has_next_page, found.items.last()) {
-            (true, Some(last)) => page.after = Some(sextant_domain::Cursor(last.id)),
-            _ => break,
-        }
-    }
-    Ok(ids)
+    ids_in(tx, tenant, scenarios, ObjectKind::Application).await
 }
 
 async fn runtimes_in(
     tx: &mut dyn Tx,
     tenant: TenantId,
     scenarios: &BTreeSet<String>,
+) -> Result<Vec<Uuid>> {
+    ids_in(tx, tenant, scenarios, ObjectKind::Runtime).await
+}
+
+/// The ids of the applications or runtimes in any of the scenarios, page by page.
+async fn ids_in(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    scenarios: &BTreeSet<String>,
+    kind: ObjectKind,
 ) -> Result<Vec<Uuid>> {
     if scenarios.is_empty() {
         return Ok(Vec::new());
@@ -134,13 +127,32 @@ async fn runtimes_in(
     let mut page = PageRequest::all();
     let mut ids = Vec::new();
     for _ in 0..MAX_PAGES {
-        let found = tx
-            .runtimes(tenant, &filter, &page)
-            .await
-            .map_err(internal)?;
-        ids.extend(found.items.iter().map(|r| r.id));
-        match (found.has_next_page, found.items.last()) {
-            (true, Some(last)) => page.after = Some(sextant_domain::Cursor(last.id)),
+        let (found, more) = match kind {
+            ObjectKind::Application => {
+                let p = tx
+                    .applications(tenant, &filter, &page)
+                    .await
+                    .map_err(internal)?;
+                (
+                    p.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+                    p.has_next_page,
+                )
+            }
+            ObjectKind::Runtime => {
+                let p = tx
+                    .runtimes(tenant, &filter, &page)
+                    .await
+                    .map_err(internal)?;
+                (
+                    p.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+                    p.has_next_page,
+                )
+            }
+        };
+        let last = found.last().copied();
+        ids.extend(found);
+        match (more, last) {
+            (true, Some(last)) => page.after = Some(sextant_domain::Cursor(last)),
             _ => break,
         }
     }
