@@ -432,7 +432,53 @@ async fn replicas_share_the_queue_on_postgres() {
     replicas_share_the_queue_without_doubling_attempts().await;
 }
 
+/// The webhook's `auth` is honoured: its credentials, extra headers and query parameters
+/// go with every delivery (the body is signed all the same).
+async fn the_webhook_s_auth_is_honoured(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let got: Arc<Mutex<Vec<(String, HeaderMap)>>> = Arc::default();
+    let record = got.clone();
+    let handler = move |uri: axum::http::Uri, headers: HeaderMap| {
+        let record = record.clone();
+        async move {
+            record.lock().unwrap().push((uri.to_string(), headers));
+            StatusCode::OK
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().fallback(handler))
+            .await
+            .unwrap();
+    });
+    let shop = app.register_app("shop", json!({})).await;
+    let mut auth = basic_auth("hook-user", "hook-pass");
+    auth["additionalHeaders"] = json!({"X-Hook": ["yes"]});
+    auth["additionalQueryParams"] = json!({"source": ["sextant"]});
+    app.gql(
+        "mutation($app: ID!, $in: WebhookInput!) { addWebhook(applicationID: $app, in: $in) { id } }",
+        json!({"app": shop, "in": {"type": "CONFIGURATION_CHANGED", "url": url, "auth": auth}}),
+    )
+    .await;
+    app.register_runtime("rt", json!({"scenarios": ["DEFAULT"]}))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "nothing delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (uri, headers) = got.lock().unwrap()[0].clone();
+    assert_eq!(uri, "/hook?source=sextant");
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode("hook-user:hook-pass");
+    assert_eq!(headers["authorization"], format!("Basic {basic}").as_str());
+    assert_eq!(headers["x-hook"], "yes");
+    assert!(headers.contains_key("sextant-signature"));
+}
+
 crate::on_both_backends!(
+    the_webhook_s_auth_is_honoured,
     a_receiver_failing_for_the_whole_period_is_marked_failing,
     runtime_ready_notification_by_webhook,
     credentials_are_requested_from_the_application,
