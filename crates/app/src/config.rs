@@ -11,7 +11,7 @@ use crate::http::{self, MAX_BODY};
 use crate::state::CONFIGURATION_FILE;
 use crate::{AppClient, AppError};
 
-const CONFIG_QUERY: &str = "query($id: ID!) { application(id: $id) { id name labels eventingConfiguration { defaultURL } } }";
+const CONFIG_QUERY: &str = "query($id: ID!) { application(id: $id) { id name labels eventingConfiguration { defaultURL } assignedRuntimes { id name status eventingURL } } }";
 
 /// What the application learns about the runtimes it is assigned to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -34,9 +34,32 @@ pub struct AppConfiguration {
     pub event_url: Option<String>,
     /// When it was pulled (RFC 3339).
     pub pulled_at: String,
+    /// The runtimes it is assigned to (those of its scenarios), each with its event gateway.
+    #[serde(default)]
+    pub runtimes: Vec<AssignedRuntime>,
     /// The runtime whose change triggered this pull (a `CONFIGURATION_CHANGED` webhook).
     #[serde(rename = "notifiedRuntimeID", skip_serializing_if = "Option::is_none")]
     pub notified_runtime_id: Option<Uuid>,
+}
+
+/// A runtime the application is assigned to (the Director's `Application.assignedRuntimes`,
+/// a Sextant extension).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignedRuntime {
+    /// The runtime's id.
+    #[serde(rename = "runtimeID")]
+    pub runtime_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// `INITIAL`, `READY` or `FAILED`.
+    pub status: String,
+    /// The runtime's event gateway (`runtime/event_service_url`), if it has one.
+    #[serde(rename = "eventingURL", skip_serializing_if = "Option::is_none")]
+    pub eventing_url: Option<String>,
+    /// Where this application posts events to that runtime.
+    #[serde(rename = "eventURL", skip_serializing_if = "Option::is_none")]
+    pub event_url: Option<String>,
 }
 
 /// `<base>/<application>/v1/events`.
@@ -113,8 +136,26 @@ impl AppClient {
                     .collect()
             })
             .unwrap_or_default();
+        let runtimes = app["assignedRuntimes"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|r| {
+                        let eventing_url = r["eventingURL"].as_str().map(str::to_owned);
+                        Some(AssignedRuntime {
+                            runtime_id: r["id"].as_str()?.parse().ok()?,
+                            name: r["name"].as_str()?.to_owned(),
+                            status: r["status"].as_str().unwrap_or_default().to_owned(),
+                            event_url: eventing_url.as_deref().map(|u| event_url(u, &name)),
+                            eventing_url,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let config = AppConfiguration {
             application_id: self.application_id(),
+            runtimes,
             event_url: (!default_url.is_empty()).then(|| event_url(&default_url, &name)),
             name,
             scenarios,

@@ -53,7 +53,7 @@ pub mod webhook;
 use std::path::PathBuf;
 
 pub use client::{AppClient, Identity, OneTimeToken, PairOptions};
-pub use config::{AppConfiguration, Event};
+pub use config::{AppConfiguration, AssignedRuntime, Event};
 pub use http::chain;
 pub use register::{Manifest, Registered};
 pub use sextant_agent::certs::{CertError, CertificateInfo};

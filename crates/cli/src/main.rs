@@ -1,11 +1,14 @@
 //! `sextant`: the management plane in one binary.
 //!
+//! - `sextant demo`: the whole system on this machine, walking the seed's flows.
 //! - `sextant server`: the whole management plane in one process.
 //! - `sextant agent`: a runtime agent.
 //! - `sextant app pair|register|config|listen|send-event`: the application client.
 //! - `sextant admin token`: a signed user token for a tenant and scopes.
 //! - `sextant schema director|connector|provisioner`: an API's GraphQL SDL.
 #![forbid(unsafe_code)]
+
+mod demo;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +42,10 @@ enum Command {
     /// The application client: pair an application, register its APIs, pull its
     /// configuration, serve its webhook, send events to runtimes.
     App(AppArgs),
+    /// Bring the whole system up on this machine (management plane, a local runtime, a sample
+    /// application) and walk the seed's flows; stays up until interrupted, or with --ci checks
+    /// every step and exits.
+    Demo(demo::DemoArgs),
     /// Print an API's GraphQL schema (SDL).
     Schema {
         #[arg(value_enum)]
@@ -397,6 +404,7 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => server(args),
         Command::Agent(args) => agent(args),
         Command::App(args) => app(args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 

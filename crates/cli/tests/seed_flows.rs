@@ -268,6 +268,32 @@ async fn application_configuration_update_by_pull(backend: Backend) {
         Some(format!("{}/shop/v1/events", label.as_str().unwrap()).as_str())
     );
     assert_eq!(after.scenarios, vec!["DEFAULT".to_owned()]);
+    // Every assigned runtime, with where to post events to it.
+    assert_eq!(after.runtimes.len(), 1);
+    let assigned = &after.runtimes[0];
+    assert_eq!(assigned.runtime_id.to_string(), runtime);
+    assert_eq!(assigned.status, "READY");
+    assert_eq!(assigned.eventing_url.as_deref(), label.as_str());
+    assert_eq!(
+        assigned.event_url.as_deref(),
+        Some(format!("{}/shop/v1/events", label.as_str().unwrap()).as_str())
+    );
+    // A runtime in no scenario of the application is not one of its runtimes.
+    plane
+        .director(
+            "mutation($in: RuntimeInput!) { registerRuntime(in: $in) { id } }",
+            json!({"in": {"name": "elsewhere"}}),
+        )
+        .await;
+    assert_eq!(
+        client
+            .pull_configuration(None)
+            .await
+            .unwrap()
+            .runtimes
+            .len(),
+        1
+    );
 }
 
 /// 1.5: when the runtime becomes ready, the management plane notifies the applications of

@@ -297,6 +297,79 @@ impl Application {
             .unwrap_or_default();
         Ok(ApplicationEventingConfiguration { default_url })
     }
+    /// Sextant: the runtimes the application is assigned to (those sharing one of its
+    /// scenarios; at most 100), with what it needs to reach them: the application's pull of
+    /// "configuration for assigned runtimes". Empty for runtimes, which see no other
+    /// runtime. Three statements per application: meant for an application reading itself.
+    async fn assigned_runtimes(&self, ctx: &Context<'_>) -> GqlResult<Vec<AssignedRuntime>> {
+        use sextant_domain::label::{LabelFilter, LabelQuery, SCENARIOS_KEY};
+        if !crate::catalog_types::sees_application_secrets(ctx)? {
+            return Ok(Vec::new());
+        }
+        let tenant = crate::guard::consumer(ctx)?.tenant;
+        let store = ctx.data::<Arc<dyn sextant_store::Store>>()?;
+        let internal = crate::error::internal;
+        let mut tx = store.read().await.map_err(internal).gql()?;
+        let labels = tx
+            .labels(tenant, ObjectKind::Application, &[self.app.id])
+            .await
+            .map_err(internal)
+            .gql()?;
+        let scenarios: Vec<String> = labels
+            .into_iter()
+            .filter(|(_, key, _)| key == SCENARIOS_KEY)
+            .flat_map(|(_, _, value)| match value {
+                Value::Array(items) => items
+                    .into_iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        if scenarios.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = LabelFilter {
+            key: SCENARIOS_KEY.to_owned(),
+            query: LabelQuery::AnyOf(scenarios),
+        };
+        let runtimes = tx
+            .runtimes(tenant, &[filter], &PageRequest::all())
+            .await
+            .map_err(internal)
+            .gql()?
+            .items;
+        let ids: Vec<Uuid> = runtimes.iter().map(|r| r.id).collect();
+        let urls: HashMap<Uuid, String> = tx
+            .labels(tenant, ObjectKind::Runtime, &ids)
+            .await
+            .map_err(internal)
+            .gql()?
+            .into_iter()
+            .filter(|(_, key, _)| key == crate::catalog::EVENT_SERVICE_URL_KEY)
+            .filter_map(|(id, _, value)| value.as_str().map(|v| (id, v.to_owned())))
+            .collect();
+        Ok(runtimes
+            .into_iter()
+            .map(|r| AssignedRuntime {
+                id: ID(r.id.to_string()),
+                name: r.name,
+                status: r.status_condition.into(),
+                eventing_url: urls.get(&r.id).cloned(),
+            })
+            .collect())
+    }
+}
+
+/// Sextant: a runtime an application is assigned to.
+#[derive(SimpleObject)]
+pub struct AssignedRuntime {
+    pub id: ID,
+    pub name: String,
+    pub status: RuntimeStatusCondition,
+    /// The runtime's event gateway (`runtime/event_service_url`), if it has one.
+    #[graphql(name = "eventingURL")]
+    pub eventing_url: Option<String>,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

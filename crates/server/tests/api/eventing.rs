@@ -331,7 +331,62 @@ async fn unregistering_forgets_the_choice(backend: Backend) {
     assert_eq!(app_url(&app, &again).await, RT1_URL);
 }
 
+/// `Application.assignedRuntimes` (a Sextant extension): the runtimes of the application's
+/// scenarios with their eventing URLs; a runtime's certificate sees none of them.
+async fn assigned_runtimes_are_those_of_its_scenarios(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.define_scenarios(&["SHOP"]).await;
+    let shop = app
+        .register_app("shop", json!({"scenarios": ["SHOP"]}))
+        .await;
+    let rt1 = app
+        .register_runtime("rt1", json!({"scenarios": ["SHOP"], URL_KEY: RT1_URL}))
+        .await;
+    let rt2 = app
+        .register_runtime("rt2", json!({"scenarios": ["SHOP", "DEFAULT"]}))
+        .await;
+    app.register_runtime(
+        "elsewhere",
+        json!({"scenarios": ["DEFAULT"], URL_KEY: RT2_URL}),
+    )
+    .await;
+    let query = "query($id: ID!) { application(id: $id) { assignedRuntimes { id name status eventingURL } } }";
+    let data = app.gql(query, json!({"id": shop})).await;
+    let mut runtimes = data["application"]["assignedRuntimes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    runtimes.sort_by_key(|r| r["name"].as_str().unwrap().to_owned());
+    assert_eq!(
+        Value::from(runtimes),
+        json!([
+            {"id": rt1, "name": "rt1", "status": "INITIAL", "eventingURL": RT1_URL},
+            {"id": rt2, "name": "rt2", "status": "INITIAL", "eventingURL": null},
+        ])
+    );
+    let paired = crate::rotation::pair_as(&app, "Runtime", &rt1).await;
+    let client = paired.client(&paired.trusted_pem);
+    let body: Value = client
+        .post(format!(
+            "https://localhost:{}/director/graphql",
+            app.server().mtls_addr.port()
+        ))
+        .json(&json!({"query": query, "variables": {"id": shop}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["data"]["application"]["assignedRuntimes"],
+        json!([]),
+        "{body}"
+    );
+}
+
 on_both_backends!(
+    assigned_runtimes_are_those_of_its_scenarios,
     default_is_the_oldest_runtime_until_another_is_chosen,
     runtime_eventing_configuration_in_a_list_with_labels,
     reading_changes_nothing_and_empty_cases,
