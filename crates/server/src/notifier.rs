@@ -4,7 +4,8 @@
 //! Every [`POLL`] it looks for due deliveries (one indexed read), leases a batch (one
 //! statement; each delivery goes to one server of any number sharing the database) and
 //! attempts each in a task of its own, at most [`NotifierSettings::concurrency`] at once, so a
-//! slow endpoint never holds up the others. An attempt POSTs the event's JSON body to the
+//! slow endpoint never holds up the others; while deliveries are due it goes on claiming as
+//! attempts end, without waiting for the next poll. An attempt POSTs the event's JSON body to the
 //! webhook's URL with its `auth` (basic, OAuth2 client credentials, CSRF token, extra headers
 //! and query parameters, through `sextant-fetch`) and the headers `Sextant-Event-Id`,
 //! `Sextant-Event-Type`, `Sextant-Delivery-Id`, `Sextant-Timestamp` (Unix seconds) and
@@ -93,9 +94,13 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let mut depth_at = tokio::time::Instant::now();
     loop {
-        if let Err(e) = round(&store, &fetcher, &settings, owner, &slots).await {
-            tracing::warn!(error = %e, "the notifier cannot read its queue");
-        }
+        let busy = match round(&store, &fetcher, &settings, owner, &slots).await {
+            Ok(busy) => busy,
+            Err(e) => {
+                tracing::warn!(error = %e, "the notifier cannot read its queue");
+                false
+            }
+        };
         if depth_at.elapsed() >= Duration::from_secs(5) {
             depth_at = tokio::time::Instant::now();
             if let Ok(mut tx) = store.read().await
@@ -104,6 +109,12 @@ pub async fn run(
                 metrics::gauge!("sextant_webhook_queue_depth").set(depth as f64);
             }
         }
+        if busy {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            continue;
+        }
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(POLL) => {}
@@ -111,21 +122,33 @@ pub async fn run(
     }
 }
 
+/// How long one round keeps claiming before the loop looks after the rest (the queue depth,
+/// shutdown).
+const ROUND: Duration = Duration::from_secs(1);
+
 async fn round(
     store: &Arc<dyn Store>,
     fetcher: &sextant_fetch::Fetcher,
     settings: &NotifierSettings,
     owner: Uuid,
     slots: &Arc<Semaphore>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
+    // While deliveries are due, claim as slots free up (not once per poll): the rate is then
+    // bounded by the attempts' own time, not by `concurrency / POLL`.
+    let started = tokio::time::Instant::now();
     loop {
-        let free = slots.available_permits();
-        if free == 0 {
-            return Ok(());
+        if started.elapsed() >= ROUND {
+            return Ok(true);
         }
+        if slots.available_permits() == 0 {
+            // Until an attempt ends.
+            drop(slots.acquire().await);
+            continue;
+        }
+        let free = slots.available_permits();
         let now = now();
         if !store.read().await?.has_due_deliveries(now).await? {
-            return Ok(());
+            return Ok(false);
         }
         let claimed = {
             let mut tx = store.write().await?;
@@ -136,11 +159,11 @@ async fn round(
             claimed
         };
         if claimed.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         for delivery in claimed {
             let Ok(permit) = slots.clone().acquire_owned().await else {
-                return Ok(());
+                return Ok(false);
             };
             let (store, fetcher, settings) = (store.clone(), fetcher.clone(), settings.clone());
             tokio::spawn(async move {
