@@ -1,7 +1,9 @@
 //! The notifier: delivers the webhook outbox (queued by the Director in the transaction of
 //! each change, see `sextant_director`'s `notify`) at least once.
 //!
-//! Every [`POLL`] it looks for due deliveries (one indexed read), leases a batch (one
+//! When a transaction of this process queued deliveries, and otherwise every [`POLL`] (for
+//! retries and for what other servers queued), it looks for due deliveries (one indexed
+//! read), leases a batch (one
 //! statement; each delivery goes to one server of any number sharing the database) and
 //! attempts each in a task of its own, at most [`NotifierSettings::concurrency`] at once, so a
 //! slow endpoint never holds up the others; while deliveries are due it goes on claiming as
@@ -118,6 +120,7 @@ pub async fn run(
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(POLL) => {}
+            () = store.config_epochs().outbox_filled() => {}
         }
     }
 }

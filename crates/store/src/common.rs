@@ -19,10 +19,14 @@ macro_rules! common_tx {
         async fn commit(self: Box<Self>) -> Result<(), StoreError> {
             let mut this = *self;
             let bumped = std::mem::take(&mut this.bumped);
+            let filled_outbox = this.filled_outbox;
             let epochs = this.epochs.clone();
             this.tx.commit().await.map_err(StoreError::from)?;
             for (tenant, epoch) in bumped {
                 epochs.advance(tenant, epoch);
+            }
+            if filled_outbox {
+                epochs.fill_outbox();
             }
             Ok(())
         }

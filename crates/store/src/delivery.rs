@@ -148,6 +148,9 @@ macro_rules! delivery_tx {
                     .execute(self.conn())
                     .await?;
                 }
+                if !webhooks.is_empty() {
+                    self.filled_outbox = true;
+                }
                 Ok(webhooks.len() as u64)
             }
 

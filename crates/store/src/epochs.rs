@@ -23,6 +23,10 @@ pub struct ConfigEpochs {
     /// How many times any tenant's epoch moved: lets a reader tell that nothing moved
     /// while it looked something up whose tenant it did not know beforehand.
     changes: AtomicU64,
+    /// Signalled when a transaction that queued webhook deliveries commits, so the notifier
+    /// of this process starts at once instead of at its next poll. (Other servers sharing a
+    /// PostgreSQL database find the deliveries at their next poll.)
+    outbox: tokio::sync::Notify,
 }
 
 impl ConfigEpochs {
@@ -34,6 +38,17 @@ impl ConfigEpochs {
     /// A counter that moves whenever any tenant's epoch moves.
     pub fn changes(&self) -> u64 {
         self.changes.load(Ordering::SeqCst)
+    }
+
+    /// Records that a committed transaction queued webhook deliveries (a wake-up is kept
+    /// for the next [`ConfigEpochs::outbox_filled`] waiter if nobody waits now).
+    pub fn fill_outbox(&self) {
+        self.outbox.notify_one();
+    }
+
+    /// Returns once deliveries were queued since the last wake-up.
+    pub async fn outbox_filled(&self) {
+        self.outbox.notified().await;
     }
 
     /// A receiver that sees the tenant's epoch move.

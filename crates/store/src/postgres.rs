@@ -154,6 +154,7 @@ impl Store for PostgresStore {
             write: false,
             epochs: self.epochs.clone(),
             bumped: Vec::new(),
+            filled_outbox: false,
         }))
     }
 
@@ -166,6 +167,7 @@ impl Store for PostgresStore {
             write: true,
             epochs: self.epochs.clone(),
             bumped: Vec::new(),
+            filled_outbox: false,
         }))
     }
 
@@ -200,6 +202,8 @@ pub struct PgTx {
     epochs: Arc<ConfigEpochs>,
     /// Epochs raised in this transaction, published when it commits.
     bumped: Vec<(TenantId, u64)>,
+    /// Whether this transaction queued webhook deliveries (the notifier is woken at commit).
+    filled_outbox: bool,
 }
 
 impl PgTx {

@@ -88,6 +88,7 @@ impl Store for SqliteStore {
             _writer: None,
             epochs: self.epochs.clone(),
             bumped: Vec::new(),
+            filled_outbox: false,
         }))
     }
 
@@ -101,6 +102,7 @@ impl Store for SqliteStore {
             _writer: Some(writer),
             epochs: self.epochs.clone(),
             bumped: Vec::new(),
+            filled_outbox: false,
         }))
     }
 
@@ -135,6 +137,8 @@ pub struct SqliteTx {
     epochs: Arc<ConfigEpochs>,
     /// Epochs raised in this transaction, published when it commits.
     bumped: Vec<(TenantId, u64)>,
+    /// Whether this transaction queued webhook deliveries (the notifier is woken at commit).
+    filled_outbox: bool,
 }
 
 impl SqliteTx {
