@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 
 use common::{
-    BIN, Backend, OPENAPI, Plane, TENANT, agent_pid, eventually, fake_api, through_gateway,
+    BIN, Backend, OPENAPI, Plane, TENANT, agent_pid, eventually, fake_api, process_runs_in,
+    through_gateway,
 };
 
 on_both_backends!(
@@ -141,7 +140,7 @@ async fn provision_use_and_deprovision_a_local_runtime(backend: Backend) {
         .to_owned();
     let done = plane.succeeded(&op).await;
     assert_eq!(done["operation"], "Deprovision");
-    assert!(!Path::new(&format!("/proc/{pid}")).exists() || agent_pid(&dir).is_none());
+    assert!(!process_runs_in(pid, &dir), "the agent process is gone");
     assert!(!dir.exists(), "the runtime's directory is removed");
     assert!(plane.director_runtime(&runtime).await.is_none());
     eventually("the deprovisioned runtime's certificate refused", || {

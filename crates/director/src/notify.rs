@@ -65,11 +65,21 @@ pub async fn runtime_facts(
         },
     )
     .await?;
-    Ok(Some(RuntimeFacts {
-        scenarios: scenarios_of(&labels),
-        event_url: labels.get(EVENT_SERVICE_URL_KEY).cloned(),
-        ready: rt.status_condition == RuntimeStatusCondition::Ready,
-    }))
+    Ok(Some(RuntimeFacts::of(&rt, &labels)))
+}
+
+impl RuntimeFacts {
+    /// The facts of a runtime and its labels, already read.
+    pub fn of(
+        runtime: &sextant_domain::Runtime,
+        labels: &std::collections::BTreeMap<String, Value>,
+    ) -> RuntimeFacts {
+        RuntimeFacts {
+            scenarios: scenarios_of(labels),
+            event_url: labels.get(EVENT_SERVICE_URL_KEY).cloned(),
+            ready: runtime.status_condition == RuntimeStatusCondition::Ready,
+        }
+    }
 }
 
 /// An application's scenarios now.

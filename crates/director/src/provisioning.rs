@@ -26,8 +26,7 @@ pub async fn runtime_pairing_token(
     {
         return Err(DomainError::not_found("runtime", runtime));
     }
-    let (token, hash) =
-        sextant_auth::new_one_time_token().map_err(|e| DomainError::Internal(Box::new(e)))?;
+    let (token, hash) = crate::system_auths::new_token()?;
     crate::system_auths::pairing_token(
         tx,
         tenant,

@@ -633,18 +633,26 @@ pub async fn set_runtime_status(
             "validation error for type setRuntimeStatus: message: at most {MAX_STATUS_MESSAGE} characters"
         )));
     }
-    let before = crate::notify::runtime_facts(tx, tenant, id).await?;
     let mut runtime = tx
         .runtime(tenant, id)
         .await
         .map_err(internal)?
         .ok_or_else(|| DomainError::not_found("runtime", id))?;
+    let object = ObjectRef {
+        kind: ObjectKind::Runtime,
+        id,
+    };
+    let before = crate::notify::RuntimeFacts::of(&runtime, &labels_of(tx, tenant, object).await?);
     runtime.status_condition = condition;
     runtime.status_timestamp = now_micros();
     runtime.status_message = message;
     tx.update_runtime(&runtime).await.map_err(internal)?;
-    let after = crate::notify::runtime_facts(tx, tenant, id).await?;
-    crate::notify::runtime_changed(tx, tenant, id, before, after).await?;
+    // Only the status changed: the labels are those just read.
+    let after = crate::notify::RuntimeFacts {
+        ready: condition == RuntimeStatusCondition::Ready,
+        ..before.clone()
+    };
+    crate::notify::runtime_changed(tx, tenant, id, Some(before), Some(after)).await?;
     Ok(runtime)
 }
 
@@ -741,9 +749,9 @@ pub async fn unregister_runtime(
     )
     .await
     .map_err(internal)?;
-    let before = crate::notify::runtime_facts(tx, tenant, id).await?;
+    let before = crate::notify::RuntimeFacts::of(&runtime, &labels);
     tx.delete_runtime(tenant, id).await.map_err(internal)?;
-    crate::notify::runtime_changed(tx, tenant, id, before, None).await?;
+    crate::notify::runtime_changed(tx, tenant, id, Some(before), None).await?;
     Ok((runtime, labels))
 }
 

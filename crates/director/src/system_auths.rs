@@ -224,7 +224,7 @@ pub(crate) async fn pairing_token(
     .map_err(internal)
 }
 
-fn new_token() -> Result<(String, Vec<u8>)> {
+pub(crate) fn new_token() -> Result<(String, Vec<u8>)> {
     sextant_auth::new_one_time_token().map_err(|e| DomainError::Internal(Box::new(e)))
 }
 
@@ -277,21 +277,11 @@ impl SystemAuthMutation {
         let reach = reach(ctx)?;
         let runtime = parse_id(&id, "runtime").gql()?;
         let settings = ctx.data::<Settings>()?.clone();
-        let (token, hash) = new_token().gql()?;
         let ttl = settings.runtime_token_ttl;
-        write_outside_configuration(ctx, move |tx| {
+        let token = write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
                 confine::runtime_credentials(reach, runtime)?;
-                if tx
-                    .runtime(tenant, runtime)
-                    .await
-                    .map_err(internal)?
-                    .is_none()
-                {
-                    return Err(DomainError::not_found("runtime", runtime));
-                }
-                let owner = SystemAuthOwner::Runtime(runtime);
-                pairing_token(tx, tenant, owner, OneTimeTokenKind::Runtime, hash, ttl).await
+                crate::provisioning::runtime_pairing_token(tx, tenant, runtime, ttl).await
             })
         })
         .await?;

@@ -461,10 +461,6 @@ impl Provider for LocalProvider {
             }
         }
     }
-
-    fn describe(&self, config: &serde_json::Value) -> serde_json::Value {
-        config.clone()
-    }
 }
 
 fn failed(what: &str, e: std::io::Error) -> ProviderError {

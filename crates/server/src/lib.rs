@@ -534,7 +534,7 @@ pub async fn start_with(
         if let Some(lease) = options.lease {
             settings.lease = lease;
         }
-        sextant_provisioner::Provisioner::new(store.clone(), Arc::new(provider), settings)
+        sextant_provisioner::Provisioner::new(store.for_background(), Arc::new(provider), settings)
     };
     let state = http::AppState {
         provisioner: sextant_provisioner::schema(provisioner.clone()),
@@ -584,7 +584,8 @@ pub async fn start_with(
         )),
         tokio::spawn(purge_expired_tokens(store.clone(), shutdown.clone())),
         tokio::spawn({
-            let (store, fetcher, shutdown) = (store.clone(), webhook_fetcher, shutdown.clone());
+            let (store, fetcher, shutdown) =
+                (store.for_background(), webhook_fetcher, shutdown.clone());
             let settings = options.notifier.clone().unwrap_or_default();
             async move {
                 notifier::run(store, fetcher, settings, shutdown).await;

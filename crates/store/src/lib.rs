@@ -144,6 +144,10 @@ pub trait Store: Send + Sync + 'static {
     fn statements(&self) -> &StatementCounter;
     /// The tenants' configuration epochs as this process last heard them.
     fn config_epochs(&self) -> &Arc<ConfigEpochs>;
+    /// The same store (pool, epochs, writer queue) with a statement counter of its own, for
+    /// background tasks (the notifier, the Provisioner): their polling then does not show in
+    /// [`Store::statements`], which counts what requests cost. `/metrics` counts both.
+    fn for_background(&self) -> Arc<dyn Store>;
 }
 
 /// One transaction. Methods take the tenant explicitly; global objects (integration systems,

@@ -25,17 +25,21 @@ use crate::{
 const MAX_CONNECTIONS: u32 = 16;
 
 /// The PostgreSQL store.
+#[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
     counter: StatementCounter,
     epochs: Arc<ConfigEpochs>,
-    /// The task that listens for other replicas' epoch changes; stopped with the store.
-    listener: tokio::task::AbortHandle,
+    /// The task that listens for other replicas' epoch changes; stopped when the last clone
+    /// of the store is dropped (held only for that).
+    _listener: Arc<Listener>,
 }
 
-impl Drop for PostgresStore {
+struct Listener(tokio::task::AbortHandle);
+
+impl Drop for Listener {
     fn drop(&mut self) {
-        self.listener.abort();
+        self.0.abort();
     }
 }
 
@@ -130,7 +134,7 @@ impl PostgresStore {
             pool,
             counter: StatementCounter::default(),
             epochs,
-            listener,
+            _listener: Arc::new(Listener(listener)),
         })
     }
 }
@@ -190,6 +194,13 @@ impl Store for PostgresStore {
 
     fn config_epochs(&self) -> &Arc<ConfigEpochs> {
         &self.epochs
+    }
+
+    fn for_background(&self) -> Arc<dyn Store> {
+        Arc::new(PostgresStore {
+            counter: StatementCounter::default(),
+            ..self.clone()
+        })
     }
 }
 

@@ -27,6 +27,7 @@ use crate::{
 const MAX_CONNECTIONS: u32 = 8;
 
 /// The SQLite store.
+#[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
     counter: StatementCounter,
@@ -125,6 +126,13 @@ impl Store for SqliteStore {
 
     fn config_epochs(&self) -> &Arc<ConfigEpochs> {
         &self.epochs
+    }
+
+    fn for_background(&self) -> Arc<dyn Store> {
+        Arc::new(SqliteStore {
+            counter: StatementCounter::default(),
+            ..self.clone()
+        })
     }
 }
 

@@ -85,12 +85,21 @@ pub fn agent_pid(dir: &Path) -> Option<i32> {
         .trim()
         .parse()
         .ok()?;
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    process_runs_in(pid, dir).then_some(pid)
+}
+
+/// Whether `pid` is a live (not zombie) process whose command line names `dir`.
+pub fn process_runs_in(pid: i32, dir: &Path) -> bool {
+    let (Ok(cmdline), Ok(stat)) = (
+        std::fs::read(format!("/proc/{pid}/cmdline")),
+        std::fs::read_to_string(format!("/proc/{pid}/stat")),
+    ) else {
+        return false;
+    };
     let zombie = stat
         .rsplit_once(')')
         .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
-    (!zombie && String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy())).then_some(pid)
+    !zombie && String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy())
 }
 
 pub async fn start(
