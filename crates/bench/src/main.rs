@@ -9,6 +9,8 @@
 //! constant (an N+1). See `docs/benchmarks.md`.
 #![forbid(unsafe_code)]
 
+mod writes;
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::future::Future;
@@ -40,6 +42,9 @@ enum PhaseArg {
     P3,
     /// The application list reads (`applications`: all pages, filtered, deep pages).
     Lists,
+    /// Mutations whose webhook events concern many applications (`registerRuntime`,
+    /// `setRuntimeLabel` into a scenario of applications with webhooks).
+    Writes,
 }
 
 /// Benchmarks the Director: application registrations and application reads over HTTPS.
@@ -74,6 +79,15 @@ struct Args {
     /// Every n-th application gets the label env="prod" (the filtered query's matches).
     #[arg(long, default_value_t = 10)]
     prod_every: usize,
+    /// Applications in the write phase's scenario, every second one with a webhook [default: 10000; 500 with --quick].
+    #[arg(long)]
+    write_apps: Option<usize>,
+    /// Requests per write measurement (single registrations; moves are twice as many) [default: 20; 10 with --quick].
+    #[arg(long)]
+    write_samples: Option<usize>,
+    /// Requests of 25 aliased registrations in the write phase [default: 3; 2 with --quick].
+    #[arg(long)]
+    write_batches: Option<usize>,
     /// A smoke run: 500 applications, 500 runtimes, 200 reads per list measurement, 3 s per P3 one.
     #[arg(long)]
     quick: bool,
@@ -129,7 +143,16 @@ const P3_SCENARIO: &str = "BENCH";
 const P3_APPS_PAGE: usize = 100;
 const P3_ITEMS_PAGE: usize = 100;
 /// The enum of the `scenarios` label definition the bench sets up before registering.
-const SCENARIOS: [&str; 6] = ["DEFAULT", P3_SCENARIO, "ALPHA", "BETA", "GAMMA", "DELTA"];
+const SCENARIOS: [&str; 8] = [
+    "DEFAULT",
+    P3_SCENARIO,
+    "ALPHA",
+    "BETA",
+    "GAMMA",
+    "DELTA",
+    writes::WRITES_SCENARIO,
+    writes::SPARE_SCENARIO,
+];
 /// The pattern of the default `scenarios` schema (the meta-schema demands this one).
 const SCENARIO_PATTERN: &str = r"^[A-Za-z0-9]([-_A-Za-z0-9\s]*[A-Za-z0-9])$";
 /// The goals (GOALS.md) the summary compares with.
@@ -225,6 +248,10 @@ struct Config {
     batch: usize,
     /// Length of each P3 measurement.
     duration: Duration,
+    /// The write phase: applications in its scenario, requests per measurement, batches.
+    write_apps: usize,
+    write_samples: usize,
+    write_batches: usize,
 }
 
 impl Config {
@@ -248,6 +275,17 @@ impl Config {
             "--batch must be between 1 and 200"
         );
         ensure!(duration >= 1, "--duration must be at least 1 second");
+        let write_apps = args
+            .write_apps
+            .unwrap_or(if args.quick { 500 } else { 10_000 });
+        let write_samples = args
+            .write_samples
+            .unwrap_or(if args.quick { 10 } else { 20 });
+        let write_batches = args.write_batches.unwrap_or(if args.quick { 2 } else { 3 });
+        ensure!(
+            write_apps >= 1 && write_samples >= 1 && write_batches >= 1,
+            "--write-apps, --write-samples and --write-batches must be at least 1"
+        );
         Ok(Config {
             phase: args.phase,
             apps,
@@ -258,6 +296,9 @@ impl Config {
             runtimes,
             batch: args.batch,
             duration: Duration::from_secs(duration),
+            write_apps,
+            write_samples,
+            write_batches,
         })
     }
 
@@ -893,6 +934,10 @@ async fn bench(config: &Config, gql: &Gql, statements: &Counter) -> Result<Repor
         .await?;
         report.rows.push(row);
     }
+    // Last: its webhooks keep the notifier delivering in the background.
+    if config.runs(PhaseArg::Writes) {
+        writes::writes(&mut report, config, gql, statements).await?;
+    }
     report.notes.push(
         "stmt/req: exact per-request range at conc 1, average otherwise (BEGIN/COMMIT not counted); \
          cpu ms/req: this whole process (client and server), not PostgreSQL's"
@@ -1469,6 +1514,7 @@ fn summarize(report: &mut Report, config: &Config) {
             ));
         }
     }
+    summary.extend(writes::summary(report));
     report.summary = summary;
 }
 

@@ -7,17 +7,20 @@
 //! - `CREDENTIALS_REQUESTED` to an application when a runtime newly sees one of its API
 //!   definitions (the runtime joined a scenario, the application joined one, or the API is
 //!   new) and has no credentials for it: neither its own nor the API's default.
+//!
+//! Each kind of event a change causes is queued by one statement
+//! ([`sextant_store::EventFanOut`]) that finds the applications, runtimes and APIs concerned
+//! in SQL, only among applications with a webhook; so a change costs the same number of
+//! statements whatever the number of objects it concerns.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use serde_json::Value;
-use sextant_domain::delivery::{WebhookEvent, WebhookEventType};
-use sextant_domain::label::{LabelFilter, LabelQuery, SCENARIOS_KEY};
+use sextant_domain::label::SCENARIOS_KEY;
 use sextant_domain::{
-    ApiDefinition, DomainError, ObjectKind, ObjectRef, PageRequest, RuntimeStatusCondition,
-    TenantId,
+    ApiDefinition, DomainError, ObjectKind, ObjectRef, RuntimeStatusCondition, TenantId,
 };
-use sextant_store::Tx;
+use sextant_store::{EventFanOut, Tx};
 use uuid::Uuid;
 
 use crate::catalog::EVENT_SERVICE_URL_KEY;
@@ -25,9 +28,6 @@ use crate::error::internal;
 use crate::service::{labels_of, now_micros};
 
 type Result<T> = std::result::Result<T, DomainError>;
-
-/// At most this many applications or runtimes are looked at per change (100 pages).
-const MAX_PAGES: usize = 100;
 
 /// What a runtime's applications care about.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -100,136 +100,6 @@ pub async fn app_scenarios(
     Ok(scenarios_of(&labels))
 }
 
-fn scenario_filter(scenarios: &BTreeSet<String>) -> LabelFilter {
-    LabelFilter {
-        key: SCENARIOS_KEY.to_owned(),
-        query: LabelQuery::AnyOf(scenarios.iter().cloned().collect()),
-    }
-}
-
-async fn apps_in(
-    tx: &mut dyn Tx,
-    tenant: TenantId,
-    scenarios: &BTreeSet<String>,
-) -> Result<Vec<Uuid>> {
-    ids_in(tx, tenant, scenarios, ObjectKind::Application).await
-}
-
-async fn runtimes_in(
-    tx: &mut dyn Tx,
-    tenant: TenantId,
-    scenarios: &BTreeSet<String>,
-) -> Result<Vec<Uuid>> {
-    ids_in(tx, tenant, scenarios, ObjectKind::Runtime).await
-}
-
-/// The ids of the applications or runtimes in any of the scenarios, page by page.
-async fn ids_in(
-    tx: &mut dyn Tx,
-    tenant: TenantId,
-    scenarios: &BTreeSet<String>,
-    kind: ObjectKind,
-) -> Result<Vec<Uuid>> {
-    if scenarios.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filter = [scenario_filter(scenarios)];
-    let mut page = PageRequest::all();
-    let mut ids = Vec::new();
-    for _ in 0..MAX_PAGES {
-        let (found, more) = match kind {
-            ObjectKind::Application => {
-                let p = tx
-                    .applications(tenant, &filter, &page)
-                    .await
-                    .map_err(internal)?;
-                (
-                    p.items.iter().map(|a| a.id).collect::<Vec<_>>(),
-                    p.has_next_page,
-                )
-            }
-            ObjectKind::Runtime => {
-                let p = tx
-                    .runtimes(tenant, &filter, &page)
-                    .await
-                    .map_err(internal)?;
-                (
-                    p.items.iter().map(|r| r.id).collect::<Vec<_>>(),
-                    p.has_next_page,
-                )
-            }
-        };
-        let last = found.last().copied();
-        ids.extend(found);
-        match (more, last) {
-            (true, Some(last)) => page.after = Some(sextant_domain::Cursor(last)),
-            _ => break,
-        }
-    }
-    Ok(ids)
-}
-
-async fn enqueue(
-    tx: &mut dyn Tx,
-    tenant: TenantId,
-    event_type: WebhookEventType,
-    app: Uuid,
-    runtime: Uuid,
-    api: Option<Uuid>,
-) -> Result<()> {
-    let event = WebhookEvent {
-        id: Uuid::new_v4(),
-        event_type,
-        tenant,
-        application_id: app,
-        runtime_id: runtime,
-        api_definition_id: api,
-        time: now_micros(),
-    };
-    tx.enqueue_webhook_event(&event).await.map_err(internal)?;
-    Ok(())
-}
-
-/// Credentials requests for `apis` (of `app`) to each runtime in `runtimes` that has no
-/// credentials for them.
-async fn request_credentials(
-    tx: &mut dyn Tx,
-    tenant: TenantId,
-    app: Uuid,
-    apis: &[ApiDefinition],
-    runtimes: &[Uuid],
-) -> Result<()> {
-    let needing: Vec<&ApiDefinition> = apis.iter().filter(|a| a.default_auth.is_none()).collect();
-    if needing.is_empty() || runtimes.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = needing.iter().map(|a| a.id).collect();
-    let have: HashSet<(Uuid, Uuid)> = tx
-        .api_runtime_auths(tenant, &ids, Some(runtimes))
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .map(|a| (a.api_id, a.runtime_id))
-        .collect();
-    for runtime in runtimes {
-        for api in &needing {
-            if !have.contains(&(api.id, *runtime)) {
-                let kind = WebhookEventType::CredentialsRequested;
-                enqueue(tx, tenant, kind, app, *runtime, Some(api.id)).await?;
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn apis_of(tx: &mut dyn Tx, tenant: TenantId, app: Uuid) -> Result<Vec<ApiDefinition>> {
-    let mut pages = tx
-        .api_definitions(tenant, &[app], None, &PageRequest::all())
-        .await
-        .map_err(internal)?;
-    Ok(pages.remove(&app).map(|p| p.items).unwrap_or_default())
-}
-
 /// A runtime changed from `before` to `after` (None: it did not exist, or was deleted).
 pub async fn runtime_changed(
     tx: &mut dyn Tx,
@@ -255,32 +125,34 @@ pub async fn runtime_changed(
         }
         told.extend(new.scenarios.symmetric_difference(&old.scenarios).cloned());
     }
-    let apps = apps_in(tx, tenant, &told).await?;
-    for app in &apps {
-        enqueue(
-            tx,
-            tenant,
-            WebhookEventType::ConfigurationChanged,
-            *app,
+    let time = now_micros();
+    let told: Vec<String> = told.into_iter().collect();
+    tx.enqueue_webhook_events(
+        tenant,
+        EventFanOut::ConfigurationChanged {
             runtime,
-            None,
-        )
-        .await?;
-    }
+            scenarios: &told,
+        },
+        time,
+    )
+    .await
+    .map_err(internal)?;
     // The runtime newly sees the applications of scenarios it joined (unless it saw them
     // through another scenario already).
     if after.is_some() {
-        let joined: BTreeSet<String> = new.scenarios.difference(&old.scenarios).cloned().collect();
-        let seen: HashSet<Uuid> = apps_in(tx, tenant, &old.scenarios)
-            .await?
-            .into_iter()
-            .collect();
-        for app in apps_in(tx, tenant, &joined).await? {
-            if !seen.contains(&app) {
-                let apis = apis_of(tx, tenant, app).await?;
-                request_credentials(tx, tenant, app, &apis, &[runtime]).await?;
-            }
-        }
+        let joined: Vec<String> = new.scenarios.difference(&old.scenarios).cloned().collect();
+        let seen: Vec<String> = old.scenarios.iter().cloned().collect();
+        tx.enqueue_webhook_events(
+            tenant,
+            EventFanOut::RuntimeSeesApplications {
+                runtime,
+                joined: &joined,
+                seen: &seen,
+            },
+            time,
+        )
+        .await
+        .map_err(internal)?;
     }
     Ok(())
 }
@@ -296,17 +168,21 @@ pub async fn app_scenarios_changed(
     if before == after {
         return Ok(());
     }
-    let seen: HashSet<Uuid> = runtimes_in(tx, tenant, before).await?.into_iter().collect();
-    let new: Vec<Uuid> = runtimes_in(tx, tenant, after)
-        .await?
-        .into_iter()
-        .filter(|r| !seen.contains(r))
-        .collect();
-    if new.is_empty() {
-        return Ok(());
-    }
-    let apis = apis_of(tx, tenant, app).await?;
-    request_credentials(tx, tenant, app, &apis, &new).await
+    let joined: Vec<String> = after.iter().cloned().collect();
+    let seen: Vec<String> = before.iter().cloned().collect();
+    tx.enqueue_webhook_events(
+        tenant,
+        EventFanOut::RuntimesSeeApplication {
+            app,
+            apis: None,
+            joined: &joined,
+            seen: &seen,
+        },
+        now_micros(),
+    )
+    .await
+    .map_err(internal)?;
+    Ok(())
 }
 
 /// New API definitions of an application: every runtime that sees it asks for credentials.
@@ -316,10 +192,26 @@ pub async fn apis_added(
     app: Uuid,
     apis: &[ApiDefinition],
 ) -> Result<()> {
-    if apis.iter().all(|a| a.default_auth.is_some()) {
+    let needing: Vec<Uuid> = apis
+        .iter()
+        .filter(|a| a.default_auth.is_none())
+        .map(|a| a.id)
+        .collect();
+    if needing.is_empty() {
         return Ok(());
     }
-    let scenarios = app_scenarios(tx, tenant, app).await?;
-    let runtimes = runtimes_in(tx, tenant, &scenarios).await?;
-    request_credentials(tx, tenant, app, apis, &runtimes).await
+    let scenarios: Vec<String> = app_scenarios(tx, tenant, app).await?.into_iter().collect();
+    tx.enqueue_webhook_events(
+        tenant,
+        EventFanOut::RuntimesSeeApplication {
+            app,
+            apis: Some(&needing),
+            joined: &scenarios,
+            seen: &[],
+        },
+        now_micros(),
+    )
+    .await
+    .map_err(internal)?;
+    Ok(())
 }

@@ -574,15 +574,19 @@ pub async fn start_with(
             [main_tls, mtls_tls.clone()],
             shutdown.clone(),
         )),
+        // Background tasks count their statements apart from requests'.
         tokio::spawn(watch_revocations(
-            store.clone(),
+            store.for_background(),
             cas,
             config_cache,
             tls_parts,
             mtls_tls,
             shutdown.clone(),
         )),
-        tokio::spawn(purge_expired_tokens(store.clone(), shutdown.clone())),
+        tokio::spawn(purge_expired_tokens(
+            store.for_background(),
+            shutdown.clone(),
+        )),
         tokio::spawn({
             let (store, fetcher, shutdown) =
                 (store.for_background(), webhook_fetcher, shutdown.clone());

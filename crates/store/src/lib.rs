@@ -53,7 +53,7 @@ mod postgres;
 mod sqlite;
 
 pub use catalog::{CatalogTx, ChildKind};
-pub use delivery::{AttemptOutcome, DeliveryTx};
+pub use delivery::{AttemptOutcome, DeliveryTx, EventFanOut};
 pub use postgres::PostgresStore;
 pub use provisioning::ProvisioningTx;
 pub use sqlite::SqliteStore;

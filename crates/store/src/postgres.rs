@@ -279,6 +279,21 @@ impl PgTx {
             ResolvedFilter::Exists(_) | ResolvedFilter::Ids(_) => {}
         }
     }
+    /// SQL for the 8 lowercase hex digits of the integer `expr`.
+    fn sql_hex8(expr: &str) -> String {
+        format!("lpad(to_hex({expr}), 8, '0')")
+    }
+
+    /// What encloses a UUID's hyphenated text to make it an id value.
+    fn sql_uuid_of_text() -> (&'static str, &'static str) {
+        ("CAST(", " AS uuid)")
+    }
+
+    /// SQL for the hyphenated lowercase text of the id `column`.
+    fn sql_uuid_text(column: &str) -> String {
+        format!("{column}::text")
+    }
+
     fn push_id_list(qb: &mut sqlx::QueryBuilder<Postgres>, ids: &[Uuid]) {
         qb.push("(SELECT unnest(");
         qb.push_bind(ids.to_vec());

@@ -288,6 +288,29 @@ impl SqliteTx {
         }
     }
 
+    /// SQL for the 8 lowercase hex digits of the integer `expr`.
+    fn sql_hex8(expr: &str) -> String {
+        format!("printf('%08x', {expr})")
+    }
+
+    /// What encloses a UUID's hyphenated text to make it an id value.
+    fn sql_uuid_of_text() -> (&'static str, &'static str) {
+        ("unhex(replace(", ", '-', ''))")
+    }
+
+    /// SQL for the hyphenated lowercase text of the id `column` (16 bytes).
+    fn sql_uuid_text(column: &str) -> String {
+        let part = |from: usize, len: usize| format!("substr(hex({column}), {from}, {len})");
+        format!(
+            "lower({} || '-' || {} || '-' || {} || '-' || {} || '-' || {})",
+            part(1, 8),
+            part(9, 4),
+            part(13, 4),
+            part(17, 4),
+            part(21, 12)
+        )
+    }
+
     /// `(SELECT ...)` yielding the ids: one bound JSON array of hex strings, so any number of
     /// ids costs one parameter.
     fn push_id_list(qb: &mut sqlx::QueryBuilder<Sqlite>, ids: &[Uuid]) {

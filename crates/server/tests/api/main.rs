@@ -26,3 +26,4 @@ mod statements;
 mod systems;
 mod tokens;
 mod webhooks;
+mod write_statements;

@@ -1,0 +1,306 @@
+//! The write path (`--phase writes`): mutations whose webhook events concern many applications.
+//! Applications in scenario WRITES, every second one with a webhook (a receiver on loopback
+//! answering 204, so the notifier delivers while the writes are measured, as in production);
+//! then `registerRuntime` into WRITES one at a time and 25 aliased in one request, and
+//! `setRuntimeLabel` moving a runtime between WRITES and SPARE (no applications), each at
+//! concurrency 1 with its exact statement count, against `registerRuntime` into SPARE.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use serde_json::{Value, json};
+
+use super::{
+    APIS_PER_APP, Config, Counter, Gql, Limit, REGISTER, Report, app_input, measure, ms,
+    register_runtime,
+};
+
+pub(super) const WRITES_SCENARIO: &str = "WRITES";
+pub(super) const SPARE_SCENARIO: &str = "SPARE";
+/// The issue's goals for these mutations.
+const GOAL_P99: Duration = Duration::from_millis(20);
+const GOAL_BATCH_P99: Duration = Duration::from_millis(200);
+/// Runtimes per aliased request.
+const BATCH: usize = 25;
+
+const SET_SCENARIOS: &str = "mutation($id: ID!, $v: Any!) { \
+    setRuntimeLabel(runtimeID: $id, key: \"scenarios\", value: $v) { key } }";
+const DELIVERIES: &str = "query($app: ID!) { application(id: $app) { \
+    webhooks { deliveries(first: 100) { eventType payload } } } }";
+
+/// A webhook receiver on loopback answering 204; counts what it got.
+async fn receiver() -> Result<(String, Arc<AtomicUsize>)> {
+    let got = Arc::new(AtomicUsize::new(0));
+    let seen = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let seen = seen.clone();
+            async move {
+                seen.fetch_add(1, Ordering::Relaxed);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("webhook receiver stopped: {e}");
+        }
+    });
+    Ok((url, got))
+}
+
+/// One request registering `count` runtimes named `prefix-k` in `scenario`.
+fn runtimes_request(prefix: &str, count: usize, scenario: &str) -> String {
+    let fields: String = (0..count)
+        .map(|k| {
+            format!(
+                r#" r{k}: registerRuntime(in: {{name: "{prefix}-{k}", labels: {{scenarios: ["{scenario}"]}}}}) {{ id }}"#
+            )
+        })
+        .collect();
+    format!("mutation {{{fields} }}")
+}
+
+pub(super) async fn writes(
+    report: &mut Report,
+    config: &Config,
+    gql: &Gql,
+    statements: &Counter,
+) -> Result<()> {
+    let (url, received) = receiver().await?;
+    let c = config.concurrency;
+    let apps = config.write_apps;
+    eprintln!(
+        "writes: registering {apps} applications in {WRITES_SCENARIO}, every second one with a webhook, {c} in flight ..."
+    );
+    let (g, prod_every, hook) = (gql.clone(), config.prod_every, url.clone());
+    let row = measure(
+        format!("seed: registerApplication in {WRITES_SCENARIO}"),
+        c,
+        Limit::Count(apps),
+        statements,
+        move |i| {
+            let g = g.clone();
+            let hook = hook.clone();
+            async move {
+                let mut input = app_input(i, "bench-w", prod_every, json!([WRITES_SCENARIO]));
+                if i.is_multiple_of(2) {
+                    input["in"]["webhooks"] =
+                        json!([{"type": "CONFIGURATION_CHANGED", "url": hook}]);
+                    input["in"]["labels"]["webhook"] = json!("yes");
+                }
+                g.call(REGISTER, input).await.map(drop)
+            }
+        },
+    )
+    .await?;
+    report.rows.push(row);
+    let first_app = {
+        let data = gql
+            .call(
+                "query($f: [LabelFilter!]) { applications(first: 1, filter: $f) { data { id name } } }",
+                json!({"f": [{"key": "webhook"}]}),
+            )
+            .await?;
+        data["applications"]["data"][0].clone()
+    };
+
+    let samples = config.write_samples;
+    let with_webhooks = apps.div_ceil(2);
+    // Each joining runtime: CONFIGURATION_CHANGED to each application with a webhook, and
+    // CREDENTIALS_REQUESTED for each of its APIs without a default auth (all but one).
+    let per_join = with_webhooks * (1 + APIS_PER_APP - 1);
+    eprintln!(
+        "writes: {samples} x registerRuntime into {SPARE_SCENARIO}, then into {WRITES_SCENARIO} ({per_join} deliveries each) ..."
+    );
+    let g = gql.clone();
+    let spare = measure(
+        format!("registerRuntime into {SPARE_SCENARIO}"),
+        1,
+        Limit::Count(samples),
+        statements,
+        move |i| {
+            let g = g.clone();
+            async move {
+                register_runtime(
+                    &g,
+                    &format!("bench-w-spare-{i}"),
+                    json!({"scenarios": [SPARE_SCENARIO]}),
+                )
+                .await
+                .map(drop)
+            }
+        },
+    )
+    .await?;
+    let g = gql.clone();
+    let into = measure(
+        format!("registerRuntime into {WRITES_SCENARIO}"),
+        1,
+        Limit::Count(samples),
+        statements,
+        move |i| {
+            let g = g.clone();
+            async move {
+                register_runtime(
+                    &g,
+                    &format!("bench-w-rt-{i}"),
+                    json!({"scenarios": [WRITES_SCENARIO]}),
+                )
+                .await
+                .map(drop)
+            }
+        },
+    )
+    .await?;
+    let same_cost = spare.statements_range == into.statements_range;
+
+    // What one registration queued for an application with a webhook.
+    let check = register_runtime(
+        gql,
+        "bench-w-check",
+        json!({"scenarios": [WRITES_SCENARIO]}),
+    )
+    .await?;
+    check_told(gql, &first_app, &check).await?;
+
+    let batches = config.write_batches;
+    eprintln!("writes: {batches} x {BATCH} registerRuntime aliased in one request ...");
+    let g = gql.clone();
+    let batch = measure(
+        format!("registerRuntime x{BATCH} into {WRITES_SCENARIO}"),
+        1,
+        Limit::Count(batches),
+        statements,
+        move |b| {
+            let g = g.clone();
+            async move {
+                let data = g
+                    .call(
+                        &runtimes_request(&format!("bench-w-batch-{b}"), BATCH, WRITES_SCENARIO),
+                        json!({}),
+                    )
+                    .await?;
+                let registered = data
+                    .as_object()
+                    .map_or(0, |m| m.values().filter(|r| r["id"].is_string()).count());
+                ensure!(
+                    registered == BATCH,
+                    "registered {registered} runtimes of {BATCH}"
+                );
+                Ok(())
+            }
+        },
+    )
+    .await?;
+
+    eprintln!(
+        "writes: {samples} x setRuntimeLabel moving a runtime between {SPARE_SCENARIO} and {WRITES_SCENARIO} ..."
+    );
+    let mover =
+        register_runtime(gql, "bench-w-mover", json!({"scenarios": [SPARE_SCENARIO]})).await?;
+    let g = gql.clone();
+    let moves = measure(
+        "setRuntimeLabel scenarios (move)",
+        1,
+        Limit::Count(samples * 2),
+        statements,
+        move |i| {
+            let g = g.clone();
+            let mover = mover.clone();
+            async move {
+                let to = if i.is_multiple_of(2) {
+                    WRITES_SCENARIO
+                } else {
+                    SPARE_SCENARIO
+                };
+                g.call(SET_SCENARIOS, json!({"id": mover, "v": [to]}))
+                    .await
+                    .map(drop)
+            }
+        },
+    )
+    .await?;
+
+    report.notes.push(format!(
+        "writes: {apps} applications in {WRITES_SCENARIO} ({APIS_PER_APP} APIs each, one with a default auth), {with_webhooks} with a webhook; \
+         a runtime joining {WRITES_SCENARIO} queues {per_join} deliveries ({with_webhooks} CONFIGURATION_CHANGED + {} CREDENTIALS_REQUESTED), \
+         leaving it {with_webhooks}; the receiver got {} deliveries by the end of the phase",
+        with_webhooks * (APIS_PER_APP - 1),
+        received.load(Ordering::Relaxed),
+    ));
+    if !same_cost {
+        report.failures.push(format!(
+            "registerRuntime costs {} statements into {WRITES_SCENARIO} but {} into {SPARE_SCENARIO}: an N+1",
+            into.statements_cell(),
+            spare.statements_cell()
+        ));
+    }
+    report.rows.push(spare);
+    report.rows.push(into);
+    report.rows.push(batch);
+    report.rows.push(moves);
+    Ok(())
+}
+
+/// The phase's figures against the issue's goals.
+pub(super) fn summary(report: &Report) -> Vec<String> {
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let mut lines = Vec::new();
+    for (phase, goal) in [
+        (format!("registerRuntime into {WRITES_SCENARIO}"), GOAL_P99),
+        (
+            format!("registerRuntime x{BATCH} into {WRITES_SCENARIO}"),
+            GOAL_BATCH_P99,
+        ),
+        ("setRuntimeLabel scenarios (move)".to_owned(), GOAL_P99),
+    ] {
+        if let Some(row) = report.row(&phase, 1) {
+            lines.push(format!(
+                "writes {phase}: p50 {} ms, p99 {} ms, {} SQL statements/request [p99 <= {} ms: {}]",
+                ms(row.percentile(50.0)),
+                ms(row.percentile(99.0)),
+                row.statements_cell(),
+                goal.as_millis(),
+                verdict(row.percentile(99.0) <= goal),
+            ));
+        }
+    }
+    lines
+}
+
+/// `app` (with a webhook, in WRITES) was told of `runtime`: one CONFIGURATION_CHANGED and a
+/// CREDENTIALS_REQUESTED per API without a default auth.
+async fn check_told(gql: &Gql, app: &Value, runtime: &str) -> Result<()> {
+    let data = gql.call(DELIVERIES, json!({"app": app["id"]})).await?;
+    let deliveries = data["application"]["webhooks"][0]["deliveries"]
+        .as_array()
+        .context("the application has no webhook")?;
+    let mut config = 0;
+    let mut credentials = 0;
+    for d in deliveries {
+        let payload: Value = match &d["payload"] {
+            Value::String(s) => serde_json::from_str(s)?,
+            other => other.clone(),
+        };
+        if payload["runtimeID"] != runtime {
+            continue;
+        }
+        match d["eventType"].as_str() {
+            Some("CONFIGURATION_CHANGED") => config += 1,
+            Some("CREDENTIALS_REQUESTED") => credentials += 1,
+            _ => {}
+        }
+    }
+    ensure!(
+        config == 1 && credentials == APIS_PER_APP - 1,
+        "application {} was told {config} CONFIGURATION_CHANGED and {credentials} CREDENTIALS_REQUESTED about runtime {runtime}",
+        app["name"]
+    );
+    Ok(())
+}
