@@ -108,6 +108,19 @@ struct ServerArgs {
     /// (or this one, restarted) retries it after this.
     #[arg(long, env = "SEXTANT_WEBHOOK_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
     webhook_lease: std::time::Duration,
+    /// The most fields, fragment spreads, directives and arguments a GraphQL document may
+    /// have once its fragments are expanded (checked before it is validated).
+    #[arg(long, env = "SEXTANT_GRAPHQL_MAX_SELECTIONS", default_value_t = sextant_server::GraphqlLimits::DEFAULT.max_selections)]
+    graphql_max_selections: usize,
+    /// The most values (fields and list items) one GraphQL request may resolve.
+    #[arg(long, env = "SEXTANT_GRAPHQL_MAX_RESOLVED", default_value_t = sextant_server::GraphqlLimits::DEFAULT.max_resolved)]
+    graphql_max_resolved: usize,
+    /// The largest GraphQL answer, in bytes of JSON.
+    #[arg(long, env = "SEXTANT_GRAPHQL_MAX_RESPONSE_BYTES", default_value_t = sextant_server::GraphqlLimits::DEFAULT.max_response_bytes)]
+    graphql_max_response_bytes: usize,
+    /// How long one GraphQL operation may run (the same as `GraphqlLimits::DEFAULT`).
+    #[arg(long, env = "SEXTANT_GRAPHQL_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    graphql_timeout: std::time::Duration,
 }
 
 #[derive(clap::Args)]
@@ -622,6 +635,12 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
                 give_up_after: args.webhook_give_up_after,
                 lease: args.webhook_lease,
                 ..sextant_server::notifier::NotifierSettings::default()
+            }),
+            graphql_limits: Some(sextant_server::GraphqlLimits {
+                max_selections: args.graphql_max_selections,
+                max_resolved: args.graphql_max_resolved,
+                max_response_bytes: args.graphql_max_response_bytes,
+                timeout: args.graphql_timeout,
             }),
         };
         let running = sextant_server::start_with(sextant_server::ServerConfig {

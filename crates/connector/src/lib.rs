@@ -46,6 +46,8 @@ pub struct Settings {
     /// signing CA, followed during a CA rotation by the previous one (which still issues the
     /// listeners' certificate until it is retired).
     pub trusted_cas_pem: String,
+    /// What one request may cost.
+    pub limits: sextant_graphql_cost::Limits,
 }
 
 /// O, OU, L, ST and C of client certificates (Compass's chart values by default).
@@ -99,10 +101,12 @@ pub enum Caller {
 /// 4096 is accepted too).
 pub const KEY_ALGORITHM: &str = "ecdsa-p256";
 
-fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+fn builder(
+    limits: sextant_graphql_cost::Limits,
+) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query, Mutation, EmptySubscription)
+        .extension(sextant_graphql_cost::Cost(limits))
         .limit_depth(6)
-        .limit_complexity(100)
 }
 
 /// Builds the schema.
@@ -111,12 +115,18 @@ pub fn schema(
     ca: Arc<CertificateAuthority>,
     settings: Settings,
 ) -> ConnectorSchema {
-    builder().data(store).data(ca).data(settings).finish()
+    builder(settings.limits)
+        .data(store)
+        .data(ca)
+        .data(settings)
+        .finish()
 }
 
 /// The SDL, as `sextant schema connector` prints it.
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    builder(sextant_graphql_cost::Limits::DEFAULT)
+        .finish()
+        .sdl()
 }
 
 /// Attaches the caller to a request.
@@ -131,6 +141,15 @@ fn error(code: &'static str, message: impl Into<String>) -> async_graphql::Error
 fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
     tracing::error!(error = %e, "connector: internal error");
     error("INTERNAL", "internal error")
+}
+
+/// The answer to a request whose token is refused before it is parsed: the same error
+/// (`INVALID_TOKEN`) an operation answers for a token it cannot redeem.
+pub fn refused_token() -> async_graphql::Response {
+    let refused = invalid_token();
+    let mut error = async_graphql::ServerError::new(refused.message, None);
+    error.extensions = refused.extensions;
+    async_graphql::Response::from_errors(vec![error])
 }
 
 fn invalid_token() -> async_graphql::Error {

@@ -279,9 +279,7 @@ impl ApiDefinition {
         }
     }
     /// One entry per runtime of the tenant: its credentials, else `defaultAuth` (a runtime
-    /// sees only its own entry). The list grows with the tenant's runtimes, so it weighs like
-    /// a full page in the complexity limit.
-    #[graphql(complexity = "crate::query::page_complexity(None, child_complexity)")]
+    /// sees only its own entry).
     async fn auths(&self, ctx: &Context<'_>) -> GqlResult<Vec<ApiRuntimeAuth>> {
         let reach = crate::confine::Reach::of(crate::guard::consumer(ctx)?)
             .map_err(crate::error::to_graphql)?;

@@ -37,19 +37,22 @@ pub use error::ErrorChain;
 /// The Director's executable schema.
 pub type DirectorSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
-/// Limits on what one request may ask for.
-pub const MAX_DEPTH: usize = 12;
-pub const MAX_COMPLEXITY: usize = 20_000;
+/// How deeply one request may nest fields: GraphiQL's introspection query (Compass's
+/// playground sends it) nests 13 levels. What a request may cost otherwise is measured by
+/// [`sextant_graphql_cost`]'s limits ([`Settings::limits`]).
+pub const MAX_DEPTH: usize = 16;
 
-fn builder() -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
+fn builder(
+    limits: sextant_graphql_cost::Limits,
+) -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
     Schema::build(
         query::Query,
         mutation::Mutation::default(),
         EmptySubscription,
     )
+    .extension(sextant_graphql_cost::Cost(limits))
     .extension(metrics::MetricsExtension)
     .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
     .register_output_type::<types::Pageable>()
     .register_input_type::<inputs::LabelInput>()
 }
@@ -65,6 +68,8 @@ pub struct Settings {
     pub application_token_ttl: std::time::Duration,
     /// How long a one-time token for a runtime is valid (Compass: 60 minutes).
     pub runtime_token_ttl: std::time::Duration,
+    /// What one request may cost.
+    pub limits: sextant_graphql_cost::Limits,
 }
 
 /// Builds the schema over a store; `fetcher` fetches specs and documents for fetch requests.
@@ -73,13 +78,19 @@ pub fn schema(
     fetcher: sextant_fetch::Fetcher,
     settings: Settings,
 ) -> DirectorSchema {
-    builder().data(store).data(fetcher).data(settings).finish()
+    builder(settings.limits)
+        .data(store)
+        .data(fetcher)
+        .data(settings)
+        .finish()
 }
 
 /// The SDL of the schema, as `sextant schema director` prints it (the same builder as the
 /// served schema, so the snapshot cannot drift from what is served).
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    builder(sextant_graphql_cost::Limits::DEFAULT)
+        .finish()
+        .sdl()
 }
 
 /// Attaches what one request needs: its consumer, and the loader that batches the reads of

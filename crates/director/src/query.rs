@@ -20,23 +20,6 @@ use crate::types::{
 
 pub struct Query;
 
-/// A page costs what one item costs, times the page size: aliases cannot multiply work past
-/// the schema's complexity limit.
-pub(crate) fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
-    let size = first.unwrap_or(100).clamp(1, 100) as usize;
-    size.saturating_mul(child_complexity.max(1))
-}
-
-/// A list nested in a list item (an application's API definitions, …) is loaded for the
-/// whole outer page in a constant number of statements, and its size is bounded by the data,
-/// not by the request: it costs its item's complexity plus a fixed amount, so a Compass
-/// agent's full sync query (every nested list at the default 100) stays within the limit.
-pub(crate) fn nested_page_complexity(child_complexity: usize) -> usize {
-    child_complexity.saturating_add(NESTED_LIST_COST)
-}
-
-const NESTED_LIST_COST: usize = 10;
-
 pub(crate) fn page(first: Option<i32>, after: Option<PageCursor>) -> GqlResult<PageRequest> {
     PageRequest::parse(first, after.as_ref().map(|c| c.0.as_str()))
         .map_err(|m| crate::error::to_graphql(sextant_domain::DomainError::Invalid(m)))
@@ -53,10 +36,7 @@ fn query_id(id: &ID) -> Option<uuid::Uuid> {
 
 #[Object]
 impl Query {
-    #[graphql(
-        guard = "Scopes(&[Scope::ApplicationRead])",
-        complexity = "page_complexity(first, child_complexity)"
-    )]
+    #[graphql(guard = "Scopes(&[Scope::ApplicationRead])")]
     async fn applications(
         &self,
         ctx: &Context<'_>,
@@ -108,8 +88,7 @@ impl Query {
 
     #[graphql(
         name = "applicationsForRuntime",
-        guard = "Scopes(&[Scope::ApplicationRead])",
-        complexity = "page_complexity(first, child_complexity)"
+        guard = "Scopes(&[Scope::ApplicationRead])"
     )]
     async fn applications_for_runtime(
         &self,
@@ -137,10 +116,7 @@ impl Query {
         Ok(ApplicationPage::new(result, &request, labels))
     }
 
-    #[graphql(
-        guard = "Scopes(&[Scope::ApplicationTemplateRead])",
-        complexity = "page_complexity(first, child_complexity)"
-    )]
+    #[graphql(guard = "Scopes(&[Scope::ApplicationTemplateRead])")]
     async fn application_templates(
         &self,
         ctx: &Context<'_>,
@@ -166,10 +142,7 @@ impl Query {
         Ok(tx.application_template(id).await.gql()?.map(Into::into))
     }
 
-    #[graphql(
-        guard = "Scopes(&[Scope::RuntimeRead])",
-        complexity = "page_complexity(first, child_complexity)"
-    )]
+    #[graphql(guard = "Scopes(&[Scope::RuntimeRead])")]
     async fn runtimes(
         &self,
         ctx: &Context<'_>,
@@ -235,10 +208,7 @@ impl Query {
             .map(Into::into))
     }
 
-    #[graphql(
-        guard = "Scopes(&[Scope::IntegrationSystemRead])",
-        complexity = "page_complexity(first, child_complexity)"
-    )]
+    #[graphql(guard = "Scopes(&[Scope::IntegrationSystemRead])")]
     async fn integration_systems(
         &self,
         ctx: &Context<'_>,

@@ -176,10 +176,7 @@ impl Application {
             .unwrap_or_default();
         Ok(list.into_iter().map(Into::into).collect())
     }
-    #[graphql(
-        name = "apiDefinitions",
-        complexity = "crate::query::nested_page_complexity(child_complexity)"
-    )]
+    #[graphql(name = "apiDefinitions")]
     async fn api_definitions(
         &self,
         ctx: &Context<'_>,
@@ -199,7 +196,6 @@ impl Application {
             .unwrap_or_else(|| Page::from_rows(Vec::new(), &request, 0));
         Ok(ApiDefinitionPage::new(page, &request))
     }
-    #[graphql(complexity = "crate::query::nested_page_complexity(child_complexity)")]
     async fn event_definitions(
         &self,
         ctx: &Context<'_>,
@@ -219,7 +215,6 @@ impl Application {
             .unwrap_or_else(|| Page::from_rows(Vec::new(), &request, 0));
         Ok(EventDefinitionPage::new(page, &request))
     }
-    #[graphql(complexity = "crate::query::nested_page_complexity(child_complexity)")]
     async fn documents(
         &self,
         ctx: &Context<'_>,

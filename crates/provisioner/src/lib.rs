@@ -22,13 +22,15 @@ pub use provider::{AgentHealth, Bootstrap, Provider, ProviderError};
 pub use schema::ProvisionerSchema;
 
 /// The schema, serving `provisioner`'s operations.
-pub fn schema(provisioner: Provisioner) -> ProvisionerSchema {
-    schema::builder().data(provisioner).finish()
+pub fn schema(provisioner: Provisioner, limits: sextant_graphql_cost::Limits) -> ProvisionerSchema {
+    schema::builder(limits).data(provisioner).finish()
 }
 
 /// The SDL, as `sextant schema provisioner` prints it.
 pub fn sdl() -> String {
-    schema::builder().finish().sdl()
+    schema::builder(sextant_graphql_cost::Limits::DEFAULT)
+        .finish()
+        .sdl()
 }
 
 /// Attaches the request's consumer.

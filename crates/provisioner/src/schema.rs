@@ -19,10 +19,12 @@ use crate::engine::{ConnectionState, Provisioner};
 
 pub type ProvisionerSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub(crate) fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+pub(crate) fn builder(
+    limits: sextant_graphql_cost::Limits,
+) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query, Mutation, EmptySubscription)
+        .extension(sextant_graphql_cost::Cost(limits))
         .limit_depth(16)
-        .limit_complexity(2_000)
 }
 
 type GqlResult<T> = async_graphql::Result<T>;

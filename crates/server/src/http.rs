@@ -16,8 +16,13 @@ use sextant_director::DirectorSchema;
 use sextant_domain::Consumer;
 use sextant_store::Store;
 
-/// Largest request body accepted (GraphQL documents and variables).
+/// Largest request body accepted by the Director and the Provisioner (GraphQL documents and
+/// variables; inline specs make it large).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Largest request body (or GET query string) accepted by the Connector: its documents are a
+/// few hundred bytes, a CSR (at most 16 KiB of PEM, base64) a few KiB more.
+pub const MAX_CONNECTOR_BODY_BYTES: usize = 32 * 1024;
 
 /// What every handler shares. Built once by `start`.
 #[derive(Clone)]
@@ -159,24 +164,33 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer,
     }
 }
 
-/// Reads the GraphQL request only after the caller is authenticated, and at most
-/// [`MAX_BODY_BYTES`] of it: an unauthenticated or oversized body is never buffered. Accepts
-/// a JSON body (POST) or a query string (GET); no batches, no multipart uploads.
+/// Reads the GraphQL request only after the caller is authenticated, and at most `limit`
+/// bytes of it: an unauthenticated or oversized body is never buffered. Accepts a JSON body
+/// (POST) or a query string (GET); no batches, no multipart uploads.
 async fn graphql_request(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
+    limit: usize,
 ) -> Result<async_graphql::Request, Response> {
+    let too_large = || {
+        error_body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body is larger than {limit} bytes"),
+        )
+    };
     if *method == Method::GET {
-        return async_graphql::http::parse_query_string(uri.query().unwrap_or_default()).map_err(
-            |e| {
-                error_body(
-                    StatusCode::BAD_REQUEST,
-                    &format!("bad GraphQL request: {e}"),
-                )
-            },
-        );
+        let query = uri.query().unwrap_or_default();
+        if query.len() > limit {
+            return Err(too_large());
+        }
+        return async_graphql::http::parse_query_string(query).map_err(|e| {
+            error_body(
+                StatusCode::BAD_REQUEST,
+                &format!("bad GraphQL request: {e}"),
+            )
+        });
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -188,14 +202,9 @@ async fn graphql_request(
             "a GraphQL request is a JSON body (Content-Type: application/json)",
         ));
     }
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+    let bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| {
-            error_body(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("request body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-        })?;
+        .map_err(|_| too_large())?;
     serde_json::from_slice(&bytes).map_err(|e| {
         error_body(
             StatusCode::BAD_REQUEST,
@@ -215,7 +224,7 @@ async fn director(
         Ok(consumer) => consumer,
         Err(response) => return response,
     };
-    let request = match graphql_request(&method, &uri, &headers, body).await {
+    let request = match graphql_request(&method, &uri, &headers, body, MAX_BODY_BYTES).await {
         Ok(request) => request,
         Err(response) => return response,
     };
@@ -249,7 +258,7 @@ async fn provisioner(
         Ok(consumer) => consumer,
         Err(response) => return response,
     };
-    let request = match graphql_request(&method, &uri, &headers, body).await {
+    let request = match graphql_request(&method, &uri, &headers, body, MAX_BODY_BYTES).await {
         Ok(request) => request,
         Err(response) => return response,
     };
@@ -257,8 +266,11 @@ async fn provisioner(
     GraphQLResponse::from(state.provisioner.execute(request).await).into_response()
 }
 
-/// The token-secured Connector: the caller is the `Connector-Token` header (checked and used
-/// up by the operation itself, in its transaction); nothing else identifies it.
+/// The token-secured Connector: the caller is the `Connector-Token` header; nothing else
+/// identifies it. A token that is not live (unknown, expired, used) is refused before the body
+/// is read, so nobody without a token gets anything parsed, introspection included; the
+/// operation itself still redeems the token in its transaction, so a token is used up exactly
+/// once.
 async fn connector(
     State(state): State<AppState>,
     method: Method,
@@ -271,11 +283,34 @@ async fn connector(
         Some(_) => return error_body(StatusCode::UNAUTHORIZED, "malformed Connector-Token header"),
         None => return error_body(StatusCode::UNAUTHORIZED, "missing Connector-Token header"),
     };
-    let request = match graphql_request(&method, &uri, &headers, body).await {
-        Ok(request) => request,
-        Err(response) => return response,
+    let hash = sextant_auth::secret_hash(&token);
+    let live = match state.store.read().await {
+        Ok(mut tx) => {
+            tx.one_time_token_live(&hash, time::OffsetDateTime::now_utc())
+                .await
+        }
+        Err(e) => Err(e),
     };
-    let caller = sextant_connector::Caller::Token(sextant_auth::secret_hash(&token));
+    match live {
+        Ok(true) => {}
+        // The answer the operation itself gives a refused token, so clients see one answer.
+        Ok(false) => {
+            return GraphQLResponse::from(sextant_connector::refused_token()).into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %sextant_director::ErrorChain(&e), "connector token check failed");
+            return error_body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the token could not be checked; try again",
+            );
+        }
+    }
+    let request =
+        match graphql_request(&method, &uri, &headers, body, MAX_CONNECTOR_BODY_BYTES).await {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
+    let caller = sextant_connector::Caller::Token(hash);
     let request = sextant_connector::prepare(request, caller);
     GraphQLResponse::from(state.connector.execute(request).await).into_response()
 }
@@ -374,10 +409,11 @@ async fn mtls_connector(
         Err(AuthError::Unavailable(m)) => return error_body(StatusCode::SERVICE_UNAVAILABLE, &m),
         Err(e) => return error_body(StatusCode::UNAUTHORIZED, &e.to_string()),
     };
-    let request = match graphql_request(&method, &uri, &headers, body).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+    let request =
+        match graphql_request(&method, &uri, &headers, body, MAX_CONNECTOR_BODY_BYTES).await {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
     let caller = sextant_connector::Caller::Certificate {
         client_id: auth.id,
         tenant,
@@ -402,7 +438,7 @@ async fn mtls_director(
         Err(AuthError::Unavailable(m)) => return error_body(StatusCode::SERVICE_UNAVAILABLE, &m),
         Err(e) => return error_body(StatusCode::UNAUTHORIZED, &e.to_string()),
     };
-    let request = match graphql_request(&method, &uri, &headers, body).await {
+    let request = match graphql_request(&method, &uri, &headers, body, MAX_BODY_BYTES).await {
         Ok(request) => request,
         Err(response) => return response,
     };

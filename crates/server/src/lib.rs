@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use datadir::{Rotation, load_issuer, rotate_ca};
+pub use sextant_graphql_cost::Limits as GraphqlLimits;
 
 /// What retiring the previous CA found.
 #[derive(Debug, PartialEq, Eq)]
@@ -417,6 +418,9 @@ pub struct ServerOptions {
     pub lease: Option<Duration>,
     /// The webhook notifier's schedule (default: [`notifier::NotifierSettings::default`]).
     pub notifier: Option<notifier::NotifierSettings>,
+    /// What one GraphQL request may cost, on every GraphQL endpoint (default:
+    /// [`GraphqlLimits::DEFAULT`]).
+    pub graphql_limits: Option<GraphqlLimits>,
 }
 
 /// Starts a server whose Provisioner has no agent program (it cannot provision local
@@ -493,11 +497,13 @@ pub async fn start_with(
     let webhook_fetcher = fetcher.clone();
     let issuer = datadir::load_issuer(&config.data_dir)?;
     let base = public_url.as_str().trim_end_matches('/');
+    let limits = options.graphql_limits.unwrap_or_default();
     let settings = sextant_director::Settings {
         token_url: format!("{base}/oauth2/token"),
         connector_url: format!("{base}/connector/graphql"),
         application_token_ttl: config.token_lifetimes.application,
         runtime_token_ttl: config.token_lifetimes.runtime,
+        limits,
     };
     // The certificate-secured listener, as clients reach it: the public host, the mTLS port.
     let mut mtls_url = public_url.clone();
@@ -515,6 +521,7 @@ pub async fn start_with(
             certificate_validity: config.certificate_validity,
             subject: sextant_connector::SubjectTemplate::default(),
             trusted_cas_pem: cas.pem(),
+            limits,
         },
     );
     let provisioner = {
@@ -537,7 +544,7 @@ pub async fn start_with(
         sextant_provisioner::Provisioner::new(store.for_background(), Arc::new(provider), settings)
     };
     let state = http::AppState {
-        provisioner: sextant_provisioner::schema(provisioner.clone()),
+        provisioner: sextant_provisioner::schema(provisioner.clone(), limits),
         schema: sextant_director::schema(store.clone(), fetcher, settings),
         store: store.clone(),
         verifier: Arc::new(dir.verifier),

@@ -51,6 +51,14 @@ pub trait SystemAuthTx: Send {
         kinds: &[sextant_domain::OneTimeTokenKind],
         now: time::OffsetDateTime,
     ) -> Result<Option<OneTimeToken>, StoreError>;
+    /// Whether a token of any kind with this hash exists and has not expired at `now`. Only
+    /// reads: it lets a caller be turned away before its request is parsed; the operation
+    /// still redeems the token with [`SystemAuthTx::redeem_one_time_token`].
+    async fn one_time_token_live(
+        &mut self,
+        hash: &[u8],
+        now: time::OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// The client id a certificate was issued to and whether it is revoked, by serial.
     async fn issued_certificate(
         &mut self,
@@ -255,6 +263,22 @@ macro_rules! system_auth_tx {
                 };
                 // An expired token is removed all the same, and redeems nothing.
                 Ok((token.expires_at > now).then_some(token))
+            }
+
+            async fn one_time_token_live(
+                &mut self,
+                hash: &[u8],
+                now: time::OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                self.counter().inc();
+                let row = sqlx::query(
+                    "SELECT 1 FROM one_time_tokens WHERE token_hash = $1 AND expires_at > $2",
+                )
+                .bind(hash.to_vec())
+                .bind(to_micros(now))
+                .fetch_optional(self.conn())
+                .await?;
+                Ok(row.is_some())
             }
 
             async fn issued_certificate(

@@ -235,6 +235,43 @@ async fn tokens_go_with_their_system_auth_and_owner(backend: Backend) {
     assert!(tx.insert_one_time_token(&orphan).await.is_err());
 }
 
+async fn live(store: &Arc<dyn Store>, hash: &[u8]) -> bool {
+    let mut tx = store.read().await.unwrap();
+    tx.one_time_token_live(hash, now()).await.unwrap()
+}
+
+async fn liveness_is_checked_without_using_the_token_up(backend: Backend) {
+    let f = fixture(backend).await;
+    let tenant = TenantId(Uuid::new_v4());
+    let (_, client_id) = client(&f.store, tenant).await;
+    let stored = token(
+        client_id,
+        tenant,
+        OneTimeTokenKind::Csr,
+        Duration::minutes(5),
+    );
+    let expired = token(
+        client_id,
+        tenant,
+        OneTimeTokenKind::Application,
+        Duration::seconds(-1),
+    );
+    store_token(&f.store, &stored).await;
+    store_token(&f.store, &expired).await;
+    assert!(live(&f.store, &stored.hash).await);
+    assert!(
+        live(&f.store, &stored.hash).await,
+        "checking uses nothing up"
+    );
+    assert!(!live(&f.store, &expired.hash).await);
+    assert!(!live(&f.store, &sextant_auth::secret_hash("nope")).await);
+    assert_eq!(redeem(&f.store, &stored.hash).await, Some(stored.clone()));
+    assert!(
+        !live(&f.store, &stored.hash).await,
+        "a redeemed token is gone"
+    );
+}
+
 macro_rules! both {
     ($($name:ident),*) => {
         mod sqlite {
@@ -251,5 +288,6 @@ macro_rules! both {
 both!(
     fifty_concurrent_redemptions_one_wins,
     expired_tokens_redeem_nothing_and_are_purged,
-    tokens_go_with_their_system_auth_and_owner
+    tokens_go_with_their_system_auth_and_owner,
+    liveness_is_checked_without_using_the_token_up
 );

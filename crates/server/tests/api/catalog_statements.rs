@@ -69,9 +69,8 @@ async fn nested_query(app: &TestApp, runtime: &str) -> (u64, Value) {
     measure(app, query, json!({"rt": runtime})).await
 }
 
-/// The same with documents, webhooks and `auths` of every API. `auths` grows with the
-/// tenant's runtimes and weighs like a page, so the outer page is asked for in a size that
-/// fits the complexity limit.
+/// The same with documents, webhooks and `auths` of every API (`auths` grows with the
+/// tenant's runtimes).
 async fn wide_query(app: &TestApp, runtime: &str) -> (u64, Value) {
     let query = "query($rt: ID!) { applicationsForRuntime(runtimeID: $rt, first: 10) { data {
         id

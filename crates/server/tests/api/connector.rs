@@ -9,7 +9,12 @@ use sextant_domain::{OneTimeToken, OneTimeTokenKind, TenantId};
 
 use crate::helpers::{Backend, TestApp, error_of};
 
-async fn connector(app: &TestApp, token: Option<&str>, query: &str, vars: Value) -> (u16, Value) {
+pub(crate) async fn connector(
+    app: &TestApp,
+    token: Option<&str>,
+    query: &str,
+    vars: Value,
+) -> (u16, Value) {
     let mut request = app
         .client
         .post(format!("{}/connector/graphql", app.base))
@@ -22,7 +27,7 @@ async fn connector(app: &TestApp, token: Option<&str>, query: &str, vars: Value)
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-const CONFIGURATION: &str = "{ configuration { token { token } certificateSigningRequestInfo { subject keyAlgorithm } managementPlaneInfo { directorURL certificateSecuredConnectorURL } } }";
+pub(crate) const CONFIGURATION: &str = "{ configuration { token { token } certificateSigningRequestInfo { subject keyAlgorithm } managementPlaneInfo { directorURL certificateSecuredConnectorURL } } }";
 const SIGN: &str = "mutation($csr: String!) { signCertificateSigningRequest(csr: $csr) { certificateChain caCertificate clientCertificate } }";
 
 async fn pairing_token(app: &TestApp, app_id: &str) -> String {
@@ -313,7 +318,7 @@ async fn fifty_parallel_configurations_with_one_token_one_wins(backend: Backend)
 
 /// Pairs the application or runtime and returns an HTTPS client holding its certificate, and
 /// its client id.
-async fn paired(app: &TestApp, kind: &str, id: &str) -> (reqwest::Client, String) {
+pub(crate) async fn paired(app: &TestApp, kind: &str, id: &str) -> (reqwest::Client, String) {
     let (client, client_id, _) = paired_with_pem(app, kind, id).await;
     (client, client_id)
 }
