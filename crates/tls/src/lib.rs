@@ -9,6 +9,8 @@
 //!   `axum::serve`, which has no TLS and whose `Listener::accept` would run handshakes one
 //!   after the other; instead each connection gets its own task, its handshake a timeout, and
 //!   its requests the verified client chain as a [`PeerCertificates`] extension.
+//!   [`serve_with`] also enforces [`ConnectionLimits`]: connections in total and per peer,
+//!   the time to the first request, idle time, HTTP/2 keep-alive pings.
 //!
 //! The config reaches the accept loop through a [`SharedServerConfig`] (an `ArcSwap`): rustls
 //! verifiers are immutable, so rotating the server certificate or publishing a new CRL means
@@ -18,8 +20,13 @@
 
 mod config;
 mod error;
+mod limits;
 mod serve;
 
 pub use config::{ClientAuth, SharedServerConfig, install_crypto_provider, server_config};
 pub use error::TlsError;
-pub use serve::{PeerCertificates, serve};
+pub use limits::{
+    ConnectionLimits, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_INTERVAL,
+    DEFAULT_MAX_PER_PEER,
+};
+pub use serve::{PeerCertificates, serve, serve_with};

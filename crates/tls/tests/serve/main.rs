@@ -16,7 +16,10 @@ use rcgen::{
 };
 use rustls_pki_types::CertificateRevocationListDer;
 use sextant_pki::{CertificateAuthority, CertifiedKey, generate_ca};
-use sextant_tls::{ClientAuth, PeerCertificates, SharedServerConfig, serve, server_config};
+use sextant_tls::{
+    ClientAuth, ConnectionLimits, PeerCertificates, SharedServerConfig, serve, serve_with,
+    server_config,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -93,12 +96,28 @@ struct Server {
 
 impl Server {
     async fn start(config: Arc<rustls::ServerConfig>) -> Self {
+        Self::start_with(config, None).await
+    }
+
+    async fn start_with(
+        config: Arc<rustls::ServerConfig>,
+        limits: Option<ConnectionLimits>,
+    ) -> Self {
         sextant_tls::install_crypto_provider();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let config: SharedServerConfig = Arc::new(ArcSwap::new(config));
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(listener, config.clone(), app(), shutdown.clone()));
+        let task = match limits {
+            None => tokio::spawn(serve(listener, config.clone(), app(), shutdown.clone())),
+            Some(limits) => tokio::spawn(serve_with(
+                listener,
+                config.clone(),
+                app(),
+                limits,
+                shutdown.clone(),
+            )),
+        };
         Self {
             addr,
             config,
@@ -124,6 +143,13 @@ impl Server {
 fn app() -> Router {
     Router::new()
         .route("/", get(|| async { "hello" }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                "late"
+            }),
+        )
         .route(
             "/remote",
             get(|ConnectInfo(remote): ConnectInfo<SocketAddr>| async move {
@@ -365,4 +391,209 @@ fn invalid_inputs_are_errors() {
         server_config(&cert.cert_pem, &cert.key_pem, no_roots),
         Err(sextant_tls::TlsError::NoRoots)
     ));
+}
+
+// --- connection limits ---
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn short_limits() -> ConnectionLimits {
+    ConnectionLimits {
+        max_connections: 100,
+        max_per_peer: 100,
+        handshake_timeout: ms(500),
+        idle_timeout: ms(600),
+        keep_alive_interval: ms(400),
+    }
+}
+
+/// A TCP connection from `source` (any address of 127/8) to the server.
+async fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+/// A TLS client connection that completes the handshake (offering `alpn`).
+async fn tls_from(
+    ca: &TestCa,
+    source: &str,
+    server: SocketAddr,
+    alpn: &[u8],
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    let der =
+        rustls_pki_types::CertificateDer::from_pem_slice(ca.generated.cert_pem.as_bytes()).unwrap();
+    roots.add(der).unwrap();
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = connect_from(source, server).await;
+    connector
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+/// How long until the server closes the connection (EOF or an error), at most `within`.
+async fn closed_after<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    within: Duration,
+) -> Duration {
+    use tokio::io::AsyncReadExt as _;
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(
+            within.saturating_sub(started.elapsed()),
+            stream.read(&mut buf),
+        )
+        .await
+        {
+            Err(_) => panic!("the server kept the connection open for {within:?}"),
+            Ok(Ok(0) | Err(_)) => return started.elapsed(),
+            // Server frames (HTTP/2 SETTINGS, pings, GOAWAY) before the close.
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+use rustls_pki_types::pem::PemObject as _;
+
+#[tokio::test]
+async fn silent_connections_are_closed() {
+    let ca = TestCa::new("test CA");
+    let server = Server::start_with(
+        config(&ca.server_cert(), ClientAuth::None),
+        Some(short_limits()),
+    )
+    .await;
+
+    // Plain TCP, never a handshake.
+    let mut tcp = connect_from("127.0.0.1", server.addr).await;
+    // A handshake, then nothing.
+    let mut tls = tls_from(&ca, "127.0.0.1", server.addr, b"http/1.1").await;
+    // HTTP/2: the preface and an empty SETTINGS frame, then silence (pings unanswered).
+    let mut h2 = tls_from(&ca, "127.0.0.1", server.addr, b"h2").await;
+    {
+        use tokio::io::AsyncWriteExt as _;
+        h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            .await
+            .unwrap();
+        h2.flush().await.unwrap();
+    }
+    let (a, b, c) = tokio::join!(
+        closed_after(&mut tcp, Duration::from_secs(5)),
+        closed_after(&mut tls, Duration::from_secs(5)),
+        closed_after(&mut h2, Duration::from_secs(5)),
+    );
+    for (what, took) in [("tcp", a), ("tls", b), ("h2", c)] {
+        assert!(took >= ms(400), "{what} closed too early: {took:?}");
+        // The limit plus the grace an HTTP/2 peer gets to acknowledge GOAWAY at most.
+        assert!(took < Duration::from_secs(4), "{what} took {took:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn idle_keep_alive_is_closed_but_long_requests_are_served() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let ca = TestCa::new("test CA");
+    let server = Server::start_with(
+        config(&ca.server_cert(), ClientAuth::None),
+        Some(short_limits()),
+    )
+    .await;
+
+    // A request that takes longer than the idle timeout is answered, over HTTP/2 (pinged
+    // meanwhile; reqwest answers pings) and HTTP/1.1.
+    let response = client(&ca, None)
+        .get(server.url("/slow"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.text().await.unwrap(), "late");
+    let http1 = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.generated.cert_pem.as_bytes()).unwrap()])
+        .no_proxy()
+        .http1_only()
+        .build()
+        .unwrap();
+    let response = http1.get(server.url("/slow")).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "late");
+
+    // An HTTP/1.1 keep-alive connection is answered, then closed once idle.
+    let mut tls = tls_from(&ca, "127.0.0.1", server.addr, b"http/1.1").await;
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = tls.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let took = closed_after(&mut tls, Duration::from_secs(5)).await;
+    assert!(took >= ms(500) && took < Duration::from_secs(3), "{took:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connections_are_capped_per_peer_and_in_total() {
+    let ca = TestCa::new("test CA");
+    let limits = ConnectionLimits {
+        max_connections: 4,
+        max_per_peer: 2,
+        handshake_timeout: Duration::from_secs(2),
+        ..short_limits()
+    };
+    let server =
+        Server::start_with(config(&ca.server_cert(), ClientAuth::None), Some(limits)).await;
+
+    // Two silent connections from one address are held; its third is closed at once.
+    let _one = connect_from("127.0.0.2", server.addr).await;
+    let _two = connect_from("127.0.0.2", server.addr).await;
+    let mut third = connect_from("127.0.0.2", server.addr).await;
+    let took = closed_after(&mut third, Duration::from_secs(1)).await;
+    assert!(took < ms(500), "{took:?}");
+
+    // Another address is served meanwhile.
+    let other = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.generated.cert_pem.as_bytes()).unwrap()])
+        .no_proxy()
+        .local_address(Some("127.0.0.3".parse().unwrap()))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{}/remote", server.addr.port());
+    assert_eq!(
+        other.get(&url).send().await.unwrap().text().await.unwrap(),
+        "127.0.0.3"
+    );
+
+    // At the total limit (4), a new client waits until a silent connection is closed, then
+    // is served.
+    let _three = connect_from("127.0.0.4", server.addr).await;
+    let _four = connect_from("127.0.0.4", server.addr).await;
+    tokio::time::sleep(ms(100)).await;
+    let started = std::time::Instant::now();
+    let fifth = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.generated.cert_pem.as_bytes()).unwrap()])
+        .no_proxy()
+        .local_address(Some("127.0.0.5".parse().unwrap()))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    assert_eq!(
+        fifth.get(&url).send().await.unwrap().text().await.unwrap(),
+        "127.0.0.5"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited > ms(1000),
+        "served before a slot was free: {waited:?}"
+    );
+    server.stop().await;
 }
