@@ -65,6 +65,8 @@ pub struct Settings {
     pub application_token_ttl: std::time::Duration,
     /// How long a one-time token for a runtime is valid (Compass: 60 minutes).
     pub runtime_token_ttl: std::time::Duration,
+    /// How large fetched specs may be, and the spec quotas of applications and tenants.
+    pub spec_limits: sextant_domain::SpecLimits,
 }
 
 /// Builds the schema over a store; `fetcher` fetches specs and documents for fetch requests.
