@@ -5,7 +5,9 @@
 //! document is applied: every spec it names that is not in the local cache is fetched from
 //! `/runtime/specs/{sha256}` and kept only if its SHA-256 matches, then the document is
 //! written to `applied-configuration.json`, its version and the time to `state.json`, and it
-//! is published to in-process consumers. Failures are retried with backoff.
+//! is published to in-process consumers. Failures are retried with backoff. Specs are asked
+//! for gzip-encoded (`Accept-Encoding: gzip`) and decoded here, never beyond the size the
+//! document declares.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -26,8 +28,9 @@ use crate::{AgentError, Phase};
 
 /// The largest configuration document read.
 const MAX_DOCUMENT: usize = 64 * 1024 * 1024;
-/// The largest spec read (the server takes at most 2 MiB).
-const MAX_SPEC: usize = 16 * 1024 * 1024;
+/// The largest spec read, whatever size the document declares (the server's default limit
+/// for fetched specs is 16 MiB; an operator may raise it up to this).
+const MAX_SPEC: usize = 256 * 1024 * 1024;
 /// The least time between two polls that the server answered "unchanged" at once: a server
 /// (or proxy) that does not hold the request must not make the agent spin.
 const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -132,10 +135,27 @@ enum ApplyError {
     Fatal(AgentError),
 }
 
-async fn fetch_spec(link: &Link, sha256: &str) -> Result<Vec<u8>, ApplyError> {
+/// Decodes a gzip body into at most `limit` bytes.
+fn gunzip_limited(compressed: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(compressed)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut decoded)
+        .map_err(|e| format!("cannot decode it: {e}"))?;
+    if decoded.len() > limit {
+        return Err(format!("it decodes to more than {limit} bytes"));
+    }
+    Ok(decoded)
+}
+
+async fn fetch_spec(link: &Link, sha256: &str, size: u64) -> Result<Vec<u8>, ApplyError> {
+    // The document declares the size; the hash check below catches a wrong one.
+    let limit = usize::try_from(size).unwrap_or(usize::MAX).min(MAX_SPEC);
     let response = link
         .client
         .get(format!("{}{SPECS_PATH}/{sha256}", link.base))
+        .header(reqwest::header::ACCEPT_ENCODING, "gzip")
         .timeout(http::CALL_TIMEOUT)
         .send()
         .await
@@ -151,9 +171,27 @@ async fn fetch_spec(link: &Link, sha256: &str) -> Result<Vec<u8>, ApplyError> {
             Security::Certificate,
         )));
     }
-    let body = http::read_limited(response, MAX_SPEC, Security::Certificate)
+    let gzipped = response
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+    // gzip may grow incompressible data a little: headroom for its framing.
+    let wire_limit = if gzipped {
+        limit.saturating_add(limit / 64).saturating_add(1024)
+    } else {
+        limit
+    };
+    let body = http::read_limited(response, wire_limit, Security::Certificate)
         .await
         .map_err(ApplyError::Call)?;
+    let body = if gzipped {
+        gunzip_limited(&body, limit).map_err(|e| {
+            ApplyError::Failed(format!("spec {sha256} arrived gzip-encoded but {e}"))
+        })?
+    } else {
+        body
+    };
     let got = sha256_hex(&body);
     if got != sha256 {
         return Err(ApplyError::Failed(format!(
@@ -189,11 +227,11 @@ async fn apply(
         }
         needed.insert(spec.sha256.clone(), spec.size);
     }
-    for sha256 in needed.keys() {
+    for (sha256, size) in &needed {
         if cached(shared, sha256) {
             continue;
         }
-        let data = fetch_spec(link, sha256).await?;
+        let data = fetch_spec(link, sha256, *size).await?;
         shared.dir.write_spec(sha256, &data).map_err(|e| {
             ApplyError::Failed(format!("cannot cache spec {sha256}: {}", http::chain(&e)))
         })?;

@@ -166,6 +166,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
                 ..sextant_server::notifier::NotifierSettings::default()
             }),
             graphql_limits: None,
+            spec_limits: None,
         },
     )
     .await

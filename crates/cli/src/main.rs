@@ -121,6 +121,16 @@ struct ServerArgs {
     /// How long one GraphQL operation may run (the same as `GraphqlLimits::DEFAULT`).
     #[arg(long, env = "SEXTANT_GRAPHQL_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     graphql_timeout: std::time::Duration,
+    /// The most bytes one spec fetched through a fetch request may have (inline specs stay
+    /// bounded at 2 MiB, like documents).
+    #[arg(long, env = "SEXTANT_MAX_FETCHED_SPEC_BYTES", default_value_t = sextant_domain::DEFAULT_MAX_FETCHED_SPEC_BYTES)]
+    max_fetched_spec_bytes: usize,
+    /// The most spec bytes the API and event definitions of one application may store.
+    #[arg(long, env = "SEXTANT_SPEC_QUOTA_PER_APPLICATION", default_value_t = sextant_domain::DEFAULT_SPEC_QUOTA_PER_APPLICATION)]
+    spec_quota_per_application: u64,
+    /// The most spec bytes the API and event definitions of one tenant may store.
+    #[arg(long, env = "SEXTANT_SPEC_QUOTA_PER_TENANT", default_value_t = sextant_domain::DEFAULT_SPEC_QUOTA_PER_TENANT)]
+    spec_quota_per_tenant: u64,
 }
 
 #[derive(clap::Args)]
@@ -641,6 +651,11 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
                 max_resolved: args.graphql_max_resolved,
                 max_response_bytes: args.graphql_max_response_bytes,
                 timeout: args.graphql_timeout,
+            }),
+            spec_limits: Some(sextant_domain::SpecLimits {
+                max_fetched_spec: args.max_fetched_spec_bytes,
+                per_application: args.spec_quota_per_application,
+                per_tenant: args.spec_quota_per_tenant,
             }),
         };
         let running = sextant_server::start_with(sextant_server::ServerConfig {

@@ -12,8 +12,8 @@ use sextant_domain::label::SCENARIOS_KEY;
 use sextant_domain::{
     ApiDefinition, ApiRuntimeAuth, ApiSpec, Auth, Document, DomainError, EventDefinition,
     EventSpec, FetchMode, FetchRequest, FetchStatus, FetchStatusCondition,
-    MAX_DEFINITIONS_PER_APPLICATION, MAX_WEBHOOKS_PER_APPLICATION, ObjectKind, ObjectRef,
-    SpecFormat, TenantId, Webhook,
+    MAX_DEFINITIONS_PER_APPLICATION, MAX_SPEC_BYTES, MAX_WEBHOOKS_PER_APPLICATION, ObjectKind,
+    ObjectRef, SpecFormat, SpecLimits, TenantId, Webhook,
 };
 use sextant_fetch::Fetcher;
 use sextant_spec::SpecKind;
@@ -32,6 +32,11 @@ pub const EVENT_SERVICE_URL_KEY: &str = "runtime/event_service_url";
 /// its API specs, event specs and documents side by side); the fetcher caps all fetches of
 /// the server.
 const FETCH_CONCURRENCY: usize = 8;
+/// At most this many fetched specs are parsed at once in the whole server. A check holds its
+/// spec (up to the fetched-spec limit) and the top levels of its tree, and is CPU work: this
+/// bounds both the memory and the cores it takes, whatever the number of mutations.
+const SPEC_CHECKS_AT_ONCE: usize = 2;
+static SPEC_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(SPEC_CHECKS_AT_ONCE);
 
 /// Data and fetch request of a spec or document after fetching.
 struct Fetched {
@@ -57,21 +62,32 @@ async fn fetch_content(
     } else {
         match fetcher.fetch(&draft.url, draft.auth.as_ref()).await {
             Err(e) => (FetchStatusCondition::Failed, e.to_string(), None),
-            Ok(fetched) => match check_fetched(spec, fetched.body).await {
-                (body, Some(refused)) => {
-                    drop(body);
-                    (
-                        FetchStatusCondition::Failed,
-                        format!("the fetched document was refused: {refused}"),
-                        None,
-                    )
-                }
-                (body, None) => (
-                    FetchStatusCondition::Succeeded,
-                    format!("fetched {} bytes", body.len()),
-                    Some(body),
+            // Documents keep the inline limit; only specs may be as large as the fetcher reads.
+            Ok(fetched) if spec.is_none() && fetched.body.len() > MAX_SPEC_BYTES => (
+                FetchStatusCondition::Failed,
+                format!(
+                    "the fetched document was refused: it has {} bytes, at most {MAX_SPEC_BYTES} are allowed",
+                    fetched.body.len()
                 ),
-            },
+                None,
+            ),
+            Ok(fetched) => {
+                match check_fetched(spec, fetched.body, fetcher.policy().max_bytes).await {
+                    (body, Some(refused)) => {
+                        drop(body);
+                        (
+                            FetchStatusCondition::Failed,
+                            format!("the fetched document was refused: {refused}"),
+                            None,
+                        )
+                    }
+                    (body, None) => (
+                        FetchStatusCondition::Succeeded,
+                        format!("fetched {} bytes", body.len()),
+                        Some(body),
+                    ),
+                }
+            }
         }
     };
     Fetched {
@@ -90,17 +106,21 @@ async fn fetch_content(
     }
 }
 
-/// Checks a fetched spec off the async workers (parsing up to 2 MiB of YAML is CPU work);
-/// answers the body and, if it was refused, why.
+/// Checks a fetched spec (of at most `max_bytes`) off the async workers, at most
+/// [`SPEC_CHECKS_AT_ONCE`] at a time (parsing megabytes of YAML is CPU work); answers the body
+/// and, if it was refused, why.
 async fn check_fetched(
     spec: Option<(SpecKind, SpecFormat)>,
     body: String,
+    max_bytes: usize,
 ) -> (String, Option<String>) {
     let Some((kind, format)) = spec else {
         return (body, None);
     };
+    // The semaphore is never closed; were it, the check would run unthrottled.
+    let _slot = SPEC_CHECKS.acquire().await.ok();
     match tokio::task::spawn_blocking(move || {
-        let verdict = sextant_spec::validate(kind, format, &body).err();
+        let verdict = sextant_spec::validate_up_to(kind, format, &body, max_bytes).err();
         (body, verdict.map(|e| e.to_string()))
     })
     .await
@@ -162,6 +182,7 @@ pub async fn prepare_apis(
                             .await;
                     Some(ApiSpec {
                         data: fetched.data,
+                        digest: None,
                         format,
                         spec_type,
                         fetch_request: fetched.fetch_request,
@@ -209,6 +230,7 @@ pub async fn prepare_events(
                 group: draft.group,
                 spec: EventSpec {
                     data: fetched.data,
+                    digest: None,
                     format,
                     spec_type,
                     fetch_request: fetched.fetch_request,
@@ -365,6 +387,41 @@ async fn within_bound(
     Ok(())
 }
 
+/// The spec bytes a definition's spec adds when written (its text, if it has one).
+pub fn spec_bytes(data: Option<&str>) -> u64 {
+    data.map_or(0, |d| u64::try_from(d.len()).unwrap_or(u64::MAX))
+}
+
+/// Refuses a write that added `added` spec bytes to an application if its specs, or its
+/// tenant's, now exceed their quota. Call it after writing, in the same transaction, so that
+/// a refusal rolls everything back; a write that added nothing is never refused (an
+/// application over a lowered quota can still shrink).
+pub async fn within_spec_quota(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app_id: Uuid,
+    added: u64,
+    limits: &SpecLimits,
+) -> Result<()> {
+    if added == 0 {
+        return Ok(());
+    }
+    let usage = tx.spec_usage(tenant, app_id).await.map_err(internal)?;
+    if usage.application > limits.per_application {
+        return Err(DomainError::QuotaExceeded(format!(
+            "the specs of the application would take {} bytes; an application may store at most {} bytes of specs",
+            usage.application, limits.per_application
+        )));
+    }
+    if usage.tenant > limits.per_tenant {
+        return Err(DomainError::QuotaExceeded(format!(
+            "the specs of the tenant would take {} bytes; a tenant may store at most {} bytes of specs",
+            usage.tenant, limits.per_tenant
+        )));
+    }
+    Ok(())
+}
+
 // --- API definitions ---
 
 pub async fn add_api(
@@ -372,11 +429,14 @@ pub async fn add_api(
     tenant: TenantId,
     app_id: Uuid,
     mut api: ApiDefinition,
+    limits: &SpecLimits,
 ) -> Result<ApiDefinition> {
     require_app(tx, tenant, app_id, "API").await?;
     within_bound(tx, tenant, app_id, ChildKind::ApiDefinition, 1).await?;
     api.application_id = app_id;
     tx.insert_api_definition(&api).await.map_err(internal)?;
+    let added = spec_bytes(api.spec.as_ref().and_then(|s| s.data.as_deref()));
+    within_spec_quota(tx, tenant, app_id, added, limits).await?;
     crate::notify::apis_added(tx, tenant, app_id, std::slice::from_ref(&api)).await?;
     Ok(api)
 }
@@ -394,12 +454,20 @@ pub async fn update_api(
     tenant: TenantId,
     id: Uuid,
     mut api: ApiDefinition,
+    limits: &SpecLimits,
 ) -> Result<ApiDefinition> {
     let old = existing_api(tx, tenant, id).await?;
     api.id = id;
     api.application_id = old.application_id;
     api.created_at = old.created_at;
     tx.update_api_definition(&api).await.map_err(internal)?;
+    let added = spec_bytes(api.spec.as_ref().and_then(|s| s.data.as_deref())).saturating_sub(
+        old.spec
+            .as_ref()
+            .and_then(|s| s.digest.as_ref())
+            .map_or(0, |d| d.size),
+    );
+    within_spec_quota(tx, tenant, old.application_id, added, limits).await?;
     Ok(api)
 }
 
@@ -418,6 +486,7 @@ pub async fn refetch_api_spec(
     fetcher: &Fetcher,
     tenant: TenantId,
     id: Uuid,
+    limits: &SpecLimits,
 ) -> Result<ApiSpec> {
     let api = {
         let mut tx = store.read().await.map_err(internal)?;
@@ -452,12 +521,15 @@ pub async fn refetch_api_spec(
     {
         return Ok(current_spec.clone());
     }
+    let old_size = current_spec.digest.as_ref().map_or(0, |d| d.size);
+    let added = spec_bytes(fetched.data.as_deref()).saturating_sub(old_size);
     if let Some(data) = fetched.data {
         current_spec.data = Some(data);
     }
     current_spec.fetch_request = fetched.fetch_request;
     let answer = current_spec.clone();
     tx.update_api_definition(&current).await.map_err(internal)?;
+    within_spec_quota(&mut *tx, tenant, current.application_id, added, limits).await?;
     tx.bump_config_epoch(tenant).await.map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     Ok(answer)
@@ -495,11 +567,14 @@ pub async fn add_event(
     tenant: TenantId,
     app_id: Uuid,
     mut event: EventDefinition,
+    limits: &SpecLimits,
 ) -> Result<EventDefinition> {
     require_app(tx, tenant, app_id, "Event Definition").await?;
     within_bound(tx, tenant, app_id, ChildKind::EventDefinition, 1).await?;
     event.application_id = app_id;
     tx.insert_event_definition(&event).await.map_err(internal)?;
+    let added = spec_bytes(event.spec.data.as_deref());
+    within_spec_quota(tx, tenant, app_id, added, limits).await?;
     Ok(event)
 }
 
@@ -515,12 +590,16 @@ pub async fn update_event(
     tenant: TenantId,
     id: Uuid,
     mut event: EventDefinition,
+    limits: &SpecLimits,
 ) -> Result<EventDefinition> {
     let old = existing_event(tx, tenant, id).await?;
     event.id = id;
     event.application_id = old.application_id;
     event.created_at = old.created_at;
     tx.update_event_definition(&event).await.map_err(internal)?;
+    let added = spec_bytes(event.spec.data.as_deref())
+        .saturating_sub(old.spec.digest.as_ref().map_or(0, |d| d.size));
+    within_spec_quota(tx, tenant, old.application_id, added, limits).await?;
     Ok(event)
 }
 
@@ -538,6 +617,7 @@ pub async fn refetch_event_spec(
     fetcher: &Fetcher,
     tenant: TenantId,
     id: Uuid,
+    limits: &SpecLimits,
 ) -> Result<EventSpec> {
     let event = {
         let mut tx = store.read().await.map_err(internal)?;
@@ -560,6 +640,8 @@ pub async fn refetch_event_spec(
     {
         return Ok(current.spec);
     }
+    let old_size = current.spec.digest.as_ref().map_or(0, |d| d.size);
+    let added = spec_bytes(fetched.data.as_deref()).saturating_sub(old_size);
     if let Some(data) = fetched.data {
         current.spec.data = Some(data);
     }
@@ -567,6 +649,7 @@ pub async fn refetch_event_spec(
     tx.update_event_definition(&current)
         .await
         .map_err(internal)?;
+    within_spec_quota(&mut *tx, tenant, current.application_id, added, limits).await?;
     tx.bump_config_epoch(tenant).await.map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     Ok(current.spec)

@@ -142,6 +142,11 @@ fn fetcher<'a>(ctx: &Context<'a>) -> GqlResult<&'a Fetcher> {
     ctx.data::<Fetcher>()
 }
 
+/// The server's spec size limits and quotas.
+fn spec_limits(ctx: &Context<'_>) -> GqlResult<sextant_domain::SpecLimits> {
+    Ok(ctx.data::<crate::Settings>()?.spec_limits)
+}
+
 fn store<'a>(ctx: &Context<'a>) -> GqlResult<&'a Arc<dyn Store>> {
     ctx.data::<Arc<dyn Store>>()
 }
@@ -262,6 +267,7 @@ impl CatalogMutation {
         let app = parse_id(&application_id, "application").gql()?;
         let draft = input.validate().gql()?;
         check_app(ctx, app, "API").await?;
+        let limits = spec_limits(ctx)?;
         let apis = catalog::prepare_apis(fetcher(ctx)?, tenant, vec![draft]).await;
         let api = write(ctx, move |tx| {
             Box::pin(async move {
@@ -269,7 +275,7 @@ impl CatalogMutation {
                     return Err(sextant_domain::DomainError::Invalid("no API".into()));
                 };
                 confine::writable_app(tx, tenant, reach, app).await?;
-                catalog::add_api(tx, tenant, app, api).await
+                catalog::add_api(tx, tenant, app, api, &limits).await
             })
         })
         .await?;
@@ -291,6 +297,7 @@ impl CatalogMutation {
         let id = parse_id(&id, "API definition").gql()?;
         let draft = input.validate().gql()?;
         check_existing(ctx, Child::Api(id)).await?;
+        let limits = spec_limits(ctx)?;
         let apis = catalog::prepare_apis(fetcher(ctx)?, tenant, vec![draft]).await;
         let api = write(ctx, move |tx| {
             Box::pin(async move {
@@ -298,7 +305,7 @@ impl CatalogMutation {
                     return Err(sextant_domain::DomainError::Invalid("no API".into()));
                 };
                 writable_child(tx, tenant, reach, Child::Api(id)).await?;
-                catalog::update_api(tx, tenant, id, api).await
+                catalog::update_api(tx, tenant, id, api, &limits).await
             })
         })
         .await?;
@@ -333,9 +340,15 @@ impl CatalogMutation {
         let tenant = consumer(ctx)?.tenant;
         let id = parse_id(&api_id, "API definition").gql()?;
         check_child(ctx, Child::Api(id)).await?;
-        let spec = catalog::refetch_api_spec(store(ctx)?.as_ref(), fetcher(ctx)?, tenant, id)
-            .await
-            .gql()?;
+        let spec = catalog::refetch_api_spec(
+            store(ctx)?.as_ref(),
+            fetcher(ctx)?,
+            tenant,
+            id,
+            &spec_limits(ctx)?,
+        )
+        .await
+        .gql()?;
         Ok(spec.into())
     }
 
@@ -405,6 +418,7 @@ impl CatalogMutation {
         let app = parse_id(&application_id, "application").gql()?;
         let draft = input.validate().gql()?;
         check_app(ctx, app, "Event Definition").await?;
+        let limits = spec_limits(ctx)?;
         let events = catalog::prepare_events(fetcher(ctx)?, tenant, vec![draft]).await;
         let event = write(ctx, move |tx| {
             Box::pin(async move {
@@ -412,7 +426,7 @@ impl CatalogMutation {
                     return Err(sextant_domain::DomainError::Invalid("no event".into()));
                 };
                 confine::writable_app(tx, tenant, reach, app).await?;
-                catalog::add_event(tx, tenant, app, event).await
+                catalog::add_event(tx, tenant, app, event, &limits).await
             })
         })
         .await?;
@@ -431,6 +445,7 @@ impl CatalogMutation {
         let id = parse_id(&id, "event definition").gql()?;
         let draft = input.validate().gql()?;
         check_existing(ctx, Child::Event(id)).await?;
+        let limits = spec_limits(ctx)?;
         let events = catalog::prepare_events(fetcher(ctx)?, tenant, vec![draft]).await;
         let event = write(ctx, move |tx| {
             Box::pin(async move {
@@ -438,7 +453,7 @@ impl CatalogMutation {
                     return Err(sextant_domain::DomainError::Invalid("no event".into()));
                 };
                 writable_child(tx, tenant, reach, Child::Event(id)).await?;
-                catalog::update_event(tx, tenant, id, event).await
+                catalog::update_event(tx, tenant, id, event, &limits).await
             })
         })
         .await?;
@@ -475,9 +490,15 @@ impl CatalogMutation {
         let tenant = consumer(ctx)?.tenant;
         let id = parse_id(&event_id, "event definition").gql()?;
         check_child(ctx, Child::Event(id)).await?;
-        let spec = catalog::refetch_event_spec(store(ctx)?.as_ref(), fetcher(ctx)?, tenant, id)
-            .await
-            .gql()?;
+        let spec = catalog::refetch_event_spec(
+            store(ctx)?.as_ref(),
+            fetcher(ctx)?,
+            tenant,
+            id,
+            &spec_limits(ctx)?,
+        )
+        .await
+        .gql()?;
         Ok(spec.into())
     }
 

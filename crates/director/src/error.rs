@@ -13,6 +13,7 @@ pub fn to_graphql(err: DomainError) -> async_graphql::Error {
         DomainError::NotUnique(_) => "NOT_UNIQUE",
         DomainError::InUse(_) => "IN_USE",
         DomainError::Forbidden(_) => "FORBIDDEN",
+        DomainError::QuotaExceeded(_) => "QUOTA_EXCEEDED",
         DomainError::InsufficientScopes { .. } => "INSUFFICIENT_SCOPES",
         DomainError::Internal(source) => {
             tracing::error!(error = %ErrorChain(source.as_ref()), "internal error");

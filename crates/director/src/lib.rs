@@ -70,6 +70,8 @@ pub struct Settings {
     pub runtime_token_ttl: std::time::Duration,
     /// What one request may cost.
     pub limits: sextant_graphql_cost::Limits,
+    /// How large fetched specs may be, and the spec quotas of applications and tenants.
+    pub spec_limits: sextant_domain::SpecLimits,
 }
 
 /// Builds the schema over a store; `fetcher` fetches specs and documents for fetch requests.

@@ -89,8 +89,24 @@ async fn register(
         std::mem::take(&mut input.webhooks),
     )
     .await;
+    let limits = ctx.data::<crate::Settings>()?.spec_limits;
+    let added: u64 = children
+        .apis
+        .iter()
+        .map(|api| crate::catalog::spec_bytes(api.spec.as_ref().and_then(|s| s.data.as_deref())))
+        .chain(
+            children
+                .events
+                .iter()
+                .map(|event| crate::catalog::spec_bytes(event.spec.data.as_deref())),
+        )
+        .fold(0, u64::saturating_add);
     let app = write(ctx, move |tx| {
-        Box::pin(async move { service::register_application(tx, tenant, input, children).await })
+        Box::pin(async move {
+            let app = service::register_application(tx, tenant, input, children).await?;
+            crate::catalog::within_spec_quota(tx, tenant, app.id, added, &limits).await?;
+            Ok(app)
+        })
     })
     .await?;
     Ok(Application::new(app))

@@ -3,9 +3,11 @@
 //! their definitions: the runtime and its labels, the applications of its scenarios (a page
 //! of 100 per statement), their labels, their API and event definitions, and this runtime's
 //! credentials for those APIs.
+//!
+//! Specs are named by their digest only: their texts are not read, so what a document costs
+//! (to build and to keep) does not grow with the size of the specs it names.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 use sextant_domain::label::{LabelFilter, LabelQuery, SCENARIOS_KEY};
@@ -24,7 +26,7 @@ use crate::error::internal;
 /// The label through which a runtime (its agent) publishes its eventing URL.
 pub const EVENT_SERVICE_URL_LABEL: &str = "runtime/event_service_url";
 
-/// A built document: the document, its JSON and version, and the specs it names.
+/// A built document: the document, its JSON and version, and the hashes of the specs it names.
 #[derive(Debug)]
 pub struct BuiltConfiguration {
     pub document: RuntimeConfiguration,
@@ -32,8 +34,17 @@ pub struct BuiltConfiguration {
     pub json: Vec<u8>,
     /// SHA-256 of `json`, the first 16 bytes in lowercase hex: the `ETag`.
     pub version: String,
-    /// The specs the document names, by SHA-256 (lowercase hex).
-    pub specs: HashMap<String, Arc<str>>,
+    /// The specs the document names, by SHA-256 (lowercase hex): the ones this runtime may
+    /// read from `/runtime/specs/{sha256}`.
+    pub specs: HashSet<String>,
+}
+
+impl BuiltConfiguration {
+    /// The bytes this document keeps in memory (its JSON and the hashes it names), without
+    /// the parsed copy's overhead.
+    pub fn held_bytes(&self) -> usize {
+        self.json.len() + self.specs.iter().map(String::len).sum::<usize>()
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -42,21 +53,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn spec_ref(
-    data: Option<&str>,
+    digest: Option<&sextant_domain::SpecDigest>,
     spec_type: &str,
     format: &str,
-    specs: &mut HashMap<String, Arc<str>>,
+    specs: &mut HashSet<String>,
 ) -> Option<SpecRef> {
-    let data = data?;
-    let sha256 = sha256_hex(data.as_bytes());
-    specs
-        .entry(sha256.clone())
-        .or_insert_with(|| Arc::from(data));
+    let digest = digest?;
+    specs.insert(digest.sha256.clone());
     Some(SpecRef {
         spec_type: spec_type.to_owned(),
         format: format.to_owned(),
-        sha256,
-        size: data.len() as u64,
+        sha256: digest.sha256.clone(),
+        size: digest.size,
     })
 }
 
@@ -128,12 +136,8 @@ pub async fn build(
             first: u32::try_from(MAX_DEFINITIONS_PER_APPLICATION).unwrap_or(u32::MAX),
             after: None,
         };
-        apis = tx
-            .api_definitions(tenant, &app_ids, None, &all)
-            .await
-            .map_err(internal)?;
-        events = tx
-            .event_definitions(tenant, &app_ids, None, &all)
+        (apis, events) = tx
+            .definitions_without_spec_data(tenant, &app_ids, &all)
             .await
             .map_err(internal)?;
         let api_ids: Vec<Uuid> = apis
@@ -151,7 +155,7 @@ pub async fn build(
         }
     }
 
-    let mut specs = HashMap::new();
+    let mut specs = HashSet::new();
     let applications = apps
         .into_iter()
         .map(|app| {
@@ -177,7 +181,7 @@ pub async fn build(
                         version: api.version.map(|v| v.value),
                         spec: api.spec.as_ref().and_then(|spec| {
                             spec_ref(
-                                spec.data.as_deref(),
+                                spec.digest.as_ref(),
                                 spec.spec_type.as_str(),
                                 spec.format.as_str(),
                                 &mut specs,
@@ -200,7 +204,7 @@ pub async fn build(
                     group: event.group,
                     version: event.version.map(|v| v.value),
                     spec: spec_ref(
-                        event.spec.data.as_deref(),
+                        event.spec.digest.as_ref(),
                         event.spec.spec_type.as_str(),
                         event.spec.format.as_str(),
                         &mut specs,

@@ -55,8 +55,45 @@ wire_enum!(
     WebhookType { ConfigurationChanged = "CONFIGURATION_CHANGED" }
 );
 
-/// The most bytes a spec or document may have, inline or fetched.
+/// The most bytes a document, or a spec given inline in a GraphQL request, may have (a
+/// request body holds inline specs, so they stay bounded by it).
 pub const MAX_SPEC_BYTES: usize = 2 * 1024 * 1024;
+/// The default for the most bytes a fetched spec may have ([`SpecLimits::max_fetched_spec`]):
+/// real specs exceed the inline limit (GitHub's OpenAPI document is about 13 MB).
+pub const DEFAULT_MAX_FETCHED_SPEC_BYTES: usize = 16 * 1024 * 1024;
+/// The default spec quota of one application ([`SpecLimits::per_application`]).
+pub const DEFAULT_SPEC_QUOTA_PER_APPLICATION: u64 = 64 * 1024 * 1024;
+/// The default spec quota of one tenant ([`SpecLimits::per_tenant`]).
+pub const DEFAULT_SPEC_QUOTA_PER_TENANT: u64 = 1024 * 1024 * 1024;
+
+/// How large specs may be and how much of them an application and a tenant may store.
+/// Quotas count every definition's spec at its full size, shared or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpecLimits {
+    /// The most bytes one fetched spec may have.
+    pub max_fetched_spec: usize,
+    /// The most spec bytes the API and event definitions of one application may have.
+    pub per_application: u64,
+    /// The most spec bytes the API and event definitions of one tenant may have.
+    pub per_tenant: u64,
+}
+
+impl Default for SpecLimits {
+    fn default() -> Self {
+        SpecLimits {
+            max_fetched_spec: DEFAULT_MAX_FETCHED_SPEC_BYTES,
+            per_application: DEFAULT_SPEC_QUOTA_PER_APPLICATION,
+            per_tenant: DEFAULT_SPEC_QUOTA_PER_TENANT,
+        }
+    }
+}
+
+/// A stored spec's name and size: the SHA-256 of its text (lowercase hex) and its length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecDigest {
+    pub sha256: String,
+    pub size: u64,
+}
 /// The most API definitions, event definitions, documents or webhooks in one registration.
 pub const MAX_CHILDREN_PER_INPUT: usize = 100;
 /// The most API definitions, event definitions or documents one application may have.
@@ -95,7 +132,10 @@ pub struct Version {
 /// The spec of an API definition.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiSpec {
+    /// The text; `None` when there is none, or when it was not read (see `digest`).
     pub data: Option<String>,
+    /// Set on specs read from the store that have a text; ignored when writing.
+    pub digest: Option<SpecDigest>,
     pub format: SpecFormat,
     pub spec_type: ApiSpecType,
     pub fetch_request: Option<FetchRequest>,
@@ -120,7 +160,10 @@ pub struct ApiDefinition {
 /// The spec of an event definition.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventSpec {
+    /// The text; `None` when there is none, or when it was not read (see `digest`).
     pub data: Option<String>,
+    /// Set on specs read from the store that have a text; ignored when writing.
+    pub digest: Option<SpecDigest>,
     pub format: SpecFormat,
     pub spec_type: EventSpecType,
     pub fetch_request: Option<FetchRequest>,

@@ -48,6 +48,9 @@ pub enum DomainError {
     /// runtime changing another runtime): its kind confines it.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Storing this would exceed a storage quota; nothing was changed.
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
     /// The consumer lacks a scope the operation requires.
     #[error("insufficient scopes provided, required: [{}], actual: [{}]", required.join(" "), actual.join(" "))]
     InsufficientScopes {

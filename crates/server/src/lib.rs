@@ -12,6 +12,7 @@ mod http;
 pub mod notifier;
 mod oauth;
 mod runtime_config;
+pub use runtime_config::SPEC_CACHE_BYTES;
 mod runtime_gateway;
 mod telemetry;
 
@@ -162,11 +163,24 @@ pub struct RunningServer {
     pub data_dir: PathBuf,
     pub admin_token_path: PathBuf,
     pub store: Arc<dyn Store>,
+    config_cache: Arc<runtime_config::ConfigCache>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
 impl RunningServer {
+    /// How many runtime configuration documents the server remembers, and the bytes they
+    /// hold (spec texts are not among them: see [`RunningServer::specs_held`]).
+    pub fn runtime_documents_held(&self) -> (usize, usize) {
+        self.config_cache.documents_held()
+    }
+
+    /// The bytes of spec texts the server keeps in memory for all runtimes together (at
+    /// most [`SPEC_CACHE_BYTES`]).
+    pub fn specs_held(&self) -> usize {
+        self.config_cache.specs_held()
+    }
+
     /// Stops accepting, lets open requests finish (bounded), and returns.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -421,6 +435,9 @@ pub struct ServerOptions {
     /// What one GraphQL request may cost, on every GraphQL endpoint (default:
     /// [`GraphqlLimits::DEFAULT`]).
     pub graphql_limits: Option<GraphqlLimits>,
+    /// The fetched-spec size limit and the spec quotas (default:
+    /// [`sextant_domain::SpecLimits::default`]).
+    pub spec_limits: Option<sextant_domain::SpecLimits>,
 }
 
 /// Starts a server whose Provisioner has no agent program (it cannot provision local
@@ -486,15 +503,23 @@ pub async fn start_with(
     });
     let ca = cas.current.clone();
     let config_cache = Arc::new(runtime_config::ConfigCache::default());
+    let config_cache_handle = config_cache.clone();
     let main_tls: SharedServerConfig = Arc::new(ArcSwap::new(main_tls));
     let mtls_tls: SharedServerConfig = Arc::new(ArcSwap::new(mtls_tls));
 
+    let spec_limits = options.spec_limits.unwrap_or_default();
+    // Fetch requests read specs up to the fetched-spec limit; webhooks keep the default.
     let fetcher = sextant_fetch::Fetcher::new(sextant_fetch::FetchPolicy {
+        allow_private: config.fetch_allow_private,
+        max_bytes: spec_limits.max_fetched_spec,
+        ..sextant_fetch::FetchPolicy::default()
+    })
+    .map_err(ServerError::Fetch)?;
+    let webhook_fetcher = sextant_fetch::Fetcher::new(sextant_fetch::FetchPolicy {
         allow_private: config.fetch_allow_private,
         ..sextant_fetch::FetchPolicy::default()
     })
     .map_err(ServerError::Fetch)?;
-    let webhook_fetcher = fetcher.clone();
     let issuer = datadir::load_issuer(&config.data_dir)?;
     let base = public_url.as_str().trim_end_matches('/');
     let limits = options.graphql_limits.unwrap_or_default();
@@ -504,6 +529,7 @@ pub async fn start_with(
         application_token_ttl: config.token_lifetimes.application,
         runtime_token_ttl: config.token_lifetimes.runtime,
         limits,
+        spec_limits,
     };
     // The certificate-secured listener, as clients reach it: the public host, the mTLS port.
     let mut mtls_url = public_url.clone();
@@ -619,6 +645,7 @@ pub async fn start_with(
         data_dir: config.data_dir,
         admin_token_path: dir.admin_token_path,
         store,
+        config_cache: config_cache_handle,
         shutdown,
         tasks,
     })

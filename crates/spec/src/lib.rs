@@ -2,7 +2,8 @@
 //!
 //! [`validate`] accepts a spec only if all of these hold, checked in this order:
 //!
-//! 1. **Size:** at most [`MAX_SPEC_BYTES`] bytes, checked before anything is parsed.
+//! 1. **Size:** at most [`MAX_SPEC_BYTES`] bytes ([`validate_up_to`]: a given size), checked
+//!    before anything is parsed.
 //! 2. **Format:** the declared format is allowed for the kind ([`check_format_allowed`]):
 //!    OpenAPI and AsyncAPI in YAML or JSON, OData in XML or JSON.
 //! 3. **Not blank.**
@@ -15,7 +16,8 @@
 //! Hostile input is bounded, so validation never panics and never stalls: nesting is limited
 //! to [`MAX_DEPTH`] levels and a document to [`MAX_NODES`] values (after YAML alias expansion;
 //! XML elements plus attributes), YAML alias replay to [`MAX_YAML_ALIAS_EVENTS`] events, and
-//! text to [`MAX_TEXT_BYTES`] bytes after alias expansion. Every walker is iterative or stops
+//! text to [`MAX_TEXT_BYTES`] bytes after alias expansion. A larger size limit
+//! ([`validate_up_to`]) scales the value and text limits in proportion ([`Limits`]). Every walker is iterative or stops
 //! at [`MAX_DEPTH`] before recursing further, so the limits hold on a 2 MiB thread stack.
 //! Only the top three levels of a JSON or YAML tree, which the structure checks read, are kept
 //! in memory; deeper values are walked and counted but dropped.
@@ -48,6 +50,28 @@ pub const MAX_TEXT_BYTES: usize = 8 * MAX_SPEC_BYTES;
 /// The most parser events YAML aliases may replay in one document; stops alias bombs
 /// ("billion laughs") long before they expand.
 pub const MAX_YAML_ALIAS_EVENTS: usize = 100_000;
+
+/// The bounds one validation runs within, derived from the size limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_bytes: usize,
+    pub max_nodes: usize,
+    pub max_text_bytes: usize,
+}
+
+impl Limits {
+    /// The limits for specs of at most `max_bytes`: [`MAX_NODES`] and [`MAX_TEXT_BYTES`]
+    /// per [`MAX_SPEC_BYTES`] of size (never less than those), so a large real spec has the
+    /// same room per byte as a small one.
+    pub fn for_size(max_bytes: usize) -> Limits {
+        let factor = max_bytes.div_ceil(MAX_SPEC_BYTES).max(1);
+        Limits {
+            max_bytes,
+            max_nodes: MAX_NODES.saturating_mul(factor),
+            max_text_bytes: MAX_TEXT_BYTES.saturating_mul(factor),
+        }
+    }
+}
 
 /// What a spec describes; decides the allowed formats and the structure checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -135,10 +159,22 @@ pub fn check_format_allowed(kind: SpecKind, format: SpecFormat) -> Result<(), Sp
 /// - **OData:** in XML, a root element named `Edmx` (any prefix) with a `DataServices` child;
 ///   in JSON (CSDL JSON), an object with a string `$Version`.
 pub fn validate(kind: SpecKind, format: SpecFormat, data: &str) -> Result<(), SpecError> {
-    if data.len() > MAX_SPEC_BYTES {
+    validate_up_to(kind, format, data, MAX_SPEC_BYTES)
+}
+
+/// [`validate`] with a size limit of `max_bytes` (fetched specs) and the value and text limits
+/// of [`Limits::for_size`].
+pub fn validate_up_to(
+    kind: SpecKind,
+    format: SpecFormat,
+    data: &str,
+    max_bytes: usize,
+) -> Result<(), SpecError> {
+    let limits = Limits::for_size(max_bytes);
+    if data.len() > limits.max_bytes {
         return Err(SpecError::TooLarge {
             size: data.len(),
-            max: MAX_SPEC_BYTES,
+            max: limits.max_bytes,
         });
     }
     check_format_allowed(kind, format)?;
@@ -146,9 +182,9 @@ pub fn validate(kind: SpecKind, format: SpecFormat, data: &str) -> Result<(), Sp
         return Err(SpecError::Empty);
     }
     match format {
-        SpecFormat::Json => structure::check_tree(kind, &tree::parse_json(data)?),
-        SpecFormat::Yaml => structure::check_tree(kind, &tree::parse_yaml(data)?),
-        SpecFormat::Xml => structure::check_xml(kind, &xml::parse(data)?),
+        SpecFormat::Json => structure::check_tree(kind, &tree::parse_json(data, limits)?),
+        SpecFormat::Yaml => structure::check_tree(kind, &tree::parse_yaml(data, limits)?),
+        SpecFormat::Xml => structure::check_xml(kind, &xml::parse(data, limits)?),
     }
 }
 

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use sextant_domain::{ApiSpecType, EventSpecType, SpecFormat};
 
 use crate::{
-    MAX_DEPTH, MAX_NODES, MAX_SPEC_BYTES, MAX_TEXT_BYTES, SpecError, SpecKind,
-    check_format_allowed, validate,
+    Limits, MAX_DEPTH, MAX_NODES, MAX_SPEC_BYTES, MAX_TEXT_BYTES, SpecError, SpecKind,
+    check_format_allowed, validate, validate_up_to,
 };
 
 use SpecFormat::{Json, Xml, Yaml};
@@ -715,4 +715,45 @@ paths:
         200: {description: ok}
 "#;
     assert_eq!(validate(OpenApi, Yaml, doc), Ok(()));
+}
+
+/// A real-sized spec (13 MB, like GitHub's OpenAPI document): refused at the inline limit,
+/// accepted at the fetched-spec limit, whose value and text limits grow in proportion.
+#[test]
+fn a_large_spec_passes_with_a_larger_limit() {
+    let mut doc = String::from(
+        "{\"openapi\":\"3.0.0\",\"info\":{\"title\":\"big\",\"version\":\"1\"},\"paths\":{",
+    );
+    let mut i = 0;
+    while doc.len() < 13_000_000 {
+        if i > 0 {
+            doc.push(',');
+        }
+        doc.push_str(&format!(
+            "\"/p/{i}\":{{\"get\":{{\"operationId\":\"o{i}\",\"responses\":{{\"200\":{{\"description\":\"ok\"}}}}}}}}"
+        ));
+        i += 1;
+    }
+    doc.push_str("}}");
+    assert!(matches!(
+        validate(SpecKind::OpenApi, SpecFormat::Json, &doc),
+        Err(SpecError::TooLarge { .. })
+    ));
+    let limit = 16 * 1024 * 1024;
+    assert_eq!(
+        validate_up_to(SpecKind::OpenApi, SpecFormat::Json, &doc, limit),
+        Ok(())
+    );
+    let limits = Limits::for_size(limit);
+    assert_eq!(limits.max_nodes, 8 * MAX_NODES);
+    assert_eq!(limits.max_text_bytes, 8 * MAX_TEXT_BYTES);
+    assert_eq!(Limits::for_size(1).max_nodes, MAX_NODES);
+    // Above the limit it is refused before parsing.
+    assert_eq!(
+        validate_up_to(SpecKind::OpenApi, SpecFormat::Json, &doc, doc.len() - 1),
+        Err(SpecError::TooLarge {
+            size: doc.len(),
+            max: doc.len() - 1
+        })
+    );
 }

@@ -13,7 +13,7 @@ use serde_json::{Map, Number, Value};
 use sextant_domain::SpecFormat;
 
 use crate::error::one_line;
-use crate::{MAX_DEPTH, MAX_NODES, MAX_TEXT_BYTES, MAX_YAML_ALIAS_EVENTS, SpecError};
+use crate::{Limits, MAX_DEPTH, MAX_YAML_ALIAS_EVENTS, SpecError};
 
 /// Values enclosed by more containers than this are walked and counted but not kept: the
 /// structure checks read at most `document.info.title` (two levels down).
@@ -29,14 +29,23 @@ enum Breach {
 }
 
 /// What the document has used so far, and the limit it passed, if any.
-#[derive(Default)]
 struct Budget {
+    limits: Limits,
     nodes: Cell<usize>,
     text: Cell<usize>,
     breach: Cell<Option<Breach>>,
 }
 
 impl Budget {
+    fn new(limits: Limits) -> Self {
+        Budget {
+            limits,
+            nodes: Cell::new(0),
+            text: Cell::new(0),
+            breach: Cell::new(None),
+        }
+    }
+
     fn fail<E: de::Error>(&self, breach: Breach) -> E {
         self.breach.set(Some(breach));
         E::custom(match breach {
@@ -50,7 +59,7 @@ impl Budget {
     fn node<E: de::Error>(&self) -> Result<(), E> {
         let n = self.nodes.get() + 1;
         self.nodes.set(n);
-        if n > MAX_NODES {
+        if n > self.limits.max_nodes {
             return Err(self.fail(Breach::Nodes));
         }
         Ok(())
@@ -59,7 +68,7 @@ impl Budget {
     fn text<E: de::Error>(&self, len: usize) -> Result<(), E> {
         let n = self.text.get().saturating_add(len);
         self.text.set(n);
-        if n > MAX_TEXT_BYTES {
+        if n > self.limits.max_text_bytes {
             return Err(self.fail(Breach::Text));
         }
         Ok(())
@@ -69,9 +78,11 @@ impl Budget {
     fn error(&self, format: SpecFormat, message: impl fmt::Display) -> SpecError {
         match self.breach.get() {
             Some(Breach::Depth) => SpecError::TooDeep { max: MAX_DEPTH },
-            Some(Breach::Nodes) => SpecError::TooManyNodes { max: MAX_NODES },
+            Some(Breach::Nodes) => SpecError::TooManyNodes {
+                max: self.limits.max_nodes,
+            },
             Some(Breach::Text) => SpecError::TooMuchText {
-                max: MAX_TEXT_BYTES,
+                max: self.limits.max_text_bytes,
             },
             Some(Breach::ComplexKey) | None => SpecError::Syntax {
                 format,
@@ -82,8 +93,8 @@ impl Budget {
 }
 
 /// Parses JSON into a bounded tree.
-pub(crate) fn parse_json(data: &str) -> Result<Value, SpecError> {
-    let budget = Budget::default();
+pub(crate) fn parse_json(data: &str, limits: Limits) -> Result<Value, SpecError> {
+    let budget = Budget::new(limits);
     let mut de = serde_json::Deserializer::from_str(data);
     Node::root(&budget)
         .deserialize(&mut de)
@@ -92,16 +103,16 @@ pub(crate) fn parse_json(data: &str) -> Result<Value, SpecError> {
 }
 
 /// Parses a single YAML document into a bounded tree.
-pub(crate) fn parse_yaml(data: &str) -> Result<Value, SpecError> {
-    let budget = Budget::default();
+pub(crate) fn parse_yaml(data: &str, limits: Limits) -> Result<Value, SpecError> {
+    let budget = Budget::new(limits);
     let options = serde_saphyr::options! {
         // serde-saphyr's own event budget, enforced while parsing. Depth and values are also
         // bounded by `Node` (which sees alias expansions too); these keep the parser's
         // bookkeeping within the same limits.
         budget: serde_saphyr::budget! {
             max_depth: MAX_DEPTH,
-            max_nodes: MAX_NODES,
-            max_events: 2 * MAX_NODES + 16,
+            max_nodes: limits.max_nodes,
+            max_events: 2 * limits.max_nodes + 16,
             flow_nesting_limit: MAX_DEPTH,
         },
         alias_limits: serde_saphyr::alias_limits! {
@@ -116,12 +127,12 @@ pub(crate) fn parse_yaml(data: &str) -> Result<Value, SpecError> {
     })
     .map_err(|e| match budget.breach.get() {
         Some(_) => budget.error(SpecFormat::Yaml, e),
-        None => yaml_error(&e),
+        None => yaml_error(&e, limits),
     })
 }
 
 /// A serde-saphyr error as a `SpecError`: a limit it reports, or else a syntax error.
-fn yaml_error(outer: &serde_saphyr::Error) -> SpecError {
+fn yaml_error(outer: &serde_saphyr::Error, limits: Limits) -> SpecError {
     use serde_saphyr::budget::BudgetBreach;
     use serde_saphyr::granit_parser::ErrorKind;
     use serde_saphyr::{Error, ExternalMessageSource};
@@ -133,11 +144,11 @@ fn yaml_error(outer: &serde_saphyr::Error) -> SpecError {
     match e {
         Error::Budget { breach, .. } => match breach {
             BudgetBreach::Depth { .. } => SpecError::TooDeep { max: MAX_DEPTH },
-            BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => {
-                SpecError::TooManyNodes { max: MAX_NODES }
-            }
+            BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => SpecError::TooManyNodes {
+                max: limits.max_nodes,
+            },
             BudgetBreach::ScalarBytes { .. } => SpecError::TooMuchText {
-                max: MAX_TEXT_BYTES,
+                max: limits.max_text_bytes,
             },
             _ => SpecError::AliasExpansion,
         },

@@ -11,7 +11,7 @@ use quick_xml::{Reader, XmlVersion};
 use sextant_domain::SpecFormat;
 
 use crate::error::one_line;
-use crate::{MAX_DEPTH, MAX_NODES, SpecError};
+use crate::{Limits, MAX_DEPTH, SpecError};
 
 /// What the structure checks need from an XML document.
 #[derive(Debug)]
@@ -30,7 +30,7 @@ fn syntax(message: impl AsRef<str>) -> SpecError {
 }
 
 /// Checks that `data` is one well-formed XML document within the limits and summarises it.
-pub(crate) fn parse(data: &str) -> Result<XmlDocument, SpecError> {
+pub(crate) fn parse(data: &str, limits: Limits) -> Result<XmlDocument, SpecError> {
     let mut reader = Reader::from_str(data);
     {
         let config = reader.config_mut();
@@ -39,7 +39,10 @@ pub(crate) fn parse(data: &str) -> Result<XmlDocument, SpecError> {
         config.allow_unmatched_ends = false;
         config.allow_dangling_amp = false;
     }
-    let mut walk = Walk::default();
+    let mut walk = Walk {
+        max_nodes: limits.max_nodes,
+        ..Walk::default()
+    };
     let mut first = true;
     loop {
         let event = reader
@@ -108,6 +111,7 @@ pub(crate) fn parse(data: &str) -> Result<XmlDocument, SpecError> {
 
 #[derive(Default)]
 struct Walk {
+    max_nodes: usize,
     depth: usize,
     nodes: usize,
     root: Option<String>,
@@ -146,8 +150,10 @@ impl Walk {
 
     fn count(&mut self) -> Result<(), SpecError> {
         self.nodes += 1;
-        if self.nodes > MAX_NODES {
-            return Err(SpecError::TooManyNodes { max: MAX_NODES });
+        if self.nodes > self.max_nodes {
+            return Err(SpecError::TooManyNodes {
+                max: self.max_nodes,
+            });
         }
         Ok(())
     }

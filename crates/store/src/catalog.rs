@@ -44,6 +44,39 @@ pub trait CatalogTx: Send {
         page: &PageRequest,
     ) -> Result<HashMap<Uuid, Page<ApiDefinition>>, StoreError>;
 
+    /// Like [`CatalogTx::api_definitions`] and [`CatalogTx::event_definitions`] together,
+    /// without the specs' texts: each spec carries its digest only (for runtime
+    /// configuration documents, which name specs by hash).
+    async fn definitions_without_spec_data(
+        &mut self,
+        tenant: TenantId,
+        app_ids: &[Uuid],
+        page: &PageRequest,
+    ) -> Result<
+        (
+            HashMap<Uuid, Page<ApiDefinition>>,
+            HashMap<Uuid, Page<EventDefinition>>,
+        ),
+        StoreError,
+    >;
+
+    // --- specs ---
+    /// A stored spec's text by its SHA-256 (lowercase hex). Specs are shared by content
+    /// across tenants: the caller decides who may read which hash.
+    async fn spec(&mut self, sha256: &str) -> Result<Option<String>, StoreError>;
+    /// The spec bytes of an application's definitions and of its tenant's. In a write
+    /// transaction on PostgreSQL it first takes the tenant's quota lock (held to the end of
+    /// the transaction), so that concurrent writers of a tenant check their quota one after
+    /// another and each sees what the others committed.
+    async fn spec_usage(
+        &mut self,
+        tenant: TenantId,
+        app_id: Uuid,
+    ) -> Result<crate::catalog::SpecUsage, StoreError>;
+    /// Moves spec texts that an older version kept in the definitions' rows into `specs`;
+    /// answers how many definitions it moved. Run once when the store opens.
+    async fn move_inline_specs(&mut self) -> Result<u64, StoreError>;
+
     /// How many children of one kind an application has (`table`: one of the catalog's).
     async fn count_children(
         &mut self,
@@ -286,26 +319,80 @@ pub(crate) fn pages_by_app<T>(
         .collect()
 }
 
+// Read columns: the spec's text comes from `specs` (by a correlated subquery, so that the
+// same lists serve single rows and pages); the `*_DIGEST_COLUMNS` variants leave it out.
+// The name and size of the spec are the last two columns.
 const API_COLUMNS: &str = "id, tenant_id, app_id, name, description, group_name, target_url, \
-     spec_data, spec_format, spec_type, spec_fetch_request, version, default_auth, created_at";
-const EVENT_COLUMNS: &str = "id, tenant_id, app_id, name, description, group_name, spec_data, \
-     spec_format, spec_type, spec_fetch_request, version, created_at";
+     (SELECT specs.data FROM specs WHERE specs.sha256 = spec_sha256), spec_format, spec_type, \
+     spec_fetch_request, version, default_auth, created_at, spec_sha256, spec_size";
+const API_DIGEST_COLUMNS: &str = "id, tenant_id, app_id, name, description, group_name, \
+     target_url, CAST(NULL AS TEXT), spec_format, spec_type, spec_fetch_request, version, \
+     default_auth, created_at, spec_sha256, spec_size";
+const API_INSERT_COLUMNS: &str = "id, tenant_id, app_id, name, description, group_name, \
+     target_url, spec_sha256, spec_format, spec_type, spec_fetch_request, version, default_auth, \
+     created_at, spec_size";
+const EVENT_COLUMNS: &str = "id, tenant_id, app_id, name, description, group_name, \
+     (SELECT specs.data FROM specs WHERE specs.sha256 = spec_sha256), spec_format, spec_type, \
+     spec_fetch_request, version, created_at, spec_sha256, spec_size";
+const EVENT_DIGEST_COLUMNS: &str = "id, tenant_id, app_id, name, description, group_name, \
+     CAST(NULL AS TEXT), spec_format, spec_type, spec_fetch_request, version, created_at, \
+     spec_sha256, spec_size";
+const EVENT_INSERT_COLUMNS: &str = "id, tenant_id, app_id, name, description, group_name, \
+     spec_sha256, spec_format, spec_type, spec_fetch_request, version, created_at, spec_size";
 const DOCUMENT_COLUMNS: &str = "id, tenant_id, app_id, title, display_name, description, format, \
      kind, data, fetch_request, created_at";
 const WEBHOOK_COLUMNS: &str =
     "id, tenant_id, app_id, type, url, auth, created_at, secret, failing_since";
 
-pub(crate) fn api_columns() -> &'static str {
-    API_COLUMNS
+pub(crate) fn api_columns(with_spec_data: bool) -> &'static str {
+    if with_spec_data {
+        API_COLUMNS
+    } else {
+        API_DIGEST_COLUMNS
+    }
 }
-pub(crate) fn event_columns() -> &'static str {
-    EVENT_COLUMNS
+pub(crate) fn api_insert_columns() -> &'static str {
+    API_INSERT_COLUMNS
+}
+pub(crate) fn event_columns(with_spec_data: bool) -> &'static str {
+    if with_spec_data {
+        EVENT_COLUMNS
+    } else {
+        EVENT_DIGEST_COLUMNS
+    }
+}
+pub(crate) fn event_insert_columns() -> &'static str {
+    EVENT_INSERT_COLUMNS
 }
 pub(crate) fn document_columns() -> &'static str {
     DOCUMENT_COLUMNS
 }
 pub(crate) fn webhook_columns() -> &'static str {
     WEBHOOK_COLUMNS
+}
+
+/// SHA-256 of a spec's text, lowercase hex: its name in the `specs` table.
+pub fn spec_sha256(data: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The digest a spec row names, from its last two columns.
+pub(crate) fn digest_of(
+    sha256: Option<String>,
+    size: Option<i64>,
+) -> Option<sextant_domain::SpecDigest> {
+    sha256.map(|sha256| sextant_domain::SpecDigest {
+        sha256,
+        size: u64::try_from(size.unwrap_or(0)).unwrap_or(0),
+    })
+}
+
+/// Spec bytes stored by an application's definitions and by its tenant's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpecUsage {
+    pub application: u64,
+    pub tenant: u64,
 }
 
 macro_rules! catalog_tx {
@@ -321,6 +408,7 @@ macro_rules! catalog_tx {
                 let spec = match (format, spec_type) {
                     (Some(format), Some(spec_type)) => Some(sextant_domain::ApiSpec {
                         data: row.try_get(7)?,
+                        digest: $crate::catalog::digest_of(row.try_get(14)?, row.try_get(15)?),
                         format: parse_enum("spec format", &format, sextant_domain::SpecFormat::parse)?,
                         spec_type: parse_enum(
                             "API spec type",
@@ -365,6 +453,7 @@ macro_rules! catalog_tx {
                     group: row.try_get(5)?,
                     spec: sextant_domain::EventSpec {
                         data: row.try_get(6)?,
+                        digest: $crate::catalog::digest_of(row.try_get(12)?, row.try_get(13)?),
                         format: parse_enum("spec format", &format, sextant_domain::SpecFormat::parse)?,
                         spec_type: parse_enum(
                             "event spec type",
@@ -423,6 +512,35 @@ macro_rules! catalog_tx {
                         .map(from_micros)
                         .transpose()?,
                 })
+            }
+
+            /// Stores a spec's text once (by its SHA-256) and answers its name and size. With
+            /// no text, a digest read earlier names a spec that is already stored.
+            async fn put_spec(
+                &mut self,
+                data: Option<&str>,
+                digest: Option<&sextant_domain::SpecDigest>,
+            ) -> Result<Option<(String, i64)>, StoreError> {
+                let Some(data) = data else {
+                    return Ok(digest.map(|d| {
+                        (d.sha256.clone(), i64::try_from(d.size).unwrap_or(i64::MAX))
+                    }));
+                };
+                let sha256 = $crate::catalog::spec_sha256(data);
+                let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
+                self.counter().inc();
+                // DO UPDATE, not DO NOTHING: it locks the row, so a concurrent removal of its
+                // last reference cannot delete it under this transaction (see migration 0014).
+                sqlx::query(
+                    "INSERT INTO specs (sha256, size, data) VALUES ($1, $2, $3) \
+                     ON CONFLICT (sha256) DO UPDATE SET size = excluded.size",
+                )
+                .bind(&sha256)
+                .bind(size)
+                .bind(data)
+                .execute(self.conn())
+                .await?;
+                Ok(Some((sha256, size)))
             }
 
             /// One row by tenant and id.
@@ -524,11 +642,15 @@ macro_rules! catalog_tx {
                 &mut self,
                 api: &sextant_domain::ApiDefinition,
             ) -> Result<(), StoreError> {
+                let stored = match api.spec.as_ref() {
+                    Some(spec) => self.put_spec(spec.data.as_deref(), spec.digest.as_ref()).await?,
+                    None => None,
+                };
                 self.counter().inc();
                 sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO api_definitions ({}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                    $crate::catalog::api_columns()
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                    $crate::catalog::api_insert_columns()
                 )))
                 .bind(api.id)
                 .bind(api.tenant.0)
@@ -537,7 +659,7 @@ macro_rules! catalog_tx {
                 .bind(&api.description)
                 .bind(&api.group)
                 .bind(&api.target_url)
-                .bind(api.spec.as_ref().and_then(|s| s.data.clone()))
+                .bind(stored.as_ref().map(|(sha256, _)| sha256.clone()))
                 .bind(api.spec.as_ref().map(|s| s.format.as_str()))
                 .bind(api.spec.as_ref().map(|s| s.spec_type.as_str()))
                 .bind(
@@ -553,6 +675,7 @@ macro_rules! catalog_tx {
                 )
                 .bind(api.default_auth.as_ref().map(Json))
                 .bind(to_micros(api.created_at))
+                .bind(stored.as_ref().map(|(_, size)| *size))
                 .execute(self.conn())
                 .await?;
                 Ok(())
@@ -562,12 +685,16 @@ macro_rules! catalog_tx {
                 &mut self,
                 api: &sextant_domain::ApiDefinition,
             ) -> Result<bool, StoreError> {
+                let stored = match api.spec.as_ref() {
+                    Some(spec) => self.put_spec(spec.data.as_deref(), spec.digest.as_ref()).await?,
+                    None => None,
+                };
                 self.counter().inc();
                 let done = sqlx::query(
                     "UPDATE api_definitions SET name = $3, description = $4, group_name = $5, \
-                     target_url = $6, spec_data = $7, spec_format = $8, spec_type = $9, \
-                     spec_fetch_request = $10, version = $11, default_auth = $12 \
-                     WHERE tenant_id = $1 AND id = $2",
+                     target_url = $6, spec_sha256 = $7, spec_format = $8, spec_type = $9, \
+                     spec_fetch_request = $10, version = $11, default_auth = $12, \
+                     spec_size = $13, spec_data = NULL WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(api.tenant.0)
                 .bind(api.id)
@@ -575,7 +702,7 @@ macro_rules! catalog_tx {
                 .bind(&api.description)
                 .bind(&api.group)
                 .bind(&api.target_url)
-                .bind(api.spec.as_ref().and_then(|s| s.data.clone()))
+                .bind(stored.as_ref().map(|(sha256, _)| sha256.clone()))
                 .bind(api.spec.as_ref().map(|s| s.format.as_str()))
                 .bind(api.spec.as_ref().map(|s| s.spec_type.as_str()))
                 .bind(
@@ -590,6 +717,7 @@ macro_rules! catalog_tx {
                         .map(|v| Json($crate::catalog::StoredVersion::from_domain(v))),
                 )
                 .bind(api.default_auth.as_ref().map(Json))
+                .bind(stored.as_ref().map(|(_, size)| *size))
                 .execute(self.conn())
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -601,7 +729,7 @@ macro_rules! catalog_tx {
                 id: Uuid,
             ) -> Result<Option<sextant_domain::ApiDefinition>, StoreError> {
                 let row = self
-                    .catalog_row("api_definitions", $crate::catalog::api_columns(), tenant, id)
+                    .catalog_row("api_definitions", $crate::catalog::api_columns(true), tenant, id)
                     .await?;
                 row.as_ref().map(Self::api_from_row).transpose()
             }
@@ -625,7 +753,7 @@ macro_rules! catalog_tx {
                 let (rows, counts) = self
                     .catalog_pages(
                         "api_definitions",
-                        $crate::catalog::api_columns(),
+                        $crate::catalog::api_columns(true),
                         tenant,
                         app_ids,
                         group,
@@ -637,6 +765,120 @@ macro_rules! catalog_tx {
                     .map(|r| Self::api_from_row(r).map(|a| (a.application_id, a)))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok($crate::catalog::pages_by_app(app_ids, items, counts, page))
+            }
+
+            async fn definitions_without_spec_data(
+                &mut self,
+                tenant: TenantId,
+                app_ids: &[Uuid],
+                page: &PageRequest,
+            ) -> Result<
+                (
+                    std::collections::HashMap<Uuid, Page<sextant_domain::ApiDefinition>>,
+                    std::collections::HashMap<Uuid, Page<sextant_domain::EventDefinition>>,
+                ),
+                StoreError,
+            > {
+                let (rows, counts) = self
+                    .catalog_pages(
+                        "api_definitions",
+                        $crate::catalog::api_columns(false),
+                        tenant,
+                        app_ids,
+                        None,
+                        page,
+                    )
+                    .await?;
+                let items = rows
+                    .iter()
+                    .map(|r| Self::api_from_row(r).map(|a| (a.application_id, a)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let apis = $crate::catalog::pages_by_app(app_ids, items, counts, page);
+                let (rows, counts) = self
+                    .catalog_pages(
+                        "event_definitions",
+                        $crate::catalog::event_columns(false),
+                        tenant,
+                        app_ids,
+                        None,
+                        page,
+                    )
+                    .await?;
+                let items = rows
+                    .iter()
+                    .map(|r| Self::event_from_row(r).map(|e| (e.application_id, e)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let events = $crate::catalog::pages_by_app(app_ids, items, counts, page);
+                Ok((apis, events))
+            }
+
+            async fn spec(&mut self, sha256: &str) -> Result<Option<String>, StoreError> {
+                self.counter().inc();
+                Ok(sqlx::query_scalar("SELECT data FROM specs WHERE sha256 = $1")
+                    .bind(sha256)
+                    .fetch_optional(self.conn())
+                    .await?)
+            }
+
+            async fn spec_usage(
+                &mut self,
+                tenant: TenantId,
+                app_id: Uuid,
+            ) -> Result<$crate::catalog::SpecUsage, StoreError> {
+                self.lock_spec_quota(tenant).await?;
+                self.counter().inc();
+                let (application, total): (i64, i64) = sqlx::query_as(
+                    "SELECT \
+                     CAST((SELECT COALESCE(SUM(spec_size), 0) FROM api_definitions \
+                           WHERE tenant_id = $1 AND app_id = $2) AS BIGINT) + \
+                     CAST((SELECT COALESCE(SUM(spec_size), 0) FROM event_definitions \
+                           WHERE tenant_id = $1 AND app_id = $2) AS BIGINT), \
+                     CAST((SELECT COALESCE(SUM(spec_size), 0) FROM api_definitions \
+                           WHERE tenant_id = $1) AS BIGINT) + \
+                     CAST((SELECT COALESCE(SUM(spec_size), 0) FROM event_definitions \
+                           WHERE tenant_id = $1) AS BIGINT)",
+                )
+                .bind(tenant.0)
+                .bind(app_id)
+                .fetch_one(self.conn())
+                .await?;
+                Ok($crate::catalog::SpecUsage {
+                    application: u64::try_from(application).unwrap_or(0),
+                    tenant: u64::try_from(total).unwrap_or(0),
+                })
+            }
+
+            async fn move_inline_specs(&mut self) -> Result<u64, StoreError> {
+                let mut moved = 0;
+                for table in ["api_definitions", "event_definitions"] {
+                    loop {
+                        // A few rows at a time: each may hold megabytes.
+                        self.counter().inc();
+                        let rows: Vec<(Uuid, String)> = sqlx::query_as(AssertSqlSafe(format!(
+                            "SELECT id, spec_data FROM {table} WHERE spec_data IS NOT NULL LIMIT 16"
+                        )))
+                        .fetch_all(self.conn())
+                        .await?;
+                        if rows.is_empty() {
+                            break;
+                        }
+                        for (id, data) in rows {
+                            let stored = self.put_spec(Some(&data), None).await?;
+                            self.counter().inc();
+                            sqlx::query(AssertSqlSafe(format!(
+                                "UPDATE {table} SET spec_sha256 = $2, spec_size = $3, \
+                                 spec_data = NULL WHERE id = $1"
+                            )))
+                            .bind(id)
+                            .bind(stored.as_ref().map(|(sha256, _)| sha256.clone()))
+                            .bind(stored.as_ref().map(|(_, size)| *size))
+                            .execute(self.conn())
+                            .await?;
+                            moved += 1;
+                        }
+                    }
+                }
+                Ok(moved)
             }
 
             async fn count_children(
@@ -660,11 +902,14 @@ macro_rules! catalog_tx {
                 &mut self,
                 event: &sextant_domain::EventDefinition,
             ) -> Result<(), StoreError> {
+                let stored = self
+                    .put_spec(event.spec.data.as_deref(), event.spec.digest.as_ref())
+                    .await?;
                 self.counter().inc();
                 sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO event_definitions ({}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                    $crate::catalog::event_columns()
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    $crate::catalog::event_insert_columns()
                 )))
                 .bind(event.id)
                 .bind(event.tenant.0)
@@ -672,7 +917,7 @@ macro_rules! catalog_tx {
                 .bind(&event.name)
                 .bind(&event.description)
                 .bind(&event.group)
-                .bind(&event.spec.data)
+                .bind(stored.as_ref().map(|(sha256, _)| sha256.clone()))
                 .bind(event.spec.format.as_str())
                 .bind(event.spec.spec_type.as_str())
                 .bind(
@@ -689,6 +934,7 @@ macro_rules! catalog_tx {
                         .map(|v| Json($crate::catalog::StoredVersion::from_domain(v))),
                 )
                 .bind(to_micros(event.created_at))
+                .bind(stored.as_ref().map(|(_, size)| *size))
                 .execute(self.conn())
                 .await?;
                 Ok(())
@@ -698,18 +944,22 @@ macro_rules! catalog_tx {
                 &mut self,
                 event: &sextant_domain::EventDefinition,
             ) -> Result<bool, StoreError> {
+                let stored = self
+                    .put_spec(event.spec.data.as_deref(), event.spec.digest.as_ref())
+                    .await?;
                 self.counter().inc();
                 let done = sqlx::query(
                     "UPDATE event_definitions SET name = $3, description = $4, group_name = $5, \
-                     spec_data = $6, spec_format = $7, spec_type = $8, spec_fetch_request = $9, \
-                     version = $10 WHERE tenant_id = $1 AND id = $2",
+                     spec_sha256 = $6, spec_format = $7, spec_type = $8, spec_fetch_request = $9, \
+                     version = $10, spec_size = $11, spec_data = NULL \
+                     WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(event.tenant.0)
                 .bind(event.id)
                 .bind(&event.name)
                 .bind(&event.description)
                 .bind(&event.group)
-                .bind(&event.spec.data)
+                .bind(stored.as_ref().map(|(sha256, _)| sha256.clone()))
                 .bind(event.spec.format.as_str())
                 .bind(event.spec.spec_type.as_str())
                 .bind(
@@ -725,6 +975,7 @@ macro_rules! catalog_tx {
                         .as_ref()
                         .map(|v| Json($crate::catalog::StoredVersion::from_domain(v))),
                 )
+                .bind(stored.as_ref().map(|(_, size)| *size))
                 .execute(self.conn())
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -736,7 +987,7 @@ macro_rules! catalog_tx {
                 id: Uuid,
             ) -> Result<Option<sextant_domain::EventDefinition>, StoreError> {
                 let row = self
-                    .catalog_row("event_definitions", $crate::catalog::event_columns(), tenant, id)
+                    .catalog_row("event_definitions", $crate::catalog::event_columns(true), tenant, id)
                     .await?;
                 row.as_ref().map(Self::event_from_row).transpose()
             }
@@ -760,7 +1011,7 @@ macro_rules! catalog_tx {
                 let (rows, counts) = self
                     .catalog_pages(
                         "event_definitions",
-                        $crate::catalog::event_columns(),
+                        $crate::catalog::event_columns(true),
                         tenant,
                         app_ids,
                         group,

@@ -52,7 +52,7 @@ mod delivery;
 mod postgres;
 mod sqlite;
 
-pub use catalog::{CatalogTx, ChildKind};
+pub use catalog::{CatalogTx, ChildKind, SpecUsage, spec_sha256};
 pub use delivery::{AttemptOutcome, DeliveryTx, EventFanOut};
 pub use postgres::PostgresStore;
 pub use provisioning::ProvisioningTx;

@@ -127,6 +127,7 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
+        move_inline_specs(&pool).await?;
         let epochs = Arc::new(ConfigEpochs::default());
         load_epochs(&pool, &epochs).await?;
         let listener = tokio::spawn(follow_epochs(pool.clone(), epochs.clone())).abort_handle();
@@ -137,6 +138,26 @@ impl PostgresStore {
             _listener: Arc::new(Listener(listener)),
         })
     }
+}
+
+/// Moves specs an older version stored in the definitions' rows into `specs` (once; replicas
+/// starting together do the same idempotent work).
+async fn move_inline_specs(pool: &PgPool) -> Result<(), StoreError> {
+    use crate::CatalogTx;
+    let mut tx = PgTx {
+        tx: pool.begin().await?,
+        counter: StatementCounter::default(),
+        write: true,
+        epochs: Arc::new(ConfigEpochs::default()),
+        bumped: Vec::new(),
+        filled_outbox: false,
+    };
+    let moved = tx.move_inline_specs().await?;
+    tx.tx.commit().await?;
+    if moved > 0 {
+        tracing::info!(moved, "specs moved into the content-addressed spec table");
+    }
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -235,6 +256,21 @@ impl PgTx {
 
     fn counter(&self) -> &StatementCounter {
         &self.counter
+    }
+
+    /// The tenant's spec quota lock, held to the end of a write transaction: quota checks of
+    /// one tenant run one after another (a transaction-level advisory lock; the first key
+    /// names the purpose, the second the tenant).
+    async fn lock_spec_quota(&mut self, tenant: TenantId) -> Result<(), StoreError> {
+        if !self.write {
+            return Ok(());
+        }
+        self.counter().inc();
+        sqlx::query("SELECT pg_advisory_xact_lock(1936745843, hashtext($1::text))")
+            .bind(tenant.0)
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 
     /// Label definitions read in a write transaction are share-locked (see

@@ -58,6 +58,7 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
+        move_inline_specs(&pool).await?;
         let epochs = Arc::new(ConfigEpochs::default());
         let rows: Vec<(Uuid, i64)> = sqlx::query_as("SELECT tenant_id, epoch FROM config_epochs")
             .fetch_all(&pool)
@@ -72,6 +73,25 @@ impl SqliteStore {
             writer: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
+}
+
+/// Moves specs an older version stored in the definitions' rows into `specs` (once).
+async fn move_inline_specs(pool: &SqlitePool) -> Result<(), StoreError> {
+    use crate::CatalogTx;
+    let mut tx = SqliteTx {
+        tx: pool.begin_with("BEGIN IMMEDIATE").await?,
+        counter: StatementCounter::default(),
+        _writer: None,
+        epochs: Arc::new(ConfigEpochs::default()),
+        bumped: Vec::new(),
+        filled_outbox: false,
+    };
+    let moved = tx.move_inline_specs().await?;
+    tx.tx.commit().await?;
+    if moved > 0 {
+        tracing::info!(moved, "specs moved into the content-addressed spec table");
+    }
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -161,6 +181,11 @@ impl SqliteTx {
 
     fn counter(&self) -> &StatementCounter {
         &self.counter
+    }
+
+    /// SQLite serializes writers: a quota check needs no lock of its own.
+    async fn lock_spec_quota(&mut self, _tenant: TenantId) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// SQLite serializes writers; row locks do not exist and are not needed.

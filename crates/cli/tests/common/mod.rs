@@ -128,6 +128,7 @@ pub async fn start(
             lease: Some(Duration::from_secs(2)),
             notifier: None,
             graphql_limits: None,
+            spec_limits: None,
         },
     )
     .await

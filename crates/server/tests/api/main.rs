@@ -23,6 +23,7 @@ mod rotation;
 mod runtime_config;
 mod runtime_serving;
 mod runtimes;
+mod spec_store;
 mod statements;
 mod systems;
 mod tokens;
