@@ -165,6 +165,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
                 retry_max: Duration::from_secs(5),
                 ..sextant_server::notifier::NotifierSettings::default()
             }),
+            connections: None,
         },
     )
     .await
