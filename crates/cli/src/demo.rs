@@ -167,6 +167,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             }),
             graphql_limits: None,
             spec_limits: None,
+            connections: None,
         },
     )
     .await

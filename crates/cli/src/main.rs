@@ -131,6 +131,24 @@ struct ServerArgs {
     /// The most spec bytes the API and event definitions of one tenant may store.
     #[arg(long, env = "SEXTANT_SPEC_QUOTA_PER_TENANT", default_value_t = sextant_domain::DEFAULT_SPEC_QUOTA_PER_TENANT)]
     spec_quota_per_tenant: u64,
+    /// Most connections open at once on each listener; default: half of what the file limit
+    /// (ulimit -n) leaves after a reserve for the database and outbound calls, at most 4096.
+    #[arg(long, env = "SEXTANT_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Most connections open at once from one address (IPv6: one /64) on each listener;
+    /// raise it when many runtimes reach the server from one address (NAT).
+    #[arg(long, env = "SEXTANT_MAX_CONNECTIONS_PER_PEER", default_value_t = sextant_server::ConnectionSettings::default().max_per_peer)]
+    max_connections_per_peer: usize,
+    /// Time for a client's TLS handshake, and then for its first request.
+    #[arg(long, env = "SEXTANT_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    handshake_timeout: std::time::Duration,
+    /// How long a connection without a request in progress stays open.
+    #[arg(long, env = "SEXTANT_IDLE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    idle_timeout: std::time::Duration,
+    /// HTTP/2 keep-alive: a connection silent for this long is pinged and closed if the ping
+    /// is not answered within the same time.
+    #[arg(long, env = "SEXTANT_HTTP2_KEEP_ALIVE", default_value = "20s", value_parser = humantime::parse_duration)]
+    http2_keep_alive: std::time::Duration,
 }
 
 #[derive(clap::Args)]
@@ -656,6 +674,13 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
                 max_fetched_spec: args.max_fetched_spec_bytes,
                 per_application: args.spec_quota_per_application,
                 per_tenant: args.spec_quota_per_tenant,
+            }),
+            connections: Some(sextant_server::ConnectionSettings {
+                max_connections: args.max_connections,
+                max_per_peer: args.max_connections_per_peer,
+                handshake_timeout: args.handshake_timeout,
+                idle_timeout: args.idle_timeout,
+                keep_alive_interval: args.http2_keep_alive,
             }),
         };
         let running = sextant_server::start_with(sextant_server::ServerConfig {

@@ -13,11 +13,198 @@ use common::{
 };
 
 on_both_backends!(
+    a_name_never_captures_a_gateway_call_addressed_by_id,
+    a_failing_agent_shows_no_server_internals_and_gets_no_server_environment,
     provision_use_and_deprovision_a_local_runtime,
     server_and_agent_restarts_resume,
     reconnect_and_upgrade,
     one_operation_at_a_time_and_bad_input,
 );
+
+/// The attack on the application gateway, through the Director and a real agent: an
+/// application renames itself to a victim application's id and names its API after the
+/// victim API's id. A workload's call addressed by the victim's ids still reaches the victim.
+async fn a_name_never_captures_a_gateway_call_addressed_by_id(backend: Backend) {
+    let plane = Plane::new(backend).await;
+    let victim_target = fake_api().await;
+    let attacker_target = fake_api().await;
+    let register = "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id apiDefinitions { data { id } } } }";
+    let with_api = |name: &str, target: &str| {
+        json!({"in": {"name": name, "providerName": "acme", "labels": {"scenarios": ["DEFAULT"]},
+               "apiDefinitions": [{"name": "orders", "targetURL": target,
+                 "spec": {"data": OPENAPI, "type": "OPEN_API", "format": "YAML"},
+                 "defaultAuth": {"credential": {"basic": {"username": "app-user", "password": "app-pass"}}}}]}})
+    };
+    // Names may not start with a digit: a victim whose id and API id start with a letter,
+    // so that the attacker can take them as names.
+    let (victim, victim_api) = loop {
+        let data = plane
+            .director(
+                register,
+                with_api(
+                    &format!("shop-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+                    &victim_target,
+                ),
+            )
+            .await;
+        let id = data["registerApplication"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let api = data["registerApplication"]["apiDefinitions"]["data"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let lettered = |s: &str| s.starts_with(|c: char| c.is_ascii_alphabetic());
+        if lettered(&id) && lettered(&api) {
+            break (id, api);
+        }
+        plane
+            .director(
+                "mutation($id: ID!) { unregisterApplication(id: $id) { id } }",
+                json!({"id": id}),
+            )
+            .await;
+    };
+    let attacker = plane
+        .director(register, with_api("mallory", &attacker_target))
+        .await;
+    let attacker_id = attacker["registerApplication"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attacker_api = attacker["registerApplication"]["apiDefinitions"]["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    plane
+        .director(
+            "mutation($id: ID!, $in: ApplicationUpdateInput!) { updateApplication(id: $id, in: $in) { name } }",
+            json!({"id": attacker_id, "in": {"name": victim, "providerName": "acme"}}),
+        )
+        .await;
+    plane
+        .director(
+            "mutation($id: ID!, $in: APIDefinitionInput!) { updateAPIDefinition(id: $id, in: $in) { name } }",
+            json!({"id": attacker_api, "in": {"name": victim_api, "targetURL": format!("{attacker_target}/stolen"),
+                "spec": {"data": OPENAPI, "type": "OPEN_API", "format": "YAML"},
+                "defaultAuth": {"credential": {"basic": {"username": "app-user", "password": "app-pass"}}}}}),
+        )
+        .await;
+
+    let (op, runtime) = plane.provision("gateway-ids", json!({})).await;
+    plane.succeeded(&op).await;
+    let status = plane.runtime_status(&runtime).await;
+    let gateway = status["runtimeConfiguration"]["clusterConfig"]["gatewayPort"]
+        .as_u64()
+        .unwrap() as u16;
+    // The applied configuration holds both applications, the attacker's under the victim's id
+    // as its name.
+    let applied = plane
+        .runtime_dir(&runtime)
+        .join("state")
+        .join("applied-configuration.json");
+    common::eventually("both applications applied", || {
+        let applied = applied.clone();
+        let (victim, victim_api) = (victim.clone(), victim_api.clone());
+        async move {
+            std::fs::read_to_string(&applied).is_ok_and(|text| {
+                text.matches(&victim).count() >= 2 && text.matches(&victim_api).count() >= 2
+            })
+        }
+    })
+    .await;
+
+    // The fake APIs answer with the path they were called on, so the target shows.
+    let (status, _) = through_gateway(gateway, &victim, &victim_api).await;
+    assert_eq!(status, 200, "the victim's API by ids");
+    let victim_url = url::Url::parse(&victim_target).unwrap();
+    let attacker_url = url::Url::parse(&attacker_target).unwrap();
+    assert_ne!(victim_url.port(), attacker_url.port());
+    let hits = |target: &str| {
+        let target = target.to_owned();
+        async move {
+            reqwest::get(format!("{}/__hits", target.trim_end_matches("/api")))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        hits(&attacker_target).await,
+        "0",
+        "the attacker's API was never called"
+    );
+    assert_ne!(hits(&victim_target).await, "0");
+    // The attacker's application is still reachable, by its own ids.
+    let (status, _) = through_gateway(gateway, &attacker_id, &attacker_api).await;
+    assert_eq!(status, 200);
+    assert_eq!(hits(&attacker_target).await, "1");
+}
+
+/// An agent that records its environment and dies with a panic message naming a source
+/// path and a backtrace: the operation fails with a short reason that shows neither (nor any
+/// path of the server), and the agent started with a minimal environment, not the server's.
+async fn a_failing_agent_shows_no_server_internals_and_gets_no_server_environment(
+    backend: Backend,
+) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let scripts =
+        std::env::temp_dir().join(format!("sextant-agent-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&scripts).unwrap();
+    let program = scripts.join("dying-agent");
+    std::fs::write(
+        &program,
+        "#!/bin/sh\n\
+         tr '\\000' '\\n' < /proc/$$/environ > environment.txt\n\
+         echo \"thread 'main' panicked at /home/build/sextant/crates/agent/src/agent.rs:42:9:\" >&2\n\
+         echo 'stack backtrace:' >&2\n\
+         echo '   0: std::panicking::begin_panic at /rustc/library/std/src/panicking.rs:1' >&2\n\
+         exit 101\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let plane = Plane::running(backend, &program).await;
+    let (op, runtime) = plane.provision("dying", json!({})).await;
+    let op = plane.finished(&op).await;
+    assert_eq!(op["state"], "Failed", "{op}");
+    let status = plane.runtime_status(&runtime).await;
+    let answers = format!("{op} {}", status["runtimeConnectionStatus"]);
+    for internal in [
+        "panicked",
+        "backtrace",
+        "agent.rs",
+        "/home/",
+        "/rustc/",
+        "/tmp/",
+        &plane.data_dir.display().to_string(),
+    ] {
+        assert!(!answers.contains(internal), "{internal:?} in {answers}");
+    }
+    let message = op["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the agent exited (") || message == "the agent is not running",
+        "{message}"
+    );
+
+    // The agent's environment: PATH only (the server runs under cargo with CARGO_*, HOME,
+    // and whatever else its parent had).
+    let recorded =
+        std::fs::read_to_string(plane.runtime_dir(&runtime).join("environment.txt")).unwrap();
+    let names: Vec<&str> = recorded
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split_once('=').map_or(l, |(name, _)| name))
+        .collect();
+    assert_eq!(names, ["PATH"], "{recorded}");
+    assert!(
+        std::env::vars_os().any(|(name, _)| name != "PATH"),
+        "the test's own environment is not minimal"
+    );
+    let _ = std::fs::remove_dir_all(&scripts);
+}
 
 async fn provision_use_and_deprovision_a_local_runtime(backend: Backend) {
     let plane = Plane::new(backend).await;

@@ -163,6 +163,30 @@ enum MapKind {
     Query,
 }
 
+/// Whether a header may not be sent as one of an `Auth`'s extra headers: those that frame
+/// the message or govern the connection (`Host`, `Content-Length`, `Transfer-Encoding`,
+/// `Connection`, `Upgrade`, `TE`, `Keep-Alive`, `Trailer`) and any `Proxy-*` header. The
+/// HTTP client sets them from the request itself; a stored value could otherwise smuggle a
+/// second request, address another virtual host or talk to a proxy on the way. Checked when
+/// an `Auth` is validated and again by `sextant-fetch` before it sends one.
+pub fn is_refused_outbound_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "host"
+            | "content-length"
+            | "transfer-encoding"
+            | "connection"
+            | "upgrade"
+            | "te"
+            | "keep-alive"
+            | "trailer"
+    ) || name.starts_with("proxy-")
+}
+
+/// The message for a header refused by [`is_refused_outbound_header`].
+pub const REFUSED_OUTBOUND_HEADER: &str = "cannot be set: Host, Content-Length, Transfer-Encoding, Connection, Upgrade, TE, Keep-Alive, Trailer and Proxy-* headers come from the request itself";
+
 /// True for an RFC 9110 token character (what a header name may contain).
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
@@ -184,6 +208,9 @@ fn validate_map(field: &str, map: Option<&Multimap>, kind: MapKind) -> Result<()
         }
         if matches!(kind, MapKind::Header) && !name.bytes().all(is_tchar) {
             return Err(err(at, "is not a valid HTTP header name"));
+        }
+        if matches!(kind, MapKind::Header) && is_refused_outbound_header(name) {
+            return Err(err(at, REFUSED_OUTBOUND_HEADER));
         }
         if values.is_empty() {
             return Err(err(at, "must have at least one value"));
@@ -277,6 +304,59 @@ mod tests {
         assert!(a.validate().is_err());
         a.additional_query_params = Some(BTreeMap::from([("q p".into(), vec!["a b".into()])]));
         assert!(a.validate().is_ok(), "query parameters are percent-encoded");
+    }
+
+    #[test]
+    fn refuses_headers_that_frame_the_message_or_steer_the_connection() {
+        for name in [
+            "Host",
+            "content-length",
+            "Transfer-Encoding",
+            "CONNECTION",
+            "Upgrade",
+            "TE",
+            "Keep-Alive",
+            "Trailer",
+            "Proxy-Authorization",
+            "proxy-connection",
+        ] {
+            let mut a = basic();
+            a.additional_headers = Some(BTreeMap::from([(name.into(), vec!["x".into()])]));
+            let e = a.validate().unwrap_err();
+            assert_eq!(e.field, format!("additionalHeaders.{name}"));
+            assert_eq!(e.message, REFUSED_OUTBOUND_HEADER);
+            // In a CSRF token request's headers as well.
+            let mut a = basic();
+            a.request_auth = Some(RequestAuth {
+                csrf: Some(CsrfTokenAuth {
+                    token_endpoint_url: "https://e.com/csrf".into(),
+                    credential: a.credential.clone(),
+                    additional_headers: Some(BTreeMap::from([(name.into(), vec!["x".into()])])),
+                    additional_query_params: None,
+                }),
+            });
+            let e = a.validate().unwrap_err();
+            assert_eq!(
+                e.field,
+                format!("requestAuth.csrf.additionalHeaders.{name}")
+            );
+        }
+        // Ordinary headers, and names that only start alike, pass.
+        for name in [
+            "X-Host",
+            "Hosting",
+            "Tenant",
+            "Proxyish",
+            "Authorization-Extra",
+        ] {
+            let mut a = basic();
+            a.additional_headers = Some(BTreeMap::from([(name.into(), vec!["x".into()])]));
+            assert!(a.validate().is_ok(), "{name}");
+        }
+        // And query parameters of those names are only parameters.
+        let mut a = basic();
+        a.additional_query_params = Some(BTreeMap::from([("host".into(), vec!["x".into()])]));
+        assert!(a.validate().is_ok());
     }
 
     mod properties {

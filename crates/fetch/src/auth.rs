@@ -122,6 +122,14 @@ fn add_header_map(
 ) -> Result<(), FetchError> {
     let Some(map) = map else { return Ok(()) };
     for (name, values) in map {
+        // Validation refuses these at input; stored data from before that rule (or written
+        // around it) is refused here, before anything is sent.
+        if sextant_domain::credentials::is_refused_outbound_header(name) {
+            return Err(FetchError::Auth(format!(
+                "{what}: {name} {}",
+                sextant_domain::credentials::REFUSED_OUTBOUND_HEADER
+            )));
+        }
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
             FetchError::Auth(format!("{what}: {name:?} is not a valid header name"))
         })?;

@@ -5,8 +5,10 @@
 //! credentials with a token cache, CSRF token, extra headers and query parameters; through
 //! `sextant-fetch`, under its policy on addresses, redirects, time and size).
 //!
-//! Applications and APIs are named by name or by id, as in the runtime's configuration
-//! document, which the gateway reads on every call from a `watch` channel (the agent
+//! Applications and APIs are named by id or by name, as in the runtime's configuration
+//! document: a segment that parses as a UUID is matched against ids only, so no name can
+//! capture a call addressed by id; a name matches only when it is unique. The gateway reads
+//! the document on every call from a `watch` channel (the agent
 //! publishes each applied document there): a configuration change applies at once, without
 //! a restart, and an application or API that left the configuration is a 404 from the next
 //! call on.
@@ -33,6 +35,7 @@ use axum::routing::any;
 use sextant_domain::runtime_config::{ConfiguredApi, RuntimeConfiguration};
 use sextant_fetch::{FetchError, Fetcher, OutboundRequest};
 use tokio::sync::watch;
+use uuid::Uuid;
 
 /// The largest request body forwarded (the response is bounded by the fetcher's policy).
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
@@ -105,19 +108,56 @@ fn returned_response_header(name: &HeaderName) -> bool {
     )
 }
 
-/// The API `application`/`api` names in the current configuration (by name or id).
+/// How a path segment names an application or API: a segment that parses as a UUID is an
+/// id and is matched against ids only; anything else is a name. So a name can never
+/// capture a call addressed by id, even a name chosen to look like another object's id
+/// (Compass allows such names; the object stays reachable by its id).
+enum Reference<'a> {
+    Id(Uuid),
+    Name(&'a str),
+}
+
+impl<'a> Reference<'a> {
+    fn parse(segment: &'a str) -> Self {
+        match Uuid::parse_str(segment) {
+            Ok(id) => Reference::Id(id),
+            Err(_) => Reference::Name(segment),
+        }
+    }
+
+    /// The one item it names: by id, or by name when exactly one item has that name (two
+    /// namesakes name neither).
+    fn resolve<'b, T>(
+        &self,
+        items: &'b [T],
+        id: impl Fn(&T) -> Uuid,
+        name: impl Fn(&T) -> &str,
+    ) -> Option<&'b T> {
+        match self {
+            Reference::Id(wanted) => items.iter().find(|item| id(item) == *wanted),
+            Reference::Name(wanted) => {
+                let mut named = items.iter().filter(|item| name(item) == *wanted);
+                let found = named.next()?;
+                named.next().is_none().then_some(found)
+            }
+        }
+    }
+}
+
+/// The API `application`/`api` names in the current configuration (each by id or by name,
+/// see [`Reference`]).
 fn find_api(
     configuration: &RuntimeConfiguration,
     application: &str,
     api: &str,
 ) -> Option<ConfiguredApi> {
-    let app = configuration
-        .applications
-        .iter()
-        .find(|a| a.name == application || a.id.to_string() == application)?;
-    app.apis
-        .iter()
-        .find(|a| a.name == api || a.id.to_string() == api)
+    let app = Reference::parse(application).resolve(
+        &configuration.applications,
+        |a| a.id,
+        |a| &a.name,
+    )?;
+    Reference::parse(api)
+        .resolve(&app.apis, |a| a.id, |a| &a.name)
         .cloned()
 }
 

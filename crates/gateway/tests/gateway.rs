@@ -276,3 +276,97 @@ async fn private_addresses_are_refused_unless_allowed() {
             .contains("could not be called")
     );
 }
+
+/// The attack: an application renames itself to a victim application's id and names its API
+/// after the victim API's id. A workload's call addressed by the victim's ids must reach the
+/// victim, whatever order the configuration lists the applications in.
+#[tokio::test]
+async fn a_name_never_captures_a_call_addressed_by_id() {
+    let victim_api_server = application_api().await;
+    let attacker_api_server = application_api().await;
+    let (gw, config) = gateway(true).await;
+    let client = reqwest::Client::new();
+
+    let victim_api = api("orders", format!("{victim_api_server}/public/victim"), None);
+    let victim_api_id = victim_api.id;
+    let victim = ConfiguredApplication {
+        id: Uuid::new_v4(),
+        name: "shop".to_owned(),
+        description: None,
+        labels: BTreeMap::new(),
+        apis: vec![victim_api],
+        events: Vec::new(),
+    };
+    let attacker_api = api(
+        &victim_api_id.to_string(),
+        format!("{attacker_api_server}/public/attacker"),
+        None,
+    );
+    let attacker_api_id = attacker_api.id;
+    let attacker = ConfiguredApplication {
+        id: Uuid::new_v4(),
+        name: victim.id.to_string(),
+        description: None,
+        labels: BTreeMap::new(),
+        apis: vec![attacker_api],
+        events: Vec::new(),
+    };
+    let (victim_id, attacker_id) = (victim.id, attacker.id);
+    let mut both = (*configuration(Vec::new())).clone();
+    for applications in [
+        vec![attacker.clone(), victim.clone()],
+        vec![victim.clone(), attacker.clone()],
+    ] {
+        both.applications = applications;
+        config.send_replace(Some(Arc::new(both.clone())));
+        let reached = |path: String| {
+            let client = client.clone();
+            let url = format!("{gw}{path}");
+            async move {
+                let response = client.get(url).send().await.unwrap();
+                let status = response.status().as_u16();
+                let seen: Value = response.json().await.unwrap_or(Value::Null);
+                (status, seen["uri"].as_str().unwrap_or_default().to_owned())
+            }
+        };
+        // By ids, in any spelling of a UUID: the victim.
+        for (app, api) in [
+            (victim_id.to_string(), victim_api_id.to_string()),
+            (
+                victim_id.to_string().to_uppercase(),
+                victim_api_id.simple().to_string(),
+            ),
+            (victim_id.to_string(), "orders".to_owned()),
+            ("shop".to_owned(), victim_api_id.to_string()),
+            ("shop".to_owned(), "orders".to_owned()),
+        ] {
+            assert_eq!(
+                reached(format!("/{app}/{api}/x")).await,
+                (201, "/public/victim/x".to_owned()),
+                "/{app}/{api}"
+            );
+        }
+        // The attacker's objects are reachable by their own ids only.
+        assert_eq!(
+            reached(format!("/{attacker_id}/{attacker_api_id}/x")).await,
+            (201, "/public/attacker/x".to_owned())
+        );
+        assert_eq!(
+            reached(format!("/{attacker_id}/{victim_api_id}/x")).await.0,
+            404,
+            "the attacker's API name is never matched as a name"
+        );
+    }
+
+    // Two applications of one name: the name names neither.
+    let mut twin = victim.clone();
+    twin.id = Uuid::new_v4();
+    both.applications = vec![victim, twin];
+    config.send_replace(Some(Arc::new(both)));
+    let response = client
+        .get(format!("{gw}/shop/orders/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}

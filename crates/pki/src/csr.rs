@@ -107,7 +107,9 @@ pub enum CsrError {
     Unparsable,
     #[error("CSR: its signature is not valid")]
     BadSignature,
-    #[error("CSR: unsupported key: {0}; use ECDSA P-256 or RSA with 2048 to 4096 bits")]
+    #[error(
+        "CSR: unsupported key: {0}; use ECDSA P-256 or RSA with 2048 to 4096 bits and exponent 65537"
+    )]
     UnsupportedKey(String),
     #[error("CSR: Invalid common name provided.")]
     WrongCommonName,
@@ -142,6 +144,13 @@ pub(crate) fn client_key(
             }
         }
         Ok(PublicKey::RSA(rsa)) => {
+            // 65537 only, as the Web PKI requires: small exponents (3) invite attacks on
+            // padding, and odd ones are a sign of a home-made key.
+            if rsa.try_exponent().ok() != Some(65537) {
+                return Err(CsrError::UnsupportedKey(
+                    "RSA with a public exponent other than 65537".into(),
+                ));
+            }
             let bits = modulus_bits(rsa.modulus);
             if (2048..=4096).contains(&bits) {
                 Ok(ClientKey::Rsa { bits })
@@ -429,6 +438,41 @@ mod tests {
             )
             .unwrap();
         assert_eq!(issued.key, ClientKey::Rsa { bits: 2048 });
+    }
+
+    #[test]
+    fn refuses_rsa_exponents_other_than_65537() {
+        let ca = ca();
+        let wanted = subject("rsa-client");
+        let key = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let pem = csr(&key, &wanted, |_| {});
+        let der = CertificateSigningRequestDer::from_pem_slice(pem.as_bytes()).unwrap();
+        // The exponent ends the RSAPublicKey: INTEGER 65537 (02 03 01 00 01). Change it in
+        // place, keeping the encoding's length; the key is checked before the signature.
+        let encoded = [0x02, 0x03, 0x01, 0x00, 0x01];
+        for replacement in [
+            [0x02, 0x03, 0x01, 0x00, 0x03],
+            [0x02, 0x03, 0x00, 0xff, 0xff],
+        ] {
+            let mut bytes = der.as_ref().to_vec();
+            let at = bytes
+                .windows(encoded.len())
+                .position(|w| w == encoded)
+                .unwrap();
+            bytes[at..at + encoded.len()].copy_from_slice(&replacement);
+            let pem = format!(
+                "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
+                base64_lines(&bytes)
+            );
+            let refused = ca.sign_client_csr(&pem, &wanted, Duration::from_secs(3600));
+            assert!(
+                matches!(
+                    &refused,
+                    Err(CsrError::UnsupportedKey(m)) if m.contains("65537")
+                ),
+                "{replacement:02x?}: {refused:?}"
+            );
+        }
     }
 
     proptest::proptest! {

@@ -760,8 +760,9 @@ enum Step {
 
 impl Step {
     fn store(e: StoreError) -> Step {
-        tracing::error!(error = %e, "the Provisioner's store failed");
-        Step::Failed(format!("the management plane's database failed: {e}"))
+        tracing::error!(error = %sextant_director::ErrorChain(&e), "the Provisioner's store failed");
+        // The cause stays in the log: an answer names no server internals.
+        Step::Failed("the management plane's database failed; try again".into())
     }
 
     fn domain(e: DomainError) -> Step {

@@ -22,6 +22,9 @@ use uuid::Uuid;
 
 use crate::provider::{AgentHealth, Bootstrap, Provider, ProviderError};
 
+/// The only environment variable a local agent starts with.
+const AGENT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
 /// How long a stopping agent gets after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -204,19 +207,10 @@ impl LocalProvider {
                 .arg("--event-sink")
                 .arg(sink);
         }
-        // The runtime's configuration comes from its files only, never from the server's
-        // environment.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy().into_owned();
-            if key.starts_with("SEXTANT_")
-                || matches!(
-                    key.as_str(),
-                    "CONNECTOR_URL" | "TOKEN" | "RUNTIME_ID" | "TENANT" | "CA_CERT_FILE"
-                )
-            {
-                command.env_remove(key);
-            }
-        }
+        // The agent gets a minimal environment, not the server's: its configuration comes
+        // from its files only, and nothing of the server's (database URL, credentials,
+        // settings) may reach a runtime.
+        command.env_clear().env("PATH", AGENT_PATH);
         command
             .current_dir(&config.dir)
             .stdin(std::process::Stdio::null())
@@ -224,9 +218,10 @@ impl LocalProvider {
             .stderr(log_err)
             .process_group(0)
             .kill_on_drop(false);
-        let mut child = command
-            .spawn()
-            .map_err(|e| failed(&format!("starting {}", program.display()), e))?;
+        let mut child = command.spawn().map_err(|e| {
+            tracing::error!(program = %program.display(), error = %e, "cannot start a local runtime's agent");
+            failed("starting the agent", e)
+        })?;
         let pid = child
             .id()
             .ok_or_else(|| ProviderError::Failed("the agent exited at once".into()))?;
@@ -235,12 +230,16 @@ impl LocalProvider {
             exits.remove(&runtime_id);
         }
         let exits = self.exits.clone();
+        let log_file = config.dir.join("agent.log");
         tokio::spawn(async move {
             let status = match child.wait().await {
                 Ok(status) => status.to_string(),
                 Err(e) => format!("unknown ({e})"),
             };
-            tracing::info!(runtime = %runtime_id, %status, "a local runtime's agent exited");
+            // The agent's last words stay in the server's log: they may hold paths and
+            // backtraces, which the Provisioner's answers do not show.
+            let last_lines = log_tail(&log_file, 3).unwrap_or_default();
+            tracing::info!(runtime = %runtime_id, %status, %last_lines, "a local runtime's agent exited");
             if let Ok(mut exits) = exits.lock() {
                 exits.insert(runtime_id, status);
             }
@@ -410,11 +409,14 @@ impl Provider for LocalProvider {
     async fn deprovision(&self, runtime: &ProvisionedRuntime) -> Result<(), ProviderError> {
         let config = Self::config_of(runtime)?;
         if !self.owns(&config) {
-            return Err(ProviderError::Failed(format!(
-                "the runtime's directory {} is not under this server's {}",
-                config.dir.display(),
-                self.settings.root.display()
-            )));
+            tracing::error!(
+                dir = %config.dir.display(),
+                root = %self.settings.root.display(),
+                "a local runtime's directory is not under this server's"
+            );
+            return Err(ProviderError::Failed(
+                "the runtime's directory is not this server's".into(),
+            ));
         }
         Self::stop(&config).await?;
         match std::fs::remove_dir_all(&config.dir) {
@@ -437,15 +439,11 @@ impl Provider for LocalProvider {
             .lock()
             .ok()
             .and_then(|exits| exits.get(&runtime.runtime_id).cloned());
-        let mut reason = match exit {
-            Some(status) => format!("the agent exited ({status})"),
+        // A short reason only; the agent's log (paths, backtraces) is for the server's log.
+        AgentHealth::Stopped(match exit {
+            Some(status) => format!("the agent exited ({status}); its log is on the server"),
             None => "the agent is not running".to_owned(),
-        };
-        if let Some(tail) = log_tail(&config.dir.join("agent.log"), 3) {
-            reason.push_str(": ");
-            reason.push_str(&tail);
-        }
-        AgentHealth::Stopped(reason)
+        })
     }
 
     async fn reconcile(&self, runtimes: &[ProvisionedRuntime]) {
@@ -463,8 +461,11 @@ impl Provider for LocalProvider {
     }
 }
 
+/// A failed file or process operation: the details (paths, the OS error) go to the log,
+/// the answer names the step and the kind of error only.
 fn failed(what: &str, e: std::io::Error) -> ProviderError {
-    ProviderError::Failed(format!("{what}: {e}"))
+    tracing::error!(error = %e, "local provider: {what} failed");
+    ProviderError::Failed(format!("{what} failed: {}", e.kind()))
 }
 
 fn bad_port(field: &str) -> ProviderError {
@@ -512,7 +513,10 @@ fn create_private_dir(dir: &Path) -> Result<(), ProviderError> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| failed(&format!("creating {}", dir.display()), e))
+        .map_err(|e| {
+            tracing::error!(dir = %dir.display(), "cannot create a local runtime's directory");
+            failed("creating the runtime's directory", e)
+        })
 }
 
 /// Writes a file readable by its owner only, atomically (a temporary file renamed over it).
@@ -530,7 +534,15 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ProviderError> {
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     };
-    write().map_err(|e| failed(&format!("writing {}", path.display()), e))
+    write().map_err(|e| {
+        tracing::error!(path = %path.display(), "cannot write a local runtime's file");
+        // The file's name, not where it is on the server.
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        failed(&format!("writing {name}"), e)
+    })
 }
 
 /// Whether `pid` is a live (not zombie) process whose command line names `dir`.

@@ -144,6 +144,8 @@ pub enum ServerError {
     Store(#[from] sextant_store::StoreError),
     #[error("outbound HTTP client")]
     Fetch(#[source] sextant_fetch::FetchError),
+    #[error("connection limits: {0}")]
+    Limits(String),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -438,6 +440,98 @@ pub struct ServerOptions {
     /// The fetched-spec size limit and the spec quotas (default:
     /// [`sextant_domain::SpecLimits::default`]).
     pub spec_limits: Option<sextant_domain::SpecLimits>,
+    /// Limits of the listeners' connections (default: [`ConnectionSettings::default`]).
+    pub connections: Option<ConnectionSettings>,
+}
+
+/// Limits of each listener's connections. Each listener has its own count, so clients
+/// holding connections to the main listener cannot crowd out runtimes on the mTLS listener,
+/// and a share of the process's file limit stays free for the database and outbound calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// Most connections open at once on each listener. None: derived from the file limit
+    /// (`ulimit -n`): a quarter of it (at least 64, at most 512 descriptors) is kept for the
+    /// database, outbound calls and files, each listener gets half of the rest, at most
+    /// 4,096. A value above that half is refused at start.
+    pub max_connections: Option<usize>,
+    /// Most connections open at once from one address (IPv6: one /64) on each listener.
+    pub max_per_peer: usize,
+    /// Time for the TLS handshake, and then for the first request.
+    pub handshake_timeout: Duration,
+    /// How long a connection without a request in progress stays open.
+    pub idle_timeout: Duration,
+    /// HTTP/2 keep-alive pings: sent after this long without a frame from the peer, which
+    /// must answer within the same time (held long polls included).
+    pub keep_alive_interval: Duration,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        ConnectionSettings {
+            max_connections: None,
+            max_per_peer: sextant_tls::DEFAULT_MAX_PER_PEER,
+            handshake_timeout: sextant_tls::DEFAULT_HANDSHAKE_TIMEOUT,
+            idle_timeout: sextant_tls::DEFAULT_IDLE_TIMEOUT,
+            keep_alive_interval: sextant_tls::DEFAULT_KEEP_ALIVE_INTERVAL,
+        }
+    }
+}
+
+/// The default connection limit of one listener, whatever the file limit.
+const MAX_CONNECTIONS_CAP: usize = 4096;
+/// The fewest connections a listener may be limited to.
+const MIN_CONNECTIONS: usize = 16;
+
+/// The limits of one listener, given the process's (soft) limit of open files (None:
+/// unlimited).
+fn listener_limits(
+    settings: &ConnectionSettings,
+    file_limit: Option<u64>,
+) -> Result<sextant_tls::ConnectionLimits, ServerError> {
+    let files = file_limit
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(usize::MAX);
+    let reserved = (files / 4).clamp(64, 512);
+    let share = files.saturating_sub(reserved) / 2;
+    let max_connections = match settings.max_connections {
+        None => share.min(MAX_CONNECTIONS_CAP),
+        Some(max) if max > share => {
+            return Err(ServerError::Limits(format!(
+                "{max} connections per listener do not fit in the file limit of {files} \
+                 (at most {share}: {reserved} are kept for the database and outbound calls, \
+                 the rest is shared by the two listeners); raise the limit (ulimit -n) or \
+                 lower --max-connections"
+            )));
+        }
+        Some(max) => max,
+    };
+    if max_connections < MIN_CONNECTIONS {
+        return Err(ServerError::Limits(format!(
+            "the file limit of {files} leaves {max_connections} connections per listener \
+             (at least {MIN_CONNECTIONS} are needed); raise it (ulimit -n)"
+        )));
+    }
+    if settings.max_per_peer == 0 {
+        return Err(ServerError::Limits(
+            "--max-connections-per-peer must be at least 1".into(),
+        ));
+    }
+    for (name, value) in [
+        ("--handshake-timeout", settings.handshake_timeout),
+        ("--idle-timeout", settings.idle_timeout),
+        ("--http2-keep-alive", settings.keep_alive_interval),
+    ] {
+        if value.is_zero() {
+            return Err(ServerError::Limits(format!("{name} must be longer than 0")));
+        }
+    }
+    Ok(sextant_tls::ConnectionLimits {
+        max_connections,
+        max_per_peer: settings.max_per_peer,
+        handshake_timeout: settings.handshake_timeout,
+        idle_timeout: settings.idle_timeout,
+        keep_alive_interval: settings.keep_alive_interval,
+    })
 }
 
 /// Starts a server whose Provisioner has no agent program (it cannot provision local
@@ -452,6 +546,14 @@ pub async fn start_with(
     options: ServerOptions,
 ) -> Result<RunningServer, ServerError> {
     sextant_tls::install_crypto_provider();
+    let file_limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let limits = listener_limits(&options.connections.clone().unwrap_or_default(), file_limit)?;
+    tracing::info!(
+        max_connections = limits.max_connections,
+        max_per_peer = limits.max_per_peer,
+        file_limit,
+        "connection limits per listener"
+    );
     let metrics = telemetry::metrics_handle();
 
     let main_listener = bind(config.listen).await?;
@@ -587,16 +689,18 @@ pub async fn start_with(
     };
     let shutdown = CancellationToken::new();
     let tasks = vec![
-        tokio::spawn(sextant_tls::serve(
+        tokio::spawn(sextant_tls::serve_with(
             main_listener,
             main_tls.clone(),
             http::main_router(state.clone()),
+            limits.clone(),
             shutdown.clone(),
         )),
-        tokio::spawn(sextant_tls::serve(
+        tokio::spawn(sextant_tls::serve_with(
             mtls_listener,
             mtls_tls.clone(),
             http::mtls_router(state),
+            limits,
             shutdown.clone(),
         )),
         tokio::spawn(renew_server_certificate(
@@ -649,4 +753,56 @@ pub async fn start_with(
         shutdown,
         tasks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn connection_limits_follow_the_file_limit() {
+        let defaults = ConnectionSettings::default();
+        // 1,024 files: 256 kept, 384 per listener.
+        assert_eq!(
+            listener_limits(&defaults, Some(1024))
+                .unwrap()
+                .max_connections,
+            384
+        );
+        assert_eq!(
+            listener_limits(&defaults, Some(256))
+                .unwrap()
+                .max_connections,
+            96
+        );
+        assert_eq!(
+            listener_limits(&defaults, None).unwrap().max_connections,
+            MAX_CONNECTIONS_CAP
+        );
+        // Too few files, or more connections than fit: clear errors.
+        let err = listener_limits(&defaults, Some(64))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("raise it (ulimit -n)"), "{err}");
+        let explicit = ConnectionSettings {
+            max_connections: Some(500),
+            ..ConnectionSettings::default()
+        };
+        let err = listener_limits(&explicit, Some(1024))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at most 384"), "{err}");
+        assert_eq!(
+            listener_limits(&explicit, Some(4096))
+                .unwrap()
+                .max_connections,
+            500
+        );
+        let zero = ConnectionSettings {
+            idle_timeout: Duration::ZERO,
+            ..ConnectionSettings::default()
+        };
+        assert!(listener_limits(&zero, None).is_err());
+    }
 }

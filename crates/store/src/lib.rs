@@ -77,6 +77,13 @@ pub enum StoreError {
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0:?}: use sqlite:// or postgres://")]
     UnsupportedUrl(String),
+    /// The SQLite database file could not be created or restricted to its owner.
+    #[error("database file {path}")]
+    File {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -50,6 +50,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let file = (!url.contains(":memory:") && !url.contains("mode=memory"))
+            .then(|| options.get_filename().to_path_buf());
+        if let Some(file) = &file {
+            owner_only(file)?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .connect_with(options)
@@ -59,6 +64,11 @@ impl SqliteStore {
             .await
             .map_err(StoreError::Migrate)?;
         move_inline_specs(&pool).await?;
+        // The WAL and shared-memory files exist now; SQLite gives new ones the database's
+        // mode, and this fixes those of databases created before.
+        if let Some(file) = &file {
+            owner_only(file)?;
+        }
         let epochs = Arc::new(ConfigEpochs::default());
         let rows: Vec<(Uuid, i64)> = sqlx::query_as("SELECT tenant_id, epoch FROM config_epochs")
             .fetch_all(&pool)
@@ -90,6 +100,39 @@ async fn move_inline_specs(pool: &SqlitePool) -> Result<(), StoreError> {
     tx.tx.commit().await?;
     if moved > 0 {
         tracing::info!(moved, "specs moved into the content-addressed spec table");
+    }
+    Ok(())
+}
+
+/// Makes the database file, its WAL (`-wal`) and its shared-memory index (`-shm`) readable
+/// and writable by the owner only (0600), like the server's other secrets: they hold hashed
+/// tokens, API credentials and webhook secrets. A missing database file is created 0600
+/// before SQLite opens it, so it is never readable by others, not even for a moment.
+fn owner_only(file: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let failed = |path: &std::path::Path, source: std::io::Error| StoreError::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(failed(file, e)),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        let path = std::path::PathBuf::from(name);
+        match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(failed(&path, e)),
+        }
     }
     Ok(())
 }

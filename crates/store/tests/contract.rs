@@ -1824,3 +1824,50 @@ mod cases {
         );
     }
 }
+
+/// The SQLite database and its WAL and shared-memory files are the owner's only (0600), for
+/// a new database and for one whose files were created more open before.
+#[tokio::test]
+async fn sqlite_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let db = TestDatabase::create(Backend::Sqlite).await;
+    let file = db.dir.join("sextant.db");
+    let files = |file: &std::path::Path| {
+        ["", "-wal", "-shm"].map(|suffix| {
+            let mut name = file.as_os_str().to_owned();
+            name.push(suffix);
+            std::path::PathBuf::from(name)
+        })
+    };
+    {
+        let store = sextant_store::connect(&db.url).await.unwrap();
+        let mut tx = store.write().await.unwrap();
+        tx.insert_application(&app(tenant(), "shop")).await.unwrap();
+        tx.commit().await.unwrap();
+        for path in files(&file) {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+
+    // An older database whose files are world-readable is restricted when opened.
+    let old = TestDatabase::create(Backend::Sqlite).await;
+    let old_file = old.dir.join("sextant.db");
+    {
+        let store = sextant_store::connect(&old.url).await.unwrap();
+        let mut tx = store.write().await.unwrap();
+        tx.insert_application(&app(tenant(), "shop")).await.unwrap();
+        tx.commit().await.unwrap();
+        // Kept open, so the WAL and shared-memory files stay.
+        for path in files(&old_file) {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let reopened = sextant_store::connect(&old.url).await.unwrap();
+        for path in files(&old_file) {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+        drop(reopened);
+        drop(store);
+    }
+}

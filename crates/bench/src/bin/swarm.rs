@@ -25,8 +25,11 @@
 //! statement on the 304 path, an agent that does not apply a change within 60 s or applies
 //! a wrong document, a new document after a change outside it, or the time limit.
 //!
-//! `ulimit -n` must allow about `agents + clients + 100` descriptors in this process and in
-//! the server (the shell's limit is inherited).
+//! `ulimit -n` must allow about `agents + clients + 100` descriptors in this process, and
+//! about `2 × (agents + clients) + 600` in the server (the shell's limit is inherited): the
+//! server keeps a quarter of its limit (at most 512) for the database and outbound calls and
+//! gives each listener half of the rest. All connections come from 127.0.0.1, so the server
+//! is started with `--max-connections-per-peer` above `agents + clients`.
 //!
 //! ```sh
 //! cargo build --release -p sextant-bench -p sextant
@@ -699,7 +702,10 @@ async fn run(args: &Args) -> Result<()> {
         .arg("--listen")
         .arg(format!("127.0.0.1:{main_port}"))
         .arg("--mtls-listen")
-        .arg(format!("127.0.0.1:{mtls_port}"));
+        .arg(format!("127.0.0.1:{mtls_port}"))
+        // Every simulated agent and client connects from 127.0.0.1.
+        .arg("--max-connections-per-peer")
+        .arg((args.agents + args.clients + 64).to_string());
     if let Backend::Postgres = backend {
         command.arg("--database-url").arg(&db.url);
     }

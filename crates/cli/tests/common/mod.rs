@@ -108,6 +108,17 @@ pub async fn start(
     data_dir: &Path,
     ports: (u16, u16),
 ) -> Result<sextant_server::RunningServer, sextant_server::ServerError> {
+    start_running(backend, db, data_dir, ports, Path::new(BIN)).await
+}
+
+/// [`start`] with another program as the local runtimes' agent.
+pub async fn start_running(
+    backend: Backend,
+    db: &TestDatabase,
+    data_dir: &Path,
+    ports: (u16, u16),
+    agent_program: &Path,
+) -> Result<sextant_server::RunningServer, sextant_server::ServerError> {
     sextant_server::start_with(
         sextant_server::ServerConfig {
             data_dir: data_dir.to_owned(),
@@ -123,12 +134,13 @@ pub async fn start(
             certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
         },
         sextant_server::ServerOptions {
-            agent_program: Some(PathBuf::from(BIN)),
+            agent_program: Some(agent_program.to_owned()),
             connect_timeout: Some(Duration::from_secs(60)),
             lease: Some(Duration::from_secs(2)),
             notifier: None,
             graphql_limits: None,
             spec_limits: None,
+            connections: None,
         },
     )
     .await
@@ -136,9 +148,16 @@ pub async fn start(
 
 impl Plane {
     pub async fn new(backend: Backend) -> Plane {
+        Plane::running(backend, Path::new(BIN)).await
+    }
+
+    /// A plane whose local runtimes run `agent_program` as their agent.
+    pub async fn running(backend: Backend, agent_program: &Path) -> Plane {
         let db = TestDatabase::create(backend).await;
         let data_dir = db.dir.join("data");
-        let server = start(backend, &db, &data_dir, (0, 0)).await.unwrap();
+        let server = start_running(backend, &db, &data_dir, (0, 0), agent_program)
+            .await
+            .unwrap();
         let token = std::fs::read_to_string(&server.admin_token_path)
             .unwrap()
             .trim()
@@ -345,9 +364,19 @@ where
 }
 
 /// The application's API: answers with the user of the basic credentials it was called with.
+/// `GET /__hits` (beside the returned `/api`) answers how many calls it answered.
 pub async fn fake_api() -> String {
     use axum::http::HeaderMap;
-    pub async fn handler(headers: HeaderMap) -> (axum::http::StatusCode, String) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let handler = move |headers: HeaderMap| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        answer(headers)
+    };
+    let count = move || async move { hits.load(Ordering::SeqCst).to_string() };
+    async fn answer(headers: HeaderMap) -> (axum::http::StatusCode, String) {
         use base64::Engine as _;
         let user = headers
             .get("authorization")
@@ -364,9 +393,14 @@ pub async fn fake_api() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, axum::Router::new().fallback(handler))
-            .await
-            .unwrap();
+        axum::serve(
+            listener,
+            axum::Router::new()
+                .route("/__hits", axum::routing::get(count))
+                .fallback(handler),
+        )
+        .await
+        .unwrap();
     });
     format!("http://{addr}/api")
 }

@@ -409,3 +409,47 @@ async fn additional_headers_and_query_parameters_arrive() {
         })
     );
 }
+
+/// A stored `Auth` with a header that frames the message or steers the connection (written
+/// before validation refused it) is refused before anything is sent, in the main request's
+/// headers and in the CSRF request's.
+#[tokio::test]
+async fn stored_connection_headers_are_refused_before_sending() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let addr = serve(Router::new().fallback(move || {
+        let counted = counted.clone();
+        async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            StatusCode::OK
+        }
+    }))
+    .await;
+    for name in [
+        "Host",
+        "Content-Length",
+        "Transfer-Encoding",
+        "Connection",
+        "Upgrade",
+        "TE",
+        "Keep-Alive",
+        "Proxy-Authorization",
+    ] {
+        let mut main = auth(basic("u", "p"));
+        main.additional_headers = Some(multimap(&[(name, &["evil"])]));
+        let mut csrf = csrf_auth(url(addr, "/csrf"));
+        if let Some(c) = csrf.request_auth.as_mut().and_then(|r| r.csrf.as_mut()) {
+            c.additional_headers = Some(multimap(&[(name, &["evil"])]));
+        }
+        for auth in [main, csrf] {
+            let error = fetcher()
+                .fetch(&url(addr, "/api"), Some(&auth))
+                .await
+                .unwrap_err();
+            assert!(matches!(error, FetchError::Auth(_)), "{name}: {error:?}");
+            assert!(error.to_string().contains(name), "{error}");
+            assert!(error.to_string().contains("cannot be set"), "{error}");
+        }
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing was sent");
+}

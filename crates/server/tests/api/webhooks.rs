@@ -477,7 +477,74 @@ async fn the_webhook_s_auth_is_honoured(backend: Backend) {
     assert!(headers.contains_key("sextant-signature"));
 }
 
+/// Headers that frame the message or steer the connection cannot be configured for any
+/// outbound call (webhook, API credentials, fetch request): a validation error naming the
+/// field, and nothing stored.
+async fn connection_headers_are_refused_in_auths(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let shop = app.register_app("shop", json!({})).await;
+    for name in [
+        "Host",
+        "Transfer-Encoding",
+        "Proxy-Authorization",
+        "connection",
+    ] {
+        let mut auth = basic_auth("u", "p");
+        auth["additionalHeaders"] = json!({name: ["evil"]});
+        let message = app
+            .gql_err(
+                "mutation($app: ID!, $in: WebhookInput!) { addWebhook(applicationID: $app, in: $in) { id } }",
+                json!({"app": shop, "in": {"type": "CONFIGURATION_CHANGED", "url": "https://hooks.example.com/x", "auth": auth}}),
+            )
+            .await;
+        assert!(
+            message.contains(&format!("auth.additionalHeaders.{name}"))
+                && message.contains("cannot be set"),
+            "{message}"
+        );
+        let mut api = api_input("orders");
+        api["defaultAuth"] = auth.clone();
+        let message = app
+            .gql_err(
+                "mutation($app: ID!, $in: APIDefinitionInput!) { addAPIDefinition(applicationID: $app, in: $in) { id } }",
+                json!({"app": shop, "in": api}),
+            )
+            .await;
+        assert!(
+            message.contains(&format!("defaultAuth.additionalHeaders.{name}"))
+                && message.contains("cannot be set"),
+            "{message}"
+        );
+        let mut api = api_input("fetched");
+        api["spec"] = json!({"type": "OPEN_API", "format": "YAML",
+            "fetchRequest": {"url": "https://specs.example.com/openapi.yaml", "auth": auth}});
+        let message = app
+            .gql_err(
+                "mutation($app: ID!, $in: APIDefinitionInput!) { addAPIDefinition(applicationID: $app, in: $in) { id } }",
+                json!({"app": shop, "in": api}),
+            )
+            .await;
+        assert!(
+            message.contains(&format!("additionalHeaders.{name}"))
+                && message.contains("cannot be set"),
+            "{message}"
+        );
+    }
+    let stored = app
+        .gql(
+            "query($id: ID!) { application(id: $id) { webhooks { id } apiDefinitions { totalCount } } }",
+            json!({"id": shop}),
+        )
+        .await;
+    assert_eq!(stored["application"]["webhooks"], json!([]), "{stored}");
+    assert_eq!(
+        stored["application"]["apiDefinitions"]["totalCount"], 0,
+        "{stored}"
+    );
+}
+
 crate::on_both_backends!(
+    connection_headers_are_refused_in_auths,
     the_webhook_s_auth_is_honoured,
     a_receiver_failing_for_the_whole_period_is_marked_failing,
     runtime_ready_notification_by_webhook,
