@@ -403,7 +403,7 @@ async fn a_tenant_over_its_spec_quota_is_refused_and_nothing_changes(backend: Ba
     const REGISTER: &str =
         "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }";
     let register = |name: &str, specs: usize| {
-        json!({"in": {"name": name, "apiDefinitions": (0..specs)
+        json!({"in": {"name": name, "providerName": "p", "apiDefinitions": (0..specs)
             .map(|i| inline_api(&format!("api{i}"), &inline_openapi(SPEC, &format!("{name}{i}"))))
             .collect::<Vec<_>>()}})
     };
