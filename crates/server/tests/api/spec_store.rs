@@ -18,16 +18,16 @@ use sextant_domain::SpecLimits;
 use crate::helpers::{Backend, TestApp};
 use crate::rotation::pair_as;
 
-/// A fake spec server on 127.0.0.1: path → body.
+/// What the fake spec server serves: path → body.
+type Bodies = Arc<Mutex<HashMap<String, Arc<String>>>>;
+
+/// A fake spec server on 127.0.0.1.
 struct SpecServer {
     base: String,
-    bodies: Arc<Mutex<HashMap<String, Arc<String>>>>,
+    bodies: Bodies,
 }
 
-async fn serve(
-    State(bodies): State<Arc<Mutex<HashMap<String, Arc<String>>>>>,
-    uri: Uri,
-) -> Response {
+async fn serve(State(bodies): State<Bodies>, uri: Uri) -> Response {
     match bodies.lock().unwrap().get(uri.path()) {
         Some(body) => body.as_ref().clone().into_response(),
         None => (StatusCode::NOT_FOUND, "no such spec").into_response(),
@@ -36,7 +36,7 @@ async fn serve(
 
 impl SpecServer {
     async fn start() -> SpecServer {
-        let bodies: Arc<Mutex<HashMap<String, Arc<String>>>> = Arc::default();
+        let bodies: Bodies = Arc::default();
         let router = axum::Router::new()
             .fallback(serve)
             .with_state(bodies.clone());
