@@ -377,3 +377,29 @@ pub(crate) async fn follow(shared: &Shared, session: &Session) -> SessionEnd {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::io::Write;
+
+    use super::gunzip_limited;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn a_gzip_body_decodes_up_to_the_declared_size_only() {
+        let text = b"openapi: 3.0.0\n".repeat(1000);
+        assert_eq!(gunzip_limited(&gzip(&text), text.len()).unwrap(), text);
+        // A bomb (a megabyte of zeros in about a kilobyte) stops at the limit.
+        let bomb = gzip(&vec![0u8; 1024 * 1024]);
+        assert!(bomb.len() < 8 * 1024);
+        let refused = gunzip_limited(&bomb, text.len()).unwrap_err();
+        assert!(refused.contains("more than"), "{refused}");
+        assert!(gunzip_limited(b"not gzip at all", 100).is_err());
+    }
+}

@@ -18,16 +18,16 @@ use sextant_domain::SpecLimits;
 use crate::helpers::{Backend, TestApp};
 use crate::rotation::pair_as;
 
-/// A fake spec server on 127.0.0.1: path → body.
+/// What the fake spec server serves: path → body.
+type Bodies = Arc<Mutex<HashMap<String, Arc<String>>>>;
+
+/// A fake spec server on 127.0.0.1.
 struct SpecServer {
     base: String,
-    bodies: Arc<Mutex<HashMap<String, Arc<String>>>>,
+    bodies: Bodies,
 }
 
-async fn serve(
-    State(bodies): State<Arc<Mutex<HashMap<String, Arc<String>>>>>,
-    uri: Uri,
-) -> Response {
+async fn serve(State(bodies): State<Bodies>, uri: Uri) -> Response {
     match bodies.lock().unwrap().get(uri.path()) {
         Some(body) => body.as_ref().clone().into_response(),
         None => (StatusCode::NOT_FOUND, "no such spec").into_response(),
@@ -36,7 +36,7 @@ async fn serve(
 
 impl SpecServer {
     async fn start() -> SpecServer {
-        let bodies: Arc<Mutex<HashMap<String, Arc<String>>>> = Arc::default();
+        let bodies: Bodies = Arc::default();
         let router = axum::Router::new()
             .fallback(serve)
             .with_state(bodies.clone());
@@ -403,7 +403,7 @@ async fn a_tenant_over_its_spec_quota_is_refused_and_nothing_changes(backend: Ba
     const REGISTER: &str =
         "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }";
     let register = |name: &str, specs: usize| {
-        json!({"in": {"name": name, "apiDefinitions": (0..specs)
+        json!({"in": {"name": name, "providerName": "p", "apiDefinitions": (0..specs)
             .map(|i| inline_api(&format!("api{i}"), &inline_openapi(SPEC, &format!("{name}{i}"))))
             .collect::<Vec<_>>()}})
     };
