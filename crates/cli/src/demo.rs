@@ -165,6 +165,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
                 retry_max: Duration::from_secs(5),
                 ..sextant_server::notifier::NotifierSettings::default()
             }),
+            // The demo's runtime serves on 127.0.0.1.
+            runtime_serving_names: None,
         },
     )
     .await

@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use datadir::{Rotation, load_issuer, rotate_ca};
+pub use sextant_pki::ServingNamePolicy;
 
 /// What retiring the previous CA found.
 #[derive(Debug, PartialEq, Eq)]
@@ -417,6 +418,9 @@ pub struct ServerOptions {
     pub lease: Option<Duration>,
     /// The webhook notifier's schedule (default: [`notifier::NotifierSettings::default`]).
     pub notifier: Option<notifier::NotifierSettings>,
+    /// Which names the runtime serving CA binds to a runtime (default: no domain, loopback
+    /// names allowed, as the local provider's runtimes need).
+    pub runtime_serving_names: Option<sextant_pki::ServingNamePolicy>,
 }
 
 /// Starts a server whose Provisioner has no agent program (it cannot provision local
@@ -550,6 +554,13 @@ pub async fn start_with(
         runtime_serving: Arc::new(runtime_gateway::RuntimeServing::new(
             dir.runtime_serving_ca,
             config.certificate_validity,
+            options
+                .runtime_serving_names
+                .clone()
+                .unwrap_or(sextant_pki::ServingNamePolicy {
+                    domains: Vec::new(),
+                    allow_loopback: true,
+                }),
         )),
     };
     let shutdown = CancellationToken::new();

@@ -127,6 +127,7 @@ pub async fn start(
             connect_timeout: Some(Duration::from_secs(60)),
             lease: Some(Duration::from_secs(2)),
             notifier: None,
+            runtime_serving_names: None,
         },
     )
     .await
