@@ -12,6 +12,7 @@ mod auth;
 mod catalog;
 mod catalog_statements;
 mod connector;
+mod credentials;
 mod eventing;
 mod fetching;
 mod generated;
