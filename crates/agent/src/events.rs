@@ -186,6 +186,12 @@ fn load_serving(shared: &Shared, name: &str) -> Option<Serving> {
     let info = certs::certificate_info(&cert_pem, Some(&key_pem)).ok()?;
     let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes()).ok()?;
     let cert = pem.parse_x509().ok()?;
+    // A certificate without this runtime's id (issued before certificates carried it) is
+    // replaced: applications accept only one that names the runtime.
+    let runtime = sextant_pki::serving_certificate_runtime(&pem.contents).ok()?;
+    if runtime != shared.config.bootstrap.runtime_id {
+        return None;
+    }
     let names = cert.subject_alternative_name().ok()??;
     let wanted_ip = name.parse::<IpAddr>().ok();
     let covered = names.value.general_names.iter().any(|n| match n {

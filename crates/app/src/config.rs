@@ -62,6 +62,56 @@ pub struct AssignedRuntime {
     pub event_url: Option<String>,
 }
 
+/// The event gateway (eventing URL) and runtime an event goes to, from the configuration.
+fn target(
+    config: &AppConfiguration,
+    url: Option<&str>,
+    id: Option<Uuid>,
+) -> Result<(String, Uuid), AppError> {
+    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    if let Some(id) = id {
+        let runtime = config
+            .runtimes
+            .iter()
+            .find(|r| r.runtime_id == id)
+            .ok_or_else(|| {
+                AppError::Input(format!(
+                    "runtime {id} is not assigned to the application (not in its scenarios)"
+                ))
+            })?;
+        let eventing = runtime.eventing_url.as_deref().ok_or_else(|| {
+            AppError::Input(format!("runtime {id} has no event gateway (eventing URL)"))
+        })?;
+        return Ok((url.unwrap_or(eventing).to_owned(), id));
+    }
+    let url = match url {
+        Some(url) => url,
+        None if config.default_url.is_empty() => {
+            return Err(AppError::Input(
+                "no runtime takes the application's events (defaultURL is empty): \
+                 give --runtime-url"
+                    .into(),
+            ));
+        }
+        None => config.default_url.as_str(),
+    };
+    let mut matching = config
+        .runtimes
+        .iter()
+        .filter(|r| r.eventing_url.as_deref().is_some_and(|u| same(u, url)));
+    match (matching.next(), matching.next()) {
+        (Some(runtime), None) => Ok((url.to_owned(), runtime.runtime_id)),
+        (None, _) => Err(AppError::Input(format!(
+            "no runtime assigned to the application has the eventing URL {url}: \
+             give the runtime's id (--runtime-id)"
+        ))),
+        (Some(_), Some(_)) => Err(AppError::Input(format!(
+            "more than one runtime assigned to the application has the eventing URL {url}: \
+             give the runtime's id (--runtime-id)"
+        ))),
+    }
+}
+
 /// `<base>/<application>/v1/events`.
 pub fn event_url(base: &str, application: &str) -> String {
     format!("{}/{application}/v1/events", base.trim_end_matches('/'))
@@ -202,31 +252,40 @@ impl AppClient {
 
     /// Posts an event to a runtime's event gateway with the application's certificate,
     /// trusting the runtime serving CA. `runtime_url` is the runtime's eventing URL (its
-    /// `runtime/event_service_url`); default: the application's `defaultURL`, pulled now.
+    /// `runtime/event_service_url`); default: the application's `defaultURL`. The runtime is
+    /// the one assigned runtime with that URL (pulled now); see [`AppClient::send_event_to`].
     /// Answers the gateway's answer (`{"event-id": …}`).
     pub async fn send_event(
         &self,
         runtime_url: Option<&str>,
         event: &Event,
     ) -> Result<Value, AppError> {
-        let base = match runtime_url {
-            Some(url) => url.to_owned(),
-            None => {
+        self.send_event_to(runtime_url, None, event).await
+    }
+
+    /// Posts an event to one runtime's event gateway. The gateway's certificate must name
+    /// that runtime (`urn:sextant:runtime:<id>`), not only the URL's host: whoever else
+    /// answers at that address (another runtime, of this tenant or another, with a
+    /// certificate for the same host) gets no event. `runtime_id` and `runtime_url` default
+    /// to each other through the pulled configuration (the assigned runtime with that id, or
+    /// the one whose eventing URL this is), and both to the application's `defaultURL`.
+    pub async fn send_event_to(
+        &self,
+        runtime_url: Option<&str>,
+        runtime_id: Option<Uuid>,
+        event: &Event,
+    ) -> Result<Value, AppError> {
+        let (base, runtime) = match (runtime_url, runtime_id) {
+            (Some(url), Some(id)) => (url.to_owned(), id),
+            (url, id) => {
                 let config = self.pull_configuration(None).await?;
-                if config.default_url.is_empty() {
-                    return Err(AppError::Input(
-                        "no runtime takes the application's events (defaultURL is empty): \
-                         give --runtime-url"
-                            .into(),
-                    ));
-                }
-                config.default_url
+                target(&config, url, id)?
             }
         };
         let url = event_url(&base, self.application_name());
         let ca = self.runtime_serving_ca().await?;
         let link = self.link();
-        let client = http::mtls_client(&link.credentials, &ca)?;
+        let client = http::runtime_client(&link.credentials, &ca, runtime)?;
         let body = json!({
             "event-type": event.event_type,
             "event-type-version": event.event_type_version,

@@ -168,6 +168,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             graphql_limits: None,
             spec_limits: None,
             connections: None,
+            // The demo's runtime serves on 127.0.0.1.
+            runtime_serving_names: None,
         },
     )
     .await

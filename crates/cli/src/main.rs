@@ -149,6 +149,14 @@ struct ServerArgs {
     /// is not answered within the same time.
     #[arg(long, env = "SEXTANT_HTTP2_KEEP_ALIVE", default_value = "20s", value_parser = humantime::parse_duration)]
     http2_keep_alive: std::time::Duration,
+    /// A domain under which each runtime may get an event gateway certificate for
+    /// `<runtime id>.<domain>` (repeatable; comma-separated in the environment).
+    #[arg(long, env = "SEXTANT_RUNTIME_SERVING_DOMAIN", value_delimiter = ',')]
+    runtime_serving_domain: Vec<String>,
+    /// Whether runtimes may get event gateway certificates for loopback names (`localhost`,
+    /// 127.0.0.0/8, ::1), as the local provider's runtimes need.
+    #[arg(long, env = "SEXTANT_RUNTIME_SERVING_LOOPBACK", default_value_t = true, action = clap::ArgAction::Set)]
+    runtime_serving_loopback: bool,
 }
 
 #[derive(clap::Args)]
@@ -284,9 +292,14 @@ enum AppCommand {
     },
     /// Post an event to a runtime's event gateway with the application's certificate.
     SendEvent {
-        /// The runtime's eventing URL; default: the application's defaultURL.
+        /// The runtime's eventing URL; default: the eventing URL of --runtime-id, else the
+        /// application's defaultURL.
         #[arg(long)]
         runtime_url: Option<String>,
+        /// The runtime meant (its id must be in the event gateway's certificate); default:
+        /// the assigned runtime whose eventing URL --runtime-url (or defaultURL) is.
+        #[arg(long)]
+        runtime_id: Option<uuid::Uuid>,
         /// `event-type`.
         #[arg(long = "type")]
         event_type: String,
@@ -535,6 +548,7 @@ fn app(args: AppArgs) -> anyhow::Result<()> {
             }
             AppCommand::SendEvent {
                 runtime_url,
+                runtime_id,
                 event_type,
                 type_version,
                 data,
@@ -543,7 +557,7 @@ fn app(args: AppArgs) -> anyhow::Result<()> {
                 let event = sextant_app::Event::new(event_type, type_version, event_id, &data)?;
                 let client = open().await?;
                 let answer = client
-                    .send_event(runtime_url.as_deref(), &event)
+                    .send_event_to(runtime_url.as_deref(), runtime_id, &event)
                     .await
                     .map_err(|e| anyhow::anyhow!(sextant_app::chain(&e)))?;
                 println!("{}", sextant_app::to_json(&answer));
@@ -653,7 +667,13 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
             Some(program) => program,
             None => std::env::current_exe().context("finding this binary (the agent program)")?,
         };
+        let runtime_serving_names = sextant_server::ServingNamePolicy::new(
+            &args.runtime_serving_domain,
+            args.runtime_serving_loopback,
+        )
+        .context("--runtime-serving-domain")?;
         let provisioner = sextant_server::ServerOptions {
+            runtime_serving_names: Some(runtime_serving_names),
             agent_program: Some(agent_program),
             connect_timeout: Some(args.provisioner_connect_timeout),
             lease: None,

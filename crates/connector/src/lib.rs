@@ -218,8 +218,9 @@ impl Query {
         let now = now_micros();
         let ttl = time::Duration::try_from(settings.csr_token_ttl).map_err(internal)?;
         let mut tx = store.write().await.map_err(internal)?;
-        // A pairing token is used up; a certificate (renewal) just asks again.
-        let (client_id, tenant) = match ctx.data::<Caller>()? {
+        // A pairing token is used up; a certificate (renewal) just asks again, and the CSR
+        // token remembers it, so what the token buys is revoked with it.
+        let (client_id, tenant, parent_serial) = match ctx.data::<Caller>()? {
             Caller::Token(hash) => {
                 let pairing = tx
                     .redeem_one_time_token(
@@ -230,11 +231,13 @@ impl Query {
                     .await
                     .map_err(internal)?
                     .ok_or_else(invalid_token)?;
-                (pairing.client_id, pairing.tenant)
+                (pairing.client_id, pairing.tenant, None)
             }
             Caller::Certificate {
-                client_id, tenant, ..
-            } => (*client_id, *tenant),
+                client_id,
+                tenant,
+                serial,
+            } => (*client_id, *tenant, Some(serial.clone())),
         };
         tx.insert_one_time_token(&OneTimeToken {
             hash: csr_hash,
@@ -243,6 +246,7 @@ impl Query {
             tenant,
             created_at: now,
             expires_at: now + ttl,
+            parent_serial,
         })
         .await
         .map_err(|_| invalid_token())?;
@@ -292,19 +296,22 @@ impl Mutation {
             })?;
         let now = now_micros();
         let mut tx = store.write().await.map_err(internal)?;
-        // A CSR token is used up; a certificate renews itself (same subject).
-        let (client_id, tenant) = match ctx.data::<Caller>()? {
+        // A CSR token is used up; a certificate renews itself (same subject). A renewal
+        // records the certificate it renews, so revoking that one revokes this one.
+        let (client_id, tenant, parent_serial) = match ctx.data::<Caller>()? {
             Caller::Token(hash) => {
                 let token = tx
                     .redeem_one_time_token(hash, &[OneTimeTokenKind::Csr], now)
                     .await
                     .map_err(internal)?
                     .ok_or_else(invalid_token)?;
-                (token.client_id, token.tenant)
+                (token.client_id, token.tenant, token.parent_serial)
             }
             Caller::Certificate {
-                client_id, tenant, ..
-            } => (*client_id, *tenant),
+                client_id,
+                tenant,
+                serial,
+            } => (*client_id, *tenant, Some(serial.clone())),
         };
         let subject = settings.subject.for_client(client_id);
         // On a refused CSR the transaction is dropped: the token stays.
@@ -319,6 +326,7 @@ impl Mutation {
             not_after: issued.not_after,
             issued_at: now,
             issuer: ca.fingerprint().to_vec(),
+            parent_serial,
         })
         .await
         .map_err(internal)?;
@@ -331,8 +339,9 @@ impl Mutation {
         })
     }
 
-    /// Revokes the calling certificate (certificate-secured Connector only). From the next
-    /// request on, every server sharing the database refuses it.
+    /// Revokes the calling certificate and every certificate renewed from it
+    /// (certificate-secured Connector only). From the next request on, every server sharing
+    /// the database refuses them.
     async fn revoke_certificate(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let Caller::Certificate { serial, tenant, .. } = ctx.data::<Caller>()? else {
             return Err(error(

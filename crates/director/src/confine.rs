@@ -201,6 +201,22 @@ pub fn managing_runtimes(reach: Reach) -> Result<()> {
     }
 }
 
+/// Requires that the consumer may create credentials (OAuth2 clients, pairing tokens) for an
+/// application or runtime. An application or runtime may not create any for itself: a
+/// leaked credential could otherwise mint siblings that outlive its own revocation. Users
+/// do, and integration systems for the applications they manage.
+pub fn creating_credentials(reach: Reach) -> Result<()> {
+    match reach {
+        Reach::Tenant | Reach::IntegrationSystem(_) => Ok(()),
+        Reach::Application(_) => Err(forbidden(
+            "an application cannot create credentials: a user or its integration system does",
+        )),
+        Reach::Runtime(_) => Err(forbidden(
+            "a runtime cannot create credentials: a user does",
+        )),
+    }
+}
+
 /// Requires that the consumer may request or delete credentials of a runtime.
 pub fn runtime_credentials(reach: Reach, runtime: Uuid) -> Result<()> {
     writable_runtime_labels(reach, runtime)

@@ -219,6 +219,7 @@ pub(crate) async fn pairing_token(
         tenant,
         created_at: now,
         expires_at: now + ttl,
+        parent_serial: None,
     })
     .await
     .map_err(internal)
@@ -226,6 +227,43 @@ pub(crate) async fn pairing_token(
 
 pub(crate) fn new_token() -> Result<(String, Vec<u8>)> {
     sextant_auth::new_one_time_token().map_err(|e| DomainError::Internal(Box::new(e)))
+}
+
+/// What `revokeAllCredentialsFor*` removed.
+#[derive(SimpleObject)]
+pub struct RevokedCredentials {
+    /// System auths deleted: OAuth2 clients (their access tokens stop working at once) and
+    /// paired clients (with their unused one-time tokens).
+    pub system_auths: u64,
+    /// Client certificates newly revoked (refused from the next request on and listed in
+    /// the CRL).
+    pub certificates: u64,
+}
+
+/// Revokes every certificate of the owner's clients and deletes the clients (their one-time
+/// tokens go with them), in the caller's transaction.
+async fn revoke_all(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    kind: OwnerKind,
+    owner: Uuid,
+) -> Result<RevokedCredentials> {
+    let certificates = tx
+        .revoke_certificates_of(
+            tenant,
+            sextant_store::CertificatesOf::Owner(kind, owner),
+            now_micros(),
+        )
+        .await
+        .map_err(internal)?;
+    let system_auths = tx
+        .delete_system_auths_of(tenant, kind, owner)
+        .await
+        .map_err(internal)?;
+    Ok(RevokedCredentials {
+        system_auths,
+        certificates,
+    })
 }
 
 #[derive(Default)]
@@ -243,6 +281,7 @@ impl SystemAuthMutation {
     ) -> GqlResult<OneTimeToken> {
         let tenant = consumer(ctx)?.tenant;
         let reach = reach(ctx)?;
+        confine::creating_credentials(reach).gql()?;
         let app = parse_id(&id, "application").gql()?;
         let settings = ctx.data::<Settings>()?.clone();
         let (token, hash) = new_token().gql()?;
@@ -275,6 +314,7 @@ impl SystemAuthMutation {
     ) -> GqlResult<OneTimeToken> {
         let tenant = consumer(ctx)?.tenant;
         let reach = reach(ctx)?;
+        confine::creating_credentials(reach).gql()?;
         let runtime = parse_id(&id, "runtime").gql()?;
         let settings = ctx.data::<Settings>()?.clone();
         let ttl = settings.runtime_token_ttl;
@@ -296,6 +336,7 @@ impl SystemAuthMutation {
     ) -> GqlResult<SystemAuth> {
         let tenant = consumer(ctx)?.tenant;
         let reach = reach(ctx)?;
+        confine::creating_credentials(reach).gql()?;
         let app = parse_id(&id, "application").gql()?;
         let (secret, hash) = new_secret().gql()?;
         let auth = write_outside_configuration(ctx, move |tx| {
@@ -327,6 +368,7 @@ impl SystemAuthMutation {
     ) -> GqlResult<SystemAuth> {
         let tenant = consumer(ctx)?.tenant;
         let reach = reach(ctx)?;
+        confine::creating_credentials(reach).gql()?;
         let runtime = parse_id(&id, "runtime").gql()?;
         let (secret, hash) = new_secret().gql()?;
         let auth = write_outside_configuration(ctx, move |tx| {
@@ -378,6 +420,63 @@ impl SystemAuthMutation {
             id: ID(auth.id.to_string()),
             auth: Some(oauth_auth(auth.id, secret, token_url(ctx)?)),
         })
+    }
+
+    /// Revokes every credential of the application at once: its client certificates (and
+    /// their renewals), OAuth2 clients, paired clients and unused one-time tokens (a Sextant
+    /// extension). It pairs again only with a new one-time token.
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn revoke_all_credentials_for_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<RevokedCredentials> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let app = parse_id(&id, "application").gql()?;
+        write(ctx, move |tx| {
+            Box::pin(async move {
+                if tx
+                    .application(tenant, app)
+                    .await
+                    .map_err(internal)?
+                    .is_none()
+                {
+                    return Err(DomainError::not_found("application", app));
+                }
+                confine::writable_app(tx, tenant, reach, app).await?;
+                revoke_all(tx, tenant, OwnerKind::Application, app).await
+            })
+        })
+        .await
+    }
+
+    /// Revokes every credential of the runtime at once (see
+    /// `revokeAllCredentialsForApplication`); its agent pairs again only with a new token.
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn revoke_all_credentials_for_runtime(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<RevokedCredentials> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let runtime = parse_id(&id, "runtime").gql()?;
+        write(ctx, move |tx| {
+            Box::pin(async move {
+                confine::runtime_credentials(reach, runtime)?;
+                if tx
+                    .runtime(tenant, runtime)
+                    .await
+                    .map_err(internal)?
+                    .is_none()
+                {
+                    return Err(DomainError::not_found("runtime", runtime));
+                }
+                revoke_all(tx, tenant, OwnerKind::Runtime, runtime).await
+            })
+        })
+        .await
     }
 
     #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]

@@ -113,6 +113,9 @@ pub struct OneTimeToken {
     pub tenant: TenantId,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// For a CSR token handed out to a certificate (renewal): that certificate's serial,
+    /// which the certificate it buys records as its parent.
+    pub parent_serial: Option<Vec<u8>>,
 }
 
 /// A client certificate the CA issued.
@@ -128,4 +131,6 @@ pub struct IssuedCertificateRecord {
     pub issued_at: OffsetDateTime,
     /// The issuing CA: SHA-256 of its certificate (DER).
     pub issuer: Vec<u8>,
+    /// The certificate this one renewed (revoking that one revokes this one).
+    pub parent_serial: Option<Vec<u8>>,
 }

@@ -11,8 +11,9 @@
 //!   verifies the CSR's signature, accepts only ECDSA P-256 or RSA 2048–4096 keys and exactly
 //!   the expected subject, and sets every other field itself.
 //! - [`CertificateAuthority::sign_serving_csr`] signs a runtime's CSR for its event gateway's
-//!   TLS server certificate (with a CA of its own, the runtime serving CA): checked names,
-//!   serverAuth only.
+//!   TLS server certificate (with a CA of its own, the runtime serving CA): the runtime's id
+//!   as a URI name, only names the [`ServingNamePolicy`] binds to that runtime, serverAuth
+//!   only; [`serving_certificate_runtime`] reads the runtime back for a client to check.
 //! - [`generate_signing_key`] and [`public_key_pem`] handle the ES256 key used to sign JWTs.
 //! - [`certificate_summary`] reads validity, names and serial out of a stored certificate so
 //!   the caller can decide whether to re-issue it.
@@ -36,5 +37,8 @@ pub use csr::{ClientKey, ClientSubject, CsrError, IssuedCertificate, MAX_CSR_PEM
 pub use error::PkiError;
 pub use identity::{ClaimedIdentity, IdentityError, client_certificate_identity};
 pub use keys::{generate_signing_key, public_key_pem};
-pub use serving::{MAX_SERVING_NAMES, ServingError, ServingNameError, check_serving_names};
+pub use serving::{
+    MAX_SERVING_NAMES, ServingError, ServingIdentityError, ServingNameError, ServingNamePolicy,
+    check_serving_names, runtime_uri, serving_certificate_runtime,
+};
 pub use summary::{CertificateSummary, certificate_summary};

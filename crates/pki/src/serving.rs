@@ -5,8 +5,13 @@
 //! a `localhost` certificate of that CA could otherwise pass itself off as the management
 //! plane to applications. As for client CSRs, nothing of the CSR is kept but its key (after
 //! its proof of possession is verified): the CA sets the subject (`CN` = the runtime), the
-//! names it was asked for (checked here), serverAuth only, not a CA, a random serial and the
-//! validity of its policy.
+//! runtime's id as a URI name ([`runtime_uri`]), the names it was asked for (checked here, and
+//! only names bound to that runtime by the [`ServingNamePolicy`]), serverAuth only, not a CA,
+//! a random serial and the validity of its policy.
+//!
+//! A host name alone cannot tell runtimes apart (local runtimes all serve on 127.0.0.1, and
+//! DNS can be spoofed), so a client that means to reach one runtime checks the id in the
+//! certificate ([`serving_certificate_runtime`]) besides the name.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -18,6 +23,8 @@ use rcgen::{
 use rustls_pki_types::CertificateSigningRequestDer;
 use rustls_pki_types::pem::PemObject;
 use x509_parser::prelude::FromDer;
+
+use uuid::Uuid;
 
 use crate::csr::client_key;
 use crate::serial::{random_serial, validity_window};
@@ -44,6 +51,118 @@ pub enum ServingNameError {
     /// Neither an IP address nor a valid DNS name.
     #[error("names: {0:?} is neither an IP address nor a valid DNS name")]
     Invalid(String),
+    /// A valid name that is not bound to the runtime asking.
+    #[error(
+        "names: {0:?} is not bound to this runtime: a runtime's serving certificate names \
+         <runtime id>.<domain> for a domain the management plane is configured with, or a \
+         loopback address if loopback names are allowed"
+    )]
+    NotBound(String),
+}
+
+/// The URI name a runtime's serving certificate carries: `urn:sextant:runtime:<id>`.
+pub fn runtime_uri(runtime: Uuid) -> String {
+    format!("urn:sextant:runtime:{}", runtime.as_hyphenated())
+}
+
+/// Which DNS names and IP addresses the runtime serving CA binds to a runtime. Names are
+/// bound by the operator, never chosen by a tenant: a tenant could otherwise claim another
+/// tenant's host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServingNamePolicy {
+    /// `<runtime id>.<domain>` is bound to each runtime for each of these domains (lowercase,
+    /// no leading or trailing dot).
+    pub domains: Vec<String>,
+    /// Whether `localhost`, `127.0.0.0/8` and `::1` are bound to every runtime: they name no
+    /// host beyond the machine itself (runtimes of the local provider serve there), so only
+    /// the runtime id in the certificate tells those runtimes apart.
+    pub allow_loopback: bool,
+}
+
+impl ServingNamePolicy {
+    /// A policy with these domains (checked as DNS names; a leading `.` is dropped).
+    pub fn new(domains: &[String], allow_loopback: bool) -> Result<Self, ServingNameError> {
+        let mut checked = Vec::with_capacity(domains.len());
+        for domain in domains {
+            let domain = domain.trim().trim_start_matches('.');
+            match serving_name(domain)? {
+                SanType::DnsName(_) => checked.push(domain.to_ascii_lowercase()),
+                _ => return Err(ServingNameError::Invalid(domain.to_owned())),
+            }
+        }
+        Ok(ServingNamePolicy {
+            domains: checked,
+            allow_loopback,
+        })
+    }
+
+    /// Whether `san` (as [`check_serving_names`] answers it) is bound to `runtime`.
+    pub fn permits(&self, runtime: Uuid, san: &SanType) -> bool {
+        match san {
+            SanType::IpAddress(ip) => self.allow_loopback && ip.is_loopback(),
+            SanType::DnsName(dns) => {
+                let name = dns.as_str();
+                if name == "localhost" {
+                    return self.allow_loopback;
+                }
+                let id = runtime.as_hyphenated().to_string();
+                self.domains.iter().any(|domain| {
+                    name.strip_suffix(domain.as_str())
+                        .and_then(|head| head.strip_suffix('.'))
+                        .is_some_and(|head| head == id)
+                })
+            }
+            _ => false,
+        }
+    }
+
+    /// The names bound to `runtime` besides loopback ones: `<runtime id>.<domain>`.
+    pub fn bound_names(&self, runtime: Uuid) -> Vec<String> {
+        self.domains
+            .iter()
+            .map(|domain| format!("{}.{domain}", runtime.as_hyphenated()))
+            .collect()
+    }
+}
+
+/// Why a certificate names no runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ServingIdentityError {
+    /// The bytes are not one DER certificate.
+    #[error("the server certificate cannot be read")]
+    Unreadable,
+    /// No runtime URI name, or more than one.
+    #[error("the server certificate names no runtime (or more than one)")]
+    NoRuntime,
+}
+
+/// The runtime a serving certificate (DER) was issued to: the one [`runtime_uri`] name among
+/// its subject alternative names. The caller has verified the chain.
+pub fn serving_certificate_runtime(der: &[u8]) -> Result<Uuid, ServingIdentityError> {
+    let (rest, cert) =
+        x509_parser::parse_x509_certificate(der).map_err(|_| ServingIdentityError::Unreadable)?;
+    if !rest.is_empty() {
+        return Err(ServingIdentityError::Unreadable);
+    }
+    let sans = cert
+        .subject_alternative_name()
+        .map_err(|_| ServingIdentityError::Unreadable)?
+        .ok_or(ServingIdentityError::NoRuntime)?;
+    let mut runtimes = sans
+        .value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            x509_parser::extensions::GeneralName::URI(uri) => {
+                uri.strip_prefix("urn:sextant:runtime:")
+            }
+            _ => None,
+        });
+    match (runtimes.next(), runtimes.next()) {
+        // Exactly one: two could make two readers disagree on whose certificate this is.
+        (Some(id), None) => Uuid::parse_str(id).map_err(|_| ServingIdentityError::NoRuntime),
+        _ => Err(ServingIdentityError::NoRuntime),
+    }
 }
 
 /// One checked name: an IP literal or a DNS name (lowercased).
@@ -99,19 +218,32 @@ pub enum ServingError {
 }
 
 impl CertificateAuthority {
-    /// Signs a runtime's CSR (PEM) for a TLS server certificate: `CN = common_name` (the
-    /// runtime's id), one SAN per name of `names` (checked with [`check_serving_names`]),
-    /// EKU serverAuth only, key usage digitalSignature, not a CA, valid for `validity`. The
-    /// CSR's key must be ECDSA P-256 or RSA with 2048 to 4096 bits; its subject, names and
-    /// extensions are ignored.
+    /// Signs a runtime's CSR (PEM) for a TLS server certificate: `CN` = the runtime's id, the
+    /// URI name [`runtime_uri`], one SAN per name of `names` (checked with
+    /// [`check_serving_names`], each bound to the runtime by `policy`), EKU serverAuth only,
+    /// key usage digitalSignature, not a CA, valid for `validity`. The CSR's key must be ECDSA
+    /// P-256 or RSA with 2048 to 4096 bits; its subject, names and extensions are ignored.
     pub fn sign_serving_csr(
         &self,
         csr_pem: &str,
-        common_name: &str,
+        runtime: Uuid,
         names: &[String],
+        policy: &ServingNamePolicy,
         validity: Duration,
     ) -> Result<IssuedCertificate, ServingError> {
-        let sans = check_serving_names(names)?;
+        let mut sans = check_serving_names(names)?;
+        if let Some(unbound) = sans.iter().find(|san| !policy.permits(runtime, san)) {
+            let name = match unbound {
+                SanType::IpAddress(ip) => ip.to_string(),
+                SanType::DnsName(dns) => dns.as_str().to_owned(),
+                _ => String::new(),
+            };
+            return Err(ServingNameError::NotBound(name).into());
+        }
+        let uri = runtime_uri(runtime)
+            .try_into()
+            .map_err(|_| CsrError::Signing)?;
+        sans.push(SanType::URI(uri));
         if csr_pem.len() > MAX_CSR_PEM_BYTES {
             return Err(CsrError::TooLarge.into());
         }
@@ -140,7 +272,7 @@ impl CertificateAuthority {
         let (not_before, not_after) = validity_window(validity).map_err(|_| CsrError::Signing)?;
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, common_name);
+        dn.push(DnType::CommonName, runtime.as_hyphenated().to_string());
         params.distinguished_name = dn;
         params.subject_alt_names = sans;
         params.is_ca = IsCa::ExplicitNoCa;
@@ -179,7 +311,16 @@ mod tests {
     use crate::generate_ca;
 
     const DAY: Duration = Duration::from_secs(86400);
-    const RUNTIME: &str = "7b5e5a7e-2f4c-4d9a-9a53-3c3a7c1f0f11";
+    const RUNTIME: Uuid = uuid::uuid!("7b5e5a7e-2f4c-4d9a-9a53-3c3a7c1f0f11");
+    const OTHER: Uuid = uuid::uuid!("0b3c0c0e-5e7a-4c55-9a3d-2f6f1e2d9c01");
+
+    fn policy() -> ServingNamePolicy {
+        ServingNamePolicy::new(&[".rt.local".to_owned()], true).unwrap()
+    }
+
+    fn mine(name: &str) -> String {
+        format!("{RUNTIME}.{name}")
+    }
 
     fn ca() -> CertificateAuthority {
         let ca = generate_ca("serving CA", DAY).unwrap();
@@ -232,16 +373,18 @@ mod tests {
             p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
             p.subject_alt_names = vec![SanType::DnsName("evil.example".try_into().unwrap())];
         });
+        let upper = mine("RT.local").to_uppercase();
         let issued = ca
             .sign_serving_csr(
                 &pem,
                 RUNTIME,
-                &names(&["events.rt.local", "127.0.0.1", "EVENTS.rt.local"]),
+                &[mine("rt.local"), "127.0.0.1".to_owned(), upper],
+                &policy(),
                 DAY,
             )
             .unwrap();
         assert_eq!(issued.key, crate::ClientKey::EcdsaP256);
-        verify(&ca, &issued.cert_pem, "events.rt.local").unwrap();
+        verify(&ca, &issued.cert_pem, &mine("rt.local")).unwrap();
         verify(&ca, &issued.cert_pem, "127.0.0.1").unwrap();
         assert!(verify(&ca, &issued.cert_pem, "evil.example").is_err());
         assert!(verify(&self::tests::ca(), &issued.cert_pem, "127.0.0.1").is_err());
@@ -256,7 +399,12 @@ mod tests {
         let ku = cert.key_usage().unwrap().unwrap().value;
         assert!(ku.digital_signature() && !ku.key_cert_sign());
         let sans = cert.subject_alternative_name().unwrap().unwrap();
-        assert_eq!(sans.value.general_names.len(), 2, "duplicates dropped");
+        assert_eq!(
+            sans.value.general_names.len(),
+            3,
+            "duplicates dropped, the runtime's URI added"
+        );
+        assert_eq!(serving_certificate_runtime(&der), Ok(RUNTIME));
         assert_eq!(
             cert.public_key().raw,
             key.subject_public_key_info().as_slice()
@@ -270,14 +418,16 @@ mod tests {
             &KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap(),
             |_| {},
         );
-        let sign = |pem: &str, list: &[&str]| ca.sign_serving_csr(pem, RUNTIME, &names(list), DAY);
+        let sign = |pem: &str, list: &[&str]| {
+            ca.sign_serving_csr(pem, RUNTIME, &names(list), &policy(), DAY)
+        };
         assert_eq!(
             sign(&good, &[]),
             Err(ServingError::Names(ServingNameError::None))
         );
         let many: Vec<String> = (0..11).map(|i| format!("h{i}.example")).collect();
         assert_eq!(
-            ca.sign_serving_csr(&good, RUNTIME, &many, DAY),
+            ca.sign_serving_csr(&good, RUNTIME, &many, &policy(), DAY),
             Err(ServingError::Names(ServingNameError::TooMany))
         );
         assert!(matches!(
@@ -305,5 +455,89 @@ mod tests {
         let rsa = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
         let issued = sign(&csr(&rsa, |_| {}), &["localhost"]).unwrap();
         assert_eq!(issued.key, crate::ClientKey::Rsa { bits: 2048 });
+    }
+
+    #[test]
+    fn only_names_bound_to_the_runtime_are_issued() {
+        let ca = ca();
+        let good = csr(
+            &KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap(),
+            |_| {},
+        );
+        let not_bound = |policy: &ServingNamePolicy, name: &str| {
+            matches!(
+                ca.sign_serving_csr(&good, RUNTIME, &names(&[name]), policy, DAY),
+                Err(ServingError::Names(ServingNameError::NotBound(_)))
+            )
+        };
+        let policy = policy();
+        // Another runtime's name, another host, a suffix trick, a bare domain, a nested name.
+        for name in [
+            format!("{OTHER}.rt.local"),
+            "events.other.example".to_owned(),
+            format!("{RUNTIME}.rt.local.evil.example"),
+            format!("{RUNTIME}.evilrt.local"),
+            "rt.local".to_owned(),
+            format!("x.{RUNTIME}.rt.local"),
+            "10.0.0.1".to_owned(),
+        ] {
+            assert!(not_bound(&policy, &name), "{name}");
+        }
+        // One name out of bounds refuses the whole request.
+        assert!(matches!(
+            ca.sign_serving_csr(
+                &good,
+                RUNTIME,
+                &[mine("rt.local"), "events.other.example".to_owned()],
+                &policy,
+                DAY
+            ),
+            Err(ServingError::Names(ServingNameError::NotBound(_)))
+        ));
+        // Loopback only when allowed.
+        let strict = ServingNamePolicy::new(&["rt.local".to_owned()], false).unwrap();
+        for name in ["127.0.0.1", "::1", "localhost", "127.1.2.3"] {
+            assert!(!not_bound(&policy, name), "{name}");
+            assert!(not_bound(&strict, name), "{name}");
+        }
+        assert!(!not_bound(&strict, &mine("rt.local")));
+        assert!(not_bound(&ServingNamePolicy::default(), &mine("rt.local")));
+        assert_eq!(policy.bound_names(RUNTIME), vec![mine("rt.local")]);
+        assert!(ServingNamePolicy::new(&["*.example".to_owned()], true).is_err());
+        assert!(ServingNamePolicy::new(&["10.0.0.1".to_owned()], true).is_err());
+    }
+
+    #[test]
+    fn a_certificate_without_exactly_one_runtime_names_none() {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let cert = |uris: &[String]| {
+            let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+            for uri in uris {
+                params
+                    .subject_alt_names
+                    .push(SanType::URI(uri.clone().try_into().unwrap()));
+            }
+            params.self_signed(&key).unwrap().der().to_vec()
+        };
+        assert_eq!(
+            serving_certificate_runtime(&cert(&[runtime_uri(RUNTIME)])),
+            Ok(RUNTIME)
+        );
+        for uris in [
+            vec![],
+            vec![runtime_uri(RUNTIME), runtime_uri(OTHER)],
+            vec!["urn:sextant:runtime:nonsense".to_owned()],
+            vec![format!("https://{RUNTIME}")],
+        ] {
+            assert_eq!(
+                serving_certificate_runtime(&cert(&uris)),
+                Err(ServingIdentityError::NoRuntime),
+                "{uris:?}"
+            );
+        }
+        assert_eq!(
+            serving_certificate_runtime(b"garbage"),
+            Err(ServingIdentityError::Unreadable)
+        );
     }
 }

@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use datadir::{Rotation, load_issuer, rotate_ca};
 pub use sextant_graphql_cost::Limits as GraphqlLimits;
+pub use sextant_pki::ServingNamePolicy;
 
 /// What retiring the previous CA found.
 #[derive(Debug, PartialEq, Eq)]
@@ -442,6 +443,9 @@ pub struct ServerOptions {
     pub spec_limits: Option<sextant_domain::SpecLimits>,
     /// Limits of the listeners' connections (default: [`ConnectionSettings::default`]).
     pub connections: Option<ConnectionSettings>,
+    /// Which names the runtime serving CA binds to a runtime (default: no domain, loopback
+    /// names allowed, as the local provider's runtimes need).
+    pub runtime_serving_names: Option<sextant_pki::ServingNamePolicy>,
 }
 
 /// Limits of each listener's connections. Each listener has its own count, so clients
@@ -685,6 +689,13 @@ pub async fn start_with(
         runtime_serving: Arc::new(runtime_gateway::RuntimeServing::new(
             dir.runtime_serving_ca,
             config.certificate_validity,
+            options
+                .runtime_serving_names
+                .clone()
+                .unwrap_or(sextant_pki::ServingNamePolicy {
+                    domains: Vec::new(),
+                    allow_loopback: true,
+                }),
         )),
     };
     let shutdown = CancellationToken::new();

@@ -7,8 +7,12 @@
 //!   of client certificates also issues the management plane's listener certificate, so a
 //!   `localhost` certificate from it in a runtime's hands could impersonate the management
 //!   plane to applications. Body `{"csr": "<PEM>", "names": ["<dns name or IP>", …]}`; answer
-//!   `{"certificate", "caCertificate", "notAfter"}`. CN is the runtime's id; nothing is
-//!   recorded (the certificate authenticates nobody to the management plane).
+//!   `{"certificate", "caCertificate", "notAfter"}`. CN is the runtime's id, and so is a URI
+//!   name (`urn:sextant:runtime:<id>`) that applications check; only names the operator bound
+//!   to the runtime are issued (`<runtime id>.<domain>` for each configured domain, loopback
+//!   names if allowed), anything else is 403, so a runtime cannot obtain a certificate for
+//!   another runtime's or another tenant's host. Nothing is recorded (the certificate
+//!   authenticates nobody to the management plane).
 //! - `GET /connector/runtime-serving-ca` (both listeners): that CA's certificate (PEM), for
 //!   applications to trust event gateways.
 //! - `GET /runtime/application-clients/{clientID}`: which application a client certificate's
@@ -39,12 +43,22 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024;
 pub struct RuntimeServing {
     ca: sextant_pki::CertificateAuthority,
     validity: Duration,
+    names: sextant_pki::ServingNamePolicy,
 }
 
 impl RuntimeServing {
-    /// `validity`: as long as client certificates (the agent renews both together).
-    pub fn new(ca: sextant_pki::CertificateAuthority, validity: Duration) -> RuntimeServing {
-        RuntimeServing { ca, validity }
+    /// `validity`: as long as client certificates (the agent renews both together); `names`:
+    /// which names are bound to a runtime.
+    pub fn new(
+        ca: sextant_pki::CertificateAuthority,
+        validity: Duration,
+        names: sextant_pki::ServingNamePolicy,
+    ) -> RuntimeServing {
+        RuntimeServing {
+            ca,
+            validity,
+            names,
+        }
     }
 }
 
@@ -94,8 +108,9 @@ pub async fn serving_certificate(
     let serving = &state.runtime_serving;
     match serving.ca.sign_serving_csr(
         &request.csr,
-        &runtime.to_string(),
+        runtime,
         &request.names,
+        &serving.names,
         serving.validity,
     ) {
         Ok(issued) => {
@@ -114,6 +129,10 @@ pub async fn serving_certificate(
         Err(sextant_pki::ServingError::Csr(sextant_pki::CsrError::Signing)) => {
             tracing::error!(%runtime, "signing an event gateway certificate failed");
             error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+        Err(e @ sextant_pki::ServingError::Names(sextant_pki::ServingNameError::NotBound(_))) => {
+            tracing::warn!(%runtime, names = ?request.names, "refused an event gateway certificate for names not bound to the runtime");
+            error_body(StatusCode::FORBIDDEN, &e.to_string())
         }
         Err(e) => error_body(StatusCode::BAD_REQUEST, &e.to_string()),
     }

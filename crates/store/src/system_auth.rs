@@ -40,6 +40,14 @@ pub trait SystemAuthTx: Send {
     async fn system_auth(&mut self, id: Uuid) -> Result<Option<SystemAuth>, StoreError>;
     /// Removes an auth and returns it, if it was there.
     async fn delete_system_auth(&mut self, id: Uuid) -> Result<Option<SystemAuth>, StoreError>;
+    /// Removes every auth of an owner in the tenant (their one-time tokens go with them);
+    /// returns how many.
+    async fn delete_system_auths_of(
+        &mut self,
+        tenant: TenantId,
+        kind: OwnerKind,
+        owner: Uuid,
+    ) -> Result<u64, StoreError>;
     /// Stores a one-time token (its hash); [`StoreError::ForeignKey`] if its system auth is gone.
     async fn insert_one_time_token(&mut self, token: &OneTimeToken) -> Result<(), StoreError>;
     /// Redeems a token of one of `kinds`: removes it and returns it if it existed and had not
@@ -59,12 +67,14 @@ pub trait SystemAuthTx: Send {
         hash: &[u8],
         now: time::OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    /// The client id a certificate was issued to and whether it is revoked, by serial.
+    /// The client id a certificate was issued to and whether it is revoked (it, or a
+    /// certificate it was renewed from), by serial.
     async fn issued_certificate(
         &mut self,
         serial: &[u8],
     ) -> Result<Option<(Uuid, bool)>, StoreError>;
-    /// Marks a certificate revoked (if it was not already); true if it was recorded.
+    /// Marks a certificate revoked (if it was not already) and with it every certificate
+    /// renewed from it, at any depth; true if it was recorded.
     async fn revoke_certificate(
         &mut self,
         serial: &[u8],
@@ -207,6 +217,24 @@ macro_rules! system_auth_tx {
                 row.as_ref().map(Self::system_auth_from_row).transpose()
             }
 
+            async fn delete_system_auths_of(
+                &mut self,
+                tenant: TenantId,
+                kind: $crate::system_auth::OwnerKind,
+                owner: Uuid,
+            ) -> Result<u64, StoreError> {
+                self.counter().inc();
+                let done = sqlx::query(AssertSqlSafe(format!(
+                    "DELETE FROM system_auths WHERE tenant_id = $1 AND {} = $2",
+                    kind.column()
+                )))
+                .bind(tenant.0)
+                .bind(owner)
+                .execute(self.conn())
+                .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn insert_one_time_token(
                 &mut self,
                 token: &sextant_domain::OneTimeToken,
@@ -214,7 +242,7 @@ macro_rules! system_auth_tx {
                 self.counter().inc();
                 sqlx::query(
                     "INSERT INTO one_time_tokens (token_hash, kind, client_id, tenant_id, \
-                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                     created_at, expires_at, parent_serial) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(token.hash.as_slice())
                 .bind(token.kind.as_str())
@@ -222,6 +250,7 @@ macro_rules! system_auth_tx {
                 .bind(token.tenant.0)
                 .bind(to_micros(token.created_at))
                 .bind(to_micros(token.expires_at))
+                .bind(token.parent_serial.as_deref())
                 .execute(self.conn())
                 .await?;
                 Ok(())
@@ -246,7 +275,8 @@ macro_rules! system_auth_tx {
                     separated.push_bind(kind.as_str());
                 }
                 qb.push(
-                    ") RETURNING token_hash, kind, client_id, tenant_id, created_at, expires_at",
+                    ") RETURNING token_hash, kind, client_id, tenant_id, created_at, expires_at, \
+                     parent_serial",
                 );
                 self.counter().inc();
                 let row = qb.build().fetch_optional(self.conn()).await?;
@@ -260,6 +290,7 @@ macro_rules! system_auth_tx {
                     tenant: TenantId(row.try_get(3)?),
                     created_at: from_micros(row.try_get(4)?)?,
                     expires_at: from_micros(row.try_get(5)?)?,
+                    parent_serial: row.try_get(6)?,
                 };
                 // An expired token is removed all the same, and redeems nothing.
                 Ok((token.expires_at > now).then_some(token))
@@ -286,15 +317,24 @@ macro_rules! system_auth_tx {
                 serial: &[u8],
             ) -> Result<Option<(Uuid, bool)>, StoreError> {
                 self.counter().inc();
+                // Revoked too when a certificate it was renewed from is: a renewal that
+                // committed while its parent was being revoked is refused all the same.
                 let row = sqlx::query(
-                    "SELECT client_id, revoked_at FROM issued_certificates WHERE serial = $1",
+                    "WITH RECURSIVE up (serial, parent_serial, revoked_at) AS ( \
+                       SELECT serial, parent_serial, revoked_at FROM issued_certificates \
+                       WHERE serial = $1 \
+                       UNION SELECT p.serial, p.parent_serial, p.revoked_at \
+                       FROM issued_certificates p JOIN up ON p.serial = up.parent_serial) \
+                     SELECT c.client_id, \
+                       (SELECT COUNT(*) FROM up WHERE up.revoked_at IS NOT NULL) \
+                     FROM issued_certificates c WHERE c.serial = $1",
                 )
                 .bind(serial)
                 .fetch_optional(self.conn())
                 .await?;
                 row.map(|r| {
-                    let revoked: Option<i64> = r.try_get(1)?;
-                    Ok((r.try_get::<Uuid, _>(0)?, revoked.is_some()))
+                    let revoked: i64 = r.try_get(1)?;
+                    Ok((r.try_get::<Uuid, _>(0)?, revoked > 0))
                 })
                 .transpose()
             }
@@ -305,15 +345,20 @@ macro_rules! system_auth_tx {
                 now: time::OffsetDateTime,
             ) -> Result<bool, StoreError> {
                 self.counter().inc();
+                // The certificate and every certificate renewed from it, at any depth.
                 let done = sqlx::query(
-                    "UPDATE issued_certificates SET revoked_at = COALESCE(revoked_at, $2) \
-                     WHERE serial = $1",
+                    "WITH RECURSIVE chain (serial) AS ( \
+                       SELECT serial FROM issued_certificates WHERE serial = $1 \
+                       UNION SELECT c.serial FROM issued_certificates c \
+                         JOIN chain ON c.parent_serial = chain.serial) \
+                     UPDATE issued_certificates SET revoked_at = COALESCE(revoked_at, $2) \
+                     WHERE serial IN (SELECT serial FROM chain)",
                 )
                 .bind(serial)
                 .bind(to_micros(now))
                 .execute(self.conn())
                 .await?;
-                Ok(done.rows_affected() == 1)
+                Ok(done.rows_affected() >= 1)
             }
 
             async fn revoke_certificates_of(
@@ -373,8 +418,8 @@ macro_rules! system_auth_tx {
                 self.counter().inc();
                 sqlx::query(
                     "INSERT INTO issued_certificates (serial, client_id, tenant_id, not_before, \
-                     not_after, issued_at, revoked_at, issuer) \
-                     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
+                     not_after, issued_at, revoked_at, issuer, parent_serial) \
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8)",
                 )
                 .bind(certificate.serial.as_slice())
                 .bind(certificate.client_id)
@@ -383,6 +428,7 @@ macro_rules! system_auth_tx {
                 .bind(to_micros(certificate.not_after))
                 .bind(to_micros(certificate.issued_at))
                 .bind(certificate.issuer.as_slice())
+                .bind(certificate.parent_serial.as_deref())
                 .execute(self.conn())
                 .await?;
                 Ok(())

@@ -89,6 +89,7 @@ fn token(client_id: Uuid, tenant: TenantId, kind: OneTimeTokenKind, ttl: Duratio
         tenant,
         created_at: now(),
         expires_at: now() + ttl,
+        parent_serial: None,
     }
 }
 

@@ -141,6 +141,7 @@ pub async fn start_running(
             graphql_limits: None,
             spec_limits: None,
             connections: None,
+            runtime_serving_names: None,
         },
     )
     .await

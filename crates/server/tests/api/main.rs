@@ -13,6 +13,7 @@ mod catalog;
 mod catalog_statements;
 mod connector;
 mod cost;
+mod credentials;
 mod eventing;
 mod fetching;
 mod generated;

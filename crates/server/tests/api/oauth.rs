@@ -9,7 +9,7 @@ use crate::helpers::{Backend, TestApp, error_of};
 const CREDENTIALS: &str = "
     fragment Creds on SystemAuth { id auth { credential { ... on OAuthCredentialData { clientId clientSecret url } } } }";
 
-async fn credentials_for(app: &TestApp, kind: &str, id: &str) -> (String, String) {
+pub(crate) async fn credentials_for(app: &TestApp, kind: &str, id: &str) -> (String, String) {
     let query = format!(
         "mutation($id: ID!) {{ r: requestClientCredentialsFor{kind}(id: $id) {{ ...Creds }} }} {CREDENTIALS}"
     );
@@ -52,7 +52,7 @@ async fn token_request(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn access_token(app: &TestApp, id: &str, secret: &str) -> String {
+pub(crate) async fn access_token(app: &TestApp, id: &str, secret: &str) -> String {
     let (status, body) = token_request(
         app,
         Some((id, secret)),
@@ -310,7 +310,6 @@ async fn application_consumer_is_confined_to_itself(backend: Backend) {
         "mutation($x: ID!) { updateApplication(id: $x, in: {name: \"renamed\", providerName: \"p\"}) { id } }",
         "mutation($x: ID!) { unregisterApplication(id: $x) { id } }",
         "mutation($x: ID!) { setApplicationLabel(applicationID: $x, key: \"k\", value: 1) { key } }",
-        "mutation($x: ID!) { requestClientCredentialsForApplication(id: $x) { id } }",
     ] {
         let (_, body) = gql_with(&app, &token, None, mutation, json!({"x": other})).await;
         assert!(
@@ -318,6 +317,19 @@ async fn application_consumer_is_confined_to_itself(backend: Backend) {
             "{mutation}: {body}"
         );
     }
+    // No credentials for anything (see the `credentials` tests).
+    let (_, body) = gql_with(
+        &app,
+        &token,
+        None,
+        "mutation($x: ID!) { requestClientCredentialsForApplication(id: $x) { id } }",
+        json!({"x": other}),
+    )
+    .await;
+    assert!(
+        error_of(&body).contains("cannot create credentials"),
+        "{body}"
+    );
     let data = app
         .gql(
             "query($x: ID!) { application(id: $x) { name labels } }",

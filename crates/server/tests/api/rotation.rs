@@ -44,7 +44,7 @@ fn unb64(v: &Value) -> String {
     .unwrap()
 }
 
-fn csr_for(subject: &str, key: &KeyPair) -> String {
+pub(crate) fn csr_for(subject: &str, key: &KeyPair) -> String {
     let mut dn = DistinguishedName::new();
     for part in subject.split(',') {
         let (name, value) = part.split_once('=').unwrap();
@@ -63,7 +63,7 @@ fn csr_for(subject: &str, key: &KeyPair) -> String {
     b64(&params.serialize_request(key).unwrap().pem().unwrap())
 }
 
-const SIGN: &str = "mutation($csr: String!) { signCertificateSigningRequest(csr: $csr) { certificateChain caCertificate clientCertificate } }";
+pub(crate) const SIGN: &str = "mutation($csr: String!) { signCertificateSigningRequest(csr: $csr) { certificateChain caCertificate clientCertificate } }";
 
 fn certification(body: &Value, key: &KeyPair) -> Paired {
     let result = &body["data"]["signCertificateSigningRequest"];
@@ -117,7 +117,7 @@ pub async fn pair_as(app: &TestApp, kind: &str, id: &str) -> Paired {
     certification(&body, &key)
 }
 
-fn mtls_url(app: &TestApp, path: &str) -> String {
+pub(crate) fn mtls_url(app: &TestApp, path: &str) -> String {
     format!("https://localhost:{}{path}", app.server().mtls_addr.port())
 }
 
@@ -134,7 +134,7 @@ async fn probe(app: &TestApp, client: &reqwest::Client) -> Option<u16> {
 }
 
 /// Renews through the certificate-secured Connector.
-async fn renew(app: &TestApp, paired: &Paired, trusted_pem: &str) -> Paired {
+pub(crate) async fn renew(app: &TestApp, paired: &Paired, trusted_pem: &str) -> Paired {
     let subject = {
         let body: Value = paired
             .client(trusted_pem)
@@ -165,7 +165,7 @@ async fn renew(app: &TestApp, paired: &Paired, trusted_pem: &str) -> Paired {
     certification(&body, &key)
 }
 
-async fn revoke(app: &TestApp, paired: &Paired, trusted_pem: &str) {
+pub(crate) async fn revoke(app: &TestApp, paired: &Paired, trusted_pem: &str) {
     let body: Value = paired
         .client(trusted_pem)
         .post(mtls_url(app, "/connector/graphql"))

@@ -60,16 +60,31 @@ fn verifies(ca_pem: &str, cert_pem: &str, name: &str) -> bool {
         .is_ok()
 }
 
+/// A server whose runtimes get `<runtime id>.rt.test`, and loopback names if `loopback`.
+async fn spawn_with_domain(backend: Backend, loopback: bool) -> TestApp {
+    TestApp::spawn_with(
+        backend,
+        sextant_server::ServerOptions {
+            runtime_serving_names: Some(
+                sextant_server::ServingNamePolicy::new(&["rt.test".to_owned()], loopback).unwrap(),
+            ),
+            ..sextant_server::ServerOptions::default()
+        },
+    )
+    .await
+}
+
 async fn a_runtime_gets_a_serving_certificate_of_the_serving_ca(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn_with_domain(backend, true).await;
     let runtime = app.register_runtime("rt", json!({})).await;
     let paired: Paired = pair_as(&app, "Runtime", &runtime).await;
     let client = paired.client(&paired.trusted_pem);
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let own = format!("{runtime}.rt.test");
     let (status, body) = request_serving(
         &app,
         &client,
-        json!({"csr": csr(&key), "names": ["events.rt.local", "127.0.0.1"]}),
+        json!({"csr": csr(&key), "names": [own, "127.0.0.1"]}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -95,14 +110,14 @@ async fn a_runtime_gets_a_serving_certificate_of_the_serving_ca(backend: Backend
         .unwrap();
     assert_eq!(main_ca, mtls_ca);
     assert_eq!(body["caCertificate"].as_str().unwrap(), main_ca);
-    assert!(verifies(&main_ca, cert, "events.rt.local"));
+    assert!(verifies(&main_ca, cert, &own));
     assert!(verifies(&main_ca, cert, "127.0.0.1"));
     assert!(
         !verifies(&main_ca, cert, "localhost"),
         "only the names asked"
     );
     assert!(
-        !verifies(&paired.trusted_pem, cert, "events.rt.local"),
+        !verifies(&paired.trusted_pem, cert, &own),
         "the client CA did not sign it"
     );
     assert_ne!(main_ca, paired.trusted_pem);
@@ -110,6 +125,13 @@ async fn a_runtime_gets_a_serving_certificate_of_the_serving_ca(backend: Backend
     let der = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
     let (_, parsed) = x509_parser::parse_x509_certificate(&der).unwrap();
     assert_eq!(parsed.subject().to_string(), format!("CN={runtime}"));
+    assert_eq!(
+        sextant_pki::serving_certificate_runtime(&der)
+            .unwrap()
+            .to_string(),
+        runtime,
+        "the runtime's id is a URI name of the certificate"
+    );
     assert!(!parsed.is_ca());
     let eku = parsed.extended_key_usage().unwrap().unwrap().value;
     assert!(eku.server_auth && !eku.client_auth && eku.other.is_empty());
@@ -187,6 +209,77 @@ async fn only_runtimes_get_one_and_only_for_good_requests(backend: Backend) {
     }
 }
 
+/// Issue 13 (6): a runtime gets a serving certificate only for names bound to it, never for
+/// another runtime's (of its tenant or another) or any other host.
+async fn only_names_bound_to_the_runtime_are_issued(backend: Backend) {
+    let app = spawn_with_domain(backend, false).await;
+    let runtime = app.register_runtime("rt", json!({})).await;
+    let neighbour = app.register_runtime("neighbour", json!({})).await;
+    let (_, other_token) = app.other_tenant();
+    let foreign = app
+        .gql_as(
+            &other_token,
+            "mutation { registerRuntime(in: {name: \"evil\"}) { id } }",
+            json!({}),
+        )
+        .await["data"]["registerRuntime"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rt = pair_as(&app, "Runtime", &runtime).await;
+    let client = rt.client(&rt.trusted_pem);
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    for name in [
+        format!("{neighbour}.rt.test"),
+        format!("{foreign}.rt.test"),
+        format!("{runtime}.rt.test.evil.example"),
+        format!("{runtime}.other.test"),
+        "rt.test".to_owned(),
+        "events.shop.example".to_owned(),
+        "127.0.0.1".to_owned(),
+        "localhost".to_owned(),
+        "::1".to_owned(),
+    ] {
+        let (status, body) = request_serving(
+            &app,
+            &client,
+            json!({"csr": csr(&key), "names": [format!("{runtime}.rt.test"), name]}),
+        )
+        .await;
+        assert_eq!(status, 403, "{name}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("not bound to this runtime"), "{message}");
+    }
+    let (status, body) = request_serving(
+        &app,
+        &client,
+        json!({"csr": csr(&key), "names": [format!("{}.RT.test", runtime.to_uppercase())]}),
+    )
+    .await;
+    assert_eq!(status, 200, "its own name, in any case: {body}");
+
+    // The default: no domain, loopback names (the local provider's runtimes).
+    let app = TestApp::spawn(backend).await;
+    let runtime = app.register_runtime("rt", json!({})).await;
+    let rt = pair_as(&app, "Runtime", &runtime).await;
+    let client = rt.client(&rt.trusted_pem);
+    let (status, body) = request_serving(
+        &app,
+        &client,
+        json!({"csr": csr(&key), "names": ["127.0.0.1", "localhost"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    for name in [
+        format!("{runtime}.rt.test"),
+        "events.shop.example".to_owned(),
+    ] {
+        let (status, body) =
+            request_serving(&app, &client, json!({"csr": csr(&key), "names": [name]})).await;
+        assert_eq!(status, 403, "{body}");
+    }
+}
+
 async fn a_runtime_learns_which_application_a_client_is(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.define_scenarios(&["SHOP"]).await;
@@ -242,5 +335,6 @@ async fn a_runtime_learns_which_application_a_client_is(backend: Backend) {
 crate::on_both_backends!(
     a_runtime_gets_a_serving_certificate_of_the_serving_ca,
     only_runtimes_get_one_and_only_for_good_requests,
+    only_names_bound_to_the_runtime_are_issued,
     a_runtime_learns_which_application_a_client_is,
 );
