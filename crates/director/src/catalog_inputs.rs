@@ -246,12 +246,16 @@ pub struct FetchRequestDraft {
 
 impl FetchRequestInput {
     fn validate(self, ty: &'static str, field: &str) -> Result<FetchRequestDraft, DomainError> {
-        check(ty, &format!("{field}.url"), validate::http_url(&self.url))?;
+        check(
+            ty,
+            &format!("{field}.url"),
+            validate::required_url_between(&self.url),
+        )?;
         check_opt(
             ty,
             &format!("{field}.filter"),
             self.filter.as_deref(),
-            |v| validate::at_most(v, FILTER_MAX),
+            |v| validate::not_empty_between(v, FILTER_MAX),
         )?;
         Ok(FetchRequestDraft {
             auth: auth(ty, &format!("{field}.auth"), self.auth)?,
@@ -278,13 +282,13 @@ impl VersionInput {
         check(
             ty,
             "version.value",
-            validate::required(&self.value, SHORT_STRING),
+            validate::required_between(&self.value, LONG_STRING),
         )?;
         check_opt(
             ty,
             "version.deprecatedSince",
             self.deprecated_since.as_deref(),
-            |v| validate::at_most(v, SHORT_STRING),
+            |v| validate::at_most(v, LONG_STRING),
         )?;
         Ok(domain::Version {
             value: self.value,
@@ -402,7 +406,11 @@ impl ApiDefinitionInput {
         check_opt(T, "description", self.description.as_deref(), |v| {
             validate::at_most(v, SHORT_STRING)
         })?;
-        check(T, "targetURL", validate::http_url(&self.target_url))?;
+        check(
+            T,
+            "targetURL",
+            validate::required_url_between(&self.target_url),
+        )?;
         check_opt(T, "group", self.group.as_deref(), |v| {
             validate::at_most(v, GROUP_MAX)
         })?;
@@ -530,16 +538,20 @@ pub struct DocumentDraft {
 impl DocumentInput {
     pub fn validate(self) -> Result<DocumentDraft, DomainError> {
         const T: &str = "DocumentInput";
-        check(T, "title", validate::required(&self.title, SHORT_STRING))?;
+        check(
+            T,
+            "title",
+            validate::required_between(&self.title, SHORT_STRING),
+        )?;
         check(
             T,
             "displayName",
-            validate::required(&self.display_name, SHORT_STRING),
+            validate::required_between(&self.display_name, SHORT_STRING),
         )?;
         check(
             T,
             "description",
-            validate::required(&self.description, SHORT_STRING),
+            validate::required_between(&self.description, SHORT_STRING),
         )?;
         check_opt(T, "kind", self.kind.as_deref(), |v| {
             validate::at_most(v, LONG_STRING)
@@ -588,7 +600,7 @@ pub struct WebhookDraft {
 impl WebhookInput {
     pub fn validate(self) -> Result<WebhookDraft, DomainError> {
         const T: &str = "WebhookInput";
-        check(T, "url", validate::http_url(&self.url))?;
+        check(T, "url", validate::required_url(&self.url))?;
         Ok(WebhookDraft {
             webhook_type: self.webhook_type.into(),
             auth: auth(T, "auth", self.auth)?,

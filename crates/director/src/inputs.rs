@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use async_graphql::{ID, InputObject};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sextant_domain::label::{LabelFilter as DomainLabelFilter, validate_key};
+use sextant_domain::label::{
+    LabelFilter as DomainLabelFilter, validate_key, validate_value as validate_label_value,
+};
 use sextant_domain::validate::{self, LONG_STRING, SHORT_STRING};
 use sextant_domain::{DomainError, FieldError, Placeholder};
 use uuid::Uuid;
@@ -48,10 +50,12 @@ fn labels(
         .into());
     }
     for (key, value) in labels {
-        check(ty, &format!("labels.{key}"), validate_key(&key))?;
+        // A key that is not printable is not repeated in the field name.
+        check(ty, "labels", validate_key(&key))?;
         if value.is_null() {
-            return Err(FieldError::new(ty, format!("labels.{key}"), "cannot be null").into());
+            return Err(FieldError::new(ty, format!("labels.{key}"), validate::BLANK).into());
         }
+        check(ty, &format!("labels.{key}"), validate_label_value(&value))?;
         out.insert(key, value);
     }
     Ok(out)
@@ -154,7 +158,7 @@ fn application_fields(
         ty,
         "healthCheckURL",
         health_check_url.as_deref(),
-        validate::http_url,
+        validate::optional_url,
     )?;
     Ok(service::ApplicationUpdate {
         integration_system_id: id_field(ty, "integrationSystemID", integration_system_id.as_ref())?,

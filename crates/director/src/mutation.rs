@@ -126,10 +126,9 @@ async fn writable_object(
     object: ObjectRef,
     key: &str,
 ) -> Result<(), DomainError> {
-    if reach != Reach::Tenant
-        && (key == sextant_domain::label::SCENARIOS_KEY
-            || key == sextant_domain::label::INTEGRATION_SYSTEM_KEY)
-    {
+    // Look-alikes (`Scenarios`, ` scenarios`) are refused too, so that no other consumer
+    // can plant a key that a reader might take for the real one.
+    if reach != Reach::Tenant && sextant_domain::label::is_reserved_key(key) {
         return Err(DomainError::Forbidden(format!(
             "only users may set or delete the label {key:?}"
         )));

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sextant_domain::label::{
     DEFAULT_SCENARIO, INTEGRATION_SYSTEM_KEY, LabelFilter, LabelQuery, LabelSchema, SCENARIOS_KEY,
-    default_scenarios_schema, validate_key,
+    default_scenarios_schema, validate_key, validate_value as validate_label_value,
 };
 use sextant_domain::{
-    Application, ApplicationStatusCondition, ApplicationTemplate, DomainError, IntegrationSystem,
-    LabelDefinition, ObjectKind, ObjectRef, Page, PageRequest, Placeholder, Runtime,
-    RuntimeStatusCondition, TenantId,
+    Application, ApplicationStatusCondition, ApplicationTemplate, DomainError, FieldError,
+    IntegrationSystem, LabelDefinition, ObjectKind, ObjectRef, Page, PageRequest, Placeholder,
+    Runtime, RuntimeStatusCondition, TenantId,
 };
 use sextant_store::{StoreError, Tx};
 use time::OffsetDateTime;
@@ -119,16 +119,22 @@ async fn put_label(
     key: &str,
     value: &Value,
 ) -> Result<()> {
-    validate_key(key).map_err(|m| DomainError::Invalid(format!("label key {key:?}: {m}")))?;
+    let label_error =
+        |field: &str, m: String| DomainError::from(FieldError::new("LabelInput", field, m));
+    validate_key(key).map_err(|m| label_error("key", format!("label key {key:?} {m}")))?;
     if value.is_null() {
-        return Err(DomainError::Invalid(format!(
-            "value of label {key:?} must not be null"
-        )));
+        return Err(label_error(
+            "value",
+            format!("value of label {key:?} cannot be blank"),
+        ));
     }
+    validate_label_value(value)
+        .map_err(|m| label_error("value", format!("value of label {key:?} {m}")))?;
     if value.to_string().len() > MAX_LABEL_VALUE_BYTES {
-        return Err(DomainError::Invalid(format!(
-            "value of label {key:?} is larger than {MAX_LABEL_VALUE_BYTES} bytes of JSON"
-        )));
+        return Err(label_error(
+            "value",
+            format!("value of label {key:?} is larger than {MAX_LABEL_VALUE_BYTES} bytes of JSON"),
+        ));
     }
     let definition = match tx.label_definition(tenant, key).await.map_err(internal)? {
         Some(definition) => definition,
@@ -162,7 +168,12 @@ async fn put_label(
             DomainError::Invalid(format!("stored schema of label {key:?} is not usable: {e}"))
         })?;
         compiled.check(value).map_err(|e| {
-            DomainError::Invalid(format!("while validating Label value for '{key}': {e}"))
+            label_error(
+                "value",
+                format!(
+                    "while validating Label value for '{key}': the value does not match the JSON schema of label definition \"{key}\" ({schema}): {e}"
+                ),
+            )
         })?;
     }
     tx.set_label(tenant, object, key, value)

@@ -163,6 +163,17 @@ impl Application {
     async fn health_check_url(&self) -> Option<&str> {
         self.app.health_check_url.as_deref()
     }
+    /// Compass's health checks: none are recorded, so the page is empty (as Compass's was).
+    #[graphql(name = "healthChecks")]
+    async fn health_checks(
+        &self,
+        types: Option<Vec<crate::health::HealthCheckType>>,
+        #[graphql(default_with = "Some(100)")] first: Option<i32>,
+        after: Option<PageCursor>,
+    ) -> GqlResult<crate::health::HealthCheckPage> {
+        let _ = types;
+        crate::health::HealthCheckPage::empty(first, after)
+    }
     /// The application's webhooks (hidden from runtimes: they hold the application's own
     /// credentials).
     async fn webhooks(&self, ctx: &Context<'_>) -> GqlResult<Vec<Webhook>> {
@@ -560,7 +571,8 @@ pub struct ApplicationTemplate {
     pub id: ID,
     pub name: String,
     pub description: Option<String>,
-    /// The JSON text of an `ApplicationRegisterInput` with `{{placeholder}}` markers.
+    /// The application input with its `{{placeholder}}` markers, as a GraphQL input literal
+    /// (Compass's graphqlizer rendering).
     pub application_input: String,
     pub placeholders: Vec<PlaceholderDefinition>,
     pub access_level: ApplicationTemplateAccessLevel,
@@ -572,7 +584,7 @@ impl From<domain::ApplicationTemplate> for ApplicationTemplate {
             id: ID(t.id.to_string()),
             name: t.name,
             description: t.description,
-            application_input: t.application_input,
+            application_input: crate::graphqlizer::application_input(&t.application_input),
             placeholders: t
                 .placeholders
                 .into_iter()
@@ -595,19 +607,20 @@ pub struct PageInfo {
     pub has_next_page: bool,
 }
 
+/// `pageInfo` as Compass filled it: `startCursor` echoes `after`, and `endCursor` names the
+/// next page, so it is empty on the last one.
 pub(crate) fn page_info<T>(
     page: &Page<T>,
     request: &PageRequest,
     id: impl Fn(&T) -> Uuid,
 ) -> PageInfo {
+    let end_cursor = match page.items.last() {
+        Some(last) if page.has_next_page => Cursor(id(last)).encode(),
+        _ => String::new(),
+    };
     PageInfo {
         start_cursor: PageCursor(request.after.map(Cursor::encode).unwrap_or_default()),
-        end_cursor: PageCursor(
-            page.items
-                .last()
-                .map(|last| Cursor(id(last)).encode())
-                .unwrap_or_default(),
-        ),
+        end_cursor: PageCursor(end_cursor),
         has_next_page: page.has_next_page,
     }
 }
@@ -733,4 +746,5 @@ pub enum Pageable {
     ApiDefinitionPage(ApiDefinitionPage),
     EventDefinitionPage(EventDefinitionPage),
     DocumentPage(DocumentPage),
+    HealthCheckPage(crate::health::HealthCheckPage),
 }

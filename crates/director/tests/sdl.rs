@@ -37,6 +37,7 @@ fn sdl_keeps_compass_names_and_argument_shapes() {
         "setApplicationLabel(applicationID: ID!, key: String!, value: Any!): Label!",
         "setRuntimeLabel(runtimeID: ID!, key: String!, value: Any!): Label!",
         "registerApplicationFromTemplate(in: ApplicationFromTemplateInput!): Application!",
+        "healthChecks(types: [HealthCheckType!], origin: ID, first: Int = 100, after: PageCursor): HealthCheckPage!",
         "integrationSystemID: ID",
         "healthCheckURL: String",
         "labels(key: String): Labels",

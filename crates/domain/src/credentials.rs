@@ -101,7 +101,7 @@ impl Auth {
             MapKind::Query,
         )?;
         if let Some(csrf) = self.request_auth.as_ref().and_then(|r| r.csrf.as_ref()) {
-            validate::http_url(&csrf.token_endpoint_url)
+            validate::required_url(&csrf.token_endpoint_url)
                 .map_err(|m| err("requestAuth.csrf.tokenEndpointURL", m))?;
             validate_credential("requestAuth.csrf.credential", &csrf.credential)?;
             validate_map(
@@ -151,7 +151,7 @@ fn validate_credential(prefix: &str, credential: &Credential) -> Result<(), Auth
         } => {
             bounded(format!("{prefix}.oauth.clientId"), client_id)?;
             bounded(format!("{prefix}.oauth.clientSecret"), client_secret)?;
-            validate::http_url(url).map_err(|m| err(format!("{prefix}.oauth.url"), m))?;
+            validate::required_url(url).map_err(|m| err(format!("{prefix}.oauth.url"), m))?;
         }
     }
     Ok(())
@@ -440,7 +440,9 @@ mod tests {
                         }
                     }
                     if let Credential::OAuth { url, .. } = &auth.credential {
-                        prop_assert!(url.starts_with("http://") || url.starts_with("https://"));
+                        // Called as given, or over https when it has no scheme.
+                        let called = url::Url::parse(&crate::validate::with_default_scheme(url));
+                        prop_assert!(called.is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
                     }
                 }
             }

@@ -1,10 +1,11 @@
 //! Errors a domain operation reports to its caller. The Director maps each variant to a
 //! stable GraphQL error code in one place.
 
-/// A validation failure of one field of one input type, rendered the way Compass clients
-/// expect: `validation error for type RuntimeInput: name: must not start with a digit`.
+/// A validation failure of one field of one input type, rendered as Compass rendered it
+/// (its directive's prefix, then ozzo-validation's `field: message.`):
+/// `validation error for type RuntimeInput: name: cannot start with digit.`
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("validation error for type {input_type}: {field}: {message}")]
+#[error("validation error for type {input_type}: {field}: {message}.")]
 pub struct FieldError {
     pub input_type: &'static str,
     pub field: String,

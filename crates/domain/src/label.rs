@@ -28,11 +28,13 @@ pub fn default_scenarios_schema() -> Value {
     })
 }
 
-/// What a `scenarios` schema may look like: the default one with another `items.enum`, which
-/// must still contain `DEFAULT`.
+/// What a `scenarios` schema may look like: Compass's `SchemaForScenariosSchema`
+/// (`internal/model/scenarios.go`). `items` needs only `type` and `enum`; `pattern` and
+/// `maxLength` may be left out but, when given, are the default's; the enum holds `DEFAULT`.
 fn scenarios_meta_schema() -> Value {
     json!({
         "type": "object",
+        "additionalProperties": false,
         "required": ["type", "minItems", "uniqueItems", "items"],
         "properties": {
             "type": {"const": "array"},
@@ -40,28 +42,60 @@ fn scenarios_meta_schema() -> Value {
             "uniqueItems": {"const": true},
             "items": {
                 "type": "object",
-                "required": ["type", "pattern", "enum", "maxLength"],
+                "additionalProperties": false,
+                "required": ["type", "enum"],
                 "properties": {
                     "type": {"const": "string"},
                     "pattern": {"const": SCENARIO_PATTERN},
                     "maxLength": {"const": 128},
                     "enum": {
                         "type": "array",
-                        "minItems": 1,
-                        "contains": {"const": DEFAULT_SCENARIO},
-                        "items": {"type": "string", "pattern": SCENARIO_PATTERN, "maxLength": 128}
+                        // Compass's meta-schema also gave the enum's items the default
+                        // pattern, which refuses one-letter scenarios that its clients
+                        // create (`["DEFAULT", "X"]`); only the length is kept.
+                        "items": {"type": "string", "maxLength": 128},
+                        "contains": {"const": DEFAULT_SCENARIO}
                     }
-                },
-                "additionalProperties": false
+                }
             }
-        },
-        "additionalProperties": false
+        }
     })
 }
 
-/// A label key: 1 to 256 characters.
+/// A label key: 1 to 256 characters without control characters (a NUL could not even be
+/// stored by PostgreSQL).
 pub fn validate_key(key: &str) -> Result<(), String> {
-    validate::required(key, validate::LONG_STRING)
+    validate::required(key, validate::LONG_STRING)?;
+    validate::printable(key)
+}
+
+/// Whether a key is one of the label keys only users may set (`scenarios`,
+/// `integration-system-id`), in any case and with any surrounding white space, so that a
+/// look-alike key cannot pass for or beside the real one.
+pub fn is_reserved_key(key: &str) -> bool {
+    let key = key.trim_matches(|c: char| c.is_whitespace() || c.is_control());
+    key.eq_ignore_ascii_case(SCENARIOS_KEY) || key.eq_ignore_ascii_case(INTEGRATION_SYSTEM_KEY)
+}
+
+/// A label value: no NUL or other control character in any string of it (keys included);
+/// tabs and line breaks are text.
+pub fn validate_value(value: &Value) -> Result<(), String> {
+    fn bad(s: &str) -> bool {
+        s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    }
+    match value {
+        Value::String(s) if bad(s) => Err("cannot contain not printable characters".into()),
+        Value::Array(items) => items.iter().try_for_each(validate_value),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            if bad(k) {
+                Err("cannot contain not printable characters".into())
+            } else {
+                validate_value(v)
+            }
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A compiled label-definition schema.
@@ -133,10 +167,12 @@ impl LabelFilter {
             Some(q) if key.eq_ignore_ascii_case(SCENARIOS_KEY) => {
                 LabelQuery::AnyOf(parse_scenarios_query(q)?)
             }
-            Some(q) => LabelQuery::Contains(
-                serde_json::from_str(q)
-                    .map_err(|e| format!("query {q:?} is not a JSON value: {e}"))?,
-            ),
+            Some(q) => {
+                let value: Value = serde_json::from_str(q)
+                    .map_err(|e| format!("query {q:?} is not a JSON value: {e}"))?;
+                validate_value(&value)?;
+                LabelQuery::Contains(value)
+            }
         };
         Ok(LabelFilter {
             key: if key.eq_ignore_ascii_case(SCENARIOS_KEY) {
@@ -307,6 +343,33 @@ mod tests {
     }
 
     #[test]
+    fn keys_and_values_refuse_control_characters() {
+        assert!(validate_key("a\0b").is_err());
+        assert!(validate_key("a\u{1b}").is_err());
+        assert!(validate_key("env").is_ok());
+        assert!(validate_value(&json!("a\u{0}")).is_err());
+        assert!(validate_value(&json!(["ok", {"k\u{0}": 1}])).is_err());
+        assert!(validate_value(&json!({"k": ["x\u{7f}"]})).is_err());
+        assert!(validate_value(&json!({"k": "line\nbreak\tand tab"})).is_ok());
+    }
+
+    #[test]
+    fn reserved_keys_in_any_case() {
+        for key in [
+            "scenarios",
+            "Scenarios",
+            "SCENARIOS",
+            " scenarios",
+            "scenarios\t",
+            "Integration-System-ID",
+        ] {
+            assert!(is_reserved_key(key), "{key:?}");
+        }
+        assert!(!is_reserved_key("scenarios2"));
+        assert!(!is_reserved_key("env"));
+    }
+
+    #[test]
     fn scenarios_schema_rules() {
         let default = default_scenarios_schema();
         let schema = LabelSchema::compile(SCENARIOS_KEY, &default).unwrap();
@@ -320,6 +383,17 @@ mod tests {
         let schema = LabelSchema::compile(SCENARIOS_KEY, &extended).unwrap();
         assert!(schema.check(&json!(["Christmas", "DEFAULT"])).is_ok());
         assert!(schema.check(&json!(["Christmas", "Christmas"])).is_err());
+
+        // Compass's meta-schema: pattern and maxLength may be left out.
+        let minimal = json!({"type":"array","minItems":1,"uniqueItems":true,
+            "items":{"type":"string","enum":["DEFAULT","X"]}});
+        assert!(LabelSchema::compile(SCENARIOS_KEY, &minimal).is_ok());
+        let mut other_pattern = default.clone();
+        other_pattern["items"]["pattern"] = json!("^.*$");
+        assert!(LabelSchema::compile(SCENARIOS_KEY, &other_pattern).is_err());
+        let mut other_length = default.clone();
+        other_length["items"]["maxLength"] = json!(64);
+        assert!(LabelSchema::compile(SCENARIOS_KEY, &other_length).is_err());
 
         let mut without_default = default.clone();
         without_default["items"]["enum"] = json!(["OTHER"]);

@@ -77,9 +77,11 @@ fn embedded_v4(high: u16, low: u16) -> Ipv4Addr {
 }
 
 /// Parses a URL that is about to be called and checks it: a valid absolute http(s) URL with
-/// no user info (credentials belong in `Auth`), passing [`check_target`].
+/// no user info (credentials belong in `Auth`), passing [`check_target`]. A URL stored
+/// without a scheme (Compass accepted `kyma-project.io/spec`) is called over `https`.
 pub(crate) fn parse_target(url: &str, allow_private: bool) -> Result<Url, FetchError> {
-    let parsed = Url::parse(url).map_err(|e| FetchError::InvalidUrl {
+    let url = sextant_domain::validate::with_default_scheme(url);
+    let parsed = Url::parse(&url).map_err(|e| FetchError::InvalidUrl {
         reason: e.to_string(),
     })?;
     check_target(&parsed, allow_private)?;
@@ -320,6 +322,24 @@ mod tests {
                 "{private}"
             );
             assert!(parse_target(private, true).is_ok(), "{private}");
+        }
+    }
+
+    #[test]
+    fn a_url_without_scheme_is_called_over_https_and_checked() {
+        let url = parse_target("kyma-project.io/specs/api.yaml?v=1", false).unwrap();
+        assert_eq!(url.as_str(), "https://kyma-project.io/specs/api.yaml?v=1");
+        let url = parse_target("localhost:8443/x", true).unwrap();
+        assert_eq!(url.as_str(), "https://localhost:8443/x");
+        // The SSRF rules apply to what is called.
+        for private in ["127.0.0.1:8080/spec", "169.254.169.254/latest", "[::1]/x"] {
+            assert!(
+                matches!(
+                    parse_target(private, false),
+                    Err(FetchError::AddressNotAllowed { .. })
+                ),
+                "{private}"
+            );
         }
     }
 }

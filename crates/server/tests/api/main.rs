@@ -11,6 +11,7 @@ mod atomicity;
 mod auth;
 mod catalog;
 mod catalog_statements;
+mod compat;
 mod connector;
 mod cost;
 mod credentials;

@@ -243,7 +243,7 @@ async fn validation_errors_change_nothing(backend: Backend) {
             json!({"name": "ok", "description": "d".repeat(129)}),
             "description",
         ),
-        (json!({"name": "ok", "labels": {"": 1}}), "labels."),
+        (json!({"name": "ok", "labels": {"": 1}}), "labels"),
         (json!({"name": "ok", "labels": {"env": null}}), "labels.env"),
     ];
     for (input, field) in cases {
