@@ -24,5 +24,6 @@ mod runtime_serving;
 mod runtimes;
 mod statements;
 mod systems;
+mod tenant_walls;
 mod tokens;
 mod webhooks;
