@@ -85,7 +85,8 @@ pub struct ClientToken {
 impl ClientToken {
     /// The consumer this token acts as, given its system auth as stored now (`None`: deleted,
     /// and the token with it) and the request's `Tenant` header. Applications and runtimes are
-    /// pinned to their tenant; an integration system names its tenant in the header.
+    /// pinned to their tenant; an integration system names its tenant in the header, and the
+    /// caller must then check that this tenant granted it access (a store lookup).
     pub fn consumer(
         &self,
         stored: Option<&SystemAuth>,
@@ -212,7 +213,8 @@ impl TokenIssuer {
 
 impl TokenIssuer {
     /// An access token for an OAuth2 client (the client-credentials grant). An integration
-    /// system's token carries the nil tenant: it names its tenant per request.
+    /// system's token carries the nil tenant: it names its tenant per request (one that
+    /// granted it access).
     pub fn issue_client(
         &self,
         auth: &SystemAuth,

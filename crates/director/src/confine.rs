@@ -7,7 +7,9 @@
 //! - A runtime reads only the applications that share a scenario with it (and itself), and
 //!   changes only its own labels. It sees only its own per-runtime API credentials.
 //! - An integration system manages only the applications whose `integrationSystemID` is its
-//!   own.
+//!   own, and acts only in tenants that granted it access (checked when its client
+//!   authenticates). Only the users of the tenant that owns it change it, delete it and make
+//!   its credentials; tenants that neither own nor granted it do not see it.
 //!
 //! Objects out of reach are reported exactly like objects that do not exist, so a consumer
 //! learns nothing about what it may not see.
@@ -222,20 +224,43 @@ pub fn runtime_credentials(reach: Reach, runtime: Uuid) -> Result<()> {
     writable_runtime_labels(reach, runtime)
 }
 
-/// Requires that the consumer may request or delete credentials of an integration system.
-pub fn integration_system_credentials(reach: Reach, system: Uuid) -> Result<()> {
+/// Requires that the consumer may register integration systems or manage them (change,
+/// unregister, grant or revoke access): users only.
+pub fn managing_integration_systems(reach: Reach) -> Result<()> {
     match reach {
         Reach::Tenant => Ok(()),
+        _ => Err(forbidden("only users manage integration systems")),
+    }
+}
+
+/// Requires that the consumer may request or delete credentials of an integration system:
+/// the users of the tenant that owns it, or the system itself. A credential of a system acts
+/// in every tenant that granted it, so a tenant that only granted it cannot make one.
+pub async fn integration_system_credentials(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    reach: Reach,
+    system: Uuid,
+) -> Result<()> {
+    match reach {
+        Reach::Tenant => crate::service::owned_integration_system(tx, tenant, system)
+            .await
+            .map(|_| ()),
         Reach::IntegrationSystem(id) if id == system => Ok(()),
         _ => Err(DomainError::not_found("integration system", system)),
     }
 }
 
-/// Whether the consumer may see the system auths of an integration system.
-pub fn can_read_integration_system_auths(reach: Reach, system: Uuid) -> bool {
+/// Whether the consumer may see the system auths of an integration system: the users of its
+/// owner, or the system itself.
+pub fn can_read_integration_system_auths(
+    tenant: TenantId,
+    reach: Reach,
+    system: &sextant_domain::IntegrationSystem,
+) -> bool {
     match reach {
-        Reach::Tenant => true,
-        Reach::IntegrationSystem(id) => id == system,
+        Reach::Tenant => system.owner == tenant,
+        Reach::IntegrationSystem(id) => id == system.id,
         _ => false,
     }
 }

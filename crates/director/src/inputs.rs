@@ -292,10 +292,13 @@ pub struct ApplicationTemplateInput {
 }
 
 impl ApplicationTemplateInput {
-    /// Validates into a template (id nil, to be set by the caller). The application input is
-    /// checked fully when an application is registered from it, because placeholders stand
-    /// where values go.
-    pub fn validate(self) -> Result<sextant_domain::ApplicationTemplate, DomainError> {
+    /// Validates into a template (id nil, to be set by the caller) of `tenant`, or global for
+    /// access level `GLOBAL`. The application input is checked fully when an application is
+    /// registered from it, because placeholders stand where values go.
+    pub fn validate(
+        self,
+        tenant: sextant_domain::TenantId,
+    ) -> Result<sextant_domain::ApplicationTemplate, DomainError> {
         const T: &str = "ApplicationTemplateInput";
         check(T, "name", validate::name(&self.name))?;
         check_opt(T, "description", self.description.as_deref(), |v| {
@@ -328,6 +331,10 @@ impl ApplicationTemplateInput {
         )?;
         Ok(sextant_domain::ApplicationTemplate {
             id: Uuid::nil(),
+            tenant: match self.access_level {
+                crate::types::ApplicationTemplateAccessLevel::Global => None,
+                crate::types::ApplicationTemplateAccessLevel::Tenant => Some(tenant),
+            },
             name: self.name,
             description: self.description,
             application_input,

@@ -215,20 +215,26 @@ impl CoreMutation {
 
     // --- application templates ---
 
+    /// A template of the caller's tenant (`accessLevel: TENANT`), or a global one
+    /// (`GLOBAL`: operators only, with `application_template:global`).
     #[graphql(guard = "Scopes(&[Scope::ApplicationTemplateWrite])")]
     async fn create_application_template(
         &self,
         ctx: &Context<'_>,
         #[graphql(name = "in")] input: ApplicationTemplateInput,
     ) -> GqlResult<ApplicationTemplate> {
-        let template = input.validate().gql()?;
+        let caller = consumer(ctx)?.clone();
+        let template = input.validate(caller.tenant).gql()?;
         let template = write(ctx, move |tx| {
-            Box::pin(async move { service::create_application_template(tx, template).await })
+            Box::pin(
+                async move { service::create_application_template(tx, &caller, template).await },
+            )
         })
         .await?;
         Ok(template.into())
     }
 
+    /// Registers from the caller's tenant's template of that name, else from the global one.
     #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
     async fn register_application_from_template(
         &self,
@@ -239,7 +245,7 @@ impl CoreMutation {
         let (template_name, values) = input.validate().gql()?;
         let text = {
             let mut tx = ctx.data::<Arc<dyn Store>>()?.read().await.gql()?;
-            service::fill_template(&mut *tx, &template_name, &values)
+            service::fill_template(&mut *tx, tenant, &template_name, &values)
                 .await
                 .gql()?
         };
@@ -254,11 +260,14 @@ impl CoreMutation {
         id: ID,
         #[graphql(name = "in")] input: ApplicationTemplateInput,
     ) -> GqlResult<ApplicationTemplate> {
+        let caller = consumer(ctx)?.clone();
         let id = parse_id(&id, "application template").gql()?;
-        let mut template = input.validate().gql()?;
+        let mut template = input.validate(caller.tenant).gql()?;
         template.id = id;
         let template = write(ctx, move |tx| {
-            Box::pin(async move { service::update_application_template(tx, template).await })
+            Box::pin(
+                async move { service::update_application_template(tx, &caller, template).await },
+            )
         })
         .await?;
         Ok(template.into())
@@ -270,9 +279,10 @@ impl CoreMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> GqlResult<ApplicationTemplate> {
+        let caller = consumer(ctx)?.clone();
         let id = parse_id(&id, "application template").gql()?;
         let template = write(ctx, move |tx| {
-            Box::pin(async move { service::delete_application_template(tx, id).await })
+            Box::pin(async move { service::delete_application_template(tx, &caller, id).await })
         })
         .await?;
         Ok(template.into())
@@ -360,17 +370,21 @@ impl CoreMutation {
 
     // --- integration systems ---
 
+    /// Registers an integration system owned by the caller's tenant, which grants it access.
     #[graphql(guard = "Scopes(&[Scope::IntegrationSystemWrite])")]
     async fn register_integration_system(
         &self,
         ctx: &Context<'_>,
         #[graphql(name = "in")] input: IntegrationSystemInput,
     ) -> GqlResult<IntegrationSystem> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let (name, description) = input.validate().gql()?;
         let system = write(ctx, move |tx| {
-            Box::pin(
-                async move { service::register_integration_system(tx, name, description).await },
-            )
+            Box::pin(async move {
+                confine::managing_integration_systems(reach)?;
+                service::register_integration_system(tx, tenant, name, description).await
+            })
         })
         .await?;
         Ok(system.into())
@@ -383,12 +397,15 @@ impl CoreMutation {
         id: ID,
         #[graphql(name = "in")] input: IntegrationSystemInput,
     ) -> GqlResult<IntegrationSystem> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let id = parse_id(&id, "integration system").gql()?;
         let (name, description) = input.validate().gql()?;
         let system = write(ctx, move |tx| {
-            Box::pin(
-                async move { service::update_integration_system(tx, id, name, description).await },
-            )
+            Box::pin(async move {
+                confine::managing_integration_systems(reach)?;
+                service::update_integration_system(tx, tenant, id, name, description).await
+            })
         })
         .await?;
         Ok(system.into())
@@ -400,9 +417,57 @@ impl CoreMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> GqlResult<IntegrationSystem> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
         let id = parse_id(&id, "integration system").gql()?;
         let system = write(ctx, move |tx| {
-            Box::pin(async move { service::unregister_integration_system(tx, id).await })
+            Box::pin(async move {
+                confine::managing_integration_systems(reach)?;
+                service::unregister_integration_system(tx, tenant, id).await
+            })
+        })
+        .await?;
+        Ok(system.into())
+    }
+
+    /// Sextant: lets an integration system (of this or another tenant; its owner hands out
+    /// the id) act in the caller's tenant. Its clients name this tenant in the `Tenant`
+    /// header; without the grant they are refused with 403.
+    #[graphql(guard = "Scopes(&[Scope::IntegrationSystemWrite])")]
+    async fn grant_integration_system_access(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<IntegrationSystem> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let id = parse_id(&id, "integration system").gql()?;
+        let system = write_outside_configuration(ctx, move |tx| {
+            Box::pin(async move {
+                confine::managing_integration_systems(reach)?;
+                service::grant_integration_system_access(tx, tenant, id).await
+            })
+        })
+        .await?;
+        Ok(system.into())
+    }
+
+    /// Sextant: withdraws the caller's tenant's grant; the system's clients are refused in
+    /// this tenant from their next request on.
+    #[graphql(guard = "Scopes(&[Scope::IntegrationSystemWrite])")]
+    async fn revoke_integration_system_access(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<IntegrationSystem> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let id = parse_id(&id, "integration system").gql()?;
+        let system = write_outside_configuration(ctx, move |tx| {
+            Box::pin(async move {
+                confine::managing_integration_systems(reach)?;
+                service::revoke_integration_system_access(tx, tenant, id).await
+            })
         })
         .await?;
         Ok(system.into())

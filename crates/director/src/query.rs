@@ -123,9 +123,10 @@ impl Query {
         #[graphql(default_with = "Some(100)")] first: Option<i32>,
         after: Option<PageCursor>,
     ) -> GqlResult<ApplicationTemplatePage> {
+        let tenant = consumer(ctx)?.tenant;
         let request = page(first, after)?;
         let mut tx = store(ctx)?.read().await.gql()?;
-        let result = tx.application_templates(&request).await.gql()?;
+        let result = tx.application_templates(tenant, &request).await.gql()?;
         Ok(ApplicationTemplatePage::new(result, &request))
     }
 
@@ -135,11 +136,16 @@ impl Query {
         ctx: &Context<'_>,
         id: ID,
     ) -> GqlResult<Option<ApplicationTemplate>> {
+        let tenant = consumer(ctx)?.tenant;
         let Some(id) = query_id(&id) else {
             return Ok(None);
         };
         let mut tx = store(ctx)?.read().await.gql()?;
-        Ok(tx.application_template(id).await.gql()?.map(Into::into))
+        Ok(tx
+            .application_template(tenant, id)
+            .await
+            .gql()?
+            .map(Into::into))
     }
 
     #[graphql(guard = "Scopes(&[Scope::RuntimeRead])")]
@@ -215,9 +221,23 @@ impl Query {
         #[graphql(default_with = "Some(100)")] first: Option<i32>,
         after: Option<PageCursor>,
     ) -> GqlResult<IntegrationSystemPage> {
+        let tenant = consumer(ctx)?.tenant;
         let request = page(first, after)?;
         let mut tx = store(ctx)?.read().await.gql()?;
-        let result = tx.integration_systems(&request).await.gql()?;
+        // A tenant's users see what it owns or granted; an integration system sees itself.
+        let result = match Reach::of(consumer(ctx)?).gql()? {
+            Reach::Tenant => tx.integration_systems(tenant, &request).await.gql()?,
+            Reach::IntegrationSystem(own) => {
+                let system = tx.visible_integration_system(tenant, own).await.gql()?;
+                let total = i64::from(system.is_some());
+                let rows = system
+                    .into_iter()
+                    .filter(|s| request.after.is_none_or(|after| s.id > after.0))
+                    .collect();
+                Page::from_rows(rows, &request, total)
+            }
+            Reach::Application(_) | Reach::Runtime(_) => Page::from_rows(Vec::new(), &request, 0),
+        };
         Ok(IntegrationSystemPage::new(result, &request))
     }
 
@@ -227,11 +247,24 @@ impl Query {
         ctx: &Context<'_>,
         id: ID,
     ) -> GqlResult<Option<IntegrationSystem>> {
+        let tenant = consumer(ctx)?.tenant;
         let Some(id) = query_id(&id) else {
             return Ok(None);
         };
+        let visible = match Reach::of(consumer(ctx)?).gql()? {
+            Reach::Tenant => true,
+            Reach::IntegrationSystem(own) => own == id,
+            Reach::Application(_) | Reach::Runtime(_) => false,
+        };
+        if !visible {
+            return Ok(None);
+        }
         let mut tx = store(ctx)?.read().await.gql()?;
-        Ok(tx.integration_system(id).await.gql()?.map(Into::into))
+        Ok(tx
+            .visible_integration_system(tenant, id)
+            .await
+            .gql()?
+            .map(Into::into))
     }
 
     /// Compass's health checks: none are recorded, so the page is empty (Compass's resolver

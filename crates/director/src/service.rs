@@ -10,9 +10,9 @@ use sextant_domain::label::{
     default_scenarios_schema, validate_key, validate_value as validate_label_value,
 };
 use sextant_domain::{
-    Application, ApplicationStatusCondition, ApplicationTemplate, DomainError, FieldError,
-    IntegrationSystem, LabelDefinition, ObjectKind, ObjectRef, Page, PageRequest, Placeholder,
-    Runtime, RuntimeStatusCondition, TenantId,
+    Application, ApplicationStatusCondition, ApplicationTemplate, Consumer, DomainError,
+    FieldError, IntegrationSystem, LabelDefinition, ObjectKind, ObjectRef, Page, PageRequest,
+    Placeholder, Runtime, RuntimeStatusCondition, Scope, TenantId,
 };
 use sextant_store::{StoreError, Tx};
 use time::OffsetDateTime;
@@ -416,9 +416,19 @@ pub async fn delete_label_definition(
 
 // --- applications ---
 
-async fn require_integration_system(tx: &mut dyn Tx, id: Option<Uuid>) -> Result<()> {
+/// Requires that an application may name the integration system: one the tenant owns or
+/// granted access (any other looks like a missing one).
+async fn require_integration_system(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Option<Uuid>,
+) -> Result<()> {
     if let Some(id) = id
-        && tx.integration_system(id).await.map_err(internal)?.is_none()
+        && tx
+            .visible_integration_system(tenant, id)
+            .await
+            .map_err(internal)?
+            .is_none()
     {
         return Err(DomainError::not_found("integration system", id));
     }
@@ -443,7 +453,7 @@ pub async fn register_application(
     input: NewApplication,
     children: crate::catalog::Children,
 ) -> Result<Application> {
-    require_integration_system(tx, input.integration_system_id).await?;
+    require_integration_system(tx, tenant, input.integration_system_id).await?;
     ensure_scenarios_definition(tx, tenant).await?;
     let now = now_micros();
     let app = Application {
@@ -498,7 +508,7 @@ pub async fn update_application(
         .await
         .map_err(internal)?
         .ok_or_else(|| DomainError::not_found("application", id))?;
-    require_integration_system(tx, input.integration_system_id).await?;
+    require_integration_system(tx, tenant, input.integration_system_id).await?;
     app.name = input.name;
     app.provider_name = input.provider_name;
     app.description = input.description;
@@ -777,9 +787,10 @@ fn system_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ 
     }
 }
 
-/// `registerIntegrationSystem`.
+/// `registerIntegrationSystem`: the caller's tenant owns the system and grants it access.
 pub async fn register_integration_system(
     tx: &mut dyn Tx,
+    tenant: TenantId,
     name: String,
     description: Option<String>,
 ) -> Result<IntegrationSystem> {
@@ -787,24 +798,51 @@ pub async fn register_integration_system(
         id: Uuid::new_v4(),
         name,
         description,
+        owner: tenant,
     };
     tx.insert_integration_system(&system)
         .await
         .map_err(system_not_unique(&system.name))?;
+    tx.grant_integration_system(tenant, system.id, now_micros())
+        .await
+        .map_err(internal)?;
     Ok(system)
 }
 
-/// `updateIntegrationSystem`.
+/// A system the tenant owns: only its owner changes it, deletes it and makes its
+/// credentials. One the tenant only granted access is forbidden; one it cannot see does not
+/// exist.
+pub async fn owned_integration_system(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<IntegrationSystem> {
+    let system = tx
+        .visible_integration_system(tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("integration system", id))?;
+    if system.owner != tenant {
+        return Err(DomainError::Forbidden(format!(
+            "integration system with ID \"{id}\" belongs to another tenant: only its owner \
+             changes it, deletes it or makes its credentials"
+        )));
+    }
+    Ok(system)
+}
+
+/// `updateIntegrationSystem`: by its owner.
 pub async fn update_integration_system(
     tx: &mut dyn Tx,
+    tenant: TenantId,
     id: Uuid,
     name: String,
     description: Option<String>,
 ) -> Result<IntegrationSystem> {
     let system = IntegrationSystem {
-        id,
         name,
         description,
+        ..owned_integration_system(tx, tenant, id).await?
     };
     if !tx
         .update_integration_system(&system)
@@ -816,13 +854,14 @@ pub async fn update_integration_system(
     Ok(system)
 }
 
-/// `unregisterIntegrationSystem`: refused while any application (of any tenant) names it.
-pub async fn unregister_integration_system(tx: &mut dyn Tx, id: Uuid) -> Result<IntegrationSystem> {
-    let system = tx
-        .integration_system(id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| DomainError::not_found("integration system", id))?;
+/// `unregisterIntegrationSystem`: by its owner; refused while any application (of any
+/// tenant) names it.
+pub async fn unregister_integration_system(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<IntegrationSystem> {
+    let system = owned_integration_system(tx, tenant, id).await?;
     let in_use = || {
         DomainError::InUse(format!(
             "integration system with ID \"{id}\" is still used by applications"
@@ -845,6 +884,52 @@ pub async fn unregister_integration_system(tx: &mut dyn Tx, id: Uuid) -> Result<
     Ok(system)
 }
 
+/// `grantIntegrationSystemAccess`: lets the system act in the caller's tenant (its owner
+/// hands out the id). Granting again changes nothing.
+pub async fn grant_integration_system_access(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<IntegrationSystem> {
+    let system = tx
+        .integration_system(id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("integration system", id))?;
+    tx.grant_integration_system(tenant, id, now_micros())
+        .await
+        .map_err(|e| match e {
+            StoreError::ForeignKey => DomainError::not_found("integration system", id),
+            other => internal(other),
+        })?;
+    Ok(system)
+}
+
+/// `revokeIntegrationSystemAccess`: the system no longer acts in the caller's tenant; its
+/// clients are refused from their next request on. The applications it managed stay, with
+/// their `integrationSystemID`, for the tenant's users to change.
+pub async fn revoke_integration_system_access(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<IntegrationSystem> {
+    let system = tx
+        .visible_integration_system(tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("integration system", id))?;
+    if !tx
+        .revoke_integration_system(tenant, id)
+        .await
+        .map_err(internal)?
+    {
+        return Err(DomainError::NotFound(format!(
+            "integration system with ID \"{id}\" has no access to this tenant"
+        )));
+    }
+    Ok(system)
+}
+
 // --- application templates ---
 
 fn template_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ {
@@ -856,11 +941,21 @@ fn template_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '
     }
 }
 
-/// `createApplicationTemplate`.
+/// Requires that the caller may write global templates: an operator's scope.
+fn operator(caller: &Consumer) -> Result<()> {
+    caller.require(&[Scope::ApplicationTemplateGlobal])
+}
+
+/// `createApplicationTemplate`: in the caller's tenant (`template.tenant`), or global for an
+/// operator.
 pub async fn create_application_template(
     tx: &mut dyn Tx,
+    caller: &Consumer,
     mut template: ApplicationTemplate,
 ) -> Result<ApplicationTemplate> {
+    if template.tenant.is_none() {
+        operator(caller)?;
+    }
     template.id = Uuid::new_v4();
     tx.insert_application_template(&template)
         .await
@@ -868,11 +963,35 @@ pub async fn create_application_template(
     Ok(template)
 }
 
-/// `updateApplicationTemplate`.
+/// The template the caller may change or delete: its tenant's own, or a global one for an
+/// operator. Another tenant's template does not exist for it.
+async fn writable_template(
+    tx: &mut dyn Tx,
+    caller: &Consumer,
+    id: Uuid,
+) -> Result<ApplicationTemplate> {
+    let current = tx
+        .application_template(caller.tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("application template", id))?;
+    if current.tenant.is_none() {
+        operator(caller)?;
+    }
+    Ok(current)
+}
+
+/// `updateApplicationTemplate`: `template.tenant` is where it goes (the caller's tenant, or
+/// global for an operator).
 pub async fn update_application_template(
     tx: &mut dyn Tx,
+    caller: &Consumer,
     template: ApplicationTemplate,
 ) -> Result<ApplicationTemplate> {
+    writable_template(tx, caller, template.id).await?;
+    if template.tenant.is_none() {
+        operator(caller)?;
+    }
     if !tx
         .update_application_template(&template)
         .await
@@ -883,13 +1002,14 @@ pub async fn update_application_template(
     Ok(template)
 }
 
-/// `deleteApplicationTemplate`.
-pub async fn delete_application_template(tx: &mut dyn Tx, id: Uuid) -> Result<ApplicationTemplate> {
-    let template = tx
-        .application_template(id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| DomainError::not_found("application template", id))?;
+/// `deleteApplicationTemplate`: the caller's tenant's template, or a global one for an
+/// operator.
+pub async fn delete_application_template(
+    tx: &mut dyn Tx,
+    caller: &Consumer,
+    id: Uuid,
+) -> Result<ApplicationTemplate> {
+    let template = writable_template(tx, caller, id).await?;
     tx.delete_application_template(id).await.map_err(internal)?;
     Ok(template)
 }
@@ -924,11 +1044,14 @@ pub fn check_placeholders(
 /// are inserted JSON-escaped, so a value can never change the structure of the input.
 pub async fn fill_template(
     tx: &mut dyn Tx,
+    tenant: TenantId,
     template_name: &str,
     values: &BTreeMap<String, String>,
 ) -> Result<String> {
+    // Only the tenant's own template or a global one: another tenant's choices never shape
+    // this tenant's registrations.
     let template = tx
-        .application_template_by_name(template_name)
+        .application_template_by_name(tenant, template_name)
         .await
         .map_err(internal)?
         .ok_or_else(|| {

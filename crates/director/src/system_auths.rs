@@ -100,7 +100,7 @@ async fn create(
 }
 
 /// Loads a system auth for deletion through the mutation of `expected` kind: it must exist in
-/// the caller's tenant (integration systems: anywhere) and belong to that kind of object.
+/// the caller's tenant (integration systems: owned by it) and belong to that kind of object.
 async fn for_deletion(
     tx: &mut dyn Tx,
     tenant: TenantId,
@@ -128,7 +128,11 @@ async fn for_deletion(
         }
         SystemAuthOwner::Runtime(runtime) => confine::runtime_credentials(reach, runtime).is_ok(),
         SystemAuthOwner::IntegrationSystem(system) => {
-            confine::integration_system_credentials(reach, system).is_ok()
+            match confine::integration_system_credentials(tx, tenant, reach, system).await {
+                Ok(()) => true,
+                Err(DomainError::NotFound(_) | DomainError::Forbidden(_)) => false,
+                Err(other) => return Err(other),
+            }
         }
     };
     if !reachable {
@@ -398,20 +402,13 @@ impl SystemAuthMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> GqlResult<SystemAuth> {
+        let tenant = consumer(ctx)?.tenant;
         let reach = reach(ctx)?;
         let system = parse_id(&id, "integration system").gql()?;
         let (secret, hash) = new_secret().gql()?;
         let auth = write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
-                confine::integration_system_credentials(reach, system)?;
-                if tx
-                    .integration_system(system)
-                    .await
-                    .map_err(internal)?
-                    .is_none()
-                {
-                    return Err(DomainError::not_found("integration system", system));
-                }
+                confine::integration_system_credentials(tx, tenant, reach, system).await?;
                 create(tx, None, SystemAuthOwner::IntegrationSystem(system), hash).await
             })
         })

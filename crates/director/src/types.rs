@@ -547,17 +547,22 @@ impl IntegrationSystem {
     /// The integration system's credentials (OAuth2 clients; the secret is shown only when
     /// made).
     async fn auths(&self, ctx: &Context<'_>) -> GqlResult<Vec<SystemAuth>> {
-        let reach = crate::confine::Reach::of(crate::guard::consumer(ctx)?).gql()?;
-        if !crate::confine::can_read_integration_system_auths(reach, self.0.id) {
+        let consumer = crate::guard::consumer(ctx)?;
+        let reach = crate::confine::Reach::of(consumer).gql()?;
+        if !crate::confine::can_read_integration_system_auths(consumer.tenant, reach, &self.0) {
             return Ok(Vec::new());
         }
         auths_of(ctx, OwnerKind::IntegrationSystem, self.0.id).await
     }
 }
 
+/// Who sees and writes a template.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum ApplicationTemplateAccessLevel {
+    /// Every tenant reads it; only operators (`application_template:global`) write it.
     Global,
+    /// Sextant: the template belongs to the tenant that made it, which alone sees and writes it.
+    Tenant,
 }
 
 #[derive(SimpleObject)]
@@ -593,7 +598,10 @@ impl From<domain::ApplicationTemplate> for ApplicationTemplate {
                     description: p.description,
                 })
                 .collect(),
-            access_level: ApplicationTemplateAccessLevel::Global,
+            access_level: match t.tenant {
+                None => ApplicationTemplateAccessLevel::Global,
+                Some(_) => ApplicationTemplateAccessLevel::Tenant,
+            },
         }
     }
 }

@@ -113,12 +113,15 @@ pub struct LabelDefinition {
     pub schema: Option<serde_json::Value>,
 }
 
-/// An integration system (global, not tenant-scoped): a system that manages applications.
+/// An integration system: a system that manages applications. The tenant that registered it
+/// owns it (changes it, deletes it, makes its credentials); it acts only in the tenants that
+/// granted it access (see the store's grants), its owner included.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IntegrationSystem {
     pub id: Uuid,
     pub name: String,
     pub description: Option<String>,
+    pub owner: TenantId,
 }
 
 /// A placeholder of an application template.
@@ -128,11 +131,13 @@ pub struct Placeholder {
     pub description: Option<String>,
 }
 
-/// An application template (global): the JSON text of an `ApplicationRegisterInput` with
-/// `{{placeholder}}` markers.
+/// An application template: the JSON text of an `ApplicationRegisterInput` with
+/// `{{placeholder}}` markers. It belongs to one tenant, or (`tenant: None`) is global: seen by
+/// every tenant and written only by operators.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApplicationTemplate {
     pub id: Uuid,
+    pub tenant: Option<TenantId>,
     pub name: String,
     pub description: Option<String>,
     pub application_input: String,

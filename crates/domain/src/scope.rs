@@ -8,6 +8,10 @@ pub enum Scope {
     ApplicationWrite,
     ApplicationTemplateRead,
     ApplicationTemplateWrite,
+    /// An operator's: create, change and delete global application templates. Of the tokens
+    /// the server makes, only the operator's administrator token (in the data directory)
+    /// carries it; `sextant admin token` adds it only when it is asked for.
+    ApplicationTemplateGlobal,
     IntegrationSystemRead,
     IntegrationSystemWrite,
     RuntimeRead,
@@ -19,11 +23,12 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 12] = [
+    pub const ALL: [Scope; 13] = [
         Scope::ApplicationRead,
         Scope::ApplicationWrite,
         Scope::ApplicationTemplateRead,
         Scope::ApplicationTemplateWrite,
+        Scope::ApplicationTemplateGlobal,
         Scope::IntegrationSystemRead,
         Scope::IntegrationSystemWrite,
         Scope::RuntimeRead,
@@ -40,6 +45,7 @@ impl Scope {
             Scope::ApplicationWrite => "application:write",
             Scope::ApplicationTemplateRead => "application_template:read",
             Scope::ApplicationTemplateWrite => "application_template:write",
+            Scope::ApplicationTemplateGlobal => "application_template:global",
             Scope::IntegrationSystemRead => "integration_system:read",
             Scope::IntegrationSystemWrite => "integration_system:write",
             Scope::RuntimeRead => "runtime:read",

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sextant_auth::{AuthError, Bearer, TokenIssuer, TokenVerifier};
 use sextant_director::DirectorSchema;
-use sextant_domain::Consumer;
+use sextant_domain::{Consumer, SystemAuthOwner};
 use sextant_store::Store;
 
 /// Largest request body accepted by the Director and the Provisioner (GraphQL documents and
@@ -129,7 +129,8 @@ pub(crate) fn error_body(status: StatusCode, message: &str) -> Response {
 /// Resolves the request's consumer. Only the `Authorization` and `Tenant` headers are read;
 /// nothing else a client sends can claim an identity. An OAuth2 client's token is valid only
 /// while its client (system auth) exists: one indexed lookup per request, so deleting the
-/// client, or its owner, shuts its tokens out at once on every replica.
+/// client, or its owner, shuts its tokens out at once on every replica. An integration
+/// system's client costs a second lookup: the grant of the tenant it names.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer, AuthError> {
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -151,15 +152,31 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer,
     match state.verifier.bearer(token.trim(), tenant)? {
         Bearer::User(consumer) => Ok(consumer),
         Bearer::Client(client) => {
-            let stored = match state.store.read().await {
-                Ok(mut tx) => tx.system_auth(client.client_id).await,
-                Err(e) => Err(e),
-            }
-            .map_err(|e| {
+            let unavailable = |e: sextant_store::StoreError| {
                 tracing::error!(error = %sextant_director::ErrorChain(&e), "client token check failed");
                 AuthError::Unavailable("the token could not be checked; try again".into())
-            })?;
-            client.consumer(stored.as_ref(), tenant)
+            };
+            let mut tx = state.store.read().await.map_err(unavailable)?;
+            let stored = tx
+                .system_auth(client.client_id)
+                .await
+                .map_err(unavailable)?;
+            let consumer = client.consumer(stored.as_ref(), tenant)?;
+            // An integration system acts only in tenants that granted it access: the Tenant
+            // header it names is checked against the grants on every request, so a revoked
+            // grant shuts its tokens out at once.
+            if let Some(SystemAuthOwner::IntegrationSystem(system)) = stored.map(|s| s.owner)
+                && !tx
+                    .integration_system_granted(consumer.tenant, system)
+                    .await
+                    .map_err(unavailable)?
+            {
+                return Err(AuthError::Forbidden(format!(
+                    "tenant {} has not granted this integration system access",
+                    consumer.tenant
+                )));
+            }
+            Ok(consumer)
         }
     }
 }

@@ -519,12 +519,13 @@ macro_rules! common_tx {
         ) -> Result<(), StoreError> {
             self.counter().inc();
             sqlx::query(
-                "INSERT INTO integration_systems (id, name, description, created_at) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO integration_systems (id, name, description, owner_tenant_id, \
+                 created_at) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(system.id)
             .bind(&system.name)
             .bind(&system.description)
+            .bind(system.owner.0)
             .bind(to_micros(time::OffsetDateTime::now_utc()))
             .execute(self.conn())
             .await?;
@@ -552,11 +553,32 @@ macro_rules! common_tx {
             id: Uuid,
         ) -> Result<Option<IntegrationSystem>, StoreError> {
             self.counter().inc();
-            let row =
-                sqlx::query("SELECT id, name, description FROM integration_systems WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(self.conn())
-                    .await?;
+            let row = sqlx::query(
+                "SELECT id, name, description, owner_tenant_id FROM integration_systems \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
+            row.as_ref().map(Self::integration_system_from_row).transpose()
+        }
+
+        async fn visible_integration_system(
+            &mut self,
+            tenant: TenantId,
+            id: Uuid,
+        ) -> Result<Option<IntegrationSystem>, StoreError> {
+            self.counter().inc();
+            let row = sqlx::query(
+                "SELECT s.id, s.name, s.description, s.owner_tenant_id FROM integration_systems s \
+                 WHERE s.id = $1 AND (s.owner_tenant_id = $2 OR EXISTS (SELECT 1 FROM \
+                 integration_system_grants g WHERE g.tenant_id = $2 \
+                 AND g.integration_system_id = s.id))",
+            )
+            .bind(id)
+            .bind(tenant.0)
+            .fetch_optional(self.conn())
+            .await?;
             row.as_ref().map(Self::integration_system_from_row).transpose()
         }
 
@@ -571,23 +593,91 @@ macro_rules! common_tx {
 
         async fn integration_systems(
             &mut self,
+            tenant: TenantId,
             page: &PageRequest,
         ) -> Result<Page<IntegrationSystem>, StoreError> {
             let mut qb = sqlx::QueryBuilder::<$Db>::new(
-                "SELECT s.id, s.name, s.description FROM integration_systems s WHERE 1 = 1",
+                "SELECT s.id, s.name, s.description, s.owner_tenant_id \
+                 FROM integration_systems s WHERE (s.owner_tenant_id = ",
             );
+            qb.push_bind(tenant.0);
+            qb.push(
+                " OR s.id IN (SELECT g.integration_system_id FROM integration_system_grants g \
+                 WHERE g.tenant_id = ",
+            );
+            qb.push_bind(tenant.0);
+            qb.push("))");
             Self::push_page(&mut qb, "s", page);
             self.counter().inc();
             let rows = qb.build().fetch_all(self.conn()).await?;
             self.counter().inc();
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM integration_systems")
-                .fetch_one(self.conn())
-                .await?;
+            let total: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM integration_systems s WHERE (s.owner_tenant_id = $1 \
+                 OR s.id IN (SELECT g.integration_system_id FROM integration_system_grants g \
+                 WHERE g.tenant_id = $1))",
+            )
+            .bind(tenant.0)
+            .fetch_one(self.conn())
+            .await?;
             let items = rows
                 .iter()
                 .map(Self::integration_system_from_row)
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Page::from_rows(items, page, total))
+        }
+
+        async fn grant_integration_system(
+            &mut self,
+            tenant: TenantId,
+            id: Uuid,
+            now: time::OffsetDateTime,
+        ) -> Result<bool, StoreError> {
+            self.counter().inc();
+            let done = sqlx::query(
+                "INSERT INTO integration_system_grants (tenant_id, integration_system_id, \
+                 granted_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tenant_id, integration_system_id) DO NOTHING",
+            )
+            .bind(tenant.0)
+            .bind(id)
+            .bind(to_micros(now))
+            .execute(self.conn())
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn revoke_integration_system(
+            &mut self,
+            tenant: TenantId,
+            id: Uuid,
+        ) -> Result<bool, StoreError> {
+            self.counter().inc();
+            let done = sqlx::query(
+                "DELETE FROM integration_system_grants \
+                 WHERE tenant_id = $1 AND integration_system_id = $2",
+            )
+            .bind(tenant.0)
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn integration_system_granted(
+            &mut self,
+            tenant: TenantId,
+            id: Uuid,
+        ) -> Result<bool, StoreError> {
+            self.counter().inc();
+            let row = sqlx::query(
+                "SELECT 1 FROM integration_system_grants \
+                 WHERE tenant_id = $1 AND integration_system_id = $2",
+            )
+            .bind(tenant.0)
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
+            Ok(row.is_some())
         }
 
         // --- application templates ---
@@ -598,14 +688,17 @@ macro_rules! common_tx {
         ) -> Result<(), StoreError> {
             self.counter().inc();
             sqlx::query(
-                "INSERT INTO app_templates (id, name, description, application_input, \
-                 placeholders, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO app_templates (id, tenant_id, name, description, \
+                 application_input, placeholders, access_level, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(template.id)
+            .bind(template.tenant.map(|t| t.0))
             .bind(&template.name)
             .bind(&template.description)
             .bind(&template.application_input)
             .bind(Json(&template.placeholders))
+            .bind($crate::access_level(template.tenant))
             .bind(to_micros(time::OffsetDateTime::now_utc()))
             .execute(self.conn())
             .await?;
@@ -619,13 +712,15 @@ macro_rules! common_tx {
             self.counter().inc();
             let done = sqlx::query(
                 "UPDATE app_templates SET name = $2, description = $3, application_input = $4, \
-                 placeholders = $5 WHERE id = $1",
+                 placeholders = $5, tenant_id = $6, access_level = $7 WHERE id = $1",
             )
             .bind(template.id)
             .bind(&template.name)
             .bind(&template.description)
             .bind(&template.application_input)
             .bind(Json(&template.placeholders))
+            .bind(template.tenant.map(|t| t.0))
+            .bind($crate::access_level(template.tenant))
             .execute(self.conn())
             .await?;
             Ok(done.rows_affected() == 1)
@@ -633,14 +728,16 @@ macro_rules! common_tx {
 
         async fn application_template(
             &mut self,
+            tenant: TenantId,
             id: Uuid,
         ) -> Result<Option<ApplicationTemplate>, StoreError> {
             self.counter().inc();
             let row = sqlx::query(
-                "SELECT id, name, description, application_input, placeholders \
-                 FROM app_templates WHERE id = $1",
+                "SELECT id, name, description, application_input, placeholders, tenant_id \
+                 FROM app_templates WHERE id = $1 AND (tenant_id = $2 OR tenant_id IS NULL)",
             )
             .bind(id)
+            .bind(tenant.0)
             .fetch_optional(self.conn())
             .await?;
             row.as_ref().map(Self::template_from_row).transpose()
@@ -648,14 +745,18 @@ macro_rules! common_tx {
 
         async fn application_template_by_name(
             &mut self,
+            tenant: TenantId,
             name: &str,
         ) -> Result<Option<ApplicationTemplate>, StoreError> {
             self.counter().inc();
+            // The tenant's own template of that name comes before the global one.
             let row = sqlx::query(
-                "SELECT id, name, description, application_input, placeholders \
-                 FROM app_templates WHERE name = $1",
+                "SELECT id, name, description, application_input, placeholders, tenant_id \
+                 FROM app_templates WHERE name = $1 AND (tenant_id = $2 OR tenant_id IS NULL) \
+                 ORDER BY CASE WHEN tenant_id IS NULL THEN 1 ELSE 0 END LIMIT 1",
             )
             .bind(name)
+            .bind(tenant.0)
             .fetch_optional(self.conn())
             .await?;
             row.as_ref().map(Self::template_from_row).transpose()
@@ -672,19 +773,25 @@ macro_rules! common_tx {
 
         async fn application_templates(
             &mut self,
+            tenant: TenantId,
             page: &PageRequest,
         ) -> Result<Page<ApplicationTemplate>, StoreError> {
             let mut qb = sqlx::QueryBuilder::<$Db>::new(
-                "SELECT t.id, t.name, t.description, t.application_input, t.placeholders \
-                 FROM app_templates t WHERE 1 = 1",
+                "SELECT t.id, t.name, t.description, t.application_input, t.placeholders, \
+                 t.tenant_id FROM app_templates t WHERE (t.tenant_id IS NULL OR t.tenant_id = ",
             );
+            qb.push_bind(tenant.0);
+            qb.push(")");
             Self::push_page(&mut qb, "t", page);
             self.counter().inc();
             let rows = qb.build().fetch_all(self.conn()).await?;
             self.counter().inc();
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_templates")
-                .fetch_one(self.conn())
-                .await?;
+            let total: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM app_templates WHERE tenant_id IS NULL OR tenant_id = $1",
+            )
+            .bind(tenant.0)
+            .fetch_one(self.conn())
+            .await?;
             let items = rows
                 .iter()
                 .map(Self::template_from_row)
@@ -867,10 +974,14 @@ macro_rules! common_helpers {
             fn integration_system_from_row(
                 row: &<$Db as sqlx::Database>::Row,
             ) -> Result<IntegrationSystem, StoreError> {
+                let owner: Option<Uuid> = row.try_get(3)?;
                 Ok(IntegrationSystem {
                     id: row.try_get(0)?,
                     name: row.try_get(1)?,
                     description: row.try_get(2)?,
+                    owner: TenantId(owner.ok_or_else(|| {
+                        StoreError::Corrupt("integration system without an owner".into())
+                    })?),
                 })
             }
 
@@ -878,8 +989,10 @@ macro_rules! common_helpers {
                 row: &<$Db as sqlx::Database>::Row,
             ) -> Result<ApplicationTemplate, StoreError> {
                 let placeholders: Json<Vec<Placeholder>> = row.try_get(4)?;
+                let tenant: Option<Uuid> = row.try_get(5)?;
                 Ok(ApplicationTemplate {
                     id: row.try_get(0)?,
+                    tenant: tenant.map(TenantId),
                     name: row.try_get(1)?,
                     description: row.try_get(2)?,
                     application_input: row.try_get(3)?,

@@ -157,8 +157,8 @@ pub trait Store: Send + Sync + 'static {
     fn for_background(&self) -> Arc<dyn Store>;
 }
 
-/// One transaction. Methods take the tenant explicitly; global objects (integration systems,
-/// application templates) have none.
+/// One transaction. Methods take the tenant explicitly; an integration system or template
+/// looked up by id alone is for rules that check its tenant themselves.
 #[async_trait::async_trait]
 pub trait Tx: CatalogTx + SystemAuthTx + ProvisioningTx + DeliveryTx + Send {
     /// Commits; then publishes the configuration epochs raised in this transaction to
@@ -303,45 +303,83 @@ pub trait Tx: CatalogTx + SystemAuthTx + ProvisioningTx + DeliveryTx + Send {
         key: &str,
     ) -> Result<Option<LabelDefinition>, StoreError>;
 
-    // --- integration systems (global) ---
+    // --- integration systems (owned by a tenant, acting where granted) ---
     async fn insert_integration_system(
         &mut self,
         system: &IntegrationSystem,
     ) -> Result<(), StoreError>;
+    /// Writes name and description (the owner never changes); false if it does not exist.
     async fn update_integration_system(
         &mut self,
         system: &IntegrationSystem,
     ) -> Result<bool, StoreError>;
+    /// A system by id, whoever owns it: only for rules that then check the tenant.
     async fn integration_system(
         &mut self,
         id: Uuid,
     ) -> Result<Option<IntegrationSystem>, StoreError>;
+    /// A system the tenant owns or granted access; `None` for any other.
+    async fn visible_integration_system(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<Option<IntegrationSystem>, StoreError>;
+    /// Removes a system and its grants; [`StoreError::ForeignKey`] while applications name it.
     async fn delete_integration_system(&mut self, id: Uuid) -> Result<bool, StoreError>;
+    /// The systems the tenant owns or granted access.
     async fn integration_systems(
         &mut self,
+        tenant: TenantId,
         page: &PageRequest,
     ) -> Result<Page<IntegrationSystem>, StoreError>;
+    /// Lets the system act in the tenant; true if it was not granted before.
+    /// [`StoreError::ForeignKey`] if the system does not exist.
+    async fn grant_integration_system(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+        now: time::OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Withdraws the tenant's grant; true if there was one.
+    async fn revoke_integration_system(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<bool, StoreError>;
+    /// Whether the tenant granted the system access (what its clients are checked against).
+    async fn integration_system_granted(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<bool, StoreError>;
 
-    // --- application templates (global) ---
+    // --- application templates (a tenant's, or global) ---
     async fn insert_application_template(
         &mut self,
         template: &ApplicationTemplate,
     ) -> Result<(), StoreError>;
+    /// Writes every field, the tenant included, by id; false if it does not exist.
     async fn update_application_template(
         &mut self,
         template: &ApplicationTemplate,
     ) -> Result<bool, StoreError>;
+    /// A template of the tenant, or a global one; `None` for another tenant's.
     async fn application_template(
         &mut self,
+        tenant: TenantId,
         id: Uuid,
     ) -> Result<Option<ApplicationTemplate>, StoreError>;
+    /// The tenant's template of this name, else the global one of this name.
     async fn application_template_by_name(
         &mut self,
+        tenant: TenantId,
         name: &str,
     ) -> Result<Option<ApplicationTemplate>, StoreError>;
     async fn delete_application_template(&mut self, id: Uuid) -> Result<bool, StoreError>;
+    /// The tenant's templates and the global ones.
     async fn application_templates(
         &mut self,
+        tenant: TenantId,
         page: &PageRequest,
     ) -> Result<Page<ApplicationTemplate>, StoreError>;
 }
@@ -364,6 +402,11 @@ fn to_micros(t: time::OffsetDateTime) -> i64 {
 fn from_micros(us: i64) -> Result<time::OffsetDateTime, StoreError> {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
         .map_err(|e| StoreError::Corrupt(format!("timestamp {us}: {e}")))
+}
+
+/// The stored access level of a template: global, or one tenant's.
+fn access_level(tenant: Option<TenantId>) -> &'static str {
+    if tenant.is_some() { "TENANT" } else { "GLOBAL" }
 }
 
 /// The label table and object column of a kind.

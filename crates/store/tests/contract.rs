@@ -68,7 +68,9 @@ macro_rules! contract_tests {
                 runtime_crud,
                 runtime_name_unique_per_tenant,
                 integration_system_crud,
+                integration_system_grants,
                 application_template_crud,
+                application_templates_per_tenant,
                 global_lists_paginate,
                 tenant_isolation,
                 labels_set_upsert_and_batch_read,
@@ -159,17 +161,23 @@ fn runtime(tenant: TenantId, name: &str) -> Runtime {
     }
 }
 
+/// The tenant that owns the integration systems of [`system`].
+const OWNER: TenantId = TenantId::DEFAULT;
+
 fn system(name: &str) -> IntegrationSystem {
     IntegrationSystem {
         id: Uuid::new_v4(),
         name: name.to_owned(),
         description: Some("manages apps".to_owned()),
+        owner: OWNER,
     }
 }
 
+/// A global template.
 fn template(name: &str) -> ApplicationTemplate {
     ApplicationTemplate {
         id: Uuid::new_v4(),
+        tenant: None,
         name: name.to_owned(),
         description: None,
         application_input: r#"{"name":"{{name}}","providerName":"p"}"#.to_owned(),
@@ -608,7 +616,10 @@ mod cases {
         commit(tx).await;
         let mut tx = read(store).await;
         assert_eq!(tx.integration_system(s.id).await.unwrap(), None);
-        let page = tx.integration_systems(&PageRequest::all()).await.unwrap();
+        let page = tx
+            .integration_systems(OWNER, &PageRequest::all())
+            .await
+            .unwrap();
         assert_eq!(page.total_count, 0);
     }
 
@@ -620,15 +631,25 @@ mod cases {
 
         let mut tx = read(store).await;
         assert_eq!(
-            tx.application_template(tpl.id).await.unwrap(),
+            tx.application_template(OWNER, tpl.id).await.unwrap(),
             Some(tpl.clone())
         );
         assert_eq!(
-            tx.application_template_by_name("tpl").await.unwrap(),
+            tx.application_template_by_name(OWNER, "tpl").await.unwrap(),
             Some(tpl.clone())
         );
-        assert_eq!(tx.application_template_by_name("nope").await.unwrap(), None);
-        assert_eq!(tx.application_template(Uuid::new_v4()).await.unwrap(), None);
+        assert_eq!(
+            tx.application_template_by_name(OWNER, "nope")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            tx.application_template(OWNER, Uuid::new_v4())
+                .await
+                .unwrap(),
+            None
+        );
         drop(tx);
 
         let mut tx = write(store).await;
@@ -661,12 +682,17 @@ mod cases {
         commit(tx).await;
         let mut tx = read(store).await;
         assert_eq!(
-            tx.application_template(tpl.id).await.unwrap(),
+            tx.application_template(OWNER, tpl.id).await.unwrap(),
             Some(updated.clone())
         );
-        assert_eq!(tx.application_template_by_name("tpl").await.unwrap(), None);
         assert_eq!(
-            tx.application_template_by_name("tpl2").await.unwrap(),
+            tx.application_template_by_name(OWNER, "tpl").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            tx.application_template_by_name(OWNER, "tpl2")
+                .await
+                .unwrap(),
             Some(updated)
         );
         drop(tx);
@@ -676,8 +702,197 @@ mod cases {
         assert!(!tx.delete_application_template(tpl.id).await.unwrap());
         commit(tx).await;
         let mut tx = read(store).await;
-        assert_eq!(tx.application_template(tpl.id).await.unwrap(), None);
-        assert_eq!(tx.application_template_by_name("tpl2").await.unwrap(), None);
+        assert_eq!(tx.application_template(OWNER, tpl.id).await.unwrap(), None);
+        assert_eq!(
+            tx.application_template_by_name(OWNER, "tpl2")
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    pub async fn integration_system_grants(store: &Db) {
+        let (owner, granting, other) = (tenant(), tenant(), tenant());
+        let s = IntegrationSystem {
+            owner,
+            ..system("walled")
+        };
+        let now = OffsetDateTime::now_utc();
+        let mut tx = write(store).await;
+        tx.insert_integration_system(&s).await.unwrap();
+        commit(tx).await;
+
+        // Owned, it is visible to its owner only; granted nowhere yet.
+        let mut tx = read(store).await;
+        assert_eq!(
+            tx.visible_integration_system(owner, s.id).await.unwrap(),
+            Some(s.clone())
+        );
+        for t in [granting, other] {
+            assert_eq!(tx.visible_integration_system(t, s.id).await.unwrap(), None);
+            let page = tx
+                .integration_systems(t, &PageRequest::all())
+                .await
+                .unwrap();
+            assert_eq!((page.items.len(), page.total_count), (0, 0));
+        }
+        assert!(!tx.integration_system_granted(owner, s.id).await.unwrap());
+        drop(tx);
+
+        let mut tx = write(store).await;
+        assert!(
+            tx.grant_integration_system(granting, s.id, now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tx.grant_integration_system(granting, s.id, now)
+                .await
+                .unwrap(),
+            "granting twice is one grant"
+        );
+        assert_foreign_key(
+            tx.grant_integration_system(granting, Uuid::new_v4(), now)
+                .await,
+        );
+        drop(tx);
+        let mut tx = write(store).await;
+        assert!(
+            tx.grant_integration_system(granting, s.id, now)
+                .await
+                .unwrap()
+        );
+        commit(tx).await;
+
+        let mut tx = read(store).await;
+        assert!(tx.integration_system_granted(granting, s.id).await.unwrap());
+        assert!(!tx.integration_system_granted(other, s.id).await.unwrap());
+        assert_eq!(
+            tx.visible_integration_system(granting, s.id).await.unwrap(),
+            Some(s.clone())
+        );
+        let page = tx
+            .integration_systems(granting, &PageRequest::all())
+            .await
+            .unwrap();
+        assert_eq!(page.items, vec![s.clone()]);
+        assert_eq!(page.total_count, 1);
+        assert_eq!(
+            tx.visible_integration_system(other, s.id).await.unwrap(),
+            None
+        );
+        drop(tx);
+
+        let mut tx = write(store).await;
+        assert!(tx.revoke_integration_system(granting, s.id).await.unwrap());
+        assert!(!tx.revoke_integration_system(granting, s.id).await.unwrap());
+        assert!(tx.grant_integration_system(other, s.id, now).await.unwrap());
+        commit(tx).await;
+        let mut tx = read(store).await;
+        assert!(!tx.integration_system_granted(granting, s.id).await.unwrap());
+        assert_eq!(
+            tx.visible_integration_system(granting, s.id).await.unwrap(),
+            None
+        );
+        drop(tx);
+
+        // Deleting the system deletes its grants.
+        let mut tx = write(store).await;
+        assert!(tx.delete_integration_system(s.id).await.unwrap());
+        commit(tx).await;
+        let mut tx = read(store).await;
+        assert!(!tx.integration_system_granted(other, s.id).await.unwrap());
+    }
+
+    pub async fn application_templates_per_tenant(store: &Db) {
+        let (ta, tb) = (tenant(), tenant());
+        let global = template("shared");
+        let of_a = ApplicationTemplate {
+            tenant: Some(ta),
+            ..template("shared")
+        };
+        let only_a = ApplicationTemplate {
+            tenant: Some(ta),
+            ..template("private")
+        };
+        let mut tx = write(store).await;
+        tx.insert_application_template(&global).await.unwrap();
+        // A tenant's name may equal a global one's; within a tenant names are unique.
+        tx.insert_application_template(&of_a).await.unwrap();
+        tx.insert_application_template(&only_a).await.unwrap();
+        commit(tx).await;
+        let mut tx = write(store).await;
+        assert_not_unique(
+            tx.insert_application_template(&ApplicationTemplate {
+                tenant: Some(ta),
+                ..template("private")
+            })
+            .await,
+        );
+        drop(tx);
+        let mut tx = write(store).await;
+        tx.insert_application_template(&ApplicationTemplate {
+            tenant: Some(tb),
+            ..template("private")
+        })
+        .await
+        .unwrap();
+        drop(tx);
+
+        let mut tx = read(store).await;
+        // Tenant A: its own before the global one of the same name.
+        assert_eq!(
+            tx.application_template_by_name(ta, "shared").await.unwrap(),
+            Some(of_a.clone())
+        );
+        assert_eq!(
+            tx.application_template(ta, only_a.id).await.unwrap(),
+            Some(only_a.clone())
+        );
+        let page = tx
+            .application_templates(ta, &PageRequest::all())
+            .await
+            .unwrap();
+        assert_eq!(page.total_count, 3);
+        // Tenant B: the global one only.
+        assert_eq!(
+            tx.application_template_by_name(tb, "shared").await.unwrap(),
+            Some(global.clone())
+        );
+        assert_eq!(
+            tx.application_template_by_name(tb, "private")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(tx.application_template(tb, only_a.id).await.unwrap(), None);
+        assert_eq!(tx.application_template(tb, of_a.id).await.unwrap(), None);
+        assert_eq!(
+            tx.application_template(tb, global.id).await.unwrap(),
+            Some(global.clone())
+        );
+        let page = tx
+            .application_templates(tb, &PageRequest::all())
+            .await
+            .unwrap();
+        assert_eq!(page.items, vec![global.clone()]);
+        assert_eq!(page.total_count, 1);
+        drop(tx);
+
+        // An update can move a template between a tenant and global.
+        let moved = ApplicationTemplate {
+            tenant: None,
+            name: "moved".to_owned(),
+            ..only_a.clone()
+        };
+        let mut tx = write(store).await;
+        assert!(tx.update_application_template(&moved).await.unwrap());
+        commit(tx).await;
+        let mut tx = read(store).await;
+        assert_eq!(
+            tx.application_template(tb, only_a.id).await.unwrap(),
+            Some(moved)
+        );
     }
 
     pub async fn global_lists_paginate(store: &Db) {
@@ -698,7 +913,10 @@ mod cases {
         let mut seen = Vec::new();
         let mut after = None;
         loop {
-            let p = tx.integration_systems(&page(2, after)).await.unwrap();
+            let p = tx
+                .integration_systems(OWNER, &page(2, after))
+                .await
+                .unwrap();
             assert_eq!(p.total_count, 5);
             seen.extend(p.items.iter().map(|s| s.id));
             after = seen.last().copied();
@@ -712,7 +930,10 @@ mod cases {
         let mut seen = Vec::new();
         let mut after = None;
         loop {
-            let p = tx.application_templates(&page(2, after)).await.unwrap();
+            let p = tx
+                .application_templates(tenant(), &page(2, after))
+                .await
+                .unwrap();
             assert_eq!(p.total_count, 5);
             seen.extend(p.items.iter().map(|t| t.id));
             after = seen.last().copied();
@@ -1326,9 +1547,11 @@ mod cases {
         assert!(tx.application(t, kept[0]).await.unwrap().is_some());
         assert_eq!(tx.runtime(t, r.id).await.unwrap(), None);
         assert_eq!(tx.integration_system(s.id).await.unwrap(), None);
-        assert_eq!(tx.application_template(tpl.id).await.unwrap(), None);
+        assert_eq!(tx.application_template(OWNER, tpl.id).await.unwrap(), None);
         assert_eq!(
-            tx.application_template_by_name("ghost").await.unwrap(),
+            tx.application_template_by_name(OWNER, "ghost")
+                .await
+                .unwrap(),
             None
         );
         assert!(tx.label_definitions(t).await.unwrap().is_empty());
@@ -1869,5 +2092,143 @@ async fn sqlite_files_are_owner_only() {
         }
         drop(reopened);
         drop(store);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Upgrading: migration 0012 (tenants are walls) on data made before it
+// ------------------------------------------------------------------------------------------
+
+/// Rows as the schema before migration 0012 held them: a system used in one tenant, one used
+/// in two, one unused, and a template.
+macro_rules! seed_before_walls {
+    ($pool:expr, $t1:expr, $t2:expr, $solo:expr, $shared:expr, $unused:expr, $tpl:expr) => {{
+        for (id, name) in [($solo, "solo"), ($shared, "shared"), ($unused, "unused")] {
+            sqlx::query(
+                "INSERT INTO integration_systems (id, name, description, created_at) \
+                 VALUES ($1, $2, NULL, 0)",
+            )
+            .bind(id)
+            .bind(name)
+            .execute($pool)
+            .await
+            .unwrap();
+        }
+        for (tenant, name, system) in [
+            ($t1, "a", $solo),
+            ($t1, "b", $shared),
+            ($t2, "c", $shared),
+            ($t2, "d", $shared),
+        ] {
+            sqlx::query(
+                "INSERT INTO applications (id, tenant_id, name, provider_name, \
+                 integration_system_id, status_condition, status_timestamp, created_at) \
+                 VALUES ($1, $2, $3, 'p', $4, 'INITIAL', 0, 0)",
+            )
+            .bind(Uuid::new_v4())
+            .bind(tenant)
+            .bind(name)
+            .bind(system)
+            .execute($pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO app_templates (id, name, application_input, placeholders, created_at) \
+             VALUES ($1, 'old', '{}', '[]', 0)",
+        )
+        .bind($tpl)
+        .execute($pool)
+        .await
+        .unwrap();
+    }};
+}
+
+async fn upgrade_keeps_what_worked(backend: Backend) {
+    use std::str::FromStr;
+    let db = TestDatabase::create(backend).await;
+    let (t1, t2) = (tenant(), tenant());
+    let (solo, shared, unused, tpl) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    // Everything before 0012 (numbers below it that other branches add included).
+    match backend {
+        Backend::Sqlite => {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
+                .unwrap()
+                .create_if_missing(true)
+                .foreign_keys(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            sqlx::migrate!("./migrations/sqlite")
+                .run_to(11, &pool)
+                .await
+                .unwrap();
+            seed_before_walls!(&pool, t1.0, t2.0, solo, shared, unused, tpl);
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            sqlx::migrate!("./migrations/postgres")
+                .run_to(11, &pool)
+                .await
+                .unwrap();
+            seed_before_walls!(&pool, t1.0, t2.0, solo, shared, unused, tpl);
+            pool.close().await;
+        }
+    }
+    let store = sextant_store::connect(&db.url).await.unwrap();
+    let mut tx = store.read().await.unwrap();
+    // Used in one tenant: owned and granted there.
+    let s = tx.integration_system(solo).await.unwrap().unwrap();
+    assert_eq!(s.owner, t1);
+    assert!(tx.integration_system_granted(t1, solo).await.unwrap());
+    assert!(!tx.integration_system_granted(t2, solo).await.unwrap());
+    assert!(
+        !tx.integration_system_granted(TenantId::DEFAULT, solo)
+            .await
+            .unwrap()
+    );
+    // Used in two: granted in both, owned by the default tenant.
+    let s = tx.integration_system(shared).await.unwrap().unwrap();
+    assert_eq!(s.owner, TenantId::DEFAULT);
+    assert!(tx.integration_system_granted(t1, shared).await.unwrap());
+    assert!(tx.integration_system_granted(t2, shared).await.unwrap());
+    assert!(
+        !tx.integration_system_granted(TenantId::DEFAULT, shared)
+            .await
+            .unwrap()
+    );
+    // Unused: the default tenant's, granted nowhere.
+    let s = tx.integration_system(unused).await.unwrap().unwrap();
+    assert_eq!(s.owner, TenantId::DEFAULT);
+    assert!(!tx.integration_system_granted(t1, unused).await.unwrap());
+    let page = tx
+        .integration_systems(t2, &PageRequest::all())
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![shared]
+    );
+    // The template stays global: every tenant reads it.
+    for t in [t1, t2, tenant()] {
+        let template = tx.application_template(t, tpl).await.unwrap().unwrap();
+        assert_eq!(template.tenant, None);
+        assert_eq!(template.name, "old");
+    }
+}
+
+mod upgrade {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::upgrade_keeps_what_worked(super::Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::upgrade_keeps_what_worked(super::Backend::Postgres).await
     }
 }

@@ -28,6 +28,7 @@ mod runtimes;
 mod spec_store;
 mod statements;
 mod systems;
+mod tenant_walls;
 mod tokens;
 mod webhooks;
 mod write_statements;

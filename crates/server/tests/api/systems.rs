@@ -1,4 +1,5 @@
-//! Integration systems and application templates (both global, not per tenant).
+//! Integration systems and application templates: lifecycle, validation, paging. Who may
+//! see and change them across tenants is in `tenant_walls.rs`.
 
 use std::collections::BTreeSet;
 
@@ -142,7 +143,7 @@ async fn integration_system_validation_and_uniqueness(backend: Backend) {
     .await;
 }
 
-async fn integration_systems_are_global_and_paged(backend: Backend) {
+async fn integration_systems_are_paged_and_walled(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut registered = BTreeSet::new();
     for i in 0..5 {
@@ -171,23 +172,35 @@ async fn integration_systems_are_global_and_paged(backend: Backend) {
     assert_eq!(seen.len(), 5);
     assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), registered);
 
-    // Another tenant sees the same systems and can use them.
+    // Another tenant sees none of them until it grants one access.
     let (_, other) = app.other_tenant();
     let body = app
         .gql_as(&other, "{ integrationSystems { totalCount } }", json!({}))
         .await;
     assert_eq!(
-        body["data"]["integrationSystems"]["totalCount"], 5,
+        body["data"]["integrationSystems"]["totalCount"], 0,
         "{body}"
     );
     let system = registered.iter().next().unwrap();
+    let read = "query($id: ID!) { integrationSystem(id: $id) { id } }";
+    let body = app.gql_as(&other, read, json!({"id": system})).await;
+    assert_eq!(body["data"]["integrationSystem"], Value::Null, "{body}");
     let body = app
         .gql_as(
             &other,
-            "query($id: ID!) { integrationSystem(id: $id) { id } }",
+            "mutation($id: ID!) { grantIntegrationSystemAccess(id: $id) { id } }",
             json!({"id": system}),
         )
         .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let body = app
+        .gql_as(&other, "{ integrationSystems { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        body["data"]["integrationSystems"]["totalCount"], 1,
+        "{body}"
+    );
+    let body = app.gql_as(&other, read, json!({"id": system})).await;
     assert_eq!(
         body["data"]["integrationSystem"]["id"],
         system.as_str(),
@@ -200,8 +213,14 @@ async fn integration_system_in_use_cannot_be_unregistered(backend: Backend) {
     let system = register_system(&app, "busy").await;
     let before = read_system(&app, &system).await;
 
-    // An application of another tenant references it.
+    // An application of another tenant, which granted it access, references it.
     let (_, other) = app.other_tenant();
+    app.gql_as(
+        &other,
+        "mutation($id: ID!) { grantIntegrationSystemAccess(id: $id) { id } }",
+        json!({"id": system}),
+    )
+    .await;
     let body = app
         .gql_as(
             &other,
@@ -342,7 +361,7 @@ async fn application_template_lifecycle(backend: Backend) {
         all_templates(&app).await,
         json!({"totalCount": 1, "data": [created]})
     );
-    // Templates are global.
+    // A global template is seen by every tenant.
     let (_, other) = app.other_tenant();
     let body = app
         .gql_as(&other, "{ applicationTemplates { totalCount } }", json!({}))
@@ -653,7 +672,7 @@ async fn template_values_are_checked_and_inserted_literally(backend: Backend) {
 on_both_backends!(
     integration_system_lifecycle,
     integration_system_validation_and_uniqueness,
-    integration_systems_are_global_and_paged,
+    integration_systems_are_paged_and_walled,
     integration_system_in_use_cannot_be_unregistered,
     application_template_lifecycle,
     application_templates_are_paged,
