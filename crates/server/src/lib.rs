@@ -551,10 +551,10 @@ pub async fn start_with(
 ) -> Result<RunningServer, ServerError> {
     sextant_tls::install_crypto_provider();
     let file_limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    let limits = listener_limits(&options.connections.clone().unwrap_or_default(), file_limit)?;
+    let connection_limits = listener_limits(&options.connections.clone().unwrap_or_default(), file_limit)?;
     tracing::info!(
-        max_connections = limits.max_connections,
-        max_per_peer = limits.max_per_peer,
+        max_connections = connection_limits.max_connections,
+        max_per_peer = connection_limits.max_per_peer,
         file_limit,
         "connection limits per listener"
     );
@@ -704,14 +704,14 @@ pub async fn start_with(
             main_listener,
             main_tls.clone(),
             http::main_router(state.clone()),
-            limits.clone(),
+            connection_limits.clone(),
             shutdown.clone(),
         )),
         tokio::spawn(sextant_tls::serve_with(
             mtls_listener,
             mtls_tls.clone(),
             http::mtls_router(state),
-            limits,
+            connection_limits,
             shutdown.clone(),
         )),
         tokio::spawn(renew_server_certificate(
