@@ -164,7 +164,15 @@ fn url_ok(value: &str) -> bool {
             }
             rest
         }
-        None => value,
+        None => {
+            // govalidator parses a value without a scheme or port as a path, and wants a dot
+            // in it: `kyma-project.io` is a host, `nope` is not.
+            let path = &value[..value.find(['?', '#']).unwrap_or(value.len())];
+            if !value.contains(':') && !path.contains('.') {
+                return false;
+            }
+            value
+        }
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
@@ -310,6 +318,8 @@ mod tests {
             "javascript://alert(1)",
             "not a url",
             "abc",
+            "nope",
+            "localhost/path",
             ".example.com",
             "http://",
             "https://exa mple.com",

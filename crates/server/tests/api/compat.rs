@@ -716,10 +716,8 @@ mod needs_cost_model {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[ignore = "needs the query cost model (issue 12)"]
     async fn sqlite_full_application_query_at_default_page_sizes() {
-        super::compass_full_application_query_at_default_page_sizes(
-            crate::helpers::Backend::Sqlite,
-        )
-        .await
+        super::compass_full_application_query_at_default_page_sizes(crate::helpers::Backend::Sqlite)
+            .await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

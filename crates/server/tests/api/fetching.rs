@@ -635,7 +635,7 @@ async fn fetch_urls_must_be_http(backend: Backend) {
         .await;
     assert!(
         message.starts_with("validation error for type DocumentInput: ")
-            && message.ends_with("fetchRequest.url: must be a valid URL"),
+            && message.ends_with("fetchRequest.url: must be a valid URL."),
         "{message}"
     );
     let data = app
