@@ -159,8 +159,8 @@ async fn compass_example_registers_an_application_with_apis(backend: Backend) {
 }
 
 /// The e2e tests' full application query, every nested list at Compass's default page size
-/// (100). Needs the query cost model of issue 12: the static complexity limit refuses it
-/// with `Query is too complex.`
+/// (100). The static complexity limit that the query cost model replaced refused it with
+/// `Query is too complex.`
 async fn compass_full_application_query_at_default_page_sizes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let id = app
@@ -710,27 +710,8 @@ async fn health_checks_answer_an_empty_page(backend: Backend) {
     );
 }
 
-/// Needs the query cost model of issue 12 (the static complexity limit answers `Query is
-/// too complex.`); run with `--ignored` once it has landed.
-mod needs_cost_model {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs the query cost model (issue 12)"]
-    async fn sqlite_full_application_query_at_default_page_sizes() {
-        super::compass_full_application_query_at_default_page_sizes(crate::helpers::Backend::Sqlite)
-            .await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs the query cost model (issue 12)"]
-    async fn postgres_full_application_query_at_default_page_sizes() {
-        super::compass_full_application_query_at_default_page_sizes(
-            crate::helpers::Backend::Postgres,
-        )
-        .await
-    }
-}
-
 crate::on_both_backends!(
+    compass_full_application_query_at_default_page_sizes,
     compass_example_registers_an_application_with_apis,
     urls_compass_accepted_are_accepted_and_stored_as_given,
     validation_errors_read_as_compass,
