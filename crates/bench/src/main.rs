@@ -345,9 +345,15 @@ impl Gql {
 
     /// Runs one request; any GraphQL or HTTP error is an error. Returns `data`.
     async fn call(&self, query: &str, variables: Value) -> Result<Value> {
+        self.call_within(query, variables, REQUEST_TIMEOUT).await
+    }
+
+    /// [`Gql::call`] giving up after `timeout`.
+    async fn call_within(&self, query: &str, variables: Value, timeout: Duration) -> Result<Value> {
         let response = self
             .client
             .post(&*self.url)
+            .timeout(timeout)
             .bearer_auth(&*self.token)
             .json(&json!({"query": query, "variables": variables}))
             .send()
