@@ -31,8 +31,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the management plane (Director, and later Connector, Provisioner, webhooks).
-    Server(ServerArgs),
+    /// Run the management plane (Director, Connector, Provisioner, webhook delivery).
+    // Boxed: the server's options make it far larger than the other commands.
+    Server(Box<ServerArgs>),
     /// Administrative commands that work on the data directory.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -455,7 +456,7 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Server(args) => server(args),
+        Command::Server(args) => server(*args),
         Command::Agent(args) => agent(args),
         Command::App(args) => app(args),
         Command::Demo(args) => demo::run(args),

@@ -551,7 +551,8 @@ pub async fn start_with(
 ) -> Result<RunningServer, ServerError> {
     sextant_tls::install_crypto_provider();
     let file_limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    let connection_limits = listener_limits(&options.connections.clone().unwrap_or_default(), file_limit)?;
+    let connection_limits =
+        listener_limits(&options.connections.clone().unwrap_or_default(), file_limit)?;
     tracing::info!(
         max_connections = connection_limits.max_connections,
         max_per_peer = connection_limits.max_per_peer,

@@ -340,10 +340,10 @@ fn parsed_input(template: &Value) -> Value {
         let Some(field) = line.strip_prefix("\t\t") else {
             continue;
         };
-        if let Some((key, rest)) = field.split_once(": ") {
-            if let Some(value) = rest.strip_prefix('"').and_then(|r| r.strip_suffix("\",")) {
-                fields.insert(key.to_owned(), json!(value));
-            }
+        if let Some((key, rest)) = field.split_once(": ")
+            && let Some(value) = rest.strip_prefix('"').and_then(|r| r.strip_suffix("\","))
+        {
+            fields.insert(key.to_owned(), json!(value));
         }
     }
     if let Some(start) = literal.find("labels: {") {
