@@ -833,10 +833,8 @@ macro_rules! catalog_tx {
                            WHERE tenant_id = $1 AND app_id = $2) AS BIGINT) + \
                      CAST((SELECT COALESCE(SUM(spec_size), 0) FROM event_definitions \
                            WHERE tenant_id = $1 AND app_id = $2) AS BIGINT), \
-                     CAST((SELECT COALESCE(SUM(spec_size), 0) FROM api_definitions \
-                           WHERE tenant_id = $1) AS BIGINT) + \
-                     CAST((SELECT COALESCE(SUM(spec_size), 0) FROM event_definitions \
-                           WHERE tenant_id = $1) AS BIGINT)",
+                     CAST(COALESCE((SELECT bytes FROM tenant_spec_usage \
+                           WHERE tenant_id = $1), 0) AS BIGINT)",
                 )
                 .bind(tenant.0)
                 .bind(app_id)

@@ -207,6 +207,19 @@ async fn usage_is_summed_per_application_and_tenant(backend: Backend) {
     let usage = tx.spec_usage(other, elsewhere).await.unwrap();
     assert_eq!((usage.application, usage.tenant), (5000, 5000));
     tx.commit().await.unwrap();
+
+    // The tenant's usage is a counter kept with the definitions: it follows deletions, also
+    // of definitions deleted with their application.
+    let mut tx = store.write().await.unwrap();
+    assert!(tx.delete_application(t, one).await.unwrap());
+    let usage = tx.spec_usage(t, two).await.unwrap();
+    assert_eq!((usage.application, usage.tenant), (1000, 1000));
+    tx.commit().await.unwrap();
+    let mut tx = store.write().await.unwrap();
+    assert!(tx.delete_application(t, two).await.unwrap());
+    assert_eq!(tx.spec_usage(t, two).await.unwrap().tenant, 0);
+    assert_eq!(tx.spec_usage(other, elsewhere).await.unwrap().tenant, 5000);
+    tx.commit().await.unwrap();
 }
 
 async fn definitions_for_documents_carry_digests_without_text(backend: Backend) {
