@@ -502,7 +502,7 @@ impl Report {
         }
         if !self.summary.is_empty() {
             out.push_str(
-                "\nsummary against /work/shared/GOALS.md (one run; see the machine line above):\n",
+                "\nsummary against GOALS.md (one run; see the machine line above):\n",
             );
             for line in &self.summary {
                 let _ = writeln!(out, "  {line}");
