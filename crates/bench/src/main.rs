@@ -501,9 +501,7 @@ impl Report {
             let _ = writeln!(out, "{note}");
         }
         if !self.summary.is_empty() {
-            out.push_str(
-                "\nsummary against GOALS.md (one run; see the machine line above):\n",
-            );
+            out.push_str("\nsummary against GOALS.md (one run; see the machine line above):\n");
             for line in &self.summary {
                 let _ = writeln!(out, "  {line}");
             }
