@@ -433,6 +433,7 @@ pub async fn add_api(
 ) -> Result<ApiDefinition> {
     require_app(tx, tenant, app_id, "API").await?;
     within_bound(tx, tenant, app_id, ChildKind::ApiDefinition, 1).await?;
+    crate::notify::settle_for_application(tx, tenant, app_id, None).await?;
     api.application_id = app_id;
     tx.insert_api_definition(&api).await.map_err(internal)?;
     let added = spec_bytes(api.spec.as_ref().and_then(|s| s.data.as_deref()));
@@ -457,6 +458,7 @@ pub async fn update_api(
     limits: &SpecLimits,
 ) -> Result<ApiDefinition> {
     let old = existing_api(tx, tenant, id).await?;
+    crate::notify::settle_for_application(tx, tenant, old.application_id, None).await?;
     api.id = id;
     api.application_id = old.application_id;
     api.created_at = old.created_at;
@@ -473,6 +475,7 @@ pub async fn update_api(
 
 pub async fn delete_api(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<ApiDefinition> {
     let api = existing_api(tx, tenant, id).await?;
+    crate::notify::settle_for_application(tx, tenant, api.application_id, None).await?;
     tx.delete_api_definition(tenant, id)
         .await
         .map_err(internal)?;
@@ -690,6 +693,7 @@ pub async fn add_webhook(
 ) -> Result<Webhook> {
     require_app(tx, tenant, app_id, "Webhook").await?;
     within_bound(tx, tenant, app_id, ChildKind::Webhook, 1).await?;
+    crate::notify::settle_for_application(tx, tenant, app_id, None).await?;
     webhook.application_id = app_id;
     tx.insert_webhook(&webhook).await.map_err(internal)?;
     Ok(webhook)
@@ -718,6 +722,7 @@ pub async fn update_webhook(
 
 pub async fn delete_webhook(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<Webhook> {
     let webhook = existing_webhook(tx, tenant, id).await?;
+    crate::notify::settle_for_application(tx, tenant, webhook.application_id, None).await?;
     tx.delete_webhook(tenant, id).await.map_err(internal)?;
     Ok(webhook)
 }
@@ -739,8 +744,9 @@ pub async fn set_api_auth(
     runtime_id: Uuid,
     auth: Auth,
 ) -> Result<ApiRuntimeAuth> {
-    existing_api(tx, tenant, api_id).await?;
+    let api = existing_api(tx, tenant, api_id).await?;
     require_runtime(tx, tenant, runtime_id).await?;
+    crate::notify::settle_for_application(tx, tenant, api.application_id, None).await?;
     let value = ApiRuntimeAuth {
         api_id,
         runtime_id,
@@ -762,6 +768,7 @@ pub async fn delete_api_auth(
 ) -> Result<Option<Auth>> {
     let api = existing_api(tx, tenant, api_id).await?;
     require_runtime(tx, tenant, runtime_id).await?;
+    crate::notify::settle_for_application(tx, tenant, api.application_id, None).await?;
     let deleted = tx
         .delete_api_runtime_auth(tenant, api_id, runtime_id)
         .await

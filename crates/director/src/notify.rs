@@ -8,10 +8,19 @@
 //!   definitions (the runtime joined a scenario, the application joined one, or the API is
 //!   new) and has no credentials for it: neither its own nor the API's default.
 //!
-//! Each kind of event a change causes is queued by one statement
-//! ([`sextant_store::EventFanOut`]) that finds the applications, runtimes and APIs concerned
-//! in SQL, only among applications with a webhook; so a change costs the same number of
-//! statements whatever the number of objects it concerns.
+//! Each kind of event a change causes is recorded by one statement as a fan-out
+//! ([`sextant_store::EventFanOut`]: the scenarios and ids that decide it), which the notifier
+//! expands into deliveries in short batches after the change committed, finding the
+//! applications, runtimes and APIs concerned in SQL, only among applications with a webhook;
+//! so a change costs the same number of statements, and holds the writer as briefly, whatever
+//! the number of objects it concerns.
+//!
+//! The deliveries are exactly those of the state the change left: a later change that would
+//! alter the set of a fan-out still waiting (an application joining or leaving one of its
+//! scenarios, or gaining or losing a webhook, an API or credentials; a runtime joining or
+//! leaving one, or deleted) first expands it, in its own transaction, before it changes
+//! anything ([`settle_for_application`], [`settle_for_runtime`]). Normally the notifier has
+//! expanded it milliseconds after it was recorded, and the check costs one statement.
 
 use std::collections::BTreeSet;
 
@@ -20,7 +29,7 @@ use sextant_domain::label::SCENARIOS_KEY;
 use sextant_domain::{
     ApiDefinition, DomainError, ObjectKind, ObjectRef, RuntimeStatusCondition, TenantId,
 };
-use sextant_store::{EventFanOut, Tx};
+use sextant_store::{EventFanOut, FanOutKind, Tx};
 use uuid::Uuid;
 
 use crate::catalog::EVENT_SERVICE_URL_KEY;
@@ -37,14 +46,11 @@ pub struct RuntimeFacts {
     pub ready: bool,
 }
 
-fn scenarios_of(labels: &std::collections::BTreeMap<String, Value>) -> BTreeSet<String> {
-    match labels.get(SCENARIOS_KEY) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => BTreeSet::new(),
-    }
+pub(crate) fn scenarios_of(labels: &std::collections::BTreeMap<String, Value>) -> BTreeSet<String> {
+    labels
+        .get(SCENARIOS_KEY)
+        .map(scenarios_in)
+        .unwrap_or_default()
 }
 
 /// A runtime's facts now (None if it does not exist).
@@ -214,4 +220,78 @@ pub async fn apis_added(
     .await
     .map_err(internal)?;
     Ok(())
+}
+
+/// Before a change to `app`'s scenarios, webhooks, APIs or the credentials of its APIs:
+/// expands the waiting fan-outs whose set the change may alter (those deciding by any of
+/// `scenarios`, the application's scenarios before and after the change, or None for the
+/// ones it has now; and its own).
+pub async fn settle_for_application(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app: Uuid,
+    scenarios: Option<&BTreeSet<String>>,
+) -> Result<()> {
+    let pending = tx.pending_fan_outs(tenant).await.map_err(internal)?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let now;
+    let scenarios = match scenarios {
+        Some(scenarios) => scenarios,
+        None => {
+            now = app_scenarios(tx, tenant, app).await?;
+            &now
+        }
+    };
+    for fan_out in pending {
+        let concerned = match fan_out.kind {
+            FanOutKind::ConfigurationChanged | FanOutKind::RuntimeSeesApplications => {
+                fan_out.concerns_scenarios(scenarios)
+            }
+            FanOutKind::RuntimesSeeApplication => fan_out.app == Some(app),
+        };
+        if concerned {
+            tx.expand_fan_out(fan_out.seq).await.map_err(internal)?;
+        }
+    }
+    Ok(())
+}
+
+/// Before a change to `runtime`'s scenarios (`scenarios`: before and after the change) or
+/// its deletion: expands the waiting fan-outs whose set the change may alter.
+pub async fn settle_for_runtime(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    runtime: Uuid,
+    scenarios: &BTreeSet<String>,
+    deleted: bool,
+) -> Result<()> {
+    if scenarios.is_empty() && !deleted {
+        return Ok(());
+    }
+    let pending = tx.pending_fan_outs(tenant).await.map_err(internal)?;
+    for fan_out in pending {
+        let concerned = match fan_out.kind {
+            FanOutKind::RuntimesSeeApplication => fan_out.concerns_scenarios(scenarios),
+            // Its credentials go with it.
+            FanOutKind::RuntimeSeesApplications => deleted && fan_out.runtime == Some(runtime),
+            FanOutKind::ConfigurationChanged => false,
+        };
+        if concerned {
+            tx.expand_fan_out(fan_out.seq).await.map_err(internal)?;
+        }
+    }
+    Ok(())
+}
+
+/// The scenarios a `scenarios` label value names.
+pub fn scenarios_in(value: &Value) -> BTreeSet<String> {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => BTreeSet::new(),
+    }
 }

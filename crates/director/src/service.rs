@@ -193,7 +193,7 @@ pub async fn set_label(
     value: &Value,
 ) -> Result<()> {
     require_object(tx, tenant, object).await?;
-    let before = Watched::before(tx, tenant, object, key).await?;
+    let before = Watched::before(tx, tenant, object, key, Some(value)).await?;
     put_label(tx, tenant, object, key, value).await?;
     before.after(tx, tenant, object).await
 }
@@ -207,20 +207,51 @@ enum Watched {
 }
 
 impl Watched {
+    /// What the object is before the label `key` is set to `value` (None: deleted); a
+    /// change of scenarios first settles the waiting fan-outs it concerns.
     async fn before(
         tx: &mut dyn Tx,
         tenant: TenantId,
         object: ObjectRef,
         key: &str,
+        value: Option<&Value>,
     ) -> Result<Watched> {
+        let changing = |before: &std::collections::BTreeSet<String>| {
+            let mut all = before.clone();
+            all.extend(value.map(crate::notify::scenarios_in).unwrap_or_default());
+            all
+        };
         Ok(match object.kind {
             ObjectKind::Runtime
                 if key == SCENARIOS_KEY || key == crate::catalog::EVENT_SERVICE_URL_KEY =>
             {
-                Watched::Runtime(crate::notify::runtime_facts(tx, tenant, object.id).await?)
+                let facts = crate::notify::runtime_facts(tx, tenant, object.id).await?;
+                if key == SCENARIOS_KEY {
+                    let before = facts
+                        .as_ref()
+                        .map(|f| f.scenarios.clone())
+                        .unwrap_or_default();
+                    crate::notify::settle_for_runtime(
+                        tx,
+                        tenant,
+                        object.id,
+                        &changing(&before),
+                        false,
+                    )
+                    .await?;
+                }
+                Watched::Runtime(facts)
             }
             ObjectKind::Application if key == SCENARIOS_KEY => {
-                Watched::AppScenarios(crate::notify::app_scenarios(tx, tenant, object.id).await?)
+                let before = crate::notify::app_scenarios(tx, tenant, object.id).await?;
+                crate::notify::settle_for_application(
+                    tx,
+                    tenant,
+                    object.id,
+                    Some(&changing(&before)),
+                )
+                .await?;
+                Watched::AppScenarios(before)
             }
             _ => Watched::Nothing,
         })
@@ -254,7 +285,7 @@ pub async fn delete_label(
             "scenarios label can not be deleted from application".to_owned(),
         ));
     }
-    let before = Watched::before(tx, tenant, object, key).await?;
+    let before = Watched::before(tx, tenant, object, key, None).await?;
     let removed = tx
         .delete_label(tenant, object, key)
         .await
@@ -455,9 +486,21 @@ pub async fn register_application(
 ) -> Result<Application> {
     require_integration_system(tx, tenant, input.integration_system_id).await?;
     ensure_scenarios_definition(tx, tenant).await?;
+    let mut labels = input.labels;
+    labels
+        .entry(SCENARIOS_KEY.to_owned())
+        .or_insert_with(|| Value::from(vec![DEFAULT_SCENARIO]));
+    let id = Uuid::new_v4();
+    crate::notify::settle_for_application(
+        tx,
+        tenant,
+        id,
+        Some(&crate::notify::scenarios_of(&labels)),
+    )
+    .await?;
     let now = now_micros();
     let app = Application {
-        id: Uuid::new_v4(),
+        id,
         tenant,
         name: input.name,
         provider_name: input.provider_name,
@@ -475,10 +518,6 @@ pub async fn register_application(
         kind: ObjectKind::Application,
         id: app.id,
     };
-    let mut labels = input.labels;
-    labels
-        .entry(SCENARIOS_KEY.to_owned())
-        .or_insert_with(|| Value::from(vec![DEFAULT_SCENARIO]));
     labels.insert(
         INTEGRATION_SYSTEM_KEY.to_owned(),
         Value::from(
@@ -563,6 +602,13 @@ pub async fn unregister_application(
             kind: ObjectKind::Application,
             id,
         },
+    )
+    .await?;
+    crate::notify::settle_for_application(
+        tx,
+        tenant,
+        id,
+        Some(&crate::notify::scenarios_of(&labels)),
     )
     .await?;
     tx.revoke_certificates_of(
@@ -684,9 +730,18 @@ pub async fn register_runtime(
     input: RuntimeInput,
 ) -> Result<Runtime> {
     ensure_scenarios_definition(tx, tenant).await?;
+    let id = Uuid::new_v4();
+    crate::notify::settle_for_runtime(
+        tx,
+        tenant,
+        id,
+        &crate::notify::scenarios_of(&input.labels),
+        false,
+    )
+    .await?;
     let now = now_micros();
     let runtime = Runtime {
-        id: Uuid::new_v4(),
+        id,
         tenant,
         name: input.name,
         description: input.description,
@@ -723,6 +778,9 @@ pub async fn update_runtime(
         .await
         .map_err(internal)?
         .ok_or_else(|| DomainError::not_found("runtime", id))?;
+    let mut changing = crate::notify::scenarios_of(&input.labels);
+    changing.extend(before.iter().flat_map(|f| f.scenarios.iter().cloned()));
+    crate::notify::settle_for_runtime(tx, tenant, id, &changing, false).await?;
     runtime.name = input.name;
     runtime.description = input.description;
     tx.update_runtime(&runtime)
@@ -771,6 +829,7 @@ pub async fn unregister_runtime(
     .await
     .map_err(internal)?;
     let before = crate::notify::RuntimeFacts::of(&runtime, &labels);
+    crate::notify::settle_for_runtime(tx, tenant, id, &before.scenarios, true).await?;
     tx.delete_runtime(tenant, id).await.map_err(internal)?;
     crate::notify::runtime_changed(tx, tenant, id, Some(before), None).await?;
     Ok((runtime, labels))

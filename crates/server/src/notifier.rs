@@ -1,5 +1,10 @@
-//! The notifier: delivers the webhook outbox (queued by the Director in the transaction of
+//! The notifier: delivers the webhook outbox (decided by the Director in the transaction of
 //! each change, see `sextant_director`'s `notify`) at least once.
+//!
+//! A change records each set of events it causes as one fan-out row (whatever the number of
+//! applications concerned); the notifier expands them into deliveries, the events of
+//! [`NotifierSettings::fan_out_batch`] applications or runtimes per transaction, at once
+//! when this process recorded one and otherwise every [`POLL`] (each fan-out to one server).
 //!
 //! When a transaction of this process queued deliveries, and otherwise every [`POLL`] (for
 //! retries and for what other servers queued), it looks for due deliveries (one indexed
@@ -45,6 +50,9 @@ pub struct NotifierSettings {
     /// How long a claimed delivery stays with this server (default 30 s; longer than an
     /// attempt's deadline of 10 s).
     pub lease: Duration,
+    /// Applications (or runtimes) whose events one transaction expands from a recorded
+    /// fan-out (default 32: a few milliseconds of the writer's time).
+    pub fan_out_batch: i64,
 }
 
 impl Default for NotifierSettings {
@@ -55,6 +63,7 @@ impl Default for NotifierSettings {
             give_up_after: Duration::from_secs(24 * 60 * 60),
             concurrency: 32,
             lease: Duration::from_secs(30),
+            fan_out_batch: 32,
         }
     }
 }
@@ -85,8 +94,60 @@ fn backoff(settings: &NotifierSettings, attempts: u32) -> Duration {
     full.mul_f64(0.5 + fraction / 2.0)
 }
 
-/// Runs until `shutdown`.
+/// Runs until `shutdown`: expands recorded fan-outs into deliveries, and delivers.
 pub async fn run(
+    store: Arc<dyn Store>,
+    fetcher: sextant_fetch::Fetcher,
+    settings: NotifierSettings,
+    shutdown: CancellationToken,
+) {
+    tokio::join!(
+        expand(store.clone(), settings.fan_out_batch, shutdown.clone()),
+        deliver(store, fetcher, settings, shutdown),
+    );
+}
+
+/// Expands the fan-outs changes recorded (see `sextant_director`'s `notify`) into
+/// deliveries, one batch per transaction so that a fan-out over thousands of applications
+/// never holds the writer for long, until none waits; then waits for the next one.
+async fn expand(store: Arc<dyn Store>, batch: i64, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = expand_pending(&store, batch, &shutdown).await {
+            tracing::warn!(error = %e, "the notifier cannot expand recorded webhook events");
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(POLL) => {}
+            () = store.config_epochs().fan_outs_recorded() => {}
+        }
+    }
+}
+
+async fn expand_pending(
+    store: &Arc<dyn Store>,
+    batch: i64,
+    shutdown: &CancellationToken,
+) -> Result<(), StoreError> {
+    while !shutdown.is_cancelled() {
+        if !store.read().await?.has_pending_fan_outs().await? {
+            return Ok(());
+        }
+        let mut tx = store.write().await?;
+        let queued = tx.expand_next_fan_out(batch).await?;
+        tx.commit().await?;
+        match queued {
+            // Every waiting fan-out is being expanded by another server.
+            None => return Ok(()),
+            Some(n) => metrics::counter!("sextant_webhook_fan_out_deliveries_total").increment(n),
+        }
+        // Let a waiting writer have the database between batches.
+        tokio::task::yield_now().await;
+    }
+    Ok(())
+}
+
+/// Delivers until `shutdown`.
+async fn deliver(
     store: Arc<dyn Store>,
     fetcher: sextant_fetch::Fetcher,
     settings: NotifierSettings,

@@ -26,9 +26,8 @@ pub enum AttemptOutcome {
 }
 
 /// A set of events a change causes, described by scenarios and ids, so that the store finds
-/// the applications, runtimes and APIs concerned and queues their deliveries in one statement
-/// whatever their number. Only applications with a webhook are looked at: the others have
-/// nobody to tell.
+/// the applications, runtimes and APIs concerned and queues their deliveries whatever their
+/// number. Only applications with a webhook are looked at: the others have nobody to tell.
 #[derive(Clone, Copy, Debug)]
 pub enum EventFanOut<'a> {
     /// `CONFIGURATION_CHANGED` about `runtime` to each application in any of `scenarios`.
@@ -55,21 +54,140 @@ pub enum EventFanOut<'a> {
     },
 }
 
+/// The kind of a recorded fan-out, as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FanOutKind {
+    /// [`EventFanOut::ConfigurationChanged`].
+    ConfigurationChanged,
+    /// [`EventFanOut::RuntimeSeesApplications`].
+    RuntimeSeesApplications,
+    /// [`EventFanOut::RuntimesSeeApplication`].
+    RuntimesSeeApplication,
+}
+
+impl FanOutKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FanOutKind::ConfigurationChanged => "configuration_changed",
+            FanOutKind::RuntimeSeesApplications => "runtime_sees_applications",
+            FanOutKind::RuntimesSeeApplication => "runtimes_see_application",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<FanOutKind> {
+        [
+            FanOutKind::ConfigurationChanged,
+            FanOutKind::RuntimeSeesApplications,
+            FanOutKind::RuntimesSeeApplication,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
+}
+
+/// A fan-out recorded by a change and not yet (or not completely) expanded into deliveries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingFanOut {
+    /// Its place in the order of recording.
+    pub seq: i64,
+    pub tenant: TenantId,
+    pub kind: FanOutKind,
+    /// The runtime of `ConfigurationChanged` and `RuntimeSeesApplications`.
+    pub runtime: Option<Uuid>,
+    /// The application of `RuntimesSeeApplication`.
+    pub app: Option<Uuid>,
+    /// The APIs of `RuntimesSeeApplication`, when limited to some.
+    pub apis: Option<Vec<Uuid>>,
+    /// The scenarios told (`ConfigurationChanged`) or joined.
+    pub joined: Vec<String>,
+    /// The scenarios seen before (empty for `ConfigurationChanged`).
+    pub seen: Vec<String>,
+    /// The events' time.
+    pub time: time::OffsetDateTime,
+    /// Keys (application or runtime ids) up to this one are expanded already.
+    pub done_through: Option<Uuid>,
+}
+
+impl PendingFanOut {
+    /// The fan-out it records; None if the row is incomplete.
+    pub fn fan_out(&self) -> Option<EventFanOut<'_>> {
+        Some(match self.kind {
+            FanOutKind::ConfigurationChanged => EventFanOut::ConfigurationChanged {
+                runtime: self.runtime?,
+                scenarios: &self.joined,
+            },
+            FanOutKind::RuntimeSeesApplications => EventFanOut::RuntimeSeesApplications {
+                runtime: self.runtime?,
+                joined: &self.joined,
+                seen: &self.seen,
+            },
+            FanOutKind::RuntimesSeeApplication => EventFanOut::RuntimesSeeApplication {
+                app: self.app?,
+                apis: self.apis.as_deref(),
+                joined: &self.joined,
+                seen: &self.seen,
+            },
+        })
+    }
+
+    /// Whether any of `scenarios` is one the fan-out's set is decided by.
+    pub fn concerns_scenarios<'a>(&self, scenarios: impl IntoIterator<Item = &'a String>) -> bool {
+        scenarios
+            .into_iter()
+            .any(|s| self.joined.contains(s) || self.seen.contains(s))
+    }
+}
+
+impl EventFanOut<'_> {
+    /// Whether it cannot cause any event, whatever the state.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            EventFanOut::ConfigurationChanged { scenarios, .. } => scenarios.is_empty(),
+            EventFanOut::RuntimeSeesApplications { joined, .. } => joined.is_empty(),
+            EventFanOut::RuntimesSeeApplication { apis, joined, .. } => {
+                joined.is_empty() || apis.is_some_and(|a| a.is_empty())
+            }
+        }
+    }
+}
+
 /// The outbox operations of a transaction.
 #[async_trait::async_trait]
 pub trait DeliveryTx: Send {
     /// Queues the event for every webhook of its application, due at once; how many
     /// deliveries were queued (0 when the application has no webhook).
     async fn enqueue_webhook_event(&mut self, event: &WebhookEvent) -> Result<u64, StoreError>;
-    /// Queues the events of `fan_out` in `tenant`, stamped `time`, for every webhook of their
-    /// application, in one statement; how many deliveries were queued. Each event gets its
-    /// own id, shared by its deliveries, and the body [`WebhookEvent::body`] gives it.
+    /// Records the events of `fan_out` in `tenant`, stamped `time`, as one row (one
+    /// statement, whatever the number of events), to be expanded into deliveries for every
+    /// webhook of their application by [`DeliveryTx::expand_next_fan_out`] (the notifier) or
+    /// [`DeliveryTx::expand_fan_out`]. Each event then gets its own id, shared by its
+    /// deliveries, and the body [`WebhookEvent::body`] gives it. Nothing is recorded (false)
+    /// when the fan-out cannot cause an event or the tenant has no webhook.
+    ///
+    /// The deliveries are those of the state when they are expanded: a change that alters
+    /// the set a pending fan-out concerns must expand it first (see
+    /// [`DeliveryTx::pending_fan_outs`]).
     async fn enqueue_webhook_events(
         &mut self,
         tenant: TenantId,
         fan_out: EventFanOut<'_>,
         time: time::OffsetDateTime,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<bool, StoreError>;
+    /// The fan-outs of `tenant` not yet completely expanded, oldest first.
+    async fn pending_fan_outs(
+        &mut self,
+        tenant: TenantId,
+    ) -> Result<Vec<PendingFanOut>, StoreError>;
+    /// Expands what remains of the fan-out `seq` (waiting for a replica expanding it now)
+    /// into deliveries and removes it; how many deliveries were queued (0 if it is gone).
+    /// Costs three statements whatever the number of events.
+    async fn expand_fan_out(&mut self, seq: i64) -> Result<u64, StoreError>;
+    /// Expands the next batch of the oldest fan-out no other replica is expanding: the
+    /// events of at most `keys` applications (or runtimes); the deliveries queued, or None
+    /// when no fan-out waits.
+    async fn expand_next_fan_out(&mut self, keys: i64) -> Result<Option<u64>, StoreError>;
+    /// Whether any fan-out waits to be expanded (a cheap read).
+    async fn has_pending_fan_outs(&mut self) -> Result<bool, StoreError>;
     /// Leases up to `limit` due pending deliveries (next attempt at or before `now`, no live
     /// lease) to `owner` until `until`, oldest due first. Of concurrent claims on any replica,
     /// each delivery goes to one.
@@ -123,6 +241,9 @@ pub(crate) fn uuid_prefix() -> String {
     text
 }
 
+pub(crate) const FAN_OUT_COLUMNS: &str = "seq, tenant_id, kind, runtime_id, app_id, apis, joined, seen, \
+     event_time, done_through";
+
 pub(crate) const DELIVERY_COLUMNS: &str = "id, event_id, tenant_id, webhook_id, app_id, event_type, body, state, \
      attempts, created_at, next_attempt_at, last_attempt_at, last_error, delivered_at";
 
@@ -160,60 +281,161 @@ macro_rules! delivery_tx {
                     delivered_at: time(13)?,
                 })
             }
-        }
 
-        #[async_trait::async_trait]
-        impl $crate::delivery::DeliveryTx for $Tx {
-            async fn enqueue_webhook_event(
-                &mut self,
-                event: &sextant_domain::delivery::WebhookEvent,
-            ) -> Result<u64, StoreError> {
-                self.counter().inc();
-                let webhooks: Vec<Uuid> = sqlx::query_scalar(
-                    "SELECT id FROM webhooks WHERE tenant_id = $1 AND app_id = $2 ORDER BY id",
-                )
-                .bind(event.tenant.0)
-                .bind(event.application_id)
-                .fetch_all(self.conn())
-                .await?;
-                let body = event.body();
-                let now = to_micros(event.time);
-                for webhook in &webhooks {
-                    self.counter().inc();
-                    sqlx::query(AssertSqlSafe(format!(
-                        "INSERT INTO webhook_deliveries ({}) VALUES \
-                         ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, NULL, NULL, NULL)",
-                        $crate::delivery::DELIVERY_COLUMNS
-                    )))
-                    .bind(Uuid::new_v4())
-                    .bind(event.id)
-                    .bind(event.tenant.0)
-                    .bind(*webhook)
-                    .bind(event.application_id)
-                    .bind(event.event_type.as_str())
-                    .bind(body.as_str())
-                    .bind(now)
-                    .execute(self.conn())
-                    .await?;
-                }
-                if !webhooks.is_empty() {
-                    self.filled_outbox = true;
-                }
-                Ok(webhooks.len() as u64)
-            }
-
-            async fn enqueue_webhook_events(
-                &mut self,
+            /// Pushes the `SELECT` of the events of `fan_out` (their varying ids, one row per
+            /// event: `app_id`, `app_id, api_id` or `runtime_id, api_id`), limited to the keys
+            /// (the first column) after `after` and up to `through`; false if it can have none.
+            fn push_fan_out_candidates(
+                qb: &mut sqlx::QueryBuilder<$Db>,
                 tenant: TenantId,
                 fan_out: $crate::delivery::EventFanOut<'_>,
-                time: time::OffsetDateTime,
-            ) -> Result<u64, StoreError> {
+                after: Option<Uuid>,
+                through: Option<Uuid>,
+            ) -> bool {
                 use $crate::delivery::EventFanOut as F;
-                use sextant_domain::delivery::{WebhookEvent, WebhookEventType as T};
                 let key = sextant_domain::label::SCENARIOS_KEY;
                 let in_scenarios = |scenarios: &[String]| {
                     $crate::ResolvedFilter::AnyOf(key.to_owned(), scenarios.to_vec())
                 };
+                match fan_out {
+                    F::ConfigurationChanged { scenarios, .. } => {
+                        if scenarios.is_empty() {
+                            return false;
+                        }
+                        qb.push("SELECT l.app_id AS app_id FROM application_labels l WHERE l.tenant_id = ");
+                        qb.push_bind(tenant.0);
+                        qb.push(" AND l.key = ");
+                        qb.push_bind(key);
+                        Self::push_value_match(qb, &in_scenarios(scenarios));
+                        qb.push(" AND EXISTS (SELECT 1 FROM webhooks h WHERE h.tenant_id = ");
+                        qb.push_bind(tenant.0);
+                        qb.push(" AND h.app_id = l.app_id)");
+                    }
+                    F::RuntimeSeesApplications { runtime, joined, seen } => {
+                        if joined.is_empty() {
+                            return false;
+                        }
+                        qb.push(
+                            "SELECT d.app_id AS app_id, d.id AS api_id FROM api_definitions d \
+                             WHERE d.tenant_id = ",
+                        );
+                        qb.push_bind(tenant.0);
+                        qb.push(" AND d.default_auth IS NULL AND d.app_id IN (SELECT l.app_id FROM application_labels l WHERE l.tenant_id = ");
+                        qb.push_bind(tenant.0);
+                        qb.push(" AND l.key = ");
+                        qb.push_bind(key);
+                        Self::push_value_match(qb, &in_scenarios(joined));
+                        qb.push(")");
+                        if !seen.is_empty() {
+                            qb.push(" AND d.app_id NOT IN (SELECT l.app_id FROM application_labels l WHERE l.tenant_id = ");
+                            qb.push_bind(tenant.0);
+                            qb.push(" AND l.key = ");
+                            qb.push_bind(key);
+                            Self::push_value_match(qb, &in_scenarios(seen));
+                            qb.push(")");
+                        }
+                        qb.push(" AND EXISTS (SELECT 1 FROM webhooks h WHERE h.tenant_id = ");
+                        qb.push_bind(tenant.0);
+                        qb.push(" AND h.app_id = d.app_id) AND NOT EXISTS (SELECT 1 FROM api_runtime_auths x WHERE x.tenant_id = ");
+                        qb.push_bind(tenant.0);
+                        qb.push(" AND x.api_id = d.id AND x.runtime_id = ");
+                        qb.push_bind(runtime);
+                        qb.push(")");
+                    }
+                    F::RuntimesSeeApplication { app, apis, joined, seen } => {
+                        if joined.is_empty() || apis.is_some_and(|a| a.is_empty()) {
+                            return false;
+                        }
+                        qb.push(
+                            "SELECT l.runtime_id AS runtime_id, d.id AS api_id FROM runtime_labels l \
+                             JOIN api_definitions d ON d.tenant_id = l.tenant_id AND d.app_id = ",
+                        );
+                        qb.push_bind(app);
+                        qb.push(" AND d.default_auth IS NULL");
+                        if let Some(apis) = apis {
+                            qb.push(" AND d.id IN ");
+                            Self::push_id_list(qb, apis);
+                        }
+                        qb.push(" WHERE l.tenant_id = ");
+                        qb.push_bind(tenant.0);
+                        qb.push(" AND l.key = ");
+                        qb.push_bind(key);
+                        Self::push_value_match(qb, &in_scenarios(joined));
+                        if !seen.is_empty() {
+                            qb.push(" AND l.runtime_id NOT IN (SELECT l.runtime_id FROM runtime_labels l WHERE l.tenant_id = ");
+                            qb.push_bind(tenant.0);
+                            qb.push(" AND l.key = ");
+                            qb.push_bind(key);
+                            Self::push_value_match(qb, &in_scenarios(seen));
+                            qb.push(")");
+                        }
+                        qb.push(" AND EXISTS (SELECT 1 FROM webhooks h WHERE h.tenant_id = ");
+                        qb.push_bind(tenant.0);
+                        qb.push(" AND h.app_id = ");
+                        qb.push_bind(app);
+                        qb.push(") AND NOT EXISTS (SELECT 1 FROM api_runtime_auths x WHERE x.tenant_id = ");
+                        qb.push_bind(tenant.0);
+                        qb.push(" AND x.api_id = d.id AND x.runtime_id = l.runtime_id)");
+                    }
+                }
+                let column = match fan_out {
+                    F::ConfigurationChanged { .. } => "l.app_id",
+                    F::RuntimeSeesApplications { .. } => "d.app_id",
+                    F::RuntimesSeeApplication { .. } => "l.runtime_id",
+                };
+                if let Some(after) = after {
+                    qb.push(format!(" AND {column} > "));
+                    qb.push_bind(after);
+                }
+                if let Some(through) = through {
+                    qb.push(format!(" AND {column} <= "));
+                    qb.push_bind(through);
+                }
+                true
+            }
+
+            /// The key that ends the next batch of `keys` keys of `fan_out` after `after`; None
+            /// if fewer remain (the batch is the rest).
+            async fn fan_out_batch_end(
+                &mut self,
+                tenant: TenantId,
+                fan_out: $crate::delivery::EventFanOut<'_>,
+                after: Option<Uuid>,
+                keys: i64,
+            ) -> Result<Option<Uuid>, StoreError> {
+                use $crate::delivery::EventFanOut as F;
+                let column = match fan_out {
+                    F::RuntimesSeeApplication { .. } => "runtime_id",
+                    _ => "app_id",
+                };
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                    "SELECT DISTINCT {column} AS k FROM ("
+                ));
+                if !Self::push_fan_out_candidates(&mut qb, tenant, fan_out, after, None) {
+                    return Ok(None);
+                }
+                qb.push(") c ORDER BY k LIMIT 1 OFFSET ");
+                qb.push_bind(keys.max(1) - 1);
+                self.counter().inc();
+                let key: Option<Uuid> = qb
+                    .build_query_scalar()
+                    .fetch_optional(self.conn())
+                    .await?;
+                Ok(key)
+            }
+
+            /// Queues the deliveries of the events of `fan_out` whose keys are after `after`
+            /// and up to `through`, in one statement; how many.
+            async fn insert_fan_out_deliveries(
+                &mut self,
+                tenant: TenantId,
+                fan_out: $crate::delivery::EventFanOut<'_>,
+                time: time::OffsetDateTime,
+                after: Option<Uuid>,
+                through: Option<Uuid>,
+            ) -> Result<u64, StoreError> {
+                use $crate::delivery::EventFanOut as F;
+                use sextant_domain::delivery::{WebhookEvent, WebhookEventType as T};
                 // The bodies are what `WebhookEvent::body` writes: a template with placeholder
                 // ids (fresh random UUIDs, so they occur nowhere else in it) that SQL replaces
                 // with each event's.
@@ -257,88 +479,9 @@ macro_rules! delivery_tx {
                 }
                 .body();
 
-                // c: the events' varying ids, one row per event.
                 let mut qb = sqlx::QueryBuilder::<$Db>::new("WITH c AS (");
-                match fan_out {
-                    F::ConfigurationChanged { scenarios, .. } => {
-                        if scenarios.is_empty() {
-                            return Ok(0);
-                        }
-                        qb.push("SELECT l.app_id AS app_id FROM application_labels l WHERE l.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND l.key = ");
-                        qb.push_bind(key);
-                        Self::push_value_match(&mut qb, &in_scenarios(scenarios));
-                        qb.push(" AND EXISTS (SELECT 1 FROM webhooks h WHERE h.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND h.app_id = l.app_id)");
-                    }
-                    F::RuntimeSeesApplications { runtime, joined, seen } => {
-                        if joined.is_empty() {
-                            return Ok(0);
-                        }
-                        qb.push(
-                            "SELECT d.app_id AS app_id, d.id AS api_id FROM api_definitions d \
-                             WHERE d.tenant_id = ",
-                        );
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND d.default_auth IS NULL AND d.app_id IN (SELECT l.app_id FROM application_labels l WHERE l.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND l.key = ");
-                        qb.push_bind(key);
-                        Self::push_value_match(&mut qb, &in_scenarios(joined));
-                        qb.push(")");
-                        if !seen.is_empty() {
-                            qb.push(" AND d.app_id NOT IN (SELECT l.app_id FROM application_labels l WHERE l.tenant_id = ");
-                            qb.push_bind(tenant.0);
-                            qb.push(" AND l.key = ");
-                            qb.push_bind(key);
-                            Self::push_value_match(&mut qb, &in_scenarios(seen));
-                            qb.push(")");
-                        }
-                        qb.push(" AND EXISTS (SELECT 1 FROM webhooks h WHERE h.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND h.app_id = d.app_id) AND NOT EXISTS (SELECT 1 FROM api_runtime_auths x WHERE x.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND x.api_id = d.id AND x.runtime_id = ");
-                        qb.push_bind(runtime);
-                        qb.push(")");
-                    }
-                    F::RuntimesSeeApplication { app, apis, joined, seen } => {
-                        if joined.is_empty() || apis.is_some_and(|a| a.is_empty()) {
-                            return Ok(0);
-                        }
-                        qb.push(
-                            "SELECT l.runtime_id AS runtime_id, d.id AS api_id FROM runtime_labels l \
-                             JOIN api_definitions d ON d.tenant_id = l.tenant_id AND d.app_id = ",
-                        );
-                        qb.push_bind(app);
-                        qb.push(" AND d.default_auth IS NULL");
-                        if let Some(apis) = apis {
-                            qb.push(" AND d.id IN ");
-                            Self::push_id_list(&mut qb, apis);
-                        }
-                        qb.push(" WHERE l.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND l.key = ");
-                        qb.push_bind(key);
-                        Self::push_value_match(&mut qb, &in_scenarios(joined));
-                        if !seen.is_empty() {
-                            qb.push(" AND l.runtime_id NOT IN (SELECT l.runtime_id FROM runtime_labels l WHERE l.tenant_id = ");
-                            qb.push_bind(tenant.0);
-                            qb.push(" AND l.key = ");
-                            qb.push_bind(key);
-                            Self::push_value_match(&mut qb, &in_scenarios(seen));
-                            qb.push(")");
-                        }
-                        qb.push(" AND EXISTS (SELECT 1 FROM webhooks h WHERE h.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND h.app_id = ");
-                        qb.push_bind(app);
-                        qb.push(") AND NOT EXISTS (SELECT 1 FROM api_runtime_auths x WHERE x.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND x.api_id = d.id AND x.runtime_id = l.runtime_id)");
-                    }
+                if !Self::push_fan_out_candidates(&mut qb, tenant, fan_out, after, through) {
+                    return Ok(0);
                 }
                 // e: each event's id (as text), numbered within the statement.
                 qb.push("), e AS (SELECT c.*, ");
@@ -400,6 +543,235 @@ macro_rules! delivery_tx {
                     self.filled_outbox = true;
                 }
                 Ok(done.rows_affected())
+            }
+
+            fn fan_out_from_row(
+                row: &<$Db as sqlx::Database>::Row,
+            ) -> Result<$crate::delivery::PendingFanOut, StoreError> {
+                let kind: String = row.try_get(2)?;
+                let list = |i: usize| -> Result<Vec<String>, StoreError> {
+                    let text: String = row.try_get(i)?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Corrupt(format!("fan-out scenarios: {e}")))
+                };
+                let apis: Option<String> = row.try_get(5)?;
+                Ok($crate::delivery::PendingFanOut {
+                    seq: row.try_get(0)?,
+                    tenant: TenantId(row.try_get(1)?),
+                    kind: $crate::delivery::FanOutKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("fan-out kind {kind}")))?,
+                    runtime: row.try_get(3)?,
+                    app: row.try_get(4)?,
+                    apis: apis
+                        .map(|text| serde_json::from_str(&text))
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(format!("fan-out APIs: {e}")))?,
+                    joined: list(6)?,
+                    seen: list(7)?,
+                    time: from_micros(row.try_get(8)?)?,
+                    done_through: row.try_get(9)?,
+                })
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::delivery::DeliveryTx for $Tx {
+            async fn enqueue_webhook_event(
+                &mut self,
+                event: &sextant_domain::delivery::WebhookEvent,
+            ) -> Result<u64, StoreError> {
+                self.counter().inc();
+                let webhooks: Vec<Uuid> = sqlx::query_scalar(
+                    "SELECT id FROM webhooks WHERE tenant_id = $1 AND app_id = $2 ORDER BY id",
+                )
+                .bind(event.tenant.0)
+                .bind(event.application_id)
+                .fetch_all(self.conn())
+                .await?;
+                let body = event.body();
+                let now = to_micros(event.time);
+                for webhook in &webhooks {
+                    self.counter().inc();
+                    sqlx::query(AssertSqlSafe(format!(
+                        "INSERT INTO webhook_deliveries ({}) VALUES \
+                         ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, NULL, NULL, NULL)",
+                        $crate::delivery::DELIVERY_COLUMNS
+                    )))
+                    .bind(Uuid::new_v4())
+                    .bind(event.id)
+                    .bind(event.tenant.0)
+                    .bind(*webhook)
+                    .bind(event.application_id)
+                    .bind(event.event_type.as_str())
+                    .bind(body.as_str())
+                    .bind(now)
+                    .execute(self.conn())
+                    .await?;
+                }
+                if !webhooks.is_empty() {
+                    self.filled_outbox = true;
+                }
+                Ok(webhooks.len() as u64)
+            }
+
+            async fn enqueue_webhook_events(
+                &mut self,
+                tenant: TenantId,
+                fan_out: $crate::delivery::EventFanOut<'_>,
+                time: time::OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                use $crate::delivery::{EventFanOut as F, FanOutKind as K};
+                if fan_out.is_empty() {
+                    return Ok(false);
+                }
+                let (kind, runtime, app, apis, joined, seen) = match fan_out {
+                    F::ConfigurationChanged { runtime, scenarios } => {
+                        (K::ConfigurationChanged, Some(runtime), None, None, scenarios, &[][..])
+                    }
+                    F::RuntimeSeesApplications { runtime, joined, seen } => {
+                        (K::RuntimeSeesApplications, Some(runtime), None, None, joined, seen)
+                    }
+                    F::RuntimesSeeApplication { app, apis, joined, seen } => {
+                        (K::RuntimesSeeApplication, None, Some(app), apis, joined, seen)
+                    }
+                };
+                let apis = apis
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let joined =
+                    serde_json::to_string(joined).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let seen =
+                    serde_json::to_string(seen).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                self.counter().inc();
+                // Only tenants with a webhook have anybody to tell.
+                let done = sqlx::query(
+                    "INSERT INTO webhook_fan_outs (tenant_id, kind, runtime_id, app_id, apis, \
+                     joined, seen, event_time, done_through) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, NULL \
+                     WHERE EXISTS (SELECT 1 FROM webhooks WHERE tenant_id = $1)",
+                )
+                .bind(tenant.0)
+                .bind(kind.as_str())
+                .bind(runtime)
+                .bind(app)
+                .bind(apis)
+                .bind(joined)
+                .bind(seen)
+                .bind(to_micros(time))
+                .execute(self.conn())
+                .await?;
+                let recorded = done.rows_affected() > 0;
+                if recorded {
+                    self.filled_outbox = true;
+                }
+                Ok(recorded)
+            }
+
+            async fn pending_fan_outs(
+                &mut self,
+                tenant: TenantId,
+            ) -> Result<Vec<$crate::delivery::PendingFanOut>, StoreError> {
+                self.counter().inc();
+                let rows = sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {} FROM webhook_fan_outs WHERE tenant_id = $1 ORDER BY seq",
+                    $crate::delivery::FAN_OUT_COLUMNS
+                )))
+                .bind(tenant.0)
+                .fetch_all(self.conn())
+                .await?;
+                rows.iter().map(Self::fan_out_from_row).collect()
+            }
+
+            async fn expand_fan_out(&mut self, seq: i64) -> Result<u64, StoreError> {
+                self.counter().inc();
+                let row = sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {} FROM webhook_fan_outs WHERE seq = $1{}",
+                    $crate::delivery::FAN_OUT_COLUMNS,
+                    Self::lock_waiting()
+                )))
+                .bind(seq)
+                .fetch_optional(self.conn())
+                .await?;
+                let Some(row) = row else { return Ok(0) };
+                let pending = Self::fan_out_from_row(&row)?;
+                let queued = match pending.fan_out() {
+                    Some(fan_out) => {
+                        self.insert_fan_out_deliveries(
+                            pending.tenant,
+                            fan_out,
+                            pending.time,
+                            pending.done_through,
+                            None,
+                        )
+                        .await?
+                    }
+                    None => 0,
+                };
+                self.counter().inc();
+                sqlx::query("DELETE FROM webhook_fan_outs WHERE seq = $1")
+                    .bind(seq)
+                    .execute(self.conn())
+                    .await?;
+                Ok(queued)
+            }
+
+            async fn expand_next_fan_out(&mut self, keys: i64) -> Result<Option<u64>, StoreError> {
+                self.counter().inc();
+                let row = sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {} FROM webhook_fan_outs ORDER BY seq LIMIT 1{}",
+                    $crate::delivery::FAN_OUT_COLUMNS,
+                    Self::lock_skipping()
+                )))
+                .fetch_optional(self.conn())
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let pending = Self::fan_out_from_row(&row)?;
+                let Some(fan_out) = pending.fan_out() else {
+                    self.counter().inc();
+                    sqlx::query("DELETE FROM webhook_fan_outs WHERE seq = $1")
+                        .bind(pending.seq)
+                        .execute(self.conn())
+                        .await?;
+                    return Ok(Some(0));
+                };
+                let through = self
+                    .fan_out_batch_end(pending.tenant, fan_out, pending.done_through, keys)
+                    .await?;
+                let queued = self
+                    .insert_fan_out_deliveries(
+                        pending.tenant,
+                        fan_out,
+                        pending.time,
+                        pending.done_through,
+                        through,
+                    )
+                    .await?;
+                self.counter().inc();
+                match through {
+                    Some(through) => {
+                        sqlx::query("UPDATE webhook_fan_outs SET done_through = $2 WHERE seq = $1")
+                            .bind(pending.seq)
+                            .bind(through)
+                            .execute(self.conn())
+                            .await?;
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM webhook_fan_outs WHERE seq = $1")
+                            .bind(pending.seq)
+                            .execute(self.conn())
+                            .await?;
+                    }
+                }
+                Ok(Some(queued))
+            }
+
+            async fn has_pending_fan_outs(&mut self) -> Result<bool, StoreError> {
+                self.counter().inc();
+                let row = sqlx::query("SELECT 1 FROM webhook_fan_outs LIMIT 1")
+                    .fetch_optional(self.conn())
+                    .await?;
+                Ok(row.is_some())
             }
 
             async fn claim_deliveries(

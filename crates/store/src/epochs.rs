@@ -27,6 +27,8 @@ pub struct ConfigEpochs {
     /// of this process starts at once instead of at its next poll. (Other servers sharing a
     /// PostgreSQL database find the deliveries at their next poll.)
     outbox: tokio::sync::Notify,
+    /// Signalled likewise for the notifier's expansion of recorded fan-outs.
+    fan_outs: tokio::sync::Notify,
 }
 
 impl ConfigEpochs {
@@ -40,15 +42,22 @@ impl ConfigEpochs {
         self.changes.load(Ordering::SeqCst)
     }
 
-    /// Records that a committed transaction queued webhook deliveries (a wake-up is kept
-    /// for the next [`ConfigEpochs::outbox_filled`] waiter if nobody waits now).
+    /// Records that a committed transaction queued webhook deliveries or recorded a fan-out
+    /// (a wake-up is kept for the next [`ConfigEpochs::outbox_filled`] and
+    /// [`ConfigEpochs::fan_outs_recorded`] waiter if nobody waits now).
     pub fn fill_outbox(&self) {
         self.outbox.notify_one();
+        self.fan_outs.notify_one();
     }
 
     /// Returns once deliveries were queued since the last wake-up.
     pub async fn outbox_filled(&self) {
         self.outbox.notified().await;
+    }
+
+    /// Returns once deliveries were queued or a fan-out recorded since the last wake-up.
+    pub async fn fan_outs_recorded(&self) {
+        self.fan_outs.notified().await;
     }
 
     /// A receiver that sees the tenant's epoch move.

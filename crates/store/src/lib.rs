@@ -53,7 +53,7 @@ mod postgres;
 mod sqlite;
 
 pub use catalog::{CatalogTx, ChildKind, SpecUsage, spec_sha256};
-pub use delivery::{AttemptOutcome, DeliveryTx, EventFanOut};
+pub use delivery::{AttemptOutcome, DeliveryTx, EventFanOut, FanOutKind, PendingFanOut};
 pub use postgres::PostgresStore;
 pub use provisioning::ProvisioningTx;
 pub use sqlite::SqliteStore;

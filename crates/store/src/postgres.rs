@@ -279,6 +279,16 @@ impl PgTx {
         if self.write { " FOR SHARE" } else { "" }
     }
 
+    /// Locks the rows read, waiting for another transaction holding them.
+    fn lock_waiting() -> &'static str {
+        " FOR UPDATE"
+    }
+
+    /// Locks the rows read, skipping those another transaction holds.
+    fn lock_skipping() -> &'static str {
+        " FOR UPDATE SKIP LOCKED"
+    }
+
     async fn resolve_filters(
         &mut self,
         _tenant: TenantId,

@@ -236,6 +236,16 @@ impl SqliteTx {
         ""
     }
 
+    /// SQLite serializes writers: a row read in a write transaction is the writer's alone.
+    fn lock_waiting() -> &'static str {
+        ""
+    }
+
+    /// As [`SqliteTx::lock_waiting`].
+    fn lock_skipping() -> &'static str {
+        ""
+    }
+
     /// SQLite has no `jsonb @>`: containment of a scalar is expressed in SQL
     /// (`push_value_match`); containment of an array or object is evaluated here, in Rust,
     /// over the labels with the filter's key, and becomes an id list.

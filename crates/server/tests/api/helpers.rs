@@ -231,6 +231,20 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Waits until the notifier has expanded every recorded webhook fan-out into deliveries.
+    pub async fn expanded_outbox(&self) {
+        let store = self.server().store.clone();
+        for _ in 0..3000 {
+            let mut tx = store.read().await.unwrap();
+            if !tx.has_pending_fan_outs().await.unwrap() {
+                return;
+            }
+            drop(tx);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the notifier did not expand the recorded fan-outs in 30 s");
+    }
+
     /// SQL statements the server's store has run so far.
     pub fn statements(&self) -> u64 {
         self.server().store.statements().get()

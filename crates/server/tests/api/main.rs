@@ -16,6 +16,7 @@ mod connector;
 mod cost;
 mod credentials;
 mod eventing;
+mod fan_outs;
 mod fetching;
 mod generated;
 mod http;
