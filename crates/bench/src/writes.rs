@@ -113,6 +113,16 @@ pub(super) async fn writes(
         data["applications"]["data"][0].clone()
     };
 
+    // What one registration causes for an application with a webhook, once the notifier
+    // expanded its fan-outs (before the measurements, so behind no backlog).
+    let check = register_runtime(
+        gql,
+        "bench-w-check",
+        json!({"scenarios": [WRITES_SCENARIO]}),
+    )
+    .await?;
+    check_told(gql, &first_app, &check).await?;
+
     let samples = config.write_samples;
     let with_webhooks = apps.div_ceil(2);
     // Each joining runtime: CONFIGURATION_CHANGED to each application with a webhook, and
@@ -162,15 +172,6 @@ pub(super) async fn writes(
     )
     .await?;
     let same_cost = spare.statements_range == into.statements_range;
-
-    // What one registration queued for an application with a webhook.
-    let check = register_runtime(
-        gql,
-        "bench-w-check",
-        json!({"scenarios": [WRITES_SCENARIO]}),
-    )
-    .await?;
-    check_told(gql, &first_app, &check).await?;
 
     let batches = config.write_batches;
     eprintln!("writes: {batches} x {BATCH} registerRuntime aliased in one request ...");
@@ -278,9 +279,33 @@ pub(super) fn summary(report: &Report) -> Vec<String> {
     lines
 }
 
-/// `app` (with a webhook, in WRITES) was told of `runtime`: one CONFIGURATION_CHANGED and a
-/// CREDENTIALS_REQUESTED per API without a default auth.
+/// How long the notifier may take to expand one registration's fan-outs.
+const EXPANSION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `app` (with a webhook, in WRITES) is told of `runtime` within [`EXPANSION_TIMEOUT`]: one
+/// CONFIGURATION_CHANGED and a CREDENTIALS_REQUESTED per API without a default auth.
 async fn check_told(gql: &Gql, app: &Value, runtime: &str) -> Result<()> {
+    let started = tokio::time::Instant::now();
+    loop {
+        match told(gql, app, runtime).await? {
+            (1, credentials) if credentials == APIS_PER_APP - 1 => return Ok(()),
+            (config, credentials)
+                if (config, credentials) > (1, APIS_PER_APP - 1)
+                    || started.elapsed() >= EXPANSION_TIMEOUT =>
+            {
+                anyhow::bail!(
+                    "application {} was told {config} CONFIGURATION_CHANGED and {credentials} CREDENTIALS_REQUESTED about runtime {runtime}",
+                    app["name"]
+                )
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// The CONFIGURATION_CHANGED and CREDENTIALS_REQUESTED deliveries about `runtime` that `app`
+/// has so far.
+async fn told(gql: &Gql, app: &Value, runtime: &str) -> Result<(usize, usize)> {
     let data = gql.call(DELIVERIES, json!({"app": app["id"]})).await?;
     let deliveries = data["application"]["webhooks"][0]["deliveries"]
         .as_array()
@@ -301,10 +326,5 @@ async fn check_told(gql: &Gql, app: &Value, runtime: &str) -> Result<()> {
             _ => {}
         }
     }
-    ensure!(
-        config == 1 && credentials == APIS_PER_APP - 1,
-        "application {} was told {config} CONFIGURATION_CHANGED and {credentials} CREDENTIALS_REQUESTED about runtime {runtime}",
-        app["name"]
-    );
-    Ok(())
+    Ok((config, credentials))
 }
