@@ -3,6 +3,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -37,7 +38,32 @@ pub struct SqliteStore {
     /// SQLite's busy handler (which sleeps in steps of up to 100 ms) keeps the write latency
     /// tail short. Other processes on the same file still meet the busy timeout.
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// Requests waiting for the writer: background transactions (the notifier expanding
+    /// fan-outs, recording attempts; the Provisioner) give them the writer first.
+    requests_waiting: Arc<AtomicUsize>,
+    /// Whether this handle is a background task's ([`Store::for_background`]).
+    background: bool,
 }
+
+/// Counts a request waiting for the writer while it lives (also when the wait is cancelled).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn on(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How long a background transaction lets requests go first before it queues regardless, so
+/// a steady stream of requests does not starve the notifier.
+const BACKGROUND_YIELD: Duration = Duration::from_millis(50);
 
 impl SqliteStore {
     /// Opens (creating if missing) and migrates the database at `url` (`sqlite://path`).
@@ -81,6 +107,8 @@ impl SqliteStore {
             counter: StatementCounter::default(),
             epochs,
             writer: Arc::new(tokio::sync::Mutex::new(())),
+            requests_waiting: Arc::new(AtomicUsize::new(0)),
+            background: false,
         })
     }
 }
@@ -157,7 +185,21 @@ impl Store for SqliteStore {
     }
 
     async fn write(&self) -> Result<Box<dyn Tx>, StoreError> {
-        let writer = self.writer.clone().lock_owned().await;
+        let writer = if self.background {
+            // Requests first: wait while one waits for the writer (at most
+            // BACKGROUND_YIELD), then queue; a request arriving later waits for this one
+            // transaction at most.
+            let started = tokio::time::Instant::now();
+            while self.requests_waiting.load(Ordering::SeqCst) > 0
+                && started.elapsed() < BACKGROUND_YIELD
+            {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            self.writer.clone().lock_owned().await
+        } else {
+            let _waiting = Waiting::on(&self.requests_waiting);
+            self.writer.clone().lock_owned().await
+        };
         let pool = self.pool.clone();
         let tx = crate::detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await?;
         Ok(Box::new(SqliteTx {
@@ -194,6 +236,7 @@ impl Store for SqliteStore {
     fn for_background(&self) -> Arc<dyn Store> {
         Arc::new(SqliteStore {
             counter: StatementCounter::default(),
+            background: true,
             ..self.clone()
         })
     }
