@@ -410,7 +410,7 @@ async fn label_input_errors_name_the_key_and_schema(backend: Backend) {
         .await;
     assert_eq!(
         message,
-        "validation error for type RuntimeInput: labels.k: cannot contain not printable characters."
+        "validation error for type RuntimeInput: labels: (k: cannot contain not printable characters.)."
     );
     let message = app
         .gql_err(
