@@ -189,39 +189,33 @@ fn map(m: Option<impl Into<Multimap>>) -> Option<Multimap> {
 impl CsrfTokenCredentialRequestAuthInput {
     fn check(self) -> Checked<CsrfTokenAuth> {
         let mut errors = FieldErrors::new();
-        let credential = errors.take("credential", credential(self.credential));
-        let csrf = credential.map(|credential| CsrfTokenAuth {
-            token_endpoint_url: self.token_endpoint_url.clone(),
-            credential,
-            additional_headers: map(self.additional_headers.clone()),
-            additional_query_params: map(self.additional_query_params.clone()),
-        });
         errors.check(
             "tokenEndpointURL",
             validate::required_url(&self.token_endpoint_url),
         );
-        credentials::check_headers(
-            &mut errors,
-            "additionalHeaders",
-            map(self.additional_headers).as_ref(),
-        );
-        credentials::check_query_params(
-            &mut errors,
-            "additionalQueryParams",
-            map(self.additional_query_params).as_ref(),
-        );
+        let credential = errors.take("credential", credential(self.credential));
+        let headers = map(self.additional_headers);
+        let params = map(self.additional_query_params);
+        credentials::check_headers(&mut errors, "additionalHeaders", headers.as_ref());
+        credentials::check_query_params(&mut errors, "additionalQueryParams", params.as_ref());
         errors.finish()?;
-        csrf.ok_or_default()
+        Ok(CsrfTokenAuth {
+            token_endpoint_url: self.token_endpoint_url,
+            credential: credential.present()?,
+            additional_headers: headers,
+            additional_query_params: params,
+        })
     }
 }
 
-/// `Option::ok_or` for a value that is present whenever no error was recorded.
-trait OkOrDefault<T> {
-    fn ok_or_default(self) -> Checked<T>;
+/// A checked part's value: present whenever no error was recorded, which `finish` has
+/// established before it is taken.
+trait Present<T> {
+    fn present(self) -> Checked<T>;
 }
 
-impl<T> OkOrDefault<T> for Option<T> {
-    fn ok_or_default(self) -> Checked<T> {
+impl<T> Present<T> for Option<T> {
+    fn present(self) -> Checked<T> {
         self.ok_or_else(|| FieldErrors::single("input", "is invalid"))
     }
 }
@@ -253,7 +247,7 @@ impl AuthInput {
         };
         errors.finish()?;
         Ok(domain::Auth {
-            credential: credential.ok_or_default()?,
+            credential: credential.present()?,
             additional_headers: headers,
             additional_query_params: params,
             request_auth,
@@ -302,7 +296,7 @@ impl FetchRequestInput {
         });
         errors.finish()?;
         Ok(FetchRequestDraft {
-            auth: auth.ok_or_default()?,
+            auth: auth.present()?,
             url: self.url,
             mode: self.mode.unwrap_or(FetchModeWire::Single).into(),
             filter: self.filter,
@@ -404,7 +398,7 @@ fn spec_content(
         errors.add("data", e.to_string());
     }
     errors.finish()?;
-    content.ok_or_default()
+    content.present()
 }
 
 /// Compass's message when a spec has both or neither of data and a fetch request.
@@ -456,9 +450,12 @@ impl ApiDefinitionInput {
     pub fn check(self) -> Checked<ApiDraft> {
         let mut errors = FieldErrors::new();
         errors.check("name", validate::name(&self.name));
-        check_opt(&mut errors, "description", self.description.as_deref(), |v| {
-            validate::at_most(v, SHORT_STRING)
-        });
+        check_opt(
+            &mut errors,
+            "description",
+            self.description.as_deref(),
+            |v| validate::at_most(v, SHORT_STRING),
+        );
         errors.check(
             "targetURL",
             validate::required_url_between(&self.target_url),
@@ -483,9 +480,9 @@ impl ApiDefinitionInput {
         let default_auth = errors.take("defaultAuth", auth(self.default_auth));
         errors.finish()?;
         Ok(ApiDraft {
-            version: version.ok_or_default()?,
-            default_auth: default_auth.ok_or_default()?,
-            spec: spec.ok_or_default()?,
+            version: version.present()?,
+            default_auth: default_auth.present()?,
+            spec: spec.present()?,
             name: self.name,
             description: self.description,
             target_url: self.target_url,
@@ -536,9 +533,12 @@ impl EventDefinitionInput {
     pub fn check(self) -> Checked<EventDraft> {
         let mut errors = FieldErrors::new();
         errors.check("name", validate::name(&self.name));
-        check_opt(&mut errors, "description", self.description.as_deref(), |v| {
-            validate::at_most(v, SHORT_STRING)
-        });
+        check_opt(
+            &mut errors,
+            "description",
+            self.description.as_deref(),
+            |v| validate::at_most(v, SHORT_STRING),
+        );
         check_opt(&mut errors, "group", self.group.as_deref(), |v| {
             validate::at_most(v, GROUP_MAX)
         });
@@ -563,8 +563,8 @@ impl EventDefinitionInput {
         let version = errors.take("version", version(self.version));
         errors.finish()?;
         Ok(EventDraft {
-            version: version.ok_or_default()?,
-            spec: spec.ok_or_default()?,
+            version: version.present()?,
+            spec: spec.present()?,
             name: self.name,
             description: self.description,
             group: self.group,
@@ -642,7 +642,7 @@ impl DocumentInput {
         };
         errors.finish()?;
         Ok(DocumentDraft {
-            content: content.ok_or_default()?,
+            content: content.present()?,
             title: self.title,
             display_name: self.display_name,
             description: self.description,
@@ -685,7 +685,7 @@ impl WebhookInput {
         errors.finish()?;
         Ok(WebhookDraft {
             webhook_type: self.webhook_type.into(),
-            auth: auth.ok_or_default()?,
+            auth: auth.present()?,
             url: self.url,
         })
     }

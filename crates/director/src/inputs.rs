@@ -223,9 +223,12 @@ impl RuntimeInput {
     pub fn validate(self) -> Result<service::RuntimeInput, DomainError> {
         let mut errors = FieldErrors::new();
         errors.check("name", validate::name(&self.name));
-        check_opt(&mut errors, "description", self.description.as_deref(), |v| {
-            validate::at_most(v, SHORT_STRING)
-        });
+        check_opt(
+            &mut errors,
+            "description",
+            self.description.as_deref(),
+            |v| validate::at_most(v, SHORT_STRING),
+        );
         let labels = labels(&mut errors, self.labels);
         typed(
             "RuntimeInput",
@@ -292,9 +295,12 @@ impl IntegrationSystemInput {
     pub fn validate(self) -> Result<(String, Option<String>), DomainError> {
         let mut errors = FieldErrors::new();
         errors.check("name", validate::name(&self.name));
-        check_opt(&mut errors, "description", self.description.as_deref(), |v| {
-            validate::at_most(v, SHORT_STRING)
-        });
+        check_opt(
+            &mut errors,
+            "description",
+            self.description.as_deref(),
+            |v| validate::at_most(v, SHORT_STRING),
+        );
         typed(
             "IntegrationSystemInput",
             errors.finish().map(|()| (self.name, self.description)),
@@ -328,9 +334,12 @@ impl ApplicationTemplateInput {
         // Compass's keys for this input were its Go field names.
         let mut errors = FieldErrors::new();
         errors.check("Name", validate::name(&self.name));
-        check_opt(&mut errors, "Description", self.description.as_deref(), |v| {
-            validate::at_most(v, SHORT_STRING)
-        });
+        check_opt(
+            &mut errors,
+            "Description",
+            self.description.as_deref(),
+            |v| validate::at_most(v, SHORT_STRING),
+        );
         let application_input = match serde_json::to_string(&self.application_input) {
             Ok(text) => text,
             Err(e) => {

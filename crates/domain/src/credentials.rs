@@ -80,7 +80,11 @@ impl Auth {
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::new();
         errors.inner("credential", credential_errors(&self.credential));
-        check_headers(&mut errors, "additionalHeaders", self.additional_headers.as_ref());
+        check_headers(
+            &mut errors,
+            "additionalHeaders",
+            self.additional_headers.as_ref(),
+        );
         check_query_params(
             &mut errors,
             "additionalQueryParams",
@@ -106,7 +110,11 @@ pub fn csrf_errors(csrf: &CsrfTokenAuth) -> FieldErrors {
         validate::required_url(&csrf.token_endpoint_url),
     );
     errors.inner("credential", credential_errors(&csrf.credential));
-    check_headers(&mut errors, "additionalHeaders", csrf.additional_headers.as_ref());
+    check_headers(
+        &mut errors,
+        "additionalHeaders",
+        csrf.additional_headers.as_ref(),
+    );
     check_query_params(
         &mut errors,
         "additionalQueryParams",

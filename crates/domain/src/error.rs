@@ -77,7 +77,11 @@ impl FieldErrors {
     }
 
     /// The value of a checked inner input, or its errors recorded under `field`.
-    pub fn take<T>(&mut self, field: impl Into<String>, result: Result<T, FieldErrors>) -> Option<T> {
+    pub fn take<T>(
+        &mut self,
+        field: impl Into<String>,
+        result: Result<T, FieldErrors>,
+    ) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(errors) => {

@@ -511,8 +511,9 @@ async fn connection_headers_are_refused_in_auths(backend: Backend) {
             )
             .await;
         assert!(
-            message.contains(&format!("defaultAuth: (additionalHeaders: ({name}: cannot be set"))
-                && message.contains("cannot be set"),
+            message.contains(&format!(
+                "defaultAuth: (additionalHeaders: ({name}: cannot be set"
+            )) && message.contains("cannot be set"),
             "{message}"
         );
         let mut api = api_input("fetched");
