@@ -4,10 +4,11 @@
 
 use async_graphql::{Enum, InputObject};
 use serde::{Deserialize, Serialize};
-use sextant_domain::credentials::{AuthFieldError, CsrfTokenAuth, Multimap, RequestAuth};
+use sextant_domain::credentials::{self, CsrfTokenAuth, Multimap, RequestAuth};
 use sextant_domain::validate::{self, LONG_STRING, SHORT_STRING};
 use sextant_domain::{
-    self as domain, ApiSpecType, DomainError, EventSpecType, FetchMode, FieldError, SpecFormat,
+    self as domain, ApiSpecType, DomainError, EventSpecType, FetchMode, FieldError, FieldErrors,
+    SpecFormat,
 };
 
 use crate::scalars::{Clob, HttpHeaders, QueryParams};
@@ -84,21 +85,24 @@ mirror_enum!(
     "ApplicationWebhookType" WebhookTypeWire => domain::WebhookType { ConfigurationChanged }
 );
 
-fn field_err(ty: &'static str, field: String, message: impl Into<String>) -> DomainError {
-    FieldError::new(ty, field, message).into()
-}
+/// An input's own errors: ozzo-validation's `Errors` of its fields.
+pub type Checked<T> = Result<T, FieldErrors>;
 
-fn check(ty: &'static str, field: &str, r: Result<(), String>) -> Result<(), DomainError> {
-    r.map_err(|m| field_err(ty, field.to_owned(), m))
-}
-
+/// Records an optional string field's rule.
 fn check_opt(
-    ty: &'static str,
+    errors: &mut FieldErrors,
     field: &str,
     value: Option<&str>,
     rule: impl Fn(&str) -> Result<(), String>,
-) -> Result<(), DomainError> {
-    value.map_or(Ok(()), |v| check(ty, field, rule(v)))
+) {
+    if let Some(v) = value {
+        errors.check(field, rule(v));
+    }
+}
+
+/// Turns an input's errors into the validation error of its type.
+pub fn typed<T>(ty: &'static str, checked: Checked<T>) -> Result<T, DomainError> {
+    checked.map_err(|errors| FieldError::from_errors(ty, errors).into())
 }
 
 // --- Auth ---
@@ -155,72 +159,110 @@ pub struct AuthInput {
     pub request_auth: Option<CredentialRequestAuthInput>,
 }
 
-fn credential(
-    ty: &'static str,
-    field: &str,
-    c: CredentialDataInput,
-) -> Result<domain::Credential, DomainError> {
-    match (c.basic, c.oauth) {
-        (Some(b), None) => Ok(domain::Credential::Basic {
+/// Compass's `CredentialDataInput` rule: exactly one credential, then its own fields.
+fn credential(c: CredentialDataInput) -> Checked<domain::Credential> {
+    let credential = match (c.basic, c.oauth) {
+        (Some(b), None) => domain::Credential::Basic {
             username: b.username,
             password: b.password,
-        }),
-        (None, Some(o)) => Ok(domain::Credential::OAuth {
+        },
+        (None, Some(o)) => domain::Credential::OAuth {
             client_id: o.client_id,
             client_secret: o.client_secret,
             url: o.url,
-        }),
-        _ => Err(field_err(
-            ty,
-            field.to_owned(),
-            "exactly one of basic or oauth must be given",
-        )),
-    }
+        },
+        _ => {
+            return Err(FieldErrors::single(
+                "rule.ExactlyOneNotNil",
+                "exactly one credential input has to be specified",
+            ));
+        }
+    };
+    credentials::credential_errors(&credential).finish()?;
+    Ok(credential)
 }
 
 fn map(m: Option<impl Into<Multimap>>) -> Option<Multimap> {
     m.map(Into::into)
 }
 
-impl AuthInput {
-    /// Validates into an `Auth`; errors name `ty` and the field path under `field`.
-    pub fn validate(self, ty: &'static str, field: &str) -> Result<domain::Auth, DomainError> {
-        let request_auth = match self.request_auth.and_then(|r| r.csrf) {
-            Some(csrf) => Some(RequestAuth {
-                csrf: Some(CsrfTokenAuth {
-                    token_endpoint_url: csrf.token_endpoint_url,
-                    credential: credential(
-                        ty,
-                        &format!("{field}.requestAuth.csrf.credential"),
-                        csrf.credential,
-                    )?,
-                    additional_headers: map(csrf.additional_headers),
-                    additional_query_params: map(csrf.additional_query_params),
-                }),
-            }),
-            None => None,
-        };
-        let auth = domain::Auth {
-            credential: credential(ty, &format!("{field}.credential"), self.credential)?,
-            additional_headers: map(self.additional_headers),
-            additional_query_params: map(self.additional_query_params),
-            request_auth,
-        };
-        auth.validate()
-            .map_err(|AuthFieldError { field: f, message }| {
-                field_err(ty, format!("{field}.{f}"), message)
-            })?;
-        Ok(auth)
+impl CsrfTokenCredentialRequestAuthInput {
+    fn check(self) -> Checked<CsrfTokenAuth> {
+        let mut errors = FieldErrors::new();
+        errors.check(
+            "tokenEndpointURL",
+            validate::required_url(&self.token_endpoint_url),
+        );
+        let credential = errors.take("credential", credential(self.credential));
+        let headers = map(self.additional_headers);
+        let params = map(self.additional_query_params);
+        credentials::check_headers(&mut errors, "additionalHeaders", headers.as_ref());
+        credentials::check_query_params(&mut errors, "additionalQueryParams", params.as_ref());
+        errors.finish()?;
+        Ok(CsrfTokenAuth {
+            token_endpoint_url: self.token_endpoint_url,
+            credential: credential.present()?,
+            additional_headers: headers,
+            additional_query_params: params,
+        })
     }
 }
 
-/// Validates an optional `AuthInput`.
-pub fn auth(
-    ty: &'static str,
-    field: &str,
-    input: Option<AuthInput>,
-) -> Result<Option<domain::Auth>, DomainError> {
-    input.map(|a| a.validate(ty, field)).transpose()
+/// A checked part's value: present whenever no error was recorded, which `finish` has
+/// established before it is taken.
+trait Present<T> {
+    fn present(self) -> Checked<T>;
+}
+
+impl<T> Present<T> for Option<T> {
+    fn present(self) -> Checked<T> {
+        self.ok_or_else(|| FieldErrors::single("input", "is invalid"))
+    }
+}
+
+impl AuthInput {
+    /// The auth, or the errors of every invalid field (Compass's keys: `credential`,
+    /// `additionalHeaders`, `additionalQueryParams`, `requestAuth: (csrf: (...))`).
+    pub fn check(self) -> Checked<domain::Auth> {
+        let mut errors = FieldErrors::new();
+        let credential = errors.take("credential", credential(self.credential));
+        let headers = map(self.additional_headers);
+        let params = map(self.additional_query_params);
+        credentials::check_headers(&mut errors, "additionalHeaders", headers.as_ref());
+        credentials::check_query_params(&mut errors, "additionalQueryParams", params.as_ref());
+        let request_auth = match self.request_auth {
+            Some(request_auth) => {
+                let mut inner = FieldErrors::new();
+                let csrf = match request_auth.csrf {
+                    Some(csrf) => inner.take("csrf", csrf.check()),
+                    None => {
+                        inner.add("csrf", validate::BLANK);
+                        None
+                    }
+                };
+                errors.inner("requestAuth", inner);
+                csrf.map(|csrf| RequestAuth { csrf: Some(csrf) })
+            }
+            None => None,
+        };
+        errors.finish()?;
+        Ok(domain::Auth {
+            credential: credential.present()?,
+            additional_headers: headers,
+            additional_query_params: params,
+            request_auth,
+        })
+    }
+
+    /// Validates `setAPIAuth`'s input.
+    pub fn validate(self) -> Result<domain::Auth, DomainError> {
+        typed("AuthInput", self.check())
+    }
+}
+
+/// Checks an optional `AuthInput`.
+fn auth(input: Option<AuthInput>) -> Checked<Option<domain::Auth>> {
+    input.map(AuthInput::check).transpose()
 }
 
 // --- fetch requests and versions ---
@@ -245,20 +287,16 @@ pub struct FetchRequestDraft {
 }
 
 impl FetchRequestInput {
-    fn validate(self, ty: &'static str, field: &str) -> Result<FetchRequestDraft, DomainError> {
-        check(
-            ty,
-            &format!("{field}.url"),
-            validate::required_url_between(&self.url),
-        )?;
-        check_opt(
-            ty,
-            &format!("{field}.filter"),
-            self.filter.as_deref(),
-            |v| validate::not_empty_between(v, FILTER_MAX),
-        )?;
+    fn check(self) -> Checked<FetchRequestDraft> {
+        let mut errors = FieldErrors::new();
+        errors.check("url", validate::required_url_between(&self.url));
+        let auth = errors.take("auth", auth(self.auth));
+        check_opt(&mut errors, "filter", self.filter.as_deref(), |v| {
+            validate::not_empty_between(v, FILTER_MAX)
+        });
+        errors.finish()?;
         Ok(FetchRequestDraft {
-            auth: auth(ty, &format!("{field}.auth"), self.auth)?,
+            auth: auth.present()?,
             url: self.url,
             mode: self.mode.unwrap_or(FetchModeWire::Single).into(),
             filter: self.filter,
@@ -278,18 +316,19 @@ pub struct VersionInput {
 }
 
 impl VersionInput {
-    fn validate(self, ty: &'static str) -> Result<domain::Version, DomainError> {
-        check(
-            ty,
-            "version.value",
+    fn check(self) -> Checked<domain::Version> {
+        let mut errors = FieldErrors::new();
+        errors.check(
+            "value",
             validate::required_between(&self.value, LONG_STRING),
-        )?;
+        );
         check_opt(
-            ty,
-            "version.deprecatedSince",
+            &mut errors,
+            "deprecatedSince",
             self.deprecated_since.as_deref(),
             |v| validate::at_most(v, LONG_STRING),
-        )?;
+        );
+        errors.finish()?;
         Ok(domain::Version {
             value: self.value,
             deprecated: self.deprecated.unwrap_or(false),
@@ -299,6 +338,11 @@ impl VersionInput {
     }
 }
 
+/// Checks an optional version.
+fn version(input: Option<VersionInput>) -> Checked<Option<domain::Version>> {
+    input.map(VersionInput::check).transpose()
+}
+
 /// Inline data or a fetch request: exactly one.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Content {
@@ -306,57 +350,59 @@ pub enum Content {
     Fetch(Box<FetchRequestDraft>),
 }
 
-fn content(
-    ty: &'static str,
-    field: &str,
-    data: Option<Clob>,
-    fetch: Option<FetchRequestInput>,
-    required: bool,
-) -> Result<Option<Content>, DomainError> {
-    match (data, fetch) {
-        (Some(_), Some(_)) => Err(field_err(
-            ty,
-            field.to_owned(),
-            "only one of data or fetchRequest may be given",
-        )),
-        (Some(Clob(data)), None) => Ok(Some(Content::Inline(data))),
-        (None, Some(fetch)) => {
-            // A document's fetch request is its own field, not part of `data`.
-            let path = if field == "data" {
-                "fetchRequest".to_owned()
-            } else {
-                format!("{field}.fetchRequest")
-            };
-            Ok(Some(Content::Fetch(Box::new(fetch.validate(ty, &path)?))))
-        }
-        (None, None) if required => Err(field_err(
-            ty,
-            field.to_owned(),
-            "one of data or fetchRequest must be given",
-        )),
-        (None, None) => Ok(None),
-    }
-}
-
-/// Checks a spec's declared format against its type and, for inline data, parses it.
+/// Compass's `APISpecInput` and `EventSpecInput` rules, under Compass's keys
+/// (`Rule.MatchingTypeAndFormat`, `Rule.FetchRequest`, `Rule.DataOrFetchRequest`), and the
+/// spec check Sextant adds (`data`: the inline spec must be a document of its type).
 fn spec_content(
-    ty: &'static str,
-    field: &str,
     kind: sextant_spec::SpecKind,
     format: SpecFormat,
     data: Option<Clob>,
     fetch: Option<FetchRequestInput>,
-) -> Result<Content, DomainError> {
-    sextant_spec::check_format_allowed(kind, format)
-        .map_err(|e| field_err(ty, format!("{field}.format"), e.to_string()))?;
-    let content = content(ty, field, data, fetch, true)?
-        .ok_or_else(|| field_err(ty, field.to_owned(), "cannot be blank"))?;
-    if let Content::Inline(data) = &content {
-        sextant_spec::validate(kind, format, data)
-            .map_err(|e| field_err(ty, format!("{field}.data"), e.to_string()))?;
+) -> Checked<Content> {
+    let mut errors = FieldErrors::new();
+    if sextant_spec::check_format_allowed(kind, format).is_err() {
+        let message = match kind {
+            // Compass's two wordings, its API and its event rule.
+            sextant_spec::SpecKind::AsyncApi => format!(
+                "format {} is not a valid spec format for spec type {}",
+                format.as_str(),
+                kind.as_str()
+            ),
+            _ => format!(
+                "{} is not a valid spec format for spec type {}",
+                format.as_str(),
+                kind.as_str()
+            ),
+        };
+        errors.add("Rule.MatchingTypeAndFormat", message);
     }
-    Ok(content)
+    let content = match (data, fetch) {
+        (Some(Clob(data)), None) => Some(Content::Inline(data)),
+        (None, Some(fetch)) => errors
+            .take("Rule.FetchRequest", fetch.check())
+            .map(|f| Content::Fetch(Box::new(f))),
+        (Some(_), Some(fetch)) => {
+            errors.inner("Rule.FetchRequest", fetch.check().err().unwrap_or_default());
+            errors.add("Rule.DataOrFetchRequest", DATA_OR_FETCH_REQUEST);
+            None
+        }
+        (None, None) => {
+            errors.add("Rule.DataOrFetchRequest", DATA_OR_FETCH_REQUEST);
+            None
+        }
+    };
+    if errors.is_empty()
+        && let Some(Content::Inline(data)) = &content
+        && let Err(e) = sextant_spec::validate(kind, format, data)
+    {
+        errors.add("data", e.to_string());
+    }
+    errors.finish()?;
+    content.present()
 }
+
+/// Compass's message when a spec has both or neither of data and a fetch request.
+const DATA_OR_FETCH_REQUEST: &str = "Only one of Data or Fetch Request must be passed";
 
 // --- API definitions ---
 
@@ -400,45 +446,52 @@ pub struct ApiDraft {
 }
 
 impl ApiDefinitionInput {
-    pub fn validate(self) -> Result<ApiDraft, DomainError> {
-        const T: &str = "APIDefinitionInput";
-        check(T, "name", validate::name(&self.name))?;
-        check_opt(T, "description", self.description.as_deref(), |v| {
-            validate::at_most(v, SHORT_STRING)
-        })?;
-        check(
-            T,
+    /// The draft, or the errors of every invalid field.
+    pub fn check(self) -> Checked<ApiDraft> {
+        let mut errors = FieldErrors::new();
+        errors.check("name", validate::name(&self.name));
+        check_opt(
+            &mut errors,
+            "description",
+            self.description.as_deref(),
+            |v| validate::at_most(v, SHORT_STRING),
+        );
+        errors.check(
             "targetURL",
             validate::required_url_between(&self.target_url),
-        )?;
-        check_opt(T, "group", self.group.as_deref(), |v| {
+        );
+        check_opt(&mut errors, "group", self.group.as_deref(), |v| {
             validate::at_most(v, GROUP_MAX)
-        })?;
+        });
         let spec = match self.spec {
             Some(spec) => {
                 let spec_type: ApiSpecType = spec.spec_type.into();
                 let format: SpecFormat = spec.format.into();
-                let content = spec_content(
-                    T,
-                    "spec",
-                    spec_type.into(),
-                    format,
-                    spec.data,
-                    spec.fetch_request,
-                )?;
-                Some((spec_type, format, content))
+                errors
+                    .take(
+                        "spec",
+                        spec_content(spec_type.into(), format, spec.data, spec.fetch_request),
+                    )
+                    .map(|content| Some((spec_type, format, content)))
             }
-            None => None,
+            None => Some(None),
         };
+        let version = errors.take("version", version(self.version));
+        let default_auth = errors.take("defaultAuth", auth(self.default_auth));
+        errors.finish()?;
         Ok(ApiDraft {
-            version: self.version.map(|v| v.validate(T)).transpose()?,
-            default_auth: auth(T, "defaultAuth", self.default_auth)?,
+            version: version.present()?,
+            default_auth: default_auth.present()?,
+            spec: spec.present()?,
             name: self.name,
             description: self.description,
             target_url: self.target_url,
             group: self.group,
-            spec,
         })
+    }
+
+    pub fn validate(self) -> Result<ApiDraft, DomainError> {
+        typed("APIDefinitionInput", self.check())
     }
 }
 
@@ -476,37 +529,50 @@ pub struct EventDraft {
 }
 
 impl EventDefinitionInput {
-    pub fn validate(self) -> Result<EventDraft, DomainError> {
-        const T: &str = "EventDefinitionInput";
-        check(T, "name", validate::name(&self.name))?;
-        check_opt(T, "description", self.description.as_deref(), |v| {
-            validate::at_most(v, SHORT_STRING)
-        })?;
-        check_opt(T, "group", self.group.as_deref(), |v| {
+    /// The draft, or the errors of every invalid field.
+    pub fn check(self) -> Checked<EventDraft> {
+        let mut errors = FieldErrors::new();
+        errors.check("name", validate::name(&self.name));
+        check_opt(
+            &mut errors,
+            "description",
+            self.description.as_deref(),
+            |v| validate::at_most(v, SHORT_STRING),
+        );
+        check_opt(&mut errors, "group", self.group.as_deref(), |v| {
             validate::at_most(v, GROUP_MAX)
-        })?;
-        // Compass declares the spec optional but answers `EventDefinition.spec: EventSpec!`:
-        // an event definition without a spec could not be read back, so it is required.
-        let spec = self
-            .spec
-            .ok_or_else(|| field_err(T, "spec".to_owned(), "cannot be blank"))?;
-        let spec_type: EventSpecType = spec.spec_type.into();
-        let format: SpecFormat = spec.format.into();
-        let content = spec_content(
-            T,
-            "spec",
-            spec_type.into(),
-            format,
-            spec.data,
-            spec.fetch_request,
-        )?;
+        });
+        // Compass declares the spec optional but answers `EventDefinition.spec: EventSpec!`;
+        // its validation required it too.
+        let spec = match self.spec {
+            Some(spec) => {
+                let spec_type: EventSpecType = spec.spec_type.into();
+                let format: SpecFormat = spec.format.into();
+                errors
+                    .take(
+                        "spec",
+                        spec_content(spec_type.into(), format, spec.data, spec.fetch_request),
+                    )
+                    .map(|content| (spec_type, format, content))
+            }
+            None => {
+                errors.add("spec", validate::BLANK);
+                None
+            }
+        };
+        let version = errors.take("version", version(self.version));
+        errors.finish()?;
         Ok(EventDraft {
-            version: self.version.map(|v| v.validate(T)).transpose()?,
+            version: version.present()?,
+            spec: spec.present()?,
             name: self.name,
             description: self.description,
             group: self.group,
-            spec: (spec_type, format, content),
         })
+    }
+
+    pub fn validate(self) -> Result<EventDraft, DomainError> {
+        typed("EventDefinitionInput", self.check())
     }
 }
 
@@ -536,44 +602,57 @@ pub struct DocumentDraft {
 }
 
 impl DocumentInput {
-    pub fn validate(self) -> Result<DocumentDraft, DomainError> {
-        const T: &str = "DocumentInput";
-        check(
-            T,
+    /// The draft, or the errors of every invalid field.
+    pub fn check(self) -> Checked<DocumentDraft> {
+        let mut errors = FieldErrors::new();
+        errors.check(
             "title",
             validate::required_between(&self.title, SHORT_STRING),
-        )?;
-        check(
-            T,
+        );
+        errors.check(
             "displayName",
             validate::required_between(&self.display_name, SHORT_STRING),
-        )?;
-        check(
-            T,
+        );
+        errors.check(
             "description",
             validate::required_between(&self.description, SHORT_STRING),
-        )?;
-        check_opt(T, "kind", self.kind.as_deref(), |v| {
+        );
+        check_opt(&mut errors, "kind", self.kind.as_deref(), |v| {
             validate::at_most(v, LONG_STRING)
-        })?;
-        let content = content(T, "data", self.data, self.fetch_request, false)?;
-        if let Some(Content::Inline(data)) = &content
-            && data.len() > domain::MAX_SPEC_BYTES
-        {
-            return Err(field_err(
-                T,
-                "data".to_owned(),
-                format!("must be at most {} bytes", domain::MAX_SPEC_BYTES),
-            ));
-        }
+        });
+        let content = match (self.data, self.fetch_request) {
+            (Some(Clob(data)), None) => {
+                if data.len() > domain::MAX_SPEC_BYTES {
+                    errors.add(
+                        "data",
+                        format!("must be at most {} bytes", domain::MAX_SPEC_BYTES),
+                    );
+                }
+                Some(Some(Content::Inline(data)))
+            }
+            (None, Some(fetch)) => errors
+                .take("fetchRequest", fetch.check())
+                .map(|f| Some(Content::Fetch(Box::new(f)))),
+            (Some(_), Some(fetch)) => {
+                errors.inner("fetchRequest", fetch.check().err().unwrap_or_default());
+                errors.add("data", "only one of data or fetchRequest may be given");
+                None
+            }
+            (None, None) => Some(None),
+        };
+        errors.finish()?;
         Ok(DocumentDraft {
+            content: content.present()?,
             title: self.title,
             display_name: self.display_name,
             description: self.description,
             format: self.format.into(),
             kind: self.kind,
-            content,
         })
+    }
+
+    pub fn validate(self) -> Result<DocumentDraft, DomainError> {
+        typed("DocumentInput", self.check())
     }
 }
 
@@ -598,33 +677,50 @@ pub struct WebhookDraft {
 }
 
 impl WebhookInput {
-    pub fn validate(self) -> Result<WebhookDraft, DomainError> {
-        const T: &str = "WebhookInput";
-        check(T, "url", validate::required_url(&self.url))?;
+    /// The draft, or the errors of every invalid field.
+    pub fn check(self) -> Checked<WebhookDraft> {
+        let mut errors = FieldErrors::new();
+        errors.check("url", validate::required_url(&self.url));
+        let auth = errors.take("auth", auth(self.auth));
+        errors.finish()?;
         Ok(WebhookDraft {
             webhook_type: self.webhook_type.into(),
-            auth: auth(T, "auth", self.auth)?,
+            auth: auth.present()?,
             url: self.url,
         })
     }
+
+    pub fn validate(self) -> Result<WebhookDraft, DomainError> {
+        typed("WebhookInput", self.check())
+    }
 }
 
-/// Checks that a list of children is within the per-input bound.
-pub fn bounded_list<T>(
-    ty: &'static str,
+/// Checks a list of inner inputs: at most the per-input bound, then each item, its errors
+/// under its index (ozzo-validation's `Each`).
+pub fn check_list<I, D>(
+    errors: &mut FieldErrors,
     field: &str,
-    list: Option<Vec<T>>,
-) -> Result<Vec<T>, DomainError> {
+    list: Option<Vec<I>>,
+    check: impl Fn(I) -> Checked<D>,
+) -> Vec<D> {
     let list = list.unwrap_or_default();
     if list.len() > domain::MAX_CHILDREN_PER_INPUT {
-        return Err(field_err(
-            ty,
-            field.to_owned(),
+        errors.add(
+            field,
             format!(
                 "at most {} items are allowed",
                 domain::MAX_CHILDREN_PER_INPUT
             ),
-        ));
+        );
+        return Vec::new();
     }
-    Ok(list)
+    let mut items = FieldErrors::new();
+    let mut out = Vec::with_capacity(list.len());
+    for (i, item) in list.into_iter().enumerate() {
+        if let Some(draft) = items.take(i.to_string(), check(item)) {
+            out.push(draft);
+        }
+    }
+    errors.inner(field, items);
+    out
 }

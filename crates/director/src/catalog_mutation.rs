@@ -366,7 +366,7 @@ impl CatalogMutation {
         let reach = reach(ctx)?;
         let api = parse_id(&api_id, "API definition").gql()?;
         let runtime = parse_id(&runtime_id, "runtime").gql()?;
-        let auth = input.validate("AuthInput", "in").gql()?;
+        let auth = input.validate().gql()?;
         let value = write(ctx, move |tx| {
             Box::pin(async move {
                 writable_child(tx, tenant, reach, Child::Api(api)).await?;

@@ -10,62 +10,65 @@ use sextant_domain::label::{
     LabelFilter as DomainLabelFilter, validate_key, validate_value as validate_label_value,
 };
 use sextant_domain::validate::{self, LONG_STRING, SHORT_STRING};
-use sextant_domain::{DomainError, FieldError, Placeholder};
+use sextant_domain::{DomainError, FieldError, FieldErrors, Placeholder};
 use uuid::Uuid;
 
 use crate::catalog_inputs::{
-    ApiDefinitionInput, DocumentInput, EventDefinitionInput, WebhookInput, bounded_list,
+    ApiDefinitionInput, Checked, DocumentInput, EventDefinitionInput, WebhookInput, check_list,
+    typed,
 };
 use crate::scalars::{JsonSchema, Labels};
 use crate::service;
 
-fn check(ty: &'static str, field: &str, result: Result<(), String>) -> Result<(), DomainError> {
-    result.map_err(|m| FieldError::new(ty, field, m).into())
-}
-
 fn check_opt(
-    ty: &'static str,
+    errors: &mut FieldErrors,
     field: &str,
     value: Option<&str>,
     rule: impl Fn(&str) -> Result<(), String>,
-) -> Result<(), DomainError> {
-    match value {
-        Some(v) => check(ty, field, rule(v)),
-        None => Ok(()),
+) {
+    if let Some(v) = value {
+        errors.check(field, rule(v));
     }
 }
 
-fn labels(
-    ty: &'static str,
-    labels: Option<Labels>,
-) -> Result<BTreeMap<String, Value>, DomainError> {
+/// Checks labels: at most [`MAX_LABELS`], printable keys (a key that is not printable is not
+/// repeated: its error is the field's), and each value under its key.
+fn labels(errors: &mut FieldErrors, labels: Option<Labels>) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     let labels = labels.map(|l| l.0).unwrap_or_default();
     if labels.len() > MAX_LABELS {
-        return Err(FieldError::new(
-            ty,
-            "labels",
-            format!("at most {MAX_LABELS} labels are allowed"),
-        )
-        .into());
+        errors.add("labels", format!("at most {MAX_LABELS} labels are allowed"));
+        return out;
     }
+    let mut by_key = FieldErrors::new();
     for (key, value) in labels {
-        // A key that is not printable is not repeated in the field name.
-        check(ty, "labels", validate_key(&key))?;
-        if value.is_null() {
-            return Err(FieldError::new(ty, format!("labels.{key}"), validate::BLANK).into());
+        if let Err(m) = validate_key(&key) {
+            errors.add("labels", m);
+            continue;
         }
-        check(ty, &format!("labels.{key}"), validate_label_value(&value))?;
+        if value.is_null() {
+            by_key.add(key, validate::BLANK);
+            continue;
+        }
+        if let Err(m) = validate_label_value(&value) {
+            by_key.add(key, m);
+            continue;
+        }
         out.insert(key, value);
     }
-    Ok(out)
+    errors.inner("labels", by_key);
+    out
 }
 
-fn id_field(ty: &'static str, field: &str, id: Option<&ID>) -> Result<Option<Uuid>, DomainError> {
-    id.map(|id| {
-        Uuid::parse_str(id).map_err(|_| FieldError::new(ty, field, "must be a valid UUID").into())
-    })
-    .transpose()
+fn id_field(errors: &mut FieldErrors, field: &str, id: Option<&ID>) -> Option<Uuid> {
+    let id = id?;
+    match Uuid::parse_str(id) {
+        Ok(id) => Some(id),
+        Err(_) => {
+            errors.add(field, "must be a valid UUID");
+            None
+        }
+    }
 }
 
 /// Parses an object id argument. A malformed id names no object, so it is reported as one
@@ -95,38 +98,45 @@ pub struct ApplicationRegisterInput {
 }
 
 impl ApplicationRegisterInput {
-    pub fn validate(self) -> Result<service::NewApplication, DomainError> {
-        const T: &str = "ApplicationRegisterInput";
+    /// The registration, or the errors of every invalid field, inner inputs included
+    /// (`webhooks: (0: (url: must be a valid URL.).)`).
+    pub fn check(self) -> Checked<service::NewApplication> {
+        let mut errors = FieldErrors::new();
         let fields = application_fields(
-            T,
+            &mut errors,
             self.name,
             self.provider_name,
             self.description,
             self.health_check_url,
             self.integration_system_id,
-        )?;
-        let apis = bounded_list(T, "apiDefinitions", self.api_definitions)?
-            .into_iter()
-            .map(ApiDefinitionInput::validate)
-            .collect::<Result<_, _>>()?;
-        let events = bounded_list(T, "eventDefinitions", self.event_definitions)?
-            .into_iter()
-            .map(EventDefinitionInput::validate)
-            .collect::<Result<_, _>>()?;
-        let documents = bounded_list(T, "documents", self.documents)?
-            .into_iter()
-            .map(DocumentInput::validate)
-            .collect::<Result<_, _>>()?;
-        let webhooks = bounded_list(T, "webhooks", self.webhooks)?
-            .into_iter()
-            .map(WebhookInput::validate)
-            .collect::<Result<_, _>>()?;
+        );
+        let labels = labels(&mut errors, self.labels);
+        let apis = check_list(
+            &mut errors,
+            "apiDefinitions",
+            self.api_definitions,
+            ApiDefinitionInput::check,
+        );
+        let events = check_list(
+            &mut errors,
+            "eventDefinitions",
+            self.event_definitions,
+            EventDefinitionInput::check,
+        );
+        let documents = check_list(
+            &mut errors,
+            "documents",
+            self.documents,
+            DocumentInput::check,
+        );
+        let webhooks = check_list(&mut errors, "webhooks", self.webhooks, WebhookInput::check);
+        errors.finish()?;
         Ok(service::NewApplication {
             apis,
             events,
             documents,
             webhooks,
-            labels: labels(T, self.labels)?,
+            labels,
             name: fields.name,
             provider_name: fields.provider_name,
             description: fields.description,
@@ -134,39 +144,46 @@ impl ApplicationRegisterInput {
             integration_system_id: fields.integration_system_id,
         })
     }
+
+    pub fn validate(self) -> Result<service::NewApplication, DomainError> {
+        typed("ApplicationRegisterInput", self.check())
+    }
 }
 
-/// The rules shared by registering and updating an application.
+/// The rules shared by registering and updating an application; errors go to `errors`.
 fn application_fields(
-    ty: &'static str,
+    errors: &mut FieldErrors,
     name: String,
     provider_name: String,
     description: Option<String>,
     health_check_url: Option<String>,
     integration_system_id: Option<ID>,
-) -> Result<service::ApplicationUpdate, DomainError> {
-    check(ty, "name", validate::name(&name))?;
-    check(
-        ty,
+) -> service::ApplicationUpdate {
+    errors.check("name", validate::name(&name));
+    errors.check(
         "providerName",
         validate::required(&provider_name, LONG_STRING),
-    )?;
-    check_opt(ty, "description", description.as_deref(), |v| {
+    );
+    check_opt(errors, "description", description.as_deref(), |v| {
         validate::at_most(v, SHORT_STRING)
-    })?;
+    });
     check_opt(
-        ty,
+        errors,
         "healthCheckURL",
         health_check_url.as_deref(),
         validate::optional_url,
-    )?;
-    Ok(service::ApplicationUpdate {
-        integration_system_id: id_field(ty, "integrationSystemID", integration_system_id.as_ref())?,
+    );
+    service::ApplicationUpdate {
+        integration_system_id: id_field(
+            errors,
+            "integrationSystemID",
+            integration_system_id.as_ref(),
+        ),
         name,
         provider_name,
         description,
         health_check_url,
-    })
+    }
 }
 
 #[derive(InputObject)]
@@ -182,14 +199,16 @@ pub struct ApplicationUpdateInput {
 
 impl ApplicationUpdateInput {
     pub fn validate(self) -> Result<service::ApplicationUpdate, DomainError> {
-        application_fields(
-            "ApplicationUpdateInput",
+        let mut errors = FieldErrors::new();
+        let update = application_fields(
+            &mut errors,
             self.name,
             self.provider_name,
             self.description,
             self.health_check_url,
             self.integration_system_id,
-        )
+        );
+        typed("ApplicationUpdateInput", errors.finish().map(|()| update))
     }
 }
 
@@ -202,16 +221,23 @@ pub struct RuntimeInput {
 
 impl RuntimeInput {
     pub fn validate(self) -> Result<service::RuntimeInput, DomainError> {
-        const T: &str = "RuntimeInput";
-        check(T, "name", validate::name(&self.name))?;
-        check_opt(T, "description", self.description.as_deref(), |v| {
-            validate::at_most(v, SHORT_STRING)
-        })?;
-        Ok(service::RuntimeInput {
-            labels: labels(T, self.labels)?,
-            name: self.name,
-            description: self.description,
-        })
+        let mut errors = FieldErrors::new();
+        errors.check("name", validate::name(&self.name));
+        check_opt(
+            &mut errors,
+            "description",
+            self.description.as_deref(),
+            |v| validate::at_most(v, SHORT_STRING),
+        );
+        let labels = labels(&mut errors, self.labels);
+        typed(
+            "RuntimeInput",
+            errors.finish().map(|()| service::RuntimeInput {
+                labels,
+                name: self.name,
+                description: self.description,
+            }),
+        )
     }
 }
 
@@ -267,12 +293,18 @@ pub struct IntegrationSystemInput {
 
 impl IntegrationSystemInput {
     pub fn validate(self) -> Result<(String, Option<String>), DomainError> {
-        const T: &str = "IntegrationSystemInput";
-        check(T, "name", validate::name(&self.name))?;
-        check_opt(T, "description", self.description.as_deref(), |v| {
-            validate::at_most(v, SHORT_STRING)
-        })?;
-        Ok((self.name, self.description))
+        let mut errors = FieldErrors::new();
+        errors.check("name", validate::name(&self.name));
+        check_opt(
+            &mut errors,
+            "description",
+            self.description.as_deref(),
+            |v| validate::at_most(v, SHORT_STRING),
+        );
+        typed(
+            "IntegrationSystemInput",
+            errors.finish().map(|()| (self.name, self.description)),
+        )
     }
 }
 
@@ -299,14 +331,22 @@ impl ApplicationTemplateInput {
         self,
         tenant: sextant_domain::TenantId,
     ) -> Result<sextant_domain::ApplicationTemplate, DomainError> {
-        const T: &str = "ApplicationTemplateInput";
-        check(T, "name", validate::name(&self.name))?;
-        check_opt(T, "description", self.description.as_deref(), |v| {
-            validate::at_most(v, SHORT_STRING)
-        })?;
-        let application_input = serde_json::to_string(&self.application_input).map_err(|e| {
-            DomainError::from(FieldError::new(T, "applicationInput", e.to_string()))
-        })?;
+        // Compass's keys for this input were its Go field names.
+        let mut errors = FieldErrors::new();
+        errors.check("Name", validate::name(&self.name));
+        check_opt(
+            &mut errors,
+            "Description",
+            self.description.as_deref(),
+            |v| validate::at_most(v, SHORT_STRING),
+        );
+        let application_input = match serde_json::to_string(&self.application_input) {
+            Ok(text) => text,
+            Err(e) => {
+                errors.add("ApplicationInput", e.to_string());
+                String::new()
+            }
+        };
         let placeholders: Vec<Placeholder> = self
             .placeholders
             .unwrap_or_default()
@@ -316,19 +356,24 @@ impl ApplicationTemplateInput {
                 description: p.description,
             })
             .collect();
-        for p in &placeholders {
-            check_opt(
-                T,
-                "placeholders.description",
-                p.description.as_deref(),
-                |v| validate::at_most(v, SHORT_STRING),
-            )?;
+        let mut each = FieldErrors::new();
+        for (i, p) in placeholders.iter().enumerate() {
+            let mut inner = FieldErrors::new();
+            inner.check("name", validate::required(p.name.trim(), LONG_STRING));
+            check_opt(&mut inner, "description", p.description.as_deref(), |v| {
+                validate::at_most(v, SHORT_STRING)
+            });
+            each.inner(i.to_string(), inner);
         }
-        check(
-            T,
-            "placeholders",
-            service::check_placeholders(&application_input, &placeholders),
-        )?;
+        let blank_names = !each.is_empty();
+        errors.inner("Placeholders", each);
+        if !blank_names {
+            errors.check(
+                "rule.ValidPlaceholders",
+                service::check_placeholders(&application_input, &placeholders),
+            );
+        }
+        typed("ApplicationTemplateInput", errors.finish())?;
         Ok(sextant_domain::ApplicationTemplate {
             id: Uuid::nil(),
             tenant: match self.access_level {
@@ -357,28 +402,33 @@ pub struct ApplicationFromTemplateInput {
 
 impl ApplicationFromTemplateInput {
     pub fn validate(self) -> Result<(String, BTreeMap<String, String>), DomainError> {
-        const T: &str = "ApplicationFromTemplateInput";
-        check(
-            T,
-            "templateName",
+        // Compass's keys for this input were its Go field names.
+        let mut errors = FieldErrors::new();
+        errors.check(
+            "TemplateName",
             validate::required(&self.template_name, LONG_STRING),
-        )?;
+        );
         let mut values = BTreeMap::new();
-        for v in self.values.unwrap_or_default() {
-            check(
-                T,
-                "values.placeholder",
-                validate::required(&v.placeholder, LONG_STRING),
-            )?;
-            if values.insert(v.placeholder.clone(), v.value).is_some() {
-                return Err(FieldError::new(
-                    T,
-                    "values",
-                    format!("placeholder {:?} is given more than once", v.placeholder),
-                )
-                .into());
+        let mut each = FieldErrors::new();
+        let mut duplicate = None;
+        for (i, v) in self.values.unwrap_or_default().into_iter().enumerate() {
+            if let Err(m) = validate::required(&v.placeholder, LONG_STRING) {
+                each.inner(i.to_string(), FieldErrors::single("placeholder", m));
+                continue;
+            }
+            let name = v.placeholder.clone();
+            if values.insert(v.placeholder, v.value).is_some() && duplicate.is_none() {
+                duplicate = Some(name);
             }
         }
+        errors.inner("Values", each);
+        if let Some(name) = duplicate {
+            errors.add(
+                "rule.UniquePlaceholders",
+                format!("placeholder [name={name}] not unique"),
+            );
+        }
+        typed("ApplicationFromTemplateInput", errors.finish())?;
         Ok((self.template_name, values))
     }
 }
@@ -389,7 +439,7 @@ pub fn application_from_template_json(text: &str) -> Result<service::NewApplicat
     let input: ApplicationRegisterInput = serde_json::from_str(text).map_err(|e| {
         DomainError::from(FieldError::new(
             "ApplicationFromTemplateInput",
-            "values",
+            "Values",
             format!("the filled-in template is not a valid ApplicationRegisterInput: {e}"),
         ))
     })?;

@@ -10,6 +10,7 @@ mod catalog;
 mod catalog_inputs;
 mod catalog_mutation;
 mod catalog_types;
+mod compat;
 mod confine;
 mod error;
 mod graphqlizer;
@@ -98,12 +99,17 @@ pub fn sdl() -> String {
 }
 
 /// Attaches what one request needs: its consumer, and the loader that batches the reads of
-/// its nested lists.
+/// its nested lists. Empty argument lists (`labelDefinitions()`), which Compass's parser
+/// accepted, are dropped from the query first.
 pub fn prepare(
     request: async_graphql::Request,
     consumer: Consumer,
     store: &Arc<dyn Store>,
 ) -> async_graphql::Request {
     let loader = loaders::catalog(store.clone(), consumer.tenant);
+    let mut request = request;
+    if let std::borrow::Cow::Owned(query) = compat::without_empty_parentheses(&request.query) {
+        request.query = query;
+    }
     request.data(consumer).data(loader)
 }

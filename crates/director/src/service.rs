@@ -1083,15 +1083,16 @@ pub fn check_placeholders(
         if placeholder.name.trim().is_empty() {
             return Err("placeholder name cannot be blank".to_owned());
         }
+        // Compass's words (`ensurePlaceholdersUnique`, `ensurePlaceholdersUsed`).
         if !seen.insert(placeholder.name.as_str()) {
             return Err(format!(
-                "placeholder {:?} is defined more than once",
+                "placeholder [name={}] not unique",
                 placeholder.name
             ));
         }
         if !application_input.contains(&format!("{{{{{}}}}}", placeholder.name)) {
             return Err(format!(
-                "placeholder {:?} is not used in applicationInput",
+                "application input does not use provided placeholder [name={}]",
                 placeholder.name
             ));
         }

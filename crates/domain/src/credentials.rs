@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::validate;
+use crate::{FieldErrorEntry, FieldErrors};
 
 /// Header or query-parameter values by name (`HttpHeaders`, `QueryParams`: `map[string][]string`).
 pub type Multimap = BTreeMap<String, Vec<String>>;
@@ -69,92 +70,107 @@ pub struct CsrfTokenAuth {
     pub additional_query_params: Option<Multimap>,
 }
 
-/// A validation failure inside an `Auth`: the dotted path of the field and the message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuthFieldError {
-    pub field: String,
-    pub message: String,
-}
-
-fn err(field: impl Into<String>, message: impl Into<String>) -> AuthFieldError {
-    AuthFieldError {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
 impl Auth {
-    /// Checks every field: credentials present and bounded, token and CSRF endpoints are
-    /// http(s) URLs, header and parameter names and values non-empty and bounded. Header
-    /// names must be valid HTTP token characters and values must not contain control
-    /// characters, so a stored `Auth` can always be applied to a request.
-    pub fn validate(&self) -> Result<(), AuthFieldError> {
-        validate_credential("credential", &self.credential)?;
-        validate_map(
+    /// Checks every field and reports every invalid one, keyed as Compass's `AuthInput`
+    /// validation keyed them (`credential: (Basic: (password: cannot be blank.).)`):
+    /// credentials present and bounded, token and CSRF endpoints are http(s) URLs, header and
+    /// parameter names and values non-empty and bounded. Header names must be valid HTTP
+    /// token characters and values must not contain control characters, so a stored `Auth`
+    /// can always be applied to a request.
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::new();
+        errors.inner("credential", credential_errors(&self.credential));
+        check_headers(
+            &mut errors,
             "additionalHeaders",
             self.additional_headers.as_ref(),
-            MapKind::Header,
-        )?;
-        validate_map(
+        );
+        check_query_params(
+            &mut errors,
             "additionalQueryParams",
             self.additional_query_params.as_ref(),
-            MapKind::Query,
-        )?;
-        if let Some(csrf) = self.request_auth.as_ref().and_then(|r| r.csrf.as_ref()) {
-            validate::required_url(&csrf.token_endpoint_url)
-                .map_err(|m| err("requestAuth.csrf.tokenEndpointURL", m))?;
-            validate_credential("requestAuth.csrf.credential", &csrf.credential)?;
-            validate_map(
-                "requestAuth.csrf.additionalHeaders",
-                csrf.additional_headers.as_ref(),
-                MapKind::Header,
-            )?;
-            validate_map(
-                "requestAuth.csrf.additionalQueryParams",
-                csrf.additional_query_params.as_ref(),
-                MapKind::Query,
-            )?;
-        }
-        Ok(())
-    }
-}
-
-fn bounded(field: String, value: &str) -> Result<(), AuthFieldError> {
-    if value.is_empty() {
-        return Err(err(field, "cannot be blank"));
-    }
-    if value.len() > MAX_CREDENTIAL_FIELD {
-        return Err(err(
-            field,
-            format!("must be at most {MAX_CREDENTIAL_FIELD} bytes"),
-        ));
-    }
-    Ok(())
-}
-
-fn validate_credential(prefix: &str, credential: &Credential) -> Result<(), AuthFieldError> {
-    match credential {
-        Credential::Basic { username, password } => {
-            bounded(format!("{prefix}.basic.username"), username)?;
-            bounded(format!("{prefix}.basic.password"), password)?;
-            if username.contains(':') {
-                return Err(err(
-                    format!("{prefix}.basic.username"),
-                    "must not contain ':'",
-                ));
+        );
+        if let Some(request_auth) = &self.request_auth {
+            let mut inner = FieldErrors::new();
+            match &request_auth.csrf {
+                Some(csrf) => inner.inner("csrf", csrf_errors(csrf)),
+                None => inner.add("csrf", validate::BLANK),
             }
+            errors.inner("requestAuth", inner);
+        }
+        errors.finish()
+    }
+}
+
+/// The errors of a CSRF token request (Compass's `CSRFTokenCredentialRequestAuthInput`).
+pub fn csrf_errors(csrf: &CsrfTokenAuth) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    errors.check(
+        "tokenEndpointURL",
+        validate::required_url(&csrf.token_endpoint_url),
+    );
+    errors.inner("credential", credential_errors(&csrf.credential));
+    check_headers(
+        &mut errors,
+        "additionalHeaders",
+        csrf.additional_headers.as_ref(),
+    );
+    check_query_params(
+        &mut errors,
+        "additionalQueryParams",
+        csrf.additional_query_params.as_ref(),
+    );
+    errors
+}
+
+/// The errors of a credential, under Compass's keys of `CredentialDataInput` (`Basic`,
+/// `Oauth`).
+pub fn credential_errors(credential: &Credential) -> FieldErrors {
+    let mut inner = FieldErrors::new();
+    let key = match credential {
+        Credential::Basic { username, password } => {
+            inner.check("username", bounded(username));
+            if username.contains(':') {
+                inner.add("username", "must not contain ':'");
+            }
+            inner.check("password", bounded(password));
+            "Basic"
         }
         Credential::OAuth {
             client_id,
             client_secret,
             url,
         } => {
-            bounded(format!("{prefix}.oauth.clientId"), client_id)?;
-            bounded(format!("{prefix}.oauth.clientSecret"), client_secret)?;
-            validate::required_url(url).map_err(|m| err(format!("{prefix}.oauth.url"), m))?;
+            inner.check("clientId", bounded(client_id));
+            inner.check("clientSecret", bounded(client_secret));
+            inner.check("url", validate::required_url(url));
+            "Oauth"
         }
+    };
+    let mut errors = FieldErrors::new();
+    errors.inner(key, inner);
+    errors
+}
+
+fn bounded(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(validate::BLANK.into());
+    }
+    if value.len() > MAX_CREDENTIAL_FIELD {
+        return Err(format!("must be at most {MAX_CREDENTIAL_FIELD} bytes"));
     }
     Ok(())
+}
+
+/// Checks extra headers: names are HTTP tokens and not ones the request sets itself, values
+/// hold no control characters.
+pub fn check_headers(errors: &mut FieldErrors, field: &str, map: Option<&Multimap>) {
+    check_map(errors, field, map, MapKind::Header);
+}
+
+/// Checks extra query parameters.
+pub fn check_query_params(errors: &mut FieldErrors, field: &str, map: Option<&Multimap>) {
+    check_map(errors, field, map, MapKind::Query);
 }
 
 #[derive(Clone, Copy)]
@@ -192,45 +208,55 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn validate_map(field: &str, map: Option<&Multimap>, kind: MapKind) -> Result<(), AuthFieldError> {
-    let Some(map) = map else { return Ok(()) };
+fn check_map(errors: &mut FieldErrors, field: &str, map: Option<&Multimap>, kind: MapKind) {
+    let Some(map) = map else { return };
     if map.len() > MAX_MAP_KEYS {
-        return Err(err(
-            field,
-            format!("at most {MAX_MAP_KEYS} names are allowed"),
-        ));
+        errors.add(field, format!("at most {MAX_MAP_KEYS} names are allowed"));
+        return;
     }
+    if map.keys().any(|name| name.is_empty()) {
+        errors.add(field, "names cannot be blank");
+        return;
+    }
+    if map.keys().any(|name| name.len() > MAX_CREDENTIAL_FIELD) {
+        errors.add(field, "a name is too long");
+        return;
+    }
+    let mut inner = FieldErrors::new();
     for (name, values) in map {
-        let at = format!("{field}.{name}");
-        bounded(at.clone(), name).map_err(|_| err(field, "names cannot be blank"))?;
-        if name.len() > MAX_CREDENTIAL_FIELD {
-            return Err(err(field, "a name is too long"));
-        }
-        if matches!(kind, MapKind::Header) && !name.bytes().all(is_tchar) {
-            return Err(err(at, "is not a valid HTTP header name"));
-        }
-        if matches!(kind, MapKind::Header) && is_refused_outbound_header(name) {
-            return Err(err(at, REFUSED_OUTBOUND_HEADER));
-        }
-        if values.is_empty() {
-            return Err(err(at, "must have at least one value"));
-        }
-        if values.len() > MAX_MAP_VALUES {
-            return Err(err(
-                at,
-                format!("at most {MAX_MAP_VALUES} values are allowed"),
-            ));
-        }
-        for value in values {
-            bounded(at.clone(), value)?;
-            if matches!(kind, MapKind::Header)
-                && value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
-            {
-                return Err(err(at, "must not contain control characters"));
-            }
+        if let Some(entry) = entry_error(name, values, kind) {
+            inner.set(name.as_str(), entry);
         }
     }
-    Ok(())
+    errors.inner(field, inner);
+}
+
+/// The error of one header or parameter: its name, then its values (Compass: each value
+/// list and each value required).
+fn entry_error(name: &str, values: &[String], kind: MapKind) -> Option<FieldErrorEntry> {
+    let message = |m: &str| Some(FieldErrorEntry::Message(m.to_owned()));
+    if matches!(kind, MapKind::Header) && !name.bytes().all(is_tchar) {
+        return message("is not a valid HTTP header name");
+    }
+    if matches!(kind, MapKind::Header) && is_refused_outbound_header(name) {
+        return message(REFUSED_OUTBOUND_HEADER);
+    }
+    if values.is_empty() {
+        return message(validate::BLANK);
+    }
+    if values.len() > MAX_MAP_VALUES {
+        return message(&format!("at most {MAX_MAP_VALUES} values are allowed"));
+    }
+    let mut by_index = FieldErrors::new();
+    for (i, value) in values.iter().enumerate() {
+        by_index.check(i.to_string(), bounded(value));
+        if matches!(kind, MapKind::Header)
+            && value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        {
+            by_index.add(i.to_string(), "must not contain control characters");
+        }
+    }
+    (!by_index.is_empty()).then_some(FieldErrorEntry::Inner(by_index))
 }
 
 #[cfg(test)]
@@ -280,7 +306,10 @@ mod tests {
             username: "".into(),
             password: "p".into(),
         };
-        assert_eq!(a.validate().unwrap_err().field, "credential.basic.username");
+        assert_eq!(
+            a.validate().unwrap_err().to_string(),
+            "credential: (Basic: (username: cannot be blank.).)."
+        );
 
         let mut a = basic();
         a.credential = Credential::OAuth {
@@ -288,11 +317,17 @@ mod tests {
             client_secret: "s".into(),
             url: "not a url".into(),
         };
-        assert_eq!(a.validate().unwrap_err().field, "credential.oauth.url");
+        assert_eq!(
+            a.validate().unwrap_err().to_string(),
+            "credential: (Oauth: (url: must be a valid URL.).)."
+        );
 
         let mut a = basic();
         a.additional_headers = Some(BTreeMap::from([("X-A".into(), vec![])]));
-        assert!(a.validate().is_err());
+        assert_eq!(
+            a.validate().unwrap_err().to_string(),
+            "additionalHeaders: (X-A: cannot be blank.)."
+        );
         a.additional_headers = Some(BTreeMap::from([("".into(), vec!["v".into()])]));
         assert!(a.validate().is_err());
         a.additional_headers = Some(BTreeMap::from([("Bad Name".into(), vec!["v".into()])]));
@@ -301,9 +336,45 @@ mod tests {
         assert!(a.validate().is_err());
         a.additional_headers = None;
         a.additional_query_params = Some(BTreeMap::from([("q".into(), vec!["".into()])]));
-        assert!(a.validate().is_err());
+        assert_eq!(
+            a.validate().unwrap_err().to_string(),
+            "additionalQueryParams: (q: (0: cannot be blank.).)."
+        );
         a.additional_query_params = Some(BTreeMap::from([("q p".into(), vec!["a b".into()])]));
         assert!(a.validate().is_ok(), "query parameters are percent-encoded");
+    }
+
+    #[test]
+    fn reports_every_invalid_field() {
+        let auth = Auth {
+            credential: Credential::Basic {
+                username: "a:b".into(),
+                password: "".into(),
+            },
+            additional_headers: Some(BTreeMap::from([
+                ("Bad Name".into(), vec!["v".into()]),
+                ("X-A".into(), vec!["ok".into(), "".into()]),
+            ])),
+            additional_query_params: None,
+            request_auth: Some(RequestAuth {
+                csrf: Some(CsrfTokenAuth {
+                    token_endpoint_url: "".into(),
+                    credential: Credential::OAuth {
+                        client_id: "c".into(),
+                        client_secret: "".into(),
+                        url: "u".into(),
+                    },
+                    additional_headers: None,
+                    additional_query_params: None,
+                }),
+            }),
+        };
+        assert_eq!(
+            auth.validate().unwrap_err().to_string(),
+            "additionalHeaders: (Bad Name: is not a valid HTTP header name; X-A: (1: cannot be blank.).); \
+             credential: (Basic: (password: cannot be blank; username: must not contain ':'.).); \
+             requestAuth: (csrf: (credential: (Oauth: (clientSecret: cannot be blank; url: must be a valid URL.).); tokenEndpointURL: cannot be blank.).)."
+        );
     }
 
     #[test]
@@ -323,8 +394,10 @@ mod tests {
             let mut a = basic();
             a.additional_headers = Some(BTreeMap::from([(name.into(), vec!["x".into()])]));
             let e = a.validate().unwrap_err();
-            assert_eq!(e.field, format!("additionalHeaders.{name}"));
-            assert_eq!(e.message, REFUSED_OUTBOUND_HEADER);
+            assert_eq!(
+                e.to_string(),
+                format!("additionalHeaders: ({name}: {REFUSED_OUTBOUND_HEADER}.).")
+            );
             // In a CSRF token request's headers as well.
             let mut a = basic();
             a.request_auth = Some(RequestAuth {
@@ -337,8 +410,10 @@ mod tests {
             });
             let e = a.validate().unwrap_err();
             assert_eq!(
-                e.field,
-                format!("requestAuth.csrf.additionalHeaders.{name}")
+                e.to_string(),
+                format!(
+                    "requestAuth: (csrf: (additionalHeaders: ({name}: {REFUSED_OUTBOUND_HEADER}.).).)."
+                )
             );
         }
         // Ordinary headers, and names that only start alike, pass.

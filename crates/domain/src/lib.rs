@@ -22,7 +22,7 @@ pub mod validate;
 pub use catalog::*;
 pub use consumer::{Consumer, ConsumerKind};
 pub use credentials::{Auth, Credential};
-pub use error::{DomainError, FieldError};
+pub use error::{DomainError, FieldError, FieldErrorEntry, FieldErrors};
 pub use model::*;
 pub use page::{Cursor, Page, PageRequest};
 pub use scope::Scope;

@@ -1,7 +1,7 @@
 //! Field rules shared by every input type, worded as Compass's validator worded them
 //! (Compass's `pkg/graphql/*_validation.go` with ozzo-validation's rules and its
 //! `pkg/inputvalidation`). A message is the text after `field: `; the trailing period that
-//! ozzo-validation puts after a list of field errors is added by [`crate::FieldError`].
+//! ozzo-validation puts after a list of field errors is added by [`crate::FieldErrors`].
 
 /// Longest description, label-definition-free short text.
 pub const SHORT_STRING: usize = 128;

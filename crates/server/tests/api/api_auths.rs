@@ -278,16 +278,16 @@ async fn unknown_runtimes_and_apis_are_errors(backend: Backend) {
     for (input, expected_message) in [
         (
             json!({"credential": {}}),
-            "validation error for type AuthInput: in.credential: exactly one of basic or oauth must be given.",
+            "validation error for type AuthInput: credential: (rule.ExactlyOneNotNil: exactly one credential input has to be specified.).",
         ),
         (
             json!({"credential": {"basic": {"username": "u", "password": "p"},
                                   "oauth": {"clientId": "c", "clientSecret": "s", "url": "https://a.example.com"}}}),
-            "validation error for type AuthInput: in.credential: exactly one of basic or oauth must be given.",
+            "validation error for type AuthInput: credential: (rule.ExactlyOneNotNil: exactly one credential input has to be specified.).",
         ),
         (
             json!({"credential": {"oauth": {"clientId": "c", "clientSecret": "s", "url": "nope"}}}),
-            "validation error for type AuthInput: in.credential.oauth.url: must be a valid URL.",
+            "validation error for type AuthInput: credential: (Oauth: (url: must be a valid URL.).).",
         ),
     ] {
         let message = app

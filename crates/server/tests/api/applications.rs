@@ -377,7 +377,7 @@ async fn register_validation_errors_change_nothing(backend: Backend) {
     let base = json!({"name": "valid", "providerName": "p"});
     let mut cases = invalid_fields();
     cases.push((json!({"labels": {"": "empty key"}}), "labels"));
-    cases.push((json!({"labels": {"env": null}}), "labels.env"));
+    cases.push((json!({"labels": {"env": null}}), "labels: (env"));
     for (patch, field) in cases {
         let input = merged(&base, &patch);
         let message = app

@@ -754,7 +754,7 @@ async fn templates_carry_the_catalog(backend: Backend) {
         .await;
     assert_eq!(
         message,
-        "validation error for type APIDefinitionInput: targetURL: must be a valid URL."
+        "validation error for type ApplicationRegisterInput: apiDefinitions: (0: (targetURL: must be a valid URL.).)."
     );
     let apps = app.gql("{ applications { totalCount } }", json!({})).await;
     assert_eq!(apps["applications"]["totalCount"], 0);
@@ -816,35 +816,35 @@ fn api_cases() -> Vec<(&'static str, Value, Expect)> {
             "both data and fetchRequest",
             api_with(|a| a["spec"]["fetchRequest"] = fetch.clone()),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: spec: only one of data or fetchRequest may be given.",
+                "validation error for type APIDefinitionInput: spec: (Rule.DataOrFetchRequest: Only one of Data or Fetch Request must be passed.).",
             ),
         ),
         (
             "neither data nor fetchRequest",
             api_with(|a| a["spec"] = json!({"type": "OPEN_API", "format": "YAML"})),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: spec: one of data or fetchRequest must be given.",
+                "validation error for type APIDefinitionInput: spec: (Rule.DataOrFetchRequest: Only one of Data or Fetch Request must be passed.).",
             ),
         ),
         (
             "OPEN_API in XML",
             api_with(|a| a["spec"]["format"] = json!("XML")),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: spec.format: format XML is not allowed for OPEN_API specs: use YAML or JSON.",
+                "validation error for type APIDefinitionInput: spec: (Rule.MatchingTypeAndFormat: XML is not a valid spec format for spec type OPEN_API.).",
             ),
         ),
         (
             "ODATA in YAML",
             api_with(|a| a["spec"]["type"] = json!("ODATA")),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: spec.format: format YAML is not allowed for ODATA specs: use XML or JSON.",
+                "validation error for type APIDefinitionInput: spec: (Rule.MatchingTypeAndFormat: YAML is not a valid spec format for spec type ODATA.).",
             ),
         ),
         (
             "not YAML",
             api_with(|a| a["spec"]["data"] = json!("openapi: [3.0.0\ninfo: {")),
             Expect::Prefix(
-                "validation error for type APIDefinitionInput: spec.data: data is not valid YAML: ",
+                "validation error for type APIDefinitionInput: spec: (data: data is not valid YAML: ",
                 "",
             ),
         ),
@@ -852,7 +852,7 @@ fn api_cases() -> Vec<(&'static str, Value, Expect)> {
             "YAML that is not OpenAPI",
             api_with(|a| a["spec"]["data"] = json!("openapi: 3.0.0\npaths: {}\n")),
             Expect::Prefix(
-                "validation error for type APIDefinitionInput: spec.data: data is not a valid OpenAPI document: ",
+                "validation error for type APIDefinitionInput: spec: (data: data is not a valid OpenAPI document: ",
                 "info",
             ),
         ),
@@ -864,14 +864,14 @@ fn api_cases() -> Vec<(&'static str, Value, Expect)> {
                     "oauth": {"clientId": "c", "clientSecret": "s", "url": "https://auth.example.com"}}})
             }),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: defaultAuth.credential: exactly one of basic or oauth must be given.",
+                "validation error for type APIDefinitionInput: defaultAuth: (credential: (rule.ExactlyOneNotNil: exactly one credential input has to be specified.).).",
             ),
         ),
         (
             "neither basic nor oauth",
             api_with(|a| a["defaultAuth"] = json!({"credential": {}})),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: defaultAuth.credential: exactly one of basic or oauth must be given.",
+                "validation error for type APIDefinitionInput: defaultAuth: (credential: (rule.ExactlyOneNotNil: exactly one credential input has to be specified.).).",
             ),
         ),
         (
@@ -881,7 +881,7 @@ fn api_cases() -> Vec<(&'static str, Value, Expect)> {
                     "oauth": {"clientId": "c", "clientSecret": "s", "url": "token-endpoint"}}})
             }),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: defaultAuth.credential.oauth.url: must be a valid URL.",
+                "validation error for type APIDefinitionInput: defaultAuth: (credential: (Oauth: (url: must be a valid URL.).).).",
             ),
         ),
         (
@@ -907,14 +907,14 @@ fn api_cases() -> Vec<(&'static str, Value, Expect)> {
             "blank version",
             api_with(|a| a["version"] = json!({"value": ""})),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: version.value: cannot be blank.",
+                "validation error for type APIDefinitionInput: version: (value: cannot be blank.).",
             ),
         ),
         (
             "JSON declared, YAML sent",
             api_with(|a| a["spec"]["format"] = json!("JSON")),
             Expect::Prefix(
-                "validation error for type APIDefinitionInput: spec.data: data is not valid JSON: ",
+                "validation error for type APIDefinitionInput: spec: (data: data is not valid JSON: ",
                 "",
             ),
         ),
@@ -922,7 +922,7 @@ fn api_cases() -> Vec<(&'static str, Value, Expect)> {
             "blank spec data",
             api_with(|a| a["spec"]["data"] = json!("  \n")),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: spec.data: spec is empty.",
+                "validation error for type APIDefinitionInput: spec: (data: spec is empty.).",
             ),
         ),
         (
@@ -933,21 +933,21 @@ fn api_cases() -> Vec<(&'static str, Value, Expect)> {
                     "tokenEndpointURL": "/csrf", "credential": {"basic": {"username": "u", "password": "p"}}}});
             }),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: defaultAuth.requestAuth.csrf.tokenEndpointURL: must be a valid URL.",
+                "validation error for type APIDefinitionInput: defaultAuth: (requestAuth: (csrf: (tokenEndpointURL: must be a valid URL.).).).",
             ),
         ),
         (
             "basic username with a colon",
             api_with(|a| a["defaultAuth"] = basic_auth("a:b", "p")),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: defaultAuth.credential.basic.username: must not contain ':'.",
+                "validation error for type APIDefinitionInput: defaultAuth: (credential: (Basic: (username: must not contain ':'.).).).",
             ),
         ),
         (
             "blank basic password",
             api_with(|a| a["defaultAuth"] = basic_auth("u", "")),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: defaultAuth.credential.basic.password: cannot be blank.",
+                "validation error for type APIDefinitionInput: defaultAuth: (credential: (Basic: (password: cannot be blank.).).).",
             ),
         ),
         (
@@ -957,7 +957,7 @@ fn api_cases() -> Vec<(&'static str, Value, Expect)> {
                 a["defaultAuth"]["additionalHeaders"] = json!({"Bad Header": ["v"]});
             }),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: defaultAuth.additionalHeaders.Bad Header: is not a valid HTTP header name.",
+                "validation error for type APIDefinitionInput: defaultAuth: (additionalHeaders: (Bad Header: is not a valid HTTP header name.).).",
             ),
         ),
         (
@@ -967,7 +967,7 @@ fn api_cases() -> Vec<(&'static str, Value, Expect)> {
                 a["defaultAuth"]["additionalHeaders"] = json!({"X-A": ["v\r\nX-Injected: 1"]});
             }),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: defaultAuth.additionalHeaders.X-A: must not contain control characters.",
+                "validation error for type APIDefinitionInput: defaultAuth: (additionalHeaders: (X-A: (0: must not contain control characters.).).).",
             ),
         ),
         (
@@ -977,7 +977,7 @@ fn api_cases() -> Vec<(&'static str, Value, Expect)> {
                 a["defaultAuth"]["additionalQueryParams"] = json!({"q": []});
             }),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: defaultAuth.additionalQueryParams.q: must have at least one value.",
+                "validation error for type APIDefinitionInput: defaultAuth: (additionalQueryParams: (q: cannot be blank.).).",
             ),
         ),
         (
@@ -987,7 +987,7 @@ fn api_cases() -> Vec<(&'static str, Value, Expect)> {
                 a["defaultAuth"]["additionalHeaders"] = json!({"X-Empty": []});
             }),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: defaultAuth.additionalHeaders.X-Empty: must have at least one value.",
+                "validation error for type APIDefinitionInput: defaultAuth: (additionalHeaders: (X-Empty: cannot be blank.).).",
             ),
         ),
     ]
@@ -1013,7 +1013,7 @@ async fn invalid_inputs_are_refused_and_store_nothing(backend: Backend) {
         .gql_err(add_event, json!({"app": app_id, "in": no_channels}))
         .await;
     Expect::Prefix(
-        "validation error for type EventDefinitionInput: spec.data: data is not a valid AsyncAPI document: ",
+        "validation error for type EventDefinitionInput: spec: (data: data is not a valid AsyncAPI document: ",
         "channels",
     )
     .check(&message, "AsyncAPI without channels");
@@ -1075,7 +1075,7 @@ async fn invalid_inputs_are_refused_and_store_nothing(backend: Backend) {
             json!({"type": "CONFIGURATION_CHANGED", "url": "https://hooks.example.com",
                    "auth": {"credential": {}}}),
             Expect::Exact(
-                "validation error for type WebhookInput: auth.credential: exactly one of basic or oauth must be given.",
+                "validation error for type WebhookInput: auth: (credential: (rule.ExactlyOneNotNil: exactly one credential input has to be specified.).).",
             ),
         ),
     ] {
@@ -1095,19 +1095,23 @@ async fn invalid_inputs_are_refused_and_store_nothing(backend: Backend) {
                                        api_with(|a| a["targetURL"] = json!("nope")),
                                        api_input("good-2")]}),
             Expect::Exact(
-                "validation error for type APIDefinitionInput: targetURL: must be a valid URL.",
+                "validation error for type ApplicationRegisterInput: apiDefinitions: (1: (targetURL: must be a valid URL.).).",
             ),
         ),
         (
             "bad document",
             json!({"apiDefinitions": [api_input("good-1")], "documents": [document("")]}),
-            Expect::Exact("validation error for type DocumentInput: title: cannot be blank."),
+            Expect::Exact(
+                "validation error for type ApplicationRegisterInput: documents: (0: (title: cannot be blank.).).",
+            ),
         ),
         (
             "bad webhook",
             json!({"eventDefinitions": [event_input("good")],
                    "webhooks": [{"type": "CONFIGURATION_CHANGED", "url": "x"}]}),
-            Expect::Exact("validation error for type WebhookInput: url: must be a valid URL."),
+            Expect::Exact(
+                "validation error for type ApplicationRegisterInput: webhooks: (0: (url: must be a valid URL.).).",
+            ),
         ),
     ] {
         let mut input = bad.clone();
@@ -1158,7 +1162,7 @@ async fn hostile_specs_are_refused_quickly(backend: Backend) {
     );
     assert_eq!(
         message,
-        "validation error for type APIDefinitionInput: spec.data: data uses YAML anchors and aliases beyond the allowed limits."
+        "validation error for type APIDefinitionInput: spec: (data: data uses YAML anchors and aliases beyond the allowed limits.)."
     );
 
     let xml_bomb = r#"<?xml version="1.0"?>
@@ -1176,7 +1180,7 @@ async fn hostile_specs_are_refused_quickly(backend: Backend) {
         .await;
     assert_eq!(
         message,
-        "validation error for type APIDefinitionInput: spec.data: data is not allowed to contain an XML DOCTYPE declaration."
+        "validation error for type APIDefinitionInput: spec: (data: data is not allowed to contain an XML DOCTYPE declaration.)."
     );
 
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
@@ -1191,7 +1195,7 @@ async fn hostile_specs_are_refused_quickly(backend: Backend) {
         assert!(started.elapsed() < Duration::from_secs(5), "{format}");
         assert_eq!(
             message,
-            "validation error for type APIDefinitionInput: spec.data: data is nested too deeply (more than 64 levels).",
+            "validation error for type APIDefinitionInput: spec: (data: data is nested too deeply (more than 64 levels).).",
             "{format}"
         );
     }
@@ -1205,7 +1209,7 @@ async fn hostile_specs_are_refused_quickly(backend: Backend) {
         .await;
     assert_eq!(
         message,
-        "validation error for type EventDefinitionInput: spec.data: data is nested too deeply (more than 64 levels)."
+        "validation error for type EventDefinitionInput: spec: (data: data is nested too deeply (more than 64 levels).)."
     );
 
     // The server still answers, and nothing was stored.

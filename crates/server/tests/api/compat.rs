@@ -358,6 +358,130 @@ async fn validation_errors_read_as_compass(backend: Backend) {
     assert_eq!(data["application"]["apiDefinitions"]["totalCount"], 0);
 }
 
+/// Compass (ozzo-validation's `ValidateStruct`) reported every invalid field of an input at
+/// once: fields in byte order, `; ` between them, inner inputs and list items in parentheses
+/// under their field and index, a period after each list. Nothing is stored.
+async fn validation_reports_every_invalid_field_as_compass(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let app_id = app.register_app("target", json!({})).await;
+    let dns = "[a DNS-1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')]";
+    const APP: &str =
+        "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }";
+    let hook = |url: &str| json!({"type": "CONFIGURATION_CHANGED", "url": url});
+
+    // Top level and nested lists: webhooks, API definitions (with their spec and version),
+    // documents, labels.
+    let message = app
+        .gql_err(
+            APP,
+            json!({"in": {
+                "name": "", "providerName": "p", "description": "d".repeat(129),
+                "healthCheckURL": "nope", "labels": {"env": null},
+                "webhooks": [hook("http://ok.example.com"), hook("not a url")],
+                "apiDefinitions": [{"name": "api", "targetURL": "x",
+                    "spec": {"data": OPENAPI_YAML, "type": "OPEN_API", "format": "XML"},
+                    "version": {"value": ""}}],
+                "documents": [{"title": "", "displayName": "d", "description": "d", "format": "MARKDOWN"}],
+            }}),
+        )
+        .await;
+    assert_eq!(
+        message,
+        "validation error for type ApplicationRegisterInput: apiDefinitions: (0: (spec: (Rule.MatchingTypeAndFormat: XML is not a valid spec format for spec type OPEN_API.); targetURL: must be a valid URL; version: (value: cannot be blank.).).); description: the length must be no more than 128; documents: (0: (title: cannot be blank.).); healthCheckURL: must be a valid URL; labels: (env: cannot be blank.); name: cannot be blank; webhooks: (1: (url: must be a valid URL.).)."
+    );
+
+    // Indexes sort as text, as Go sorted the keys: 10 before 2.
+    let mut webhooks: Vec<Value> = (0..11)
+        .map(|i| hook(&format!("http://hooks.example.com/{i}")))
+        .collect();
+    webhooks[2] = hook("bad");
+    webhooks[10] = hook("ftp://hooks.example.com/10");
+    let message = app
+        .gql_err(
+            APP,
+            json!({"in": {"name": "0app", "providerName": "p", "webhooks": webhooks}}),
+        )
+        .await;
+    assert_eq!(
+        message,
+        "validation error for type ApplicationRegisterInput: name: cannot start with digit; webhooks: (10: (url: must be a valid URL.); 2: (url: must be a valid URL.).)."
+    );
+
+    let cases: Vec<(&str, Value, String)> = vec![
+        (
+            "mutation($in: RuntimeInput!) { registerRuntime(in: $in) { id } }",
+            json!({"in": {"name": "0invalid", "description": "d".repeat(129), "labels": {"k": null}}}),
+            "validation error for type RuntimeInput: description: the length must be no more than 128; labels: (k: cannot be blank.); name: cannot start with digit.".into(),
+        ),
+        (
+            "mutation($in: IntegrationSystemInput!) { registerIntegrationSystem(in: $in) { id } }",
+            json!({"in": {"name": "Sys", "description": "d".repeat(129)}}),
+            format!("validation error for type IntegrationSystemInput: description: the length must be no more than 128; name: {dns}."),
+        ),
+        (
+            "mutation($a: ID!, $in: APIDefinitionInput!) { addAPIDefinition(applicationID: $a, in: $in) { id } }",
+            json!({"a": app_id, "in": {"name": "Bad Name", "targetURL": "", "group": "g".repeat(37),
+                "spec": {"type": "OPEN_API", "format": "YAML"},
+                "defaultAuth": {"credential": {"basic": {"username": "", "password": ""}},
+                                "additionalHeaders": {"X-A": []}}}}),
+            format!("validation error for type APIDefinitionInput: defaultAuth: (additionalHeaders: (X-A: cannot be blank.); credential: (Basic: (password: cannot be blank; username: cannot be blank.).).); group: the length must be no more than 36; name: {dns}; spec: (Rule.DataOrFetchRequest: Only one of Data or Fetch Request must be passed.); targetURL: cannot be blank."),
+        ),
+        (
+            "mutation($a: ID!, $in: DocumentInput!) { addDocument(applicationID: $a, in: $in) { id } }",
+            json!({"a": app_id, "in": {"title": "", "displayName": "", "description": "d".repeat(129),
+                "format": "MARKDOWN", "fetchRequest": {"url": "nope", "filter": ""}}}),
+            "validation error for type DocumentInput: description: the length must be between 1 and 128; displayName: cannot be blank; fetchRequest: (filter: cannot be blank; url: must be a valid URL.); title: cannot be blank.".into(),
+        ),
+        (
+            "mutation($a: ID!, $in: WebhookInput!) { addWebhook(applicationID: $a, in: $in) { id } }",
+            json!({"a": app_id, "in": {"type": "CONFIGURATION_CHANGED", "url": "",
+                "auth": {"credential": {"oauth": {"clientId": "", "clientSecret": "s", "url": "u"}},
+                         "requestAuth": {}}}}),
+            "validation error for type WebhookInput: auth: (credential: (Oauth: (clientId: cannot be blank; url: must be a valid URL.).); requestAuth: (csrf: cannot be blank.).); url: cannot be blank.".into(),
+        ),
+        (
+            "mutation($in: ApplicationTemplateInput!) { createApplicationTemplate(in: $in) { id } }",
+            json!({"in": {"name": "0template", "description": "d".repeat(129),
+                "applicationInput": {"name": "app", "providerName": "p", "description": "{{x}}"},
+                "placeholders": [{"name": " "}, {"name": "x", "description": "d".repeat(129)}],
+                "accessLevel": "GLOBAL"}}),
+            "validation error for type ApplicationTemplateInput: Description: the length must be no more than 128; Name: cannot start with digit; Placeholders: (0: (name: cannot be blank.); 1: (description: the length must be no more than 128.).).".into(),
+        ),
+        (
+            "mutation($in: ApplicationFromTemplateInput!) { registerApplicationFromTemplate(in: $in) { id } }",
+            json!({"in": {"templateName": "", "values": [
+                {"placeholder": "a", "value": "1"}, {"placeholder": "", "value": "2"},
+                {"placeholder": "a", "value": "3"}]}}),
+            "validation error for type ApplicationFromTemplateInput: TemplateName: cannot be blank; Values: (1: (placeholder: cannot be blank.).); rule.UniquePlaceholders: placeholder [name=a] not unique.".into(),
+        ),
+    ];
+    for (query, variables, expected) in cases {
+        assert_eq!(
+            app.gql_err(query, variables.clone()).await,
+            expected,
+            "{variables}"
+        );
+    }
+
+    // Nothing was stored by any of them.
+    let data = app
+        .gql(
+            "query($a: ID!) { applications { totalCount } runtimes { totalCount }
+               integrationSystems { totalCount } applicationTemplates { totalCount }
+               application(id: $a) { webhooks { id } apiDefinitions { totalCount }
+                                     documents { totalCount } } }",
+            json!({"a": app_id}),
+        )
+        .await;
+    assert_eq!(
+        data,
+        json!({"applications": {"totalCount": 1}, "runtimes": {"totalCount": 0},
+               "integrationSystems": {"totalCount": 0}, "applicationTemplates": {"totalCount": 0},
+               "application": {"webhooks": [], "apiDefinitions": {"totalCount": 0},
+                               "documents": {"totalCount": 0}}})
+    );
+}
+
 async fn label_input_errors_name_the_key_and_schema(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let id = app.register_app("labelled", json!({"env": "prod"})).await;
@@ -410,7 +534,7 @@ async fn label_input_errors_name_the_key_and_schema(backend: Backend) {
         .await;
     assert_eq!(
         message,
-        "validation error for type RuntimeInput: labels.k: cannot contain not printable characters."
+        "validation error for type RuntimeInput: labels: (k: cannot contain not printable characters.)."
     );
     let message = app
         .gql_err(
@@ -715,6 +839,7 @@ crate::on_both_backends!(
     compass_example_registers_an_application_with_apis,
     urls_compass_accepted_are_accepted_and_stored_as_given,
     validation_errors_read_as_compass,
+    validation_reports_every_invalid_field_as_compass,
     label_input_errors_name_the_key_and_schema,
     reserved_label_keys_are_refused_for_non_users_in_any_case,
     scenarios_definition_takes_compass_meta_schema,

@@ -613,7 +613,7 @@ async fn fetch_urls_must_be_http(backend: Backend) {
         .await;
     assert_eq!(
         message,
-        "validation error for type APIDefinitionInput: spec.fetchRequest.url: must be a valid URL."
+        "validation error for type APIDefinitionInput: spec: (Rule.FetchRequest: (url: must be a valid URL.).)."
     );
     let message = app
         .gql_err(
@@ -624,7 +624,7 @@ async fn fetch_urls_must_be_http(backend: Backend) {
         .await;
     assert_eq!(
         message,
-        "validation error for type EventDefinitionInput: spec.fetchRequest.url: must be a valid URL."
+        "validation error for type EventDefinitionInput: spec: (Rule.FetchRequest: (url: must be a valid URL.).)."
     );
     let message = app
         .gql_err(
@@ -634,8 +634,8 @@ async fn fetch_urls_must_be_http(backend: Backend) {
         )
         .await;
     assert!(
-        message.starts_with("validation error for type DocumentInput: ")
-            && message.ends_with("fetchRequest.url: must be a valid URL."),
+        message
+            == "validation error for type DocumentInput: fetchRequest: (url: must be a valid URL.).",
         "{message}"
     );
     let data = app

@@ -12,6 +12,7 @@ mod auth;
 mod catalog;
 mod catalog_statements;
 mod compat;
+mod compat_examples;
 mod connector;
 mod cost;
 mod credentials;

@@ -244,7 +244,10 @@ async fn validation_errors_change_nothing(backend: Backend) {
             "description",
         ),
         (json!({"name": "ok", "labels": {"": 1}}), "labels"),
-        (json!({"name": "ok", "labels": {"env": null}}), "labels.env"),
+        (
+            json!({"name": "ok", "labels": {"env": null}}),
+            "labels: (env",
+        ),
     ];
     for (input, field) in cases {
         let prefix = format!("validation error for type RuntimeInput: {field}: ");

@@ -493,29 +493,36 @@ async fn application_template_validation(backend: Backend) {
     for (input, field) in [
         (
             with(json!({"placeholders": [{"name": "unused"}]})),
-            "placeholders",
+            "rule.ValidPlaceholders: application input does not use provided placeholder [name=unused].",
         ),
         (
             with(
                 json!({"placeholders": [{"name": "new-placeholder"}, {"name": "new-placeholder"}]}),
             ),
-            "placeholders",
+            "rule.ValidPlaceholders: placeholder [name=new-placeholder] not unique.",
         ),
         (
             with(json!({"placeholders": [{"name": " "}]})),
-            "placeholders",
+            "Placeholders: (0: (name: cannot be blank.).).",
         ),
         (
             with(
                 json!({"placeholders": [{"name": "new-placeholder", "description": "d".repeat(129)}]}),
             ),
-            "placeholders.description",
+            "Placeholders: (0: (description: the length must be no more than 128.).).",
         ),
-        (with(json!({"name": "0invalid"})), "name"),
-        (with(json!({"name": "UPPER"})), "name"),
-        (with(json!({"description": "d".repeat(129)})), "description"),
+        (
+            with(json!({"name": "0invalid"})),
+            "Name: cannot start with digit.",
+        ),
+        (with(json!({"name": "UPPER"})), "Name: [a DNS-1123"),
+        (
+            with(json!({"description": "d".repeat(129)})),
+            "Description: the length must be no more than 128.",
+        ),
     ] {
-        let prefix = format!("validation error for type ApplicationTemplateInput: {field}: ");
+        // Compass's keys for this input are its Go field names.
+        let prefix = format!("validation error for type ApplicationTemplateInput: {field}");
         let message = app.gql_err(CREATE_T, json!({"in": input})).await;
         assert!(message.starts_with(&prefix), "create {input}: {message}");
         let message = app.gql_err(UPDATE_T, json!({"id": id, "in": input})).await;

@@ -498,7 +498,7 @@ async fn connection_headers_are_refused_in_auths(backend: Backend) {
             )
             .await;
         assert!(
-            message.contains(&format!("auth.additionalHeaders.{name}"))
+            message.contains(&format!("auth: (additionalHeaders: ({name}: cannot be set"))
                 && message.contains("cannot be set"),
             "{message}"
         );
@@ -511,8 +511,9 @@ async fn connection_headers_are_refused_in_auths(backend: Backend) {
             )
             .await;
         assert!(
-            message.contains(&format!("defaultAuth.additionalHeaders.{name}"))
-                && message.contains("cannot be set"),
+            message.contains(&format!(
+                "defaultAuth: (additionalHeaders: ({name}: cannot be set"
+            )) && message.contains("cannot be set"),
             "{message}"
         );
         let mut api = api_input("fetched");
@@ -525,8 +526,9 @@ async fn connection_headers_are_refused_in_auths(backend: Backend) {
             )
             .await;
         assert!(
-            message.contains(&format!("additionalHeaders.{name}"))
-                && message.contains("cannot be set"),
+            message.contains(&format!(
+                "spec: (Rule.FetchRequest: (auth: (additionalHeaders: ({name}: cannot be set"
+            )),
             "{message}"
         );
     }
