@@ -232,7 +232,18 @@ pub async fn settle_for_application(
     app: Uuid,
     scenarios: Option<&BTreeSet<String>>,
 ) -> Result<()> {
-    let pending = tx.pending_fan_outs(tenant).await.map_err(internal)?;
+    let pending = tx
+        .pending_fan_outs(
+            tenant,
+            &[
+                FanOutKind::ConfigurationChanged,
+                FanOutKind::RuntimeSeesApplications,
+            ],
+            Some(app),
+            None,
+        )
+        .await
+        .map_err(internal)?;
     if pending.is_empty() {
         return Ok(());
     }
@@ -270,7 +281,15 @@ pub async fn settle_for_runtime(
     if scenarios.is_empty() && !deleted {
         return Ok(());
     }
-    let pending = tx.pending_fan_outs(tenant).await.map_err(internal)?;
+    let pending = tx
+        .pending_fan_outs(
+            tenant,
+            &[FanOutKind::RuntimesSeeApplication],
+            None,
+            deleted.then_some(runtime),
+        )
+        .await
+        .map_err(internal)?;
     for fan_out in pending {
         let concerned = match fan_out.kind {
             FanOutKind::RuntimesSeeApplication => fan_out.concerns_scenarios(scenarios),

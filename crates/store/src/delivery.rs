@@ -173,18 +173,23 @@ pub trait DeliveryTx: Send {
         fan_out: EventFanOut<'_>,
         time: time::OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    /// The fan-outs of `tenant` not yet completely expanded, oldest first.
+    /// The fan-outs of `tenant` not yet completely expanded, oldest first: those of the
+    /// `kinds`, and those of the application `app` or the runtime `runtime`.
     async fn pending_fan_outs(
         &mut self,
         tenant: TenantId,
+        kinds: &[FanOutKind],
+        app: Option<Uuid>,
+        runtime: Option<Uuid>,
     ) -> Result<Vec<PendingFanOut>, StoreError>;
     /// Expands what remains of the fan-out `seq` (waiting for a replica expanding it now)
     /// into deliveries and removes it; how many deliveries were queued (0 if it is gone).
     /// Costs three statements whatever the number of events.
     async fn expand_fan_out(&mut self, seq: i64) -> Result<u64, StoreError>;
-    /// Expands the next batch of the oldest fan-out no other replica is expanding: the
-    /// events of at most `keys` applications (or runtimes); the deliveries queued, or None
-    /// when no fan-out waits.
+    /// Expands the next batch of the oldest fan-out no other replica is expanding (the
+    /// events of at most `keys` applications with a webhook, or runtimes with scenarios),
+    /// and while that finishes it and little was queued, the next fan-outs likewise (up to
+    /// 64); the deliveries queued, or None when no fan-out waits.
     async fn expand_next_fan_out(&mut self, keys: i64) -> Result<Option<u64>, StoreError>;
     /// Whether any fan-out waits to be expanded (a cheap read).
     async fn has_pending_fan_outs(&mut self) -> Result<bool, StoreError>;
@@ -241,6 +246,11 @@ pub(crate) fn uuid_prefix() -> String {
     text
 }
 
+/// At most this many fan-outs are expanded in one transaction of the notifier...
+pub(crate) const FAN_OUTS_PER_TRANSACTION: usize = 64;
+/// ... and it stops after a fan-out that brought the deliveries queued to this many.
+pub(crate) const DELIVERIES_PER_TRANSACTION: u64 = 256;
+
 pub(crate) const FAN_OUT_COLUMNS: &str = "seq, tenant_id, kind, runtime_id, app_id, apis, joined, seen, \
      event_time, done_through";
 
@@ -285,6 +295,8 @@ macro_rules! delivery_tx {
             /// Pushes the `SELECT` of the events of `fan_out` (their varying ids, one row per
             /// event: `app_id`, `app_id, api_id` or `runtime_id, api_id`), limited to the keys
             /// (the first column) after `after` and up to `through`; false if it can have none.
+            /// Each is driven by an index in key order (applications with a webhook; runtimes
+            /// with scenarios), the rest looked up per key, so a batch costs its own size.
             fn push_fan_out_candidates(
                 qb: &mut sqlx::QueryBuilder<$Db>,
                 tenant: TenantId,
@@ -293,109 +305,109 @@ macro_rules! delivery_tx {
                 through: Option<Uuid>,
             ) -> bool {
                 use $crate::delivery::EventFanOut as F;
+                if fan_out.is_empty() {
+                    return false;
+                }
                 let key = sextant_domain::label::SCENARIOS_KEY;
                 let in_scenarios = |scenarios: &[String]| {
                     $crate::ResolvedFilter::AnyOf(key.to_owned(), scenarios.to_vec())
                 };
+                // Whether the application `w.app_id` has a scenarios label matching `scenarios`.
+                let app_in = |qb: &mut sqlx::QueryBuilder<$Db>, scenarios: &[String]| {
+                    qb.push("(SELECT 1 FROM application_labels l WHERE l.tenant_id = ");
+                    qb.push_bind(tenant.0);
+                    qb.push(" AND l.app_id = w.app_id AND l.key = ");
+                    qb.push_bind(key);
+                    Self::push_value_match(qb, &in_scenarios(scenarios));
+                    qb.push(")");
+                };
+                let range = |qb: &mut sqlx::QueryBuilder<$Db>, column: &str| {
+                    if let Some(after) = after {
+                        qb.push(format!(" AND {column} > "));
+                        qb.push_bind(after);
+                    }
+                    if let Some(through) = through {
+                        qb.push(format!(" AND {column} <= "));
+                        qb.push_bind(through);
+                    }
+                };
+                // w: the applications with a webhook, in the range.
+                let with_webhooks = |qb: &mut sqlx::QueryBuilder<$Db>| {
+                    qb.push("(SELECT DISTINCT h.app_id AS app_id FROM webhooks h WHERE h.tenant_id = ");
+                    qb.push_bind(tenant.0);
+                    range(qb, "h.app_id");
+                    qb.push(") w");
+                };
                 match fan_out {
                     F::ConfigurationChanged { scenarios, .. } => {
-                        if scenarios.is_empty() {
-                            return false;
-                        }
-                        qb.push("SELECT l.app_id AS app_id FROM application_labels l WHERE l.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND l.key = ");
-                        qb.push_bind(key);
-                        Self::push_value_match(qb, &in_scenarios(scenarios));
-                        qb.push(" AND EXISTS (SELECT 1 FROM webhooks h WHERE h.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND h.app_id = l.app_id)");
+                        qb.push("SELECT w.app_id AS app_id FROM ");
+                        with_webhooks(qb);
+                        qb.push(" WHERE EXISTS ");
+                        app_in(qb, scenarios);
                     }
                     F::RuntimeSeesApplications { runtime, joined, seen } => {
-                        if joined.is_empty() {
-                            return false;
-                        }
-                        qb.push(
-                            "SELECT d.app_id AS app_id, d.id AS api_id FROM api_definitions d \
-                             WHERE d.tenant_id = ",
-                        );
+                        qb.push("SELECT w.app_id AS app_id, d.id AS api_id FROM ");
+                        with_webhooks(qb);
+                        qb.push(" JOIN api_definitions d ON d.tenant_id = ");
                         qb.push_bind(tenant.0);
-                        qb.push(" AND d.default_auth IS NULL AND d.app_id IN (SELECT l.app_id FROM application_labels l WHERE l.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND l.key = ");
-                        qb.push_bind(key);
-                        Self::push_value_match(qb, &in_scenarios(joined));
-                        qb.push(")");
+                        qb.push(" AND d.app_id = w.app_id AND d.default_auth IS NULL WHERE EXISTS ");
+                        app_in(qb, joined);
                         if !seen.is_empty() {
-                            qb.push(" AND d.app_id NOT IN (SELECT l.app_id FROM application_labels l WHERE l.tenant_id = ");
-                            qb.push_bind(tenant.0);
-                            qb.push(" AND l.key = ");
-                            qb.push_bind(key);
-                            Self::push_value_match(qb, &in_scenarios(seen));
-                            qb.push(")");
+                            qb.push(" AND NOT EXISTS ");
+                            app_in(qb, seen);
                         }
-                        qb.push(" AND EXISTS (SELECT 1 FROM webhooks h WHERE h.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND h.app_id = d.app_id) AND NOT EXISTS (SELECT 1 FROM api_runtime_auths x WHERE x.tenant_id = ");
+                        qb.push(" AND NOT EXISTS (SELECT 1 FROM api_runtime_auths x WHERE x.tenant_id = ");
                         qb.push_bind(tenant.0);
                         qb.push(" AND x.api_id = d.id AND x.runtime_id = ");
                         qb.push_bind(runtime);
                         qb.push(")");
                     }
                     F::RuntimesSeeApplication { app, apis, joined, seen } => {
-                        if joined.is_empty() || apis.is_some_and(|a| a.is_empty()) {
-                            return false;
-                        }
+                        // r: the runtimes in the range in any of `joined`, through the labels'
+                        // primary key, in runtime order.
                         qb.push(
-                            "SELECT l.runtime_id AS runtime_id, d.id AS api_id FROM runtime_labels l \
-                             JOIN api_definitions d ON d.tenant_id = l.tenant_id AND d.app_id = ",
+                            "SELECT r.runtime_id AS runtime_id, d.id AS api_id FROM \
+                             (SELECT l.runtime_id AS runtime_id FROM runtime_labels l WHERE l.tenant_id = ",
                         );
+                        qb.push_bind(tenant.0);
+                        qb.push(format!(" AND {}l.key = ", Self::no_index()));
+                        qb.push_bind(key);
+                        range(qb, "l.runtime_id");
+                        Self::push_value_match(qb, &in_scenarios(joined));
+                        qb.push(") r JOIN api_definitions d ON d.tenant_id = ");
+                        qb.push_bind(tenant.0);
+                        qb.push(" AND d.app_id = ");
                         qb.push_bind(app);
                         qb.push(" AND d.default_auth IS NULL");
                         if let Some(apis) = apis {
                             qb.push(" AND d.id IN ");
                             Self::push_id_list(qb, apis);
                         }
-                        qb.push(" WHERE l.tenant_id = ");
+                        qb.push(" WHERE EXISTS (SELECT 1 FROM webhooks h WHERE h.tenant_id = ");
                         qb.push_bind(tenant.0);
-                        qb.push(" AND l.key = ");
-                        qb.push_bind(key);
-                        Self::push_value_match(qb, &in_scenarios(joined));
+                        qb.push(" AND h.app_id = ");
+                        qb.push_bind(app);
+                        qb.push(")");
                         if !seen.is_empty() {
-                            qb.push(" AND l.runtime_id NOT IN (SELECT l.runtime_id FROM runtime_labels l WHERE l.tenant_id = ");
+                            qb.push(" AND NOT EXISTS (SELECT 1 FROM runtime_labels l WHERE l.tenant_id = ");
                             qb.push_bind(tenant.0);
-                            qb.push(" AND l.key = ");
+                            qb.push(" AND l.runtime_id = r.runtime_id AND l.key = ");
                             qb.push_bind(key);
                             Self::push_value_match(qb, &in_scenarios(seen));
                             qb.push(")");
                         }
-                        qb.push(" AND EXISTS (SELECT 1 FROM webhooks h WHERE h.tenant_id = ");
+                        qb.push(" AND NOT EXISTS (SELECT 1 FROM api_runtime_auths x WHERE x.tenant_id = ");
                         qb.push_bind(tenant.0);
-                        qb.push(" AND h.app_id = ");
-                        qb.push_bind(app);
-                        qb.push(") AND NOT EXISTS (SELECT 1 FROM api_runtime_auths x WHERE x.tenant_id = ");
-                        qb.push_bind(tenant.0);
-                        qb.push(" AND x.api_id = d.id AND x.runtime_id = l.runtime_id)");
+                        qb.push(" AND x.api_id = d.id AND x.runtime_id = r.runtime_id)");
                     }
-                }
-                let column = match fan_out {
-                    F::ConfigurationChanged { .. } => "l.app_id",
-                    F::RuntimeSeesApplications { .. } => "d.app_id",
-                    F::RuntimesSeeApplication { .. } => "l.runtime_id",
-                };
-                if let Some(after) = after {
-                    qb.push(format!(" AND {column} > "));
-                    qb.push_bind(after);
-                }
-                if let Some(through) = through {
-                    qb.push(format!(" AND {column} <= "));
-                    qb.push_bind(through);
                 }
                 true
             }
 
-            /// The key that ends the next batch of `keys` keys of `fan_out` after `after`; None
-            /// if fewer remain (the batch is the rest).
+            /// The key that ends the next batch of `fan_out` after `after`: the `keys`-th
+            /// application with a webhook (runtime with scenarios) after it, whether or not
+            /// it is concerned, so that finding it costs the batch's size; None if fewer remain
+            /// (the batch is the rest).
             async fn fan_out_batch_end(
                 &mut self,
                 tenant: TenantId,
@@ -404,17 +416,35 @@ macro_rules! delivery_tx {
                 keys: i64,
             ) -> Result<Option<Uuid>, StoreError> {
                 use $crate::delivery::EventFanOut as F;
-                let column = match fan_out {
-                    F::RuntimesSeeApplication { .. } => "runtime_id",
-                    _ => "app_id",
+                let mut qb = match fan_out {
+                    F::RuntimesSeeApplication { .. } => {
+                        let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                            "SELECT l.runtime_id FROM runtime_labels l WHERE l.tenant_id = ",
+                        );
+                        qb.push_bind(tenant.0);
+                        qb.push(format!(" AND {}l.key = ", Self::no_index()));
+                        qb.push_bind(sextant_domain::label::SCENARIOS_KEY);
+                        if let Some(after) = after {
+                            qb.push(" AND l.runtime_id > ");
+                            qb.push_bind(after);
+                        }
+                        qb.push(" ORDER BY l.runtime_id");
+                        qb
+                    }
+                    _ => {
+                        let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                            "SELECT DISTINCT h.app_id FROM webhooks h WHERE h.tenant_id = ",
+                        );
+                        qb.push_bind(tenant.0);
+                        if let Some(after) = after {
+                            qb.push(" AND h.app_id > ");
+                            qb.push_bind(after);
+                        }
+                        qb.push(" ORDER BY h.app_id");
+                        qb
+                    }
                 };
-                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
-                    "SELECT DISTINCT {column} AS k FROM ("
-                ));
-                if !Self::push_fan_out_candidates(&mut qb, tenant, fan_out, after, None) {
-                    return Ok(None);
-                }
-                qb.push(") c ORDER BY k LIMIT 1 OFFSET ");
+                qb.push(" LIMIT 1 OFFSET ");
                 qb.push_bind(keys.max(1) - 1);
                 self.counter().inc();
                 let key: Option<Uuid> = qb
@@ -671,15 +701,31 @@ macro_rules! delivery_tx {
             async fn pending_fan_outs(
                 &mut self,
                 tenant: TenantId,
+                kinds: &[$crate::delivery::FanOutKind],
+                app: Option<Uuid>,
+                runtime: Option<Uuid>,
             ) -> Result<Vec<$crate::delivery::PendingFanOut>, StoreError> {
-                self.counter().inc();
-                let rows = sqlx::query(AssertSqlSafe(format!(
-                    "SELECT {} FROM webhook_fan_outs WHERE tenant_id = $1 ORDER BY seq",
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                    "SELECT {} FROM webhook_fan_outs WHERE tenant_id = ",
                     $crate::delivery::FAN_OUT_COLUMNS
-                )))
-                .bind(tenant.0)
-                .fetch_all(self.conn())
-                .await?;
+                ));
+                qb.push_bind(tenant.0);
+                qb.push(" AND (1 = 0");
+                for kind in kinds {
+                    qb.push(" OR kind = ");
+                    qb.push_bind(kind.as_str());
+                }
+                if let Some(app) = app {
+                    qb.push(" OR app_id = ");
+                    qb.push_bind(app);
+                }
+                if let Some(runtime) = runtime {
+                    qb.push(" OR runtime_id = ");
+                    qb.push_bind(runtime);
+                }
+                qb.push(") ORDER BY seq");
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
                 rows.iter().map(Self::fan_out_from_row).collect()
             }
 
@@ -717,53 +763,58 @@ macro_rules! delivery_tx {
             }
 
             async fn expand_next_fan_out(&mut self, keys: i64) -> Result<Option<u64>, StoreError> {
-                self.counter().inc();
-                let row = sqlx::query(AssertSqlSafe(format!(
-                    "SELECT {} FROM webhook_fan_outs ORDER BY seq LIMIT 1{}",
-                    $crate::delivery::FAN_OUT_COLUMNS,
-                    Self::lock_skipping()
-                )))
-                .fetch_optional(self.conn())
-                .await?;
-                let Some(row) = row else { return Ok(None) };
-                let pending = Self::fan_out_from_row(&row)?;
-                let Some(fan_out) = pending.fan_out() else {
+                let mut queued_total: Option<u64> = None;
+                // Small fan-outs (a handful of applications) are expanded several to a
+                // transaction; a large one one batch at a time.
+                for _ in 0..$crate::delivery::FAN_OUTS_PER_TRANSACTION {
                     self.counter().inc();
-                    sqlx::query("DELETE FROM webhook_fan_outs WHERE seq = $1")
-                        .bind(pending.seq)
-                        .execute(self.conn())
-                        .await?;
-                    return Ok(Some(0));
-                };
-                let through = self
-                    .fan_out_batch_end(pending.tenant, fan_out, pending.done_through, keys)
+                    let row = sqlx::query(AssertSqlSafe(format!(
+                        "SELECT {} FROM webhook_fan_outs ORDER BY seq LIMIT 1{}",
+                        $crate::delivery::FAN_OUT_COLUMNS,
+                        Self::lock_skipping()
+                    )))
+                    .fetch_optional(self.conn())
                     .await?;
-                let queued = self
-                    .insert_fan_out_deliveries(
-                        pending.tenant,
-                        fan_out,
-                        pending.time,
-                        pending.done_through,
-                        through,
-                    )
-                    .await?;
-                self.counter().inc();
-                match through {
-                    Some(through) => {
+                    let Some(row) = row else { break };
+                    let pending = Self::fan_out_from_row(&row)?;
+                    let (queued, through) = match pending.fan_out() {
+                        Some(fan_out) => {
+                            let through = self
+                                .fan_out_batch_end(pending.tenant, fan_out, pending.done_through, keys)
+                                .await?;
+                            let queued = self
+                                .insert_fan_out_deliveries(
+                                    pending.tenant,
+                                    fan_out,
+                                    pending.time,
+                                    pending.done_through,
+                                    through,
+                                )
+                                .await?;
+                            (queued, through)
+                        }
+                        None => (0, None),
+                    };
+                    let total = queued_total.unwrap_or(0) + queued;
+                    queued_total = Some(total);
+                    self.counter().inc();
+                    if let Some(through) = through {
                         sqlx::query("UPDATE webhook_fan_outs SET done_through = $2 WHERE seq = $1")
                             .bind(pending.seq)
                             .bind(through)
                             .execute(self.conn())
                             .await?;
+                        break;
                     }
-                    None => {
-                        sqlx::query("DELETE FROM webhook_fan_outs WHERE seq = $1")
-                            .bind(pending.seq)
-                            .execute(self.conn())
-                            .await?;
+                    sqlx::query("DELETE FROM webhook_fan_outs WHERE seq = $1")
+                        .bind(pending.seq)
+                        .execute(self.conn())
+                        .await?;
+                    if total >= $crate::delivery::DELIVERIES_PER_TRANSACTION {
+                        break;
                     }
                 }
-                Ok(Some(queued))
+                Ok(queued_total)
             }
 
             async fn has_pending_fan_outs(&mut self) -> Result<bool, StoreError> {

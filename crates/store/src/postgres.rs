@@ -289,6 +289,12 @@ impl PgTx {
         " FOR UPDATE SKIP LOCKED"
     }
 
+    /// What precedes a label's key column in a condition that must not pick an index by the
+    /// key: PostgreSQL plans by its statistics: nothing to steer.
+    fn no_index() -> &'static str {
+        ""
+    }
+
     async fn resolve_filters(
         &mut self,
         _tenant: TenantId,

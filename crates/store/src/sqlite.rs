@@ -289,6 +289,13 @@ impl SqliteTx {
         ""
     }
 
+    /// What precedes a label's key column in a condition that must not pick an index by the
+    /// key: SQLite without statistics prefers an index on `(tenant_id, key)` to a range on the
+    /// primary key; a unary `+` on the key column keeps it to the range.
+    fn no_index() -> &'static str {
+        "+"
+    }
+
     /// SQLite has no `jsonb @>`: containment of a scalar is expressed in SQL
     /// (`push_value_match`); containment of an array or object is evaluated here, in Rust,
     /// over the labels with the filter's key, and becomes an id list.
