@@ -51,7 +51,7 @@ pub struct NotifierSettings {
     /// attempt's deadline of 10 s).
     pub lease: Duration,
     /// Applications (or runtimes) whose events one transaction expands from a recorded
-    /// fan-out (default 32: a few milliseconds of the writer's time).
+    /// fan-out (default 16: a few milliseconds of the writer's time).
     pub fan_out_batch: i64,
 }
 
@@ -63,7 +63,7 @@ impl Default for NotifierSettings {
             give_up_after: Duration::from_secs(24 * 60 * 60),
             concurrency: 32,
             lease: Duration::from_secs(30),
-            fan_out_batch: 32,
+            fan_out_batch: 16,
         }
     }
 }

@@ -249,7 +249,7 @@ pub(crate) fn uuid_prefix() -> String {
 /// At most this many fan-outs are expanded in one transaction of the notifier...
 pub(crate) const FAN_OUTS_PER_TRANSACTION: usize = 64;
 /// ... and it stops after a fan-out that brought the deliveries queued to this many.
-pub(crate) const DELIVERIES_PER_TRANSACTION: u64 = 256;
+pub(crate) const DELIVERIES_PER_TRANSACTION: u64 = 128;
 
 pub(crate) const FAN_OUT_COLUMNS: &str = "seq, tenant_id, kind, runtime_id, app_id, apis, joined, seen, \
      event_time, done_through";
