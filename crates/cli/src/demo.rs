@@ -151,8 +151,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             listen: args.listen,
             mtls_listen: args.mtls_listen,
             public_url: None,
-            // Everything (the sample API, the webhook listener) is on loopback.
+            // Everything (the sample API, the webhook listener) is on loopback, and nothing
+            // else is called.
             fetch_allow_private: true,
+            fetch_allow_hosts: Some(sextant_server::HostAllowList::loopback()),
             token_lifetimes: sextant_server::TokenLifetimes::default(),
             certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
         },

@@ -76,6 +76,13 @@ struct ServerArgs {
     /// development; off by default).
     #[arg(long, env = "SEXTANT_FETCH_ALLOW_PRIVATE")]
     fetch_allow_private: bool,
+    /// Egress allow-list: the only hosts outbound calls (fetch requests, webhook deliveries,
+    /// their OAuth and CSRF token requests) may reach, comma-separated: host names,
+    /// `*.example.com` (names below it), IP addresses, CIDR blocks (`10.0.0.0/8`). Any other
+    /// host is refused before a DNS lookup. Unset: every public host (and private ones with
+    /// --fetch-allow-private).
+    #[arg(long, env = "SEXTANT_FETCH_ALLOW_HOSTS", value_name = "HOSTS")]
+    fetch_allow_hosts: Option<sextant_server::HostAllowList>,
     /// How long a one-time token that pairs an application is valid.
     #[arg(long, env = "SEXTANT_APPLICATION_TOKEN_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
     application_token_ttl: std::time::Duration,
@@ -195,6 +202,11 @@ struct AgentArgs {
     /// Let the gateway call APIs on loopback, private and link-local addresses.
     #[arg(long, env = "SEXTANT_AGENT_GATEWAY_ALLOW_PRIVATE")]
     gateway_allow_private: bool,
+    /// Egress allow-list of the gateway: the only hosts it calls APIs (and their token
+    /// endpoints) on, comma-separated, in the form of the server's --fetch-allow-hosts.
+    /// Unset: every public host (and private ones with --gateway-allow-private).
+    #[arg(long, env = "SEXTANT_AGENT_GATEWAY_ALLOW_HOSTS", value_name = "HOSTS")]
+    gateway_allow_hosts: Option<sextant_fetch::HostAllowList>,
     /// Where the event gateway listens (HTTPS; paired applications of the runtime's
     /// configuration post events with their client certificate to
     /// `https://<name>:<port>/<application>/v1/events`). Needs --event-sink.
@@ -603,7 +615,11 @@ fn app(args: AppArgs) -> anyhow::Result<()> {
 }
 
 fn agent(args: AgentArgs) -> anyhow::Result<()> {
-    let (gateway_listen, gateway_allow_private) = (args.gateway_listen, args.gateway_allow_private);
+    let (gateway_listen, gateway_allow_private, gateway_allow_hosts) = (
+        args.gateway_listen,
+        args.gateway_allow_private,
+        args.gateway_allow_hosts,
+    );
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")
@@ -632,6 +648,7 @@ fn agent(args: AgentArgs) -> anyhow::Result<()> {
         });
         let fetcher = sextant_fetch::Fetcher::new(sextant_fetch::FetchPolicy {
             allow_private: gateway_allow_private,
+            allow_hosts: gateway_allow_hosts,
             ..sextant_fetch::FetchPolicy::default()
         })?;
         let gateway = sextant_gateway::application_gateway(agent.handle().configuration(), fetcher);
@@ -711,6 +728,7 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
             mtls_listen: args.mtls_listen,
             public_url: args.public_url,
             fetch_allow_private: args.fetch_allow_private,
+            fetch_allow_hosts: args.fetch_allow_hosts,
             token_lifetimes: sextant_server::TokenLifetimes {
                 application: args.application_token_ttl,
                 runtime: args.runtime_token_ttl,

@@ -33,6 +33,9 @@ fn spawn_server() -> (Child, std::path::PathBuf) {
             "127.0.0.1:0",
             "--mtls-listen",
             "127.0.0.1:0",
+            // No test reaches beyond loopback, not even with a DNS lookup.
+            "--fetch-allow-hosts",
+            "localhost,127.0.0.1,::1",
         ])
         .arg("--data-dir")
         .arg(&dir)
@@ -102,6 +105,41 @@ fn schema_director_prints_the_committed_sdl() {
     assert!(out.status.success());
     let printed = String::from_utf8(out.stdout).unwrap();
     assert_eq!(printed, include_str!("../../director/schema.graphql"));
+}
+
+#[test]
+fn an_invalid_egress_allow_list_is_refused_before_anything_starts() {
+    let dir = std::env::temp_dir().join(format!("sextant-none-{}", uuid::Uuid::new_v4().simple()));
+    for (flag, env) in [
+        (Some("localhost,https://hooks.example.com"), None),
+        (None, Some("localhost,,::1")),
+    ] {
+        let mut command = Command::new(BIN);
+        command.args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--mtls-listen",
+            "127.0.0.1:0",
+        ]);
+        command.arg("--data-dir").arg(&dir);
+        if let Some(flag) = flag {
+            command.args(["--fetch-allow-hosts", flag]);
+        }
+        if let Some(env) = env {
+            command.env("SEXTANT_FETCH_ALLOW_HOSTS", env);
+        }
+        let out = command.output().unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--fetch-allow-hosts"), "{stderr}");
+        assert!(
+            stderr.contains("is not a host pattern") || stderr.contains("empty entry"),
+            "{stderr}"
+        );
+    }
+    // Refused before anything was written.
+    assert!(!dir.exists());
 }
 
 #[test]

@@ -4,15 +4,23 @@
 //! filters what DNS returns at connect time (so a name that re-resolves to a private address
 //! between a check and the connection cannot slip through), and [`check_target`] checks IP
 //! literals, which the connector never passes to the resolver.
+//!
+//! The egress allow-list ([`HostAllowList`]) is checked by [`check_target`] on every URL
+//! before anything is sent, so a host that is not on it is never resolved; the resolver
+//! checks it again and refuses such names without a lookup.
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
-use crate::FetchError;
+use crate::allow::HostAllowList;
+use crate::{FetchError, FetchPolicy};
 
 /// True if `ip` is publicly routable: not loopback, private, link-local (which includes the
 /// cloud metadata address 169.254.169.254), shared (CGNAT), unspecified, broadcast,
@@ -79,19 +87,20 @@ fn embedded_v4(high: u16, low: u16) -> Ipv4Addr {
 /// Parses a URL that is about to be called and checks it: a valid absolute http(s) URL with
 /// no user info (credentials belong in `Auth`), passing [`check_target`]. A URL stored
 /// without a scheme (Compass accepted `kyma-project.io/spec`) is called over `https`.
-pub(crate) fn parse_target(url: &str, allow_private: bool) -> Result<Url, FetchError> {
+pub(crate) fn parse_target(url: &str, policy: &FetchPolicy) -> Result<Url, FetchError> {
     let url = sextant_domain::validate::with_default_scheme(url);
     let parsed = Url::parse(&url).map_err(|e| FetchError::InvalidUrl {
         reason: e.to_string(),
     })?;
-    check_target(&parsed, allow_private)?;
+    check_target(&parsed, policy)?;
     Ok(parsed)
 }
 
-/// Checks a URL before each request: scheme http or https, a host, no user info, and, unless
-/// private addresses are allowed, a host that is not a non-public IP literal. Host names are
-/// checked when they are resolved, by [`PolicyResolver`].
-pub(crate) fn check_target(url: &Url, allow_private: bool) -> Result<(), FetchError> {
+/// Checks a URL before each request: scheme http or https, a host, no user info, a host on
+/// the allow-list if there is one, and, unless private addresses are allowed, a host that is
+/// not a non-public IP literal. The addresses of host names are checked when they are
+/// resolved, by [`PolicyResolver`].
+pub(crate) fn check_target(url: &Url, policy: &FetchPolicy) -> Result<(), FetchError> {
     match url.scheme() {
         "http" | "https" => {}
         other => {
@@ -105,18 +114,25 @@ pub(crate) fn check_target(url: &Url, allow_private: bool) -> Result<(), FetchEr
             reason: "user info in URLs is not accepted; credentials belong in the auth".into(),
         });
     }
-    let literal = match url.host() {
-        None => {
-            return Err(FetchError::InvalidUrl {
-                reason: "the URL has no host".into(),
-            });
-        }
-        Some(Host::Domain(_)) => None,
-        Some(Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
-        Some(Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+    let Some(host) = url.host() else {
+        return Err(FetchError::InvalidUrl {
+            reason: "the URL has no host".into(),
+        });
+    };
+    if let Some(allowed) = &policy.allow_hosts
+        && !allowed.allows(&host)
+    {
+        return Err(FetchError::HostNotAllowed {
+            host: host_text(&host),
+        });
+    }
+    let literal = match host {
+        Host::Domain(_) => None,
+        Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
     };
     if let Some(address) = literal
-        && !allow_private
+        && !policy.allow_private
         && !is_public(address)
     {
         return Err(FetchError::AddressNotAllowed {
@@ -128,22 +144,61 @@ pub(crate) fn check_target(url: &Url, allow_private: bool) -> Result<(), FetchEr
     Ok(())
 }
 
-/// A DNS resolver (the system's, through `getaddrinfo`) that drops non-public addresses unless
-/// private addresses are allowed. When every address of a name is dropped, resolution fails
-/// with [`BlockedAddress`], which [`blocked_address`] finds again in reqwest's error chain.
-#[derive(Debug, Clone, Copy)]
+/// The host as messages show it: IPv6 addresses without brackets.
+fn host_text(host: &Host<&str>) -> String {
+    match host {
+        Host::Domain(name) => (*name).to_owned(),
+        Host::Ipv4(v4) => v4.to_string(),
+        Host::Ipv6(v6) => v6.to_string(),
+    }
+}
+
+/// What the resolver's lookup returns.
+pub(crate) type LookupResult = std::io::Result<Vec<SocketAddr>>;
+
+/// The name lookup under [`PolicyResolver`]: the system's (`getaddrinfo`), or, in tests, one
+/// that answers without the network.
+pub(crate) trait Lookup: Send + Sync {
+    fn lookup(&self, host: String) -> Pin<Box<dyn Future<Output = LookupResult> + Send>>;
+}
+
+/// The system resolver, through `getaddrinfo`.
+pub(crate) struct SystemLookup;
+
+impl Lookup for SystemLookup {
+    fn lookup(&self, host: String) -> Pin<Box<dyn Future<Output = LookupResult> + Send>> {
+        Box::pin(async move {
+            // Port 0: the connector puts in the URL's port.
+            Ok(tokio::net::lookup_host((host.as_str(), 0)).await?.collect())
+        })
+    }
+}
+
+/// A DNS resolver that refuses names not on the allow-list without looking them up, and drops
+/// non-public addresses unless private addresses are allowed. When every address of a name is
+/// dropped, resolution fails with [`BlockedAddress`], and a refused name with [`HostRefused`];
+/// [`blocked_address`] finds either again in reqwest's error chain.
+#[derive(Clone)]
 pub(crate) struct PolicyResolver {
     pub(crate) allow_private: bool,
+    pub(crate) allow_hosts: Option<Arc<HostAllowList>>,
+    pub(crate) lookup: Arc<dyn Lookup>,
 }
 
 impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
         let allow_private = self.allow_private;
+        let refused = self
+            .allow_hosts
+            .as_ref()
+            .is_some_and(|allowed| !allowed.allows_name(&host));
+        let lookup = self.lookup.clone();
         Box::pin(async move {
-            // Port 0: the connector puts in the URL's port.
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if refused {
+                return Err(Box::new(HostRefused { host }) as Box<dyn StdError + Send + Sync>);
+            }
+            let resolved = lookup.lookup(host.clone()).await?;
             if allow_private {
                 return Ok(Box::new(resolved.into_iter()) as Addrs);
             }
@@ -160,6 +215,20 @@ impl Resolve for PolicyResolver {
     }
 }
 
+/// A name the allow-list refuses.
+#[derive(Debug)]
+pub(crate) struct HostRefused {
+    pub(crate) host: String,
+}
+
+impl fmt::Display for HostRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is not on the allow-list", self.host)
+    }
+}
+
+impl StdError for HostRefused {}
+
 /// A name resolved only to addresses the policy refuses.
 #[derive(Debug)]
 pub(crate) struct BlockedAddress {
@@ -175,7 +244,8 @@ impl fmt::Display for BlockedAddress {
 
 impl StdError for BlockedAddress {}
 
-/// The [`BlockedAddress`] somewhere in an error's source chain, as the policy error.
+/// The [`BlockedAddress`] or [`HostRefused`] somewhere in an error's source chain, as the
+/// policy error.
 pub(crate) fn blocked_address(error: &reqwest::Error) -> Option<FetchError> {
     let mut source: Option<&(dyn StdError + 'static)> = Some(error);
     while let Some(cause) = source {
@@ -183,6 +253,11 @@ pub(crate) fn blocked_address(error: &reqwest::Error) -> Option<FetchError> {
             return Some(FetchError::AddressNotAllowed {
                 host: blocked.host.clone(),
                 address: blocked.address,
+            });
+        }
+        if let Some(refused) = cause.downcast_ref::<HostRefused>() {
+            return Some(FetchError::HostNotAllowed {
+                host: refused.host.clone(),
             });
         }
         source = cause.source();
@@ -195,6 +270,13 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    fn lenient() -> FetchPolicy {
+        FetchPolicy {
+            allow_private: true,
+            ..FetchPolicy::default()
+        }
+    }
 
     fn public(text: &str) -> bool {
         is_public(text.parse().unwrap())
@@ -288,7 +370,8 @@ mod tests {
 
     #[test]
     fn targets() {
-        let check = |url: &str| parse_target(url, false);
+        let strict = FetchPolicy::default();
+        let check = |url: &str| parse_target(url, &strict);
         assert!(check("https://example.com/a?b=c").is_ok());
         assert!(check("http://8.8.8.8/").is_ok());
         assert!(matches!(
@@ -321,25 +404,223 @@ mod tests {
                 matches!(check(private), Err(FetchError::AddressNotAllowed { .. })),
                 "{private}"
             );
-            assert!(parse_target(private, true).is_ok(), "{private}");
+            assert!(parse_target(private, &lenient()).is_ok(), "{private}");
         }
     }
 
     #[test]
     fn a_url_without_scheme_is_called_over_https_and_checked() {
-        let url = parse_target("kyma-project.io/specs/api.yaml?v=1", false).unwrap();
+        let url = parse_target(
+            "kyma-project.io/specs/api.yaml?v=1",
+            &FetchPolicy::default(),
+        )
+        .unwrap();
         assert_eq!(url.as_str(), "https://kyma-project.io/specs/api.yaml?v=1");
-        let url = parse_target("localhost:8443/x", true).unwrap();
+        let url = parse_target("localhost:8443/x", &lenient()).unwrap();
         assert_eq!(url.as_str(), "https://localhost:8443/x");
         // The SSRF rules apply to what is called.
         for private in ["127.0.0.1:8080/spec", "169.254.169.254/latest", "[::1]/x"] {
             assert!(
                 matches!(
-                    parse_target(private, false),
+                    parse_target(private, &FetchPolicy::default()),
                     Err(FetchError::AddressNotAllowed { .. })
                 ),
                 "{private}"
             );
         }
+    }
+}
+
+/// The allow-list end to end through a [`crate::Fetcher`] whose resolver counts lookups (and
+/// answers 127.0.0.1 without the network): a refused host is never looked up.
+#[cfg(test)]
+mod allow_list_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::str::FromStr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use sextant_domain::credentials::{Auth, Credential};
+
+    use super::*;
+    use crate::Fetcher;
+
+    #[derive(Default)]
+    struct CountingLookup {
+        names: std::sync::Mutex<Vec<String>>,
+        calls: AtomicUsize,
+    }
+
+    impl Lookup for CountingLookup {
+        fn lookup(&self, host: String) -> Pin<Box<dyn Future<Output = LookupResult> + Send>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if let Ok(mut names) = self.names.lock() {
+                names.push(host);
+            }
+            Box::pin(async { Ok(vec![SocketAddr::from(([127, 0, 0, 1], 0))]) })
+        }
+    }
+
+    fn policy(hosts: &str) -> FetchPolicy {
+        FetchPolicy {
+            allow_private: true,
+            allow_hosts: Some(hosts.parse().unwrap()),
+            ..FetchPolicy::default()
+        }
+    }
+
+    fn fetcher(hosts: &str) -> (Fetcher, Arc<CountingLookup>) {
+        let lookup = Arc::new(CountingLookup::default());
+        let fetcher =
+            Fetcher::build_with_lookup(policy(hosts), Vec::new(), lookup.clone()).unwrap();
+        (fetcher, lookup)
+    }
+
+    /// A local server: `/` answers "ok", `/away` redirects to `http://foo.bar/`.
+    async fn serve() -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = axum::Router::new()
+            .route("/", axum::routing::get(|| async { "ok" }))
+            .route(
+                "/away",
+                axum::routing::get(|| async {
+                    axum::response::Redirect::temporary("http://foo.bar/spec")
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_refused_name_is_never_looked_up() {
+        let (fetcher, lookup) = fetcher("allowed.test,*.allowed.test,127.0.0.1");
+        for url in [
+            "https://foo.bar/spec",
+            "foo.bar/spec",
+            "https://allowed.test.foo.bar/",
+            "https://xallowed.test/",
+            "http://127.0.0.2/",
+            "http://[::1]/",
+        ] {
+            let error = fetcher.fetch(url, None).await.unwrap_err();
+            assert!(
+                matches!(error, FetchError::HostNotAllowed { .. }),
+                "{url}: {error:?}"
+            );
+            assert!(
+                error
+                    .to_string()
+                    .contains("is not allowed: outbound calls may reach only"),
+                "{error}"
+            );
+        }
+        let error = fetcher.fetch("https://foo.bar/", None).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "host foo.bar is not allowed: outbound calls may reach only the hosts on the server's allow-list"
+        );
+        assert_eq!(lookup.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn allowed_names_and_literals_are_called_and_redirects_are_checked() {
+        let port = serve().await;
+        let (fetcher, lookup) = fetcher("allowed.test,*.allowed.test,127.0.0.1");
+        // An IP literal on the list: called, never looked up.
+        let fetched = fetcher
+            .fetch(&format!("http://127.0.0.1:{port}/"), None)
+            .await
+            .unwrap();
+        assert_eq!(fetched.body, "ok");
+        assert_eq!(lookup.calls.load(Ordering::SeqCst), 0);
+        // Names on the list (exact and wildcard) are looked up and called.
+        for host in ["allowed.test", "a.b.allowed.test"] {
+            let fetched = fetcher
+                .fetch(&format!("http://{host}:{port}/"), None)
+                .await
+                .unwrap();
+            assert_eq!(fetched.body, "ok");
+        }
+        assert_eq!(
+            *lookup.names.lock().unwrap(),
+            ["allowed.test", "a.b.allowed.test"]
+        );
+        // A redirect to a host that is not on the list is refused at that hop.
+        let error = fetcher
+            .fetch(&format!("http://127.0.0.1:{port}/away"), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, FetchError::HostNotAllowed { host } if host == "foo.bar"),
+            "{error:?}"
+        );
+        assert_eq!(lookup.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn token_endpoints_are_checked_before_any_lookup() {
+        let (fetcher, lookup) = fetcher("allowed.test");
+        let auth = Auth {
+            credential: Credential::OAuth {
+                client_id: "client".into(),
+                client_secret: "secret".into(),
+                url: "https://tokens.foo.bar/oauth/token".into(),
+            },
+            additional_headers: None,
+            additional_query_params: None,
+            request_auth: None,
+        };
+        let error = fetcher
+            .fetch("https://allowed.test/spec", Some(&auth))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, FetchError::Auth(_)), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .contains("host tokens.foo.bar is not allowed"),
+            "{error}"
+        );
+        assert_eq!(lookup.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_names_off_the_list_without_a_lookup() {
+        let lookup = Arc::new(CountingLookup::default());
+        let resolver = PolicyResolver {
+            allow_private: true,
+            allow_hosts: Some(Arc::new("localhost,*.allowed.test".parse().unwrap())),
+            lookup: lookup.clone(),
+        };
+        let error = match resolver.resolve(Name::from_str("foo.bar").unwrap()).await {
+            Ok(_) => panic!("foo.bar must be refused"),
+            Err(error) => error,
+        };
+        assert!(error.downcast_ref::<HostRefused>().is_some(), "{error}");
+        assert_eq!(lookup.calls.load(Ordering::SeqCst), 0);
+        let addresses: Vec<SocketAddr> = resolver
+            .resolve(Name::from_str("x.allowed.test").unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert_eq!(addresses, [SocketAddr::from(([127, 0, 0, 1], 0))]);
+        assert_eq!(lookup.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn without_a_list_every_public_host_passes_as_before() {
+        let strict = FetchPolicy::default();
+        assert!(parse_target("https://foo.bar/", &strict).is_ok());
+        assert!(parse_target("kyma-project.io/api.yaml", &strict).is_ok());
+        // The list narrows the address policy; it does not widen it.
+        let listed = FetchPolicy {
+            allow_hosts: Some("10.0.0.0/8".parse().unwrap()),
+            ..FetchPolicy::default()
+        };
+        assert!(matches!(
+            parse_target("http://10.1.2.3/", &listed),
+            Err(FetchError::AddressNotAllowed { .. })
+        ));
     }
 }

@@ -244,7 +244,7 @@ impl Fetcher {
         client_id: &str,
         client_secret: &str,
     ) -> Result<(HeaderValue, Duration), FetchError> {
-        let target = parse_target(url, self.inner.policy.allow_private).map_err(|e| {
+        let target = parse_target(url, &self.inner.policy).map_err(|e| {
             FetchError::Auth(format!("the OAuth token endpoint cannot be used: {e}"))
         })?;
         let shown = display_url(&target);
@@ -311,8 +311,8 @@ impl Fetcher {
         &self,
         csrf: &CsrfTokenAuth,
     ) -> Result<(HeaderValue, Option<HeaderValue>), FetchError> {
-        let mut target = parse_target(&csrf.token_endpoint_url, self.inner.policy.allow_private)
-            .map_err(|e| {
+        let mut target =
+            parse_target(&csrf.token_endpoint_url, &self.inner.policy).map_err(|e| {
                 FetchError::Auth(format!("the CSRF token endpoint cannot be used: {e}"))
             })?;
         let shown = display_url(&target);

@@ -14,7 +14,10 @@ use sextant_domain::credentials::{Auth, Credential};
 use url::Url;
 
 use crate::FetchError;
-use crate::address::{PolicyResolver, blocked_address, check_target, parse_target};
+use crate::HostAllowList;
+use crate::address::{
+    Lookup, PolicyResolver, SystemLookup, blocked_address, check_target, parse_target,
+};
 use crate::auth::{CSRF_HEADER, Credentials, TokenCache};
 use crate::error::{chain, display_url};
 
@@ -33,6 +36,11 @@ pub struct FetchPolicy {
     /// Whether loopback, private, link-local and other non-public addresses may be called.
     /// Default false; tests and the local demo turn it on.
     pub allow_private: bool,
+    /// The egress allow-list: when set, only hosts on it are called (every URL, redirect
+    /// target, token and CSRF endpoint), and any other host is refused before its name is
+    /// resolved. It narrows `allow_private`, never widens it. Default None: every host the
+    /// address policy allows.
+    pub allow_hosts: Option<HostAllowList>,
     /// Most calls in flight at once across the whole fetcher (the server); more wait for a
     /// slot within their deadline. Default 64.
     pub max_concurrent: usize,
@@ -46,6 +54,7 @@ impl Default for FetchPolicy {
             max_bytes: sextant_domain::MAX_SPEC_BYTES,
             max_redirects: 5,
             allow_private: false,
+            allow_hosts: None,
             max_concurrent: 64,
         }
     }
@@ -141,6 +150,15 @@ impl Fetcher {
     }
 
     fn build(policy: FetchPolicy, roots: Vec<reqwest::Certificate>) -> Result<Self, FetchError> {
+        Self::build_with_lookup(policy, roots, Arc::new(SystemLookup))
+    }
+
+    /// A fetcher whose resolver looks names up with `lookup` (tests count the lookups).
+    pub(crate) fn build_with_lookup(
+        policy: FetchPolicy,
+        roots: Vec<reqwest::Certificate>,
+        lookup: Arc<dyn Lookup>,
+    ) -> Result<Self, FetchError> {
         let client = reqwest::Client::builder()
             // Redirects are followed by `follow`, which checks every hop.
             .redirect(reqwest::redirect::Policy::none())
@@ -148,6 +166,8 @@ impl Fetcher {
             .no_proxy()
             .dns_resolver(PolicyResolver {
                 allow_private: policy.allow_private,
+                allow_hosts: policy.allow_hosts.clone().map(Arc::new),
+                lookup,
             })
             .connect_timeout(policy.connect_timeout)
             .user_agent(concat!("sextant/", env!("CARGO_PKG_VERSION")))
@@ -251,7 +271,7 @@ impl Fetcher {
         auth: Option<&Auth>,
     ) -> Result<reqwest::Response, FetchError> {
         // Checked before any credential is obtained for it.
-        let url = parse_target(&request.url, self.inner.policy.allow_private)?;
+        let url = parse_target(&request.url, &self.inner.policy)?;
         let Some(auth) = auth else {
             return Ok(self.follow(request, url, None).await?.0);
         };
@@ -336,13 +356,14 @@ impl Fetcher {
         }
     }
 
-    /// Sends one request, after checking its URL (scheme, IP literal); host names are checked
-    /// by the resolver when the connection is made. No redirect is followed.
+    /// Sends one request, after checking its URL (scheme, allow-list, IP literal); the
+    /// addresses of host names are checked by the resolver when the connection is made. No
+    /// redirect is followed.
     pub(crate) async fn hop(
         &self,
         request: reqwest::Request,
     ) -> Result<reqwest::Response, FetchError> {
-        check_target(request.url(), self.inner.policy.allow_private)?;
+        check_target(request.url(), &self.inner.policy)?;
         let origin = request.url().origin().ascii_serialization();
         self.inner
             .client

@@ -19,6 +19,13 @@ pub enum FetchError {
     #[error("only http and https URLs can be fetched, not {scheme}")]
     SchemeNotAllowed { scheme: String },
 
+    /// The host is not on the egress allow-list ([`crate::FetchPolicy::allow_hosts`]); it was
+    /// not resolved and nothing was sent to it.
+    #[error(
+        "host {host} is not allowed: outbound calls may reach only the hosts on the server's allow-list"
+    )]
+    HostNotAllowed { host: String },
+
     /// The host is, or resolves only to, an address that is not publicly routable.
     #[error("{}", address_message(host, address))]
     AddressNotAllowed { host: String, address: IpAddr },

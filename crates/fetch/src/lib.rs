@@ -29,6 +29,10 @@
 //!   addresses, and IPv6 forms embedding them, are refused: IP literals before sending, host
 //!   names by the DNS resolver at connect time (so a rebinding name cannot pass a check and
 //!   then connect elsewhere). No proxy is ever used.
+//! - **Allowed hosts:** with an allow-list ([`HostAllowList`], `allow_hosts`), a URL, redirect
+//!   target, token or CSRF endpoint whose host is not on it is refused before anything is
+//!   sent and before its name is resolved (the resolver refuses such a name again without a
+//!   lookup).
 //! - **Limits:** a connect timeout, and one total timeout over the whole call (auth steps,
 //!   redirects, body). Bodies are streamed and refused once they exceed `max_bytes` (or
 //!   up front when `Content-Length` says so); token responses are read up to 64 KiB.
@@ -40,11 +44,13 @@
 #![forbid(unsafe_code)]
 
 mod address;
+mod allow;
 mod auth;
 mod client;
 mod error;
 
 pub use address::is_public;
+pub use allow::{HostAllowList, HostListError};
 pub use auth::{CSRF_HEADER, Credentials};
 pub use client::{FetchPolicy, Fetched, Fetcher, OutboundRequest, OutboundResponse};
 pub use error::FetchError;

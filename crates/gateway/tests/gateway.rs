@@ -13,7 +13,7 @@ use sextant_domain::runtime_config::{
     ConfiguredApi, ConfiguredApplication, CredentialsSource, RuntimeConfiguration,
 };
 use sextant_domain::{Auth, Credential};
-use sextant_fetch::{FetchPolicy, Fetcher};
+use sextant_fetch::{FetchPolicy, Fetcher, HostAllowList};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -123,6 +123,8 @@ async fn gateway(
     let (tx, rx) = watch::channel(None);
     let fetcher = Fetcher::new(FetchPolicy {
         allow_private,
+        // No test reaches beyond loopback, not even with a DNS lookup.
+        allow_hosts: Some(HostAllowList::loopback()),
         ..FetchPolicy::default()
     })
     .unwrap();

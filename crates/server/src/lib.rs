@@ -29,6 +29,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use datadir::{Rotation, load_issuer, rotate_ca};
+pub use sextant_fetch::HostAllowList;
 pub use sextant_graphql_cost::Limits as GraphqlLimits;
 pub use sextant_pki::ServingNamePolicy;
 
@@ -94,6 +95,11 @@ pub struct ServerConfig {
     /// Whether fetch requests may reach loopback, private and link-local addresses (off by
     /// default: a user-supplied URL must not probe the server's own network).
     pub fetch_allow_private: bool,
+    /// The egress allow-list of every outbound call the server makes (fetch requests of specs
+    /// and documents, webhook deliveries, their OAuth and CSRF token requests): a host not on
+    /// it is refused before its name is resolved. None: every host `fetch_allow_private`
+    /// allows.
+    pub fetch_allow_hosts: Option<HostAllowList>,
     /// Lifetimes of one-time tokens.
     pub token_lifetimes: TokenLifetimes,
     /// How long a client certificate the Connector issues is valid (Compass: 90 days).
@@ -618,12 +624,14 @@ pub async fn start_with(
     // Fetch requests read specs up to the fetched-spec limit; webhooks keep the default.
     let fetcher = sextant_fetch::Fetcher::new(sextant_fetch::FetchPolicy {
         allow_private: config.fetch_allow_private,
+        allow_hosts: config.fetch_allow_hosts.clone(),
         max_bytes: spec_limits.max_fetched_spec,
         ..sextant_fetch::FetchPolicy::default()
     })
     .map_err(ServerError::Fetch)?;
     let webhook_fetcher = sextant_fetch::Fetcher::new(sextant_fetch::FetchPolicy {
         allow_private: config.fetch_allow_private,
+        allow_hosts: config.fetch_allow_hosts.clone(),
         ..sextant_fetch::FetchPolicy::default()
     })
     .map_err(ServerError::Fetch)?;

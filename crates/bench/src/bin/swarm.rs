@@ -703,6 +703,9 @@ async fn run(args: &Args) -> Result<()> {
         .arg(format!("127.0.0.1:{main_port}"))
         .arg("--mtls-listen")
         .arg(format!("127.0.0.1:{mtls_port}"))
+        // No benchmark reaches beyond loopback, not even with a DNS lookup.
+        .arg("--fetch-allow-hosts")
+        .arg("localhost,127.0.0.1,::1")
         // Every simulated agent and client connects from 127.0.0.1.
         .arg("--max-connections-per-peer")
         .arg((args.agents + args.clients + 64).to_string());
@@ -1081,7 +1084,9 @@ async fn run(args: &Args) -> Result<()> {
         .arg("--state-dir")
         .arg(&state_dir)
         .arg("--gateway-listen")
-        .arg(format!("127.0.0.1:{}", free_port()?));
+        .arg(format!("127.0.0.1:{}", free_port()?))
+        .arg("--gateway-allow-hosts")
+        .arg("localhost,127.0.0.1,::1");
     let agent_started = Instant::now();
     let mut agent = Spawned::start(command, db.dir.join("agent.log"))?;
     let applied_file = state_dir.join("applied-configuration.json");

@@ -130,6 +130,8 @@ pub async fn start_running(
             mtls_listen: format!("127.0.0.1:{}", ports.1).parse().unwrap(),
             public_url: None,
             fetch_allow_private: true,
+            // No test or benchmark reaches beyond loopback, not even with a DNS lookup.
+            fetch_allow_hosts: Some(sextant_server::HostAllowList::loopback()),
             token_lifetimes: sextant_server::TokenLifetimes::default(),
             certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
         },

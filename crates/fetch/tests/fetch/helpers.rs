@@ -8,7 +8,7 @@ use axum::Router;
 use axum::http::HeaderMap;
 use base64::Engine as _;
 use sextant_domain::credentials::{Auth, Credential};
-use sextant_fetch::{FetchPolicy, Fetcher};
+use sextant_fetch::{FetchPolicy, Fetcher, HostAllowList};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -64,10 +64,12 @@ pub fn url(addr: SocketAddr, path: &str) -> String {
     format!("http://{addr}{path}")
 }
 
-/// The policy for tests: defaults, but local servers may be called.
+/// The policy for tests: defaults, but local servers may be called, and nothing else (no
+/// test may reach beyond loopback, not even with a DNS lookup).
 pub fn policy() -> FetchPolicy {
     FetchPolicy {
         allow_private: true,
+        allow_hosts: Some(HostAllowList::loopback()),
         ..FetchPolicy::default()
     }
 }

@@ -656,7 +656,137 @@ async fn fetch_urls_must_be_http(backend: Backend) {
     );
 }
 
+/// The test servers run with the egress allow-list `localhost,127.0.0.1,::1` (as
+/// `--fetch-allow-hosts` sets it): a fetch request (or its OAuth token endpoint) on another
+/// host fails at once with the reason, before any DNS lookup, and changes nothing else: the
+/// mutation succeeds, fetches from allowed hosts go on, and the spec server sees no request.
+async fn a_host_off_the_allow_list_is_refused_before_any_lookup(backend: Backend) {
+    const REFUSED: &str =
+        "is not allowed: outbound calls may reach only the hosts on the server's allow-list";
+    let specs = SpecServer::start().await;
+    let app = TestApp::spawn(backend).await;
+    let mut token_off_list = api_fetching("token-off-list", &specs.url("/spec.yaml"));
+    token_off_list["spec"]["fetchRequest"]["auth"] = json!({"credential": {"oauth": {
+        "clientId": "id", "clientSecret": "secret", "url": "https://auth.foo.bar/oauth/token"}}});
+    let input = json!({
+        "name": "egress",
+        "providerName": "acme",
+        "apiDefinitions": [
+            api_fetching("inside", &specs.url("/spec.yaml")),
+            api_fetching("outside", "https://foo.bar/spec.yaml"),
+            token_off_list,
+        ],
+        "eventDefinitions": [{"name": "events", "spec": {"type": "ASYNC_API", "format": "YAML",
+                              "fetchRequest": {"url": "specs.kyma-project.io/api.yaml"}}}],
+        "documents": [{"title": "Readme", "displayName": "d", "description": "d",
+                       "format": "MARKDOWN", "fetchRequest": {"url": "kyma-project.io"}}],
+    });
+    let started = Instant::now();
+    let registered = app
+        .gql(
+            "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }",
+            json!({"in": input}),
+        )
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let app_id = registered["registerApplication"]["id"].as_str().unwrap();
+    let read = read_app(&app, app_id).await;
+    let apis = &read["apiDefinitions"];
+    assert_eq!(apis["data"].as_array().unwrap().len(), 3, "{apis}");
+
+    // The allowed host was fetched as always.
+    let inside = &by_name(apis, "name", "inside")["spec"];
+    assert_eq!(inside["data"], OPENAPI_YAML);
+    check_fetch(
+        &inside["fetchRequest"],
+        &specs.url("/spec.yaml"),
+        "SUCCEEDED",
+    );
+    assert_eq!(specs.hits("/spec.yaml"), 1);
+
+    // The others failed with the reason.
+    let outside = &by_name(apis, "name", "outside")["spec"];
+    assert_eq!(outside["data"], Value::Null);
+    let message = check_fetch(
+        &outside["fetchRequest"],
+        "https://foo.bar/spec.yaml",
+        "FAILED",
+    );
+    assert_eq!(message, format!("host foo.bar {REFUSED}"));
+    let token = &by_name(apis, "name", "token-off-list")["spec"];
+    assert_eq!(token["data"], Value::Null);
+    let message = check_fetch(&token["fetchRequest"], &specs.url("/spec.yaml"), "FAILED");
+    assert_eq!(
+        message,
+        format!(
+            "authentication failed: the OAuth token endpoint cannot be used: host auth.foo.bar {REFUSED}"
+        )
+    );
+    let event = &read["eventDefinitions"]["data"][0]["spec"];
+    assert_eq!(event["data"], Value::Null);
+    let message = check_fetch(
+        &event["fetchRequest"],
+        "specs.kyma-project.io/api.yaml",
+        "FAILED",
+    );
+    assert_eq!(message, format!("host specs.kyma-project.io {REFUSED}"));
+    let document = &read["documents"]["data"][0];
+    assert_eq!(document["title"], "Readme");
+    assert_eq!(document["data"], Value::Null);
+    let message = check_fetch(&document["fetchRequest"], "kyma-project.io", "FAILED");
+    assert_eq!(message, format!("host kyma-project.io {REFUSED}"));
+    // The token step never reached the spec server either.
+    assert_eq!(specs.hits("/spec.yaml"), 1);
+
+    // A refetch is refused the same way and keeps what is stored; the allowed one refetches.
+    let refetch = format!(
+        "mutation($id: ID!) {{ refetchAPISpec(apiID: $id) {{ {} }} }} {AUTH_FRAGMENTS}",
+        spec_fields()
+    );
+    let ids = app
+        .gql(
+            "query($id: ID!) { application(id: $id) { apiDefinitions { data { id name } } } }",
+            json!({"id": app_id}),
+        )
+        .await;
+    let id_of = |name: &str| {
+        by_name(&ids["application"]["apiDefinitions"], "name", name)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let refetched =
+        app.gql(&refetch, json!({"id": id_of("outside")})).await["refetchAPISpec"].clone();
+    assert_eq!(refetched["data"], Value::Null);
+    let message = check_fetch(
+        &refetched["fetchRequest"],
+        "https://foo.bar/spec.yaml",
+        "FAILED",
+    );
+    assert_eq!(message, format!("host foo.bar {REFUSED}"));
+    let refetched =
+        app.gql(&refetch, json!({"id": id_of("inside")})).await["refetchAPISpec"].clone();
+    assert_eq!(refetched["data"], OPENAPI_YAML);
+    assert_eq!(specs.hits("/spec.yaml"), 2);
+    let after = read_app(&app, app_id).await;
+    assert_eq!(
+        by_name(&after["apiDefinitions"], "name", "inside")["spec"],
+        refetched
+    );
+    assert_eq!(
+        by_name(&after["apiDefinitions"], "name", "token-off-list")["spec"],
+        *token
+    );
+    assert_eq!(after["documents"], read["documents"]);
+    assert_eq!(after["eventDefinitions"], read["eventDefinitions"]);
+}
+
 on_both_backends!(
+    a_host_off_the_allow_list_is_refused_before_any_lookup,
     specs_and_documents_are_fetched_on_registration,
     failed_fetches_are_recorded_and_the_mutation_succeeds,
     a_slow_endpoint_times_out,

@@ -79,6 +79,8 @@ impl TestApp {
                 mtls_listen: "127.0.0.1:0".parse().unwrap(),
                 public_url: None,
                 fetch_allow_private: true,
+                // No test or benchmark reaches beyond loopback, not even with a DNS lookup.
+                fetch_allow_hosts: Some(sextant_server::HostAllowList::loopback()),
                 token_lifetimes: sextant_server::TokenLifetimes::default(),
                 certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
             },
@@ -121,6 +123,8 @@ impl TestApp {
             mtls_listen: "127.0.0.1:0".parse().unwrap(),
             public_url: None,
             fetch_allow_private: true,
+            // No test or benchmark reaches beyond loopback, not even with a DNS lookup.
+            fetch_allow_hosts: Some(sextant_server::HostAllowList::loopback()),
             token_lifetimes: sextant_server::TokenLifetimes::default(),
             certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
         })
@@ -157,6 +161,8 @@ impl TestApp {
             mtls_listen: "127.0.0.1:0".parse().unwrap(),
             public_url: None,
             fetch_allow_private: true,
+            // No test or benchmark reaches beyond loopback, not even with a DNS lookup.
+            fetch_allow_hosts: Some(sextant_server::HostAllowList::loopback()),
             token_lifetimes: sextant_server::TokenLifetimes::default(),
             certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
         })

@@ -370,6 +370,72 @@ async fn a_receiver_failing_for_the_whole_period_is_marked_failing(backend: Back
     assert!(metrics.contains("sextant_webhook_attempts_total{outcome=\"retry\"}"));
 }
 
+/// A webhook on a host off the egress allow-list (the test servers allow only loopback, as
+/// `--fetch-allow-hosts localhost,127.0.0.1,::1` does) is never called, not even resolved: each
+/// attempt records the reason as its last error until the delivery gives up; a webhook on an
+/// allowed host gets the same event as always.
+async fn a_webhook_off_the_allow_list_records_the_reason(backend: Backend) {
+    let options = sextant_server::ServerOptions {
+        notifier: Some(sextant_server::notifier::NotifierSettings {
+            retry_base: Duration::from_millis(100),
+            give_up_after: Duration::from_secs(1),
+            ..sextant_server::notifier::NotifierSettings::default()
+        }),
+        ..sextant_server::ServerOptions::default()
+    };
+    let app = TestApp::spawn_with(backend, options).await;
+    let hook = Receiver::start(0, Duration::ZERO).await;
+    let shop = app.register_app("shop", json!({})).await;
+    add_webhook(&app, &shop, "https://hooks.example.com/hook").await;
+    add_webhook(&app, &shop, &hook.url).await;
+    app.register_runtime("rt", json!({"scenarios": ["DEFAULT"]}))
+        .await;
+    let events = hook.wait_for(1, Duration::from_secs(10)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let webhooks = loop {
+        let data = app
+            .gql(
+                "query($app: ID!) { application(id: $app) { webhooks { url failingSince deliveries { eventID state attempts lastError } } } }",
+                json!({"app": shop}),
+            )
+            .await;
+        let webhooks = data["application"]["webhooks"].as_array().unwrap().clone();
+        let states: Vec<&Value> = webhooks
+            .iter()
+            .map(|w| &w["deliveries"][0]["state"])
+            .collect();
+        if states.iter().all(|s| *s == "failed" || *s == "delivered") {
+            break webhooks;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "deliveries still open: {webhooks:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let of = |url: &str| {
+        webhooks
+            .iter()
+            .find(|w| w["url"] == url)
+            .unwrap_or_else(|| panic!("no webhook {url}: {webhooks:?}"))
+    };
+    let refused = of("https://hooks.example.com/hook");
+    let delivery = &refused["deliveries"][0];
+    assert_eq!(delivery["state"], "failed", "{refused}");
+    assert!(delivery["attempts"].as_i64().unwrap() >= 1, "{delivery}");
+    assert_eq!(delivery["eventID"], events[0]["id"]);
+    assert_eq!(
+        delivery["lastError"],
+        "the webhook could not be called: host hooks.example.com is not allowed: outbound calls may reach only the hosts on the server's allow-list"
+    );
+    assert!(refused["failingSince"].is_string(), "{refused}");
+    let allowed = of(&hook.url);
+    assert_eq!(allowed["deliveries"][0]["state"], "delivered", "{allowed}");
+    assert_eq!(allowed["deliveries"][0]["eventID"], events[0]["id"]);
+    assert!(allowed["failingSince"].is_null(), "{allowed}");
+    assert_eq!(hook.received().len(), 1);
+}
+
 /// Two servers on one PostgreSQL database share the queue: every event arrives, once, and
 /// no delivery is attempted by both at the same time.
 async fn replicas_share_the_queue_without_doubling_attempts() {
@@ -546,6 +612,7 @@ async fn connection_headers_are_refused_in_auths(backend: Backend) {
 }
 
 crate::on_both_backends!(
+    a_webhook_off_the_allow_list_records_the_reason,
     connection_headers_are_refused_in_auths,
     the_webhook_s_auth_is_honoured,
     a_receiver_failing_for_the_whole_period_is_marked_failing,
