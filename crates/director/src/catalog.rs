@@ -331,24 +331,34 @@ pub async fn prepare_children(
     }
 }
 
-/// Inserts the children of a newly inserted application.
-pub async fn insert_children(tx: &mut dyn Tx, app_id: Uuid, children: Children) -> Result<()> {
-    for mut api in children.apis {
-        api.application_id = app_id;
-        tx.insert_api_definition(&api).await.map_err(internal)?;
-    }
-    for mut event in children.events {
-        event.application_id = app_id;
-        tx.insert_event_definition(&event).await.map_err(internal)?;
-    }
-    for mut document in children.documents {
-        document.application_id = app_id;
-        tx.insert_document(&document).await.map_err(internal)?;
-    }
-    for mut webhook in children.webhooks {
-        webhook.application_id = app_id;
-        tx.insert_webhook(&webhook).await.map_err(internal)?;
-    }
+/// Inserts the children of a newly inserted application, set-wise: their specs in one
+/// statement, each kind of child in one, whatever their number.
+pub async fn insert_children(tx: &mut dyn Tx, app_id: Uuid, children: &mut Children) -> Result<()> {
+    children
+        .apis
+        .iter_mut()
+        .for_each(|api| api.application_id = app_id);
+    children
+        .events
+        .iter_mut()
+        .for_each(|event| event.application_id = app_id);
+    children
+        .documents
+        .iter_mut()
+        .for_each(|document| document.application_id = app_id);
+    children
+        .webhooks
+        .iter_mut()
+        .for_each(|webhook| webhook.application_id = app_id);
+    tx.insert_definitions(&children.apis, &children.events)
+        .await
+        .map_err(internal)?;
+    tx.insert_documents(&children.documents)
+        .await
+        .map_err(internal)?;
+    tx.insert_webhooks(&children.webhooks)
+        .await
+        .map_err(internal)?;
     Ok(())
 }
 

@@ -46,6 +46,7 @@ pub struct RuntimeFacts {
     pub ready: bool,
 }
 
+/// The scenarios a `scenarios` label among `labels` names.
 pub(crate) fn scenarios_of(labels: &std::collections::BTreeMap<String, Value>) -> BTreeSet<String> {
     labels
         .get(SCENARIOS_KEY)
@@ -198,6 +199,21 @@ pub async fn apis_added(
     app: Uuid,
     apis: &[ApiDefinition],
 ) -> Result<()> {
+    if apis.iter().all(|a| a.default_auth.is_some()) {
+        return Ok(());
+    }
+    let scenarios: Vec<String> = app_scenarios(tx, tenant, app).await?.into_iter().collect();
+    apis_added_in(tx, tenant, app, apis, &scenarios).await
+}
+
+/// [`apis_added`] to an application whose scenarios the caller knows.
+pub async fn apis_added_in(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    app: Uuid,
+    apis: &[ApiDefinition],
+    scenarios: &[String],
+) -> Result<()> {
     let needing: Vec<Uuid> = apis
         .iter()
         .filter(|a| a.default_auth.is_none())
@@ -206,13 +222,12 @@ pub async fn apis_added(
     if needing.is_empty() {
         return Ok(());
     }
-    let scenarios: Vec<String> = app_scenarios(tx, tenant, app).await?.into_iter().collect();
     tx.enqueue_webhook_events(
         tenant,
         EventFanOut::RuntimesSeeApplication {
             app,
             apis: Some(&needing),
-            joined: &scenarios,
+            joined: scenarios,
             seen: &[],
         },
         now_micros(),

@@ -119,64 +119,119 @@ async fn put_label(
     key: &str,
     value: &Value,
 ) -> Result<()> {
+    put_labels(tx, tenant, object, [(key, value)]).await
+}
+
+/// Why a label cannot be set, before any definition is read: its key or value is malformed.
+fn malformed_label(key: &str, value: &Value) -> Option<DomainError> {
     let label_error =
         |field: &str, m: String| DomainError::from(FieldError::new("LabelInput", field, m));
-    validate_key(key).map_err(|m| label_error("key", format!("label key {key:?} {m}")))?;
+    if let Err(m) = validate_key(key) {
+        return Some(label_error("key", format!("label key {key:?} {m}")));
+    }
     if value.is_null() {
-        return Err(label_error(
+        return Some(label_error(
             "value",
             format!("value of label {key:?} cannot be blank"),
         ));
     }
-    validate_label_value(value)
-        .map_err(|m| label_error("value", format!("value of label {key:?} {m}")))?;
+    if let Err(m) = validate_label_value(value) {
+        return Some(label_error("value", format!("value of label {key:?} {m}")));
+    }
     if value.to_string().len() > MAX_LABEL_VALUE_BYTES {
-        return Err(label_error(
+        return Some(label_error(
             "value",
             format!("value of label {key:?} is larger than {MAX_LABEL_VALUE_BYTES} bytes of JSON"),
         ));
     }
-    let definition = match tx.label_definition(tenant, key).await.map_err(internal)? {
-        Some(definition) => definition,
-        None => {
-            let definition = LabelDefinition {
-                key: key.to_owned(),
-                schema: (key == SCENARIOS_KEY).then(default_scenarios_schema),
-            };
-            if tx
-                .ensure_label_definition(tenant, &definition)
-                .await
-                .map_err(internal)?
-            {
-                definition
-            } else {
-                // Someone else created the definition meanwhile (perhaps with a schema):
-                // validate against theirs.
-                tx.label_definition(tenant, key)
-                    .await
-                    .map_err(internal)?
-                    .ok_or_else(|| {
-                        DomainError::Invalid(format!(
-                            "label definition {key:?} changed concurrently; retry"
-                        ))
-                    })?
+    None
+}
+
+/// The definition of `key` (of those read in advance), made with the default schema (the
+/// `scenarios` one for that key, none for others) if the key has none yet.
+async fn definition_for(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    key: &str,
+    read: &mut Vec<LabelDefinition>,
+) -> Result<LabelDefinition> {
+    if let Some(at) = read.iter().position(|d| d.key == key) {
+        return Ok(read.swap_remove(at));
+    }
+    let definition = LabelDefinition {
+        key: key.to_owned(),
+        schema: (key == SCENARIOS_KEY).then(default_scenarios_schema),
+    };
+    if tx
+        .ensure_label_definition(tenant, &definition)
+        .await
+        .map_err(internal)?
+    {
+        return Ok(definition);
+    }
+    // Someone else created the definition meanwhile (perhaps with a schema): validate against
+    // theirs.
+    tx.label_definition(tenant, key)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| {
+            DomainError::Invalid(format!(
+                "label definition {key:?} changed concurrently; retry"
+            ))
+        })
+}
+
+/// Sets labels of an object (distinct keys, in order), each validated against its key's
+/// definition (made if missing), in a number of statements that does not grow with the
+/// labels': their definitions read in one, the labels written in one. The first label in
+/// order that is refused is the error, as if they were set one after another; nothing is
+/// written then.
+async fn put_labels<'a>(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    object: ObjectRef,
+    labels: impl IntoIterator<Item = (&'a str, &'a Value)>,
+) -> Result<()> {
+    // Malformed keys never reach the store (PostgreSQL refuses a NUL in text).
+    let mut wellformed = Vec::new();
+    let mut malformed = None;
+    for (key, value) in labels {
+        if let Some(e) = malformed_label(key, value) {
+            malformed = Some(e);
+            break;
+        }
+        wellformed.push((key, value));
+    }
+    if !wellformed.is_empty() {
+        let keys: Vec<&str> = wellformed.iter().map(|(key, _)| *key).collect();
+        let mut read = tx
+            .label_definitions_of(tenant, &keys)
+            .await
+            .map_err(internal)?;
+        for (key, value) in &wellformed {
+            let definition = definition_for(tx, tenant, key, &mut read).await?;
+            if let Some(schema) = &definition.schema {
+                let compiled = LabelSchema::compile(key, schema).map_err(|e| {
+                    DomainError::Invalid(format!(
+                        "stored schema of label {key:?} is not usable: {e}"
+                    ))
+                })?;
+                compiled.check(value).map_err(|e| {
+                    DomainError::from(FieldError::new(
+                        "LabelInput",
+                        "value",
+                        format!(
+                            "while validating Label value for '{key}': the value does not match the JSON schema of label definition \"{key}\" ({schema}): {e}"
+                        ),
+                    ))
+                })?;
             }
         }
-    };
-    if let Some(schema) = &definition.schema {
-        let compiled = LabelSchema::compile(key, schema).map_err(|e| {
-            DomainError::Invalid(format!("stored schema of label {key:?} is not usable: {e}"))
-        })?;
-        compiled.check(value).map_err(|e| {
-            label_error(
-                "value",
-                format!(
-                    "while validating Label value for '{key}': the value does not match the JSON schema of label definition \"{key}\" ({schema}): {e}"
-                ),
-            )
-        })?;
     }
-    tx.set_label(tenant, object, key, value)
+    if let Some(e) = malformed {
+        return Err(e);
+    }
+    tx.set_labels(tenant, object, &wellformed)
         .await
         .map_err(|e| match e {
             StoreError::ForeignKey => DomainError::not_found(object_name(object.kind), object.id),
@@ -485,7 +540,8 @@ pub async fn register_application(
     children: crate::catalog::Children,
 ) -> Result<Application> {
     require_integration_system(tx, tenant, input.integration_system_id).await?;
-    ensure_scenarios_definition(tx, tenant).await?;
+    // No `ensure_scenarios_definition`: the labels always hold `scenarios`, whose definition
+    // setting them makes if it is missing.
     let mut labels = input.labels;
     labels
         .entry(SCENARIOS_KEY.to_owned())
@@ -526,12 +582,21 @@ pub async fn register_application(
                 .unwrap_or_default(),
         ),
     );
-    for (key, value) in &labels {
-        put_label(tx, tenant, object, key, value).await?;
+    put_labels(
+        tx,
+        tenant,
+        object,
+        labels.iter().map(|(key, value)| (key.as_str(), value)),
+    )
+    .await?;
+    let mut children = children;
+    crate::catalog::insert_children(tx, app.id, &mut children).await?;
+    // A new application's only webhooks are those just registered: without any, no runtime
+    // has anyone to ask for credentials.
+    if !children.webhooks.is_empty() {
+        let scenarios: Vec<String> = crate::notify::scenarios_of(&labels).into_iter().collect();
+        crate::notify::apis_added_in(tx, tenant, app.id, &children.apis, &scenarios).await?;
     }
-    let apis = children.apis.clone();
-    crate::catalog::insert_children(tx, app.id, children).await?;
-    crate::notify::apis_added(tx, tenant, app.id, &apis).await?;
     Ok(app)
 }
 
@@ -757,9 +822,16 @@ pub async fn register_runtime(
         kind: ObjectKind::Runtime,
         id: runtime.id,
     };
-    for (key, value) in &input.labels {
-        put_label(tx, tenant, object, key, value).await?;
-    }
+    put_labels(
+        tx,
+        tenant,
+        object,
+        input
+            .labels
+            .iter()
+            .map(|(key, value)| (key.as_str(), value)),
+    )
+    .await?;
     let after = crate::notify::runtime_facts(tx, tenant, runtime.id).await?;
     crate::notify::runtime_changed(tx, tenant, runtime.id, None, after).await?;
     Ok(runtime)
@@ -793,9 +865,16 @@ pub async fn update_runtime(
     tx.delete_all_labels(tenant, object)
         .await
         .map_err(internal)?;
-    for (key, value) in &input.labels {
-        put_label(tx, tenant, object, key, value).await?;
-    }
+    put_labels(
+        tx,
+        tenant,
+        object,
+        input
+            .labels
+            .iter()
+            .map(|(key, value)| (key.as_str(), value)),
+    )
+    .await?;
     let after = crate::notify::runtime_facts(tx, tenant, id).await?;
     crate::notify::runtime_changed(tx, tenant, id, before, after).await?;
     Ok(runtime)

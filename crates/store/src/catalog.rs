@@ -20,9 +20,22 @@ use crate::{StoreError, from_micros, to_micros};
 /// The catalog operations of a transaction.
 #[async_trait::async_trait]
 pub trait CatalogTx: Send {
-    // --- API definitions ---
+    // --- API and event definitions ---
+    /// Inserts API and event definitions (of any applications) with their specs, set-wise:
+    /// every distinct spec text in one statement (more only when the texts exceed
+    /// [`MAX_STATEMENT_BYTES`] together), the APIs in one and the events in one (more only
+    /// beyond [`MAX_BIND_PARAMETERS`]), so the number of statements does not grow with the
+    /// definitions'. [`StoreError::ForeignKey`] if an application is missing.
+    async fn insert_definitions(
+        &mut self,
+        apis: &[ApiDefinition],
+        events: &[EventDefinition],
+    ) -> Result<(), StoreError>;
     /// Inserts an API definition; [`StoreError::ForeignKey`] if its application is missing.
-    async fn insert_api_definition(&mut self, api: &ApiDefinition) -> Result<(), StoreError>;
+    async fn insert_api_definition(&mut self, api: &ApiDefinition) -> Result<(), StoreError> {
+        self.insert_definitions(std::slice::from_ref(api), &[])
+            .await
+    }
     /// Replaces every field but the application; false if the definition does not exist.
     async fn update_api_definition(&mut self, api: &ApiDefinition) -> Result<bool, StoreError>;
     async fn api_definition(
@@ -86,7 +99,10 @@ pub trait CatalogTx: Send {
     ) -> Result<i64, StoreError>;
 
     // --- event definitions ---
-    async fn insert_event_definition(&mut self, event: &EventDefinition) -> Result<(), StoreError>;
+    async fn insert_event_definition(&mut self, event: &EventDefinition) -> Result<(), StoreError> {
+        self.insert_definitions(&[], std::slice::from_ref(event))
+            .await
+    }
     async fn update_event_definition(
         &mut self,
         event: &EventDefinition,
@@ -110,7 +126,12 @@ pub trait CatalogTx: Send {
     ) -> Result<HashMap<Uuid, Page<EventDefinition>>, StoreError>;
 
     // --- documents ---
-    async fn insert_document(&mut self, document: &Document) -> Result<(), StoreError>;
+    /// Inserts documents in one statement (more only when their texts exceed
+    /// [`MAX_STATEMENT_BYTES`] together, or beyond [`MAX_BIND_PARAMETERS`]).
+    async fn insert_documents(&mut self, documents: &[Document]) -> Result<(), StoreError>;
+    async fn insert_document(&mut self, document: &Document) -> Result<(), StoreError> {
+        self.insert_documents(std::slice::from_ref(document)).await
+    }
     async fn document(
         &mut self,
         tenant: TenantId,
@@ -125,7 +146,11 @@ pub trait CatalogTx: Send {
     ) -> Result<HashMap<Uuid, Page<Document>>, StoreError>;
 
     // --- webhooks ---
-    async fn insert_webhook(&mut self, webhook: &Webhook) -> Result<(), StoreError>;
+    /// Inserts webhooks in one statement (more only beyond [`MAX_BIND_PARAMETERS`]).
+    async fn insert_webhooks(&mut self, webhooks: &[Webhook]) -> Result<(), StoreError>;
+    async fn insert_webhook(&mut self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.insert_webhooks(std::slice::from_ref(webhook)).await
+    }
     async fn update_webhook(&mut self, webhook: &Webhook) -> Result<bool, StoreError>;
     async fn webhook(&mut self, tenant: TenantId, id: Uuid) -> Result<Option<Webhook>, StoreError>;
     async fn delete_webhook(&mut self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
@@ -189,6 +214,75 @@ pub trait CatalogTx: Send {
         tenant: TenantId,
         scenarios: &[String],
     ) -> Result<Option<Uuid>, StoreError>;
+}
+
+/// The most bind parameters one statement of a set-wise write takes: SQLite's limit (32,766
+/// since 3.32; PostgreSQL's is 65,535).
+pub const MAX_BIND_PARAMETERS: usize = 32_766;
+
+/// The most text (spec or document bytes) one statement of a set-wise write carries, unless a
+/// single row is larger: a registration of many large specs is written in a few statements,
+/// never in one message of gigabytes (PostgreSQL refuses messages over 1 GB).
+pub const MAX_STATEMENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// Splits `items` into consecutive runs for one statement each: at most
+/// [`MAX_BIND_PARAMETERS`] parameters (`binds` per row) and [`MAX_STATEMENT_BYTES`] of text
+/// (`bytes` of a row), a row larger than that alone.
+pub(crate) fn statement_chunks<T>(
+    items: &[T],
+    binds: usize,
+    bytes: impl Fn(&T) -> usize,
+) -> Vec<&[T]> {
+    let max_rows = (MAX_BIND_PARAMETERS / binds.max(1)).max(1);
+    let mut chunks = Vec::new();
+    let (mut start, mut size) = (0, 0usize);
+    for (i, item) in items.iter().enumerate() {
+        let len = bytes(item);
+        if i > start && (i - start >= max_rows || size.saturating_add(len) > MAX_STATEMENT_BYTES) {
+            chunks.push(&items[start..i]);
+            start = i;
+            size = 0;
+        }
+        size = size.saturating_add(len);
+    }
+    if start < items.len() {
+        chunks.push(&items[start..]);
+    }
+    chunks
+}
+
+/// A definition's spec as given: its text, or the digest of one stored earlier.
+pub(crate) type GivenSpec<'a> = (Option<&'a str>, Option<&'a sextant_domain::SpecDigest>);
+/// The name (SHA-256) and size of a definition's spec, as its row keeps them.
+pub(crate) type SpecName = (String, i64);
+/// A spec text to store: its name, size and text.
+pub(crate) type SpecText<'a> = (String, i64, &'a str);
+
+/// The name and size of each definition's spec (`None` without a spec) and the distinct
+/// texts to store, ordered by name (writers of shared specs then lock their rows in the same
+/// order). A spec without text names, by the digest read earlier, one already stored.
+pub(crate) fn spec_rows<'a>(
+    specs: impl Iterator<Item = Option<GivenSpec<'a>>>,
+) -> (Vec<Option<SpecName>>, Vec<SpecText<'a>>) {
+    let mut texts = std::collections::BTreeMap::new();
+    let named = specs
+        .map(|spec| match spec? {
+            (Some(data), _) => {
+                let sha256 = spec_sha256(data);
+                let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
+                texts.entry(sha256.clone()).or_insert((size, data));
+                Some((sha256, size))
+            }
+            (None, digest) => {
+                digest.map(|d| (d.sha256.clone(), i64::try_from(d.size).unwrap_or(i64::MAX)))
+            }
+        })
+        .collect();
+    let texts = texts
+        .into_iter()
+        .map(|(sha256, (size, data))| (sha256, size, data))
+        .collect();
+    (named, texts)
 }
 
 /// The kinds of an application's children.
@@ -520,27 +614,131 @@ macro_rules! catalog_tx {
                 &mut self,
                 data: Option<&str>,
                 digest: Option<&sextant_domain::SpecDigest>,
-            ) -> Result<Option<(String, i64)>, StoreError> {
-                let Some(data) = data else {
-                    return Ok(digest.map(|d| {
-                        (d.sha256.clone(), i64::try_from(d.size).unwrap_or(i64::MAX))
-                    }));
-                };
-                let sha256 = $crate::catalog::spec_sha256(data);
-                let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
-                self.counter().inc();
-                // DO UPDATE, not DO NOTHING: it locks the row, so a concurrent removal of its
-                // last reference cannot delete it under this transaction (see migration 0014).
-                sqlx::query(
-                    "INSERT INTO specs (sha256, size, data) VALUES ($1, $2, $3) \
-                     ON CONFLICT (sha256) DO UPDATE SET size = excluded.size",
-                )
-                .bind(&sha256)
-                .bind(size)
-                .bind(data)
-                .execute(self.conn())
-                .await?;
-                Ok(Some((sha256, size)))
+            ) -> Result<Option<$crate::catalog::SpecName>, StoreError> {
+                let (mut named, texts) =
+                    $crate::catalog::spec_rows(std::iter::once(Some((data, digest))));
+                self.put_specs(&texts).await?;
+                Ok(named.pop().flatten())
+            }
+
+            /// Stores spec texts (distinct names, in the order of their names), as few at a
+            /// time as `statement_chunks` allows.
+            ///
+            /// A text already stored is not written again, but its row is locked (`DO UPDATE`
+            /// whose `WHERE` never holds, as a spec's size follows from its name): a concurrent
+            /// removal of its last reference then cannot delete it under this transaction (see
+            /// migration 0014). Rows are locked in the order of their names, the same in every
+            /// writer.
+            async fn put_specs(
+                &mut self,
+                texts: &[$crate::catalog::SpecText<'_>],
+            ) -> Result<(), StoreError> {
+                for chunk in $crate::catalog::statement_chunks(texts, 3, |(_, _, data)| data.len()) {
+                    let mut qb =
+                        sqlx::QueryBuilder::<$Db>::new("INSERT INTO specs (sha256, size, data) ");
+                    qb.push_values(chunk, |mut row, (sha256, size, data)| {
+                        row.push_bind(sha256.as_str())
+                            .push_bind(*size)
+                            .push_bind(*data);
+                    });
+                    qb.push(
+                        " ON CONFLICT (sha256) DO UPDATE SET size = excluded.size \
+                         WHERE specs.size <> excluded.size",
+                    );
+                    self.counter().inc();
+                    qb.build().execute(self.conn()).await?;
+                }
+                Ok(())
+            }
+
+            /// Inserts API definitions whose specs are stored (`stored`: each one's spec name
+            /// and size).
+            async fn insert_api_rows(
+                &mut self,
+                apis: &[sextant_domain::ApiDefinition],
+                stored: &[Option<$crate::catalog::SpecName>],
+            ) -> Result<(), StoreError> {
+                let rows: Vec<_> = apis.iter().zip(stored).collect();
+                for chunk in $crate::catalog::statement_chunks(&rows, 15, |_| 0) {
+                    let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                        "INSERT INTO api_definitions ({}) ",
+                        $crate::catalog::api_insert_columns()
+                    ));
+                    qb.push_values(chunk, |mut row, (api, stored)| {
+                        row.push_bind(api.id)
+                            .push_bind(api.tenant.0)
+                            .push_bind(api.application_id)
+                            .push_bind(api.name.as_str())
+                            .push_bind(api.description.as_deref())
+                            .push_bind(api.group.as_deref())
+                            .push_bind(api.target_url.as_str())
+                            .push_bind(stored.as_ref().map(|(sha256, _)| sha256.as_str()))
+                            .push_bind(api.spec.as_ref().map(|s| s.format.as_str()))
+                            .push_bind(api.spec.as_ref().map(|s| s.spec_type.as_str()))
+                            .push_bind(
+                                api.spec
+                                    .as_ref()
+                                    .and_then(|s| s.fetch_request.as_ref())
+                                    .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
+                            )
+                            .push_bind(
+                                api.version
+                                    .as_ref()
+                                    .map(|v| Json($crate::catalog::StoredVersion::from_domain(v))),
+                            )
+                            .push_bind(api.default_auth.as_ref().map(Json))
+                            .push_bind(to_micros(api.created_at))
+                            .push_bind(stored.as_ref().map(|(_, size)| *size));
+                    });
+                    self.counter().inc();
+                    qb.build().execute(self.conn()).await?;
+                }
+                Ok(())
+            }
+
+            /// Inserts event definitions whose specs are stored (`stored`: each one's spec
+            /// name and size).
+            async fn insert_event_rows(
+                &mut self,
+                events: &[sextant_domain::EventDefinition],
+                stored: &[Option<$crate::catalog::SpecName>],
+            ) -> Result<(), StoreError> {
+                let rows: Vec<_> = events.iter().zip(stored).collect();
+                for chunk in $crate::catalog::statement_chunks(&rows, 13, |_| 0) {
+                    let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                        "INSERT INTO event_definitions ({}) ",
+                        $crate::catalog::event_insert_columns()
+                    ));
+                    qb.push_values(chunk, |mut row, (event, stored)| {
+                        row.push_bind(event.id)
+                            .push_bind(event.tenant.0)
+                            .push_bind(event.application_id)
+                            .push_bind(event.name.as_str())
+                            .push_bind(event.description.as_deref())
+                            .push_bind(event.group.as_deref())
+                            .push_bind(stored.as_ref().map(|(sha256, _)| sha256.as_str()))
+                            .push_bind(event.spec.format.as_str())
+                            .push_bind(event.spec.spec_type.as_str())
+                            .push_bind(
+                                event
+                                    .spec
+                                    .fetch_request
+                                    .as_ref()
+                                    .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
+                            )
+                            .push_bind(
+                                event
+                                    .version
+                                    .as_ref()
+                                    .map(|v| Json($crate::catalog::StoredVersion::from_domain(v))),
+                            )
+                            .push_bind(to_micros(event.created_at))
+                            .push_bind(stored.as_ref().map(|(_, size)| *size));
+                    });
+                    self.counter().inc();
+                    qb.build().execute(self.conn()).await?;
+                }
+                Ok(())
             }
 
             /// One row by tenant and id.
@@ -638,47 +836,24 @@ macro_rules! catalog_tx {
 
         #[async_trait::async_trait]
         impl $crate::catalog::CatalogTx for $Tx {
-            async fn insert_api_definition(
+            async fn insert_definitions(
                 &mut self,
-                api: &sextant_domain::ApiDefinition,
+                apis: &[sextant_domain::ApiDefinition],
+                events: &[sextant_domain::EventDefinition],
             ) -> Result<(), StoreError> {
-                let stored = match api.spec.as_ref() {
-                    Some(spec) => self.put_spec(spec.data.as_deref(), spec.digest.as_ref()).await?,
-                    None => None,
-                };
-                self.counter().inc();
-                sqlx::query(AssertSqlSafe(format!(
-                    "INSERT INTO api_definitions ({}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                    $crate::catalog::api_insert_columns()
-                )))
-                .bind(api.id)
-                .bind(api.tenant.0)
-                .bind(api.application_id)
-                .bind(&api.name)
-                .bind(&api.description)
-                .bind(&api.group)
-                .bind(&api.target_url)
-                .bind(stored.as_ref().map(|(sha256, _)| sha256.clone()))
-                .bind(api.spec.as_ref().map(|s| s.format.as_str()))
-                .bind(api.spec.as_ref().map(|s| s.spec_type.as_str()))
-                .bind(
-                    api.spec
-                        .as_ref()
-                        .and_then(|s| s.fetch_request.as_ref())
-                        .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
-                )
-                .bind(
-                    api.version
-                        .as_ref()
-                        .map(|v| Json($crate::catalog::StoredVersion::from_domain(v))),
-                )
-                .bind(api.default_auth.as_ref().map(Json))
-                .bind(to_micros(api.created_at))
-                .bind(stored.as_ref().map(|(_, size)| *size))
-                .execute(self.conn())
-                .await?;
-                Ok(())
+                let (stored, texts) = $crate::catalog::spec_rows(
+                    apis.iter()
+                        .map(|a| a.spec.as_ref().map(|s| (s.data.as_deref(), s.digest.as_ref())))
+                        .chain(
+                            events
+                                .iter()
+                                .map(|e| Some((e.spec.data.as_deref(), e.spec.digest.as_ref()))),
+                        ),
+                );
+                self.put_specs(&texts).await?;
+                let (api_specs, event_specs) = stored.split_at(apis.len());
+                self.insert_api_rows(apis, api_specs).await?;
+                self.insert_event_rows(events, event_specs).await
             }
 
             async fn update_api_definition(
@@ -896,48 +1071,6 @@ macro_rules! catalog_tx {
                 .await?)
             }
 
-            async fn insert_event_definition(
-                &mut self,
-                event: &sextant_domain::EventDefinition,
-            ) -> Result<(), StoreError> {
-                let stored = self
-                    .put_spec(event.spec.data.as_deref(), event.spec.digest.as_ref())
-                    .await?;
-                self.counter().inc();
-                sqlx::query(AssertSqlSafe(format!(
-                    "INSERT INTO event_definitions ({}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                    $crate::catalog::event_insert_columns()
-                )))
-                .bind(event.id)
-                .bind(event.tenant.0)
-                .bind(event.application_id)
-                .bind(&event.name)
-                .bind(&event.description)
-                .bind(&event.group)
-                .bind(stored.as_ref().map(|(sha256, _)| sha256.clone()))
-                .bind(event.spec.format.as_str())
-                .bind(event.spec.spec_type.as_str())
-                .bind(
-                    event
-                        .spec
-                        .fetch_request
-                        .as_ref()
-                        .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
-                )
-                .bind(
-                    event
-                        .version
-                        .as_ref()
-                        .map(|v| Json($crate::catalog::StoredVersion::from_domain(v))),
-                )
-                .bind(to_micros(event.created_at))
-                .bind(stored.as_ref().map(|(_, size)| *size))
-                .execute(self.conn())
-                .await?;
-                Ok(())
-            }
-
             async fn update_event_definition(
                 &mut self,
                 event: &sextant_domain::EventDefinition,
@@ -1023,37 +1156,41 @@ macro_rules! catalog_tx {
                 Ok($crate::catalog::pages_by_app(app_ids, items, counts, page))
             }
 
-            async fn insert_document(
+            async fn insert_documents(
                 &mut self,
-                document: &sextant_domain::Document,
+                documents: &[sextant_domain::Document],
             ) -> Result<(), StoreError> {
-                self.counter().inc();
-                sqlx::query(AssertSqlSafe(format!(
-                    "INSERT INTO documents ({}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                    $crate::catalog::document_columns()
-                )))
-                .bind(document.id)
-                .bind(document.tenant.0)
-                .bind(document.application_id)
-                .bind(&document.title)
-                .bind(&document.display_name)
-                .bind(&document.description)
-                .bind(document.format.as_str())
-                .bind(&document.kind)
-                .bind(&document.data)
-                .bind(
-                    document
-                        .fetch_request
-                        .as_ref()
-                        .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
-                )
-                .bind(to_micros(document.created_at))
-                .execute(self.conn())
-                .await?;
+                let chunks = $crate::catalog::statement_chunks(documents, 11, |d| {
+                    d.data.as_ref().map_or(0, String::len)
+                });
+                for chunk in chunks {
+                    let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                        "INSERT INTO documents ({}) ",
+                        $crate::catalog::document_columns()
+                    ));
+                    qb.push_values(chunk, |mut row, document| {
+                        row.push_bind(document.id)
+                            .push_bind(document.tenant.0)
+                            .push_bind(document.application_id)
+                            .push_bind(document.title.as_str())
+                            .push_bind(document.display_name.as_str())
+                            .push_bind(document.description.as_str())
+                            .push_bind(document.format.as_str())
+                            .push_bind(document.kind.as_deref())
+                            .push_bind(document.data.as_deref())
+                            .push_bind(
+                                document
+                                    .fetch_request
+                                    .as_ref()
+                                    .map(|f| Json($crate::catalog::StoredFetchRequest::from_domain(f))),
+                            )
+                            .push_bind(to_micros(document.created_at));
+                    });
+                    self.counter().inc();
+                    qb.build().execute(self.conn()).await?;
+                }
                 Ok(())
             }
-
 
             async fn document(
                 &mut self,
@@ -1098,26 +1235,29 @@ macro_rules! catalog_tx {
                 Ok($crate::catalog::pages_by_app(app_ids, items, counts, page))
             }
 
-            async fn insert_webhook(
+            async fn insert_webhooks(
                 &mut self,
-                webhook: &sextant_domain::Webhook,
+                webhooks: &[sextant_domain::Webhook],
             ) -> Result<(), StoreError> {
-                self.counter().inc();
-                sqlx::query(AssertSqlSafe(format!(
-                    "INSERT INTO webhooks ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    $crate::catalog::webhook_columns()
-                )))
-                .bind(webhook.id)
-                .bind(webhook.tenant.0)
-                .bind(webhook.application_id)
-                .bind(webhook.webhook_type.as_str())
-                .bind(&webhook.url)
-                .bind(webhook.auth.as_ref().map(Json))
-                .bind(to_micros(webhook.created_at))
-                .bind(webhook.secret.as_deref())
-                .bind(webhook.failing_since.map(to_micros))
-                .execute(self.conn())
-                .await?;
+                for chunk in $crate::catalog::statement_chunks(webhooks, 9, |_| 0) {
+                    let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                        "INSERT INTO webhooks ({}) ",
+                        $crate::catalog::webhook_columns()
+                    ));
+                    qb.push_values(chunk, |mut row, webhook| {
+                        row.push_bind(webhook.id)
+                            .push_bind(webhook.tenant.0)
+                            .push_bind(webhook.application_id)
+                            .push_bind(webhook.webhook_type.as_str())
+                            .push_bind(webhook.url.as_str())
+                            .push_bind(webhook.auth.as_ref().map(Json))
+                            .push_bind(to_micros(webhook.created_at))
+                            .push_bind(webhook.secret.as_deref())
+                            .push_bind(webhook.failing_since.map(to_micros));
+                    });
+                    self.counter().inc();
+                    qb.build().execute(self.conn()).await?;
+                }
                 Ok(())
             }
 
@@ -1363,4 +1503,43 @@ macro_rules! catalog_tx {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_BIND_PARAMETERS, MAX_STATEMENT_BYTES, statement_chunks};
+
+    fn lengths<T>(chunks: &[&[T]]) -> Vec<usize> {
+        chunks.iter().map(|c| c.len()).collect()
+    }
+
+    #[test]
+    fn chunks_stay_under_the_bind_limit() {
+        let rows = vec![0u8; 2 * (MAX_BIND_PARAMETERS / 15) + 1];
+        let chunks = statement_chunks(&rows, 15, |_| 0);
+        let most = MAX_BIND_PARAMETERS / 15;
+        assert_eq!(lengths(&chunks), vec![most, most, 1]);
+        assert!(statement_chunks(&[] as &[u8], 15, |_| 0).is_empty());
+        assert_eq!(lengths(&statement_chunks(&[1u8, 2, 3], 3, |_| 0)), vec![3]);
+    }
+
+    #[test]
+    fn chunks_stay_under_the_byte_limit_but_a_larger_row_goes_alone() {
+        let quarter = MAX_STATEMENT_BYTES / 4;
+        let sizes = [
+            quarter,
+            quarter,
+            quarter,
+            quarter,
+            1,
+            MAX_STATEMENT_BYTES + 1,
+            quarter,
+        ];
+        let chunks = statement_chunks(&sizes, 3, |size| *size);
+        assert_eq!(lengths(&chunks), vec![4, 1, 1, 1]);
+        for chunk in &chunks {
+            let bytes: usize = chunk.iter().sum();
+            assert!(chunk.len() == 1 || bytes <= MAX_STATEMENT_BYTES);
+        }
+    }
 }

@@ -11,6 +11,7 @@
 //! - `fn push_value_match(&mut QueryBuilder<Db>, &ResolvedFilter)` (the condition on a label's
 //!   value for one filter)
 //! - `fn push_id_list(&mut QueryBuilder<Db>, &[Uuid])` (an `IN (...)` operand)
+//! - `fn push_text_list(&mut QueryBuilder<Db>, &[&str])` (an `IN (...)` operand)
 //! - `fn sql_hex8(&str) -> String`, `fn sql_uuid_of_text() -> (&str, &str)`,
 //!   `fn sql_uuid_text(&str) -> String` (ids made and written as text in SQL, for the outbox)
 
@@ -327,6 +328,32 @@ macro_rules! common_tx {
             Ok(())
         }
 
+        async fn set_labels(
+            &mut self,
+            tenant: TenantId,
+            object: ObjectRef,
+            labels: &[(&str, &Value)],
+        ) -> Result<(), StoreError> {
+            let (table, column) = label_table(object.kind);
+            for chunk in $crate::catalog::statement_chunks(labels, 4, |_| 0) {
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                    "INSERT INTO {table} (tenant_id, {column}, key, value) "
+                ));
+                qb.push_values(chunk, |mut row, (key, value)| {
+                    row.push_bind(tenant.0)
+                        .push_bind(object.id)
+                        .push_bind(*key)
+                        .push_bind(Json(*value));
+                });
+                qb.push(format!(
+                    " ON CONFLICT (tenant_id, {column}, key) DO UPDATE SET value = excluded.value"
+                ));
+                self.counter().inc();
+                qb.build().execute(self.conn()).await?;
+            }
+            Ok(())
+        }
+
         async fn delete_label(
             &mut self,
             tenant: TenantId,
@@ -428,6 +455,26 @@ macro_rules! common_tx {
             .fetch_optional(self.conn())
             .await?;
             row.as_ref().map(Self::label_definition_from_row).transpose()
+        }
+
+        async fn label_definitions_of(
+            &mut self,
+            tenant: TenantId,
+            keys: &[&str],
+        ) -> Result<Vec<LabelDefinition>, StoreError> {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                "SELECT key, schema FROM label_definitions WHERE tenant_id = ",
+            );
+            qb.push_bind(tenant.0);
+            qb.push(" AND key IN ");
+            Self::push_text_list(&mut qb, keys);
+            qb.push(self.share_lock());
+            self.counter().inc();
+            let rows = qb.build().fetch_all(self.conn()).await?;
+            rows.iter().map(Self::label_definition_from_row).collect()
         }
 
         async fn label_definitions(

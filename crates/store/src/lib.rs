@@ -52,7 +52,9 @@ mod delivery;
 mod postgres;
 mod sqlite;
 
-pub use catalog::{CatalogTx, ChildKind, SpecUsage, spec_sha256};
+pub use catalog::{
+    CatalogTx, ChildKind, MAX_BIND_PARAMETERS, MAX_STATEMENT_BYTES, SpecUsage, spec_sha256,
+};
 pub use delivery::{AttemptOutcome, DeliveryTx, EventFanOut, FanOutKind, PendingFanOut};
 pub use postgres::PostgresStore;
 pub use provisioning::ProvisioningTx;
@@ -243,6 +245,14 @@ pub trait Tx: CatalogTx + SystemAuthTx + ProvisioningTx + DeliveryTx + Send {
         key: &str,
         value: &Value,
     ) -> Result<(), StoreError>;
+    /// Inserts or replaces several labels of one object (distinct keys) in one statement. The
+    /// object must exist (else [`StoreError::ForeignKey`]).
+    async fn set_labels(
+        &mut self,
+        tenant: TenantId,
+        object: ObjectRef,
+        labels: &[(&str, &Value)],
+    ) -> Result<(), StoreError>;
     /// Removes a label and returns its value, if it was there.
     async fn delete_label(
         &mut self,
@@ -275,6 +285,13 @@ pub trait Tx: CatalogTx + SystemAuthTx + ProvisioningTx + DeliveryTx + Send {
         tenant: TenantId,
         key: &str,
     ) -> Result<Option<LabelDefinition>, StoreError>;
+    /// The definitions of these keys (those that exist) in one statement, share-locked like
+    /// [`Tx::label_definition`]'s.
+    async fn label_definitions_of(
+        &mut self,
+        tenant: TenantId,
+        keys: &[&str],
+    ) -> Result<Vec<LabelDefinition>, StoreError>;
     async fn label_definitions(
         &mut self,
         tenant: TenantId,

@@ -351,6 +351,12 @@ impl PgTx {
         qb.push_bind(ids.to_vec());
         qb.push("::uuid[]))");
     }
+
+    fn push_text_list(qb: &mut sqlx::QueryBuilder<Postgres>, texts: &[&str]) {
+        qb.push("(SELECT unnest(");
+        qb.push_bind(texts.to_vec());
+        qb.push("::text[]))");
+    }
 }
 
 common_helpers!(PgTx, Postgres);

@@ -450,6 +450,13 @@ impl SqliteTx {
         qb.push_bind(Value::from(hex).to_string());
         qb.push("))");
     }
+
+    /// `(SELECT ...)` yielding the texts: one bound JSON array.
+    fn push_text_list(qb: &mut sqlx::QueryBuilder<Sqlite>, texts: &[&str]) {
+        qb.push("(SELECT value FROM json_each(");
+        qb.push_bind(Value::from(texts.to_vec()).to_string());
+        qb.push("))");
+    }
 }
 
 common_helpers!(SqliteTx, Sqlite);

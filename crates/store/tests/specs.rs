@@ -1,7 +1,8 @@
 //! Specs stored once by content, on SQLite and PostgreSQL: definitions with the same text
 //! share one row of `specs` (across applications and tenants), a spec goes with the last
 //! definition naming it (deleted, replaced, or deleted with its application), usage is summed
-//! per application and tenant, and texts an older version kept in the definitions' rows are
+//! per application and tenant, many definitions are written in the few statements the bind
+//! parameter limit allows, and texts an older version kept in the definitions' rows are
 //! moved into `specs` when the store opens.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -222,6 +223,124 @@ async fn usage_is_summed_per_application_and_tenant(backend: Backend) {
     tx.commit().await.unwrap();
 }
 
+/// Definitions written set-wise: thousands in one call take the statements that the bind
+/// parameter limit requires (SQLite's 32,766), each distinct text is stored once (also one
+/// stored before, and one named by an API and an event), and the usage counter is exact.
+async fn many_definitions_are_written_in_few_statements(backend: Backend) {
+    use sextant_store::MAX_BIND_PARAMETERS;
+    let f = fixture(backend).await;
+    let store = &f.store;
+    let t = TenantId(Uuid::new_v4());
+    let app = application(store, t).await;
+    let earlier = "openapi: 3.0.0 # stored before";
+    let mut tx = store.write().await.unwrap();
+    tx.insert_api_definition(&api(t, app, earlier))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    const APIS: usize = 2_300;
+    const EVENTS: usize = 11_000;
+    // API `i` names text `i / 2`; the first names the text stored before; event `i` names
+    // text `i`, so the events repeat the APIs' texts.
+    let text = |i: usize| format!("spec {i}");
+    let mut apis: Vec<ApiDefinition> = (0..APIS).map(|i| api(t, app, &text(i / 2))).collect();
+    apis[0] = api(t, app, earlier);
+    let events: Vec<EventDefinition> = (0..EVENTS).map(|i| event(t, app, &text(i))).collect();
+    // The events' texts (the APIs' are among them) and `earlier`.
+    let distinct = EVENTS + 1;
+    let chunks = |rows: usize, binds: usize| rows.div_ceil(MAX_BIND_PARAMETERS / binds);
+    let expected = chunks(distinct, 3) + chunks(APIS, 15) + chunks(EVENTS, 13);
+
+    let before = store.statements().get();
+    let mut tx = store.write().await.unwrap();
+    tx.insert_definitions(&apis, &events).await.unwrap();
+    let sizes: u64 = apis
+        .iter()
+        .map(|a| a.spec.as_ref().unwrap().data.as_ref().unwrap().len() as u64)
+        .chain(
+            events
+                .iter()
+                .map(|e| e.spec.data.as_ref().unwrap().len() as u64),
+        )
+        .sum::<u64>()
+        + earlier.len() as u64;
+    let usage = tx.spec_usage(t, app).await.unwrap();
+    tx.commit().await.unwrap();
+    let spent = store.statements().get() - before;
+    // The usage read costs one statement, and on PostgreSQL one more for its lock.
+    let usage_read = if backend == Backend::Postgres { 2 } else { 1 };
+    assert_eq!(
+        spent - usage_read,
+        expected as u64,
+        "statements of the write"
+    );
+    assert_eq!((usage.application, usage.tenant), (sizes, sizes));
+
+    assert!(stored(store, earlier).await);
+    assert!(stored(store, &text(0)).await);
+    assert!(stored(store, &text(EVENTS - 1)).await);
+    let mut tx = store.read().await.unwrap();
+    let page = PageRequest {
+        first: 1,
+        after: None,
+    };
+    let read = tx.api_definitions(t, &[app], None, &page).await.unwrap();
+    assert_eq!(read[&app].total_count, APIS as i64 + 1);
+    let read = tx.event_definitions(t, &[app], None, &page).await.unwrap();
+    assert_eq!(read[&app].total_count, EVENTS as i64);
+    drop(tx);
+
+    // Deleting the application takes every text and gives every byte back.
+    let mut tx = store.write().await.unwrap();
+    assert!(tx.delete_application(t, app).await.unwrap());
+    assert_eq!(tx.spec_usage(t, app).await.unwrap().tenant, 0);
+    tx.commit().await.unwrap();
+    assert!(!stored(store, earlier).await);
+    assert!(!stored(store, &text(EVENTS - 1)).await);
+}
+
+/// A set-wise write naming a stored spec holds its row: a concurrent removal of the spec's
+/// last other reference waits for the write, then leaves the spec in place (on PostgreSQL
+/// its delete is refused by the new reference; SQLite serializes the writers).
+async fn a_spec_named_again_survives_a_concurrent_removal_of_its_last_reference(backend: Backend) {
+    let f = fixture(backend).await;
+    let store = &f.store;
+    let t = TenantId(Uuid::new_v4());
+    let (one, two) = (application(store, t).await, application(store, t).await);
+    let data = "openapi: 3.0.0 # named again";
+    let first = api(t, one, data);
+    let mut tx = store.write().await.unwrap();
+    tx.insert_api_definition(&first).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut naming = store.write().await.unwrap();
+    naming
+        .insert_definitions(
+            &[api(t, two, data), api(t, two, "openapi: 3.0.0 # new")],
+            &[event(t, two, data)],
+        )
+        .await
+        .unwrap();
+    let remover = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tx = store.write().await.unwrap();
+            assert!(tx.delete_api_definition(t, first.id).await.unwrap());
+            tx.commit().await.unwrap();
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!remover.is_finished(), "the removal waits for the writer");
+    naming.commit().await.unwrap();
+    remover.await.unwrap();
+    assert!(stored(store, data).await);
+    let mut tx = store.read().await.unwrap();
+    let usage = tx.spec_usage(t, two).await.unwrap();
+    let expected = (2 * data.len() + "openapi: 3.0.0 # new".len()) as u64;
+    assert_eq!((usage.application, usage.tenant), (expected, expected));
+}
+
 async fn definitions_for_documents_carry_digests_without_text(backend: Backend) {
     let f = fixture(backend).await;
     let store = &f.store;
@@ -353,6 +472,8 @@ on_both_backends!(
     shared_specs_are_stored_once_and_go_with_their_last_reference,
     a_rolled_back_write_leaves_no_spec,
     usage_is_summed_per_application_and_tenant,
+    many_definitions_are_written_in_few_statements,
+    a_spec_named_again_survives_a_concurrent_removal_of_its_last_reference,
     definitions_for_documents_carry_digests_without_text,
     texts_of_an_older_version_are_moved_when_the_store_opens,
 );

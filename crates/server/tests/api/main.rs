@@ -23,6 +23,7 @@ mod generated;
 mod http;
 mod labels;
 mod oauth;
+mod registration_statements;
 mod rotation;
 mod runtime_config;
 mod runtime_serving;
