@@ -547,13 +547,16 @@ pub async fn register_application(
         .entry(SCENARIOS_KEY.to_owned())
         .or_insert_with(|| Value::from(vec![DEFAULT_SCENARIO]));
     let id = Uuid::new_v4();
-    crate::notify::settle_for_application(
-        tx,
-        tenant,
-        id,
-        Some(&crate::notify::scenarios_of(&labels)),
-    )
-    .await?;
+    // Fan-outs concern only applications with a webhook.
+    if !children.webhooks.is_empty() {
+        crate::notify::settle_for_application(
+            tx,
+            tenant,
+            id,
+            Some(&crate::notify::scenarios_of(&labels)),
+        )
+        .await?;
+    }
     let now = now_micros();
     let app = Application {
         id,
