@@ -97,6 +97,10 @@ pub struct LocalProvider {
     settings: LocalSettings,
     /// Exit statuses of agents this process started, by runtime.
     exits: Arc<Mutex<HashMap<Uuid, String>>>,
+    /// Held while an agent is started: an operation resumed at server start and the
+    /// reconciliation of dead agents may both start one runtime's agent; the second then
+    /// finds the first running instead of starting another beside it.
+    starting: tokio::sync::Mutex<()>,
 }
 
 impl LocalProvider {
@@ -104,6 +108,7 @@ impl LocalProvider {
         LocalProvider {
             settings,
             exits: Arc::new(Mutex::new(HashMap::new())),
+            starting: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -166,6 +171,7 @@ impl LocalProvider {
         runtime_id: Uuid,
         config: &LocalRuntimeConfig,
     ) -> Result<(), ProviderError> {
+        let _starting = self.starting.lock().await;
         if Self::running_pid(config).is_some() {
             return Ok(());
         }
