@@ -2,7 +2,7 @@
 //! implemented once for both backends by `delivery_tx!`.
 
 use sextant_domain::TenantId;
-use sextant_domain::delivery::{Delivery, WebhookEvent};
+use sextant_domain::delivery::Delivery;
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -154,14 +154,11 @@ impl EventFanOut<'_> {
 /// The outbox operations of a transaction.
 #[async_trait::async_trait]
 pub trait DeliveryTx: Send {
-    /// Queues the event for every webhook of its application, due at once; how many
-    /// deliveries were queued (0 when the application has no webhook).
-    async fn enqueue_webhook_event(&mut self, event: &WebhookEvent) -> Result<u64, StoreError>;
     /// Records the events of `fan_out` in `tenant`, stamped `time`, as one row (one
     /// statement, whatever the number of events), to be expanded into deliveries for every
     /// webhook of their application by [`DeliveryTx::expand_next_fan_out`] (the notifier) or
     /// [`DeliveryTx::expand_fan_out`]. Each event then gets its own id, shared by its
-    /// deliveries, and the body [`WebhookEvent::body`] gives it. Nothing is recorded (false)
+    /// deliveries, and the body [`sextant_domain::delivery::WebhookEvent::body`] gives it. Nothing is recorded (false)
     /// when the fan-out cannot cause an event or the tenant has no webhook.
     ///
     /// The deliveries are those of the state when they are expanded: a change that alters
@@ -575,6 +572,61 @@ macro_rules! delivery_tx {
                 Ok(done.rows_affected())
             }
 
+            /// Expands the next `keys` keys of a locked pending fan-out (None: all that
+            /// remain) and records the progress, or removes it when done; the deliveries
+            /// queued and whether it is done.
+            async fn expand_batch(
+                &mut self,
+                pending: &$crate::delivery::PendingFanOut,
+                keys: Option<i64>,
+            ) -> Result<(u64, bool), StoreError> {
+                let (queued, through) = match (pending.fan_out(), keys) {
+                    (Some(fan_out), keys) => {
+                        let through = match keys {
+                            Some(keys) => {
+                                self.fan_out_batch_end(
+                                    pending.tenant,
+                                    fan_out,
+                                    pending.done_through,
+                                    keys,
+                                )
+                                .await?
+                            }
+                            None => None,
+                        };
+                        let queued = self
+                            .insert_fan_out_deliveries(
+                                pending.tenant,
+                                fan_out,
+                                pending.time,
+                                pending.done_through,
+                                through,
+                            )
+                            .await?;
+                        (queued, through)
+                    }
+                    // An incomplete row has nothing to expand.
+                    (None, _) => (0, None),
+                };
+                self.counter().inc();
+                match through {
+                    Some(through) => {
+                        sqlx::query("UPDATE webhook_fan_outs SET done_through = $2 WHERE seq = $1")
+                            .bind(pending.seq)
+                            .bind(through)
+                            .execute(self.conn())
+                            .await?;
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM webhook_fan_outs WHERE seq = $1")
+                            .bind(pending.seq)
+                            .execute(self.conn())
+                            .await?;
+                    }
+                }
+                Ok((queued, through.is_none()))
+            }
+
             fn fan_out_from_row(
                 row: &<$Db as sqlx::Database>::Row,
             ) -> Result<$crate::delivery::PendingFanOut, StoreError> {
@@ -606,44 +658,6 @@ macro_rules! delivery_tx {
 
         #[async_trait::async_trait]
         impl $crate::delivery::DeliveryTx for $Tx {
-            async fn enqueue_webhook_event(
-                &mut self,
-                event: &sextant_domain::delivery::WebhookEvent,
-            ) -> Result<u64, StoreError> {
-                self.counter().inc();
-                let webhooks: Vec<Uuid> = sqlx::query_scalar(
-                    "SELECT id FROM webhooks WHERE tenant_id = $1 AND app_id = $2 ORDER BY id",
-                )
-                .bind(event.tenant.0)
-                .bind(event.application_id)
-                .fetch_all(self.conn())
-                .await?;
-                let body = event.body();
-                let now = to_micros(event.time);
-                for webhook in &webhooks {
-                    self.counter().inc();
-                    sqlx::query(AssertSqlSafe(format!(
-                        "INSERT INTO webhook_deliveries ({}) VALUES \
-                         ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8, NULL, NULL, NULL)",
-                        $crate::delivery::DELIVERY_COLUMNS
-                    )))
-                    .bind(Uuid::new_v4())
-                    .bind(event.id)
-                    .bind(event.tenant.0)
-                    .bind(*webhook)
-                    .bind(event.application_id)
-                    .bind(event.event_type.as_str())
-                    .bind(body.as_str())
-                    .bind(now)
-                    .execute(self.conn())
-                    .await?;
-                }
-                if !webhooks.is_empty() {
-                    self.filled_outbox = true;
-                }
-                Ok(webhooks.len() as u64)
-            }
-
             async fn enqueue_webhook_events(
                 &mut self,
                 tenant: TenantId,
@@ -741,25 +755,7 @@ macro_rules! delivery_tx {
                 .await?;
                 let Some(row) = row else { return Ok(0) };
                 let pending = Self::fan_out_from_row(&row)?;
-                let queued = match pending.fan_out() {
-                    Some(fan_out) => {
-                        self.insert_fan_out_deliveries(
-                            pending.tenant,
-                            fan_out,
-                            pending.time,
-                            pending.done_through,
-                            None,
-                        )
-                        .await?
-                    }
-                    None => 0,
-                };
-                self.counter().inc();
-                sqlx::query("DELETE FROM webhook_fan_outs WHERE seq = $1")
-                    .bind(seq)
-                    .execute(self.conn())
-                    .await?;
-                Ok(queued)
+                Ok(self.expand_batch(&pending, None).await?.0)
             }
 
             async fn expand_next_fan_out(&mut self, keys: i64) -> Result<Option<u64>, StoreError> {
@@ -777,40 +773,10 @@ macro_rules! delivery_tx {
                     .await?;
                     let Some(row) = row else { break };
                     let pending = Self::fan_out_from_row(&row)?;
-                    let (queued, through) = match pending.fan_out() {
-                        Some(fan_out) => {
-                            let through = self
-                                .fan_out_batch_end(pending.tenant, fan_out, pending.done_through, keys)
-                                .await?;
-                            let queued = self
-                                .insert_fan_out_deliveries(
-                                    pending.tenant,
-                                    fan_out,
-                                    pending.time,
-                                    pending.done_through,
-                                    through,
-                                )
-                                .await?;
-                            (queued, through)
-                        }
-                        None => (0, None),
-                    };
+                    let (queued, finished) = self.expand_batch(&pending, Some(keys)).await?;
                     let total = queued_total.unwrap_or(0) + queued;
                     queued_total = Some(total);
-                    self.counter().inc();
-                    if let Some(through) = through {
-                        sqlx::query("UPDATE webhook_fan_outs SET done_through = $2 WHERE seq = $1")
-                            .bind(pending.seq)
-                            .bind(through)
-                            .execute(self.conn())
-                            .await?;
-                        break;
-                    }
-                    sqlx::query("DELETE FROM webhook_fan_outs WHERE seq = $1")
-                        .bind(pending.seq)
-                        .execute(self.conn())
-                        .await?;
-                    if total >= $crate::delivery::DELIVERIES_PER_TRANSACTION {
+                    if !finished || total >= $crate::delivery::DELIVERIES_PER_TRANSACTION {
                         break;
                     }
                 }
