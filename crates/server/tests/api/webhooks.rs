@@ -404,7 +404,12 @@ async fn a_webhook_off_the_allow_list_records_the_reason(backend: Backend) {
             .iter()
             .map(|w| &w["deliveries"][0]["state"])
             .collect();
-        if states.iter().all(|s| *s == "failed" || *s == "delivered") {
+        // The webhooks and their deliveries are read by separate statements: wait until
+        // the failed one's mark is read too.
+        let marked = webhooks
+            .iter()
+            .all(|w| w["deliveries"][0]["state"] != "failed" || w["failingSince"].is_string());
+        if marked && states.iter().all(|s| *s == "failed" || *s == "delivered") {
             break webhooks;
         }
         assert!(
