@@ -11,12 +11,17 @@ use sextant_domain::runtime_config::RuntimeConfiguration;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
+use sextant_client::certs::{self, CertificateInfo};
+use sextant_client::{Connection, Credentials, StateDir, StateError};
+
 use crate::backoff::Backoff;
-use crate::certs::{self, CertificateInfo};
 use crate::config::AgentConfig;
-use crate::http::{self, CallError};
-use crate::state::{Connection, Credentials, State, StateDir, StateError};
+use crate::failure::Failure;
+use crate::state::State;
 use crate::{AgentError, AgentStatus, Phase, follow, pairing, report};
+
+/// How the agent introduces itself over HTTP.
+pub(crate) const USER_AGENT: &str = concat!("sextant-agent/", env!("CARGO_PKG_VERSION"));
 
 /// What every part of a running agent shares.
 pub(crate) struct Shared {
@@ -106,7 +111,7 @@ impl Link {
             return Err("directorURL is not https".into());
         }
         Ok(Link {
-            client: http::mtls_client(credentials)?,
+            client: sextant_client::http::mtls_client(USER_AGENT, credentials)?,
             director_url: connection.director_url.clone(),
             connector_url: connection.certificate_secured_connector_url.clone(),
             base,
@@ -199,7 +204,7 @@ pub(crate) async fn run(shared: Shared, shutdown: &CancellationToken) -> Result<
                 let fresh = bootstrap
                     .token
                     .as_ref()
-                    .is_some_and(|t| !state.token_used(&certs::sha256_hex(t.as_bytes())));
+                    .is_some_and(|t| !state.used_tokens.contains(&certs::sha256_hex(t.as_bytes())));
                 if !fresh {
                     return Err(refused);
                 }
@@ -218,7 +223,7 @@ async fn resume(shared: &Shared) -> Result<Option<Link>, String> {
     let credentials = shared
         .dir
         .read_credentials()
-        .map_err(|e| http::chain(&e))?
+        .map_err(|e| sextant_client::chain(&e))?
         .ok_or("the key, certificate or CA bundle is missing")?;
     let certificate = certs::certificate_info(&credentials.cert_pem, Some(&credentials.key_pem))
         .map_err(|e| e.to_string())?;
@@ -246,7 +251,8 @@ async fn unused_token(shared: &Shared) -> Result<String, AgentError> {
         .state
         .lock()
         .await
-        .token_used(&certs::sha256_hex(token.as_bytes()))
+        .used_tokens
+        .contains(&certs::sha256_hex(token.as_bytes()))
     {
         return Err(AgentError::TokenAlreadyUsed);
     }
@@ -306,7 +312,7 @@ async fn maintain(shared: &Shared, session: &Session) -> SessionEnd {
                         .send_modify(|status| status.certificate = Some(certificate));
                     break;
                 }
-                Err(CallError::Refused(reason)) => return SessionEnd::Refused(reason),
+                Err(Failure::Refused(reason)) => return SessionEnd::Refused(reason),
                 Err(e) => {
                     let delay = backoff.next_delay();
                     tracing::warn!(error = %e, retry_in = ?delay, "certificate renewal failed; retrying");

@@ -32,11 +32,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use sextant_client::certs::{self, CertificateInfo};
+use sextant_client::http::{self, Security};
+
 use crate::agent::{Link, Session, SessionEnd, Shared};
 use crate::backoff::Backoff;
-use crate::certs::{self, CertificateInfo};
 use crate::config::EventGatewayConfig;
-use crate::http::{self, CallError, Security};
+use crate::failure::Failure;
 
 /// The gateway's key.
 pub const KEY_FILE: &str = "event-gateway.key";
@@ -211,9 +213,9 @@ fn load_serving(shared: &Shared, name: &str) -> Option<Serving> {
 }
 
 /// Asks the management plane for a serving certificate for `name`.
-async fn request_serving(shared: &Shared, link: &Link, name: &str) -> Result<Serving, CallError> {
+async fn request_serving(shared: &Shared, link: &Link, name: &str) -> Result<Serving, Failure> {
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
-        .map_err(|e| CallError::Transient(format!("cannot make a key: {e}")))?;
+        .map_err(|e| Failure::Transient(format!("cannot make a key: {e}")))?;
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(
@@ -224,7 +226,7 @@ async fn request_serving(shared: &Shared, link: &Link, name: &str) -> Result<Ser
     let csr = params
         .serialize_request(&key)
         .and_then(|csr| csr.pem())
-        .map_err(|e| CallError::Transient(format!("cannot make a CSR: {e}")))?;
+        .map_err(|e| Failure::Transient(format!("cannot make a CSR: {e}")))?;
     let response = link
         .client
         .post(format!(
@@ -239,17 +241,17 @@ async fn request_serving(shared: &Shared, link: &Link, name: &str) -> Result<Ser
     let status = response.status();
     let body = http::read_limited(response, 1024 * 1024, Security::Certificate).await?;
     if !status.is_success() {
-        return Err(http::status_error(status, &body, Security::Certificate));
+        return Err(http::status_error(status, &body, Security::Certificate).into());
     }
     let body: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| CallError::Transient(format!("the answer is not JSON: {e}")))?;
+        .map_err(|e| Failure::Transient(format!("the answer is not JSON: {e}")))?;
     let cert_pem = body["certificate"]
         .as_str()
-        .ok_or_else(|| CallError::Transient("the answer has no certificate".into()))?
+        .ok_or_else(|| Failure::Transient("the answer has no certificate".into()))?
         .to_owned();
     let key_pem = key.serialize_pem();
     let info = certs::certificate_info(&cert_pem, Some(&key_pem))
-        .map_err(|e| CallError::Transient(e.to_string()))?;
+        .map_err(|e| Failure::Transient(e.to_string()))?;
     Ok(Serving {
         cert_pem,
         key_pem,
@@ -356,7 +358,7 @@ pub(crate) async fn maintain(shared: &Shared, session: &Session) -> SessionEnd {
                     serving = Some(new);
                     client_serial = Some(link.certificate.serial.clone());
                 }
-                Err(CallError::Refused(reason)) => return SessionEnd::Refused(reason),
+                Err(Failure::Refused(reason)) => return SessionEnd::Refused(reason),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot obtain the event gateway's certificate; retrying");
                     shared.failure(&e.to_string());

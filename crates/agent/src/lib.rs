@@ -63,11 +63,10 @@
 
 mod agent;
 mod backoff;
-pub mod certs;
 pub mod config;
 mod events;
+mod failure;
 mod follow;
-mod http;
 mod pairing;
 mod report;
 pub mod state;
@@ -80,8 +79,9 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-pub use certs::{CertError, CertificateInfo};
 pub use config::{AgentConfig, BootstrapConfig, ConfigError, EventGatewayConfig};
+pub use sextant_client::certs;
+pub use sextant_client::certs::{CertError, CertificateInfo};
 pub use sextant_gateway::events::EventSink;
 pub use state::{State, StateError, read_state};
 
@@ -270,12 +270,12 @@ impl Agent {
         let status = self.status.clone();
         let result = self.run_inner(&shutdown).await;
         if let Err(e) = &result {
-            tracing::error!(error = %http::chain(e), "the agent stops");
+            tracing::error!(error = %sextant_client::chain(e), "the agent stops");
         }
         status.send_modify(|status| {
             status.phase = Phase::Stopped;
             if let Err(e) = &result {
-                status.last_error = Some(http::chain(e));
+                status.last_error = Some(sextant_client::chain(e));
             }
         });
         result
@@ -298,8 +298,8 @@ impl Agent {
         // The gateway stops with the agent, however it stops.
         let _stop_events = events.as_ref().map(|g| g.shutdown.clone().drop_guard());
         let bootstrap = &self.config.bootstrap;
-        let dir = state::StateDir::open(&self.config.state_dir)?;
-        let state = match dir.read_state()? {
+        let dir = state::open(&self.config.state_dir)?;
+        let state = match dir.read_state::<State>()? {
             Some(state) => {
                 if state.runtime_id != bootstrap.runtime_id || state.tenant != bootstrap.tenant {
                     return Err(AgentError::StateMismatch {

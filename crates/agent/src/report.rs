@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 
 use serde_json::json;
+use sextant_client::http::{self, Security};
 
 use crate::agent::{Session, SessionEnd, Shared};
 use crate::backoff::Backoff;
-use crate::http::{self, CallError, Security};
+use crate::failure::Failure;
 
 /// `setRuntimeLabel`.
 const SET_LABEL: &str = "mutation($id: ID!, $key: String!, $value: Any!) { setRuntimeLabel(runtimeID: $id, key: $key, value: $value) { key value } }";
@@ -54,7 +55,7 @@ async fn director(
     session: &Session,
     query: &str,
     variables: serde_json::Value,
-) -> Result<(), CallError> {
+) -> Result<(), Failure> {
     let link = session.link.load_full();
     let tenant = shared.config.bootstrap.tenant.to_string();
     http::graphql(
@@ -67,6 +68,7 @@ async fn director(
     )
     .await
     .map(|_| ())
+    .map_err(Failure::from)
 }
 
 /// Sends what changed (each report on its own: one refused does not hold back the others);
@@ -77,11 +79,11 @@ async fn send(
     desired: &Desired,
     sent_labels: &mut HashMap<String, String>,
     sent_status: &mut Option<StatusReport>,
-) -> Result<(), CallError> {
+) -> Result<(), Failure> {
     let runtime = shared.config.bootstrap.runtime_id.to_string();
-    let mut failure: Option<CallError> = None;
-    let mut note = |e: CallError| {
-        if failure.is_none() || matches!(e, CallError::Refused(_)) {
+    let mut failure: Option<Failure> = None;
+    let mut note = |e: Failure| {
+        if failure.is_none() || matches!(e, Failure::Refused(_)) {
             failure = Some(e);
         }
     };
@@ -138,7 +140,7 @@ pub(crate) async fn report(shared: &Shared, session: &Session) -> SessionEnd {
                     std::future::pending::<()>().await;
                 }
             }
-            Err(CallError::Refused(reason)) => return SessionEnd::Refused(reason),
+            Err(Failure::Refused(reason)) => return SessionEnd::Refused(reason),
             Err(e) => {
                 let delay = backoff.next_delay();
                 tracing::warn!(error = %e, retry_in = ?delay, "cannot report to the Director; retrying");
