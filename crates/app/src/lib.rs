@@ -52,11 +52,13 @@ pub mod webhook;
 
 use std::path::PathBuf;
 
+use sextant_client::CallError;
+
 pub use client::{AppClient, Identity, OneTimeToken, PairOptions};
 pub use config::{AppConfiguration, AssignedRuntime, Event};
-pub use http::chain;
 pub use register::{Manifest, Registered};
-pub use sextant_agent::certs::{CertError, CertificateInfo};
+pub use sextant_client::certs::{CertError, CertificateInfo};
+pub use sextant_client::chain;
 pub use state::{AppState, StateError, read_state};
 pub use webhook::{ClientHandler, CredentialSource, WebhookEvent, WebhookHandler, WebhookListener};
 
@@ -116,4 +118,18 @@ pub enum AppError {
     /// An HTTP client cannot be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+}
+
+impl From<CallError> for AppError {
+    fn from(error: CallError) -> AppError {
+        match error {
+            CallError::Unreachable(m) | CallError::Status(m) => AppError::Transport(m),
+            // The application client tells no TLS alert from another failure to connect.
+            CallError::HandshakeRefused { detail, .. } => AppError::Transport(detail),
+            CallError::CertificateRefused(m) => AppError::CertificateRefused(m),
+            CallError::TokenRefused(m) => AppError::TokenRefused(m),
+            CallError::GraphQL { .. } => AppError::Rejected(error.to_string()),
+            CallError::Malformed(m) => AppError::Protocol(m),
+        }
+    }
 }
