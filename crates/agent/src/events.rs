@@ -1,4 +1,4 @@
-//! The runtime's event gateway, run by the agent (with [`crate::EventGatewayConfig`]).
+//! The runtime's event gateway, run by the agent (with [`EventGatewayConfig`]).
 //!
 //! The agent binds the listener at start (its port goes into the `runtime/event_service_url`
 //! label), and once it holds a client certificate it
@@ -8,7 +8,7 @@
 //!   the key first: a certificate that does not match its key is replaced), and renews it at
 //!   two thirds of its life and whenever the client certificate is renewed;
 //! - fetches the management plane's CRLs (`/connector/crl` and, during a CA rotation,
-//!   `/connector/crl/previous`) every [`crate::EventGatewayConfig::crl_refresh`] and with
+//!   `/connector/crl/previous`) every [`EventGatewayConfig::crl_refresh`] and with
 //!   every configuration change, keeping the last ones (also on disk,
 //!   `event-gateway-crls.json`) when they cannot be fetched;
 //! - builds the gateway's TLS configuration: that certificate, client certificates required
@@ -35,10 +35,10 @@ use uuid::Uuid;
 use sextant_client::certs::{self, CertificateInfo};
 use sextant_client::http::{self, Security};
 
-use crate::agent::{Link, Session, SessionEnd, Shared};
 use crate::backoff::Backoff;
 use crate::config::EventGatewayConfig;
 use crate::failure::Failure;
+use crate::session::{Link, Session, SessionEnd, Shared};
 
 /// The gateway's key.
 pub const KEY_FILE: &str = "event-gateway.key";
@@ -78,16 +78,6 @@ fn url_of(name: &str, port: u16) -> String {
     }
 }
 
-/// The name in the certificate and URL: the configured one, else the listen address, or
-/// `localhost` for an unspecified one.
-pub(crate) fn name_of(config: &EventGatewayConfig) -> String {
-    match &config.name {
-        Some(name) => name.clone(),
-        None if config.listen.ip().is_unspecified() => "localhost".to_owned(),
-        None => config.listen.ip().to_string(),
-    }
-}
-
 impl EventGateway {
     /// Binds the listener (nothing is served before a certificate is at hand).
     pub async fn bind(config: EventGatewayConfig) -> Result<EventGateway, String> {
@@ -98,7 +88,7 @@ impl EventGateway {
             .local_addr()
             .map(|a: SocketAddr| a.port())
             .map_err(|e| format!("the event gateway's address: {e}"))?;
-        let url = url_of(&name_of(&config), port);
+        let url = url_of(&config.name(), port);
         Ok(EventGateway {
             config,
             listener: Mutex::new(Some(listener)),
@@ -319,11 +309,15 @@ fn save_crls(shared: &Shared, crls: &[Vec<u8>]) {
 
 /// Keeps the event gateway's certificate, CRLs and TLS configuration current while the
 /// session lasts; ends only when the management plane refuses the client certificate.
-pub(crate) async fn maintain(shared: &Shared, session: &Session) -> SessionEnd {
-    let Some(gateway) = &shared.events else {
+pub(crate) async fn maintain(
+    shared: &Shared,
+    session: &Session,
+    gateway: Option<&EventGateway>,
+) -> SessionEnd {
+    let Some(gateway) = gateway else {
         return std::future::pending().await;
     };
-    let name = name_of(&gateway.config);
+    let name = gateway.config.name();
     let mut serving = load_serving(shared, &name);
     let mut crls = load_crls(shared);
     let mut configuration = shared.configuration.subscribe();

@@ -21,12 +21,12 @@ use sextant_domain::runtime_config::{
 use sextant_client::certs::{is_sha256_hex, sha256_hex};
 use sextant_client::http::{self, Security};
 
-use crate::agent::{Link, Session, SessionEnd, Shared};
 use crate::backoff::Backoff;
+use crate::error::AgentError;
 use crate::failure::Failure;
-use crate::report::{Desired, StatusReport};
+use crate::session::{Desired, Link, Session, SessionEnd, Shared, StatusReport};
 use crate::state::{self, APPLIED_FILE, Applied, State};
-use crate::{AgentError, Phase};
+use crate::status::Phase;
 
 /// The largest configuration document read.
 const MAX_DOCUMENT: usize = 64 * 1024 * 1024;
@@ -274,25 +274,11 @@ async fn apply(
     Ok(version)
 }
 
-/// The labels the agent sets once configured.
-fn labels(shared: &Shared) -> Vec<(String, String)> {
-    [
-        (
-            crate::EVENT_SERVICE_URL_LABEL,
-            &shared.config.event_service_url,
-        ),
-        (crate::CONSOLE_URL_LABEL, &shared.config.console_url),
-    ]
-    .into_iter()
-    .filter_map(|(key, value)| value.as_ref().map(|v| (key.to_owned(), v.clone())))
-    .collect()
-}
-
 /// The runtime is configured with the current document.
 fn configured(shared: &Shared, session: &Session) {
     shared.set_phase(Phase::Ready);
     let wanted = Desired {
-        labels: labels(shared),
+        labels: shared.config.labels(),
         status: Some(StatusReport::ready()),
     };
     session.desired.send_if_modified(|desired| {

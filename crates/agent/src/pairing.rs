@@ -12,10 +12,11 @@ use std::time::Duration;
 use sextant_client::certs;
 use sextant_client::connector::{self, CertificateRequest, Endpoints};
 
-use crate::agent::{Link, Shared, USER_AGENT};
 use crate::backoff::Backoff;
+use crate::error::AgentError;
 use crate::failure::Failure;
-use crate::{AgentError, Phase};
+use crate::session::{Link, Shared, USER_AGENT};
+use crate::status::Phase;
 
 /// Repeats `call` while it fails transiently, waiting with backoff; logs each failure.
 async fn retrying<T, E, F, Fut>(shared: &Shared, what: &str, mut call: F) -> Result<T, Failure>

@@ -9,46 +9,14 @@ use std::collections::HashMap;
 use serde_json::json;
 use sextant_client::http::{self, Security};
 
-use crate::agent::{Session, SessionEnd, Shared};
 use crate::backoff::Backoff;
 use crate::failure::Failure;
+use crate::session::{Desired, Session, SessionEnd, Shared, StatusReport};
 
 /// `setRuntimeLabel`.
 const SET_LABEL: &str = "mutation($id: ID!, $key: String!, $value: Any!) { setRuntimeLabel(runtimeID: $id, key: $key, value: $value) { key value } }";
 /// `setRuntimeStatus`.
 const SET_STATUS: &str = "mutation($id: ID!, $condition: RuntimeStatusCondition!, $message: String) { setRuntimeStatus(id: $id, condition: $condition, message: $message) { id } }";
-
-/// What the Director should know about the runtime.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Desired {
-    /// Labels to set (key, value).
-    pub labels: Vec<(String, String)>,
-    /// The status to report, once there is one.
-    pub status: Option<StatusReport>,
-}
-
-/// A `RuntimeStatusCondition` with its message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct StatusReport {
-    pub condition: &'static str,
-    pub message: Option<String>,
-}
-
-impl StatusReport {
-    pub fn ready() -> StatusReport {
-        StatusReport {
-            condition: "READY",
-            message: None,
-        }
-    }
-
-    pub fn failed(message: &str) -> StatusReport {
-        StatusReport {
-            condition: "FAILED",
-            message: Some(message.to_owned()),
-        }
-    }
-}
 
 async fn director(
     shared: &Shared,
