@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::AppError;
+use crate::error::AppError;
 use crate::http::USER_AGENT;
 use crate::state::AppState;
 

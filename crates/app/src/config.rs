@@ -8,9 +8,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use crate::client::AppClient;
+use crate::error::AppError;
 use crate::http;
 use crate::state::CONFIGURATION_FILE;
-use crate::{AppClient, AppError};
 
 const CONFIG_QUERY: &str = "query($id: ID!) { application(id: $id) { id name labels eventingConfiguration { defaultURL } assignedRuntimes { id name status eventingURL } } }";
 

@@ -4,7 +4,7 @@
 use rustls::client::danger::ServerCertVerifier;
 use sextant_client::Credentials;
 
-use crate::AppError;
+use crate::error::AppError;
 
 /// How the application client introduces itself over HTTP.
 pub(crate) const USER_AGENT: &str = concat!("sextant-app/", env!("CARGO_PKG_VERSION"));

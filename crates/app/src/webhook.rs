@@ -47,8 +47,9 @@ use sextant_client::StateDir;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::client::AppClient;
+use crate::error::AppError;
 use crate::state::EVENTS_FILE;
-use crate::{AppClient, AppError};
 
 /// `CONFIGURATION_CHANGED`: a runtime of the application's scenarios became ready, changed
 /// its eventing URL, joined or left a scenario, or was deleted.
