@@ -3,148 +3,29 @@
 //! until the management plane refuses the certificate; then re-pair if an unused token is at
 //! hand, else stop with [`AgentError::CertificateRefused`].
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use sextant_domain::runtime_config::RuntimeConfiguration;
-use tokio::sync::{Notify, watch};
+use sextant_client::Connection;
+use sextant_client::certs;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::certs::{self, CertificateInfo};
-use crate::config::AgentConfig;
-use crate::http::{self, CallError};
-use crate::state::{Connection, Credentials, State, StateDir, StateError};
-use crate::{AgentError, AgentStatus, Phase, follow, pairing, report};
+use crate::error::AgentError;
+use crate::events::{self, EventGateway};
+use crate::failure::Failure;
+use crate::session::{Desired, Link, Session, SessionEnd, Shared};
+use crate::status::Phase;
+use crate::{follow, pairing, report};
 
-/// What every part of a running agent shares.
-pub(crate) struct Shared {
-    pub config: AgentConfig,
-    pub dir: StateDir,
-    /// `state.json` as last written.
-    pub state: tokio::sync::Mutex<State>,
-    pub status: watch::Sender<AgentStatus>,
-    pub configuration: watch::Sender<Option<Arc<RuntimeConfiguration>>>,
-    pub renew: Arc<Notify>,
-    /// Cached specs whose hash was checked by this process.
-    pub verified_specs: Mutex<HashSet<String>>,
-    /// The event gateway, when configured.
-    pub events: Option<crate::events::EventGateway>,
-}
-
-impl Shared {
-    /// Changes `state.json`: written first, then remembered.
-    pub async fn update_state(&self, change: impl FnOnce(&mut State)) -> Result<(), StateError> {
-        let mut state = self.state.lock().await;
-        let mut next = state.clone();
-        change(&mut next);
-        self.dir.write_state(&next)?;
-        *state = next;
-        Ok(())
-    }
-
-    /// Installs a new key, certificate and CA bundle, and the connection in `state.json`.
-    pub async fn install(
-        &self,
-        credentials: &Credentials,
-        connection: Connection,
-    ) -> Result<(), StateError> {
-        let mut state = self.state.lock().await;
-        let mut next = state.clone();
-        next.connection = Some(connection);
-        self.dir.install_credentials(credentials, &next)?;
-        *state = next;
-        Ok(())
-    }
-
-    /// Counts a failed attempt to reach the management plane.
-    pub fn failure(&self, message: &str) {
-        self.status.send_modify(|status| {
-            status.failures += 1;
-            status.last_error = Some(message.to_owned());
-        });
-    }
-
-    pub fn set_phase(&self, phase: Phase) {
-        self.status.send_if_modified(|status| {
-            let changed = status.phase != phase;
-            status.phase = phase;
-            changed
-        });
-    }
-
-    pub fn verified(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.verified_specs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// The certificate-secured side as of now: a client with the current certificate and where
-/// to reach the Director, the Connector and the configuration.
-pub(crate) struct Link {
-    pub client: reqwest::Client,
-    pub director_url: String,
-    pub connector_url: String,
-    /// Scheme, host and port of the Director URL: the mTLS listener.
-    pub base: String,
-    pub certificate: CertificateInfo,
-    /// The CA bundle of the pairing: the CAs of the management plane's client certificates.
-    pub ca_pem: String,
-    /// When the agent got the certificate (its `notBefore` for one found in the state
-    /// directory).
-    pub obtained_at: time::OffsetDateTime,
-}
-
-impl Link {
-    pub fn new(credentials: &Credentials, connection: &Connection) -> Result<Link, String> {
-        let director = url::Url::parse(&connection.director_url)
-            .map_err(|e| format!("directorURL is not a URL: {e}"))?;
-        let base = director.origin().ascii_serialization();
-        if director.scheme() != "https" {
-            return Err("directorURL is not https".into());
-        }
-        Ok(Link {
-            client: http::mtls_client(credentials)?,
-            director_url: connection.director_url.clone(),
-            connector_url: connection.certificate_secured_connector_url.clone(),
-            base,
-            certificate: connection.certificate.clone(),
-            ca_pem: credentials.ca_pem.clone(),
-            obtained_at: time::OffsetDateTime::now_utc(),
-        })
-    }
-
-    /// When to renew: at two thirds of the lifetime, counted from when the agent got the
-    /// certificate if that is later than its `notBefore` (a CA backdates `notBefore` for
-    /// clock skew; counted from there, a short-lived certificate would be due at once, and
-    /// every renewal would be followed by the next).
-    pub fn renew_at(&self) -> time::OffsetDateTime {
-        let certificate = &self.certificate;
-        let start = certificate
-            .not_before
-            .max(self.obtained_at.min(certificate.not_after));
-        start + (certificate.not_after - start) * 2 / 3
-    }
-}
-
-/// One certificate's session: the parts that use the link.
-pub(crate) struct Session {
-    pub link: ArcSwap<Link>,
-    pub desired: watch::Sender<report::Desired>,
-}
-
-/// Why a session ended.
-pub(crate) enum SessionEnd {
-    /// The certificate was refused.
-    Refused(String),
-    /// Something that retrying cannot fix.
-    Fatal(AgentError),
-}
-
-/// Runs the agent until `shutdown` (Ok) or an error it cannot get past.
-pub(crate) async fn run(shared: Shared, shutdown: &CancellationToken) -> Result<(), AgentError> {
+/// Runs the agent (and its event gateway, when configured) until `shutdown` (Ok) or an error
+/// it cannot get past.
+pub(crate) async fn run(
+    shared: Shared,
+    gateway: Option<EventGateway>,
+    shutdown: &CancellationToken,
+) -> Result<(), AgentError> {
     let bootstrap = &shared.config.bootstrap;
     // Resume: the applied configuration is available at once, also while the management
     // plane is unreachable.
@@ -187,7 +68,7 @@ pub(crate) async fn run(shared: Shared, shutdown: &CancellationToken) -> Result<
         };
         let end = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
-            end = session(&shared, current) => end,
+            end = session(&shared, gateway.as_ref(), current) => end,
         };
         match end {
             SessionEnd::Fatal(e) => return Err(e),
@@ -199,7 +80,7 @@ pub(crate) async fn run(shared: Shared, shutdown: &CancellationToken) -> Result<
                 let fresh = bootstrap
                     .token
                     .as_ref()
-                    .is_some_and(|t| !state.token_used(&certs::sha256_hex(t.as_bytes())));
+                    .is_some_and(|t| !state.used_tokens.contains(&certs::sha256_hex(t.as_bytes())));
                 if !fresh {
                     return Err(refused);
                 }
@@ -218,7 +99,7 @@ async fn resume(shared: &Shared) -> Result<Option<Link>, String> {
     let credentials = shared
         .dir
         .read_credentials()
-        .map_err(|e| http::chain(&e))?
+        .map_err(|e| sextant_client::chain(&e))?
         .ok_or("the key, certificate or CA bundle is missing")?;
     let certificate = certs::certificate_info(&credentials.cert_pem, Some(&credentials.key_pem))
         .map_err(|e| e.to_string())?;
@@ -246,14 +127,15 @@ async fn unused_token(shared: &Shared) -> Result<String, AgentError> {
         .state
         .lock()
         .await
-        .token_used(&certs::sha256_hex(token.as_bytes()))
+        .used_tokens
+        .contains(&certs::sha256_hex(token.as_bytes()))
     {
         return Err(AgentError::TokenAlreadyUsed);
     }
     Ok(token.clone())
 }
 
-async fn session(shared: &Shared, link: Link) -> SessionEnd {
+async fn session(shared: &Shared, gateway: Option<&EventGateway>, link: Link) -> SessionEnd {
     let certificate = link.certificate.clone();
     shared.status.send_modify(|status| {
         status.certificate = Some(certificate);
@@ -263,13 +145,13 @@ async fn session(shared: &Shared, link: Link) -> SessionEnd {
     });
     let session = Session {
         link: ArcSwap::from_pointee(link),
-        desired: watch::Sender::new(report::Desired::default()),
+        desired: watch::Sender::new(Desired::default()),
     };
     tokio::select! {
         end = follow::follow(shared, &session) => end,
         end = maintain(shared, &session) => end,
         end = report::report(shared, &session) => end,
-        end = crate::events::maintain(shared, &session) => end,
+        end = events::maintain(shared, &session, gateway) => end,
     }
 }
 
@@ -306,7 +188,7 @@ async fn maintain(shared: &Shared, session: &Session) -> SessionEnd {
                         .send_modify(|status| status.certificate = Some(certificate));
                     break;
                 }
-                Err(CallError::Refused(reason)) => return SessionEnd::Refused(reason),
+                Err(Failure::Refused(reason)) => return SessionEnd::Refused(reason),
                 Err(e) => {
                     let delay = backoff.next_delay();
                     tracing::warn!(error = %e, retry_in = ?delay, "certificate renewal failed; retrying");

@@ -28,6 +28,11 @@ pub const BOOTSTRAP_KEYS: [&str; 5] = [CONNECTOR_URL, TOKEN, RUNTIME_ID, TENANT,
 /// The default long-poll wait of the configuration request (seconds the server may hold it).
 pub const DEFAULT_POLL_WAIT: Duration = Duration::from_secs(30);
 
+/// The label the agent sets to [`AgentConfig::event_service_url`].
+pub const EVENT_SERVICE_URL_LABEL: &str = "runtime/event_service_url";
+/// The label the agent sets to [`AgentConfig::console_url`].
+pub const CONSOLE_URL_LABEL: &str = "runtime/console_url";
+
 /// Why a configuration is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -294,6 +299,16 @@ impl EventGatewayConfig {
             crl_refresh: Duration::from_secs(30),
         }
     }
+
+    /// The name in the certificate and URL: the configured one, else the listen address, or
+    /// `localhost` for an unspecified one.
+    pub(crate) fn name(&self) -> String {
+        match &self.name {
+            Some(name) => name.clone(),
+            None if self.listen.ip().is_unspecified() => "localhost".to_owned(),
+            None => self.listen.ip().to_string(),
+        }
+    }
 }
 
 impl AgentConfig {
@@ -308,6 +323,17 @@ impl AgentConfig {
             renew_now: false,
             event_gateway: None,
         }
+    }
+
+    /// The labels the agent sets once configured: those of the URLs it is given.
+    pub(crate) fn labels(&self) -> Vec<(String, String)> {
+        [
+            (EVENT_SERVICE_URL_LABEL, &self.event_service_url),
+            (CONSOLE_URL_LABEL, &self.console_url),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.as_ref().map(|v| (key.to_owned(), v.clone())))
+        .collect()
     }
 
     /// Checks the values that [`BootstrapConfig`] does not.
@@ -339,7 +365,7 @@ impl AgentConfig {
             });
         }
         if let Some(events) = &self.event_gateway {
-            let name = crate::events::name_of(events);
+            let name = events.name();
             sextant_pki::check_serving_names(std::slice::from_ref(&name)).map_err(|e| {
                 ConfigError::Invalid {
                     key: "event gateway name",

@@ -1,4 +1,4 @@
-//! The runtime's event gateway, run by the agent (with [`crate::EventGatewayConfig`]).
+//! The runtime's event gateway, run by the agent (with [`EventGatewayConfig`]).
 //!
 //! The agent binds the listener at start (its port goes into the `runtime/event_service_url`
 //! label), and once it holds a client certificate it
@@ -8,7 +8,7 @@
 //!   the key first: a certificate that does not match its key is replaced), and renews it at
 //!   two thirds of its life and whenever the client certificate is renewed;
 //! - fetches the management plane's CRLs (`/connector/crl` and, during a CA rotation,
-//!   `/connector/crl/previous`) every [`crate::EventGatewayConfig::crl_refresh`] and with
+//!   `/connector/crl/previous`) every [`EventGatewayConfig::crl_refresh`] and with
 //!   every configuration change, keeping the last ones (also on disk,
 //!   `event-gateway-crls.json`) when they cannot be fetched;
 //! - builds the gateway's TLS configuration: that certificate, client certificates required
@@ -32,11 +32,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::agent::{Link, Session, SessionEnd, Shared};
+use sextant_client::certs::{self, CertificateInfo};
+use sextant_client::http::{self, Security};
+
 use crate::backoff::Backoff;
-use crate::certs::{self, CertificateInfo};
 use crate::config::EventGatewayConfig;
-use crate::http::{self, CallError, Security};
+use crate::failure::Failure;
+use crate::session::{Link, Session, SessionEnd, Shared};
 
 /// The gateway's key.
 pub const KEY_FILE: &str = "event-gateway.key";
@@ -76,16 +78,6 @@ fn url_of(name: &str, port: u16) -> String {
     }
 }
 
-/// The name in the certificate and URL: the configured one, else the listen address, or
-/// `localhost` for an unspecified one.
-pub(crate) fn name_of(config: &EventGatewayConfig) -> String {
-    match &config.name {
-        Some(name) => name.clone(),
-        None if config.listen.ip().is_unspecified() => "localhost".to_owned(),
-        None => config.listen.ip().to_string(),
-    }
-}
-
 impl EventGateway {
     /// Binds the listener (nothing is served before a certificate is at hand).
     pub async fn bind(config: EventGatewayConfig) -> Result<EventGateway, String> {
@@ -96,7 +88,7 @@ impl EventGateway {
             .local_addr()
             .map(|a: SocketAddr| a.port())
             .map_err(|e| format!("the event gateway's address: {e}"))?;
-        let url = url_of(&name_of(&config), port);
+        let url = url_of(&config.name(), port);
         Ok(EventGateway {
             config,
             listener: Mutex::new(Some(listener)),
@@ -211,9 +203,9 @@ fn load_serving(shared: &Shared, name: &str) -> Option<Serving> {
 }
 
 /// Asks the management plane for a serving certificate for `name`.
-async fn request_serving(shared: &Shared, link: &Link, name: &str) -> Result<Serving, CallError> {
+async fn request_serving(shared: &Shared, link: &Link, name: &str) -> Result<Serving, Failure> {
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
-        .map_err(|e| CallError::Transient(format!("cannot make a key: {e}")))?;
+        .map_err(|e| Failure::Transient(format!("cannot make a key: {e}")))?;
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(
@@ -224,7 +216,7 @@ async fn request_serving(shared: &Shared, link: &Link, name: &str) -> Result<Ser
     let csr = params
         .serialize_request(&key)
         .and_then(|csr| csr.pem())
-        .map_err(|e| CallError::Transient(format!("cannot make a CSR: {e}")))?;
+        .map_err(|e| Failure::Transient(format!("cannot make a CSR: {e}")))?;
     let response = link
         .client
         .post(format!(
@@ -239,17 +231,17 @@ async fn request_serving(shared: &Shared, link: &Link, name: &str) -> Result<Ser
     let status = response.status();
     let body = http::read_limited(response, 1024 * 1024, Security::Certificate).await?;
     if !status.is_success() {
-        return Err(http::status_error(status, &body, Security::Certificate));
+        return Err(http::status_error(status, &body, Security::Certificate).into());
     }
     let body: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| CallError::Transient(format!("the answer is not JSON: {e}")))?;
+        .map_err(|e| Failure::Transient(format!("the answer is not JSON: {e}")))?;
     let cert_pem = body["certificate"]
         .as_str()
-        .ok_or_else(|| CallError::Transient("the answer has no certificate".into()))?
+        .ok_or_else(|| Failure::Transient("the answer has no certificate".into()))?
         .to_owned();
     let key_pem = key.serialize_pem();
     let info = certs::certificate_info(&cert_pem, Some(&key_pem))
-        .map_err(|e| CallError::Transient(e.to_string()))?;
+        .map_err(|e| Failure::Transient(e.to_string()))?;
     Ok(Serving {
         cert_pem,
         key_pem,
@@ -317,11 +309,15 @@ fn save_crls(shared: &Shared, crls: &[Vec<u8>]) {
 
 /// Keeps the event gateway's certificate, CRLs and TLS configuration current while the
 /// session lasts; ends only when the management plane refuses the client certificate.
-pub(crate) async fn maintain(shared: &Shared, session: &Session) -> SessionEnd {
-    let Some(gateway) = &shared.events else {
+pub(crate) async fn maintain(
+    shared: &Shared,
+    session: &Session,
+    gateway: Option<&EventGateway>,
+) -> SessionEnd {
+    let Some(gateway) = gateway else {
         return std::future::pending().await;
     };
-    let name = name_of(&gateway.config);
+    let name = gateway.config.name();
     let mut serving = load_serving(shared, &name);
     let mut crls = load_crls(shared);
     let mut configuration = shared.configuration.subscribe();
@@ -356,7 +352,7 @@ pub(crate) async fn maintain(shared: &Shared, session: &Session) -> SessionEnd {
                     serving = Some(new);
                     client_serial = Some(link.certificate.serial.clone());
                 }
-                Err(CallError::Refused(reason)) => return SessionEnd::Refused(reason),
+                Err(Failure::Refused(reason)) => return SessionEnd::Refused(reason),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot obtain the event gateway's certificate; retrying");
                     shared.failure(&e.to_string());

@@ -18,13 +18,15 @@ use sextant_domain::runtime_config::{
     CONFIGURATION_PATH, RuntimeConfiguration, SPECS_PATH, SpecRef,
 };
 
-use crate::agent::{Link, Session, SessionEnd, Shared};
+use sextant_client::certs::{is_sha256_hex, sha256_hex};
+use sextant_client::http::{self, Security};
+
 use crate::backoff::Backoff;
-use crate::certs::{is_sha256_hex, sha256_hex};
-use crate::http::{self, CallError, Security};
-use crate::report::{Desired, StatusReport};
-use crate::state::{APPLIED_FILE, Applied, State};
-use crate::{AgentError, Phase};
+use crate::error::AgentError;
+use crate::failure::Failure;
+use crate::session::{Desired, Link, Session, SessionEnd, Shared, StatusReport};
+use crate::state::{self, APPLIED_FILE, Applied, State};
+use crate::status::Phase;
 
 /// The largest configuration document read.
 const MAX_DOCUMENT: usize = 64 * 1024 * 1024;
@@ -50,7 +52,7 @@ fn specs(document: &RuntimeConfiguration) -> impl Iterator<Item = &SpecRef> {
 /// Whether the cache holds this spec intact (checked once per process; a damaged file is
 /// removed).
 fn cached(shared: &Shared, sha256: &str) -> bool {
-    let path = shared.dir.spec_path(sha256);
+    let path = state::spec_path(&shared.dir, sha256);
     if shared.verified().contains(sha256) && path.exists() {
         return true;
     }
@@ -92,7 +94,7 @@ enum Poll {
     Changed { etag: String, body: Vec<u8> },
 }
 
-async fn poll(link: &Link, etag: Option<&str>, wait: Duration) -> Result<Poll, CallError> {
+async fn poll(link: &Link, etag: Option<&str>, wait: Duration) -> Result<Poll, Failure> {
     let url = format!("{}{CONFIGURATION_PATH}?wait={}", link.base, wait.as_secs());
     let mut request = link.client.get(url).timeout(wait + POLL_GRACE);
     if let Some(etag) = etag {
@@ -119,7 +121,7 @@ async fn poll(link: &Link, etag: Option<&str>, wait: Duration) -> Result<Poll, C
             let body = http::read_limited(response, 64 * 1024, Security::Certificate)
                 .await
                 .unwrap_or_default();
-            Err(http::status_error(status, &body, Security::Certificate))
+            Err(http::status_error(status, &body, Security::Certificate).into())
         }
     }
 }
@@ -127,7 +129,7 @@ async fn poll(link: &Link, etag: Option<&str>, wait: Duration) -> Result<Poll, C
 /// Why applying a document did not work.
 enum ApplyError {
     /// Reaching the management plane failed.
-    Call(CallError),
+    Call(Failure),
     /// The document cannot be applied (bad content, a spec that does not match its hash,
     /// the state directory not writable): reported to the Director as FAILED.
     Failed(String),
@@ -159,17 +161,15 @@ async fn fetch_spec(link: &Link, sha256: &str, size: u64) -> Result<Vec<u8>, App
         .timeout(http::CALL_TIMEOUT)
         .send()
         .await
-        .map_err(|e| ApplyError::Call(http::transport_error(&e, Security::Certificate)))?;
+        .map_err(|e| ApplyError::Call(http::transport_error(&e, Security::Certificate).into()))?;
     let status = response.status();
     if !status.is_success() {
         let body = http::read_limited(response, 64 * 1024, Security::Certificate)
             .await
             .unwrap_or_default();
-        return Err(ApplyError::Call(http::status_error(
-            status,
-            &body,
-            Security::Certificate,
-        )));
+        return Err(ApplyError::Call(
+            http::status_error(status, &body, Security::Certificate).into(),
+        ));
     }
     let gzipped = response
         .headers()
@@ -184,7 +184,7 @@ async fn fetch_spec(link: &Link, sha256: &str, size: u64) -> Result<Vec<u8>, App
     };
     let body = http::read_limited(response, wire_limit, Security::Certificate)
         .await
-        .map_err(ApplyError::Call)?;
+        .map_err(|e| ApplyError::Call(e.into()))?;
     let body = if gzipped {
         gunzip_limited(&body, limit).map_err(|e| {
             ApplyError::Failed(format!("spec {sha256} arrived gzip-encoded but {e}"))
@@ -232,7 +232,7 @@ async fn apply(
             continue;
         }
         let data = fetch_spec(link, sha256, *size).await?;
-        shared.dir.write_spec(sha256, &data).map_err(|e| {
+        state::write_spec(&shared.dir, sha256, &data).map_err(|e| {
             ApplyError::Failed(format!("cannot cache spec {sha256}: {}", http::chain(&e)))
         })?;
         shared.verified().insert(sha256.clone());
@@ -260,7 +260,7 @@ async fn apply(
             ))
         })?;
     let keep: BTreeSet<String> = needed.into_keys().collect();
-    shared.dir.prune_specs(&keep);
+    state::prune_specs(&shared.dir, &keep);
     shared.verified().retain(|sha256| keep.contains(sha256));
     tracing::info!(
         %version,
@@ -274,25 +274,11 @@ async fn apply(
     Ok(version)
 }
 
-/// The labels the agent sets once configured.
-fn labels(shared: &Shared) -> Vec<(String, String)> {
-    [
-        (
-            crate::EVENT_SERVICE_URL_LABEL,
-            &shared.config.event_service_url,
-        ),
-        (crate::CONSOLE_URL_LABEL, &shared.config.console_url),
-    ]
-    .into_iter()
-    .filter_map(|(key, value)| value.as_ref().map(|v| (key.to_owned(), v.clone())))
-    .collect()
-}
-
 /// The runtime is configured with the current document.
 fn configured(shared: &Shared, session: &Session) {
     shared.set_phase(Phase::Ready);
     let wanted = Desired {
-        labels: labels(shared),
+        labels: shared.config.labels(),
         status: Some(StatusReport::ready()),
     };
     session.desired.send_if_modified(|desired| {
@@ -366,7 +352,7 @@ pub(crate) async fn follow(shared: &Shared, session: &Session) -> SessionEnd {
             Err(e) => Some(e),
         };
         match failure {
-            Some(CallError::Refused(reason)) => return SessionEnd::Refused(reason),
+            Some(Failure::Refused(reason)) => return SessionEnd::Refused(reason),
             Some(e) => {
                 let delay = backoff.next_delay();
                 tracing::warn!(error = %e, retry_in = ?delay, "cannot read the runtime configuration; retrying");

@@ -63,141 +63,33 @@
 
 mod agent;
 mod backoff;
-pub mod certs;
 pub mod config;
+mod error;
 mod events;
+mod failure;
 mod follow;
-mod http;
 mod pairing;
 mod report;
+mod session;
 pub mod state;
+mod status;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use sextant_domain::runtime_config::RuntimeConfiguration;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
-pub use certs::{CertError, CertificateInfo};
-pub use config::{AgentConfig, BootstrapConfig, ConfigError, EventGatewayConfig};
+pub use config::{
+    AgentConfig, BootstrapConfig, CONSOLE_URL_LABEL, ConfigError, EVENT_SERVICE_URL_LABEL,
+    EventGatewayConfig,
+};
+pub use error::AgentError;
+pub use sextant_client::certs;
+pub use sextant_client::certs::{CertError, CertificateInfo};
 pub use sextant_gateway::events::EventSink;
 pub use state::{State, StateError, read_state};
-
-/// The label the agent sets to [`AgentConfig::event_service_url`].
-pub const EVENT_SERVICE_URL_LABEL: &str = "runtime/event_service_url";
-/// The label the agent sets to [`AgentConfig::console_url`].
-pub const CONSOLE_URL_LABEL: &str = "runtime/console_url";
-
-/// Why the agent stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    /// The configuration is not usable.
-    #[error("invalid agent configuration")]
-    Config(#[from] ConfigError),
-    /// The state directory cannot be used.
-    #[error(transparent)]
-    State(#[from] StateError),
-    /// The state directory belongs to another runtime or tenant than the configuration names.
-    #[error(
-        "the state directory belongs to runtime {state_runtime} of tenant {state_tenant}, \
-         but RUNTIME_ID is {runtime} and TENANT is {tenant}: use another state directory"
-    )]
-    StateMismatch {
-        /// The runtime of the state directory.
-        state_runtime: Uuid,
-        /// Its tenant.
-        state_tenant: Uuid,
-        /// `RUNTIME_ID`.
-        runtime: Uuid,
-        /// `TENANT`.
-        tenant: Uuid,
-    },
-    /// Not paired, and no token to pair with.
-    #[error("not paired yet and TOKEN is not set: request a one-time token for the runtime")]
-    NoToken,
-    /// Not paired (or the certificate is gone), and the token was used before.
-    #[error("TOKEN was already used to pair: request a new one-time token for the runtime")]
-    TokenAlreadyUsed,
-    /// The state directory holds a certificate that cannot be used, and no unused token.
-    #[error("cannot resume from the state directory ({0}) and TOKEN holds no unused token")]
-    CannotResume(String),
-    /// The Connector refused the token.
-    #[error(
-        "the Connector refused the one-time token (invalid, expired or already used): {0}; \
-         request a new token"
-    )]
-    TokenRefused(String),
-    /// The management plane refuses the client certificate and there is no unused token.
-    #[error("certificate revoked or unknown: re-pair with a new token ({0})")]
-    CertificateRefused(String),
-    /// The configuration document is for another runtime than `RUNTIME_ID`.
-    #[error(
-        "the management plane configures runtime {runtime} of tenant {tenant}, not RUNTIME_ID/TENANT: \
-         the token was issued for another runtime"
-    )]
-    WrongRuntime {
-        /// The runtime the document is for.
-        runtime: Uuid,
-        /// Its tenant.
-        tenant: Uuid,
-    },
-    /// The Connector answered something the agent cannot use.
-    #[error("unexpected answer from the management plane: {0}")]
-    Protocol(String),
-    /// A key, CSR or certificate problem.
-    #[error(transparent)]
-    Cert(#[from] CertError),
-    /// `CA_CERT_FILE` cannot be read.
-    #[error("cannot read CA_CERT_FILE {path}")]
-    CaFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The HTTP client cannot be built.
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
-    /// The event gateway cannot start.
-    #[error("event gateway: {0}")]
-    EventGateway(String),
-}
-
-/// Where the agent is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// Not started yet.
-    Starting,
-    /// Pairing with the one-time token.
-    Pairing,
-    /// Holding a certificate, configuration not applied yet in this run.
-    Connected,
-    /// The current configuration is applied.
-    Ready,
-    /// The last configuration could not be applied (retried with backoff).
-    Failed,
-    /// [`Agent::run`] returned.
-    Stopped,
-}
-
-/// What the agent is doing, for observers ([`AgentHandle::status`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AgentStatus {
-    /// Where it is.
-    pub phase: Phase,
-    /// The client certificate in use.
-    pub certificate: Option<CertificateInfo>,
-    /// The version of the configuration applied.
-    pub applied_version: Option<String>,
-    /// The last failure (kept after recovering).
-    pub last_error: Option<String>,
-    /// Failed attempts so far (calls to the management plane, applies): with backoff, this
-    /// grows slowly while the management plane is unreachable.
-    pub failures: u64,
-}
+pub use status::{AgentStatus, Phase};
 
 /// Observes and steers a running agent; cheap to clone.
 #[derive(Clone)]
@@ -270,12 +162,12 @@ impl Agent {
         let status = self.status.clone();
         let result = self.run_inner(&shutdown).await;
         if let Err(e) = &result {
-            tracing::error!(error = %http::chain(e), "the agent stops");
+            tracing::error!(error = %sextant_client::chain(e), "the agent stops");
         }
         status.send_modify(|status| {
             status.phase = Phase::Stopped;
             if let Err(e) = &result {
-                status.last_error = Some(http::chain(e));
+                status.last_error = Some(sextant_client::chain(e));
             }
         });
         result
@@ -298,8 +190,8 @@ impl Agent {
         // The gateway stops with the agent, however it stops.
         let _stop_events = events.as_ref().map(|g| g.shutdown.clone().drop_guard());
         let bootstrap = &self.config.bootstrap;
-        let dir = state::StateDir::open(&self.config.state_dir)?;
-        let state = match dir.read_state()? {
+        let dir = state::open(&self.config.state_dir)?;
+        let state = match dir.read_state::<State>()? {
             Some(state) => {
                 if state.runtime_id != bootstrap.runtime_id || state.tenant != bootstrap.tenant {
                     return Err(AgentError::StateMismatch {
@@ -319,7 +211,7 @@ impl Agent {
             state_dir = %dir.root().display(),
             "starting the runtime agent"
         );
-        let shared = agent::Shared {
+        let shared = session::Shared {
             config: self.config,
             dir,
             state: tokio::sync::Mutex::new(state),
@@ -327,9 +219,8 @@ impl Agent {
             configuration: self.configuration,
             renew: self.renew,
             verified_specs: Default::default(),
-            events,
         };
-        agent::run(shared, shutdown).await
+        agent::run(shared, events, shutdown).await
     }
 }
 

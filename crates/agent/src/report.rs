@@ -7,54 +7,23 @@
 use std::collections::HashMap;
 
 use serde_json::json;
+use sextant_client::http::{self, Security};
 
-use crate::agent::{Session, SessionEnd, Shared};
 use crate::backoff::Backoff;
-use crate::http::{self, CallError, Security};
+use crate::failure::Failure;
+use crate::session::{Desired, Session, SessionEnd, Shared, StatusReport};
 
 /// `setRuntimeLabel`.
 const SET_LABEL: &str = "mutation($id: ID!, $key: String!, $value: Any!) { setRuntimeLabel(runtimeID: $id, key: $key, value: $value) { key value } }";
 /// `setRuntimeStatus`.
 const SET_STATUS: &str = "mutation($id: ID!, $condition: RuntimeStatusCondition!, $message: String) { setRuntimeStatus(id: $id, condition: $condition, message: $message) { id } }";
 
-/// What the Director should know about the runtime.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Desired {
-    /// Labels to set (key, value).
-    pub labels: Vec<(String, String)>,
-    /// The status to report, once there is one.
-    pub status: Option<StatusReport>,
-}
-
-/// A `RuntimeStatusCondition` with its message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct StatusReport {
-    pub condition: &'static str,
-    pub message: Option<String>,
-}
-
-impl StatusReport {
-    pub fn ready() -> StatusReport {
-        StatusReport {
-            condition: "READY",
-            message: None,
-        }
-    }
-
-    pub fn failed(message: &str) -> StatusReport {
-        StatusReport {
-            condition: "FAILED",
-            message: Some(message.to_owned()),
-        }
-    }
-}
-
 async fn director(
     shared: &Shared,
     session: &Session,
     query: &str,
     variables: serde_json::Value,
-) -> Result<(), CallError> {
+) -> Result<(), Failure> {
     let link = session.link.load_full();
     let tenant = shared.config.bootstrap.tenant.to_string();
     http::graphql(
@@ -67,6 +36,7 @@ async fn director(
     )
     .await
     .map(|_| ())
+    .map_err(Failure::from)
 }
 
 /// Sends what changed (each report on its own: one refused does not hold back the others);
@@ -77,11 +47,11 @@ async fn send(
     desired: &Desired,
     sent_labels: &mut HashMap<String, String>,
     sent_status: &mut Option<StatusReport>,
-) -> Result<(), CallError> {
+) -> Result<(), Failure> {
     let runtime = shared.config.bootstrap.runtime_id.to_string();
-    let mut failure: Option<CallError> = None;
-    let mut note = |e: CallError| {
-        if failure.is_none() || matches!(e, CallError::Refused(_)) {
+    let mut failure: Option<Failure> = None;
+    let mut note = |e: Failure| {
+        if failure.is_none() || matches!(e, Failure::Refused(_)) {
             failure = Some(e);
         }
     };
@@ -138,7 +108,7 @@ pub(crate) async fn report(shared: &Shared, session: &Session) -> SessionEnd {
                     std::future::pending::<()>().await;
                 }
             }
-            Err(CallError::Refused(reason)) => return SessionEnd::Refused(reason),
+            Err(Failure::Refused(reason)) => return SessionEnd::Refused(reason),
             Err(e) => {
                 let delay = backoff.next_delay();
                 tracing::warn!(error = %e, retry_in = ?delay, "cannot report to the Director; retrying");

@@ -9,20 +9,18 @@ use arc_swap::ArcSwap;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sextant_agent::certs::{self, CertificateInfo};
-use sextant_agent::state::Connection;
+use sextant_client::certs::{self, CertificateInfo};
+use sextant_client::connector::{self, CertificateRequest, Endpoints};
+use sextant_client::http::{self, Security};
+use sextant_client::{CallError, Connection, Credentials, StateDir};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::AppError;
-use crate::http::{self, Security};
-use crate::state::{AppState, Credentials, StateDir};
+use crate::error::AppError;
+use crate::http::USER_AGENT;
+use crate::state::AppState;
 
-/// `configuration`, as in the Connector's schema.
-const CONFIGURATION: &str = "query { configuration { token { token } certificateSigningRequestInfo { subject keyAlgorithm } managementPlaneInfo { directorURL certificateSecuredConnectorURL } } }";
-/// `signCertificateSigningRequest`, as in the Connector's schema.
-const SIGN: &str = "mutation($csr: String!) { signCertificateSigningRequest(csr: $csr) { certificateChain caCertificate clientCertificate } }";
 /// How an application finds itself: it sees only itself among the applications.
 const WHOAMI: &str = "query { applications(first: 2) { data { id name } } }";
 
@@ -100,7 +98,7 @@ pub(crate) struct Link {
 impl Link {
     fn new(credentials: &Credentials, connection: &Connection) -> Result<Link, AppError> {
         Ok(Link {
-            client: http::mtls_client(credentials, &credentials.ca_pem)?,
+            client: http::mtls_client(USER_AGENT, credentials).map_err(AppError::Client)?,
             director_url: connection.director_url.clone(),
             connector_url: connection.certificate_secured_connector_url.clone(),
             credentials: credentials.clone(),
@@ -137,92 +135,6 @@ pub struct AppClient {
     application_name: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Configuration {
-    token: Option<TokenField>,
-    certificate_signing_request_info: Option<CsrInfo>,
-    management_plane_info: Option<ManagementPlaneInfo>,
-}
-
-#[derive(Deserialize)]
-struct TokenField {
-    token: String,
-}
-
-#[derive(Deserialize)]
-struct CsrInfo {
-    subject: String,
-}
-
-#[derive(Deserialize)]
-struct ManagementPlaneInfo {
-    #[serde(rename = "directorURL")]
-    director_url: Option<String>,
-    #[serde(rename = "certificateSecuredConnectorURL")]
-    certificate_secured_connector_url: Option<String>,
-}
-
-async fn configuration(
-    client: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-) -> Result<Configuration, AppError> {
-    let (headers, security) = match token {
-        Some(token) => (vec![("Connector-Token", token)], Security::Token),
-        None => (Vec::new(), Security::Certificate),
-    };
-    let data = http::graphql(client, url, &headers, CONFIGURATION, json!({}), security).await?;
-    serde_json::from_value(data["configuration"].clone())
-        .map_err(|e| AppError::Protocol(format!("unexpected answer from the Connector: {e}")))
-}
-
-async fn sign(
-    client: &reqwest::Client,
-    url: &str,
-    csr_token: Option<&str>,
-    csr: &str,
-) -> Result<(String, String), AppError> {
-    let (headers, security) = match csr_token {
-        Some(token) => (vec![("Connector-Token", token)], Security::Token),
-        None => (Vec::new(), Security::Certificate),
-    };
-    let data = http::graphql(client, url, &headers, SIGN, json!({"csr": csr}), security).await?;
-    let result = &data["signCertificateSigningRequest"];
-    let field = |name: &str| {
-        result[name]
-            .as_str()
-            .ok_or_else(|| AppError::Protocol(format!("the Connector answered no {name}")))
-            .and_then(|v| certs::decode_pem_field(name, v).map_err(AppError::from))
-    };
-    Ok((field("clientCertificate")?, field("caCertificate")?))
-}
-
-fn urls(info: Option<&ManagementPlaneInfo>) -> Result<(String, String), AppError> {
-    let info = info
-        .ok_or_else(|| AppError::Protocol("the Connector named no managementPlaneInfo".into()))?;
-    let check = |name: &str, url: &Option<String>| -> Result<String, AppError> {
-        let url = url
-            .as_deref()
-            .ok_or_else(|| AppError::Protocol(format!("the Connector named no {name}")))?;
-        let parsed = url::Url::parse(url)
-            .map_err(|e| AppError::Protocol(format!("{name} {url:?} is not a URL: {e}")))?;
-        if parsed.scheme() != "https" || parsed.host_str().is_none() {
-            return Err(AppError::Protocol(format!(
-                "{name} {url:?} is not an https URL"
-            )));
-        }
-        Ok(url.to_owned())
-    };
-    Ok((
-        check("directorURL", &info.director_url)?,
-        check(
-            "certificateSecuredConnectorURL",
-            &info.certificate_secured_connector_url,
-        )?,
-    ))
-}
-
 /// The CN of a Compass subject: the client id.
 fn common_name(subject: &str) -> Option<String> {
     subject
@@ -230,23 +142,6 @@ fn common_name(subject: &str) -> Option<String> {
         .filter_map(|part| part.split_once('='))
         .find(|(name, _)| name.trim() == "CN")
         .map(|(_, value)| value.to_owned())
-}
-
-fn issued(
-    key_pem: String,
-    cert_pem: String,
-    ca_pem: String,
-) -> Result<(Credentials, CertificateInfo), AppError> {
-    let info = certs::certificate_info(&cert_pem, Some(&key_pem))?;
-    certs::check_ca_bundle(&ca_pem)?;
-    Ok((
-        Credentials {
-            key_pem,
-            cert_pem,
-            ca_pem,
-        },
-        info,
-    ))
 }
 
 /// Asks the Director who the application is (it sees only itself).
@@ -285,8 +180,8 @@ impl AppClient {
     /// token, or the token was used before and the directory holds a certificate), and
     /// renews when `options.renew_now` or the certificate is past two thirds of its life.
     pub async fn pair(state_dir: &Path, options: PairOptions) -> Result<AppClient, AppError> {
-        let dir = StateDir::open(state_dir)?;
-        let mut state = dir.read_state()?.unwrap_or_default();
+        let dir = StateDir::open(state_dir, &[])?;
+        let mut state: AppState = dir.read_state()?.unwrap_or_default();
         let paired = state.connection.is_some() && dir.read_credentials()?.is_some();
         let client = match &options.token {
             None if paired => AppClient::resume(dir, state).await?,
@@ -294,7 +189,7 @@ impl AppClient {
             Some(text) => {
                 let token = OneTimeToken::parse(text)?;
                 let hash = certs::sha256_hex(token.token.as_bytes());
-                if state.token_used(&hash) {
+                if state.used_tokens.contains(&hash) {
                     if paired {
                         AppClient::resume(dir, state).await?
                     } else {
@@ -324,38 +219,32 @@ impl AppClient {
                     if let Some(old) = dir.read_credentials()? {
                         roots.push(old.ca_pem);
                     }
-                    let token_client = http::token_client(&roots)?;
+                    let token_client =
+                        http::token_client(USER_AGENT, &roots).map_err(AppError::Client)?;
                     let configured =
-                        configuration(&token_client, &connector_url, Some(&token.token)).await;
-                    if matches!(configured, Ok(_) | Err(AppError::TokenRefused(_))) {
-                        state.record_used_token(hash);
+                        connector::configuration(&token_client, &connector_url, Some(&token.token))
+                            .await;
+                    if matches!(configured, Ok(_) | Err(CallError::TokenRefused(_))) {
+                        state.used_tokens.record(hash);
                         dir.write_state(&state)?;
                     }
                     let configured = configured?;
-                    let subject = configured
-                        .certificate_signing_request_info
-                        .map(|info| info.subject)
-                        .ok_or_else(|| {
-                            AppError::Protocol("the Connector named no subject".into())
-                        })?;
-                    let csr_token = configured.token.map(|t| t.token).ok_or_else(|| {
-                        AppError::Protocol("the Connector handed out no CSR token".into())
-                    })?;
-                    let (director_url, secured_connector_url) =
-                        urls(configured.management_plane_info.as_ref())?;
-                    let (key, csr) = certs::key_and_csr(&subject)?;
-                    let (cert_pem, ca_pem) =
-                        sign(&token_client, &connector_url, Some(&csr_token), &csr).await?;
-                    let (credentials, certificate) = issued(key.serialize_pem(), cert_pem, ca_pem)?;
-                    state.client_id = common_name(&subject);
+                    let subject = configured.subject().map_err(AppError::Protocol)?;
+                    let csr_token = configured.csr_token().map_err(AppError::Protocol)?;
+                    let endpoints = configured.endpoints().map_err(AppError::Protocol)?;
+                    let request = CertificateRequest::new(subject, endpoints)?;
+                    let signed = connector::sign(
+                        &token_client,
+                        &connector_url,
+                        Some(&csr_token),
+                        request.csr(),
+                    )
+                    .await?;
+                    let (credentials, connection) = request.issued(signed)?;
+                    state.client_id = common_name(&connection.subject);
                     state.application_id = None;
                     state.application_name = None;
-                    state.connection = Some(Connection {
-                        director_url,
-                        certificate_secured_connector_url: secured_connector_url,
-                        subject,
-                        certificate,
-                    });
+                    state.connection = Some(connection);
                     dir.install_credentials(&credentials, &state)?;
                     tracing::info!(client = ?state.client_id, "paired: the client certificate is issued");
                     AppClient::resume(dir, state).await?
@@ -443,22 +332,17 @@ impl AppClient {
     pub async fn renew(&self) -> Result<CertificateInfo, AppError> {
         let mut state = self.state.lock().await;
         let link = self.link.load_full();
-        let configured = configuration(&link.client, &link.connector_url, None).await?;
-        let subject = configured
-            .certificate_signing_request_info
-            .map(|info| info.subject)
-            .ok_or_else(|| AppError::Protocol("the Connector named no subject".into()))?;
-        let (director_url, secured_connector_url) = urls(configured.management_plane_info.as_ref())
-            .unwrap_or_else(|_| (link.director_url.clone(), link.connector_url.clone()));
-        let (key, csr) = certs::key_and_csr(&subject)?;
-        let (cert_pem, ca_pem) = sign(&link.client, &link.connector_url, None, &csr).await?;
-        let (credentials, certificate) = issued(key.serialize_pem(), cert_pem, ca_pem)?;
-        let connection = Connection {
-            director_url,
-            certificate_secured_connector_url: secured_connector_url,
-            subject,
-            certificate: certificate.clone(),
-        };
+        let configured = connector::configuration(&link.client, &link.connector_url, None).await?;
+        let subject = configured.subject().map_err(AppError::Protocol)?;
+        let endpoints = configured.endpoints().unwrap_or_else(|_| Endpoints {
+            director_url: link.director_url.clone(),
+            certificate_secured_connector_url: link.connector_url.clone(),
+        });
+        let request = CertificateRequest::new(subject, endpoints)?;
+        let signed =
+            connector::sign(&link.client, &link.connector_url, None, request.csr()).await?;
+        let (credentials, connection) = request.issued(signed)?;
+        let certificate = connection.certificate.clone();
         let new_link = Link::new(&credentials, &connection)?;
         let mut next = state.clone();
         next.connection = Some(connection);
@@ -499,7 +383,7 @@ impl AppClient {
                 Ok(true) => tokio::time::sleep(Duration::from_secs(1)).await,
                 Ok(false) => {}
                 Err(e) => {
-                    tracing::warn!(error = %http::chain(&e), "renewing the certificate failed; retrying in a minute");
+                    tracing::warn!(error = %sextant_client::chain(&e), "renewing the certificate failed; retrying in a minute");
                     tokio::select! {
                         () = shutdown.cancelled() => return,
                         () = tokio::time::sleep(Duration::from_secs(60)) => {}
@@ -522,6 +406,7 @@ impl AppClient {
             Security::Certificate,
         )
         .await
+        .map_err(AppError::from)
     }
 
     /// Sets the credentials a runtime uses for one of the application's APIs

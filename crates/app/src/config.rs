@@ -3,13 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sextant_client::http::{CALL_TIMEOUT, MAX_BODY, Security, error_message, read_limited};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::http::{self, MAX_BODY};
+use crate::client::AppClient;
+use crate::error::AppError;
+use crate::http;
 use crate::state::CONFIGURATION_FILE;
-use crate::{AppClient, AppError};
 
 const CONFIG_QUERY: &str = "query($id: ID!) { application(id: $id) { id name labels eventingConfiguration { defaultURL } assignedRuntimes { id name status eventingURL } } }";
 
@@ -233,17 +235,17 @@ impl AppClient {
             .link()
             .client
             .get(url)
-            .timeout(http::CALL_TIMEOUT)
+            .timeout(CALL_TIMEOUT)
             .send()
             .await
-            .map_err(|e| AppError::Transport(http::chain(&e)))?;
+            .map_err(|e| AppError::Transport(sextant_client::chain(&e)))?;
         let status = response.status();
-        let body = http::read_limited(response, MAX_BODY).await?;
+        let body = read_limited(response, MAX_BODY, Security::Certificate).await?;
         if !status.is_success() {
             return Err(AppError::Transport(format!(
                 "the runtime serving CA: HTTP {}: {}",
                 status.as_u16(),
-                http::error_message(&body)
+                error_message(&body)
             )));
         }
         String::from_utf8(body)
@@ -295,18 +297,18 @@ impl AppClient {
         });
         let response = client
             .post(&url)
-            .timeout(http::CALL_TIMEOUT)
+            .timeout(CALL_TIMEOUT)
             .json(&body)
             .send()
             .await
-            .map_err(|e| AppError::Transport(format!("{url}: {}", http::chain(&e))))?;
+            .map_err(|e| AppError::Transport(format!("{url}: {}", sextant_client::chain(&e))))?;
         let status = response.status();
-        let answer = http::read_limited(response, MAX_BODY).await?;
+        let answer = read_limited(response, MAX_BODY, Security::Certificate).await?;
         if !status.is_success() {
             return Err(AppError::Transport(format!(
                 "the event gateway {url} answered HTTP {}: {}",
                 status.as_u16(),
-                http::error_message(&answer)
+                error_message(&answer)
             )));
         }
         Ok(serde_json::from_slice(&answer).unwrap_or(Value::Null))

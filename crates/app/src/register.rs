@@ -30,7 +30,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::{AppClient, AppError};
+use crate::client::AppClient;
+use crate::error::AppError;
 
 /// The largest manifest or spec file read.
 const MAX_FILE: u64 = 2 * 1024 * 1024;

@@ -43,11 +43,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sextant_client::StateDir;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::state::{EVENTS_FILE, StateDir};
-use crate::{AppClient, AppError};
+use crate::client::AppClient;
+use crate::error::AppError;
+use crate::state::EVENTS_FILE;
 
 /// `CONFIGURATION_CHANGED`: a runtime of the application's scenarios became ready, changed
 /// its eventing URL, joined or left a scenario, or was deleted.
@@ -108,7 +110,7 @@ pub fn signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     message.push(b'.');
     message.extend_from_slice(body);
     let tag = aws_lc_rs::hmac::sign(&key, &message);
-    format!("v1={}", sextant_agent::certs::hex(tag.as_ref()))
+    format!("v1={}", sextant_client::certs::hex(tag.as_ref()))
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
@@ -187,7 +189,7 @@ impl Seen {
         if let Some((dir, path)) = &self.file
             && let Err(e) = dir.write_json(EVENTS_FILE, &self.order)
         {
-            tracing::warn!(error = %crate::http::chain(&e), file = %path.display(), "cannot record the handled webhook event ids");
+            tracing::warn!(error = %sextant_client::chain(&e), file = %path.display(), "cannot record the handled webhook event ids");
         }
     }
 }
@@ -222,7 +224,7 @@ impl WebhookListener {
         }
         let (order, file) = match state_dir {
             Some(root) => {
-                let dir = StateDir::open(root)?;
+                let dir = StateDir::open(root, &[])?;
                 let order: VecDeque<Uuid> = dir.read_json(EVENTS_FILE)?.unwrap_or_default();
                 let path = dir.path(EVENTS_FILE);
                 (order, Some((dir, path)))
@@ -454,7 +456,7 @@ impl WebhookHandler for ClientHandler {
                     .client
                     .pull_configuration(Some(event.runtime_id))
                     .await
-                    .map_err(|e| crate::http::chain(&e))?;
+                    .map_err(|e| sextant_client::chain(&e))?;
                 tracing::info!(default_url = %config.default_url, "pulled the configuration");
                 Ok(())
             }
@@ -470,7 +472,7 @@ impl WebhookHandler for ClientHandler {
                 self.client
                     .set_api_auth(api, event.runtime_id, auth)
                     .await
-                    .map_err(|e| crate::http::chain(&e))?;
+                    .map_err(|e| sextant_client::chain(&e))?;
                 tracing::info!(%api, runtime = %event.runtime_id, "set the runtime's credentials");
                 Ok(())
             }

@@ -61,7 +61,7 @@ async fn a_used_token_is_not_tried_again() {
     let mut state = sextant_agent::State::new(b.runtime_id, b.tenant);
     state
         .used_tokens
-        .push(sextant_agent::certs::sha256_hex(b"spent-token"));
+        .record(sextant_agent::certs::sha256_hex(b"spent-token"));
     std::fs::write(dir.join("state.json"), serde_json::to_vec(&state).unwrap()).unwrap();
     let err = run(AgentConfig::new(b, &dir)).await.unwrap_err();
     assert!(matches!(err, AgentError::TokenAlreadyUsed), "{err}");

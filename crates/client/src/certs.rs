@@ -6,7 +6,7 @@ use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P2
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// A client certificate, as far as the agent cares.
+/// A client certificate, as far as its holder cares.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateInfo {
@@ -21,7 +21,7 @@ pub struct CertificateInfo {
 }
 
 impl CertificateInfo {
-    /// When the agent renews it: at two thirds of its lifetime.
+    /// When to renew it: at two thirds of its lifetime.
     pub fn renew_at(&self) -> OffsetDateTime {
         self.not_before + (self.not_after - self.not_before) * 2 / 3
     }
@@ -151,7 +151,7 @@ pub fn certificate_info(
     if let Some(key_pem) = key_pem {
         let key = KeyPair::from_pem(key_pem).map_err(|e| bad(format!("unreadable key: {e}")))?;
         if key.public_key_raw() != cert.public_key().subject_public_key.data.as_ref() {
-            return Err(bad("it does not certify the agent's key".into()));
+            return Err(bad("it does not certify the key".into()));
         }
     }
     Ok(info)
@@ -193,17 +193,19 @@ pub fn is_sha256_hex(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// RFC 3339 (de)serialization of `OffsetDateTime`.
-pub(crate) mod rfc3339 {
+/// RFC 3339 (de)serialization of `OffsetDateTime` (`#[serde(with = "…::certs::rfc3339")]`).
+pub mod rfc3339 {
     use serde::{Deserialize as _, Deserializer, Serializer};
     use time::OffsetDateTime;
     use time::format_description::well_known::Rfc3339;
 
+    /// Writes the time as RFC 3339 text.
     pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
         let text = t.format(&Rfc3339).map_err(serde::ser::Error::custom)?;
         s.serialize_str(&text)
     }
 
+    /// Reads RFC 3339 text.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
         let text = String::deserialize(d)?;
         OffsetDateTime::parse(&text, &Rfc3339).map_err(serde::de::Error::custom)

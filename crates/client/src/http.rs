@@ -1,6 +1,7 @@
-//! HTTPS to the management plane: the clients (token-secured and mTLS), GraphQL calls, bounded
-//! bodies, and how failures are told apart: a refused certificate (re-pairing needed), a
-//! refused token, a refusal of the request itself, or something worth retrying.
+//! HTTPS to the management plane: the clients (trusting given CAs, or presenting the client
+//! certificate), GraphQL calls, bounded bodies, and what a failed call was: a refused
+//! certificate, a refused token, an unsuccessful status, a GraphQL error, no answer at all, or
+//! an answer that cannot be used. What to make of each is the caller's to decide.
 
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -11,57 +12,72 @@ use crate::state::Credentials;
 
 /// Time to establish a connection (TCP and TLS).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time for a whole GraphQL call.
-pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// The largest GraphQL answer read.
-const MAX_GRAPHQL_BODY: usize = 4 * 1024 * 1024;
+/// Time for a whole call.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest answer read from the management plane (a GraphQL answer, a CA bundle).
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// How a call to the management plane failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CallError {
-    /// The client certificate is refused: HTTP 401 from a certificate-secured endpoint, or a
-    /// TLS alert from the server about the certificate.
-    Refused(String),
-    /// The Connector refused the one-time (or CSR) token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// No answer: the connection, the TLS handshake or reading the body failed, or the call
+    /// timed out (the error with its sources).
+    #[error("{0}")]
+    Unreachable(String),
+    /// A certificate-secured call failed at the TLS handshake with an alert about the client
+    /// certificate (revoked, expired, of an unknown CA, …).
+    #[error("the server refused the client certificate at the TLS handshake ({alert:?})")]
+    HandshakeRefused {
+        /// The alert.
+        alert: rustls::AlertDescription,
+        /// The error with its sources, as the HTTP client reported it.
+        detail: String,
+    },
+    /// HTTP 401 from a certificate-secured endpoint.
+    #[error("{0}")]
+    CertificateRefused(String),
+    /// The Connector refused the one-time (or CSR) token: HTTP 401 or `INVALID_TOKEN`.
+    #[error("{0}")]
     TokenRefused(String),
-    /// The server understood and refused the request (a GraphQL error with a code other than
-    /// `INTERNAL`): repeating it unchanged will not help.
-    Rejected(String),
-    /// Anything else (unreachable, timeouts, 5xx, a server without the expected field):
-    /// worth retrying later.
-    Transient(String),
-}
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CallError::Refused(m)
-            | CallError::TokenRefused(m)
-            | CallError::Rejected(m)
-            | CallError::Transient(m) => f.write_str(m),
-        }
-    }
+    /// Another unsuccessful HTTP status (`HTTP <status>: <message>`).
+    #[error("{0}")]
+    Status(String),
+    /// The first GraphQL error of the answer (other than a refused token).
+    #[error("{message}{}", .code.as_ref().map(|code| format!(" ({code})")).unwrap_or_default())]
+    GraphQL {
+        /// Its message.
+        message: String,
+        /// Its `extensions.code`.
+        code: Option<String>,
+    },
+    /// An answer that cannot be used: too large, not JSON, without data, or not what the
+    /// call expects.
+    #[error("{0}")]
+    Malformed(String),
 }
 
 /// Which side of the management plane a call goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Security {
+pub enum Security {
     /// The token-secured Connector.
     Token,
     /// A certificate-secured endpoint (the client certificate authenticates).
     Certificate,
 }
 
-fn builder() -> reqwest::ClientBuilder {
+/// A client builder with the settings every client shares: HTTPS only, the connect timeout,
+/// `user_agent` (the program: `sextant-agent/<version>`), and aws-lc-rs as the provider.
+pub fn builder(user_agent: &str) -> reqwest::ClientBuilder {
+    sextant_tls::install_crypto_provider();
     reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .https_only(true)
-        .user_agent(concat!("sextant-agent/", env!("CARGO_PKG_VERSION")))
+        .user_agent(user_agent)
 }
 
 /// A client for the token-secured Connector: trusts `roots_pem` (PEM bundles), or the
 /// platform's roots when there is none.
-pub(crate) fn token_client(roots_pem: &[String]) -> Result<reqwest::Client, String> {
+pub fn token_client(user_agent: &str, roots_pem: &[String]) -> Result<reqwest::Client, String> {
     let mut roots = Vec::new();
     for pem in roots_pem {
         roots.extend(
@@ -69,24 +85,24 @@ pub(crate) fn token_client(roots_pem: &[String]) -> Result<reqwest::Client, Stri
                 .map_err(|e| format!("unreadable CA certificate: {}", chain(&e)))?,
         );
     }
-    let builder = if roots.is_empty() {
-        builder()
+    let client = if roots.is_empty() {
+        builder(user_agent)
     } else {
-        builder().tls_certs_only(roots)
+        builder(user_agent).tls_certs_only(roots)
     };
-    builder.build().map_err(|e| chain(&e))
+    client.build().map_err(|e| chain(&e))
 }
 
-/// A client presenting the agent's certificate and trusting exactly the CA bundle the
+/// A client presenting the client certificate and trusting exactly the CA bundle the
 /// Connector named (during a CA rotation, several CAs: all are trusted).
-pub(crate) fn mtls_client(credentials: &Credentials) -> Result<reqwest::Client, String> {
+pub fn mtls_client(user_agent: &str, credentials: &Credentials) -> Result<reqwest::Client, String> {
     let roots = reqwest::Certificate::from_pem_bundle(credentials.ca_pem.as_bytes())
         .map_err(|e| format!("unreadable CA bundle: {}", chain(&e)))?;
     let identity = reqwest::Identity::from_pem(
         format!("{}\n{}", credentials.cert_pem, credentials.key_pem).as_bytes(),
     )
     .map_err(|e| format!("unreadable key or certificate: {}", chain(&e)))?;
-    builder()
+    builder(user_agent)
         .tls_certs_only(roots)
         .identity(identity)
         .build()
@@ -94,7 +110,7 @@ pub(crate) fn mtls_client(credentials: &Credentials) -> Result<reqwest::Client, 
 }
 
 /// An error and its sources, `: `-separated.
-pub(crate) fn chain(error: &(dyn StdError + 'static)) -> String {
+pub fn chain(error: &(dyn StdError + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(e) = source {
@@ -150,19 +166,20 @@ fn received_alert(error: &(dyn StdError + 'static)) -> Option<rustls::AlertDescr
 }
 
 /// Classifies a failure to get an answer at all.
-pub(crate) fn transport_error(error: &reqwest::Error, security: Security) -> CallError {
+pub fn transport_error(error: &reqwest::Error, security: Security) -> CallError {
     if security == Security::Certificate
         && let Some(alert) = received_alert(error)
     {
-        return CallError::Refused(format!(
-            "the server refused the client certificate at the TLS handshake ({alert:?})"
-        ));
+        return CallError::HandshakeRefused {
+            alert,
+            detail: chain(error),
+        };
     }
-    CallError::Transient(chain(error))
+    CallError::Unreachable(chain(error))
 }
 
 /// Reads a body of at most `limit` bytes.
-pub(crate) async fn read_limited(
+pub async fn read_limited(
     mut response: reqwest::Response,
     limit: usize,
     security: Security,
@@ -170,7 +187,7 @@ pub(crate) async fn read_limited(
     if let Some(length) = response.content_length()
         && length > limit as u64
     {
-        return Err(CallError::Transient(format!(
+        return Err(CallError::Malformed(format!(
             "the answer is too large ({length} bytes, at most {limit})"
         )));
     }
@@ -181,7 +198,7 @@ pub(crate) async fn read_limited(
         .map_err(|e| transport_error(&e, security))?
     {
         if body.len() + chunk.len() > limit {
-            return Err(CallError::Transient(format!(
+            return Err(CallError::Malformed(format!(
                 "the answer is too large (more than {limit} bytes)"
             )));
         }
@@ -190,32 +207,33 @@ pub(crate) async fn read_limited(
     Ok(body)
 }
 
-/// The first `errors[].message` of a JSON error body, or the body's start.
-pub(crate) fn error_message(body: &[u8]) -> String {
+/// The first `errors[].message` (or `error`) of a JSON error body, or the body's start.
+pub fn error_message(body: &[u8]) -> String {
     serde_json::from_slice::<Value>(body)
         .ok()
-        .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_owned))
+        .and_then(|v| {
+            v["errors"][0]["message"]
+                .as_str()
+                .or(v["error"].as_str())
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned())
 }
 
 /// Classifies an HTTP status other than success.
-pub(crate) fn status_error(
-    status: reqwest::StatusCode,
-    body: &[u8],
-    security: Security,
-) -> CallError {
+pub fn status_error(status: reqwest::StatusCode, body: &[u8], security: Security) -> CallError {
     let message = format!("HTTP {}: {}", status.as_u16(), error_message(body));
     if status == reqwest::StatusCode::UNAUTHORIZED {
         return match security {
-            Security::Certificate => CallError::Refused(message),
+            Security::Certificate => CallError::CertificateRefused(message),
             Security::Token => CallError::TokenRefused(message),
         };
     }
-    CallError::Transient(message)
+    CallError::Status(message)
 }
 
 /// POSTs a GraphQL request and answers its `data`.
-pub(crate) async fn graphql(
+pub async fn graphql(
     client: &reqwest::Client,
     url: &str,
     headers: &[(&str, &str)],
@@ -235,12 +253,12 @@ pub(crate) async fn graphql(
         .await
         .map_err(|e| transport_error(&e, security))?;
     let status = response.status();
-    let body = read_limited(response, MAX_GRAPHQL_BODY, security).await?;
+    let body = read_limited(response, MAX_BODY, security).await?;
     if !status.is_success() {
         return Err(status_error(status, &body, security));
     }
     let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| CallError::Transient(format!("the answer is not JSON: {e}")))?;
+        .map_err(|e| CallError::Malformed(format!("the answer is not JSON: {e}")))?;
     if let Some(error) = body["errors"].as_array().and_then(|errors| errors.first()) {
         let message = error["message"]
             .as_str()
@@ -250,13 +268,15 @@ pub(crate) async fn graphql(
             Some("INVALID_TOKEN") if security == Security::Token => {
                 CallError::TokenRefused(message)
             }
-            Some("INTERNAL") | None => CallError::Transient(format!("GraphQL error: {message}")),
-            Some(code) => CallError::Rejected(format!("{message} ({code})")),
+            code => CallError::GraphQL {
+                message,
+                code: code.map(str::to_owned),
+            },
         });
     }
     match body.get("data") {
         Some(data) if !data.is_null() => Ok(data.clone()),
-        _ => Err(CallError::Transient("the answer has no data".into())),
+        _ => Err(CallError::Malformed("the answer has no data".into())),
     }
 }
 
@@ -301,7 +321,7 @@ mod tests {
                 body,
                 Security::Certificate
             ),
-            CallError::Refused("HTTP 401: the client certificate is revoked".into())
+            CallError::CertificateRefused("HTTP 401: the client certificate is revoked".into())
         );
         assert!(matches!(
             status_error(reqwest::StatusCode::UNAUTHORIZED, body, Security::Token),
@@ -309,7 +329,26 @@ mod tests {
         ));
         assert!(matches!(
             status_error(reqwest::StatusCode::SERVICE_UNAVAILABLE, b"busy", Security::Certificate),
-            CallError::Transient(m) if m == "HTTP 503: busy"
+            CallError::Status(m) if m == "HTTP 503: busy"
         ));
+        let body = br#"{"error":"not an application of this runtime"}"#;
+        assert_eq!(
+            status_error(reqwest::StatusCode::FORBIDDEN, body, Security::Certificate),
+            CallError::Status("HTTP 403: not an application of this runtime".into())
+        );
+    }
+
+    #[test]
+    fn graphql_errors_read_with_and_without_a_code() {
+        let coded = CallError::GraphQL {
+            message: "no such runtime".into(),
+            code: Some("NOT_FOUND".into()),
+        };
+        assert_eq!(coded.to_string(), "no such runtime (NOT_FOUND)");
+        let bare = CallError::GraphQL {
+            message: "no such runtime".into(),
+            code: None,
+        };
+        assert_eq!(bare.to_string(), "no such runtime");
     }
 }
