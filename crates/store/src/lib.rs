@@ -12,7 +12,6 @@
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 use sextant_domain::label::LabelFilter;
@@ -23,24 +22,14 @@ use sextant_domain::{
 use uuid::Uuid;
 
 pub use epochs::ConfigEpochs;
-
-/// Begins a transaction in a task of its own. A caller cancelled while `BEGIN` is under way
-/// (a dropped request) would otherwise hand the connection back to the pool inside a
-/// half-begun transaction, where the next user's statements fail ("there is already a
-/// transaction in progress", or a read-only transaction refusing a write). Here the task
-/// always finishes, and a transaction nobody takes is dropped, which rolls it back.
-async fn detached<T: Send + 'static>(
-    begin: impl std::future::Future<Output = Result<T, sqlx::Error>> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::spawn(begin)
-        .await
-        .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
-        .map_err(StoreError::from)
-}
+pub use error::StoreError;
+pub use store::{Backend, PoolState, StatementCounter, Store};
 
 #[macro_use]
 mod common;
 mod epochs;
+mod error;
+mod store;
 #[macro_use]
 mod catalog;
 #[macro_use]
@@ -60,104 +49,6 @@ pub use postgres::PostgresStore;
 pub use provisioning::ProvisioningTx;
 pub use sqlite::SqliteStore;
 pub use system_auth::{CertificatesOf, OwnerKind, SystemAuthTx};
-
-/// What went wrong in the store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A unique constraint refused the write (a name or key taken).
-    #[error("unique constraint violated")]
-    NotUnique,
-    /// A foreign key refused the write (a referenced object is missing or still referenced).
-    #[error("foreign key constraint violated")]
-    ForeignKey,
-    /// A stored value could not be read back into the domain model.
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    #[error("database error")]
-    Database(#[source] sqlx::Error),
-    #[error("migration failed")]
-    Migrate(#[source] sqlx::migrate::MigrateError),
-    #[error("unsupported database URL {0:?}: use sqlite:// or postgres://")]
-    UnsupportedUrl(String),
-    /// The SQLite database file could not be created or restricted to its owner.
-    #[error("database file {path}")]
-    File {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            if db.is_unique_violation() {
-                return StoreError::NotUnique;
-            }
-            // SQLite reports a RESTRICT foreign key refusing a delete as a trigger constraint
-            // (extended code 1811), which sqlx does not classify as a foreign-key violation.
-            if db.is_foreign_key_violation()
-                || (db.code().as_deref() == Some("1811")
-                    && db.message().contains("FOREIGN KEY constraint failed"))
-            {
-                return StoreError::ForeignKey;
-            }
-        }
-        StoreError::Database(e)
-    }
-}
-
-/// Which backend a store runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Connection pool state, for `/metrics`.
-#[derive(Clone, Copy, Debug)]
-pub struct PoolState {
-    pub size: u32,
-    pub idle: u32,
-    pub max: u32,
-}
-
-/// Counts the SQL statements a store runs (apart from BEGIN/COMMIT/ROLLBACK), for tests that
-/// prove a request costs a bounded number of statements, and for `/metrics`.
-#[derive(Clone, Default, Debug)]
-pub struct StatementCounter(Arc<AtomicU64>);
-
-impl StatementCounter {
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-    fn inc(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("sextant_db_statements_total").increment(1);
-    }
-}
-
-/// The storage facade.
-#[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
-    fn backend(&self) -> Backend;
-    /// A transaction for reading: a consistent snapshot, rolled back when dropped.
-    async fn read(&self) -> Result<Box<dyn Tx>, StoreError>;
-    /// A transaction for writing; nothing it did persists unless [`Tx::commit`] succeeds.
-    /// On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so concurrent writers
-    /// queue instead of failing on a lock upgrade.
-    async fn write(&self) -> Result<Box<dyn Tx>, StoreError>;
-    /// Checks that the database answers.
-    async fn ping(&self) -> Result<(), StoreError>;
-    fn pool_state(&self) -> PoolState;
-    fn statements(&self) -> &StatementCounter;
-    /// The tenants' configuration epochs as this process last heard them.
-    fn config_epochs(&self) -> &Arc<ConfigEpochs>;
-    /// The same store (pool, epochs, writer queue) with a statement counter of its own, for
-    /// background tasks (the notifier, the Provisioner): their polling then does not show in
-    /// [`Store::statements`], which counts what requests cost. `/metrics` counts both.
-    fn for_background(&self) -> Arc<dyn Store>;
-}
 
 /// One transaction. Methods take the tenant explicitly; an integration system or template
 /// looked up by id alone is for rules that check its tenant themselves.

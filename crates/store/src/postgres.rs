@@ -168,7 +168,7 @@ impl Store for PostgresStore {
 
     async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
         let pool = self.pool.clone();
-        let tx = crate::detached(async move {
+        let tx = crate::store::detached(async move {
             pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await
         })
@@ -185,7 +185,7 @@ impl Store for PostgresStore {
 
     async fn write(&self) -> Result<Box<dyn Tx>, StoreError> {
         let pool = self.pool.clone();
-        let tx = crate::detached(async move { pool.begin().await }).await?;
+        let tx = crate::store::detached(async move { pool.begin().await }).await?;
         Ok(Box::new(PgTx {
             tx,
             counter: self.counter.clone(),

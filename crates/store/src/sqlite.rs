@@ -173,7 +173,7 @@ impl Store for SqliteStore {
 
     async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
         let pool = self.pool.clone();
-        let tx = crate::detached(async move { pool.begin().await }).await?;
+        let tx = crate::store::detached(async move { pool.begin().await }).await?;
         Ok(Box::new(SqliteTx {
             tx,
             counter: self.counter.clone(),
@@ -201,7 +201,8 @@ impl Store for SqliteStore {
             self.writer.clone().lock_owned().await
         };
         let pool = self.pool.clone();
-        let tx = crate::detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await?;
+        let tx =
+            crate::store::detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await?;
         Ok(Box::new(SqliteTx {
             tx,
             counter: self.counter.clone(),
