@@ -15,7 +15,8 @@ use sextant_domain::{
 };
 use uuid::Uuid;
 
-use crate::{StoreError, from_micros, to_micros};
+use crate::error::StoreError;
+use crate::tx::values::{from_micros, to_micros};
 
 /// The catalog operations of a transaction.
 #[async_trait::async_trait]

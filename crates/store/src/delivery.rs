@@ -307,7 +307,7 @@ macro_rules! delivery_tx {
                 }
                 let key = sextant_domain::label::SCENARIOS_KEY;
                 let in_scenarios = |scenarios: &[String]| {
-                    $crate::ResolvedFilter::AnyOf(key.to_owned(), scenarios.to_vec())
+                    $crate::tx::labels::ResolvedFilter::AnyOf(key.to_owned(), scenarios.to_vec())
                 };
                 // Whether the application `w.app_id` has a scenarios label matching `scenarios`.
                 let app_in = |qb: &mut sqlx::QueryBuilder<$Db>, scenarios: &[String]| {

@@ -17,10 +17,12 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Postgres, Row};
 use uuid::Uuid;
 
-use crate::{
-    Backend, ConfigEpochs, PoolState, ResolvedFilter, StatementCounter, Store, StoreError, Tx,
-    from_micros, label_table, to_micros,
-};
+use crate::epochs::ConfigEpochs;
+use crate::error::StoreError;
+use crate::store::{Backend, PoolState, StatementCounter, Store};
+use crate::tx::Tx;
+use crate::tx::labels::{ResolvedFilter, label_table};
+use crate::tx::values::{from_micros, to_micros};
 
 const MAX_CONNECTIONS: u32 = 16;
 
@@ -274,7 +276,7 @@ impl PgTx {
     }
 
     /// Label definitions read in a write transaction are share-locked (see
-    /// [`Tx::label_definition`]).
+    /// [`crate::LabelDefinitionsTx::label_definition`]).
     fn share_lock(&self) -> &'static str {
         if self.write { " FOR SHARE" } else { "" }
     }
@@ -359,14 +361,4 @@ impl PgTx {
     }
 }
 
-common_helpers!(PgTx, Postgres);
-
-common_tx!(PgTx, Postgres);
-
-catalog_tx!(PgTx, Postgres);
-
-system_auth_tx!(PgTx, Postgres);
-
-provisioning_tx!(PgTx, Postgres);
-
-delivery_tx!(PgTx, Postgres);
+tx_impls!(PgTx, Postgres);

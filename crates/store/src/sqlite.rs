@@ -20,10 +20,12 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
-use crate::{
-    Backend, ConfigEpochs, PoolState, ResolvedFilter, StatementCounter, Store, StoreError, Tx,
-    from_micros, label_table, to_micros,
-};
+use crate::epochs::ConfigEpochs;
+use crate::error::StoreError;
+use crate::store::{Backend, PoolState, StatementCounter, Store};
+use crate::tx::Tx;
+use crate::tx::labels::{ResolvedFilter, label_table};
+use crate::tx::values::{from_micros, to_micros};
 
 const MAX_CONNECTIONS: u32 = 8;
 
@@ -460,14 +462,4 @@ impl SqliteTx {
     }
 }
 
-common_helpers!(SqliteTx, Sqlite);
-
-common_tx!(SqliteTx, Sqlite);
-
-catalog_tx!(SqliteTx, Sqlite);
-
-system_auth_tx!(SqliteTx, Sqlite);
-
-provisioning_tx!(SqliteTx, Sqlite);
-
-delivery_tx!(SqliteTx, Sqlite);
+tx_impls!(SqliteTx, Sqlite);

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::Tx;
 use crate::epochs::ConfigEpochs;
 use crate::error::StoreError;
+use crate::tx::Tx;
 
 /// Which backend a store runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
