@@ -19,8 +19,6 @@ mod store;
 #[macro_use]
 mod tx;
 #[macro_use]
-mod catalog;
-#[macro_use]
 mod system_auth;
 #[macro_use]
 mod provisioning;
@@ -29,9 +27,6 @@ mod delivery;
 mod postgres;
 mod sqlite;
 
-pub use catalog::{
-    CatalogTx, ChildKind, MAX_BIND_PARAMETERS, MAX_STATEMENT_BYTES, SpecUsage, spec_sha256,
-};
 pub use delivery::{AttemptOutcome, DeliveryTx, EventFanOut, FanOutKind, PendingFanOut};
 pub use epochs::ConfigEpochs;
 pub use error::StoreError;
@@ -42,6 +37,16 @@ pub use store::{Backend, PoolState, StatementCounter, Store};
 pub use system_auth::{CertificatesOf, OwnerKind, SystemAuthTx};
 pub use tx::Tx;
 pub use tx::applications::ApplicationsTx;
+pub use tx::catalog::apis::ApiDefinitionsTx;
+pub use tx::catalog::credentials::CredentialsTx;
+pub use tx::catalog::default_eventing::DefaultEventingTx;
+pub use tx::catalog::definitions::DefinitionsTx;
+pub use tx::catalog::documents::DocumentsTx;
+pub use tx::catalog::events::EventDefinitionsTx;
+pub use tx::catalog::specs::{SpecUsage, SpecsTx, spec_sha256};
+pub use tx::catalog::webhooks::WebhooksTx;
+pub use tx::catalog::{CatalogTx, ChildKind};
+pub use tx::chunks::{MAX_BIND_PARAMETERS, MAX_STATEMENT_BYTES};
 pub use tx::integration_systems::IntegrationSystemsTx;
 pub use tx::label_definitions::LabelDefinitionsTx;
 pub use tx::labels::LabelsTx;

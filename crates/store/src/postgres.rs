@@ -145,7 +145,7 @@ impl PostgresStore {
 /// Moves specs an older version stored in the definitions' rows into `specs` (once; replicas
 /// starting together do the same idempotent work).
 async fn move_inline_specs(pool: &PgPool) -> Result<(), StoreError> {
-    use crate::CatalogTx;
+    use crate::tx::catalog::specs::SpecsTx;
     let mut tx = PgTx {
         tx: pool.begin().await?,
         counter: StatementCounter::default(),

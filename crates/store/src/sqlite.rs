@@ -117,7 +117,7 @@ impl SqliteStore {
 
 /// Moves specs an older version stored in the definitions' rows into `specs` (once).
 async fn move_inline_specs(pool: &SqlitePool) -> Result<(), StoreError> {
-    use crate::CatalogTx;
+    use crate::tx::catalog::specs::SpecsTx;
     let mut tx = SqliteTx {
         tx: pool.begin_with("BEGIN IMMEDIATE").await?,
         counter: StatementCounter::default(),

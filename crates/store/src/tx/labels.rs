@@ -192,7 +192,7 @@ macro_rules! labels_tx {
                 labels: &[(&str, &Value)],
             ) -> Result<(), StoreError> {
                 let (table, column) = label_table(object.kind);
-                for chunk in $crate::catalog::statement_chunks(labels, 4, |_| 0) {
+                for chunk in $crate::tx::chunks::statement_chunks(labels, 4, |_| 0) {
                     let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
                         "INSERT INTO {table} (tenant_id, {column}, key, value) "
                     ));

@@ -30,18 +30,27 @@
 
 use sextant_domain::TenantId;
 
-use crate::catalog::CatalogTx;
 use crate::delivery::DeliveryTx;
 use crate::error::StoreError;
 use crate::provisioning::ProvisioningTx;
 use crate::system_auth::SystemAuthTx;
 use applications::ApplicationsTx;
+use catalog::CatalogTx;
+use catalog::apis::ApiDefinitionsTx;
+use catalog::credentials::CredentialsTx;
+use catalog::default_eventing::DefaultEventingTx;
+use catalog::definitions::DefinitionsTx;
+use catalog::documents::DocumentsTx;
+use catalog::events::EventDefinitionsTx;
+use catalog::specs::SpecsTx;
+use catalog::webhooks::WebhooksTx;
 use integration_systems::IntegrationSystemsTx;
 use label_definitions::LabelDefinitionsTx;
 use labels::LabelsTx;
 use runtimes::RuntimesTx;
 use templates::ApplicationTemplatesTx;
 
+pub(crate) mod chunks;
 pub(crate) mod values;
 #[macro_use]
 pub(crate) mod pages;
@@ -57,6 +66,8 @@ pub(crate) mod runtimes;
 pub(crate) mod integration_systems;
 #[macro_use]
 pub(crate) mod templates;
+#[macro_use]
+pub(crate) mod catalog;
 
 /// One transaction. Methods take the tenant explicitly; an integration system or template
 /// looked up by id alone is for rules that check its tenant themselves.
@@ -69,6 +80,14 @@ pub trait Tx:
     + IntegrationSystemsTx
     + ApplicationTemplatesTx
     + CatalogTx
+    + DefinitionsTx
+    + ApiDefinitionsTx
+    + EventDefinitionsTx
+    + SpecsTx
+    + DocumentsTx
+    + WebhooksTx
+    + CredentialsTx
+    + DefaultEventingTx
     + SystemAuthTx
     + ProvisioningTx
     + DeliveryTx
@@ -134,6 +153,14 @@ macro_rules! tx_impls {
         integration_systems_tx!($Tx, $Db);
         templates_tx!($Tx, $Db);
         catalog_tx!($Tx, $Db);
+        specs_tx!($Tx, $Db);
+        apis_tx!($Tx, $Db);
+        events_tx!($Tx, $Db);
+        definitions_tx!($Tx, $Db);
+        documents_tx!($Tx, $Db);
+        webhooks_tx!($Tx, $Db);
+        credentials_tx!($Tx, $Db);
+        default_eventing_tx!($Tx, $Db);
         system_auth_tx!($Tx, $Db);
         provisioning_tx!($Tx, $Db);
         delivery_tx!($Tx, $Db);

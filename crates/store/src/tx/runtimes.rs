@@ -28,6 +28,13 @@ pub trait RuntimesTx: Send {
         filters: &[LabelFilter],
         page: &PageRequest,
     ) -> Result<Page<Runtime>, StoreError>;
+    /// Which of these runtimes exist (every runtime of the tenant if `None`), ordered by
+    /// creation.
+    async fn runtime_ids(
+        &mut self,
+        tenant: TenantId,
+        among: Option<&[Uuid]>,
+    ) -> Result<Vec<Uuid>, StoreError>;
 }
 
 macro_rules! runtimes_tx {
@@ -169,6 +176,29 @@ macro_rules! runtimes_tx {
                     .await?;
                 resolved.push(ResolvedFilter::Ids(among.to_vec()));
                 self.runtimes_resolved(tenant, resolved, page).await
+            }
+
+            async fn runtime_ids(
+                &mut self,
+                tenant: TenantId,
+                among: Option<&[Uuid]>,
+            ) -> Result<Vec<Uuid>, StoreError> {
+                if among.is_some_and(|r| r.is_empty()) {
+                    return Ok(Vec::new());
+                }
+                let mut qb =
+                    sqlx::QueryBuilder::<$Db>::new("SELECT id FROM runtimes WHERE tenant_id = ");
+                qb.push_bind(tenant.0);
+                if let Some(among) = among {
+                    qb.push(" AND id IN ");
+                    Self::push_id_list(&mut qb, among);
+                }
+                qb.push(" ORDER BY created_at, id");
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                rows.iter()
+                    .map(|r| r.try_get::<Uuid, _>(0).map_err(StoreError::from))
+                    .collect()
             }
         }
     };
