@@ -22,12 +22,9 @@ mod tx;
 mod system_auth;
 #[macro_use]
 mod provisioning;
-#[macro_use]
-mod delivery;
 mod postgres;
 mod sqlite;
 
-pub use delivery::{AttemptOutcome, DeliveryTx, EventFanOut, FanOutKind, PendingFanOut};
 pub use epochs::ConfigEpochs;
 pub use error::StoreError;
 pub use postgres::PostgresStore;
@@ -47,6 +44,8 @@ pub use tx::catalog::specs::{SpecUsage, SpecsTx, spec_sha256};
 pub use tx::catalog::webhooks::WebhooksTx;
 pub use tx::catalog::{CatalogTx, ChildKind};
 pub use tx::chunks::{MAX_BIND_PARAMETERS, MAX_STATEMENT_BYTES};
+pub use tx::delivery::deliveries::{AttemptOutcome, DeliveriesTx};
+pub use tx::delivery::fan_outs::{EventFanOut, FanOutKind, FanOutsTx, PendingFanOut};
 pub use tx::integration_systems::IntegrationSystemsTx;
 pub use tx::label_definitions::LabelDefinitionsTx;
 pub use tx::labels::LabelsTx;

@@ -30,7 +30,6 @@
 
 use sextant_domain::TenantId;
 
-use crate::delivery::DeliveryTx;
 use crate::error::StoreError;
 use crate::provisioning::ProvisioningTx;
 use crate::system_auth::SystemAuthTx;
@@ -44,6 +43,8 @@ use catalog::documents::DocumentsTx;
 use catalog::events::EventDefinitionsTx;
 use catalog::specs::SpecsTx;
 use catalog::webhooks::WebhooksTx;
+use delivery::deliveries::DeliveriesTx;
+use delivery::fan_outs::FanOutsTx;
 use integration_systems::IntegrationSystemsTx;
 use label_definitions::LabelDefinitionsTx;
 use labels::LabelsTx;
@@ -68,6 +69,8 @@ pub(crate) mod integration_systems;
 pub(crate) mod templates;
 #[macro_use]
 pub(crate) mod catalog;
+#[macro_use]
+pub(crate) mod delivery;
 
 /// One transaction. Methods take the tenant explicitly; an integration system or template
 /// looked up by id alone is for rules that check its tenant themselves.
@@ -90,7 +93,8 @@ pub trait Tx:
     + DefaultEventingTx
     + SystemAuthTx
     + ProvisioningTx
-    + DeliveryTx
+    + FanOutsTx
+    + DeliveriesTx
     + Send
 {
     /// Commits; then publishes the configuration epochs raised in this transaction to
@@ -163,6 +167,8 @@ macro_rules! tx_impls {
         default_eventing_tx!($Tx, $Db);
         system_auth_tx!($Tx, $Db);
         provisioning_tx!($Tx, $Db);
-        delivery_tx!($Tx, $Db);
+        fan_outs_tx!($Tx, $Db);
+        fan_out_expansion!($Tx, $Db);
+        deliveries_tx!($Tx, $Db);
     };
 }

@@ -1,5 +1,6 @@
-//! Webhooks of applications: where and how an application is told of events (the outbox of
-//! their deliveries is `tx/delivery/`).
+//! Webhooks of applications: where and how an application is told of events, the secret its
+//! deliveries are signed with, and since when it fails. The outbox of their deliveries is
+//! `tx/delivery/`.
 
 use sextant_domain::{TenantId, Webhook};
 use uuid::Uuid;
@@ -25,6 +26,20 @@ pub trait WebhooksTx: Send {
         tenant: TenantId,
         app_ids: &[Uuid],
     ) -> Result<Vec<Webhook>, StoreError>;
+    /// Replaces a webhook's signing secret; false if there is no such webhook.
+    async fn set_webhook_secret(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+        secret: &str,
+    ) -> Result<bool, StoreError>;
+    /// Marks a webhook failing since `since`, or (None) not failing.
+    async fn set_webhook_failing(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+        since: Option<time::OffsetDateTime>,
+    ) -> Result<(), StoreError>;
 }
 
 const WEBHOOK_COLUMNS: &str =
@@ -154,6 +169,41 @@ macro_rules! webhooks_tx {
                 self.counter().inc();
                 let rows = qb.build().fetch_all(self.conn()).await?;
                 rows.iter().map(Self::webhook_from_row).collect()
+            }
+
+            async fn set_webhook_secret(
+                &mut self,
+                tenant: TenantId,
+                id: Uuid,
+                secret: &str,
+            ) -> Result<bool, StoreError> {
+                self.counter().inc();
+                let done =
+                    sqlx::query("UPDATE webhooks SET secret = $3 WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.0)
+                        .bind(id)
+                        .bind(secret)
+                        .execute(self.conn())
+                        .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_webhook_failing(
+                &mut self,
+                tenant: TenantId,
+                id: Uuid,
+                since: Option<time::OffsetDateTime>,
+            ) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(
+                    "UPDATE webhooks SET failing_since = $3 WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.0)
+                .bind(id)
+                .bind(since.map(to_micros))
+                .execute(self.conn())
+                .await?;
+                Ok(())
             }
         }
     };
