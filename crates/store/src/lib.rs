@@ -18,20 +18,14 @@ mod error;
 mod store;
 #[macro_use]
 mod tx;
-#[macro_use]
-mod system_auth;
-#[macro_use]
-mod provisioning;
 mod postgres;
 mod sqlite;
 
 pub use epochs::ConfigEpochs;
 pub use error::StoreError;
 pub use postgres::PostgresStore;
-pub use provisioning::ProvisioningTx;
 pub use sqlite::SqliteStore;
 pub use store::{Backend, PoolState, StatementCounter, Store};
-pub use system_auth::{CertificatesOf, OwnerKind, SystemAuthTx};
 pub use tx::Tx;
 pub use tx::applications::ApplicationsTx;
 pub use tx::catalog::apis::ApiDefinitionsTx;
@@ -49,7 +43,9 @@ pub use tx::delivery::fan_outs::{EventFanOut, FanOutKind, FanOutsTx, PendingFanO
 pub use tx::integration_systems::IntegrationSystemsTx;
 pub use tx::label_definitions::LabelDefinitionsTx;
 pub use tx::labels::LabelsTx;
+pub use tx::provisioning::ProvisioningTx;
 pub use tx::runtimes::RuntimesTx;
+pub use tx::system_auths::{CertificatesOf, OwnerKind, SystemAuthTx};
 pub use tx::templates::ApplicationTemplatesTx;
 
 /// Opens the store a URL names (`sqlite://path` or `postgres://...`) and migrates it.

@@ -31,8 +31,6 @@
 use sextant_domain::TenantId;
 
 use crate::error::StoreError;
-use crate::provisioning::ProvisioningTx;
-use crate::system_auth::SystemAuthTx;
 use applications::ApplicationsTx;
 use catalog::CatalogTx;
 use catalog::apis::ApiDefinitionsTx;
@@ -48,7 +46,9 @@ use delivery::fan_outs::FanOutsTx;
 use integration_systems::IntegrationSystemsTx;
 use label_definitions::LabelDefinitionsTx;
 use labels::LabelsTx;
+use provisioning::ProvisioningTx;
 use runtimes::RuntimesTx;
+use system_auths::SystemAuthTx;
 use templates::ApplicationTemplatesTx;
 
 pub(crate) mod chunks;
@@ -71,6 +71,10 @@ pub(crate) mod templates;
 pub(crate) mod catalog;
 #[macro_use]
 pub(crate) mod delivery;
+#[macro_use]
+pub(crate) mod system_auths;
+#[macro_use]
+pub(crate) mod provisioning;
 
 /// One transaction. Methods take the tenant explicitly; an integration system or template
 /// looked up by id alone is for rules that check its tenant themselves.
