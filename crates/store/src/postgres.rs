@@ -17,10 +17,12 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Postgres, Row};
 use uuid::Uuid;
 
-use crate::{
-    Backend, ConfigEpochs, PoolState, ResolvedFilter, StatementCounter, Store, StoreError, Tx,
-    from_micros, label_table, to_micros,
-};
+use crate::epochs::ConfigEpochs;
+use crate::error::StoreError;
+use crate::store::{Backend, PoolState, StatementCounter, Store};
+use crate::tx::Tx;
+use crate::tx::labels::{ResolvedFilter, label_table};
+use crate::tx::values::{from_micros, to_micros};
 
 const MAX_CONNECTIONS: u32 = 16;
 
@@ -143,7 +145,7 @@ impl PostgresStore {
 /// Moves specs an older version stored in the definitions' rows into `specs` (once; replicas
 /// starting together do the same idempotent work).
 async fn move_inline_specs(pool: &PgPool) -> Result<(), StoreError> {
-    use crate::CatalogTx;
+    use crate::tx::catalog::specs::SpecsTx;
     let mut tx = PgTx {
         tx: pool.begin().await?,
         counter: StatementCounter::default(),
@@ -168,7 +170,7 @@ impl Store for PostgresStore {
 
     async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
         let pool = self.pool.clone();
-        let tx = crate::detached(async move {
+        let tx = crate::store::detached(async move {
             pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await
         })
@@ -185,7 +187,7 @@ impl Store for PostgresStore {
 
     async fn write(&self) -> Result<Box<dyn Tx>, StoreError> {
         let pool = self.pool.clone();
-        let tx = crate::detached(async move { pool.begin().await }).await?;
+        let tx = crate::store::detached(async move { pool.begin().await }).await?;
         Ok(Box::new(PgTx {
             tx,
             counter: self.counter.clone(),
@@ -274,7 +276,7 @@ impl PgTx {
     }
 
     /// Label definitions read in a write transaction are share-locked (see
-    /// [`Tx::label_definition`]).
+    /// [`crate::LabelDefinitionsTx::label_definition`]).
     fn share_lock(&self) -> &'static str {
         if self.write { " FOR SHARE" } else { "" }
     }
@@ -359,14 +361,4 @@ impl PgTx {
     }
 }
 
-common_helpers!(PgTx, Postgres);
-
-common_tx!(PgTx, Postgres);
-
-catalog_tx!(PgTx, Postgres);
-
-system_auth_tx!(PgTx, Postgres);
-
-provisioning_tx!(PgTx, Postgres);
-
-delivery_tx!(PgTx, Postgres);
+tx_impls!(PgTx, Postgres);

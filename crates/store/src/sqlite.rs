@@ -20,10 +20,12 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
-use crate::{
-    Backend, ConfigEpochs, PoolState, ResolvedFilter, StatementCounter, Store, StoreError, Tx,
-    from_micros, label_table, to_micros,
-};
+use crate::epochs::ConfigEpochs;
+use crate::error::StoreError;
+use crate::store::{Backend, PoolState, StatementCounter, Store};
+use crate::tx::Tx;
+use crate::tx::labels::{ResolvedFilter, label_table};
+use crate::tx::values::{from_micros, to_micros};
 
 const MAX_CONNECTIONS: u32 = 8;
 
@@ -115,7 +117,7 @@ impl SqliteStore {
 
 /// Moves specs an older version stored in the definitions' rows into `specs` (once).
 async fn move_inline_specs(pool: &SqlitePool) -> Result<(), StoreError> {
-    use crate::CatalogTx;
+    use crate::tx::catalog::specs::SpecsTx;
     let mut tx = SqliteTx {
         tx: pool.begin_with("BEGIN IMMEDIATE").await?,
         counter: StatementCounter::default(),
@@ -173,7 +175,7 @@ impl Store for SqliteStore {
 
     async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
         let pool = self.pool.clone();
-        let tx = crate::detached(async move { pool.begin().await }).await?;
+        let tx = crate::store::detached(async move { pool.begin().await }).await?;
         Ok(Box::new(SqliteTx {
             tx,
             counter: self.counter.clone(),
@@ -201,7 +203,8 @@ impl Store for SqliteStore {
             self.writer.clone().lock_owned().await
         };
         let pool = self.pool.clone();
-        let tx = crate::detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await?;
+        let tx =
+            crate::store::detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await?;
         Ok(Box::new(SqliteTx {
             tx,
             counter: self.counter.clone(),
@@ -459,14 +462,4 @@ impl SqliteTx {
     }
 }
 
-common_helpers!(SqliteTx, Sqlite);
-
-common_tx!(SqliteTx, Sqlite);
-
-catalog_tx!(SqliteTx, Sqlite);
-
-system_auth_tx!(SqliteTx, Sqlite);
-
-provisioning_tx!(SqliteTx, Sqlite);
-
-delivery_tx!(SqliteTx, Sqlite);
+tx_impls!(SqliteTx, Sqlite);

@@ -4,7 +4,7 @@
 use sextant_domain::{OneTimeToken, SystemAuth, SystemAuthOwner, TenantId};
 use uuid::Uuid;
 
-use crate::StoreError;
+use crate::error::StoreError;
 
 /// Which kind of owner a listing is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -147,7 +147,7 @@ macro_rules! system_auth_tx {
                 Ok(sextant_domain::SystemAuth {
                     id: row.try_get(0)?,
                     tenant: tenant.map(TenantId),
-                    owner: $crate::system_auth::owner_from_columns(
+                    owner: $crate::tx::system_auths::owner_from_columns(
                         row.try_get(2)?,
                         row.try_get(3)?,
                         row.try_get(4)?,
@@ -159,7 +159,7 @@ macro_rules! system_auth_tx {
         }
 
         #[async_trait::async_trait]
-        impl $crate::system_auth::SystemAuthTx for $Tx {
+        impl $crate::tx::system_auths::SystemAuthTx for $Tx {
             async fn insert_system_auth(
                 &mut self,
                 auth: &sextant_domain::SystemAuth,
@@ -173,7 +173,7 @@ macro_rules! system_auth_tx {
                 self.counter().inc();
                 sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO system_auths ({}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    $crate::system_auth::SYSTEM_AUTH_COLUMNS
+                    $crate::tx::system_auths::SYSTEM_AUTH_COLUMNS
                 )))
                 .bind(auth.id)
                 .bind(auth.tenant.map(|t| t.0))
@@ -194,7 +194,7 @@ macro_rules! system_auth_tx {
                 self.counter().inc();
                 let row = sqlx::query(AssertSqlSafe(format!(
                     "SELECT {} FROM system_auths WHERE id = $1",
-                    $crate::system_auth::SYSTEM_AUTH_COLUMNS
+                    $crate::tx::system_auths::SYSTEM_AUTH_COLUMNS
                 )))
                 .bind(id)
                 .fetch_optional(self.conn())
@@ -209,7 +209,7 @@ macro_rules! system_auth_tx {
                 self.counter().inc();
                 let row = sqlx::query(AssertSqlSafe(format!(
                     "DELETE FROM system_auths WHERE id = $1 RETURNING {}",
-                    $crate::system_auth::SYSTEM_AUTH_COLUMNS
+                    $crate::tx::system_auths::SYSTEM_AUTH_COLUMNS
                 )))
                 .bind(id)
                 .fetch_optional(self.conn())
@@ -220,7 +220,7 @@ macro_rules! system_auth_tx {
             async fn delete_system_auths_of(
                 &mut self,
                 tenant: TenantId,
-                kind: $crate::system_auth::OwnerKind,
+                kind: $crate::tx::system_auths::OwnerKind,
                 owner: Uuid,
             ) -> Result<u64, StoreError> {
                 self.counter().inc();
@@ -364,10 +364,10 @@ macro_rules! system_auth_tx {
             async fn revoke_certificates_of(
                 &mut self,
                 tenant: TenantId,
-                of: $crate::system_auth::CertificatesOf,
+                of: $crate::tx::system_auths::CertificatesOf,
                 now: time::OffsetDateTime,
             ) -> Result<u64, StoreError> {
-                use $crate::system_auth::CertificatesOf;
+                use $crate::tx::system_auths::CertificatesOf;
                 self.counter().inc();
                 let done = match of {
                     CertificatesOf::Client(client) => sqlx::query(
@@ -470,7 +470,7 @@ macro_rules! system_auth_tx {
             async fn system_auths_of(
                 &mut self,
                 tenant: Option<TenantId>,
-                kind: $crate::system_auth::OwnerKind,
+                kind: $crate::tx::system_auths::OwnerKind,
                 owners: &[Uuid],
             ) -> Result<Vec<sextant_domain::SystemAuth>, StoreError> {
                 if owners.is_empty() {
@@ -479,7 +479,7 @@ macro_rules! system_auth_tx {
                 let column = kind.column();
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
                     "SELECT {} FROM system_auths WHERE ",
-                    $crate::system_auth::SYSTEM_AUTH_COLUMNS
+                    $crate::tx::system_auths::SYSTEM_AUTH_COLUMNS
                 ));
                 match tenant {
                     Some(tenant) => {

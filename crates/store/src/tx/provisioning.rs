@@ -5,7 +5,7 @@ use sextant_domain::TenantId;
 use sextant_domain::provisioning::{Operation, ProvisionedRuntime};
 use uuid::Uuid;
 
-use crate::StoreError;
+use crate::error::StoreError;
 
 /// The Provisioner's operations of a transaction.
 #[async_trait::async_trait]
@@ -92,7 +92,7 @@ macro_rules! provisioning_tx {
                         .ok_or_else(|| StoreError::Corrupt(format!("operation state {state}")))?,
                     stage: row.try_get(5)?,
                     message: row.try_get(6)?,
-                    input: $crate::provisioning::json(&input)?,
+                    input: $crate::tx::provisioning::json(&input)?,
                     started_at: from_micros(row.try_get(8)?)?,
                     finished_at: finished.map(from_micros).transpose()?,
                 })
@@ -106,14 +106,14 @@ macro_rules! provisioning_tx {
                     runtime_id: row.try_get(0)?,
                     tenant: TenantId(row.try_get(1)?),
                     provider: row.try_get(2)?,
-                    config: $crate::provisioning::json(&config)?,
+                    config: $crate::tx::provisioning::json(&config)?,
                     created_at: from_micros(row.try_get(4)?)?,
                 })
             }
         }
 
         #[async_trait::async_trait]
-        impl $crate::provisioning::ProvisioningTx for $Tx {
+        impl $crate::tx::provisioning::ProvisioningTx for $Tx {
             async fn insert_operation(
                 &mut self,
                 op: &sextant_domain::provisioning::Operation,
@@ -123,7 +123,7 @@ macro_rules! provisioning_tx {
                 sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO provisioner_operations ({}, lease_owner, lease_expires_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                    $crate::provisioning::OPERATION_COLUMNS
+                    $crate::tx::provisioning::OPERATION_COLUMNS
                 )))
                 .bind(op.id)
                 .bind(op.tenant.0)
@@ -150,7 +150,7 @@ macro_rules! provisioning_tx {
                 self.counter().inc();
                 let row = sqlx::query(AssertSqlSafe(format!(
                     "SELECT {} FROM provisioner_operations WHERE tenant_id = $1 AND id = $2",
-                    $crate::provisioning::OPERATION_COLUMNS
+                    $crate::tx::provisioning::OPERATION_COLUMNS
                 )))
                 .bind(tenant.0)
                 .bind(id)
@@ -168,7 +168,7 @@ macro_rules! provisioning_tx {
                 let row = sqlx::query(AssertSqlSafe(format!(
                     "SELECT {} FROM provisioner_operations WHERE tenant_id = $1 AND runtime_id = $2 \
                      ORDER BY started_at DESC, id DESC LIMIT 1",
-                    $crate::provisioning::OPERATION_COLUMNS
+                    $crate::tx::provisioning::OPERATION_COLUMNS
                 )))
                 .bind(tenant.0)
                 .bind(runtime_id)
@@ -211,7 +211,7 @@ macro_rules! provisioning_tx {
                     "UPDATE provisioner_operations SET lease_owner = $1, lease_expires_at = $2 \
                      WHERE state = 'InProgress' AND (lease_owner IS NULL OR lease_owner = $1 \
                      OR lease_expires_at IS NULL OR lease_expires_at < $3) RETURNING {}",
-                    $crate::provisioning::OPERATION_COLUMNS
+                    $crate::tx::provisioning::OPERATION_COLUMNS
                 )))
                 .bind(owner)
                 .bind(to_micros(until))
@@ -247,7 +247,7 @@ macro_rules! provisioning_tx {
                     "INSERT INTO provisioned_runtimes ({}) VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (runtime_id) DO UPDATE SET provider = excluded.provider, \
                      config = excluded.config",
-                    $crate::provisioning::PROVISIONED_COLUMNS
+                    $crate::tx::provisioning::PROVISIONED_COLUMNS
                 )))
                 .bind(rt.runtime_id)
                 .bind(rt.tenant.0)
@@ -267,7 +267,7 @@ macro_rules! provisioning_tx {
                 self.counter().inc();
                 let row = sqlx::query(AssertSqlSafe(format!(
                     "SELECT {} FROM provisioned_runtimes WHERE tenant_id = $1 AND runtime_id = $2",
-                    $crate::provisioning::PROVISIONED_COLUMNS
+                    $crate::tx::provisioning::PROVISIONED_COLUMNS
                 )))
                 .bind(tenant.0)
                 .bind(runtime_id)
@@ -298,7 +298,7 @@ macro_rules! provisioning_tx {
                 self.counter().inc();
                 let rows = sqlx::query(AssertSqlSafe(format!(
                     "SELECT {} FROM provisioned_runtimes ORDER BY created_at",
-                    $crate::provisioning::PROVISIONED_COLUMNS
+                    $crate::tx::provisioning::PROVISIONED_COLUMNS
                 )))
                 .fetch_all(self.conn())
                 .await?;

@@ -1,0 +1,233 @@
+//! The applications of a tenant: their rows, and lists of them filtered by labels.
+
+use sextant_domain::label::LabelFilter;
+use sextant_domain::{Application, Page, PageRequest, TenantId};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+
+/// The application operations of a transaction.
+#[async_trait::async_trait]
+pub trait ApplicationsTx: Send {
+    async fn insert_application(&mut self, app: &Application) -> Result<(), StoreError>;
+    /// Writes the scalar fields; false if the application does not exist.
+    async fn update_application(&mut self, app: &Application) -> Result<bool, StoreError>;
+    async fn application(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<Option<Application>, StoreError>;
+    async fn delete_application(&mut self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
+    async fn applications(
+        &mut self,
+        tenant: TenantId,
+        filters: &[LabelFilter],
+        page: &PageRequest,
+    ) -> Result<Page<Application>, StoreError>;
+    /// Like [`ApplicationsTx::applications`], restricted to the given ids.
+    async fn applications_among(
+        &mut self,
+        tenant: TenantId,
+        among: &[Uuid],
+        filters: &[LabelFilter],
+        page: &PageRequest,
+    ) -> Result<Page<Application>, StoreError>;
+    /// The applications of a tenant that this integration system manages.
+    async fn application_ids_of_integration_system(
+        &mut self,
+        tenant: TenantId,
+        integration_system: Uuid,
+    ) -> Result<Vec<Uuid>, StoreError>;
+    /// How many applications (in any tenant) name this integration system.
+    async fn count_applications_of_integration_system(
+        &mut self,
+        integration_system: Uuid,
+    ) -> Result<i64, StoreError>;
+}
+
+macro_rules! applications_tx {
+    ($Tx:ident, $Db:ty) => {
+        impl $Tx {
+            async fn applications_resolved(
+                &mut self,
+                tenant: TenantId,
+                resolved: Vec<ResolvedFilter>,
+                page: &PageRequest,
+            ) -> Result<Page<Application>, StoreError> {
+                let rows = {
+                    let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                        "SELECT a.id, a.tenant_id, a.name, a.provider_name, a.description, \
+                         a.health_check_url, a.integration_system_id, a.status_condition, \
+                         a.status_timestamp, a.created_at FROM applications a WHERE a.tenant_id = ",
+                    );
+                    qb.push_bind(tenant.0);
+                    Self::push_filters(&mut qb, "a", ObjectKind::Application, tenant, &resolved);
+                    Self::push_page(&mut qb, "a", page);
+                    self.counter().inc();
+                    qb.build().fetch_all(self.conn()).await?
+                };
+                let total = self
+                    .count_filtered("applications", ObjectKind::Application, tenant, &resolved)
+                    .await?;
+                let items = rows
+                    .iter()
+                    .map(Self::application_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Page::from_rows(items, page, total))
+            }
+
+            fn application_from_row(
+                row: &<$Db as sqlx::Database>::Row,
+            ) -> Result<Application, StoreError> {
+                let condition: String = row.try_get(7)?;
+                Ok(Application {
+                    id: row.try_get(0)?,
+                    tenant: TenantId(row.try_get(1)?),
+                    name: row.try_get(2)?,
+                    provider_name: row.try_get(3)?,
+                    description: row.try_get(4)?,
+                    health_check_url: row.try_get(5)?,
+                    integration_system_id: row.try_get(6)?,
+                    status_condition: ApplicationStatusCondition::parse(&condition).ok_or_else(
+                        || StoreError::Corrupt(format!("application status {condition:?}")),
+                    )?,
+                    status_timestamp: from_micros(row.try_get(8)?)?,
+                    created_at: from_micros(row.try_get(9)?)?,
+                })
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::tx::applications::ApplicationsTx for $Tx {
+            async fn insert_application(&mut self, app: &Application) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(
+                    "INSERT INTO applications (id, tenant_id, name, provider_name, description, \
+                     health_check_url, integration_system_id, status_condition, status_timestamp, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(app.id)
+                .bind(app.tenant.0)
+                .bind(&app.name)
+                .bind(&app.provider_name)
+                .bind(&app.description)
+                .bind(&app.health_check_url)
+                .bind(app.integration_system_id)
+                .bind(app.status_condition.as_str())
+                .bind(to_micros(app.status_timestamp))
+                .bind(to_micros(app.created_at))
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn update_application(&mut self, app: &Application) -> Result<bool, StoreError> {
+                self.counter().inc();
+                let done = sqlx::query(
+                    "UPDATE applications SET name = $3, provider_name = $4, description = $5, \
+                     health_check_url = $6, integration_system_id = $7, status_condition = $8, \
+                     status_timestamp = $9 WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(app.tenant.0)
+                .bind(app.id)
+                .bind(&app.name)
+                .bind(&app.provider_name)
+                .bind(&app.description)
+                .bind(&app.health_check_url)
+                .bind(app.integration_system_id)
+                .bind(app.status_condition.as_str())
+                .bind(to_micros(app.status_timestamp))
+                .execute(self.conn())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn application(
+                &mut self,
+                tenant: TenantId,
+                id: Uuid,
+            ) -> Result<Option<Application>, StoreError> {
+                self.counter().inc();
+                let row = sqlx::query(
+                    "SELECT id, tenant_id, name, provider_name, description, health_check_url, \
+                     integration_system_id, status_condition, status_timestamp, created_at \
+                     FROM applications WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.0)
+                .bind(id)
+                .fetch_optional(self.conn())
+                .await?;
+                row.as_ref().map(Self::application_from_row).transpose()
+            }
+
+            async fn delete_application(
+                &mut self,
+                tenant: TenantId,
+                id: Uuid,
+            ) -> Result<bool, StoreError> {
+                self.counter().inc();
+                let done = sqlx::query("DELETE FROM applications WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.0)
+                    .bind(id)
+                    .execute(self.conn())
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn applications(
+                &mut self,
+                tenant: TenantId,
+                filters: &[LabelFilter],
+                page: &PageRequest,
+            ) -> Result<Page<Application>, StoreError> {
+                let resolved = self
+                    .resolve_filters(tenant, ObjectKind::Application, filters)
+                    .await?;
+                self.applications_resolved(tenant, resolved, page).await
+            }
+
+            async fn applications_among(
+                &mut self,
+                tenant: TenantId,
+                among: &[Uuid],
+                filters: &[LabelFilter],
+                page: &PageRequest,
+            ) -> Result<Page<Application>, StoreError> {
+                let mut resolved = self
+                    .resolve_filters(tenant, ObjectKind::Application, filters)
+                    .await?;
+                resolved.push(ResolvedFilter::Ids(among.to_vec()));
+                self.applications_resolved(tenant, resolved, page).await
+            }
+
+            async fn application_ids_of_integration_system(
+                &mut self,
+                tenant: TenantId,
+                integration_system: Uuid,
+            ) -> Result<Vec<Uuid>, StoreError> {
+                self.counter().inc();
+                Ok(sqlx::query_scalar(
+                    "SELECT id FROM applications WHERE tenant_id = $1 AND integration_system_id = $2",
+                )
+                .bind(tenant.0)
+                .bind(integration_system)
+                .fetch_all(self.conn())
+                .await?)
+            }
+
+            async fn count_applications_of_integration_system(
+                &mut self,
+                integration_system: Uuid,
+            ) -> Result<i64, StoreError> {
+                self.counter().inc();
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM applications WHERE integration_system_id = $1",
+                )
+                .bind(integration_system)
+                .fetch_one(self.conn())
+                .await?;
+                Ok(count)
+            }
+        }
+    };
+}

@@ -1,0 +1,130 @@
+//! Default eventing: the runtime an application's events go to, chosen for it or found as the
+//! oldest runtime in one of its scenarios.
+
+use sextant_domain::TenantId;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+
+/// The default eventing operations of a transaction.
+#[async_trait::async_trait]
+pub trait DefaultEventingTx: Send {
+    /// Records the application's chosen eventing runtime (replacing an earlier choice).
+    async fn set_default_eventing(
+        &mut self,
+        tenant: TenantId,
+        app_id: Uuid,
+        runtime_id: Uuid,
+    ) -> Result<(), StoreError>;
+    async fn delete_default_eventing(
+        &mut self,
+        tenant: TenantId,
+        app_id: Uuid,
+    ) -> Result<Option<Uuid>, StoreError>;
+    /// The chosen default eventing runtimes of several applications: (application, runtime).
+    async fn default_eventing_many(
+        &mut self,
+        tenant: TenantId,
+        app_ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, Uuid)>, StoreError>;
+    /// The oldest runtime whose `scenarios` label holds any of these scenarios.
+    async fn oldest_runtime_in_scenarios(
+        &mut self,
+        tenant: TenantId,
+        scenarios: &[String],
+    ) -> Result<Option<Uuid>, StoreError>;
+}
+
+macro_rules! default_eventing_tx {
+    ($Tx:ident, $Db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::tx::catalog::default_eventing::DefaultEventingTx for $Tx {
+            async fn set_default_eventing(
+                &mut self,
+                tenant: TenantId,
+                app_id: Uuid,
+                runtime_id: Uuid,
+            ) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(
+                    "INSERT INTO default_eventing (tenant_id, app_id, runtime_id) \
+                     VALUES ($1, $2, $3) ON CONFLICT (tenant_id, app_id) \
+                     DO UPDATE SET runtime_id = excluded.runtime_id",
+                )
+                .bind(tenant.0)
+                .bind(app_id)
+                .bind(runtime_id)
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_default_eventing(
+                &mut self,
+                tenant: TenantId,
+                app_id: Uuid,
+            ) -> Result<Option<Uuid>, StoreError> {
+                self.counter().inc();
+                Ok(sqlx::query_scalar(
+                    "DELETE FROM default_eventing WHERE tenant_id = $1 AND app_id = $2 \
+                     RETURNING runtime_id",
+                )
+                .bind(tenant.0)
+                .bind(app_id)
+                .fetch_optional(self.conn())
+                .await?)
+            }
+
+            async fn default_eventing_many(
+                &mut self,
+                tenant: TenantId,
+                app_ids: &[Uuid],
+            ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+                if app_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                    "SELECT app_id, runtime_id FROM default_eventing WHERE tenant_id = ",
+                );
+                qb.push_bind(tenant.0);
+                qb.push(" AND app_id IN ");
+                Self::push_id_list(&mut qb, app_ids);
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get::<Uuid, _>(0)?, r.try_get::<Uuid, _>(1)?)))
+                    .collect()
+            }
+
+            async fn oldest_runtime_in_scenarios(
+                &mut self,
+                tenant: TenantId,
+                scenarios: &[String],
+            ) -> Result<Option<Uuid>, StoreError> {
+                if scenarios.is_empty() {
+                    return Ok(None);
+                }
+                let filter = ResolvedFilter::AnyOf(
+                    sextant_domain::label::SCENARIOS_KEY.to_owned(),
+                    scenarios.to_vec(),
+                );
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                    "SELECT r.id FROM runtimes r WHERE r.tenant_id = ",
+                );
+                qb.push_bind(tenant.0);
+                Self::push_filters(
+                    &mut qb,
+                    "r",
+                    sextant_domain::ObjectKind::Runtime,
+                    tenant,
+                    std::slice::from_ref(&filter),
+                );
+                qb.push(" ORDER BY r.created_at, r.id LIMIT 1");
+                self.counter().inc();
+                let row = qb.build().fetch_optional(self.conn()).await?;
+                row.map(|r| r.try_get::<Uuid, _>(0).map_err(StoreError::from))
+                    .transpose()
+            }
+        }
+    };
+}

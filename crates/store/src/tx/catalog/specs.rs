@@ -1,0 +1,205 @@
+//! Specs, stored once by content (migration 0014): `specs` is keyed by the SHA-256 of the
+//! text; API and event definitions name their spec by hash and keep its size.
+
+use sextant_domain::TenantId;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+
+/// The spec operations of a transaction.
+#[async_trait::async_trait]
+pub trait SpecsTx: Send {
+    /// A stored spec's text by its SHA-256 (lowercase hex). Specs are shared by content
+    /// across tenants: the caller decides who may read which hash.
+    async fn spec(&mut self, sha256: &str) -> Result<Option<String>, StoreError>;
+    /// The spec bytes of an application's definitions and of its tenant's. In a write
+    /// transaction on PostgreSQL it first takes the tenant's quota lock (held to the end of
+    /// the transaction), so that concurrent writers of a tenant check their quota one after
+    /// another and each sees what the others committed.
+    async fn spec_usage(&mut self, tenant: TenantId, app_id: Uuid)
+    -> Result<SpecUsage, StoreError>;
+    /// Moves spec texts that an older version kept in the definitions' rows into `specs`;
+    /// answers how many definitions it moved. Run once when the store opens.
+    async fn move_inline_specs(&mut self) -> Result<u64, StoreError>;
+}
+
+/// A definition's spec as given: its text, or the digest of one stored earlier.
+pub(crate) type GivenSpec<'a> = (Option<&'a str>, Option<&'a sextant_domain::SpecDigest>);
+/// The name (SHA-256) and size of a definition's spec, as its row keeps them.
+pub(crate) type SpecName = (String, i64);
+/// A spec text to store: its name, size and text.
+pub(crate) type SpecText<'a> = (String, i64, &'a str);
+
+/// The name and size of each definition's spec (`None` without a spec) and the distinct
+/// texts to store, ordered by name (writers of shared specs then lock their rows in the same
+/// order). A spec without text names, by the digest read earlier, one already stored.
+pub(crate) fn spec_rows<'a>(
+    specs: impl Iterator<Item = Option<GivenSpec<'a>>>,
+) -> (Vec<Option<SpecName>>, Vec<SpecText<'a>>) {
+    let mut texts = std::collections::BTreeMap::new();
+    let named = specs
+        .map(|spec| match spec? {
+            (Some(data), _) => {
+                let sha256 = spec_sha256(data);
+                let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
+                texts.entry(sha256.clone()).or_insert((size, data));
+                Some((sha256, size))
+            }
+            (None, digest) => {
+                digest.map(|d| (d.sha256.clone(), i64::try_from(d.size).unwrap_or(i64::MAX)))
+            }
+        })
+        .collect();
+    let texts = texts
+        .into_iter()
+        .map(|(sha256, (size, data))| (sha256, size, data))
+        .collect();
+    (named, texts)
+}
+
+/// SHA-256 of a spec's text, lowercase hex: its name in the `specs` table.
+pub fn spec_sha256(data: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The digest a spec row names, from its last two columns.
+pub(crate) fn digest_of(
+    sha256: Option<String>,
+    size: Option<i64>,
+) -> Option<sextant_domain::SpecDigest> {
+    sha256.map(|sha256| sextant_domain::SpecDigest {
+        sha256,
+        size: u64::try_from(size.unwrap_or(0)).unwrap_or(0),
+    })
+}
+
+/// Spec bytes stored by an application's definitions and by its tenant's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpecUsage {
+    pub application: u64,
+    pub tenant: u64,
+}
+
+macro_rules! specs_tx {
+    ($Tx:ident, $Db:ty) => {
+        impl $Tx {
+            /// Stores a spec's text once (by its SHA-256) and answers its name and size. With
+            /// no text, a digest read earlier names a spec that is already stored.
+            async fn put_spec(
+                &mut self,
+                data: Option<&str>,
+                digest: Option<&sextant_domain::SpecDigest>,
+            ) -> Result<Option<$crate::tx::catalog::specs::SpecName>, StoreError> {
+                let (mut named, texts) =
+                    $crate::tx::catalog::specs::spec_rows(std::iter::once(Some((data, digest))));
+                self.put_specs(&texts).await?;
+                Ok(named.pop().flatten())
+            }
+
+            /// Stores spec texts (distinct names, in the order of their names), as few at a
+            /// time as `statement_chunks` allows.
+            ///
+            /// A text already stored is not written again, but its row is locked (`DO UPDATE`
+            /// whose `WHERE` never holds, as a spec's size follows from its name): a concurrent
+            /// removal of its last reference then cannot delete it under this transaction (see
+            /// migration 0014). Rows are locked in the order of their names, the same in every
+            /// writer.
+            async fn put_specs(
+                &mut self,
+                texts: &[$crate::tx::catalog::specs::SpecText<'_>],
+            ) -> Result<(), StoreError> {
+                for chunk in
+                    $crate::tx::chunks::statement_chunks(texts, 3, |(_, _, data)| data.len())
+                {
+                    let mut qb =
+                        sqlx::QueryBuilder::<$Db>::new("INSERT INTO specs (sha256, size, data) ");
+                    qb.push_values(chunk, |mut row, (sha256, size, data)| {
+                        row.push_bind(sha256.as_str())
+                            .push_bind(*size)
+                            .push_bind(*data);
+                    });
+                    qb.push(
+                        " ON CONFLICT (sha256) DO UPDATE SET size = excluded.size \
+                         WHERE specs.size <> excluded.size",
+                    );
+                    self.counter().inc();
+                    qb.build().execute(self.conn()).await?;
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::tx::catalog::specs::SpecsTx for $Tx {
+            async fn spec(&mut self, sha256: &str) -> Result<Option<String>, StoreError> {
+                self.counter().inc();
+                Ok(
+                    sqlx::query_scalar("SELECT data FROM specs WHERE sha256 = $1")
+                        .bind(sha256)
+                        .fetch_optional(self.conn())
+                        .await?,
+                )
+            }
+
+            async fn spec_usage(
+                &mut self,
+                tenant: TenantId,
+                app_id: Uuid,
+            ) -> Result<$crate::tx::catalog::specs::SpecUsage, StoreError> {
+                self.lock_spec_quota(tenant).await?;
+                self.counter().inc();
+                let (application, total): (i64, i64) = sqlx::query_as(
+                    "SELECT \
+                     CAST((SELECT COALESCE(SUM(spec_size), 0) FROM api_definitions \
+                           WHERE tenant_id = $1 AND app_id = $2) AS BIGINT) + \
+                     CAST((SELECT COALESCE(SUM(spec_size), 0) FROM event_definitions \
+                           WHERE tenant_id = $1 AND app_id = $2) AS BIGINT), \
+                     CAST(COALESCE((SELECT bytes FROM tenant_spec_usage \
+                           WHERE tenant_id = $1), 0) AS BIGINT)",
+                )
+                .bind(tenant.0)
+                .bind(app_id)
+                .fetch_one(self.conn())
+                .await?;
+                Ok($crate::tx::catalog::specs::SpecUsage {
+                    application: u64::try_from(application).unwrap_or(0),
+                    tenant: u64::try_from(total).unwrap_or(0),
+                })
+            }
+
+            async fn move_inline_specs(&mut self) -> Result<u64, StoreError> {
+                let mut moved = 0;
+                for table in ["api_definitions", "event_definitions"] {
+                    loop {
+                        // A few rows at a time: each may hold megabytes.
+                        self.counter().inc();
+                        let rows: Vec<(Uuid, String)> = sqlx::query_as(AssertSqlSafe(format!(
+                            "SELECT id, spec_data FROM {table} WHERE spec_data IS NOT NULL LIMIT 16"
+                        )))
+                        .fetch_all(self.conn())
+                        .await?;
+                        if rows.is_empty() {
+                            break;
+                        }
+                        for (id, data) in rows {
+                            let stored = self.put_spec(Some(&data), None).await?;
+                            self.counter().inc();
+                            sqlx::query(AssertSqlSafe(format!(
+                                "UPDATE {table} SET spec_sha256 = $2, spec_size = $3, \
+                                 spec_data = NULL WHERE id = $1"
+                            )))
+                            .bind(id)
+                            .bind(stored.as_ref().map(|(sha256, _)| sha256.clone()))
+                            .bind(stored.as_ref().map(|(_, size)| *size))
+                            .execute(self.conn())
+                            .await?;
+                            moved += 1;
+                        }
+                    }
+                }
+                Ok(moved)
+            }
+        }
+    };
+}
