@@ -14,15 +14,16 @@
 //! Objects out of reach are reported exactly like objects that do not exist, so a consumer
 //! learns nothing about what it may not see.
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
 use sextant_domain::label::{LabelFilter, LabelQuery, SCENARIOS_KEY};
-use sextant_domain::{Consumer, ConsumerKind, DomainError, ObjectKind, ObjectRef, TenantId};
+use sextant_domain::{
+    Consumer, ConsumerKind, DomainError, IntegrationSystem, ObjectKind, ObjectRef, TenantId,
+};
 use sextant_store::Tx;
 use uuid::Uuid;
 
 use crate::error::internal;
+use crate::objects::labels_of;
+use crate::scenarios::scenario_list;
 
 type Result<T> = std::result::Result<T, DomainError>;
 
@@ -54,26 +55,14 @@ fn forbidden(what: &str) -> DomainError {
     DomainError::Forbidden(what.to_owned())
 }
 
-fn scenarios(labels: &BTreeMap<String, Value>) -> Vec<String> {
-    labels
-        .get(SCENARIOS_KEY)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 async fn object_scenarios(
     tx: &mut dyn Tx,
     tenant: TenantId,
     kind: ObjectKind,
     id: Uuid,
 ) -> Result<Vec<String>> {
-    Ok(scenarios(
-        &crate::service::labels_of(tx, tenant, ObjectRef { kind, id }).await?,
+    Ok(scenario_list(
+        &labels_of(tx, tenant, ObjectRef { kind, id }).await?,
     ))
 }
 
@@ -233,6 +222,28 @@ pub fn managing_integration_systems(reach: Reach) -> Result<()> {
     }
 }
 
+/// A system the tenant owns: only its owner changes it, deletes it and makes its
+/// credentials. One the tenant only granted access is forbidden; one it cannot see does not
+/// exist.
+pub async fn owned_integration_system(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<IntegrationSystem> {
+    let system = tx
+        .visible_integration_system(tenant, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| DomainError::not_found("integration system", id))?;
+    if system.owner != tenant {
+        return Err(DomainError::Forbidden(format!(
+            "integration system with ID \"{id}\" belongs to another tenant: only its owner \
+             changes it, deletes it or makes its credentials"
+        )));
+    }
+    Ok(system)
+}
+
 /// Requires that the consumer may request or delete credentials of an integration system:
 /// the users of the tenant that owns it, or the system itself. A credential of a system acts
 /// in every tenant that granted it, so a tenant that only granted it cannot make one.
@@ -243,7 +254,7 @@ pub async fn integration_system_credentials(
     system: Uuid,
 ) -> Result<()> {
     match reach {
-        Reach::Tenant => crate::service::owned_integration_system(tx, tenant, system)
+        Reach::Tenant => owned_integration_system(tx, tenant, system)
             .await
             .map(|_| ()),
         Reach::IntegrationSystem(id) if id == system => Ok(()),
@@ -256,7 +267,7 @@ pub async fn integration_system_credentials(
 pub fn can_read_integration_system_auths(
     tenant: TenantId,
     reach: Reach,
-    system: &sextant_domain::IntegrationSystem,
+    system: &IntegrationSystem,
 ) -> bool {
     match reach {
         Reach::Tenant => system.owner == tenant,

@@ -1,33 +1,41 @@
 //! The Director: the GraphQL API (wire-compatible with Compass's end-of-2019 schema) over the
-//! store. Resolvers turn wire input into domain values (`inputs`), run the rules in `service`
-//! inside one transaction, and convert results into wire objects (`types`).
+//! store. Each resource has its folder (`applications`, `runtimes`, `labels`,
+//! `integration_systems`, `templates`, `system_auths`, and an application's `catalog`): its
+//! inputs turn wire input into domain values, its rules run inside one store transaction,
+//! its wire objects convert results, and its resolvers tie them together; `roots` merges the
+//! resolvers into the schema. What they share sits in leaf modules that import no resource.
 //!
 //! Invariant: the Director never trusts the HTTP layer for anything but the [`Consumer`] it
 //! attaches to each request; tenant and scopes come only from there.
 #![forbid(unsafe_code)]
 
+mod applications;
 mod catalog;
-mod catalog_inputs;
-mod catalog_mutation;
-mod catalog_types;
+mod clock;
 mod compat;
 mod confine;
+mod context;
 mod error;
-mod graphqlizer;
-mod guard;
 mod health;
-mod inputs;
+mod integration_systems;
+mod labels;
 mod loaders;
 mod metrics;
-mod mutation;
 mod notify;
+mod objects;
+mod page;
 pub mod provisioning;
-mod query;
+mod roots;
 pub mod runtime_config;
+mod runtimes;
 mod scalars;
+mod scenarios;
 pub mod service;
+mod settings;
 mod system_auths;
-mod types;
+mod templates;
+mod transaction;
+mod validation;
 
 use std::sync::Arc;
 
@@ -36,9 +44,10 @@ use sextant_domain::Consumer;
 use sextant_store::Store;
 
 pub use error::ErrorChain;
+pub use settings::Settings;
 
 /// The Director's executable schema.
-pub type DirectorSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type DirectorSchema = Schema<roots::Query, roots::Mutation, EmptySubscription>;
 
 /// How deeply one request may nest fields: GraphiQL's introspection query (Compass's
 /// playground sends it) nests 13 levels. What a request may cost otherwise is measured by
@@ -47,34 +56,17 @@ pub const MAX_DEPTH: usize = 16;
 
 fn builder(
     limits: sextant_graphql_cost::Limits,
-) -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
+) -> async_graphql::SchemaBuilder<roots::Query, roots::Mutation, EmptySubscription> {
     Schema::build(
-        query::Query,
-        mutation::Mutation::default(),
+        roots::Query::default(),
+        roots::Mutation::default(),
         EmptySubscription,
     )
     .extension(sextant_graphql_cost::Cost(limits))
     .extension(metrics::MetricsExtension)
     .limit_depth(MAX_DEPTH)
-    .register_output_type::<types::Pageable>()
-    .register_input_type::<inputs::LabelInput>()
-}
-
-/// What the Director needs to know about the rest of the server.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Where OAuth2 clients get their tokens (`OAuthCredentialData.url`).
-    pub token_url: String,
-    /// Where one-time tokens are redeemed (`OneTimeToken.connectorURL`).
-    pub connector_url: String,
-    /// How long a one-time token for an application is valid (Compass: 5 minutes).
-    pub application_token_ttl: std::time::Duration,
-    /// How long a one-time token for a runtime is valid (Compass: 60 minutes).
-    pub runtime_token_ttl: std::time::Duration,
-    /// What one request may cost.
-    pub limits: sextant_graphql_cost::Limits,
-    /// How large fetched specs may be, and the spec quotas of applications and tenants.
-    pub spec_limits: sextant_domain::SpecLimits,
+    .register_output_type::<roots::Pageable>()
+    .register_input_type::<labels::inputs::LabelInput>()
 }
 
 /// Builds the schema over a store; `fetcher` fetches specs and documents for fetch requests.

@@ -8,11 +8,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use sextant_domain::label::EVENT_SERVICE_URL_KEY;
 use sextant_domain::{
-    ApiDefinition, Auth, Cursor, Document, EventDefinition, Page, PageRequest, TenantId, Webhook,
+    ApiDefinition, Auth, Cursor, Document, DomainError, EventDefinition, Page, PageRequest,
+    TenantId, Webhook,
 };
 use sextant_store::{Store, StoreError};
 use uuid::Uuid;
+
+use crate::error::to_graphql;
+use crate::scenarios::scenario_list;
 
 /// The per-request loader: one tenant, one store.
 pub struct CatalogLoader {
@@ -30,6 +35,11 @@ pub fn catalog(store: Arc<dyn Store>, tenant: TenantId) -> Catalog {
 
 /// A store error shared by every key of a failed batch.
 pub type LoadError = Arc<StoreError>;
+
+/// A loader failure as a GraphQL error (logged, reported as internal).
+pub fn load_error(e: LoadError) -> async_graphql::Error {
+    to_graphql(DomainError::Internal(Box::new(e)))
+}
 
 /// The position of a page, hashable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -279,20 +289,6 @@ impl Loader<AllRuntimeAuthsKey> for CatalogLoader {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EventingKey(pub Uuid);
 
-fn scenarios_of(
-    labels: Option<&std::collections::BTreeMap<String, serde_json::Value>>,
-) -> Vec<String> {
-    labels
-        .and_then(|l| l.get(sextant_domain::label::SCENARIOS_KEY))
-        .and_then(serde_json::Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl Loader<EventingKey> for CatalogLoader {
     type Value = String;
     type Error = LoadError;
@@ -332,10 +328,13 @@ impl Loader<EventingKey> for CatalogLoader {
         let mut runtime_of: HashMap<Uuid, Option<Uuid>> = HashMap::new();
         let mut oldest: HashMap<Vec<String>, Option<Uuid>> = HashMap::new();
         for app in &apps {
-            let mut scenarios = scenarios_of(app_labels.get(app));
+            let mut scenarios = app_labels.get(app).map(scenario_list).unwrap_or_default();
             scenarios.sort();
             let kept = chosen.get(app).copied().filter(|rt| {
-                scenarios_of(runtime_labels.get(rt))
+                runtime_labels
+                    .get(rt)
+                    .map(scenario_list)
+                    .unwrap_or_default()
                     .iter()
                     .any(|s| scenarios.contains(s))
             });
@@ -374,7 +373,7 @@ impl Loader<EventingKey> for CatalogLoader {
                     .copied()
                     .flatten()
                     .and_then(|rt| runtime_labels.get(&rt))
-                    .and_then(|l| l.get(crate::catalog::EVENT_SERVICE_URL_KEY))
+                    .and_then(|l| l.get(EVENT_SERVICE_URL_KEY))
                     .and_then(serde_json::Value::as_str)
                     .unwrap_or_default()
                     .to_owned();

@@ -22,19 +22,20 @@
 //! anything ([`settle_for_application`], [`settle_for_runtime`]). Normally the notifier has
 //! expanded it milliseconds after it was recorded, and the check costs one statement.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
-use sextant_domain::label::SCENARIOS_KEY;
+use sextant_domain::label::EVENT_SERVICE_URL_KEY;
 use sextant_domain::{
     ApiDefinition, DomainError, ObjectKind, ObjectRef, RuntimeStatusCondition, TenantId,
 };
 use sextant_store::{EventFanOut, FanOutKind, Tx};
 use uuid::Uuid;
 
-use crate::catalog::EVENT_SERVICE_URL_KEY;
+use crate::clock::now_micros;
 use crate::error::internal;
-use crate::service::{labels_of, now_micros};
+use crate::objects::labels_of;
+use crate::scenarios::scenarios_of;
 
 type Result<T> = std::result::Result<T, DomainError>;
 
@@ -44,14 +45,6 @@ pub struct RuntimeFacts {
     pub scenarios: BTreeSet<String>,
     pub event_url: Option<Value>,
     pub ready: bool,
-}
-
-/// The scenarios a `scenarios` label among `labels` names.
-pub(crate) fn scenarios_of(labels: &std::collections::BTreeMap<String, Value>) -> BTreeSet<String> {
-    labels
-        .get(SCENARIOS_KEY)
-        .map(scenarios_in)
-        .unwrap_or_default()
 }
 
 /// A runtime's facts now (None if it does not exist).
@@ -77,10 +70,7 @@ pub async fn runtime_facts(
 
 impl RuntimeFacts {
     /// The facts of a runtime and its labels, already read.
-    pub fn of(
-        runtime: &sextant_domain::Runtime,
-        labels: &std::collections::BTreeMap<String, Value>,
-    ) -> RuntimeFacts {
+    pub fn of(runtime: &sextant_domain::Runtime, labels: &BTreeMap<String, Value>) -> RuntimeFacts {
         RuntimeFacts {
             scenarios: scenarios_of(labels),
             event_url: labels.get(EVENT_SERVICE_URL_KEY).cloned(),
@@ -317,15 +307,4 @@ pub async fn settle_for_runtime(
         }
     }
     Ok(())
-}
-
-/// The scenarios a `scenarios` label value names.
-pub fn scenarios_in(value: &Value) -> BTreeSet<String> {
-    match value {
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => BTreeSet::new(),
-    }
 }

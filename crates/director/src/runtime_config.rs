@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
-use sextant_domain::label::{LabelFilter, LabelQuery, SCENARIOS_KEY};
+use sextant_domain::label::{EVENT_SERVICE_URL_KEY, LabelFilter, LabelQuery, SCENARIOS_KEY};
 use sextant_domain::runtime_config::{
     ConfiguredApi, ConfiguredApplication, ConfiguredEvent, CredentialsSource, RuntimeConfiguration,
     SpecRef,
@@ -22,9 +22,6 @@ use sextant_store::Tx;
 use uuid::Uuid;
 
 use crate::error::internal;
-
-/// The label through which a runtime (its agent) publishes its eventing URL.
-pub const EVENT_SERVICE_URL_LABEL: &str = "runtime/event_service_url";
 
 /// A built document: the document, its JSON and version, and the hashes of the specs it names.
 #[derive(Debug)]
@@ -91,7 +88,7 @@ pub async fn build(
             .collect(),
         _ => Vec::new(),
     };
-    let event_service_url = match runtime_labels.remove(EVENT_SERVICE_URL_LABEL) {
+    let event_service_url = match runtime_labels.remove(EVENT_SERVICE_URL_KEY) {
         Some(Value::String(url)) => Some(url),
         _ => None,
     };

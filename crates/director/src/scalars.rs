@@ -1,7 +1,13 @@
-//! The Director's custom scalars, named as in Compass's schema.
+//! The Director's custom scalars, named as in Compass's schema, and object ids as `ID`.
 
-use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+use async_graphql::{ID, InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The `ID` of an object.
+pub fn id(u: Uuid) -> ID {
+    ID(u.to_string())
+}
 
 /// `Any`: any JSON value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

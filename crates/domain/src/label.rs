@@ -10,6 +10,8 @@ pub const SCENARIOS_KEY: &str = "scenarios";
 pub const DEFAULT_SCENARIO: &str = "DEFAULT";
 /// The label every application carries with its integration system's id (or "").
 pub const INTEGRATION_SYSTEM_KEY: &str = "integration-system-id";
+/// The label through which a runtime (its agent) publishes its eventing URL.
+pub const EVENT_SERVICE_URL_KEY: &str = "runtime/event_service_url";
 
 const SCENARIO_PATTERN: &str = r"^[A-Za-z0-9]([-_A-Za-z0-9\s]*[A-Za-z0-9])$";
 

@@ -1,0 +1,185 @@
+//! The mutations of label definitions and of the labels of applications and runtimes.
+
+use async_graphql::{Context, ID, Object};
+use sextant_domain::{DomainError, ObjectKind, ObjectRef, Scope, TenantId};
+use sextant_store::Tx;
+
+use crate::confine::{self, Reach};
+use crate::context::{Scopes, consumer, reach};
+use crate::error::{GqlResult, IntoGql};
+use crate::labels::inputs::LabelDefinitionInput;
+use crate::labels::rules;
+use crate::labels::wire::{Label, LabelDefinition};
+use crate::objects::object_name;
+use crate::scalars::Any;
+use crate::transaction::write;
+use crate::validation::parse_id;
+
+#[derive(Default)]
+pub struct LabelMutation;
+
+/// Requires that the consumer may change this label of the object. Scenarios decide what a
+/// runtime sees and the integration-system label mirrors who manages an application: only
+/// users set those, or a runtime or application could widen its own reach.
+async fn writable_object(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    reach: Reach,
+    object: ObjectRef,
+    key: &str,
+) -> Result<(), DomainError> {
+    // Look-alikes (`Scenarios`, ` scenarios`) are refused too, so that no other consumer
+    // can plant a key that a reader might take for the real one.
+    if reach != Reach::Tenant && sextant_domain::label::is_reserved_key(key) {
+        return Err(DomainError::Forbidden(format!(
+            "only users may set or delete the label {key:?}"
+        )));
+    }
+    match object.kind {
+        ObjectKind::Application => confine::writable_app(tx, tenant, reach, object.id).await,
+        ObjectKind::Runtime => confine::writable_runtime_labels(reach, object.id),
+    }
+}
+
+fn object(kind: ObjectKind, id: &ID) -> GqlResult<ObjectRef> {
+    Ok(ObjectRef {
+        kind,
+        id: parse_id(id, object_name(kind)).gql()?,
+    })
+}
+
+#[Object]
+impl LabelMutation {
+    #[graphql(guard = "Scopes(&[Scope::LabelDefinitionWrite])")]
+    async fn create_label_definition(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "in")] input: LabelDefinitionInput,
+    ) -> GqlResult<LabelDefinition> {
+        let tenant = consumer(ctx)?.tenant;
+        let definition = write(ctx, move |tx| {
+            Box::pin(async move {
+                let schema = input.schema.as_ref().map(|s| s.0.as_str());
+                rules::create_label_definition(tx, tenant, &input.key, schema).await
+            })
+        })
+        .await?;
+        Ok(definition.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::LabelDefinitionWrite])")]
+    async fn update_label_definition(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "in")] input: LabelDefinitionInput,
+    ) -> GqlResult<LabelDefinition> {
+        let tenant = consumer(ctx)?.tenant;
+        let definition = write(ctx, move |tx| {
+            Box::pin(async move {
+                let schema = input.schema.as_ref().map(|s| s.0.as_str());
+                rules::update_label_definition(tx, tenant, &input.key, schema).await
+            })
+        })
+        .await?;
+        Ok(definition.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::LabelDefinitionWrite])")]
+    async fn delete_label_definition(
+        &self,
+        ctx: &Context<'_>,
+        key: String,
+        #[graphql(default_with = "Some(false)")] delete_related_labels: Option<bool>,
+    ) -> GqlResult<LabelDefinition> {
+        let tenant = consumer(ctx)?.tenant;
+        let delete_related = delete_related_labels.unwrap_or(false);
+        let definition = write(ctx, move |tx| {
+            Box::pin(async move {
+                rules::delete_label_definition(tx, tenant, &key, delete_related).await
+            })
+        })
+        .await?;
+        Ok(definition.into())
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn set_application_label(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "applicationID")] application_id: ID,
+        key: String,
+        value: Any,
+    ) -> GqlResult<Label> {
+        let object = object(ObjectKind::Application, &application_id)?;
+        set_label(ctx, object, key, value).await
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn delete_application_label(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "applicationID")] application_id: ID,
+        key: String,
+    ) -> GqlResult<Label> {
+        let object = object(ObjectKind::Application, &application_id)?;
+        delete_label(ctx, object, key).await
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn set_runtime_label(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "runtimeID")] runtime_id: ID,
+        key: String,
+        value: Any,
+    ) -> GqlResult<Label> {
+        let object = object(ObjectKind::Runtime, &runtime_id)?;
+        set_label(ctx, object, key, value).await
+    }
+
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn delete_runtime_label(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "runtimeID")] runtime_id: ID,
+        key: String,
+    ) -> GqlResult<Label> {
+        let object = object(ObjectKind::Runtime, &runtime_id)?;
+        delete_label(ctx, object, key).await
+    }
+}
+
+async fn set_label(
+    ctx: &Context<'_>,
+    object: ObjectRef,
+    key: String,
+    value: Any,
+) -> GqlResult<Label> {
+    let tenant = consumer(ctx)?.tenant;
+    let reach = reach(ctx)?;
+    let label = write(ctx, move |tx| {
+        Box::pin(async move {
+            writable_object(tx, tenant, reach, object, &key).await?;
+            rules::set_label(tx, tenant, object, &key, &value.0).await?;
+            Ok(Label { key, value })
+        })
+    })
+    .await?;
+    Ok(label)
+}
+
+async fn delete_label(ctx: &Context<'_>, object: ObjectRef, key: String) -> GqlResult<Label> {
+    let tenant = consumer(ctx)?.tenant;
+    let reach = reach(ctx)?;
+    write(ctx, move |tx| {
+        Box::pin(async move {
+            writable_object(tx, tenant, reach, object, &key).await?;
+            let value = rules::delete_label(tx, tenant, object, &key).await?;
+            Ok(Label {
+                key,
+                value: Any(value),
+            })
+        })
+    })
+    .await
+}

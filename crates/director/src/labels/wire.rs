@@ -1,0 +1,92 @@
+//! Labels and label definitions as answered, and the labels of applications and runtimes:
+//! loaded for a whole page in one statement, or for one object.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_graphql::{Context, SimpleObject};
+use serde_json::Value;
+use sextant_domain::{self as domain, ObjectKind};
+use sextant_store::Tx;
+use uuid::Uuid;
+
+use crate::context::{consumer, store};
+use crate::error::{GqlResult, IntoGql};
+use crate::scalars::{Any, JsonSchema, Labels};
+
+/// Labels known up front: loaded for a whole page in one statement, or kept from an object
+/// that was just deleted and can no longer be loaded.
+pub type Preloaded = Option<Arc<BTreeMap<String, Value>>>;
+
+/// The labels of objects, grouped per object.
+pub type LabelsById = HashMap<Uuid, BTreeMap<String, Value>>;
+
+/// Loads the labels of a page's objects in one statement, if the query asks for them.
+pub async fn page_labels(
+    ctx: &Context<'_>,
+    tx: &mut dyn Tx,
+    kind: ObjectKind,
+    ids: Vec<Uuid>,
+) -> GqlResult<Option<LabelsById>> {
+    let data = ctx.look_ahead().field("data");
+    let wanted = data.field("labels").exists()
+        || (kind == ObjectKind::Runtime && data.field("eventingConfiguration").exists());
+    if !wanted || ids.is_empty() {
+        return Ok(None);
+    }
+    let tenant = consumer(ctx)?.tenant;
+    let mut grouped = LabelsById::new();
+    for (id, key, value) in tx.labels(tenant, kind, &ids).await.gql()? {
+        grouped.entry(id).or_default().insert(key, value);
+    }
+    Ok(Some(grouped))
+}
+
+/// An object's labels (those with `key`, if given): the preloaded ones, else read.
+pub async fn resolve_labels(
+    ctx: &Context<'_>,
+    kind: ObjectKind,
+    id: Uuid,
+    preloaded: &Preloaded,
+    key: Option<String>,
+) -> GqlResult<Option<Labels>> {
+    let all = match preloaded {
+        Some(labels) => labels.as_ref().clone(),
+        None => {
+            let tenant = consumer(ctx)?.tenant;
+            let mut tx = store(ctx)?.read().await.gql()?;
+            tx.labels(tenant, kind, &[id])
+                .await
+                .gql()?
+                .into_iter()
+                .map(|(_, key, value)| (key, value))
+                .collect()
+        }
+    };
+    let map = all
+        .into_iter()
+        .filter(|(k, _)| key.as_ref().is_none_or(|wanted| wanted == k))
+        .collect();
+    Ok(Some(Labels(map)))
+}
+
+#[derive(SimpleObject)]
+pub struct Label {
+    pub key: String,
+    pub value: Any,
+}
+
+#[derive(SimpleObject)]
+pub struct LabelDefinition {
+    pub key: String,
+    pub schema: Option<JsonSchema>,
+}
+
+impl From<domain::LabelDefinition> for LabelDefinition {
+    fn from(d: domain::LabelDefinition) -> Self {
+        LabelDefinition {
+            key: d.key,
+            schema: d.schema.map(|s| JsonSchema(s.to_string())),
+        }
+    }
+}

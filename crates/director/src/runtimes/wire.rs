@@ -1,0 +1,177 @@
+//! Runtimes as answered: their labels, status, credentials and eventing configuration.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use serde_json::Value;
+use sextant_domain::label::EVENT_SERVICE_URL_KEY;
+use sextant_domain::{self as domain, ObjectKind, Page, PageRequest};
+use sextant_store::OwnerKind;
+
+use crate::catalog::eventing::wire::RuntimeEventingConfiguration;
+use crate::confine;
+use crate::context::reach;
+use crate::error::GqlResult;
+use crate::labels::wire::{LabelsById, Preloaded, resolve_labels};
+use crate::page::{PageInfo, page_info, total};
+use crate::scalars::{Labels, Timestamp};
+use crate::system_auths::wire::{SystemAuth, auths_of};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "RuntimeStatusCondition")]
+pub enum RuntimeStatusCondition {
+    Initial,
+    Ready,
+    Failed,
+}
+
+impl From<RuntimeStatusCondition> for domain::RuntimeStatusCondition {
+    fn from(c: RuntimeStatusCondition) -> Self {
+        match c {
+            RuntimeStatusCondition::Initial => Self::Initial,
+            RuntimeStatusCondition::Ready => Self::Ready,
+            RuntimeStatusCondition::Failed => Self::Failed,
+        }
+    }
+}
+
+impl From<domain::RuntimeStatusCondition> for RuntimeStatusCondition {
+    fn from(c: domain::RuntimeStatusCondition) -> Self {
+        match c {
+            domain::RuntimeStatusCondition::Initial => Self::Initial,
+            domain::RuntimeStatusCondition::Ready => Self::Ready,
+            domain::RuntimeStatusCondition::Failed => Self::Failed,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct RuntimeStatus {
+    pub condition: RuntimeStatusCondition,
+    pub timestamp: Timestamp,
+    /// Why the runtime is in this status, as its agent reported it (a Sextant extension).
+    pub message: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct RuntimeMetadata {
+    pub creation_timestamp: Timestamp,
+}
+
+pub struct Runtime {
+    runtime: domain::Runtime,
+    preloaded: Preloaded,
+}
+
+impl Runtime {
+    pub fn new(runtime: domain::Runtime) -> Self {
+        Self {
+            runtime,
+            preloaded: None,
+        }
+    }
+    pub fn with_labels(runtime: domain::Runtime, labels: BTreeMap<String, Value>) -> Self {
+        Self {
+            runtime,
+            preloaded: Some(Arc::new(labels)),
+        }
+    }
+}
+
+#[Object]
+impl Runtime {
+    async fn id(&self) -> ID {
+        ID(self.runtime.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.runtime.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.runtime.description.as_deref()
+    }
+    async fn labels(&self, ctx: &Context<'_>, key: Option<String>) -> GqlResult<Option<Labels>> {
+        resolve_labels(
+            ctx,
+            ObjectKind::Runtime,
+            self.runtime.id,
+            &self.preloaded,
+            key,
+        )
+        .await
+    }
+    async fn status(&self) -> RuntimeStatus {
+        RuntimeStatus {
+            condition: self.runtime.status_condition.into(),
+            timestamp: Timestamp(self.runtime.status_timestamp),
+            message: self.runtime.status_message.clone(),
+        }
+    }
+    async fn metadata(&self) -> RuntimeMetadata {
+        RuntimeMetadata {
+            creation_timestamp: Timestamp(self.runtime.created_at),
+        }
+    }
+    /// The runtime's credentials (OAuth2 clients; the secret is shown only when made).
+    async fn auths(&self, ctx: &Context<'_>) -> GqlResult<Vec<SystemAuth>> {
+        let reach = reach(ctx)?;
+        if !confine::can_read_runtime(reach, self.runtime.id) {
+            return Ok(Vec::new());
+        }
+        auths_of(ctx, OwnerKind::Runtime, self.runtime.id).await
+    }
+    /// The runtime's eventing URL: its `runtime/event_service_url` label, else "".
+    async fn eventing_configuration(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<RuntimeEventingConfiguration> {
+        let key = EVENT_SERVICE_URL_KEY;
+        let labels = resolve_labels(
+            ctx,
+            ObjectKind::Runtime,
+            self.runtime.id,
+            &self.preloaded,
+            Some(key.to_owned()),
+        )
+        .await?;
+        let default_url = labels
+            .as_ref()
+            .and_then(|l| l.0.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(RuntimeEventingConfiguration { default_url })
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct RuntimePage {
+    pub data: Vec<Runtime>,
+    pub page_info: PageInfo,
+    pub total_count: i32,
+}
+
+impl RuntimePage {
+    pub fn new(
+        page: Page<domain::Runtime>,
+        request: &PageRequest,
+        mut labels: Option<LabelsById>,
+    ) -> Self {
+        let page_info = page_info(&page, request, |r| r.id);
+        RuntimePage {
+            total_count: total(page.total_count),
+            data: page
+                .items
+                .into_iter()
+                .map(|runtime| match labels.as_mut() {
+                    Some(labels) => {
+                        let own = labels.remove(&runtime.id).unwrap_or_default();
+                        Runtime::with_labels(runtime, own)
+                    }
+                    None => Runtime::new(runtime),
+                })
+                .collect(),
+            page_info,
+        }
+    }
+}

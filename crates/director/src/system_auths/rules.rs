@@ -1,0 +1,195 @@
+//! The rules of system auths: making client credentials and pairing tokens, finding one for
+//! deletion within the consumer's reach, and revoking every credential of an owner.
+
+use sextant_domain::{
+    DomainError, OneTimeToken, OneTimeTokenKind, SystemAuth as DomainSystemAuth, SystemAuthOwner,
+    TenantId,
+};
+use sextant_store::{CertificatesOf, OwnerKind, Tx};
+use uuid::Uuid;
+
+use crate::clock::now_micros;
+use crate::confine::{self, Reach};
+use crate::error::internal;
+use crate::system_auths::wire::RevokedCredentials;
+
+type Result<T> = std::result::Result<T, DomainError>;
+
+/// Creates client credentials for an owner that the caller has checked.
+pub async fn create(
+    tx: &mut dyn Tx,
+    tenant: Option<TenantId>,
+    owner: SystemAuthOwner,
+    hash: Vec<u8>,
+) -> Result<DomainSystemAuth> {
+    let auth = DomainSystemAuth {
+        id: Uuid::new_v4(),
+        tenant,
+        owner,
+        secret_hash: Some(hash),
+        created_at: now_micros(),
+    };
+    tx.insert_system_auth(&auth).await.map_err(internal)?;
+    Ok(auth)
+}
+
+/// Loads a system auth for deletion through the mutation of `expected` kind: it must exist in
+/// the caller's tenant (integration systems: owned by it) and belong to that kind of object.
+pub async fn for_deletion(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    reach: Reach,
+    id: Uuid,
+    expected: OwnerKind,
+) -> Result<DomainSystemAuth> {
+    let missing = || DomainError::not_found("system auth", id);
+    let auth = tx
+        .system_auth(id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(missing)?;
+    if auth.tenant.is_some_and(|t| t != tenant) {
+        return Err(missing());
+    }
+    // Out of the consumer's reach looks like missing, before anything about the owner shows.
+    let reachable = match auth.owner {
+        SystemAuthOwner::Application(app) => {
+            match confine::writable_app(tx, tenant, reach, app).await {
+                Ok(()) => true,
+                Err(DomainError::NotFound(_)) => false,
+                Err(other) => return Err(other),
+            }
+        }
+        SystemAuthOwner::Runtime(runtime) => confine::runtime_credentials(reach, runtime).is_ok(),
+        SystemAuthOwner::IntegrationSystem(system) => {
+            match confine::integration_system_credentials(tx, tenant, reach, system).await {
+                Ok(()) => true,
+                Err(DomainError::NotFound(_) | DomainError::Forbidden(_)) => false,
+                Err(other) => return Err(other),
+            }
+        }
+    };
+    if !reachable {
+        return Err(missing());
+    }
+    let kind = match auth.owner {
+        SystemAuthOwner::Application(_) => OwnerKind::Application,
+        SystemAuthOwner::Runtime(_) => OwnerKind::Runtime,
+        SystemAuthOwner::IntegrationSystem(_) => OwnerKind::IntegrationSystem,
+    };
+    if kind != expected {
+        return Err(DomainError::Invalid(format!(
+            "system auth with ID \"{id}\" belongs to {} {}, not to {}",
+            article(auth.owner.kind_name()),
+            auth.owner.kind_name(),
+            match expected {
+                OwnerKind::Application => "an application",
+                OwnerKind::Runtime => "a runtime",
+                OwnerKind::IntegrationSystem => "an integration system",
+            }
+        )));
+    }
+    Ok(auth)
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// A new client secret, and its hash.
+pub fn new_secret() -> Result<(String, Vec<u8>)> {
+    sextant_auth::new_client_secret().map_err(|e| DomainError::Internal(Box::new(e)))
+}
+
+/// Creates a secretless system auth for the owner (its id becomes the client id the
+/// Connector puts into the certificate) and a one-time token that pairs it.
+pub async fn pairing_token(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    owner: SystemAuthOwner,
+    kind: OneTimeTokenKind,
+    hash: Vec<u8>,
+    ttl: std::time::Duration,
+) -> Result<()> {
+    let auth = DomainSystemAuth {
+        id: Uuid::new_v4(),
+        tenant: Some(tenant),
+        owner,
+        secret_hash: None,
+        created_at: now_micros(),
+    };
+    tx.insert_system_auth(&auth).await.map_err(internal)?;
+    let now = now_micros();
+    let ttl = time::Duration::try_from(ttl).map_err(|e| DomainError::Internal(Box::new(e)))?;
+    tx.insert_one_time_token(&OneTimeToken {
+        hash,
+        kind,
+        client_id: auth.id,
+        tenant,
+        created_at: now,
+        expires_at: now + ttl,
+        parent_serial: None,
+    })
+    .await
+    .map_err(internal)
+}
+
+/// A new one-time token, and its hash.
+pub fn new_token() -> Result<(String, Vec<u8>)> {
+    sextant_auth::new_one_time_token().map_err(|e| DomainError::Internal(Box::new(e)))
+}
+
+/// Revokes every certificate of the owner's clients and deletes the clients (their one-time
+/// tokens go with them), in the caller's transaction.
+pub async fn revoke_all(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    kind: OwnerKind,
+    owner: Uuid,
+) -> Result<RevokedCredentials> {
+    let certificates = tx
+        .revoke_certificates_of(tenant, CertificatesOf::Owner(kind, owner), now_micros())
+        .await
+        .map_err(internal)?;
+    let system_auths = tx
+        .delete_system_auths_of(tenant, kind, owner)
+        .await
+        .map_err(internal)?;
+    Ok(RevokedCredentials {
+        system_auths,
+        certificates,
+    })
+}
+
+/// A one-time token that pairs the runtime's agent through the Connector, valid for `ttl`
+/// (what `requestOneTimeTokenForRuntime` makes); stored as a hash, returned in the clear.
+pub async fn runtime_pairing_token(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    runtime: Uuid,
+    ttl: std::time::Duration,
+) -> Result<String> {
+    if tx
+        .runtime(tenant, runtime)
+        .await
+        .map_err(internal)?
+        .is_none()
+    {
+        return Err(DomainError::not_found("runtime", runtime));
+    }
+    let (token, hash) = new_token()?;
+    pairing_token(
+        tx,
+        tenant,
+        SystemAuthOwner::Runtime(runtime),
+        OneTimeTokenKind::Runtime,
+        hash,
+        ttl,
+    )
+    .await?;
+    Ok(token)
+}
