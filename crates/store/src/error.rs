@@ -15,6 +15,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// Concurrent transactions kept changing what this write needed; retrying may succeed.
+    #[error("contended write: {0}")]
+    Contended(&'static str),
     #[error("migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0:?}: use sqlite:// or postgres://")]

@@ -25,6 +25,8 @@ use crate::tx::labels::{ResolvedFilter, label_table};
 use crate::tx::values::{from_micros, to_micros};
 
 const MAX_CONNECTIONS: u32 = 16;
+/// How often a spec write retries texts that concurrent writers stored and removed under it.
+const PUT_SPEC_ATTEMPTS: usize = 8;
 
 /// The PostgreSQL store.
 #[derive(Clone)]
@@ -258,6 +260,52 @@ impl PgTx {
 
     fn counter(&self) -> &StatementCounter {
         &self.counter
+    }
+
+    /// Stores the spec texts of `chunk` that are not stored yet, and key-share-locks the rows
+    /// of those that are, in one statement: a concurrent removal of a stored spec's last
+    /// reference then waits for this transaction and finds the new reference (its foreign
+    /// key refuses the delete, migration 0014), while writers naming the same spec share the
+    /// lock instead of queueing on it. A text that another transaction stored after this
+    /// statement's snapshot is neither locked nor inserted; it is tried again with a new
+    /// snapshot.
+    async fn put_spec_chunk(
+        &mut self,
+        chunk: &[crate::tx::catalog::specs::SpecText<'_>],
+    ) -> Result<(), StoreError> {
+        let mut pending: Vec<&crate::tx::catalog::specs::SpecText<'_>> = chunk.iter().collect();
+        for _ in 0..PUT_SPEC_ATTEMPTS {
+            let mut qb =
+                sqlx::QueryBuilder::<Postgres>::new("WITH given (sha256, size, data) AS (");
+            qb.push_values(&pending, |mut row, (sha256, size, data)| {
+                row.push_bind(sha256.as_str())
+                    .push_bind(*size)
+                    .push_bind(*data);
+            });
+            qb.push(
+                "), locked AS (SELECT specs.sha256 FROM specs JOIN given USING (sha256) \
+                 ORDER BY specs.sha256 FOR KEY SHARE OF specs), \
+                 inserted AS (INSERT INTO specs (sha256, size, data) \
+                 SELECT sha256, size, data FROM given \
+                 WHERE sha256 NOT IN (SELECT sha256 FROM locked) ORDER BY sha256 \
+                 ON CONFLICT (sha256) DO NOTHING RETURNING sha256) \
+                 SELECT sha256 FROM locked UNION ALL SELECT sha256 FROM inserted",
+            );
+            self.counter().inc();
+            let held: std::collections::HashSet<String> = qb
+                .build_query_scalar::<String>()
+                .fetch_all(self.conn())
+                .await?
+                .into_iter()
+                .collect();
+            pending.retain(|(sha256, _, _)| !held.contains(sha256));
+            if pending.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Contended(
+            "specs stored and removed concurrently",
+        ))
     }
 
     /// The tenant's spec quota lock, held to the end of a write transaction: quota checks of

@@ -28,11 +28,19 @@ use crate::tx::labels::{ResolvedFilter, label_table};
 use crate::tx::values::{from_micros, to_micros};
 
 const MAX_CONNECTIONS: u32 = 8;
+/// The page cache of the writer's connection, in KiB: the pages a write touches (the B-tree
+/// interiors of every table and index) stay in it between transactions.
+const WRITER_CACHE_KIB: u32 = 64 * 1024;
 
 /// The SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Read transactions.
     pool: SqlitePool,
+    /// Write transactions: one connection, so its page cache stays valid from one write to
+    /// the next (SQLite drops a connection's cache whenever another connection has written;
+    /// writes spread over the read pool re-read every page they touch).
+    writer_pool: SqlitePool,
     counter: StatementCounter,
     /// One process writes the file, so the mirror is complete once loaded at start.
     epochs: Arc<ConfigEpochs>,
@@ -85,7 +93,7 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
@@ -97,6 +105,10 @@ impl SqliteStore {
         if let Some(file) = &file {
             owner_only(file)?;
         }
+        let writer_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.pragma("cache_size", format!("-{WRITER_CACHE_KIB}")))
+            .await?;
         let epochs = Arc::new(ConfigEpochs::default());
         let rows: Vec<(Uuid, i64)> = sqlx::query_as("SELECT tenant_id, epoch FROM config_epochs")
             .fetch_all(&pool)
@@ -106,6 +118,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             pool,
+            writer_pool,
             counter: StatementCounter::default(),
             epochs,
             writer: Arc::new(tokio::sync::Mutex::new(())),
@@ -202,7 +215,7 @@ impl Store for SqliteStore {
             let _waiting = Waiting::on(&self.requests_waiting);
             self.writer.clone().lock_owned().await
         };
-        let pool = self.pool.clone();
+        let pool = self.writer_pool.clone();
         let tx =
             crate::store::detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await?;
         Ok(Box::new(SqliteTx {
@@ -222,9 +235,9 @@ impl Store for SqliteStore {
 
     fn pool_state(&self) -> PoolState {
         PoolState {
-            size: self.pool.size(),
-            idle: self.pool.num_idle() as u32,
-            max: MAX_CONNECTIONS,
+            size: self.pool.size() + self.writer_pool.size(),
+            idle: (self.pool.num_idle() + self.writer_pool.num_idle()) as u32,
+            max: MAX_CONNECTIONS + 1,
         }
     }
 
@@ -270,6 +283,24 @@ impl SqliteTx {
 
     fn counter(&self) -> &StatementCounter {
         &self.counter
+    }
+
+    /// Stores the spec texts of `chunk` not stored yet. SQLite serializes writers: no other
+    /// transaction can remove a stored spec before this one commits.
+    async fn put_spec_chunk(
+        &mut self,
+        chunk: &[crate::tx::catalog::specs::SpecText<'_>],
+    ) -> Result<(), StoreError> {
+        let mut qb = sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO specs (sha256, size, data) ");
+        qb.push_values(chunk, |mut row, (sha256, size, data)| {
+            row.push_bind(sha256.as_str())
+                .push_bind(*size)
+                .push_bind(*data);
+        });
+        qb.push(" ON CONFLICT (sha256) DO NOTHING");
+        self.counter().inc();
+        qb.build().execute(self.conn()).await?;
+        Ok(())
     }
 
     /// SQLite serializes writers: a quota check needs no lock of its own.

@@ -440,6 +440,42 @@ async fn a_tenant_over_its_spec_quota_is_refused_and_nothing_changes(backend: Ba
     assert!(ok["errors"].is_null(), "{ok}");
 }
 
+/// Concurrent registrations share the tenant's quota exactly: of eight registrations of one
+/// 600 kB spec each, racing for a 2 MB quota, three are stored and five refused, whatever
+/// the order (on PostgreSQL each writer counts its bytes in a shard of its own, and the
+/// quota check is serialized per tenant).
+async fn concurrent_registrations_never_exceed_the_tenant_quota(backend: Backend) {
+    let app = std::sync::Arc::new(TestApp::spawn_with(backend, quota_options()).await);
+    const REGISTER: &str =
+        "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }";
+    let mut racing = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let app = app.clone();
+        racing.spawn(async move {
+            let name = format!("racer{i}");
+            let input = json!({"in": {"name": name, "providerName": "p", "apiDefinitions": [
+                inline_api("api", &inline_openapi(SPEC, &name))]}});
+            app.gql_as(&app.admin_token, REGISTER, input).await
+        });
+    }
+    let (mut stored, mut refused) = (0, 0);
+    while let Some(body) = racing.join_next().await {
+        let body = body.unwrap();
+        if body["errors"].is_null() {
+            stored += 1;
+        } else {
+            quota_error(&body);
+            refused += 1;
+        }
+    }
+    assert_eq!((stored, refused), (3, 5));
+    let apps =
+        app.gql("{ applications { totalCount } }", json!({})).await["applications"]["totalCount"]
+            .as_u64()
+            .unwrap();
+    assert_eq!(apps, 3, "nothing of a refused registration stays");
+}
+
 /// A 13 MB spec (GitHub's OpenAPI document is about that size) is fetched, validated and
 /// stored; a runtime reads it plain or gzip-compressed; a spec over the 16 MiB limit is
 /// refused with the limit in the fetch status.
@@ -505,5 +541,6 @@ crate::on_both_backends!(
     large_specs_of_an_application_cost_no_memory_per_runtime,
     an_application_over_its_spec_quota_is_refused_and_nothing_changes,
     a_tenant_over_its_spec_quota_is_refused_and_nothing_changes,
+    concurrent_registrations_never_exceed_the_tenant_quota,
     a_13_mb_spec_is_fetched_stored_and_served_compressed,
 );

@@ -98,13 +98,9 @@ macro_rules! specs_tx {
             }
 
             /// Stores spec texts (distinct names, in the order of their names), as few at a
-            /// time as `statement_chunks` allows.
-            ///
-            /// A text already stored is not written again, but its row is locked (`DO UPDATE`
-            /// whose `WHERE` never holds, as a spec's size follows from its name): a concurrent
-            /// removal of its last reference then cannot delete it under this transaction (see
-            /// migration 0014). Rows are locked in the order of their names, the same in every
-            /// writer.
+            /// time as `statement_chunks` allows; each adapter's `put_spec_chunk` makes sure
+            /// a concurrent removal of a spec's last other reference cannot delete a spec
+            /// this transaction names (see migration 0014).
             async fn put_specs(
                 &mut self,
                 texts: &[$crate::tx::catalog::specs::SpecText<'_>],
@@ -112,19 +108,7 @@ macro_rules! specs_tx {
                 for chunk in
                     $crate::tx::chunks::statement_chunks(texts, 3, |(_, _, data)| data.len())
                 {
-                    let mut qb =
-                        sqlx::QueryBuilder::<$Db>::new("INSERT INTO specs (sha256, size, data) ");
-                    qb.push_values(chunk, |mut row, (sha256, size, data)| {
-                        row.push_bind(sha256.as_str())
-                            .push_bind(*size)
-                            .push_bind(*data);
-                    });
-                    qb.push(
-                        " ON CONFLICT (sha256) DO UPDATE SET size = excluded.size \
-                         WHERE specs.size <> excluded.size",
-                    );
-                    self.counter().inc();
-                    qb.build().execute(self.conn()).await?;
+                    self.put_spec_chunk(chunk).await?;
                 }
                 Ok(())
             }
@@ -149,13 +133,15 @@ macro_rules! specs_tx {
             ) -> Result<$crate::tx::catalog::specs::SpecUsage, StoreError> {
                 self.lock_spec_quota(tenant).await?;
                 self.counter().inc();
+                // A tenant's usage is the sum of its counter's shards (one row on SQLite;
+                // PostgreSQL's migration 0020).
                 let (application, total): (i64, i64) = sqlx::query_as(
                     "SELECT \
                      CAST((SELECT COALESCE(SUM(spec_size), 0) FROM api_definitions \
                            WHERE tenant_id = $1 AND app_id = $2) AS BIGINT) + \
                      CAST((SELECT COALESCE(SUM(spec_size), 0) FROM event_definitions \
                            WHERE tenant_id = $1 AND app_id = $2) AS BIGINT), \
-                     CAST(COALESCE((SELECT bytes FROM tenant_spec_usage \
+                     CAST(COALESCE((SELECT SUM(bytes) FROM tenant_spec_usage \
                            WHERE tenant_id = $1), 0) AS BIGINT)",
                 )
                 .bind(tenant.0)
