@@ -138,8 +138,9 @@ fn error(code: &'static str, message: impl Into<String>) -> async_graphql::Error
     async_graphql::Error::new(message.into()).extend_with(|_, e| e.set("code", code))
 }
 
-fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
-    tracing::error!(error = %e, "connector: internal error");
+/// A failure the caller cannot act on: logged with its causes, answered as `INTERNAL`.
+fn internal<E: std::error::Error + 'static>(e: E) -> async_graphql::Error {
+    tracing::error!(error = %sextant_domain::ErrorChain(&e), "connector: internal error");
     error("INTERNAL", "internal error")
 }
 

@@ -153,7 +153,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer,
         Bearer::User(consumer) => Ok(consumer),
         Bearer::Client(client) => {
             let unavailable = |e: sextant_store::StoreError| {
-                tracing::error!(error = %sextant_director::ErrorChain(&e), "client token check failed");
+                tracing::error!(error = %sextant_domain::ErrorChain(&e), "client token check failed");
                 AuthError::Unavailable("the token could not be checked; try again".into())
             };
             let mut tx = state.store.read().await.map_err(unavailable)?;
@@ -315,7 +315,7 @@ async fn connector(
             return GraphQLResponse::from(sextant_connector::refused_token()).into_response();
         }
         Err(e) => {
-            tracing::error!(error = %sextant_director::ErrorChain(&e), "connector token check failed");
+            tracing::error!(error = %sextant_domain::ErrorChain(&e), "connector token check failed");
             return error_body(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the token could not be checked; try again",
@@ -362,7 +362,7 @@ pub(crate) async fn certificate_client(
     }
     .await
     .map_err(|e| {
-        tracing::error!(error = %sextant_director::ErrorChain(&e), "certificate check failed");
+        tracing::error!(error = %sextant_domain::ErrorChain(&e), "certificate check failed");
         AuthError::Unavailable("the certificate could not be checked; try again".into())
     })?;
     match issued {
@@ -491,7 +491,7 @@ async fn signed_crl(state: &AppState, ca: &sextant_pki::CertificateAuthority) ->
     let revoked = match revoked {
         Ok(revoked) => revoked,
         Err(e) => {
-            tracing::error!(error = %sextant_director::ErrorChain(&e), "CRL: store failed");
+            tracing::error!(error = %sextant_domain::ErrorChain(&e), "CRL: store failed");
             return error_body(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the CRL cannot be made now",
@@ -507,7 +507,7 @@ async fn signed_crl(state: &AppState, ca: &sextant_pki::CertificateAuthority) ->
         )
             .into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "CRL: signing failed");
+            tracing::error!(error = %sextant_domain::ErrorChain(&e), "CRL: signing failed");
             error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }
@@ -521,7 +521,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
         Ok(Err(e)) => {
-            tracing::warn!(error = %sextant_director::ErrorChain(&e), "database not reachable");
+            tracing::warn!(error = %sextant_domain::ErrorChain(&e), "database not reachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database not reachable").into_response()
         }
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database timed out").into_response(),

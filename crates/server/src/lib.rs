@@ -302,7 +302,7 @@ async fn watch_revocations(
         let revoked = match revoked {
             Ok(revoked) => revoked,
             Err(e) => {
-                tracing::warn!(error = %sextant_director::ErrorChain(&e), "cannot read revocations; retrying");
+                tracing::warn!(error = %sextant_domain::ErrorChain(&e), "cannot read revocations; retrying");
                 continue;
             }
         };
@@ -326,7 +326,7 @@ async fn watch_revocations(
         let crls = match crls {
             Ok(crls) => crls,
             Err(e) => {
-                tracing::error!(error = %e, "cannot sign the CRL; retrying");
+                tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot sign the CRL; retrying");
                 continue;
             }
         };
@@ -334,7 +334,7 @@ async fn watch_revocations(
         match tls_configs(&parts.cert.load(), &cas, &parts.crls.load()) {
             Ok((_, config)) => mtls.store(config),
             Err(e) => {
-                tracing::error!(error = %sextant_director::ErrorChain(&e), "cannot rebuild the mTLS configuration");
+                tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot rebuild the mTLS configuration");
                 continue;
             }
         }
@@ -382,7 +382,7 @@ async fn renew_server_certificate(
                 tracing::info!("renewed the listeners' certificate");
             }
             Err(e) => tracing::error!(
-                error = %sextant_director::ErrorChain(&e),
+                error = %sextant_domain::ErrorChain(&e),
                 "cannot renew the listeners' certificate; retrying later"
             ),
         }
@@ -416,7 +416,7 @@ async fn purge_expired_tokens(
             Ok(0) => {}
             Ok(n) => tracing::debug!(purged = n, "removed expired one-time tokens"),
             Err(e) => tracing::warn!(
-                error = %sextant_director::ErrorChain(&e),
+                error = %sextant_domain::ErrorChain(&e),
                 "cannot remove expired one-time tokens; retrying later"
             ),
         }

@@ -148,7 +148,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         Ok(Some(auth)) => auth,
         Ok(None) => return invalid_client(),
         Err(e) => {
-            tracing::error!(error = %sextant_director::ErrorChain(&e), "token endpoint: store failed");
+            tracing::error!(error = %sextant_domain::ErrorChain(&e), "token endpoint: store failed");
             return oauth_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",

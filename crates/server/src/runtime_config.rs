@@ -182,14 +182,14 @@ impl SpecCache {
             Some(found) => found.text.clone(),
             None => {
                 let mut tx = store.read().await.map_err(|e| {
-                    tracing::error!(error = %sextant_director::ErrorChain(&e), "cannot read a spec");
+                    tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot read a spec");
                     unavailable()
                 })?;
                 match tx.spec(sha256).await {
                     Ok(Some(text)) => axum::body::Bytes::from(text),
                     Ok(None) => return Ok(None),
                     Err(e) => {
-                        tracing::error!(error = %sextant_director::ErrorChain(&e), "cannot read a spec");
+                        tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot read a spec");
                         return Err(unavailable());
                     }
                 }
@@ -347,7 +347,7 @@ pub(crate) async fn document(
     }
     .await
     .map_err(|e| {
-        tracing::error!(error = %sextant_director::ErrorChain(&e), "cannot build a runtime configuration");
+        tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot build a runtime configuration");
         error_body(
             StatusCode::SERVICE_UNAVAILABLE,
             "the configuration cannot be read now; try again",

@@ -173,7 +173,7 @@ pub async fn application_client(
     let auth = match auth {
         Ok(auth) => auth,
         Err(e) => {
-            tracing::error!(error = %sextant_director::ErrorChain(&e), "cannot look up a client");
+            tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot look up a client");
             return error_body(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the client cannot be looked up now; try again",
