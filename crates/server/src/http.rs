@@ -300,18 +300,10 @@ async fn connector(
         Some(_) => return error_body(StatusCode::UNAUTHORIZED, "malformed Connector-Token header"),
         None => return error_body(StatusCode::UNAUTHORIZED, "missing Connector-Token header"),
     };
-    let hash = sextant_auth::secret_hash(&token);
-    let live = match state.store.read().await {
-        Ok(mut tx) => {
-            tx.one_time_token_live(&hash, time::OffsetDateTime::now_utc())
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match live {
-        Ok(true) => {}
+    let caller = match sextant_connector::token_caller(state.store.as_ref(), &token).await {
+        Ok(Some(caller)) => caller,
         // The answer the operation itself gives a refused token, so clients see one answer.
-        Ok(false) => {
+        Ok(None) => {
             return GraphQLResponse::from(sextant_connector::refused_token()).into_response();
         }
         Err(e) => {
@@ -321,62 +313,19 @@ async fn connector(
                 "the token could not be checked; try again",
             );
         }
-    }
+    };
     let request =
         match graphql_request(&method, &uri, &headers, body, MAX_CONNECTOR_BODY_BYTES).await {
             Ok(request) => request,
             Err(response) => return response,
         };
-    let caller = sextant_connector::Caller::Token(hash);
     let request = sextant_connector::prepare(request, caller);
     GraphQLResponse::from(state.connector.execute(request).await).into_response()
 }
 
-/// The client a certificate stands for: its CN is a client id (system auth) of an application
-/// or runtime, and the certificate must be one the CA recorded for that client and not
-/// revoked. Answers the client's system auth, its tenant and the certificate's serial. No
-/// header can claim an identity here.
-pub(crate) async fn certificate_client(
-    state: &AppState,
-    peer: Option<&sextant_tls::PeerCertificates>,
-) -> Result<
-    (
-        sextant_domain::SystemAuth,
-        sextant_domain::TenantId,
-        Vec<u8>,
-    ),
-    AuthError,
-> {
-    let unauthenticated = |m: &str| AuthError::Unauthenticated(m.to_owned());
-    let leaf = peer
-        .and_then(|p| p.0.first())
-        .ok_or_else(|| unauthenticated("a client certificate is required"))?;
-    let sextant_pki::ClaimedIdentity { client_id, serial } =
-        sextant_pki::client_certificate_identity(leaf.as_ref())
-            .map_err(|e| unauthenticated(&e.to_string()))?;
-    let (issued, auth) = async {
-        let mut tx = state.store.read().await?;
-        let issued = tx.issued_certificate(&serial).await?;
-        let auth = tx.system_auth(client_id).await?;
-        Ok::<_, sextant_store::StoreError>((issued, auth))
-    }
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %sextant_domain::ErrorChain(&e), "certificate check failed");
-        AuthError::Unavailable("the certificate could not be checked; try again".into())
-    })?;
-    match issued {
-        Some((owner, false)) if owner == client_id => {}
-        Some((_, true)) => return Err(unauthenticated("the client certificate is revoked")),
-        _ => return Err(unauthenticated("the client certificate is unknown")),
-    }
-    let auth = auth.ok_or_else(|| unauthenticated("the client of this certificate was deleted"))?;
-    let Some(tenant) = auth.tenant else {
-        return Err(unauthenticated(
-            "certificates are for applications and runtimes",
-        ));
-    };
-    Ok((auth, tenant, serial))
+/// The peer's leaf certificate (DER), if it presented one.
+pub(crate) fn client_leaf(peer: Option<&sextant_tls::PeerCertificates>) -> Option<&[u8]> {
+    peer.and_then(|p| p.0.first()).map(|leaf| leaf.as_ref())
 }
 
 /// The consumer a client certificate stands for: its application or runtime with the scopes
@@ -386,28 +335,9 @@ async fn certificate_consumer(
     peer: Option<&sextant_tls::PeerCertificates>,
     headers: &HeaderMap,
 ) -> Result<Consumer, AuthError> {
-    let (auth, tenant, _) = certificate_client(state, peer).await?;
-    if let Some(header) = headers.get("tenant") {
-        let asked = header
-            .to_str()
-            .ok()
-            .and_then(|h| uuid::Uuid::parse_str(h.trim()).ok());
-        if asked != Some(tenant.0) {
-            return Err(AuthError::Forbidden(
-                "the Tenant header names another tenant than the certificate's".into(),
-            ));
-        }
-    }
-    let kind = auth.owner.consumer_kind();
-    Ok(Consumer {
-        tenant,
-        scopes: sextant_domain::client_scopes(kind)
-            .iter()
-            .map(|s| s.as_str().to_owned())
-            .collect(),
-        kind,
-        id: auth.owner.id().to_string(),
-    })
+    let client =
+        sextant_connector::certificate_client(state.store.as_ref(), client_leaf(peer)).await?;
+    client.consumer(headers.get("tenant").map(|h| h.as_bytes()))
 }
 
 /// The certificate-secured Connector: `configuration`, renewal with
@@ -420,8 +350,8 @@ async fn mtls_connector(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (auth, tenant, serial) = match certificate_client(&state, peer.as_ref().map(|p| &p.0)).await
-    {
+    let leaf = client_leaf(peer.as_ref().map(|p| &p.0));
+    let client = match sextant_connector::certificate_client(state.store.as_ref(), leaf).await {
         Ok(client) => client,
         Err(AuthError::Unavailable(m)) => return error_body(StatusCode::SERVICE_UNAVAILABLE, &m),
         Err(e) => return error_body(StatusCode::UNAUTHORIZED, &e.to_string()),
@@ -431,12 +361,7 @@ async fn mtls_connector(
             Ok(request) => request,
             Err(response) => return response,
         };
-    let caller = sextant_connector::Caller::Certificate {
-        client_id: auth.id,
-        tenant,
-        serial,
-    };
-    let request = sextant_connector::prepare(request, caller);
+    let request = sextant_connector::prepare(request, client.caller());
     GraphQLResponse::from(state.connector.execute(request).await).into_response()
 }
 
@@ -463,9 +388,6 @@ async fn mtls_director(
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 
-/// How long a served CRL says it is current (clients fetch a new one after that).
-const CRL_NEXT_UPDATE: Duration = Duration::from_secs(300);
-
 /// The CA's CRL (DER, `application/pkix-crl`): every revoked certificate not yet expired.
 /// Public, as CRLs are: it names serials only.
 async fn crl(State(state): State<AppState>) -> Response {
@@ -483,30 +405,20 @@ async fn previous_crl(State(state): State<AppState>) -> Response {
 }
 
 async fn signed_crl(state: &AppState, ca: &sextant_pki::CertificateAuthority) -> Response {
-    let now = time::OffsetDateTime::now_utc();
-    let revoked = match state.store.read().await {
-        Ok(mut tx) => tx.revoked_certificates(now).await,
-        Err(e) => Err(e),
-    };
-    let revoked = match revoked {
-        Ok(revoked) => revoked,
-        Err(e) => {
-            tracing::error!(error = %sextant_domain::ErrorChain(&e), "CRL: store failed");
-            return error_body(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the CRL cannot be made now",
-            );
-        }
-    };
-    // Newer lists get higher numbers: the time in microseconds.
-    let number = u64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(0);
-    match ca.crl(&revoked, number, CRL_NEXT_UPDATE) {
+    match sextant_connector::current_crl(state.store.as_ref(), ca).await {
         Ok(der) => (
             [(header::CONTENT_TYPE, "application/pkix-crl")],
             axum::body::Bytes::from(der),
         )
             .into_response(),
-        Err(e) => {
+        Err(e @ sextant_connector::CrlError::Store(_)) => {
+            tracing::error!(error = %sextant_domain::ErrorChain(&e), "CRL: store failed");
+            error_body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the CRL cannot be made now",
+            )
+        }
+        Err(e @ sextant_connector::CrlError::Signing(_)) => {
             tracing::error!(error = %sextant_domain::ErrorChain(&e), "CRL: signing failed");
             error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use sextant_connector::{RevocationListener, TrustedCas};
 use sextant_store::Store;
 use sextant_tls::{ClientAuth, SharedServerConfig};
 use tokio::net::TcpListener;
@@ -29,23 +30,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use datadir::{Rotation, load_issuer, rotate_ca};
+pub use sextant_connector::Retirement;
 pub use sextant_fetch::HostAllowList;
 pub use sextant_graphql_cost::Limits as GraphqlLimits;
 pub use sextant_pki::ServingNamePolicy;
-
-/// What retiring the previous CA found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Retirement {
-    /// There was no previous CA.
-    NothingToRetire,
-    /// This many clients hold unrevoked, unexpired certificates of the previous CA (or of an
-    /// older one) and none of the current CA: the CA was kept. They must renew first (or be
-    /// revoked), or `force` it.
-    ClientsRemain(u64),
-    /// The previous CA is gone; `clients_cut_off` clients lose their certificates (non-zero
-    /// only when forced).
-    Retired { clients_cut_off: u64 },
-}
 
 /// Retires the previous CA of a data directory after a rotation, unless clients still depend
 /// on it (hold certificates of it and none of the current CA, counted in the database at
@@ -67,11 +55,8 @@ pub async fn retire_previous_ca(
         None => format!("sqlite://{}", data_dir.join("sextant.db").display()),
     };
     let store = sextant_store::connect(&url).await?;
-    let remaining = {
-        let mut tx = store.read().await?;
-        tx.clients_depending_on_other_cas(&current.fingerprint(), time::OffsetDateTime::now_utc())
-            .await?
-    };
+    let remaining =
+        sextant_connector::clients_depending_on_other_cas(store.as_ref(), &current).await?;
     if remaining > 0 && !force {
         return Ok(Retirement::ClientsRemain(remaining));
     }
@@ -221,31 +206,6 @@ struct TlsParts {
     crls: ArcSwap<Vec<Vec<u8>>>,
 }
 
-/// The CAs whose client certificates the mTLS listener accepts: the signing CA and, during a
-/// rotation, the previous one.
-#[derive(Clone)]
-struct TrustedCas {
-    current: Arc<sextant_pki::CertificateAuthority>,
-    previous: Option<Arc<sextant_pki::CertificateAuthority>>,
-}
-
-impl TrustedCas {
-    fn all(&self) -> impl Iterator<Item = &Arc<sextant_pki::CertificateAuthority>> {
-        std::iter::once(&self.current).chain(self.previous.as_ref())
-    }
-
-    /// The CA certificates, current first, as one PEM.
-    fn pem(&self) -> String {
-        self.all().map(|ca| ca.cert_pem()).collect()
-    }
-
-    /// The CA that issues the listeners' certificate: the previous one while it is trusted,
-    /// so clients that only know it keep trusting the server.
-    fn server_signer(&self) -> &Arc<sextant_pki::CertificateAuthority> {
-        self.previous.as_ref().unwrap_or(&self.current)
-    }
-}
-
 /// The listeners' TLS configurations: the main one (no client certificates) and the mTLS one
 /// (a client certificate of a trusted CA required, and not on that CA's CRL).
 fn tls_configs(
@@ -268,78 +228,27 @@ fn tls_configs(
     Ok((main, mtls))
 }
 
-/// How often the revoked certificates are read to rebuild the mTLS listener's CRL: a
-/// revocation through any replica is refused at the handshake by every replica within this
-/// (plus the time of one query). Requests on connections opened before are refused by the
-/// per-request check at once.
-const REVOCATION_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
-/// The CRL is rebuilt at least this often even without a change, well before its
-/// `nextUpdate`.
-const CRL_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
-
-async fn watch_revocations(
-    store: Arc<dyn Store>,
+/// Where the Connector's revocation watcher puts what it finds: the mTLS listener's CRLs
+/// (rebuilding its TLS configuration), and the runtimes' certificates remembered as valid.
+struct MtlsRevocations {
     cas: TrustedCas,
-    config_cache: Arc<runtime_config::ConfigCache>,
     parts: Arc<TlsParts>,
     mtls: SharedServerConfig,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let mut interval = tokio::time::interval(REVOCATION_CHECK_INTERVAL);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut known: Option<Vec<(Vec<u8>, time::OffsetDateTime)>> = None;
-    let mut built_at = std::time::Instant::now();
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            _ = interval.tick() => {}
-        }
-        let now = time::OffsetDateTime::now_utc();
-        let revoked = match store.read().await {
-            Ok(mut tx) => tx.revoked_certificates(now).await,
-            Err(e) => Err(e),
-        };
-        let revoked = match revoked {
-            Ok(revoked) => revoked,
-            Err(e) => {
-                tracing::warn!(error = %sextant_domain::ErrorChain(&e), "cannot read revocations; retrying");
-                continue;
-            }
-        };
-        if known.as_ref() == Some(&revoked) && built_at.elapsed() < CRL_REFRESH {
-            continue;
-        }
-        if known.as_ref() != Some(&revoked) {
-            config_cache.revocations_changed();
-        }
-        // Every trusted CA gets a CRL: with some CRLs present, rustls refuses a certificate
-        // whose status none of them can tell. The serials are random, so listing all of
-        // them in each CA's list never revokes a certificate of the other CA by mistake.
-        let crls = if revoked.is_empty() {
-            Ok(Vec::new())
-        } else {
-            let number = u64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(0);
-            cas.all()
-                .map(|ca| ca.crl(&revoked, number, CRL_REFRESH * 5))
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let crls = match crls {
-            Ok(crls) => crls,
-            Err(e) => {
-                tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot sign the CRL; retrying");
-                continue;
-            }
-        };
-        parts.crls.store(Arc::new(crls));
-        match tls_configs(&parts.cert.load(), &cas, &parts.crls.load()) {
-            Ok((_, config)) => mtls.store(config),
-            Err(e) => {
-                tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot rebuild the mTLS configuration");
-                continue;
-            }
-        }
-        known = Some(revoked);
-        built_at = std::time::Instant::now();
+    config_cache: Arc<runtime_config::ConfigCache>,
+}
+
+impl RevocationListener for MtlsRevocations {
+    type Error = ServerError;
+
+    fn revocations_changed(&self) {
+        self.config_cache.revocations_changed();
+    }
+
+    fn install_crls(&self, crls: Vec<Vec<u8>>) -> Result<(), ServerError> {
+        self.parts.crls.store(Arc::new(crls));
+        let (_, mtls) = tls_configs(&self.parts.cert.load(), &self.cas, &self.parts.crls.load())?;
+        self.mtls.store(mtls);
+        Ok(())
     }
 }
 
@@ -732,14 +641,23 @@ pub async fn start_with(
             shutdown.clone(),
         )),
         // Background tasks count their statements apart from requests'.
-        tokio::spawn(watch_revocations(
-            store.for_background(),
-            cas,
-            config_cache,
-            tls_parts,
-            mtls_tls,
-            shutdown.clone(),
-        )),
+        tokio::spawn({
+            let watch = sextant_connector::watch_revocations(
+                store.for_background(),
+                cas.clone(),
+                MtlsRevocations {
+                    cas,
+                    parts: tls_parts,
+                    mtls: mtls_tls,
+                    config_cache,
+                },
+                shutdown.clone(),
+            );
+            async move {
+                watch.await;
+                Ok(())
+            }
+        }),
         tokio::spawn(purge_expired_tokens(
             store.for_background(),
             shutdown.clone(),

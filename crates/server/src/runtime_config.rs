@@ -28,7 +28,7 @@ use sextant_domain::runtime_config::MAX_WAIT_SECONDS;
 use sextant_domain::{SystemAuthOwner, TenantId};
 use uuid::Uuid;
 
-use crate::http::{AppState, certificate_client, error_body};
+use crate::http::{AppState, client_leaf, error_body};
 
 /// At most this many certificates and documents are remembered; beyond, the memory is
 /// cleared (and refilled by the next requests).
@@ -284,9 +284,9 @@ pub(crate) async fn runtime_of(
 ) -> Result<(Uuid, TenantId), Refusal> {
     let cache = &state.config_cache;
     let epochs = state.store.config_epochs();
-    let serial = peer
-        .and_then(|p| p.0.first())
-        .and_then(|leaf| sextant_pki::client_certificate_identity(leaf.as_ref()).ok())
+    let leaf = client_leaf(peer);
+    let serial = leaf
+        .and_then(|leaf| sextant_pki::client_certificate_identity(leaf).ok())
         .map(|identity| identity.serial);
     if let Some(serial) = &serial {
         let remembered = lock(&cache.identities).get(serial).copied();
@@ -301,12 +301,13 @@ pub(crate) async fn runtime_of(
     // them, and then the answer is used but not remembered.
     let revocations = cache.revocations.load(Ordering::SeqCst);
     let changes = epochs.changes();
-    let (auth, tenant, serial) = certificate_client(state, peer)
+    let client = sextant_connector::certificate_client(state.store.as_ref(), leaf)
         .await
         .map_err(Refusal::Auth)?;
-    let SystemAuthOwner::Runtime(runtime) = auth.owner else {
+    let SystemAuthOwner::Runtime(runtime) = client.auth.owner else {
         return Err(Refusal::NotARuntime);
     };
+    let tenant = client.tenant;
     let epoch = epochs.current(tenant);
     if epochs.changes() == changes {
         let mut identities = lock(&cache.identities);
@@ -314,7 +315,7 @@ pub(crate) async fn runtime_of(
             identities.clear();
         }
         identities.insert(
-            serial,
+            client.serial,
             CachedIdentity {
                 runtime,
                 tenant,
