@@ -1,20 +1,21 @@
-//! HTTP routing: authentication into a consumer, the Director endpoint, health and metrics.
+//! HTTP routing of both listeners: authentication into a consumer (bearer token or client
+//! certificate), the GraphQL endpoints, CRLs, health and metrics.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql_axum::GraphQLResponse;
+use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use metrics_exporter_prometheus::PrometheusHandle;
-use sextant_auth::{AuthError, Bearer, TokenIssuer, TokenVerifier};
-use sextant_director::DirectorSchema;
+use sextant_auth::{AuthError, Bearer};
 use sextant_domain::{Consumer, SystemAuthOwner};
-use sextant_store::Store;
+
+use crate::context::AppState;
+use crate::peer::client_leaf;
+use crate::response::error_body;
 
 /// Largest request body accepted by the Director and the Provisioner (GraphQL documents and
 /// variables; inline specs make it large).
@@ -24,35 +25,8 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// few hundred bytes, a CSR (at most 16 KiB of PEM, base64) a few KiB more.
 pub const MAX_CONNECTOR_BODY_BYTES: usize = 32 * 1024;
 
-/// What every handler shares. Built once by `start`.
-#[derive(Clone)]
-pub struct AppState {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) issuer: Arc<TokenIssuer>,
-    pub(crate) connector: sextant_connector::ConnectorSchema,
-    pub(crate) ca: Arc<sextant_pki::CertificateAuthority>,
-    /// During a CA rotation, the previous CA (its CRL is served too).
-    pub(crate) previous_ca: Option<Arc<sextant_pki::CertificateAuthority>>,
-    /// Runtimes' certificates and configuration documents, remembered between requests.
-    pub(crate) config_cache: Arc<crate::runtime_config::ConfigCache>,
-    /// The runtime serving CA (event gateways' certificates).
-    pub(crate) runtime_serving: Arc<crate::runtime_gateway::RuntimeServing>,
-    pub(crate) verifier: Arc<TokenVerifier>,
-    pub(crate) schema: DirectorSchema,
-    pub(crate) provisioner: sextant_provisioner::ProvisionerSchema,
-    pub(crate) metrics: Option<PrometheusHandle>,
-}
-
-impl AppState {
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-    pub fn issuer(&self) -> &TokenIssuer {
-        &self.issuer
-    }
-}
-
-/// The main listener: users, OAuth2 clients and their token endpoint, (later) one-time tokens.
+/// The main listener: users, OAuth2 clients and their token endpoint, the token-secured
+/// Connector.
 pub fn main_router(state: AppState) -> Router {
     Router::new()
         .route("/director/graphql", get(director).post(director))
@@ -109,21 +83,6 @@ pub fn mtls_router(state: AppState) -> Router {
         )
         .route("/healthz", get(healthz))
         .with_state(state)
-}
-
-pub(crate) fn error_body(status: StatusCode, message: &str) -> Response {
-    let mut response = (
-        status,
-        Json(serde_json::json!({"errors": [{"message": message}]})),
-    )
-        .into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-    }
-    response
 }
 
 /// Resolves the request's consumer. Only the `Authorization` and `Tenant` headers are read;
@@ -321,11 +280,6 @@ async fn connector(
         };
     let request = sextant_connector::prepare(request, caller);
     GraphQLResponse::from(state.connector.execute(request).await).into_response()
-}
-
-/// The peer's leaf certificate (DER), if it presented one.
-pub(crate) fn client_leaf(peer: Option<&sextant_tls::PeerCertificates>) -> Option<&[u8]> {
-    peer.and_then(|p| p.0.first()).map(|leaf| leaf.as_ref())
 }
 
 /// The consumer a client certificate stands for: its application or runtime with the scopes

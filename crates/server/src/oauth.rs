@@ -16,7 +16,7 @@ use base64::Engine;
 use sextant_domain::{Scope, client_scopes};
 use uuid::Uuid;
 
-use crate::http::AppState;
+use crate::context::AppState;
 
 /// Lifetime of an access token. Deleting the client (or its owner) invalidates its tokens at
 /// once regardless: every request checks that the client still exists.
