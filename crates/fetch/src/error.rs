@@ -111,9 +111,9 @@ pub(crate) fn display_url(url: &Url) -> String {
     shown.to_string()
 }
 
-/// The error and its sources, joined by `: `, without the URL that `reqwest` would print (it
-/// can carry secrets in its query string) and without reqwest's and hyper's wrapper messages,
-/// which say nothing the caller's message does not.
+/// The error and its sources ([`sextant_domain::ErrorChain`]), without the URL that `reqwest`
+/// would print (it can carry secrets in its query string) and without reqwest's and hyper's
+/// wrapper messages, which say nothing the caller's message does not.
 pub(crate) fn chain(error: reqwest::Error) -> String {
     const WRAPPERS: [&str; 4] = [
         "error sending request",
@@ -122,20 +122,7 @@ pub(crate) fn chain(error: reqwest::Error) -> String {
         "builder error",
     ];
     let error = error.without_url();
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-    while let Some(cause) = current {
-        let text = cause.to_string();
-        if !WRAPPERS.contains(&text.as_str()) && parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        current = cause.source();
-    }
-    if parts.is_empty() {
-        error.to_string()
-    } else {
-        parts.join(": ")
-    }
+    sextant_domain::ErrorChain(&error).omitting(|message| WRAPPERS.contains(&message))
 }
 
 #[cfg(test)]

@@ -760,7 +760,7 @@ enum Step {
 
 impl Step {
     fn store(e: StoreError) -> Step {
-        tracing::error!(error = %sextant_director::ErrorChain(&e), "the Provisioner's store failed");
+        tracing::error!(error = %sextant_domain::ErrorChain(&e), "the Provisioner's store failed");
         // The cause stays in the log: an answer names no server internals.
         Step::Failed("the management plane's database failed; try again".into())
     }

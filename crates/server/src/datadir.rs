@@ -13,7 +13,7 @@ use sextant_domain::{Scope, TenantId};
 use sextant_pki::{CertificateAuthority, CertifiedKey};
 use sextant_tls::ClientAuth;
 
-use crate::ServerError;
+use crate::error::ServerError;
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 /// The built-in CA lives ten years; rotating it is an operator action.

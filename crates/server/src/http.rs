@@ -1,20 +1,21 @@
-//! HTTP routing: authentication into a consumer, the Director endpoint, health and metrics.
+//! HTTP routing of both listeners: authentication into a consumer (bearer token or client
+//! certificate), the GraphQL endpoints, CRLs, health and metrics.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql_axum::GraphQLResponse;
+use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use metrics_exporter_prometheus::PrometheusHandle;
-use sextant_auth::{AuthError, Bearer, TokenIssuer, TokenVerifier};
-use sextant_director::DirectorSchema;
+use sextant_auth::{AuthError, Bearer};
 use sextant_domain::{Consumer, SystemAuthOwner};
-use sextant_store::Store;
+
+use crate::context::AppState;
+use crate::peer::client_leaf;
+use crate::response::error_body;
 
 /// Largest request body accepted by the Director and the Provisioner (GraphQL documents and
 /// variables; inline specs make it large).
@@ -24,35 +25,8 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// few hundred bytes, a CSR (at most 16 KiB of PEM, base64) a few KiB more.
 pub const MAX_CONNECTOR_BODY_BYTES: usize = 32 * 1024;
 
-/// What every handler shares. Built once by `start`.
-#[derive(Clone)]
-pub struct AppState {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) issuer: Arc<TokenIssuer>,
-    pub(crate) connector: sextant_connector::ConnectorSchema,
-    pub(crate) ca: Arc<sextant_pki::CertificateAuthority>,
-    /// During a CA rotation, the previous CA (its CRL is served too).
-    pub(crate) previous_ca: Option<Arc<sextant_pki::CertificateAuthority>>,
-    /// Runtimes' certificates and configuration documents, remembered between requests.
-    pub(crate) config_cache: Arc<crate::runtime_config::ConfigCache>,
-    /// The runtime serving CA (event gateways' certificates).
-    pub(crate) runtime_serving: Arc<crate::runtime_gateway::RuntimeServing>,
-    pub(crate) verifier: Arc<TokenVerifier>,
-    pub(crate) schema: DirectorSchema,
-    pub(crate) provisioner: sextant_provisioner::ProvisionerSchema,
-    pub(crate) metrics: Option<PrometheusHandle>,
-}
-
-impl AppState {
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-    pub fn issuer(&self) -> &TokenIssuer {
-        &self.issuer
-    }
-}
-
-/// The main listener: users, OAuth2 clients and their token endpoint, (later) one-time tokens.
+/// The main listener: users, OAuth2 clients and their token endpoint, the token-secured
+/// Connector.
 pub fn main_router(state: AppState) -> Router {
     Router::new()
         .route("/director/graphql", get(director).post(director))
@@ -111,21 +85,6 @@ pub fn mtls_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-pub(crate) fn error_body(status: StatusCode, message: &str) -> Response {
-    let mut response = (
-        status,
-        Json(serde_json::json!({"errors": [{"message": message}]})),
-    )
-        .into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-    }
-    response
-}
-
 /// Resolves the request's consumer. Only the `Authorization` and `Tenant` headers are read;
 /// nothing else a client sends can claim an identity. An OAuth2 client's token is valid only
 /// while its client (system auth) exists: one indexed lookup per request, so deleting the
@@ -153,7 +112,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer,
         Bearer::User(consumer) => Ok(consumer),
         Bearer::Client(client) => {
             let unavailable = |e: sextant_store::StoreError| {
-                tracing::error!(error = %sextant_director::ErrorChain(&e), "client token check failed");
+                tracing::error!(error = %sextant_domain::ErrorChain(&e), "client token check failed");
                 AuthError::Unavailable("the token could not be checked; try again".into())
             };
             let mut tx = state.store.read().await.map_err(unavailable)?;
@@ -300,83 +259,27 @@ async fn connector(
         Some(_) => return error_body(StatusCode::UNAUTHORIZED, "malformed Connector-Token header"),
         None => return error_body(StatusCode::UNAUTHORIZED, "missing Connector-Token header"),
     };
-    let hash = sextant_auth::secret_hash(&token);
-    let live = match state.store.read().await {
-        Ok(mut tx) => {
-            tx.one_time_token_live(&hash, time::OffsetDateTime::now_utc())
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match live {
-        Ok(true) => {}
+    let caller = match sextant_connector::token_caller(state.store.as_ref(), &token).await {
+        Ok(Some(caller)) => caller,
         // The answer the operation itself gives a refused token, so clients see one answer.
-        Ok(false) => {
+        Ok(None) => {
             return GraphQLResponse::from(sextant_connector::refused_token()).into_response();
         }
         Err(e) => {
-            tracing::error!(error = %sextant_director::ErrorChain(&e), "connector token check failed");
+            tracing::error!(error = %sextant_domain::ErrorChain(&e), "connector token check failed");
             return error_body(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the token could not be checked; try again",
             );
         }
-    }
+    };
     let request =
         match graphql_request(&method, &uri, &headers, body, MAX_CONNECTOR_BODY_BYTES).await {
             Ok(request) => request,
             Err(response) => return response,
         };
-    let caller = sextant_connector::Caller::Token(hash);
     let request = sextant_connector::prepare(request, caller);
     GraphQLResponse::from(state.connector.execute(request).await).into_response()
-}
-
-/// The client a certificate stands for: its CN is a client id (system auth) of an application
-/// or runtime, and the certificate must be one the CA recorded for that client and not
-/// revoked. Answers the client's system auth, its tenant and the certificate's serial. No
-/// header can claim an identity here.
-pub(crate) async fn certificate_client(
-    state: &AppState,
-    peer: Option<&sextant_tls::PeerCertificates>,
-) -> Result<
-    (
-        sextant_domain::SystemAuth,
-        sextant_domain::TenantId,
-        Vec<u8>,
-    ),
-    AuthError,
-> {
-    let unauthenticated = |m: &str| AuthError::Unauthenticated(m.to_owned());
-    let leaf = peer
-        .and_then(|p| p.0.first())
-        .ok_or_else(|| unauthenticated("a client certificate is required"))?;
-    let sextant_pki::ClaimedIdentity { client_id, serial } =
-        sextant_pki::client_certificate_identity(leaf.as_ref())
-            .map_err(|e| unauthenticated(&e.to_string()))?;
-    let (issued, auth) = async {
-        let mut tx = state.store.read().await?;
-        let issued = tx.issued_certificate(&serial).await?;
-        let auth = tx.system_auth(client_id).await?;
-        Ok::<_, sextant_store::StoreError>((issued, auth))
-    }
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %sextant_director::ErrorChain(&e), "certificate check failed");
-        AuthError::Unavailable("the certificate could not be checked; try again".into())
-    })?;
-    match issued {
-        Some((owner, false)) if owner == client_id => {}
-        Some((_, true)) => return Err(unauthenticated("the client certificate is revoked")),
-        _ => return Err(unauthenticated("the client certificate is unknown")),
-    }
-    let auth = auth.ok_or_else(|| unauthenticated("the client of this certificate was deleted"))?;
-    let Some(tenant) = auth.tenant else {
-        return Err(unauthenticated(
-            "certificates are for applications and runtimes",
-        ));
-    };
-    Ok((auth, tenant, serial))
 }
 
 /// The consumer a client certificate stands for: its application or runtime with the scopes
@@ -386,28 +289,9 @@ async fn certificate_consumer(
     peer: Option<&sextant_tls::PeerCertificates>,
     headers: &HeaderMap,
 ) -> Result<Consumer, AuthError> {
-    let (auth, tenant, _) = certificate_client(state, peer).await?;
-    if let Some(header) = headers.get("tenant") {
-        let asked = header
-            .to_str()
-            .ok()
-            .and_then(|h| uuid::Uuid::parse_str(h.trim()).ok());
-        if asked != Some(tenant.0) {
-            return Err(AuthError::Forbidden(
-                "the Tenant header names another tenant than the certificate's".into(),
-            ));
-        }
-    }
-    let kind = auth.owner.consumer_kind();
-    Ok(Consumer {
-        tenant,
-        scopes: sextant_domain::client_scopes(kind)
-            .iter()
-            .map(|s| s.as_str().to_owned())
-            .collect(),
-        kind,
-        id: auth.owner.id().to_string(),
-    })
+    let client =
+        sextant_connector::certificate_client(state.store.as_ref(), client_leaf(peer)).await?;
+    client.consumer(headers.get("tenant").map(|h| h.as_bytes()))
 }
 
 /// The certificate-secured Connector: `configuration`, renewal with
@@ -420,8 +304,8 @@ async fn mtls_connector(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (auth, tenant, serial) = match certificate_client(&state, peer.as_ref().map(|p| &p.0)).await
-    {
+    let leaf = client_leaf(peer.as_ref().map(|p| &p.0));
+    let client = match sextant_connector::certificate_client(state.store.as_ref(), leaf).await {
         Ok(client) => client,
         Err(AuthError::Unavailable(m)) => return error_body(StatusCode::SERVICE_UNAVAILABLE, &m),
         Err(e) => return error_body(StatusCode::UNAUTHORIZED, &e.to_string()),
@@ -431,12 +315,7 @@ async fn mtls_connector(
             Ok(request) => request,
             Err(response) => return response,
         };
-    let caller = sextant_connector::Caller::Certificate {
-        client_id: auth.id,
-        tenant,
-        serial,
-    };
-    let request = sextant_connector::prepare(request, caller);
+    let request = sextant_connector::prepare(request, client.caller());
     GraphQLResponse::from(state.connector.execute(request).await).into_response()
 }
 
@@ -463,9 +342,6 @@ async fn mtls_director(
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 
-/// How long a served CRL says it is current (clients fetch a new one after that).
-const CRL_NEXT_UPDATE: Duration = Duration::from_secs(300);
-
 /// The CA's CRL (DER, `application/pkix-crl`): every revoked certificate not yet expired.
 /// Public, as CRLs are: it names serials only.
 async fn crl(State(state): State<AppState>) -> Response {
@@ -483,31 +359,21 @@ async fn previous_crl(State(state): State<AppState>) -> Response {
 }
 
 async fn signed_crl(state: &AppState, ca: &sextant_pki::CertificateAuthority) -> Response {
-    let now = time::OffsetDateTime::now_utc();
-    let revoked = match state.store.read().await {
-        Ok(mut tx) => tx.revoked_certificates(now).await,
-        Err(e) => Err(e),
-    };
-    let revoked = match revoked {
-        Ok(revoked) => revoked,
-        Err(e) => {
-            tracing::error!(error = %sextant_director::ErrorChain(&e), "CRL: store failed");
-            return error_body(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the CRL cannot be made now",
-            );
-        }
-    };
-    // Newer lists get higher numbers: the time in microseconds.
-    let number = u64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(0);
-    match ca.crl(&revoked, number, CRL_NEXT_UPDATE) {
+    match sextant_connector::current_crl(state.store.as_ref(), ca).await {
         Ok(der) => (
             [(header::CONTENT_TYPE, "application/pkix-crl")],
             axum::body::Bytes::from(der),
         )
             .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "CRL: signing failed");
+        Err(e @ sextant_connector::CrlError::Store(_)) => {
+            tracing::error!(error = %sextant_domain::ErrorChain(&e), "CRL: store failed");
+            error_body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the CRL cannot be made now",
+            )
+        }
+        Err(e @ sextant_connector::CrlError::Signing(_)) => {
+            tracing::error!(error = %sextant_domain::ErrorChain(&e), "CRL: signing failed");
             error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }
@@ -521,7 +387,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
         Ok(Err(e)) => {
-            tracing::warn!(error = %sextant_director::ErrorChain(&e), "database not reachable");
+            tracing::warn!(error = %sextant_domain::ErrorChain(&e), "database not reachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database not reachable").into_response()
         }
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database timed out").into_response(),

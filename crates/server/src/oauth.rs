@@ -16,7 +16,7 @@ use base64::Engine;
 use sextant_domain::{Scope, client_scopes};
 use uuid::Uuid;
 
-use crate::http::AppState;
+use crate::context::AppState;
 
 /// Lifetime of an access token. Deleting the client (or its owner) invalidates its tokens at
 /// once regardless: every request checks that the client still exists.
@@ -148,7 +148,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         Ok(Some(auth)) => auth,
         Ok(None) => return invalid_client(),
         Err(e) => {
-            tracing::error!(error = %sextant_director::ErrorChain(&e), "token endpoint: store failed");
+            tracing::error!(error = %sextant_domain::ErrorChain(&e), "token endpoint: store failed");
             return oauth_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",

@@ -21,8 +21,6 @@
 //!   can remember a positive answer; it checks membership in its applied configuration on
 //!   every event anyway.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -33,34 +31,12 @@ use serde_json::json;
 use sextant_domain::SystemAuthOwner;
 use uuid::Uuid;
 
-use crate::http::{AppState, error_body};
+use crate::context::AppState;
+use crate::response::error_body;
 use crate::runtime_config::{Refusal, document, runtime_of};
 
 /// The largest serving-certificate request read.
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
-
-/// The runtime serving CA and the validity of what it signs.
-pub struct RuntimeServing {
-    ca: sextant_pki::CertificateAuthority,
-    validity: Duration,
-    names: sextant_pki::ServingNamePolicy,
-}
-
-impl RuntimeServing {
-    /// `validity`: as long as client certificates (the agent renews both together); `names`:
-    /// which names are bound to a runtime.
-    pub fn new(
-        ca: sextant_pki::CertificateAuthority,
-        validity: Duration,
-        names: sextant_pki::ServingNamePolicy,
-    ) -> RuntimeServing {
-        RuntimeServing {
-            ca,
-            validity,
-            names,
-        }
-    }
-}
 
 fn refused(refusal: Refusal) -> Response {
     match refusal {
@@ -173,7 +149,7 @@ pub async fn application_client(
     let auth = match auth {
         Ok(auth) => auth,
         Err(e) => {
-            tracing::error!(error = %sextant_director::ErrorChain(&e), "cannot look up a client");
+            tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot look up a client");
             return error_body(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the client cannot be looked up now; try again",
