@@ -111,17 +111,7 @@ pub fn mtls_client(user_agent: &str, credentials: &Credentials) -> Result<reqwes
 
 /// An error and its sources, `: `-separated.
 pub fn chain(error: &(dyn StdError + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let next = e.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = e.source();
-    }
-    text
+    sextant_domain::ErrorChain(error).to_string()
 }
 
 /// Alerts by which a server refuses a client certificate.

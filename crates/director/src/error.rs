@@ -28,20 +28,7 @@ pub fn internal(err: StoreError) -> DomainError {
     DomainError::Internal(Box::new(err))
 }
 
-/// Displays an error with its whole `source()` chain, for logs.
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(e) = source {
-            write!(f, ": {e}")?;
-            source = e.source();
-        }
-        Ok(())
-    }
-}
+pub use sextant_domain::ErrorChain;
 
 /// Shorthand for resolver results.
 pub type GqlResult<T> = async_graphql::Result<T>;
