@@ -277,11 +277,7 @@ impl PgTx {
         for _ in 0..PUT_SPEC_ATTEMPTS {
             let mut qb =
                 sqlx::QueryBuilder::<Postgres>::new("WITH given (sha256, size, data) AS (");
-            qb.push_values(&pending, |mut row, (sha256, size, data)| {
-                row.push_bind(sha256.as_str())
-                    .push_bind(*size)
-                    .push_bind(*data);
-            });
+            crate::tx::catalog::specs::push_spec_values(&mut qb, pending.iter().copied());
             qb.push(
                 "), locked AS (SELECT specs.sha256 FROM specs JOIN given USING (sha256) \
                  ORDER BY specs.sha256 FOR KEY SHARE OF specs), \

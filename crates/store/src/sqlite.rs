@@ -105,8 +105,12 @@ impl SqliteStore {
         if let Some(file) = &file {
             owner_only(file)?;
         }
+        // Kept open for the life of the store: a reopened connection starts with a cold cache.
         let writer_pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options.pragma("cache_size", format!("-{WRITER_CACHE_KIB}")))
             .await?;
         let epochs = Arc::new(ConfigEpochs::default());
@@ -292,11 +296,7 @@ impl SqliteTx {
         chunk: &[crate::tx::catalog::specs::SpecText<'_>],
     ) -> Result<(), StoreError> {
         let mut qb = sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO specs (sha256, size, data) ");
-        qb.push_values(chunk, |mut row, (sha256, size, data)| {
-            row.push_bind(sha256.as_str())
-                .push_bind(*size)
-                .push_bind(*data);
-        });
+        crate::tx::catalog::specs::push_spec_values(&mut qb, chunk);
         qb.push(" ON CONFLICT (sha256) DO NOTHING");
         self.counter().inc();
         qb.build().execute(self.conn()).await?;

@@ -57,6 +57,22 @@ pub(crate) fn spec_rows<'a>(
     (named, texts)
 }
 
+/// Pushes `VALUES (sha256, size, data), …` for spec texts to store.
+pub(crate) fn push_spec_values<'s, 'a: 's, Db>(
+    qb: &mut sqlx::QueryBuilder<Db>,
+    texts: impl IntoIterator<Item = &'s SpecText<'a>>,
+) where
+    Db: sqlx::Database,
+    for<'e> &'e str: sqlx::Encode<'e, Db> + sqlx::Type<Db>,
+    for<'e> i64: sqlx::Encode<'e, Db> + sqlx::Type<Db>,
+{
+    qb.push_values(texts, |mut row, (sha256, size, data)| {
+        row.push_bind(sha256.as_str())
+            .push_bind(*size)
+            .push_bind(*data);
+    });
+}
+
 /// SHA-256 of a spec's text, lowercase hex: its name in the `specs` table.
 pub fn spec_sha256(data: &str) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data.as_bytes());
