@@ -58,6 +58,10 @@
 //!
 //! [`run`] is the same in one call. [`read_state`] reads a state directory's `state.json`
 //! (for a `status` command) without starting anything.
+//!
+//! Must not know: the server's store or the Director's rules. It sees the management plane
+//! only through `sextant-client` and the wire types of `sextant-domain`, as any runtime
+//! would.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

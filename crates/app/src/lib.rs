@@ -40,6 +40,9 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Must not know: runtimes' agents or the server's internals. It depends on `sextant-client`
+//! and talks to the management plane only over its public APIs, as any application would.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

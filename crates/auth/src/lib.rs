@@ -1,9 +1,13 @@
 //! Authentication: turns a request's credentials into a [`Consumer`].
 //!
-//! Today: users with `Authorization: Bearer <JWT>`, ES256-signed by the server's key (issued
-//! by `sextant admin token`). OAuth2 client credentials, client certificates and one-time
-//! tokens resolve into the same [`Consumer`] type in later issues; authorization never looks
-//! at how a consumer authenticated.
+//! A bearer token (`Authorization: Bearer <JWT>`, ES256-signed by the server's key) is a
+//! user's (issued by `sextant admin token`) or an OAuth2 client's (issued by `/oauth2/token`
+//! and resolved against its stored system auth). Client certificates and one-time tokens are
+//! resolved by the Connector into the same [`Consumer`] type; authorization never looks at
+//! how a consumer authenticated.
+//!
+//! Must not know: HTTP frameworks, the store, GraphQL. It reads header values and answers
+//! consumers; the server decides what a failure answers.
 #![forbid(unsafe_code)]
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Sextant's outbound HTTP client: calls application endpoints with an application-supplied
 //! [`Auth`](sextant_domain::credentials::Auth). It fetches API specifications and documents
-//! (fetch requests) and is the one path for later outbound calls (webhooks, runtime-gateway
-//! forwarding).
+//! (fetch requests) and is the one path for every outbound call (webhook deliveries, the
+//! application gateway's forwarding).
 //!
 //! - [`Fetcher::fetch`]: GET, 2xx only, UTF-8 text.
 //! - [`Fetcher::send`]: any method, headers and body; any status comes back.
@@ -40,6 +40,9 @@
 //!   never a credential, token or header value; credential headers are marked sensitive.
 //! - **TLS:** rustls on aws-lc-rs (reqwest's default), platform roots plus optional extra
 //!   roots.
+//!
+//! Must not know: the store, GraphQL, or who asked for the call; it applies an address
+//! policy and an `Auth` and answers what came back.
 
 #![forbid(unsafe_code)]
 

@@ -20,6 +20,9 @@
 //! The event side ([`events`]): applications post events with their client certificate to
 //! the runtime's event gateway, which accepts them only from applications of the applied
 //! configuration and hands them to a local sink (a file, a command or an HTTP endpoint).
+//!
+//! Must not know: the store, GraphQL, or how the agent obtains its configuration; it reads
+//! the applied document from a `watch` channel and calls out through `sextant-fetch`.
 #![forbid(unsafe_code)]
 
 pub mod events;

@@ -14,6 +14,9 @@
 //! - **Time**: the execution of one operation.
 //!
 //! A request over a limit gets one GraphQL error with an `extensions.code` and no data.
+//!
+//! Must not know: any schema's types or the store; it sees documents, resolved values and
+//! time, and is shared by every schema the server serves.
 #![forbid(unsafe_code)]
 
 pub mod count;

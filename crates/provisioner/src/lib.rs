@@ -6,6 +6,10 @@
 //!
 //! Providers implement [`Provider`]; [`local::LocalProvider`] runs a runtime on this
 //! machine as a directory and a `sextant agent` process.
+//!
+//! Must not know: HTTP or TLS (the server serves its schema), or SQL (it writes through the
+//! store's transactions and the Director's rules, so a runtime it registers obeys the same
+//! checks as one registered through the Director).
 #![forbid(unsafe_code)]
 
 mod engine;

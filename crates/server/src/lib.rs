@@ -11,6 +11,9 @@
 //! Within the crate, imports run one way: handlers (`http`, `oauth`, `runtime_config`,
 //! `runtime_gateway`) import the shared leaves (`context`, `config_cache`, `response`,
 //! `peer`), never the other way round; only `http` names the handlers, to route to them.
+//!
+//! Must not know: the rules of any API. The Director, the Connector and the Provisioner
+//! decide; the server authenticates, routes, bounds requests and runs background tasks.
 #![forbid(unsafe_code)]
 
 mod config;

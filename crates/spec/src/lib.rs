@@ -25,6 +25,9 @@
 //! The checks are structural on a generic tree, not a full schema validation of OpenAPI,
 //! AsyncAPI or CSDL: a spec that passes names its kind and version and has the top-level
 //! parts every tool needs.
+//!
+//! Must not know: where a spec came from (inline or fetched) or where it is stored; it is a
+//! pure function of the text and its declared type, and does no I/O.
 
 #![forbid(unsafe_code)]
 

@@ -2,6 +2,8 @@
 //! database on the PostgreSQL server named by `SEXTANT_TEST_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). Either is removed when its guard drops,
 //! also when the test panics. An unreachable PostgreSQL fails the test; it never skips.
+//!
+//! Must not know: any Sextant crate; it is a dev-dependency every crate's tests may use.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;

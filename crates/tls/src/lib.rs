@@ -16,6 +16,9 @@
 //! verifiers are immutable, so rotating the server certificate or publishing a new CRL means
 //! building a new `ServerConfig` and storing it; new connections pick it up, open ones keep
 //! the config they were accepted with.
+//!
+//! Must not know: what is served over TLS (no routes, no identities beyond the presented
+//! chains); it knows certificates, connections and their limits.
 #![forbid(unsafe_code)]
 
 mod config;
