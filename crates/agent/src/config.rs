@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sextant_domain::label::EVENT_SERVICE_URL_KEY;
 use url::Url;
 use uuid::Uuid;
 
@@ -28,8 +29,6 @@ pub const BOOTSTRAP_KEYS: [&str; 5] = [CONNECTOR_URL, TOKEN, RUNTIME_ID, TENANT,
 /// The default long-poll wait of the configuration request (seconds the server may hold it).
 pub const DEFAULT_POLL_WAIT: Duration = Duration::from_secs(30);
 
-/// The label the agent sets to [`AgentConfig::event_service_url`].
-pub const EVENT_SERVICE_URL_LABEL: &str = "runtime/event_service_url";
 /// The label the agent sets to [`AgentConfig::console_url`].
 pub const CONSOLE_URL_LABEL: &str = "runtime/console_url";
 
@@ -328,7 +327,7 @@ impl AgentConfig {
     /// The labels the agent sets once configured: those of the URLs it is given.
     pub(crate) fn labels(&self) -> Vec<(String, String)> {
         [
-            (EVENT_SERVICE_URL_LABEL, &self.event_service_url),
+            (EVENT_SERVICE_URL_KEY, &self.event_service_url),
             (CONSOLE_URL_LABEL, &self.console_url),
         ]
         .into_iter()

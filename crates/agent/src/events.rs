@@ -27,6 +27,7 @@ use std::time::Duration;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use base64::Engine as _;
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P256_SHA256};
+use sextant_gateway::ConfigurationFeed;
 use sextant_gateway::events::{ResolveClient, Resolved};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -307,6 +308,211 @@ fn save_crls(shared: &Shared, crls: &[Vec<u8>]) {
     }
 }
 
+/// What the maintenance of the gateway keeps from one round to the next.
+struct Maintained {
+    /// The name the serving certificate must cover.
+    name: String,
+    serving: Option<Serving>,
+    /// The last CRLs fetched (or read from the state directory).
+    crls: Vec<Vec<u8>>,
+    /// The serial of the client certificate the serving certificate was obtained with.
+    client_serial: Option<String>,
+    /// What the installed TLS configuration was built from.
+    installed: Option<TlsInputs>,
+}
+
+/// What a TLS configuration of the gateway is built from: the serving certificate, the CRLs
+/// and the CA bundle of the pairing.
+#[derive(PartialEq)]
+struct TlsInputs {
+    cert_pem: String,
+    crls: Vec<Vec<u8>>,
+    ca_pem: String,
+}
+
+/// How a round of maintenance went.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Round {
+    /// Everything is current: next round at the CRL refresh.
+    Done,
+    /// Something failed: next round after a backoff.
+    RetrySoon,
+}
+
+impl Round {
+    fn and(self, other: Round) -> Round {
+        if self == Round::RetrySoon {
+            self
+        } else {
+            other
+        }
+    }
+}
+
+/// Whether a new serving certificate is needed: none yet, two thirds of its life are past,
+/// or the client certificate it was obtained with has since been renewed.
+fn serving_due(
+    serving: Option<&Serving>,
+    client_serial: Option<&str>,
+    link_serial: &str,
+    now: time::OffsetDateTime,
+) -> bool {
+    let renewed_client = client_serial.is_some_and(|serial| serial != link_serial);
+    let expiring = serving.is_none_or(|s| now >= s.info.renew_at());
+    expiring || renewed_client
+}
+
+/// Obtains a new serving certificate when one is due and keeps it in the state directory.
+/// A refusal of the client certificate ends the session.
+async fn renew_serving(
+    shared: &Shared,
+    link: &Link,
+    state: &mut Maintained,
+) -> Result<Round, SessionEnd> {
+    let link_serial = &link.certificate.serial;
+    if !serving_due(
+        state.serving.as_ref(),
+        state.client_serial.as_deref(),
+        link_serial,
+        time::OffsetDateTime::now_utc(),
+    ) {
+        state
+            .client_serial
+            .get_or_insert_with(|| link_serial.clone());
+        return Ok(Round::Done);
+    }
+    match request_serving(shared, link, &state.name).await {
+        Ok(new) => {
+            let saved = shared
+                .dir
+                .write(KEY_FILE, new.key_pem.as_bytes())
+                .and_then(|()| shared.dir.write(CERT_FILE, new.cert_pem.as_bytes()));
+            if let Err(e) = saved {
+                tracing::warn!(error = %http::chain(&e), "cannot keep the event gateway's certificate");
+            }
+            tracing::info!(serial = %new.info.serial, not_after = %new.info.not_after, "obtained the event gateway's certificate");
+            state.serving = Some(new);
+            state.client_serial = Some(link_serial.clone());
+            Ok(Round::Done)
+        }
+        Err(Failure::Refused(reason)) => Err(SessionEnd::Refused(reason)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot obtain the event gateway's certificate; retrying");
+            shared.failure(&e.to_string());
+            Ok(Round::RetrySoon)
+        }
+    }
+}
+
+/// Fetches the CRLs, keeping them on disk when they changed and the last ones when they
+/// cannot be fetched.
+async fn refresh_crls(shared: &Shared, link: &Link, state: &mut Maintained) -> Round {
+    match fetch_crls(link).await {
+        Ok(fetched) => {
+            if fetched != state.crls {
+                save_crls(shared, &fetched);
+                state.crls = fetched;
+            }
+            Round::Done
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot fetch the CRLs; keeping the last ones");
+            Round::RetrySoon
+        }
+    }
+}
+
+/// What the TLS configuration should be built from now, if the gateway may serve at all:
+/// without a CRL revoked certificates would pass, so nothing is served before one.
+fn tls_inputs(state: &Maintained, ca_pem: &str) -> Option<TlsInputs> {
+    let serving = state.serving.as_ref()?;
+    (!state.crls.is_empty()).then(|| TlsInputs {
+        cert_pem: serving.cert_pem.clone(),
+        crls: state.crls.clone(),
+        ca_pem: ca_pem.to_owned(),
+    })
+}
+
+/// Builds and installs the gateway's TLS configuration when what it is built from changed.
+fn configure_tls(
+    shared: &Shared,
+    gateway: &EventGateway,
+    link: &Link,
+    state: &mut Maintained,
+) -> Round {
+    let (Some(serving), Some(inputs)) = (&state.serving, tls_inputs(state, &link.ca_pem)) else {
+        return Round::Done;
+    };
+    if state.installed.as_ref() == Some(&inputs) {
+        return Round::Done;
+    }
+    let built = sextant_tls::server_config(
+        &serving.cert_pem,
+        &serving.key_pem,
+        sextant_tls::ClientAuth::Required {
+            roots_pem: inputs.ca_pem.clone(),
+            crls_der: inputs
+                .crls
+                .iter()
+                .map(|der| rustls::pki_types::CertificateRevocationListDer::from(der.clone()))
+                .collect(),
+        },
+    )
+    .map_err(|e| http::chain(&e))
+    .and_then(|config| gateway.install(shared, config));
+    match built {
+        Ok(()) => {
+            state.installed = Some(inputs);
+            Round::Done
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot configure the event gateway's TLS");
+            shared.failure(&e);
+            Round::RetrySoon
+        }
+    }
+}
+
+/// How long to wait before the next round: the CRL refresh, or a backoff after a failure.
+fn next_wait(round: Round, backoff: &mut Backoff, refresh: Duration) -> Duration {
+    match round {
+        Round::RetrySoon => backoff.next_delay(),
+        Round::Done => {
+            backoff.reset();
+            refresh
+        }
+    }
+}
+
+/// Waits until `deadline`, a configuration change or the renewal of the client certificate
+/// with `serial` (checked every second: a load of the current link). `following` turns false
+/// when the configuration channel closes.
+async fn wait_for_next_round(
+    session: &Session,
+    configuration: &mut ConfigurationFeed,
+    following: &mut bool,
+    deadline: tokio::time::Instant,
+    serial: &str,
+) {
+    loop {
+        let tick = tokio::time::Instant::now() + Duration::from_secs(1);
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline.min(tick)) => {}
+            changed = configuration.changed(), if *following => {
+                if changed.is_ok() {
+                    return;
+                }
+                *following = false;
+            }
+        }
+        if tokio::time::Instant::now() >= deadline
+            || session.link.load().certificate.serial != serial
+        {
+            return;
+        }
+    }
+}
+
 /// Keeps the event gateway's certificate, CRLs and TLS configuration current while the
 /// session lasts; ends only when the management plane refuses the client certificate.
 pub(crate) async fn maintain(
@@ -318,11 +524,14 @@ pub(crate) async fn maintain(
         return std::future::pending().await;
     };
     let name = gateway.config.name();
-    let mut serving = load_serving(shared, &name);
-    let mut crls = load_crls(shared);
+    let mut state = Maintained {
+        serving: load_serving(shared, &name),
+        name,
+        crls: load_crls(shared),
+        client_serial: None,
+        installed: None,
+    };
     let mut configuration = shared.configuration.subscribe();
-    let mut client_serial: Option<String> = None;
-    let mut installed: Option<(String, Vec<Vec<u8>>, String)> = None;
     let mut backoff = Backoff::default();
     let mut following = true;
     loop {
@@ -331,106 +540,90 @@ pub(crate) async fn maintain(
             client: link.client.clone(),
             base: link.base.clone(),
         })));
-        let renewed_client = client_serial
-            .as_ref()
-            .is_some_and(|serial| *serial != link.certificate.serial);
-        let due = serving
-            .as_ref()
-            .is_none_or(|s| time::OffsetDateTime::now_utc() >= s.info.renew_at());
-        let mut retry_soon = false;
-        if due || renewed_client {
-            match request_serving(shared, &link, &name).await {
-                Ok(new) => {
-                    let saved = shared
-                        .dir
-                        .write(KEY_FILE, new.key_pem.as_bytes())
-                        .and_then(|()| shared.dir.write(CERT_FILE, new.cert_pem.as_bytes()));
-                    if let Err(e) = saved {
-                        tracing::warn!(error = %http::chain(&e), "cannot keep the event gateway's certificate");
-                    }
-                    tracing::info!(serial = %new.info.serial, not_after = %new.info.not_after, "obtained the event gateway's certificate");
-                    serving = Some(new);
-                    client_serial = Some(link.certificate.serial.clone());
-                }
-                Err(Failure::Refused(reason)) => return SessionEnd::Refused(reason),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot obtain the event gateway's certificate; retrying");
-                    shared.failure(&e.to_string());
-                    retry_soon = true;
-                }
-            }
-        } else if client_serial.is_none() {
-            client_serial = Some(link.certificate.serial.clone());
-        }
-        match fetch_crls(&link).await {
-            Ok(fetched) => {
-                if fetched != crls {
-                    save_crls(shared, &fetched);
-                    crls = fetched;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot fetch the CRLs; keeping the last ones");
-                retry_soon = true;
-            }
-        }
-        // Without a CRL, revoked certificates would pass: nothing is served before one.
-        if let Some(serving) = &serving
-            && !crls.is_empty()
-        {
-            let inputs = (serving.cert_pem.clone(), crls.clone(), link.ca_pem.clone());
-            if installed.as_ref() != Some(&inputs) {
-                let built = sextant_tls::server_config(
-                    &serving.cert_pem,
-                    &serving.key_pem,
-                    sextant_tls::ClientAuth::Required {
-                        roots_pem: link.ca_pem.clone(),
-                        crls_der: crls
-                            .iter()
-                            .map(|der| {
-                                rustls::pki_types::CertificateRevocationListDer::from(der.clone())
-                            })
-                            .collect(),
-                    },
-                )
-                .map_err(|e| http::chain(&e))
-                .and_then(|config| gateway.install(shared, config));
-                match built {
-                    Ok(()) => installed = Some(inputs),
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot configure the event gateway's TLS");
-                        shared.failure(&e);
-                        retry_soon = true;
-                    }
-                }
-            }
-        }
-        let wait = if retry_soon {
-            backoff.next_delay()
-        } else {
-            backoff = Backoff::default();
-            gateway.config.crl_refresh
+        let renewed = match renew_serving(shared, &link, &mut state).await {
+            Ok(round) => round,
+            Err(end) => return end,
         };
+        let crls = refresh_crls(shared, &link, &mut state).await;
+        let tls = configure_tls(shared, gateway, &link, &mut state);
+        let round = renewed.and(crls).and(tls);
+        let wait = next_wait(round, &mut backoff, gateway.config.crl_refresh);
         let deadline = tokio::time::Instant::now() + wait;
-        let serial = link.certificate.serial.clone();
-        // Until the refresh is due, the configuration changes or the client certificate is
-        // renewed (checked every second: a load of the current link).
-        loop {
-            let tick = tokio::time::Instant::now() + Duration::from_secs(1);
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline.min(tick)) => {}
-                changed = configuration.changed(), if following => {
-                    if changed.is_ok() {
-                        break;
-                    }
-                    following = false;
-                }
-            }
-            if tokio::time::Instant::now() >= deadline
-                || session.link.load().certificate.serial != serial
-            {
-                break;
-            }
+        wait_for_next_round(
+            session,
+            &mut configuration,
+            &mut following,
+            deadline,
+            &link.certificate.serial,
+        )
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::OffsetDateTime;
+
+    fn serving(not_before: i64, not_after: i64) -> Serving {
+        Serving {
+            cert_pem: "CERT".into(),
+            key_pem: "KEY".into(),
+            info: CertificateInfo {
+                serial: "aa".into(),
+                not_before: OffsetDateTime::from_unix_timestamp(not_before).unwrap(),
+                not_after: OffsetDateTime::from_unix_timestamp(not_after).unwrap(),
+            },
         }
+    }
+
+    fn maintained(serving: Option<Serving>, crls: Vec<Vec<u8>>) -> Maintained {
+        Maintained {
+            name: "localhost".into(),
+            serving,
+            crls,
+            client_serial: None,
+            installed: None,
+        }
+    }
+
+    #[test]
+    fn a_serving_certificate_is_due_when_missing_old_or_its_client_renewed() {
+        let at = |t| OffsetDateTime::from_unix_timestamp(t).unwrap();
+        let fresh = serving(0, 300);
+        // Renewed at two thirds of its life (200).
+        assert!(serving_due(None, None, "c1", at(10)));
+        assert!(!serving_due(Some(&fresh), None, "c1", at(199)));
+        assert!(serving_due(Some(&fresh), None, "c1", at(200)));
+        assert!(!serving_due(Some(&fresh), Some("c1"), "c1", at(10)));
+        assert!(serving_due(Some(&fresh), Some("c1"), "c2", at(10)));
+    }
+
+    #[test]
+    fn nothing_is_served_without_a_certificate_and_a_crl() {
+        assert!(tls_inputs(&maintained(None, vec![vec![1]]), "CA").is_none());
+        assert!(tls_inputs(&maintained(Some(serving(0, 300)), vec![]), "CA").is_none());
+        let inputs = tls_inputs(&maintained(Some(serving(0, 300)), vec![vec![1]]), "CA");
+        assert!(inputs.is_some_and(|i| i
+            == TlsInputs {
+                cert_pem: "CERT".into(),
+                crls: vec![vec![1]],
+                ca_pem: "CA".into(),
+            }));
+    }
+
+    #[test]
+    fn a_failed_part_makes_the_round_retry_soon() {
+        use Round::{Done, RetrySoon};
+        assert_eq!(Done.and(Done), Done);
+        assert_eq!(RetrySoon.and(Done), RetrySoon);
+        assert_eq!(Done.and(RetrySoon), RetrySoon);
+        let refresh = Duration::from_secs(30);
+        let mut backoff = Backoff::default();
+        assert!(next_wait(RetrySoon, &mut backoff, refresh) <= crate::backoff::BASE);
+        assert!(next_wait(RetrySoon, &mut backoff, refresh) <= 2 * crate::backoff::BASE);
+        assert_eq!(next_wait(Done, &mut backoff, refresh), refresh);
+        // A success starts the backoff over.
+        assert_eq!(backoff.ceiling(), crate::backoff::BASE);
     }
 }

@@ -85,8 +85,7 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{
-    AgentConfig, BootstrapConfig, CONSOLE_URL_LABEL, ConfigError, EVENT_SERVICE_URL_LABEL,
-    EventGatewayConfig,
+    AgentConfig, BootstrapConfig, CONSOLE_URL_LABEL, ConfigError, EventGatewayConfig,
 };
 pub use error::AgentError;
 pub use sextant_client::certs;

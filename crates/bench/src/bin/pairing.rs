@@ -9,18 +9,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
-use base64::Engine;
+use anyhow::{Context, Result, anyhow, ensure};
 use clap::Parser;
-use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P256_SHA256};
 use serde_json::{Value, json};
+use sextant_bench::BackendArg;
+use sextant_bench::pairing;
 use sextant_test_support::{Backend, TestDatabase};
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum BackendArg {
-    Sqlite,
-    Postgres,
-}
 
 #[derive(Parser)]
 #[command(about = "Pairings per second through the Connector (GOALS.md P1)")]
@@ -35,11 +29,7 @@ struct Args {
     concurrency: usize,
 }
 
-const CONFIGURATION: &str =
-    "{ configuration { token { token } certificateSigningRequestInfo { subject } } }";
-const SIGN: &str =
-    "mutation($csr: String!) { signCertificateSigningRequest(csr: $csr) { clientCertificate } }";
-
+/// The Director as the administrator, and the Connector.
 struct Client {
     http: reqwest::Client,
     base: String,
@@ -48,75 +38,13 @@ struct Client {
 
 impl Client {
     async fn director(&self, query: &str, vars: Value) -> Result<Value> {
-        let body: Value = self
-            .http
-            .post(format!("{}/director/graphql", self.base))
-            .bearer_auth(&self.admin)
-            .json(&json!({"query": query, "variables": vars}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        if let Some(errors) = body.get("errors") {
-            bail!("director: {errors}");
-        }
-        Ok(body["data"].clone())
+        sextant_bench::director(&self.http, &self.base, &self.admin, query, vars).await
     }
 
-    async fn connector(&self, token: &str, query: &str, vars: Value) -> Result<Value> {
-        let body: Value = self
-            .http
-            .post(format!("{}/connector/graphql", self.base))
-            .header("Connector-Token", token)
-            .json(&json!({"query": query, "variables": vars}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        if let Some(errors) = body.get("errors") {
-            bail!("connector: {errors}");
-        }
-        Ok(body["data"].clone())
-    }
-
-    /// One whole pairing; answers the client certificate (PEM).
-    async fn pair(&self, token: &str) -> Result<String> {
-        let config = self.connector(token, CONFIGURATION, json!({})).await?;
-        let config = &config["configuration"];
-        let csr_token = config["token"]["token"]
-            .as_str()
-            .ok_or_else(|| anyhow!("no CSR token"))?;
-        let subject = config["certificateSigningRequestInfo"]["subject"]
-            .as_str()
-            .ok_or_else(|| anyhow!("no subject"))?;
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-        let mut dn = DistinguishedName::new();
-        for part in subject.split(',') {
-            let (name, value) = part
-                .split_once('=')
-                .ok_or_else(|| anyhow!("bad subject {subject}"))?;
-            let ty = match name {
-                "O" => DnType::OrganizationName,
-                "OU" => DnType::OrganizationalUnitName,
-                "L" => DnType::LocalityName,
-                "ST" => DnType::StateOrProvinceName,
-                "C" => DnType::CountryName,
-                "CN" => DnType::CommonName,
-                other => bail!("unexpected attribute {other}"),
-            };
-            dn.push(ty, value);
-        }
-        let mut params = CertificateParams::default();
-        params.distinguished_name = dn;
-        let pem = params.serialize_request(&key)?.pem()?;
-        let csr = base64::engine::general_purpose::STANDARD.encode(pem);
-        let signed = self.connector(csr_token, SIGN, json!({"csr": csr})).await?;
-        let cert = signed["signCertificateSigningRequest"]["clientCertificate"]
-            .as_str()
-            .ok_or_else(|| anyhow!("no certificate"))?;
-        Ok(String::from_utf8(
-            base64::engine::general_purpose::STANDARD.decode(cert)?,
-        )?)
+    /// One whole pairing, as the agent and the application client pair.
+    async fn pair(&self, token: &str) -> Result<()> {
+        pairing::pair(&self.http, &self.base, token).await?;
+        Ok(())
     }
 }
 
@@ -132,10 +60,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() -> Result<()> {
     let args = Args::parse();
     ensure!(args.pairings > 0 && args.concurrency > 0, "nothing to do");
-    let backend = match args.backend {
-        BackendArg::Sqlite => Backend::Sqlite,
-        BackendArg::Postgres => Backend::Postgres,
-    };
+    let backend = args.backend.backend();
     let db = TestDatabase::create(backend).await;
     let data_dir = db.dir.join("data");
     let server = sextant_server::start(sextant_server::ServerConfig {
@@ -249,11 +174,7 @@ async fn main() -> Result<()> {
     // No double redemption: used tokens (a sample) are refused.
     let mut reused_ok = 0;
     for token in tokens.iter().step_by((tokens.len() / 100).max(1)) {
-        if client
-            .connector(token, CONFIGURATION, json!({}))
-            .await
-            .is_ok()
-        {
+        if pairing::token_accepted(&client.http, &client.base, token).await {
             reused_ok += 1;
         }
     }
@@ -263,7 +184,7 @@ async fn main() -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "P1 pairing ({}): {} pairings, concurrency {}, {} failed, {} reused tokens accepted",
-        args.backend_name(),
+        args.backend.name(),
         latencies.len(),
         args.concurrency,
         failures,
@@ -282,13 +203,4 @@ async fn main() -> Result<()> {
         "{reused_ok} used tokens were accepted again"
     );
     Ok(())
-}
-
-impl Args {
-    fn backend_name(&self) -> &'static str {
-        match self.backend {
-            BackendArg::Sqlite => "SQLite",
-            BackendArg::Postgres => "PostgreSQL",
-        }
-    }
 }

@@ -12,10 +12,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
 
-use super::{
-    APIS_PER_APP, Config, Counter, Gql, Limit, REGISTER, Report, app_input, measure, ms,
-    register_runtime,
-};
+use crate::gql::Gql;
+use crate::inputs::app_input;
+use crate::measure::{Counter, Limit, Report, measure, ms};
+use crate::p3::register_runtime;
+use crate::{APIS_PER_APP, Config, REGISTER};
 
 pub(super) const WRITES_SCENARIO: &str = "WRITES";
 pub(super) const SPARE_SCENARIO: &str = "SPARE";

@@ -58,14 +58,8 @@ const STEP_WAIT: Duration = Duration::from_secs(90);
 const CLEANUP_WAIT: Duration = Duration::from_secs(60);
 
 pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    crate::process::init_logs("warn", std::io::stderr);
+    let runtime = crate::process::async_runtime()?;
     runtime.block_on(demo(args))
 }
 
@@ -237,7 +231,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             Ok(()) => Ended::Passed,
             Err(failure) => Ended::Failed(failure),
         },
-        () = crate::shutdown_signal() => Ended::Interrupted,
+        () = crate::process::shutdown_signal() => Ended::Interrupted,
     };
 
     match &ended {
@@ -249,7 +243,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             ));
             if !args.ci {
                 look_around(&base, &data, &server, &progress);
-                crate::shutdown_signal().await;
+                crate::process::shutdown_signal().await;
                 say("\nInterrupted.");
             }
         }
@@ -283,7 +277,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     say("\nCleaning up…");
     tokio::select! {
         () = clean_up(&ctx, &progress) => {}
-        () = crate::shutdown_signal() => say("Interrupted again: stopping the rest at once."),
+        () = crate::process::shutdown_signal() => say("Interrupted again: stopping the rest at once."),
         () = tokio::time::sleep(CLEANUP_WAIT) => say("Cleaning up takes too long: stopping the rest at once."),
     }
     // Whatever the deprovisioning did: no agent of this demo outlives it.

@@ -1,0 +1,145 @@
+//! `sextant admin`: commands that work on the data directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use sextant_domain::{Scope, TenantId};
+
+#[derive(Subcommand)]
+pub(crate) enum AdminCommand {
+    /// Print a signed token for a tenant with the given scopes.
+    Token {
+        #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "./sextant-data")]
+        data_dir: PathBuf,
+        /// The tenant (a UUID). Repeat to allow several; the first is the default and others
+        /// are selected with the `Tenant` header.
+        #[arg(long, required = true)]
+        tenant: Vec<uuid::Uuid>,
+        /// Space-separated scopes, e.g. "application:read application:write".
+        #[arg(long)]
+        scopes: String,
+        /// The token's subject.
+        #[arg(long, default_value = "admin")]
+        subject: String,
+        /// Lifetime, e.g. "1h", "30d".
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+    /// Start a CA rotation: a new CA signs client certificates from the next server start on;
+    /// the current one stays trusted (and keeps issuing the listeners' certificate) until
+    /// `retire-previous-ca`. See the README's "Rotating the CA".
+    RotateCa {
+        #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "./sextant-data")]
+        data_dir: PathBuf,
+    },
+    /// End a CA rotation: stop trusting the previous CA. Refused while clients still hold
+    /// unrevoked, unexpired certificates of it, unless --force.
+    RetirePreviousCa {
+        #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "./sextant-data")]
+        data_dir: PathBuf,
+        /// The database the servers use; default: SQLite in the data directory.
+        #[arg(long, env = "SEXTANT_DATABASE_URL")]
+        database_url: Option<String>,
+        /// Retire even though clients still depend on the previous CA (they are cut off).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Runs one administrative command.
+pub(crate) fn run(command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::Token {
+            data_dir,
+            tenant,
+            scopes,
+            subject,
+            ttl,
+        } => token(&data_dir, tenant, &scopes, &subject, ttl),
+        AdminCommand::RotateCa { data_dir } => rotate_ca(&data_dir),
+        AdminCommand::RetirePreviousCa {
+            data_dir,
+            database_url,
+            force,
+        } => retire_previous_ca(&data_dir, database_url.as_deref(), force),
+    }
+}
+
+/// Prints a signed user token for `tenants` with `scopes`.
+fn token(
+    data_dir: &Path,
+    tenant: Vec<uuid::Uuid>,
+    scopes: &str,
+    subject: &str,
+    ttl: Duration,
+) -> anyhow::Result<()> {
+    let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();
+    if let Some(unknown) = scopes.iter().find(|s| Scope::parse(s).is_none()) {
+        eprintln!("warning: {unknown:?} is not a scope Sextant checks; it grants nothing");
+    }
+    let issuer = sextant_server::load_issuer(data_dir).with_context(|| {
+        format!(
+            "no signing key in {} (start `sextant server --data-dir {}` once first)",
+            data_dir.display(),
+            data_dir.display()
+        )
+    })?;
+    let tenants: Vec<TenantId> = tenant.into_iter().map(TenantId).collect();
+    println!("{}", issuer.issue(subject, &tenants, &scopes, ttl)?);
+    Ok(())
+}
+
+/// Starts a CA rotation in `data_dir` and says what to do next.
+fn rotate_ca(data_dir: &Path) -> anyhow::Result<()> {
+    let rotation = sextant_server::rotate_ca(data_dir)
+        .with_context(|| format!("cannot rotate the CA in {}", data_dir.display()))?;
+    print!("{}", rotation.new_ca_pem);
+    eprintln!(
+        "The new CA is in {dir}/ca.crt (printed above); the previous one is in \
+         {dir}/ca-previous.crt.\n\
+         Next: copy ca.crt, ca.key, ca-previous.crt and ca-previous.key to every \
+         replica's data directory and restart the servers one by one. Clients keep \
+         working and get certificates of the new CA when they renew. Once they have, \
+         run `sextant admin retire-previous-ca`.",
+        dir = data_dir.display()
+    );
+    Ok(())
+}
+
+/// Ends a CA rotation, unless clients still depend on the previous CA and not `force`.
+fn retire_previous_ca(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    force: bool,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let outcome = runtime.block_on(sextant_server::retire_previous_ca(
+        data_dir,
+        database_url,
+        force,
+    ))?;
+    match outcome {
+        sextant_server::Retirement::NothingToRetire => {
+            eprintln!("There is no previous CA: nothing to retire.");
+            Ok(())
+        }
+        sextant_server::Retirement::ClientsRemain(n) => anyhow::bail!(
+            "{n} client(s) hold unrevoked, unexpired certificates of the previous CA and \
+             none of the current one; they must renew first (or be revoked). --force \
+             retires it anyway."
+        ),
+        sextant_server::Retirement::Retired { clients_cut_off } => {
+            eprintln!(
+                "Retired the previous CA ({clients_cut_off} client(s) cut off). \
+                 Remove ca-previous.crt and ca-previous.key from every replica and \
+                 restart the servers: the listeners' certificate is then issued by \
+                 the new CA."
+            );
+            Ok(())
+        }
+    }
+}
