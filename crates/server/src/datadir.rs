@@ -217,7 +217,7 @@ pub struct Rotation {
 /// Rotates the CA in a data directory: a new CA signs client certificates from the next
 /// server start on, and the current one becomes the previous CA, still trusted for client
 /// certificates and still issuing the listeners' certificate until it is retired
-/// ([`retire_previous_ca`]). Refused while a previous CA exists (retire it first).
+/// (`retire_previous_ca`). Refused while a previous CA exists (retire it first).
 pub fn rotate_ca(dir: &Path) -> Result<Rotation, ServerError> {
     finish_ca_rotation(dir)?;
     if load_ca(dir, CA_FILES)?.is_none() {

@@ -48,8 +48,8 @@ pub(crate) enum AppCommand {
         /// A YAML or JSON manifest with `apis`, `events` and `documents`.
         #[arg(long)]
         file: Option<PathBuf>,
-        /// An OpenAPI document registered as an API (name from info.title, target URL from
-        /// servers[0].url).
+        /// An OpenAPI document registered as an API (name from `info.title`, target URL from
+        /// `servers[0].url`).
         #[arg(long)]
         openapi: Option<PathBuf>,
         /// An AsyncAPI document registered as an event API (name from info.title).
@@ -58,7 +58,7 @@ pub(crate) enum AppCommand {
         /// The name for --openapi/--asyncapi instead of info.title.
         #[arg(long)]
         name: Option<String>,
-        /// The target URL for --openapi instead of servers[0].url.
+        /// The target URL for --openapi instead of `servers[0].url`.
         #[arg(long)]
         target_url: Option<String>,
     },

@@ -16,7 +16,8 @@ pub(crate) struct ServerArgs {
     /// the data directory.
     #[arg(long, env = "SEXTANT_DATABASE_URL")]
     database_url: Option<String>,
-    /// Main listener (HTTPS): the Director for users, health and metrics.
+    /// Main listener (HTTPS): the Director, the Provisioner, the token-secured Connector, the
+    /// OAuth2 token endpoint, health and metrics.
     #[arg(long, env = "SEXTANT_LISTEN", default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
     /// mTLS listener: certificate-secured APIs for applications and runtimes.

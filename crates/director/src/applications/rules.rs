@@ -80,7 +80,7 @@ fn app_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ {
 
 /// `registerApplication`: the application, its labels (`scenarios` defaults to `DEFAULT`),
 /// the `integration-system-id` label, and its children (prepared, and fetched, beforehand by
-/// [`crate::catalog::children::prepare_children`]).
+/// `catalog::children::prepare_children`).
 pub async fn register_application(
     tx: &mut dyn Tx,
     tenant: TenantId,
