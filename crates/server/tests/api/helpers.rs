@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sextant_domain::TenantId;
 pub use sextant_test_server::Backend;
 use sextant_test_server::{Setup, TestServer, loopback_config};
+pub use sextant_test_support::assert_error_code;
 
 /// Every scope the Director checks.
 pub const ALL_SCOPES: &[&str] = &[
@@ -129,6 +130,25 @@ impl TestApp {
     /// Runs a GraphQL request as the administrator that must fail; returns the first message.
     pub async fn gql_err(&self, query: &str, variables: Value) -> String {
         error_of(&self.gql_as(&self.admin_token, query, variables).await)
+    }
+
+    /// Runs a GraphQL request as the administrator that must fail with `code`, the error
+    /// code a client branches on (`extensions.code`); returns the first message.
+    pub async fn gql_error(&self, code: &str, query: &str, variables: Value) -> String {
+        self.gql_error_as(code, &self.admin_token, query, variables)
+            .await
+    }
+
+    /// Runs a GraphQL request as `token` that must fail with `code`; returns the first
+    /// message.
+    pub async fn gql_error_as(
+        &self,
+        code: &str,
+        token: &str,
+        query: &str,
+        variables: Value,
+    ) -> String {
+        assert_error_code(&self.gql_as(token, query, variables).await, code)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -299,11 +319,6 @@ pub fn event_input(name: &str) -> Value {
 }
 
 impl TestApp {
-    /// Runs a GraphQL request as `token` that must fail; returns the first message.
-    pub async fn gql_err_as(&self, token: &str, query: &str, variables: Value) -> String {
-        error_of(&self.gql_as(token, query, variables).await)
-    }
-
     /// Adds an API definition to an application and returns its id.
     pub async fn add_api(&self, app_id: &str, input: Value) -> String {
         self.gql(
