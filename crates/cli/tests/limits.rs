@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use common::{BIN, Backend, Plane, agent_pid};
+use sextant_test_support::on_both_backends;
 
 on_both_backends!(held_open_connections_stop_neither_health_nor_runtimes);
 
@@ -94,21 +95,7 @@ async fn server_with_a_low_file_limit(backend: Backend) -> (ServerProcess, Plane
         .unwrap()
         .trim()
         .to_owned();
-    let ca = std::fs::read(data_dir.join("ca.crt")).unwrap();
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let plane = Plane {
-        server: None,
-        backend,
-        data_dir,
-        ports,
-        client,
-        token,
-        db,
-    };
+    let plane = Plane::attach(backend, db, data_dir, ports, token);
     (process, plane)
 }
 
@@ -165,7 +152,7 @@ async fn closed_within<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, within: 
 
 async fn held_open_connections_stop_neither_health_nor_runtimes(backend: Backend) {
     let (mut server, plane) = server_with_a_low_file_limit(backend).await;
-    let (main, mtls) = plane.ports;
+    let (main, mtls) = (plane.main_port, plane.mtls_port);
     let ca = std::fs::read(plane.data_dir.join("ca.crt")).unwrap();
 
     // A runtime, provisioned through the Provisioner: its agent (a child of the server,

@@ -8,9 +8,10 @@ mod common;
 use serde_json::{Value, json};
 
 use common::{
-    BIN, Backend, OPENAPI, Plane, TENANT, agent_pid, eventually, fake_api, process_runs_in,
+    BIN, Backend, OPENAPI, Plane, TENANT, WAIT, agent_pid, eventually, fake_api, process_runs_in,
     through_gateway,
 };
+use sextant_test_support::on_both_backends;
 
 on_both_backends!(
     a_name_never_captures_a_gateway_call_addressed_by_id,
@@ -104,7 +105,7 @@ async fn a_name_never_captures_a_gateway_call_addressed_by_id(backend: Backend) 
         .runtime_dir(&runtime)
         .join("state")
         .join("applied-configuration.json");
-    common::eventually("both applications applied", || {
+    common::eventually(WAIT, "both applications applied", || {
         let applied = applied.clone();
         let (victim, victim_api) = (victim.clone(), victim_api.clone());
         async move {
@@ -296,7 +297,7 @@ async fn provision_use_and_deprovision_a_local_runtime(backend: Backend) {
             json!({"api": api, "rt": runtime, "in": {"credential": {"basic": {"username": "runtime-user", "password": "runtime-pass"}}}}),
         )
         .await;
-    eventually("the runtime's own credentials applied", || async {
+    eventually(WAIT, "the runtime's own credentials applied", || async {
         through_gateway(gateway, "shop", "orders").await == (200, "runtime".into())
     })
     .await;
@@ -307,7 +308,7 @@ async fn provision_use_and_deprovision_a_local_runtime(backend: Backend) {
             json!({"id": api}),
         )
         .await;
-    eventually("the API removed from the gateway", || async {
+    eventually(WAIT, "the API removed from the gateway", || async {
         through_gateway(gateway, "shop", "orders").await.0 == 404
     })
     .await;
@@ -330,11 +331,15 @@ async fn provision_use_and_deprovision_a_local_runtime(backend: Backend) {
     assert!(!process_runs_in(pid, &dir), "the agent process is gone");
     assert!(!dir.exists(), "the runtime's directory is removed");
     assert!(plane.director_runtime(&runtime).await.is_none());
-    eventually("the deprovisioned runtime's certificate refused", || {
-        let agent = agent.clone();
-        let plane = &plane;
-        async move { !plane.accepted(&agent).await }
-    })
+    eventually(
+        WAIT,
+        "the deprovisioned runtime's certificate refused",
+        || {
+            let agent = agent.clone();
+            let plane = &plane;
+            async move { !plane.accepted(&agent).await }
+        },
+    )
     .await;
     let status = plane.runtime_status(&runtime).await;
     assert_eq!(status["lastOperationStatus"]["operation"], "Deprovision");
@@ -371,7 +376,7 @@ async fn server_and_agent_restarts_resume(backend: Backend) {
             json!({"in": {"name": "late", "providerName": "acme", "labels": {"scenarios": ["DEFAULT"]}}}),
         )
         .await;
-    eventually("a change after the restart applied", || async {
+    eventually(WAIT, "a change after the restart applied", || async {
         std::fs::read_to_string(&config_file).is_ok_and(|t| t.contains("\"late\""))
     })
     .await;
@@ -384,9 +389,12 @@ async fn server_and_agent_restarts_resume(backend: Backend) {
         rustix::process::Signal::KILL,
     )
     .unwrap();
-    eventually("the agent gone", || async { agent_pid(&dir).is_none() }).await;
+    eventually(WAIT, "the agent gone", || async {
+        agent_pid(&dir).is_none()
+    })
+    .await;
     plane.restart().await;
-    eventually("the agent started again", || async {
+    eventually(WAIT, "the agent started again", || async {
         agent_pid(&dir).is_some()
     })
     .await;
@@ -397,7 +405,7 @@ async fn server_and_agent_restarts_resume(backend: Backend) {
             json!({"in": {"name": "later", "providerName": "acme", "labels": {"scenarios": ["DEFAULT"]}}}),
         )
         .await;
-    eventually("the restarted agent applies changes", || async {
+    eventually(WAIT, "the restarted agent applies changes", || async {
         std::fs::read_to_string(&config_file).is_ok_and(|t| t.contains("\"later\""))
     })
     .await;
@@ -441,7 +449,7 @@ async fn reconnect_and_upgrade(backend: Backend) {
     let new_cert = std::fs::read(dir.join("state").join("client.crt")).unwrap();
     assert_ne!(old_cert, new_cert, "a new certificate");
     assert!(plane.accepted(&plane.agent_client(&runtime)).await);
-    eventually("the old certificate refused", || {
+    eventually(WAIT, "the old certificate refused", || {
         let old = old.clone();
         let plane = &plane;
         async move { !plane.accepted(&old).await }
@@ -606,7 +614,7 @@ async fn one_operation_at_a_time_and_bad_input(backend: Backend) {
         "runtime:read runtime:write",
     );
     let body = plane
-        .post(
+        .graphql(
             "/provisioner/graphql",
             &other,
             "query($id: String!) { runtimeOperationStatus(id: $id) { id } runtimeStatus(id: $rt) { runtimeConnectionStatus { status } } }"
@@ -619,7 +627,7 @@ async fn one_operation_at_a_time_and_bad_input(backend: Backend) {
     assert!(body["data"]["runtimeOperationStatus"].is_null());
     assert!(body["data"]["runtimeStatus"].is_null());
     let body = plane
-        .post(
+        .graphql(
             "/provisioner/graphql",
             &other,
             "mutation($id: String!) { deprovisionRuntime(id: $id) }",
@@ -634,7 +642,7 @@ async fn one_operation_at_a_time_and_bad_input(backend: Backend) {
     );
     let reader = issuer(TENANT, "runtime:read");
     let body = plane
-        .post(
+        .graphql(
             "/provisioner/graphql",
             &reader,
             "mutation($id: String!) { deprovisionRuntime(id: $id) }",
@@ -647,7 +655,7 @@ async fn one_operation_at_a_time_and_bad_input(backend: Backend) {
     );
     let response = plane
         .client
-        .post(format!("https://localhost:{}/provisioner/graphql", plane.ports.0))
+        .post(format!("https://localhost:{}/provisioner/graphql", plane.main_port))
         .json(&json!({"query": "{ runtimeStatus(id: \"x\") { runtimeConnectionStatus { status } } }"}))
         .send()
         .await
@@ -665,7 +673,10 @@ async fn one_operation_at_a_time_and_bad_input(backend: Backend) {
         .clone();
     let token: Value = plane
         .client
-        .post(format!("https://localhost:{}/oauth2/token", plane.ports.0))
+        .post(format!(
+            "https://localhost:{}/oauth2/token",
+            plane.main_port
+        ))
         .basic_auth(
             client["clientId"].as_str().unwrap(),
             client["clientSecret"].as_str(),
@@ -679,7 +690,7 @@ async fn one_operation_at_a_time_and_bad_input(backend: Backend) {
         .await
         .unwrap();
     let body = plane
-        .post(
+        .graphql(
             "/provisioner/graphql",
             token["access_token"].as_str().unwrap(),
             "mutation($id: String!) { deprovisionRuntime(id: $id) }",

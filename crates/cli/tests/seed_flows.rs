@@ -17,7 +17,8 @@ use sextant_app::{AppClient, PairOptions};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use common::{Backend, OPENAPI, Plane, eventually, fake_api, through_gateway};
+use common::{Backend, OPENAPI, Plane, WAIT, eventually, fake_api, through_gateway};
+use sextant_test_support::on_both_backends;
 
 on_both_backends!(
     application_pairing,
@@ -310,6 +311,7 @@ async fn runtime_ready_notification_by_webhook(backend: Backend) {
             .to_owned();
     // The pull the webhook triggered (after READY and the eventing URL) is saved.
     eventually(
+        WAIT,
         "the notified application pulled the configuration",
         || async {
             client.saved_configuration().unwrap().is_some_and(|c| {
@@ -347,7 +349,7 @@ async fn runtime_configuration_update(backend: Backend) {
     assert!(applied(&plane, &runtime).contains("\"shop\""));
     let started = Instant::now();
     register_api(&client, "late-orders", "https://shop.example/late").await;
-    eventually("the runtime's agent applied the new API", || async {
+    eventually(WAIT, "the runtime's agent applied the new API", || async {
         applied(&plane, &runtime).contains("late-orders")
     })
     .await;
@@ -375,6 +377,7 @@ async fn api_credentials_flow_with_an_application_that_answers_credential_reques
     let runtime = provisioned_runtime(&plane, "rt").await;
     let port = gateway_port(&plane, &runtime).await;
     eventually(
+        WAIT,
         "the runtime calls the API with the credentials the application set",
         || async { through_gateway(port, "shop", "orders").await == (200, "runtime".to_owned()) },
     )
@@ -401,7 +404,7 @@ async fn api_credentials_flow_with_an_application_without_a_webhook(backend: Bac
     let runtime = provisioned_runtime(&plane, "rt").await;
     let port = gateway_port(&plane, &runtime).await;
     // No credentials yet: the API refuses the runtime's call.
-    eventually("the runtime sees the API", || async {
+    eventually(WAIT, "the runtime sees the API", || async {
         through_gateway(port, "shop", "orders").await.0 == 401
     })
     .await;
@@ -414,6 +417,7 @@ async fn api_credentials_flow_with_an_application_without_a_webhook(backend: Bac
         .await
         .unwrap();
     eventually(
+        WAIT,
         "the runtime calls the API with the new credentials",
         || async { through_gateway(port, "shop", "orders").await == (200, "runtime".to_owned()) },
     )

@@ -9,7 +9,7 @@ use serde_json::json;
 use sextant_domain::TenantId;
 use sextant_domain::provisioning::{Operation, OperationKind, OperationState, ProvisionedRuntime};
 use sextant_store::{Store, StoreError};
-use sextant_test_support::{Backend, TestDatabase};
+use sextant_test_support::{Backend, TestDatabase, on_both_backends};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -177,12 +177,4 @@ async fn operations(backend: Backend) {
     tx.commit().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operations_on_sqlite() {
-    operations(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operations_on_postgres() {
-    operations(Backend::Postgres).await;
-}
+on_both_backends!(operations);

@@ -13,7 +13,7 @@ use sextant_domain::{
     EventSpec, EventSpecType, PageRequest, SpecFormat, TenantId,
 };
 use sextant_store::{Store, spec_sha256};
-use sextant_test_support::{Backend, TestDatabase};
+use sextant_test_support::{Backend, TestDatabase, on_both_backends};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -445,27 +445,6 @@ async fn legacy_rows_pg(
             .await
             .unwrap();
     }
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await
-                }
-            )*
-        }
-    };
 }
 
 on_both_backends!(

@@ -10,7 +10,7 @@ use sextant_domain::{
     SystemAuthOwner, TenantId,
 };
 use sextant_store::Store;
-use sextant_test_support::{Backend, TestDatabase};
+use sextant_test_support::{Backend, TestDatabase, on_both_backends};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -273,20 +273,9 @@ async fn liveness_is_checked_without_using_the_token_up(backend: Backend) {
     );
 }
 
-macro_rules! both {
-    ($($name:ident),*) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::Backend::Postgres).await })*
-        }
-    };
-}
-
-both!(
+// Fifty redemptions race on four threads.
+on_both_backends!(
+    workers = 4;
     fifty_concurrent_redemptions_one_wins,
     expired_tokens_redeem_nothing_and_are_purged,
     tokens_go_with_their_system_auth_and_owner,

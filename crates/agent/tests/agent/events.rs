@@ -31,8 +31,8 @@ async fn pair_application(server: &TestServer, app_id: &str) -> AppIdentity {
         .to_owned();
     let connector = |token: String, query: &'static str, vars: Value| {
         let request = server
-            .admin
-            .post(format!("{}/connector/graphql", server.base()))
+            .client
+            .post(format!("{}/connector/graphql", server.base))
             .header("Connector-Token", token)
             .json(&json!({"query": query, "variables": vars}));
         async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
@@ -90,8 +90,8 @@ async fn pair_application(server: &TestServer, app_id: &str) -> AppIdentity {
 /// The runtime serving CA, as applications fetch it.
 async fn serving_ca(server: &TestServer) -> String {
     server
-        .admin
-        .get(format!("{}/connector/runtime-serving-ca", server.base()))
+        .client
+        .get(format!("{}/connector/runtime-serving-ca", server.base))
         .send()
         .await
         .unwrap()

@@ -1,15 +1,17 @@
 //! A real server on loopback (its own data directory and database), a seeded scenario, and
 //! agents run in-process against it.
 
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use sextant_agent::{Agent, AgentConfig, AgentError, AgentHandle, AgentStatus, BootstrapConfig};
 use sextant_domain::runtime_config::RuntimeConfiguration;
-pub use sextant_test_support::Backend;
-use sextant_test_support::TestDatabase;
+pub use sextant_test_server::Backend;
+use sextant_test_server::{Setup, TestServer as Harness};
+pub use sextant_test_support::eventually;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -24,181 +26,34 @@ pub const OPENAPI_YAML: &str =
 pub const ASYNCAPI_YAML: &str =
     "asyncapi: 2.0.0\ninfo:\n  title: Orders\n  version: 1.0.0\nchannels: {}\n";
 
-/// Runs each listed async test function (taking a `Backend`) once per backend.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Postgres).await
-                }
-            )*
-        }
-    };
-}
+/// The shared test server (`sextant-test-server`) with the helpers these tests use.
+pub struct TestServer(Harness);
 
-pub struct TestServer {
-    pub server: Option<sextant_server::RunningServer>,
-    pub backend: Backend,
-    pub data_dir: PathBuf,
-    pub main_port: u16,
-    pub mtls_port: u16,
-    pub certificate_validity: Duration,
-    pub admin: reqwest::Client,
-    pub admin_token: String,
-    // Dropped last: the database (and the directory holding everything) outlives the server.
-    pub db: TestDatabase,
-}
-
-fn init_tracing() {
-    static INIT: std::sync::Once = std::sync::Once::new();
-    INIT.call_once(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(
-                    std::env::var("TEST_LOG").unwrap_or_else(|_| "info".into()),
-                ))
-                .with_test_writer()
-                .try_init();
-        }
-    });
-}
-
-async fn try_start(
-    backend: Backend,
-    db: &TestDatabase,
-    data_dir: &Path,
-    ports: (u16, u16),
-    certificate_validity: Duration,
-) -> Result<sextant_server::RunningServer, sextant_server::ServerError> {
-    sextant_server::start(sextant_server::ServerConfig {
-        data_dir: data_dir.to_owned(),
-        database_url: match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(db.url.clone()),
-        },
-        listen: format!("127.0.0.1:{}", ports.0).parse().unwrap(),
-        mtls_listen: format!("127.0.0.1:{}", ports.1).parse().unwrap(),
-        public_url: None,
-        fetch_allow_private: true,
-        // No test or benchmark reaches beyond loopback, not even with a DNS lookup.
-        fetch_allow_hosts: Some(sextant_server::HostAllowList::loopback()),
-        token_lifetimes: sextant_server::TokenLifetimes::default(),
-        certificate_validity,
-    })
-    .await
-}
-
-/// A client trusting the data directory's CAs (current and previous).
-fn admin_client(data_dir: &Path) -> reqwest::Client {
-    let mut roots = Vec::new();
-    for name in ["ca.crt", "ca-previous.crt"] {
-        if let Ok(pem) = std::fs::read(data_dir.join(name)) {
-            roots.push(reqwest::Certificate::from_pem(&pem).unwrap());
-        }
+impl Deref for TestServer {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.0
     }
-    reqwest::Client::builder()
-        .tls_certs_only(roots)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+}
+
+impl DerefMut for TestServer {
+    fn deref_mut(&mut self) -> &mut Harness {
+        &mut self.0
+    }
 }
 
 impl TestServer {
     pub async fn spawn(backend: Backend) -> TestServer {
-        TestServer::spawn_with(backend, sextant_server::DEFAULT_CERTIFICATE_VALIDITY).await
+        TestServer(Harness::start(backend).await)
     }
 
     /// A server issuing client certificates valid for `certificate_validity`.
     pub async fn spawn_with(backend: Backend, certificate_validity: Duration) -> TestServer {
-        init_tracing();
-        let db = TestDatabase::create(backend).await;
-        let data_dir = db.dir.join("data");
-        let server = try_start(backend, &db, &data_dir, (0, 0), certificate_validity)
-            .await
-            .expect("server starts");
-        let admin_token = std::fs::read_to_string(&server.admin_token_path)
-            .unwrap()
-            .trim()
-            .to_owned();
-        TestServer {
-            main_port: server.main_addr.port(),
-            mtls_port: server.mtls_addr.port(),
-            server: Some(server),
-            backend,
-            admin: admin_client(&data_dir),
-            data_dir,
+        let setup = Setup {
             certificate_validity,
-            admin_token,
-            db,
-        }
-    }
-
-    /// Stops the server (its ports close).
-    pub async fn stop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop().await;
-        }
-    }
-
-    /// Starts the server again on the same ports, data directory and database.
-    pub async fn start_again(&mut self) {
-        assert!(self.server.is_none(), "stop it first");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        // The ports were just closed; binding them again may need a moment.
-        let server = loop {
-            match try_start(
-                self.backend,
-                &self.db,
-                &self.data_dir,
-                (self.main_port, self.mtls_port),
-                self.certificate_validity,
-            )
-            .await
-            {
-                Ok(server) => break server,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("restarting the server: {e}; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => panic!("the server does not start again: {e}"),
-            }
+            ..Setup::default()
         };
-        assert_eq!(server.mtls_addr.port(), self.mtls_port);
-        self.admin = admin_client(&self.data_dir);
-        self.server = Some(server);
-    }
-
-    pub fn base(&self) -> String {
-        format!("https://localhost:{}", self.main_port)
-    }
-
-    pub fn mtls_url(&self, path: &str) -> String {
-        format!("https://localhost:{}{path}", self.mtls_port)
-    }
-
-    /// Runs a GraphQL request as the administrator; answers the whole body.
-    pub async fn gql_body(&self, query: &str, variables: Value) -> Value {
-        self.admin
-            .post(format!("{}/director/graphql", self.base()))
-            .bearer_auth(&self.admin_token)
-            .json(&json!({"query": query, "variables": variables}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        TestServer(Harness::start_with(backend, setup).await)
     }
 
     /// Runs a GraphQL request as the administrator and answers `data`, failing on errors.
@@ -206,12 +61,7 @@ impl TestServer {
     /// PostgreSQL connections inside half-begun transactions; the store now begins
     /// transactions in a task of their own.)
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        let body = self.gql_body(query, variables).await;
-        assert!(
-            body.get("errors").is_none(),
-            "unexpected errors: {body} for {query}"
-        );
-        body["data"].clone()
+        self.director(query, variables).await
     }
 
     /// Scenario SHOP: a runtime in it and application `shop` in it with an API (OpenAPI
@@ -300,9 +150,9 @@ impl TestServer {
     pub fn bootstrap(&self, runtime: &str, token: Option<&str>) -> BootstrapConfig {
         let text = format!(
             "# agent bootstrap\nCONNECTOR_URL={}/connector/graphql\nTOKEN={}\nRUNTIME_ID={runtime}\nTENANT={TENANT}\nCA_CERT_FILE={}\n",
-            self.base(),
+            self.base,
             token.unwrap_or(""),
-            self.data_dir.join("ca.crt").display()
+            self.ca_path().display()
         );
         let path = self
             .db
@@ -337,14 +187,6 @@ impl TestServer {
         )
         .await["runtime"]
             .clone()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(server) = &self.server {
-            server.shutdown_token().cancel();
-        }
     }
 }
 
@@ -450,22 +292,6 @@ pub fn client_of_state(state_dir: &Path) -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
-}
-
-/// Polls `check` until it answers `Some` or `limit` passes.
-pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The JSON of a file.

@@ -6,6 +6,8 @@
 
 mod helpers;
 
+use sextant_test_support::on_both_backends;
+
 mod config;
 mod events;
 mod outage;

@@ -168,8 +168,8 @@ async fn a_runtime_of_another_tenant_cannot_impersonate_the_event_gateway(backen
         .unwrap();
     let gql_b = |query: &'static str, variables: Value| {
         let request = server
-            .admin
-            .post(format!("{}/director/graphql", server.base()))
+            .client
+            .post(format!("{}/director/graphql", server.base))
             .bearer_auth(&admin_b)
             .json(&json!({"query": query, "variables": variables}));
         async move {

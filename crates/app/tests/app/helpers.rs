@@ -1,140 +1,47 @@
 //! A real server on loopback, a seeded scenario, and paired applications.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use sextant_app::{AppClient, PairOptions};
-pub use sextant_test_support::Backend;
-use sextant_test_support::TestDatabase;
+pub use sextant_test_server::Backend;
+use sextant_test_server::{Setup, TestServer as Harness};
+pub use sextant_test_support::eventually;
 
 pub const OPENAPI_YAML: &str =
     "openapi: 3.0.0\ninfo:\n  title: Orders\n  version: 1.0.0\npaths: {}\n";
 pub const ASYNCAPI_YAML: &str =
     "asyncapi: 2.0.0\ninfo:\n  title: Orders\n  version: 1.0.0\nchannels: {}\n";
 
-/// Runs each listed async test function (taking a `Backend`) once per backend.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Postgres).await
-                }
-            )*
-        }
-    };
-}
+/// The shared test server (`sextant-test-server`) with the helpers these tests use.
+pub struct TestServer(Harness);
 
-pub struct TestServer {
-    pub server: Option<sextant_server::RunningServer>,
-    pub data_dir: PathBuf,
-    pub main_port: u16,
-    pub admin: reqwest::Client,
-    pub admin_token: String,
-    // Dropped last.
-    pub db: TestDatabase,
-}
-
-fn init_tracing() {
-    static INIT: std::sync::Once = std::sync::Once::new();
-    INIT.call_once(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(
-                    std::env::var("TEST_LOG").unwrap_or_else(|_| "info".into()),
-                ))
-                .with_test_writer()
-                .try_init();
-        }
-    });
+impl Deref for TestServer {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.0
+    }
 }
 
 impl TestServer {
     pub async fn spawn(backend: Backend) -> TestServer {
-        TestServer::spawn_with(backend, sextant_server::DEFAULT_CERTIFICATE_VALIDITY).await
+        TestServer(Harness::start(backend).await)
     }
 
     /// A server issuing client certificates valid for `certificate_validity`.
     pub async fn spawn_with(backend: Backend, certificate_validity: Duration) -> TestServer {
-        init_tracing();
-        let db = TestDatabase::create(backend).await;
-        let data_dir = db.dir.join("data");
-        let server = sextant_server::start(sextant_server::ServerConfig {
-            data_dir: data_dir.clone(),
-            database_url: match backend {
-                Backend::Sqlite => None,
-                Backend::Postgres => Some(db.url.clone()),
-            },
-            listen: "127.0.0.1:0".parse().unwrap(),
-            mtls_listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: None,
-            fetch_allow_private: true,
-            // No test or benchmark reaches beyond loopback, not even with a DNS lookup.
-            fetch_allow_hosts: Some(sextant_server::HostAllowList::loopback()),
-            token_lifetimes: sextant_server::TokenLifetimes::default(),
+        let setup = Setup {
             certificate_validity,
-        })
-        .await
-        .expect("server starts");
-        let admin_token = std::fs::read_to_string(&server.admin_token_path)
-            .unwrap()
-            .trim()
-            .to_owned();
-        let admin = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(
-                &std::fs::read(data_dir.join("ca.crt")).unwrap(),
-            )
-            .unwrap()])
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        TestServer {
-            main_port: server.main_addr.port(),
-            server: Some(server),
-            admin,
-            data_dir,
-            admin_token,
-            db,
-        }
-    }
-
-    pub fn base(&self) -> String {
-        format!("https://localhost:{}", self.main_port)
-    }
-
-    pub fn connector_url(&self) -> String {
-        format!("{}/connector/graphql", self.base())
+            ..Setup::default()
+        };
+        TestServer(Harness::start_with(backend, setup).await)
     }
 
     /// Runs a GraphQL request as the administrator and answers `data`, failing on errors.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        let body: Value = self
-            .admin
-            .post(format!("{}/director/graphql", self.base()))
-            .bearer_auth(&self.admin_token)
-            .json(&json!({"query": query, "variables": variables}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert!(
-            body.get("errors").is_none(),
-            "unexpected errors: {body} for {query}"
-        );
-        body["data"].clone()
+        self.director(query, variables).await
     }
 
     /// Scenario SHOP with a runtime (labelled with `event_url` when given) and application
@@ -207,7 +114,7 @@ impl TestServer {
         PairOptions {
             token: Some(token.to_owned()),
             connector_url: Some(self.connector_url()),
-            ca_file: Some(self.data_dir.join("ca.crt")),
+            ca_file: Some(self.ca_path()),
             renew_now: false,
         }
     }
@@ -225,30 +132,6 @@ impl TestServer {
         AppClient::pair(&self.new_state_dir(), self.raw_options(&token))
             .await
             .expect("pairs")
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(server) = &self.server {
-            server.shutdown_token().cancel();
-        }
-    }
-}
-
-/// Polls `check` until it answers `Some` or `limit` passes.
-pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -3,58 +3,44 @@
 //! a fake application API, polling.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-pub use sextant_test_support::Backend;
-use sextant_test_support::TestDatabase;
+pub use sextant_test_server::Backend;
+use sextant_test_server::{Setup, TestDatabase, TestServer};
+pub use sextant_test_support::eventually;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sextant");
 pub const TENANT: &str = "3e64ebae-38b5-46a0-b1ed-9ccee153a0ae";
 pub const OPENAPI: &str = "openapi: 3.0.0\ninfo:\n  title: Orders\n  version: 1.0.0\npaths: {}\n";
 
-/// Runs each listed async test function (taking a `Backend`) once per backend.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::common::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::common::Backend::Postgres).await
-                }
-            )*
-        }
-    };
+/// How long a test waits for agents and operations to get somewhere.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The shared test server (`sextant-test-server`) whose Provisioner runs this crate's binary
+/// (or another program) as local runtimes' agents.
+pub struct Plane(TestServer);
+
+impl Deref for Plane {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
 }
 
-pub struct Plane {
-    pub server: Option<sextant_server::RunningServer>,
-    pub backend: Backend,
-    pub data_dir: PathBuf,
-    pub ports: (u16, u16),
-    pub client: reqwest::Client,
-    pub token: String,
-    // Dropped last.
-    pub db: TestDatabase,
+impl DerefMut for Plane {
+    fn deref_mut(&mut self) -> &mut TestServer {
+        &mut self.0
+    }
 }
 
 impl Drop for Plane {
     /// Stops the server's Provisioner and every agent a failed test left behind (they run in
     /// process groups of their own and would outlive the test).
     fn drop(&mut self) {
-        if let Some(server) = &self.server {
-            server.shutdown_token().cancel();
-        }
+        self.0.cancel();
         let needle = self.data_dir.to_string_lossy().into_owned();
         let Ok(entries) = std::fs::read_dir("/proc") else {
             return;
@@ -102,51 +88,14 @@ pub fn process_runs_in(pid: i32, dir: &Path) -> bool {
     !zombie && String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy())
 }
 
-pub async fn start(
-    backend: Backend,
-    db: &TestDatabase,
-    data_dir: &Path,
-    ports: (u16, u16),
-) -> Result<sextant_server::RunningServer, sextant_server::ServerError> {
-    start_running(backend, db, data_dir, ports, Path::new(BIN)).await
-}
-
-/// [`start`] with another program as the local runtimes' agent.
-pub async fn start_running(
-    backend: Backend,
-    db: &TestDatabase,
-    data_dir: &Path,
-    ports: (u16, u16),
-    agent_program: &Path,
-) -> Result<sextant_server::RunningServer, sextant_server::ServerError> {
-    sextant_server::start_with(
-        sextant_server::ServerConfig {
-            data_dir: data_dir.to_owned(),
-            database_url: match backend {
-                Backend::Sqlite => None,
-                Backend::Postgres => Some(db.url.clone()),
-            },
-            listen: format!("127.0.0.1:{}", ports.0).parse().unwrap(),
-            mtls_listen: format!("127.0.0.1:{}", ports.1).parse().unwrap(),
-            public_url: None,
-            fetch_allow_private: true,
-            // No test or benchmark reaches beyond loopback, not even with a DNS lookup.
-            fetch_allow_hosts: Some(sextant_server::HostAllowList::loopback()),
-            token_lifetimes: sextant_server::TokenLifetimes::default(),
-            certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
-        },
-        sextant_server::ServerOptions {
-            agent_program: Some(agent_program.to_owned()),
-            connect_timeout: Some(Duration::from_secs(60)),
-            lease: Some(Duration::from_secs(2)),
-            notifier: None,
-            graphql_limits: None,
-            spec_limits: None,
-            connections: None,
-            runtime_serving_names: None,
-        },
-    )
-    .await
+/// The options of a plane whose local runtimes run `agent_program` as their agent.
+fn options(agent_program: &Path) -> sextant_server::ServerOptions {
+    sextant_server::ServerOptions {
+        agent_program: Some(agent_program.to_owned()),
+        connect_timeout: Some(Duration::from_secs(60)),
+        lease: Some(Duration::from_secs(2)),
+        ..sextant_server::ServerOptions::default()
+    }
 }
 
 impl Plane {
@@ -156,77 +105,26 @@ impl Plane {
 
     /// A plane whose local runtimes run `agent_program` as their agent.
     pub async fn running(backend: Backend, agent_program: &Path) -> Plane {
-        let db = TestDatabase::create(backend).await;
-        let data_dir = db.dir.join("data");
-        let server = start_running(backend, &db, &data_dir, (0, 0), agent_program)
-            .await
-            .unwrap();
-        let token = std::fs::read_to_string(&server.admin_token_path)
-            .unwrap()
-            .trim()
-            .to_owned();
-        let ca = std::fs::read(data_dir.join("ca.crt")).unwrap();
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        Plane {
-            ports: (server.main_addr.port(), server.mtls_addr.port()),
-            server: Some(server),
-            backend,
-            data_dir,
-            client,
-            token,
-            db,
-        }
-    }
-
-    pub async fn stop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop().await;
-        }
-    }
-
-    pub async fn restart(&mut self) {
-        self.stop().await;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let server = loop {
-            match start(self.backend, &self.db, &self.data_dir, self.ports).await {
-                Ok(server) => break server,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("restarting: {e}; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => panic!("the server does not start again: {e}"),
-            }
+        let setup = Setup {
+            options: options(agent_program),
+            ..Setup::default()
         };
-        self.server = Some(server);
+        Plane(TestServer::start_with(backend, setup).await)
     }
 
-    pub async fn post(&self, path: &str, token: &str, query: &str, variables: Value) -> Value {
-        self.client
-            .post(format!("https://localhost:{}{path}", self.ports.0))
-            .bearer_auth(token)
-            .json(&json!({"query": query, "variables": variables}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    pub async fn director(&self, query: &str, variables: Value) -> Value {
-        let body = self
-            .post("/director/graphql", &self.token, query, variables)
-            .await;
-        assert!(body.get("errors").is_none(), "{body} for {query}");
-        body["data"].clone()
+    /// A plane aimed at a server this process did not start.
+    pub fn attach(
+        backend: Backend,
+        db: TestDatabase,
+        data_dir: PathBuf,
+        ports: (u16, u16),
+        token: String,
+    ) -> Plane {
+        Plane(TestServer::attach(backend, db, data_dir, ports, token))
     }
 
     pub async fn provisioner_body(&self, query: &str, variables: Value) -> Value {
-        self.post("/provisioner/graphql", &self.token, query, variables)
+        self.graphql("/provisioner/graphql", &self.admin_token, query, variables)
             .await
     }
 
@@ -256,15 +154,15 @@ impl Plane {
 
     /// Waits for an operation to end; answers it.
     pub async fn finished(&self, id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let op = self.operation(id).await;
-            if op["state"] != "InProgress" {
-                return op;
-            }
-            assert!(Instant::now() < deadline, "operation still running: {op}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        eventually(
+            Duration::from_secs(90),
+            &format!("operation {id} ends"),
+            || async {
+                let op = self.operation(id).await;
+                (op["state"] != "InProgress").then_some(op)
+            },
+        )
+        .await
     }
 
     pub async fn succeeded(&self, id: &str) -> Value {
@@ -329,7 +227,7 @@ impl Plane {
         let state = self.runtime_dir(runtime).join("state");
         let mut pem = std::fs::read(state.join("key.pem")).unwrap();
         pem.extend(std::fs::read(state.join("client.crt")).unwrap());
-        let ca = std::fs::read(self.data_dir.join("ca.crt")).unwrap();
+        let ca = std::fs::read(self.ca_path()).unwrap();
         reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
             .identity(reqwest::Identity::from_pem(&pem).unwrap())
@@ -341,28 +239,13 @@ impl Plane {
     /// Whether the management plane accepts the client for the runtime's configuration.
     pub async fn accepted(&self, client: &reqwest::Client) -> bool {
         match client
-            .get(format!(
-                "https://localhost:{}/runtime/configuration",
-                self.ports.1
-            ))
+            .get(self.mtls_url("/runtime/configuration"))
             .send()
             .await
         {
             Ok(response) => response.status().is_success(),
             Err(_) => false,
         }
-    }
-}
-
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -202,31 +202,38 @@ async fn unknown_runtimes_and_apis_are_errors(backend: Backend) {
 
     for runtime in [random.as_str(), "not-a-uuid"] {
         let body = auth_for(&app, &s.app_id, &s.with_default, runtime).await;
-        let message = crate::helpers::error_of(&body);
+        let message = crate::helpers::assert_error_code(&body, "NOT_FOUND");
         assert!(message.contains("does not exist"), "{runtime}: {message}");
     }
 
     // Setting for a missing runtime or API fails and stores nothing.
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_FOUND",
             &set_mutation(),
             json!({"api": s.with_default, "rt": random, "in": x_men()}),
         )
         .await;
     assert!(message.contains("does not exist"), "{message}");
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_FOUND",
             &set_mutation(),
             json!({"api": random, "rt": rt1, "in": x_men()}),
         )
         .await;
     assert!(message.contains("does not exist"), "{message}");
     let message = app
-        .gql_err(&delete_mutation(), json!({"api": random, "rt": rt1}))
+        .gql_error(
+            "NOT_FOUND",
+            &delete_mutation(),
+            json!({"api": random, "rt": rt1}),
+        )
         .await;
     assert!(message.contains("does not exist"), "{message}");
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_FOUND",
             &delete_mutation(),
             json!({"api": s.with_default, "rt": random}),
         )
@@ -252,7 +259,8 @@ async fn unknown_runtimes_and_apis_are_errors(backend: Backend) {
         .unwrap()
         .to_owned();
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_FOUND",
             &set_mutation(),
             json!({"api": s.with_default, "rt": foreign_rt, "in": x_men()}),
         )
@@ -260,11 +268,12 @@ async fn unknown_runtimes_and_apis_are_errors(backend: Backend) {
     assert!(message.contains("does not exist"), "{message}");
     let body = auth_for(&app, &s.app_id, &s.with_default, &foreign_rt).await;
     assert!(
-        crate::helpers::error_of(&body).contains("does not exist"),
+        crate::helpers::assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
         "{body}"
     );
     let message = app
-        .gql_err_as(
+        .gql_error_as(
+            "NOT_FOUND",
             &other,
             &set_mutation(),
             json!({"api": s.with_default, "rt": foreign_rt, "in": x_men()}),
@@ -291,7 +300,8 @@ async fn unknown_runtimes_and_apis_are_errors(backend: Backend) {
         ),
     ] {
         let message = app
-            .gql_err(
+            .gql_error(
+                "VALIDATION_ERROR",
                 &set_mutation(),
                 json!({"api": s.with_default, "rt": rt1, "in": input}),
             )
@@ -372,7 +382,7 @@ async fn unregistering_a_runtime_or_api_removes_its_credentials(backend: Backend
     );
     let body = auth_for(&app, &s.app_id, &s.without_default, rt3).await;
     assert!(
-        crate::helpers::error_of(&body).contains("does not exist"),
+        crate::helpers::assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
         "{body}"
     );
     // A runtime registered later under the same name starts without credentials.
@@ -390,7 +400,8 @@ async fn unregistering_a_runtime_or_api_removes_its_credentials(backend: Backend
     )
     .await;
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_FOUND",
             &delete_mutation(),
             json!({"api": s.without_default, "rt": rt1}),
         )
@@ -419,7 +430,8 @@ async fn api_credentials_need_application_write(backend: Backend) {
         &["runtime:read", "runtime:write", "application:read"],
     );
     let message = app
-        .gql_err_as(
+        .gql_error_as(
+            "INSUFFICIENT_SCOPES",
             &runtime_token,
             &set_mutation(),
             json!({"api": s.with_default, "rt": rt2, "in": x_men()}),
@@ -430,7 +442,8 @@ async fn api_credentials_need_application_write(backend: Backend) {
         "{message}"
     );
     let message = app
-        .gql_err_as(
+        .gql_error_as(
+            "INSUFFICIENT_SCOPES",
             &runtime_token,
             &delete_mutation(),
             json!({"api": s.with_default, "rt": rt1}),

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, error_of};
+use crate::helpers::{Backend, TestApp, assert_error_code};
 use crate::on_both_backends;
 
 const FIELDS: &str = "id name providerName description integrationSystemID healthCheckURL \
@@ -239,7 +239,7 @@ async fn unregister_returns_the_app_and_removes_it(backend: Backend) {
     assert_eq!(list["totalCount"], 1);
     assert_eq!(list["data"][0]["id"], keep.as_str());
     // A second unregister finds nothing.
-    let message = app.gql_err(&query, json!({"id": id})).await;
+    let message = app.gql_error("NOT_FOUND", &query, json!({"id": id})).await;
     assert!(message.contains("does not exist"), "{message}");
     // Its labels are gone with it: nothing matches the key any more.
     let data = app
@@ -263,7 +263,10 @@ async fn duplicate_names_are_refused_per_tenant(backend: Backend) {
             json!({"in": {"name": "dup", "providerName": "p", "labels": {"env": "two"}}}),
         )
         .await;
-    assert!(error_of(&body).contains("not unique"), "{body}");
+    assert!(
+        assert_error_code(&body, "NOT_UNIQUE").contains("not unique"),
+        "{body}"
+    );
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_UNIQUE");
     let list = all_apps(&app).await;
     assert_eq!(list["totalCount"], 1);
@@ -273,7 +276,7 @@ async fn duplicate_names_are_refused_per_tenant(backend: Backend) {
     let second = app.register_app("second", json!({})).await;
     let before = read_app(&app, &second).await;
     let message = app
-        .gql_err(
+        .gql_error("NOT_UNIQUE", 
             &update_mutation(),
             json!({"id": second, "in": {"name": "dup", "providerName": "changed", "description": "d"}}),
         )
@@ -305,7 +308,8 @@ async fn unknown_integration_system_is_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let missing = uuid::Uuid::new_v4().to_string();
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_FOUND",
             &register_mutation(),
             json!({"in": {"name": "orphan", "providerName": "p", "integrationSystemID": missing}}),
         )
@@ -316,7 +320,7 @@ async fn unknown_integration_system_is_refused(backend: Backend) {
     let id = app.register_app("plain", json!({})).await;
     let before = read_app(&app, &id).await;
     let message = app
-        .gql_err(
+        .gql_error("NOT_FOUND", 
             &update_mutation(),
             json!({"id": id, "in": {"name": "renamed", "providerName": "p", "integrationSystemID": missing}}),
         )
@@ -326,7 +330,8 @@ async fn unknown_integration_system_is_refused(backend: Backend) {
 
     // A malformed id is a validation error.
     let message = app
-        .gql_err(
+        .gql_error(
+            "VALIDATION_ERROR",
             &register_mutation(),
             json!({"in": {"name": "orphan", "providerName": "p", "integrationSystemID": "nope"}}),
         )
@@ -381,7 +386,11 @@ async fn register_validation_errors_change_nothing(backend: Backend) {
     for (patch, field) in cases {
         let input = merged(&base, &patch);
         let message = app
-            .gql_err(&register_mutation(), json!({"in": input}))
+            .gql_error(
+                "VALIDATION_ERROR",
+                &register_mutation(),
+                json!({"in": input}),
+            )
             .await;
         let prefix = format!("validation error for type ApplicationRegisterInput: {field}: ");
         assert!(message.starts_with(&prefix), "{input}: {message}");
@@ -416,7 +425,11 @@ async fn update_validation_errors_change_nothing(backend: Backend) {
     for (patch, field) in cases {
         let input = merged(&base, &patch);
         let message = app
-            .gql_err(&update_mutation(), json!({"id": id, "in": input}))
+            .gql_error(
+                "VALIDATION_ERROR",
+                &update_mutation(),
+                json!({"id": id, "in": input}),
+            )
             .await;
         let prefix = format!("validation error for type ApplicationUpdateInput: {field}: ");
         assert!(message.starts_with(&prefix), "{input}: {message}");
@@ -470,7 +483,7 @@ async fn tenants_are_separated(backend: Backend) {
     ];
     for (mutation, name) in attempts {
         let body = app.gql_as(&b, mutation, json!({"id": id})).await;
-        let message = error_of(&body);
+        let message = assert_error_code(&body, "NOT_FOUND");
         assert!(message.contains("does not exist"), "{name}: {message}");
         assert_eq!(body["data"], Value::Null, "{name}: {body}");
         assert_eq!(read_app(&app, &id).await, before, "after {name}");
@@ -548,7 +561,8 @@ async fn pagination_walks_every_application_once(backend: Backend) {
 
     for first in [0, 101, -1] {
         let message = app
-            .gql_err(
+            .gql_error(
+                "INVALID_DATA",
                 "query($first: Int) { applications(first: $first) { totalCount } }",
                 json!({"first": first}),
             )
@@ -596,7 +610,7 @@ async fn pagination_walks_every_application_once(backend: Backend) {
 
     for garbage in ["garbage!", "Zm9vYmFy", "c3gxOm5vdC1hLXV1aWQ"] {
         let message = app
-            .gql_err(
+            .gql_error("INVALID_DATA", 
                 "query($after: PageCursor) { applications(first: 3, after: $after) { totalCount } }",
                 json!({"after": garbage}),
             )
@@ -707,7 +721,9 @@ async fn label_filters_select_applications(backend: Backend) {
         (json!([{"key": "env", "query": "prod"}]), "non-JSON literal"),
         (json!([{"key": ""}]), "blank key"),
     ] {
-        let message = app.gql_err(query, json!({"filter": filter})).await;
+        let message = app
+            .gql_error("VALIDATION_ERROR", query, json!({"filter": filter}))
+            .await;
         assert!(
             message.starts_with("validation error for type LabelFilter: "),
             "{what}: {message}"
@@ -725,14 +741,15 @@ async fn malformed_or_unknown_ids(backend: Backend) {
     );
     for id in ["not-a-uuid".to_owned(), uuid::Uuid::new_v4().to_string()] {
         let message = app
-            .gql_err(
+            .gql_error("NOT_FOUND", 
                 "mutation($id: ID!) { updateApplication(id: $id, in: {name: \"x\", providerName: \"p\"}) { id } }",
                 json!({"id": id}),
             )
             .await;
         assert!(message.contains("does not exist"), "{id}: {message}");
         let message = app
-            .gql_err(
+            .gql_error(
+                "NOT_FOUND",
                 "mutation($id: ID!) { unregisterApplication(id: $id) { id } }",
                 json!({"id": id}),
             )

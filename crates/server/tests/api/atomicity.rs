@@ -10,7 +10,8 @@ async fn failed_registration_leaves_nothing_behind(backend: Backend) {
     // The application row and the first labels are written before the bad scenarios value
     // is validated; all of it must roll back.
     let message = app
-        .gql_err(
+        .gql_error(
+            "VALIDATION_ERROR",
             "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }",
             json!({"in": {"name": "half", "providerName": "p",
                           "labels": {"aaa-new-key": 1, "scenarios": ["NOT-DEFINED"]}}}),
@@ -42,7 +43,8 @@ async fn failed_runtime_update_keeps_old_labels(backend: Backend) {
         .await;
     // updateRuntime deletes all labels, then re-creates the input's; the bad value fails it.
     let message = app
-        .gql_err(
+        .gql_error(
+            "VALIDATION_ERROR",
             "mutation($id: ID!, $in: RuntimeInput!) { updateRuntime(id: $id, in: $in) { id } }",
             json!({"id": id, "in": {"name": "renamed", "labels": {"scenarios": ["NOPE"]}}}),
         )
@@ -65,7 +67,7 @@ async fn failed_schema_update_keeps_old_schema(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let id = app.register_app("a", json!({"size": "big"})).await;
     let message = app
-        .gql_err(
+        .gql_error("INVALID_DATA", 
             r#"mutation { updateLabelDefinition(in: {key: "size", schema: "{\"type\": \"number\"}"}) { key } }"#,
             json!({}),
         )

@@ -3,7 +3,7 @@
 use serde_json::json;
 use sextant_domain::TenantId;
 
-use crate::helpers::{ALL_SCOPES, Backend, TestApp, error_of};
+use crate::helpers::{ALL_SCOPES, Backend, TestApp, assert_error_code};
 use crate::on_both_backends;
 
 const LIST: &str = "{ applications { totalCount } }";
@@ -68,7 +68,7 @@ async fn missing_scopes_give_the_compass_error(backend: Backend) {
     for scopes in [&["foo", "bar"][..], &[][..]] {
         let token = app.token(&[TenantId::DEFAULT], scopes);
         let body = app.gql_as(&token, query, json!({"id": rt})).await;
-        let message = error_of(&body);
+        let message = assert_error_code(&body, "INSUFFICIENT_SCOPES");
         assert_eq!(
             message,
             format!(
@@ -91,7 +91,8 @@ async fn missing_scopes_give_the_compass_error(backend: Backend) {
         )
         .await;
     assert!(
-        error_of(&body).starts_with("insufficient scopes provided, required: [application:write]")
+        assert_error_code(&body, "INSUFFICIENT_SCOPES")
+            .starts_with("insufficient scopes provided, required: [application:write]")
     );
     let body = app.gql_as(&reader, LIST, json!({})).await;
     assert_eq!(body["data"]["applications"]["totalCount"], 0);

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use sextant_domain::TenantId;
 
 use crate::helpers::{
-    ASYNCAPI_YAML, AUTH_FRAGMENTS, Backend, OPENAPI_YAML, TestApp, api_input, basic_auth, error_of,
-    event_input, expected_auth,
+    ASYNCAPI_YAML, AUTH_FRAGMENTS, Backend, OPENAPI_YAML, TestApp, api_input, assert_error_code,
+    basic_auth, event_input, expected_auth,
 };
 use crate::on_both_backends;
 
@@ -343,15 +343,17 @@ async fn webhooks_add_update_delete(backend: Backend) {
     // Missing application, missing webhook.
     let missing_app = uuid::Uuid::new_v4().to_string();
     assert_eq!(
-        app.gql_err(&add, json!({"app": missing_app, "in": input}))
+        app.gql_error("NOT_FOUND", &add, json!({"app": missing_app, "in": input}))
             .await,
         "Cannot add Webhook to not existing Application"
     );
     let message = app
-        .gql_err(&update, json!({"id": webhook_id, "in": input}))
+        .gql_error("NOT_FOUND", &update, json!({"id": webhook_id, "in": input}))
         .await;
     assert!(message.contains("does not exist"), "{message}");
-    let message = app.gql_err(&delete, json!({"id": webhook_id})).await;
+    let message = app
+        .gql_error("NOT_FOUND", &delete, json!({"id": webhook_id}))
+        .await;
     assert!(message.contains("does not exist"), "{message}");
     assert_empty_catalog(&app, &app_id).await;
 }
@@ -402,7 +404,8 @@ async fn api_definitions_add_update_delete(backend: Backend) {
 
     // An invalid update changes nothing.
     let message = app
-        .gql_err(
+        .gql_error(
+            "VALIDATION_ERROR",
             &update,
             json!({"id": api_id, "in": api_with(|a| a["targetURL"] = json!("nope"))}),
         )
@@ -425,15 +428,17 @@ async fn api_definitions_add_update_delete(backend: Backend) {
 
     let missing_app = uuid::Uuid::new_v4().to_string();
     assert_eq!(
-        app.gql_err(&add, json!({"app": missing_app, "in": input}))
+        app.gql_error("NOT_FOUND", &add, json!({"app": missing_app, "in": input}))
             .await,
         "Cannot add API to not existing Application"
     );
     let message = app
-        .gql_err(&update, json!({"id": api_id, "in": input}))
+        .gql_error("NOT_FOUND", &update, json!({"id": api_id, "in": input}))
         .await;
     assert!(message.contains("does not exist"), "{message}");
-    let message = app.gql_err(&delete, json!({"id": api_id})).await;
+    let message = app
+        .gql_error("NOT_FOUND", &delete, json!({"id": api_id}))
+        .await;
     assert!(message.contains("does not exist"), "{message}");
     assert_empty_catalog(&app, &app_id).await;
 }
@@ -492,15 +497,17 @@ async fn event_definitions_add_update_delete(backend: Backend) {
 
     let missing_app = uuid::Uuid::new_v4().to_string();
     assert_eq!(
-        app.gql_err(&add, json!({"app": missing_app, "in": input}))
+        app.gql_error("NOT_FOUND", &add, json!({"app": missing_app, "in": input}))
             .await,
         "Cannot add Event Definition to not existing Application"
     );
     let message = app
-        .gql_err(&update, json!({"id": event_id, "in": input}))
+        .gql_error("NOT_FOUND", &update, json!({"id": event_id, "in": input}))
         .await;
     assert!(message.contains("does not exist"), "{message}");
-    let message = app.gql_err(&delete, json!({"id": event_id})).await;
+    let message = app
+        .gql_error("NOT_FOUND", &delete, json!({"id": event_id}))
+        .await;
     assert!(message.contains("does not exist"), "{message}");
     assert_empty_catalog(&app, &app_id).await;
 }
@@ -544,14 +551,20 @@ async fn documents_add_delete(backend: Backend) {
         read_catalog(&app, &app_id).await["documents"],
         json!({"totalCount": 1, "data": [second]})
     );
-    let message = app.gql_err(&delete, json!({"id": first_id})).await;
+    let message = app
+        .gql_error("NOT_FOUND", &delete, json!({"id": first_id}))
+        .await;
     assert!(message.contains("does not exist"), "{message}");
     app.gql(&delete, json!({"id": second_id})).await;
 
     let missing_app = uuid::Uuid::new_v4().to_string();
     assert_eq!(
-        app.gql_err(&add, json!({"app": missing_app, "in": with_data}))
-            .await,
+        app.gql_error(
+            "NOT_FOUND",
+            &add,
+            json!({"app": missing_app, "in": with_data})
+        )
+        .await,
         "Cannot add Document to not existing Application"
     );
     assert_empty_catalog(&app, &app_id).await;
@@ -750,7 +763,11 @@ async fn templates_carry_the_catalog(backend: Backend) {
 
     // A value that makes the API invalid is refused, and nothing is registered.
     let message = app
-        .gql_err(from_template, json!({"url": "not a url"}))
+        .gql_error(
+            "VALIDATION_ERROR",
+            from_template,
+            json!({"url": "not a url"}),
+        )
         .await;
     assert_eq!(
         message,
@@ -999,7 +1016,11 @@ async fn invalid_inputs_are_refused_and_store_nothing(backend: Backend) {
     let add_api = "mutation($app: ID!, $in: APIDefinitionInput!) { addAPIDefinition(applicationID: $app, in: $in) { id } }";
     for (case, input, expect) in api_cases() {
         let message = app
-            .gql_err(add_api, json!({"app": app_id, "in": input}))
+            .gql_error(
+                "VALIDATION_ERROR",
+                add_api,
+                json!({"app": app_id, "in": input}),
+            )
             .await;
         expect.check(&message, case);
     }
@@ -1010,7 +1031,11 @@ async fn invalid_inputs_are_refused_and_store_nothing(backend: Backend) {
         "spec": {"data": "asyncapi: 2.0.0\ninfo:\n  title: t\n  version: '1'\n", "type": "ASYNC_API", "format": "YAML"},
     });
     let message = app
-        .gql_err(add_event, json!({"app": app_id, "in": no_channels}))
+        .gql_error(
+            "VALIDATION_ERROR",
+            add_event,
+            json!({"app": app_id, "in": no_channels}),
+        )
         .await;
     Expect::Prefix(
         "validation error for type EventDefinitionInput: spec: (data: data is not a valid AsyncAPI document: ",
@@ -1018,7 +1043,11 @@ async fn invalid_inputs_are_refused_and_store_nothing(backend: Backend) {
     )
     .check(&message, "AsyncAPI without channels");
     let message = app
-        .gql_err(add_event, json!({"app": app_id, "in": {"name": "events"}}))
+        .gql_error(
+            "VALIDATION_ERROR",
+            add_event,
+            json!({"app": app_id, "in": {"name": "events"}}),
+        )
         .await;
     Expect::Exact("validation error for type EventDefinitionInput: spec: cannot be blank.")
         .check(&message, "event without spec");
@@ -1040,7 +1069,11 @@ async fn invalid_inputs_are_refused_and_store_nothing(backend: Backend) {
         ),
     ] {
         let message = app
-            .gql_err(add_document, json!({"app": app_id, "in": document(&title)}))
+            .gql_error(
+                "VALIDATION_ERROR",
+                add_document,
+                json!({"app": app_id, "in": document(&title)}),
+            )
             .await;
         expect.check(&message, case);
     }
@@ -1080,7 +1113,11 @@ async fn invalid_inputs_are_refused_and_store_nothing(backend: Backend) {
         ),
     ] {
         let message = app
-            .gql_err(add_webhook, json!({"app": app_id, "in": input}))
+            .gql_error(
+                "VALIDATION_ERROR",
+                add_webhook,
+                json!({"app": app_id, "in": input}),
+            )
             .await;
         expect.check(&message, case);
     }
@@ -1118,7 +1155,8 @@ async fn invalid_inputs_are_refused_and_store_nothing(backend: Backend) {
         input["name"] = json!("refused");
         input["providerName"] = json!("acme");
         let message = app
-            .gql_err(
+            .gql_error(
+                "VALIDATION_ERROR",
                 "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }",
                 json!({"in": input}),
             )
@@ -1153,7 +1191,11 @@ async fn hostile_specs_are_refused_quickly(backend: Backend) {
     let input = api_with(|a| a["spec"]["data"] = json!(bomb));
     let started = Instant::now();
     let message = app
-        .gql_err(add_api, json!({"app": app_id, "in": input}))
+        .gql_error(
+            "VALIDATION_ERROR",
+            add_api,
+            json!({"app": app_id, "in": input}),
+        )
         .await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -1176,7 +1218,11 @@ async fn hostile_specs_are_refused_quickly(backend: Backend) {
     let input =
         api_with(|a| a["spec"] = json!({"data": xml_bomb, "type": "ODATA", "format": "XML"}));
     let message = app
-        .gql_err(add_api, json!({"app": app_id, "in": input}))
+        .gql_error(
+            "VALIDATION_ERROR",
+            add_api,
+            json!({"app": app_id, "in": input}),
+        )
         .await;
     assert_eq!(
         message,
@@ -1190,7 +1236,11 @@ async fn hostile_specs_are_refused_quickly(backend: Backend) {
         });
         let started = Instant::now();
         let message = app
-            .gql_err(add_api, json!({"app": app_id, "in": input}))
+            .gql_error(
+                "VALIDATION_ERROR",
+                add_api,
+                json!({"app": app_id, "in": input}),
+            )
             .await;
         assert!(started.elapsed() < Duration::from_secs(5), "{format}");
         assert_eq!(
@@ -1202,7 +1252,7 @@ async fn hostile_specs_are_refused_quickly(backend: Backend) {
     let event =
         json!({"name": "deep", "spec": {"data": deep, "type": "ASYNC_API", "format": "JSON"}});
     let message = app
-        .gql_err(
+        .gql_error("VALIDATION_ERROR", 
             "mutation($app: ID!, $in: EventDefinitionInput!) { addEventDefinition(applicationID: $app, in: $in) { id } }",
             json!({"app": app_id, "in": event}),
         )
@@ -1293,7 +1343,9 @@ async fn other_tenants_cannot_see_or_change_the_catalog(backend: Backend) {
         ),
     ];
     for (mutation, variables) in attempts {
-        let message = app.gql_err_as(&other, mutation, variables).await;
+        let message = app
+            .gql_error_as("NOT_FOUND", &other, mutation, variables)
+            .await;
         assert!(message.contains("does not exist"), "{mutation}: {message}");
     }
     for (mutation, what) in [
@@ -1311,7 +1363,7 @@ async fn other_tenants_cannot_see_or_change_the_catalog(backend: Backend) {
         ),
     ] {
         let message = app
-            .gql_err_as(&other, mutation, json!({"app": app_id}))
+            .gql_error_as("NOT_FOUND", &other, mutation, json!({"app": app_id}))
             .await;
         assert_eq!(
             message,
@@ -1376,7 +1428,7 @@ async fn unregister_application_removes_its_catalog(backend: Backend) {
             json!({"id": webhook_id}),
         ),
     ] {
-        let message = app.gql_err(mutation, variables).await;
+        let message = app.gql_error("NOT_FOUND", mutation, variables).await;
         assert!(message.contains("does not exist"), "{mutation}: {message}");
     }
     // The other application keeps its API.
@@ -1432,7 +1484,7 @@ async fn catalog_mutations_need_application_write(backend: Backend) {
         ),
     ] {
         let body = app.gql_as(&reader, mutation, variables).await;
-        let message = error_of(&body);
+        let message = assert_error_code(&body, "INSUFFICIENT_SCOPES");
         assert!(
             message.starts_with("insufficient scopes provided, required: [application:write]"),
             "{mutation}: {message}"
@@ -1485,7 +1537,8 @@ async fn webhooks_per_application_are_bounded(backend: Backend) {
     )
     .await;
     let message = app
-        .gql_err(
+        .gql_error(
+            "INVALID_DATA",
             &format!("mutation($a: ID!) {{ {} }}", add(100)),
             json!({"a": app_id}),
         )

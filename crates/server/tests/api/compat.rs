@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ALL_SCOPES, Backend, OPENAPI_YAML, TestApp, error_of};
+use crate::helpers::{ALL_SCOPES, Backend, OPENAPI_YAML, TestApp, assert_error_code};
 
 /// Compass's auth selection, as its examples spell it out.
 const AUTH: &str = "credential { ... on BasicCredentialData { username password }
@@ -230,7 +230,8 @@ async fn urls_compass_accepted_are_accepted_and_stored_as_given(backend: Backend
         ("kyma-project.io/a b", "healthCheckURL"),
     ] {
         let message = app
-            .gql_err(
+            .gql_error(
+                "VALIDATION_ERROR",
                 "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }",
                 json!({"in": {"name": "bad-url", "providerName": "p", "healthCheckURL": url}}),
             )
@@ -335,7 +336,8 @@ async fn validation_errors_read_as_compass(backend: Backend) {
     ];
     for (query, variables, expected) in cases {
         assert_eq!(
-            app.gql_err(query, variables.clone()).await,
+            app.gql_error("VALIDATION_ERROR", query, variables.clone())
+                .await,
             expected,
             "{variables}"
         );
@@ -372,7 +374,7 @@ async fn validation_reports_every_invalid_field_as_compass(backend: Backend) {
     // Top level and nested lists: webhooks, API definitions (with their spec and version),
     // documents, labels.
     let message = app
-        .gql_err(
+        .gql_error("VALIDATION_ERROR", 
             APP,
             json!({"in": {
                 "name": "", "providerName": "p", "description": "d".repeat(129),
@@ -397,7 +399,8 @@ async fn validation_reports_every_invalid_field_as_compass(backend: Backend) {
     webhooks[2] = hook("bad");
     webhooks[10] = hook("ftp://hooks.example.com/10");
     let message = app
-        .gql_err(
+        .gql_error(
+            "VALIDATION_ERROR",
             APP,
             json!({"in": {"name": "0app", "providerName": "p", "webhooks": webhooks}}),
         )
@@ -457,7 +460,8 @@ async fn validation_reports_every_invalid_field_as_compass(backend: Backend) {
     ];
     for (query, variables, expected) in cases {
         assert_eq!(
-            app.gql_err(query, variables.clone()).await,
+            app.gql_error("VALIDATION_ERROR", query, variables.clone())
+                .await,
             expected,
             "{variables}"
         );
@@ -517,7 +521,11 @@ async fn label_input_errors_name_the_key_and_schema(backend: Backend) {
         ),
     ] {
         let message = app
-            .gql_err(SET, json!({"a": id, "k": key, "v": value}))
+            .gql_error(
+                "VALIDATION_ERROR",
+                SET,
+                json!({"a": id, "k": key, "v": value}),
+            )
             .await;
         assert!(message.starts_with(prefix), "{key:?} {value}: {message}");
         assert!(
@@ -527,7 +535,8 @@ async fn label_input_errors_name_the_key_and_schema(backend: Backend) {
     }
     // Other inputs refuse them the same way.
     let message = app
-        .gql_err(
+        .gql_error(
+            "VALIDATION_ERROR",
             "mutation($in: RuntimeInput!) { registerRuntime(in: $in) { id } }",
             json!({"in": {"name": "rt", "labels": {"k": "a\u{0}"}}}),
         )
@@ -537,7 +546,8 @@ async fn label_input_errors_name_the_key_and_schema(backend: Backend) {
         "validation error for type RuntimeInput: labels: (k: cannot contain not printable characters.)."
     );
     let message = app
-        .gql_err(
+        .gql_error(
+            "VALIDATION_ERROR",
             "mutation($in: LabelDefinitionInput!) { createLabelDefinition(in: $in) { key } }",
             json!({"in": {"key": "k\u{0}"}}),
         )
@@ -551,7 +561,8 @@ async fn label_input_errors_name_the_key_and_schema(backend: Backend) {
         json!({"key": "env", "query": "\"p\\u0000\""}),
     ] {
         let message = app
-            .gql_err(
+            .gql_error(
+                "VALIDATION_ERROR",
                 "query($f: [LabelFilter!]) { applications(filter: $f) { totalCount } }",
                 json!({"f": [filter]}),
             )
@@ -569,7 +580,11 @@ async fn label_input_errors_name_the_key_and_schema(backend: Backend) {
     )
     .await;
     let message = app
-        .gql_err(SET, json!({"a": id, "k": "size", "v": "big"}))
+        .gql_error(
+            "VALIDATION_ERROR",
+            SET,
+            json!({"a": id, "k": "size", "v": "big"}),
+        )
         .await;
     assert!(
         message.starts_with(
@@ -604,7 +619,7 @@ async fn reserved_label_keys_are_refused_for_non_users_in_any_case(backend: Back
         "Integration-System-Id",
     ] {
         let body = app.gql_as(&token, SET, json!({"a": id, "k": key})).await;
-        let message = error_of(&body);
+        let message = assert_error_code(&body, "FORBIDDEN");
         assert!(message.starts_with("forbidden: "), "{key:?}: {message}");
     }
     // An ordinary key is the application's to set, and a user may set any of them.
@@ -688,7 +703,8 @@ async fn scenarios_definition_takes_compass_meta_schema(backend: Backend) {
                "items": {"type": "string", "enum": ["DEFAULT", "X"], "format": "email"}}),
     ] {
         let message = app
-            .gql_err(
+            .gql_error(
+                "VALIDATION_ERROR",
                 UPDATE,
                 json!({"in": {"key": "scenarios", "schema": bad.to_string()}}),
             )
@@ -816,7 +832,11 @@ async fn health_checks_answer_an_empty_page(backend: Backend) {
     assert_eq!(data["application"]["healthChecks"]["totalCount"], 0);
     // The page arguments are checked as everywhere, and the scope is required.
     let message = app
-        .gql_err("{ healthChecks(first: 0) { totalCount } }", json!({}))
+        .gql_error(
+            "INVALID_DATA",
+            "{ healthChecks(first: 0) { totalCount } }",
+            json!({}),
+        )
         .await;
     assert!(message.contains("page size"), "{message}");
     let scopes: Vec<&str> = ALL_SCOPES
@@ -829,7 +849,7 @@ async fn health_checks_answer_an_empty_page(backend: Backend) {
         .gql_as(&token, "{ healthChecks { totalCount } }", json!({}))
         .await;
     assert!(
-        error_of(&body).starts_with("insufficient scopes provided"),
+        assert_error_code(&body, "INSUFFICIENT_SCOPES").starts_with("insufficient scopes provided"),
         "{body}"
     );
 }

@@ -79,7 +79,8 @@ async fn send(app: &TestApp, name: &str, ids: &[(&str, &str)]) -> Value {
 
 /// Sends an example that must fail and returns the message.
 async fn send_err(app: &TestApp, name: &str, ids: &[(&str, &str)]) -> String {
-    app.gql_err(&example(name, ids), json!({})).await
+    app.gql_error("IN_USE", &example(name, ids), json!({}))
+        .await
 }
 
 fn id(value: &Value) -> String {
@@ -469,7 +470,7 @@ async fn register_application(backend: Backend) {
 async fn register_application_with_api_definitions(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let query = example("register-application-with-api-definitions", &[]);
-    let message = app.gql_err(&query, json!({})).await;
+    let message = app.gql_error("VALIDATION_ERROR", &query, json!({})).await;
     assert!(
         message.starts_with(
             "validation error for type ApplicationRegisterInput: apiDefinitions: (0: (spec: (data: "
@@ -556,7 +557,7 @@ async fn register_application_with_documents(backend: Backend) {
 async fn register_application_with_event_definitions(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let query = example("register-application-with-event-definitions", &[]);
-    let message = app.gql_err(&query, json!({})).await;
+    let message = app.gql_error("VALIDATION_ERROR", &query, json!({})).await;
     assert!(
         message.starts_with(
             "validation error for type ApplicationRegisterInput: eventDefinitions: (0: (spec: (data: data is not a valid AsyncAPI document: "

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use sextant_domain::TenantId;
 
-use crate::helpers::{Backend, TestApp, error_of};
+use crate::helpers::{Backend, TestApp, assert_error_code};
 use crate::on_both_backends;
 
 const URL_KEY: &str = "runtime/event_service_url";
@@ -218,7 +218,7 @@ async fn a_default_must_share_a_scenario(backend: Backend) {
         )
         .await;
     let message = app
-        .gql_err(SET, json!({"app": app_id, "rt": outsider}))
+        .gql_error("INVALID_DATA", SET, json!({"app": app_id, "rt": outsider}))
         .await;
     assert!(
         message.contains("does not find the given runtime"),
@@ -227,7 +227,7 @@ async fn a_default_must_share_a_scenario(backend: Backend) {
     assert!(message.contains(&outsider), "{message}");
     let missing = uuid::Uuid::new_v4().to_string();
     let message = app
-        .gql_err(SET, json!({"app": app_id, "rt": missing}))
+        .gql_error("INVALID_DATA", SET, json!({"app": app_id, "rt": missing}))
         .await;
     assert!(
         message.contains("does not find the given runtime"),
@@ -235,7 +235,9 @@ async fn a_default_must_share_a_scenario(backend: Backend) {
     );
     assert_eq!(app_url(&app, &app_id).await, RT1_URL);
     // A missing application.
-    let message = app.gql_err(SET, json!({"app": missing, "rt": rt1})).await;
+    let message = app
+        .gql_error("NOT_FOUND", SET, json!({"app": missing, "rt": rt1}))
+        .await;
     assert!(message.contains("does not exist"), "{message}");
 
     // The chosen runtime leaves the application's scenarios: back to the oldest sharing one.
@@ -276,9 +278,10 @@ async fn eventing_mutations_need_eventing_manage(backend: Backend) {
             "runtime:write",
         ],
     );
-    let message = error_of(
+    let message = assert_error_code(
         &app.gql_as(&token, SET, json!({"app": app_id, "rt": rt2}))
             .await,
+        "INSUFFICIENT_SCOPES",
     );
     assert!(
         message.starts_with("insufficient scopes provided, required: [eventing:manage]"),
@@ -286,7 +289,10 @@ async fn eventing_mutations_need_eventing_manage(backend: Backend) {
     );
     assert_eq!(app_url(&app, &app_id).await, RT1_URL, "nothing was set");
     set_default(&app, &app_id, &rt2).await;
-    let message = error_of(&app.gql_as(&token, DELETE, json!({"app": app_id})).await);
+    let message = assert_error_code(
+        &app.gql_as(&token, DELETE, json!({"app": app_id})).await,
+        "INSUFFICIENT_SCOPES",
+    );
     assert!(
         message.starts_with("insufficient scopes provided, required: [eventing:manage]"),
         "{message}"
@@ -295,7 +301,10 @@ async fn eventing_mutations_need_eventing_manage(backend: Backend) {
 
     // Another tenant cannot see or change the choice.
     let (_, other) = app.other_tenant();
-    let message = error_of(&app.gql_as(&other, DELETE, json!({"app": app_id})).await);
+    let message = assert_error_code(
+        &app.gql_as(&other, DELETE, json!({"app": app_id})).await,
+        "NOT_FOUND",
+    );
     assert!(message.contains("does not exist"), "{message}");
     assert_eq!(app_url(&app, &app_id).await, RT2_URL);
 }
@@ -325,7 +334,9 @@ async fn unregistering_forgets_the_choice(backend: Backend) {
         json!({"id": app_id}),
     )
     .await;
-    let message = app.gql_err(DELETE, json!({"app": app_id})).await;
+    let message = app
+        .gql_error("NOT_FOUND", DELETE, json!({"app": app_id}))
+        .await;
     assert!(message.contains("does not exist"), "{message}");
     let again = app.register_app("app", json!({})).await;
     assert_eq!(app_url(&app, &again).await, RT1_URL);

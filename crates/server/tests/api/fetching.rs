@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sextant_domain::TenantId;
 
 use crate::helpers::{
-    ASYNCAPI_YAML, AUTH_FRAGMENTS, Backend, OPENAPI_YAML, TestApp, basic_auth, error_of,
+    ASYNCAPI_YAML, AUTH_FRAGMENTS, Backend, OPENAPI_YAML, TestApp, assert_error_code, basic_auth,
     expected_auth,
 };
 use crate::on_both_backends;
@@ -467,10 +467,16 @@ async fn refetch_reads_the_changed_spec(backend: Backend) {
             json!({"name": "bare", "targetURL": "https://api.example.com"}),
         )
         .await;
-    let message = app.gql_err(&refetch, json!({"id": bare})).await;
+    let message = app
+        .gql_error("INVALID_DATA", &refetch, json!({"id": bare}))
+        .await;
     assert!(message.contains("has no spec"), "{message}");
     let message = app
-        .gql_err(&refetch, json!({"id": uuid::Uuid::new_v4().to_string()}))
+        .gql_error(
+            "NOT_FOUND",
+            &refetch,
+            json!({"id": uuid::Uuid::new_v4().to_string()}),
+        )
         .await;
     assert!(message.contains("does not exist"), "{message}");
 }
@@ -527,7 +533,10 @@ async fn refetch_event_spec_works_with_application_write(backend: Backend) {
 
     // Without application:write: refused, nothing fetched.
     let reader = app.token(&[TenantId::DEFAULT], &["application:read"]);
-    let message = error_of(&app.gql_as(&reader, &refetch, json!({"id": event_id})).await);
+    let message = assert_error_code(
+        &app.gql_as(&reader, &refetch, json!({"id": event_id})).await,
+        "INSUFFICIENT_SCOPES",
+    );
     assert!(
         message.starts_with("insufficient scopes provided, required: [application:write]"),
         "{message}"
@@ -567,35 +576,32 @@ async fn nothing_is_fetched_for_a_missing_or_foreign_target(backend: Backend) {
     let specs = SpecServer::start().await;
     let app = TestApp::spawn(backend).await;
     let missing = uuid::Uuid::new_v4().to_string();
-    let message = error_of(
+    let message = assert_error_code(
         &app.gql_as(
             &app.admin_token,
             "mutation($a: ID!, $in: APIDefinitionInput!) { addAPIDefinition(applicationID: $a, in: $in) { id } }",
             json!({"a": missing, "in": api_fetching("pets", &specs.url("/spec.yaml"))}),
         )
-        .await,
-    );
+        .await, "NOT_FOUND");
     assert_eq!(message, "Cannot add API to not existing Application");
-    let message = error_of(
+    let message = assert_error_code(
         &app.gql_as(
             &app.admin_token,
             "mutation($id: ID!, $in: APIDefinitionInput!) { updateAPIDefinition(id: $id, in: $in) { id } }",
             json!({"id": missing, "in": api_fetching("pets", &specs.url("/spec.yaml"))}),
         )
-        .await,
-    );
+        .await, "NOT_FOUND");
     assert!(message.contains("does not exist"), "{message}");
     // Another tenant's application.
     let app_id = app.register_app("app", json!({})).await;
     let (_, other) = app.other_tenant();
-    let message = error_of(
+    let message = assert_error_code(
         &app.gql_as(
             &other,
             "mutation($a: ID!, $in: APIDefinitionInput!) { addAPIDefinition(applicationID: $a, in: $in) { id } }",
             json!({"a": app_id, "in": api_fetching("pets", &specs.url("/spec.yaml"))}),
         )
-        .await,
-    );
+        .await, "NOT_FOUND");
     assert_eq!(message, "Cannot add API to not existing Application");
     assert_eq!(specs.hits("/spec.yaml"), 0, "nothing was fetched");
 }
@@ -606,7 +612,7 @@ async fn fetch_urls_must_be_http(backend: Backend) {
     let app_id = app.register_app("app", json!({})).await;
     let ftp = "ftp://127.0.0.1/spec.yaml";
     let message = app
-        .gql_err(
+        .gql_error("VALIDATION_ERROR", 
             "mutation($app: ID!, $in: APIDefinitionInput!) { addAPIDefinition(applicationID: $app, in: $in) { id } }",
             json!({"app": app_id, "in": api_fetching("ftp", ftp)}),
         )
@@ -616,7 +622,7 @@ async fn fetch_urls_must_be_http(backend: Backend) {
         "validation error for type APIDefinitionInput: spec: (Rule.FetchRequest: (url: must be a valid URL.).)."
     );
     let message = app
-        .gql_err(
+        .gql_error("VALIDATION_ERROR", 
             "mutation($app: ID!, $in: EventDefinitionInput!) { addEventDefinition(applicationID: $app, in: $in) { id } }",
             json!({"app": app_id, "in": {"name": "ftp", "spec": {"type": "ASYNC_API", "format": "YAML",
                    "fetchRequest": {"url": ftp}}}}),
@@ -627,7 +633,7 @@ async fn fetch_urls_must_be_http(backend: Backend) {
         "validation error for type EventDefinitionInput: spec: (Rule.FetchRequest: (url: must be a valid URL.).)."
     );
     let message = app
-        .gql_err(
+        .gql_error("VALIDATION_ERROR", 
             "mutation($app: ID!, $in: DocumentInput!) { addDocument(applicationID: $app, in: $in) { id } }",
             json!({"app": app_id, "in": {"title": "t", "displayName": "d", "description": "d",
                    "format": "MARKDOWN", "fetchRequest": {"url": ftp}}}),

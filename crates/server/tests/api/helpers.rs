@@ -1,12 +1,14 @@
-//! `TestApp`: a server on port 0 with its own data directory and database, and a client that
-//! trusts the server's CA.
+//! `TestApp`: the shared test server (`sextant-test-server`: port 0, its own data directory
+//! and database, a client that trusts its CA) with the Director helpers these tests use.
 
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sextant_domain::TenantId;
-pub use sextant_test_support::Backend;
-use sextant_test_support::TestDatabase;
+pub use sextant_test_server::Backend;
+use sextant_test_server::{Setup, TestServer, loopback_config};
+pub use sextant_test_support::assert_error_code;
 
 /// Every scope the Director checks.
 pub const ALL_SCOPES: &[&str] = &[
@@ -24,123 +26,34 @@ pub const ALL_SCOPES: &[&str] = &[
     "health_checks:read",
 ];
 
-pub struct TestApp {
-    pub server: Option<sextant_server::RunningServer>,
-    pub base: String,
-    pub client: reqwest::Client,
-    /// The administrator token the server wrote into its data directory.
-    pub admin_token: String,
-    // Dropped last: the database outlives the server.
-    pub db: TestDatabase,
+/// A server started by the shared harness, with the Director helpers these tests use.
+pub struct TestApp(TestServer);
+
+impl Deref for TestApp {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
 }
 
-/// Runs each listed async test function (taking a `Backend`) once per backend.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Postgres).await
-                }
-            )*
-        }
-    };
+impl DerefMut for TestApp {
+    fn deref_mut(&mut self) -> &mut TestServer {
+        &mut self.0
+    }
 }
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
-        TestApp::spawn_with(backend, sextant_server::ServerOptions::default()).await
+        TestApp(TestServer::start(backend).await)
     }
 
     /// A server with these options (the notifier's schedule, for instance).
     pub async fn spawn_with(backend: Backend, options: sextant_server::ServerOptions) -> TestApp {
-        init_tracing();
-        let db = TestDatabase::create(backend).await;
-        let data_dir = db.dir.join("data");
-        let server = sextant_server::start_with(
-            sextant_server::ServerConfig {
-                data_dir: data_dir.clone(),
-                database_url: match backend {
-                    // The default: the server puts SQLite into its data directory.
-                    Backend::Sqlite => None,
-                    Backend::Postgres => Some(db.url.clone()),
-                },
-                listen: "127.0.0.1:0".parse().unwrap(),
-                mtls_listen: "127.0.0.1:0".parse().unwrap(),
-                public_url: None,
-                fetch_allow_private: true,
-                // No test or benchmark reaches beyond loopback, not even with a DNS lookup.
-                fetch_allow_hosts: Some(sextant_server::HostAllowList::loopback()),
-                token_lifetimes: sextant_server::TokenLifetimes::default(),
-                certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
-            },
+        let setup = Setup {
             options,
-        )
-        .await
-        .expect("server starts");
-        let ca = std::fs::read(data_dir.join("ca.crt")).unwrap();
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        let admin_token = std::fs::read_to_string(&server.admin_token_path)
-            .unwrap()
-            .trim()
-            .to_owned();
-        TestApp {
-            base: format!("https://localhost:{}", server.main_addr.port()),
-            server: Some(server),
-            client,
-            admin_token,
-            db,
-        }
-    }
-
-    /// Stops the server and starts it again on the same data directory and database; the
-    /// admin client then trusts the data directory's CAs (current and previous).
-    pub async fn restart(&mut self, backend: Backend) {
-        let server = self.server.take().unwrap();
-        let data_dir = server.data_dir.clone();
-        server.stop().await;
-        let restarted = sextant_server::start(sextant_server::ServerConfig {
-            data_dir: data_dir.clone(),
-            database_url: match backend {
-                Backend::Sqlite => None,
-                Backend::Postgres => Some(self.db.url.clone()),
-            },
-            listen: "127.0.0.1:0".parse().unwrap(),
-            mtls_listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: None,
-            fetch_allow_private: true,
-            // No test or benchmark reaches beyond loopback, not even with a DNS lookup.
-            fetch_allow_hosts: Some(sextant_server::HostAllowList::loopback()),
-            token_lifetimes: sextant_server::TokenLifetimes::default(),
-            certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
-        })
-        .await
-        .expect("server restarts");
-        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(30));
-        let mut roots = Vec::new();
-        for name in ["ca.crt", "ca-previous.crt"] {
-            if let Ok(pem) = std::fs::read(data_dir.join(name)) {
-                roots.push(reqwest::Certificate::from_pem(&pem).unwrap());
-            }
-        }
-        builder = builder.tls_certs_only(roots);
-        self.client = builder.build().unwrap();
-        self.base = format!("https://localhost:{}", restarted.main_addr.port());
-        self.server = Some(restarted);
+            ..Setup::default()
+        };
+        TestApp(TestServer::start_with(backend, setup).await)
     }
 
     /// A second server on the same PostgreSQL database with a copy of this one's data
@@ -154,24 +67,14 @@ impl TestApp {
                 std::fs::copy(file.path(), dir.join(file.file_name())).unwrap();
             }
         }
-        sextant_server::start(sextant_server::ServerConfig {
-            data_dir: dir,
-            database_url: Some(self.db.url.clone()),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            mtls_listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: None,
-            fetch_allow_private: true,
-            // No test or benchmark reaches beyond loopback, not even with a DNS lookup.
-            fetch_allow_hosts: Some(sextant_server::HostAllowList::loopback()),
-            token_lifetimes: sextant_server::TokenLifetimes::default(),
-            certificate_validity: sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
-        })
+        sextant_server::start(loopback_config(
+            &dir,
+            Some(self.db.url.clone()),
+            (0, 0),
+            sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
+        ))
         .await
         .unwrap()
-    }
-
-    pub fn server(&self) -> &sextant_server::RunningServer {
-        self.server.as_ref().unwrap()
     }
 
     /// A token signed with the server's key, as `sextant admin token` makes them.
@@ -227,6 +130,25 @@ impl TestApp {
     /// Runs a GraphQL request as the administrator that must fail; returns the first message.
     pub async fn gql_err(&self, query: &str, variables: Value) -> String {
         error_of(&self.gql_as(&self.admin_token, query, variables).await)
+    }
+
+    /// Runs a GraphQL request as the administrator that must fail with `code`, the error
+    /// code a client branches on (`extensions.code`); returns the first message.
+    pub async fn gql_error(&self, code: &str, query: &str, variables: Value) -> String {
+        self.gql_error_as(code, &self.admin_token, query, variables)
+            .await
+    }
+
+    /// Runs a GraphQL request as `token` that must fail with `code`; returns the first
+    /// message.
+    pub async fn gql_error_as(
+        &self,
+        code: &str,
+        token: &str,
+        query: &str,
+        variables: Value,
+    ) -> String {
+        assert_error_code(&self.gql_as(token, query, variables).await, code)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -311,32 +233,9 @@ impl TestApp {
     }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(server) = &self.server {
-            server.shutdown_token().cancel();
-        }
-    }
-}
-
 /// The first error message of a GraphQL response; fails if there is none.
 pub fn error_of(body: &Value) -> String {
-    body["errors"][0]["message"]
-        .as_str()
-        .unwrap_or_else(|| panic!("expected an error, got {body}"))
-        .to_owned()
-}
-
-fn init_tracing() {
-    static INIT: std::sync::Once = std::sync::Once::new();
-    INIT.call_once(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
-                .with_test_writer()
-                .try_init();
-        }
-    });
+    sextant_test_support::error_message(body)
 }
 
 // --- the catalog ---
@@ -420,11 +319,6 @@ pub fn event_input(name: &str) -> Value {
 }
 
 impl TestApp {
-    /// Runs a GraphQL request as `token` that must fail; returns the first message.
-    pub async fn gql_err_as(&self, token: &str, query: &str, variables: Value) -> String {
-        error_of(&self.gql_as(token, query, variables).await)
-    }
-
     /// Adds an API definition to an application and returns its id.
     pub async fn add_api(&self, app_id: &str, input: Value) -> String {
         self.gql(

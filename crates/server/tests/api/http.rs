@@ -165,7 +165,7 @@ async fn restart_keeps_data_ca_and_token(backend: Backend) {
     let data_dir = app.server().data_dir.clone();
     let ca_before = std::fs::read(data_dir.join("ca.crt")).unwrap();
     let client = app.client.clone();
-    app.restart(backend).await;
+    app.restart().await;
     assert_eq!(std::fs::read(data_dir.join("ca.crt")).unwrap(), ca_before);
     // The same client (trusting the CA it trusted before) and the same admin token still work.
     app.client = client;

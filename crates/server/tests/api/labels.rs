@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, error_of};
+use crate::helpers::{Backend, TestApp, assert_error_code};
 use crate::on_both_backends;
 
 const SET_APP_LABEL: &str = "mutation($id: ID!, $key: String!, $value: Any!) { \
@@ -172,7 +172,11 @@ async fn setting_a_label_creates_its_definition(backend: Backend) {
     );
     assert!(app_labels(&app, &id).await.get("env").is_none());
     let message = app
-        .gql_err(DELETE_APP_LABEL, json!({"id": id, "key": "env"}))
+        .gql_error(
+            "NOT_FOUND",
+            DELETE_APP_LABEL,
+            json!({"id": id, "key": "env"}),
+        )
         .await;
     assert!(message.contains("does not exist"), "{message}");
     let deleted = app
@@ -209,7 +213,11 @@ async fn bad_label_writes_are_refused(backend: Backend) {
     assert!(refuses_null(&message), "{message}");
     // A blank key.
     let message = app
-        .gql_err(SET_APP_LABEL, json!({"id": id, "key": "", "value": 1}))
+        .gql_error(
+            "VALIDATION_ERROR",
+            SET_APP_LABEL,
+            json!({"id": id, "key": "", "value": 1}),
+        )
         .await;
     assert!(message.contains("cannot be blank"), "{message}");
     assert_eq!(app_labels(&app, &id).await, before);
@@ -220,7 +228,11 @@ async fn bad_label_writes_are_refused(backend: Backend) {
     for (mutation, name) in [(SET_APP_LABEL, "application"), (SET_RT_LABEL, "runtime")] {
         for id in [missing.as_str(), "not-a-uuid"] {
             let message = app
-                .gql_err(mutation, json!({"id": id, "key": "ghost", "value": 1}))
+                .gql_error(
+                    "NOT_FOUND",
+                    mutation,
+                    json!({"id": id, "key": "ghost", "value": 1}),
+                )
                 .await;
             assert!(
                 message.contains(name) && message.contains("does not exist"),
@@ -233,7 +245,7 @@ async fn bad_label_writes_are_refused(backend: Backend) {
         (DELETE_RT_LABEL, "runtime"),
     ] {
         let message = app
-            .gql_err(mutation, json!({"id": missing, "key": "env"}))
+            .gql_error("NOT_FOUND", mutation, json!({"id": missing, "key": "env"}))
             .await;
         assert!(
             message.contains(name) && message.contains("does not exist"),
@@ -265,7 +277,8 @@ async fn schema_violations_are_refused(backend: Backend) {
     let rt = app.register_runtime("rt", json!({"size": 5})).await;
     for bad in [json!("big"), json!(0), json!(1.5), json!([1])] {
         let message = app
-            .gql_err(
+            .gql_error(
+                "VALIDATION_ERROR",
                 SET_APP_LABEL,
                 json!({"id": id, "key": "size", "value": bad}),
             )
@@ -275,7 +288,11 @@ async fn schema_violations_are_refused(backend: Backend) {
             "{bad}: {message}"
         );
         let message = app
-            .gql_err(SET_RT_LABEL, json!({"id": rt, "key": "size", "value": bad}))
+            .gql_error(
+                "VALIDATION_ERROR",
+                SET_RT_LABEL,
+                json!({"id": rt, "key": "size", "value": bad}),
+            )
             .await;
         assert!(
             message.contains("while validating Label value for 'size'"),
@@ -294,7 +311,7 @@ async fn schema_violations_are_refused(backend: Backend) {
 
     // Labels given at registration are checked too, and a refusal registers nothing.
     let message = app
-        .gql_err(
+        .gql_error("VALIDATION_ERROR", 
             "mutation { registerApplication(in: {name: \"bad\", providerName: \"p\", labels: {size: 0}}) { id } }",
             json!({}),
         )
@@ -304,7 +321,8 @@ async fn schema_violations_are_refused(backend: Backend) {
         "{message}"
     );
     let message = app
-        .gql_err(
+        .gql_error(
+            "VALIDATION_ERROR",
             "mutation { registerRuntime(in: {name: \"bad\", labels: {size: \"x\"}}) { id } }",
             json!({}),
         )
@@ -324,7 +342,7 @@ async fn schema_violations_are_refused(backend: Backend) {
 
     // An update of a runtime (which replaces its labels) with a bad label changes nothing.
     let message = app
-        .gql_err(
+        .gql_error("VALIDATION_ERROR", 
             "mutation($id: ID!) { updateRuntime(id: $id, in: {name: \"renamed\", labels: {other: 1, size: -1}}) { id } }",
             json!({"id": rt}),
         )
@@ -351,7 +369,8 @@ async fn updating_a_definition_checks_existing_labels(backend: Backend) {
     let rt = app.register_runtime("rt", json!({"zone": "eu-1"})).await;
 
     let message = app
-        .gql_err(
+        .gql_error(
+            "INVALID_DATA",
             UPDATE_DEF,
             json!({"in": {"key": "env", "schema": r#"{"type": "integer"}"#}}),
         )
@@ -366,7 +385,8 @@ async fn updating_a_definition_checks_existing_labels(backend: Backend) {
     );
 
     let message = app
-        .gql_err(
+        .gql_error(
+            "INVALID_DATA",
             UPDATE_DEF,
             json!({"in": {"key": "zone", "schema": r#"{"type": "string", "pattern": "^us-"}"#}}),
         )
@@ -397,7 +417,8 @@ async fn updating_a_definition_checks_existing_labels(backend: Backend) {
         json!({"key": "env", "schema": schema})
     );
     let message = app
-        .gql_err(
+        .gql_error(
+            "VALIDATION_ERROR",
             SET_APP_LABEL,
             json!({"id": id, "key": "env", "value": "staging"}),
         )
@@ -420,7 +441,11 @@ async fn updating_a_definition_checks_existing_labels(backend: Backend) {
 
     // A definition that does not exist cannot be updated.
     let message = app
-        .gql_err(UPDATE_DEF, json!({"in": {"key": "nope", "schema": "{}"}}))
+        .gql_error(
+            "NOT_FOUND",
+            UPDATE_DEF,
+            json!({"in": {"key": "nope", "schema": "{}"}}),
+        )
         .await;
     assert!(message.contains("does not exist"), "{message}");
     assert_eq!(definition(&app, "nope").await, Value::Null);
@@ -433,13 +458,19 @@ async fn deleting_a_definition_in_use(backend: Backend) {
         .register_runtime("rt", json!({"owner": "bob", "other": 1}))
         .await;
     let message = app
-        .gql_err(DELETE_DEF, json!({"key": "owner", "related": false}))
+        .gql_error(
+            "IN_USE",
+            DELETE_DEF,
+            json!({"key": "owner", "related": false}),
+        )
         .await;
     assert_eq!(
         message,
         "could not delete label definition, it is already used by at least one label"
     );
-    let message = app.gql_err(DELETE_DEF, json!({"key": "owner"})).await;
+    let message = app
+        .gql_error("IN_USE", DELETE_DEF, json!({"key": "owner"}))
+        .await;
     assert_eq!(
         message,
         "could not delete label definition, it is already used by at least one label"
@@ -473,7 +504,9 @@ async fn deleting_a_definition_in_use(backend: Backend) {
     let deleted = app.gql(DELETE_DEF, json!({"key": "unused"})).await;
     assert_eq!(deleted["deleteLabelDefinition"]["key"], "unused");
     assert_eq!(definition(&app, "unused").await, Value::Null);
-    let message = app.gql_err(DELETE_DEF, json!({"key": "unused"})).await;
+    let message = app
+        .gql_error("NOT_FOUND", DELETE_DEF, json!({"key": "unused"}))
+        .await;
     assert!(message.contains("does not exist"), "{message}");
 }
 
@@ -489,14 +522,22 @@ async fn scenarios_definition_and_label_are_protected(backend: Backend) {
 
     for related in [false, true] {
         let message = app
-            .gql_err(DELETE_DEF, json!({"key": "scenarios", "related": related}))
+            .gql_error(
+                "INVALID_DATA",
+                DELETE_DEF,
+                json!({"key": "scenarios", "related": related}),
+            )
             .await;
         assert!(message.contains("can not be deleted"), "{message}");
     }
     assert_eq!(definition(&app, "scenarios").await["key"], "scenarios");
 
     let message = app
-        .gql_err(DELETE_APP_LABEL, json!({"id": id, "key": "scenarios"}))
+        .gql_error(
+            "INVALID_DATA",
+            DELETE_APP_LABEL,
+            json!({"id": id, "key": "scenarios"}),
+        )
         .await;
     assert_eq!(
         message,
@@ -506,14 +547,18 @@ async fn scenarios_definition_and_label_are_protected(backend: Backend) {
 
     // The scenarios definition cannot be created twice nor be without a schema.
     let message = app
-        .gql_err(
+        .gql_error("NOT_UNIQUE", 
             CREATE_DEF,
             json!({"in": {"key": "scenarios", "schema": scenarios_schema(&["DEFAULT", "XX"]).to_string()}}),
         )
         .await;
     assert!(message.contains("not unique"), "{message}");
     let message = app
-        .gql_err(UPDATE_DEF, json!({"in": {"key": "scenarios"}}))
+        .gql_error(
+            "INVALID_DATA",
+            UPDATE_DEF,
+            json!({"in": {"key": "scenarios"}}),
+        )
         .await;
     assert!(message.contains("requires a schema"), "{message}");
     assert_eq!(
@@ -541,7 +586,8 @@ async fn scenarios_can_be_extended(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let id = app.register_app("app", json!({})).await;
     let message = app
-        .gql_err(
+        .gql_error(
+            "VALIDATION_ERROR",
             SET_APP_LABEL,
             json!({"id": id, "key": "scenarios", "value": ["ADDITIONAL"]}),
         )
@@ -587,7 +633,8 @@ async fn scenarios_can_be_extended(backend: Backend) {
         json!({"type": "string"}),
     ] {
         let message = app
-            .gql_err(
+            .gql_error(
+                "VALIDATION_ERROR",
                 UPDATE_DEF,
                 json!({"in": {"key": "scenarios", "schema": bad.to_string()}}),
             )
@@ -601,7 +648,7 @@ async fn scenarios_can_be_extended(backend: Backend) {
 
     // Dropping a scenario that is in use is refused.
     let message = app
-        .gql_err(
+        .gql_error("INVALID_DATA", 
             UPDATE_DEF,
             json!({"in": {"key": "scenarios", "schema": scenarios_schema(&["DEFAULT", "Christmas", "New Year"]).to_string()}}),
         )
@@ -632,7 +679,8 @@ async fn invalid_scenarios_values_are_refused(backend: Backend) {
         json!({"DEFAULT": true}),
     ] {
         let message = app
-            .gql_err(
+            .gql_error(
+                "VALIDATION_ERROR",
                 SET_APP_LABEL,
                 json!({"id": id, "key": "scenarios", "value": bad}),
             )
@@ -642,7 +690,8 @@ async fn invalid_scenarios_values_are_refused(backend: Backend) {
             "{bad}: {message}"
         );
         let message = app
-            .gql_err(
+            .gql_error(
+                "VALIDATION_ERROR",
                 SET_RT_LABEL,
                 json!({"id": rt, "key": "scenarios", "value": bad}),
             )
@@ -652,7 +701,7 @@ async fn invalid_scenarios_values_are_refused(backend: Backend) {
             "{bad}: {message}"
         );
         let message = app
-            .gql_err(
+            .gql_error("VALIDATION_ERROR", 
                 "mutation($labels: Labels) { registerApplication(in: {name: \"refused\", providerName: \"p\", labels: $labels}) { id } }",
                 json!({"labels": {"scenarios": bad}}),
             )
@@ -719,7 +768,8 @@ async fn label_definitions_list_get_and_validation(backend: Backend) {
 
     // Duplicates are refused and change nothing.
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_UNIQUE",
             CREATE_DEF,
             json!({"in": {"key": "with-schema", "schema": "{}"}}),
         )
@@ -739,11 +789,14 @@ async fn label_definitions_list_get_and_validation(backend: Backend) {
         (json!({"key": "k".repeat(257)}), "key"),
     ] {
         let prefix = format!("validation error for type LabelDefinitionInput: {field}: ");
-        let message = app.gql_err(CREATE_DEF, json!({"in": input})).await;
+        let message = app
+            .gql_error("VALIDATION_ERROR", CREATE_DEF, json!({"in": input}))
+            .await;
         assert!(message.starts_with(&prefix), "create {input}: {message}");
         if field == "schema" {
             let message = app
-                .gql_err(
+                .gql_error(
+                    "VALIDATION_ERROR",
                     UPDATE_DEF,
                     json!({"in": {"key": "without", "schema": input["schema"]}}),
                 )
@@ -808,7 +861,7 @@ async fn label_definitions_are_per_tenant(backend: Backend) {
         json!({"key": "env", "schema": {"type": "integer"}})
     );
     let message = app
-        .gql_err(
+        .gql_error("VALIDATION_ERROR", 
             "mutation { registerApplication(in: {name: \"a-app\", providerName: \"p\", labels: {env: \"prod\"}}) { id } }",
             json!({}),
         )
@@ -851,7 +904,10 @@ async fn label_definitions_are_per_tenant(backend: Backend) {
     assert_eq!(body["data"]["labelDefinition"]["key"], "shared", "{body}");
     // A's definition cannot be deleted or updated through B.
     let body = app.gql_as(&b, DELETE_DEF, json!({"key": "env"})).await;
-    assert!(error_of(&body).contains("does not exist"), "{body}");
+    assert!(
+        assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
+        "{body}"
+    );
     let body = app
         .gql_as(
             &b,
@@ -859,7 +915,10 @@ async fn label_definitions_are_per_tenant(backend: Backend) {
             json!({"in": {"key": "env", "schema": "{}"}}),
         )
         .await;
-    assert!(error_of(&body).contains("does not exist"), "{body}");
+    assert!(
+        assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
+        "{body}"
+    );
     assert_eq!(
         definition(&app, "env").await,
         json!({"key": "env", "schema": {"type": "integer"}})

@@ -5,6 +5,8 @@
 
 mod helpers;
 
+use sextant_test_support::on_both_backends;
+
 mod api_auths;
 mod applications;
 mod atomicity;

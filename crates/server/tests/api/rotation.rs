@@ -216,7 +216,7 @@ async fn the_ca_rotates_without_cutting_off_clients(backend: Backend) {
         sextant_server::rotate_ca(&dir).is_err(),
         "a second rotation waits for the retirement of the previous CA"
     );
-    app.restart(backend).await;
+    app.restart().await;
     let old_ca = load_ca(&dir, "ca-previous");
     let new_ca = load_ca(&dir, "ca");
     assert_eq!(old_ca.cert_pem(), old_ca_pem);
@@ -278,7 +278,7 @@ async fn the_ca_rotates_without_cutting_off_clients(backend: Backend) {
         Retirement::Retired { clients_cut_off: 1 }
     );
     assert_eq!(retire(false).await.unwrap(), Retirement::NothingToRetire);
-    app.restart(backend).await;
+    app.restart().await;
 
     // The listeners' certificate now comes from the new CA: renewed clients (told to trust
     // both CAs) work; the old CA's certificates are refused at the handshake.

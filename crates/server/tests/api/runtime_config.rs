@@ -339,14 +339,14 @@ async fn a_runtime_reports_its_own_status_only(backend: Backend) {
     // Another runtime: as if it did not exist, and unchanged.
     let body = as_runtime(json!({"id": other, "c": "READY"})).await;
     assert!(
-        crate::helpers::error_of(&body).contains("does not exist"),
+        crate::helpers::assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
         "{body}"
     );
     assert_eq!(status_of(&app, &other).await["condition"], "INITIAL");
     // Too long a message: refused, unchanged.
     let body = as_runtime(json!({"id": runtime, "c": "READY", "m": "x".repeat(1025)})).await;
     assert!(
-        crate::helpers::error_of(&body).contains("at most 1024"),
+        crate::helpers::assert_error_code(&body, "INVALID_DATA").contains("at most 1024"),
         "{body}"
     );
     assert_eq!(status_of(&app, &runtime).await["condition"], "FAILED");

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, error_of};
+use crate::helpers::{Backend, TestApp, assert_error_code};
 use crate::on_both_backends;
 
 const FIELDS: &str =
@@ -177,13 +177,17 @@ async fn unregister_returns_the_runtime_and_removes_it(backend: Backend) {
     assert_eq!(list["totalCount"], 1);
     assert_eq!(list["data"][0]["id"], keep.as_str());
     assert_eq!(list["data"][0]["labels"], json!({"env": "dev"}));
-    let message = app.gql_err(&query, json!({"id": id})).await;
+    let message = app.gql_error("NOT_FOUND", &query, json!({"id": id})).await;
     assert!(message.contains("does not exist"), "{message}");
     for id in ["not-a-uuid".to_owned(), uuid::Uuid::new_v4().to_string()] {
-        let message = app.gql_err(&query, json!({"id": id})).await;
+        let message = app.gql_error("NOT_FOUND", &query, json!({"id": id})).await;
         assert!(message.contains("does not exist"), "{message}");
         let message = app
-            .gql_err(&update_mutation(), json!({"id": id, "in": {"name": "x"}}))
+            .gql_error(
+                "NOT_FOUND",
+                &update_mutation(),
+                json!({"id": id, "in": {"name": "x"}}),
+            )
             .await;
         assert!(message.contains("does not exist"), "{message}");
     }
@@ -196,7 +200,8 @@ async fn duplicate_names_are_refused_per_tenant(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.register_runtime("dup", json!({"env": "one"})).await;
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_UNIQUE",
             &register_mutation(),
             json!({"in": {"name": "dup", "labels": {"env": "two"}}}),
         )
@@ -210,7 +215,8 @@ async fn duplicate_names_are_refused_per_tenant(backend: Backend) {
     let second = app.register_runtime("second", json!({"keep": true})).await;
     let before = read_runtime(&app, &second).await;
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_UNIQUE",
             &update_mutation(),
             json!({"id": second, "in": {"name": "dup", "description": "d", "labels": {"new": 1}}}),
         )
@@ -252,11 +258,19 @@ async fn validation_errors_change_nothing(backend: Backend) {
     for (input, field) in cases {
         let prefix = format!("validation error for type RuntimeInput: {field}: ");
         let message = app
-            .gql_err(&register_mutation(), json!({"in": input}))
+            .gql_error(
+                "VALIDATION_ERROR",
+                &register_mutation(),
+                json!({"in": input}),
+            )
             .await;
         assert!(message.starts_with(&prefix), "register {input}: {message}");
         let message = app
-            .gql_err(&update_mutation(), json!({"id": id, "in": input}))
+            .gql_error(
+                "VALIDATION_ERROR",
+                &update_mutation(),
+                json!({"id": id, "in": input}),
+            )
             .await;
         assert!(message.starts_with(&prefix), "update {input}: {message}");
         assert_eq!(read_runtime(&app, &id).await, before, "after {input}");
@@ -299,7 +313,8 @@ async fn pagination_walks_every_page(backend: Backend) {
     assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), registered);
     for first in [0, 101] {
         let message = app
-            .gql_err(
+            .gql_error(
+                "INVALID_DATA",
                 "query($first: Int) { runtimes(first: $first) { totalCount } }",
                 json!({"first": first}),
             )
@@ -307,7 +322,8 @@ async fn pagination_walks_every_page(backend: Backend) {
         assert!(message.contains("page size"), "{message}");
     }
     let message = app
-        .gql_err(
+        .gql_error(
+            "INVALID_DATA",
             r#"{ runtimes(after: "garbage!") { totalCount } }"#,
             json!({}),
         )
@@ -356,7 +372,7 @@ async fn tenants_are_separated(backend: Backend) {
         ),
     ] {
         let body = app.gql_as(&b, mutation, json!({"id": id})).await;
-        let message = error_of(&body);
+        let message = assert_error_code(&body, "NOT_FOUND");
         assert!(message.contains("does not exist"), "{name}: {message}");
         assert_eq!(read_runtime(&app, &id).await, before, "after {name}");
     }
@@ -498,10 +514,16 @@ async fn applications_for_unknown_runtime(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.register_app("an-app", json!({})).await;
     let message = app
-        .gql_err(FOR_RUNTIME, json!({"id": uuid::Uuid::new_v4().to_string()}))
+        .gql_error(
+            "NOT_FOUND",
+            FOR_RUNTIME,
+            json!({"id": uuid::Uuid::new_v4().to_string()}),
+        )
         .await;
     assert!(message.contains("runtime does not exist"), "{message}");
-    let message = app.gql_err(FOR_RUNTIME, json!({"id": "not-a-uuid"})).await;
+    let message = app
+        .gql_error("NOT_FOUND", FOR_RUNTIME, json!({"id": "not-a-uuid"}))
+        .await;
     assert!(message.contains("does not exist"), "{message}");
 
     // A runtime of another tenant is unknown here, even with a matching scenario.
@@ -517,7 +539,9 @@ async fn applications_for_unknown_runtime(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    let message = app.gql_err(FOR_RUNTIME, json!({"id": foreign})).await;
+    let message = app
+        .gql_error("NOT_FOUND", FOR_RUNTIME, json!({"id": foreign}))
+        .await;
     assert!(message.contains("runtime does not exist"), "{message}");
     // In its own tenant it sees no application of ours.
     let body = app

@@ -91,10 +91,16 @@ async fn integration_system_lifecycle(backend: Backend) {
         uuid::Uuid::new_v4().to_string(),
         "not-a-uuid".to_owned(),
     ] {
-        let message = app.gql_err(UNREGISTER_IS, json!({"id": id})).await;
+        let message = app
+            .gql_error("NOT_FOUND", UNREGISTER_IS, json!({"id": id}))
+            .await;
         assert!(message.contains("does not exist"), "{message}");
         let message = app
-            .gql_err(UPDATE_IS, json!({"id": id, "in": {"name": "x"}}))
+            .gql_error(
+                "NOT_FOUND",
+                UPDATE_IS,
+                json!({"id": id, "in": {"name": "x"}}),
+            )
             .await;
         assert!(message.contains("does not exist"), "{message}");
         assert_eq!(read_system(&app, &id).await, Value::Null);
@@ -118,17 +124,26 @@ async fn integration_system_validation_and_uniqueness(backend: Backend) {
         ),
     ] {
         let prefix = format!("validation error for type IntegrationSystemInput: {field}: ");
-        let message = app.gql_err(REGISTER_IS, json!({"in": input})).await;
+        let message = app
+            .gql_error("VALIDATION_ERROR", REGISTER_IS, json!({"in": input}))
+            .await;
         assert!(message.starts_with(&prefix), "register {input}: {message}");
-        let message = app.gql_err(UPDATE_IS, json!({"id": id, "in": input})).await;
+        let message = app
+            .gql_error(
+                "VALIDATION_ERROR",
+                UPDATE_IS,
+                json!({"id": id, "in": input}),
+            )
+            .await;
         assert!(message.starts_with(&prefix), "update {input}: {message}");
     }
     let message = app
-        .gql_err(REGISTER_IS, json!({"in": {"name": "taken"}}))
+        .gql_error("NOT_UNIQUE", REGISTER_IS, json!({"in": {"name": "taken"}}))
         .await;
     assert!(message.contains("not unique"), "{message}");
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_UNIQUE",
             UPDATE_IS,
             json!({"id": other, "in": {"name": "taken", "description": "x"}}),
         )
@@ -236,7 +251,9 @@ async fn integration_system_in_use_cannot_be_unregistered(backend: Backend) {
     );
     let foreign_app = registered["id"].as_str().unwrap().to_owned();
 
-    let message = app.gql_err(UNREGISTER_IS, json!({"id": system})).await;
+    let message = app
+        .gql_error("IN_USE", UNREGISTER_IS, json!({"id": system}))
+        .await;
     assert!(message.contains("still used"), "{message}");
     assert_eq!(read_system(&app, &system).await, before);
 
@@ -255,7 +272,9 @@ async fn integration_system_in_use_cannot_be_unregistered(backend: Backend) {
         )
         .await;
     assert!(body.get("errors").is_none(), "{body}");
-    let message = app.gql_err(UNREGISTER_IS, json!({"id": system})).await;
+    let message = app
+        .gql_error("IN_USE", UNREGISTER_IS, json!({"id": system}))
+        .await;
     assert!(message.contains("still used"), "{message}");
     assert_eq!(read_system(&app, &system).await, before);
 
@@ -270,7 +289,7 @@ async fn integration_system_in_use_cannot_be_unregistered(backend: Backend) {
     assert_eq!(read_system(&app, &system).await, Value::Null);
     // And then it can no longer be referenced.
     let message = app
-        .gql_err(
+        .gql_error("NOT_FOUND", 
             "mutation($is: ID!) { registerApplication(in: {name: \"late\", providerName: \"p\", integrationSystemID: $is}) { id } }",
             json!({"is": system}),
         )
@@ -418,12 +437,17 @@ async fn application_template_lifecycle(backend: Backend) {
     // Duplicate names are refused.
     let second = create_template(&app, compass_template("second")).await;
     let message = app
-        .gql_err(CREATE_T, json!({"in": compass_template("second")}))
+        .gql_error(
+            "NOT_UNIQUE",
+            CREATE_T,
+            json!({"in": compass_template("second")}),
+        )
         .await;
     assert!(message.contains("not unique"), "{message}");
     let second_id = second["id"].as_str().unwrap();
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_UNIQUE",
             UPDATE_T,
             json!({"id": second_id, "in": compass_template("renamed-template")}),
         )
@@ -437,10 +461,16 @@ async fn application_template_lifecycle(backend: Backend) {
     assert_eq!(read_template(&app, &id).await, Value::Null);
     assert_eq!(all_templates(&app).await["data"], json!([second]));
     for id in [id.clone(), "not-a-uuid".to_owned()] {
-        let message = app.gql_err(DELETE_T, json!({"id": id})).await;
+        let message = app
+            .gql_error("NOT_FOUND", DELETE_T, json!({"id": id}))
+            .await;
         assert!(message.contains("does not exist"), "{message}");
         let message = app
-            .gql_err(UPDATE_T, json!({"id": id, "in": compass_template("x")}))
+            .gql_error(
+                "NOT_FOUND",
+                UPDATE_T,
+                json!({"id": id, "in": compass_template("x")}),
+            )
             .await;
         assert!(message.contains("does not exist"), "{message}");
     }
@@ -523,9 +553,13 @@ async fn application_template_validation(backend: Backend) {
     ] {
         // Compass's keys for this input are its Go field names.
         let prefix = format!("validation error for type ApplicationTemplateInput: {field}");
-        let message = app.gql_err(CREATE_T, json!({"in": input})).await;
+        let message = app
+            .gql_error("VALIDATION_ERROR", CREATE_T, json!({"in": input}))
+            .await;
         assert!(message.starts_with(&prefix), "create {input}: {message}");
-        let message = app.gql_err(UPDATE_T, json!({"id": id, "in": input})).await;
+        let message = app
+            .gql_error("VALIDATION_ERROR", UPDATE_T, json!({"id": id, "in": input}))
+            .await;
         assert!(message.starts_with(&prefix), "update {input}: {message}");
     }
     assert_eq!(
@@ -571,7 +605,8 @@ async fn register_application_from_template(backend: Backend) {
 
     // Registering the same again collides on the name, and adds nothing.
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_UNIQUE",
             FROM_T,
             json!({"in": {"templateName": "compass-template",
                           "values": [{"placeholder": "new-placeholder", "value": "other"}]}}),
@@ -597,7 +632,7 @@ async fn template_values_are_checked_and_inserted_literally(backend: Backend) {
 
     // A missing value.
     let message = app
-        .gql_err(
+        .gql_error("INVALID_DATA", 
             FROM_T,
             json!({"in": {"templateName": "named", "values": [{"placeholder": "name", "value": "x"}]}}),
         )
@@ -607,7 +642,11 @@ async fn template_values_are_checked_and_inserted_literally(backend: Backend) {
         "{message}"
     );
     let message = app
-        .gql_err(FROM_T, json!({"in": {"templateName": "named"}}))
+        .gql_error(
+            "INVALID_DATA",
+            FROM_T,
+            json!({"in": {"templateName": "named"}}),
+        )
         .await;
     assert!(
         message.contains("required placeholder not provided"),
@@ -615,7 +654,8 @@ async fn template_values_are_checked_and_inserted_literally(backend: Backend) {
     );
     // An unknown template.
     let message = app
-        .gql_err(
+        .gql_error(
+            "NOT_FOUND",
             FROM_T,
             json!({"in": {"templateName": "no-such-template", "values": []}}),
         )
@@ -623,7 +663,8 @@ async fn template_values_are_checked_and_inserted_literally(backend: Backend) {
     assert!(message.contains("does not exist"), "{message}");
     // A value given twice.
     let message = app
-        .gql_err(
+        .gql_error(
+            "VALIDATION_ERROR",
             FROM_T,
             json!({"in": {"templateName": "named", "values": [
                 {"placeholder": "name", "value": "a"}, {"placeholder": "name", "value": "b"},
@@ -636,7 +677,7 @@ async fn template_values_are_checked_and_inserted_literally(backend: Backend) {
     );
     // A value that makes the application invalid.
     let message = app
-        .gql_err(
+        .gql_error("VALIDATION_ERROR", 
             FROM_T,
             json!({"in": {"templateName": "named", "values": [
                 {"placeholder": "name", "value": "0invalid"}, {"placeholder": "text", "value": "t"}]}}),
@@ -663,7 +704,8 @@ async fn template_values_are_checked_and_inserted_literally(backend: Backend) {
     assert_eq!(registered["labels"]["scenarios"], json!(["DEFAULT"]));
     // A value that tries to close the string is refused as an invalid name, not parsed.
     let message = app
-        .gql_err(
+        .gql_error(
+            "VALIDATION_ERROR",
             FROM_T,
             json!({"in": {"templateName": "named", "values": [
                 {"placeholder": "name", "value": "x\", \"labels\": {\"a\": 1}, \"y\": \""},

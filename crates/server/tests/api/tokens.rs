@@ -6,7 +6,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use sextant_domain::{OneTimeTokenKind, TenantId};
 
-use crate::helpers::{Backend, TestApp, error_of};
+use crate::helpers::{Backend, TestApp, assert_error_code};
 
 async fn request(app: &TestApp, kind: &str, id: &str) -> Value {
     let data = app
@@ -145,7 +145,8 @@ async fn tokens_only_for_existing_objects_in_reach(backend: Backend) {
     let missing = uuid::Uuid::new_v4().to_string();
     for kind in ["Application", "Runtime"] {
         let err = app
-            .gql_err(
+            .gql_error(
+                "NOT_FOUND",
                 &format!(
                     "mutation($id: ID!) {{ requestOneTimeTokenFor{kind}(id: $id) {{ token }} }}"
                 ),
@@ -166,7 +167,10 @@ async fn tokens_only_for_existing_objects_in_reach(backend: Backend) {
                 json!({"id": id}),
             )
             .await;
-        assert!(error_of(&body).contains("does not exist"), "{kind}: {body}");
+        assert!(
+            assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
+            "{kind}: {body}"
+        );
     }
     // Scopes as in Compass.
     let reader = app.token(&[TenantId::DEFAULT], &["application:write"]);
@@ -177,7 +181,10 @@ async fn tokens_only_for_existing_objects_in_reach(backend: Backend) {
             json!({"id": runtime_id}),
         )
         .await;
-    assert!(error_of(&body).contains("insufficient scopes"), "{body}");
+    assert!(
+        assert_error_code(&body, "INSUFFICIENT_SCOPES").contains("insufficient scopes"),
+        "{body}"
+    );
     // Nothing was created by the refused requests.
     let data = app
         .gql(

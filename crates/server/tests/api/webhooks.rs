@@ -307,7 +307,7 @@ async fn a_slow_receiver_stalls_nobody(backend: Backend) {
 
     for url in ["ftp://example.com/hook", "not a url", ""] {
         let err = app
-            .gql_err(
+            .gql_error("VALIDATION_ERROR", 
                 "mutation($app: ID!, $in: WebhookInput!) { addWebhook(applicationID: $app, in: $in) { id } }",
                 json!({"app": a, "in": {"type": "CONFIGURATION_CHANGED", "url": url}}),
             )
@@ -563,7 +563,7 @@ async fn connection_headers_are_refused_in_auths(backend: Backend) {
         let mut auth = basic_auth("u", "p");
         auth["additionalHeaders"] = json!({name: ["evil"]});
         let message = app
-            .gql_err(
+            .gql_error("VALIDATION_ERROR", 
                 "mutation($app: ID!, $in: WebhookInput!) { addWebhook(applicationID: $app, in: $in) { id } }",
                 json!({"app": shop, "in": {"type": "CONFIGURATION_CHANGED", "url": "https://hooks.example.com/x", "auth": auth}}),
             )
@@ -576,7 +576,7 @@ async fn connection_headers_are_refused_in_auths(backend: Backend) {
         let mut api = api_input("orders");
         api["defaultAuth"] = auth.clone();
         let message = app
-            .gql_err(
+            .gql_error("VALIDATION_ERROR", 
                 "mutation($app: ID!, $in: APIDefinitionInput!) { addAPIDefinition(applicationID: $app, in: $in) { id } }",
                 json!({"app": shop, "in": api}),
             )
@@ -591,7 +591,7 @@ async fn connection_headers_are_refused_in_auths(backend: Backend) {
         api["spec"] = json!({"type": "OPEN_API", "format": "YAML",
             "fetchRequest": {"url": "https://specs.example.com/openapi.yaml", "auth": auth}});
         let message = app
-            .gql_err(
+            .gql_error("VALIDATION_ERROR", 
                 "mutation($app: ID!, $in: APIDefinitionInput!) { addAPIDefinition(applicationID: $app, in: $in) { id } }",
                 json!({"app": shop, "in": api}),
             )
