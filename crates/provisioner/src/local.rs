@@ -530,9 +530,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ProviderError> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let tmp = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
+        // A leftover temporary file would keep its own mode: start from a new one.
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .write(true)
             .mode(0o600)
             .open(&tmp)?;
@@ -541,7 +545,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ProviderError> {
         std::fs::rename(&tmp, path)
     };
     write().map_err(|e| {
-        tracing::error!(path = %path.display(), "cannot write a local runtime's file");
+        tracing::error!(path = %path.display(), error = %e, "cannot write a local runtime's file");
         // The file's name, not where it is on the server.
         let name = path
             .file_name()
@@ -646,6 +650,23 @@ mod tests {
             Some("https://console.local")
         );
         assert_eq!(upgraded.gateway_port, 18080);
+    }
+
+    #[test]
+    fn private_files_are_private_even_over_a_leftover_temporary_file() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("sextant-local-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bootstrap.env");
+        let leftover = path.with_extension("tmp");
+        std::fs::write(&leftover, b"stale").unwrap();
+        std::fs::set_permissions(&leftover, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, b"TOKEN=secret\n").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"TOKEN=secret\n");
+        assert!(!leftover.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
