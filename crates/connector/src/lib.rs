@@ -37,7 +37,7 @@ pub use graphql::{
 };
 pub use identity::{Caller, CertificateClient, certificate_client, token_caller};
 pub use revocation::{
-    CRL_NEXT_UPDATE, CrlError, REVOCATION_CHECK_INTERVAL, RevocationListener, current_crl,
-    watch_revocations,
+    CRL_NEXT_UPDATE, CrlError, REVOCATION_CHECK_INTERVAL, RevocationListener, RevocationWatcher,
+    WatchError, current_crl,
 };
 pub use rotation::{Retirement, TrustedCas, clients_depending_on_other_cas};
