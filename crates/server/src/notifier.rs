@@ -285,7 +285,7 @@ async fn round(
             tokio::spawn(async move {
                 let id = delivery.id;
                 if let Err(e) = attempt(&store, &fetcher, &settings, owner, delivery).await {
-                    tracing::warn!(delivery = %id, error = %e, "a webhook attempt could not be recorded; it is retried once its lease runs out");
+                    tracing::warn!(delivery = %id, error = %sextant_domain::ErrorChain(&e), "a webhook attempt could not be recorded; it is retried once its lease runs out");
                 }
                 drop(permit);
             });

@@ -63,7 +63,9 @@ impl RunningServer {
         for task in self.tasks {
             match task.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "listener failed"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %sextant_domain::ErrorChain(&e), "listener failed")
+                }
                 Err(e) => tracing::error!(error = %e, "listener task failed"),
             }
         }

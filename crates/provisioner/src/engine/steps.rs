@@ -66,7 +66,7 @@ impl Provisioner {
                     return false;
                 }
                 Err(e) => {
-                    tracing::warn!(operation = %op.id, error = %e, "cannot record the operation's progress")
+                    tracing::warn!(operation = %op.id, error = %sextant_domain::ErrorChain(&e), "cannot record the operation's progress")
                 }
             }
         }
@@ -285,7 +285,7 @@ impl Step {
 
     fn domain(e: DomainError) -> Step {
         if let DomainError::Internal(source) = &e {
-            tracing::error!(error = %source, "the Provisioner's Director call failed");
+            tracing::error!(error = %sextant_domain::ErrorChain(source.as_ref()), "the Provisioner's Director call failed");
         }
         Step::Failed(e.to_string())
     }
