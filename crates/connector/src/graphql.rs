@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{Context, EmptySubscription, ErrorExtensions, Object, Schema, SimpleObject};
+use async_graphql::{Context, EmptySubscription, Object, Schema, SimpleObject};
 use base64::Engine;
 use sextant_domain::{IssuedCertificateRecord, OneTimeToken, OneTimeTokenKind};
 use sextant_pki::{CertificateAuthority, ClientSubject};
 use sextant_store::Store;
 
+use crate::error::{ConnectorError, to_graphql};
 use crate::identity::Caller;
 
 /// The Connector's executable schema.
@@ -108,32 +109,6 @@ pub fn prepare(request: async_graphql::Request, caller: Caller) -> async_graphql
     request.data(caller)
 }
 
-fn error(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
-    async_graphql::Error::new(message.into()).extend_with(|_, e| e.set("code", code))
-}
-
-/// A failure the caller cannot act on: logged with its causes, answered as `INTERNAL`.
-fn internal<E: std::error::Error + 'static>(e: E) -> async_graphql::Error {
-    tracing::error!(error = %sextant_domain::ErrorChain(&e), "connector: internal error");
-    error("INTERNAL", "internal error")
-}
-
-/// The answer to a request whose token is refused before it is parsed: the same error
-/// (`INVALID_TOKEN`) an operation answers for a token it cannot redeem.
-pub fn refused_token() -> async_graphql::Response {
-    let refused = invalid_token();
-    let mut error = async_graphql::ServerError::new(refused.message, None);
-    error.extensions = refused.extensions;
-    async_graphql::Response::from_errors(vec![error])
-}
-
-fn invalid_token() -> async_graphql::Error {
-    error(
-        "INVALID_TOKEN",
-        "the token is invalid, expired, already used, or not meant for this step",
-    )
-}
-
 fn now_micros() -> time::OffsetDateTime {
     let now = time::OffsetDateTime::now_utc();
     now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
@@ -189,57 +164,68 @@ impl Query {
     async fn configuration(&self, ctx: &Context<'_>) -> async_graphql::Result<Configuration> {
         let store = ctx.data::<Arc<dyn Store>>()?;
         let settings = ctx.data::<Settings>()?;
-        let (csr_token, csr_hash) = sextant_auth::new_one_time_token().map_err(internal)?;
-        let now = now_micros();
-        let ttl = time::Duration::try_from(settings.csr_token_ttl).map_err(internal)?;
-        let mut tx = store.write().await.map_err(internal)?;
-        // A pairing token is used up; a certificate (renewal) just asks again, and the CSR
-        // token remembers it, so what the token buys is revoked with it.
-        let (client_id, tenant, parent_serial) = match ctx.data::<Caller>()? {
-            Caller::Token(hash) => {
-                let pairing = tx
-                    .redeem_one_time_token(
-                        hash,
-                        &[OneTimeTokenKind::Application, OneTimeTokenKind::Runtime],
-                        now,
-                    )
-                    .await
-                    .map_err(internal)?
-                    .ok_or_else(invalid_token)?;
-                (pairing.client_id, pairing.tenant, None)
-            }
-            Caller::Certificate {
-                client_id,
-                tenant,
-                serial,
-            } => (*client_id, *tenant, Some(serial.clone())),
-        };
-        tx.insert_one_time_token(&OneTimeToken {
-            hash: csr_hash,
-            kind: OneTimeTokenKind::Csr,
+        let caller = ctx.data::<Caller>()?;
+        configuration(store.as_ref(), settings, caller)
+            .await
+            .map_err(to_graphql)
+    }
+}
+
+async fn configuration(
+    store: &dyn Store,
+    settings: &Settings,
+    caller: &Caller,
+) -> Result<Configuration, ConnectorError> {
+    let (csr_token, csr_hash) =
+        sextant_auth::new_one_time_token().map_err(ConnectorError::internal)?;
+    let now = now_micros();
+    let ttl = time::Duration::try_from(settings.csr_token_ttl).map_err(ConnectorError::internal)?;
+    let mut tx = store.write().await?;
+    // A pairing token is used up; a certificate (renewal) just asks again, and the CSR
+    // token remembers it, so what the token buys is revoked with it.
+    let (client_id, tenant, parent_serial) = match caller {
+        Caller::Token(hash) => {
+            let pairing = tx
+                .redeem_one_time_token(
+                    hash,
+                    &[OneTimeTokenKind::Application, OneTimeTokenKind::Runtime],
+                    now,
+                )
+                .await?
+                .ok_or(ConnectorError::InvalidToken)?;
+            (pairing.client_id, pairing.tenant, None)
+        }
+        Caller::Certificate {
             client_id,
             tenant,
-            created_at: now,
-            expires_at: now + ttl,
-            parent_serial,
-        })
-        .await
-        .map_err(|_| invalid_token())?;
-        tx.commit().await.map_err(internal)?;
-        Ok(Configuration {
-            token: Some(Token { token: csr_token }),
-            certificate_signing_request_info: Some(CertificateSigningRequestInfo {
-                subject: settings.subject.for_client(client_id).to_compass_string(),
-                key_algorithm: KEY_ALGORITHM.to_owned(),
-            }),
-            management_plane_info: Some(ManagementPlaneInfo {
-                director_url: Some(settings.director_url.clone()),
-                certificate_secured_connector_url: Some(
-                    settings.certificate_secured_connector_url.clone(),
-                ),
-            }),
-        })
-    }
+            serial,
+        } => (*client_id, *tenant, Some(serial.clone())),
+    };
+    tx.insert_one_time_token(&OneTimeToken {
+        hash: csr_hash,
+        kind: OneTimeTokenKind::Csr,
+        client_id,
+        tenant,
+        created_at: now,
+        expires_at: now + ttl,
+        parent_serial,
+    })
+    .await
+    .map_err(|_| ConnectorError::InvalidToken)?;
+    tx.commit().await?;
+    Ok(Configuration {
+        token: Some(Token { token: csr_token }),
+        certificate_signing_request_info: Some(CertificateSigningRequestInfo {
+            subject: settings.subject.for_client(client_id).to_compass_string(),
+            key_algorithm: KEY_ALGORITHM.to_owned(),
+        }),
+        management_plane_info: Some(ManagementPlaneInfo {
+            director_url: Some(settings.director_url.clone()),
+            certificate_secured_connector_url: Some(
+                settings.certificate_secured_connector_url.clone(),
+            ),
+        }),
+    })
 }
 
 pub struct Mutation;
@@ -256,83 +242,90 @@ impl Mutation {
         let store = ctx.data::<Arc<dyn Store>>()?;
         let ca = ctx.data::<Arc<CertificateAuthority>>()?;
         let settings = ctx.data::<Settings>()?;
-        if csr.len() > 2 * sextant_pki::MAX_CSR_PEM_BYTES {
-            return Err(error("INVALID_CSR", "CSR: it is too large"));
-        }
-        let pem = base64::engine::general_purpose::STANDARD
-            .decode(csr.trim())
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| {
-                error(
-                    "INVALID_CSR",
-                    "CSR: not base64 of a PEM CERTIFICATE REQUEST",
-                )
-            })?;
-        let now = now_micros();
-        let mut tx = store.write().await.map_err(internal)?;
-        // A CSR token is used up; a certificate renews itself (same subject). A renewal
-        // records the certificate it renews, so revoking that one revokes this one.
-        let (client_id, tenant, parent_serial) = match ctx.data::<Caller>()? {
-            Caller::Token(hash) => {
-                let token = tx
-                    .redeem_one_time_token(hash, &[OneTimeTokenKind::Csr], now)
-                    .await
-                    .map_err(internal)?
-                    .ok_or_else(invalid_token)?;
-                (token.client_id, token.tenant, token.parent_serial)
-            }
-            Caller::Certificate {
-                client_id,
-                tenant,
-                serial,
-            } => (*client_id, *tenant, Some(serial.clone())),
-        };
-        let subject = settings.subject.for_client(client_id);
-        // On a refused CSR the transaction is dropped: the token stays.
-        let issued = ca
-            .sign_client_csr(&pem, &subject, settings.certificate_validity)
-            .map_err(|e| error("INVALID_CSR", e.to_string()))?;
-        tx.insert_issued_certificate(&IssuedCertificateRecord {
-            serial: issued.serial.clone(),
-            client_id,
-            tenant,
-            not_before: issued.not_before,
-            not_after: issued.not_after,
-            issued_at: now,
-            issuer: ca.fingerprint().to_vec(),
-            parent_serial,
-        })
-        .await
-        .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
-        let chain = format!("{}{}", issued.cert_pem, ca.cert_pem());
-        Ok(CertificationResult {
-            certificate_chain: b64(&chain),
-            ca_certificate: b64(&settings.trusted_cas_pem),
-            client_certificate: b64(&issued.cert_pem),
-        })
+        let caller = ctx.data::<Caller>()?;
+        sign(store.as_ref(), ca, settings, caller, &csr)
+            .await
+            .map_err(to_graphql)
     }
 
     /// Revokes the calling certificate and every certificate renewed from it
     /// (certificate-secured Connector only). From the next request on, every server sharing
     /// the database refuses them.
     async fn revoke_certificate(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let Caller::Certificate { serial, tenant, .. } = ctx.data::<Caller>()? else {
-            return Err(error(
-                "CERTIFICATE_REQUIRED",
-                "revokeCertificate needs the client certificate: call the certificate-secured Connector",
-            ));
-        };
+        let caller = ctx.data::<Caller>()?;
         let store = ctx.data::<Arc<dyn Store>>()?;
-        let mut tx = store.write().await.map_err(internal)?;
-        let revoked = tx
-            .revoke_certificate(serial, now_micros())
-            .await
-            .map_err(internal)?;
-        // Whoever cached this certificate as valid checks it again.
-        tx.bump_config_epoch(*tenant).await.map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
-        Ok(revoked)
+        revoke(store.as_ref(), caller).await.map_err(to_graphql)
     }
+}
+
+async fn sign(
+    store: &dyn Store,
+    ca: &CertificateAuthority,
+    settings: &Settings,
+    caller: &Caller,
+    csr: &str,
+) -> Result<CertificationResult, ConnectorError> {
+    if csr.len() > 2 * sextant_pki::MAX_CSR_PEM_BYTES {
+        return Err(ConnectorError::InvalidCsr("CSR: it is too large".into()));
+    }
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(csr.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            ConnectorError::InvalidCsr("CSR: not base64 of a PEM CERTIFICATE REQUEST".into())
+        })?;
+    let now = now_micros();
+    let mut tx = store.write().await?;
+    // A CSR token is used up; a certificate renews itself (same subject). A renewal
+    // records the certificate it renews, so revoking that one revokes this one.
+    let (client_id, tenant, parent_serial) = match caller {
+        Caller::Token(hash) => {
+            let token = tx
+                .redeem_one_time_token(hash, &[OneTimeTokenKind::Csr], now)
+                .await?
+                .ok_or(ConnectorError::InvalidToken)?;
+            (token.client_id, token.tenant, token.parent_serial)
+        }
+        Caller::Certificate {
+            client_id,
+            tenant,
+            serial,
+        } => (*client_id, *tenant, Some(serial.clone())),
+    };
+    let subject = settings.subject.for_client(client_id);
+    // On a refused CSR the transaction is dropped: the token stays.
+    let issued = ca
+        .sign_client_csr(&pem, &subject, settings.certificate_validity)
+        .map_err(|e| ConnectorError::InvalidCsr(e.to_string()))?;
+    tx.insert_issued_certificate(&IssuedCertificateRecord {
+        serial: issued.serial.clone(),
+        client_id,
+        tenant,
+        not_before: issued.not_before,
+        not_after: issued.not_after,
+        issued_at: now,
+        issuer: ca.fingerprint().to_vec(),
+        parent_serial,
+    })
+    .await?;
+    tx.commit().await?;
+    let chain = format!("{}{}", issued.cert_pem, ca.cert_pem());
+    Ok(CertificationResult {
+        certificate_chain: b64(&chain),
+        ca_certificate: b64(&settings.trusted_cas_pem),
+        client_certificate: b64(&issued.cert_pem),
+    })
+}
+
+async fn revoke(store: &dyn Store, caller: &Caller) -> Result<bool, ConnectorError> {
+    let Caller::Certificate { serial, tenant, .. } = caller else {
+        return Err(ConnectorError::CertificateRequired);
+    };
+    let mut tx = store.write().await?;
+    let revoked = tx.revoke_certificate(serial, now_micros()).await?;
+    // Whoever cached this certificate as valid checks it again.
+    tx.bump_config_epoch(*tenant).await?;
+    tx.commit().await?;
+    Ok(revoked)
 }

@@ -19,23 +19,25 @@
 //! - A client certificate stands for a client only while the CA's record of it says so
 //!   (issued to that client, not revoked, the client not deleted): [`certificate_client`].
 //!
-//! Modules: `graphql` (the schema), `identity` (who calls), `revocation` (CRLs and their
+//! Modules: `graphql` (the schema), `error` (its errors and their codes), `identity` (who calls), `revocation` (CRLs and their
 //! watcher), `rotation` (trusted CAs, retiring the previous one).
 #![forbid(unsafe_code)]
 
+mod error;
 mod graphql;
 mod identity;
 mod revocation;
 mod rotation;
 
+pub use error::{ConnectorError, refused_token};
 pub use graphql::{
     CertificateSigningRequestInfo, CertificationResult, Configuration, ConnectorSchema,
     KEY_ALGORITHM, ManagementPlaneInfo, Mutation, Query, Settings, SubjectTemplate, Token, prepare,
-    refused_token, schema, sdl,
+    schema, sdl,
 };
 pub use identity::{Caller, CertificateClient, certificate_client, token_caller};
 pub use revocation::{
-    CRL_NEXT_UPDATE, CrlError, REVOCATION_CHECK_INTERVAL, RevocationListener, current_crl,
-    watch_revocations,
+    CRL_NEXT_UPDATE, CrlError, REVOCATION_CHECK_INTERVAL, RevocationListener, RevocationWatcher,
+    WatchError, current_crl,
 };
 pub use rotation::{Retirement, TrustedCas, clients_depending_on_other_cas};

@@ -8,10 +8,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sextant_background::{BackgroundTask, Progress, Schedule, TaskError};
 use sextant_pki::{CertificateAuthority, PkiError};
 use sextant_store::{Store, StoreError};
 use time::OffsetDateTime;
-use tokio_util::sync::CancellationToken;
 
 use crate::rotation::TrustedCas;
 
@@ -64,7 +64,7 @@ pub async fn current_crl(
 /// certificates and whatever remembers certificates as valid.
 pub trait RevocationListener: Send + Sync {
     /// Why [`RevocationListener::install_crls`] failed.
-    type Error: std::error::Error + 'static;
+    type Error: std::error::Error + Send + Sync + 'static;
 
     /// The set of revoked certificates changed: forget every certificate remembered as valid.
     fn revocations_changed(&self);
@@ -74,65 +74,89 @@ pub trait RevocationListener: Send + Sync {
     fn install_crls(&self, crls: Vec<Vec<u8>>) -> Result<(), Self::Error>;
 }
 
-/// Every [`REVOCATION_CHECK_INTERVAL`], reads the revoked certificates from `store` and, when
-/// they changed (or at least every minute), has every trusted CA sign a CRL of them and hands
-/// the CRLs to `listener`. Failures are logged and retried at the next tick. Returns when
-/// `shutdown` is cancelled.
-pub async fn watch_revocations<L: RevocationListener>(
+/// Why the revocation watcher could not bring the CRLs up to date (tried again).
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("cannot read revocations")]
+    Read(#[source] StoreError),
+    #[error("cannot sign the CRL")]
+    Sign(#[source] PkiError),
+    #[error("cannot rebuild the mTLS configuration")]
+    Install(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+/// The revocation watcher: every [`REVOCATION_CHECK_INTERVAL`] it reads the revoked
+/// certificates from the store and, when they changed (or at least every minute), has every
+/// trusted CA sign a CRL of them and hands the CRLs to the listener. Run it with
+/// [`sextant_background::run`] on [`RevocationWatcher::schedule`].
+pub struct RevocationWatcher<L> {
     store: Arc<dyn Store>,
     cas: TrustedCas,
     listener: L,
-    shutdown: CancellationToken,
-) {
-    let mut interval = tokio::time::interval(REVOCATION_CHECK_INTERVAL);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut known: Option<Vec<(Vec<u8>, OffsetDateTime)>> = None;
-    let mut built_at = Instant::now();
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = interval.tick() => {}
+    /// The revoked certificates the installed CRLs list, once some were installed.
+    known: Option<Vec<(Vec<u8>, OffsetDateTime)>>,
+    built_at: Instant,
+}
+
+impl<L: RevocationListener> RevocationWatcher<L> {
+    pub fn new(store: Arc<dyn Store>, cas: TrustedCas, listener: L) -> Self {
+        RevocationWatcher {
+            store,
+            cas,
+            listener,
+            known: None,
+            built_at: Instant::now(),
         }
+    }
+
+    /// Every [`REVOCATION_CHECK_INTERVAL`], first at once; a failure is tried again at the
+    /// next interval.
+    pub fn schedule() -> Schedule {
+        Schedule::every(REVOCATION_CHECK_INTERVAL)
+    }
+
+    async fn check(&mut self) -> Result<(), WatchError> {
         let now = OffsetDateTime::now_utc();
-        let revoked = match store.read().await {
-            Ok(mut tx) => tx.revoked_certificates(now).await,
-            Err(e) => Err(e),
-        };
-        let revoked = match revoked {
-            Ok(revoked) => revoked,
-            Err(e) => {
-                tracing::warn!(error = %sextant_domain::ErrorChain(&e), "cannot read revocations; retrying");
-                continue;
-            }
-        };
-        if known.as_ref() == Some(&revoked) && built_at.elapsed() < CRL_REFRESH {
-            continue;
+        let revoked = async {
+            let mut tx = self.store.read().await?;
+            tx.revoked_certificates(now).await
         }
-        if known.as_ref() != Some(&revoked) {
-            listener.revocations_changed();
+        .await
+        .map_err(WatchError::Read)?;
+        if self.known.as_ref() == Some(&revoked) && self.built_at.elapsed() < CRL_REFRESH {
+            return Ok(());
+        }
+        if self.known.as_ref() != Some(&revoked) {
+            self.listener.revocations_changed();
         }
         // Every trusted CA gets a CRL: with some CRLs present, rustls refuses a certificate
         // whose status none of them can tell. The serials are random, so listing all of
         // them in each CA's list never revokes a certificate of the other CA by mistake.
         let crls = if revoked.is_empty() {
-            Ok(Vec::new())
+            Vec::new()
         } else {
-            cas.all()
+            self.cas
+                .all()
                 .map(|ca| ca.crl(&revoked, crl_number(now), CRL_REFRESH * 5))
                 .collect::<Result<Vec<_>, _>>()
+                .map_err(WatchError::Sign)?
         };
-        let crls = match crls {
-            Ok(crls) => crls,
-            Err(e) => {
-                tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot sign the CRL; retrying");
-                continue;
-            }
-        };
-        if let Err(e) = listener.install_crls(crls) {
-            tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot rebuild the mTLS configuration");
-            continue;
-        }
-        known = Some(revoked);
-        built_at = Instant::now();
+        self.listener
+            .install_crls(crls)
+            .map_err(|e| WatchError::Install(Box::new(e)))?;
+        self.known = Some(revoked);
+        self.built_at = Instant::now();
+        Ok(())
+    }
+}
+
+impl<L: RevocationListener + 'static> BackgroundTask for RevocationWatcher<L> {
+    fn name(&self) -> &'static str {
+        "revocation watcher"
+    }
+
+    async fn activate(&mut self) -> Result<Progress, TaskError> {
+        self.check().await?;
+        Ok(Progress::Idle)
     }
 }

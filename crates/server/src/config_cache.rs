@@ -10,14 +10,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::http::StatusCode;
-use axum::response::Response;
 use sextant_director::runtime_config::BuiltConfiguration;
 use sextant_domain::TenantId;
 use sextant_store::ConfigEpochs;
 use uuid::Uuid;
 
-use crate::response::error_body;
+use crate::response::ApiError;
 
 /// At most this many certificates and documents are remembered; beyond, the memory is
 /// cleared (and refilled by the next requests).
@@ -138,7 +136,7 @@ impl ConfigCache {
         store: &dyn sextant_store::Store,
         sha256: &str,
         gzip: bool,
-    ) -> Result<Option<Arc<CachedSpec>>, Response> {
+    ) -> Result<Option<Arc<CachedSpec>>, ApiError> {
         self.specs.load(store, sha256, gzip).await
     }
 }
@@ -220,7 +218,7 @@ impl SpecCache {
         store: &dyn sextant_store::Store,
         sha256: &str,
         gzip: bool,
-    ) -> Result<Option<Arc<CachedSpec>>, Response> {
+    ) -> Result<Option<Arc<CachedSpec>>, ApiError> {
         if let Some(found) = self.get(sha256)
             && (!gzip || found.gzip.is_some())
         {
@@ -237,17 +235,14 @@ impl SpecCache {
         let text = match cached {
             Some(found) => found.text.clone(),
             None => {
-                let mut tx = store.read().await.map_err(|e| {
-                    tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot read a spec");
-                    unavailable()
-                })?;
+                let mut tx = store
+                    .read()
+                    .await
+                    .map_err(|e| unavailable_because("cannot read a spec", e))?;
                 match tx.spec(sha256).await {
                     Ok(Some(text)) => axum::body::Bytes::from(text),
                     Ok(None) => return Ok(None),
-                    Err(e) => {
-                        tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot read a spec");
-                        return Err(unavailable());
-                    }
+                    Err(e) => return Err(unavailable_because("cannot read a spec", e)),
                 }
             }
         };
@@ -256,10 +251,7 @@ impl SpecCache {
             let compressed = tokio::task::spawn_blocking(move || gzip_bytes(&text))
                 .await
                 .map_err(|_| unavailable())?
-                .map_err(|e| {
-                    tracing::error!(error = %e, "cannot compress a spec");
-                    unavailable()
-                })?;
+                .map_err(|e| unavailable_because("cannot compress a spec", e))?;
             Some(axum::body::Bytes::from(compressed))
         } else {
             None
@@ -282,11 +274,20 @@ fn gzip_bytes(data: &[u8]) -> std::io::Result<Vec<u8>> {
     encoder.finish()
 }
 
-fn unavailable() -> Response {
-    error_body(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the spec cannot be read now; try again",
-    )
+const SPEC_UNAVAILABLE: &str = "the spec cannot be read now; try again";
+
+fn unavailable() -> ApiError {
+    ApiError::Unavailable {
+        message: SPEC_UNAVAILABLE.into(),
+        cause: None,
+    }
+}
+
+fn unavailable_because(
+    context: &'static str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> ApiError {
+    ApiError::unavailable(SPEC_UNAVAILABLE, context, e)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

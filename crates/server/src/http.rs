@@ -15,7 +15,7 @@ use sextant_domain::{Consumer, SystemAuthOwner};
 
 use crate::context::AppState;
 use crate::peer::client_leaf;
-use crate::response::error_body;
+use crate::response::ApiError;
 
 /// Largest request body accepted by the Director and the Provisioner (GraphQL documents and
 /// variables; inline specs make it large).
@@ -90,30 +90,33 @@ pub fn mtls_router(state: AppState) -> Router {
 /// while its client (system auth) exists: one indexed lookup per request, so deleting the
 /// client, or its owner, shuts its tokens out at once on every replica. An integration
 /// system's client costs a second lookup: the grant of the tenant it names.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer, AuthError> {
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer, ApiError> {
     let authorization = headers
         .get(header::AUTHORIZATION)
-        .ok_or_else(|| AuthError::Unauthenticated("missing Authorization header".into()))?
+        .ok_or_else(|| ApiError::Unauthenticated("missing Authorization header".into()))?
         .to_str()
-        .map_err(|_| AuthError::Unauthenticated("malformed Authorization header".into()))?;
+        .map_err(|_| ApiError::Unauthenticated("malformed Authorization header".into()))?;
     let token = authorization
         .strip_prefix("Bearer ")
         .or_else(|| authorization.strip_prefix("bearer "))
-        .ok_or_else(|| AuthError::Unauthenticated("expected a Bearer token".into()))?;
+        .ok_or_else(|| ApiError::Unauthenticated("expected a Bearer token".into()))?;
     let tenant = match headers.get("tenant") {
         None => None,
         Some(value) => Some(
             value
                 .to_str()
-                .map_err(|_| AuthError::Forbidden("malformed Tenant header".into()))?,
+                .map_err(|_| ApiError::Forbidden("malformed Tenant header".into()))?,
         ),
     };
     match state.verifier.bearer(token.trim(), tenant)? {
         Bearer::User(consumer) => Ok(consumer),
         Bearer::Client(client) => {
             let unavailable = |e: sextant_store::StoreError| {
-                tracing::error!(error = %sextant_domain::ErrorChain(&e), "client token check failed");
-                AuthError::Unavailable("the token could not be checked; try again".into())
+                ApiError::unavailable(
+                    "the token could not be checked; try again",
+                    "client token check failed",
+                    e,
+                )
             };
             let mut tx = state.store.read().await.map_err(unavailable)?;
             let stored = tx
@@ -130,7 +133,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Consumer,
                     .await
                     .map_err(unavailable)?
             {
-                return Err(AuthError::Forbidden(format!(
+                return Err(ApiError::Forbidden(format!(
                     "tenant {} has not granted this integration system access",
                     consumer.tenant
                 )));
@@ -149,44 +152,30 @@ async fn graphql_request(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
-) -> Result<async_graphql::Request, Response> {
-    let too_large = || {
-        error_body(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("request body is larger than {limit} bytes"),
-        )
-    };
+) -> Result<async_graphql::Request, ApiError> {
+    let too_large = || ApiError::TooLarge(format!("request body is larger than {limit} bytes"));
     if *method == Method::GET {
         let query = uri.query().unwrap_or_default();
         if query.len() > limit {
             return Err(too_large());
         }
-        return async_graphql::http::parse_query_string(query).map_err(|e| {
-            error_body(
-                StatusCode::BAD_REQUEST,
-                &format!("bad GraphQL request: {e}"),
-            )
-        });
+        return async_graphql::http::parse_query_string(query)
+            .map_err(|e| ApiError::BadRequest(format!("bad GraphQL request: {e}")));
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if !content_type.starts_with("application/json") {
-        return Err(error_body(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "a GraphQL request is a JSON body (Content-Type: application/json)",
+        return Err(ApiError::UnsupportedMediaType(
+            "a GraphQL request is a JSON body (Content-Type: application/json)".into(),
         ));
     }
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        error_body(
-            StatusCode::BAD_REQUEST,
-            &format!("bad GraphQL request: {e}"),
-        )
-    })
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("bad GraphQL request: {e}")))
 }
 
 async fn director(
@@ -198,11 +187,11 @@ async fn director(
 ) -> Response {
     let consumer = match authenticated(&state, &headers).await {
         Ok(consumer) => consumer,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let request = match graphql_request(&method, &uri, &headers, body, MAX_BODY_BYTES).await {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let request = sextant_director::prepare(request, consumer, &state.store);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
@@ -210,15 +199,9 @@ async fn director(
 
 /// [`authenticate`], with its failures as the responses they get.
 async fn authenticated(state: &AppState, headers: &HeaderMap) -> Result<Consumer, Response> {
-    authenticate(state, headers).await.map_err(|e| match e {
-        AuthError::Forbidden(m) => error_body(StatusCode::FORBIDDEN, &m),
-        AuthError::Unauthenticated(m) => error_body(StatusCode::UNAUTHORIZED, &m),
-        AuthError::Unavailable(m) => error_body(StatusCode::SERVICE_UNAVAILABLE, &m),
-        e @ (AuthError::Key(_) | AuthError::Random) => {
-            tracing::error!(error = %e, "token verification is broken");
-            error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-    })
+    authenticate(state, headers)
+        .await
+        .map_err(IntoResponse::into_response)
 }
 
 /// The Provisioner: authenticated like the Director (bearer token, `Tenant` header); only
@@ -232,11 +215,11 @@ async fn provisioner(
 ) -> Response {
     let consumer = match authenticated(&state, &headers).await {
         Ok(consumer) => consumer,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let request = match graphql_request(&method, &uri, &headers, body, MAX_BODY_BYTES).await {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let request = sextant_provisioner::prepare(request, consumer);
     GraphQLResponse::from(state.provisioner.execute(request).await).into_response()
@@ -256,8 +239,14 @@ async fn connector(
 ) -> Response {
     let token = match headers.get("connector-token").map(|v| v.to_str()) {
         Some(Ok(token)) if !token.trim().is_empty() => token.trim().to_owned(),
-        Some(_) => return error_body(StatusCode::UNAUTHORIZED, "malformed Connector-Token header"),
-        None => return error_body(StatusCode::UNAUTHORIZED, "missing Connector-Token header"),
+        Some(_) => {
+            return ApiError::Unauthenticated("malformed Connector-Token header".into())
+                .into_response();
+        }
+        None => {
+            return ApiError::Unauthenticated("missing Connector-Token header".into())
+                .into_response();
+        }
     };
     let caller = match sextant_connector::token_caller(state.store.as_ref(), &token).await {
         Ok(Some(caller)) => caller,
@@ -266,17 +255,18 @@ async fn connector(
             return GraphQLResponse::from(sextant_connector::refused_token()).into_response();
         }
         Err(e) => {
-            tracing::error!(error = %sextant_domain::ErrorChain(&e), "connector token check failed");
-            return error_body(
-                StatusCode::SERVICE_UNAVAILABLE,
+            return ApiError::unavailable(
                 "the token could not be checked; try again",
-            );
+                "connector token check failed",
+                e,
+            )
+            .into_response();
         }
     };
     let request =
         match graphql_request(&method, &uri, &headers, body, MAX_CONNECTOR_BODY_BYTES).await {
             Ok(request) => request,
-            Err(response) => return response,
+            Err(e) => return e.into_response(),
         };
     let request = sextant_connector::prepare(request, caller);
     GraphQLResponse::from(state.connector.execute(request).await).into_response()
@@ -307,13 +297,12 @@ async fn mtls_connector(
     let leaf = client_leaf(peer.as_ref().map(|p| &p.0));
     let client = match sextant_connector::certificate_client(state.store.as_ref(), leaf).await {
         Ok(client) => client,
-        Err(AuthError::Unavailable(m)) => return error_body(StatusCode::SERVICE_UNAVAILABLE, &m),
-        Err(e) => return error_body(StatusCode::UNAUTHORIZED, &e.to_string()),
+        Err(e) => return ApiError::certificate_refused(e).into_response(),
     };
     let request =
         match graphql_request(&method, &uri, &headers, body, MAX_CONNECTOR_BODY_BYTES).await {
             Ok(request) => request,
-            Err(response) => return response,
+            Err(e) => return e.into_response(),
         };
     let request = sextant_connector::prepare(request, client.caller());
     GraphQLResponse::from(state.connector.execute(request).await).into_response()
@@ -330,13 +319,11 @@ async fn mtls_director(
 ) -> Response {
     let consumer = match certificate_consumer(&state, peer.as_ref().map(|p| &p.0), &headers).await {
         Ok(consumer) => consumer,
-        Err(AuthError::Forbidden(m)) => return error_body(StatusCode::FORBIDDEN, &m),
-        Err(AuthError::Unavailable(m)) => return error_body(StatusCode::SERVICE_UNAVAILABLE, &m),
-        Err(e) => return error_body(StatusCode::UNAUTHORIZED, &e.to_string()),
+        Err(e) => return ApiError::certificate_refused(e).into_response(),
     };
     let request = match graphql_request(&method, &uri, &headers, body, MAX_BODY_BYTES).await {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let request = sextant_director::prepare(request, consumer, &state.store);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
@@ -354,7 +341,7 @@ async fn crl(State(state): State<AppState>) -> Response {
 async fn previous_crl(State(state): State<AppState>) -> Response {
     match state.previous_ca.clone() {
         Some(ca) => signed_crl(&state, &ca).await,
-        None => error_body(StatusCode::NOT_FOUND, "there is no previous CA"),
+        None => ApiError::NotFound("there is no previous CA".into()).into_response(),
     }
 }
 
@@ -366,15 +353,11 @@ async fn signed_crl(state: &AppState, ca: &sextant_pki::CertificateAuthority) ->
         )
             .into_response(),
         Err(e @ sextant_connector::CrlError::Store(_)) => {
-            tracing::error!(error = %sextant_domain::ErrorChain(&e), "CRL: store failed");
-            error_body(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the CRL cannot be made now",
-            )
+            ApiError::unavailable("the CRL cannot be made now", "CRL: store failed", e)
+                .into_response()
         }
         Err(e @ sextant_connector::CrlError::Signing(_)) => {
-            tracing::error!(error = %sextant_domain::ErrorChain(&e), "CRL: signing failed");
-            error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            ApiError::internal("CRL: signing failed", e).into_response()
         }
     }
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use sextant_background::{BackgroundTask, Progress, Schedule, TaskError};
 use sextant_connector::{RevocationListener, TrustedCas};
 use sextant_tls::{ClientAuth, SharedServerConfig};
-use tokio_util::sync::CancellationToken;
 
 use crate::config_cache::ConfigCache;
 use crate::datadir;
@@ -50,44 +50,42 @@ const CERT_CHECK_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 
 /// Re-issues the listeners' certificate before it expires and swaps it into both listeners:
 /// new connections get the new certificate, open ones are left alone, nothing restarts.
-pub(crate) async fn renew_server_certificate(
-    data_dir: PathBuf,
-    cas: TrustedCas,
-    names: Vec<String>,
-    parts: Arc<TlsParts>,
-    configs: [SharedServerConfig; 2],
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let mut interval = tokio::time::interval(CERT_CHECK_INTERVAL);
-    interval.tick().await; // the first tick is now; start already checked
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            _ = interval.tick() => {}
+/// Checked every [`CERT_CHECK_INTERVAL`], first one interval after start (start checked).
+pub(crate) struct CertificateRenewal {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) cas: TrustedCas,
+    pub(crate) names: Vec<String>,
+    pub(crate) parts: Arc<TlsParts>,
+    pub(crate) configs: [SharedServerConfig; 2],
+}
+
+impl CertificateRenewal {
+    pub(crate) fn schedule() -> Schedule {
+        Schedule::every(CERT_CHECK_INTERVAL).after_first_period()
+    }
+}
+
+impl BackgroundTask for CertificateRenewal {
+    fn name(&self) -> &'static str {
+        "listener certificate renewal"
+    }
+
+    async fn activate(&mut self) -> Result<Progress, TaskError> {
+        let (cert, renewed) = datadir::ensure_server_certificate(
+            &self.data_dir,
+            self.cas.server_signer(),
+            &self.names,
+            false,
+        )?;
+        if renewed {
+            let built = tls_configs(&cert, &self.cas, &self.parts.crls.load());
+            self.parts.cert.store(Arc::new(cert));
+            let (main, mtls) = built?;
+            self.configs[0].store(main);
+            self.configs[1].store(mtls);
+            tracing::info!("renewed the listeners' certificate");
         }
-        let renewed =
-            match datadir::ensure_server_certificate(&data_dir, cas.server_signer(), &names, false)
-            {
-                Ok((cert, true)) => {
-                    let built = tls_configs(&cert, &cas, &parts.crls.load()).map(Some);
-                    parts.cert.store(Arc::new(cert));
-                    built
-                }
-                Ok((_, false)) => Ok(None),
-                Err(e) => Err(e),
-            };
-        match renewed {
-            Ok(None) => {}
-            Ok(Some((main, mtls))) => {
-                configs[0].store(main);
-                configs[1].store(mtls);
-                tracing::info!("renewed the listeners' certificate");
-            }
-            Err(e) => tracing::error!(
-                error = %sextant_domain::ErrorChain(&e),
-                "cannot renew the listeners' certificate; retrying later"
-            ),
-        }
+        Ok(Progress::Idle)
     }
 }
 

@@ -26,6 +26,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sextant_background::{BackgroundTask, Progress, Schedule, TaskError};
 use sextant_domain::delivery::Delivery;
 use sextant_store::{AttemptOutcome, Store, StoreError};
 use time::OffsetDateTime;
@@ -94,32 +95,52 @@ fn backoff(settings: &NotifierSettings, attempts: u32) -> Duration {
     full.mul_f64(0.5 + fraction / 2.0)
 }
 
-/// Runs until `shutdown`: expands recorded fan-outs into deliveries, and delivers.
+/// Runs until `shutdown`: expands recorded fan-outs into deliveries, and delivers (two
+/// tasks on the shared driver, each every [`POLL`] and when this process queued work).
 pub async fn run(
     store: Arc<dyn Store>,
     fetcher: sextant_fetch::Fetcher,
     settings: NotifierSettings,
     shutdown: CancellationToken,
 ) {
+    let expansion = Expansion {
+        store: store.clone(),
+        batch: settings.fan_out_batch,
+        shutdown: shutdown.clone(),
+    };
+    let delivery = Deliveries::new(store, fetcher, settings);
     tokio::join!(
-        expand(store.clone(), settings.fan_out_batch, shutdown.clone()),
-        deliver(store, fetcher, settings, shutdown),
+        sextant_background::run(expansion, schedule(), shutdown.clone()),
+        sextant_background::run(delivery, schedule(), shutdown),
     );
+}
+
+/// Every [`POLL`]; after a failure, again after a poll, doubling up to 5 s.
+fn schedule() -> Schedule {
+    Schedule::every(POLL).backing_off(POLL, Duration::from_secs(5))
 }
 
 /// Expands the fan-outs changes recorded (see `sextant_director`'s `notify`) into
 /// deliveries, one batch per transaction so that a fan-out over thousands of applications
-/// never holds the writer for long, until none waits; then waits for the next one.
-async fn expand(store: Arc<dyn Store>, batch: i64, shutdown: CancellationToken) {
-    loop {
-        if let Err(e) = expand_pending(&store, batch, &shutdown).await {
-            tracing::warn!(error = %e, "the notifier cannot expand recorded webhook events");
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(POLL) => {}
-            () = store.config_epochs().fan_outs_recorded() => {}
-        }
+/// never holds the writer for long, until none waits.
+struct Expansion {
+    store: Arc<dyn Store>,
+    batch: i64,
+    shutdown: CancellationToken,
+}
+
+impl BackgroundTask for Expansion {
+    fn name(&self) -> &'static str {
+        "webhook fan-out expansion"
+    }
+
+    async fn activate(&mut self) -> Result<Progress, TaskError> {
+        expand_pending(&self.store, self.batch, &self.shutdown).await?;
+        Ok(Progress::Idle)
+    }
+
+    async fn woken(&mut self) {
+        self.store.config_epochs().fan_outs_recorded().await;
     }
 }
 
@@ -146,43 +167,74 @@ async fn expand_pending(
     Ok(())
 }
 
-/// Delivers until `shutdown`.
-async fn deliver(
+/// Claims due deliveries and attempts them.
+struct Deliveries {
     store: Arc<dyn Store>,
     fetcher: sextant_fetch::Fetcher,
     settings: NotifierSettings,
-    shutdown: CancellationToken,
-) {
-    let owner = Uuid::new_v4();
-    let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
-    let mut depth_at = tokio::time::Instant::now();
-    loop {
-        let busy = match round(&store, &fetcher, &settings, owner, &slots).await {
-            Ok(busy) => busy,
-            Err(e) => {
-                tracing::warn!(error = %e, "the notifier cannot read its queue");
-                false
-            }
-        };
-        if depth_at.elapsed() >= Duration::from_secs(5) {
-            depth_at = tokio::time::Instant::now();
-            if let Ok(mut tx) = store.read().await
-                && let Ok(depth) = tx.pending_deliveries().await
-            {
-                metrics::gauge!("sextant_webhook_queue_depth").set(depth as f64);
-            }
+    /// This server, as the holder of delivery leases.
+    owner: Uuid,
+    /// Attempts in flight.
+    slots: Arc<Semaphore>,
+    /// When the queue depth was last measured.
+    depth_at: tokio::time::Instant,
+}
+
+impl Deliveries {
+    fn new(
+        store: Arc<dyn Store>,
+        fetcher: sextant_fetch::Fetcher,
+        settings: NotifierSettings,
+    ) -> Deliveries {
+        Deliveries {
+            slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            store,
+            fetcher,
+            settings,
+            owner: Uuid::new_v4(),
+            depth_at: tokio::time::Instant::now(),
         }
-        if busy {
-            if shutdown.is_cancelled() {
-                return;
-            }
-            continue;
+    }
+
+    /// Every 5 s, the queue's depth as a gauge.
+    async fn measure_depth(&mut self) {
+        if self.depth_at.elapsed() < Duration::from_secs(5) {
+            return;
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(POLL) => {}
-            () = store.config_epochs().outbox_filled() => {}
+        self.depth_at = tokio::time::Instant::now();
+        if let Ok(mut tx) = self.store.read().await
+            && let Ok(depth) = tx.pending_deliveries().await
+        {
+            metrics::gauge!("sextant_webhook_queue_depth").set(depth as f64);
         }
+    }
+}
+
+impl BackgroundTask for Deliveries {
+    fn name(&self) -> &'static str {
+        "webhook delivery"
+    }
+
+    /// One round; more work when it ended with deliveries still due.
+    async fn activate(&mut self) -> Result<Progress, TaskError> {
+        let busy = round(
+            &self.store,
+            &self.fetcher,
+            &self.settings,
+            self.owner,
+            &self.slots,
+        )
+        .await;
+        self.measure_depth().await;
+        Ok(if busy? {
+            Progress::More
+        } else {
+            Progress::Idle
+        })
+    }
+
+    async fn woken(&mut self) {
+        self.store.config_epochs().outbox_filled().await;
     }
 }
 
@@ -233,7 +285,7 @@ async fn round(
             tokio::spawn(async move {
                 let id = delivery.id;
                 if let Err(e) = attempt(&store, &fetcher, &settings, owner, delivery).await {
-                    tracing::warn!(delivery = %id, error = %e, "a webhook attempt could not be recorded; it is retried once its lease runs out");
+                    tracing::warn!(delivery = %id, error = %sextant_domain::ErrorChain(&e), "a webhook attempt could not be recorded; it is retried once its lease runs out");
                 }
                 drop(permit);
             });

@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::config_cache::{CachedDocument, CachedIdentity};
 use crate::context::AppState;
 use crate::peer::client_leaf;
-use crate::response::error_body;
+use crate::response::ApiError;
 
 /// Whether `Accept-Encoding` accepts gzip (listed without `q=0`).
 fn accepts_gzip(headers: &HeaderMap) -> bool {
@@ -55,20 +55,17 @@ pub(crate) enum Refusal {
 }
 
 impl Refusal {
-    pub(crate) fn response(self) -> Response {
+    /// The error answered; `not_a_runtime` says what only a runtime may do here.
+    pub(crate) fn error(self, not_a_runtime: &str) -> ApiError {
         match self {
-            Refusal::Auth(AuthError::Unavailable(m)) => {
-                error_body(StatusCode::SERVICE_UNAVAILABLE, &m)
-            }
-            Refusal::Auth(AuthError::Forbidden(m)) => error_body(StatusCode::FORBIDDEN, &m),
-            Refusal::Auth(e) => error_body(StatusCode::UNAUTHORIZED, &e.to_string()),
-            Refusal::NotARuntime => error_body(
-                StatusCode::FORBIDDEN,
-                "only a runtime's certificate reads a runtime configuration",
-            ),
+            Refusal::Auth(e) => ApiError::certificate_refused(e),
+            Refusal::NotARuntime => ApiError::Forbidden(not_a_runtime.to_owned()),
         }
     }
 }
+
+/// Why the configuration and the specs refuse a certificate that is not a runtime's.
+const RUNTIMES_ONLY: &str = "only a runtime's certificate reads a runtime configuration";
 
 /// The runtime a client certificate stands for, from memory while nothing changed.
 pub(crate) async fn runtime_of(
@@ -118,23 +115,25 @@ pub(crate) async fn document(
     state: &AppState,
     runtime: Uuid,
     tenant: TenantId,
-) -> Result<Arc<CachedDocument>, Response> {
+) -> Result<Arc<CachedDocument>, ApiError> {
     let epoch = state.store.config_epochs().current(tenant);
     if let Some(doc) = state.config_cache.document(runtime, epoch) {
         return Ok(doc);
     }
     let built = async {
-        let mut tx = state.store.read().await.map_err(|e| {
-            sextant_domain::DomainError::Internal(Box::new(e))
-        })?;
+        let mut tx = state
+            .store
+            .read()
+            .await
+            .map_err(|e| sextant_domain::DomainError::Internal(Box::new(e)))?;
         sextant_director::runtime_config::build(&mut *tx, tenant, runtime).await
     }
     .await
     .map_err(|e| {
-        tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot build a runtime configuration");
-        error_body(
-            StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::unavailable(
             "the configuration cannot be read now; try again",
+            "cannot build a runtime configuration",
+            e,
         )
     })?;
     // Tagged with the epoch read before building: a change committed meanwhile makes it
@@ -177,17 +176,17 @@ pub async fn configuration(
     loop {
         let (runtime, tenant) = match runtime_of(&state, peer.as_ref()).await {
             Ok(found) => found,
-            Err(refusal) => return refusal.response(),
+            Err(refusal) => return refusal.error(RUNTIMES_ONLY).into_response(),
         };
         // Subscribed before reading the document: a change after the read wakes us.
         let mut changes = state.store.config_epochs().subscribe(tenant);
         changes.borrow_and_update();
         let doc = match document(&state, runtime, tenant).await {
             Ok(doc) => doc,
-            Err(response) => return response,
+            Err(e) => return e.into_response(),
         };
         let Some(built) = &doc.built else {
-            return error_body(StatusCode::NOT_FOUND, "the runtime does not exist");
+            return ApiError::NotFound("the runtime does not exist".into()).into_response();
         };
         if !matches(&headers, &built.version) {
             return (
@@ -239,11 +238,11 @@ pub async fn spec(
 ) -> Response {
     let (runtime, tenant) = match runtime_of(&state, peer.as_ref().map(|p| &p.0)).await {
         Ok(found) => found,
-        Err(refusal) => return refusal.response(),
+        Err(refusal) => return refusal.error(RUNTIMES_ONLY).into_response(),
     };
     let doc = match document(&state, runtime, tenant).await {
         Ok(doc) => doc,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let named = doc
         .built
@@ -251,10 +250,8 @@ pub async fn spec(
         .is_some_and(|built| built.specs.contains(&sha256));
     drop(doc);
     let not_found = || {
-        error_body(
-            StatusCode::NOT_FOUND,
-            "no spec of this runtime's configuration has this hash",
-        )
+        ApiError::NotFound("no spec of this runtime's configuration has this hash".into())
+            .into_response()
     };
     if !named {
         return not_found();
@@ -268,7 +265,7 @@ pub async fn spec(
         Ok(Some(spec)) => spec,
         // Deleted since the document was built.
         Ok(None) => return not_found(),
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let mut response = (
         [

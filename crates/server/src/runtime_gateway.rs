@@ -24,7 +24,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -32,20 +32,16 @@ use sextant_domain::SystemAuthOwner;
 use uuid::Uuid;
 
 use crate::context::AppState;
-use crate::response::error_body;
+use crate::response::ApiError;
 use crate::runtime_config::{Refusal, document, runtime_of};
 
 /// The largest serving-certificate request read.
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 fn refused(refusal: Refusal) -> Response {
-    match refusal {
-        Refusal::NotARuntime => error_body(
-            StatusCode::FORBIDDEN,
-            "only a runtime's certificate is served here",
-        ),
-        other => other.response(),
-    }
+    refusal
+        .error("only a runtime's certificate is served here")
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -67,18 +63,18 @@ pub async fn serving_certificate(
         Err(refusal) => return refused(refusal),
     };
     let Ok(bytes) = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await else {
-        return error_body(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the request is larger than {MAX_REQUEST_BYTES} bytes"),
-        );
+        return ApiError::TooLarge(format!(
+            "the request is larger than {MAX_REQUEST_BYTES} bytes"
+        ))
+        .into_response();
     };
     let request: ServingRequest = match serde_json::from_slice(&bytes) {
         Ok(request) => request,
         Err(e) => {
-            return error_body(
-                StatusCode::BAD_REQUEST,
-                &format!("expected {{\"csr\": \"<PEM>\", \"names\": [...]}}: {e}"),
-            );
+            return ApiError::BadRequest(format!(
+                "expected {{\"csr\": \"<PEM>\", \"names\": [...]}}: {e}"
+            ))
+            .into_response();
         }
     };
     let serving = &state.runtime_serving;
@@ -102,15 +98,14 @@ pub async fn serving_certificate(
             }))
             .into_response()
         }
-        Err(sextant_pki::ServingError::Csr(sextant_pki::CsrError::Signing)) => {
-            tracing::error!(%runtime, "signing an event gateway certificate failed");
-            error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        Err(e @ sextant_pki::ServingError::Csr(sextant_pki::CsrError::Signing)) => {
+            ApiError::internal("signing an event gateway certificate failed", e).into_response()
         }
         Err(e @ sextant_pki::ServingError::Names(sextant_pki::ServingNameError::NotBound(_))) => {
             tracing::warn!(%runtime, names = ?request.names, "refused an event gateway certificate for names not bound to the runtime");
-            error_body(StatusCode::FORBIDDEN, &e.to_string())
+            ApiError::Forbidden(e.to_string()).into_response()
         }
-        Err(e) => error_body(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => ApiError::BadRequest(e.to_string()).into_response(),
     }
 }
 
@@ -134,10 +129,8 @@ pub async fn application_client(
         Err(refusal) => return refused(refusal),
     };
     let not_found = || {
-        error_body(
-            StatusCode::NOT_FOUND,
-            "no application of this runtime's configuration has this client",
-        )
+        ApiError::NotFound("no application of this runtime's configuration has this client".into())
+            .into_response()
     };
     let Ok(client_id) = Uuid::parse_str(&client_id) else {
         return not_found();
@@ -149,11 +142,12 @@ pub async fn application_client(
     let auth = match auth {
         Ok(auth) => auth,
         Err(e) => {
-            tracing::error!(error = %sextant_domain::ErrorChain(&e), "cannot look up a client");
-            return error_body(
-                StatusCode::SERVICE_UNAVAILABLE,
+            return ApiError::unavailable(
                 "the client cannot be looked up now; try again",
-            );
+                "cannot look up a client",
+                e,
+            )
+            .into_response();
         }
     };
     let application = match auth {
@@ -165,7 +159,7 @@ pub async fn application_client(
     };
     let doc = match document(&state, runtime, tenant).await {
         Ok(doc) => doc,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let found = doc.built.as_ref().and_then(|built| {
         built

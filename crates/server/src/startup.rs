@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use sextant_connector::TrustedCas;
+use sextant_background::{BackgroundTask, Schedule};
+use sextant_connector::{RevocationWatcher, TrustedCas};
 use sextant_store::Store;
 use sextant_tls::SharedServerConfig;
 use tokio::net::TcpListener;
@@ -18,8 +19,9 @@ use crate::config::{ServerConfig, ServerOptions, listener_limits};
 use crate::config_cache::ConfigCache;
 use crate::context::{AppState, RuntimeServing};
 use crate::error::ServerError;
-use crate::listener_tls::{MtlsRevocations, TlsParts, renew_server_certificate, tls_configs};
-use crate::{datadir, http, notifier, telemetry, token_purge};
+use crate::listener_tls::{CertificateRenewal, MtlsRevocations, TlsParts, tls_configs};
+use crate::token_purge::TokenPurge;
+use crate::{datadir, http, notifier, telemetry};
 
 /// A running server.
 pub struct RunningServer {
@@ -61,7 +63,9 @@ impl RunningServer {
         for task in self.tasks {
             match task.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "listener failed"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %sextant_domain::ErrorChain(&e), "listener failed")
+                }
                 Err(e) => tracing::error!(error = %e, "listener task failed"),
             }
         }
@@ -71,6 +75,19 @@ impl RunningServer {
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
+}
+
+/// Runs a background task on the shared driver until `shutdown`.
+fn background<T: BackgroundTask + 'static>(
+    task: T,
+    schedule: Schedule,
+    shutdown: &CancellationToken,
+) -> JoinHandle<std::io::Result<()>> {
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        sextant_background::run(task, schedule, shutdown).await;
+        Ok(())
+    })
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
@@ -258,17 +275,20 @@ pub async fn start_with(
             connection_limits,
             shutdown.clone(),
         )),
-        tokio::spawn(renew_server_certificate(
-            config.data_dir.clone(),
-            cas.clone(),
-            names,
-            tls_parts.clone(),
-            [main_tls, mtls_tls.clone()],
-            shutdown.clone(),
-        )),
+        background(
+            CertificateRenewal {
+                data_dir: config.data_dir.clone(),
+                cas: cas.clone(),
+                names,
+                parts: tls_parts.clone(),
+                configs: [main_tls, mtls_tls.clone()],
+            },
+            CertificateRenewal::schedule(),
+            &shutdown,
+        ),
         // Background tasks count their statements apart from requests'.
-        tokio::spawn({
-            let watch = sextant_connector::watch_revocations(
+        background(
+            RevocationWatcher::new(
                 store.for_background(),
                 cas.clone(),
                 MtlsRevocations {
@@ -277,17 +297,17 @@ pub async fn start_with(
                     mtls: mtls_tls,
                     config_cache,
                 },
-                shutdown.clone(),
-            );
-            async move {
-                watch.await;
-                Ok(())
-            }
-        }),
-        tokio::spawn(token_purge::purge_expired_tokens(
-            store.for_background(),
-            shutdown.clone(),
-        )),
+            ),
+            RevocationWatcher::<MtlsRevocations>::schedule(),
+            &shutdown,
+        ),
+        background(
+            TokenPurge {
+                store: store.for_background(),
+            },
+            TokenPurge::schedule(),
+            &shutdown,
+        ),
         tokio::spawn({
             let (store, fetcher, shutdown) =
                 (store.for_background(), webhook_fetcher, shutdown.clone());

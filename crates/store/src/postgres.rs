@@ -6,15 +6,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use sextant_background::{BackgroundTask, Progress, Schedule, TaskError};
 use sextant_domain::label::{LabelFilter, LabelQuery};
 use sextant_domain::{
     Application, ApplicationStatusCondition, ApplicationTemplate, IntegrationSystem,
     LabelDefinition, ObjectKind, ObjectRef, Page, PageRequest, Placeholder, Runtime,
     RuntimeStatusCondition, TenantId,
 };
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{
+    PgConnectOptions, PgConnection, PgListener, PgNotification, PgPool, PgPoolOptions,
+};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Postgres, Row};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::epochs::ConfigEpochs;
@@ -39,11 +43,11 @@ pub struct PostgresStore {
     _listener: Arc<Listener>,
 }
 
-struct Listener(tokio::task::AbortHandle);
+struct Listener(CancellationToken);
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        self.0.abort();
+        self.0.cancel();
     }
 }
 
@@ -63,57 +67,61 @@ async fn load_epochs(pool: &PgPool, epochs: &ConfigEpochs) -> Result<(), StoreEr
 }
 
 /// Follows other replicas' epoch changes: `LISTEN`, and a full re-read after a lost
-/// connection and every few seconds.
-async fn follow_epochs(pool: PgPool, epochs: Arc<ConfigEpochs>) {
-    loop {
-        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for configuration changes; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if let Err(e) = listener.listen(EPOCH_CHANNEL).await {
-            tracing::warn!(error = %e, "cannot listen for configuration changes; retrying");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        }
-        // Whatever happened before the LISTEN took effect.
-        if let Err(e) = load_epochs(&pool, &epochs).await {
-            tracing::warn!(error = %e, "cannot read configuration epochs");
-        }
-        let mut resync = tokio::time::interval(EPOCH_RESYNC);
-        resync.tick().await;
-        loop {
-            tokio::select! {
-                received = listener.try_recv() => match received {
-                    Ok(Some(notification)) => {
-                        let parsed = notification.payload().split_once(':').and_then(|(t, e)| {
-                            Some((Uuid::parse_str(t).ok()?, e.parse::<u64>().ok()?))
-                        });
-                        if let Some((tenant, epoch)) = parsed {
-                            epochs.advance(TenantId(tenant), epoch);
-                        }
-                    }
-                    // The connection was lost (notifications may have been missed): re-read.
-                    Ok(None) => {
-                        if let Err(e) = load_epochs(&pool, &epochs).await {
-                            tracing::warn!(error = %e, "cannot read configuration epochs");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "configuration change listener failed; reconnecting");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        break;
-                    }
-                },
-                _ = resync.tick() => {
-                    if let Err(e) = load_epochs(&pool, &epochs).await {
-                        tracing::warn!(error = %e, "cannot read configuration epochs");
-                    }
+/// connection and every [`EPOCH_RESYNC`]. A notification is applied as it arrives (it wakes
+/// the task); a failed connection is dropped and made again after the driver's backoff.
+struct EpochFollower {
+    pool: PgPool,
+    epochs: Arc<ConfigEpochs>,
+    listener: Option<PgListener>,
+    /// What the listener received since the last activation.
+    received: Option<Result<Option<PgNotification>, sqlx::Error>>,
+}
+
+impl BackgroundTask for EpochFollower {
+    fn name(&self) -> &'static str {
+        "configuration epoch listener"
+    }
+
+    async fn activate(&mut self) -> Result<Progress, TaskError> {
+        match self.received.take() {
+            Some(Ok(Some(notification))) => {
+                let parsed = notification
+                    .payload()
+                    .split_once(':')
+                    .and_then(|(t, e)| Some((Uuid::parse_str(t).ok()?, e.parse::<u64>().ok()?)));
+                if let Some((tenant, epoch)) = parsed {
+                    self.epochs.advance(TenantId(tenant), epoch);
                 }
+                return Ok(Progress::Idle);
             }
+            // The connection was lost (notifications may have been missed): re-read below.
+            Some(Ok(None)) | None => {}
+            Some(Err(e)) => {
+                self.listener = None;
+                return Err(Box::new(StoreError::from(e)));
+            }
+        }
+        if self.listener.is_none() {
+            let mut listener = PgListener::connect_with(&self.pool)
+                .await
+                .map_err(StoreError::from)?;
+            listener
+                .listen(EPOCH_CHANNEL)
+                .await
+                .map_err(StoreError::from)?;
+            self.listener = Some(listener);
+        }
+        // Whatever happened before the LISTEN took effect, or was missed.
+        load_epochs(&self.pool, &self.epochs).await?;
+        Ok(Progress::Idle)
+    }
+
+    async fn woken(&mut self) {
+        match &mut self.listener {
+            Some(listener) if self.received.is_none() => {
+                self.received = Some(listener.try_recv().await);
+            }
+            _ => std::future::pending().await,
         }
     }
 }
@@ -134,12 +142,23 @@ impl PostgresStore {
         move_inline_specs(&pool).await?;
         let epochs = Arc::new(ConfigEpochs::default());
         load_epochs(&pool, &epochs).await?;
-        let listener = tokio::spawn(follow_epochs(pool.clone(), epochs.clone())).abort_handle();
+        let stop = CancellationToken::new();
+        let follower = EpochFollower {
+            pool: pool.clone(),
+            epochs: epochs.clone(),
+            listener: None,
+            received: None,
+        };
+        tokio::spawn(sextant_background::run(
+            follower,
+            Schedule::every(EPOCH_RESYNC),
+            stop.clone(),
+        ));
         Ok(PostgresStore {
             pool,
             counter: StatementCounter::default(),
             epochs,
-            _listener: Arc::new(Listener(listener)),
+            _listener: Arc::new(Listener(stop)),
         })
     }
 }

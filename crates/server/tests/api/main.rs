@@ -18,6 +18,7 @@ mod compat_examples;
 mod connector;
 mod cost;
 mod credentials;
+mod error_codes;
 mod eventing;
 mod fan_outs;
 mod fetching;
