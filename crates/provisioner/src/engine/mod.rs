@@ -149,7 +149,7 @@ impl Provisioner {
 
     /// Runs until `shutdown`: brings the provider's runtimes back, then takes the operations
     /// in progress that nobody holds (after a restart, once their lease ran out) and renews
-    /// the leases of its own, every third of the lease (the [`leases::Leases`] task).
+    /// the leases of its own, every third of the lease (the `leases::Leases` task).
     pub async fn run(self, shutdown: CancellationToken) {
         match self.all_provisioned().await {
             Ok(runtimes) => self.inner.provider.reconcile(&runtimes).await,
