@@ -229,7 +229,10 @@ impl Query {
         Ok(Configuration {
             token: Some(Token { token: csr_token }),
             certificate_signing_request_info: Some(CertificateSigningRequestInfo {
-                subject: settings.subject.for_client(client_id).to_compass_string(),
+                subject: settings
+                    .subject
+                    .for_client(client_id.into_untyped())
+                    .to_compass_string(),
                 key_algorithm: KEY_ALGORITHM.to_owned(),
             }),
             management_plane_info: Some(ManagementPlaneInfo {
@@ -288,7 +291,7 @@ impl Mutation {
                 serial,
             } => (*client_id, *tenant, Some(serial.clone())),
         };
-        let subject = settings.subject.for_client(client_id);
+        let subject = settings.subject.for_client(client_id.into_untyped());
         // On a refused CSR the transaction is dropped: the token stays.
         let issued = ca
             .sign_client_csr(&pem, &subject, settings.certificate_validity)

@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sextant_domain::{Scope, client_scopes};
-use uuid::Uuid;
 
 use crate::context::AppState;
 
@@ -137,7 +136,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         }
         _ => return invalid_client(),
     };
-    let Ok(client_id) = Uuid::parse_str(&client_id) else {
+    let Ok(client_id) = client_id.parse::<sextant_domain::SystemAuthId>() else {
         return invalid_client();
     };
     let stored = match state.store().read().await {

@@ -35,7 +35,11 @@ impl IntegrationSystemQuery {
                 let total = i64::from(system.is_some());
                 let rows = system
                     .into_iter()
-                    .filter(|s| request.after.is_none_or(|after| s.id > after.0))
+                    .filter(|s| {
+                        request
+                            .after
+                            .is_none_or(|after| s.id.into_untyped() > after.0)
+                    })
                     .collect();
                 Page::from_rows(rows, &request, total)
             }

@@ -1,8 +1,7 @@
 //! Integration systems as answered, with their credentials.
 
 use async_graphql::{Context, ID, Object, SimpleObject};
-use sextant_domain::{self as domain, Page, PageRequest};
-use sextant_store::OwnerKind;
+use sextant_domain::{self as domain, Page, PageRequest, SystemAuthOwner};
 
 use crate::confine::{self, Reach};
 use crate::context::consumer;
@@ -37,7 +36,7 @@ impl IntegrationSystem {
         if !confine::can_read_integration_system_auths(consumer.tenant, reach, &self.0) {
             return Ok(Vec::new());
         }
-        auths_of(ctx, OwnerKind::IntegrationSystem, self.0.id).await
+        auths_of(ctx, SystemAuthOwner::IntegrationSystem(self.0.id)).await
     }
 }
 
