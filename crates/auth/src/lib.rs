@@ -11,7 +11,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sextant_domain::{
-    Consumer, ConsumerKind, Scope, SystemAuth, SystemAuthId, SystemAuthOwner, TenantId,
+    Consumer, ConsumerId, Scope, SystemAuth, SystemAuthId, SystemAuthOwner, TenantId,
 };
 use uuid::Uuid;
 
@@ -127,8 +127,7 @@ impl ClientToken {
         Ok(Consumer {
             tenant,
             scopes: self.scopes.clone(),
-            kind: stored.owner.consumer_kind(),
-            id: stored.owner.id().to_string(),
+            id: ConsumerId::from(stored.owner),
         })
     }
 }
@@ -334,8 +333,7 @@ impl TokenVerifier {
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect(),
-            kind: ConsumerKind::User,
-            id: claims.sub,
+            id: ConsumerId::User(claims.sub),
         })
     }
 }
@@ -343,7 +341,7 @@ impl TokenVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sextant_domain::{ApplicationId, IntegrationSystemId, RuntimeId};
+    use sextant_domain::{ApplicationId, ConsumerKind, IntegrationSystemId, RuntimeId};
 
     // A fixed P-256 key for tests only (made with `openssl ecparam -name prime256v1 -genkey | openssl pkcs8 -topk8 -nocrypt`).
     fn keys() -> (TokenIssuer, TokenVerifier) {
@@ -394,8 +392,8 @@ rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
         let consumer = verifier.user(&token, None).unwrap();
         assert_eq!(consumer.tenant, T1);
         assert_eq!(consumer.scopes, vec!["application:read".to_string()]);
-        assert_eq!(consumer.kind, ConsumerKind::User);
-        assert_eq!(consumer.id, "alice");
+        assert_eq!(consumer.kind(), ConsumerKind::User);
+        assert_eq!(consumer.id, ConsumerId::User("alice".into()));
     }
 
     #[test]
@@ -511,8 +509,11 @@ rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
         let c = client(&verifier, &token);
         assert_eq!(c.client_id, auth.id);
         let consumer = c.consumer(Some(&auth), None).unwrap();
-        assert_eq!(consumer.kind, ConsumerKind::Application);
-        assert_eq!(consumer.id, app.to_string());
+        assert_eq!(consumer.kind(), ConsumerKind::Application);
+        assert_eq!(
+            consumer.id,
+            ConsumerId::Application(ApplicationId::from_untyped(app))
+        );
         assert_eq!(consumer.tenant, T1);
         assert_eq!(consumer.scopes, vec!["application:read".to_string()]);
         assert!(c.consumer(Some(&auth), Some(&T1.0.to_string())).is_ok());
@@ -551,7 +552,7 @@ rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
         ));
         let consumer = c.consumer(Some(&auth), Some(&T2.0.to_string())).unwrap();
         assert_eq!(consumer.tenant, T2);
-        assert_eq!(consumer.kind, ConsumerKind::IntegrationSystem);
+        assert_eq!(consumer.kind(), ConsumerKind::IntegrationSystem);
     }
 
     #[test]

@@ -113,15 +113,14 @@ impl CertificateClient {
                 ));
             }
         }
-        let kind = self.auth.owner.consumer_kind();
+        let id = sextant_domain::ConsumerId::from(self.auth.owner);
         Ok(Consumer {
             tenant: self.tenant,
-            scopes: sextant_domain::client_scopes(kind)
+            scopes: sextant_domain::client_scopes(id.kind())
                 .iter()
                 .map(|s| s.as_str().to_owned())
                 .collect(),
-            kind,
-            id: self.auth.owner.id().to_string(),
+            id,
         })
     }
 }

@@ -16,11 +16,10 @@
 
 use sextant_domain::label::{LabelFilter, LabelQuery, SCENARIOS_KEY};
 use sextant_domain::{
-    ApplicationId, Consumer, ConsumerKind, DomainError, IntegrationSystem, IntegrationSystemId,
-    ObjectRef, RuntimeId, TenantId, TypedUuid,
+    ApplicationId, Consumer, ConsumerId, DomainError, IntegrationSystem, IntegrationSystemId,
+    ObjectRef, RuntimeId, TenantId,
 };
 use sextant_store::Tx;
-use uuid::Uuid;
 
 use crate::error::internal;
 use crate::objects::labels_of;
@@ -38,18 +37,13 @@ pub enum Reach {
 }
 
 impl Reach {
-    pub fn of(consumer: &Consumer) -> Result<Reach> {
-        fn id<T: TypedUuid>(consumer: &Consumer) -> Result<T> {
-            Uuid::parse_str(&consumer.id)
-                .map(T::from_untyped)
-                .map_err(|_| DomainError::Internal("consumer id of a system is not a UUID".into()))
+    pub fn of(consumer: &Consumer) -> Reach {
+        match consumer.id {
+            ConsumerId::User(_) => Reach::Tenant,
+            ConsumerId::Application(id) => Reach::Application(id),
+            ConsumerId::Runtime(id) => Reach::Runtime(id),
+            ConsumerId::IntegrationSystem(id) => Reach::IntegrationSystem(id),
         }
-        Ok(match consumer.kind {
-            ConsumerKind::User => Reach::Tenant,
-            ConsumerKind::Application => Reach::Application(id(consumer)?),
-            ConsumerKind::Runtime => Reach::Runtime(id(consumer)?),
-            ConsumerKind::IntegrationSystem => Reach::IntegrationSystem(id(consumer)?),
-        })
     }
 }
 

@@ -22,7 +22,7 @@ pub mod system_auth;
 pub mod validate;
 
 pub use catalog::*;
-pub use consumer::{Consumer, ConsumerKind};
+pub use consumer::{Consumer, ConsumerId, ConsumerKind};
 pub use credentials::{Auth, Credential};
 pub use error::{DomainError, FieldError, FieldErrorEntry, FieldErrors};
 pub use error_chain::ErrorChain;

@@ -33,7 +33,7 @@ type GqlResult<T> = async_graphql::Result<T>;
 /// credentials never create or remove runtimes, whatever their scopes.
 fn user<'a>(ctx: &Context<'a>) -> GqlResult<&'a Consumer> {
     let consumer = ctx.data::<Consumer>()?;
-    if consumer.kind != ConsumerKind::User {
+    if consumer.kind() != ConsumerKind::User {
         return Err(to_graphql(DomainError::Forbidden(
             "only users may use the Provisioner".into(),
         )));
