@@ -339,6 +339,7 @@ impl Loader<EventingKey> for CatalogLoader {
             .default_eventing_many(self.tenant, &apps)
             .await?
             .into_iter()
+            .map(|chosen| (chosen.application, chosen.runtime))
             .collect();
         let mut runtime_labels: HashMap<RuntimeId, BTreeMap<String, serde_json::Value>> =
             HashMap::new();

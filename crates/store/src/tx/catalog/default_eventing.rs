@@ -5,6 +5,13 @@ use sextant_domain::{ApplicationId, RuntimeId, TenantId};
 
 use crate::error::StoreError;
 
+/// The runtime chosen for an application's events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DefaultEventing {
+    pub application: ApplicationId,
+    pub runtime: RuntimeId,
+}
+
 /// The default eventing operations of a transaction.
 #[async_trait::async_trait]
 pub trait DefaultEventingTx: Send {
@@ -20,12 +27,12 @@ pub trait DefaultEventingTx: Send {
         tenant: TenantId,
         app_id: ApplicationId,
     ) -> Result<Option<RuntimeId>, StoreError>;
-    /// The chosen default eventing runtimes of several applications: (application, runtime).
+    /// The chosen default eventing runtimes of several applications.
     async fn default_eventing_many(
         &mut self,
         tenant: TenantId,
         app_ids: &[ApplicationId],
-    ) -> Result<Vec<(ApplicationId, RuntimeId)>, StoreError>;
+    ) -> Result<Vec<DefaultEventing>, StoreError>;
     /// The oldest runtime whose `scenarios` label holds any of these scenarios.
     async fn oldest_runtime_in_scenarios(
         &mut self,
@@ -79,7 +86,7 @@ macro_rules! default_eventing_tx {
                 &mut self,
                 tenant: TenantId,
                 app_ids: &[sextant_domain::ApplicationId],
-            ) -> Result<Vec<(sextant_domain::ApplicationId, sextant_domain::RuntimeId)>, StoreError>
+            ) -> Result<Vec<$crate::tx::catalog::default_eventing::DefaultEventing>, StoreError>
             {
                 if app_ids.is_empty() {
                     return Ok(Vec::new());
@@ -94,10 +101,10 @@ macro_rules! default_eventing_tx {
                 let rows = qb.build().fetch_all(self.conn()).await?;
                 rows.iter()
                     .map(|r| {
-                        Ok((
-                            sextant_domain::ApplicationId::from_untyped(r.try_get(0)?),
-                            sextant_domain::RuntimeId::from_untyped(r.try_get(1)?),
-                        ))
+                        Ok($crate::tx::catalog::default_eventing::DefaultEventing {
+                            application: sextant_domain::ApplicationId::from_untyped(r.try_get(0)?),
+                            runtime: sextant_domain::RuntimeId::from_untyped(r.try_get(1)?),
+                        })
                     })
                     .collect()
             }
