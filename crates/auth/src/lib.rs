@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sextant_domain::{Consumer, ConsumerKind, Scope, SystemAuth, SystemAuthOwner, TenantId};
+use sextant_domain::{
+    Consumer, ConsumerId, Scope, SystemAuth, SystemAuthId, SystemAuthOwner, TenantId,
+};
 use uuid::Uuid;
 
 /// Issuer claim of every token this server signs.
@@ -81,7 +83,7 @@ fn kind_claim(owner: SystemAuthOwner) -> &'static str {
 #[derive(Clone, Debug)]
 pub struct ClientToken {
     /// The client id: the system auth the token was issued for.
-    pub client_id: Uuid,
+    pub client_id: SystemAuthId,
     pub claim: ClientClaim,
     pub scopes: Vec<String>,
 }
@@ -129,8 +131,7 @@ impl ClientToken {
         Ok(Consumer {
             tenant,
             scopes: self.scopes.clone(),
-            kind: stored.owner.consumer_kind(),
-            id: stored.owner.id().to_string(),
+            id: ConsumerId::from(stored.owner),
         })
     }
 }
@@ -284,7 +285,7 @@ impl TokenVerifier {
                 .user_from_claims(claims, tenant_header)
                 .map(Bearer::User),
             Some(claim) => Ok(Bearer::Client(ClientToken {
-                client_id: Uuid::parse_str(&claims.sub).map_err(|_| {
+                client_id: claims.sub.parse::<SystemAuthId>().map_err(|_| {
                     AuthError::Unauthenticated("invalid token: bad client id".into())
                 })?,
                 claim,
@@ -336,8 +337,7 @@ impl TokenVerifier {
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect(),
-            kind: ConsumerKind::User,
-            id: claims.sub,
+            id: ConsumerId::User(claims.sub),
         })
     }
 }
@@ -345,6 +345,7 @@ impl TokenVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sextant_domain::{ApplicationId, ConsumerKind, IntegrationSystemId, RuntimeId};
 
     // A fixed P-256 key for tests only (made with `openssl ecparam -name prime256v1 -genkey | openssl pkcs8 -topk8 -nocrypt`).
     fn keys() -> (TokenIssuer, TokenVerifier) {
@@ -395,8 +396,8 @@ rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
         let consumer = verifier.user(&token, None).unwrap();
         assert_eq!(consumer.tenant, T1);
         assert_eq!(consumer.scopes, vec!["application:read".to_string()]);
-        assert_eq!(consumer.kind, ConsumerKind::User);
-        assert_eq!(consumer.id, "alice");
+        assert_eq!(consumer.kind(), ConsumerKind::User);
+        assert_eq!(consumer.id, ConsumerId::User("alice".into()));
     }
 
     #[test]
@@ -483,7 +484,7 @@ rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
 
     fn system_auth(owner: SystemAuthOwner, tenant: Option<TenantId>) -> SystemAuth {
         SystemAuth {
-            id: Uuid::new_v4(),
+            id: SystemAuthId::new_v4(),
             tenant,
             owner,
             secret_hash: Some(secret_hash("s")),
@@ -502,15 +503,21 @@ rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
     fn client_tokens_act_as_their_owner_in_its_tenant_only() {
         let (issuer, verifier) = keys();
         let app = Uuid::new_v4();
-        let auth = system_auth(SystemAuthOwner::Application(app), Some(T1));
+        let auth = system_auth(
+            SystemAuthOwner::Application(ApplicationId::from_untyped(app)),
+            Some(T1),
+        );
         let token = issuer
             .issue_client(&auth, &[Scope::ApplicationRead], Duration::from_secs(60))
             .unwrap();
         let c = client(&verifier, &token);
         assert_eq!(c.client_id, auth.id);
         let consumer = c.consumer(Some(&auth), None).unwrap();
-        assert_eq!(consumer.kind, ConsumerKind::Application);
-        assert_eq!(consumer.id, app.to_string());
+        assert_eq!(consumer.kind(), ConsumerKind::Application);
+        assert_eq!(
+            consumer.id,
+            ConsumerId::Application(ApplicationId::from_untyped(app))
+        );
         assert_eq!(consumer.tenant, T1);
         assert_eq!(consumer.scopes, vec!["application:read".to_string()]);
         assert!(c.consumer(Some(&auth), Some(&T1.0.to_string())).is_ok());
@@ -524,7 +531,7 @@ rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
             Err(AuthError::Unauthenticated(_))
         ));
         let moved = SystemAuth {
-            owner: SystemAuthOwner::Runtime(app),
+            owner: SystemAuthOwner::Runtime(RuntimeId::from_untyped(app)),
             ..auth.clone()
         };
         assert!(c.consumer(Some(&moved), None).is_err());
@@ -535,7 +542,10 @@ rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
     #[test]
     fn integration_systems_name_their_tenant() {
         let (issuer, verifier) = keys();
-        let auth = system_auth(SystemAuthOwner::IntegrationSystem(Uuid::new_v4()), None);
+        let auth = system_auth(
+            SystemAuthOwner::IntegrationSystem(IntegrationSystemId::new_v4()),
+            None,
+        );
         let token = issuer
             .issue_client(&auth, &[Scope::ApplicationRead], Duration::from_secs(60))
             .unwrap();
@@ -546,7 +556,7 @@ rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
         ));
         let consumer = c.consumer(Some(&auth), Some(&T2.0.to_string())).unwrap();
         assert_eq!(consumer.tenant, T2);
-        assert_eq!(consumer.kind, ConsumerKind::IntegrationSystem);
+        assert_eq!(consumer.kind(), ConsumerKind::IntegrationSystem);
     }
 
     #[test]

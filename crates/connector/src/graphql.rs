@@ -216,7 +216,10 @@ async fn configuration(
     Ok(Configuration {
         token: Some(Token { token: csr_token }),
         certificate_signing_request_info: Some(CertificateSigningRequestInfo {
-            subject: settings.subject.for_client(client_id).to_compass_string(),
+            subject: settings
+                .subject
+                .for_client(client_id.into_untyped())
+                .to_compass_string(),
             key_algorithm: KEY_ALGORITHM.to_owned(),
         }),
         management_plane_info: Some(ManagementPlaneInfo {
@@ -293,7 +296,7 @@ async fn sign(
             serial,
         } => (*client_id, *tenant, Some(serial.clone())),
     };
-    let subject = settings.subject.for_client(client_id);
+    let subject = settings.subject.for_client(client_id.into_untyped());
     // On a refused CSR the transaction is dropped: the token stays.
     let issued = ca
         .sign_client_csr(&pem, &subject, settings.certificate_validity)

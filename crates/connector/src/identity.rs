@@ -15,7 +15,7 @@ use sextant_store::{Store, StoreError};
 pub enum Caller {
     Token(Vec<u8>),
     Certificate {
-        client_id: uuid::Uuid,
+        client_id: sextant_domain::SystemAuthId,
         tenant: sextant_domain::TenantId,
         serial: Vec<u8>,
     },
@@ -57,6 +57,7 @@ pub async fn certificate_client(
     let sextant_pki::ClaimedIdentity { client_id, serial } =
         sextant_pki::client_certificate_identity(leaf)
             .map_err(|e| unauthenticated(&e.to_string()))?;
+    let client_id = sextant_domain::SystemAuthId::from_untyped(client_id);
     let (issued, auth) = async {
         let mut tx = store.read().await?;
         let issued = tx.issued_certificate(&serial).await?;
@@ -112,15 +113,14 @@ impl CertificateClient {
                 ));
             }
         }
-        let kind = self.auth.owner.consumer_kind();
+        let id = sextant_domain::ConsumerId::from(self.auth.owner);
         Ok(Consumer {
             tenant: self.tenant,
-            scopes: sextant_domain::client_scopes(kind)
+            scopes: sextant_domain::client_scopes(id.kind())
                 .iter()
                 .map(|s| s.as_str().to_owned())
                 .collect(),
-            kind,
-            id: self.auth.owner.id().to_string(),
+            id,
         })
     }
 }

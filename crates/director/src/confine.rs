@@ -16,10 +16,10 @@
 
 use sextant_domain::label::{LabelFilter, LabelQuery, SCENARIOS_KEY};
 use sextant_domain::{
-    Consumer, ConsumerKind, DomainError, IntegrationSystem, ObjectKind, ObjectRef, TenantId,
+    ApplicationId, Consumer, ConsumerId, DomainError, IntegrationSystem, IntegrationSystemId,
+    ObjectRef, RuntimeId, TenantId,
 };
 use sextant_store::Tx;
-use uuid::Uuid;
 
 use crate::error::internal;
 use crate::objects::labels_of;
@@ -31,23 +31,19 @@ type Result<T> = std::result::Result<T, DomainError>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reach {
     Tenant,
-    Application(Uuid),
-    Runtime(Uuid),
-    IntegrationSystem(Uuid),
+    Application(ApplicationId),
+    Runtime(RuntimeId),
+    IntegrationSystem(IntegrationSystemId),
 }
 
 impl Reach {
-    pub fn of(consumer: &Consumer) -> Result<Reach> {
-        let id = || {
-            Uuid::parse_str(&consumer.id)
-                .map_err(|_| DomainError::Internal("consumer id of a system is not a UUID".into()))
-        };
-        Ok(match consumer.kind {
-            ConsumerKind::User => Reach::Tenant,
-            ConsumerKind::Application => Reach::Application(id()?),
-            ConsumerKind::Runtime => Reach::Runtime(id()?),
-            ConsumerKind::IntegrationSystem => Reach::IntegrationSystem(id()?),
-        })
+    pub fn of(consumer: &Consumer) -> Reach {
+        match consumer.id {
+            ConsumerId::User(_) => Reach::Tenant,
+            ConsumerId::Application(id) => Reach::Application(id),
+            ConsumerId::Runtime(id) => Reach::Runtime(id),
+            ConsumerId::IntegrationSystem(id) => Reach::IntegrationSystem(id),
+        }
     }
 }
 
@@ -58,18 +54,15 @@ fn forbidden(what: &str) -> DomainError {
 async fn object_scenarios(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    kind: ObjectKind,
-    id: Uuid,
+    object: ObjectRef,
 ) -> Result<Vec<String>> {
-    Ok(scenario_list(
-        &labels_of(tx, tenant, ObjectRef { kind, id }).await?,
-    ))
+    Ok(scenario_list(&labels_of(tx, tenant, object).await?))
 }
 
 /// How a list of applications is narrowed for the consumer.
 pub enum AppListing {
     All,
-    Among(Vec<Uuid>),
+    Among(Vec<ApplicationId>),
     /// An extra label filter (a runtime's scenarios).
     Filter(LabelFilter),
     Nothing,
@@ -87,7 +80,7 @@ pub async fn app_listing(tx: &mut dyn Tx, tenant: TenantId, reach: Reach) -> Res
                 .map_err(internal)?,
         ),
         Reach::Runtime(id) => {
-            let scenarios = object_scenarios(tx, tenant, ObjectKind::Runtime, id).await?;
+            let scenarios = object_scenarios(tx, tenant, ObjectRef::Runtime(id)).await?;
             if scenarios.is_empty() {
                 AppListing::Nothing
             } else {
@@ -112,8 +105,8 @@ pub async fn can_read_app(
         Reach::Application(id) => app.id == id,
         Reach::IntegrationSystem(id) => app.integration_system_id == Some(id),
         Reach::Runtime(runtime) => {
-            let theirs = object_scenarios(tx, tenant, ObjectKind::Runtime, runtime).await?;
-            let ours = object_scenarios(tx, tenant, ObjectKind::Application, app.id).await?;
+            let theirs = object_scenarios(tx, tenant, ObjectRef::Runtime(runtime)).await?;
+            let ours = object_scenarios(tx, tenant, ObjectRef::Application(app.id)).await?;
             ours.iter().any(|s| theirs.contains(s))
         }
     })
@@ -125,7 +118,7 @@ pub async fn writable_app(
     tx: &mut dyn Tx,
     tenant: TenantId,
     reach: Reach,
-    app: Uuid,
+    app: ApplicationId,
 ) -> Result<()> {
     let allowed = match reach {
         Reach::Tenant => true,
@@ -146,7 +139,10 @@ pub async fn writable_app(
 
 /// Requires that the consumer may create applications, and fixes the integration system of
 /// one an integration system creates (its own; naming another one is refused).
-pub fn registering_app(reach: Reach, integration_system_id: &mut Option<Uuid>) -> Result<()> {
+pub fn registering_app(
+    reach: Reach,
+    integration_system_id: &mut Option<IntegrationSystemId>,
+) -> Result<()> {
     match reach {
         Reach::Tenant => Ok(()),
         Reach::Application(_) => Err(forbidden("an application cannot register applications")),
@@ -165,7 +161,7 @@ pub fn registering_app(reach: Reach, integration_system_id: &mut Option<Uuid>) -
 }
 
 /// Whether the consumer may read this runtime.
-pub fn can_read_runtime(reach: Reach, runtime: Uuid) -> bool {
+pub fn can_read_runtime(reach: Reach, runtime: RuntimeId) -> bool {
     match reach {
         Reach::Tenant => true,
         Reach::Runtime(id) => id == runtime,
@@ -174,7 +170,7 @@ pub fn can_read_runtime(reach: Reach, runtime: Uuid) -> bool {
 }
 
 /// Requires that the consumer may set or delete the runtime's labels.
-pub fn writable_runtime_labels(reach: Reach, runtime: Uuid) -> Result<()> {
+pub fn writable_runtime_labels(reach: Reach, runtime: RuntimeId) -> Result<()> {
     if can_read_runtime(reach, runtime) {
         Ok(())
     } else {
@@ -209,7 +205,7 @@ pub fn creating_credentials(reach: Reach) -> Result<()> {
 }
 
 /// Requires that the consumer may request or delete credentials of a runtime.
-pub fn runtime_credentials(reach: Reach, runtime: Uuid) -> Result<()> {
+pub fn runtime_credentials(reach: Reach, runtime: RuntimeId) -> Result<()> {
     writable_runtime_labels(reach, runtime)
 }
 
@@ -228,7 +224,7 @@ pub fn managing_integration_systems(reach: Reach) -> Result<()> {
 pub async fn owned_integration_system(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: IntegrationSystemId,
 ) -> Result<IntegrationSystem> {
     let system = tx
         .visible_integration_system(tenant, id)
@@ -251,7 +247,7 @@ pub async fn integration_system_credentials(
     tx: &mut dyn Tx,
     tenant: TenantId,
     reach: Reach,
-    system: Uuid,
+    system: IntegrationSystemId,
 ) -> Result<()> {
     match reach {
         Reach::Tenant => owned_integration_system(tx, tenant, system)

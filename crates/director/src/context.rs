@@ -9,7 +9,7 @@ use sextant_fetch::Fetcher;
 use sextant_store::Store;
 
 use crate::confine::Reach;
-use crate::error::{GqlResult, IntoGql, to_graphql};
+use crate::error::{GqlResult, to_graphql};
 use crate::loaders::Catalog;
 use crate::settings::Settings;
 
@@ -30,7 +30,7 @@ pub fn consumer<'a>(ctx: &Context<'a>) -> GqlResult<&'a Consumer> {
 
 /// What the request's consumer can reach.
 pub fn reach(ctx: &Context<'_>) -> GqlResult<Reach> {
-    Reach::of(consumer(ctx)?).gql()
+    Ok(Reach::of(consumer(ctx)?))
 }
 
 /// Whether the consumer may see credentials an application uses for itself (to fetch its

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use sextant_domain::label::EVENT_SERVICE_URL_KEY;
 use sextant_domain::{
-    ApiDefinition, Auth, Cursor, Document, DomainError, EventDefinition, Page, PageRequest,
-    TenantId, Webhook,
+    ApiDefinition, ApiDefinitionId, ApplicationId, Auth, Cursor, Document, DomainError,
+    EventDefinition, Page, PageRequest, RuntimeId, SystemAuthOwner, TenantId, Webhook,
 };
 use sextant_store::{Store, StoreError};
 use uuid::Uuid;
@@ -66,7 +66,7 @@ impl PageKey {
 /// A page of an application's API definitions (optionally of one group).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ApiPageKey {
-    pub app: Uuid,
+    pub app: ApplicationId,
     pub group: Option<String>,
     pub page: PageKey,
 }
@@ -74,7 +74,7 @@ pub struct ApiPageKey {
 /// A page of an application's event definitions.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EventPageKey {
-    pub app: Uuid,
+    pub app: ApplicationId,
     pub group: Option<String>,
     pub page: PageKey,
 }
@@ -82,19 +82,19 @@ pub struct EventPageKey {
 /// A page of an application's documents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DocumentPageKey {
-    pub app: Uuid,
+    pub app: ApplicationId,
     pub page: PageKey,
 }
 
 /// All webhooks of an application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct WebhooksKey(pub Uuid);
+pub struct WebhooksKey(pub ApplicationId);
 
 /// The credentials one runtime holds for one API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RuntimeAuthKey {
-    pub api: Uuid,
-    pub runtime: Uuid,
+    pub api: ApiDefinitionId,
+    pub runtime: RuntimeId,
 }
 
 /// What [`RuntimeAuthKey`] loads: whether the runtime exists, and its credentials if set.
@@ -106,7 +106,7 @@ pub struct RuntimeAuth {
 
 /// Every runtime of the tenant with the credentials it holds for one API (if any).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct AllRuntimeAuthsKey(pub Uuid);
+pub struct AllRuntimeAuthsKey(pub ApiDefinitionId);
 
 /// Groups keys that share everything but the application, so each group is one batch.
 fn group_by<K, G: std::hash::Hash + Eq>(
@@ -131,7 +131,7 @@ impl Loader<ApiPageKey> for CatalogLoader {
         let mut tx = self.store.read().await?;
         let mut out = HashMap::with_capacity(keys.len());
         for ((group, page), keys) in group_by(keys, |k| (k.group.clone(), k.page)) {
-            let apps: Vec<Uuid> = keys.iter().map(|k| k.app).collect();
+            let apps: Vec<ApplicationId> = keys.iter().map(|k| k.app).collect();
             let mut pages = tx
                 .api_definitions(self.tenant, &apps, group.as_deref(), &page.request())
                 .await?;
@@ -156,7 +156,7 @@ impl Loader<EventPageKey> for CatalogLoader {
         let mut tx = self.store.read().await?;
         let mut out = HashMap::with_capacity(keys.len());
         for ((group, page), keys) in group_by(keys, |k| (k.group.clone(), k.page)) {
-            let apps: Vec<Uuid> = keys.iter().map(|k| k.app).collect();
+            let apps: Vec<ApplicationId> = keys.iter().map(|k| k.app).collect();
             let mut pages = tx
                 .event_definitions(self.tenant, &apps, group.as_deref(), &page.request())
                 .await?;
@@ -181,7 +181,7 @@ impl Loader<DocumentPageKey> for CatalogLoader {
         let mut tx = self.store.read().await?;
         let mut out = HashMap::with_capacity(keys.len());
         for (page, keys) in group_by(keys, |k| k.page) {
-            let apps: Vec<Uuid> = keys.iter().map(|k| k.app).collect();
+            let apps: Vec<ApplicationId> = keys.iter().map(|k| k.app).collect();
             let mut pages = tx.documents(self.tenant, &apps, &page.request()).await?;
             for key in keys {
                 if let Some(page) = pages.remove(&key.app) {
@@ -202,7 +202,7 @@ impl Loader<WebhooksKey> for CatalogLoader {
         keys: &[WebhooksKey],
     ) -> Result<HashMap<WebhooksKey, Self::Value>, Self::Error> {
         let mut tx = self.store.read().await?;
-        let apps: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let apps: Vec<ApplicationId> = keys.iter().map(|k| k.0).collect();
         let mut out: HashMap<WebhooksKey, Vec<Webhook>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for webhook in tx.webhooks(self.tenant, &apps).await? {
@@ -223,22 +223,28 @@ impl Loader<RuntimeAuthKey> for CatalogLoader {
         keys: &[RuntimeAuthKey],
     ) -> Result<HashMap<RuntimeAuthKey, Self::Value>, Self::Error> {
         let mut tx = self.store.read().await?;
-        let mut apis: Vec<Uuid> = keys.iter().map(|k| k.api).collect();
+        let mut apis: Vec<ApiDefinitionId> = keys.iter().map(|k| k.api).collect();
         apis.sort_unstable();
         apis.dedup();
-        let mut runtimes: Vec<Uuid> = keys.iter().map(|k| k.runtime).collect();
+        let mut runtimes: Vec<RuntimeId> = keys.iter().map(|k| k.runtime).collect();
         runtimes.sort_unstable();
         runtimes.dedup();
-        let existing: std::collections::HashSet<Uuid> = tx
+        let existing: std::collections::HashSet<RuntimeId> = tx
             .runtime_ids(self.tenant, Some(&runtimes))
             .await?
             .into_iter()
             .collect();
-        let mut auths: HashMap<(Uuid, Uuid), Auth> = tx
+        let mut auths: HashMap<RuntimeAuthKey, Auth> = tx
             .api_runtime_auths(self.tenant, &apis, Some(&runtimes))
             .await?
             .into_iter()
-            .map(|a| ((a.api_id, a.runtime_id), a.auth))
+            .map(|a| {
+                let key = RuntimeAuthKey {
+                    api: a.api_id,
+                    runtime: a.runtime_id,
+                };
+                (key, a.auth)
+            })
             .collect();
         Ok(keys
             .iter()
@@ -247,7 +253,7 @@ impl Loader<RuntimeAuthKey> for CatalogLoader {
                     *k,
                     RuntimeAuth {
                         runtime_exists: existing.contains(&k.runtime),
-                        auth: auths.remove(&(k.api, k.runtime)),
+                        auth: auths.remove(k),
                     },
                 )
             })
@@ -256,7 +262,7 @@ impl Loader<RuntimeAuthKey> for CatalogLoader {
 }
 
 impl Loader<AllRuntimeAuthsKey> for CatalogLoader {
-    type Value = Vec<(Uuid, Option<Auth>)>;
+    type Value = Vec<(RuntimeId, Option<Auth>)>;
     type Error = LoadError;
 
     async fn load(
@@ -264,20 +270,32 @@ impl Loader<AllRuntimeAuthsKey> for CatalogLoader {
         keys: &[AllRuntimeAuthsKey],
     ) -> Result<HashMap<AllRuntimeAuthsKey, Self::Value>, Self::Error> {
         let mut tx = self.store.read().await?;
-        let apis: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let apis: Vec<ApiDefinitionId> = keys.iter().map(|k| k.0).collect();
         let runtimes = tx.runtime_ids(self.tenant, None).await?;
-        let mut auths: HashMap<(Uuid, Uuid), Auth> = tx
+        let mut auths: HashMap<RuntimeAuthKey, Auth> = tx
             .api_runtime_auths(self.tenant, &apis, None)
             .await?
             .into_iter()
-            .map(|a| ((a.api_id, a.runtime_id), a.auth))
+            .map(|a| {
+                let key = RuntimeAuthKey {
+                    api: a.api_id,
+                    runtime: a.runtime_id,
+                };
+                (key, a.auth)
+            })
             .collect();
         Ok(keys
             .iter()
             .map(|k| {
                 let list = runtimes
                     .iter()
-                    .map(|r| (*r, auths.remove(&(k.0, *r))))
+                    .map(|r| {
+                        let key = RuntimeAuthKey {
+                            api: k.0,
+                            runtime: *r,
+                        };
+                        (*r, auths.remove(&key))
+                    })
                     .collect();
                 (*k, list)
             })
@@ -287,7 +305,7 @@ impl Loader<AllRuntimeAuthsKey> for CatalogLoader {
 
 /// The eventing URL of an application (`Application.eventingConfiguration.defaultURL`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct EventingKey(pub Uuid);
+pub struct EventingKey(pub ApplicationId);
 
 impl Loader<EventingKey> for CatalogLoader {
     type Value = String;
@@ -304,29 +322,39 @@ impl Loader<EventingKey> for CatalogLoader {
         use sextant_domain::ObjectKind;
         use std::collections::BTreeMap;
         let mut tx = self.store.read().await?;
-        let apps: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut app_labels: HashMap<Uuid, BTreeMap<String, serde_json::Value>> = HashMap::new();
+        let apps: Vec<ApplicationId> = keys.iter().map(|k| k.0).collect();
+        let untyped_apps: Vec<Uuid> = apps.iter().map(|a| a.into_untyped()).collect();
+        let mut app_labels: HashMap<ApplicationId, BTreeMap<String, serde_json::Value>> =
+            HashMap::new();
         for (id, key, value) in tx
-            .labels(self.tenant, ObjectKind::Application, &apps)
+            .labels(self.tenant, ObjectKind::Application, &untyped_apps)
             .await?
         {
-            app_labels.entry(id).or_default().insert(key, value);
+            app_labels
+                .entry(ApplicationId::from_untyped(id))
+                .or_default()
+                .insert(key, value);
         }
-        let chosen: HashMap<Uuid, Uuid> = tx
+        let chosen: HashMap<ApplicationId, RuntimeId> = tx
             .default_eventing_many(self.tenant, &apps)
             .await?
             .into_iter()
+            .map(|chosen| (chosen.application, chosen.runtime))
             .collect();
-        let mut runtime_labels: HashMap<Uuid, BTreeMap<String, serde_json::Value>> = HashMap::new();
-        let chosen_runtimes: Vec<Uuid> = chosen.values().copied().collect();
+        let mut runtime_labels: HashMap<RuntimeId, BTreeMap<String, serde_json::Value>> =
+            HashMap::new();
+        let chosen_runtimes: Vec<Uuid> = chosen.values().map(|r| r.into_untyped()).collect();
         for (id, key, value) in tx
             .labels(self.tenant, ObjectKind::Runtime, &chosen_runtimes)
             .await?
         {
-            runtime_labels.entry(id).or_default().insert(key, value);
+            runtime_labels
+                .entry(RuntimeId::from_untyped(id))
+                .or_default()
+                .insert(key, value);
         }
-        let mut runtime_of: HashMap<Uuid, Option<Uuid>> = HashMap::new();
-        let mut oldest: HashMap<Vec<String>, Option<Uuid>> = HashMap::new();
+        let mut runtime_of: HashMap<ApplicationId, Option<RuntimeId>> = HashMap::new();
+        let mut oldest: HashMap<Vec<String>, Option<RuntimeId>> = HashMap::new();
         for app in &apps {
             let mut scenarios = app_labels.get(app).map(scenario_list).unwrap_or_default();
             scenarios.sort();
@@ -357,13 +385,16 @@ impl Loader<EventingKey> for CatalogLoader {
             .values()
             .flatten()
             .filter(|rt| !runtime_labels.contains_key(rt))
-            .copied()
+            .map(|rt| rt.into_untyped())
             .collect();
         for (id, key, value) in tx
             .labels(self.tenant, ObjectKind::Runtime, &missing)
             .await?
         {
-            runtime_labels.entry(id).or_default().insert(key, value);
+            runtime_labels
+                .entry(RuntimeId::from_untyped(id))
+                .or_default()
+                .insert(key, value);
         }
         Ok(keys
             .iter()
@@ -385,10 +416,7 @@ impl Loader<EventingKey> for CatalogLoader {
 
 /// The system auths of an application, runtime or integration system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SystemAuthsKey {
-    pub kind: sextant_store::OwnerKind,
-    pub owner: Uuid,
-}
+pub struct SystemAuthsKey(pub SystemAuthOwner);
 
 impl Loader<SystemAuthsKey> for CatalogLoader {
     type Value = Vec<sextant_domain::SystemAuth>;
@@ -409,8 +437,8 @@ impl Loader<SystemAuthsKey> for CatalogLoader {
         ] {
             let owners: Vec<Uuid> = keys
                 .iter()
-                .filter(|k| k.kind == kind)
-                .map(|k| k.owner)
+                .filter(|k| OwnerKind::of(k.0) == kind)
+                .map(|k| k.0.id())
                 .collect();
             if owners.is_empty() {
                 continue;
@@ -418,10 +446,7 @@ impl Loader<SystemAuthsKey> for CatalogLoader {
             // Integration systems are global: their auths have no tenant.
             let tenant = (kind != OwnerKind::IntegrationSystem).then_some(self.tenant);
             for auth in tx.system_auths_of(tenant, kind, &owners).await? {
-                if let Some(list) = out.get_mut(&SystemAuthsKey {
-                    kind,
-                    owner: auth.owner.id(),
-                }) {
+                if let Some(list) = out.get_mut(&SystemAuthsKey(auth.owner)) {
                     list.push(auth);
                 }
             }

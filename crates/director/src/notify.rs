@@ -26,11 +26,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use sextant_domain::label::EVENT_SERVICE_URL_KEY;
-use sextant_domain::{
-    ApiDefinition, DomainError, ObjectKind, ObjectRef, RuntimeStatusCondition, TenantId,
-};
+use sextant_domain::{ApiDefinition, DomainError, ObjectRef, RuntimeStatusCondition, TenantId};
+use sextant_domain::{ApiDefinitionId, ApplicationId, RuntimeId};
 use sextant_store::{EventFanOut, FanOutKind, Tx};
-use uuid::Uuid;
 
 use crate::clock::now_micros;
 use crate::error::internal;
@@ -51,20 +49,12 @@ pub struct RuntimeFacts {
 pub async fn runtime_facts(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    runtime: Uuid,
+    runtime: RuntimeId,
 ) -> Result<Option<RuntimeFacts>> {
     let Some(rt) = tx.runtime(tenant, runtime).await.map_err(internal)? else {
         return Ok(None);
     };
-    let labels = labels_of(
-        tx,
-        tenant,
-        ObjectRef {
-            kind: ObjectKind::Runtime,
-            id: runtime,
-        },
-    )
-    .await?;
+    let labels = labels_of(tx, tenant, ObjectRef::Runtime(runtime)).await?;
     Ok(Some(RuntimeFacts::of(&rt, &labels)))
 }
 
@@ -83,17 +73,9 @@ impl RuntimeFacts {
 pub async fn app_scenarios(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app: Uuid,
+    app: ApplicationId,
 ) -> Result<BTreeSet<String>> {
-    let labels = labels_of(
-        tx,
-        tenant,
-        ObjectRef {
-            kind: ObjectKind::Application,
-            id: app,
-        },
-    )
-    .await?;
+    let labels = labels_of(tx, tenant, ObjectRef::Application(app)).await?;
     Ok(scenarios_of(&labels))
 }
 
@@ -101,7 +83,7 @@ pub async fn app_scenarios(
 pub async fn runtime_changed(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    runtime: Uuid,
+    runtime: RuntimeId,
     before: Option<RuntimeFacts>,
     after: Option<RuntimeFacts>,
 ) -> Result<()> {
@@ -158,7 +140,7 @@ pub async fn runtime_changed(
 pub async fn app_scenarios_changed(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app: Uuid,
+    app: ApplicationId,
     before: &BTreeSet<String>,
     after: &BTreeSet<String>,
 ) -> Result<()> {
@@ -186,7 +168,7 @@ pub async fn app_scenarios_changed(
 pub async fn apis_added(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app: Uuid,
+    app: ApplicationId,
     apis: &[ApiDefinition],
 ) -> Result<()> {
     if apis.iter().all(|a| a.default_auth.is_some()) {
@@ -200,11 +182,11 @@ pub async fn apis_added(
 pub async fn apis_added_in(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app: Uuid,
+    app: ApplicationId,
     apis: &[ApiDefinition],
     scenarios: &[String],
 ) -> Result<()> {
-    let needing: Vec<Uuid> = apis
+    let needing: Vec<ApiDefinitionId> = apis
         .iter()
         .filter(|a| a.default_auth.is_none())
         .map(|a| a.id)
@@ -234,7 +216,7 @@ pub async fn apis_added_in(
 pub async fn settle_for_application(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app: Uuid,
+    app: ApplicationId,
     scenarios: Option<&BTreeSet<String>>,
 ) -> Result<()> {
     let pending = tx
@@ -279,7 +261,7 @@ pub async fn settle_for_application(
 pub async fn settle_for_runtime(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    runtime: Uuid,
+    runtime: RuntimeId,
     scenarios: &BTreeSet<String>,
     deleted: bool,
 ) -> Result<()> {

@@ -26,7 +26,7 @@ pub async fn labels_of(
     object: ObjectRef,
 ) -> Result<BTreeMap<String, Value>> {
     Ok(tx
-        .labels(tenant, object.kind, &[object.id])
+        .labels(tenant, object.kind(), &[object.id()])
         .await
         .map_err(internal)?
         .into_iter()

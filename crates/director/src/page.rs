@@ -23,9 +23,13 @@ pub struct PageInfo {
 
 /// `pageInfo` as Compass filled it: `startCursor` echoes `after`, and `endCursor` names the
 /// next page, so it is empty on the last one.
-pub fn page_info<T>(page: &Page<T>, request: &PageRequest, id: impl Fn(&T) -> Uuid) -> PageInfo {
+pub fn page_info<T, I: Into<Uuid>>(
+    page: &Page<T>,
+    request: &PageRequest,
+    id: impl Fn(&T) -> I,
+) -> PageInfo {
     let end_cursor = match page.items.last() {
-        Some(last) if page.has_next_page => Cursor(id(last)).encode(),
+        Some(last) if page.has_next_page => Cursor(id(last).into()).encode(),
         _ => String::new(),
     };
     PageInfo {

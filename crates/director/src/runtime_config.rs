@@ -15,6 +15,7 @@ use sextant_domain::runtime_config::{
     ConfiguredApi, ConfiguredApplication, ConfiguredEvent, CredentialsSource, RuntimeConfiguration,
     SpecRef,
 };
+use sextant_domain::{ApiDefinitionId, ApplicationId, RuntimeId};
 use sextant_domain::{
     Cursor, DomainError, MAX_DEFINITIONS_PER_APPLICATION, ObjectKind, PageRequest, TenantId,
 };
@@ -69,13 +70,13 @@ fn spec_ref(
 pub async fn build(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    runtime_id: Uuid,
+    runtime_id: RuntimeId,
 ) -> Result<Option<BuiltConfiguration>, DomainError> {
     let Some(runtime) = tx.runtime(tenant, runtime_id).await.map_err(internal)? else {
         return Ok(None);
     };
     let mut runtime_labels: BTreeMap<String, Value> = tx
-        .labels(tenant, ObjectKind::Runtime, &[runtime_id])
+        .labels(tenant, ObjectKind::Runtime, &[runtime_id.into_untyped()])
         .await
         .map_err(internal)?
         .into_iter()
@@ -109,12 +110,13 @@ pub async fn build(
             let last = found.items.last().map(|app| app.id);
             apps.extend(found.items);
             match last {
-                Some(last) if found.has_next_page => page.after = Some(Cursor(last)),
+                Some(last) if found.has_next_page => page.after = Some(Cursor(last.into_untyped())),
                 _ => break,
             }
         }
     }
-    let app_ids: Vec<Uuid> = apps.iter().map(|app| app.id).collect();
+    let app_ids: Vec<ApplicationId> = apps.iter().map(|app| app.id).collect();
+    let untyped_app_ids: Vec<Uuid> = app_ids.iter().map(|id| id.into_untyped()).collect();
 
     let mut app_labels: HashMap<Uuid, BTreeMap<String, Value>> = HashMap::new();
     let mut apis = HashMap::new();
@@ -122,7 +124,7 @@ pub async fn build(
     let mut runtime_auths = HashMap::new();
     if !app_ids.is_empty() {
         for (id, key, value) in tx
-            .labels(tenant, ObjectKind::Application, &app_ids)
+            .labels(tenant, ObjectKind::Application, &untyped_app_ids)
             .await
             .map_err(internal)?
         {
@@ -137,7 +139,7 @@ pub async fn build(
             .definitions_without_spec_data(tenant, &app_ids, &all)
             .await
             .map_err(internal)?;
-        let api_ids: Vec<Uuid> = apis
+        let api_ids: Vec<ApiDefinitionId> = apis
             .values()
             .flat_map(|page| page.items.iter().map(|api| api.id))
             .collect();
@@ -170,7 +172,7 @@ pub async fn build(
                         },
                     };
                     ConfiguredApi {
-                        id: api.id,
+                        id: api.id.into_untyped(),
                         name: api.name,
                         description: api.description,
                         target_url: api.target_url,
@@ -195,7 +197,7 @@ pub async fn build(
                 .unwrap_or_default()
                 .into_iter()
                 .map(|event| ConfiguredEvent {
-                    id: event.id,
+                    id: event.id.into_untyped(),
                     name: event.name,
                     description: event.description,
                     group: event.group,
@@ -209,8 +211,8 @@ pub async fn build(
                 })
                 .collect();
             ConfiguredApplication {
-                labels: app_labels.remove(&app.id).unwrap_or_default(),
-                id: app.id,
+                labels: app_labels.remove(app.id.as_uuid()).unwrap_or_default(),
+                id: app.id.into_untyped(),
                 name: app.name,
                 description: app.description,
                 apis,
@@ -219,7 +221,7 @@ pub async fn build(
         })
         .collect();
     let document = RuntimeConfiguration {
-        runtime_id,
+        runtime_id: runtime_id.into_untyped(),
         tenant: tenant.0,
         runtime_name: runtime.name,
         event_service_url,

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The `ID` of an object.
-pub fn id(u: Uuid) -> ID {
-    ID(u.to_string())
+pub fn id(u: impl Into<Uuid>) -> ID {
+    ID(u.into().to_string())
 }
 
 /// `Any`: any JSON value.

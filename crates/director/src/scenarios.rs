@@ -5,12 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
+use sextant_domain::RuntimeId;
 use sextant_domain::label::{LabelFilter, LabelQuery, SCENARIOS_KEY, default_scenarios_schema};
 use sextant_domain::{
-    Application, DomainError, LabelDefinition, ObjectKind, ObjectRef, Page, PageRequest, TenantId,
+    Application, DomainError, LabelDefinition, ObjectRef, Page, PageRequest, TenantId,
 };
 use sextant_store::Tx;
-use uuid::Uuid;
 
 use crate::error::internal;
 use crate::objects::labels_of;
@@ -67,7 +67,7 @@ pub async fn ensure_scenarios_definition(tx: &mut dyn Tx, tenant: TenantId) -> R
 pub async fn applications_for_runtime(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    runtime_id: Uuid,
+    runtime_id: RuntimeId,
     page: &PageRequest,
 ) -> Result<Page<Application>> {
     if tx
@@ -78,16 +78,9 @@ pub async fn applications_for_runtime(
     {
         return Err(DomainError::NotFound("runtime does not exist".to_owned()));
     }
-    let scenarios = labels_of(
-        tx,
-        tenant,
-        ObjectRef {
-            kind: ObjectKind::Runtime,
-            id: runtime_id,
-        },
-    )
-    .await?
-    .remove(SCENARIOS_KEY);
+    let scenarios = labels_of(tx, tenant, ObjectRef::Runtime(runtime_id))
+        .await?
+        .remove(SCENARIOS_KEY);
     let values: Vec<String> = match scenarios {
         Some(Value::Array(items)) => items
             .into_iter()

@@ -3,7 +3,7 @@
 //! ([`typed`]), and id arguments.
 
 use async_graphql::ID;
-use sextant_domain::{self as domain, DomainError, FieldError, FieldErrors};
+use sextant_domain::{self as domain, DomainError, FieldError, FieldErrors, TypedUuid};
 use uuid::Uuid;
 
 /// An input's own errors: ozzo-validation's `Errors` of its fields.
@@ -70,11 +70,13 @@ pub fn check_list<I, D>(
 
 /// Parses an object id argument. A malformed id names no object, so it is reported as one
 /// that does not exist.
-pub fn parse_id(id: &ID, what: &str) -> Result<Uuid, DomainError> {
-    Uuid::parse_str(id).map_err(|_| DomainError::not_found(what, id.as_str()))
+pub fn parse_id<T: TypedUuid>(id: &ID, what: &str) -> Result<T, DomainError> {
+    Uuid::parse_str(id)
+        .map(T::from_untyped)
+        .map_err(|_| DomainError::not_found(what, id.as_str()))
 }
 
 /// An id argument of a query: a malformed id names nothing, so the answer is null.
-pub fn query_id(id: &ID) -> Option<Uuid> {
-    Uuid::parse_str(id).ok()
+pub fn query_id<T: TypedUuid>(id: &ID) -> Option<T> {
+    Uuid::parse_str(id).ok().map(T::from_untyped)
 }

@@ -1,11 +1,11 @@
 //! An application's catalog: API and event definitions with their specs, documents, webhooks,
 //! fetch requests, and per-runtime API credentials.
 
-use time::OffsetDateTime;
-use uuid::Uuid;
-
-use crate::TenantId;
 use crate::credentials::Auth;
+use crate::{
+    ApiDefinitionId, ApplicationId, DocumentId, EventDefinitionId, RuntimeId, TenantId, WebhookId,
+};
+use time::OffsetDateTime;
 
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
@@ -144,9 +144,9 @@ pub struct ApiSpec {
 /// An API an application exposes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiDefinition {
-    pub id: Uuid,
+    pub id: ApiDefinitionId,
     pub tenant: TenantId,
-    pub application_id: Uuid,
+    pub application_id: ApplicationId,
     pub name: String,
     pub description: Option<String>,
     pub target_url: String,
@@ -172,9 +172,9 @@ pub struct EventSpec {
 /// An event API an application exposes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventDefinition {
-    pub id: Uuid,
+    pub id: EventDefinitionId,
     pub tenant: TenantId,
-    pub application_id: Uuid,
+    pub application_id: ApplicationId,
     pub name: String,
     pub description: Option<String>,
     pub group: Option<String>,
@@ -186,9 +186,9 @@ pub struct EventDefinition {
 /// A document of an application (Markdown).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Document {
-    pub id: Uuid,
+    pub id: DocumentId,
     pub tenant: TenantId,
-    pub application_id: Uuid,
+    pub application_id: ApplicationId,
     pub title: String,
     pub display_name: String,
     pub description: String,
@@ -202,9 +202,9 @@ pub struct Document {
 /// An endpoint of an application that Sextant calls.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Webhook {
-    pub id: Uuid,
+    pub id: WebhookId,
     pub tenant: TenantId,
-    pub application_id: Uuid,
+    pub application_id: ApplicationId,
     pub webhook_type: WebhookType,
     pub url: String,
     pub auth: Option<Auth>,
@@ -220,8 +220,8 @@ pub struct Webhook {
 /// The credentials one runtime uses for one API definition.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiRuntimeAuth {
-    pub api_id: Uuid,
-    pub runtime_id: Uuid,
+    pub api_id: ApiDefinitionId,
+    pub runtime_id: RuntimeId,
     pub auth: Auth,
 }
 

@@ -2,7 +2,9 @@
 //! method (user JWT today; OAuth2 clients, client certificates and one-time tokens later)
 //! resolves a request into this one type, and authorization looks only at it.
 
-use crate::{DomainError, Scope, TenantId};
+use crate::{
+    ApplicationId, DomainError, IntegrationSystemId, RuntimeId, Scope, SystemAuthOwner, TenantId,
+};
 
 /// The kind of caller, as in Compass's `consumerType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,18 +15,65 @@ pub enum ConsumerKind {
     IntegrationSystem,
 }
 
+/// Who the caller is: a user by its subject, or a system by its typed id. A kind with an id
+/// of another kind cannot be written down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsumerId {
+    /// The user's subject (`sub` of its token).
+    User(String),
+    Application(ApplicationId),
+    Runtime(RuntimeId),
+    IntegrationSystem(IntegrationSystemId),
+}
+
+impl ConsumerId {
+    pub fn kind(&self) -> ConsumerKind {
+        match self {
+            ConsumerId::User(_) => ConsumerKind::User,
+            ConsumerId::Application(_) => ConsumerKind::Application,
+            ConsumerId::Runtime(_) => ConsumerKind::Runtime,
+            ConsumerId::IntegrationSystem(_) => ConsumerKind::IntegrationSystem,
+        }
+    }
+}
+
+impl From<SystemAuthOwner> for ConsumerId {
+    /// A credential of a system authenticates as its owner.
+    fn from(owner: SystemAuthOwner) -> Self {
+        match owner {
+            SystemAuthOwner::Application(id) => ConsumerId::Application(id),
+            SystemAuthOwner::Runtime(id) => ConsumerId::Runtime(id),
+            SystemAuthOwner::IntegrationSystem(id) => ConsumerId::IntegrationSystem(id),
+        }
+    }
+}
+
+impl std::fmt::Display for ConsumerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConsumerId::User(subject) => subject.fmt(f),
+            ConsumerId::Application(id) => id.fmt(f),
+            ConsumerId::Runtime(id) => id.fmt(f),
+            ConsumerId::IntegrationSystem(id) => id.fmt(f),
+        }
+    }
+}
+
 /// An authenticated caller acting in exactly one tenant.
 #[derive(Clone, Debug)]
 pub struct Consumer {
     pub tenant: TenantId,
     /// The scopes as the credential states them, in order; unknown ones grant nothing.
     pub scopes: Vec<String>,
-    pub kind: ConsumerKind,
-    /// The user's subject, or the id of the application, runtime or integration system.
-    pub id: String,
+    pub id: ConsumerId,
 }
 
 impl Consumer {
+    /// The kind of caller (Compass's `consumerType`).
+    pub fn kind(&self) -> ConsumerKind {
+        self.id.kind()
+    }
+
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.iter().any(|s| s == scope.as_str())
     }
@@ -50,8 +99,7 @@ mod tests {
         Consumer {
             tenant: TenantId::DEFAULT,
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            kind: ConsumerKind::User,
-            id: "admin".into(),
+            id: ConsumerId::User("admin".into()),
         }
     }
 

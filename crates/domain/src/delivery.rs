@@ -1,10 +1,10 @@
 //! The Application Webhook API's events and their deliveries (Sextant; Compass defined the
 //! webhook but never called it).
 
+use crate::{
+    ApiDefinitionId, ApplicationId, DeliveryId, RuntimeId, TenantId, WebhookEventId, WebhookId,
+};
 use time::OffsetDateTime;
-use uuid::Uuid;
-
-use crate::TenantId;
 
 /// What happened, as the `type` of an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,12 +38,12 @@ impl WebhookEventType {
 /// One event for one application (delivered to each of its webhooks).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookEvent {
-    pub id: Uuid,
+    pub id: WebhookEventId,
     pub event_type: WebhookEventType,
     pub tenant: TenantId,
-    pub application_id: Uuid,
-    pub runtime_id: Uuid,
-    pub api_definition_id: Option<Uuid>,
+    pub application_id: ApplicationId,
+    pub runtime_id: RuntimeId,
+    pub api_definition_id: Option<ApiDefinitionId>,
     pub time: OffsetDateTime,
 }
 
@@ -100,11 +100,11 @@ impl DeliveryState {
 /// One event on its way to one webhook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
-    pub id: Uuid,
-    pub event_id: Uuid,
+    pub id: DeliveryId,
+    pub event_id: WebhookEventId,
     pub tenant: TenantId,
-    pub webhook_id: Uuid,
-    pub application_id: Uuid,
+    pub webhook_id: WebhookId,
+    pub application_id: ApplicationId,
     pub event_type: WebhookEventType,
     /// The JSON body, fixed when the event happened.
     pub body: String,

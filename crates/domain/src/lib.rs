@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod delivery;
 pub mod error;
 pub mod error_chain;
+pub mod ids;
 pub mod label;
 pub mod model;
 pub mod page;
@@ -21,10 +22,14 @@ pub mod system_auth;
 pub mod validate;
 
 pub use catalog::*;
-pub use consumer::{Consumer, ConsumerKind};
+pub use consumer::{Consumer, ConsumerId, ConsumerKind};
 pub use credentials::{Auth, Credential};
 pub use error::{DomainError, FieldError, FieldErrorEntry, FieldErrors};
 pub use error_chain::ErrorChain;
+pub use ids::{
+    ApiDefinitionId, ApplicationId, DeliveryId, DocumentId, EventDefinitionId, IntegrationSystemId,
+    OperationId, RuntimeId, SystemAuthId, TemplateId, TypedUuid, WebhookEventId, WebhookId,
+};
 pub use model::*;
 pub use page::{Cursor, Page, PageRequest};
 pub use scope::Scope;

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::TenantId;
+use crate::{ApplicationId, IntegrationSystemId, RuntimeId, TemplateId, TenantId};
 
 /// Condition of an application (`ApplicationStatusCondition`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,13 +56,13 @@ impl RuntimeStatusCondition {
 /// An application: an external system that registers its APIs and events.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Application {
-    pub id: Uuid,
+    pub id: ApplicationId,
     pub tenant: TenantId,
     pub name: String,
     pub provider_name: String,
     pub description: Option<String>,
     pub health_check_url: Option<String>,
-    pub integration_system_id: Option<Uuid>,
+    pub integration_system_id: Option<IntegrationSystemId>,
     pub status_condition: ApplicationStatusCondition,
     pub status_timestamp: OffsetDateTime,
     pub created_at: OffsetDateTime,
@@ -71,7 +71,7 @@ pub struct Application {
 /// A runtime: an environment that runs workloads and configures itself from the Director.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Runtime {
-    pub id: Uuid,
+    pub id: RuntimeId,
     pub tenant: TenantId,
     pub name: String,
     pub description: Option<String>,
@@ -101,9 +101,33 @@ impl ObjectKind {
 
 /// A labelled object of a tenant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ObjectRef {
-    pub kind: ObjectKind,
-    pub id: Uuid,
+pub enum ObjectRef {
+    Application(ApplicationId),
+    Runtime(RuntimeId),
+}
+
+impl ObjectRef {
+    /// The object of this kind with this id, as the store reads it from a label table.
+    pub fn from_untyped(kind: ObjectKind, id: Uuid) -> Self {
+        match kind {
+            ObjectKind::Application => ObjectRef::Application(ApplicationId::from_untyped(id)),
+            ObjectKind::Runtime => ObjectRef::Runtime(RuntimeId::from_untyped(id)),
+        }
+    }
+
+    pub fn kind(self) -> ObjectKind {
+        match self {
+            ObjectRef::Application(_) => ObjectKind::Application,
+            ObjectRef::Runtime(_) => ObjectKind::Runtime,
+        }
+    }
+
+    pub fn id(self) -> Uuid {
+        match self {
+            ObjectRef::Application(id) => id.into_untyped(),
+            ObjectRef::Runtime(id) => id.into_untyped(),
+        }
+    }
 }
 
 /// A label definition: the key and the JSON Schema its values must satisfy (none: any value).
@@ -118,7 +142,7 @@ pub struct LabelDefinition {
 /// granted it access (see the store's grants), its owner included.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IntegrationSystem {
-    pub id: Uuid,
+    pub id: IntegrationSystemId,
     pub name: String,
     pub description: Option<String>,
     pub owner: TenantId,
@@ -136,7 +160,7 @@ pub struct Placeholder {
 /// every tenant and written only by operators.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApplicationTemplate {
-    pub id: Uuid,
+    pub id: TemplateId,
     pub tenant: Option<TenantId>,
     pub name: String,
     pub description: Option<String>,

@@ -1,10 +1,8 @@
 //! The Provisioner's records: operations on runtimes (provision, upgrade, deprovision,
 //! reconnect) and the runtimes it provisioned, with the provider that holds them.
 
+use crate::{OperationId, RuntimeId, TenantId};
 use time::OffsetDateTime;
-use uuid::Uuid;
-
-use crate::TenantId;
 
 /// What an operation does (Compass's `OperationType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,9 +65,9 @@ impl OperationState {
 /// One operation. At most one per runtime is `InProgress` (the store refuses a second).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Operation {
-    pub id: Uuid,
+    pub id: OperationId,
     pub tenant: TenantId,
-    pub runtime_id: Uuid,
+    pub runtime_id: RuntimeId,
     pub kind: OperationKind,
     pub state: OperationState,
     /// The step it is at (the runner resumes from it after a restart).
@@ -84,7 +82,7 @@ pub struct Operation {
 /// A runtime the Provisioner created: its provider and the provider's configuration for it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProvisionedRuntime {
-    pub runtime_id: Uuid,
+    pub runtime_id: RuntimeId,
     pub tenant: TenantId,
     pub provider: String,
     /// The provider's configuration for the runtime, as JSON.

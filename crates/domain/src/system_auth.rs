@@ -4,20 +4,24 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{ConsumerKind, Scope, TenantId};
+use crate::{
+    ApplicationId, ConsumerKind, IntegrationSystemId, RuntimeId, Scope, SystemAuthId, TenantId,
+};
 
 /// What a system auth belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SystemAuthOwner {
-    Application(Uuid),
-    Runtime(Uuid),
-    IntegrationSystem(Uuid),
+    Application(ApplicationId),
+    Runtime(RuntimeId),
+    IntegrationSystem(IntegrationSystemId),
 }
 
 impl SystemAuthOwner {
     pub fn id(self) -> Uuid {
         match self {
-            Self::Application(id) | Self::Runtime(id) | Self::IntegrationSystem(id) => id,
+            Self::Application(id) => id.into_untyped(),
+            Self::Runtime(id) => id.into_untyped(),
+            Self::IntegrationSystem(id) => id.into_untyped(),
         }
     }
 
@@ -44,7 +48,7 @@ impl SystemAuthOwner {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SystemAuth {
     /// The OAuth2 client id.
-    pub id: Uuid,
+    pub id: SystemAuthId,
     /// The owner's tenant; `None` for an integration system (global, it picks a tenant per
     /// request).
     pub tenant: Option<TenantId>,
@@ -109,7 +113,7 @@ pub struct OneTimeToken {
     pub hash: Vec<u8>,
     pub kind: OneTimeTokenKind,
     /// The system auth the token pairs (its id becomes the certificate's CN).
-    pub client_id: Uuid,
+    pub client_id: SystemAuthId,
     pub tenant: TenantId,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
@@ -124,7 +128,7 @@ pub struct IssuedCertificateRecord {
     /// The serial, big-endian, as in the certificate.
     pub serial: Vec<u8>,
     /// The system auth (client id, the certificate's CN).
-    pub client_id: Uuid,
+    pub client_id: SystemAuthId,
     pub tenant: TenantId,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,

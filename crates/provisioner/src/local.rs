@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sextant_domain::RuntimeId;
 use sextant_domain::provisioning::ProvisionedRuntime;
-use uuid::Uuid;
 
 use crate::provider::{AgentHealth, Bootstrap, Provider, ProviderError};
 
@@ -96,7 +96,7 @@ pub struct LocalInput {
 pub struct LocalProvider {
     settings: LocalSettings,
     /// Exit statuses of agents this process started, by runtime.
-    exits: Arc<Mutex<HashMap<Uuid, String>>>,
+    exits: Arc<Mutex<HashMap<RuntimeId, String>>>,
     /// Held while an agent is started: an operation resumed at server start and the
     /// reconciliation of dead agents may both start one runtime's agent; the second then
     /// finds the first running instead of starting another beside it.
@@ -168,7 +168,7 @@ impl LocalProvider {
 
     async fn start(
         &self,
-        runtime_id: Uuid,
+        runtime_id: RuntimeId,
         config: &LocalRuntimeConfig,
     ) -> Result<(), ProviderError> {
         let _starting = self.starting.lock().await;
@@ -291,7 +291,7 @@ impl Provider for LocalProvider {
 
     fn configure(
         &self,
-        runtime_id: Uuid,
+        runtime_id: RuntimeId,
         input: &serde_json::Value,
     ) -> Result<serde_json::Value, ProviderError> {
         self.program()?;
@@ -613,9 +613,9 @@ mod tests {
 
     #[test]
     fn configure_checks_and_fills_in() {
-        let root = std::env::temp_dir().join(format!("sextant-local-{}", Uuid::new_v4()));
+        let root = std::env::temp_dir().join(format!("sextant-local-{}", uuid::Uuid::new_v4()));
         let p = provider(&root);
-        let id = Uuid::new_v4();
+        let id = RuntimeId::new_v4();
         let config = p
             .configure(id, &serde_json::json!({"gatewayPort": 18080}))
             .unwrap();
@@ -655,7 +655,7 @@ mod tests {
     #[test]
     fn private_files_are_private_even_over_a_leftover_temporary_file() {
         use std::os::unix::fs::PermissionsExt as _;
-        let dir = std::env::temp_dir().join(format!("sextant-local-{}", Uuid::new_v4()));
+        let dir = std::env::temp_dir().join(format!("sextant-local-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("bootstrap.env");
         let leftover = path.with_extension("tmp");

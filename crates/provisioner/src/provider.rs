@@ -2,9 +2,8 @@
 //! management plane's part of every operation (the Director, tokens, certificates, waiting
 //! for the agent); a provider does the runtime's part.
 
-use sextant_domain::TenantId;
 use sextant_domain::provisioning::ProvisionedRuntime;
-use uuid::Uuid;
+use sextant_domain::{RuntimeId, TenantId};
 
 /// What the runtime's agent needs to connect to the management plane (Compass's
 /// `compass-agent-configuration`: `CONNECTOR_URL`, `TOKEN`, `RUNTIME_ID`, `TENANT`).
@@ -12,7 +11,7 @@ use uuid::Uuid;
 pub struct Bootstrap {
     pub connector_url: String,
     pub token: String,
-    pub runtime_id: Uuid,
+    pub runtime_id: RuntimeId,
     pub tenant: TenantId,
 }
 
@@ -57,7 +56,7 @@ pub trait Provider: Send + Sync + 'static {
     /// it into the configuration stored for the runtime. Called before anything is written.
     fn configure(
         &self,
-        runtime_id: Uuid,
+        runtime_id: RuntimeId,
         input: &serde_json::Value,
     ) -> Result<serde_json::Value, ProviderError>;
 

@@ -12,7 +12,7 @@ use async_graphql::{
 use serde_json::{Map, Value};
 use sextant_director::provisioning::{RuntimeInput, Scopes, to_graphql};
 use sextant_domain::provisioning::{Operation, OperationKind, OperationState as DomainState};
-use sextant_domain::{Consumer, ConsumerKind, DomainError, Scope};
+use sextant_domain::{Consumer, ConsumerKind, DomainError, OperationId, RuntimeId, Scope};
 use uuid::Uuid;
 
 use crate::engine::{ConnectionState, Provisioner};
@@ -33,7 +33,7 @@ type GqlResult<T> = async_graphql::Result<T>;
 /// credentials never create or remove runtimes, whatever their scopes.
 fn user<'a>(ctx: &Context<'a>) -> GqlResult<&'a Consumer> {
     let consumer = ctx.data::<Consumer>()?;
-    if consumer.kind != ConsumerKind::User {
+    if consumer.kind() != ConsumerKind::User {
         return Err(to_graphql(DomainError::Forbidden(
             "only users may use the Provisioner".into(),
         )));
@@ -41,12 +41,14 @@ fn user<'a>(ctx: &Context<'a>) -> GqlResult<&'a Consumer> {
     Ok(consumer)
 }
 
-fn parse_id(id: &str) -> GqlResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| {
-        to_graphql(DomainError::Invalid(format!(
-            "id: \"{id}\" is not a runtime id (a UUID)"
-        )))
-    })
+fn parse_id(id: &str) -> GqlResult<RuntimeId> {
+    Uuid::parse_str(id)
+        .map(RuntimeId::from_untyped)
+        .map_err(|_| {
+            to_graphql(DomainError::Invalid(format!(
+                "id: \"{id}\" is not a runtime id (a UUID)"
+            )))
+        })
 }
 
 // --- outputs ---
@@ -551,7 +553,7 @@ impl Query {
     ) -> GqlResult<Option<OperationStatus>> {
         let consumer = user(ctx)?;
         let provisioner = ctx.data::<Provisioner>()?;
-        let Ok(id) = Uuid::parse_str(&id) else {
+        let Ok(id) = id.parse::<OperationId>() else {
             return Ok(None);
         };
         Ok(provisioner

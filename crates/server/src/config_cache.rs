@@ -11,9 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sextant_director::runtime_config::BuiltConfiguration;
-use sextant_domain::TenantId;
+use sextant_domain::{RuntimeId, TenantId};
 use sextant_store::ConfigEpochs;
-use uuid::Uuid;
 
 use crate::response::ApiError;
 
@@ -30,7 +29,7 @@ pub struct ConfigCache {
     /// generation when checked). Only runtimes are remembered.
     identities: Mutex<HashMap<Vec<u8>, CachedIdentity>>,
     /// Runtime → its last built document.
-    documents: Mutex<HashMap<Uuid, Arc<CachedDocument>>>,
+    documents: Mutex<HashMap<RuntimeId, Arc<CachedDocument>>>,
     /// Raised by the revocation watcher whenever the set of revoked certificates changed (a
     /// revocation through another replica, found by polling).
     revocations: AtomicU64,
@@ -39,7 +38,7 @@ pub struct ConfigCache {
 /// What a certificate was found to stand for, and when.
 #[derive(Clone, Copy)]
 pub(crate) struct CachedIdentity {
-    pub(crate) runtime: Uuid,
+    pub(crate) runtime: RuntimeId,
     pub(crate) tenant: TenantId,
     /// The tenant's configuration epoch when the certificate was checked.
     pub(crate) epoch: u64,
@@ -88,7 +87,7 @@ impl ConfigCache {
         &self,
         serial: &[u8],
         epochs: &ConfigEpochs,
-    ) -> Option<(Uuid, TenantId)> {
+    ) -> Option<(RuntimeId, TenantId)> {
         let known = lock(&self.identities).get(serial).copied()?;
         (known.epoch == epochs.current(known.tenant)
             && known.revocations == self.revocation_generation())
@@ -105,7 +104,7 @@ impl ConfigCache {
     }
 
     /// The runtime's remembered document, if it was built at `epoch`.
-    pub(crate) fn document(&self, runtime: Uuid, epoch: u64) -> Option<Arc<CachedDocument>> {
+    pub(crate) fn document(&self, runtime: RuntimeId, epoch: u64) -> Option<Arc<CachedDocument>> {
         lock(&self.documents)
             .get(&runtime)
             .filter(|doc| doc.epoch == epoch)
@@ -116,7 +115,7 @@ impl ConfigCache {
     /// committed meanwhile makes it stale at once, never the other way round).
     pub(crate) fn remember_document(
         &self,
-        runtime: Uuid,
+        runtime: RuntimeId,
         epoch: u64,
         built: Option<BuiltConfiguration>,
     ) -> Arc<CachedDocument> {

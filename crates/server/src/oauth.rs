@@ -19,7 +19,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sextant_domain::{Scope, SystemAuth, client_scopes};
-use uuid::Uuid;
 
 use crate::context::AppState;
 
@@ -206,7 +205,7 @@ async fn authenticate(
     state: &AppState,
     client: &ClientCredentials,
 ) -> Result<SystemAuth, OAuthError> {
-    let Ok(client_id) = Uuid::parse_str(&client.id) else {
+    let Ok(client_id) = client.id.parse::<sextant_domain::SystemAuthId>() else {
         return Err(OAuthError::InvalidClient);
     };
     let stored = match state.store().read().await {

@@ -22,8 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sextant_auth::AuthError;
 use sextant_domain::runtime_config::MAX_WAIT_SECONDS;
-use sextant_domain::{SystemAuthOwner, TenantId};
-use uuid::Uuid;
+use sextant_domain::{RuntimeId, SystemAuthOwner, TenantId};
 
 use crate::config_cache::{CachedDocument, CachedIdentity};
 use crate::context::AppState;
@@ -71,7 +70,7 @@ const RUNTIMES_ONLY: &str = "only a runtime's certificate reads a runtime config
 pub(crate) async fn runtime_of(
     state: &AppState,
     peer: Option<&sextant_tls::PeerCertificates>,
-) -> Result<(Uuid, TenantId), Refusal> {
+) -> Result<(RuntimeId, TenantId), Refusal> {
     let cache = &state.config_cache;
     let epochs = state.store.config_epochs();
     let leaf = client_leaf(peer);
@@ -113,7 +112,7 @@ pub(crate) async fn runtime_of(
 /// it was built, else built again (one read transaction).
 pub(crate) async fn document(
     state: &AppState,
-    runtime: Uuid,
+    runtime: RuntimeId,
     tenant: TenantId,
 ) -> Result<Arc<CachedDocument>, ApiError> {
     let epoch = state.store.config_epochs().current(tenant);

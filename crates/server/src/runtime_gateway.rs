@@ -29,7 +29,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use sextant_domain::SystemAuthOwner;
-use uuid::Uuid;
 
 use crate::context::AppState;
 use crate::response::ApiError;
@@ -80,7 +79,7 @@ pub async fn serving_certificate(
     let serving = &state.runtime_serving;
     match serving.ca.sign_serving_csr(
         &request.csr,
-        runtime,
+        runtime.into_untyped(),
         &request.names,
         &serving.names,
         serving.validity,
@@ -132,7 +131,7 @@ pub async fn application_client(
         ApiError::NotFound("no application of this runtime's configuration has this client".into())
             .into_response()
     };
-    let Ok(client_id) = Uuid::parse_str(&client_id) else {
+    let Ok(client_id) = client_id.parse::<sextant_domain::SystemAuthId>() else {
         return not_found();
     };
     let auth = match state.store.read().await {
@@ -166,7 +165,7 @@ pub async fn application_client(
             .document
             .applications
             .iter()
-            .find(|app| app.id == application)
+            .find(|app| app.id == application.into_untyped())
     });
     match found {
         Some(app) => Json(json!({

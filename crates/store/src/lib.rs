@@ -30,7 +30,7 @@ pub use tx::Tx;
 pub use tx::applications::ApplicationsTx;
 pub use tx::catalog::apis::ApiDefinitionsTx;
 pub use tx::catalog::credentials::CredentialsTx;
-pub use tx::catalog::default_eventing::DefaultEventingTx;
+pub use tx::catalog::default_eventing::{DefaultEventing, DefaultEventingTx};
 pub use tx::catalog::definitions::DefinitionsTx;
 pub use tx::catalog::documents::DocumentsTx;
 pub use tx::catalog::events::EventDefinitionsTx;

@@ -9,9 +9,9 @@ use serde_json::Value;
 use sextant_background::{BackgroundTask, Progress, Schedule, TaskError};
 use sextant_domain::label::{LabelFilter, LabelQuery};
 use sextant_domain::{
-    Application, ApplicationStatusCondition, ApplicationTemplate, IntegrationSystem,
-    LabelDefinition, ObjectKind, ObjectRef, Page, PageRequest, Placeholder, Runtime,
-    RuntimeStatusCondition, TenantId,
+    Application, ApplicationId, ApplicationStatusCondition, ApplicationTemplate, IntegrationSystem,
+    IntegrationSystemId, LabelDefinition, ObjectKind, ObjectRef, Page, PageRequest, Placeholder,
+    Runtime, RuntimeId, RuntimeStatusCondition, TemplateId, TenantId,
 };
 use sqlx::postgres::{
     PgConnectOptions, PgConnection, PgListener, PgNotification, PgPool, PgPoolOptions,
@@ -420,9 +420,9 @@ impl PgTx {
         format!("{column}::text")
     }
 
-    fn push_id_list(qb: &mut sqlx::QueryBuilder<Postgres>, ids: &[Uuid]) {
+    fn push_id_list<I: Copy + Into<Uuid>>(qb: &mut sqlx::QueryBuilder<Postgres>, ids: &[I]) {
         qb.push("(SELECT unnest(");
-        qb.push_bind(ids.to_vec());
+        qb.push_bind(ids.iter().map(|id| (*id).into()).collect::<Vec<Uuid>>());
         qb.push("::uuid[]))");
     }
 

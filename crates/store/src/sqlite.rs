@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde_json::Value;
 use sextant_domain::label::{LabelFilter, LabelQuery, json_contains};
 use sextant_domain::{
-    Application, ApplicationStatusCondition, ApplicationTemplate, IntegrationSystem,
-    LabelDefinition, ObjectKind, ObjectRef, Page, PageRequest, Placeholder, Runtime,
-    RuntimeStatusCondition, TenantId,
+    Application, ApplicationId, ApplicationStatusCondition, ApplicationTemplate, IntegrationSystem,
+    IntegrationSystemId, LabelDefinition, ObjectKind, ObjectRef, Page, PageRequest, Placeholder,
+    Runtime, RuntimeId, RuntimeStatusCondition, TemplateId, TenantId,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -485,10 +485,10 @@ impl SqliteTx {
 
     /// `(SELECT ...)` yielding the ids: one bound JSON array of hex strings, so any number of
     /// ids costs one parameter.
-    fn push_id_list(qb: &mut sqlx::QueryBuilder<Sqlite>, ids: &[Uuid]) {
+    fn push_id_list<I: Copy + Into<Uuid>>(qb: &mut sqlx::QueryBuilder<Sqlite>, ids: &[I]) {
         let hex: Vec<Value> = ids
             .iter()
-            .map(|id| Value::from(id.simple().to_string()))
+            .map(|id| Value::from((*id).into().simple().to_string()))
             .collect();
         qb.push("(SELECT unhex(value) FROM json_each(");
         qb.push_bind(Value::from(hex).to_string());

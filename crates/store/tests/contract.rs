@@ -13,9 +13,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sextant_domain::label::LabelFilter;
 use sextant_domain::{
-    Application, ApplicationStatusCondition, ApplicationTemplate, Cursor, IntegrationSystem,
-    LabelDefinition, ObjectKind, ObjectRef, PageRequest, Placeholder, Runtime,
-    RuntimeStatusCondition, TenantId,
+    Application, ApplicationId, ApplicationStatusCondition, ApplicationTemplate, Cursor,
+    IntegrationSystem, IntegrationSystemId, LabelDefinition, ObjectKind, ObjectRef, PageRequest,
+    Placeholder, Runtime, RuntimeId, RuntimeStatusCondition, TemplateId, TenantId,
 };
 use sextant_store::{Store, StoreError, Tx};
 use sextant_test_support::{Backend, TestDatabase};
@@ -135,7 +135,7 @@ const T1: OffsetDateTime = datetime!(2025-01-02 03:04:05.654321 UTC);
 
 fn app(tenant: TenantId, name: &str) -> Application {
     Application {
-        id: Uuid::new_v4(),
+        id: ApplicationId::new_v4(),
         tenant,
         name: name.to_owned(),
         provider_name: "provider".to_owned(),
@@ -150,7 +150,7 @@ fn app(tenant: TenantId, name: &str) -> Application {
 
 fn runtime(tenant: TenantId, name: &str) -> Runtime {
     Runtime {
-        id: Uuid::new_v4(),
+        id: RuntimeId::new_v4(),
         tenant,
         name: name.to_owned(),
         description: None,
@@ -166,7 +166,7 @@ const OWNER: TenantId = TenantId::DEFAULT;
 
 fn system(name: &str) -> IntegrationSystem {
     IntegrationSystem {
-        id: Uuid::new_v4(),
+        id: IntegrationSystemId::new_v4(),
         name: name.to_owned(),
         description: Some("manages apps".to_owned()),
         owner: OWNER,
@@ -176,7 +176,7 @@ fn system(name: &str) -> IntegrationSystem {
 /// A global template.
 fn template(name: &str) -> ApplicationTemplate {
     ApplicationTemplate {
-        id: Uuid::new_v4(),
+        id: TemplateId::new_v4(),
         tenant: None,
         name: name.to_owned(),
         description: None,
@@ -188,18 +188,12 @@ fn template(name: &str) -> ApplicationTemplate {
     }
 }
 
-fn app_ref(id: Uuid) -> ObjectRef {
-    ObjectRef {
-        kind: ObjectKind::Application,
-        id,
-    }
+fn app_ref(id: ApplicationId) -> ObjectRef {
+    ObjectRef::Application(id)
 }
 
-fn rt_ref(id: Uuid) -> ObjectRef {
-    ObjectRef {
-        kind: ObjectKind::Runtime,
-        id,
-    }
+fn rt_ref(id: RuntimeId) -> ObjectRef {
+    ObjectRef::Runtime(id)
 }
 
 fn filter(key: &str, query: Option<&str>) -> LabelFilter {
@@ -213,14 +207,18 @@ fn definition(key: &str, schema: Option<Value>) -> LabelDefinition {
     }
 }
 
-fn page(first: u32, after: Option<Uuid>) -> PageRequest {
+fn page<I: Into<Uuid>>(first: u32, after: Option<I>) -> PageRequest {
     PageRequest {
         first,
-        after: after.map(Cursor),
+        after: after.map(|id| Cursor(id.into())),
     }
 }
 
-fn sorted(mut ids: Vec<Uuid>) -> Vec<Uuid> {
+fn untyped<T: Copy + Into<Uuid>>(ids: &[T]) -> Vec<Uuid> {
+    ids.iter().map(|id| (*id).into()).collect()
+}
+
+fn sorted<T: Ord>(mut ids: Vec<T>) -> Vec<T> {
     ids.sort();
     ids
 }
@@ -242,7 +240,7 @@ fn assert_foreign_key<T: Debug>(result: Result<T, StoreError>) {
 }
 
 /// Inserts and commits applications named `{prefix}-{i}`; returns their ids.
-async fn insert_apps(store: &Db, tenant: TenantId, prefix: &str, n: usize) -> Vec<Uuid> {
+async fn insert_apps(store: &Db, tenant: TenantId, prefix: &str, n: usize) -> Vec<ApplicationId> {
     let mut tx = write(store).await;
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
@@ -254,7 +252,7 @@ async fn insert_apps(store: &Db, tenant: TenantId, prefix: &str, n: usize) -> Ve
     ids
 }
 
-async fn insert_runtimes(store: &Db, tenant: TenantId, prefix: &str, n: usize) -> Vec<Uuid> {
+async fn insert_runtimes(store: &Db, tenant: TenantId, prefix: &str, n: usize) -> Vec<RuntimeId> {
     let mut tx = write(store).await;
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
@@ -277,7 +275,7 @@ async fn set_labels(store: &Db, tenant: TenantId, labels: &[(ObjectRef, &str, Va
 }
 
 /// The ids of the applications a filter list selects (one page of 100), in list order.
-async fn app_ids(store: &Db, tenant: TenantId, filters: &[LabelFilter]) -> Vec<Uuid> {
+async fn app_ids(store: &Db, tenant: TenantId, filters: &[LabelFilter]) -> Vec<ApplicationId> {
     let mut tx = read(store).await;
     let page = tx
         .applications(tenant, filters, &PageRequest::all())
@@ -291,7 +289,7 @@ async fn app_ids(store: &Db, tenant: TenantId, filters: &[LabelFilter]) -> Vec<U
     page.items.into_iter().map(|a| a.id).collect()
 }
 
-async fn runtime_ids(store: &Db, tenant: TenantId, filters: &[LabelFilter]) -> Vec<Uuid> {
+async fn runtime_ids(store: &Db, tenant: TenantId, filters: &[LabelFilter]) -> Vec<RuntimeId> {
     let mut tx = read(store).await;
     let page = tx
         .runtimes(tenant, filters, &PageRequest::all())
@@ -331,7 +329,9 @@ mod cases {
         let ids = insert_apps(store, t, "b", 3).await;
         let before = store.statements().get();
         let mut tx = read(store).await;
-        tx.labels(t, ObjectKind::Application, &ids).await.unwrap();
+        tx.labels(t, ObjectKind::Application, &untyped(&ids))
+            .await
+            .unwrap();
         drop(tx);
         assert_eq!(store.statements().get(), before + 1, "labels() of 3 ids");
     }
@@ -351,7 +351,10 @@ mod cases {
 
         let mut tx = read(store).await;
         assert_eq!(tx.application(t, a.id).await.unwrap(), Some(a.clone()));
-        assert_eq!(tx.application(t, Uuid::new_v4()).await.unwrap(), None);
+        assert_eq!(
+            tx.application(t, ApplicationId::new_v4()).await.unwrap(),
+            None
+        );
         drop(tx);
 
         let updated = Application {
@@ -367,7 +370,7 @@ mod cases {
         let mut tx = write(store).await;
         assert!(tx.update_application(&updated).await.unwrap());
         let missing = Application {
-            id: Uuid::new_v4(),
+            id: ApplicationId::new_v4(),
             ..updated.clone()
         };
         assert!(!tx.update_application(&missing).await.unwrap());
@@ -436,7 +439,7 @@ mod cases {
     pub async fn application_integration_system_foreign_key(store: &Db) {
         let t = tenant();
         let mut orphan = app(t, "orphan");
-        orphan.integration_system_id = Some(Uuid::new_v4());
+        orphan.integration_system_id = Some(IntegrationSystemId::new_v4());
         let mut tx = write(store).await;
         assert_foreign_key(tx.insert_application(&orphan).await);
         drop(tx);
@@ -452,7 +455,7 @@ mod cases {
         // Pointing an existing application at a missing system is refused as well.
         let mut tx = write(store).await;
         let dangling = Application {
-            integration_system_id: Some(Uuid::new_v4()),
+            integration_system_id: Some(IntegrationSystemId::new_v4()),
             ..a.clone()
         };
         assert_foreign_key(tx.update_application(&dangling).await);
@@ -507,7 +510,7 @@ mod cases {
             1
         );
         assert_eq!(
-            tx.count_applications_of_integration_system(Uuid::new_v4())
+            tx.count_applications_of_integration_system(IntegrationSystemId::new_v4())
                 .await
                 .unwrap(),
             0
@@ -523,7 +526,7 @@ mod cases {
 
         let mut tx = read(store).await;
         assert_eq!(tx.runtime(t, r.id).await.unwrap(), Some(r.clone()));
-        assert_eq!(tx.runtime(t, Uuid::new_v4()).await.unwrap(), None);
+        assert_eq!(tx.runtime(t, RuntimeId::new_v4()).await.unwrap(), None);
         drop(tx);
 
         let updated = Runtime {
@@ -538,7 +541,7 @@ mod cases {
         assert!(tx.update_runtime(&updated).await.unwrap());
         assert!(
             !tx.update_runtime(&Runtime {
-                id: Uuid::new_v4(),
+                id: RuntimeId::new_v4(),
                 ..updated.clone()
             })
             .await
@@ -585,7 +588,12 @@ mod cases {
 
         let mut tx = read(store).await;
         assert_eq!(tx.integration_system(s.id).await.unwrap(), Some(s.clone()));
-        assert_eq!(tx.integration_system(Uuid::new_v4()).await.unwrap(), None);
+        assert_eq!(
+            tx.integration_system(IntegrationSystemId::new_v4())
+                .await
+                .unwrap(),
+            None
+        );
         drop(tx);
 
         // Names are globally unique.
@@ -645,7 +653,7 @@ mod cases {
             None
         );
         assert_eq!(
-            tx.application_template(OWNER, Uuid::new_v4())
+            tx.application_template(OWNER, TemplateId::new_v4())
                 .await
                 .unwrap(),
             None
@@ -752,7 +760,7 @@ mod cases {
             "granting twice is one grant"
         );
         assert_foreign_key(
-            tx.grant_integration_system(granting, Uuid::new_v4(), now)
+            tx.grant_integration_system(granting, IntegrationSystemId::new_v4(), now)
                 .await,
         );
         drop(tx);
@@ -974,13 +982,13 @@ mod cases {
         assert!(rts.items.is_empty());
         assert_eq!(rts.total_count, 0);
         assert!(
-            tx.labels(tb, ObjectKind::Application, &[a.id])
+            tx.labels(tb, ObjectKind::Application, &[a.id.into_untyped()])
                 .await
                 .unwrap()
                 .is_empty()
         );
         assert!(
-            tx.labels(tb, ObjectKind::Runtime, &[r.id])
+            tx.labels(tb, ObjectKind::Runtime, &[r.id.into_untyped()])
                 .await
                 .unwrap()
                 .is_empty()
@@ -1053,14 +1061,16 @@ mod cases {
         assert_eq!(tx.application(ta, a.id).await.unwrap(), Some(a.clone()));
         assert_eq!(tx.runtime(ta, r.id).await.unwrap(), Some(r.clone()));
         assert_eq!(
-            tx.labels(ta, ObjectKind::Application, &[a.id])
+            tx.labels(ta, ObjectKind::Application, &[a.id.into_untyped()])
                 .await
                 .unwrap(),
-            vec![(a.id, "env".to_owned(), json!("prod"))]
+            vec![(a.id.into_untyped(), "env".to_owned(), json!("prod"))]
         );
         assert_eq!(
-            tx.labels(ta, ObjectKind::Runtime, &[r.id]).await.unwrap(),
-            vec![(r.id, "env".to_owned(), json!("prod"))]
+            tx.labels(ta, ObjectKind::Runtime, &[r.id.into_untyped()])
+                .await
+                .unwrap(),
+            vec![(r.id.into_untyped(), "env".to_owned(), json!("prod"))]
         );
         assert_eq!(
             tx.label_definitions(ta).await.unwrap(),
@@ -1094,14 +1104,22 @@ mod cases {
 
         let mut tx = read(store).await;
         let got = tx
-            .labels(t, ObjectKind::Application, &[ids[0], ids[1]])
+            .labels(
+                t,
+                ObjectKind::Application,
+                &[ids[0].into_untyped(), ids[1].into_untyped()],
+            )
             .await
             .unwrap();
         let mut expected = vec![
-            (ids[0], "env".to_owned(), json!("prod")),
-            (ids[0], "scenarios".to_owned(), json!(["DEFAULT"])),
+            (ids[0].into_untyped(), "env".to_owned(), json!("prod")),
             (
-                ids[1],
+                ids[0].into_untyped(),
+                "scenarios".to_owned(),
+                json!(["DEFAULT"]),
+            ),
+            (
+                ids[1].into_untyped(),
                 "env".to_owned(),
                 json!({"tier": 1, "zones": ["a", "b"]}),
             ),
@@ -1109,19 +1127,24 @@ mod cases {
         expected.sort_by(|x, y| (x.0, &x.1).cmp(&(y.0, &y.1)));
         assert_eq!(got, expected, "labels ordered by object id, then key");
 
-        let all = tx.labels(t, ObjectKind::Application, &ids).await.unwrap();
+        let all = tx
+            .labels(t, ObjectKind::Application, &untyped(&ids))
+            .await
+            .unwrap();
         assert_eq!(all.len(), 4);
-        assert!(all.contains(&(ids[2], "env".to_owned(), json!(42))));
+        assert!(all.contains(&(ids[2].into_untyped(), "env".to_owned(), json!(42))));
         // The kind selects the table: runtime labels are not application labels.
         assert!(
-            tx.labels(t, ObjectKind::Application, &rts)
+            tx.labels(t, ObjectKind::Application, &untyped(&rts))
                 .await
                 .unwrap()
                 .is_empty()
         );
         assert_eq!(
-            tx.labels(t, ObjectKind::Runtime, &rts).await.unwrap(),
-            vec![(rts[0], "env".to_owned(), json!(true))]
+            tx.labels(t, ObjectKind::Runtime, &untyped(&rts))
+                .await
+                .unwrap(),
+            vec![(rts[0].into_untyped(), "env".to_owned(), json!(true))]
         );
         assert!(
             tx.labels(t, ObjectKind::Application, &[])
@@ -1175,17 +1198,25 @@ mod cases {
         );
         // An application id named as a runtime deletes nothing.
         assert_eq!(
-            tx.delete_label(t, rt_ref(ids[1]), "env").await.unwrap(),
+            tx.delete_label(
+                t,
+                rt_ref(RuntimeId::from_untyped(ids[1].into_untyped())),
+                "env"
+            )
+            .await
+            .unwrap(),
             None
         );
         commit(tx).await;
 
         let mut tx = read(store).await;
         assert_eq!(
-            tx.labels(t, ObjectKind::Application, &ids).await.unwrap(),
+            tx.labels(t, ObjectKind::Application, &untyped(&ids))
+                .await
+                .unwrap(),
             sorted_labels(vec![
-                (ids[0], "team".to_owned(), json!("core")),
-                (ids[1], "env".to_owned(), json!("prod")),
+                (ids[0].into_untyped(), "team".to_owned(), json!("core")),
+                (ids[1].into_untyped(), "env".to_owned(), json!("prod")),
             ])
         );
         drop(tx);
@@ -1196,11 +1227,13 @@ mod cases {
         commit(tx).await;
         let mut tx = read(store).await;
         assert_eq!(
-            tx.labels(t, ObjectKind::Application, &ids).await.unwrap(),
-            vec![(ids[1], "env".to_owned(), json!("prod"))]
+            tx.labels(t, ObjectKind::Application, &untyped(&ids))
+                .await
+                .unwrap(),
+            vec![(ids[1].into_untyped(), "env".to_owned(), json!("prod"))]
         );
         assert!(
-            tx.labels(t, ObjectKind::Runtime, &rts)
+            tx.labels(t, ObjectKind::Runtime, &untyped(&rts))
                 .await
                 .unwrap()
                 .is_empty()
@@ -1241,13 +1274,13 @@ mod cases {
 
         let mut tx = read(store).await;
         let mut got = tx.labels_with_key(t, "scenarios").await.unwrap();
-        got.sort_by_key(|(o, _)| o.id);
+        got.sort_by_key(|(o, _)| o.id());
         let mut expected = vec![
             (app_ref(apps[0]), json!(["DEFAULT"])),
             (app_ref(apps[1]), json!(["DEFAULT", "X"])),
             (rt_ref(rts[0]), json!(["X"])),
         ];
-        expected.sort_by_key(|(o, _)| o.id);
+        expected.sort_by_key(|(o, _)| o.id());
         assert_eq!(got, expected);
         assert!(tx.labels_with_key(t, "nope").await.unwrap().is_empty());
         drop(tx);
@@ -1290,13 +1323,13 @@ mod cases {
 
         let mut tx = read(store).await;
         assert!(
-            tx.labels(t, ObjectKind::Application, &[apps[0]])
+            tx.labels(t, ObjectKind::Application, &[apps[0].into_untyped()])
                 .await
                 .unwrap()
                 .is_empty()
         );
         assert!(
-            tx.labels(t, ObjectKind::Runtime, &rts)
+            tx.labels(t, ObjectKind::Runtime, &untyped(&rts))
                 .await
                 .unwrap()
                 .is_empty()
@@ -1315,7 +1348,7 @@ mod cases {
         commit(tx).await;
         let mut tx = read(store).await;
         assert!(
-            tx.labels(t, ObjectKind::Application, &[again.id])
+            tx.labels(t, ObjectKind::Application, &[again.id.into_untyped()])
                 .await
                 .unwrap()
                 .is_empty()
@@ -1327,11 +1360,11 @@ mod cases {
         let apps = insert_apps(store, t, "a", 1).await;
         let rts = insert_runtimes(store, t, "r", 1).await;
         let cases = [
-            app_ref(Uuid::new_v4()),
-            rt_ref(Uuid::new_v4()),
+            app_ref(ApplicationId::new_v4()),
+            rt_ref(RuntimeId::new_v4()),
             // Right id, wrong kind.
-            rt_ref(apps[0]),
-            app_ref(rts[0]),
+            rt_ref(RuntimeId::from_untyped(apps[0].into_untyped())),
+            app_ref(ApplicationId::from_untyped(rts[0].into_untyped())),
         ];
         for object in cases {
             let mut tx = write(store).await;
@@ -1599,7 +1632,10 @@ mod cases {
         assert_eq!(seen, expected, "every id once, ascending");
 
         // Exactly one full page: no next page.
-        let p = tx.applications(t, &[], &page(25, None)).await.unwrap();
+        let p = tx
+            .applications(t, &[], &page::<Uuid>(25, None))
+            .await
+            .unwrap();
         assert_eq!(p.items.len(), 25);
         assert!(!p.has_next_page);
         // After the last id: an empty page with the total.
@@ -1965,7 +2001,7 @@ mod cases {
             })
             .collect();
         set_labels(store, t, &labels).await;
-        let expected: Vec<Uuid> = sorted(apps.iter().step_by(3).copied().collect());
+        let expected: Vec<ApplicationId> = sorted(apps.iter().step_by(3).copied().collect());
 
         for filters in [
             vec![filter("env", Some(r#""prod""#))],
@@ -1992,7 +2028,7 @@ mod cases {
 
         let mut tx = read(store).await;
         let p = tx
-            .applications(t, &[filter("env", None)], &page(5, None))
+            .applications(t, &[filter("env", None)], &page::<Uuid>(5, None))
             .await
             .unwrap();
         assert_eq!(p.total_count, 30);
@@ -2182,40 +2218,79 @@ async fn upgrade_keeps_what_worked(backend: Backend) {
     let store = sextant_store::connect(&db.url).await.unwrap();
     let mut tx = store.read().await.unwrap();
     // Used in one tenant: owned and granted there.
-    let s = tx.integration_system(solo).await.unwrap().unwrap();
+    let s = tx
+        .integration_system(IntegrationSystemId::from_untyped(solo))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(s.owner, t1);
-    assert!(tx.integration_system_granted(t1, solo).await.unwrap());
-    assert!(!tx.integration_system_granted(t2, solo).await.unwrap());
     assert!(
-        !tx.integration_system_granted(TenantId::DEFAULT, solo)
+        tx.integration_system_granted(t1, IntegrationSystemId::from_untyped(solo))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.integration_system_granted(t2, IntegrationSystemId::from_untyped(solo))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.integration_system_granted(TenantId::DEFAULT, IntegrationSystemId::from_untyped(solo))
             .await
             .unwrap()
     );
     // Used in two: granted in both, owned by the default tenant.
-    let s = tx.integration_system(shared).await.unwrap().unwrap();
+    let s = tx
+        .integration_system(IntegrationSystemId::from_untyped(shared))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(s.owner, TenantId::DEFAULT);
-    assert!(tx.integration_system_granted(t1, shared).await.unwrap());
-    assert!(tx.integration_system_granted(t2, shared).await.unwrap());
     assert!(
-        !tx.integration_system_granted(TenantId::DEFAULT, shared)
+        tx.integration_system_granted(t1, IntegrationSystemId::from_untyped(shared))
             .await
             .unwrap()
     );
+    assert!(
+        tx.integration_system_granted(t2, IntegrationSystemId::from_untyped(shared))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.integration_system_granted(
+            TenantId::DEFAULT,
+            IntegrationSystemId::from_untyped(shared)
+        )
+        .await
+        .unwrap()
+    );
     // Unused: the default tenant's, granted nowhere.
-    let s = tx.integration_system(unused).await.unwrap().unwrap();
+    let s = tx
+        .integration_system(IntegrationSystemId::from_untyped(unused))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(s.owner, TenantId::DEFAULT);
-    assert!(!tx.integration_system_granted(t1, unused).await.unwrap());
+    assert!(
+        !tx.integration_system_granted(t1, IntegrationSystemId::from_untyped(unused))
+            .await
+            .unwrap()
+    );
     let page = tx
         .integration_systems(t2, &PageRequest::all())
         .await
         .unwrap();
     assert_eq!(
         page.items.iter().map(|s| s.id).collect::<Vec<_>>(),
-        vec![shared]
+        vec![IntegrationSystemId::from_untyped(shared)]
     );
     // The template stays global: every tenant reads it.
     for t in [t1, t2, tenant()] {
-        let template = tx.application_template(t, tpl).await.unwrap().unwrap();
+        let template = tx
+            .application_template(t, TemplateId::from_untyped(tpl))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(template.tenant, None);
         assert_eq!(template.name, "old");
     }

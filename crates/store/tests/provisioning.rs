@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::json;
 use sextant_domain::TenantId;
 use sextant_domain::provisioning::{Operation, OperationKind, OperationState, ProvisionedRuntime};
+use sextant_domain::{OperationId, RuntimeId};
 use sextant_store::{Store, StoreError};
 use sextant_test_support::{Backend, TestDatabase, on_both_backends};
 use time::{Duration, OffsetDateTime};
@@ -21,9 +22,9 @@ fn now() -> OffsetDateTime {
 
 fn operation(tenant: TenantId, runtime: Uuid) -> Operation {
     Operation {
-        id: Uuid::new_v4(),
+        id: OperationId::new_v4(),
         tenant,
-        runtime_id: runtime,
+        runtime_id: RuntimeId::from_untyped(runtime),
         kind: OperationKind::Provision,
         state: OperationState::InProgress,
         stage: "ConnectRuntimeAgent".into(),
@@ -65,7 +66,11 @@ async fn operations(backend: Backend) {
     }
     assert_eq!(won, 1);
     let mut tx = store.read().await.unwrap();
-    let mut op = tx.last_operation(tenant, runtime).await.unwrap().unwrap();
+    let mut op = tx
+        .last_operation(tenant, RuntimeId::from_untyped(runtime))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(op.input, json!({"a": 1}));
     assert_eq!(
         tx.operation(tenant, op.id).await.unwrap().as_ref(),
@@ -75,7 +80,7 @@ async fn operations(backend: Backend) {
     let stranger = TenantId(Uuid::new_v4());
     assert!(tx.operation(stranger, op.id).await.unwrap().is_none());
     assert!(
-        tx.last_operation(stranger, runtime)
+        tx.last_operation(stranger, RuntimeId::from_untyped(runtime))
             .await
             .unwrap()
             .is_none()
@@ -129,7 +134,7 @@ async fn operations(backend: Backend) {
     // Provisioned runtimes: upsert, tenant-scoped reads, delete.
     let mut tx = store.write().await.unwrap();
     let mut rt = ProvisionedRuntime {
-        runtime_id: runtime,
+        runtime_id: RuntimeId::from_untyped(runtime),
         tenant,
         provider: "local".into(),
         config: json!({"dir": "/x"}),
@@ -139,35 +144,37 @@ async fn operations(backend: Backend) {
     rt.config = json!({"dir": "/y"});
     tx.put_provisioned_runtime(&rt).await.unwrap();
     assert_eq!(
-        tx.provisioned_runtime(tenant, runtime).await.unwrap(),
+        tx.provisioned_runtime(tenant, RuntimeId::from_untyped(runtime))
+            .await
+            .unwrap(),
         Some(rt.clone())
     );
     assert!(
-        tx.provisioned_runtime(stranger, runtime)
+        tx.provisioned_runtime(stranger, RuntimeId::from_untyped(runtime))
             .await
             .unwrap()
             .is_none()
     );
     assert!(
-        !tx.delete_provisioned_runtime(stranger, runtime)
+        !tx.delete_provisioned_runtime(stranger, RuntimeId::from_untyped(runtime))
             .await
             .unwrap()
     );
     assert_eq!(tx.all_provisioned_runtimes().await.unwrap(), vec![rt]);
     assert!(
-        tx.delete_provisioned_runtime(tenant, runtime)
+        tx.delete_provisioned_runtime(tenant, RuntimeId::from_untyped(runtime))
             .await
             .unwrap()
     );
     // cleanup removes finished operations only.
     assert_eq!(
-        tx.delete_finished_operations(tenant, runtime)
+        tx.delete_finished_operations(tenant, RuntimeId::from_untyped(runtime))
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        tx.last_operation(tenant, runtime)
+        tx.last_operation(tenant, RuntimeId::from_untyped(runtime))
             .await
             .unwrap()
             .unwrap()

@@ -12,6 +12,7 @@ use sextant_domain::{
     ApiDefinition, ApiSpec, ApiSpecType, Application, ApplicationStatusCondition, EventDefinition,
     EventSpec, EventSpecType, PageRequest, SpecFormat, TenantId,
 };
+use sextant_domain::{ApiDefinitionId, ApplicationId, EventDefinitionId};
 use sextant_store::{Store, spec_sha256};
 use sextant_test_support::{Backend, TestDatabase, on_both_backends};
 use time::OffsetDateTime;
@@ -36,7 +37,7 @@ fn now() -> OffsetDateTime {
 
 async fn application(store: &Arc<dyn Store>, tenant: TenantId) -> Uuid {
     let app = Application {
-        id: Uuid::new_v4(),
+        id: ApplicationId::new_v4(),
         tenant,
         name: format!("app-{}", &Uuid::new_v4().simple().to_string()[..8]),
         provider_name: "p".into(),
@@ -50,14 +51,14 @@ async fn application(store: &Arc<dyn Store>, tenant: TenantId) -> Uuid {
     let mut tx = store.write().await.unwrap();
     tx.insert_application(&app).await.unwrap();
     tx.commit().await.unwrap();
-    app.id
+    app.id.into_untyped()
 }
 
 fn api(tenant: TenantId, app: Uuid, data: &str) -> ApiDefinition {
     ApiDefinition {
-        id: Uuid::new_v4(),
+        id: ApiDefinitionId::new_v4(),
         tenant,
-        application_id: app,
+        application_id: ApplicationId::from_untyped(app),
         name: "api".into(),
         description: None,
         target_url: "https://example.com".into(),
@@ -77,9 +78,9 @@ fn api(tenant: TenantId, app: Uuid, data: &str) -> ApiDefinition {
 
 fn event(tenant: TenantId, app: Uuid, data: &str) -> EventDefinition {
     EventDefinition {
-        id: Uuid::new_v4(),
+        id: EventDefinitionId::new_v4(),
         tenant,
-        application_id: app,
+        application_id: ApplicationId::from_untyped(app),
         name: "events".into(),
         description: None,
         group: None,
@@ -151,7 +152,11 @@ async fn shared_specs_are_stored_once_and_go_with_their_last_reference(backend: 
 
     // The last reference goes with its application: the spec goes too.
     let mut tx = store.write().await.unwrap();
-    assert!(tx.delete_application(a, app_a).await.unwrap());
+    assert!(
+        tx.delete_application(a, ApplicationId::from_untyped(app_a))
+            .await
+            .unwrap()
+    );
     tx.commit().await.unwrap();
     assert!(!stored(store, shared).await);
     assert!(stored(store, own).await);
@@ -200,26 +205,58 @@ async fn usage_is_summed_per_application_and_tenant(backend: Backend) {
     tx.insert_api_definition(&api(other, elsewhere, &"d".repeat(5000)))
         .await
         .unwrap();
-    let usage = tx.spec_usage(t, one).await.unwrap();
+    let usage = tx
+        .spec_usage(t, ApplicationId::from_untyped(one))
+        .await
+        .unwrap();
     assert_eq!(usage.application, 210);
     assert_eq!(usage.tenant, 1210);
-    let usage = tx.spec_usage(t, two).await.unwrap();
+    let usage = tx
+        .spec_usage(t, ApplicationId::from_untyped(two))
+        .await
+        .unwrap();
     assert_eq!(usage.application, 1000);
-    let usage = tx.spec_usage(other, elsewhere).await.unwrap();
+    let usage = tx
+        .spec_usage(other, ApplicationId::from_untyped(elsewhere))
+        .await
+        .unwrap();
     assert_eq!((usage.application, usage.tenant), (5000, 5000));
     tx.commit().await.unwrap();
 
     // The tenant's usage is a counter kept with the definitions: it follows deletions, also
     // of definitions deleted with their application.
     let mut tx = store.write().await.unwrap();
-    assert!(tx.delete_application(t, one).await.unwrap());
-    let usage = tx.spec_usage(t, two).await.unwrap();
+    assert!(
+        tx.delete_application(t, ApplicationId::from_untyped(one))
+            .await
+            .unwrap()
+    );
+    let usage = tx
+        .spec_usage(t, ApplicationId::from_untyped(two))
+        .await
+        .unwrap();
     assert_eq!((usage.application, usage.tenant), (1000, 1000));
     tx.commit().await.unwrap();
     let mut tx = store.write().await.unwrap();
-    assert!(tx.delete_application(t, two).await.unwrap());
-    assert_eq!(tx.spec_usage(t, two).await.unwrap().tenant, 0);
-    assert_eq!(tx.spec_usage(other, elsewhere).await.unwrap().tenant, 5000);
+    assert!(
+        tx.delete_application(t, ApplicationId::from_untyped(two))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        tx.spec_usage(t, ApplicationId::from_untyped(two))
+            .await
+            .unwrap()
+            .tenant,
+        0
+    );
+    assert_eq!(
+        tx.spec_usage(other, ApplicationId::from_untyped(elsewhere))
+            .await
+            .unwrap()
+            .tenant,
+        5000
+    );
     tx.commit().await.unwrap();
 }
 
@@ -265,7 +302,10 @@ async fn many_definitions_are_written_in_few_statements(backend: Backend) {
         )
         .sum::<u64>()
         + earlier.len() as u64;
-    let usage = tx.spec_usage(t, app).await.unwrap();
+    let usage = tx
+        .spec_usage(t, ApplicationId::from_untyped(app))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let spent = store.statements().get() - before;
     // The usage read costs one statement, and on PostgreSQL one more for its lock.
@@ -285,16 +325,38 @@ async fn many_definitions_are_written_in_few_statements(backend: Backend) {
         first: 1,
         after: None,
     };
-    let read = tx.api_definitions(t, &[app], None, &page).await.unwrap();
-    assert_eq!(read[&app].total_count, APIS as i64 + 1);
-    let read = tx.event_definitions(t, &[app], None, &page).await.unwrap();
-    assert_eq!(read[&app].total_count, EVENTS as i64);
+    let read = tx
+        .api_definitions(t, &[ApplicationId::from_untyped(app)], None, &page)
+        .await
+        .unwrap();
+    assert_eq!(
+        read[&ApplicationId::from_untyped(app)].total_count,
+        APIS as i64 + 1
+    );
+    let read = tx
+        .event_definitions(t, &[ApplicationId::from_untyped(app)], None, &page)
+        .await
+        .unwrap();
+    assert_eq!(
+        read[&ApplicationId::from_untyped(app)].total_count,
+        EVENTS as i64
+    );
     drop(tx);
 
     // Deleting the application takes every text and gives every byte back.
     let mut tx = store.write().await.unwrap();
-    assert!(tx.delete_application(t, app).await.unwrap());
-    assert_eq!(tx.spec_usage(t, app).await.unwrap().tenant, 0);
+    assert!(
+        tx.delete_application(t, ApplicationId::from_untyped(app))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        tx.spec_usage(t, ApplicationId::from_untyped(app))
+            .await
+            .unwrap()
+            .tenant,
+        0
+    );
     tx.commit().await.unwrap();
     assert!(!stored(store, earlier).await);
     assert!(!stored(store, &text(EVENTS - 1)).await);
@@ -336,7 +398,10 @@ async fn a_spec_named_again_survives_a_concurrent_removal_of_its_last_reference(
     remover.await.unwrap();
     assert!(stored(store, data).await);
     let mut tx = store.read().await.unwrap();
-    let usage = tx.spec_usage(t, two).await.unwrap();
+    let usage = tx
+        .spec_usage(t, ApplicationId::from_untyped(two))
+        .await
+        .unwrap();
     let expected = (2 * data.len() + "openapi: 3.0.0 # new".len()) as u64;
     assert_eq!((usage.application, usage.tenant), (expected, expected));
 }
@@ -355,13 +420,18 @@ async fn definitions_for_documents_carry_digests_without_text(backend: Backend) 
     tx.commit().await.unwrap();
     let mut tx = store.read().await.unwrap();
     let (apis, events) = tx
-        .definitions_without_spec_data(t, &[app], &PageRequest::all())
+        .definitions_without_spec_data(t, &[ApplicationId::from_untyped(app)], &PageRequest::all())
         .await
         .unwrap();
-    let api_spec = apis[&app].items[0].spec.clone().unwrap();
+    let api_spec = apis[&ApplicationId::from_untyped(app)].items[0]
+        .spec
+        .clone()
+        .unwrap();
     assert_eq!(api_spec.data, None);
     assert_eq!(api_spec.digest.unwrap().sha256, spec_sha256(data));
-    let event_spec = events[&app].items[0].spec.clone();
+    let event_spec = events[&ApplicationId::from_untyped(app)].items[0]
+        .spec
+        .clone();
     assert_eq!(event_spec.data, None);
     assert_eq!(event_spec.digest.unwrap().size, data.len() as u64);
 }
@@ -388,15 +458,26 @@ async fn texts_of_an_older_version_are_moved_when_the_store_opens(backend: Backe
     }
     let reopened = sextant_store::connect(&f.db.url).await.unwrap();
     let mut tx = reopened.read().await.unwrap();
-    let read = tx.api_definition(t, api_id).await.unwrap().unwrap();
+    let read = tx
+        .api_definition(t, ApiDefinitionId::from_untyped(api_id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read.spec.unwrap().data.as_deref(), Some(data));
-    let read = tx.event_definition(t, event_id).await.unwrap().unwrap();
+    let read = tx
+        .event_definition(t, EventDefinitionId::from_untyped(event_id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read.spec.data.as_deref(), Some(data));
     assert_eq!(
         tx.spec(&spec_sha256(data)).await.unwrap().as_deref(),
         Some(data)
     );
-    let usage = tx.spec_usage(t, app).await.unwrap();
+    let usage = tx
+        .spec_usage(t, ApplicationId::from_untyped(app))
+        .await
+        .unwrap();
     assert_eq!(usage.application, 2 * data.len() as u64);
 }
 

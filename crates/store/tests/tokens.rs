@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use sextant_domain::{
-    Application, ApplicationStatusCondition, OneTimeToken, OneTimeTokenKind, SystemAuth,
-    SystemAuthOwner, TenantId,
+    Application, ApplicationId, ApplicationStatusCondition, OneTimeToken, OneTimeTokenKind,
+    SystemAuth, SystemAuthId, SystemAuthOwner, TenantId,
 };
 use sextant_store::Store;
 use sextant_test_support::{Backend, TestDatabase, on_both_backends};
@@ -38,9 +38,9 @@ fn now() -> OffsetDateTime {
 }
 
 /// An application with a secretless system auth (as a token request makes one).
-async fn client(store: &Arc<dyn Store>, tenant: TenantId) -> (Uuid, Uuid) {
+async fn client(store: &Arc<dyn Store>, tenant: TenantId) -> (ApplicationId, SystemAuthId) {
     let app = Application {
-        id: Uuid::new_v4(),
+        id: ApplicationId::new_v4(),
         tenant,
         name: format!("app-{}", &Uuid::new_v4().simple().to_string()[..8]),
         provider_name: "p".into(),
@@ -52,7 +52,7 @@ async fn client(store: &Arc<dyn Store>, tenant: TenantId) -> (Uuid, Uuid) {
         created_at: now(),
     };
     let auth = SystemAuth {
-        id: Uuid::new_v4(),
+        id: SystemAuthId::new_v4(),
         tenant: Some(tenant),
         owner: SystemAuthOwner::Application(app.id),
         secret_hash: None,
@@ -81,7 +81,12 @@ async fn redeem(store: &Arc<dyn Store>, hash: &[u8]) -> Option<OneTimeToken> {
     token
 }
 
-fn token(client_id: Uuid, tenant: TenantId, kind: OneTimeTokenKind, ttl: Duration) -> OneTimeToken {
+fn token(
+    client_id: SystemAuthId,
+    tenant: TenantId,
+    kind: OneTimeTokenKind,
+    ttl: Duration,
+) -> OneTimeToken {
     OneTimeToken {
         hash: sextant_auth::secret_hash(&Uuid::new_v4().to_string()),
         kind,
@@ -221,13 +226,17 @@ async fn tokens_go_with_their_system_auth_and_owner(backend: Backend) {
         tx.system_auth(client_id).await.unwrap().unwrap().owner.id()
     };
     let mut tx = f.store.write().await.unwrap();
-    assert!(tx.delete_application(tenant, owner).await.unwrap());
+    assert!(
+        tx.delete_application(tenant, ApplicationId::from_untyped(owner))
+            .await
+            .unwrap()
+    );
     tx.commit().await.unwrap();
     assert!(redeem(&f.store, &second.hash).await.is_none());
 
     // A token for a missing system auth is refused.
     let orphan = token(
-        Uuid::new_v4(),
+        SystemAuthId::new_v4(),
         tenant,
         OneTimeTokenKind::Runtime,
         Duration::minutes(5),

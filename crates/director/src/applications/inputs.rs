@@ -5,7 +5,7 @@
 use async_graphql::{ID, InputObject};
 use serde::{Deserialize, Serialize};
 use sextant_domain::validate::{self, LONG_STRING, SHORT_STRING};
-use sextant_domain::{DomainError, FieldErrors};
+use sextant_domain::{DomainError, FieldErrors, TypedUuid};
 use uuid::Uuid;
 
 use crate::applications::rules::{ApplicationUpdate, NewApplication};
@@ -153,10 +153,10 @@ impl ApplicationUpdateInput {
 }
 
 /// An optional id field; a malformed id is the field's error.
-fn id_field(errors: &mut FieldErrors, field: &str, id: Option<&ID>) -> Option<Uuid> {
+fn id_field<T: TypedUuid>(errors: &mut FieldErrors, field: &str, id: Option<&ID>) -> Option<T> {
     let id = id?;
     match Uuid::parse_str(id) {
-        Ok(id) => Some(id),
+        Ok(id) => Some(T::from_untyped(id)),
         Err(_) => {
             errors.add(field, "must be a valid UUID");
             None

@@ -29,7 +29,7 @@ impl ApplicationQuery {
         after: Option<PageCursor>,
     ) -> GqlResult<ApplicationPage> {
         let tenant = consumer(ctx)?.tenant;
-        let reach = Reach::of(consumer(ctx)?).gql()?;
+        let reach = Reach::of(consumer(ctx)?);
         let mut filters = filters(filter).gql()?;
         let request = page(first, after)?;
         let mut tx = store(ctx)?.read().await.gql()?;
@@ -56,7 +56,7 @@ impl ApplicationQuery {
         let Some(id) = query_id(&id) else {
             return Ok(None);
         };
-        let reach = Reach::of(consumer(ctx)?).gql()?;
+        let reach = Reach::of(consumer(ctx)?);
         let mut tx = store(ctx)?.read().await.gql()?;
         let Some(app) = tx.application(tenant, id).await.gql()? else {
             return Ok(None);
@@ -86,7 +86,7 @@ impl ApplicationQuery {
         let runtime_id = parse_id(&runtime_id, "runtime").gql()?;
         // A runtime asks for its own applications; applications and integration systems
         // have no business with what a runtime sees.
-        if !confine::can_read_runtime(Reach::of(consumer(ctx)?).gql()?, runtime_id) {
+        if !confine::can_read_runtime(Reach::of(consumer(ctx)?), runtime_id) {
             return Err(to_graphql(DomainError::NotFound(
                 "runtime does not exist".into(),
             )));

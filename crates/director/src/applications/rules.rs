@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sextant_domain::label::{DEFAULT_SCENARIO, INTEGRATION_SYSTEM_KEY, SCENARIOS_KEY};
 use sextant_domain::{
-    Application, ApplicationStatusCondition, DomainError, ObjectKind, ObjectRef, TenantId,
+    Application, ApplicationId, ApplicationStatusCondition, DomainError, IntegrationSystemId,
+    ObjectRef, SystemAuthOwner, TenantId,
 };
-use sextant_store::{CertificatesOf, OwnerKind, StoreError, Tx};
-use uuid::Uuid;
+use sextant_store::{CertificatesOf, StoreError, Tx};
 
 use crate::catalog::apis::inputs::ApiDraft;
 use crate::catalog::children::{Children, insert_children};
@@ -32,7 +32,7 @@ pub struct NewApplication {
     pub provider_name: String,
     pub description: Option<String>,
     pub health_check_url: Option<String>,
-    pub integration_system_id: Option<Uuid>,
+    pub integration_system_id: Option<IntegrationSystemId>,
     pub labels: BTreeMap<String, Value>,
     pub apis: Vec<ApiDraft>,
     pub events: Vec<EventDraft>,
@@ -47,7 +47,7 @@ pub struct ApplicationUpdate {
     pub provider_name: String,
     pub description: Option<String>,
     pub health_check_url: Option<String>,
-    pub integration_system_id: Option<Uuid>,
+    pub integration_system_id: Option<IntegrationSystemId>,
 }
 
 /// Requires that an application may name the integration system: one the tenant owns or
@@ -55,7 +55,7 @@ pub struct ApplicationUpdate {
 async fn require_integration_system(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Option<Uuid>,
+    id: Option<IntegrationSystemId>,
 ) -> Result<()> {
     if let Some(id) = id
         && tx
@@ -94,7 +94,7 @@ pub async fn register_application(
     labels
         .entry(SCENARIOS_KEY.to_owned())
         .or_insert_with(|| Value::from(vec![DEFAULT_SCENARIO]));
-    let id = Uuid::new_v4();
+    let id = ApplicationId::new_v4();
     // Fan-outs concern only applications with a webhook.
     if !children.webhooks.is_empty() {
         notify::settle_for_application(tx, tenant, id, Some(&scenarios_of(&labels))).await?;
@@ -115,10 +115,7 @@ pub async fn register_application(
     tx.insert_application(&app)
         .await
         .map_err(app_not_unique(&app.name))?;
-    let object = ObjectRef {
-        kind: ObjectKind::Application,
-        id: app.id,
-    };
+    let object = ObjectRef::Application(app.id);
     labels.insert(
         INTEGRATION_SYSTEM_KEY.to_owned(),
         Value::from(
@@ -149,7 +146,7 @@ pub async fn register_application(
 pub async fn update_application(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: ApplicationId,
     input: ApplicationUpdate,
 ) -> Result<Application> {
     let mut app = tx
@@ -166,16 +163,13 @@ pub async fn update_application(
     tx.update_application(&app)
         .await
         .map_err(app_not_unique(&app.name))?;
-    let object = ObjectRef {
-        kind: ObjectKind::Application,
-        id,
-    };
+    let object = ObjectRef::Application(id);
     let is_label = Value::from(id_or_empty(app.integration_system_id));
     put_label(tx, tenant, object, INTEGRATION_SYSTEM_KEY, &is_label).await?;
     Ok(app)
 }
 
-fn id_or_empty(id: Option<Uuid>) -> String {
+fn id_or_empty(id: Option<IntegrationSystemId>) -> String {
     id.map(|id| id.to_string()).unwrap_or_default()
 }
 
@@ -183,26 +177,18 @@ fn id_or_empty(id: Option<Uuid>) -> String {
 pub async fn unregister_application(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: ApplicationId,
 ) -> Result<(Application, BTreeMap<String, Value>)> {
     let app = tx
         .application(tenant, id)
         .await
         .map_err(internal)?
         .ok_or_else(|| DomainError::not_found("application", id))?;
-    let labels = labels_of(
-        tx,
-        tenant,
-        ObjectRef {
-            kind: ObjectKind::Application,
-            id,
-        },
-    )
-    .await?;
+    let labels = labels_of(tx, tenant, ObjectRef::Application(id)).await?;
     notify::settle_for_application(tx, tenant, id, Some(&scenarios_of(&labels))).await?;
     tx.revoke_certificates_of(
         tenant,
-        CertificatesOf::Owner(OwnerKind::Application, id),
+        CertificatesOf::Owner(SystemAuthOwner::Application(id)),
         now_micros(),
     )
     .await

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use serde_json::Value;
 use sextant_domain::label::{EVENT_SERVICE_URL_KEY, LabelFilter, LabelQuery, SCENARIOS_KEY};
-use sextant_domain::{self as domain, ObjectKind, Page, PageRequest};
-use sextant_store::OwnerKind;
+use sextant_domain::{self as domain, ObjectKind, ObjectRef, Page, PageRequest, SystemAuthOwner};
 use uuid::Uuid;
 
 use crate::catalog::apis::wire::{ApiDefinition, ApiDefinitionPage};
@@ -28,6 +27,7 @@ use crate::page::{PageInfo, page, page_info, total};
 use crate::runtimes::wire::RuntimeStatusCondition;
 use crate::scalars::{Labels, PageCursor, Timestamp};
 use crate::system_auths::wire::{SystemAuth, auths_of};
+use crate::validation::query_id;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "ApplicationStatusCondition")]
@@ -96,8 +96,7 @@ impl Application {
     async fn labels(&self, ctx: &Context<'_>, key: Option<String>) -> GqlResult<Option<Labels>> {
         resolve_labels(
             ctx,
-            ObjectKind::Application,
-            self.app.id,
+            ObjectRef::Application(self.app.id),
             &self.preloaded,
             key,
         )
@@ -195,7 +194,7 @@ impl Application {
     }
     #[graphql(name = "apiDefinition")]
     async fn api_definition(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<ApiDefinition>> {
-        let Ok(id) = Uuid::parse_str(&id) else {
+        let Some(id) = query_id(&id) else {
             return Ok(None);
         };
         let tenant = consumer(ctx)?.tenant;
@@ -212,7 +211,7 @@ impl Application {
         ctx: &Context<'_>,
         id: ID,
     ) -> GqlResult<Option<EventDefinition>> {
-        let Ok(id) = Uuid::parse_str(&id) else {
+        let Some(id) = query_id(&id) else {
             return Ok(None);
         };
         let tenant = consumer(ctx)?.tenant;
@@ -236,7 +235,7 @@ impl Application {
         if !visible {
             return Ok(Vec::new());
         }
-        auths_of(ctx, OwnerKind::Application, self.app.id).await
+        auths_of(ctx, SystemAuthOwner::Application(self.app.id)).await
     }
     /// The eventing URL of the runtime the application's events go to (computed; reading it
     /// changes nothing).
@@ -262,7 +261,11 @@ impl Application {
         let tenant = consumer(ctx)?.tenant;
         let mut tx = store(ctx)?.read().await.map_err(internal).gql()?;
         let labels = tx
-            .labels(tenant, ObjectKind::Application, &[self.app.id])
+            .labels(
+                tenant,
+                ObjectKind::Application,
+                &[self.app.id.into_untyped()],
+            )
             .await
             .map_err(internal)
             .gql()?;
@@ -290,7 +293,7 @@ impl Application {
             .map_err(internal)
             .gql()?
             .items;
-        let ids: Vec<Uuid> = runtimes.iter().map(|r| r.id).collect();
+        let ids: Vec<Uuid> = runtimes.iter().map(|r| r.id.into_untyped()).collect();
         let urls: HashMap<Uuid, String> = tx
             .labels(tenant, ObjectKind::Runtime, &ids)
             .await
@@ -306,7 +309,7 @@ impl Application {
                 id: ID(r.id.to_string()),
                 name: r.name,
                 status: r.status_condition.into(),
-                eventing_url: urls.get(&r.id).cloned(),
+                eventing_url: urls.get(r.id.as_uuid()).cloned(),
             })
             .collect())
     }
@@ -334,7 +337,7 @@ impl ApplicationPage {
     pub fn new(
         page: Page<domain::Application>,
         request: &PageRequest,
-        mut labels: Option<LabelsById>,
+        mut labels: Option<LabelsById<domain::ApplicationId>>,
     ) -> Self {
         let page_info = page_info(&page, request, |a| a.id);
         ApplicationPage {

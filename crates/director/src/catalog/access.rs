@@ -3,9 +3,10 @@
 //! nobody makes the server fetch for an application it may not change.
 
 use async_graphql::Context;
-use sextant_domain::{DomainError, TenantId};
+use sextant_domain::{
+    ApiDefinitionId, ApplicationId, DocumentId, DomainError, EventDefinitionId, TenantId, WebhookId,
+};
 use sextant_store::Tx;
-use uuid::Uuid;
 
 use crate::confine::{self, Reach};
 use crate::context::{consumer, reach, store};
@@ -14,10 +15,10 @@ use crate::error::{GqlResult, IntoGql, internal, to_graphql};
 /// Which child a mutation names by id, to find the application it belongs to.
 #[derive(Clone, Copy)]
 pub enum Child {
-    Api(Uuid),
-    Event(Uuid),
-    Document(Uuid),
-    Webhook(Uuid),
+    Api(ApiDefinitionId),
+    Event(EventDefinitionId),
+    Document(DocumentId),
+    Webhook(WebhookId),
 }
 
 /// Requires that the consumer may change the application the child belongs to. A missing
@@ -72,7 +73,7 @@ pub async fn writable_child(
 /// Before fetching for an application: it must exist and be within reach, so nobody makes
 /// the server fetch on behalf of an application it may not change. The write transaction
 /// checks again.
-pub async fn check_app(ctx: &Context<'_>, app: Uuid, what: &str) -> GqlResult<()> {
+pub async fn check_app(ctx: &Context<'_>, app: ApplicationId, what: &str) -> GqlResult<()> {
     let tenant = consumer(ctx)?.tenant;
     let reach = reach(ctx)?;
     let mut tx = store(ctx)?.read().await.gql()?;

@@ -1,10 +1,10 @@
 //! The children an application is registered with: prepared (and fetched) before the
 //! registration's transaction, inserted in it set-wise.
 
+use sextant_domain::ApplicationId;
 use sextant_domain::{ApiDefinition, Document, DomainError, EventDefinition, TenantId, Webhook};
 use sextant_fetch::Fetcher;
 use sextant_store::Tx;
-use uuid::Uuid;
 
 use crate::catalog::apis::inputs::ApiDraft;
 use crate::catalog::apis::rules::prepare_apis;
@@ -51,7 +51,11 @@ pub async fn prepare_children(
 
 /// Inserts the children of a newly inserted application, set-wise: their specs in one
 /// statement, each kind of child in one, whatever their number.
-pub async fn insert_children(tx: &mut dyn Tx, app_id: Uuid, children: &mut Children) -> Result<()> {
+pub async fn insert_children(
+    tx: &mut dyn Tx,
+    app_id: ApplicationId,
+    children: &mut Children,
+) -> Result<()> {
     children
         .apis
         .iter_mut()

@@ -1,12 +1,12 @@
 //! Bounds on an application's catalog: how many children of each kind it may have, how
 //! large its specs and its tenant's may be in all, and how long a group name may be.
 
+use sextant_domain::ApplicationId;
 use sextant_domain::{
     DomainError, MAX_DEFINITIONS_PER_APPLICATION, MAX_WEBHOOKS_PER_APPLICATION, SpecLimits,
     TenantId,
 };
 use sextant_store::{ChildKind, Tx};
-use uuid::Uuid;
 
 use crate::error::internal;
 
@@ -19,7 +19,7 @@ pub const GROUP_MAX: usize = 36;
 pub async fn require_app(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app_id: Uuid,
+    app_id: ApplicationId,
     what: &str,
 ) -> Result<()> {
     match tx.application(tenant, app_id).await.map_err(internal)? {
@@ -34,7 +34,7 @@ pub async fn require_app(
 pub async fn within_bound(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app_id: Uuid,
+    app_id: ApplicationId,
     kind: ChildKind,
     adding: usize,
 ) -> Result<()> {
@@ -73,7 +73,7 @@ pub fn spec_bytes(data: Option<&str>) -> u64 {
 pub async fn within_spec_quota(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app_id: Uuid,
+    app_id: ApplicationId,
     added: u64,
     limits: &SpecLimits,
 ) -> Result<()> {

@@ -28,14 +28,18 @@ impl IntegrationSystemQuery {
         let request = page(first, after)?;
         let mut tx = store(ctx)?.read().await.gql()?;
         // A tenant's users see what it owns or granted; an integration system sees itself.
-        let result = match Reach::of(consumer(ctx)?).gql()? {
+        let result = match Reach::of(consumer(ctx)?) {
             Reach::Tenant => tx.integration_systems(tenant, &request).await.gql()?,
             Reach::IntegrationSystem(own) => {
                 let system = tx.visible_integration_system(tenant, own).await.gql()?;
                 let total = i64::from(system.is_some());
                 let rows = system
                     .into_iter()
-                    .filter(|s| request.after.is_none_or(|after| s.id > after.0))
+                    .filter(|s| {
+                        request
+                            .after
+                            .is_none_or(|after| s.id.into_untyped() > after.0)
+                    })
                     .collect();
                 Page::from_rows(rows, &request, total)
             }
@@ -54,7 +58,7 @@ impl IntegrationSystemQuery {
         let Some(id) = query_id(&id) else {
             return Ok(None);
         };
-        let visible = match Reach::of(consumer(ctx)?).gql()? {
+        let visible = match Reach::of(consumer(ctx)?) {
             Reach::Tenant => true,
             Reach::IntegrationSystem(own) => own == id,
             Reach::Application(_) | Reach::Runtime(_) => false,

@@ -2,9 +2,9 @@
 //! access), updating and unregistering it (by its owner), and granting or revoking a
 //! tenant's access.
 
+use sextant_domain::IntegrationSystemId;
 use sextant_domain::{DomainError, IntegrationSystem, TenantId};
 use sextant_store::{StoreError, Tx};
-use uuid::Uuid;
 
 use crate::clock::now_micros;
 use crate::confine::owned_integration_system;
@@ -29,7 +29,7 @@ pub async fn register_integration_system(
     description: Option<String>,
 ) -> Result<IntegrationSystem> {
     let system = IntegrationSystem {
-        id: Uuid::new_v4(),
+        id: IntegrationSystemId::new_v4(),
         name,
         description,
         owner: tenant,
@@ -47,7 +47,7 @@ pub async fn register_integration_system(
 pub async fn update_integration_system(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: IntegrationSystemId,
     name: String,
     description: Option<String>,
 ) -> Result<IntegrationSystem> {
@@ -71,7 +71,7 @@ pub async fn update_integration_system(
 pub async fn unregister_integration_system(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: IntegrationSystemId,
 ) -> Result<IntegrationSystem> {
     let system = owned_integration_system(tx, tenant, id).await?;
     let in_use = || {
@@ -101,7 +101,7 @@ pub async fn unregister_integration_system(
 pub async fn grant_integration_system_access(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: IntegrationSystemId,
 ) -> Result<IntegrationSystem> {
     let system = tx
         .integration_system(id)
@@ -123,7 +123,7 @@ pub async fn grant_integration_system_access(
 pub async fn revoke_integration_system_access(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: IntegrationSystemId,
 ) -> Result<IntegrationSystem> {
     let system = tx
         .visible_integration_system(tenant, id)

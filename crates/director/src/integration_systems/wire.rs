@@ -1,12 +1,11 @@
 //! Integration systems as answered, with their credentials.
 
 use async_graphql::{Context, ID, Object, SimpleObject};
-use sextant_domain::{self as domain, Page, PageRequest};
-use sextant_store::OwnerKind;
+use sextant_domain::{self as domain, Page, PageRequest, SystemAuthOwner};
 
 use crate::confine::{self, Reach};
 use crate::context::consumer;
-use crate::error::{GqlResult, IntoGql};
+use crate::error::GqlResult;
 use crate::page::{PageInfo, page_info, total};
 use crate::system_auths::wire::{SystemAuth, auths_of};
 
@@ -33,11 +32,11 @@ impl IntegrationSystem {
     /// made).
     async fn auths(&self, ctx: &Context<'_>) -> GqlResult<Vec<SystemAuth>> {
         let consumer = consumer(ctx)?;
-        let reach = Reach::of(consumer).gql()?;
+        let reach = Reach::of(consumer);
         if !confine::can_read_integration_system_auths(consumer.tenant, reach, &self.0) {
             return Ok(Vec::new());
         }
-        auths_of(ctx, OwnerKind::IntegrationSystem, self.0.id).await
+        auths_of(ctx, SystemAuthOwner::IntegrationSystem(self.0.id)).await
     }
 }
 

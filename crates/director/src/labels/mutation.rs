@@ -35,16 +35,17 @@ async fn writable_object(
             "only users may set or delete the label {key:?}"
         )));
     }
-    match object.kind {
-        ObjectKind::Application => confine::writable_app(tx, tenant, reach, object.id).await,
-        ObjectKind::Runtime => confine::writable_runtime_labels(reach, object.id),
+    match object {
+        ObjectRef::Application(id) => confine::writable_app(tx, tenant, reach, id).await,
+        ObjectRef::Runtime(id) => confine::writable_runtime_labels(reach, id),
     }
 }
 
 fn object(kind: ObjectKind, id: &ID) -> GqlResult<ObjectRef> {
-    Ok(ObjectRef {
-        kind,
-        id: parse_id(id, object_name(kind)).gql()?,
+    let what = object_name(kind);
+    Ok(match kind {
+        ObjectKind::Application => ObjectRef::Application(parse_id(id, what).gql()?),
+        ObjectKind::Runtime => ObjectRef::Runtime(parse_id(id, what).gql()?),
     })
 }
 

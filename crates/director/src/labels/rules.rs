@@ -24,22 +24,21 @@ pub const MAX_LABEL_VALUE_BYTES: usize = 16 * 1024;
 
 /// Checks that an object exists in the tenant.
 async fn require_object(tx: &mut dyn Tx, tenant: TenantId, object: ObjectRef) -> Result<()> {
-    let exists = match object.kind {
-        ObjectKind::Application => tx
-            .application(tenant, object.id)
+    let exists = match object {
+        ObjectRef::Application(id) => tx
+            .application(tenant, id)
             .await
             .map_err(internal)?
             .is_some(),
-        ObjectKind::Runtime => tx
-            .runtime(tenant, object.id)
-            .await
-            .map_err(internal)?
-            .is_some(),
+        ObjectRef::Runtime(id) => tx.runtime(tenant, id).await.map_err(internal)?.is_some(),
     };
     if exists {
         Ok(())
     } else {
-        Err(DomainError::not_found(object_name(object.kind), object.id))
+        Err(DomainError::not_found(
+            object_name(object.kind()),
+            object.id(),
+        ))
     }
 }
 
@@ -167,7 +166,9 @@ pub async fn put_labels<'a>(
     tx.set_labels(tenant, object, &wellformed)
         .await
         .map_err(|e| match e {
-            StoreError::ForeignKey => DomainError::not_found(object_name(object.kind), object.id),
+            StoreError::ForeignKey => {
+                DomainError::not_found(object_name(object.kind()), object.id())
+            }
             other => internal(other),
         })
 }
@@ -209,23 +210,22 @@ impl Watched {
             all.extend(value.map(scenarios_in).unwrap_or_default());
             all
         };
-        Ok(match object.kind {
-            ObjectKind::Runtime if key == SCENARIOS_KEY || key == EVENT_SERVICE_URL_KEY => {
-                let facts = notify::runtime_facts(tx, tenant, object.id).await?;
+        Ok(match object {
+            ObjectRef::Runtime(runtime) if key == SCENARIOS_KEY || key == EVENT_SERVICE_URL_KEY => {
+                let facts = notify::runtime_facts(tx, tenant, runtime).await?;
                 if key == SCENARIOS_KEY {
                     let before = facts
                         .as_ref()
                         .map(|f| f.scenarios.clone())
                         .unwrap_or_default();
-                    notify::settle_for_runtime(tx, tenant, object.id, &changing(&before), false)
+                    notify::settle_for_runtime(tx, tenant, runtime, &changing(&before), false)
                         .await?;
                 }
                 Watched::Runtime(facts)
             }
-            ObjectKind::Application if key == SCENARIOS_KEY => {
-                let before = notify::app_scenarios(tx, tenant, object.id).await?;
-                notify::settle_for_application(tx, tenant, object.id, Some(&changing(&before)))
-                    .await?;
+            ObjectRef::Application(app) if key == SCENARIOS_KEY => {
+                let before = notify::app_scenarios(tx, tenant, app).await?;
+                notify::settle_for_application(tx, tenant, app, Some(&changing(&before))).await?;
                 Watched::AppScenarios(before)
             }
             _ => Watched::Nothing,
@@ -233,16 +233,16 @@ impl Watched {
     }
 
     async fn after(self, tx: &mut dyn Tx, tenant: TenantId, object: ObjectRef) -> Result<()> {
-        match self {
-            Watched::Nothing => Ok(()),
-            Watched::Runtime(before) => {
-                let after = notify::runtime_facts(tx, tenant, object.id).await?;
-                notify::runtime_changed(tx, tenant, object.id, before, after).await
+        match (self, object) {
+            (Watched::Runtime(before), ObjectRef::Runtime(runtime)) => {
+                let after = notify::runtime_facts(tx, tenant, runtime).await?;
+                notify::runtime_changed(tx, tenant, runtime, before, after).await
             }
-            Watched::AppScenarios(before) => {
-                let after = notify::app_scenarios(tx, tenant, object.id).await?;
-                notify::app_scenarios_changed(tx, tenant, object.id, &before, &after).await
+            (Watched::AppScenarios(before), ObjectRef::Application(app)) => {
+                let after = notify::app_scenarios(tx, tenant, app).await?;
+                notify::app_scenarios_changed(tx, tenant, app, &before, &after).await
             }
+            _ => Ok(()),
         }
     }
 }
@@ -255,7 +255,7 @@ pub async fn delete_label(
     key: &str,
 ) -> Result<Value> {
     require_object(tx, tenant, object).await?;
-    if object.kind == ObjectKind::Application && key == SCENARIOS_KEY {
+    if object.kind() == ObjectKind::Application && key == SCENARIOS_KEY {
         return Err(DomainError::Invalid(
             "scenarios label can not be deleted from application".to_owned(),
         ));
@@ -268,8 +268,8 @@ pub async fn delete_label(
         .ok_or_else(|| {
             DomainError::NotFound(format!(
                 "label with key \"{key}\" does not exist on {} with ID \"{}\"",
-                object_name(object.kind),
-                object.id
+                object_name(object.kind()),
+                object.id()
             ))
         })?;
     before.after(tx, tenant, object).await?;
@@ -360,8 +360,8 @@ pub async fn update_label_definition(
             compiled.check(&value).map_err(|e| {
                 DomainError::Invalid(format!(
                     "label with key \"{key}\" is not valid against new schema for {} with ID \"{}\": {e}",
-                    object.kind.as_str(),
-                    object.id
+                    object.kind().as_str(),
+                    object.id()
                 ))
             })?;
         }

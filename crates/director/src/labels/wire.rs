@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, SimpleObject};
 use serde_json::Value;
-use sextant_domain::{self as domain, ObjectKind};
+use sextant_domain::{self as domain, ObjectKind, ObjectRef, TypedUuid};
 use sextant_store::Tx;
 use uuid::Uuid;
 
@@ -19,15 +19,15 @@ use crate::scalars::{Any, JsonSchema, Labels};
 pub type Preloaded = Option<Arc<BTreeMap<String, Value>>>;
 
 /// The labels of objects, grouped per object.
-pub type LabelsById = HashMap<Uuid, BTreeMap<String, Value>>;
+pub type LabelsById<K> = HashMap<K, BTreeMap<String, Value>>;
 
 /// Loads the labels of a page's objects in one statement, if the query asks for them.
-pub async fn page_labels(
+pub async fn page_labels<K: TypedUuid + Eq + std::hash::Hash>(
     ctx: &Context<'_>,
     tx: &mut dyn Tx,
     kind: ObjectKind,
-    ids: Vec<Uuid>,
-) -> GqlResult<Option<LabelsById>> {
+    ids: Vec<K>,
+) -> GqlResult<Option<LabelsById<K>>> {
     let data = ctx.look_ahead().field("data");
     let wanted = data.field("labels").exists()
         || (kind == ObjectKind::Runtime && data.field("eventingConfiguration").exists());
@@ -35,9 +35,13 @@ pub async fn page_labels(
         return Ok(None);
     }
     let tenant = consumer(ctx)?.tenant;
+    let ids: Vec<Uuid> = ids.into_iter().map(Into::into).collect();
     let mut grouped = LabelsById::new();
     for (id, key, value) in tx.labels(tenant, kind, &ids).await.gql()? {
-        grouped.entry(id).or_default().insert(key, value);
+        grouped
+            .entry(K::from_untyped(id))
+            .or_default()
+            .insert(key, value);
     }
     Ok(Some(grouped))
 }
@@ -45,8 +49,7 @@ pub async fn page_labels(
 /// An object's labels (those with `key`, if given): the preloaded ones, else read.
 pub async fn resolve_labels(
     ctx: &Context<'_>,
-    kind: ObjectKind,
-    id: Uuid,
+    object: ObjectRef,
     preloaded: &Preloaded,
     key: Option<String>,
 ) -> GqlResult<Option<Labels>> {
@@ -55,7 +58,7 @@ pub async fn resolve_labels(
         None => {
             let tenant = consumer(ctx)?.tenant;
             let mut tx = store(ctx)?.read().await.gql()?;
-            tx.labels(tenant, kind, &[id])
+            tx.labels(tenant, object.kind(), &[object.id()])
                 .await
                 .gql()?
                 .into_iter()

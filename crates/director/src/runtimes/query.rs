@@ -30,7 +30,7 @@ impl RuntimeQuery {
         let filters = filters(filter).gql()?;
         let request = page(first, after)?;
         let mut tx = store(ctx)?.read().await.gql()?;
-        let result = match Reach::of(consumer(ctx)?).gql()? {
+        let result = match Reach::of(consumer(ctx)?) {
             Reach::Tenant => tx.runtimes(tenant, &filters, &request).await.gql()?,
             Reach::Runtime(own) => tx
                 .runtimes_among(tenant, &[own], &filters, &request)
@@ -49,7 +49,7 @@ impl RuntimeQuery {
         let Some(id) = query_id(&id) else {
             return Ok(None);
         };
-        if !confine::can_read_runtime(Reach::of(consumer(ctx)?).gql()?, id) {
+        if !confine::can_read_runtime(Reach::of(consumer(ctx)?), id) {
             return Ok(None);
         }
         let mut tx = store(ctx)?.read().await.gql()?;

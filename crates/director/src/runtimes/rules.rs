@@ -5,11 +5,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use sextant_domain::{
-    DomainError, ObjectKind, ObjectRef, Runtime, RuntimeStatusCondition, TenantId,
-};
-use sextant_store::{CertificatesOf, OwnerKind, StoreError, Tx};
-use uuid::Uuid;
+use sextant_domain::{DomainError, ObjectRef, Runtime, RuntimeStatusCondition, TenantId};
+use sextant_domain::{RuntimeId, SystemAuthOwner};
+use sextant_store::{CertificatesOf, StoreError, Tx};
 
 use crate::clock::now_micros;
 use crate::error::internal;
@@ -44,7 +42,7 @@ pub const MAX_STATUS_MESSAGE: usize = 1024;
 pub async fn set_runtime_status(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: RuntimeId,
     condition: RuntimeStatusCondition,
     message: Option<String>,
 ) -> Result<Runtime> {
@@ -61,10 +59,7 @@ pub async fn set_runtime_status(
         .await
         .map_err(internal)?
         .ok_or_else(|| DomainError::not_found("runtime", id))?;
-    let object = ObjectRef {
-        kind: ObjectKind::Runtime,
-        id,
-    };
+    let object = ObjectRef::Runtime(id);
     let before = notify::RuntimeFacts::of(&runtime, &labels_of(tx, tenant, object).await?);
     runtime.status_condition = condition;
     runtime.status_timestamp = now_micros();
@@ -86,7 +81,7 @@ pub async fn register_runtime(
     input: RuntimeInput,
 ) -> Result<Runtime> {
     ensure_scenarios_definition(tx, tenant).await?;
-    let id = Uuid::new_v4();
+    let id = RuntimeId::new_v4();
     notify::settle_for_runtime(tx, tenant, id, &scenarios_of(&input.labels), false).await?;
     let now = now_micros();
     let runtime = Runtime {
@@ -102,10 +97,7 @@ pub async fn register_runtime(
     tx.insert_runtime(&runtime)
         .await
         .map_err(runtime_not_unique(&runtime.name))?;
-    let object = ObjectRef {
-        kind: ObjectKind::Runtime,
-        id: runtime.id,
-    };
+    let object = ObjectRef::Runtime(runtime.id);
     put_labels(
         tx,
         tenant,
@@ -125,7 +117,7 @@ pub async fn register_runtime(
 pub async fn update_runtime(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: RuntimeId,
     input: RuntimeInput,
 ) -> Result<Runtime> {
     let before = notify::runtime_facts(tx, tenant, id).await?;
@@ -142,10 +134,7 @@ pub async fn update_runtime(
     tx.update_runtime(&runtime)
         .await
         .map_err(runtime_not_unique(&runtime.name))?;
-    let object = ObjectRef {
-        kind: ObjectKind::Runtime,
-        id,
-    };
+    let object = ObjectRef::Runtime(id);
     tx.delete_all_labels(tenant, object)
         .await
         .map_err(internal)?;
@@ -168,25 +157,17 @@ pub async fn update_runtime(
 pub async fn unregister_runtime(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: RuntimeId,
 ) -> Result<(Runtime, BTreeMap<String, Value>)> {
     let runtime = tx
         .runtime(tenant, id)
         .await
         .map_err(internal)?
         .ok_or_else(|| DomainError::not_found("runtime", id))?;
-    let labels = labels_of(
-        tx,
-        tenant,
-        ObjectRef {
-            kind: ObjectKind::Runtime,
-            id,
-        },
-    )
-    .await?;
+    let labels = labels_of(tx, tenant, ObjectRef::Runtime(id)).await?;
     tx.revoke_certificates_of(
         tenant,
-        CertificatesOf::Owner(OwnerKind::Runtime, id),
+        CertificatesOf::Owner(SystemAuthOwner::Runtime(id)),
         now_micros(),
     )
     .await

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use serde_json::Value;
 use sextant_domain::label::EVENT_SERVICE_URL_KEY;
-use sextant_domain::{self as domain, ObjectKind, Page, PageRequest};
-use sextant_store::OwnerKind;
+use sextant_domain::{self as domain, ObjectRef, Page, PageRequest, SystemAuthOwner};
 
 use crate::catalog::eventing::wire::RuntimeEventingConfiguration;
 use crate::confine;
@@ -93,8 +92,7 @@ impl Runtime {
     async fn labels(&self, ctx: &Context<'_>, key: Option<String>) -> GqlResult<Option<Labels>> {
         resolve_labels(
             ctx,
-            ObjectKind::Runtime,
-            self.runtime.id,
+            ObjectRef::Runtime(self.runtime.id),
             &self.preloaded,
             key,
         )
@@ -118,7 +116,7 @@ impl Runtime {
         if !confine::can_read_runtime(reach, self.runtime.id) {
             return Ok(Vec::new());
         }
-        auths_of(ctx, OwnerKind::Runtime, self.runtime.id).await
+        auths_of(ctx, SystemAuthOwner::Runtime(self.runtime.id)).await
     }
     /// The runtime's eventing URL: its `runtime/event_service_url` label, else "".
     async fn eventing_configuration(
@@ -128,8 +126,7 @@ impl Runtime {
         let key = EVENT_SERVICE_URL_KEY;
         let labels = resolve_labels(
             ctx,
-            ObjectKind::Runtime,
-            self.runtime.id,
+            ObjectRef::Runtime(self.runtime.id),
             &self.preloaded,
             Some(key.to_owned()),
         )
@@ -155,7 +152,7 @@ impl RuntimePage {
     pub fn new(
         page: Page<domain::Runtime>,
         request: &PageRequest,
-        mut labels: Option<LabelsById>,
+        mut labels: Option<LabelsById<domain::RuntimeId>>,
     ) -> Self {
         let page_info = page_info(&page, request, |r| r.id);
         RuntimePage {

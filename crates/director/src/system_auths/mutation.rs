@@ -190,7 +190,7 @@ impl SystemAuthMutation {
                     return Err(DomainError::not_found("application", app));
                 }
                 confine::writable_app(tx, tenant, reach, app).await?;
-                revoke_all(tx, tenant, OwnerKind::Application, app).await
+                revoke_all(tx, tenant, SystemAuthOwner::Application(app)).await
             })
         })
         .await
@@ -218,7 +218,7 @@ impl SystemAuthMutation {
                 {
                     return Err(DomainError::not_found("runtime", runtime));
                 }
-                revoke_all(tx, tenant, OwnerKind::Runtime, runtime).await
+                revoke_all(tx, tenant, SystemAuthOwner::Runtime(runtime)).await
             })
         })
         .await

@@ -5,8 +5,8 @@ use sextant_domain::{
     DomainError, OneTimeToken, OneTimeTokenKind, SystemAuth as DomainSystemAuth, SystemAuthOwner,
     TenantId,
 };
+use sextant_domain::{RuntimeId, SystemAuthId};
 use sextant_store::{CertificatesOf, OwnerKind, Tx};
-use uuid::Uuid;
 
 use crate::clock::now_micros;
 use crate::confine::{self, Reach};
@@ -23,7 +23,7 @@ pub async fn create(
     hash: Vec<u8>,
 ) -> Result<DomainSystemAuth> {
     let auth = DomainSystemAuth {
-        id: Uuid::new_v4(),
+        id: SystemAuthId::new_v4(),
         tenant,
         owner,
         secret_hash: Some(hash),
@@ -39,7 +39,7 @@ pub async fn for_deletion(
     tx: &mut dyn Tx,
     tenant: TenantId,
     reach: Reach,
-    id: Uuid,
+    id: SystemAuthId,
     expected: OwnerKind,
 ) -> Result<DomainSystemAuth> {
     let missing = || DomainError::not_found("system auth", id);
@@ -72,12 +72,7 @@ pub async fn for_deletion(
     if !reachable {
         return Err(missing());
     }
-    let kind = match auth.owner {
-        SystemAuthOwner::Application(_) => OwnerKind::Application,
-        SystemAuthOwner::Runtime(_) => OwnerKind::Runtime,
-        SystemAuthOwner::IntegrationSystem(_) => OwnerKind::IntegrationSystem,
-    };
-    if kind != expected {
+    if OwnerKind::of(auth.owner) != expected {
         return Err(DomainError::Invalid(format!(
             "system auth with ID \"{id}\" belongs to {} {}, not to {}",
             article(auth.owner.kind_name()),
@@ -116,7 +111,7 @@ pub async fn pairing_token(
     ttl: std::time::Duration,
 ) -> Result<()> {
     let auth = DomainSystemAuth {
-        id: Uuid::new_v4(),
+        id: SystemAuthId::new_v4(),
         tenant: Some(tenant),
         owner,
         secret_hash: None,
@@ -148,15 +143,14 @@ pub fn new_token() -> Result<(String, Vec<u8>)> {
 pub async fn revoke_all(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    kind: OwnerKind,
-    owner: Uuid,
+    owner: SystemAuthOwner,
 ) -> Result<RevokedCredentials> {
     let certificates = tx
-        .revoke_certificates_of(tenant, CertificatesOf::Owner(kind, owner), now_micros())
+        .revoke_certificates_of(tenant, CertificatesOf::Owner(owner), now_micros())
         .await
         .map_err(internal)?;
     let system_auths = tx
-        .delete_system_auths_of(tenant, kind, owner)
+        .delete_system_auths_of(tenant, owner)
         .await
         .map_err(internal)?;
     Ok(RevokedCredentials {
@@ -170,7 +164,7 @@ pub async fn revoke_all(
 pub async fn runtime_pairing_token(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    runtime: Uuid,
+    runtime: RuntimeId,
     ttl: std::time::Duration,
 ) -> Result<String> {
     if tx

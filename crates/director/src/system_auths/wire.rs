@@ -1,9 +1,7 @@
 //! System auths, one-time tokens and revoked credentials as answered.
 
 use async_graphql::{Context, ID, SimpleObject};
-use sextant_domain::{Credential, SystemAuth as DomainSystemAuth};
-use sextant_store::OwnerKind;
-use uuid::Uuid;
+use sextant_domain::{Credential, SystemAuth as DomainSystemAuth, SystemAuthId, SystemAuthOwner};
 
 use crate::catalog::credentials::wire::Auth;
 use crate::context::{loader, settings};
@@ -33,7 +31,7 @@ impl SystemAuth {
 
 /// OAuth2 client credentials as answered: the client id, the secret (empty once it was
 /// shown) and the token URL.
-pub fn oauth_auth(client_id: Uuid, secret: String, token_url: &str) -> Auth {
+pub fn oauth_auth(client_id: SystemAuthId, secret: String, token_url: &str) -> Auth {
     sextant_domain::Auth {
         credential: Credential::OAuth {
             client_id: client_id.to_string(),
@@ -53,14 +51,10 @@ pub fn token_url<'a>(ctx: &Context<'a>) -> GqlResult<&'a str> {
 }
 
 /// The system auths of one owner (batched per query level).
-pub async fn auths_of(
-    ctx: &Context<'_>,
-    kind: OwnerKind,
-    owner: Uuid,
-) -> GqlResult<Vec<SystemAuth>> {
+pub async fn auths_of(ctx: &Context<'_>, owner: SystemAuthOwner) -> GqlResult<Vec<SystemAuth>> {
     let url = token_url(ctx)?;
     let list = loader(ctx)?
-        .load_one(SystemAuthsKey { kind, owner })
+        .load_one(SystemAuthsKey(owner))
         .await
         .map_err(load_error)?
         .unwrap_or_default();

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use async_graphql::InputObject;
+use sextant_domain::TemplateId;
 use sextant_domain::validate::{self, LONG_STRING, SHORT_STRING};
 use sextant_domain::{
     ApplicationTemplate, DomainError, FieldError, FieldErrors, Placeholder, TenantId,
@@ -80,7 +81,7 @@ impl ApplicationTemplateInput {
         }
         typed("ApplicationTemplateInput", errors.finish())?;
         Ok(ApplicationTemplate {
-            id: Uuid::nil(),
+            id: TemplateId::from_untyped(Uuid::nil()),
             tenant: match self.access_level {
                 ApplicationTemplateAccessLevel::Global => None,
                 ApplicationTemplateAccessLevel::Tenant => Some(tenant),

@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
+use sextant_domain::TemplateId;
 use sextant_domain::{ApplicationTemplate, Consumer, DomainError, Placeholder, Scope, TenantId};
 use sextant_store::{StoreError, Tx};
-use uuid::Uuid;
 
 use crate::error::internal;
 
@@ -36,7 +36,7 @@ pub async fn create_application_template(
     if template.tenant.is_none() {
         operator(caller)?;
     }
-    template.id = Uuid::new_v4();
+    template.id = TemplateId::new_v4();
     tx.insert_application_template(&template)
         .await
         .map_err(template_not_unique(&template.name))?;
@@ -48,7 +48,7 @@ pub async fn create_application_template(
 async fn writable_template(
     tx: &mut dyn Tx,
     caller: &Consumer,
-    id: Uuid,
+    id: TemplateId,
 ) -> Result<ApplicationTemplate> {
     let current = tx
         .application_template(caller.tenant, id)
@@ -87,7 +87,7 @@ pub async fn update_application_template(
 pub async fn delete_application_template(
     tx: &mut dyn Tx,
     caller: &Consumer,
-    id: Uuid,
+    id: TemplateId,
 ) -> Result<ApplicationTemplate> {
     let template = writable_template(tx, caller, id).await?;
     tx.delete_application_template(id).await.map_err(internal)?;

@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sextant_director::service::{self, RuntimeInput};
 use sextant_domain::provisioning::{Operation, OperationKind, OperationState, ProvisionedRuntime};
-use sextant_domain::{DomainError, Runtime, RuntimeStatusCondition, TenantId};
+use sextant_domain::{
+    DomainError, OperationId, Runtime, RuntimeId, RuntimeStatusCondition, TenantId,
+};
 use sextant_store::{Store, StoreError, Tx};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
@@ -95,7 +97,7 @@ struct Inner {
     /// This process's identity as a lease holder.
     owner: Uuid,
     /// Operations running in this process.
-    running: Mutex<HashSet<Uuid>>,
+    running: Mutex<HashSet<OperationId>>,
     shutdown: CancellationToken,
 }
 
@@ -109,7 +111,7 @@ fn internal(e: StoreError) -> DomainError {
     DomainError::Internal(Box::new(e))
 }
 
-fn in_progress(runtime: Uuid) -> DomainError {
+fn in_progress(runtime: RuntimeId) -> DomainError {
     DomainError::InUse(format!(
         "cannot start new operation for {runtime} Runtime while previous one is in progress"
     ))
@@ -194,14 +196,14 @@ impl Provisioner {
 
     fn new_operation(
         tenant: TenantId,
-        runtime_id: Uuid,
+        runtime_id: RuntimeId,
         kind: OperationKind,
         stage: &str,
         message: &str,
         input: Value,
     ) -> Operation {
         Operation {
-            id: Uuid::new_v4(),
+            id: OperationId::new_v4(),
             tenant,
             runtime_id,
             kind,
@@ -229,7 +231,7 @@ impl Provisioner {
     pub async fn provision(
         &self,
         tenant: TenantId,
-        id: Option<Uuid>,
+        id: Option<RuntimeId>,
         runtime: Option<RuntimeInput>,
         provider_input: Value,
         extra: serde_json::Map<String, Value>,
@@ -309,7 +311,7 @@ impl Provisioner {
     async fn provisioned_idle(
         tx: &mut dyn Tx,
         tenant: TenantId,
-        id: Uuid,
+        id: RuntimeId,
     ) -> Result<ProvisionedRuntime, DomainError> {
         let provisioned = tx
             .provisioned_runtime(tenant, id)
@@ -330,7 +332,11 @@ impl Provisioner {
 
     /// `deprovisionRuntime`: unregisters the runtime (revoking its certificates), then the
     /// provider removes it.
-    pub async fn deprovision(&self, tenant: TenantId, id: Uuid) -> Result<Operation, DomainError> {
+    pub async fn deprovision(
+        &self,
+        tenant: TenantId,
+        id: RuntimeId,
+    ) -> Result<Operation, DomainError> {
         let mut tx = self.inner.store.write().await.map_err(internal)?;
         Self::provisioned_idle(&mut *tx, tenant, id).await?;
         let op = Self::new_operation(
@@ -352,7 +358,7 @@ impl Provisioner {
     pub async fn upgrade(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: RuntimeId,
         provider_input: Value,
         extra: serde_json::Map<String, Value>,
     ) -> Result<Operation, DomainError> {
@@ -382,7 +388,11 @@ impl Provisioner {
 
     /// `reconnectRuntimeAgent`: the runtime's certificates are revoked and its agent pairs
     /// again with a new token.
-    pub async fn reconnect(&self, tenant: TenantId, id: Uuid) -> Result<Operation, DomainError> {
+    pub async fn reconnect(
+        &self,
+        tenant: TenantId,
+        id: RuntimeId,
+    ) -> Result<Operation, DomainError> {
         let mut tx = self.inner.store.write().await.map_err(internal)?;
         Self::provisioned_idle(&mut *tx, tenant, id).await?;
         let op = Self::new_operation(
@@ -401,7 +411,7 @@ impl Provisioner {
 
     /// `cleanupRuntimeData` (Compass 2019): removes the Provisioner's finished records of a
     /// runtime that no longer exists in the Director; the runtime itself is not touched.
-    pub async fn cleanup(&self, tenant: TenantId, id: Uuid) -> Result<String, DomainError> {
+    pub async fn cleanup(&self, tenant: TenantId, id: RuntimeId) -> Result<String, DomainError> {
         let mut tx = self.inner.store.write().await.map_err(internal)?;
         if let Some(op) = tx.last_operation(tenant, id).await.map_err(internal)?
             && op.state == OperationState::InProgress
@@ -436,7 +446,7 @@ impl Provisioner {
     pub async fn operation(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: OperationId,
     ) -> Result<Option<Operation>, DomainError> {
         let mut tx = self.inner.store.read().await.map_err(internal)?;
         tx.operation(tenant, id).await.map_err(internal)
@@ -446,7 +456,7 @@ impl Provisioner {
     pub async fn runtime_status(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: RuntimeId,
     ) -> Result<Option<RuntimeStatusView>, DomainError> {
         let (last, provisioned, runtime) = {
             let mut tx = self.inner.store.read().await.map_err(internal)?;

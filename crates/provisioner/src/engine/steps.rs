@@ -6,7 +6,7 @@ use std::time::Duration;
 use sextant_director::service;
 use sextant_domain::provisioning::{Operation, OperationKind, OperationState, ProvisionedRuntime};
 use sextant_domain::{DomainError, RuntimeStatusCondition};
-use sextant_store::{CertificatesOf, OwnerKind, StoreError};
+use sextant_store::{CertificatesOf, StoreError};
 
 use super::{CONNECT, FINISHED, Provisioner, REMOVE, UNREGISTER, UPGRADE, WAIT, now};
 use crate::provider::{AgentHealth, Bootstrap, ProviderError};
@@ -145,7 +145,7 @@ impl Provisioner {
             if op.kind == OperationKind::ReconnectRuntime {
                 tx.revoke_certificates_of(
                     op.tenant,
-                    CertificatesOf::Owner(OwnerKind::Runtime, op.runtime_id),
+                    CertificatesOf::Owner(sextant_domain::SystemAuthOwner::Runtime(op.runtime_id)),
                     now(),
                 )
                 .await

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sextant_domain::ApplicationId;
 use sextant_domain::TenantId;
 
 use crate::helpers::{Backend, TestApp};
@@ -49,7 +50,7 @@ async fn told(app: &TestApp, apps: &[String], runtime: &str) -> BTreeMap<String,
     for id in apps {
         let app_id: uuid::Uuid = id.parse().unwrap();
         let webhook = tx
-            .webhooks(TenantId::DEFAULT, &[app_id])
+            .webhooks(TenantId::DEFAULT, &[ApplicationId::from_untyped(app_id)])
             .await
             .unwrap()
             .into_iter()

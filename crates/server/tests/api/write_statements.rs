@@ -3,6 +3,7 @@
 //! runtime as when it concerns 200, and the events are queued all the same.
 
 use serde_json::{Value, json};
+use sextant_domain::WebhookId;
 
 use crate::helpers::{Backend, TestApp, api_input};
 use crate::on_both_backends;
@@ -84,28 +85,32 @@ async fn deliveries(app: &TestApp, app_id: &str) -> Vec<(String, String, Value)>
         .parse()
         .unwrap();
     let mut tx = app.server().store.read().await.unwrap();
-    tx.deliveries_of_webhook(sextant_domain::TenantId::DEFAULT, webhook, 100_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| {
-            let body: Value = serde_json::from_str(&d.body).unwrap();
-            // The body as `WebhookEvent::body` writes it (serde_json's canonical text).
-            assert_eq!(body.to_string(), d.body);
-            assert_eq!(body["id"], d.event_id.to_string());
-            assert_eq!(body["type"], d.event_type.as_str());
-            assert_eq!(body["applicationID"], app_id);
-            assert_eq!(
-                body["tenant"],
-                sextant_domain::TenantId::DEFAULT.0.to_string()
-            );
-            (
-                d.event_type.as_str().to_owned(),
-                body["runtimeID"].as_str().unwrap().to_owned(),
-                body["apiDefinitionID"].clone(),
-            )
-        })
-        .collect()
+    tx.deliveries_of_webhook(
+        sextant_domain::TenantId::DEFAULT,
+        WebhookId::from_untyped(webhook),
+        100_000,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|d| {
+        let body: Value = serde_json::from_str(&d.body).unwrap();
+        // The body as `WebhookEvent::body` writes it (serde_json's canonical text).
+        assert_eq!(body.to_string(), d.body);
+        assert_eq!(body["id"], d.event_id.to_string());
+        assert_eq!(body["type"], d.event_type.as_str());
+        assert_eq!(body["applicationID"], app_id);
+        assert_eq!(
+            body["tenant"],
+            sextant_domain::TenantId::DEFAULT.0.to_string()
+        );
+        (
+            d.event_type.as_str().to_owned(),
+            body["runtimeID"].as_str().unwrap().to_owned(),
+            body["apiDefinitionID"].clone(),
+        )
+    })
+    .collect()
 }
 
 /// How many deliveries of `kind` about `runtime` the webhook of `app_id` has.

@@ -1,8 +1,9 @@
 //! The applications of a tenant: their rows, and lists of them filtered by labels.
 
 use sextant_domain::label::LabelFilter;
-use sextant_domain::{Application, Page, PageRequest, TenantId};
-use uuid::Uuid;
+use sextant_domain::{
+    Application, ApplicationId, IntegrationSystemId, Page, PageRequest, TenantId,
+};
 
 use crate::error::StoreError;
 
@@ -15,9 +16,13 @@ pub trait ApplicationsTx: Send {
     async fn application(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: ApplicationId,
     ) -> Result<Option<Application>, StoreError>;
-    async fn delete_application(&mut self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
+    async fn delete_application(
+        &mut self,
+        tenant: TenantId,
+        id: ApplicationId,
+    ) -> Result<bool, StoreError>;
     async fn applications(
         &mut self,
         tenant: TenantId,
@@ -28,7 +33,7 @@ pub trait ApplicationsTx: Send {
     async fn applications_among(
         &mut self,
         tenant: TenantId,
-        among: &[Uuid],
+        among: &[ApplicationId],
         filters: &[LabelFilter],
         page: &PageRequest,
     ) -> Result<Page<Application>, StoreError>;
@@ -36,12 +41,12 @@ pub trait ApplicationsTx: Send {
     async fn application_ids_of_integration_system(
         &mut self,
         tenant: TenantId,
-        integration_system: Uuid,
-    ) -> Result<Vec<Uuid>, StoreError>;
+        integration_system: IntegrationSystemId,
+    ) -> Result<Vec<ApplicationId>, StoreError>;
     /// How many applications (in any tenant) name this integration system.
     async fn count_applications_of_integration_system(
         &mut self,
-        integration_system: Uuid,
+        integration_system: IntegrationSystemId,
     ) -> Result<i64, StoreError>;
 }
 
@@ -81,13 +86,15 @@ macro_rules! applications_tx {
             ) -> Result<Application, StoreError> {
                 let condition: String = row.try_get(7)?;
                 Ok(Application {
-                    id: row.try_get(0)?,
+                    id: ApplicationId::from_untyped(row.try_get(0)?),
                     tenant: TenantId(row.try_get(1)?),
                     name: row.try_get(2)?,
                     provider_name: row.try_get(3)?,
                     description: row.try_get(4)?,
                     health_check_url: row.try_get(5)?,
-                    integration_system_id: row.try_get(6)?,
+                    integration_system_id: row
+                        .try_get::<Option<Uuid>, _>(6)?
+                        .map(IntegrationSystemId::from_untyped),
                     status_condition: ApplicationStatusCondition::parse(&condition).ok_or_else(
                         || StoreError::Corrupt(format!("application status {condition:?}")),
                     )?,
@@ -106,13 +113,13 @@ macro_rules! applications_tx {
                      health_check_url, integration_system_id, status_condition, status_timestamp, \
                      created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
-                .bind(app.id)
+                .bind(app.id.into_untyped())
                 .bind(app.tenant.0)
                 .bind(&app.name)
                 .bind(&app.provider_name)
                 .bind(&app.description)
                 .bind(&app.health_check_url)
-                .bind(app.integration_system_id)
+                .bind(app.integration_system_id.map(IntegrationSystemId::into_untyped))
                 .bind(app.status_condition.as_str())
                 .bind(to_micros(app.status_timestamp))
                 .bind(to_micros(app.created_at))
@@ -129,12 +136,12 @@ macro_rules! applications_tx {
                      status_timestamp = $9 WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(app.tenant.0)
-                .bind(app.id)
+                .bind(app.id.into_untyped())
                 .bind(&app.name)
                 .bind(&app.provider_name)
                 .bind(&app.description)
                 .bind(&app.health_check_url)
-                .bind(app.integration_system_id)
+                .bind(app.integration_system_id.map(IntegrationSystemId::into_untyped))
                 .bind(app.status_condition.as_str())
                 .bind(to_micros(app.status_timestamp))
                 .execute(self.conn())
@@ -145,7 +152,7 @@ macro_rules! applications_tx {
             async fn application(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: ApplicationId,
             ) -> Result<Option<Application>, StoreError> {
                 self.counter().inc();
                 let row = sqlx::query(
@@ -154,7 +161,7 @@ macro_rules! applications_tx {
                      FROM applications WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(tenant.0)
-                .bind(id)
+                .bind(id.into_untyped())
                 .fetch_optional(self.conn())
                 .await?;
                 row.as_ref().map(Self::application_from_row).transpose()
@@ -163,12 +170,12 @@ macro_rules! applications_tx {
             async fn delete_application(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: ApplicationId,
             ) -> Result<bool, StoreError> {
                 self.counter().inc();
                 let done = sqlx::query("DELETE FROM applications WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant.0)
-                    .bind(id)
+                    .bind(id.into_untyped())
                     .execute(self.conn())
                     .await?;
                 Ok(done.rows_affected() == 1)
@@ -189,41 +196,44 @@ macro_rules! applications_tx {
             async fn applications_among(
                 &mut self,
                 tenant: TenantId,
-                among: &[Uuid],
+                among: &[ApplicationId],
                 filters: &[LabelFilter],
                 page: &PageRequest,
             ) -> Result<Page<Application>, StoreError> {
                 let mut resolved = self
                     .resolve_filters(tenant, ObjectKind::Application, filters)
                     .await?;
-                resolved.push(ResolvedFilter::Ids(among.to_vec()));
+                resolved.push(ResolvedFilter::Ids(
+                    among.iter().map(|id| id.into_untyped()).collect(),
+                ));
                 self.applications_resolved(tenant, resolved, page).await
             }
 
             async fn application_ids_of_integration_system(
                 &mut self,
                 tenant: TenantId,
-                integration_system: Uuid,
-            ) -> Result<Vec<Uuid>, StoreError> {
+                integration_system: IntegrationSystemId,
+            ) -> Result<Vec<ApplicationId>, StoreError> {
                 self.counter().inc();
-                Ok(sqlx::query_scalar(
+                let ids: Vec<Uuid> = sqlx::query_scalar(
                     "SELECT id FROM applications WHERE tenant_id = $1 AND integration_system_id = $2",
                 )
                 .bind(tenant.0)
-                .bind(integration_system)
+                .bind(integration_system.into_untyped())
                 .fetch_all(self.conn())
-                .await?)
+                .await?;
+                Ok(ids.into_iter().map(ApplicationId::from_untyped).collect())
             }
 
             async fn count_applications_of_integration_system(
                 &mut self,
-                integration_system: Uuid,
+                integration_system: IntegrationSystemId,
             ) -> Result<i64, StoreError> {
                 self.counter().inc();
                 let count: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM applications WHERE integration_system_id = $1",
                 )
-                .bind(integration_system)
+                .bind(integration_system.into_untyped())
                 .fetch_one(self.conn())
                 .await?;
                 Ok(count)

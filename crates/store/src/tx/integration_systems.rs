@@ -1,7 +1,6 @@
 //! Integration systems: owned by a tenant, acting in the tenants that granted them access.
 
-use sextant_domain::{IntegrationSystem, Page, PageRequest, TenantId};
-use uuid::Uuid;
+use sextant_domain::{IntegrationSystem, IntegrationSystemId, Page, PageRequest, TenantId};
 
 use crate::error::StoreError;
 
@@ -20,16 +19,19 @@ pub trait IntegrationSystemsTx: Send {
     /// A system by id, whoever owns it: only for rules that then check the tenant.
     async fn integration_system(
         &mut self,
-        id: Uuid,
+        id: IntegrationSystemId,
     ) -> Result<Option<IntegrationSystem>, StoreError>;
     /// A system the tenant owns or granted access; `None` for any other.
     async fn visible_integration_system(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: IntegrationSystemId,
     ) -> Result<Option<IntegrationSystem>, StoreError>;
     /// Removes a system and its grants; [`StoreError::ForeignKey`] while applications name it.
-    async fn delete_integration_system(&mut self, id: Uuid) -> Result<bool, StoreError>;
+    async fn delete_integration_system(
+        &mut self,
+        id: IntegrationSystemId,
+    ) -> Result<bool, StoreError>;
     /// The systems the tenant owns or granted access.
     async fn integration_systems(
         &mut self,
@@ -41,20 +43,20 @@ pub trait IntegrationSystemsTx: Send {
     async fn grant_integration_system(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: IntegrationSystemId,
         now: time::OffsetDateTime,
     ) -> Result<bool, StoreError>;
     /// Withdraws the tenant's grant; true if there was one.
     async fn revoke_integration_system(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: IntegrationSystemId,
     ) -> Result<bool, StoreError>;
     /// Whether the tenant granted the system access (what its clients are checked against).
     async fn integration_system_granted(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: IntegrationSystemId,
     ) -> Result<bool, StoreError>;
 }
 
@@ -66,7 +68,7 @@ macro_rules! integration_systems_tx {
             ) -> Result<IntegrationSystem, StoreError> {
                 let owner: Option<Uuid> = row.try_get(3)?;
                 Ok(IntegrationSystem {
-                    id: row.try_get(0)?,
+                    id: IntegrationSystemId::from_untyped(row.try_get(0)?),
                     name: row.try_get(1)?,
                     description: row.try_get(2)?,
                     owner: TenantId(owner.ok_or_else(|| {
@@ -87,7 +89,7 @@ macro_rules! integration_systems_tx {
                     "INSERT INTO integration_systems (id, name, description, owner_tenant_id, \
                      created_at) VALUES ($1, $2, $3, $4, $5)",
                 )
-                .bind(system.id)
+                .bind(system.id.into_untyped())
                 .bind(&system.name)
                 .bind(&system.description)
                 .bind(system.owner.0)
@@ -105,7 +107,7 @@ macro_rules! integration_systems_tx {
                 let done = sqlx::query(
                     "UPDATE integration_systems SET name = $2, description = $3 WHERE id = $1",
                 )
-                .bind(system.id)
+                .bind(system.id.into_untyped())
                 .bind(&system.name)
                 .bind(&system.description)
                 .execute(self.conn())
@@ -115,14 +117,14 @@ macro_rules! integration_systems_tx {
 
             async fn integration_system(
                 &mut self,
-                id: Uuid,
+                id: IntegrationSystemId,
             ) -> Result<Option<IntegrationSystem>, StoreError> {
                 self.counter().inc();
                 let row = sqlx::query(
                     "SELECT id, name, description, owner_tenant_id FROM integration_systems \
                      WHERE id = $1",
                 )
-                .bind(id)
+                .bind(id.into_untyped())
                 .fetch_optional(self.conn())
                 .await?;
                 row.as_ref().map(Self::integration_system_from_row).transpose()
@@ -131,7 +133,7 @@ macro_rules! integration_systems_tx {
             async fn visible_integration_system(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: IntegrationSystemId,
             ) -> Result<Option<IntegrationSystem>, StoreError> {
                 self.counter().inc();
                 let row = sqlx::query(
@@ -140,17 +142,17 @@ macro_rules! integration_systems_tx {
                      integration_system_grants g WHERE g.tenant_id = $2 \
                      AND g.integration_system_id = s.id))",
                 )
-                .bind(id)
+                .bind(id.into_untyped())
                 .bind(tenant.0)
                 .fetch_optional(self.conn())
                 .await?;
                 row.as_ref().map(Self::integration_system_from_row).transpose()
             }
 
-            async fn delete_integration_system(&mut self, id: Uuid) -> Result<bool, StoreError> {
+            async fn delete_integration_system(&mut self, id: IntegrationSystemId) -> Result<bool, StoreError> {
                 self.counter().inc();
                 let done = sqlx::query("DELETE FROM integration_systems WHERE id = $1")
-                    .bind(id)
+                    .bind(id.into_untyped())
                     .execute(self.conn())
                     .await?;
                 Ok(done.rows_affected() == 1)
@@ -194,7 +196,7 @@ macro_rules! integration_systems_tx {
             async fn grant_integration_system(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: IntegrationSystemId,
                 now: time::OffsetDateTime,
             ) -> Result<bool, StoreError> {
                 self.counter().inc();
@@ -204,7 +206,7 @@ macro_rules! integration_systems_tx {
                      ON CONFLICT (tenant_id, integration_system_id) DO NOTHING",
                 )
                 .bind(tenant.0)
-                .bind(id)
+                .bind(id.into_untyped())
                 .bind(to_micros(now))
                 .execute(self.conn())
                 .await?;
@@ -214,7 +216,7 @@ macro_rules! integration_systems_tx {
             async fn revoke_integration_system(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: IntegrationSystemId,
             ) -> Result<bool, StoreError> {
                 self.counter().inc();
                 let done = sqlx::query(
@@ -222,7 +224,7 @@ macro_rules! integration_systems_tx {
                      WHERE tenant_id = $1 AND integration_system_id = $2",
                 )
                 .bind(tenant.0)
-                .bind(id)
+                .bind(id.into_untyped())
                 .execute(self.conn())
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -231,7 +233,7 @@ macro_rules! integration_systems_tx {
             async fn integration_system_granted(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: IntegrationSystemId,
             ) -> Result<bool, StoreError> {
                 self.counter().inc();
                 let row = sqlx::query(
@@ -239,7 +241,7 @@ macro_rules! integration_systems_tx {
                      WHERE tenant_id = $1 AND integration_system_id = $2",
                 )
                 .bind(tenant.0)
-                .bind(id)
+                .bind(id.into_untyped())
                 .fetch_optional(self.conn())
                 .await?;
                 Ok(row.is_some())

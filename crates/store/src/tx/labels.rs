@@ -170,14 +170,14 @@ macro_rules! labels_tx {
                 key: &str,
                 value: &Value,
             ) -> Result<(), StoreError> {
-                let (table, column) = label_table(object.kind);
+                let (table, column) = label_table(object.kind());
                 self.counter().inc();
                 sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO {table} (tenant_id, {column}, key, value) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (tenant_id, {column}, key) DO UPDATE SET value = excluded.value"
                 )))
                 .bind(tenant.0)
-                .bind(object.id)
+                .bind(object.id())
                 .bind(key)
                 .bind(Json(value))
                 .execute(self.conn())
@@ -191,14 +191,14 @@ macro_rules! labels_tx {
                 object: ObjectRef,
                 labels: &[(&str, &Value)],
             ) -> Result<(), StoreError> {
-                let (table, column) = label_table(object.kind);
+                let (table, column) = label_table(object.kind());
                 for chunk in $crate::tx::chunks::statement_chunks(labels, 4, |_| 0) {
                     let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
                         "INSERT INTO {table} (tenant_id, {column}, key, value) "
                     ));
                     qb.push_values(chunk, |mut row, (key, value)| {
                         row.push_bind(tenant.0)
-                            .push_bind(object.id)
+                            .push_bind(object.id())
                             .push_bind(*key)
                             .push_bind(Json(*value));
                     });
@@ -217,14 +217,14 @@ macro_rules! labels_tx {
                 object: ObjectRef,
                 key: &str,
             ) -> Result<Option<Value>, StoreError> {
-                let (table, column) = label_table(object.kind);
+                let (table, column) = label_table(object.kind());
                 self.counter().inc();
                 let value: Option<Json<Value>> = sqlx::query_scalar(AssertSqlSafe(format!(
                     "DELETE FROM {table} WHERE tenant_id = $1 AND {column} = $2 AND key = $3 \
                      RETURNING value"
                 )))
                 .bind(tenant.0)
-                .bind(object.id)
+                .bind(object.id())
                 .bind(key)
                 .fetch_optional(self.conn())
                 .await?;
@@ -236,13 +236,13 @@ macro_rules! labels_tx {
                 tenant: TenantId,
                 object: ObjectRef,
             ) -> Result<(), StoreError> {
-                let (table, column) = label_table(object.kind);
+                let (table, column) = label_table(object.kind());
                 self.counter().inc();
                 sqlx::query(AssertSqlSafe(format!(
                     "DELETE FROM {table} WHERE tenant_id = $1 AND {column} = $2"
                 )))
                 .bind(tenant.0)
-                .bind(object.id)
+                .bind(object.id())
                 .execute(self.conn())
                 .await?;
                 Ok(())
@@ -268,7 +268,7 @@ macro_rules! labels_tx {
                     for row in &rows {
                         let id: Uuid = row.try_get(0)?;
                         let value: Json<Value> = row.try_get(1)?;
-                        out.push((ObjectRef { kind, id }, value.0));
+                        out.push((ObjectRef::from_untyped(kind, id), value.0));
                     }
                 }
                 Ok(out)

@@ -24,7 +24,7 @@
 //! - `async fn resolve_filters(&mut self, tenant, kind, &[LabelFilter]) -> Result<Vec<ResolvedFilter>>`
 //! - `fn push_value_match(&mut QueryBuilder<Db>, &ResolvedFilter)` (the condition on a label's
 //!   value for one filter)
-//! - `fn push_id_list(&mut QueryBuilder<Db>, &[Uuid])` (an `IN (...)` operand)
+//! - `fn push_id_list(&mut QueryBuilder<Db>, &[impl Into<Uuid>])` (an `IN (...)` operand)
 //! - `fn push_text_list(&mut QueryBuilder<Db>, &[&str])` (an `IN (...)` operand)
 //! - `fn sql_hex8(&str) -> String`, `fn sql_uuid_of_text() -> (&str, &str)`,
 //!   `fn sql_uuid_text(&str) -> String` (ids made and written as text in SQL, for the outbox)

@@ -3,21 +3,20 @@
 
 use std::collections::HashMap;
 
-use sextant_domain::{Page, PageRequest};
-use uuid::Uuid;
+use sextant_domain::{ApplicationId, Page, PageRequest};
 
 /// Groups rows into one page per application, in application order.
 pub(crate) fn pages_by_app<T>(
-    app_ids: &[Uuid],
-    rows: Vec<(Uuid, T)>,
-    counts: Vec<(Uuid, i64)>,
+    app_ids: &[ApplicationId],
+    rows: Vec<(ApplicationId, T)>,
+    counts: Vec<(ApplicationId, i64)>,
     page: &PageRequest,
-) -> HashMap<Uuid, Page<T>> {
-    let mut grouped: HashMap<Uuid, Vec<T>> = HashMap::with_capacity(app_ids.len());
+) -> HashMap<ApplicationId, Page<T>> {
+    let mut grouped: HashMap<ApplicationId, Vec<T>> = HashMap::with_capacity(app_ids.len());
     for (app, item) in rows {
         grouped.entry(app).or_default().push(item);
     }
-    let counts: HashMap<Uuid, i64> = counts.into_iter().collect();
+    let counts: HashMap<ApplicationId, i64> = counts.into_iter().collect();
     app_ids
         .iter()
         .map(|app| {
@@ -49,10 +48,16 @@ macro_rules! page_helpers {
                 table: &str,
                 columns: &str,
                 tenant: TenantId,
-                app_ids: &[Uuid],
+                app_ids: &[sextant_domain::ApplicationId],
                 group: Option<&str>,
                 page: &PageRequest,
-            ) -> Result<(Vec<<$Db as sqlx::Database>::Row>, Vec<(Uuid, i64)>), StoreError> {
+            ) -> Result<
+                (
+                    Vec<<$Db as sqlx::Database>::Row>,
+                    Vec<(sextant_domain::ApplicationId, i64)>,
+                ),
+                StoreError,
+            > {
                 if app_ids.is_empty() {
                     return Ok((Vec::new(), Vec::new()));
                 }
@@ -94,7 +99,12 @@ macro_rules! page_helpers {
                     .fetch_all(self.conn())
                     .await?
                     .iter()
-                    .map(|r| Ok((r.try_get::<Uuid, _>(0)?, r.try_get::<i64, _>(1)?)))
+                    .map(|r| {
+                        Ok((
+                            sextant_domain::ApplicationId::from_untyped(r.try_get(0)?),
+                            r.try_get::<i64, _>(1)?,
+                        ))
+                    })
                     .collect::<Result<Vec<_>, StoreError>>()?;
                 Ok((rows, counts))
             }

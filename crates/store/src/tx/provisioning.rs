@@ -1,8 +1,8 @@
 //! The Provisioner's records in a transaction: [`ProvisioningTx`] is a supertrait of
 //! [`crate::Tx`], implemented once for both backends by `provisioning_tx!`.
 
-use sextant_domain::TenantId;
 use sextant_domain::provisioning::{Operation, ProvisionedRuntime};
+use sextant_domain::{OperationId, RuntimeId, TenantId};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -21,13 +21,13 @@ pub trait ProvisioningTx: Send {
     async fn operation(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: OperationId,
     ) -> Result<Option<Operation>, StoreError>;
     /// The runtime's most recent operation.
     async fn last_operation(
         &mut self,
         tenant: TenantId,
-        runtime_id: Uuid,
+        runtime_id: RuntimeId,
     ) -> Result<Option<Operation>, StoreError>;
     /// Writes state, stage, message and end time, if `owner` still holds the lease (or
     /// nobody does); false otherwise (another server took the operation over).
@@ -44,19 +44,19 @@ pub trait ProvisioningTx: Send {
     async fn delete_finished_operations(
         &mut self,
         tenant: TenantId,
-        runtime_id: Uuid,
+        runtime_id: RuntimeId,
     ) -> Result<u64, StoreError>;
     /// Inserts or replaces.
     async fn put_provisioned_runtime(&mut self, rt: &ProvisionedRuntime) -> Result<(), StoreError>;
     async fn provisioned_runtime(
         &mut self,
         tenant: TenantId,
-        runtime_id: Uuid,
+        runtime_id: RuntimeId,
     ) -> Result<Option<ProvisionedRuntime>, StoreError>;
     async fn delete_provisioned_runtime(
         &mut self,
         tenant: TenantId,
-        runtime_id: Uuid,
+        runtime_id: RuntimeId,
     ) -> Result<bool, StoreError>;
     /// Every provisioned runtime of every tenant (for a provider to reconcile at start).
     async fn all_provisioned_runtimes(&mut self) -> Result<Vec<ProvisionedRuntime>, StoreError>;
@@ -83,9 +83,9 @@ macro_rules! provisioning_tx {
                 let input: String = row.try_get(7)?;
                 let finished: Option<i64> = row.try_get(9)?;
                 Ok(sextant_domain::provisioning::Operation {
-                    id: row.try_get(0)?,
+                    id: sextant_domain::OperationId::from_untyped(row.try_get(0)?),
                     tenant: TenantId(row.try_get(1)?),
-                    runtime_id: row.try_get(2)?,
+                    runtime_id: sextant_domain::RuntimeId::from_untyped(row.try_get(2)?),
                     kind: OperationKind::parse(&kind)
                         .ok_or_else(|| StoreError::Corrupt(format!("operation kind {kind}")))?,
                     state: OperationState::parse(&state)
@@ -103,7 +103,7 @@ macro_rules! provisioning_tx {
             ) -> Result<sextant_domain::provisioning::ProvisionedRuntime, StoreError> {
                 let config: String = row.try_get(3)?;
                 Ok(sextant_domain::provisioning::ProvisionedRuntime {
-                    runtime_id: row.try_get(0)?,
+                    runtime_id: sextant_domain::RuntimeId::from_untyped(row.try_get(0)?),
                     tenant: TenantId(row.try_get(1)?),
                     provider: row.try_get(2)?,
                     config: $crate::tx::provisioning::json(&config)?,
@@ -125,9 +125,9 @@ macro_rules! provisioning_tx {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                     $crate::tx::provisioning::OPERATION_COLUMNS
                 )))
-                .bind(op.id)
+                .bind(op.id.into_untyped())
                 .bind(op.tenant.0)
-                .bind(op.runtime_id)
+                .bind(op.runtime_id.into_untyped())
                 .bind(op.kind.as_str())
                 .bind(op.state.as_str())
                 .bind(op.stage.as_str())
@@ -145,7 +145,7 @@ macro_rules! provisioning_tx {
             async fn operation(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: sextant_domain::OperationId,
             ) -> Result<Option<sextant_domain::provisioning::Operation>, StoreError> {
                 self.counter().inc();
                 let row = sqlx::query(AssertSqlSafe(format!(
@@ -153,7 +153,7 @@ macro_rules! provisioning_tx {
                     $crate::tx::provisioning::OPERATION_COLUMNS
                 )))
                 .bind(tenant.0)
-                .bind(id)
+                .bind(id.into_untyped())
                 .fetch_optional(self.conn())
                 .await?;
                 row.as_ref().map(Self::operation_from_row).transpose()
@@ -162,7 +162,7 @@ macro_rules! provisioning_tx {
             async fn last_operation(
                 &mut self,
                 tenant: TenantId,
-                runtime_id: Uuid,
+                runtime_id: sextant_domain::RuntimeId,
             ) -> Result<Option<sextant_domain::provisioning::Operation>, StoreError> {
                 self.counter().inc();
                 let row = sqlx::query(AssertSqlSafe(format!(
@@ -171,7 +171,7 @@ macro_rules! provisioning_tx {
                     $crate::tx::provisioning::OPERATION_COLUMNS
                 )))
                 .bind(tenant.0)
-                .bind(runtime_id)
+                .bind(runtime_id.into_untyped())
                 .fetch_optional(self.conn())
                 .await?;
                 row.as_ref().map(Self::operation_from_row).transpose()
@@ -192,7 +192,7 @@ macro_rules! provisioning_tx {
                 .bind(op.stage.as_str())
                 .bind(op.message.as_str())
                 .bind(op.finished_at.map(to_micros))
-                .bind(op.id)
+                .bind(op.id.into_untyped())
                 .bind(op.tenant.0)
                 .bind(owner)
                 .execute(self.conn())
@@ -224,7 +224,7 @@ macro_rules! provisioning_tx {
             async fn delete_finished_operations(
                 &mut self,
                 tenant: TenantId,
-                runtime_id: Uuid,
+                runtime_id: sextant_domain::RuntimeId,
             ) -> Result<u64, StoreError> {
                 self.counter().inc();
                 let done = sqlx::query(
@@ -232,7 +232,7 @@ macro_rules! provisioning_tx {
                      AND state <> 'InProgress'",
                 )
                 .bind(tenant.0)
-                .bind(runtime_id)
+                .bind(runtime_id.into_untyped())
                 .execute(self.conn())
                 .await?;
                 Ok(done.rows_affected())
@@ -249,7 +249,7 @@ macro_rules! provisioning_tx {
                      config = excluded.config",
                     $crate::tx::provisioning::PROVISIONED_COLUMNS
                 )))
-                .bind(rt.runtime_id)
+                .bind(rt.runtime_id.into_untyped())
                 .bind(rt.tenant.0)
                 .bind(rt.provider.as_str())
                 .bind(rt.config.to_string())
@@ -262,7 +262,7 @@ macro_rules! provisioning_tx {
             async fn provisioned_runtime(
                 &mut self,
                 tenant: TenantId,
-                runtime_id: Uuid,
+                runtime_id: sextant_domain::RuntimeId,
             ) -> Result<Option<sextant_domain::provisioning::ProvisionedRuntime>, StoreError> {
                 self.counter().inc();
                 let row = sqlx::query(AssertSqlSafe(format!(
@@ -270,7 +270,7 @@ macro_rules! provisioning_tx {
                     $crate::tx::provisioning::PROVISIONED_COLUMNS
                 )))
                 .bind(tenant.0)
-                .bind(runtime_id)
+                .bind(runtime_id.into_untyped())
                 .fetch_optional(self.conn())
                 .await?;
                 row.as_ref().map(Self::provisioned_from_row).transpose()
@@ -279,14 +279,14 @@ macro_rules! provisioning_tx {
             async fn delete_provisioned_runtime(
                 &mut self,
                 tenant: TenantId,
-                runtime_id: Uuid,
+                runtime_id: sextant_domain::RuntimeId,
             ) -> Result<bool, StoreError> {
                 self.counter().inc();
                 let done = sqlx::query(
                     "DELETE FROM provisioned_runtimes WHERE tenant_id = $1 AND runtime_id = $2",
                 )
                 .bind(tenant.0)
-                .bind(runtime_id)
+                .bind(runtime_id.into_untyped())
                 .execute(self.conn())
                 .await?;
                 Ok(done.rows_affected() == 1)

@@ -1,8 +1,7 @@
 //! The runtimes of a tenant: their rows, and lists of them filtered by labels.
 
 use sextant_domain::label::LabelFilter;
-use sextant_domain::{Page, PageRequest, Runtime, TenantId};
-use uuid::Uuid;
+use sextant_domain::{Page, PageRequest, Runtime, RuntimeId, TenantId};
 
 use crate::error::StoreError;
 
@@ -11,8 +10,13 @@ use crate::error::StoreError;
 pub trait RuntimesTx: Send {
     async fn insert_runtime(&mut self, runtime: &Runtime) -> Result<(), StoreError>;
     async fn update_runtime(&mut self, runtime: &Runtime) -> Result<bool, StoreError>;
-    async fn runtime(&mut self, tenant: TenantId, id: Uuid) -> Result<Option<Runtime>, StoreError>;
-    async fn delete_runtime(&mut self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
+    async fn runtime(
+        &mut self,
+        tenant: TenantId,
+        id: RuntimeId,
+    ) -> Result<Option<Runtime>, StoreError>;
+    async fn delete_runtime(&mut self, tenant: TenantId, id: RuntimeId)
+    -> Result<bool, StoreError>;
     async fn runtimes(
         &mut self,
         tenant: TenantId,
@@ -24,7 +28,7 @@ pub trait RuntimesTx: Send {
     async fn runtimes_among(
         &mut self,
         tenant: TenantId,
-        among: &[Uuid],
+        among: &[RuntimeId],
         filters: &[LabelFilter],
         page: &PageRequest,
     ) -> Result<Page<Runtime>, StoreError>;
@@ -33,8 +37,8 @@ pub trait RuntimesTx: Send {
     async fn runtime_ids(
         &mut self,
         tenant: TenantId,
-        among: Option<&[Uuid]>,
-    ) -> Result<Vec<Uuid>, StoreError>;
+        among: Option<&[RuntimeId]>,
+    ) -> Result<Vec<RuntimeId>, StoreError>;
 }
 
 macro_rules! runtimes_tx {
@@ -71,7 +75,7 @@ macro_rules! runtimes_tx {
             fn runtime_from_row(row: &<$Db as sqlx::Database>::Row) -> Result<Runtime, StoreError> {
                 let condition: String = row.try_get(4)?;
                 Ok(Runtime {
-                    id: row.try_get(0)?,
+                    id: RuntimeId::from_untyped(row.try_get(0)?),
                     tenant: TenantId(row.try_get(1)?),
                     name: row.try_get(2)?,
                     description: row.try_get(3)?,
@@ -94,7 +98,7 @@ macro_rules! runtimes_tx {
                      status_timestamp, created_at, status_message) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
-                .bind(runtime.id)
+                .bind(runtime.id.into_untyped())
                 .bind(runtime.tenant.0)
                 .bind(&runtime.name)
                 .bind(&runtime.description)
@@ -114,7 +118,7 @@ macro_rules! runtimes_tx {
                      status_timestamp = $6, status_message = $7 WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(runtime.tenant.0)
-                .bind(runtime.id)
+                .bind(runtime.id.into_untyped())
                 .bind(&runtime.name)
                 .bind(&runtime.description)
                 .bind(runtime.status_condition.as_str())
@@ -128,7 +132,7 @@ macro_rules! runtimes_tx {
             async fn runtime(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: RuntimeId,
             ) -> Result<Option<Runtime>, StoreError> {
                 self.counter().inc();
                 let row = sqlx::query(
@@ -136,17 +140,17 @@ macro_rules! runtimes_tx {
                      created_at, status_message FROM runtimes WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(tenant.0)
-                .bind(id)
+                .bind(id.into_untyped())
                 .fetch_optional(self.conn())
                 .await?;
                 row.as_ref().map(Self::runtime_from_row).transpose()
             }
 
-            async fn delete_runtime(&mut self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError> {
+            async fn delete_runtime(&mut self, tenant: TenantId, id: RuntimeId) -> Result<bool, StoreError> {
                 self.counter().inc();
                 let done = sqlx::query("DELETE FROM runtimes WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant.0)
-                    .bind(id)
+                    .bind(id.into_untyped())
                     .execute(self.conn())
                     .await?;
                 Ok(done.rows_affected() == 1)
@@ -167,22 +171,24 @@ macro_rules! runtimes_tx {
             async fn runtimes_among(
                 &mut self,
                 tenant: TenantId,
-                among: &[Uuid],
+                among: &[RuntimeId],
                 filters: &[LabelFilter],
                 page: &PageRequest,
             ) -> Result<Page<Runtime>, StoreError> {
                 let mut resolved = self
                     .resolve_filters(tenant, ObjectKind::Runtime, filters)
                     .await?;
-                resolved.push(ResolvedFilter::Ids(among.to_vec()));
+                resolved.push(ResolvedFilter::Ids(
+                    among.iter().map(|id| id.into_untyped()).collect(),
+                ));
                 self.runtimes_resolved(tenant, resolved, page).await
             }
 
             async fn runtime_ids(
                 &mut self,
                 tenant: TenantId,
-                among: Option<&[Uuid]>,
-            ) -> Result<Vec<Uuid>, StoreError> {
+                among: Option<&[RuntimeId]>,
+            ) -> Result<Vec<RuntimeId>, StoreError> {
                 if among.is_some_and(|r| r.is_empty()) {
                     return Ok(Vec::new());
                 }
@@ -197,7 +203,11 @@ macro_rules! runtimes_tx {
                 self.counter().inc();
                 let rows = qb.build().fetch_all(self.conn()).await?;
                 rows.iter()
-                    .map(|r| r.try_get::<Uuid, _>(0).map_err(StoreError::from))
+                    .map(|r| {
+                        r.try_get::<Uuid, _>(0)
+                            .map(RuntimeId::from_untyped)
+                            .map_err(StoreError::from)
+                    })
                     .collect()
             }
         }

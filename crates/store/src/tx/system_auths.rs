@@ -1,7 +1,10 @@
 //! System auths in a transaction: [`SystemAuthTx`] is a supertrait of [`crate::Tx`],
 //! implemented once for both backends by `system_auth_tx!`.
 
-use sextant_domain::{OneTimeToken, SystemAuth, SystemAuthOwner, TenantId};
+use sextant_domain::{
+    ApplicationId, IntegrationSystemId, OneTimeToken, RuntimeId, SystemAuth, SystemAuthId,
+    SystemAuthOwner, TenantId,
+};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -15,6 +18,15 @@ pub enum OwnerKind {
 }
 
 impl OwnerKind {
+    /// The kind of an owner.
+    pub fn of(owner: SystemAuthOwner) -> OwnerKind {
+        match owner {
+            SystemAuthOwner::Application(_) => OwnerKind::Application,
+            SystemAuthOwner::Runtime(_) => OwnerKind::Runtime,
+            SystemAuthOwner::IntegrationSystem(_) => OwnerKind::IntegrationSystem,
+        }
+    }
+
     pub(crate) fn column(self) -> &'static str {
         match self {
             OwnerKind::Application => "app_id",
@@ -27,8 +39,8 @@ impl OwnerKind {
 /// Whose certificates [`SystemAuthTx::revoke_certificates_of`] revokes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CertificatesOf {
-    Client(Uuid),
-    Owner(OwnerKind, Uuid),
+    Client(SystemAuthId),
+    Owner(SystemAuthOwner),
 }
 
 /// The system-auth operations of a transaction.
@@ -37,16 +49,18 @@ pub trait SystemAuthTx: Send {
     /// Inserts; [`StoreError::ForeignKey`] if the owner does not exist (in the tenant).
     async fn insert_system_auth(&mut self, auth: &SystemAuth) -> Result<(), StoreError>;
     /// Looks an auth up by id alone: a credential names its tenant through its owner.
-    async fn system_auth(&mut self, id: Uuid) -> Result<Option<SystemAuth>, StoreError>;
+    async fn system_auth(&mut self, id: SystemAuthId) -> Result<Option<SystemAuth>, StoreError>;
     /// Removes an auth and returns it, if it was there.
-    async fn delete_system_auth(&mut self, id: Uuid) -> Result<Option<SystemAuth>, StoreError>;
+    async fn delete_system_auth(
+        &mut self,
+        id: SystemAuthId,
+    ) -> Result<Option<SystemAuth>, StoreError>;
     /// Removes every auth of an owner in the tenant (their one-time tokens go with them);
     /// returns how many.
     async fn delete_system_auths_of(
         &mut self,
         tenant: TenantId,
-        kind: OwnerKind,
-        owner: Uuid,
+        owner: SystemAuthOwner,
     ) -> Result<u64, StoreError>;
     /// Stores a one-time token (its hash); [`StoreError::ForeignKey`] if its system auth is gone.
     async fn insert_one_time_token(&mut self, token: &OneTimeToken) -> Result<(), StoreError>;
@@ -72,7 +86,7 @@ pub trait SystemAuthTx: Send {
     async fn issued_certificate(
         &mut self,
         serial: &[u8],
-    ) -> Result<Option<(Uuid, bool)>, StoreError>;
+    ) -> Result<Option<(SystemAuthId, bool)>, StoreError>;
     /// Marks a certificate revoked (if it was not already) and with it every certificate
     /// renewed from it, at any depth; true if it was recorded.
     async fn revoke_certificate(
@@ -125,9 +139,13 @@ pub(crate) fn owner_from_columns(
     system: Option<Uuid>,
 ) -> Result<SystemAuthOwner, StoreError> {
     match (app, runtime, system) {
-        (Some(id), None, None) => Ok(SystemAuthOwner::Application(id)),
-        (None, Some(id), None) => Ok(SystemAuthOwner::Runtime(id)),
-        (None, None, Some(id)) => Ok(SystemAuthOwner::IntegrationSystem(id)),
+        (Some(id), None, None) => Ok(SystemAuthOwner::Application(ApplicationId::from_untyped(
+            id,
+        ))),
+        (None, Some(id), None) => Ok(SystemAuthOwner::Runtime(RuntimeId::from_untyped(id))),
+        (None, None, Some(id)) => Ok(SystemAuthOwner::IntegrationSystem(
+            IntegrationSystemId::from_untyped(id),
+        )),
         _ => Err(StoreError::Corrupt(
             "system auth without exactly one owner".into(),
         )),
@@ -145,7 +163,7 @@ macro_rules! system_auth_tx {
             ) -> Result<sextant_domain::SystemAuth, StoreError> {
                 let tenant: Option<Uuid> = row.try_get(1)?;
                 Ok(sextant_domain::SystemAuth {
-                    id: row.try_get(0)?,
+                    id: sextant_domain::SystemAuthId::from_untyped(row.try_get(0)?),
                     tenant: tenant.map(TenantId),
                     owner: $crate::tx::system_auths::owner_from_columns(
                         row.try_get(2)?,
@@ -166,16 +184,16 @@ macro_rules! system_auth_tx {
             ) -> Result<(), StoreError> {
                 use sextant_domain::SystemAuthOwner as O;
                 let (app, runtime, system) = match auth.owner {
-                    O::Application(id) => (Some(id), None, None),
-                    O::Runtime(id) => (None, Some(id), None),
-                    O::IntegrationSystem(id) => (None, None, Some(id)),
+                    O::Application(id) => (Some(id.into_untyped()), None, None),
+                    O::Runtime(id) => (None, Some(id.into_untyped()), None),
+                    O::IntegrationSystem(id) => (None, None, Some(id.into_untyped())),
                 };
                 self.counter().inc();
                 sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO system_auths ({}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     $crate::tx::system_auths::SYSTEM_AUTH_COLUMNS
                 )))
-                .bind(auth.id)
+                .bind(auth.id.into_untyped())
                 .bind(auth.tenant.map(|t| t.0))
                 .bind(app)
                 .bind(runtime)
@@ -189,14 +207,14 @@ macro_rules! system_auth_tx {
 
             async fn system_auth(
                 &mut self,
-                id: Uuid,
+                id: sextant_domain::SystemAuthId,
             ) -> Result<Option<sextant_domain::SystemAuth>, StoreError> {
                 self.counter().inc();
                 let row = sqlx::query(AssertSqlSafe(format!(
                     "SELECT {} FROM system_auths WHERE id = $1",
                     $crate::tx::system_auths::SYSTEM_AUTH_COLUMNS
                 )))
-                .bind(id)
+                .bind(id.into_untyped())
                 .fetch_optional(self.conn())
                 .await?;
                 row.as_ref().map(Self::system_auth_from_row).transpose()
@@ -204,14 +222,14 @@ macro_rules! system_auth_tx {
 
             async fn delete_system_auth(
                 &mut self,
-                id: Uuid,
+                id: sextant_domain::SystemAuthId,
             ) -> Result<Option<sextant_domain::SystemAuth>, StoreError> {
                 self.counter().inc();
                 let row = sqlx::query(AssertSqlSafe(format!(
                     "DELETE FROM system_auths WHERE id = $1 RETURNING {}",
                     $crate::tx::system_auths::SYSTEM_AUTH_COLUMNS
                 )))
-                .bind(id)
+                .bind(id.into_untyped())
                 .fetch_optional(self.conn())
                 .await?;
                 row.as_ref().map(Self::system_auth_from_row).transpose()
@@ -220,16 +238,15 @@ macro_rules! system_auth_tx {
             async fn delete_system_auths_of(
                 &mut self,
                 tenant: TenantId,
-                kind: $crate::tx::system_auths::OwnerKind,
-                owner: Uuid,
+                owner: sextant_domain::SystemAuthOwner,
             ) -> Result<u64, StoreError> {
                 self.counter().inc();
                 let done = sqlx::query(AssertSqlSafe(format!(
                     "DELETE FROM system_auths WHERE tenant_id = $1 AND {} = $2",
-                    kind.column()
+                    $crate::tx::system_auths::OwnerKind::of(owner).column()
                 )))
                 .bind(tenant.0)
-                .bind(owner)
+                .bind(owner.id())
                 .execute(self.conn())
                 .await?;
                 Ok(done.rows_affected())
@@ -246,7 +263,7 @@ macro_rules! system_auth_tx {
                 )
                 .bind(token.hash.as_slice())
                 .bind(token.kind.as_str())
-                .bind(token.client_id)
+                .bind(token.client_id.into_untyped())
                 .bind(token.tenant.0)
                 .bind(to_micros(token.created_at))
                 .bind(to_micros(token.expires_at))
@@ -286,7 +303,7 @@ macro_rules! system_auth_tx {
                     hash: row.try_get(0)?,
                     kind: sextant_domain::OneTimeTokenKind::parse(&kind)
                         .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
-                    client_id: row.try_get(2)?,
+                    client_id: sextant_domain::SystemAuthId::from_untyped(row.try_get(2)?),
                     tenant: TenantId(row.try_get(3)?),
                     created_at: from_micros(row.try_get(4)?)?,
                     expires_at: from_micros(row.try_get(5)?)?,
@@ -315,7 +332,7 @@ macro_rules! system_auth_tx {
             async fn issued_certificate(
                 &mut self,
                 serial: &[u8],
-            ) -> Result<Option<(Uuid, bool)>, StoreError> {
+            ) -> Result<Option<(sextant_domain::SystemAuthId, bool)>, StoreError> {
                 self.counter().inc();
                 // Revoked too when a certificate it was renewed from is: a renewal that
                 // committed while its parent was being revoked is refused all the same.
@@ -334,7 +351,10 @@ macro_rules! system_auth_tx {
                 .await?;
                 row.map(|r| {
                     let revoked: i64 = r.try_get(1)?;
-                    Ok((r.try_get::<Uuid, _>(0)?, revoked > 0))
+                    Ok((
+                        sextant_domain::SystemAuthId::from_untyped(r.try_get(0)?),
+                        revoked > 0,
+                    ))
                 })
                 .transpose()
             }
@@ -375,18 +395,18 @@ macro_rules! system_auth_tx {
                          WHERE tenant_id = $1 AND client_id = $2 AND revoked_at IS NULL",
                     )
                     .bind(tenant.0)
-                    .bind(client)
+                    .bind(client.into_untyped())
                     .bind(to_micros(now))
                     .execute(self.conn())
                     .await?,
-                    CertificatesOf::Owner(kind, owner) => sqlx::query(AssertSqlSafe(format!(
+                    CertificatesOf::Owner(owner) => sqlx::query(AssertSqlSafe(format!(
                         "UPDATE issued_certificates SET revoked_at = $3 \
                          WHERE tenant_id = $1 AND revoked_at IS NULL AND client_id IN \
                          (SELECT id FROM system_auths WHERE tenant_id = $1 AND {} = $2)",
-                        kind.column()
+                        $crate::tx::system_auths::OwnerKind::of(owner).column()
                     )))
                     .bind(tenant.0)
-                    .bind(owner)
+                    .bind(owner.id())
                     .bind(to_micros(now))
                     .execute(self.conn())
                     .await?,
@@ -422,7 +442,7 @@ macro_rules! system_auth_tx {
                      VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8)",
                 )
                 .bind(certificate.serial.as_slice())
-                .bind(certificate.client_id)
+                .bind(certificate.client_id.into_untyped())
                 .bind(certificate.tenant.0)
                 .bind(to_micros(certificate.not_before))
                 .bind(to_micros(certificate.not_after))

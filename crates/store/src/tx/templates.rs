@@ -1,7 +1,6 @@
 //! Application templates: a tenant's own, or global (visible to every tenant).
 
-use sextant_domain::{ApplicationTemplate, Page, PageRequest, TenantId};
-use uuid::Uuid;
+use sextant_domain::{ApplicationTemplate, Page, PageRequest, TemplateId, TenantId};
 
 use crate::error::StoreError;
 
@@ -21,7 +20,7 @@ pub trait ApplicationTemplatesTx: Send {
     async fn application_template(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: TemplateId,
     ) -> Result<Option<ApplicationTemplate>, StoreError>;
     /// The tenant's template of this name, else the global one of this name.
     async fn application_template_by_name(
@@ -29,7 +28,7 @@ pub trait ApplicationTemplatesTx: Send {
         tenant: TenantId,
         name: &str,
     ) -> Result<Option<ApplicationTemplate>, StoreError>;
-    async fn delete_application_template(&mut self, id: Uuid) -> Result<bool, StoreError>;
+    async fn delete_application_template(&mut self, id: TemplateId) -> Result<bool, StoreError>;
     /// The tenant's templates and the global ones.
     async fn application_templates(
         &mut self,
@@ -52,7 +51,7 @@ macro_rules! templates_tx {
                 let placeholders: Json<Vec<Placeholder>> = row.try_get(4)?;
                 let tenant: Option<Uuid> = row.try_get(5)?;
                 Ok(ApplicationTemplate {
-                    id: row.try_get(0)?,
+                    id: TemplateId::from_untyped(row.try_get(0)?),
                     tenant: tenant.map(TenantId),
                     name: row.try_get(1)?,
                     description: row.try_get(2)?,
@@ -74,7 +73,7 @@ macro_rules! templates_tx {
                      application_input, placeholders, access_level, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
-                .bind(template.id)
+                .bind(template.id.into_untyped())
                 .bind(template.tenant.map(|t| t.0))
                 .bind(&template.name)
                 .bind(&template.description)
@@ -96,7 +95,7 @@ macro_rules! templates_tx {
                     "UPDATE app_templates SET name = $2, description = $3, application_input = $4, \
                      placeholders = $5, tenant_id = $6, access_level = $7 WHERE id = $1",
                 )
-                .bind(template.id)
+                .bind(template.id.into_untyped())
                 .bind(&template.name)
                 .bind(&template.description)
                 .bind(&template.application_input)
@@ -111,14 +110,14 @@ macro_rules! templates_tx {
             async fn application_template(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: TemplateId,
             ) -> Result<Option<ApplicationTemplate>, StoreError> {
                 self.counter().inc();
                 let row = sqlx::query(
                     "SELECT id, name, description, application_input, placeholders, tenant_id \
                      FROM app_templates WHERE id = $1 AND (tenant_id = $2 OR tenant_id IS NULL)",
                 )
-                .bind(id)
+                .bind(id.into_untyped())
                 .bind(tenant.0)
                 .fetch_optional(self.conn())
                 .await?;
@@ -144,10 +143,10 @@ macro_rules! templates_tx {
                 row.as_ref().map(Self::template_from_row).transpose()
             }
 
-            async fn delete_application_template(&mut self, id: Uuid) -> Result<bool, StoreError> {
+            async fn delete_application_template(&mut self, id: TemplateId) -> Result<bool, StoreError> {
                 self.counter().inc();
                 let done = sqlx::query("DELETE FROM app_templates WHERE id = $1")
-                    .bind(id)
+                    .bind(id.into_untyped())
                     .execute(self.conn())
                     .await?;
                 Ok(done.rows_affected() == 1)

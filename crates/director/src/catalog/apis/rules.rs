@@ -4,6 +4,7 @@
 use sextant_domain::{
     ApiDefinition, ApiRuntimeAuth, ApiSpec, Auth, DomainError, SpecLimits, TenantId,
 };
+use sextant_domain::{ApiDefinitionId, ApplicationId, RuntimeId};
 use sextant_fetch::Fetcher;
 use sextant_store::{ChildKind, Store, Tx};
 use uuid::Uuid;
@@ -44,9 +45,9 @@ pub async fn prepare_apis(
                 None => None,
             };
             ApiDefinition {
-                id: Uuid::new_v4(),
+                id: ApiDefinitionId::new_v4(),
                 tenant,
-                application_id: Uuid::nil(),
+                application_id: ApplicationId::from_untyped(Uuid::nil()),
                 name: draft.name,
                 description: draft.description,
                 target_url: draft.target_url,
@@ -64,7 +65,7 @@ pub async fn prepare_apis(
 pub async fn add_api(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app_id: Uuid,
+    app_id: ApplicationId,
     mut api: ApiDefinition,
     limits: &SpecLimits,
 ) -> Result<ApiDefinition> {
@@ -79,7 +80,11 @@ pub async fn add_api(
     Ok(api)
 }
 
-async fn existing_api(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<ApiDefinition> {
+async fn existing_api(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: ApiDefinitionId,
+) -> Result<ApiDefinition> {
     tx.api_definition(tenant, id)
         .await
         .map_err(internal)?
@@ -90,7 +95,7 @@ async fn existing_api(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<Api
 pub async fn update_api(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: ApiDefinitionId,
     mut api: ApiDefinition,
     limits: &SpecLimits,
 ) -> Result<ApiDefinition> {
@@ -110,7 +115,11 @@ pub async fn update_api(
     Ok(api)
 }
 
-pub async fn delete_api(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<ApiDefinition> {
+pub async fn delete_api(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: ApiDefinitionId,
+) -> Result<ApiDefinition> {
     let api = existing_api(tx, tenant, id).await?;
     notify::settle_for_application(tx, tenant, api.application_id, None).await?;
     tx.delete_api_definition(tenant, id)
@@ -125,7 +134,7 @@ pub async fn refetch_api_spec(
     store: &dyn Store,
     fetcher: &Fetcher,
     tenant: TenantId,
-    id: Uuid,
+    id: ApiDefinitionId,
     limits: &SpecLimits,
 ) -> Result<ApiSpec> {
     let api = {
@@ -175,7 +184,7 @@ pub async fn refetch_api_spec(
     Ok(answer)
 }
 
-async fn require_runtime(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<()> {
+async fn require_runtime(tx: &mut dyn Tx, tenant: TenantId, id: RuntimeId) -> Result<()> {
     match tx.runtime(tenant, id).await.map_err(internal)? {
         Some(_) => Ok(()),
         None => Err(DomainError::not_found("runtime", id)),
@@ -186,8 +195,8 @@ async fn require_runtime(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<
 pub async fn set_api_auth(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    api_id: Uuid,
-    runtime_id: Uuid,
+    api_id: ApiDefinitionId,
+    runtime_id: RuntimeId,
     auth: Auth,
 ) -> Result<ApiRuntimeAuth> {
     let api = existing_api(tx, tenant, api_id).await?;
@@ -209,8 +218,8 @@ pub async fn set_api_auth(
 pub async fn delete_api_auth(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    api_id: Uuid,
-    runtime_id: Uuid,
+    api_id: ApiDefinitionId,
+    runtime_id: RuntimeId,
 ) -> Result<Option<Auth>> {
     let api = existing_api(tx, tenant, api_id).await?;
     require_runtime(tx, tenant, runtime_id).await?;

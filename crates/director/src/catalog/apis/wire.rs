@@ -111,7 +111,9 @@ impl ApiDefinition {
                 runtime_id.as_str(),
             ))
         };
-        let runtime = Uuid::parse_str(&runtime_id).map_err(|_| not_found())?;
+        let runtime = Uuid::parse_str(&runtime_id)
+            .map(domain::RuntimeId::from_untyped)
+            .map_err(|_| not_found())?;
         // A runtime sees only the credentials it holds itself.
         let reach = reach(ctx)?;
         if let Reach::Runtime(own) = reach

@@ -1,5 +1,6 @@
 //! The rules of documents: preparing them (fetching them), adding and deleting them.
 
+use sextant_domain::{ApplicationId, DocumentId};
 use sextant_domain::{Document, DomainError, TenantId};
 use sextant_fetch::Fetcher;
 use sextant_store::{ChildKind, Tx};
@@ -25,9 +26,9 @@ pub async fn prepare_documents(
         async move {
             let fetched = materialize(&fetcher, draft.content, None).await;
             Document {
-                id: Uuid::new_v4(),
+                id: DocumentId::new_v4(),
                 tenant,
-                application_id: Uuid::nil(),
+                application_id: ApplicationId::from_untyped(Uuid::nil()),
                 title: draft.title,
                 display_name: draft.display_name,
                 description: draft.description,
@@ -45,7 +46,7 @@ pub async fn prepare_documents(
 pub async fn add_document(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app_id: Uuid,
+    app_id: ApplicationId,
     mut document: Document,
 ) -> Result<Document> {
     require_app(tx, tenant, app_id, "Document").await?;
@@ -55,7 +56,11 @@ pub async fn add_document(
     Ok(document)
 }
 
-pub async fn delete_document(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<Document> {
+pub async fn delete_document(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: DocumentId,
+) -> Result<Document> {
     let document = tx
         .document(tenant, id)
         .await

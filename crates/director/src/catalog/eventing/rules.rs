@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sextant_domain::label::EVENT_SERVICE_URL_KEY;
-use sextant_domain::{DomainError, ObjectKind, ObjectRef, TenantId};
+use sextant_domain::{ApplicationId, RuntimeId};
+use sextant_domain::{DomainError, ObjectRef, TenantId};
 use sextant_store::Tx;
-use uuid::Uuid;
 
 use crate::error::internal;
 use crate::objects::labels_of;
@@ -18,19 +18,18 @@ type Result<T> = std::result::Result<T, DomainError>;
 async fn object_labels(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    kind: ObjectKind,
-    id: Uuid,
+    object: ObjectRef,
 ) -> Result<BTreeMap<String, Value>> {
-    labels_of(tx, tenant, ObjectRef { kind, id }).await
+    labels_of(tx, tenant, object).await
 }
 
 /// A runtime's eventing URL: its `runtime/event_service_url` label, else "".
 pub async fn runtime_eventing_url(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    runtime: Uuid,
+    runtime: RuntimeId,
 ) -> Result<String> {
-    let labels = object_labels(tx, tenant, ObjectKind::Runtime, runtime).await?;
+    let labels = object_labels(tx, tenant, ObjectRef::Runtime(runtime)).await?;
     Ok(labels
         .get(EVENT_SERVICE_URL_KEY)
         .and_then(Value::as_str)
@@ -42,9 +41,9 @@ async fn shares_scenario(
     tx: &mut dyn Tx,
     tenant: TenantId,
     app_scenarios: &[String],
-    runtime: Uuid,
+    runtime: RuntimeId,
 ) -> Result<bool> {
-    let labels = object_labels(tx, tenant, ObjectKind::Runtime, runtime).await?;
+    let labels = object_labels(tx, tenant, ObjectRef::Runtime(runtime)).await?;
     Ok(scenario_list(&labels)
         .iter()
         .any(|s| app_scenarios.contains(s)))
@@ -54,8 +53,8 @@ async fn shares_scenario(
 pub async fn set_default_eventing(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app_id: Uuid,
-    runtime_id: Uuid,
+    app_id: ApplicationId,
+    runtime_id: RuntimeId,
 ) -> Result<String> {
     if tx
         .application(tenant, app_id)
@@ -66,7 +65,7 @@ pub async fn set_default_eventing(
         return Err(DomainError::not_found("application", app_id));
     }
     let app_scenarios =
-        scenario_list(&object_labels(tx, tenant, ObjectKind::Application, app_id).await?);
+        scenario_list(&object_labels(tx, tenant, ObjectRef::Application(app_id)).await?);
     if tx
         .runtime(tenant, runtime_id)
         .await
@@ -89,7 +88,7 @@ pub async fn set_default_eventing(
 pub async fn delete_default_eventing(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app_id: Uuid,
+    app_id: ApplicationId,
 ) -> Result<String> {
     if tx
         .application(tenant, app_id)

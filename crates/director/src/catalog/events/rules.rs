@@ -1,6 +1,7 @@
 //! The rules of event definitions: preparing them (fetching their specs), adding, updating
 //! and deleting them, and fetching a spec again.
 
+use sextant_domain::{ApplicationId, EventDefinitionId};
 use sextant_domain::{DomainError, EventDefinition, EventSpec, SpecLimits, TenantId};
 use sextant_fetch::Fetcher;
 use sextant_store::{ChildKind, Store, Tx};
@@ -28,9 +29,9 @@ pub async fn prepare_events(
             let fetched =
                 materialize(&fetcher, Some(content), Some((spec_type.into(), format))).await;
             EventDefinition {
-                id: Uuid::new_v4(),
+                id: EventDefinitionId::new_v4(),
                 tenant,
-                application_id: Uuid::nil(),
+                application_id: ApplicationId::from_untyped(Uuid::nil()),
                 name: draft.name,
                 description: draft.description,
                 group: draft.group,
@@ -52,7 +53,7 @@ pub async fn prepare_events(
 pub async fn add_event(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app_id: Uuid,
+    app_id: ApplicationId,
     mut event: EventDefinition,
     limits: &SpecLimits,
 ) -> Result<EventDefinition> {
@@ -65,7 +66,11 @@ pub async fn add_event(
     Ok(event)
 }
 
-async fn existing_event(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<EventDefinition> {
+async fn existing_event(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: EventDefinitionId,
+) -> Result<EventDefinition> {
     tx.event_definition(tenant, id)
         .await
         .map_err(internal)?
@@ -75,7 +80,7 @@ async fn existing_event(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<E
 pub async fn update_event(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: EventDefinitionId,
     mut event: EventDefinition,
     limits: &SpecLimits,
 ) -> Result<EventDefinition> {
@@ -90,7 +95,11 @@ pub async fn update_event(
     Ok(event)
 }
 
-pub async fn delete_event(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<EventDefinition> {
+pub async fn delete_event(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: EventDefinitionId,
+) -> Result<EventDefinition> {
     let event = existing_event(tx, tenant, id).await?;
     tx.delete_event_definition(tenant, id)
         .await
@@ -103,7 +112,7 @@ pub async fn refetch_event_spec(
     store: &dyn Store,
     fetcher: &Fetcher,
     tenant: TenantId,
-    id: Uuid,
+    id: EventDefinitionId,
     limits: &SpecLimits,
 ) -> Result<EventSpec> {
     let event = {

@@ -1,6 +1,7 @@
 //! The rules of webhooks: preparing them (each with a new signing secret), adding, updating
 //! and deleting them.
 
+use sextant_domain::{ApplicationId, WebhookId};
 use sextant_domain::{DomainError, TenantId, Webhook};
 use sextant_store::{ChildKind, Tx};
 use uuid::Uuid;
@@ -18,9 +19,9 @@ pub fn prepare_webhooks(tenant: TenantId, drafts: Vec<WebhookDraft>) -> Vec<Webh
     drafts
         .into_iter()
         .map(|d| Webhook {
-            id: Uuid::new_v4(),
+            id: WebhookId::new_v4(),
             tenant,
-            application_id: Uuid::nil(),
+            application_id: ApplicationId::from_untyped(Uuid::nil()),
             webhook_type: d.webhook_type,
             url: d.url,
             auth: d.auth,
@@ -44,7 +45,7 @@ pub fn new_webhook_secret() -> String {
 pub async fn add_webhook(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    app_id: Uuid,
+    app_id: ApplicationId,
     mut webhook: Webhook,
 ) -> Result<Webhook> {
     require_app(tx, tenant, app_id, "Webhook").await?;
@@ -55,7 +56,7 @@ pub async fn add_webhook(
     Ok(webhook)
 }
 
-async fn existing_webhook(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<Webhook> {
+async fn existing_webhook(tx: &mut dyn Tx, tenant: TenantId, id: WebhookId) -> Result<Webhook> {
     tx.webhook(tenant, id)
         .await
         .map_err(internal)?
@@ -65,7 +66,7 @@ async fn existing_webhook(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result
 pub async fn update_webhook(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    id: Uuid,
+    id: WebhookId,
     draft: WebhookDraft,
 ) -> Result<Webhook> {
     let mut webhook = existing_webhook(tx, tenant, id).await?;
@@ -76,7 +77,7 @@ pub async fn update_webhook(
     Ok(webhook)
 }
 
-pub async fn delete_webhook(tx: &mut dyn Tx, tenant: TenantId, id: Uuid) -> Result<Webhook> {
+pub async fn delete_webhook(tx: &mut dyn Tx, tenant: TenantId, id: WebhookId) -> Result<Webhook> {
     let webhook = existing_webhook(tx, tenant, id).await?;
     notify::settle_for_application(tx, tenant, webhook.application_id, None).await?;
     tx.delete_webhook(tenant, id).await.map_err(internal)?;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use sextant_domain::{ApiDefinition, Page, PageRequest, TenantId};
-use uuid::Uuid;
+use sextant_domain::{ApiDefinitionId, ApplicationId};
 
 use crate::error::StoreError;
 
@@ -17,21 +17,21 @@ pub trait ApiDefinitionsTx: Send {
     async fn api_definition(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: ApiDefinitionId,
     ) -> Result<Option<ApiDefinition>, StoreError>;
     async fn delete_api_definition(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: ApiDefinitionId,
     ) -> Result<bool, StoreError>;
     /// One page per application (applications without definitions get an empty page).
     async fn api_definitions(
         &mut self,
         tenant: TenantId,
-        app_ids: &[Uuid],
+        app_ids: &[ApplicationId],
         group: Option<&str>,
         page: &PageRequest,
-    ) -> Result<HashMap<Uuid, Page<ApiDefinition>>, StoreError>;
+    ) -> Result<HashMap<ApplicationId, Page<ApiDefinition>>, StoreError>;
 }
 
 // Read columns: the spec's text comes from `specs` (by a correlated subquery, so that the
@@ -92,9 +92,9 @@ macro_rules! apis_tx {
                 let version: Option<Json<StoredVersion>> = row.try_get(11)?;
                 let default_auth: Option<Json<sextant_domain::Auth>> = row.try_get(12)?;
                 Ok(sextant_domain::ApiDefinition {
-                    id: row.try_get(0)?,
+                    id: sextant_domain::ApiDefinitionId::from_untyped(row.try_get(0)?),
                     tenant: TenantId(row.try_get(1)?),
-                    application_id: row.try_get(2)?,
+                    application_id: sextant_domain::ApplicationId::from_untyped(row.try_get(2)?),
                     name: row.try_get(3)?,
                     description: row.try_get(4)?,
                     group: row.try_get(5)?,
@@ -120,9 +120,9 @@ macro_rules! apis_tx {
                         $crate::tx::catalog::apis::api_insert_columns()
                     ));
                     qb.push_values(chunk, |mut row, (api, stored)| {
-                        row.push_bind(api.id)
+                        row.push_bind(api.id.into_untyped())
                             .push_bind(api.tenant.0)
-                            .push_bind(api.application_id)
+                            .push_bind(api.application_id.into_untyped())
                             .push_bind(api.name.as_str())
                             .push_bind(api.description.as_deref())
                             .push_bind(api.group.as_deref())
@@ -177,7 +177,7 @@ macro_rules! apis_tx {
                      spec_size = $13, spec_data = NULL WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(api.tenant.0)
-                .bind(api.id)
+                .bind(api.id.into_untyped())
                 .bind(&api.name)
                 .bind(&api.description)
                 .bind(&api.group)
@@ -206,7 +206,7 @@ macro_rules! apis_tx {
             async fn api_definition(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: sextant_domain::ApiDefinitionId,
             ) -> Result<Option<sextant_domain::ApiDefinition>, StoreError> {
                 let row = self
                     .catalog_row(
@@ -222,7 +222,7 @@ macro_rules! apis_tx {
             async fn delete_api_definition(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: sextant_domain::ApiDefinitionId,
             ) -> Result<bool, StoreError> {
                 self.catalog_delete("api_definitions", tenant, id).await
             }
@@ -230,11 +230,14 @@ macro_rules! apis_tx {
             async fn api_definitions(
                 &mut self,
                 tenant: TenantId,
-                app_ids: &[Uuid],
+                app_ids: &[sextant_domain::ApplicationId],
                 group: Option<&str>,
                 page: &PageRequest,
             ) -> Result<
-                std::collections::HashMap<Uuid, Page<sextant_domain::ApiDefinition>>,
+                std::collections::HashMap<
+                    sextant_domain::ApplicationId,
+                    Page<sextant_domain::ApiDefinition>,
+                >,
                 StoreError,
             > {
                 let (rows, counts) = self

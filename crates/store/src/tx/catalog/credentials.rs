@@ -1,8 +1,8 @@
 //! Per-runtime API credentials: the auth a runtime uses for an API of an application, when
 //! it is not the API's default.
 
+use sextant_domain::{ApiDefinitionId, RuntimeId};
 use sextant_domain::{ApiRuntimeAuth, Auth, TenantId};
-use uuid::Uuid;
 
 use crate::error::StoreError;
 
@@ -18,15 +18,15 @@ pub trait CredentialsTx: Send {
     async fn delete_api_runtime_auth(
         &mut self,
         tenant: TenantId,
-        api_id: Uuid,
-        runtime_id: Uuid,
+        api_id: ApiDefinitionId,
+        runtime_id: RuntimeId,
     ) -> Result<Option<Auth>, StoreError>;
     /// The credentials set for these APIs (for these runtimes only, if given).
     async fn api_runtime_auths(
         &mut self,
         tenant: TenantId,
-        api_ids: &[Uuid],
-        runtime_ids: Option<&[Uuid]>,
+        api_ids: &[ApiDefinitionId],
+        runtime_ids: Option<&[RuntimeId]>,
     ) -> Result<Vec<ApiRuntimeAuth>, StoreError>;
 }
 
@@ -46,8 +46,8 @@ macro_rules! credentials_tx {
                      DO UPDATE SET auth = excluded.auth",
                 )
                 .bind(tenant.0)
-                .bind(auth.api_id)
-                .bind(auth.runtime_id)
+                .bind(auth.api_id.into_untyped())
+                .bind(auth.runtime_id.into_untyped())
                 .bind(Json(&auth.auth))
                 .execute(self.conn())
                 .await?;
@@ -57,8 +57,8 @@ macro_rules! credentials_tx {
             async fn delete_api_runtime_auth(
                 &mut self,
                 tenant: TenantId,
-                api_id: Uuid,
-                runtime_id: Uuid,
+                api_id: sextant_domain::ApiDefinitionId,
+                runtime_id: sextant_domain::RuntimeId,
             ) -> Result<Option<sextant_domain::Auth>, StoreError> {
                 self.counter().inc();
                 let auth: Option<Json<sextant_domain::Auth>> = sqlx::query_scalar(
@@ -66,8 +66,8 @@ macro_rules! credentials_tx {
                      AND runtime_id = $3 RETURNING auth",
                 )
                 .bind(tenant.0)
-                .bind(api_id)
-                .bind(runtime_id)
+                .bind(api_id.into_untyped())
+                .bind(runtime_id.into_untyped())
                 .fetch_optional(self.conn())
                 .await?;
                 Ok(auth.map(|a| a.0))
@@ -76,8 +76,8 @@ macro_rules! credentials_tx {
             async fn api_runtime_auths(
                 &mut self,
                 tenant: TenantId,
-                api_ids: &[Uuid],
-                runtime_ids: Option<&[Uuid]>,
+                api_ids: &[sextant_domain::ApiDefinitionId],
+                runtime_ids: Option<&[sextant_domain::RuntimeId]>,
             ) -> Result<Vec<sextant_domain::ApiRuntimeAuth>, StoreError> {
                 if api_ids.is_empty() || runtime_ids.is_some_and(|r| r.is_empty()) {
                     return Ok(Vec::new());
@@ -98,8 +98,8 @@ macro_rules! credentials_tx {
                     .map(|r| {
                         let auth: Json<sextant_domain::Auth> = r.try_get(2)?;
                         Ok(sextant_domain::ApiRuntimeAuth {
-                            api_id: r.try_get(0)?,
-                            runtime_id: r.try_get(1)?,
+                            api_id: sextant_domain::ApiDefinitionId::from_untyped(r.try_get(0)?),
+                            runtime_id: sextant_domain::RuntimeId::from_untyped(r.try_get(1)?),
                             auth: auth.0,
                         })
                     })

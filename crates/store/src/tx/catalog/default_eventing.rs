@@ -1,10 +1,16 @@
 //! Default eventing: the runtime an application's events go to, chosen for it or found as the
 //! oldest runtime in one of its scenarios.
 
-use sextant_domain::TenantId;
-use uuid::Uuid;
+use sextant_domain::{ApplicationId, RuntimeId, TenantId};
 
 use crate::error::StoreError;
+
+/// The runtime chosen for an application's events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DefaultEventing {
+    pub application: ApplicationId,
+    pub runtime: RuntimeId,
+}
 
 /// The default eventing operations of a transaction.
 #[async_trait::async_trait]
@@ -13,26 +19,26 @@ pub trait DefaultEventingTx: Send {
     async fn set_default_eventing(
         &mut self,
         tenant: TenantId,
-        app_id: Uuid,
-        runtime_id: Uuid,
+        app_id: ApplicationId,
+        runtime_id: RuntimeId,
     ) -> Result<(), StoreError>;
     async fn delete_default_eventing(
         &mut self,
         tenant: TenantId,
-        app_id: Uuid,
-    ) -> Result<Option<Uuid>, StoreError>;
-    /// The chosen default eventing runtimes of several applications: (application, runtime).
+        app_id: ApplicationId,
+    ) -> Result<Option<RuntimeId>, StoreError>;
+    /// The chosen default eventing runtimes of several applications.
     async fn default_eventing_many(
         &mut self,
         tenant: TenantId,
-        app_ids: &[Uuid],
-    ) -> Result<Vec<(Uuid, Uuid)>, StoreError>;
+        app_ids: &[ApplicationId],
+    ) -> Result<Vec<DefaultEventing>, StoreError>;
     /// The oldest runtime whose `scenarios` label holds any of these scenarios.
     async fn oldest_runtime_in_scenarios(
         &mut self,
         tenant: TenantId,
         scenarios: &[String],
-    ) -> Result<Option<Uuid>, StoreError>;
+    ) -> Result<Option<RuntimeId>, StoreError>;
 }
 
 macro_rules! default_eventing_tx {
@@ -42,8 +48,8 @@ macro_rules! default_eventing_tx {
             async fn set_default_eventing(
                 &mut self,
                 tenant: TenantId,
-                app_id: Uuid,
-                runtime_id: Uuid,
+                app_id: sextant_domain::ApplicationId,
+                runtime_id: sextant_domain::RuntimeId,
             ) -> Result<(), StoreError> {
                 self.counter().inc();
                 sqlx::query(
@@ -52,8 +58,8 @@ macro_rules! default_eventing_tx {
                      DO UPDATE SET runtime_id = excluded.runtime_id",
                 )
                 .bind(tenant.0)
-                .bind(app_id)
-                .bind(runtime_id)
+                .bind(app_id.into_untyped())
+                .bind(runtime_id.into_untyped())
                 .execute(self.conn())
                 .await?;
                 Ok(())
@@ -62,24 +68,26 @@ macro_rules! default_eventing_tx {
             async fn delete_default_eventing(
                 &mut self,
                 tenant: TenantId,
-                app_id: Uuid,
-            ) -> Result<Option<Uuid>, StoreError> {
+                app_id: sextant_domain::ApplicationId,
+            ) -> Result<Option<sextant_domain::RuntimeId>, StoreError> {
                 self.counter().inc();
-                Ok(sqlx::query_scalar(
+                let runtime: Option<Uuid> = sqlx::query_scalar(
                     "DELETE FROM default_eventing WHERE tenant_id = $1 AND app_id = $2 \
                      RETURNING runtime_id",
                 )
                 .bind(tenant.0)
-                .bind(app_id)
+                .bind(app_id.into_untyped())
                 .fetch_optional(self.conn())
-                .await?)
+                .await?;
+                Ok(runtime.map(sextant_domain::RuntimeId::from_untyped))
             }
 
             async fn default_eventing_many(
                 &mut self,
                 tenant: TenantId,
-                app_ids: &[Uuid],
-            ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+                app_ids: &[sextant_domain::ApplicationId],
+            ) -> Result<Vec<$crate::tx::catalog::default_eventing::DefaultEventing>, StoreError>
+            {
                 if app_ids.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -92,7 +100,12 @@ macro_rules! default_eventing_tx {
                 self.counter().inc();
                 let rows = qb.build().fetch_all(self.conn()).await?;
                 rows.iter()
-                    .map(|r| Ok((r.try_get::<Uuid, _>(0)?, r.try_get::<Uuid, _>(1)?)))
+                    .map(|r| {
+                        Ok($crate::tx::catalog::default_eventing::DefaultEventing {
+                            application: sextant_domain::ApplicationId::from_untyped(r.try_get(0)?),
+                            runtime: sextant_domain::RuntimeId::from_untyped(r.try_get(1)?),
+                        })
+                    })
                     .collect()
             }
 
@@ -100,7 +113,7 @@ macro_rules! default_eventing_tx {
                 &mut self,
                 tenant: TenantId,
                 scenarios: &[String],
-            ) -> Result<Option<Uuid>, StoreError> {
+            ) -> Result<Option<sextant_domain::RuntimeId>, StoreError> {
                 if scenarios.is_empty() {
                     return Ok(None);
                 }
@@ -122,8 +135,12 @@ macro_rules! default_eventing_tx {
                 qb.push(" ORDER BY r.created_at, r.id LIMIT 1");
                 self.counter().inc();
                 let row = qb.build().fetch_optional(self.conn()).await?;
-                row.map(|r| r.try_get::<Uuid, _>(0).map_err(StoreError::from))
-                    .transpose()
+                row.map(|r| {
+                    r.try_get::<Uuid, _>(0)
+                        .map(sextant_domain::RuntimeId::from_untyped)
+                        .map_err(StoreError::from)
+                })
+                .transpose()
             }
         }
     };

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use sextant_domain::ApplicationId;
 use sextant_domain::{ApiDefinition, EventDefinition, Page, PageRequest, TenantId};
-use uuid::Uuid;
 
 use crate::error::StoreError;
 
@@ -42,12 +42,12 @@ pub trait DefinitionsTx: Send {
     async fn definitions_without_spec_data(
         &mut self,
         tenant: TenantId,
-        app_ids: &[Uuid],
+        app_ids: &[ApplicationId],
         page: &PageRequest,
     ) -> Result<
         (
-            HashMap<Uuid, Page<ApiDefinition>>,
-            HashMap<Uuid, Page<EventDefinition>>,
+            HashMap<ApplicationId, Page<ApiDefinition>>,
+            HashMap<ApplicationId, Page<EventDefinition>>,
         ),
         StoreError,
     >;
@@ -84,12 +84,18 @@ macro_rules! definitions_tx {
             async fn definitions_without_spec_data(
                 &mut self,
                 tenant: TenantId,
-                app_ids: &[Uuid],
+                app_ids: &[sextant_domain::ApplicationId],
                 page: &PageRequest,
             ) -> Result<
                 (
-                    std::collections::HashMap<Uuid, Page<sextant_domain::ApiDefinition>>,
-                    std::collections::HashMap<Uuid, Page<sextant_domain::EventDefinition>>,
+                    std::collections::HashMap<
+                        sextant_domain::ApplicationId,
+                        Page<sextant_domain::ApiDefinition>,
+                    >,
+                    std::collections::HashMap<
+                        sextant_domain::ApplicationId,
+                        Page<sextant_domain::EventDefinition>,
+                    >,
                 ),
                 StoreError,
             > {

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use sextant_domain::{ApplicationId, DocumentId};
 use sextant_domain::{Document, Page, PageRequest, TenantId};
-use uuid::Uuid;
 
 use crate::error::StoreError;
 
@@ -22,15 +22,19 @@ pub trait DocumentsTx: Send {
     async fn document(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: DocumentId,
     ) -> Result<Option<Document>, StoreError>;
-    async fn delete_document(&mut self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
+    async fn delete_document(
+        &mut self,
+        tenant: TenantId,
+        id: DocumentId,
+    ) -> Result<bool, StoreError>;
     async fn documents(
         &mut self,
         tenant: TenantId,
-        app_ids: &[Uuid],
+        app_ids: &[ApplicationId],
         page: &PageRequest,
-    ) -> Result<HashMap<Uuid, Page<Document>>, StoreError>;
+    ) -> Result<HashMap<ApplicationId, Page<Document>>, StoreError>;
 }
 
 const DOCUMENT_COLUMNS: &str = "id, tenant_id, app_id, title, display_name, description, format, \
@@ -50,9 +54,9 @@ macro_rules! documents_tx {
                 let format: String = row.try_get(6)?;
                 let fetch: Option<Json<StoredFetchRequest>> = row.try_get(9)?;
                 Ok(sextant_domain::Document {
-                    id: row.try_get(0)?,
+                    id: sextant_domain::DocumentId::from_untyped(row.try_get(0)?),
                     tenant: TenantId(row.try_get(1)?),
-                    application_id: row.try_get(2)?,
+                    application_id: sextant_domain::ApplicationId::from_untyped(row.try_get(2)?),
                     title: row.try_get(3)?,
                     display_name: row.try_get(4)?,
                     description: row.try_get(5)?,
@@ -84,9 +88,9 @@ macro_rules! documents_tx {
                         $crate::tx::catalog::documents::document_columns()
                     ));
                     qb.push_values(chunk, |mut row, document| {
-                        row.push_bind(document.id)
+                        row.push_bind(document.id.into_untyped())
                             .push_bind(document.tenant.0)
-                            .push_bind(document.application_id)
+                            .push_bind(document.application_id.into_untyped())
                             .push_bind(document.title.as_str())
                             .push_bind(document.display_name.as_str())
                             .push_bind(document.description.as_str())
@@ -107,7 +111,7 @@ macro_rules! documents_tx {
             async fn document(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: sextant_domain::DocumentId,
             ) -> Result<Option<sextant_domain::Document>, StoreError> {
                 let row = self
                     .catalog_row(
@@ -123,7 +127,7 @@ macro_rules! documents_tx {
             async fn delete_document(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: sextant_domain::DocumentId,
             ) -> Result<bool, StoreError> {
                 self.catalog_delete("documents", tenant, id).await
             }
@@ -131,10 +135,15 @@ macro_rules! documents_tx {
             async fn documents(
                 &mut self,
                 tenant: TenantId,
-                app_ids: &[Uuid],
+                app_ids: &[sextant_domain::ApplicationId],
                 page: &PageRequest,
-            ) -> Result<std::collections::HashMap<Uuid, Page<sextant_domain::Document>>, StoreError>
-            {
+            ) -> Result<
+                std::collections::HashMap<
+                    sextant_domain::ApplicationId,
+                    Page<sextant_domain::Document>,
+                >,
+                StoreError,
+            > {
                 let (rows, counts) = self
                     .catalog_pages(
                         "documents",

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
+use sextant_domain::{ApplicationId, EventDefinitionId};
 use sextant_domain::{EventDefinition, Page, PageRequest, TenantId};
-use uuid::Uuid;
 
 use crate::error::StoreError;
 
@@ -19,20 +19,20 @@ pub trait EventDefinitionsTx: Send {
     async fn event_definition(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: EventDefinitionId,
     ) -> Result<Option<EventDefinition>, StoreError>;
     async fn delete_event_definition(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: EventDefinitionId,
     ) -> Result<bool, StoreError>;
     async fn event_definitions(
         &mut self,
         tenant: TenantId,
-        app_ids: &[Uuid],
+        app_ids: &[ApplicationId],
         group: Option<&str>,
         page: &PageRequest,
-    ) -> Result<HashMap<Uuid, Page<EventDefinition>>, StoreError>;
+    ) -> Result<HashMap<ApplicationId, Page<EventDefinition>>, StoreError>;
 }
 
 // Read columns: the spec's text comes from `specs` (by a correlated subquery, so that the
@@ -70,9 +70,9 @@ macro_rules! events_tx {
                 let fetch: Option<Json<StoredFetchRequest>> = row.try_get(9)?;
                 let version: Option<Json<StoredVersion>> = row.try_get(10)?;
                 Ok(sextant_domain::EventDefinition {
-                    id: row.try_get(0)?,
+                    id: sextant_domain::EventDefinitionId::from_untyped(row.try_get(0)?),
                     tenant: TenantId(row.try_get(1)?),
-                    application_id: row.try_get(2)?,
+                    application_id: sextant_domain::ApplicationId::from_untyped(row.try_get(2)?),
                     name: row.try_get(3)?,
                     description: row.try_get(4)?,
                     group: row.try_get(5)?,
@@ -106,9 +106,9 @@ macro_rules! events_tx {
                         $crate::tx::catalog::events::event_insert_columns()
                     ));
                     qb.push_values(chunk, |mut row, (event, stored)| {
-                        row.push_bind(event.id)
+                        row.push_bind(event.id.into_untyped())
                             .push_bind(event.tenant.0)
-                            .push_bind(event.application_id)
+                            .push_bind(event.application_id.into_untyped())
                             .push_bind(event.name.as_str())
                             .push_bind(event.description.as_deref())
                             .push_bind(event.group.as_deref())
@@ -155,7 +155,7 @@ macro_rules! events_tx {
                      WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(event.tenant.0)
-                .bind(event.id)
+                .bind(event.id.into_untyped())
                 .bind(&event.name)
                 .bind(&event.description)
                 .bind(&event.group)
@@ -184,7 +184,7 @@ macro_rules! events_tx {
             async fn event_definition(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: sextant_domain::EventDefinitionId,
             ) -> Result<Option<sextant_domain::EventDefinition>, StoreError> {
                 let row = self
                     .catalog_row("event_definitions", $crate::tx::catalog::events::event_columns(true), tenant, id)
@@ -195,7 +195,7 @@ macro_rules! events_tx {
             async fn delete_event_definition(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: sextant_domain::EventDefinitionId,
             ) -> Result<bool, StoreError> {
                 self.catalog_delete("event_definitions", tenant, id).await
             }
@@ -203,10 +203,10 @@ macro_rules! events_tx {
             async fn event_definitions(
                 &mut self,
                 tenant: TenantId,
-                app_ids: &[Uuid],
+                app_ids: &[sextant_domain::ApplicationId],
                 group: Option<&str>,
                 page: &PageRequest,
-            ) -> Result<std::collections::HashMap<Uuid, Page<sextant_domain::EventDefinition>>, StoreError>
+            ) -> Result<std::collections::HashMap<sextant_domain::ApplicationId, Page<sextant_domain::EventDefinition>>, StoreError>
             {
                 let (rows, counts) = self
                     .catalog_pages(

@@ -9,10 +9,10 @@
 //! same number of statements whatever its size.
 
 use serde::{Deserialize, Serialize};
+use sextant_domain::ApplicationId;
 use sextant_domain::{
     Auth, FetchMode, FetchRequest, FetchStatus, FetchStatusCondition, TenantId, Version,
 };
-use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::tx::values::{from_micros, to_micros};
@@ -42,7 +42,7 @@ pub trait CatalogTx: Send {
         &mut self,
         tenant: TenantId,
         kind: ChildKind,
-        app_id: Uuid,
+        app_id: ApplicationId,
     ) -> Result<i64, StoreError>;
 }
 
@@ -161,8 +161,9 @@ macro_rules! catalog_tx {
                 table: &str,
                 columns: &str,
                 tenant: TenantId,
-                id: Uuid,
+                id: impl Into<Uuid> + Send,
             ) -> Result<Option<<$Db as sqlx::Database>::Row>, StoreError> {
+                let id: Uuid = id.into();
                 self.counter().inc();
                 Ok(sqlx::query(AssertSqlSafe(format!(
                     "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND id = $2"
@@ -177,8 +178,9 @@ macro_rules! catalog_tx {
                 &mut self,
                 table: &str,
                 tenant: TenantId,
-                id: Uuid,
+                id: impl Into<Uuid> + Send,
             ) -> Result<bool, StoreError> {
+                let id: Uuid = id.into();
                 self.counter().inc();
                 let done = sqlx::query(AssertSqlSafe(format!(
                     "DELETE FROM {table} WHERE tenant_id = $1 AND id = $2"
@@ -197,7 +199,7 @@ macro_rules! catalog_tx {
                 &mut self,
                 tenant: TenantId,
                 kind: $crate::tx::catalog::ChildKind,
-                app_id: Uuid,
+                app_id: sextant_domain::ApplicationId,
             ) -> Result<i64, StoreError> {
                 self.counter().inc();
                 Ok(sqlx::query_scalar(AssertSqlSafe(format!(
@@ -205,7 +207,7 @@ macro_rules! catalog_tx {
                     kind.table()
                 )))
                 .bind(tenant.0)
-                .bind(app_id)
+                .bind(app_id.into_untyped())
                 .fetch_one(self.conn())
                 .await?)
             }

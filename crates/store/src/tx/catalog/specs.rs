@@ -1,8 +1,8 @@
 //! Specs, stored once by content (migration 0014): `specs` is keyed by the SHA-256 of the
 //! text; API and event definitions name their spec by hash and keep its size.
 
+use sextant_domain::ApplicationId;
 use sextant_domain::TenantId;
-use uuid::Uuid;
 
 use crate::error::StoreError;
 
@@ -18,8 +18,11 @@ pub trait SpecsTx: Send {
     /// another and each sees what the others committed. That lock is the raise of the
     /// tenant's configuration epoch (the transaction's later raise is then free), so call it
     /// last in the transaction, as every writer raises the epoch last.
-    async fn spec_usage(&mut self, tenant: TenantId, app_id: Uuid)
-    -> Result<SpecUsage, StoreError>;
+    async fn spec_usage(
+        &mut self,
+        tenant: TenantId,
+        app_id: ApplicationId,
+    ) -> Result<SpecUsage, StoreError>;
     /// Moves spec texts that an older version kept in the definitions' rows into `specs`;
     /// answers how many definitions it moved. Run once when the store opens.
     async fn move_inline_specs(&mut self) -> Result<u64, StoreError>;
@@ -147,7 +150,7 @@ macro_rules! specs_tx {
             async fn spec_usage(
                 &mut self,
                 tenant: TenantId,
-                app_id: Uuid,
+                app_id: sextant_domain::ApplicationId,
             ) -> Result<$crate::tx::catalog::specs::SpecUsage, StoreError> {
                 self.lock_spec_quota(tenant).await?;
                 self.counter().inc();
@@ -163,7 +166,7 @@ macro_rules! specs_tx {
                            WHERE tenant_id = $1), 0) AS BIGINT)",
                 )
                 .bind(tenant.0)
-                .bind(app_id)
+                .bind(app_id.into_untyped())
                 .fetch_one(self.conn())
                 .await?;
                 Ok($crate::tx::catalog::specs::SpecUsage {

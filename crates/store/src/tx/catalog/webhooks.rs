@@ -2,8 +2,8 @@
 //! deliveries are signed with, and since when it fails. The outbox of their deliveries is
 //! `tx/delivery/`.
 
+use sextant_domain::{ApplicationId, WebhookId};
 use sextant_domain::{TenantId, Webhook};
-use uuid::Uuid;
 
 use crate::error::StoreError;
 
@@ -18,26 +18,31 @@ pub trait WebhooksTx: Send {
         self.insert_webhooks(std::slice::from_ref(webhook)).await
     }
     async fn update_webhook(&mut self, webhook: &Webhook) -> Result<bool, StoreError>;
-    async fn webhook(&mut self, tenant: TenantId, id: Uuid) -> Result<Option<Webhook>, StoreError>;
-    async fn delete_webhook(&mut self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
+    async fn webhook(
+        &mut self,
+        tenant: TenantId,
+        id: WebhookId,
+    ) -> Result<Option<Webhook>, StoreError>;
+    async fn delete_webhook(&mut self, tenant: TenantId, id: WebhookId)
+    -> Result<bool, StoreError>;
     /// The webhooks of several applications, ordered by application and id.
     async fn webhooks(
         &mut self,
         tenant: TenantId,
-        app_ids: &[Uuid],
+        app_ids: &[ApplicationId],
     ) -> Result<Vec<Webhook>, StoreError>;
     /// Replaces a webhook's signing secret; false if there is no such webhook.
     async fn set_webhook_secret(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: WebhookId,
         secret: &str,
     ) -> Result<bool, StoreError>;
     /// Marks a webhook failing since `since`, or (None) not failing.
     async fn set_webhook_failing(
         &mut self,
         tenant: TenantId,
-        id: Uuid,
+        id: WebhookId,
         since: Option<time::OffsetDateTime>,
     ) -> Result<(), StoreError>;
 }
@@ -59,9 +64,9 @@ macro_rules! webhooks_tx {
                 let ty: String = row.try_get(3)?;
                 let auth: Option<Json<sextant_domain::Auth>> = row.try_get(5)?;
                 Ok(sextant_domain::Webhook {
-                    id: row.try_get(0)?,
+                    id: sextant_domain::WebhookId::from_untyped(row.try_get(0)?),
                     tenant: TenantId(row.try_get(1)?),
-                    application_id: row.try_get(2)?,
+                    application_id: sextant_domain::ApplicationId::from_untyped(row.try_get(2)?),
                     webhook_type: parse_enum(
                         "webhook type",
                         &ty,
@@ -91,9 +96,9 @@ macro_rules! webhooks_tx {
                         $crate::tx::catalog::webhooks::webhook_columns()
                     ));
                     qb.push_values(chunk, |mut row, webhook| {
-                        row.push_bind(webhook.id)
+                        row.push_bind(webhook.id.into_untyped())
                             .push_bind(webhook.tenant.0)
-                            .push_bind(webhook.application_id)
+                            .push_bind(webhook.application_id.into_untyped())
                             .push_bind(webhook.webhook_type.as_str())
                             .push_bind(webhook.url.as_str())
                             .push_bind(webhook.auth.as_ref().map(Json))
@@ -117,7 +122,7 @@ macro_rules! webhooks_tx {
                      WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(webhook.tenant.0)
-                .bind(webhook.id)
+                .bind(webhook.id.into_untyped())
                 .bind(webhook.webhook_type.as_str())
                 .bind(&webhook.url)
                 .bind(webhook.auth.as_ref().map(Json))
@@ -129,7 +134,7 @@ macro_rules! webhooks_tx {
             async fn webhook(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: sextant_domain::WebhookId,
             ) -> Result<Option<sextant_domain::Webhook>, StoreError> {
                 let row = self
                     .catalog_row(
@@ -145,7 +150,7 @@ macro_rules! webhooks_tx {
             async fn delete_webhook(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: sextant_domain::WebhookId,
             ) -> Result<bool, StoreError> {
                 self.catalog_delete("webhooks", tenant, id).await
             }
@@ -153,7 +158,7 @@ macro_rules! webhooks_tx {
             async fn webhooks(
                 &mut self,
                 tenant: TenantId,
-                app_ids: &[Uuid],
+                app_ids: &[sextant_domain::ApplicationId],
             ) -> Result<Vec<sextant_domain::Webhook>, StoreError> {
                 if app_ids.is_empty() {
                     return Ok(Vec::new());
@@ -174,14 +179,14 @@ macro_rules! webhooks_tx {
             async fn set_webhook_secret(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: sextant_domain::WebhookId,
                 secret: &str,
             ) -> Result<bool, StoreError> {
                 self.counter().inc();
                 let done =
                     sqlx::query("UPDATE webhooks SET secret = $3 WHERE tenant_id = $1 AND id = $2")
                         .bind(tenant.0)
-                        .bind(id)
+                        .bind(id.into_untyped())
                         .bind(secret)
                         .execute(self.conn())
                         .await?;
@@ -191,7 +196,7 @@ macro_rules! webhooks_tx {
             async fn set_webhook_failing(
                 &mut self,
                 tenant: TenantId,
-                id: Uuid,
+                id: sextant_domain::WebhookId,
                 since: Option<time::OffsetDateTime>,
             ) -> Result<(), StoreError> {
                 self.counter().inc();
@@ -199,7 +204,7 @@ macro_rules! webhooks_tx {
                     "UPDATE webhooks SET failing_since = $3 WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(tenant.0)
-                .bind(id)
+                .bind(id.into_untyped())
                 .bind(since.map(to_micros))
                 .execute(self.conn())
                 .await?;

@@ -1,8 +1,8 @@
 //! Deliveries (`webhook_deliveries`): one per event and webhook, leased by a notifier for
 //! each attempt, with the outcome of the last.
 
-use sextant_domain::TenantId;
 use sextant_domain::delivery::Delivery;
+use sextant_domain::{DeliveryId, TenantId, WebhookId};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -41,7 +41,7 @@ pub trait DeliveriesTx: Send {
     /// Records an attempt if `owner` still holds the delivery's lease; false otherwise.
     async fn finish_attempt(
         &mut self,
-        id: Uuid,
+        id: DeliveryId,
         owner: Uuid,
         outcome: &AttemptOutcome,
     ) -> Result<bool, StoreError>;
@@ -49,7 +49,7 @@ pub trait DeliveriesTx: Send {
     async fn deliveries_of_webhook(
         &mut self,
         tenant: TenantId,
-        webhook: Uuid,
+        webhook: WebhookId,
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError>;
     /// Whether any pending delivery is due at `now` (a cheap read before claiming).
@@ -77,11 +77,11 @@ macro_rules! deliveries_tx {
                         .transpose()
                 };
                 Ok(sextant_domain::delivery::Delivery {
-                    id: row.try_get(0)?,
-                    event_id: row.try_get(1)?,
+                    id: sextant_domain::DeliveryId::from_untyped(row.try_get(0)?),
+                    event_id: sextant_domain::WebhookEventId::from_untyped(row.try_get(1)?),
                     tenant: TenantId(row.try_get(2)?),
-                    webhook_id: row.try_get(3)?,
-                    application_id: row.try_get(4)?,
+                    webhook_id: sextant_domain::WebhookId::from_untyped(row.try_get(3)?),
+                    application_id: sextant_domain::ApplicationId::from_untyped(row.try_get(4)?),
                     event_type: WebhookEventType::parse(&ty)
                         .ok_or_else(|| StoreError::Corrupt(format!("event type {ty}")))?,
                     body: row.try_get(6)?,
@@ -130,7 +130,7 @@ macro_rules! deliveries_tx {
 
             async fn finish_attempt(
                 &mut self,
-                id: Uuid,
+                id: sextant_domain::DeliveryId,
                 owner: Uuid,
                 outcome: &$crate::tx::delivery::deliveries::AttemptOutcome,
             ) -> Result<bool, StoreError> {
@@ -155,7 +155,7 @@ macro_rules! deliveries_tx {
                 .bind(error)
                 .bind(next.map(to_micros))
                 .bind(delivered.map(to_micros))
-                .bind(id)
+                .bind(id.into_untyped())
                 .bind(owner)
                 .execute(self.conn())
                 .await?;
@@ -165,7 +165,7 @@ macro_rules! deliveries_tx {
             async fn deliveries_of_webhook(
                 &mut self,
                 tenant: TenantId,
-                webhook: Uuid,
+                webhook: sextant_domain::WebhookId,
                 limit: i64,
             ) -> Result<Vec<sextant_domain::delivery::Delivery>, StoreError> {
                 self.counter().inc();
@@ -175,7 +175,7 @@ macro_rules! deliveries_tx {
                     $crate::tx::delivery::deliveries::DELIVERY_COLUMNS
                 )))
                 .bind(tenant.0)
-                .bind(webhook)
+                .bind(webhook.into_untyped())
                 .bind(limit)
                 .fetch_all(self.conn())
                 .await?;

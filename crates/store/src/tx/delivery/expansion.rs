@@ -83,7 +83,7 @@ macro_rules! fan_out_expansion {
                         qb.push(" AND NOT EXISTS (SELECT 1 FROM api_runtime_auths x WHERE x.tenant_id = ");
                         qb.push_bind(tenant.0);
                         qb.push(" AND x.api_id = d.id AND x.runtime_id = ");
-                        qb.push_bind(runtime);
+                        qb.push_bind(runtime.into_untyped());
                         qb.push(")");
                     }
                     F::RuntimesSeeApplication { app, apis, joined, seen } => {
@@ -101,7 +101,7 @@ macro_rules! fan_out_expansion {
                         qb.push(") r JOIN api_definitions d ON d.tenant_id = ");
                         qb.push_bind(tenant.0);
                         qb.push(" AND d.app_id = ");
-                        qb.push_bind(app);
+                        qb.push_bind(app.into_untyped());
                         qb.push(" AND d.default_auth IS NULL");
                         if let Some(apis) = apis {
                             qb.push(" AND d.id IN ");
@@ -110,7 +110,7 @@ macro_rules! fan_out_expansion {
                         qb.push(" WHERE EXISTS (SELECT 1 FROM webhooks h WHERE h.tenant_id = ");
                         qb.push_bind(tenant.0);
                         qb.push(" AND h.app_id = ");
-                        qb.push_bind(app);
+                        qb.push_bind(app.into_untyped());
                         qb.push(")");
                         if !seen.is_empty() {
                             qb.push(" AND NOT EXISTS (SELECT 1 FROM runtime_labels l WHERE l.tenant_id = ");
@@ -200,7 +200,7 @@ macro_rules! fan_out_expansion {
                         F::ConfigurationChanged { runtime, .. } => (
                             T::ConfigurationChanged,
                             p_app,
-                            runtime,
+                            runtime.into_untyped(),
                             None,
                             vec![(p_app, "app_id")],
                             "app_id",
@@ -208,14 +208,14 @@ macro_rules! fan_out_expansion {
                         F::RuntimeSeesApplications { runtime, .. } => (
                             T::CredentialsRequested,
                             p_app,
-                            runtime,
+                            runtime.into_untyped(),
                             Some(p_api),
                             vec![(p_app, "app_id"), (p_api, "api_id")],
                             "app_id, api_id",
                         ),
                         F::RuntimesSeeApplication { app, .. } => (
                             T::CredentialsRequested,
-                            app,
+                            app.into_untyped(),
                             p_runtime,
                             Some(p_api),
                             vec![(p_runtime, "runtime_id"), (p_api, "api_id")],
@@ -223,12 +223,13 @@ macro_rules! fan_out_expansion {
                         ),
                     };
                 let template = WebhookEvent {
-                    id: p_event,
+                    id: sextant_domain::WebhookEventId::from_untyped(p_event),
                     event_type,
                     tenant,
-                    application_id: template_app,
-                    runtime_id: template_runtime,
-                    api_definition_id: template_api,
+                    application_id: sextant_domain::ApplicationId::from_untyped(template_app),
+                    runtime_id: sextant_domain::RuntimeId::from_untyped(template_runtime),
+                    api_definition_id: template_api
+                        .map(sextant_domain::ApiDefinitionId::from_untyped),
                     time,
                 }
                 .body();
@@ -256,7 +257,7 @@ macro_rules! fan_out_expansion {
                 qb.push(", w.id, ");
                 match fan_out {
                     F::RuntimesSeeApplication { app, .. } => {
-                        qb.push_bind(app);
+                        qb.push_bind(app.into_untyped());
                     }
                     _ => {
                         qb.push("e.app_id");
@@ -285,7 +286,7 @@ macro_rules! fan_out_expansion {
                 qb.push(" AND w.app_id = ");
                 match fan_out {
                     F::RuntimesSeeApplication { app, .. } => {
-                        qb.push_bind(app);
+                        qb.push_bind(app.into_untyped());
                     }
                     _ => {
                         qb.push("e.app_id");

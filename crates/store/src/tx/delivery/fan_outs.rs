@@ -2,7 +2,7 @@
 //! them by scenarios and ids, until the notifier (or a later change that would alter their
 //! set) expands them into deliveries.
 
-use sextant_domain::TenantId;
+use sextant_domain::{ApiDefinitionId, ApplicationId, RuntimeId, TenantId};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -14,14 +14,14 @@ use crate::error::StoreError;
 pub enum EventFanOut<'a> {
     /// `CONFIGURATION_CHANGED` about `runtime` to each application in any of `scenarios`.
     ConfigurationChanged {
-        runtime: Uuid,
+        runtime: RuntimeId,
         scenarios: &'a [String],
     },
     /// `CREDENTIALS_REQUESTED` by `runtime`, which newly sees the applications in any of
     /// `joined` and in none of `seen`: one per API of theirs without a default auth for which
     /// the runtime has no credentials.
     RuntimeSeesApplications {
-        runtime: Uuid,
+        runtime: RuntimeId,
         joined: &'a [String],
         seen: &'a [String],
     },
@@ -29,8 +29,8 @@ pub enum EventFanOut<'a> {
     /// none of `seen`: one per runtime and API of `app` (only those of `apis`, when given)
     /// without a default auth for which the runtime has no credentials.
     RuntimesSeeApplication {
-        app: Uuid,
-        apis: Option<&'a [Uuid]>,
+        app: ApplicationId,
+        apis: Option<&'a [ApiDefinitionId]>,
         joined: &'a [String],
         seen: &'a [String],
     },
@@ -75,11 +75,11 @@ pub struct PendingFanOut {
     pub tenant: TenantId,
     pub kind: FanOutKind,
     /// The runtime of `ConfigurationChanged` and `RuntimeSeesApplications`.
-    pub runtime: Option<Uuid>,
+    pub runtime: Option<RuntimeId>,
     /// The application of `RuntimesSeeApplication`.
-    pub app: Option<Uuid>,
+    pub app: Option<ApplicationId>,
     /// The APIs of `RuntimesSeeApplication`, when limited to some.
-    pub apis: Option<Vec<Uuid>>,
+    pub apis: Option<Vec<ApiDefinitionId>>,
     /// The scenarios told (`ConfigurationChanged`) or joined.
     pub joined: Vec<String>,
     /// The scenarios seen before (empty for `ConfigurationChanged`).
@@ -158,8 +158,8 @@ pub trait FanOutsTx: Send {
         &mut self,
         tenant: TenantId,
         kinds: &[FanOutKind],
-        app: Option<Uuid>,
-        runtime: Option<Uuid>,
+        app: Option<ApplicationId>,
+        runtime: Option<RuntimeId>,
     ) -> Result<Vec<PendingFanOut>, StoreError>;
     /// Expands what remains of the fan-out `seq` (waiting for a replica expanding it now)
     /// into deliveries and removes it; how many deliveries were queued (0 if it is gone).
@@ -200,8 +200,12 @@ macro_rules! fan_outs_tx {
                     tenant: TenantId(row.try_get(1)?),
                     kind: $crate::tx::delivery::fan_outs::FanOutKind::parse(&kind)
                         .ok_or_else(|| StoreError::Corrupt(format!("fan-out kind {kind}")))?,
-                    runtime: row.try_get(3)?,
-                    app: row.try_get(4)?,
+                    runtime: row
+                        .try_get::<Option<Uuid>, _>(3)?
+                        .map(sextant_domain::RuntimeId::from_untyped),
+                    app: row
+                        .try_get::<Option<Uuid>, _>(4)?
+                        .map(sextant_domain::ApplicationId::from_untyped),
                     apis: apis
                         .map(|text| serde_json::from_str(&text))
                         .transpose()
@@ -279,8 +283,8 @@ macro_rules! fan_outs_tx {
                 )
                 .bind(tenant.0)
                 .bind(kind.as_str())
-                .bind(runtime)
-                .bind(app)
+                .bind(runtime.map(sextant_domain::RuntimeId::into_untyped))
+                .bind(app.map(sextant_domain::ApplicationId::into_untyped))
                 .bind(apis)
                 .bind(joined)
                 .bind(seen)
@@ -298,8 +302,8 @@ macro_rules! fan_outs_tx {
                 &mut self,
                 tenant: TenantId,
                 kinds: &[$crate::tx::delivery::fan_outs::FanOutKind],
-                app: Option<Uuid>,
-                runtime: Option<Uuid>,
+                app: Option<sextant_domain::ApplicationId>,
+                runtime: Option<sextant_domain::RuntimeId>,
             ) -> Result<Vec<$crate::tx::delivery::fan_outs::PendingFanOut>, StoreError> {
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
                     "SELECT {} FROM webhook_fan_outs WHERE tenant_id = ",
@@ -313,11 +317,11 @@ macro_rules! fan_outs_tx {
                 }
                 if let Some(app) = app {
                     qb.push(" OR app_id = ");
-                    qb.push_bind(app);
+                    qb.push_bind(app.into_untyped());
                 }
                 if let Some(runtime) = runtime {
                     qb.push(" OR runtime_id = ");
-                    qb.push_bind(runtime);
+                    qb.push_bind(runtime.into_untyped());
                 }
                 qb.push(") ORDER BY seq");
                 self.counter().inc();
