@@ -1,6 +1,6 @@
 //! The consumer: who is calling, for which tenant, with which scopes. Every authentication
-//! method (user JWT today; OAuth2 clients, client certificates and one-time tokens later)
-//! resolves a request into this one type, and authorization looks only at it.
+//! method (a user's JWT, an OAuth2 client's token, a client certificate) resolves a request
+//! into this one type, and authorization looks only at it.
 
 use crate::{
     ApplicationId, DomainError, IntegrationSystemId, RuntimeId, Scope, SystemAuthOwner, TenantId,
