@@ -254,6 +254,33 @@ impl TestServer {
         );
         body["data"].clone()
     }
+
+    /// Makes `scenarios` the tenant's allowed scenarios (the `scenarios` label definition,
+    /// created or replaced), as an administrator does before labelling objects with them.
+    pub async fn define_scenarios(&self, scenarios: &[&str]) {
+        let schema = serde_json::json!({
+            "type": "array", "minItems": 1, "uniqueItems": true,
+            "items": {"type": "string", "pattern": "^[A-Za-z0-9]([-_A-Za-z0-9\\s]*[A-Za-z0-9])$",
+                      "enum": scenarios, "maxLength": 128}
+        });
+        let exists = self
+            .director(
+                r#"{ labelDefinition(key: "scenarios") { key } }"#,
+                serde_json::json!({}),
+            )
+            .await["labelDefinition"]
+            .is_object();
+        let mutation = if exists {
+            "updateLabelDefinition"
+        } else {
+            "createLabelDefinition"
+        };
+        self.director(
+            &format!("mutation($in: LabelDefinitionInput!) {{ {mutation}(in: $in) {{ key }} }}"),
+            serde_json::json!({"in": {"key": "scenarios", "schema": schema.to_string()}}),
+        )
+        .await;
+    }
 }
 
 impl Drop for TestServer {

@@ -68,28 +68,7 @@ impl TestServer {
     /// spec) and an event definition (AsyncAPI spec), plus an application `other` outside.
     /// Answers (runtime id, shop id).
     pub async fn seed(&self) -> (String, String) {
-        let schema = json!({
-            "type": "array", "minItems": 1, "uniqueItems": true,
-            "items": {"type": "string", "pattern": "^[A-Za-z0-9]([-_A-Za-z0-9\\s]*[A-Za-z0-9])$",
-                      "enum": ["DEFAULT", "SHOP"], "maxLength": 128}
-        });
-        let exists = self
-            .gql(
-                r#"{ labelDefinition(key: "scenarios") { key } }"#,
-                json!({}),
-            )
-            .await["labelDefinition"]
-            .is_object();
-        let mutation = if exists {
-            "updateLabelDefinition"
-        } else {
-            "createLabelDefinition"
-        };
-        self.gql(
-            &format!("mutation($in: LabelDefinitionInput!) {{ {mutation}(in: $in) {{ key }} }}"),
-            json!({"in": {"key": "scenarios", "schema": schema.to_string()}}),
-        )
-        .await;
+        self.define_scenarios(&["DEFAULT", "SHOP"]).await;
         let runtime = self
             .gql(
                 "mutation($in: RuntimeInput!) { registerRuntime(in: $in) { id } }",

@@ -47,28 +47,7 @@ impl TestServer {
     /// Scenario SHOP with a runtime (labelled with `event_url` when given) and application
     /// `shop` in it. Answers (runtime id, shop id).
     pub async fn seed(&self, event_url: Option<&str>) -> (String, String) {
-        let schema = json!({
-            "type": "array", "minItems": 1, "uniqueItems": true,
-            "items": {"type": "string", "pattern": "^[A-Za-z0-9]([-_A-Za-z0-9\\s]*[A-Za-z0-9])$",
-                      "enum": ["DEFAULT", "SHOP"], "maxLength": 128}
-        });
-        let exists = self
-            .gql(
-                r#"{ labelDefinition(key: "scenarios") { key } }"#,
-                json!({}),
-            )
-            .await["labelDefinition"]
-            .is_object();
-        let mutation = if exists {
-            "updateLabelDefinition"
-        } else {
-            "createLabelDefinition"
-        };
-        self.gql(
-            &format!("mutation($in: LabelDefinitionInput!) {{ {mutation}(in: $in) {{ key }} }}"),
-            json!({"in": {"key": "scenarios", "schema": schema.to_string()}}),
-        )
-        .await;
+        self.define_scenarios(&["DEFAULT", "SHOP"]).await;
         let mut labels = json!({"scenarios": ["SHOP"]});
         if let Some(url) = event_url {
             labels["runtime/event_service_url"] = json!(url);
