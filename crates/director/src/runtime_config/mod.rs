@@ -77,3 +77,6 @@ pub async fn build(
         None => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests;
