@@ -45,7 +45,7 @@ pub use tx::label_definitions::LabelDefinitionsTx;
 pub use tx::labels::LabelsTx;
 pub use tx::provisioning::ProvisioningTx;
 pub use tx::runtimes::RuntimesTx;
-pub use tx::system_auths::{CertificatesOf, OwnerKind, SystemAuthTx};
+pub use tx::system_auths::{CertificatesOf, IssuedCertificate, OwnerKind, SystemAuthTx};
 pub use tx::templates::ApplicationTemplatesTx;
 
 /// Opens the store a URL names (`sqlite://path` or `postgres://...`) and migrates it.
