@@ -7,7 +7,7 @@
 
 use sextant_auth::AuthError;
 use sextant_domain::{Consumer, SystemAuth, TenantId};
-use sextant_store::{Store, StoreError};
+use sextant_store::{IssuedCertificate, Store, StoreError};
 
 /// Who calls: the hash of the token in the `Connector-Token` header, or (on the mTLS
 /// listener) a verified, recorded, unrevoked client certificate.
@@ -70,8 +70,13 @@ pub async fn certificate_client(
         AuthError::Unavailable("the certificate could not be checked; try again".into())
     })?;
     match issued {
-        Some((owner, false)) if owner == client_id => {}
-        Some((_, true)) => return Err(unauthenticated("the client certificate is revoked")),
+        Some(IssuedCertificate {
+            client,
+            revoked: false,
+        }) if client == client_id => {}
+        Some(IssuedCertificate { revoked: true, .. }) => {
+            return Err(unauthenticated("the client certificate is revoked"));
+        }
         _ => return Err(unauthenticated("the client certificate is unknown")),
     }
     let auth = auth.ok_or_else(|| unauthenticated("the client of this certificate was deleted"))?;

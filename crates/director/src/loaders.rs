@@ -108,6 +108,13 @@ pub struct RuntimeAuth {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AllRuntimeAuthsKey(pub ApiDefinitionId);
 
+/// What [`AllRuntimeAuthsKey`] loads for each runtime: its credentials for the API, if set.
+#[derive(Clone, Debug)]
+pub struct RuntimeApiAuth {
+    pub runtime: RuntimeId,
+    pub auth: Option<Auth>,
+}
+
 /// Groups keys that share everything but the application, so each group is one batch.
 fn group_by<K, G: std::hash::Hash + Eq>(
     keys: &[K],
@@ -262,7 +269,7 @@ impl Loader<RuntimeAuthKey> for CatalogLoader {
 }
 
 impl Loader<AllRuntimeAuthsKey> for CatalogLoader {
-    type Value = Vec<(RuntimeId, Option<Auth>)>;
+    type Value = Vec<RuntimeApiAuth>;
     type Error = LoadError;
 
     async fn load(
@@ -294,7 +301,10 @@ impl Loader<AllRuntimeAuthsKey> for CatalogLoader {
                             api: k.0,
                             runtime: *r,
                         };
-                        (*r, auths.remove(&key))
+                        RuntimeApiAuth {
+                            runtime: *r,
+                            auth: auths.remove(&key),
+                        }
                     })
                     .collect();
                 (*k, list)

@@ -76,6 +76,17 @@ impl FieldErrors {
         }
     }
 
+    /// The value a rule parsed, or its message recorded under `field`.
+    pub fn parse<T>(&mut self, field: impl Into<String>, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.add(field, message);
+                None
+            }
+        }
+    }
+
     /// The value of a checked inner input, or its errors recorded under `field`.
     pub fn take<T>(
         &mut self,

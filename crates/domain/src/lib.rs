@@ -14,6 +14,7 @@ pub mod error_chain;
 pub mod ids;
 pub mod label;
 pub mod model;
+pub mod name;
 pub mod page;
 pub mod provisioning;
 pub mod runtime_config;
@@ -31,6 +32,7 @@ pub use ids::{
     OperationId, RuntimeId, SystemAuthId, TemplateId, TypedUuid, WebhookEventId, WebhookId,
 };
 pub use model::*;
+pub use name::Name;
 pub use page::{Cursor, Page, PageRequest};
 pub use scope::Scope;
 pub use system_auth::{

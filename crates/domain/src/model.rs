@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{ApplicationId, IntegrationSystemId, RuntimeId, TemplateId, TenantId};
+use crate::{ApplicationId, IntegrationSystemId, Name, RuntimeId, TemplateId, TenantId};
 
 /// Condition of an application (`ApplicationStatusCondition`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl RuntimeStatusCondition {
 pub struct Application {
     pub id: ApplicationId,
     pub tenant: TenantId,
-    pub name: String,
+    pub name: Name,
     pub provider_name: String,
     pub description: Option<String>,
     pub health_check_url: Option<String>,
@@ -73,7 +73,7 @@ pub struct Application {
 pub struct Runtime {
     pub id: RuntimeId,
     pub tenant: TenantId,
-    pub name: String,
+    pub name: Name,
     pub description: Option<String>,
     pub status_condition: RuntimeStatusCondition,
     pub status_timestamp: OffsetDateTime,
@@ -143,7 +143,7 @@ pub struct LabelDefinition {
 #[derive(Clone, Debug, PartialEq)]
 pub struct IntegrationSystem {
     pub id: IntegrationSystemId,
-    pub name: String,
+    pub name: Name,
     pub description: Option<String>,
     pub owner: TenantId,
 }
@@ -162,7 +162,7 @@ pub struct Placeholder {
 pub struct ApplicationTemplate {
     pub id: TemplateId,
     pub tenant: Option<TenantId>,
-    pub name: String,
+    pub name: Name,
     pub description: Option<String>,
     pub application_input: String,
     pub placeholders: Vec<Placeholder>,

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::Auth;
+use crate::{Auth, Name};
 
 /// Where a spec named in a document is served, relative to the mTLS listener.
 pub const SPECS_PATH: &str = "/runtime/specs";
@@ -30,7 +30,10 @@ pub struct RuntimeConfiguration {
     #[serde(rename = "runtimeID")]
     pub runtime_id: Uuid,
     pub tenant: Uuid,
-    pub runtime_name: String,
+    /// Read back without the Name rule, as the store reads it ([`Name::from_stored`]): the
+    /// Director wrote it from a stored name, and an agent must not drop a document for it.
+    #[serde(deserialize_with = "Name::deserialize_stored")]
+    pub runtime_name: Name,
     /// The runtime's `runtime/event_service_url` label, if set.
     #[serde(rename = "eventServiceURL")]
     pub event_service_url: Option<String>,
@@ -45,7 +48,9 @@ pub struct RuntimeConfiguration {
 #[serde(rename_all = "camelCase")]
 pub struct ConfiguredApplication {
     pub id: Uuid,
-    pub name: String,
+    /// Read back without the Name rule, as `runtime_name` is.
+    #[serde(deserialize_with = "Name::deserialize_stored")]
+    pub name: Name,
     pub description: Option<String>,
     pub labels: BTreeMap<String, serde_json::Value>,
     /// In id order.

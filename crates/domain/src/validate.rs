@@ -19,31 +19,11 @@ pub const BLANK: &str = "cannot be blank";
 /// ozzo-validation's `is.URL` (and Compass's `inputvalidation.IsURL`).
 pub const INVALID_URL: &str = "must be a valid URL";
 
-/// The Name rule (Compass's `inputvalidation.Name`): required, at most 36 characters, not
-/// starting with a digit, a DNS-1123 subdomain.
+/// The Name rule (Compass's `inputvalidation.Name`), for names kept as strings (API and event
+/// definitions); the names of applications, runtimes, integration systems and templates are
+/// [`crate::Name`]s.
 pub fn name(value: &str) -> Result<(), String> {
-    if value.is_empty() {
-        return Err(BLANK.into());
-    }
-    if value.len() > NAME_MAX {
-        return Err(format!("must be no more than {NAME_MAX} characters"));
-    }
-    if value.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err("cannot start with digit".into());
-    }
-    let part_ok = |part: &str| {
-        let bytes = part.as_bytes();
-        !bytes.is_empty()
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-            && bytes[0] != b'-'
-            && bytes[bytes.len() - 1] != b'-'
-    };
-    if !value.split('.').all(part_ok) {
-        return Err(DNS_SUBDOMAIN_MESSAGE.into());
-    }
-    Ok(())
+    crate::name::check(value)
 }
 
 /// ozzo-validation's `RuneLength(min, max)`: an empty value passes (`Required` says blank).

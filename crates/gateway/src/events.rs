@@ -322,7 +322,7 @@ async fn publish(
         Err(response) => return response,
     };
     if let Some(named) = named
-        && named != application.name
+        && named != application.name.as_str()
         && named != application.id.to_string()
     {
         return refuse(

@@ -157,7 +157,7 @@ fn find_api(
     let app = Reference::parse(application).resolve(
         &configuration.applications,
         |a| a.id,
-        |a| &a.name,
+        |a| a.name.as_str(),
     )?;
     Reference::parse(api)
         .resolve(&app.apis, |a| a.id, |a| &a.name)

@@ -43,9 +43,9 @@ pub use tx::delivery::fan_outs::{EventFanOut, FanOutKind, FanOutsTx, PendingFanO
 pub use tx::integration_systems::IntegrationSystemsTx;
 pub use tx::label_definitions::LabelDefinitionsTx;
 pub use tx::labels::LabelsTx;
-pub use tx::provisioning::ProvisioningTx;
+pub use tx::provisioning::{Lease, ProvisioningTx};
 pub use tx::runtimes::RuntimesTx;
-pub use tx::system_auths::{CertificatesOf, OwnerKind, SystemAuthTx};
+pub use tx::system_auths::{CertificatesOf, IssuedCertificate, OwnerKind, SystemAuthTx};
 pub use tx::templates::ApplicationTemplatesTx;
 
 /// Opens the store a URL names (`sqlite://path` or `postgres://...`) and migrates it.

@@ -322,7 +322,7 @@ impl PgTx {
                 .await?
                 .into_iter()
                 .collect();
-            pending.retain(|(sha256, _, _)| !held.contains(sha256));
+            pending.retain(|text| !held.contains(&text.sha256));
             if pending.is_empty() {
                 return Ok(());
             }

@@ -137,7 +137,7 @@ fn app(tenant: TenantId, name: &str) -> Application {
     Application {
         id: ApplicationId::new_v4(),
         tenant,
-        name: name.to_owned(),
+        name: sextant_domain::Name::parse(name.to_owned()).unwrap(),
         provider_name: "provider".to_owned(),
         description: Some(format!("{name} description")),
         health_check_url: None,
@@ -152,7 +152,7 @@ fn runtime(tenant: TenantId, name: &str) -> Runtime {
     Runtime {
         id: RuntimeId::new_v4(),
         tenant,
-        name: name.to_owned(),
+        name: sextant_domain::Name::parse(name.to_owned()).unwrap(),
         description: None,
         status_condition: RuntimeStatusCondition::Initial,
         status_timestamp: T0,
@@ -167,7 +167,7 @@ const OWNER: TenantId = TenantId::DEFAULT;
 fn system(name: &str) -> IntegrationSystem {
     IntegrationSystem {
         id: IntegrationSystemId::new_v4(),
-        name: name.to_owned(),
+        name: sextant_domain::Name::parse(name.to_owned()).unwrap(),
         description: Some("manages apps".to_owned()),
         owner: OWNER,
     }
@@ -178,7 +178,7 @@ fn template(name: &str) -> ApplicationTemplate {
     ApplicationTemplate {
         id: TemplateId::new_v4(),
         tenant: None,
-        name: name.to_owned(),
+        name: sextant_domain::Name::parse(name.to_owned()).unwrap(),
         description: None,
         application_input: r#"{"name":"{{name}}","providerName":"p"}"#.to_owned(),
         placeholders: vec![Placeholder {
@@ -358,7 +358,7 @@ mod cases {
         drop(tx);
 
         let updated = Application {
-            name: "renamed".to_owned(),
+            name: sextant_domain::Name::parse("renamed".to_owned()).unwrap(),
             provider_name: "other provider".to_owned(),
             description: None,
             health_check_url: None,
@@ -417,7 +417,7 @@ mod cases {
         commit(tx).await;
         let mut tx = write(store).await;
         let clash = Application {
-            name: "same".to_owned(),
+            name: sextant_domain::Name::parse("same".to_owned()).unwrap(),
             ..other.clone()
         };
         assert_not_unique(tx.update_application(&clash).await);
@@ -426,7 +426,7 @@ mod cases {
         // The same id twice is refused.
         let mut tx = write(store).await;
         let dup_id = Application {
-            name: "fresh".to_owned(),
+            name: sextant_domain::Name::parse("fresh".to_owned()).unwrap(),
             ..first.clone()
         };
         assert_not_unique(tx.insert_application(&dup_id).await);
@@ -530,7 +530,7 @@ mod cases {
         drop(tx);
 
         let updated = Runtime {
-            name: "rt2".to_owned(),
+            name: sextant_domain::Name::parse("rt2".to_owned()).unwrap(),
             description: Some("desc".to_owned()),
             status_condition: RuntimeStatusCondition::Failed,
             status_timestamp: T1,
@@ -602,7 +602,7 @@ mod cases {
         drop(tx);
 
         let updated = IntegrationSystem {
-            name: "sys2".to_owned(),
+            name: sextant_domain::Name::parse("sys2".to_owned()).unwrap(),
             description: None,
             ..s.clone()
         };
@@ -665,7 +665,7 @@ mod cases {
         drop(tx);
 
         let updated = ApplicationTemplate {
-            name: "tpl2".to_owned(),
+            name: sextant_domain::Name::parse("tpl2".to_owned()).unwrap(),
             description: Some("d".to_owned()),
             application_input: r#"{"name":"{{n}}"}"#.to_owned(),
             placeholders: vec![
@@ -890,7 +890,7 @@ mod cases {
         // An update can move a template between a tenant and global.
         let moved = ApplicationTemplate {
             tenant: None,
-            name: "moved".to_owned(),
+            name: sextant_domain::Name::parse("moved".to_owned()).unwrap(),
             ..only_a.clone()
         };
         let mut tx = write(store).await;
@@ -1006,7 +1006,7 @@ mod cases {
         assert!(
             !tx.update_application(&Application {
                 tenant: tb,
-                name: "hijacked".to_owned(),
+                name: sextant_domain::Name::parse("hijacked".to_owned()).unwrap(),
                 ..a.clone()
             })
             .await
@@ -1015,7 +1015,7 @@ mod cases {
         assert!(
             !tx.update_runtime(&Runtime {
                 tenant: tb,
-                name: "hijacked".to_owned(),
+                name: sextant_domain::Name::parse("hijacked".to_owned()).unwrap(),
                 ..r.clone()
             })
             .await

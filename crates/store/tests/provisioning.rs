@@ -9,7 +9,7 @@ use serde_json::json;
 use sextant_domain::TenantId;
 use sextant_domain::provisioning::{Operation, OperationKind, OperationState, ProvisionedRuntime};
 use sextant_domain::{OperationId, RuntimeId};
-use sextant_store::{Store, StoreError};
+use sextant_store::{Lease, Store, StoreError};
 use sextant_test_support::{Backend, TestDatabase, on_both_backends};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -50,7 +50,10 @@ async fn operations(backend: Backend) {
             let mut tx = store.write().await?;
             tx.insert_operation(
                 &operation(tenant, runtime),
-                Some((me, now() + Duration::seconds(30))),
+                Some(Lease {
+                    owner: me,
+                    expires_at: now() + Duration::seconds(30),
+                }),
             )
             .await?;
             tx.commit().await

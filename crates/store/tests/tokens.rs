@@ -42,7 +42,11 @@ async fn client(store: &Arc<dyn Store>, tenant: TenantId) -> (ApplicationId, Sys
     let app = Application {
         id: ApplicationId::new_v4(),
         tenant,
-        name: format!("app-{}", &Uuid::new_v4().simple().to_string()[..8]),
+        name: sextant_domain::Name::parse(format!(
+            "app-{}",
+            &Uuid::new_v4().simple().to_string()[..8]
+        ))
+        .unwrap(),
         provider_name: "p".into(),
         description: None,
         health_check_url: None,

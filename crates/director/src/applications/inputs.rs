@@ -5,7 +5,7 @@
 use async_graphql::{ID, InputObject};
 use serde::{Deserialize, Serialize};
 use sextant_domain::validate::{self, LONG_STRING, SHORT_STRING};
-use sextant_domain::{DomainError, FieldErrors, TypedUuid};
+use sextant_domain::{DomainError, FieldErrors, Name, TypedUuid};
 use uuid::Uuid;
 
 use crate::applications::rules::{ApplicationUpdate, NewApplication};
@@ -15,7 +15,7 @@ use crate::catalog::events::inputs::EventDefinitionInput;
 use crate::catalog::webhooks::inputs::WebhookInput;
 use crate::labels::inputs::check_labels;
 use crate::scalars::Labels;
-use crate::validation::{Checked, check_list, check_opt, typed};
+use crate::validation::{Checked, Present, check_list, check_opt, typed};
 
 /// `ApplicationRegisterInput`. Also the JSON shape of an application template's input.
 #[derive(InputObject, Serialize, Deserialize, Clone, Debug)]
@@ -71,6 +71,7 @@ impl ApplicationRegisterInput {
         );
         let webhooks = check_list(&mut errors, "webhooks", self.webhooks, WebhookInput::check);
         errors.finish()?;
+        let fields = fields.present()?;
         Ok(NewApplication {
             apis,
             events,
@@ -90,7 +91,8 @@ impl ApplicationRegisterInput {
     }
 }
 
-/// The rules shared by registering and updating an application; errors go to `errors`.
+/// The rules shared by registering and updating an application; errors go to `errors`, and
+/// there is an update only when the name parsed.
 fn application_fields(
     errors: &mut FieldErrors,
     name: String,
@@ -98,8 +100,8 @@ fn application_fields(
     description: Option<String>,
     health_check_url: Option<String>,
     integration_system_id: Option<ID>,
-) -> ApplicationUpdate {
-    errors.check("name", validate::name(&name));
+) -> Option<ApplicationUpdate> {
+    let name = errors.parse("name", Name::parse(name));
     errors.check(
         "providerName",
         validate::required(&provider_name, LONG_STRING),
@@ -113,17 +115,18 @@ fn application_fields(
         health_check_url.as_deref(),
         validate::optional_url,
     );
-    ApplicationUpdate {
-        integration_system_id: id_field(
-            errors,
-            "integrationSystemID",
-            integration_system_id.as_ref(),
-        ),
-        name,
+    let integration_system_id = id_field(
+        errors,
+        "integrationSystemID",
+        integration_system_id.as_ref(),
+    );
+    Some(ApplicationUpdate {
+        integration_system_id,
+        name: name?,
         provider_name,
         description,
         health_check_url,
-    }
+    })
 }
 
 #[derive(InputObject)]
@@ -148,7 +151,10 @@ impl ApplicationUpdateInput {
             self.health_check_url,
             self.integration_system_id,
         );
-        typed("ApplicationUpdateInput", errors.finish().map(|()| update))
+        typed(
+            "ApplicationUpdateInput",
+            errors.finish().and_then(|()| update.present()),
+        )
     }
 }
 

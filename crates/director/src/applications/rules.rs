@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use sextant_domain::Name;
 use sextant_domain::label::{DEFAULT_SCENARIO, INTEGRATION_SYSTEM_KEY, SCENARIOS_KEY};
 use sextant_domain::{
     Application, ApplicationId, ApplicationStatusCondition, DomainError, IntegrationSystemId,
@@ -28,7 +29,7 @@ type Result<T> = std::result::Result<T, DomainError>;
 /// A validated application registration.
 #[derive(Clone, Debug)]
 pub struct NewApplication {
-    pub name: String,
+    pub name: Name,
     pub provider_name: String,
     pub description: Option<String>,
     pub health_check_url: Option<String>,
@@ -43,7 +44,7 @@ pub struct NewApplication {
 /// A validated application update (scalar fields only, as in Compass).
 #[derive(Clone, Debug)]
 pub struct ApplicationUpdate {
-    pub name: String,
+    pub name: Name,
     pub provider_name: String,
     pub description: Option<String>,
     pub health_check_url: Option<String>,
@@ -69,7 +70,7 @@ async fn require_integration_system(
     Ok(())
 }
 
-fn app_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ {
+fn app_not_unique(name: &Name) -> impl FnOnce(StoreError) -> DomainError + '_ {
     move |e| match e {
         StoreError::NotUnique => DomainError::NotUnique(format!(
             "application name \"{name}\" is not unique in the tenant"

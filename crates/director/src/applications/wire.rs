@@ -81,7 +81,7 @@ impl Application {
         ID(self.app.id.to_string())
     }
     async fn name(&self) -> &str {
-        &self.app.name
+        self.app.name.as_str()
     }
     async fn provider_name(&self) -> &str {
         &self.app.provider_name
@@ -307,7 +307,7 @@ impl Application {
             .into_iter()
             .map(|r| AssignedRuntime {
                 id: ID(r.id.to_string()),
-                name: r.name,
+                name: r.name.into_string(),
                 status: r.status_condition.into(),
                 eventing_url: urls.get(r.id.as_uuid()).cloned(),
             })

@@ -2,9 +2,9 @@
 
 use async_graphql::InputObject;
 use sextant_domain::validate::{self, SHORT_STRING};
-use sextant_domain::{DomainError, FieldErrors};
+use sextant_domain::{DomainError, FieldErrors, Name};
 
-use crate::validation::{check_opt, typed};
+use crate::validation::{Present, check_opt, typed};
 
 #[derive(InputObject)]
 pub struct IntegrationSystemInput {
@@ -13,9 +13,9 @@ pub struct IntegrationSystemInput {
 }
 
 impl IntegrationSystemInput {
-    pub fn validate(self) -> Result<(String, Option<String>), DomainError> {
+    pub fn validate(self) -> Result<(Name, Option<String>), DomainError> {
         let mut errors = FieldErrors::new();
-        errors.check("name", validate::name(&self.name));
+        let name = errors.parse("name", Name::parse(self.name));
         check_opt(
             &mut errors,
             "description",
@@ -24,7 +24,9 @@ impl IntegrationSystemInput {
         );
         typed(
             "IntegrationSystemInput",
-            errors.finish().map(|()| (self.name, self.description)),
+            errors
+                .finish()
+                .and_then(|()| Ok((name.present()?, self.description))),
         )
     }
 }

@@ -3,6 +3,7 @@
 //! tenant's access.
 
 use sextant_domain::IntegrationSystemId;
+use sextant_domain::Name;
 use sextant_domain::{DomainError, IntegrationSystem, TenantId};
 use sextant_store::{StoreError, Tx};
 
@@ -12,7 +13,7 @@ use crate::error::internal;
 
 type Result<T> = std::result::Result<T, DomainError>;
 
-fn system_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ {
+fn system_not_unique(name: &Name) -> impl FnOnce(StoreError) -> DomainError + '_ {
     move |e| match e {
         StoreError::NotUnique => {
             DomainError::NotUnique(format!("integration system name \"{name}\" is not unique"))
@@ -25,7 +26,7 @@ fn system_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ 
 pub async fn register_integration_system(
     tx: &mut dyn Tx,
     tenant: TenantId,
-    name: String,
+    name: Name,
     description: Option<String>,
 ) -> Result<IntegrationSystem> {
     let system = IntegrationSystem {
@@ -48,7 +49,7 @@ pub async fn update_integration_system(
     tx: &mut dyn Tx,
     tenant: TenantId,
     id: IntegrationSystemId,
-    name: String,
+    name: Name,
     description: Option<String>,
 ) -> Result<IntegrationSystem> {
     let system = IntegrationSystem {

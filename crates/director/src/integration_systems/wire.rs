@@ -23,7 +23,7 @@ impl IntegrationSystem {
         ID(self.0.id.to_string())
     }
     async fn name(&self) -> &str {
-        &self.0.name
+        self.0.name.as_str()
     }
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()

@@ -2,12 +2,12 @@
 
 use async_graphql::InputObject;
 use sextant_domain::validate::{self, SHORT_STRING};
-use sextant_domain::{DomainError, FieldErrors};
+use sextant_domain::{DomainError, FieldErrors, Name};
 
 use crate::labels::inputs::check_labels;
 use crate::runtimes::rules;
 use crate::scalars::Labels;
-use crate::validation::{check_opt, typed};
+use crate::validation::{Present, check_opt, typed};
 
 #[derive(InputObject)]
 pub struct RuntimeInput {
@@ -19,7 +19,7 @@ pub struct RuntimeInput {
 impl RuntimeInput {
     pub fn validate(self) -> Result<rules::RuntimeInput, DomainError> {
         let mut errors = FieldErrors::new();
-        errors.check("name", validate::name(&self.name));
+        let name = errors.parse("name", Name::parse(self.name));
         check_opt(
             &mut errors,
             "description",
@@ -29,10 +29,12 @@ impl RuntimeInput {
         let labels = check_labels(&mut errors, self.labels);
         typed(
             "RuntimeInput",
-            errors.finish().map(|()| rules::RuntimeInput {
-                labels,
-                name: self.name,
-                description: self.description,
+            errors.finish().and_then(|()| {
+                Ok(rules::RuntimeInput {
+                    labels,
+                    name: name.present()?,
+                    description: self.description,
+                })
             }),
         )
     }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use sextant_domain::Name;
 use sextant_domain::{DomainError, ObjectRef, Runtime, RuntimeStatusCondition, TenantId};
 use sextant_domain::{RuntimeId, SystemAuthOwner};
 use sextant_store::{CertificatesOf, StoreError, Tx};
@@ -21,12 +22,12 @@ type Result<T> = std::result::Result<T, DomainError>;
 /// A validated runtime registration or update.
 #[derive(Clone, Debug)]
 pub struct RuntimeInput {
-    pub name: String,
+    pub name: Name,
     pub description: Option<String>,
     pub labels: BTreeMap<String, Value>,
 }
 
-fn runtime_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ {
+fn runtime_not_unique(name: &Name) -> impl FnOnce(StoreError) -> DomainError + '_ {
     move |e| match e {
         StoreError::NotUnique => DomainError::NotUnique(format!(
             "runtime name \"{name}\" is not unique in the tenant"

@@ -84,7 +84,7 @@ impl Runtime {
         ID(self.runtime.id.to_string())
     }
     async fn name(&self) -> &str {
-        &self.runtime.name
+        self.runtime.name.as_str()
     }
     async fn description(&self) -> Option<&str> {
         self.runtime.description.as_deref()

@@ -4,18 +4,18 @@
 use std::collections::BTreeMap;
 
 use async_graphql::InputObject;
-use sextant_domain::TemplateId;
 use sextant_domain::validate::{self, LONG_STRING, SHORT_STRING};
 use sextant_domain::{
     ApplicationTemplate, DomainError, FieldError, FieldErrors, Placeholder, TenantId,
 };
+use sextant_domain::{Name, TemplateId};
 use uuid::Uuid;
 
 use crate::applications::inputs::ApplicationRegisterInput;
 use crate::applications::rules::NewApplication;
 use crate::templates::rules::check_placeholders;
 use crate::templates::wire::ApplicationTemplateAccessLevel;
-use crate::validation::{check_opt, typed};
+use crate::validation::{Present, check_opt, typed};
 
 #[derive(InputObject)]
 pub struct PlaceholderDefinitionInput {
@@ -39,7 +39,7 @@ impl ApplicationTemplateInput {
     pub fn validate(self, tenant: TenantId) -> Result<ApplicationTemplate, DomainError> {
         // Compass's keys for this input were its Go field names.
         let mut errors = FieldErrors::new();
-        errors.check("Name", validate::name(&self.name));
+        let name = errors.parse("Name", Name::parse(self.name));
         check_opt(
             &mut errors,
             "Description",
@@ -86,7 +86,7 @@ impl ApplicationTemplateInput {
                 ApplicationTemplateAccessLevel::Global => None,
                 ApplicationTemplateAccessLevel::Tenant => Some(tenant),
             },
-            name: self.name,
+            name: typed("ApplicationTemplateInput", name.present())?,
             description: self.description,
             application_input,
             placeholders,

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
+use sextant_domain::Name;
 use sextant_domain::TemplateId;
 use sextant_domain::{ApplicationTemplate, Consumer, DomainError, Placeholder, Scope, TenantId};
 use sextant_store::{StoreError, Tx};
@@ -12,7 +13,7 @@ use crate::error::internal;
 
 type Result<T> = std::result::Result<T, DomainError>;
 
-fn template_not_unique(name: &str) -> impl FnOnce(StoreError) -> DomainError + '_ {
+fn template_not_unique(name: &Name) -> impl FnOnce(StoreError) -> DomainError + '_ {
     move |e| match e {
         StoreError::NotUnique => DomainError::NotUnique(format!(
             "application template name \"{name}\" is not unique"

@@ -37,7 +37,7 @@ impl From<domain::ApplicationTemplate> for ApplicationTemplate {
     fn from(t: domain::ApplicationTemplate) -> Self {
         ApplicationTemplate {
             id: ID(t.id.to_string()),
-            name: t.name,
+            name: t.name.into_string(),
             description: t.description,
             application_input: graphqlizer::application_input(&t.application_input),
             placeholders: t

@@ -13,7 +13,7 @@ use sextant_domain::provisioning::{Operation, OperationKind, OperationState, Pro
 use sextant_domain::{
     DomainError, OperationId, Runtime, RuntimeId, RuntimeStatusCondition, TenantId,
 };
-use sextant_store::{Store, StoreError, Tx};
+use sextant_store::{Lease, Store, StoreError, Tx};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -169,8 +169,11 @@ impl Provisioner {
         tx.all_provisioned_runtimes().await
     }
 
-    fn lease(&self) -> (Uuid, OffsetDateTime) {
-        (self.inner.owner, now() + self.inner.settings.lease)
+    fn lease(&self) -> Lease {
+        Lease {
+            owner: self.inner.owner,
+            expires_at: now() + self.inner.settings.lease,
+        }
     }
 
     /// Runs an operation in this process unless it already runs here.

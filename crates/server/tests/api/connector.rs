@@ -610,7 +610,7 @@ pub(crate) async fn is_revoked(app: &TestApp, cert_pem: &str) -> bool {
         .await
         .unwrap()
         .unwrap()
-        .1
+        .revoked
 }
 
 /// Unregistering the owner, or deleting the client, revokes its certificates (recorded as

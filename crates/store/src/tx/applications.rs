@@ -88,7 +88,7 @@ macro_rules! applications_tx {
                 Ok(Application {
                     id: ApplicationId::from_untyped(row.try_get(0)?),
                     tenant: TenantId(row.try_get(1)?),
-                    name: row.try_get(2)?,
+                    name: sextant_domain::Name::from_stored(row.try_get(2)?),
                     provider_name: row.try_get(3)?,
                     description: row.try_get(4)?,
                     health_check_url: row.try_get(5)?,
@@ -115,7 +115,7 @@ macro_rules! applications_tx {
                 )
                 .bind(app.id.into_untyped())
                 .bind(app.tenant.0)
-                .bind(&app.name)
+                .bind(app.name.as_str())
                 .bind(&app.provider_name)
                 .bind(&app.description)
                 .bind(&app.health_check_url)
@@ -137,7 +137,7 @@ macro_rules! applications_tx {
                 )
                 .bind(app.tenant.0)
                 .bind(app.id.into_untyped())
-                .bind(&app.name)
+                .bind(app.name.as_str())
                 .bind(&app.provider_name)
                 .bind(&app.description)
                 .bind(&app.health_check_url)

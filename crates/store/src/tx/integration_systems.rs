@@ -69,7 +69,7 @@ macro_rules! integration_systems_tx {
                 let owner: Option<Uuid> = row.try_get(3)?;
                 Ok(IntegrationSystem {
                     id: IntegrationSystemId::from_untyped(row.try_get(0)?),
-                    name: row.try_get(1)?,
+                    name: sextant_domain::Name::from_stored(row.try_get(1)?),
                     description: row.try_get(2)?,
                     owner: TenantId(owner.ok_or_else(|| {
                         StoreError::Corrupt("integration system without an owner".into())
@@ -90,7 +90,7 @@ macro_rules! integration_systems_tx {
                      created_at) VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(system.id.into_untyped())
-                .bind(&system.name)
+                .bind(system.name.as_str())
                 .bind(&system.description)
                 .bind(system.owner.0)
                 .bind(to_micros(time::OffsetDateTime::now_utc()))
@@ -108,7 +108,7 @@ macro_rules! integration_systems_tx {
                     "UPDATE integration_systems SET name = $2, description = $3 WHERE id = $1",
                 )
                 .bind(system.id.into_untyped())
-                .bind(&system.name)
+                .bind(system.name.as_str())
                 .bind(&system.description)
                 .execute(self.conn())
                 .await?;

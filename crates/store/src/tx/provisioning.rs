@@ -7,15 +7,23 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 
+/// Who runs an operation, and until when: another process may take the operation over
+/// once `expires_at` has passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: Uuid,
+    pub expires_at: time::OffsetDateTime,
+}
+
 /// The Provisioner's operations of a transaction.
 #[async_trait::async_trait]
 pub trait ProvisioningTx: Send {
-    /// Records an operation, leased to `lease` (owner, expiry) if given;
+    /// Records an operation, leased to `lease` if given;
     /// [`StoreError::NotUnique`] if the runtime already has one in progress.
     async fn insert_operation(
         &mut self,
         op: &Operation,
-        lease: Option<(Uuid, time::OffsetDateTime)>,
+        lease: Option<Lease>,
     ) -> Result<(), StoreError>;
     /// An operation of the tenant, by id.
     async fn operation(
@@ -117,7 +125,7 @@ macro_rules! provisioning_tx {
             async fn insert_operation(
                 &mut self,
                 op: &sextant_domain::provisioning::Operation,
-                lease: Option<(Uuid, time::OffsetDateTime)>,
+                lease: Option<$crate::tx::provisioning::Lease>,
             ) -> Result<(), StoreError> {
                 self.counter().inc();
                 sqlx::query(AssertSqlSafe(format!(
@@ -135,8 +143,8 @@ macro_rules! provisioning_tx {
                 .bind(op.input.to_string())
                 .bind(to_micros(op.started_at))
                 .bind(op.finished_at.map(to_micros))
-                .bind(lease.map(|l| l.0))
-                .bind(lease.map(|l| to_micros(l.1)))
+                .bind(lease.map(|l| l.owner))
+                .bind(lease.map(|l| to_micros(l.expires_at)))
                 .execute(self.conn())
                 .await?;
                 Ok(())

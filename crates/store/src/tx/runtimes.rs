@@ -77,7 +77,7 @@ macro_rules! runtimes_tx {
                 Ok(Runtime {
                     id: RuntimeId::from_untyped(row.try_get(0)?),
                     tenant: TenantId(row.try_get(1)?),
-                    name: row.try_get(2)?,
+                    name: sextant_domain::Name::from_stored(row.try_get(2)?),
                     description: row.try_get(3)?,
                     status_condition: RuntimeStatusCondition::parse(&condition).ok_or_else(
                         || StoreError::Corrupt(format!("runtime status {condition:?}")),
@@ -100,7 +100,7 @@ macro_rules! runtimes_tx {
                 )
                 .bind(runtime.id.into_untyped())
                 .bind(runtime.tenant.0)
-                .bind(&runtime.name)
+                .bind(runtime.name.as_str())
                 .bind(&runtime.description)
                 .bind(runtime.status_condition.as_str())
                 .bind(to_micros(runtime.status_timestamp))
@@ -119,7 +119,7 @@ macro_rules! runtimes_tx {
                 )
                 .bind(runtime.tenant.0)
                 .bind(runtime.id.into_untyped())
-                .bind(&runtime.name)
+                .bind(runtime.name.as_str())
                 .bind(&runtime.description)
                 .bind(runtime.status_condition.as_str())
                 .bind(to_micros(runtime.status_timestamp))

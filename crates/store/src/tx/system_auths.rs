@@ -43,6 +43,14 @@ pub enum CertificatesOf {
     Owner(SystemAuthOwner),
 }
 
+/// What the store knows of an issued certificate: whom it was issued to, and whether it (or
+/// a certificate it was renewed from) is revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IssuedCertificate {
+    pub client: SystemAuthId,
+    pub revoked: bool,
+}
+
 /// The system-auth operations of a transaction.
 #[async_trait::async_trait]
 pub trait SystemAuthTx: Send {
@@ -81,12 +89,11 @@ pub trait SystemAuthTx: Send {
         hash: &[u8],
         now: time::OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    /// The client id a certificate was issued to and whether it is revoked (it, or a
-    /// certificate it was renewed from), by serial.
+    /// An issued certificate, by serial.
     async fn issued_certificate(
         &mut self,
         serial: &[u8],
-    ) -> Result<Option<(SystemAuthId, bool)>, StoreError>;
+    ) -> Result<Option<IssuedCertificate>, StoreError>;
     /// Marks a certificate revoked (if it was not already) and with it every certificate
     /// renewed from it, at any depth; true if it was recorded.
     async fn revoke_certificate(
@@ -332,7 +339,7 @@ macro_rules! system_auth_tx {
             async fn issued_certificate(
                 &mut self,
                 serial: &[u8],
-            ) -> Result<Option<(sextant_domain::SystemAuthId, bool)>, StoreError> {
+            ) -> Result<Option<$crate::tx::system_auths::IssuedCertificate>, StoreError> {
                 self.counter().inc();
                 // Revoked too when a certificate it was renewed from is: a renewal that
                 // committed while its parent was being revoked is refused all the same.
@@ -351,10 +358,10 @@ macro_rules! system_auth_tx {
                 .await?;
                 row.map(|r| {
                     let revoked: i64 = r.try_get(1)?;
-                    Ok((
-                        sextant_domain::SystemAuthId::from_untyped(r.try_get(0)?),
-                        revoked > 0,
-                    ))
+                    Ok($crate::tx::system_auths::IssuedCertificate {
+                        client: sextant_domain::SystemAuthId::from_untyped(r.try_get(0)?),
+                        revoked: revoked > 0,
+                    })
                 })
                 .transpose()
             }

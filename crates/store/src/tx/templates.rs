@@ -53,7 +53,7 @@ macro_rules! templates_tx {
                 Ok(ApplicationTemplate {
                     id: TemplateId::from_untyped(row.try_get(0)?),
                     tenant: tenant.map(TenantId),
-                    name: row.try_get(1)?,
+                    name: sextant_domain::Name::from_stored(row.try_get(1)?),
                     description: row.try_get(2)?,
                     application_input: row.try_get(3)?,
                     placeholders: placeholders.0,
@@ -75,7 +75,7 @@ macro_rules! templates_tx {
                 )
                 .bind(template.id.into_untyped())
                 .bind(template.tenant.map(|t| t.0))
-                .bind(&template.name)
+                .bind(template.name.as_str())
                 .bind(&template.description)
                 .bind(&template.application_input)
                 .bind(Json(&template.placeholders))
@@ -96,7 +96,7 @@ macro_rules! templates_tx {
                      placeholders = $5, tenant_id = $6, access_level = $7 WHERE id = $1",
                 )
                 .bind(template.id.into_untyped())
-                .bind(&template.name)
+                .bind(template.name.as_str())
                 .bind(&template.description)
                 .bind(&template.application_input)
                 .bind(Json(&template.placeholders))

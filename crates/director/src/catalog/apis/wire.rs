@@ -10,7 +10,7 @@ use crate::catalog::credentials::wire::Auth;
 use crate::confine::Reach;
 use crate::context::{loader, reach};
 use crate::error::{GqlResult, to_graphql};
-use crate::loaders::{AllRuntimeAuthsKey, RuntimeAuthKey, load_error};
+use crate::loaders::{AllRuntimeAuthsKey, RuntimeApiAuth, RuntimeAuthKey, load_error};
 use crate::page::{PageInfo, page_info, total};
 use crate::scalars::{Clob, id};
 
@@ -153,7 +153,10 @@ impl ApiDefinition {
                     .await
                     .map_err(load_error)?;
                 match loaded {
-                    Some(l) if l.runtime_exists => vec![(own, l.auth)],
+                    Some(l) if l.runtime_exists => vec![RuntimeApiAuth {
+                        runtime: own,
+                        auth: l.auth,
+                    }],
                     _ => Vec::new(),
                 }
             }
@@ -165,7 +168,7 @@ impl ApiDefinition {
         };
         Ok(list
             .into_iter()
-            .map(|(runtime, auth)| ApiRuntimeAuth {
+            .map(|RuntimeApiAuth { runtime, auth }| ApiRuntimeAuth {
                 runtime_id: id(runtime),
                 auth: auth.or_else(|| self.0.default_auth.clone()).map(Into::into),
             })

@@ -127,7 +127,7 @@ macro_rules! apis_tx {
                             .push_bind(api.description.as_deref())
                             .push_bind(api.group.as_deref())
                             .push_bind(api.target_url.as_str())
-                            .push_bind(stored.as_ref().map(|(sha256, _)| sha256.as_str()))
+                            .push_bind(stored.as_ref().map(|s| s.sha256.as_str()))
                             .push_bind(api.spec.as_ref().map(|s| s.format.as_str()))
                             .push_bind(api.spec.as_ref().map(|s| s.spec_type.as_str()))
                             .push_bind(
@@ -147,7 +147,7 @@ macro_rules! apis_tx {
                             )
                             .push_bind(api.default_auth.as_ref().map(Json))
                             .push_bind(to_micros(api.created_at))
-                            .push_bind(stored.as_ref().map(|(_, size)| *size));
+                            .push_bind(stored.as_ref().map(|s| s.size));
                     });
                     self.counter().inc();
                     qb.build().execute(self.conn()).await?;
@@ -182,7 +182,7 @@ macro_rules! apis_tx {
                 .bind(&api.description)
                 .bind(&api.group)
                 .bind(&api.target_url)
-                .bind(stored.as_ref().map(|(sha256, _)| sha256.clone()))
+                .bind(stored.as_ref().map(|s| s.sha256.clone()))
                 .bind(api.spec.as_ref().map(|s| s.format.as_str()))
                 .bind(api.spec.as_ref().map(|s| s.spec_type.as_str()))
                 .bind(
@@ -197,7 +197,7 @@ macro_rules! apis_tx {
                         .map(|v| Json($crate::tx::catalog::StoredVersion::from_domain(v))),
                 )
                 .bind(api.default_auth.as_ref().map(Json))
-                .bind(stored.as_ref().map(|(_, size)| *size))
+                .bind(stored.as_ref().map(|s| s.size))
                 .execute(self.conn())
                 .await?;
                 Ok(done.rows_affected() == 1)

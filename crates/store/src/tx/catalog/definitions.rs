@@ -67,13 +67,17 @@ macro_rules! definitions_tx {
                         .map(|a| {
                             a.spec
                                 .as_ref()
-                                .map(|s| (s.data.as_deref(), s.digest.as_ref()))
+                                .map(|s| $crate::tx::catalog::specs::GivenSpec {
+                                    text: s.data.as_deref(),
+                                    digest: s.digest.as_ref(),
+                                })
                         })
-                        .chain(
-                            events
-                                .iter()
-                                .map(|e| Some((e.spec.data.as_deref(), e.spec.digest.as_ref()))),
-                        ),
+                        .chain(events.iter().map(|e| {
+                            Some($crate::tx::catalog::specs::GivenSpec {
+                                text: e.spec.data.as_deref(),
+                                digest: e.spec.digest.as_ref(),
+                            })
+                        })),
                 );
                 self.put_specs(&texts).await?;
                 let (api_specs, event_specs) = stored.split_at(apis.len());

@@ -112,7 +112,7 @@ macro_rules! events_tx {
                             .push_bind(event.name.as_str())
                             .push_bind(event.description.as_deref())
                             .push_bind(event.group.as_deref())
-                            .push_bind(stored.as_ref().map(|(sha256, _)| sha256.as_str()))
+                            .push_bind(stored.as_ref().map(|s| s.sha256.as_str()))
                             .push_bind(event.spec.format.as_str())
                             .push_bind(event.spec.spec_type.as_str())
                             .push_bind(
@@ -129,7 +129,7 @@ macro_rules! events_tx {
                                     .map(|v| Json($crate::tx::catalog::StoredVersion::from_domain(v))),
                             )
                             .push_bind(to_micros(event.created_at))
-                            .push_bind(stored.as_ref().map(|(_, size)| *size));
+                            .push_bind(stored.as_ref().map(|s| s.size));
                     });
                     self.counter().inc();
                     qb.build().execute(self.conn()).await?;
@@ -159,7 +159,7 @@ macro_rules! events_tx {
                 .bind(&event.name)
                 .bind(&event.description)
                 .bind(&event.group)
-                .bind(stored.as_ref().map(|(sha256, _)| sha256.clone()))
+                .bind(stored.as_ref().map(|s| s.sha256.clone()))
                 .bind(event.spec.format.as_str())
                 .bind(event.spec.spec_type.as_str())
                 .bind(
@@ -175,7 +175,7 @@ macro_rules! events_tx {
                         .as_ref()
                         .map(|v| Json($crate::tx::catalog::StoredVersion::from_domain(v))),
                 )
-                .bind(stored.as_ref().map(|(_, size)| *size))
+                .bind(stored.as_ref().map(|s| s.size))
                 .execute(self.conn())
                 .await?;
                 Ok(done.rows_affected() == 1)

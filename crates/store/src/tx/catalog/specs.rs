@@ -29,11 +29,26 @@ pub trait SpecsTx: Send {
 }
 
 /// A definition's spec as given: its text, or the digest of one stored earlier.
-pub(crate) type GivenSpec<'a> = (Option<&'a str>, Option<&'a sextant_domain::SpecDigest>);
-/// The name (SHA-256) and size of a definition's spec, as its row keeps them.
-pub(crate) type SpecName = (String, i64);
-/// A spec text to store: its name, size and text.
-pub(crate) type SpecText<'a> = (String, i64, &'a str);
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GivenSpec<'a> {
+    pub(crate) text: Option<&'a str>,
+    pub(crate) digest: Option<&'a sextant_domain::SpecDigest>,
+}
+
+/// The name and size of a definition's spec, as its row keeps them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SpecName {
+    pub(crate) sha256: String,
+    pub(crate) size: i64,
+}
+
+/// A spec text to store under its name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SpecText<'a> {
+    pub(crate) sha256: String,
+    pub(crate) size: i64,
+    pub(crate) data: &'a str,
+}
 
 /// The name and size of each definition's spec (`None` without a spec) and the distinct
 /// texts to store, ordered by name (writers of shared specs then lock their rows in the same
@@ -44,20 +59,23 @@ pub(crate) fn spec_rows<'a>(
     let mut texts = std::collections::BTreeMap::new();
     let named = specs
         .map(|spec| match spec? {
-            (Some(data), _) => {
+            GivenSpec {
+                text: Some(data), ..
+            } => {
                 let sha256 = spec_sha256(data);
                 let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
                 texts.entry(sha256.clone()).or_insert((size, data));
-                Some((sha256, size))
+                Some(SpecName { sha256, size })
             }
-            (None, digest) => {
-                digest.map(|d| (d.sha256.clone(), i64::try_from(d.size).unwrap_or(i64::MAX)))
-            }
+            GivenSpec { text: None, digest } => digest.map(|d| SpecName {
+                sha256: d.sha256.clone(),
+                size: i64::try_from(d.size).unwrap_or(i64::MAX),
+            }),
         })
         .collect();
     let texts = texts
         .into_iter()
-        .map(|(sha256, (size, data))| (sha256, size, data))
+        .map(|(sha256, (size, data))| SpecText { sha256, size, data })
         .collect();
     (named, texts)
 }
@@ -71,10 +89,10 @@ pub(crate) fn push_spec_values<'s, 'a: 's, Db>(
     for<'e> &'e str: sqlx::Encode<'e, Db> + sqlx::Type<Db>,
     for<'e> i64: sqlx::Encode<'e, Db> + sqlx::Type<Db>,
 {
-    qb.push_values(texts, |mut row, (sha256, size, data)| {
-        row.push_bind(sha256.as_str())
-            .push_bind(*size)
-            .push_bind(*data);
+    qb.push_values(texts, |mut row, text| {
+        row.push_bind(text.sha256.as_str())
+            .push_bind(text.size)
+            .push_bind(text.data);
     });
 }
 
@@ -112,8 +130,9 @@ macro_rules! specs_tx {
                 data: Option<&str>,
                 digest: Option<&sextant_domain::SpecDigest>,
             ) -> Result<Option<$crate::tx::catalog::specs::SpecName>, StoreError> {
-                let (mut named, texts) =
-                    $crate::tx::catalog::specs::spec_rows(std::iter::once(Some((data, digest))));
+                let (mut named, texts) = $crate::tx::catalog::specs::spec_rows(std::iter::once(
+                    Some($crate::tx::catalog::specs::GivenSpec { text: data, digest }),
+                ));
                 self.put_specs(&texts).await?;
                 Ok(named.pop().flatten())
             }
@@ -126,8 +145,7 @@ macro_rules! specs_tx {
                 &mut self,
                 texts: &[$crate::tx::catalog::specs::SpecText<'_>],
             ) -> Result<(), StoreError> {
-                for chunk in
-                    $crate::tx::chunks::statement_chunks(texts, 3, |(_, _, data)| data.len())
+                for chunk in $crate::tx::chunks::statement_chunks(texts, 3, |text| text.data.len())
                 {
                     self.put_spec_chunk(chunk).await?;
                 }
@@ -197,8 +215,8 @@ macro_rules! specs_tx {
                                  spec_data = NULL WHERE id = $1"
                             )))
                             .bind(id)
-                            .bind(stored.as_ref().map(|(sha256, _)| sha256.clone()))
-                            .bind(stored.as_ref().map(|(_, size)| *size))
+                            .bind(stored.as_ref().map(|s| s.sha256.clone()))
+                            .bind(stored.as_ref().map(|s| s.size))
                             .execute(self.conn())
                             .await?;
                             moved += 1;
