@@ -67,7 +67,7 @@ fn runtime_reading(
         runtime: Runtime {
             id: RUNTIME,
             tenant: TENANT,
-            name: "edge".to_owned(),
+            name: sextant_domain::Name::parse("edge").unwrap(),
             description: Some("not in the document".to_owned()),
             status_condition: RuntimeStatusCondition::Ready,
             status_timestamp: OffsetDateTime::UNIX_EPOCH,
@@ -85,7 +85,7 @@ fn application(n: u128) -> ApplicationReading {
         application: Application {
             id: app_id(n),
             tenant: TENANT,
-            name: format!("app-{n}"),
+            name: sextant_domain::Name::parse(format!("app-{n}")).unwrap(),
             provider_name: "provider".to_owned(),
             description: None,
             health_check_url: None,
