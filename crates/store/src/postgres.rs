@@ -266,24 +266,15 @@ impl PgTx {
         &mut self.tx
     }
 
-    /// Raises the tenant's epoch and tells the other replicas when (and only if) this
-    /// transaction commits, in one statement: the raise holds the tenant's epoch row to the
-    /// commit, so everything after it in the transaction is a tenant's writers' queue.
-    async fn raise_epoch(&mut self, tenant: TenantId) -> Result<u64, StoreError> {
+    /// Tells the other replicas, when (and only if) this transaction commits.
+    async fn notify_epoch(&mut self, tenant: TenantId, epoch: u64) -> Result<(), StoreError> {
         self.counter().inc();
-        let epoch: i64 = sqlx::query_scalar(
-            "WITH raised AS ( \
-               INSERT INTO config_epochs (tenant_id, epoch) VALUES ($1, 1) \
-               ON CONFLICT (tenant_id) DO UPDATE SET epoch = config_epochs.epoch + 1 \
-               RETURNING epoch) \
-             SELECT raised.epoch FROM raised \
-             CROSS JOIN LATERAL pg_notify($2, $1::text || ':' || raised.epoch::text) AS told",
-        )
-        .bind(tenant.0)
-        .bind(EPOCH_CHANNEL)
-        .fetch_one(self.conn())
-        .await?;
-        Ok(u64::try_from(epoch).unwrap_or(0))
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(EPOCH_CHANNEL)
+            .bind(format!("{}:{epoch}", tenant.0))
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 
     fn counter(&self) -> &StatementCounter {
@@ -332,18 +323,18 @@ impl PgTx {
         ))
     }
 
-    /// The tenant's spec quota lock, held to the end of a write transaction, so that quota
-    /// checks of one tenant run one after another and each sees what the ones before it
-    /// committed. It is the tenant's epoch row: a write that adds specs changes runtimes'
-    /// configuration and raises the epoch anyway, and every such write of the tenant already
-    /// queues on that row from its raise to its commit, so the check adds no lock (and no
-    /// statement) of its own. The raise comes first and the usage is read after it, by a
-    /// statement whose snapshot includes the commit of the writer before.
+    /// The tenant's spec quota lock, held to the end of a write transaction: quota checks of
+    /// one tenant run one after another (a transaction-level advisory lock; the first key
+    /// names the purpose, the second the tenant).
     async fn lock_spec_quota(&mut self, tenant: TenantId) -> Result<(), StoreError> {
         if !self.write {
             return Ok(());
         }
-        crate::tx::Tx::bump_config_epoch(self, tenant).await?;
+        self.counter().inc();
+        sqlx::query("SELECT pg_advisory_xact_lock(1936745843, hashtext($1::text))")
+            .bind(tenant.0)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 

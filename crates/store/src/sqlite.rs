@@ -280,19 +280,9 @@ impl SqliteTx {
         &mut self.tx
     }
 
-    /// Raises the tenant's epoch. Nothing to tell other processes: only this one writes the
-    /// file.
-    async fn raise_epoch(&mut self, tenant: TenantId) -> Result<u64, StoreError> {
-        self.counter().inc();
-        let epoch: i64 = sqlx::query_scalar(
-            "INSERT INTO config_epochs (tenant_id, epoch) VALUES ($1, 1) \
-             ON CONFLICT (tenant_id) DO UPDATE SET epoch = config_epochs.epoch + 1 \
-             RETURNING epoch",
-        )
-        .bind(tenant.0)
-        .fetch_one(self.conn())
-        .await?;
-        Ok(u64::try_from(epoch).unwrap_or(0))
+    /// Nothing to tell: only this process writes the file.
+    async fn notify_epoch(&mut self, _tenant: TenantId, _epoch: u64) -> Result<(), StoreError> {
+        Ok(())
     }
 
     fn counter(&self) -> &StatementCounter {

@@ -65,11 +65,6 @@ pub fn spec_bytes(data: Option<&str>) -> u64 {
 /// tenant's, now exceed their quota. Call it after writing, in the same transaction, so that
 /// a refusal rolls everything back; a write that added nothing is never refused (an
 /// application over a lowered quota can still shrink).
-///
-/// Call it as the last step of the transaction, where it ends up holding the tenant's quota
-/// lock (on PostgreSQL the tenant's epoch row, which the commit raises anyway: see
-/// [`sextant_store::SpecsTx::spec_usage`]). Every write of a tenant takes that row last, so no
-/// lock taken after it can make two writers wait for each other.
 pub async fn within_spec_quota(
     tx: &mut dyn Tx,
     tenant: TenantId,

@@ -14,8 +14,7 @@
 //! - the fields `tx` (the `sqlx::Transaction`), `epochs`, `bumped` and `filled_outbox`
 //! - `fn conn(&mut self) -> &mut <Db as Database>::Connection`
 //! - `fn counter(&self) -> &StatementCounter`
-//! - `async fn raise_epoch(&mut self, tenant) -> Result<u64>` (raises the tenant's epoch in
-//!   one statement and, on PostgreSQL, tells other replicas at commit)
+//! - `async fn notify_epoch(&mut self, tenant, epoch)` (tells other replicas at commit)
 //! - `async fn lock_spec_quota(&mut self, tenant)` (serializes a tenant's quota checks)
 //! - `fn share_lock(&self) -> &'static str` (row lock clause for reads in write transactions)
 //! - `fn lock_waiting() -> &'static str`, `fn lock_skipping() -> &'static str` (row lock
@@ -132,12 +131,17 @@ macro_rules! transaction_tx {
             }
 
             async fn bump_config_epoch(&mut self, tenant: TenantId) -> Result<u64, StoreError> {
-                // Once per transaction: readers see the change only at commit, so one raise
-                // covers all of it (and a quota check may have raised it already).
-                if let Some(&(_, epoch)) = self.bumped.iter().find(|(t, _)| *t == tenant) {
-                    return Ok(epoch);
-                }
-                let epoch = self.raise_epoch(tenant).await?;
+                self.counter().inc();
+                let epoch: i64 = sqlx::query_scalar(
+                    "INSERT INTO config_epochs (tenant_id, epoch) VALUES ($1, 1) \
+                     ON CONFLICT (tenant_id) DO UPDATE SET epoch = config_epochs.epoch + 1 \
+                     RETURNING epoch",
+                )
+                .bind(tenant.0)
+                .fetch_one(self.conn())
+                .await?;
+                let epoch = u64::try_from(epoch).unwrap_or(0);
+                self.notify_epoch(tenant, epoch).await?;
                 self.bumped.push((tenant, epoch));
                 Ok(epoch)
             }

@@ -74,9 +74,9 @@ pub async fn add_api(
     notify::settle_for_application(tx, tenant, app_id, None).await?;
     api.application_id = app_id;
     tx.insert_api_definition(&api).await.map_err(internal)?;
-    notify::apis_added(tx, tenant, app_id, std::slice::from_ref(&api)).await?;
     let added = spec_bytes(api.spec.as_ref().and_then(|s| s.data.as_deref()));
     within_spec_quota(tx, tenant, app_id, added, limits).await?;
+    notify::apis_added(tx, tenant, app_id, std::slice::from_ref(&api)).await?;
     Ok(api)
 }
 

@@ -15,9 +15,7 @@ pub trait SpecsTx: Send {
     /// The spec bytes of an application's definitions and of its tenant's. In a write
     /// transaction on PostgreSQL it first takes the tenant's quota lock (held to the end of
     /// the transaction), so that concurrent writers of a tenant check their quota one after
-    /// another and each sees what the others committed. That lock is the raise of the
-    /// tenant's configuration epoch (the transaction's later raise is then free), so call it
-    /// last in the transaction, as every writer raises the epoch last.
+    /// another and each sees what the others committed.
     async fn spec_usage(
         &mut self,
         tenant: TenantId,
