@@ -219,6 +219,14 @@ impl Provisioner {
         }
     }
 
+    /// Records a new operation of an idle runtime in `tx`, commits, and runs it.
+    async fn start(&self, mut tx: Box<dyn Tx>, op: Operation) -> Result<Operation, DomainError> {
+        self.insert(&mut *tx, &op).await?;
+        tx.commit().await.map_err(internal)?;
+        self.launch(op.clone());
+        Ok(op)
+    }
+
     async fn insert(&self, tx: &mut dyn Tx, op: &Operation) -> Result<(), DomainError> {
         match tx.insert_operation(op, Some(self.lease())).await {
             Ok(()) => Ok(()),
@@ -350,10 +358,7 @@ impl Provisioner {
             "Deprovisioning started.",
             json!({}),
         );
-        self.insert(&mut *tx, &op).await?;
-        tx.commit().await.map_err(internal)?;
-        self.launch(op.clone());
-        Ok(op)
+        self.start(tx, op).await
     }
 
     /// `upgradeRuntime`: the provider's new configuration is checked now and applied by the
@@ -383,10 +388,7 @@ impl Provisioner {
             "Upgrade started.",
             json!({ "config": config }),
         );
-        self.insert(&mut *tx, &op).await?;
-        tx.commit().await.map_err(internal)?;
-        self.launch(op.clone());
-        Ok(op)
+        self.start(tx, op).await
     }
 
     /// `reconnectRuntimeAgent`: the runtime's certificates are revoked and its agent pairs
@@ -406,10 +408,7 @@ impl Provisioner {
             "Reconnecting the runtime agent.",
             json!({}),
         );
-        self.insert(&mut *tx, &op).await?;
-        tx.commit().await.map_err(internal)?;
-        self.launch(op.clone());
-        Ok(op)
+        self.start(tx, op).await
     }
 
     /// `cleanupRuntimeData` (Compass 2019): removes the Provisioner's finished records of a
