@@ -18,6 +18,7 @@
 
 mod config;
 mod config_cache;
+mod console_link;
 mod context;
 mod datadir;
 mod error;
@@ -38,6 +39,7 @@ pub use config::{
     ConnectionSettings, DEFAULT_CERTIFICATE_VALIDITY, ServerConfig, ServerOptions, TokenLifetimes,
 };
 pub use config_cache::SPEC_CACHE_BYTES;
+pub use console_link::{ConsoleLink, console_link};
 pub use datadir::{Rotation, load_issuer, rotate_ca};
 pub use error::ServerError;
 pub use rotation::retire_previous_ca;
