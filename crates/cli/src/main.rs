@@ -4,7 +4,8 @@
 //! - `sextant server`: the whole management plane in one process.
 //! - `sextant agent`: a runtime agent.
 //! - `sextant app pair|register|config|listen|send-event`: the application client.
-//! - `sextant admin token`: a signed user token for a tenant and scopes.
+//! - `sextant admin token`: a signed user token for a tenant and scopes; `sextant admin
+//!   console-link`: a one-time login URL for the web console.
 //! - `sextant schema director|connector|provisioner`: an API's GraphQL SDL.
 //!
 //! Each command group lives in a module of `commands/` with its arguments; this file only

@@ -22,6 +22,8 @@ pub enum ServerError {
     Tls(#[from] sextant_tls::TlsError),
     #[error("database")]
     Store(#[from] sextant_store::StoreError),
+    #[error("console")]
+    Console(#[from] sextant_console::ConsoleError),
     #[error("outbound HTTP client")]
     Fetch(#[source] sextant_fetch::FetchError),
     #[error("connection limits: {0}")]

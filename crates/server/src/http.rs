@@ -26,8 +26,8 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub const MAX_CONNECTOR_BODY_BYTES: usize = 32 * 1024;
 
 /// The main listener: users, OAuth2 clients and their token endpoint, the token-secured
-/// Connector.
-pub fn main_router(state: AppState) -> Router {
+/// Connector, and the web console under `/console` (its own routes and state).
+pub fn main_router(state: AppState, console: sextant_console::ConsoleState) -> Router {
     Router::new()
         .route("/director/graphql", get(director).post(director))
         .route("/provisioner/graphql", get(provisioner).post(provisioner))
@@ -48,6 +48,7 @@ pub fn main_router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(sextant_console::router(console))
 }
 
 /// The mTLS listener: the TLS layer already refused clients without a certificate of the CA;

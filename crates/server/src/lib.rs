@@ -3,10 +3,12 @@
 //! [`start`] opens the data directory (creating the CA, the listeners' certificate, the
 //! signing key and the administrator token on first start), opens and migrates the store,
 //! binds the main listener (HTTPS: the Director, the Provisioner, the token-secured Connector,
-//! the token endpoint, health, metrics) and the mTLS listener (client certificates required:
-//! the certificate-secured Director and Connector, runtimes' configuration), and serves both
-//! until stopped. The Connector's rules (certificate identity, revocation, CA rotation) live
-//! in `sextant-connector`; the server composes them with its listeners and data directory.
+//! the token endpoint, health, metrics, and the web console of `sextant-console`, merged in
+//! under `/console` with a `ConsoleState` built from the same schema and store) and the mTLS
+//! listener (client certificates required: the certificate-secured Director and Connector,
+//! runtimes' configuration), and serves both until stopped. The Connector's rules
+//! (certificate identity, revocation, CA rotation) live in `sextant-connector`; the server
+//! composes them with its listeners and data directory.
 //!
 //! Within the crate, imports run one way: handlers (`http`, `oauth`, `runtime_config`,
 //! `runtime_gateway`) import the shared leaves (`context`, `config_cache`, `response`,
@@ -18,6 +20,7 @@
 
 mod config;
 mod config_cache;
+mod console_link;
 mod context;
 mod datadir;
 mod error;
@@ -38,6 +41,7 @@ pub use config::{
     ConnectionSettings, DEFAULT_CERTIFICATE_VALIDITY, ServerConfig, ServerOptions, TokenLifetimes,
 };
 pub use config_cache::SPEC_CACHE_BYTES;
+pub use console_link::{ConsoleLink, console_link};
 pub use datadir::{Rotation, load_issuer, rotate_ca};
 pub use error::ServerError;
 pub use rotation::retire_previous_ca;

@@ -259,12 +259,21 @@ pub async fn start_with(
                 }),
         )),
     };
+    // The console runs its pages' GraphQL against the same schema, with the session's consumer.
+    let console = sextant_console::ConsoleState::new(
+        state.schema.clone(),
+        store.clone(),
+        state.verifier.clone(),
+        sextant_console::ConsoleSettings {
+            public_url: public_url.clone(),
+        },
+    );
     let shutdown = CancellationToken::new();
     let tasks = vec![
         tokio::spawn(sextant_tls::serve_with(
             main_listener,
             main_tls.clone(),
-            http::main_router(state.clone()),
+            http::main_router(state.clone(), console),
             connection_limits.clone(),
             shutdown.clone(),
         )),

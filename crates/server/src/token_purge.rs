@@ -1,4 +1,5 @@
-//! The task that removes expired one-time tokens.
+//! The task that removes expired one-time tokens, and the console's expired login links and
+//! ended sessions.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,13 +28,19 @@ impl BackgroundTask for TokenPurge {
     }
 
     async fn activate(&mut self) -> Result<Progress, TaskError> {
+        let now = time::OffsetDateTime::now_utc();
         let mut tx = self.store.write().await?;
-        let purged = tx
-            .purge_expired_tokens(time::OffsetDateTime::now_utc())
+        let purged = tx.purge_expired_tokens(now).await?;
+        let console = tx
+            .purge_console(now, now - sextant_console::IDLE_TIMEOUT)
             .await?;
         tx.commit().await?;
-        if purged > 0 {
-            tracing::debug!(purged, "removed expired one-time tokens");
+        if purged > 0 || console > 0 {
+            tracing::debug!(
+                purged,
+                console,
+                "removed expired tokens, links and sessions"
+            );
         }
         Ok(Progress::Idle)
     }

@@ -38,6 +38,7 @@ pub use tx::catalog::specs::{SpecUsage, SpecsTx, spec_sha256};
 pub use tx::catalog::webhooks::WebhooksTx;
 pub use tx::catalog::{CatalogTx, ChildKind};
 pub use tx::chunks::{MAX_BIND_PARAMETERS, MAX_STATEMENT_BYTES};
+pub use tx::console::{ConsoleGrant, ConsoleLoginLink, ConsoleSession, ConsoleTx};
 pub use tx::delivery::deliveries::{AttemptOutcome, DeliveriesTx};
 pub use tx::delivery::fan_outs::{EventFanOut, FanOutKind, FanOutsTx, PendingFanOut};
 pub use tx::integration_systems::IntegrationSystemsTx;

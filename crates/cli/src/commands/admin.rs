@@ -27,6 +27,33 @@ pub(crate) enum AdminCommand {
         #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+    /// Print a one-time login URL for the web console: usable once, within 10 minutes; it
+    /// opens a session with these tenants and scopes.
+    ConsoleLink {
+        #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "./sextant-data")]
+        data_dir: PathBuf,
+        /// The database the servers use; default: SQLite in the data directory.
+        #[arg(long, env = "SEXTANT_DATABASE_URL")]
+        database_url: Option<String>,
+        /// A tenant (a UUID) the session may act in; repeat for several (the first is where
+        /// it starts). Default: the default tenant.
+        #[arg(long)]
+        tenant: Vec<uuid::Uuid>,
+        /// Space-separated scopes. Default: every user scope except the operator's
+        /// application_template:global.
+        #[arg(long)]
+        scopes: Option<String>,
+        /// The session's subject.
+        #[arg(long, default_value = "admin")]
+        subject: String,
+        /// The URL browsers reach the main listener at.
+        #[arg(
+            long,
+            env = "SEXTANT_PUBLIC_URL",
+            default_value = "https://localhost:3000"
+        )]
+        public_url: url::Url,
+    },
     /// Start a CA rotation: a new CA signs client certificates from the next server start on;
     /// the current one stays trusted (and keeps issuing the listeners' certificate) until
     /// `retire-previous-ca`. See the README's "Rotating the CA".
@@ -58,6 +85,21 @@ pub(crate) fn run(command: AdminCommand) -> anyhow::Result<()> {
             subject,
             ttl,
         } => token(&data_dir, tenant, &scopes, &subject, ttl),
+        AdminCommand::ConsoleLink {
+            data_dir,
+            database_url,
+            tenant,
+            scopes,
+            subject,
+            public_url,
+        } => console_link(
+            &data_dir,
+            database_url.as_deref(),
+            tenant,
+            scopes.as_deref(),
+            subject,
+            public_url,
+        ),
         AdminCommand::RotateCa { data_dir } => rotate_ca(&data_dir),
         AdminCommand::RetirePreviousCa {
             data_dir,
@@ -88,6 +130,51 @@ fn token(
     })?;
     let tenants: Vec<TenantId> = tenant.into_iter().map(TenantId).collect();
     println!("{}", issuer.issue(subject, &tenants, &scopes, ttl)?);
+    Ok(())
+}
+
+/// Prints a one-time console login URL.
+fn console_link(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    tenant: Vec<uuid::Uuid>,
+    scopes: Option<&str>,
+    subject: String,
+    public_url: url::Url,
+) -> anyhow::Result<()> {
+    let scopes: Vec<String> = match scopes {
+        Some(scopes) => scopes.split_whitespace().map(str::to_owned).collect(),
+        None => Scope::ALL
+            .into_iter()
+            .filter(|s| *s != Scope::ApplicationTemplateGlobal)
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+    };
+    if let Some(unknown) = scopes.iter().find(|s| Scope::parse(s).is_none()) {
+        eprintln!("warning: {unknown:?} is not a scope Sextant checks; it grants nothing");
+    }
+    let tenants: Vec<TenantId> = if tenant.is_empty() {
+        vec![TenantId::DEFAULT]
+    } else {
+        tenant.into_iter().map(TenantId).collect()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let url = runtime
+        .block_on(sextant_server::console_link(
+            data_dir,
+            database_url,
+            sextant_server::ConsoleLink {
+                tenants,
+                scopes,
+                subject,
+                public_url,
+            },
+        ))
+        .with_context(|| format!("cannot store a login link for {}", data_dir.display()))?;
+    println!("{url}");
+    eprintln!("The link opens a console session once, within 10 minutes.");
     Ok(())
 }
 

@@ -41,6 +41,7 @@ use catalog::documents::DocumentsTx;
 use catalog::events::EventDefinitionsTx;
 use catalog::specs::SpecsTx;
 use catalog::webhooks::WebhooksTx;
+use console::ConsoleTx;
 use delivery::deliveries::DeliveriesTx;
 use delivery::fan_outs::FanOutsTx;
 use integration_systems::IntegrationSystemsTx;
@@ -75,6 +76,8 @@ pub(crate) mod delivery;
 pub(crate) mod system_auths;
 #[macro_use]
 pub(crate) mod provisioning;
+#[macro_use]
+pub(crate) mod console;
 
 /// One transaction. Methods take the tenant explicitly; an integration system or template
 /// looked up by id alone is for rules that check its tenant themselves.
@@ -97,6 +100,7 @@ pub trait Tx:
     + DefaultEventingTx
     + SystemAuthTx
     + ProvisioningTx
+    + ConsoleTx
     + FanOutsTx
     + DeliveriesTx
     + Send
@@ -171,6 +175,7 @@ macro_rules! tx_impls {
         default_eventing_tx!($Tx, $Db);
         system_auth_tx!($Tx, $Db);
         provisioning_tx!($Tx, $Db);
+        console_tx!($Tx, $Db);
         fan_outs_tx!($Tx, $Db);
         fan_out_expansion!($Tx, $Db);
         deliveries_tx!($Tx, $Db);

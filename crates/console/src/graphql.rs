@@ -1,0 +1,66 @@
+//! Running a GraphQL document in-process against the Director's schema as the session's
+//! consumer, the way `/director/graphql` does, and reading the answer into view structs.
+
+use serde::de::DeserializeOwned;
+use sextant_domain::Consumer;
+
+use crate::error::ConsoleError;
+use crate::state::ConsoleState;
+
+/// A GraphQL error as a page shows it: its message, and its `extensions.code`.
+#[derive(Clone, Debug)]
+pub(crate) struct Refusal {
+    pub(crate) message: String,
+    pub(crate) code: Option<String>,
+}
+
+impl Refusal {
+    pub(crate) fn is_not_found(refusals: &[Refusal]) -> bool {
+        refusals
+            .iter()
+            .any(|r| r.code.as_deref() == Some("NOT_FOUND"))
+    }
+
+    /// The messages, one sentence after another.
+    pub(crate) fn messages(refusals: &[Refusal]) -> String {
+        refusals
+            .iter()
+            .map(|r| r.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Executes `query` with `variables` as `consumer`: `Ok(Ok(data))` when the Director answered
+/// without errors, `Ok(Err(refusals))` when it answered with errors (nothing a mutation did
+/// was kept: a mutation commits only on success).
+pub(crate) async fn execute<T: DeserializeOwned>(
+    state: &ConsoleState,
+    consumer: Consumer,
+    query: &str,
+    variables: serde_json::Value,
+) -> Result<Result<T, Vec<Refusal>>, ConsoleError> {
+    let request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(variables));
+    let request = sextant_director::prepare(request, consumer, state.store());
+    let response = state.schema().execute(request).await;
+    if !response.errors.is_empty() {
+        return Ok(Err(response
+            .errors
+            .into_iter()
+            .map(|e| Refusal {
+                code: e
+                    .extensions
+                    .as_ref()
+                    .and_then(|x| x.get("code"))
+                    .and_then(|v| match v {
+                        async_graphql::Value::String(s) => Some(s.clone()),
+                        _ => None,
+                    }),
+                message: e.message,
+            })
+            .collect()));
+    }
+    let data = response.data.into_json()?;
+    Ok(Ok(serde_json::from_value(data)?))
+}

@@ -1,0 +1,74 @@
+//! Sextant's web console: server-rendered pages under `/console` on the main listener.
+//!
+//! **No second path around the rules.** Every page and action runs a GraphQL document
+//! in-process against the Director's schema with the session's [`Consumer`](sextant_domain::Consumer)
+//! (`sextant_director::prepare`, then `execute`, exactly as `/director/graphql` does) and
+//! reads the JSON answer into view structs; tenants, scopes and confinement are those of the
+//! API. The console's own state is its login links and sessions (`sextant_store::ConsoleTx`),
+//! kept in the database so that replicas share them.
+//!
+//! Within the crate, imports run one way: `pages/` import the leaves (`state`, `session`,
+//! `graphql`, `form`, `render`, `assets`, `error`); only `lib.rs` names the pages, to route
+//! to them. The server builds a [`ConsoleState`] and merges [`router`] into its main router;
+//! this crate does not know the server.
+//!
+//! Every response carries a strict Content-Security-Policy (no inline script or style: the
+//! only script is the vendored htmx, the only style sheet the console's own, both embedded
+//! and served from `/console/assets/`), and every POST form a CSRF token bound to the session.
+#![forbid(unsafe_code)]
+
+mod assets;
+mod error;
+mod form;
+mod graphql;
+mod links;
+mod pages;
+mod render;
+mod security;
+mod session;
+mod state;
+
+use axum::Router;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+
+pub use error::ConsoleError;
+pub use links::{LINK_TTL, create_login_link, login_url};
+pub use session::{ABSOLUTE_TIMEOUT, COOKIE_NAME, IDLE_TIMEOUT};
+pub use state::{ConsoleSettings, ConsoleState};
+
+/// The console's routes, all under `/console`, with their security headers.
+pub fn router(state: ConsoleState) -> Router {
+    Router::new()
+        .route(
+            "/console",
+            get(|| async { Redirect::permanent("/console/") }),
+        )
+        .route("/console/", get(pages::dashboard::show))
+        .route(
+            "/console/login",
+            get(pages::login::show).post(pages::login::redeem_link),
+        )
+        .route("/console/login/token", post(pages::login::paste_token))
+        .route("/console/logout", post(pages::login::logout))
+        .route("/console/tenant", post(pages::tenant::switch))
+        .route(
+            "/console/applications",
+            get(pages::applications::list).post(pages::applications::register),
+        )
+        .route(
+            "/console/applications/new",
+            get(pages::applications::new_form),
+        )
+        .route(
+            "/console/applications/{id}",
+            get(pages::applications::detail),
+        )
+        .route(
+            "/console/applications/{id}/delete",
+            post(pages::applications::delete),
+        )
+        .route("/console/assets/{digest}/{name}", get(assets::serve))
+        .layer(axum::middleware::map_response(security::headers))
+        .with_state(state)
+}

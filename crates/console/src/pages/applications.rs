@@ -1,0 +1,701 @@
+//! `/console/applications`: the list (label filter, cursor pagination), an application's
+//! detail, registration and deletion, each through the Director's GraphQL.
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::ConsoleError;
+use crate::form::{self, FormData};
+use crate::graphql::{self, Refusal};
+use crate::render::{self, Chrome, bad_csrf, no_session, not_found, refusal, see_other, to_login};
+use crate::session::{self, Session};
+use crate::state::ConsoleState;
+
+/// Rows per page of the list.
+const PAGE_SIZE: u32 = 50;
+
+#[derive(Deserialize, Default)]
+pub(crate) struct ListQuery {
+    /// A label filter: `key` (has the label) or `key=value`.
+    #[serde(default)]
+    label: String,
+    /// The page's cursor (absent: the first page).
+    #[serde(default)]
+    after: String,
+    /// The cursors of the pages between the first and this one, comma-separated, so that
+    /// "previous" can go back on a forward-only cursor.
+    #[serde(default)]
+    trail: String,
+}
+
+pub(crate) struct Row {
+    id: String,
+    name: String,
+    provider: String,
+    status: String,
+    labels: String,
+}
+
+#[derive(Template)]
+#[template(path = "applications.html")]
+struct ListPage {
+    chrome: Chrome,
+    label: String,
+    rows: Vec<Row>,
+    total: i64,
+    first_row: i64,
+    last_row: i64,
+    previous: Option<String>,
+    next: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListAnswer {
+    applications: ApplicationPage,
+}
+
+#[derive(Deserialize)]
+struct ApplicationPage {
+    data: Vec<ListedApplication>,
+    #[serde(rename = "pageInfo")]
+    page_info: PageInfo,
+    #[serde(rename = "totalCount")]
+    total_count: i64,
+}
+
+#[derive(Deserialize)]
+struct PageInfo {
+    #[serde(rename = "endCursor")]
+    end_cursor: String,
+    #[serde(rename = "hasNextPage")]
+    has_next_page: bool,
+}
+
+#[derive(Deserialize)]
+struct ListedApplication {
+    id: String,
+    name: String,
+    #[serde(rename = "providerName")]
+    provider_name: String,
+    status: Status,
+    labels: Option<serde_json::Map<String, Value>>,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    condition: String,
+}
+
+const LIST: &str = "query($filter: [LabelFilter!], $first: Int, $after: PageCursor) { \
+    applications(filter: $filter, first: $first, after: $after) { \
+    data { id name providerName status { condition } labels } \
+    pageInfo { endCursor hasNextPage } totalCount } }";
+
+/// The Compass label filter a `key` or `key=value` field stands for: presence of the key, or
+/// its value (a JSON value if it reads as one, else a string; for `scenarios`, one scenario).
+fn label_filter(field: &str) -> Option<Value> {
+    let field = field.trim();
+    if field.is_empty() {
+        return None;
+    }
+    let Some((key, value)) = field.split_once('=') else {
+        return Some(json!({ "key": field }));
+    };
+    let (key, value) = (key.trim(), value.trim());
+    let query = if key.eq_ignore_ascii_case("scenarios") {
+        format!("$[*] ? (@ == {})", Value::String(value.to_owned()))
+    } else {
+        serde_json::from_str::<Value>(value)
+            .unwrap_or_else(|_| Value::String(value.to_owned()))
+            .to_string()
+    };
+    Some(json!({ "key": key, "query": query }))
+}
+
+/// A label value as a list shows it: strings bare, anything else as JSON.
+fn label_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn labels_text(labels: Option<&serde_json::Map<String, Value>>) -> String {
+    labels
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}={}", label_text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// The list's URL for a page.
+fn list_href(label: &str, after: &str, trail: &[&str]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if !label.is_empty() {
+        query.append_pair("label", label);
+    }
+    if !after.is_empty() {
+        query.append_pair("after", after);
+        if !trail.is_empty() {
+            query.append_pair("trail", &trail.join(","));
+        }
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        "/console/applications".to_owned()
+    } else {
+        format!("/console/applications?{query}")
+    }
+}
+
+pub(crate) async fn list(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ConsoleError> {
+    let Some(session) = session::current(&state, &headers).await? else {
+        return Ok(to_login());
+    };
+    let label = query.label.trim().to_owned();
+    let after = query.after.trim().to_owned();
+    let trail: Vec<&str> = if after.is_empty() || query.trail.is_empty() {
+        Vec::new()
+    } else {
+        query.trail.split(',').filter(|c| !c.is_empty()).collect()
+    };
+    let variables = json!({
+        "filter": label_filter(&label).map(|f| vec![f]),
+        "first": PAGE_SIZE,
+        "after": (!after.is_empty()).then_some(after.as_str()),
+    });
+    let chrome = Chrome::of(&session, "applications");
+    let page =
+        match graphql::execute::<ListAnswer>(&state, session.consumer(), LIST, variables).await? {
+            Ok(answer) => {
+                let page = answer.applications;
+                let next = page.page_info.has_next_page.then(|| {
+                    let mut trail = trail.clone();
+                    if !after.is_empty() {
+                        trail.push(&after);
+                    }
+                    list_href(&label, &page.page_info.end_cursor, &trail)
+                });
+                let previous = (!after.is_empty()).then(|| match trail.split_last() {
+                    Some((before, rest)) => list_href(&label, before, rest),
+                    None => list_href(&label, "", &[]),
+                });
+                let first_row = i64::try_from(trail.len() + usize::from(!after.is_empty()))
+                    .unwrap_or(0)
+                    * i64::from(PAGE_SIZE)
+                    + 1;
+                let shown = i64::try_from(page.data.len()).unwrap_or(0);
+                ListPage {
+                    first_row,
+                    last_row: first_row + shown - 1,
+                    rows: page
+                        .data
+                        .into_iter()
+                        .map(|a| Row {
+                            labels: labels_text(a.labels.as_ref()),
+                            id: a.id,
+                            name: a.name,
+                            provider: a.provider_name,
+                            status: a.status.condition,
+                        })
+                        .collect(),
+                    total: page.total_count,
+                    previous,
+                    next,
+                    error: None,
+                    chrome,
+                    label,
+                }
+            }
+            Err(refusals) => ListPage {
+                chrome,
+                label,
+                rows: Vec::new(),
+                total: 0,
+                first_row: 1,
+                last_row: 0,
+                previous: None,
+                next: None,
+                error: Some(Refusal::messages(&refusals)),
+            },
+        };
+    render::html(StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "application_new.html")]
+struct NewPage {
+    chrome: Chrome,
+    name: String,
+    provider: String,
+    description: String,
+    labels: String,
+    error: Option<String>,
+}
+
+pub(crate) async fn new_form(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Response, ConsoleError> {
+    let Some(session) = session::current(&state, &headers).await? else {
+        return Ok(to_login());
+    };
+    if !session.has(sextant_domain::Scope::ApplicationWrite) {
+        return Ok(refusal(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "This session may not register applications (it lacks application:write).",
+        ));
+    }
+    render::html(
+        StatusCode::OK,
+        &NewPage {
+            chrome: Chrome::of(&session, "applications"),
+            name: String::new(),
+            provider: String::new(),
+            description: String::new(),
+            labels: String::new(),
+            error: None,
+        },
+    )
+}
+
+/// Labels from `key=value` lines: a value that reads as JSON is that value (`["A","B"]`,
+/// `3`), anything else a string.
+fn parse_labels(text: &str) -> Result<serde_json::Map<String, Value>, String> {
+    let mut labels = serde_json::Map::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(format!("label line {line:?} is not key=value"));
+        };
+        let value = value.trim();
+        labels.insert(
+            key.trim().to_owned(),
+            serde_json::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.into())),
+        );
+    }
+    Ok(labels)
+}
+
+#[derive(Deserialize)]
+struct Registered {
+    #[serde(rename = "registerApplication")]
+    register_application: Id,
+}
+
+#[derive(Deserialize)]
+struct Id {
+    id: String,
+}
+
+/// Loads the session and the form of a POST, refusing without a session (401) or without
+/// the session's CSRF token (403), before anything is done.
+async fn posted(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Result<(Session, FormData), Response>, ConsoleError> {
+    let Some(session) = session::current(state, headers).await? else {
+        return Ok(Err(no_session()));
+    };
+    let form = match form::read(body).await {
+        Ok(form) => form,
+        Err(status) => return Ok(Err(status.into_response())),
+    };
+    if !session.csrf_matches(form.get("csrf")) {
+        return Ok(Err(bad_csrf()));
+    }
+    Ok(Ok((session, form)))
+}
+
+pub(crate) async fn register(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ConsoleError> {
+    let (session, form) = match posted(&state, &headers, body).await? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused),
+    };
+    let mut page = NewPage {
+        chrome: Chrome::of(&session, "applications"),
+        name: form.text("name"),
+        provider: form.text("provider"),
+        description: form.text("description"),
+        labels: form.get("labels").unwrap_or_default().to_owned(),
+        error: None,
+    };
+    let labels = match parse_labels(&page.labels) {
+        Ok(labels) => labels,
+        Err(e) => {
+            page.error = Some(e);
+            return render::html(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    };
+    let mut input = json!({ "name": page.name, "providerName": page.provider });
+    if !page.description.is_empty() {
+        input["description"] = Value::String(page.description.clone());
+    }
+    if !labels.is_empty() {
+        input["labels"] = Value::Object(labels);
+    }
+    // The Director decides: scopes, validation, uniqueness. A refusal changes nothing.
+    match graphql::execute::<Registered>(
+        &state,
+        session.consumer(),
+        "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }",
+        json!({ "in": input }),
+    )
+    .await?
+    {
+        Ok(registered) => Ok(see_other(&format!(
+            "/console/applications/{}",
+            registered.register_application.id
+        ))),
+        Err(refusals) => {
+            page.error = Some(Refusal::messages(&refusals));
+            let status = if refusals
+                .iter()
+                .any(|r| r.code.as_deref() == Some("INSUFFICIENT_SCOPES"))
+            {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            render::html(status, &page)
+        }
+    }
+}
+
+pub(crate) struct Pair {
+    key: String,
+    value: String,
+}
+
+pub(crate) struct ApiRow {
+    name: String,
+    target_url: String,
+    spec: String,
+}
+
+pub(crate) struct EventRow {
+    name: String,
+    spec: String,
+}
+
+pub(crate) struct DocumentRow {
+    title: String,
+    format: String,
+}
+
+pub(crate) struct WebhookRow {
+    kind: String,
+    url: String,
+}
+
+#[derive(Template)]
+#[template(path = "application.html")]
+struct DetailPage {
+    chrome: Chrome,
+    id: String,
+    name: String,
+    provider: String,
+    description: String,
+    status: String,
+    labels: Vec<Pair>,
+    apis: Vec<ApiRow>,
+    apis_total: i64,
+    events: Vec<EventRow>,
+    events_total: i64,
+    documents: Vec<DocumentRow>,
+    documents_total: i64,
+    webhooks: Vec<WebhookRow>,
+    delete_error: Option<String>,
+}
+
+const DETAIL: &str = "query($id: ID!) { application(id: $id) { \
+    id name providerName description status { condition } labels \
+    webhooks { type url } \
+    apiDefinitions(first: 100) { totalCount data { name targetURL spec { type format } } } \
+    eventDefinitions(first: 100) { totalCount data { name spec { type format } } } \
+    documents(first: 100) { totalCount data { title format } } } }";
+
+#[derive(Deserialize)]
+struct DetailAnswer {
+    application: Option<Detail>,
+}
+
+#[derive(Deserialize)]
+struct Detail {
+    id: String,
+    name: String,
+    #[serde(rename = "providerName")]
+    provider_name: String,
+    description: Option<String>,
+    status: Status,
+    labels: Option<serde_json::Map<String, Value>>,
+    webhooks: Vec<Webhook>,
+    #[serde(rename = "apiDefinitions")]
+    api_definitions: Children<Api>,
+    #[serde(rename = "eventDefinitions")]
+    event_definitions: Children<Event>,
+    documents: Children<Document>,
+}
+
+#[derive(Deserialize)]
+struct Children<T> {
+    #[serde(rename = "totalCount")]
+    total_count: i64,
+    data: Vec<T>,
+}
+
+#[derive(Deserialize)]
+struct Spec {
+    #[serde(rename = "type")]
+    kind: String,
+    format: String,
+}
+
+#[derive(Deserialize)]
+struct Api {
+    name: String,
+    #[serde(rename = "targetURL")]
+    target_url: String,
+    spec: Option<Spec>,
+}
+
+#[derive(Deserialize)]
+struct Event {
+    name: String,
+    spec: Spec,
+}
+
+#[derive(Deserialize)]
+struct Document {
+    title: String,
+    format: String,
+}
+
+#[derive(Deserialize)]
+struct Webhook {
+    #[serde(rename = "type")]
+    kind: String,
+    url: String,
+}
+
+fn spec_text(spec: &Spec) -> String {
+    format!("{} ({})", spec.kind, spec.format)
+}
+
+/// The application as `session` sees it; `None` when it does not exist or is out of reach
+/// (another tenant's id looks like a missing one).
+async fn load_detail(
+    state: &ConsoleState,
+    session: &Session,
+    id: &str,
+) -> Result<Result<Option<DetailPage>, Vec<Refusal>>, ConsoleError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Ok(Ok(None));
+    }
+    let answer =
+        graphql::execute::<DetailAnswer>(state, session.consumer(), DETAIL, json!({ "id": id }))
+            .await?;
+    let detail = match answer {
+        Ok(DetailAnswer {
+            application: Some(detail),
+        }) => detail,
+        Ok(DetailAnswer { application: None }) => return Ok(Ok(None)),
+        Err(refusals) if Refusal::is_not_found(&refusals) => return Ok(Ok(None)),
+        Err(refusals) => return Ok(Err(refusals)),
+    };
+    Ok(Ok(Some(DetailPage {
+        chrome: Chrome::of(session, "applications"),
+        id: detail.id,
+        name: detail.name,
+        provider: detail.provider_name,
+        description: detail.description.unwrap_or_default(),
+        status: detail.status.condition,
+        labels: detail
+            .labels
+            .unwrap_or_default()
+            .iter()
+            .map(|(k, v)| Pair {
+                key: k.clone(),
+                value: label_text(v),
+            })
+            .collect(),
+        apis_total: detail.api_definitions.total_count,
+        apis: detail
+            .api_definitions
+            .data
+            .into_iter()
+            .map(|a| ApiRow {
+                spec: a.spec.as_ref().map(spec_text).unwrap_or_default(),
+                name: a.name,
+                target_url: a.target_url,
+            })
+            .collect(),
+        events_total: detail.event_definitions.total_count,
+        events: detail
+            .event_definitions
+            .data
+            .into_iter()
+            .map(|e| EventRow {
+                spec: spec_text(&e.spec),
+                name: e.name,
+            })
+            .collect(),
+        documents_total: detail.documents.total_count,
+        documents: detail
+            .documents
+            .data
+            .into_iter()
+            .map(|d| DocumentRow {
+                title: d.title,
+                format: d.format,
+            })
+            .collect(),
+        webhooks: detail
+            .webhooks
+            .into_iter()
+            .map(|w| WebhookRow {
+                kind: w.kind,
+                url: w.url,
+            })
+            .collect(),
+        delete_error: None,
+    })))
+}
+
+/// A refusal other than "not found" while reading (e.g. missing application:read).
+fn read_refused(refusals: &[Refusal]) -> Response {
+    refusal(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        &Refusal::messages(refusals),
+    )
+}
+
+pub(crate) async fn detail(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let Some(session) = session::current(&state, &headers).await? else {
+        return Ok(to_login());
+    };
+    match load_detail(&state, &session, &id).await? {
+        Ok(Some(page)) => render::html(StatusCode::OK, &page),
+        Ok(None) => Ok(not_found()),
+        Err(refusals) => Ok(read_refused(&refusals)),
+    }
+}
+
+#[derive(Deserialize)]
+struct Unregistered {
+    #[serde(rename = "unregisterApplication")]
+    _unregister_application: Id,
+}
+
+pub(crate) async fn delete(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ConsoleError> {
+    let (session, form) = match posted(&state, &headers, body).await? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused),
+    };
+    let mut page = match load_detail(&state, &session, &id).await? {
+        Ok(Some(page)) => page,
+        Ok(None) => return Ok(not_found()),
+        Err(refusals) => return Ok(read_refused(&refusals)),
+    };
+    if form.text("confirm_name") != page.name {
+        page.delete_error = Some(format!(
+            "Type the application's name, {:?}, to delete it.",
+            page.name
+        ));
+        return render::html(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    match graphql::execute::<Unregistered>(
+        &state,
+        session.consumer(),
+        "mutation($id: ID!) { unregisterApplication(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await?
+    {
+        Ok(_) => Ok(see_other("/console/applications")),
+        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
+        Err(refusals) => {
+            page.delete_error = Some(Refusal::messages(&refusals));
+            let status = if refusals
+                .iter()
+                .any(|r| r.code.as_deref() == Some("INSUFFICIENT_SCOPES"))
+            {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            render::html(status, &page)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_fields_become_compass_filters() {
+        assert_eq!(label_filter(""), None);
+        assert_eq!(label_filter("env"), Some(json!({"key": "env"})));
+        assert_eq!(
+            label_filter("env=prod"),
+            Some(json!({"key": "env", "query": "\"prod\""}))
+        );
+        assert_eq!(
+            label_filter("size = 3"),
+            Some(json!({"key": "size", "query": "3"}))
+        );
+        assert_eq!(
+            label_filter("scenarios=DEFAULT"),
+            Some(json!({"key": "scenarios", "query": "$[*] ? (@ == \"DEFAULT\")"}))
+        );
+    }
+
+    #[test]
+    fn label_lines_become_labels() {
+        let labels = parse_labels("env=prod\n\n scenarios = [\"DEFAULT\"]\nn=3").unwrap();
+        assert_eq!(
+            Value::Object(labels),
+            json!({"env": "prod", "scenarios": ["DEFAULT"], "n": 3})
+        );
+        assert!(parse_labels("nonsense").is_err());
+    }
+
+    #[test]
+    fn pages_link_forward_and_back() {
+        assert_eq!(list_href("", "", &[]), "/console/applications");
+        assert_eq!(
+            list_href("env=prod", "c3", &["c1", "c2"]),
+            "/console/applications?label=env%3Dprod&after=c3&trail=c1%2Cc2"
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! The console's pages, one module per area; each handler loads the session, runs its
+//! GraphQL as the session's consumer and renders a template.
+
+pub(crate) mod applications;
+pub(crate) mod dashboard;
+pub(crate) mod login;
+pub(crate) mod tenant;

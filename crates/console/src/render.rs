@@ -1,0 +1,136 @@
+//! Turning views into responses: the page chrome every layout shows ([`Chrome`]), HTML
+//! pages, redirects and refusals.
+
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sextant_domain::Scope;
+
+use crate::assets;
+use crate::error::ConsoleError;
+use crate::session::Session;
+
+/// A tenant the switcher offers.
+pub(crate) struct TenantOption {
+    pub(crate) id: String,
+    pub(crate) current: bool,
+}
+
+/// What the session may do, so that pages offer only those actions (the Director refuses
+/// the rest anyway).
+pub(crate) struct Can {
+    pub(crate) application_read: bool,
+    pub(crate) application_write: bool,
+    pub(crate) runtime_read: bool,
+}
+
+/// What the layout shows around every page of a session.
+pub(crate) struct Chrome {
+    pub(crate) subject: String,
+    pub(crate) tenant: String,
+    pub(crate) tenants: Vec<TenantOption>,
+    pub(crate) csrf: String,
+    /// Which navigation entry is current.
+    pub(crate) nav: &'static str,
+    pub(crate) css: String,
+    pub(crate) js: String,
+    pub(crate) can: Can,
+}
+
+impl Chrome {
+    pub(crate) fn of(session: &Session, nav: &'static str) -> Chrome {
+        let stored = &session.stored;
+        Chrome {
+            subject: stored.grant.subject.clone(),
+            tenant: stored.current_tenant.0.to_string(),
+            tenants: stored
+                .grant
+                .tenants
+                .iter()
+                .map(|t| TenantOption {
+                    id: t.0.to_string(),
+                    current: *t == stored.current_tenant,
+                })
+                .collect(),
+            csrf: stored.csrf_token.clone(),
+            nav,
+            css: assets::path("console.css"),
+            js: assets::path("htmx.min.js"),
+            can: Can {
+                application_read: session.has(Scope::ApplicationRead),
+                application_write: session.has(Scope::ApplicationWrite),
+                runtime_read: session.has(Scope::RuntimeRead),
+            },
+        }
+    }
+}
+
+/// A page without a session (login, refusals).
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct MessagePage {
+    pub(crate) title: &'static str,
+    pub(crate) message: String,
+    pub(crate) css: String,
+}
+
+/// Renders a page with `status`.
+pub(crate) fn html<T: Template>(status: StatusCode, page: &T) -> Result<Response, ConsoleError> {
+    Ok((
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page.render()?,
+    )
+        .into_response())
+}
+
+/// `303 See Other` to `location` (after a POST, or to the login page).
+pub(crate) fn see_other(location: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+/// Where a page without a session sends the browser.
+pub(crate) fn to_login() -> Response {
+    see_other("/console/login")
+}
+
+/// A refusal as a short page: 401 for a POST without a session, 403 for a bad CSRF token or
+/// a tenant the session does not hold, 404 for what does not exist (or is out of reach).
+pub(crate) fn refusal(status: StatusCode, title: &'static str, message: &str) -> Response {
+    let page = MessagePage {
+        title,
+        message: message.to_owned(),
+        css: assets::path("console.css"),
+    };
+    match html(status, &page) {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The refusal of a POST without a live session.
+pub(crate) fn no_session() -> Response {
+    refusal(
+        StatusCode::UNAUTHORIZED,
+        "Signed out",
+        "There is no live console session; sign in again.",
+    )
+}
+
+/// The refusal of a POST whose CSRF token is missing or not the session's.
+pub(crate) fn bad_csrf() -> Response {
+    refusal(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        "The form's security token is missing or wrong; reload the page and try again.",
+    )
+}
+
+/// A 404 page.
+pub(crate) fn not_found() -> Response {
+    refusal(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no such object in this tenant.",
+    )
+}

@@ -1,0 +1,226 @@
+//! A browser, as far as the tests need one: a session cookie kept by hand, forms posted
+//! with their CSRF token, redirects not followed.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+use sextant_domain::TenantId;
+use sextant_store::ConsoleGrant;
+pub use sextant_test_server::{Backend, TestServer};
+use time::OffsetDateTime;
+
+/// Every user scope but the operator's.
+pub const ALL_SCOPES: &str = "application:read application:write application_template:read \
+     application_template:write integration_system:read integration_system:write runtime:read \
+     runtime:write label_definition:read label_definition:write eventing:manage \
+     health_checks:read";
+
+/// A login link's token for `tenants` and `scopes`, made `age` ago (valid 10 minutes).
+pub async fn link_made(
+    server: &TestServer,
+    tenants: &[TenantId],
+    scopes: &str,
+    age: time::Duration,
+) -> String {
+    sextant_console::create_login_link(
+        server.server().store.as_ref(),
+        ConsoleGrant {
+            subject: "console-test".into(),
+            tenants: tenants.to_vec(),
+            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        },
+        OffsetDateTime::now_utc() - age,
+        sextant_console::LINK_TTL,
+    )
+    .await
+    .unwrap()
+}
+
+/// A fresh login link's token.
+pub async fn link(server: &TestServer, tenants: &[TenantId], scopes: &str) -> String {
+    link_made(server, tenants, scopes, time::Duration::ZERO).await
+}
+
+/// An answer, read whole.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get(LOCATION).and_then(|v| v.to_str().ok())
+    }
+
+    /// The value of the first `<input … name="NAME" value="…">` (attributes in that order,
+    /// as the templates write them).
+    pub fn input(&self, name: &str) -> Option<String> {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker)? + marker.len();
+        let end = self.body[start..].find('"')?;
+        Some(self.body[start..start + end].to_owned())
+    }
+
+    /// The CSRF token the page's forms carry.
+    pub fn csrf(&self) -> String {
+        self.input("csrf").expect("the page carries a CSRF token")
+    }
+
+    /// Every `href="…"` of links with `rel="REL"`, unescaped.
+    pub fn rel(&self, rel: &str) -> Option<String> {
+        let marker = format!("rel=\"{rel}\" href=\"");
+        let start = self.body.find(&marker)? + marker.len();
+        let end = self.body[start..].find('"')?;
+        Some(
+            self.body[start..start + end]
+                .replace("&amp;", "&")
+                .replace("&#38;", "&"),
+        )
+    }
+
+    /// The ids of the applications the list shows.
+    pub fn application_ids(&self) -> Vec<String> {
+        let marker = "class=\"application\" href=\"/console/applications/";
+        self.body
+            .match_indices(marker)
+            .map(|(at, _)| {
+                let start = at + marker.len();
+                let end = self.body[start..].find('"').unwrap();
+                self.body[start..start + end].to_owned()
+            })
+            .collect()
+    }
+}
+
+/// A browser on the console of one server.
+pub struct Browser {
+    client: reqwest::Client,
+    base: String,
+    /// `name=value` of the session cookie, once set.
+    pub cookie: Option<String>,
+}
+
+impl Browser {
+    pub fn new(server: &TestServer) -> Browser {
+        let ca = std::fs::read(server.ca_path()).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            base: server.base.clone(),
+            cookie: None,
+        }
+    }
+
+    async fn read(&mut self, response: reqwest::Response) -> Page {
+        let status = response.status();
+        let headers = response.headers().clone();
+        for value in headers.get_all(SET_COOKIE) {
+            let value = value.to_str().unwrap();
+            let pair = value.split(';').next().unwrap().trim();
+            if pair.ends_with('=') {
+                self.cookie = None;
+            } else {
+                self.cookie = Some(pair.to_owned());
+            }
+        }
+        Page {
+            status,
+            headers,
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let mut request = self.client.get(self.url(path));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        self.read(response).await
+    }
+
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        self.post_with(path, fields, &[]).await
+    }
+
+    /// A POST with extra headers (what a browser says about where the form came from).
+    pub async fn post_with(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        self.read(response).await
+    }
+
+    /// Redeems a login link as the login page's button does; the session cookie is kept.
+    pub async fn sign_in(&mut self, token: &str) -> Page {
+        self.post("/console/login", &[("link", token)]).await
+    }
+
+    /// Signs in with a fresh link for `tenants` and `scopes`, checking it worked.
+    pub async fn signed_in(server: &TestServer, tenants: &[TenantId], scopes: &str) -> Browser {
+        let token = link(server, tenants, scopes).await;
+        let mut browser = Browser::new(server);
+        let page = browser.sign_in(&token).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        assert!(browser.cookie.is_some());
+        browser
+    }
+
+    /// The CSRF token of the session, as a page shows it.
+    pub async fn csrf(&mut self) -> String {
+        let page = self.get("/console/").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        page.csrf()
+    }
+}
+
+/// How many applications the tenant holds, as the administrator's GraphQL says.
+pub async fn application_count(server: &TestServer) -> i64 {
+    server
+        .director("{ applications { totalCount } }", json!({}))
+        .await["applications"]["totalCount"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Registers an application as the administrator; answers its id.
+pub async fn register(server: &TestServer, name: &str, labels: Value) -> String {
+    server
+        .director(
+            "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }",
+            json!({"in": {"name": name, "providerName": "acme", "labels": labels}}),
+        )
+        .await["registerApplication"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
