@@ -1,21 +1,31 @@
 //! No N+1: a page of applications with their labels costs a bounded number of statements.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
 async fn statements_for(app: &TestApp, first: i64) -> u64 {
+    statements_filtered(app, "applications", first, json!(null)).await
+}
+
+/// The statements of a page of `first` objects of `list` (`applications` or `runtimes`)
+/// that pass `filter`, with their labels.
+async fn statements_filtered(app: &TestApp, list: &str, first: i64, filter: Value) -> u64 {
     let before = app.statements();
     let data = app
         .gql(
-            "query($first: Int) { applications(first: $first) { data { id name labels } totalCount } }",
-            json!({"first": first}),
+            &format!(
+                "query($first: Int, $filter: [LabelFilter!]) {{ {list}(first: $first, filter: $filter) \
+                 {{ data {{ id name labels }} totalCount }} }}"
+            ),
+            json!({"first": first, "filter": filter}),
         )
         .await;
     assert_eq!(
-        data["applications"]["data"].as_array().unwrap().len() as i64,
-        first
+        data[list]["data"].as_array().unwrap().len() as i64,
+        first,
+        "{data}"
     );
     app.statements() - before
 }
@@ -45,4 +55,46 @@ async fn page_of_applications_with_labels_costs_constant_statements(backend: Bac
     assert_eq!(runtimes, app.statements() - before);
 }
 
-on_both_backends!(page_of_applications_with_labels_costs_constant_statements);
+/// A list filtered by a label (a value, a scenario, the key alone) costs the same statements
+/// for a page of 2 as for a page of 100: the filter is an index range, the labels one
+/// statement.
+async fn filtered_pages_cost_constant_statements(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.define_scenarios(&["BLUE"]).await;
+    for i in 0..100 {
+        app.register_app(
+            &format!("app-{i}"),
+            json!({"env": "prod", "size": i % 3, "scenarios": ["DEFAULT", "BLUE"]}),
+        )
+        .await;
+        app.register_runtime(
+            &format!("rt-{i}"),
+            json!({"env": "prod", "size": i % 3, "scenarios": ["BLUE"]}),
+        )
+        .await;
+    }
+    for list in ["applications", "runtimes"] {
+        for filter in [
+            json!([{"key": "env", "query": "\"prod\""}]),
+            json!([{"key": "scenarios", "query": "$[*] ? (@ == \"BLUE\")"}]),
+            json!([{"key": "size"}]),
+            json!([{"key": "env", "query": "\"prod\""}, {"key": "scenarios", "query": "$[*] ? (@ == \"BLUE\")"}]),
+        ] {
+            let small = statements_filtered(&app, list, 2, filter.clone()).await;
+            let large = statements_filtered(&app, list, 100, filter.clone()).await;
+            assert_eq!(
+                small, large,
+                "{list} {filter}: statements grow with the page size"
+            );
+            assert!(
+                large <= 4,
+                "{list} {filter}: a page costs {large} statements"
+            );
+        }
+    }
+}
+
+on_both_backends!(
+    page_of_applications_with_labels_costs_constant_statements,
+    filtered_pages_cost_constant_statements,
+);

@@ -7,6 +7,11 @@ use sextant_domain::{
 
 use crate::error::StoreError;
 
+/// The columns of an application (`application_from_row`), of the table aliased `a`.
+pub(crate) const APPLICATION_COLUMNS: &str = "a.id, a.tenant_id, a.name, a.provider_name, \
+     a.description, a.health_check_url, a.integration_system_id, a.status_condition, \
+     a.status_timestamp, a.created_at";
+
 /// The application operations of a transaction.
 #[async_trait::async_trait]
 pub trait ApplicationsTx: Send {
@@ -60,14 +65,17 @@ macro_rules! applications_tx {
                 page: &PageRequest,
             ) -> Result<Page<Application>, StoreError> {
                 let rows = {
-                    let mut qb = sqlx::QueryBuilder::<$Db>::new(
-                        "SELECT a.id, a.tenant_id, a.name, a.provider_name, a.description, \
-                         a.health_check_url, a.integration_system_id, a.status_condition, \
-                         a.status_timestamp, a.created_at FROM applications a WHERE a.tenant_id = ",
+                    let mut qb = sqlx::QueryBuilder::<$Db>::new("");
+                    Self::push_filtered_page(
+                        &mut qb,
+                        $crate::tx::applications::APPLICATION_COLUMNS,
+                        "applications",
+                        "a",
+                        ObjectKind::Application,
+                        tenant,
+                        &resolved,
+                        page,
                     );
-                    qb.push_bind(tenant.0);
-                    Self::push_filters(&mut qb, "a", ObjectKind::Application, tenant, &resolved);
-                    Self::push_page(&mut qb, "a", page);
                     self.counter().inc();
                     qb.build().fetch_all(self.conn()).await?
                 };

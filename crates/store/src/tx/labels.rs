@@ -1,8 +1,18 @@
 //! Labels of applications and runtimes (one table per kind of object), and label filters:
 //! how a list of objects is narrowed to those whose labels match, in SQL shared by both
 //! backends around each adapter's condition on a label's value.
+//!
+//! Beside each label table, a table of label values (migration 0022) holds one row per scalar
+//! label value and per scalar element of an array label, keyed so that the objects of a
+//! tenant with a key and a value are one index range in id order. A filter that asks for such
+//! a value ([`ResolvedFilter::Values`]) or only for the key ([`ResolvedFilter::Exists`], over
+//! the label table's `(tenant_id, key, object)` index) drives the list: a page reads its rows
+//! from that range. The values are written by [`LabelsTx::set_label`] and
+//! [`LabelsTx::set_labels`] in the label's transaction and go with the label (a foreign key
+//! with `ON DELETE CASCADE`), so they are exact whenever a transaction reads them.
 
 use serde_json::Value;
+use sextant_domain::label::{LabelFilter, LabelQuery};
 use sextant_domain::{ObjectKind, ObjectRef, TenantId};
 use uuid::Uuid;
 
@@ -18,7 +28,8 @@ pub trait LabelsTx: Send {
         kind: ObjectKind,
         ids: &[Uuid],
     ) -> Result<Vec<(Uuid, String, Value)>, StoreError>;
-    /// Inserts or replaces a label. The object must exist (else [`StoreError::ForeignKey`]).
+    /// Inserts or replaces a label (and its indexed values). The object must exist (else
+    /// [`StoreError::ForeignKey`]).
     async fn set_label(
         &mut self,
         tenant: TenantId,
@@ -26,8 +37,8 @@ pub trait LabelsTx: Send {
         key: &str,
         value: &Value,
     ) -> Result<(), StoreError>;
-    /// Inserts or replaces several labels of one object (distinct keys) in one statement. The
-    /// object must exist (else [`StoreError::ForeignKey`]).
+    /// Inserts or replaces several labels of one object (distinct keys), and their indexed
+    /// values, in three statements. The object must exist (else [`StoreError::ForeignKey`]).
     async fn set_labels(
         &mut self,
         tenant: TenantId,
@@ -67,51 +78,246 @@ pub(crate) fn label_table(kind: ObjectKind) -> (&'static str, &'static str) {
     }
 }
 
+/// The label value table of a kind (its object column is the label table's).
+pub(crate) fn label_values_table(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Application => "application_label_values",
+        ObjectKind::Runtime => "runtime_label_values",
+    }
+}
+
+/// Longer strings get no row in the label value tables (a PostgreSQL B-tree entry is at most
+/// about 2.7 KB, and a key may take 1 KB); a filter naming one matches the labels' JSON.
+/// The migration (0022) writes the same bound.
+pub(crate) const MAX_INDEXED_STRING_BYTES: usize = 1024;
+
 /// A label filter made ready for SQL by a backend.
 pub(crate) enum ResolvedFilter {
+    /// Objects with a label of the key (the label table's key index).
     Exists(String),
+    /// Objects with a value in the label value table (its primary key).
+    Values(String, ValueMatch),
+    /// Objects whose label is an array holding one of the strings, tested on the label's JSON.
     AnyOf(String, Vec<String>),
+    /// Objects whose label contains the value, tested on the label's JSON.
     Contains(String, Value),
     /// Objects already found by the adapter (SQLite evaluates `@>` in Rust).
     Ids(Vec<Uuid>),
 }
 
+/// What a [`ResolvedFilter::Values`] asks of the label value rows.
+pub(crate) enum ValueMatch {
+    /// An element of an array label equal to one of these strings: a scenarios query.
+    ArrayString(Vec<String>),
+    /// The label's value, or an element of an array label, equal to this string, number or
+    /// boolean: containment (`@>`) of a scalar.
+    Scalar(Value),
+}
+
+impl ValueMatch {
+    /// Whether the matching rows are one index range (one value), in object order.
+    pub(crate) fn is_one_range(&self) -> bool {
+        match self {
+            ValueMatch::ArrayString(values) => values.len() == 1,
+            ValueMatch::Scalar(_) => true,
+        }
+    }
+}
+
+/// The filter as the label tables' indexes answer it, if they can: a key alone, a scenarios
+/// query, or containment of a string (up to [`MAX_INDEXED_STRING_BYTES`]), number or boolean.
+/// Containment of `null`, an array or an object, and queries naming longer strings, are left
+/// to the adapter (matched on the labels' JSON).
+pub(crate) fn indexed_filter(filter: &LabelFilter) -> Option<ResolvedFilter> {
+    let short = |s: &str| s.len() <= MAX_INDEXED_STRING_BYTES;
+    let key = filter.key.clone();
+    match &filter.query {
+        LabelQuery::Exists => Some(ResolvedFilter::Exists(key)),
+        LabelQuery::AnyOf(values) if values.iter().all(|v| short(v)) => Some(
+            ResolvedFilter::Values(key, ValueMatch::ArrayString(values.clone())),
+        ),
+        LabelQuery::Contains(value @ Value::String(s)) if short(s) => Some(ResolvedFilter::Values(
+            key,
+            ValueMatch::Scalar(value.clone()),
+        )),
+        LabelQuery::Contains(value @ (Value::Number(_) | Value::Bool(_))) => Some(
+            ResolvedFilter::Values(key, ValueMatch::Scalar(value.clone())),
+        ),
+        LabelQuery::AnyOf(_) | LabelQuery::Contains(_) => None,
+    }
+}
+
 macro_rules! labels_tx {
     ($Tx:ident, $Db:ty) => {
         impl $Tx {
-            /// Appends one condition per filter: an id list, or the set of objects with a
-            /// label of the filter's key (and the backend's condition on its value). The set is
-            /// an uncorrelated `IN (SELECT ...)` over the label table's `(tenant_id, key)`
-            /// index, computed once per statement rather than probed once per object.
+            /// Appends one condition per filter on the object id expression `id`: an id
+            /// list, or the set of objects with a label of the filter's key (and a value
+            /// row, or the backend's condition on the label's value). The set is an
+            /// uncorrelated `IN (SELECT ...)`, computed once per statement rather than
+            /// probed once per object.
             fn push_filters(
                 qb: &mut sqlx::QueryBuilder<$Db>,
-                alias: &str,
+                id: &str,
                 kind: ObjectKind,
                 tenant: TenantId,
                 filters: &[ResolvedFilter],
             ) {
-                let (table, column) = label_table(kind);
                 for filter in filters {
-                    match filter {
-                        ResolvedFilter::Ids(ids) => {
-                            qb.push(format!(" AND {alias}.id IN "));
-                            Self::push_id_list(qb, ids);
-                        }
-                        ResolvedFilter::Exists(key)
-                        | ResolvedFilter::AnyOf(key, _)
-                        | ResolvedFilter::Contains(key, _) => {
-                            qb.push(format!(
-                                " AND {alias}.id IN (SELECT l.{column} FROM {table} l \
-                                 WHERE l.tenant_id = "
-                            ));
-                            qb.push_bind(tenant.0);
-                            qb.push(" AND l.key = ");
-                            qb.push_bind(key.clone());
-                            Self::push_value_match(qb, filter);
-                            qb.push(")");
+                    Self::push_filter(qb, id, kind, tenant, filter);
+                }
+            }
+
+            fn push_filter(
+                qb: &mut sqlx::QueryBuilder<$Db>,
+                id: &str,
+                kind: ObjectKind,
+                tenant: TenantId,
+                filter: &ResolvedFilter,
+            ) {
+                let (table, column) = label_table(kind);
+                match filter {
+                    ResolvedFilter::Ids(ids) => {
+                        qb.push(format!(" AND {id} IN "));
+                        Self::push_id_list(qb, ids);
+                    }
+                    ResolvedFilter::Values(key, wanted) => {
+                        qb.push(format!(
+                            " AND {id} IN (SELECT v.{column} FROM {} v WHERE v.tenant_id = ",
+                            label_values_table(kind)
+                        ));
+                        qb.push_bind(tenant.0);
+                        qb.push(" AND v.key = ");
+                        qb.push_bind(key.clone());
+                        Self::push_values_match(qb, "v", wanted);
+                        qb.push(")");
+                    }
+                    ResolvedFilter::Exists(key)
+                    | ResolvedFilter::AnyOf(key, _)
+                    | ResolvedFilter::Contains(key, _) => {
+                        qb.push(format!(
+                            " AND {id} IN (SELECT l.{column} FROM {table} l WHERE l.tenant_id = "
+                        ));
+                        qb.push_bind(tenant.0);
+                        qb.push(" AND l.key = ");
+                        qb.push_bind(key.clone());
+                        Self::push_value_match(qb, filter);
+                        qb.push(")");
+                    }
+                }
+            }
+
+            /// The condition on the label value rows `alias` (after their key matched).
+            fn push_values_match(
+                qb: &mut sqlx::QueryBuilder<$Db>,
+                alias: &str,
+                wanted: &ValueMatch,
+            ) {
+                match wanted {
+                    ValueMatch::Scalar(value) => Self::push_value_eq(qb, alias, value),
+                    ValueMatch::ArrayString(values) => {
+                        qb.push(format!(" AND {alias}.in_array = "));
+                        qb.push_bind(true);
+                        match values.as_slice() {
+                            [] => {
+                                qb.push(" AND 1 = 0");
+                            }
+                            [one] => Self::push_value_eq(qb, alias, &Value::from(one.as_str())),
+                            many => Self::push_string_in(qb, alias, many),
                         }
                     }
                 }
+            }
+
+            /// Which filter drives a list (its index range read in object order): the first
+            /// that is one range (a key, or one value). A count (`rows` false) may also be
+            /// driven by several values of one key, counted once per object.
+            fn driver(filters: &[ResolvedFilter], rows: bool) -> Option<usize> {
+                let one_range = filters.iter().position(|f| match f {
+                    ResolvedFilter::Exists(_) => true,
+                    ResolvedFilter::Values(_, wanted) => wanted.is_one_range(),
+                    _ => false,
+                });
+                one_range.or_else(|| {
+                    filters
+                        .iter()
+                        .position(|f| !rows && matches!(f, ResolvedFilter::Values(..)))
+                })
+            }
+
+            /// Appends ` FROM ... WHERE ...` for the objects of `table` (as `alias`) of the
+            /// tenant that pass the filters, and answers the expression of their id, by which
+            /// a page is ordered and bounded. A driving filter ([`Self::driver`]) is read
+            /// from its index (`d`) in object order, and the objects joined by id, so a page
+            /// is a range of the index, not a scan of the tenant's labels; `CROSS JOIN` keeps
+            /// SQLite's planner to that order. Without `rows` (a count), no object is joined:
+            /// a label row exists only with its object (foreign keys), in the object's
+            /// tenant.
+            fn push_filtered_source(
+                qb: &mut sqlx::QueryBuilder<$Db>,
+                table: &str,
+                alias: &str,
+                rows: bool,
+                kind: ObjectKind,
+                tenant: TenantId,
+                filters: &[ResolvedFilter],
+            ) -> String {
+                let (labels, column) = label_table(kind);
+                let driver = Self::driver(filters, rows).and_then(|i| match &filters[i] {
+                    ResolvedFilter::Exists(key) => Some((i, labels, key, None)),
+                    ResolvedFilter::Values(key, wanted) => {
+                        Some((i, label_values_table(kind), key, Some(wanted)))
+                    }
+                    _ => None,
+                });
+                let Some((driver, source, key, wanted)) = driver else {
+                    qb.push(format!(" FROM {table} {alias} WHERE {alias}.tenant_id = "));
+                    qb.push_bind(tenant.0);
+                    let id = format!("{alias}.id");
+                    Self::push_filters(qb, &id, kind, tenant, filters);
+                    return id;
+                };
+                qb.push(format!(" FROM {source} d"));
+                if rows {
+                    qb.push(format!(" CROSS JOIN {table} {alias}"));
+                }
+                qb.push(" WHERE d.tenant_id = ");
+                qb.push_bind(tenant.0);
+                qb.push(" AND d.key = ");
+                qb.push_bind(key.clone());
+                if let Some(wanted) = wanted {
+                    Self::push_values_match(qb, "d", wanted);
+                }
+                if rows {
+                    qb.push(format!(
+                        " AND {alias}.tenant_id = d.tenant_id AND {alias}.id = d.{column}"
+                    ));
+                }
+                let id = format!("d.{column}");
+                for (i, filter) in filters.iter().enumerate() {
+                    if i != driver {
+                        Self::push_filter(qb, &id, kind, tenant, filter);
+                    }
+                }
+                id
+            }
+
+            /// `SELECT COUNT(...)` of the objects that pass the filters: the rows of a driving
+            /// range, distinct objects when several values drive.
+            fn push_filtered_count(
+                qb: &mut sqlx::QueryBuilder<$Db>,
+                table: &str,
+                kind: ObjectKind,
+                tenant: TenantId,
+                filters: &[ResolvedFilter],
+            ) {
+                let several = Self::driver(filters, false)
+                    .is_some_and(|i| Self::driver(filters, true) != Some(i));
+                if several {
+                    qb.push(format!("SELECT COUNT(DISTINCT d.{})", label_table(kind).1));
+                } else {
+                    qb.push("SELECT COUNT(*)");
+                }
+                Self::push_filtered_source(qb, table, "o", false, kind, tenant, filters);
             }
 
             async fn count_filtered(
@@ -121,14 +327,97 @@ macro_rules! labels_tx {
                 tenant: TenantId,
                 resolved: &[ResolvedFilter],
             ) -> Result<i64, StoreError> {
-                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
-                    "SELECT COUNT(*) FROM {table} o WHERE o.tenant_id = "
-                ));
-                qb.push_bind(tenant.0);
-                Self::push_filters(&mut qb, "o", kind, tenant, resolved);
+                let mut qb = sqlx::QueryBuilder::<$Db>::new("");
+                Self::push_filtered_count(&mut qb, table, kind, tenant, resolved);
                 self.counter().inc();
                 let count: i64 = qb.build_query_scalar().fetch_one(self.conn()).await?;
                 Ok(count)
+            }
+
+            /// Appends the statement of a page of objects of `table` (as `alias`) that pass
+            /// the filters: `SELECT {columns}`, ordered by id after the page's cursor.
+            #[allow(clippy::too_many_arguments)]
+            fn push_filtered_page(
+                qb: &mut sqlx::QueryBuilder<$Db>,
+                columns: &str,
+                table: &str,
+                alias: &str,
+                kind: ObjectKind,
+                tenant: TenantId,
+                filters: &[ResolvedFilter],
+                page: &sextant_domain::PageRequest,
+            ) {
+                qb.push(format!("SELECT {columns}"));
+                let id = Self::push_filtered_source(qb, table, alias, true, kind, tenant, filters);
+                Self::push_page_by(qb, &id, page);
+            }
+
+            /// The backend's plans of the two statements of a filtered list (its page, its
+            /// count), one line per plan node: for the query-plan tests.
+            #[cfg(test)]
+            pub(crate) async fn list_plans(
+                &mut self,
+                kind: ObjectKind,
+                tenant: TenantId,
+                filters: &[sextant_domain::label::LabelFilter],
+                page: &sextant_domain::PageRequest,
+            ) -> Result<(Vec<String>, Vec<String>), StoreError> {
+                let resolved = self.resolve_filters(tenant, kind, filters).await?;
+                let (table, alias, columns) = match kind {
+                    ObjectKind::Application => (
+                        "applications",
+                        "a",
+                        $crate::tx::applications::APPLICATION_COLUMNS,
+                    ),
+                    ObjectKind::Runtime => ("runtimes", "r", $crate::tx::runtimes::RUNTIME_COLUMNS),
+                };
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(Self::explain());
+                Self::push_filtered_page(
+                    &mut qb, columns, table, alias, kind, tenant, &resolved, page,
+                );
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                let page_plan = rows.iter().map(Self::plan_line).collect::<Result<_, _>>()?;
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(Self::explain());
+                Self::push_filtered_count(&mut qb, table, kind, tenant, &resolved);
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                let count_plan = rows.iter().map(Self::plan_line).collect::<Result<_, _>>()?;
+                Ok((page_plan, count_plan))
+            }
+
+            /// Rewrites the value rows of the labels `keys` of an object from the labels as
+            /// they are now (two statements; a deleted label's rows go by cascade).
+            async fn refresh_label_values(
+                &mut self,
+                tenant: TenantId,
+                object: ObjectRef,
+                keys: &[&str],
+            ) -> Result<(), StoreError> {
+                let (labels, column) = label_table(object.kind());
+                let values = label_values_table(object.kind());
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                    "DELETE FROM {values} WHERE tenant_id = "
+                ));
+                qb.push_bind(tenant.0);
+                qb.push(format!(" AND {column} = "));
+                qb.push_bind(object.id());
+                qb.push(" AND key IN ");
+                Self::push_text_list(&mut qb, keys);
+                self.counter().inc();
+                qb.build().execute(self.conn()).await?;
+
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                    "INSERT INTO {values} {} AND l.tenant_id = ",
+                    Self::label_values_source(labels, column)
+                ));
+                qb.push_bind(tenant.0);
+                qb.push(format!(" AND l.{column} = "));
+                qb.push_bind(object.id());
+                qb.push(" AND l.key IN ");
+                Self::push_text_list(&mut qb, keys);
+                qb.push(" ON CONFLICT DO NOTHING");
+                self.counter().inc();
+                qb.build().execute(self.conn()).await?;
+                Ok(())
             }
         }
 
@@ -182,7 +471,7 @@ macro_rules! labels_tx {
                 .bind(Json(value))
                 .execute(self.conn())
                 .await?;
-                Ok(())
+                self.refresh_label_values(tenant, object, &[key]).await
             }
 
             async fn set_labels(
@@ -207,6 +496,8 @@ macro_rules! labels_tx {
                     ));
                     self.counter().inc();
                     qb.build().execute(self.conn()).await?;
+                    let keys: Vec<&str> = chunk.iter().map(|(key, _)| *key).collect();
+                    self.refresh_label_values(tenant, object, &keys).await?;
                 }
                 Ok(())
             }
@@ -296,4 +587,104 @@ macro_rules! labels_tx {
             }
         }
     };
+}
+
+/// What the query-plan tests of both adapters seed and ask.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod plan_cases {
+    use serde_json::json;
+    use sextant_domain::label::LabelFilter;
+    use sextant_domain::{
+        Application, ApplicationId, ApplicationStatusCondition, ObjectKind, ObjectRef, PageRequest,
+        Runtime, RuntimeId, RuntimeStatusCondition, TenantId,
+    };
+    use time::OffsetDateTime;
+
+    use crate::tx::Tx;
+
+    /// `n` applications and `n` runtimes of `tenant`, each with `env` (one of five values),
+    /// `scenarios` (`DEFAULT` and one of ten), a number and a boolean: what the benchmark
+    /// seeds, smaller.
+    pub(crate) async fn seed(tx: &mut dyn Tx, tenant: TenantId, n: usize) {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        for i in 0..n {
+            let app = Application {
+                id: ApplicationId::new_v4(),
+                tenant,
+                name: sextant_domain::Name::parse(format!("app-{i}")).unwrap(),
+                provider_name: "acme".to_owned(),
+                description: None,
+                health_check_url: None,
+                integration_system_id: None,
+                status_condition: ApplicationStatusCondition::Initial,
+                status_timestamp: at,
+                created_at: at,
+            };
+            tx.insert_application(&app).await.unwrap();
+            let runtime = Runtime {
+                id: RuntimeId::new_v4(),
+                tenant,
+                name: sextant_domain::Name::parse(format!("rt-{i}")).unwrap(),
+                description: None,
+                status_condition: RuntimeStatusCondition::Initial,
+                status_timestamp: at,
+                status_message: None,
+                created_at: at,
+            };
+            tx.insert_runtime(&runtime).await.unwrap();
+            let env = json!(["prod", "dev", "test", "stage", "qa"][i % 5]);
+            let scenarios = json!(["DEFAULT", format!("S{}", i % 10)]);
+            let size = json!(i % 7);
+            let flag = json!(i % 2 == 0);
+            for object in [
+                ObjectRef::Application(app.id),
+                ObjectRef::Runtime(runtime.id),
+            ] {
+                tx.set_labels(
+                    tenant,
+                    object,
+                    &[
+                        ("env", &env),
+                        ("scenarios", &scenarios),
+                        ("size", &size),
+                        ("flag", &flag),
+                    ],
+                )
+                .await
+                .unwrap();
+            }
+        }
+    }
+
+    /// Filters the label indexes answer, on both kinds.
+    pub(crate) fn cases() -> Vec<(ObjectKind, Vec<LabelFilter>)> {
+        let filters = [
+            vec![LabelFilter::parse("env", Some(r#""prod""#)).unwrap()],
+            vec![LabelFilter::parse("scenarios", Some(r#"$[*] ? (@ == "S3")"#)).unwrap()],
+            vec![
+                LabelFilter::parse("scenarios", Some(r#"$[*] ? (@ == "S3" || @ == "S4")"#))
+                    .unwrap(),
+            ],
+            vec![LabelFilter::parse("env", None).unwrap()],
+            vec![LabelFilter::parse("size", Some("3")).unwrap()],
+            vec![LabelFilter::parse("flag", Some("true")).unwrap()],
+            vec![
+                LabelFilter::parse("env", Some(r#""prod""#)).unwrap(),
+                LabelFilter::parse("scenarios", Some(r#"$[*] ? (@ == "DEFAULT")"#)).unwrap(),
+            ],
+        ];
+        [ObjectKind::Application, ObjectKind::Runtime]
+            .into_iter()
+            .flat_map(|kind| filters.iter().map(move |f| (kind, f.clone())))
+            .collect()
+    }
+
+    /// The first page of 100.
+    pub(crate) fn first_page() -> PageRequest {
+        PageRequest {
+            first: 100,
+            after: None,
+        }
+    }
 }

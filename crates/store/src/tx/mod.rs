@@ -23,6 +23,10 @@
 //! - `async fn resolve_filters(&mut self, tenant, kind, &[LabelFilter]) -> Result<Vec<ResolvedFilter>>`
 //! - `fn push_value_match(&mut QueryBuilder<Db>, &ResolvedFilter)` (the condition on a label's
 //!   value for one filter)
+//! - `fn label_values_source(labels, column) -> String` (the `SELECT` of the label value rows
+//!   of labels, as migration 0022 backfilled them), `fn push_value_eq(&mut QueryBuilder<Db>,
+//!   alias, &Value)` and `fn push_string_in(&mut QueryBuilder<Db>, alias, &[String])` (the
+//!   conditions on label value rows)
 //! - `fn push_id_list(&mut QueryBuilder<Db>, &[impl Into<Uuid>])` (an `IN (...)` operand)
 //! - `fn push_text_list(&mut QueryBuilder<Db>, &[&str])` (an `IN (...)` operand)
 //! - `fn sql_hex8(&str) -> String`, `fn sql_uuid_of_text() -> (&str, &str)`,

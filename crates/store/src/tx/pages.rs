@@ -33,11 +33,16 @@ macro_rules! page_helpers {
             /// Appends the keyset condition, order and limit (one extra row tells whether
             /// another page follows).
             fn push_page(qb: &mut sqlx::QueryBuilder<$Db>, alias: &str, page: &PageRequest) {
+                Self::push_page_by(qb, &format!("{alias}.id"), page);
+            }
+
+            /// [`Self::push_page`] over the id expression `id`.
+            fn push_page_by(qb: &mut sqlx::QueryBuilder<$Db>, id: &str, page: &PageRequest) {
                 if let Some(after) = page.after {
-                    qb.push(format!(" AND {alias}.id > "));
+                    qb.push(format!(" AND {id} > "));
                     qb.push_bind(after.0);
                 }
-                qb.push(format!(" ORDER BY {alias}.id LIMIT "));
+                qb.push(format!(" ORDER BY {id} LIMIT "));
                 qb.push_bind(i64::from(page.first) + 1);
             }
 

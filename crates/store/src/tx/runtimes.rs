@@ -5,6 +5,10 @@ use sextant_domain::{Page, PageRequest, Runtime, RuntimeId, TenantId};
 
 use crate::error::StoreError;
 
+/// The columns of a runtime (`runtime_from_row`), of the table aliased `r`.
+pub(crate) const RUNTIME_COLUMNS: &str = "r.id, r.tenant_id, r.name, r.description, \
+     r.status_condition, r.status_timestamp, r.created_at, r.status_message";
+
 /// The runtime operations of a transaction.
 #[async_trait::async_trait]
 pub trait RuntimesTx: Send {
@@ -51,14 +55,17 @@ macro_rules! runtimes_tx {
                 page: &PageRequest,
             ) -> Result<Page<Runtime>, StoreError> {
                 let rows = {
-                    let mut qb = sqlx::QueryBuilder::<$Db>::new(
-                        "SELECT r.id, r.tenant_id, r.name, r.description, r.status_condition, \
-                         r.status_timestamp, r.created_at, r.status_message FROM runtimes r \
-                         WHERE r.tenant_id = ",
+                    let mut qb = sqlx::QueryBuilder::<$Db>::new("");
+                    Self::push_filtered_page(
+                        &mut qb,
+                        $crate::tx::runtimes::RUNTIME_COLUMNS,
+                        "runtimes",
+                        "r",
+                        ObjectKind::Runtime,
+                        tenant,
+                        &resolved,
+                        page,
                     );
-                    qb.push_bind(tenant.0);
-                    Self::push_filters(&mut qb, "r", ObjectKind::Runtime, tenant, &resolved);
-                    Self::push_page(&mut qb, "r", page);
                     self.counter().inc();
                     qb.build().fetch_all(self.conn()).await?
                 };

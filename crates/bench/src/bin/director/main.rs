@@ -8,6 +8,7 @@
 //! non-zero on any GraphQL error, on a wrong answer, or when a read's statement count is not
 //! constant (an N+1). See `docs/benchmarks.md`.
 #![forbid(unsafe_code)]
+mod filtered;
 mod gql;
 mod inputs;
 mod lists;
@@ -44,6 +45,10 @@ pub(crate) enum PhaseArg {
     /// Mutations whose webhook events concern many applications (`registerRuntime`,
     /// `setRuntimeLabel` into a scenario of applications with webhooks).
     Writes,
+    /// The runtime and application lists, unfiltered and filtered by a label and by a
+    /// scenario, over --list-runtimes runtimes (GOALS.md P9). Not part of `all`: it seeds
+    /// 100,000 runtimes of its own.
+    Filtered,
 }
 
 /// Benchmarks the Director: application registrations and application reads over HTTPS.
@@ -87,6 +92,9 @@ pub(crate) struct Args {
     /// Requests of 25 aliased registrations in the write phase [default: 3; 2 with --quick].
     #[arg(long)]
     pub(crate) write_batches: Option<usize>,
+    /// Runtimes the filtered phase seeds (env one of five values, scenarios) [default: 100000; 2000 with --quick].
+    #[arg(long)]
+    pub(crate) list_runtimes: Option<usize>,
     /// A smoke run: 500 applications, 500 runtimes, 200 reads per list measurement, 3 s per P3 one.
     #[arg(long)]
     pub(crate) quick: bool,
@@ -252,6 +260,8 @@ pub(crate) struct Config {
     pub(crate) write_apps: usize,
     pub(crate) write_samples: usize,
     pub(crate) write_batches: usize,
+    /// The filtered phase's runtimes.
+    pub(crate) list_runtimes: usize,
 }
 
 impl Config {
@@ -286,6 +296,10 @@ impl Config {
             write_apps >= 1 && write_samples >= 1 && write_batches >= 1,
             "--write-apps, --write-samples and --write-batches must be at least 1"
         );
+        let list_runtimes = args
+            .list_runtimes
+            .unwrap_or(if args.quick { 2_000 } else { 100_000 });
+        ensure!(list_runtimes >= 1, "--list-runtimes must be at least 1");
         Ok(Config {
             phase: args.phase,
             apps,
@@ -299,6 +313,7 @@ impl Config {
             write_apps,
             write_samples,
             write_batches,
+            list_runtimes,
         })
     }
 
@@ -357,6 +372,7 @@ pub(crate) fn summarize(report: &mut Report, config: &Config) {
         }
     }
     summary.extend(writes::summary(report));
+    summary.extend(filtered::summary(report, config));
     report.summary = summary;
 }
 

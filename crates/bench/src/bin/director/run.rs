@@ -105,6 +105,9 @@ pub(crate) async fn bench(config: &Config, gql: &Gql, statements: &Counter) -> R
         .await?;
         report.rows.push(row);
     }
+    if config.phase == PhaseArg::Filtered {
+        crate::filtered::filtered(&mut report, config, gql, statements).await?;
+    }
     // Last: its webhooks keep the notifier delivering in the background.
     if config.runs(PhaseArg::Writes) {
         writes::writes(&mut report, config, gql, statements).await?;

@@ -117,17 +117,24 @@ macro_rules! default_eventing_tx {
                 if scenarios.is_empty() {
                     return Ok(None);
                 }
-                let filter = ResolvedFilter::AnyOf(
-                    sextant_domain::label::SCENARIOS_KEY.to_owned(),
-                    scenarios.to_vec(),
-                );
+                let filter =
+                    $crate::tx::labels::indexed_filter(&sextant_domain::label::LabelFilter {
+                        key: sextant_domain::label::SCENARIOS_KEY.to_owned(),
+                        query: sextant_domain::label::LabelQuery::AnyOf(scenarios.to_vec()),
+                    })
+                    .unwrap_or_else(|| {
+                        ResolvedFilter::AnyOf(
+                            sextant_domain::label::SCENARIOS_KEY.to_owned(),
+                            scenarios.to_vec(),
+                        )
+                    });
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(
                     "SELECT r.id FROM runtimes r WHERE r.tenant_id = ",
                 );
                 qb.push_bind(tenant.0);
                 Self::push_filters(
                     &mut qb,
-                    "r",
+                    "r.id",
                     sextant_domain::ObjectKind::Runtime,
                     tenant,
                     std::slice::from_ref(&filter),

@@ -1,0 +1,288 @@
+//! GOALS.md P9 through GraphQL: the runtime and application lists (pages of 100), unfiltered,
+//! filtered by a scalar label (`env`) and by a scenario, with many runtimes in the store.
+//! Checks what each filter answers and that its statements do not grow with the page size,
+//! then measures each list at concurrency 1 and at `--concurrency`.
+
+use std::fmt::Write as _;
+
+use anyhow::{Result, anyhow, ensure};
+use serde_json::{Value, json};
+
+use crate::gql::Gql;
+use crate::measure::{Counter, Limit, Read, Report, measure, ms, reads, statements_of};
+use crate::{APPLICATIONS, Config, PAGE};
+
+/// What the phase lists: runtimes and applications with their labels and status.
+pub(crate) const RUNTIMES: &str = "query($first: Int, $after: PageCursor, $filter: [LabelFilter!]) { \
+    runtimes(first: $first, after: $after, filter: $filter) { \
+    data { id name description labels status { condition } } \
+    totalCount pageInfo { hasNextPage endCursor } } }";
+
+/// The `env` values of the seeded runtimes, one in five each.
+const ENVS: [&str; 5] = ["prod", "dev", "staging", "test", "qa"];
+/// The lists measured, by their names in the report.
+const LIST_NAMES: [&str; 6] = [
+    "runtimes(first:100)",
+    "runtimes env=prod",
+    "runtimes scenario ALPHA",
+    "applications(first:100)",
+    "applications env=prod",
+    "applications scenario ALPHA",
+];
+/// The goal (GOALS.md P9).
+const P9_GOAL_P99_MS: f64 = 50.0;
+
+/// The labels of the `k`-th seeded runtime: `env` one of [`ENVS`], scenarios one of four
+/// sets (the scenario filter's `ALPHA` is a quarter of them).
+fn runtime_input(k: usize) -> Value {
+    let scenarios = match k % 4 {
+        0 => json!(["DEFAULT"]),
+        1 => json!(["ALPHA"]),
+        2 => json!(["BETA", "GAMMA"]),
+        _ => json!(["DEFAULT", "DELTA"]),
+    };
+    json!({
+        "name": format!("list-rt-{k:06}"),
+        "description": format!("Listed runtime {k}"),
+        "labels": {"scenarios": scenarios, "env": ENVS[k % ENVS.len()]},
+    })
+}
+
+fn runtime_batch(from: usize, to: usize) -> (String, Value) {
+    let mut params = Vec::new();
+    let mut fields = String::new();
+    let mut vars = serde_json::Map::new();
+    for k in from..to {
+        params.push(format!("$r{k}: RuntimeInput!"));
+        let _ = write!(fields, " r{k}: registerRuntime(in: $r{k}) {{ id }}");
+        vars.insert(format!("r{k}"), runtime_input(k));
+    }
+    (
+        format!("mutation({}) {{{fields} }}", params.join(", ")),
+        Value::Object(vars),
+    )
+}
+
+fn vars(first: usize, filter: Option<&Value>) -> Value {
+    json!({"first": first, "after": null, "filter": filter})
+}
+
+/// One list to check and measure.
+struct List {
+    name: &'static str,
+    /// `runtimes` or `applications`.
+    field: &'static str,
+    query: &'static str,
+    filter: Option<Value>,
+    /// How many objects it holds.
+    total: usize,
+    /// Whether an item belongs in it.
+    belongs: fn(&Value) -> bool,
+}
+
+fn scenarios_of(item: &Value) -> Vec<&str> {
+    item["labels"]["scenarios"]
+        .as_array()
+        .map(|s| s.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+pub(crate) async fn filtered(
+    report: &mut Report,
+    config: &Config,
+    gql: &Gql,
+    statements: &Counter,
+) -> Result<()> {
+    let c = config.concurrency;
+    let n = config.list_runtimes;
+    eprintln!(
+        "P9: seeding {n} runtimes ({} per request, {c} in flight) ...",
+        config.batch
+    );
+    let (g, batch) = (gql.clone(), config.batch);
+    let row = measure(
+        format!("seed: registerRuntime x{batch}"),
+        c,
+        Limit::Count(n.div_ceil(batch)),
+        statements,
+        move |b| {
+            let g = g.clone();
+            async move {
+                let (from, to) = (b * batch, ((b + 1) * batch).min(n));
+                let (document, vars) = runtime_batch(from, to);
+                let data = g.call(&document, vars).await?;
+                let registered = data
+                    .as_object()
+                    .map_or(0, |m| m.values().filter(|r| r["id"].is_string()).count());
+                ensure!(
+                    registered == to - from,
+                    "registered {registered} runtimes of {}",
+                    to - from
+                );
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    report.notes.push(format!(
+        "P9 seed: {n} runtimes in {:.1} s ({} per request, {c} in flight); env one of {ENVS:?}, \
+         scenarios DEFAULT, ALPHA, BETA+GAMMA or DEFAULT+DELTA; {} applications registered before \
+         (every {}th env=prod, scenarios DEFAULT, ALPHA, BETA or DEFAULT+GAMMA)",
+        row.wall.as_secs_f64(),
+        config.batch,
+        config.apps,
+        config.prod_every,
+    ));
+    report.rows.push(row);
+
+    let count_of = |every: usize, offset: usize| (0..n).filter(|k| k % every == offset).count();
+    let apps_alpha = (0..config.apps).filter(|i| i % 4 == 1).count();
+    let lists = [
+        List {
+            name: LIST_NAMES[0],
+            field: "runtimes",
+            query: RUNTIMES,
+            filter: None,
+            total: n,
+            belongs: |_| true,
+        },
+        List {
+            name: LIST_NAMES[1],
+            field: "runtimes",
+            query: RUNTIMES,
+            filter: Some(json!([{"key": "env", "query": "\"prod\""}])),
+            total: count_of(ENVS.len(), 0),
+            belongs: |item| item["labels"]["env"] == "prod",
+        },
+        List {
+            name: LIST_NAMES[2],
+            field: "runtimes",
+            query: RUNTIMES,
+            filter: Some(json!([{"key": "scenarios", "query": "$[*] ? (@ == \"ALPHA\")"}])),
+            total: count_of(4, 1),
+            belongs: |item| scenarios_of(item).contains(&"ALPHA"),
+        },
+        List {
+            name: LIST_NAMES[3],
+            field: "applications",
+            query: APPLICATIONS,
+            filter: None,
+            total: config.apps,
+            belongs: |_| true,
+        },
+        List {
+            name: LIST_NAMES[4],
+            field: "applications",
+            query: APPLICATIONS,
+            filter: Some(json!([{"key": "env", "query": "\"prod\""}])),
+            total: config.prod_count(),
+            belongs: |item| item["labels"]["env"] == "prod",
+        },
+        List {
+            name: LIST_NAMES[5],
+            field: "applications",
+            query: APPLICATIONS,
+            filter: Some(json!([{"key": "scenarios", "query": "$[*] ? (@ == \"ALPHA\")"}])),
+            total: apps_alpha,
+            belongs: |item| scenarios_of(item).contains(&"ALPHA"),
+        },
+    ];
+
+    // --- each list answers what it should, at a cost independent of the page size ---
+    let mut costs = Vec::new();
+    for list in &lists {
+        let data = gql
+            .call(list.query, vars(PAGE, list.filter.as_ref()))
+            .await?;
+        let page = &data[list.field];
+        let items = page["data"]
+            .as_array()
+            .ok_or_else(|| anyhow!("{}: no data: {page}", list.name))?;
+        ensure!(
+            page["totalCount"] == list.total,
+            "{}: totalCount {}, expected {}",
+            list.name,
+            page["totalCount"],
+            list.total
+        );
+        ensure!(
+            items.len() == list.total.min(PAGE) && items.iter().all(list.belongs),
+            "{}: the page holds {} items, or items outside the list",
+            list.name,
+            items.len()
+        );
+        let one = statements_of(gql, statements, list.query, vars(1, list.filter.as_ref())).await?;
+        let full = statements_of(
+            gql,
+            statements,
+            list.query,
+            vars(PAGE, list.filter.as_ref()),
+        )
+        .await?;
+        costs.push(format!(
+            "{}: first:1 -> {one}, first:{PAGE} -> {full}",
+            list.name
+        ));
+        if one != full {
+            report.failures.push(format!(
+                "{}: a page of {PAGE} costs {full} statements, a page of 1 costs {one}",
+                list.name
+            ));
+        }
+    }
+    report.notes.push(format!(
+        "P9 SQL statements per list by page size: {}",
+        costs.join("; ")
+    ));
+
+    // --- the measurements ---
+    eprintln!("P9: {} requests per measurement ...", config.reads);
+    for list in &lists {
+        let filter = list.filter.clone();
+        reads(
+            report,
+            config,
+            gql,
+            statements,
+            Read {
+                name: list.name,
+                query: list.query,
+                limit: Limit::Count(config.reads),
+            },
+            move |_| vars(PAGE, filter.as_ref()),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The P9 lines of the summary: each list's p50 and p99 against the goal.
+pub(crate) fn summary(report: &Report, config: &Config) -> Vec<String> {
+    let c = config.concurrency;
+    let mut lines = Vec::new();
+    for name in LIST_NAMES {
+        for concurrency in [1, c] {
+            if let Some(row) = report.row(name, concurrency) {
+                let p99 = row.percentile(99.0);
+                lines.push(format!(
+                    "P9 {name} ({} runtimes, {} applications), c={concurrency}: p50 {} ms, \
+                     p99 {} ms, {} SQL statements/request [p99 <= {P9_GOAL_P99_MS:.0} ms: {}]",
+                    config.list_runtimes,
+                    config.apps,
+                    ms(row.percentile(50.0)),
+                    ms(p99),
+                    row.statements_cell(),
+                    if p99.as_secs_f64() * 1000.0 <= P9_GOAL_P99_MS {
+                        "met"
+                    } else {
+                        "NOT met"
+                    },
+                ));
+            }
+            if c == 1 {
+                break;
+            }
+        }
+    }
+    lines
+}
