@@ -7,7 +7,7 @@ use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P2
 use serde_json::{Value, json};
 use sextant_domain::{OneTimeToken, OneTimeTokenKind, TenantId};
 
-use crate::helpers::{Backend, TestApp, error_of};
+use crate::helpers::{Backend, TestApp, assert_error_code};
 
 pub(crate) async fn connector(
     app: &TestApp,
@@ -115,7 +115,10 @@ async fn an_application_pairs_and_its_certificate_opens_the_mtls_listener(backen
     );
     // The pairing token is used up.
     let (_, again) = connector(&app, Some(&token), CONFIGURATION, json!({})).await;
-    assert!(error_of(&again).contains("token is invalid"), "{again}");
+    assert!(
+        assert_error_code(&again, "INVALID_TOKEN").contains("token is invalid"),
+        "{again}"
+    );
 
     let csr_token = config["token"]["token"].as_str().unwrap().to_owned();
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
@@ -154,7 +157,10 @@ async fn an_application_pairs_and_its_certificate_opens_the_mtls_listener(backen
         json!({"csr": csr(&key, &subject, None)}),
     )
     .await;
-    assert!(error_of(&again).contains("token is invalid"), "{again}");
+    assert!(
+        assert_error_code(&again, "INVALID_TOKEN").contains("token is invalid"),
+        "{again}"
+    );
 
     // The certificate opens the mTLS listener.
     let identity =
@@ -184,7 +190,10 @@ async fn tokens_are_single_use_and_of_their_kind(backend: Backend) {
     let (status, _) = connector(&app, None, CONFIGURATION, json!({})).await;
     assert_eq!(status, 401);
     let (_, body) = connector(&app, Some("made-up"), CONFIGURATION, json!({})).await;
-    assert!(error_of(&body).contains("token is invalid"), "{body}");
+    assert!(
+        assert_error_code(&body, "INVALID_TOKEN").contains("token is invalid"),
+        "{body}"
+    );
 
     // A pairing token cannot sign, and is not used up by trying.
     let token = pairing_token(&app, &app_id).await;
@@ -197,7 +206,10 @@ async fn tokens_are_single_use_and_of_their_kind(backend: Backend) {
         json!({"csr": csr(&key, fake_subject, None)}),
     )
     .await;
-    assert!(error_of(&body).contains("token is invalid"), "{body}");
+    assert!(
+        assert_error_code(&body, "INVALID_TOKEN").contains("token is invalid"),
+        "{body}"
+    );
     let (_, body) = connector(&app, Some(&token), CONFIGURATION, json!({})).await;
     let config = body["data"]["configuration"].clone();
     let csr_token = config["token"]["token"].as_str().unwrap().to_owned();
@@ -208,7 +220,10 @@ async fn tokens_are_single_use_and_of_their_kind(backend: Backend) {
 
     // A CSR token is no pairing token (and survives the attempt).
     let (_, body) = connector(&app, Some(&csr_token), CONFIGURATION, json!({})).await;
-    assert!(error_of(&body).contains("token is invalid"), "{body}");
+    assert!(
+        assert_error_code(&body, "INVALID_TOKEN").contains("token is invalid"),
+        "{body}"
+    );
 
     // Refused CSRs leave the CSR token usable: wrong CN, other subject fields, garbage,
     // a bad signature.
@@ -219,7 +234,10 @@ async fn tokens_are_single_use_and_of_their_kind(backend: Backend) {
         json!({"csr": csr(&key, &subject, Some("someone-else"))}),
     )
     .await;
-    assert_eq!(error_of(&body), "CSR: Invalid common name provided.");
+    assert_eq!(
+        assert_error_code(&body, "INVALID_CSR"),
+        "CSR: Invalid common name provided."
+    );
     let other_org = subject.replace("O=Org", "O=Evil");
     let (_, body) = connector(
         &app,
@@ -229,11 +247,14 @@ async fn tokens_are_single_use_and_of_their_kind(backend: Backend) {
     )
     .await;
     assert!(
-        error_of(&body).starts_with("CSR: invalid subject"),
+        assert_error_code(&body, "INVALID_CSR").starts_with("CSR: invalid subject"),
         "{body}"
     );
     let (_, body) = connector(&app, Some(&csr_token), SIGN, json!({"csr": "not base64!"})).await;
-    assert!(error_of(&body).starts_with("CSR:"), "{body}");
+    assert!(
+        assert_error_code(&body, "INVALID_CSR").starts_with("CSR:"),
+        "{body}"
+    );
     let good = csr(&key, &subject, None);
     let mut pem = decode(&json!(good));
     let at = pem.len() / 2;
@@ -241,7 +262,10 @@ async fn tokens_are_single_use_and_of_their_kind(backend: Backend) {
     pem.replace_range(at..at + 1, flipped);
     let tampered = base64::engine::general_purpose::STANDARD.encode(pem);
     let (_, body) = connector(&app, Some(&csr_token), SIGN, json!({"csr": tampered})).await;
-    assert!(error_of(&body).starts_with("CSR:"), "{body}");
+    assert!(
+        assert_error_code(&body, "INVALID_CSR").starts_with("CSR:"),
+        "{body}"
+    );
     let (_, body) = connector(&app, Some(&csr_token), SIGN, json!({"csr": good})).await;
     assert!(body.get("errors").is_none(), "{body}");
 
@@ -254,7 +278,10 @@ async fn tokens_are_single_use_and_of_their_kind(backend: Backend) {
         json!({}),
     )
     .await;
-    assert!(error_of(&body).contains("client certificate"), "{body}");
+    assert!(
+        assert_error_code(&body, "CERTIFICATE_REQUIRED").contains("client certificate"),
+        "{body}"
+    );
 }
 
 async fn expired_tokens_do_not_pair(backend: Backend) {
@@ -287,7 +314,10 @@ async fn expired_tokens_do_not_pair(backend: Backend) {
     .unwrap();
     tx.commit().await.unwrap();
     let (_, body) = connector(&app, Some(expired), CONFIGURATION, json!({})).await;
-    assert!(error_of(&body).contains("token is invalid"), "{body}");
+    assert!(
+        assert_error_code(&body, "INVALID_TOKEN").contains("token is invalid"),
+        "{body}"
+    );
 }
 
 async fn fifty_parallel_configurations_with_one_token_one_wins(backend: Backend) {
@@ -311,7 +341,10 @@ async fn fifty_parallel_configurations_with_one_token_one_wins(backend: Backend)
         if body["data"]["configuration"]["token"]["token"].is_string() {
             wins += 1;
         } else {
-            assert!(error_of(&body).contains("token is invalid"), "{body}");
+            assert!(
+                assert_error_code(&body, "INVALID_TOKEN").contains("token is invalid"),
+                "{body}"
+            );
         }
     }
     assert_eq!(wins, 1);
@@ -566,7 +599,10 @@ async fn renewal_and_revocation_over_mtls(backend: Backend) {
         json!({"csr": csr(&key, &subject, Some("other"))}),
     )
     .await;
-    assert_eq!(error_of(&body), "CSR: Invalid common name provided.");
+    assert_eq!(
+        assert_error_code(&body, "INVALID_CSR"),
+        "CSR: Invalid common name provided."
+    );
     let (_, body) = mtls_connector(
         &app,
         &client,
@@ -995,7 +1031,8 @@ mod csr_policy {
         .await;
         assert_eq!(status, 200);
         assert!(
-            error_of(&body).starts_with("CSR: unsupported key: RSA with 1024 bits"),
+            assert_error_code(&body, "INVALID_CSR")
+                .starts_with("CSR: unsupported key: RSA with 1024 bits"),
             "{body}"
         );
 
@@ -1011,7 +1048,8 @@ mod csr_policy {
         let (status, body) = connector(&app, Some(&csr_token), SIGN, json!({"csr": request})).await;
         assert_eq!(status, 200);
         assert!(
-            error_of(&body).starts_with("CSR: unsupported key: RSA with 8192 bits"),
+            assert_error_code(&body, "INVALID_CSR")
+                .starts_with("CSR: unsupported key: RSA with 8192 bits"),
             "{body}"
         );
 
@@ -1045,7 +1083,10 @@ mod csr_policy {
             json!({"csr": csr_with(&key, &subject, |_| {})}),
         )
         .await;
-        assert!(error_of(&again).contains("token is invalid"), "{again}");
+        assert!(
+            assert_error_code(&again, "INVALID_TOKEN").contains("token is invalid"),
+            "{again}"
+        );
 
         // The RSA certificate calls the certificate-secured Director as its application.
         let client = mtls_client(&app, &format!("{cert_pem}{}", key.serialize_pem()));

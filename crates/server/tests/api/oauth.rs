@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, error_of};
+use crate::helpers::{Backend, TestApp, assert_error_code};
 
 const CREDENTIALS: &str = "
     fragment Creds on SystemAuth { id auth { credential { ... on OAuthCredentialData { clientId clientSecret url } } } }";
@@ -183,7 +183,10 @@ async fn token_endpoint_follows_the_client_credentials_grant(backend: Backend) {
         json!({"a": app_id}),
     )
     .await;
-    assert!(error_of(&body).contains("insufficient scopes"), "{body}");
+    assert!(
+        assert_error_code(&body, "INSUFFICIENT_SCOPES").contains("insufficient scopes"),
+        "{body}"
+    );
 
     // Refusals.
     let (status, body) = token_request(
@@ -267,7 +270,10 @@ async fn application_consumer_is_confined_to_itself(backend: Backend) {
     let (_, body) = gql_with(&app, &token, None, add_api, json!({"a": own})).await;
     assert!(body.get("errors").is_none(), "{body}");
     let (_, body) = gql_with(&app, &token, None, add_api, json!({"a": other})).await;
-    assert!(error_of(&body).contains("does not exist"), "{body}");
+    assert!(
+        assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
+        "{body}"
+    );
     let data = app
         .gql(
             "query($x: ID!) { application(id: $x) { apiDefinitions { totalCount } } }",
@@ -294,7 +300,10 @@ async fn application_consumer_is_confined_to_itself(backend: Backend) {
         json!({"id": other_api}),
     )
     .await;
-    assert!(error_of(&body).contains("does not exist"), "{body}");
+    assert!(
+        assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
+        "{body}"
+    );
 
     // No new applications, no changes to others.
     let (_, body) = gql_with(
@@ -305,7 +314,10 @@ async fn application_consumer_is_confined_to_itself(backend: Backend) {
         json!({}),
     )
     .await;
-    assert!(error_of(&body).contains("forbidden"), "{body}");
+    assert!(
+        assert_error_code(&body, "FORBIDDEN").contains("forbidden"),
+        "{body}"
+    );
     for mutation in [
         "mutation($x: ID!) { updateApplication(id: $x, in: {name: \"renamed\", providerName: \"p\"}) { id } }",
         "mutation($x: ID!) { unregisterApplication(id: $x) { id } }",
@@ -313,7 +325,7 @@ async fn application_consumer_is_confined_to_itself(backend: Backend) {
     ] {
         let (_, body) = gql_with(&app, &token, None, mutation, json!({"x": other})).await;
         assert!(
-            error_of(&body).contains("does not exist"),
+            assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
             "{mutation}: {body}"
         );
     }
@@ -327,7 +339,7 @@ async fn application_consumer_is_confined_to_itself(backend: Backend) {
     )
     .await;
     assert!(
-        error_of(&body).contains("cannot create credentials"),
+        assert_error_code(&body, "FORBIDDEN").contains("cannot create credentials"),
         "{body}"
     );
     let data = app
@@ -401,21 +413,30 @@ async fn runtime_consumer_sees_its_scenarios_and_changes_only_its_labels(backend
         json!({"o": other_runtime}),
     )
     .await;
-    assert!(error_of(&body).contains("does not exist"), "{body}");
+    assert!(
+        assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
+        "{body}"
+    );
 
     // Its own labels only; no runtime management.
     let label = "mutation($r: ID!) { setRuntimeLabel(runtimeID: $r, key: \"runtime/event_service_url\", value: \"https://events.example.com\") { key } }";
     let (_, body) = gql_with(&app, &token, None, label, json!({"r": runtime})).await;
     assert!(body.get("errors").is_none(), "{body}");
     let (_, body) = gql_with(&app, &token, None, label, json!({"r": other_runtime})).await;
-    assert!(error_of(&body).contains("does not exist"), "{body}");
+    assert!(
+        assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
+        "{body}"
+    );
     for mutation in [
         "mutation { registerRuntime(in: {name: \"new\"}) { id } }",
         "mutation($r: ID!) { unregisterRuntime(id: $r) { id } }",
         "mutation($r: ID!) { updateRuntime(id: $r, in: {name: \"renamed\"}) { id } }",
     ] {
         let (_, body) = gql_with(&app, &token, None, mutation, json!({"r": runtime})).await;
-        assert!(error_of(&body).contains("forbidden"), "{mutation}: {body}");
+        assert!(
+            assert_error_code(&body, "FORBIDDEN").contains("forbidden"),
+            "{mutation}: {body}"
+        );
     }
 
     // Per-runtime credentials: its own only.
@@ -454,7 +475,10 @@ async fn runtime_consumer_sees_its_scenarios_and_changes_only_its_labels(backend
         json!({"a": in_a, "api": api, "r": other_runtime}),
     )
     .await;
-    assert!(error_of(&body).contains("does not exist"), "{body}");
+    assert!(
+        assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
+        "{body}"
+    );
 
     // The application's own credentials (webhook auth, fetch-request auth) stay hidden.
     app.gql(
@@ -530,7 +554,10 @@ async fn integration_system_manages_only_its_applications(backend: Backend) {
         json!({"s": other_system}),
     )
     .await;
-    assert!(error_of(&body).contains("forbidden"), "{body}");
+    assert!(
+        assert_error_code(&body, "FORBIDDEN").contains("forbidden"),
+        "{body}"
+    );
 
     let (_, body) = gql_with(
         &app,
@@ -552,7 +579,10 @@ async fn integration_system_manages_only_its_applications(backend: Backend) {
         json!({"x": foreign}),
     )
     .await;
-    assert!(error_of(&body).contains("does not exist"), "{body}");
+    assert!(
+        assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
+        "{body}"
+    );
 
     // The Compass e2e check: unregistering the system while an application references it
     // fails, and its credentials stay.
@@ -717,7 +747,10 @@ async fn system_auths_are_deleted_only_through_their_kind(backend: Backend) {
             json!({"id": fresh}),
         )
         .await;
-    assert!(error_of(&body).contains("does not exist"), "{body}");
+    assert!(
+        assert_error_code(&body, "NOT_FOUND").contains("does not exist"),
+        "{body}"
+    );
 }
 
 /// Scenarios decide what a runtime sees, and `integrationSystemID` who manages an
@@ -747,7 +780,10 @@ async fn systems_cannot_widen_their_own_reach(backend: Backend) {
             json!({"r": runtime, "k": key}),
         )
         .await;
-        assert!(error_of(&body).contains("forbidden"), "{key}: {body}");
+        assert!(
+            assert_error_code(&body, "FORBIDDEN").contains("forbidden"),
+            "{key}: {body}"
+        );
         let (_, body) = gql_with(
             &app,
             &runtime_token,
@@ -756,7 +792,10 @@ async fn systems_cannot_widen_their_own_reach(backend: Backend) {
             json!({"r": runtime, "k": key}),
         )
         .await;
-        assert!(error_of(&body).contains("forbidden"), "{key}: {body}");
+        assert!(
+            assert_error_code(&body, "FORBIDDEN").contains("forbidden"),
+            "{key}: {body}"
+        );
         let (_, body) = gql_with(
             &app,
             &app_token,
@@ -765,7 +804,10 @@ async fn systems_cannot_widen_their_own_reach(backend: Backend) {
             json!({"a": own, "k": key}),
         )
         .await;
-        assert!(error_of(&body).contains("forbidden"), "{key}: {body}");
+        assert!(
+            assert_error_code(&body, "FORBIDDEN").contains("forbidden"),
+            "{key}: {body}"
+        );
     }
     let (_, body) = gql_with(
         &app,
@@ -791,7 +833,10 @@ async fn systems_cannot_widen_their_own_reach(backend: Backend) {
         json!({"a": own, "s": system}),
     )
     .await;
-    assert!(error_of(&body).contains("forbidden"), "{body}");
+    assert!(
+        assert_error_code(&body, "FORBIDDEN").contains("forbidden"),
+        "{body}"
+    );
 
     // An integration system's reach is the column, not a label a user may set.
     let (id, secret) = credentials_for(&app, "IntegrationSystem", &system).await;
@@ -843,7 +888,7 @@ async fn token_endpoint_and_deletion_reveal_nothing(backend: Backend) {
         json!({"id": foreign}),
     )
     .await;
-    let message = error_of(&body);
+    let message = assert_error_code(&body, "INSUFFICIENT_SCOPES");
     assert!(message.contains("insufficient scopes"), "{message}");
     let (_, body) = gql_with(
         &app,
@@ -853,7 +898,7 @@ async fn token_endpoint_and_deletion_reveal_nothing(backend: Backend) {
         json!({"id": foreign}),
     )
     .await;
-    let message = error_of(&body);
+    let message = assert_error_code(&body, "NOT_FOUND");
     assert_eq!(
         message,
         format!("system auth with ID \"{foreign}\" does not exist"),

@@ -6,8 +6,9 @@
 use serde_json::{Value, json};
 use sextant_domain::TenantId;
 
-use crate::helpers::{ALL_SCOPES, Backend, TestApp, api_input, basic_auth};
+use crate::helpers::{ALL_SCOPES, Backend, TestApp, api_input, assert_error_code, basic_auth};
 use crate::on_both_backends;
+use sextant_test_support::error_code;
 
 const CREDENTIALS: &str = "mutation($id: ID!) { r: requestClientCredentialsForIntegrationSystem(id: $id) { \
      id auth { credential { ... on OAuthCredentialData { clientId clientSecret } } } } }";
@@ -15,12 +16,6 @@ const GRANT: &str = "mutation($id: ID!) { grantIntegrationSystemAccess(id: $id) 
 const REVOKE: &str = "mutation($id: ID!) { revokeIntegrationSystemAccess(id: $id) { id name } }";
 const REGISTER_APP: &str = "mutation($n: String!) { registerApplication(in: {name: $n, providerName: \"p\", \
      healthCheckURL: \"https://attacker.example.com/h\"}) { id integrationSystemID } }";
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("expected an error code: {body}"))
-}
 
 async fn register_system(app: &TestApp, token: &str, name: &str) -> String {
     let body = app
@@ -160,7 +155,7 @@ async fn a_system_acts_only_in_tenants_that_granted_it(backend: Backend) {
     let body = app
         .gql_as(&app.admin_token, REVOKE, json!({"id": system}))
         .await;
-    assert_eq!(code(&body), "NOT_FOUND", "revoking twice: {body}");
+    assert_error_code(&body, "NOT_FOUND");
     // The application it registered stays, for A's users to manage.
     assert_eq!(app_names(&app, &app.admin_token).await, vec!["invited"]);
 
@@ -185,7 +180,7 @@ async fn a_system_acts_only_in_tenants_that_granted_it(backend: Backend) {
             json!({"id": uuid::Uuid::new_v4().to_string()}),
         )
         .await;
-    assert_eq!(code(&body), "NOT_FOUND", "{body}");
+    assert_error_code(&body, "NOT_FOUND");
 }
 
 /// The attacks on a system tenant A owns: tenant B lists it, makes credentials for it, acts
@@ -257,7 +252,11 @@ async fn another_tenants_system_is_out_of_reach(backend: Backend) {
     ];
     for (query, variables) in &attempts {
         let body = app.gql_as(&b_admin, query, variables.clone()).await;
-        assert_eq!(code(&body), "NOT_FOUND", "{query}: {body}");
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("NOT_FOUND"),
+            "{query}: {body}"
+        );
     }
     assert_eq!(app.gql(system_view, json!({"id": system})).await, before);
     assert_eq!(app_names(&app, &b_admin).await, Vec::<String>::new());
@@ -307,12 +306,16 @@ async fn another_tenants_system_is_out_of_reach(backend: Backend) {
     );
     for (query, variables) in &attempts[..3] {
         let body = app.gql_as(&b_admin, query, variables.clone()).await;
-        assert_eq!(code(&body), "FORBIDDEN", "{query}: {body}");
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("FORBIDDEN"),
+            "{query}: {body}"
+        );
     }
     let body = app
         .gql_as(&b_admin, attempts[3].0, attempts[3].1.clone())
         .await;
-    assert_eq!(code(&body), "NOT_FOUND", "{body}");
+    assert_error_code(&body, "NOT_FOUND");
     assert_eq!(app.gql(system_view, json!({"id": system})).await, before);
     let (status, _) = as_client(
         &app,
@@ -414,7 +417,11 @@ async fn a_tenants_template_is_out_of_reach(backend: Backend) {
         (FROM_T, json!({"t": "crm", "n": "lure"})),
     ] {
         let body = app.gql_as(&b_admin, query, variables).await;
-        assert_eq!(code(&body), "NOT_FOUND", "{query}: {body}");
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("NOT_FOUND"),
+            "{query}: {body}"
+        );
     }
     assert_eq!(
         app.gql_as(&a_admin, READ_T, json!({"id": id})).await,
@@ -476,7 +483,7 @@ async fn global_templates_are_written_by_operators_only(backend: Backend) {
             json!({"in": template("shared", "GLOBAL", "x")}),
         )
         .await;
-    assert_eq!(code(&body), "INSUFFICIENT_SCOPES", "{body}");
+    assert_error_code(&body, "INSUFFICIENT_SCOPES");
     let created = create_template(&app, &operator, template("shared", "GLOBAL", "vendor")).await;
     assert_eq!(created["accessLevel"], "GLOBAL");
     let id = created["id"].as_str().unwrap().to_owned();
@@ -500,7 +507,11 @@ async fn global_templates_are_written_by_operators_only(backend: Backend) {
         (DELETE_T, json!({"id": id})),
     ] {
         let body = app.gql_as(&b_admin, query, variables).await;
-        assert_eq!(code(&body), "INSUFFICIENT_SCOPES", "{query}: {body}");
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("INSUFFICIENT_SCOPES"),
+            "{query}: {body}"
+        );
     }
     assert_eq!(
         app.gql_as(&b_admin, READ_T, json!({"id": id})).await,
