@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow, ensure};
 use serde_json::{Value, json};
 
 use crate::gql::Gql;
-use crate::measure::{Counter, Limit, Read, Report, measure, ms, reads, statements_of};
+use crate::measure::{Counter, Limit, Read, Report, ms, reads, seed_runtimes, statements_of};
 use crate::{APPLICATIONS, Config, PAGE};
 
 /// What the phase lists: runtimes and applications with their labels and status.
@@ -99,31 +99,7 @@ pub(crate) async fn filtered(
         "P9: seeding {n} runtimes ({} per request, {c} in flight) ...",
         config.batch
     );
-    let (g, batch) = (gql.clone(), config.batch);
-    let row = measure(
-        format!("seed: registerRuntime x{batch}"),
-        c,
-        Limit::Count(n.div_ceil(batch)),
-        statements,
-        move |b| {
-            let g = g.clone();
-            async move {
-                let (from, to) = (b * batch, ((b + 1) * batch).min(n));
-                let (document, vars) = runtime_batch(from, to);
-                let data = g.call(&document, vars).await?;
-                let registered = data
-                    .as_object()
-                    .map_or(0, |m| m.values().filter(|r| r["id"].is_string()).count());
-                ensure!(
-                    registered == to - from,
-                    "registered {registered} runtimes of {}",
-                    to - from
-                );
-                Ok(())
-            }
-        },
-    )
-    .await?;
+    let row = seed_runtimes(gql, c, config.batch, n, statements, runtime_batch).await?;
     report.notes.push(format!(
         "P9 seed: {n} runtimes in {:.1} s ({} per request, {c} in flight); env one of {ENVS:?}, \
          scenarios DEFAULT, ALPHA, BETA+GAMMA or DEFAULT+DELTA; {} applications registered before \

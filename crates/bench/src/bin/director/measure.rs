@@ -255,6 +255,43 @@ where
 }
 
 /// The statements one request costs (measured alone).
+/// Registers `count` runtimes, `batch` per request (aliased `registerRuntime` fields built by
+/// `documents(from, to)`), `concurrency` requests in flight; checks every one was registered.
+pub(crate) async fn seed_runtimes(
+    gql: &Gql,
+    concurrency: usize,
+    batch: usize,
+    count: usize,
+    statements: &Counter,
+    documents: fn(usize, usize) -> (String, Value),
+) -> Result<Row> {
+    let g = gql.clone();
+    measure(
+        format!("seed: registerRuntime x{batch}"),
+        concurrency,
+        Limit::Count(count.div_ceil(batch)),
+        statements,
+        move |b| {
+            let g = g.clone();
+            async move {
+                let (from, to) = (b * batch, ((b + 1) * batch).min(count));
+                let (document, vars) = documents(from, to);
+                let data = g.call(&document, vars).await?;
+                let registered = data
+                    .as_object()
+                    .map_or(0, |m| m.values().filter(|r| r["id"].is_string()).count());
+                ensure!(
+                    registered == to - from,
+                    "registered {registered} runtimes of {}",
+                    to - from
+                );
+                Ok(())
+            }
+        },
+    )
+    .await
+}
+
 pub(crate) async fn statements_of(
     gql: &Gql,
     statements: &Counter,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::gql::Gql;
 use crate::inputs::{app_input, basic_auth, runtime_batch};
-use crate::measure::{Counter, Limit, Report, measure};
+use crate::measure::{Counter, Limit, Report, measure, seed_runtimes};
 use crate::measure::{Read, reads, statements_of};
 use crate::{
     APIS_PER_APP, APPS_FOR_RUNTIME, Config, EVENTS_PER_APP, P3_APPS, P3_APPS_PAGE, P3_ITEMS_PAGE,
@@ -63,31 +63,7 @@ pub(crate) async fn p3(
     .await?;
     let others = config.runtimes - 2;
     if others > 0 {
-        let (g, batch) = (gql.clone(), config.batch);
-        let row = measure(
-            format!("seed: registerRuntime x{batch}"),
-            c,
-            Limit::Count(others.div_ceil(batch)),
-            statements,
-            move |b| {
-                let g = g.clone();
-                async move {
-                    let (from, to) = (b * batch, ((b + 1) * batch).min(others));
-                    let (document, vars) = runtime_batch(from, to);
-                    let data = g.call(&document, vars).await?;
-                    let registered = data
-                        .as_object()
-                        .map_or(0, |m| m.values().filter(|r| r["id"].is_string()).count());
-                    ensure!(
-                        registered == to - from,
-                        "registered {registered} runtimes of {}",
-                        to - from
-                    );
-                    Ok(())
-                }
-            },
-        )
-        .await?;
+        let row = seed_runtimes(gql, c, config.batch, others, statements, runtime_batch).await?;
         report.notes.push(format!(
             "P3 seed: {} runtimes in {:.1} s = {:.0} runtimes/s ({} per request, {c} requests in flight; \
              scenarios DEFAULT, ALPHA, BETA+GAMMA or DELTA), plus the target (BENCH) and a decoy (DEFAULT)",
