@@ -13,7 +13,7 @@ use sextant_domain::{
     ApiDefinition, ApiDefinitionId, ApplicationId, Auth, Cursor, Document, DomainError,
     EventDefinition, Page, PageRequest, RuntimeId, SystemAuthOwner, TenantId, Webhook,
 };
-use sextant_store::{Store, StoreError};
+use sextant_store::{SpecTexts, Store, StoreError};
 use uuid::Uuid;
 
 use crate::error::to_graphql;
@@ -69,6 +69,7 @@ pub struct ApiPageKey {
     pub app: ApplicationId,
     pub group: Option<String>,
     pub page: PageKey,
+    pub texts: SpecTexts,
 }
 
 /// A page of an application's event definitions.
@@ -77,6 +78,7 @@ pub struct EventPageKey {
     pub app: ApplicationId,
     pub group: Option<String>,
     pub page: PageKey,
+    pub texts: SpecTexts,
 }
 
 /// A page of an application's documents.
@@ -137,10 +139,10 @@ impl Loader<ApiPageKey> for CatalogLoader {
     ) -> Result<HashMap<ApiPageKey, Self::Value>, Self::Error> {
         let mut tx = self.store.read().await?;
         let mut out = HashMap::with_capacity(keys.len());
-        for ((group, page), keys) in group_by(keys, |k| (k.group.clone(), k.page)) {
+        for ((group, page, texts), keys) in group_by(keys, |k| (k.group.clone(), k.page, k.texts)) {
             let apps: Vec<ApplicationId> = keys.iter().map(|k| k.app).collect();
             let mut pages = tx
-                .api_definitions(self.tenant, &apps, group.as_deref(), &page.request())
+                .api_definitions(self.tenant, &apps, group.as_deref(), &page.request(), texts)
                 .await?;
             for key in keys {
                 if let Some(page) = pages.remove(&key.app) {
@@ -162,10 +164,10 @@ impl Loader<EventPageKey> for CatalogLoader {
     ) -> Result<HashMap<EventPageKey, Self::Value>, Self::Error> {
         let mut tx = self.store.read().await?;
         let mut out = HashMap::with_capacity(keys.len());
-        for ((group, page), keys) in group_by(keys, |k| (k.group.clone(), k.page)) {
+        for ((group, page, texts), keys) in group_by(keys, |k| (k.group.clone(), k.page, k.texts)) {
             let apps: Vec<ApplicationId> = keys.iter().map(|k| k.app).collect();
             let mut pages = tx
-                .event_definitions(self.tenant, &apps, group.as_deref(), &page.request())
+                .event_definitions(self.tenant, &apps, group.as_deref(), &page.request(), texts)
                 .await?;
             for key in keys {
                 if let Some(page) = pages.remove(&key.app) {

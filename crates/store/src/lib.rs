@@ -34,7 +34,7 @@ pub use tx::catalog::default_eventing::{DefaultEventing, DefaultEventingTx};
 pub use tx::catalog::definitions::DefinitionsTx;
 pub use tx::catalog::documents::DocumentsTx;
 pub use tx::catalog::events::EventDefinitionsTx;
-pub use tx::catalog::specs::{SpecUsage, SpecsTx, spec_sha256};
+pub use tx::catalog::specs::{SpecTexts, SpecUsage, SpecsTx, spec_sha256};
 pub use tx::catalog::webhooks::WebhooksTx;
 pub use tx::catalog::{CatalogTx, ChildKind};
 pub use tx::chunks::{MAX_BIND_PARAMETERS, MAX_STATEMENT_BYTES};

@@ -437,11 +437,9 @@ impl SqliteTx {
 
     /// The condition that the label value rows `alias` are one of the strings.
     fn push_string_in(qb: &mut sqlx::QueryBuilder<Sqlite>, alias: &str, values: &[String]) {
-        qb.push(format!(
-            " AND {alias}.value_type = 'string' AND {alias}.value IN "
-        ));
+        qb.push(format!(" AND {alias}.value_type = 'string' AND "));
         let texts: Vec<&str> = values.iter().map(String::as_str).collect();
-        Self::push_text_list(qb, &texts);
+        Self::push_text_in(qb, &format!("{alias}.value"), &texts);
     }
 
     /// What makes a statement answer its plan.
@@ -552,21 +550,25 @@ impl SqliteTx {
         )
     }
 
-    /// `(SELECT ...)` yielding the ids: one bound JSON array of hex strings, so any number of
-    /// ids costs one parameter.
-    fn push_id_list<I: Copy + Into<Uuid>>(qb: &mut sqlx::QueryBuilder<Sqlite>, ids: &[I]) {
+    /// `column IN (SELECT ...)`: the ids as one bound JSON array of hex strings, so any
+    /// number of ids costs one parameter.
+    fn push_id_in<I: Copy + Into<Uuid>>(
+        qb: &mut sqlx::QueryBuilder<Sqlite>,
+        column: &str,
+        ids: &[I],
+    ) {
         let hex: Vec<Value> = ids
             .iter()
             .map(|id| Value::from((*id).into().simple().to_string()))
             .collect();
-        qb.push("(SELECT unhex(value) FROM json_each(");
+        qb.push(format!("{column} IN (SELECT unhex(value) FROM json_each("));
         qb.push_bind(Value::from(hex).to_string());
         qb.push("))");
     }
 
-    /// `(SELECT ...)` yielding the texts: one bound JSON array.
-    fn push_text_list(qb: &mut sqlx::QueryBuilder<Sqlite>, texts: &[&str]) {
-        qb.push("(SELECT value FROM json_each(");
+    /// `column IN (SELECT ...)`: the texts as one bound JSON array.
+    fn push_text_in(qb: &mut sqlx::QueryBuilder<Sqlite>, column: &str, texts: &[&str]) {
+        qb.push(format!("{column} IN (SELECT value FROM json_each("));
         qb.push_bind(Value::from(texts.to_vec()).to_string());
         qb.push("))");
     }

@@ -13,7 +13,7 @@ use sextant_domain::{
     EventSpec, EventSpecType, PageRequest, SpecFormat, TenantId,
 };
 use sextant_domain::{ApiDefinitionId, ApplicationId, EventDefinitionId};
-use sextant_store::{Store, spec_sha256};
+use sextant_store::{SpecTexts, Store, spec_sha256};
 use sextant_test_support::{Backend, TestDatabase, on_both_backends};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -324,27 +324,56 @@ async fn many_definitions_are_written_in_few_statements(backend: Backend) {
     assert!(stored(store, earlier).await);
     assert!(stored(store, &text(0)).await);
     assert!(stored(store, &text(EVENTS - 1)).await);
-    let mut tx = store.read().await.unwrap();
+    // Pages carry digests, and texts only when asked, for the same statements.
+    let app_id = ApplicationId::from_untyped(app);
     let page = PageRequest {
-        first: 1,
+        first: 100,
         after: None,
     };
-    let read = tx
-        .api_definitions(t, &[ApplicationId::from_untyped(app)], None, &page)
+    let mut tx = store.read().await.unwrap();
+    let before = store.statements().get();
+    let omitted = tx
+        .api_definitions(t, &[app_id], None, &page, SpecTexts::Omit)
         .await
         .unwrap();
-    assert_eq!(
-        read[&ApplicationId::from_untyped(app)].total_count,
-        APIS as i64 + 1
-    );
-    let read = tx
-        .event_definitions(t, &[ApplicationId::from_untyped(app)], None, &page)
+    let page_statements = store.statements().get() - before;
+    assert_eq!(omitted[&app_id].total_count, APIS as i64 + 1);
+    assert_eq!(omitted[&app_id].items.len(), 100);
+    for a in &omitted[&app_id].items {
+        let spec = a.spec.as_ref().unwrap();
+        assert_eq!(spec.data, None);
+        assert!(spec.digest.is_some());
+    }
+    let before = store.statements().get();
+    let included = tx
+        .api_definitions(t, &[app_id], None, &page, SpecTexts::Include)
         .await
         .unwrap();
-    assert_eq!(
-        read[&ApplicationId::from_untyped(app)].total_count,
-        EVENTS as i64
-    );
+    assert_eq!(store.statements().get() - before, page_statements);
+    let written: std::collections::HashMap<_, _> = apis.iter().map(|a| (a.id, a)).collect();
+    for a in &included[&app_id].items {
+        let spec = a.spec.as_ref().unwrap();
+        let text = match written.get(&a.id) {
+            Some(w) => w.spec.as_ref().unwrap().data.clone(),
+            None => Some(earlier.to_owned()),
+        };
+        assert_eq!(spec.data, text, "text of {}", a.id);
+        assert_eq!(
+            spec.digest.as_ref().unwrap().sha256,
+            spec_sha256(text.as_deref().unwrap())
+        );
+    }
+    let before = store.statements().get();
+    let events_read = tx
+        .event_definitions(t, &[app_id], None, &page, SpecTexts::Include)
+        .await
+        .unwrap();
+    assert_eq!(store.statements().get() - before, page_statements);
+    assert_eq!(events_read[&app_id].total_count, EVENTS as i64);
+    let written: std::collections::HashMap<_, _> = events.iter().map(|e| (e.id, e)).collect();
+    for e in &events_read[&app_id].items {
+        assert_eq!(e.spec.data, written[&e.id].spec.data, "text of {}", e.id);
+    }
     drop(tx);
 
     // Deleting the application takes every text and gives every byte back.

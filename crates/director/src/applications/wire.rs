@@ -8,6 +8,7 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use serde_json::Value;
 use sextant_domain::label::{EVENT_SERVICE_URL_KEY, LabelFilter, LabelQuery, SCENARIOS_KEY};
 use sextant_domain::{self as domain, ObjectKind, ObjectRef, Page, PageRequest, SystemAuthOwner};
+use sextant_store::SpecTexts;
 use uuid::Uuid;
 
 use crate::catalog::apis::wire::{ApiDefinition, ApiDefinitionPage};
@@ -150,6 +151,7 @@ impl Application {
                 app: self.app.id,
                 group,
                 page: PageKey::new(&request),
+                texts: spec_texts(ctx),
             })
             .await
             .map_err(load_error)?
@@ -169,6 +171,7 @@ impl Application {
                 app: self.app.id,
                 group,
                 page: PageKey::new(&request),
+                texts: spec_texts(ctx),
             })
             .await
             .map_err(load_error)?
@@ -355,5 +358,21 @@ impl ApplicationPage {
                 .collect(),
             page_info,
         }
+    }
+}
+
+/// Whether a page of definitions must carry its specs' texts: only where `spec.data` is
+/// selected (through fragments too), so that a page read for names does not ship the texts.
+fn spec_texts(ctx: &Context<'_>) -> SpecTexts {
+    if ctx
+        .look_ahead()
+        .field("data")
+        .field("spec")
+        .field("data")
+        .exists()
+    {
+        SpecTexts::Include
+    } else {
+        SpecTexts::Omit
     }
 }

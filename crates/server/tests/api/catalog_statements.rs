@@ -228,8 +228,45 @@ async fn eventing_configuration_of_a_page_costs_constant_statements(backend: Bac
     );
 }
 
+/// Spec texts are read with the pages only where `spec.data` is selected, also through a
+/// fragment (a missed selection would answer null), for no statement more.
+async fn spec_texts_are_read_only_when_selected(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let rt = app
+        .register_runtime("texts-rt", json!({"scenarios": ["DEFAULT"]}))
+        .await;
+    build(&app, "DEFAULT", &rt, 3, 4, 2).await;
+    let without = "{ applications { data { id
+        apiDefinitions { data { id spec { format type } } }
+        eventDefinitions { data { id spec { format type } } } } } }";
+    let with = "{ applications { data { id
+        apiDefinitions { data { id spec { format type data } } }
+        eventDefinitions { data { id spec { ...text format type } } } } } }
+        fragment text on EventSpec { data }";
+    let (bare, data) = measure(&app, without, json!({})).await;
+    let first = &data["applications"]["data"][0];
+    assert!(
+        first["apiDefinitions"]["data"][0]["spec"]
+            .get("data")
+            .is_none()
+    );
+    let (texts, data) = measure(&app, with, json!({})).await;
+    assert_eq!(texts, bare, "texts come with the pages");
+    let list = data["applications"]["data"].as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    for application in list {
+        for api in application["apiDefinitions"]["data"].as_array().unwrap() {
+            assert_eq!(api["spec"]["data"], crate::helpers::OPENAPI_YAML);
+        }
+        for event in application["eventDefinitions"]["data"].as_array().unwrap() {
+            assert_eq!(event["spec"]["data"], crate::helpers::ASYNCAPI_YAML);
+        }
+    }
+}
+
 on_both_backends!(
     nested_catalog_query_costs_constant_statements,
+    spec_texts_are_read_only_when_selected,
     runtime_agent_sync_query_is_accepted,
     eventing_configuration_of_a_page_costs_constant_statements,
 );

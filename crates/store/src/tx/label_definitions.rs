@@ -97,8 +97,8 @@ macro_rules! label_definitions_tx {
                     "SELECT key, schema FROM label_definitions WHERE tenant_id = ",
                 );
                 qb.push_bind(tenant.0);
-                qb.push(" AND key IN ");
-                Self::push_text_list(&mut qb, keys);
+                qb.push(" AND ");
+                Self::push_text_in(&mut qb, "key", keys);
                 qb.push(self.share_lock());
                 self.counter().inc();
                 let rows = qb.build().fetch_all(self.conn()).await?;

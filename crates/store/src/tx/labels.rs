@@ -177,8 +177,8 @@ macro_rules! labels_tx {
                 let (table, column) = label_table(kind);
                 match filter {
                     ResolvedFilter::Ids(ids) => {
-                        qb.push(format!(" AND {id} IN "));
-                        Self::push_id_list(qb, ids);
+                        qb.push(" AND ");
+                        Self::push_id_in(qb, id, ids);
                     }
                     ResolvedFilter::Values(key, wanted) => {
                         qb.push(format!(
@@ -400,8 +400,8 @@ macro_rules! labels_tx {
                 qb.push_bind(tenant.0);
                 qb.push(format!(" AND {column} = "));
                 qb.push_bind(object.id());
-                qb.push(" AND key IN ");
-                Self::push_text_list(&mut qb, keys);
+                qb.push(" AND ");
+                Self::push_text_in(&mut qb, "key", keys);
                 self.counter().inc();
                 qb.build().execute(self.conn()).await?;
 
@@ -412,8 +412,8 @@ macro_rules! labels_tx {
                 qb.push_bind(tenant.0);
                 qb.push(format!(" AND l.{column} = "));
                 qb.push_bind(object.id());
-                qb.push(" AND l.key IN ");
-                Self::push_text_list(&mut qb, keys);
+                qb.push(" AND ");
+                Self::push_text_in(&mut qb, "l.key", keys);
                 qb.push(" ON CONFLICT DO NOTHING");
                 self.counter().inc();
                 qb.build().execute(self.conn()).await?;
@@ -437,8 +437,8 @@ macro_rules! labels_tx {
                     "SELECT {column}, key, value FROM {table} WHERE tenant_id = "
                 ));
                 qb.push_bind(tenant.0);
-                qb.push(format!(" AND {column} IN "));
-                Self::push_id_list(&mut qb, ids);
+                qb.push(" AND ");
+                Self::push_id_in(&mut qb, column, ids);
                 qb.push(format!(" ORDER BY {column}, key"));
                 self.counter().inc();
                 let rows = qb.build().fetch_all(self.conn()).await?;

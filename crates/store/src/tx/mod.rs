@@ -27,8 +27,9 @@
 //!   of labels, as migration 0022 backfilled them), `fn push_value_eq(&mut QueryBuilder<Db>,
 //!   alias, &Value)` and `fn push_string_in(&mut QueryBuilder<Db>, alias, &[String])` (the
 //!   conditions on label value rows)
-//! - `fn push_id_list(&mut QueryBuilder<Db>, &[impl Into<Uuid>])` (an `IN (...)` operand)
-//! - `fn push_text_list(&mut QueryBuilder<Db>, &[&str])` (an `IN (...)` operand)
+//! - `fn push_id_in(&mut QueryBuilder<Db>, column, &[impl Into<Uuid>])` and
+//!   `fn push_text_in(&mut QueryBuilder<Db>, column, &[&str])` (the condition that a column
+//!   is one of the values, bound as one parameter)
 //! - `fn sql_hex8(&str) -> String`, `fn sql_uuid_of_text() -> (&str, &str)`,
 //!   `fn sql_uuid_text(&str) -> String` (ids made and written as text in SQL, for the outbox)
 

@@ -71,8 +71,8 @@ macro_rules! page_helpers {
                      (PARTITION BY app_id ORDER BY id) AS rn FROM {table} WHERE tenant_id = "
                 ));
                 qb.push_bind(tenant.0);
-                qb.push(" AND app_id IN ");
-                Self::push_id_list(&mut qb, app_ids);
+                qb.push(" AND ");
+                Self::push_id_in(&mut qb, "app_id", app_ids);
                 if let Some(group) = group {
                     qb.push(" AND group_name = ");
                     qb.push_bind(group.to_owned());
@@ -91,8 +91,8 @@ macro_rules! page_helpers {
                     "SELECT app_id, COUNT(*) FROM {table} WHERE tenant_id = "
                 ));
                 qb.push_bind(tenant.0);
-                qb.push(" AND app_id IN ");
-                Self::push_id_list(&mut qb, app_ids);
+                qb.push(" AND ");
+                Self::push_id_in(&mut qb, "app_id", app_ids);
                 if let Some(group) = group {
                     qb.push(" AND group_name = ");
                     qb.push_bind(group.to_owned());

@@ -203,8 +203,8 @@ macro_rules! runtimes_tx {
                     sqlx::QueryBuilder::<$Db>::new("SELECT id FROM runtimes WHERE tenant_id = ");
                 qb.push_bind(tenant.0);
                 if let Some(among) = among {
-                    qb.push(" AND id IN ");
-                    Self::push_id_list(&mut qb, among);
+                    qb.push(" AND ");
+                    Self::push_id_in(&mut qb, "id", among);
                 }
                 qb.push(" ORDER BY created_at, id");
                 self.counter().inc();

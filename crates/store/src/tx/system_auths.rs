@@ -517,8 +517,8 @@ macro_rules! system_auth_tx {
                         qb.push("tenant_id IS NULL");
                     }
                 }
-                qb.push(format!(" AND {column} IN "));
-                Self::push_id_list(&mut qb, owners);
+                qb.push(" AND ");
+                Self::push_id_in(&mut qb, column, owners);
                 qb.push(format!(" ORDER BY {column}, created_at, id"));
                 self.counter().inc();
                 let rows = qb.build().fetch_all(self.conn()).await?;

@@ -24,18 +24,22 @@ pub trait ApiDefinitionsTx: Send {
         tenant: TenantId,
         id: ApiDefinitionId,
     ) -> Result<bool, StoreError>;
-    /// One page per application (applications without definitions get an empty page).
+    /// One page per application (applications without definitions get an empty page), each
+    /// spec with its text or, with [`SpecTexts::Omit`](crate::SpecTexts::Omit), with its
+    /// digest only.
     async fn api_definitions(
         &mut self,
         tenant: TenantId,
         app_ids: &[ApplicationId],
         group: Option<&str>,
         page: &PageRequest,
+        texts: crate::SpecTexts,
     ) -> Result<HashMap<ApplicationId, Page<ApiDefinition>>, StoreError>;
 }
 
-// Read columns: the spec's text comes from `specs` (by a correlated subquery, so that the
-// same lists serve single rows and pages); the `*_DIGEST_COLUMNS` variants leave it out.
+// Read columns: the spec's text comes from `specs` (by a correlated subquery, one index probe
+// per row, so that the same lists serve single rows and pages); the `*_DIGEST_COLUMNS`
+// variant leaves it out, for pages whose readers did not ask for texts.
 // The name and size of the spec are the last two columns.
 const API_COLUMNS: &str = "id, tenant_id, app_id, name, description, group_name, target_url, \
      (SELECT specs.data FROM specs WHERE specs.sha256 = spec_sha256), spec_format, spec_type, \
@@ -233,6 +237,7 @@ macro_rules! apis_tx {
                 app_ids: &[sextant_domain::ApplicationId],
                 group: Option<&str>,
                 page: &PageRequest,
+                texts: $crate::SpecTexts,
             ) -> Result<
                 std::collections::HashMap<
                     sextant_domain::ApplicationId,
@@ -243,7 +248,7 @@ macro_rules! apis_tx {
                 let (rows, counts) = self
                     .catalog_pages(
                         "api_definitions",
-                        $crate::tx::catalog::apis::api_columns(true),
+                        $crate::tx::catalog::apis::api_columns(texts == $crate::SpecTexts::Include),
                         tenant,
                         app_ids,
                         group,

@@ -86,11 +86,11 @@ macro_rules! credentials_tx {
                     "SELECT api_id, runtime_id, auth FROM api_runtime_auths WHERE tenant_id = ",
                 );
                 qb.push_bind(tenant.0);
-                qb.push(" AND api_id IN ");
-                Self::push_id_list(&mut qb, api_ids);
+                qb.push(" AND ");
+                Self::push_id_in(&mut qb, "api_id", api_ids);
                 if let Some(runtime_ids) = runtime_ids {
-                    qb.push(" AND runtime_id IN ");
-                    Self::push_id_list(&mut qb, runtime_ids);
+                    qb.push(" AND ");
+                    Self::push_id_in(&mut qb, "runtime_id", runtime_ids);
                 }
                 self.counter().inc();
                 let rows = qb.build().fetch_all(self.conn()).await?;

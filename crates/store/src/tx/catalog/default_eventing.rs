@@ -95,8 +95,8 @@ macro_rules! default_eventing_tx {
                     "SELECT app_id, runtime_id FROM default_eventing WHERE tenant_id = ",
                 );
                 qb.push_bind(tenant.0);
-                qb.push(" AND app_id IN ");
-                Self::push_id_list(&mut qb, app_ids);
+                qb.push(" AND ");
+                Self::push_id_in(&mut qb, "app_id", app_ids);
                 self.counter().inc();
                 let rows = qb.build().fetch_all(self.conn()).await?;
                 rows.iter()

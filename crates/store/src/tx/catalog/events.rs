@@ -26,17 +26,22 @@ pub trait EventDefinitionsTx: Send {
         tenant: TenantId,
         id: EventDefinitionId,
     ) -> Result<bool, StoreError>;
+    /// One page per application (applications without definitions get an empty page), each
+    /// spec with its text or, with [`SpecTexts::Omit`](crate::SpecTexts::Omit), with its
+    /// digest only.
     async fn event_definitions(
         &mut self,
         tenant: TenantId,
         app_ids: &[ApplicationId],
         group: Option<&str>,
         page: &PageRequest,
+        texts: crate::SpecTexts,
     ) -> Result<HashMap<ApplicationId, Page<EventDefinition>>, StoreError>;
 }
 
-// Read columns: the spec's text comes from `specs` (by a correlated subquery, so that the
-// same lists serve single rows and pages); the `*_DIGEST_COLUMNS` variant leaves it out.
+// Read columns: the spec's text comes from `specs` (by a correlated subquery, one index probe
+// per row, so that the same lists serve single rows and pages); the `*_DIGEST_COLUMNS`
+// variant leaves it out, for pages whose readers did not ask for texts.
 // The name and size of the spec are the last two columns.
 const EVENT_COLUMNS: &str = "id, tenant_id, app_id, name, description, group_name, \
      (SELECT specs.data FROM specs WHERE specs.sha256 = spec_sha256), spec_format, spec_type, \
@@ -206,12 +211,15 @@ macro_rules! events_tx {
                 app_ids: &[sextant_domain::ApplicationId],
                 group: Option<&str>,
                 page: &PageRequest,
+                texts: $crate::SpecTexts,
             ) -> Result<std::collections::HashMap<sextant_domain::ApplicationId, Page<sextant_domain::EventDefinition>>, StoreError>
             {
                 let (rows, counts) = self
                     .catalog_pages(
                         "event_definitions",
-                        $crate::tx::catalog::events::event_columns(true),
+                        $crate::tx::catalog::events::event_columns(
+                            texts == $crate::SpecTexts::Include,
+                        ),
                         tenant,
                         app_ids,
                         group,

@@ -26,6 +26,15 @@ pub trait SpecsTx: Send {
     async fn move_inline_specs(&mut self) -> Result<u64, StoreError>;
 }
 
+/// Whether a page of definitions carries its specs' texts or only their digests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SpecTexts {
+    /// Each spec with its text.
+    Include,
+    /// Each spec with its digest only.
+    Omit,
+}
+
 /// A definition's spec as given: its text, or the digest of one stored earlier.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct GivenSpec<'a> {

@@ -168,8 +168,8 @@ macro_rules! webhooks_tx {
                     $crate::tx::catalog::webhooks::webhook_columns()
                 ));
                 qb.push_bind(tenant.0);
-                qb.push(" AND app_id IN ");
-                Self::push_id_list(&mut qb, app_ids);
+                qb.push(" AND ");
+                Self::push_id_in(&mut qb, "app_id", app_ids);
                 qb.push(" ORDER BY app_id, id");
                 self.counter().inc();
                 let rows = qb.build().fetch_all(self.conn()).await?;

@@ -104,8 +104,8 @@ macro_rules! fan_out_expansion {
                         qb.push_bind(app.into_untyped());
                         qb.push(" AND d.default_auth IS NULL");
                         if let Some(apis) = apis {
-                            qb.push(" AND d.id IN ");
-                            Self::push_id_list(qb, apis);
+                            qb.push(" AND ");
+                            Self::push_id_in(qb, "d.id", apis);
                         }
                         qb.push(" WHERE EXISTS (SELECT 1 FROM webhooks h WHERE h.tenant_id = ");
                         qb.push_bind(tenant.0);
