@@ -13,7 +13,7 @@ use sextant_domain::{
     ApiDefinition, ApiDefinitionId, ApplicationId, Auth, Cursor, Document, DomainError,
     EventDefinition, Page, PageRequest, RuntimeId, SystemAuthOwner, TenantId, Webhook,
 };
-use sextant_store::{SpecTexts, Store, StoreError};
+use sextant_store::{SpecTexts, Store, StoreError, StoredLabel};
 use uuid::Uuid;
 
 use crate::error::to_graphql;
@@ -338,7 +338,11 @@ impl Loader<EventingKey> for CatalogLoader {
         let untyped_apps: Vec<Uuid> = apps.iter().map(|a| a.into_untyped()).collect();
         let mut app_labels: HashMap<ApplicationId, BTreeMap<String, serde_json::Value>> =
             HashMap::new();
-        for (id, key, value) in tx
+        for StoredLabel {
+            object: id,
+            key,
+            value,
+        } in tx
             .labels(self.tenant, ObjectKind::Application, &untyped_apps)
             .await?
         {
@@ -356,7 +360,11 @@ impl Loader<EventingKey> for CatalogLoader {
         let mut runtime_labels: HashMap<RuntimeId, BTreeMap<String, serde_json::Value>> =
             HashMap::new();
         let chosen_runtimes: Vec<Uuid> = chosen.values().map(|r| r.into_untyped()).collect();
-        for (id, key, value) in tx
+        for StoredLabel {
+            object: id,
+            key,
+            value,
+        } in tx
             .labels(self.tenant, ObjectKind::Runtime, &chosen_runtimes)
             .await?
         {
@@ -399,7 +407,11 @@ impl Loader<EventingKey> for CatalogLoader {
             .filter(|rt| !runtime_labels.contains_key(rt))
             .map(|rt| rt.into_untyped())
             .collect();
-        for (id, key, value) in tx
+        for StoredLabel {
+            object: id,
+            key,
+            value,
+        } in tx
             .labels(self.tenant, ObjectKind::Runtime, &missing)
             .await?
         {

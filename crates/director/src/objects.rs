@@ -30,6 +30,6 @@ pub async fn labels_of(
         .await
         .map_err(internal)?
         .into_iter()
-        .map(|(_, key, value)| (key, value))
+        .map(|l| (l.key, l.value))
         .collect())
 }

@@ -17,7 +17,7 @@ use sextant_domain::{
     IntegrationSystem, IntegrationSystemId, LabelDefinition, ObjectKind, ObjectRef, PageRequest,
     Placeholder, Runtime, RuntimeId, RuntimeStatusCondition, TemplateId, TenantId,
 };
-use sextant_store::{Store, StoreError, Tx};
+use sextant_store::{KeyedLabel, Store, StoreError, StoredLabel, Tx};
 use sextant_test_support::{Backend, TestDatabase};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -264,6 +264,30 @@ async fn insert_runtimes(store: &Db, tenant: TenantId, prefix: &str, n: usize) -
     ids
 }
 
+/// Labels as tuples, for comparisons with literal lists.
+trait LabelRows {
+    fn rows(self) -> Vec<(Uuid, String, Value)>;
+}
+
+impl LabelRows for Vec<StoredLabel> {
+    fn rows(self) -> Vec<(Uuid, String, Value)> {
+        self.into_iter()
+            .map(|l| (l.object, l.key, l.value))
+            .collect()
+    }
+}
+
+/// Labels with a key as tuples.
+trait KeyedRows {
+    fn keyed(self) -> Vec<(ObjectRef, Value)>;
+}
+
+impl KeyedRows for Vec<KeyedLabel> {
+    fn keyed(self) -> Vec<(ObjectRef, Value)> {
+        self.into_iter().map(|l| (l.object, l.value)).collect()
+    }
+}
+
 async fn set_labels(store: &Db, tenant: TenantId, labels: &[(ObjectRef, &str, Value)]) {
     let mut tx = write(store).await;
     for (object, key, value) in labels {
@@ -331,7 +355,8 @@ mod cases {
         let mut tx = read(store).await;
         tx.labels(t, ObjectKind::Application, &untyped(&ids))
             .await
-            .unwrap();
+            .unwrap()
+            .rows();
         drop(tx);
         assert_eq!(store.statements().get(), before + 1, "labels() of 3 ids");
     }
@@ -985,15 +1010,23 @@ mod cases {
             tx.labels(tb, ObjectKind::Application, &[a.id.into_untyped()])
                 .await
                 .unwrap()
+                .rows()
                 .is_empty()
         );
         assert!(
             tx.labels(tb, ObjectKind::Runtime, &[r.id.into_untyped()])
                 .await
                 .unwrap()
+                .rows()
                 .is_empty()
         );
-        assert!(tx.labels_with_key(tb, "env").await.unwrap().is_empty());
+        assert!(
+            tx.labels_with_key(tb, "env")
+                .await
+                .unwrap()
+                .keyed()
+                .is_empty()
+        );
         assert!(tx.label_definitions(tb).await.unwrap().is_empty());
         drop(tx);
         let filters = [filter("env", Some(r#""prod""#))];
@@ -1063,13 +1096,15 @@ mod cases {
         assert_eq!(
             tx.labels(ta, ObjectKind::Application, &[a.id.into_untyped()])
                 .await
-                .unwrap(),
+                .unwrap()
+                .rows(),
             vec![(a.id.into_untyped(), "env".to_owned(), json!("prod"))]
         );
         assert_eq!(
             tx.labels(ta, ObjectKind::Runtime, &[r.id.into_untyped()])
                 .await
-                .unwrap(),
+                .unwrap()
+                .rows(),
             vec![(r.id.into_untyped(), "env".to_owned(), json!("prod"))]
         );
         assert_eq!(
@@ -1110,7 +1145,8 @@ mod cases {
                 &[ids[0].into_untyped(), ids[1].into_untyped()],
             )
             .await
-            .unwrap();
+            .unwrap()
+            .rows();
         let mut expected = vec![
             (ids[0].into_untyped(), "env".to_owned(), json!("prod")),
             (
@@ -1130,7 +1166,8 @@ mod cases {
         let all = tx
             .labels(t, ObjectKind::Application, &untyped(&ids))
             .await
-            .unwrap();
+            .unwrap()
+            .rows();
         assert_eq!(all.len(), 4);
         assert!(all.contains(&(ids[2].into_untyped(), "env".to_owned(), json!(42))));
         // The kind selects the table: runtime labels are not application labels.
@@ -1138,24 +1175,28 @@ mod cases {
             tx.labels(t, ObjectKind::Application, &untyped(&rts))
                 .await
                 .unwrap()
+                .rows()
                 .is_empty()
         );
         assert_eq!(
             tx.labels(t, ObjectKind::Runtime, &untyped(&rts))
                 .await
-                .unwrap(),
+                .unwrap()
+                .rows(),
             vec![(rts[0].into_untyped(), "env".to_owned(), json!(true))]
         );
         assert!(
             tx.labels(t, ObjectKind::Application, &[])
                 .await
                 .unwrap()
+                .rows()
                 .is_empty()
         );
         assert!(
             tx.labels(t, ObjectKind::Application, &[Uuid::new_v4()])
                 .await
                 .unwrap()
+                .rows()
                 .is_empty()
         );
     }
@@ -1213,7 +1254,8 @@ mod cases {
         assert_eq!(
             tx.labels(t, ObjectKind::Application, &untyped(&ids))
                 .await
-                .unwrap(),
+                .unwrap()
+                .rows(),
             sorted_labels(vec![
                 (ids[0].into_untyped(), "team".to_owned(), json!("core")),
                 (ids[1].into_untyped(), "env".to_owned(), json!("prod")),
@@ -1229,13 +1271,15 @@ mod cases {
         assert_eq!(
             tx.labels(t, ObjectKind::Application, &untyped(&ids))
                 .await
-                .unwrap(),
+                .unwrap()
+                .rows(),
             vec![(ids[1].into_untyped(), "env".to_owned(), json!("prod"))]
         );
         assert!(
             tx.labels(t, ObjectKind::Runtime, &untyped(&rts))
                 .await
                 .unwrap()
+                .rows()
                 .is_empty()
         );
         // The objects themselves stay.
@@ -1273,7 +1317,7 @@ mod cases {
         .await;
 
         let mut tx = read(store).await;
-        let mut got = tx.labels_with_key(t, "scenarios").await.unwrap();
+        let mut got = tx.labels_with_key(t, "scenarios").await.unwrap().keyed();
         got.sort_by_key(|(o, _)| o.id());
         let mut expected = vec![
             (app_ref(apps[0]), json!(["DEFAULT"])),
@@ -1282,7 +1326,13 @@ mod cases {
         ];
         expected.sort_by_key(|(o, _)| o.id());
         assert_eq!(got, expected);
-        assert!(tx.labels_with_key(t, "nope").await.unwrap().is_empty());
+        assert!(
+            tx.labels_with_key(t, "nope")
+                .await
+                .unwrap()
+                .keyed()
+                .is_empty()
+        );
         drop(tx);
 
         let mut tx = write(store).await;
@@ -1291,11 +1341,20 @@ mod cases {
         commit(tx).await;
 
         let mut tx = read(store).await;
-        assert!(tx.labels_with_key(t, "scenarios").await.unwrap().is_empty());
+        assert!(
+            tx.labels_with_key(t, "scenarios")
+                .await
+                .unwrap()
+                .keyed()
+                .is_empty()
+        );
         // Other keys and other tenants are untouched.
-        assert_eq!(tx.labels_with_key(t, "env").await.unwrap().len(), 2);
+        assert_eq!(tx.labels_with_key(t, "env").await.unwrap().keyed().len(), 2);
         assert_eq!(
-            tx.labels_with_key(other, "scenarios").await.unwrap(),
+            tx.labels_with_key(other, "scenarios")
+                .await
+                .unwrap()
+                .keyed(),
             vec![(app_ref(other_apps[0]), json!(["DEFAULT"]))]
         );
     }
@@ -1326,19 +1385,27 @@ mod cases {
             tx.labels(t, ObjectKind::Application, &[apps[0].into_untyped()])
                 .await
                 .unwrap()
+                .rows()
                 .is_empty()
         );
         assert!(
             tx.labels(t, ObjectKind::Runtime, &untyped(&rts))
                 .await
                 .unwrap()
+                .rows()
                 .is_empty()
         );
         assert_eq!(
-            tx.labels_with_key(t, "env").await.unwrap(),
+            tx.labels_with_key(t, "env").await.unwrap().keyed(),
             vec![(app_ref(apps[1]), json!("dev"))]
         );
-        assert!(tx.labels_with_key(t, "team").await.unwrap().is_empty());
+        assert!(
+            tx.labels_with_key(t, "team")
+                .await
+                .unwrap()
+                .keyed()
+                .is_empty()
+        );
         drop(tx);
 
         // A new application with the old name starts without labels.
@@ -1351,6 +1418,7 @@ mod cases {
             tx.labels(t, ObjectKind::Application, &[again.id.into_untyped()])
                 .await
                 .unwrap()
+                .rows()
                 .is_empty()
         );
     }
@@ -1375,7 +1443,13 @@ mod cases {
             );
         }
         let mut tx = read(store).await;
-        assert!(tx.labels_with_key(t, "env").await.unwrap().is_empty());
+        assert!(
+            tx.labels_with_key(t, "env")
+                .await
+                .unwrap()
+                .keyed()
+                .is_empty()
+        );
     }
 
     pub async fn label_definitions_crud(store: &Db) {
@@ -1589,10 +1663,16 @@ mod cases {
         );
         assert!(tx.label_definitions(t).await.unwrap().is_empty());
         assert_eq!(
-            tx.labels_with_key(t, "env").await.unwrap(),
+            tx.labels_with_key(t, "env").await.unwrap().keyed(),
             vec![(app_ref(kept[0]), json!("prod"))]
         );
-        assert!(tx.labels_with_key(t, "team").await.unwrap().is_empty());
+        assert!(
+            tx.labels_with_key(t, "team")
+                .await
+                .unwrap()
+                .keyed()
+                .is_empty()
+        );
         drop(tx);
 
         // The write lock is free again and the names are free.

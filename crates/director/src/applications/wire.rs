@@ -274,8 +274,8 @@ impl Application {
             .gql()?;
         let scenarios: Vec<String> = labels
             .into_iter()
-            .filter(|(_, key, _)| key == SCENARIOS_KEY)
-            .flat_map(|(_, _, value)| match value {
+            .filter(|l| l.key == SCENARIOS_KEY)
+            .flat_map(|l| match l.value {
                 Value::Array(items) => items
                     .into_iter()
                     .filter_map(|v| v.as_str().map(str::to_owned))
@@ -303,8 +303,8 @@ impl Application {
             .map_err(internal)
             .gql()?
             .into_iter()
-            .filter(|(_, key, _)| key == EVENT_SERVICE_URL_KEY)
-            .filter_map(|(id, _, value)| value.as_str().map(|v| (id, v.to_owned())))
+            .filter(|l| l.key == EVENT_SERVICE_URL_KEY)
+            .filter_map(|l| l.value.as_str().map(|v| (l.object, v.to_owned())))
             .collect();
         Ok(runtimes
             .into_iter()

@@ -10,7 +10,7 @@ use sextant_domain::label::{
     validate_value as validate_label_value,
 };
 use sextant_domain::{DomainError, FieldError, LabelDefinition, ObjectKind, ObjectRef, TenantId};
-use sextant_store::{StoreError, Tx};
+use sextant_store::{KeyedLabel, StoreError, Tx};
 
 use crate::error::internal;
 use crate::notify;
@@ -356,7 +356,9 @@ pub async fn update_label_definition(
     }
     if let Some(schema) = &definition.schema {
         let compiled = LabelSchema::compile(key, schema).map_err(DomainError::Invalid)?;
-        for (object, value) in tx.labels_with_key(tenant, key).await.map_err(internal)? {
+        for KeyedLabel { object, value } in
+            tx.labels_with_key(tenant, key).await.map_err(internal)?
+        {
             compiled.check(&value).map_err(|e| {
                 DomainError::Invalid(format!(
                     "label with key \"{key}\" is not valid against new schema for {} with ID \"{}\": {e}",

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::{Context, SimpleObject};
 use serde_json::Value;
 use sextant_domain::{self as domain, ObjectKind, ObjectRef, TypedUuid};
-use sextant_store::Tx;
+use sextant_store::{StoredLabel, Tx};
 use uuid::Uuid;
 
 use crate::context::{consumer, store};
@@ -37,7 +37,12 @@ pub async fn page_labels<K: TypedUuid + Eq + std::hash::Hash>(
     let tenant = consumer(ctx)?.tenant;
     let ids: Vec<Uuid> = ids.into_iter().map(Into::into).collect();
     let mut grouped = LabelsById::new();
-    for (id, key, value) in tx.labels(tenant, kind, &ids).await.gql()? {
+    for StoredLabel {
+        object: id,
+        key,
+        value,
+    } in tx.labels(tenant, kind, &ids).await.gql()?
+    {
         grouped
             .entry(K::from_untyped(id))
             .or_default()
@@ -62,7 +67,7 @@ pub async fn resolve_labels(
                 .await
                 .gql()?
                 .into_iter()
-                .map(|(_, key, value)| (key, value))
+                .map(|l| (l.key, l.value))
                 .collect()
         }
     };

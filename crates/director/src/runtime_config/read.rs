@@ -10,7 +10,7 @@ use sextant_domain::{
     EventDefinition, MAX_DEFINITIONS_PER_APPLICATION, ObjectKind, PageRequest, Runtime, RuntimeId,
     TenantId,
 };
-use sextant_store::Tx;
+use sextant_store::{StoredLabel, Tx};
 use uuid::Uuid;
 
 use super::assemble::scenarios;
@@ -55,7 +55,7 @@ pub async fn read(
         .await
         .map_err(internal)?
         .into_iter()
-        .map(|(_, key, value)| (key, value))
+        .map(|l| (l.key, l.value))
         .collect();
     let apps = scenario_applications(tx, tenant, scenarios(&labels)).await?;
     if apps.is_empty() {
@@ -70,7 +70,11 @@ pub async fn read(
     let app_ids: Vec<ApplicationId> = apps.iter().map(|app| app.id).collect();
     let untyped_app_ids: Vec<Uuid> = app_ids.iter().map(|id| id.into_untyped()).collect();
     let mut app_labels: HashMap<ApplicationId, BTreeMap<String, Value>> = HashMap::new();
-    for (id, key, value) in tx
+    for StoredLabel {
+        object: id,
+        key,
+        value,
+    } in tx
         .labels(tenant, ObjectKind::Application, &untyped_app_ids)
         .await
         .map_err(internal)?

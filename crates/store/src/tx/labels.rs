@@ -18,16 +18,31 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 
+/// A label as [`LabelsTx::labels`] reads it: the object (of the kind asked for), key, value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredLabel {
+    pub object: Uuid,
+    pub key: String,
+    pub value: Value,
+}
+
+/// A label as [`LabelsTx::labels_with_key`] reads it: its object and its value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyedLabel {
+    pub object: ObjectRef,
+    pub value: Value,
+}
+
 /// The label operations of a transaction.
 #[async_trait::async_trait]
 pub trait LabelsTx: Send {
-    /// The labels of several objects of one kind in one statement: (object id, key, value).
+    /// The labels of several objects of one kind in one statement, by object and key.
     async fn labels(
         &mut self,
         tenant: TenantId,
         kind: ObjectKind,
         ids: &[Uuid],
-    ) -> Result<Vec<(Uuid, String, Value)>, StoreError>;
+    ) -> Result<Vec<StoredLabel>, StoreError>;
     /// Inserts or replaces a label (and its indexed values). The object must exist (else
     /// [`StoreError::ForeignKey`]).
     async fn set_label(
@@ -62,7 +77,7 @@ pub trait LabelsTx: Send {
         &mut self,
         tenant: TenantId,
         key: &str,
-    ) -> Result<Vec<(ObjectRef, Value)>, StoreError>;
+    ) -> Result<Vec<KeyedLabel>, StoreError>;
     async fn delete_labels_with_key(
         &mut self,
         tenant: TenantId,
@@ -428,7 +443,7 @@ macro_rules! labels_tx {
                 tenant: TenantId,
                 kind: ObjectKind,
                 ids: &[Uuid],
-            ) -> Result<Vec<(Uuid, String, Value)>, StoreError> {
+            ) -> Result<Vec<$crate::tx::labels::StoredLabel>, StoreError> {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -444,10 +459,12 @@ macro_rules! labels_tx {
                 let rows = qb.build().fetch_all(self.conn()).await?;
                 rows.iter()
                     .map(|row| {
-                        let id: Uuid = row.try_get(0)?;
-                        let key: String = row.try_get(1)?;
                         let value: Json<Value> = row.try_get(2)?;
-                        Ok((id, key, value.0))
+                        Ok($crate::tx::labels::StoredLabel {
+                            object: row.try_get(0)?,
+                            key: row.try_get(1)?,
+                            value: value.0,
+                        })
                     })
                     .collect()
             }
@@ -543,7 +560,7 @@ macro_rules! labels_tx {
                 &mut self,
                 tenant: TenantId,
                 key: &str,
-            ) -> Result<Vec<(ObjectRef, Value)>, StoreError> {
+            ) -> Result<Vec<$crate::tx::labels::KeyedLabel>, StoreError> {
                 let mut out = Vec::new();
                 for kind in [ObjectKind::Application, ObjectKind::Runtime] {
                     let (table, column) = label_table(kind);
@@ -559,7 +576,10 @@ macro_rules! labels_tx {
                     for row in &rows {
                         let id: Uuid = row.try_get(0)?;
                         let value: Json<Value> = row.try_get(1)?;
-                        out.push((ObjectRef::from_untyped(kind, id), value.0));
+                        out.push($crate::tx::labels::KeyedLabel {
+                            object: ObjectRef::from_untyped(kind, id),
+                            value: value.0,
+                        });
                     }
                 }
                 Ok(out)
