@@ -145,8 +145,17 @@ pub enum Bearer {
     Client(ClientToken),
 }
 
+/// A new secret as handed out once, and the hash that is stored in its place.
+#[derive(Clone, Debug)]
+pub struct NewSecret {
+    /// The secret itself (base64url): shown to its holder, never stored.
+    pub secret: String,
+    /// Its SHA-256 ([`secret_hash`]), the only form that is stored.
+    pub hash: Vec<u8>,
+}
+
 /// A new random client secret (256 bits, base64url) and the hash to store.
-pub fn new_client_secret() -> Result<(String, Vec<u8>), AuthError> {
+pub fn new_client_secret() -> Result<NewSecret, AuthError> {
     use aws_lc_rs::rand::SecureRandom;
     use base64::Engine;
     let mut bytes = [0u8; 32];
@@ -155,11 +164,11 @@ pub fn new_client_secret() -> Result<(String, Vec<u8>), AuthError> {
         .map_err(|_| AuthError::Random)?;
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let hash = secret_hash(&secret);
-    Ok((secret, hash))
+    Ok(NewSecret { secret, hash })
 }
 
 /// A new one-time token (256 random bits, base64url) and the hash to store.
-pub fn new_one_time_token() -> Result<(String, Vec<u8>), AuthError> {
+pub fn new_one_time_token() -> Result<NewSecret, AuthError> {
     new_client_secret()
 }
 
@@ -561,8 +570,11 @@ rIpWto5JrPCQ0aVh25xYt5FEX/KjqopjZMP3Gyk6Z/UOBfDt4GNN7Pd6
 
     #[test]
     fn client_secrets_are_random_and_checked_by_hash() {
-        let (a, hash_a) = new_client_secret().unwrap();
-        let (b, _) = new_client_secret().unwrap();
+        let NewSecret {
+            secret: a,
+            hash: hash_a,
+        } = new_client_secret().unwrap();
+        let b = new_client_secret().unwrap().secret;
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
         assert!(secret_matches(&a, &hash_a));

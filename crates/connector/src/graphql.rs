@@ -176,8 +176,10 @@ async fn configuration(
     settings: &Settings,
     caller: &Caller,
 ) -> Result<Configuration, ConnectorError> {
-    let (csr_token, csr_hash) =
-        sextant_auth::new_one_time_token().map_err(ConnectorError::internal)?;
+    let sextant_auth::NewSecret {
+        secret: csr_token,
+        hash: csr_hash,
+    } = sextant_auth::new_one_time_token().map_err(ConnectorError::internal)?;
     let now = now_micros();
     let ttl = time::Duration::try_from(settings.csr_token_ttl).map_err(ConnectorError::internal)?;
     let mut tx = store.write().await?;

@@ -16,8 +16,10 @@ pub async fn create_login_link(
     now: OffsetDateTime,
     ttl: Duration,
 ) -> Result<String, ConsoleError> {
-    let (token, token_hash) =
-        sextant_auth::new_one_time_token().map_err(|_| ConsoleError::Random)?;
+    let sextant_auth::NewSecret {
+        secret: token,
+        hash: token_hash,
+    } = sextant_auth::new_one_time_token().map_err(|_| ConsoleError::Random)?;
     let mut tx = store.write().await?;
     tx.insert_console_login_link(&ConsoleLoginLink {
         token_hash,

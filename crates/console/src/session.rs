@@ -121,8 +121,13 @@ pub(crate) fn open(
     end: Option<OffsetDateTime>,
 ) -> Result<(String, ConsoleSession), ConsoleError> {
     let current_tenant = grant.tenants.first().copied().unwrap_or(TenantId::DEFAULT);
-    let (id, session_hash) = sextant_auth::new_client_secret().map_err(|_| ConsoleError::Random)?;
-    let (csrf_token, _) = sextant_auth::new_client_secret().map_err(|_| ConsoleError::Random)?;
+    let sextant_auth::NewSecret {
+        secret: id,
+        hash: session_hash,
+    } = sextant_auth::new_client_secret().map_err(|_| ConsoleError::Random)?;
+    let csrf_token = sextant_auth::new_client_secret()
+        .map_err(|_| ConsoleError::Random)?
+        .secret;
     let absolute = now + ABSOLUTE_TIMEOUT;
     let expires_at = end.map_or(absolute, |end| end.min(absolute));
     Ok((

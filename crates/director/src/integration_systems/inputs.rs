@@ -12,8 +12,14 @@ pub struct IntegrationSystemInput {
     pub description: Option<String>,
 }
 
+/// An integration system's fields, checked.
+pub struct ValidIntegrationSystem {
+    pub name: Name,
+    pub description: Option<String>,
+}
+
 impl IntegrationSystemInput {
-    pub fn validate(self) -> Result<(Name, Option<String>), DomainError> {
+    pub fn validate(self) -> Result<ValidIntegrationSystem, DomainError> {
         let mut errors = FieldErrors::new();
         let name = errors.parse("name", Name::parse(self.name));
         check_opt(
@@ -24,9 +30,12 @@ impl IntegrationSystemInput {
         );
         typed(
             "IntegrationSystemInput",
-            errors
-                .finish()
-                .and_then(|()| Ok((name.present()?, self.description))),
+            errors.finish().and_then(|()| {
+                Ok(ValidIntegrationSystem {
+                    name: name.present()?,
+                    description: self.description,
+                })
+            }),
         )
     }
 }

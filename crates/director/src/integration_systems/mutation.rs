@@ -6,7 +6,7 @@ use sextant_domain::Scope;
 use crate::confine;
 use crate::context::{Scopes, consumer, reach};
 use crate::error::{GqlResult, IntoGql};
-use crate::integration_systems::inputs::IntegrationSystemInput;
+use crate::integration_systems::inputs::{IntegrationSystemInput, ValidIntegrationSystem};
 use crate::integration_systems::rules;
 use crate::integration_systems::wire::IntegrationSystem;
 use crate::transaction::{write, write_outside_configuration};
@@ -26,7 +26,7 @@ impl IntegrationSystemMutation {
     ) -> GqlResult<IntegrationSystem> {
         let tenant = consumer(ctx)?.tenant;
         let reach = reach(ctx)?;
-        let (name, description) = input.validate().gql()?;
+        let ValidIntegrationSystem { name, description } = input.validate().gql()?;
         let system = write(ctx, move |tx| {
             Box::pin(async move {
                 confine::managing_integration_systems(reach)?;
@@ -47,7 +47,7 @@ impl IntegrationSystemMutation {
         let tenant = consumer(ctx)?.tenant;
         let reach = reach(ctx)?;
         let id = parse_id(&id, "integration system").gql()?;
-        let (name, description) = input.validate().gql()?;
+        let ValidIntegrationSystem { name, description } = input.validate().gql()?;
         let system = write(ctx, move |tx| {
             Box::pin(async move {
                 confine::managing_integration_systems(reach)?;

@@ -2,6 +2,7 @@
 //! runtimes and integration systems, revoking all of an owner's, and deleting one.
 
 use async_graphql::{Context, ID, Object};
+use sextant_auth::NewSecret;
 use sextant_domain::{DomainError, OneTimeTokenKind, Scope, SystemAuthOwner};
 use sextant_store::{CertificatesOf, OwnerKind};
 
@@ -36,7 +37,10 @@ impl SystemAuthMutation {
         confine::creating_credentials(reach).gql()?;
         let app = parse_id(&id, "application").gql()?;
         let settings = settings(ctx)?.clone();
-        let (token, hash) = new_token().gql()?;
+        let NewSecret {
+            secret: token,
+            hash,
+        } = new_token().gql()?;
         let ttl = settings.application_token_ttl;
         write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
@@ -90,7 +94,7 @@ impl SystemAuthMutation {
         let reach = reach(ctx)?;
         confine::creating_credentials(reach).gql()?;
         let app = parse_id(&id, "application").gql()?;
-        let (secret, hash) = new_secret().gql()?;
+        let NewSecret { secret, hash } = new_secret().gql()?;
         let auth = write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
                 if tx
@@ -122,7 +126,7 @@ impl SystemAuthMutation {
         let reach = reach(ctx)?;
         confine::creating_credentials(reach).gql()?;
         let runtime = parse_id(&id, "runtime").gql()?;
-        let (secret, hash) = new_secret().gql()?;
+        let NewSecret { secret, hash } = new_secret().gql()?;
         let auth = write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
                 confine::runtime_credentials(reach, runtime)?;
@@ -153,7 +157,7 @@ impl SystemAuthMutation {
         let tenant = consumer(ctx)?.tenant;
         let reach = reach(ctx)?;
         let system = parse_id(&id, "integration system").gql()?;
-        let (secret, hash) = new_secret().gql()?;
+        let NewSecret { secret, hash } = new_secret().gql()?;
         let auth = write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
                 confine::integration_system_credentials(tx, tenant, reach, system).await?;

@@ -1,6 +1,7 @@
 //! The rules of system auths: making client credentials and pairing tokens, finding one for
 //! deletion within the consumer's reach, and revoking every credential of an owner.
 
+use sextant_auth::NewSecret;
 use sextant_domain::{
     DomainError, OneTimeToken, OneTimeTokenKind, SystemAuth as DomainSystemAuth, SystemAuthOwner,
     TenantId,
@@ -96,7 +97,7 @@ fn article(word: &str) -> &'static str {
 }
 
 /// A new client secret, and its hash.
-pub fn new_secret() -> Result<(String, Vec<u8>)> {
+pub fn new_secret() -> Result<NewSecret> {
     sextant_auth::new_client_secret().map_err(|e| DomainError::Internal(Box::new(e)))
 }
 
@@ -134,7 +135,7 @@ pub async fn pairing_token(
 }
 
 /// A new one-time token, and its hash.
-pub fn new_token() -> Result<(String, Vec<u8>)> {
+pub fn new_token() -> Result<NewSecret> {
     sextant_auth::new_one_time_token().map_err(|e| DomainError::Internal(Box::new(e)))
 }
 
@@ -175,7 +176,10 @@ pub async fn runtime_pairing_token(
     {
         return Err(DomainError::not_found("runtime", runtime));
     }
-    let (token, hash) = new_token()?;
+    let NewSecret {
+        secret: token,
+        hash,
+    } = new_token()?;
     pairing_token(
         tx,
         tenant,

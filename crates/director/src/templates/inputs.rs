@@ -106,8 +106,14 @@ pub struct ApplicationFromTemplateInput {
     pub values: Option<Vec<TemplateValueInput>>,
 }
 
+/// A registration from a template, checked: the template's name and each placeholder's value.
+pub struct TemplateChoice {
+    pub template_name: String,
+    pub values: BTreeMap<String, String>,
+}
+
 impl ApplicationFromTemplateInput {
-    pub fn validate(self) -> Result<(String, BTreeMap<String, String>), DomainError> {
+    pub fn validate(self) -> Result<TemplateChoice, DomainError> {
         // Compass's keys for this input were its Go field names.
         let mut errors = FieldErrors::new();
         errors.check(
@@ -135,7 +141,10 @@ impl ApplicationFromTemplateInput {
             );
         }
         typed("ApplicationFromTemplateInput", errors.finish())?;
-        Ok((self.template_name, values))
+        Ok(TemplateChoice {
+            template_name: self.template_name,
+            values,
+        })
     }
 }
 

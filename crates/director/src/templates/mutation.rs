@@ -8,7 +8,8 @@ use crate::applications::wire::Application;
 use crate::context::{Scopes, consumer, store};
 use crate::error::{GqlResult, IntoGql};
 use crate::templates::inputs::{
-    ApplicationFromTemplateInput, ApplicationTemplateInput, application_from_template_json,
+    ApplicationFromTemplateInput, ApplicationTemplateInput, TemplateChoice,
+    application_from_template_json,
 };
 use crate::templates::rules;
 use crate::templates::wire::ApplicationTemplate;
@@ -45,7 +46,10 @@ impl TemplateMutation {
         #[graphql(name = "in")] input: ApplicationFromTemplateInput,
     ) -> GqlResult<Application> {
         let tenant = consumer(ctx)?.tenant;
-        let (template_name, values) = input.validate().gql()?;
+        let TemplateChoice {
+            template_name,
+            values,
+        } = input.validate().gql()?;
         let text = {
             let mut tx = store(ctx)?.read().await.gql()?;
             rules::fill_template(&mut *tx, tenant, &template_name, &values)
