@@ -34,6 +34,23 @@ pub struct Setup {
     pub certificate_validity: Duration,
 }
 
+impl Setup {
+    /// The default setup with client certificates valid for `certificate_validity`.
+    pub fn issuing_for(certificate_validity: Duration) -> Setup {
+        Setup {
+            certificate_validity,
+            ..Setup::default()
+        }
+    }
+}
+
+/// A small OpenAPI spec the tests register.
+pub const OPENAPI_YAML: &str =
+    "openapi: 3.0.0\ninfo:\n  title: Orders\n  version: 1.0.0\npaths: {}\n";
+/// A small AsyncAPI spec the tests register.
+pub const ASYNCAPI_YAML: &str =
+    "asyncapi: 2.0.0\ninfo:\n  title: Orders\n  version: 1.0.0\nchannels: {}\n";
+
 impl Default for Setup {
     fn default() -> Self {
         Setup {

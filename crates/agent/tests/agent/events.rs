@@ -11,7 +11,7 @@ use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P2
 use serde_json::{Value, json};
 use sextant_agent::{EventGatewayConfig, EventSink};
 
-use crate::helpers::{Backend, RunningAgent, TestServer, eventually};
+use crate::helpers::{AgentServer, Backend, RunningAgent, TestServer, eventually};
 
 /// An application's client certificate and key (PEM).
 struct AppIdentity {
@@ -21,7 +21,7 @@ struct AppIdentity {
 /// Pairs an application through the token-secured Connector, as an application does.
 async fn pair_application(server: &TestServer, app_id: &str) -> AppIdentity {
     let token = server
-        .gql(
+        .director(
             "mutation($id: ID!) { requestOneTimeTokenForApplication(id: $id) { token } }",
             json!({"id": app_id}),
         )
@@ -165,10 +165,10 @@ async fn agent_with_gateway(
 }
 
 async fn events_reach_the_file_sink_only_from_the_runtime_s_applications(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed().await;
     let other = server
-        .gql(r#"{ applications { data { id name } } }"#, json!({}))
+        .director(r#"{ applications { data { id name } } }"#, json!({}))
         .await["applications"]["data"]
         .as_array()
         .unwrap()
@@ -340,7 +340,7 @@ async fn events_reach_the_file_sink_only_from_the_runtime_s_applications(backend
 }
 
 async fn an_application_removed_from_the_scenario_is_refused_at_once(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed().await;
     let sink = server.db.dir.join("events.jsonl");
     let (agent, url) = agent_with_gateway(&server, &runtime, EventSink::File(sink.clone())).await;
@@ -367,7 +367,7 @@ async fn an_application_removed_from_the_scenario_is_refused_at_once(backend: Ba
     );
 
     server
-        .gql(
+        .director(
             "mutation($id: ID!) { setApplicationLabel(applicationID: $id, key: \"scenarios\", value: [\"DEFAULT\"]) { key } }",
             json!({"id": shop}),
         )
@@ -413,7 +413,7 @@ async fn http_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
 }
 
 async fn events_reach_command_and_http_sinks(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed().await;
     let ca = serving_ca(&server).await;
     let shop_id = pair_application(&server, &shop).await;

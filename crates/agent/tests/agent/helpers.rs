@@ -1,7 +1,6 @@
 //! A real server on loopback (its own data directory and database), a seeded scenario, and
 //! agents run in-process against it.
 
-use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +9,7 @@ use serde_json::{Value, json};
 use sextant_agent::{Agent, AgentConfig, AgentError, AgentHandle, AgentStatus, BootstrapConfig};
 use sextant_domain::runtime_config::RuntimeConfiguration;
 pub use sextant_test_server::Backend;
-use sextant_test_server::{Setup, TestServer as Harness};
+pub use sextant_test_server::{ASYNCAPI_YAML, OPENAPI_YAML, Setup, TestServer};
 pub use sextant_test_support::eventually;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -21,56 +20,37 @@ pub const TENANT: &str = "3e64ebae-38b5-46a0-b1ed-9ccee153a0ae";
 pub const EVENTS_URL: &str = "https://gateway.rt.local";
 pub const CONSOLE_URL: &str = "https://console.rt.local";
 
-pub const OPENAPI_YAML: &str =
-    "openapi: 3.0.0\ninfo:\n  title: Orders\n  version: 1.0.0\npaths: {}\n";
-pub const ASYNCAPI_YAML: &str =
-    "asyncapi: 2.0.0\ninfo:\n  title: Orders\n  version: 1.0.0\nchannels: {}\n";
-
-/// The shared test server (`sextant-test-server`) with the helpers these tests use.
-pub struct TestServer(Harness);
-
-impl Deref for TestServer {
-    type Target = Harness;
-    fn deref(&self) -> &Harness {
-        &self.0
-    }
-}
-
-impl DerefMut for TestServer {
-    fn deref_mut(&mut self) -> &mut Harness {
-        &mut self.0
-    }
-}
-
-impl TestServer {
-    pub async fn spawn(backend: Backend) -> TestServer {
-        TestServer(Harness::start(backend).await)
-    }
-
-    /// A server issuing client certificates valid for `certificate_validity`.
-    pub async fn spawn_with(backend: Backend, certificate_validity: Duration) -> TestServer {
-        let setup = Setup {
-            certificate_validity,
-            ..Setup::default()
-        };
-        TestServer(Harness::start_with(backend, setup).await)
-    }
-
-    /// Runs a GraphQL request as the administrator and answers `data`, failing on errors.
-    /// (No retry: the tests cancel requests whenever an agent stops, which once left pooled
-    /// PostgreSQL connections inside half-begun transactions; the store now begins
-    /// transactions in a task of their own.)
-    pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        self.director(query, variables).await
-    }
-
+/// What these tests add to the shared test server (`sextant-test-server`).
+#[allow(async_fn_in_trait)]
+pub trait AgentServer {
     /// Scenario SHOP: a runtime in it and application `shop` in it with an API (OpenAPI
     /// spec) and an event definition (AsyncAPI spec), plus an application `other` outside.
     /// Answers (runtime id, shop id).
-    pub async fn seed(&self) -> (String, String) {
+    async fn seed(&self) -> (String, String);
+
+    /// Adds an API definition with an OpenAPI spec to an application.
+    async fn add_api(&self, app: &str, name: &str, spec: &str) -> String;
+
+    /// A one-time token pairing the runtime.
+    async fn runtime_token(&self, runtime: &str) -> String;
+
+    /// The bootstrap file a provisioner would write for this runtime.
+    fn bootstrap(&self, runtime: &str, token: Option<&str>) -> BootstrapConfig;
+
+    /// An agent configuration with labels and a state directory of its own.
+    fn agent_config(&self, runtime: &str, token: Option<&str>, state_dir: &Path) -> AgentConfig;
+
+    fn state_dir(&self) -> PathBuf;
+
+    /// The runtime's labels and status (condition, message).
+    async fn runtime(&self, runtime: &str) -> Value;
+}
+
+impl AgentServer for TestServer {
+    async fn seed(&self) -> (String, String) {
         self.define_scenarios(&["DEFAULT", "SHOP"]).await;
         let runtime = self
-            .gql(
+            .director(
                 "mutation($in: RuntimeInput!) { registerRuntime(in: $in) { id } }",
                 json!({"in": {"name": "rt", "labels": {"scenarios": ["SHOP"]}}}),
             )
@@ -79,7 +59,7 @@ impl TestServer {
             .unwrap()
             .to_owned();
         let register_app = |name: &'static str, scenario: &'static str| async move {
-            self.gql(
+            self.director(
                 "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }",
                 json!({"in": {"name": name, "providerName": "acme", "labels": {"scenarios": [scenario]}}}),
             )
@@ -91,7 +71,7 @@ impl TestServer {
         let shop = register_app("shop", "SHOP").await;
         register_app("other", "DEFAULT").await;
         self.add_api(&shop, "orders", OPENAPI_YAML).await;
-        self.gql(
+        self.director(
             "mutation($app: ID!, $in: EventDefinitionInput!) { addEventDefinition(applicationID: $app, in: $in) { id } }",
             json!({"app": shop, "in": {"name": "order-created",
                    "spec": {"data": ASYNCAPI_YAML, "type": "ASYNC_API", "format": "YAML"}}}),
@@ -100,9 +80,8 @@ impl TestServer {
         (runtime, shop)
     }
 
-    /// Adds an API definition with an OpenAPI spec to an application.
-    pub async fn add_api(&self, app: &str, name: &str, spec: &str) -> String {
-        self.gql(
+    async fn add_api(&self, app: &str, name: &str, spec: &str) -> String {
+        self.director(
             "mutation($app: ID!, $in: APIDefinitionInput!) { addAPIDefinition(applicationID: $app, in: $in) { id } }",
             json!({"app": app, "in": {"name": name, "targetURL": "https://api.example.com/v1",
                    "spec": {"data": spec, "type": "OPEN_API", "format": "YAML"}}}),
@@ -113,9 +92,8 @@ impl TestServer {
             .to_owned()
     }
 
-    /// A one-time token pairing the runtime.
-    pub async fn runtime_token(&self, runtime: &str) -> String {
-        self.gql(
+    async fn runtime_token(&self, runtime: &str) -> String {
+        self.director(
             "mutation($id: ID!) { requestOneTimeTokenForRuntime(id: $id) { token } }",
             json!({"id": runtime}),
         )
@@ -125,8 +103,7 @@ impl TestServer {
             .to_owned()
     }
 
-    /// The bootstrap file a provisioner would write for this runtime.
-    pub fn bootstrap(&self, runtime: &str, token: Option<&str>) -> BootstrapConfig {
+    fn bootstrap(&self, runtime: &str, token: Option<&str>) -> BootstrapConfig {
         let text = format!(
             "# agent bootstrap\nCONNECTOR_URL={}/connector/graphql\nTOKEN={}\nRUNTIME_ID={runtime}\nTENANT={TENANT}\nCA_CERT_FILE={}\n",
             self.base,
@@ -141,26 +118,19 @@ impl TestServer {
         BootstrapConfig::from_env_file(&path).unwrap()
     }
 
-    /// An agent configuration with labels and a state directory of its own.
-    pub fn agent_config(
-        &self,
-        runtime: &str,
-        token: Option<&str>,
-        state_dir: &Path,
-    ) -> AgentConfig {
+    fn agent_config(&self, runtime: &str, token: Option<&str>, state_dir: &Path) -> AgentConfig {
         let mut config = AgentConfig::new(self.bootstrap(runtime, token), state_dir);
         config.event_service_url = Some(EVENTS_URL.into());
         config.console_url = Some(CONSOLE_URL.into());
         config
     }
 
-    pub fn state_dir(&self) -> PathBuf {
+    fn state_dir(&self) -> PathBuf {
         self.db.dir.join("agent-state")
     }
 
-    /// The runtime's labels and status (condition, message).
-    pub async fn runtime(&self, runtime: &str) -> Value {
-        self.gql(
+    async fn runtime(&self, runtime: &str) -> Value {
+        self.director(
             "query($id: ID!) { runtime(id: $id) { labels status { condition message } } }",
             json!({"id": runtime}),
         )

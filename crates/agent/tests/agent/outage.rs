@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use sextant_agent::{AgentConfig, BootstrapConfig, Phase};
 
-use crate::helpers::{Backend, OPENAPI_YAML, RunningAgent, TestServer, api_count};
+use crate::helpers::{AgentServer, Backend, OPENAPI_YAML, RunningAgent, TestServer, api_count};
 
 async fn the_agent_rides_out_a_server_outage(backend: Backend) {
-    let mut server = TestServer::spawn(backend).await;
+    let mut server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed().await;
     let token = server.runtime_token(&runtime).await;
     let state_dir = server.state_dir();

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ASYNCAPI_YAML, Backend, CONSOLE_URL, EVENTS_URL, OPENAPI_YAML, RunningAgent, TENANT,
-    TestServer, api_count, client_of_state, eventually, read_json,
+    ASYNCAPI_YAML, AgentServer, Backend, CONSOLE_URL, EVENTS_URL, OPENAPI_YAML, RunningAgent,
+    TENANT, TestServer, api_count, client_of_state, eventually, read_json,
 };
 
 fn mode(path: &std::path::Path) -> u32 {
@@ -19,7 +19,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 async fn pairs_applies_follows_and_reports(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed().await;
     let token = server.runtime_token(&runtime).await;
     let state_dir = server.state_dir();
@@ -185,7 +185,7 @@ async fn pairs_applies_follows_and_reports(backend: Backend) {
 
     // Removing the application from the scenario empties the configuration.
     server
-        .gql(
+        .director(
             "mutation($id: ID!) { setApplicationLabel(applicationID: $id, key: \"scenarios\", value: [\"DEFAULT\"]) { key } }",
             json!({"id": shop}),
         )
@@ -205,7 +205,7 @@ async fn pairs_applies_follows_and_reports(backend: Backend) {
 /// Applying fails (the state directory cannot take the document): FAILED with the reason in
 /// the Director; once it can, READY again.
 async fn an_apply_failure_is_reported_and_recovered(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed().await;
     let token = server.runtime_token(&runtime).await;
     let state_dir = server.state_dir();

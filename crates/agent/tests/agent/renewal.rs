@@ -7,7 +7,8 @@ use serde_json::json;
 use sextant_agent::Phase;
 
 use crate::helpers::{
-    Backend, OPENAPI_YAML, RunningAgent, TestServer, api_count, client_of_state, read_json,
+    AgentServer, Backend, OPENAPI_YAML, RunningAgent, Setup, TestServer, api_count,
+    client_of_state, read_json,
 };
 
 fn stored_serial(state_dir: &std::path::Path) -> String {
@@ -27,7 +28,7 @@ async fn works(server: &TestServer, state_dir: &std::path::Path) {
 }
 
 async fn renewal_on_demand_gives_a_new_working_certificate(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed().await;
     let token = server.runtime_token(&runtime).await;
     let state_dir = server.state_dir();
@@ -87,7 +88,7 @@ async fn renewal_on_demand_gives_a_new_working_certificate(backend: Backend) {
 
 async fn renews_at_two_thirds_of_the_lifetime(backend: Backend) {
     // Certificates valid for 6 s: renewed after about 4 s, again and again.
-    let server = TestServer::spawn_with(backend, Duration::from_secs(6)).await;
+    let server = TestServer::start_with(backend, Setup::issuing_for(Duration::from_secs(6))).await;
     let (runtime, shop) = server.seed().await;
     let token = server.runtime_token(&runtime).await;
     let state_dir = server.state_dir();
@@ -131,7 +132,7 @@ async fn renews_at_two_thirds_of_the_lifetime(backend: Backend) {
 }
 
 async fn a_ca_rotation_is_followed_through_renewal(backend: Backend) {
-    let mut server = TestServer::spawn(backend).await;
+    let mut server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed().await;
     let token = server.runtime_token(&runtime).await;
     let state_dir = server.state_dir();

@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Backend, OPENAPI_YAML, RunningAgent, TestServer, api_count, read_json};
+use crate::helpers::{
+    AgentServer, Backend, OPENAPI_YAML, RunningAgent, TestServer, api_count, read_json,
+};
 
 async fn a_restart_resumes_from_state_without_a_token(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed().await;
     let token = server.runtime_token(&runtime).await;
     let state_dir = server.state_dir();
@@ -62,7 +64,7 @@ async fn a_restart_resumes_from_state_without_a_token(backend: Backend) {
 }
 
 async fn a_damaged_spec_cache_is_fetched_again(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, _) = server.seed().await;
     let token = server.runtime_token(&runtime).await;
     let state_dir = server.state_dir();

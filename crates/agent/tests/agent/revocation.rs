@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use sextant_agent::{AgentError, Phase};
 
 use crate::helpers::{
-    Backend, OPENAPI_YAML, RunningAgent, TestServer, api_count, client_of_state, read_json,
+    AgentServer, Backend, OPENAPI_YAML, RunningAgent, TestServer, api_count, client_of_state,
+    read_json,
 };
 
 /// Revokes the state directory's certificate through the certificate-secured Connector.
@@ -35,7 +36,7 @@ fn assert_refused(result: Result<(), AgentError>) {
 }
 
 async fn a_revoked_certificate_stops_the_agent(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, _) = server.seed().await;
     let token = server.runtime_token(&runtime).await;
     let state_dir = server.state_dir();
@@ -71,7 +72,7 @@ async fn a_revoked_certificate_stops_the_agent(backend: Backend) {
 }
 
 async fn unregistering_the_runtime_stops_the_agent(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, _) = server.seed().await;
     let token = server.runtime_token(&runtime).await;
     let state_dir = server.state_dir();
@@ -82,7 +83,7 @@ async fn unregistering_the_runtime_stops_the_agent(backend: Backend) {
         })
         .await;
     server
-        .gql(
+        .director(
             "mutation($id: ID!) { unregisterRuntime(id: $id) { id } }",
             json!({"id": runtime}),
         )
@@ -91,7 +92,7 @@ async fn unregistering_the_runtime_stops_the_agent(backend: Backend) {
 }
 
 async fn a_refused_agent_pairs_again_with_a_new_token(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed().await;
     let token = server.runtime_token(&runtime).await;
     let state_dir = server.state_dir();

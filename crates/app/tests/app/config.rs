@@ -3,10 +3,10 @@
 
 use serde_json::json;
 
-use crate::helpers::{Backend, TestServer, read_json};
+use crate::helpers::{AppServer, Backend, TestServer, read_json};
 
 async fn pulls_the_configuration_of_its_runtimes(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed(Some("https://gateway.rt.local")).await;
     let client = server.paired(&shop).await;
     let config = client.pull_configuration(None).await.unwrap();
@@ -24,7 +24,7 @@ async fn pulls_the_configuration_of_its_runtimes(backend: Backend) {
 
     // The runtime leaves the scenario: nothing takes the application's events any more.
     server
-        .gql(
+        .director(
             "mutation($id: ID!) { setRuntimeLabel(runtimeID: $id, key: \"scenarios\", value: [\"DEFAULT\"]) { key } }",
             json!({"id": runtime}),
         )

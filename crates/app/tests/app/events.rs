@@ -8,7 +8,7 @@ use sextant_agent::{Agent, AgentConfig, BootstrapConfig, EventGatewayConfig, Eve
 use sextant_app::Event;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Backend, TestServer, eventually};
+use crate::helpers::{AppServer, Backend, TestServer, eventually};
 
 const TENANT: &str = "3e64ebae-38b5-46a0-b1ed-9ccee153a0ae";
 
@@ -21,12 +21,12 @@ fn lines(path: &std::path::Path) -> Vec<Value> {
 }
 
 async fn an_event_reaches_the_runtime_s_event_gateway(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed(None).await;
 
     // The runtime's agent with an event gateway delivering to a file.
     let token = server
-        .gql(
+        .director(
             "mutation($id: ID!) { requestOneTimeTokenForRuntime(id: $id) { token } }",
             json!({"id": runtime}),
         )
@@ -145,7 +145,7 @@ fn run_agent(
 /// certificate, so nothing is sent; and the serving CA issues no name bound to another
 /// runtime.
 async fn a_runtime_of_another_tenant_cannot_impersonate_the_event_gateway(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     // Where the attacker answers, and what the application's runtime says it serves on.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(

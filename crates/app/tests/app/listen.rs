@@ -11,7 +11,7 @@ use sextant_app::webhook::{self, WebhookListener};
 use sextant_app::{ClientHandler, CredentialSource, Manifest};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Backend, OPENAPI_YAML, TestServer, read_json};
+use crate::helpers::{AppServer, Backend, OPENAPI_YAML, TestServer, read_json};
 
 const SECRET: &str = "whsec-test-0123456789";
 
@@ -75,7 +75,7 @@ fn runs(counter: &Path) -> usize {
 
 async fn runtime_auth(server: &TestServer, shop: &str, api: &str, runtime: &str) -> Value {
     server
-        .gql(
+        .director(
             "query($app: ID!, $api: ID!, $rt: ID!) { application(id: $app) { apiDefinition(id: $api) {
                 auth(runtimeID: $rt) { runtimeID auth { credential { ... on BasicCredentialData { username password } } } } } } }",
             json!({"app": shop, "api": api, "rt": runtime}),
@@ -85,7 +85,7 @@ async fn runtime_auth(server: &TestServer, shop: &str, api: &str, runtime: &str)
 }
 
 async fn a_signed_credentials_request_sets_the_runtime_s_credentials_once(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed(None).await;
     let client = Arc::new(server.paired(&shop).await);
     let manifest = Manifest::parse(
@@ -223,7 +223,7 @@ async fn a_signed_credentials_request_sets_the_runtime_s_credentials_once(backen
 }
 
 async fn a_configuration_change_makes_the_application_pull(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (runtime, shop) = server.seed(Some("https://gateway.rt.local")).await;
     let client = Arc::new(server.paired(&shop).await);
     let stop = CancellationToken::new();

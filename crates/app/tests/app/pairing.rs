@@ -6,10 +6,10 @@ use std::time::Duration;
 use serde_json::json;
 use sextant_app::{AppClient, AppError, PairOptions};
 
-use crate::helpers::{Backend, TestServer, mode, read_json};
+use crate::helpers::{AppServer, Backend, Setup, TestServer, mode, read_json};
 
 async fn pairs_with_a_raw_token_and_resumes_after_a_restart(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (_, shop) = server.seed(None).await;
     let (token, _) = server.app_token(&shop).await;
     let dir = server.new_state_dir();
@@ -60,7 +60,7 @@ async fn pairs_with_a_raw_token_and_resumes_after_a_restart(backend: Backend) {
 }
 
 async fn pairs_with_raw_encoded_and_a_spent_token_is_refused(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (_, shop) = server.seed(None).await;
     let (_, encoded) = server.app_token(&shop).await;
     let options = PairOptions {
@@ -88,7 +88,7 @@ async fn pairs_with_raw_encoded_and_a_spent_token_is_refused(backend: Backend) {
 }
 
 async fn renews_on_demand_and_at_two_thirds_of_the_life(backend: Backend) {
-    let server = TestServer::spawn_with(backend, Duration::from_secs(6)).await;
+    let server = TestServer::start_with(backend, Setup::issuing_for(Duration::from_secs(6))).await;
     let (_, shop) = server.seed(None).await;
     let (token, _) = server.app_token(&shop).await;
     let dir = server.new_state_dir();

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use sextant_app::Manifest;
 use sextant_app::register::register;
 
-use crate::helpers::{ASYNCAPI_YAML, Backend, OPENAPI_YAML, TestServer};
+use crate::helpers::{ASYNCAPI_YAML, AppServer, Backend, OPENAPI_YAML, TestServer};
 
 const CATALOG: &str = "query($id: ID!) { application(id: $id) {
     apiDefinitions { data { id name targetURL spec { type format data } defaultAuth { credential { ... on BasicCredentialData { username } } } } }
@@ -13,7 +13,7 @@ const CATALOG: &str = "query($id: ID!) { application(id: $id) {
     documents { data { id title data } } } }";
 
 async fn catalog(server: &TestServer, app: &str) -> Value {
-    server.gql(CATALOG, json!({"id": app})).await["application"].clone()
+    server.director(CATALOG, json!({"id": app})).await["application"].clone()
 }
 
 fn manifest_text(target: &str) -> String {
@@ -25,7 +25,7 @@ fn manifest_text(target: &str) -> String {
 }
 
 async fn registers_from_a_manifest_and_registering_again_updates(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (_, shop) = server.seed(None).await;
     let client = server.paired(&shop).await;
     let dir = server.new_state_dir();
@@ -86,7 +86,7 @@ async fn registers_from_a_manifest_and_registering_again_updates(backend: Backen
 }
 
 async fn registers_openapi_and_asyncapi_documents_directly(backend: Backend) {
-    let server = TestServer::spawn(backend).await;
+    let server = TestServer::start(backend).await;
     let (_, shop) = server.seed(None).await;
     let client = server.paired(&shop).await;
     let dir = server.new_state_dir();
