@@ -148,3 +148,90 @@ fn the_demo_walks_every_seed_flow_and_cleans_up() {
     }
     let _ = std::fs::remove_dir_all(&logs);
 }
+
+/// Without `--ci` the demo keeps running and prints a console login link that signs in once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_demo_prints_a_console_login_link() {
+    let dir = std::env::temp_dir().join(format!(
+        "sextant-demo-console-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let data_dir = dir.join("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let stdout = dir.join("stdout");
+    let mut child = Command::new(BIN)
+        .args(["demo", "--timeout", "150s", "--data-dir"])
+        .arg(&data_dir)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let url = loop {
+        let out = std::fs::read_to_string(&stdout).unwrap_or_default();
+        if let Some(line) = out.lines().find(|l| l.trim_start().starts_with("Console:")) {
+            break line.split_whitespace().nth(1).unwrap().to_owned();
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the demo ended ({status}) without a console link:\n{out}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no console link in time:\n{out}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (base, token) = url.split_once("/console/login?link=").unwrap();
+    let ca = std::fs::read(data_dir.join("ca.crt")).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let sign_in = || {
+        client
+            .post(format!("{base}/console/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("link={token}"))
+            .send()
+    };
+    let signed_in = sign_in().await.unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    // The demo's sample application is in the console.
+    let applications = client
+        .get(format!("{base}/console/applications"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(applications.status(), 200);
+    let html = applications.text().await.unwrap();
+    assert!(html.contains("Register an application"), "{html}");
+    assert_eq!(
+        sign_in().await.unwrap().status(),
+        401,
+        "the link works once"
+    );
+
+    // Interrupted, the demo cleans up and ends.
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the demo did not end");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

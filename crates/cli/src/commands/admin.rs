@@ -133,6 +133,16 @@ fn token(
     Ok(())
 }
 
+/// The scopes of a console session by default: every user scope but the operator's
+/// global-template scope.
+pub(crate) fn console_scopes() -> Vec<String> {
+    Scope::ALL
+        .into_iter()
+        .filter(|s| *s != Scope::ApplicationTemplateGlobal)
+        .map(|s| s.as_str().to_owned())
+        .collect()
+}
+
 /// Prints a one-time console login URL.
 fn console_link(
     data_dir: &Path,
@@ -144,11 +154,7 @@ fn console_link(
 ) -> anyhow::Result<()> {
     let scopes: Vec<String> = match scopes {
         Some(scopes) => scopes.split_whitespace().map(str::to_owned).collect(),
-        None => Scope::ALL
-            .into_iter()
-            .filter(|s| *s != Scope::ApplicationTemplateGlobal)
-            .map(|s| s.as_str().to_owned())
-            .collect(),
+        None => console_scopes(),
     };
     if let Some(unknown) = scopes.iter().find(|s| Scope::parse(s).is_none()) {
         eprintln!("warning: {unknown:?} is not a scope Sextant checks; it grants nothing");

@@ -242,7 +242,19 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64()
             ));
             if !args.ci {
-                look_around(&base, &data, &server, &progress);
+                let console = sextant_server::console_link(
+                    &data.path,
+                    None,
+                    sextant_server::ConsoleLink {
+                        tenants: vec![sextant_domain::TenantId::DEFAULT],
+                        scopes: crate::commands::admin::console_scopes(),
+                        subject: "demo".to_owned(),
+                        public_url: server.public_url.clone(),
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string());
+                look_around(&base, &data, &server, &progress, console);
                 crate::process::shutdown_signal().await;
                 say("\nInterrupted.");
             }
@@ -429,7 +441,13 @@ fn print_tail(path: &Path, lines: usize) {
 }
 
 /// What to try while the demo runs.
-fn look_around(base: &str, data: &DataDir, server: &sextant_server::RunningServer, p: &Progress) {
+fn look_around(
+    base: &str,
+    data: &DataDir,
+    server: &sextant_server::RunningServer,
+    p: &Progress,
+    console: Result<String, String>,
+) {
     let ca = data.path.join("ca.crt");
     let token = &server.admin_token_path;
     let exe = std::env::current_exe()
@@ -437,6 +455,16 @@ fn look_around(base: &str, data: &DataDir, server: &sextant_server::RunningServe
         .unwrap_or_else(|_| "sextant".into());
     let app_state = data.app_state();
     say("\nThe demo keeps running. Look around:");
+    match console {
+        Ok(url) => say(format!(
+            "  Console:           {url}\n                     (opens a session once, within 10 minutes; \
+             `{exe} admin console-link --data-dir {}` prints another)",
+            data.path.display()
+        )),
+        Err(e) => say(format!(
+            "  Console:           {base}/console/ (no login link: {e})"
+        )),
+    }
     say(format!("  Director GraphQL:  {base}/director/graphql"));
     say(format!("  Provisioner:       {base}/provisioner/graphql"));
     say(format!("  Metrics:           {base}/metrics"));
