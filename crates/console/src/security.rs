@@ -3,9 +3,10 @@
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 
-/// No inline script or style, nothing from elsewhere, no framing, forms post only here.
+/// No inline script or style, nothing from elsewhere, no framing, forms post only here;
+/// htmx's requests (boosted links and forms) go only here (`connect-src`).
 pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
      base-uri 'none'";
 
 /// Adds the security headers; pages (anything that did not set its own caching, as assets

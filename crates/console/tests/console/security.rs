@@ -8,7 +8,7 @@ use sextant_test_support::on_both_backends;
 use crate::helpers::{ALL_SCOPES, Backend, Browser, Page, TestServer, application_count};
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 fn assert_security_headers(page: &Page, what: &str) {
     let header = |name: &str| {
