@@ -1,7 +1,15 @@
-//! Reading a POSTed form: only after the caller is known, and at most [`MAX_FORM_BYTES`].
+//! Reading a POSTed form: only after the caller is known, and at most [`MAX_FORM_BYTES`];
+//! [`posted`] refuses a POST without a session or without its CSRF token before anything is
+//! done.
 
 use axum::body::Body;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ConsoleError;
+use crate::render::{bad_csrf, no_session};
+use crate::session::{self, Session};
+use crate::state::ConsoleState;
 
 /// The largest form the console accepts (a registration with its labels is far smaller).
 pub(crate) const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -31,4 +39,24 @@ pub(crate) async fn read(body: Body) -> Result<FormData, StatusCode> {
     Ok(FormData(
         url::form_urlencoded::parse(&bytes).into_owned().collect(),
     ))
+}
+
+/// Loads the session and the form of a POST, refusing without a session (401) or without
+/// the session's CSRF token (403), before anything is done.
+pub(crate) async fn posted(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Result<(Session, FormData), Response>, ConsoleError> {
+    let Some(session) = session::current(state, headers).await? else {
+        return Ok(Err(no_session()));
+    };
+    let form = match read(body).await {
+        Ok(form) => form,
+        Err(status) => return Ok(Err(status.into_response())),
+    };
+    if !session.csrf_matches(form.get("csrf")) {
+        return Ok(Err(bad_csrf()));
+    }
+    Ok(Ok((session, form)))
 }

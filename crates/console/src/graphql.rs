@@ -1,6 +1,7 @@
 //! Running a GraphQL document in-process against the Director's schema as the session's
 //! consumer, the way `/director/graphql` does, and reading the answer into view structs.
 
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use sextant_domain::Consumer;
 
@@ -19,6 +20,19 @@ impl Refusal {
         refusals
             .iter()
             .any(|r| r.code.as_deref() == Some("NOT_FOUND"))
+    }
+
+    /// The status of a page that shows these refusals beside its form: 403 when the
+    /// session's scopes do not allow the action, else 422 (the input was refused).
+    pub(crate) fn status(refusals: &[Refusal]) -> StatusCode {
+        if refusals
+            .iter()
+            .any(|r| r.code.as_deref() == Some("INSUFFICIENT_SCOPES"))
+        {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
     }
 
     /// The messages, one sentence after another.

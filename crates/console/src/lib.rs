@@ -8,7 +8,7 @@
 //! kept in the database so that replicas share them.
 //!
 //! Within the crate, imports run one way: `pages/` import the leaves (`state`, `session`,
-//! `graphql`, `form`, `render`, `assets`, `error`); only `lib.rs` names the pages, to route
+//! `graphql`, `form`, `pager`, `render`, `assets`, `error`); only `lib.rs` names the pages, to route
 //! to them. The server builds a [`ConsoleState`] and merges [`router`] into its main router;
 //! this crate does not know the server.
 //!
@@ -22,6 +22,7 @@ mod error;
 mod form;
 mod graphql;
 mod links;
+mod pager;
 mod pages;
 mod render;
 mod security;
@@ -67,6 +68,75 @@ pub fn router(state: ConsoleState) -> Router {
         .route(
             "/console/applications/{id}/delete",
             post(pages::applications::delete),
+        )
+        .route(
+            "/console/scenarios",
+            get(pages::scenarios::list).post(pages::scenarios::create),
+        )
+        .route("/console/scenarios/{name}", get(pages::scenarios::detail))
+        .route(
+            "/console/scenarios/{name}/assign",
+            post(pages::scenarios::assign),
+        )
+        .route(
+            "/console/scenarios/{name}/unassign",
+            post(pages::scenarios::unassign),
+        )
+        .route(
+            "/console/scenarios/{name}/delete",
+            post(pages::scenarios::delete),
+        )
+        .route(
+            "/console/label-definitions",
+            get(pages::label_definitions::list).post(pages::label_definitions::create),
+        )
+        .route(
+            "/console/label-definitions/{key}",
+            get(pages::label_definitions::detail).post(pages::label_definitions::update),
+        )
+        .route(
+            "/console/label-definitions/{key}/delete",
+            post(pages::label_definitions::delete),
+        )
+        .route(
+            "/console/integration-systems",
+            get(pages::integration_systems::list).post(pages::integration_systems::register),
+        )
+        .route(
+            "/console/integration-systems/new",
+            get(pages::integration_systems::new_form),
+        )
+        .route(
+            "/console/integration-systems/{id}",
+            get(pages::integration_systems::detail),
+        )
+        .route(
+            "/console/integration-systems/{id}/delete",
+            post(pages::integration_systems::delete),
+        )
+        .route(
+            "/console/integration-systems/{id}/credentials",
+            post(pages::integration_systems::request_credentials),
+        )
+        .route(
+            "/console/application-templates",
+            get(pages::templates::list).post(pages::templates::register),
+        )
+        .route(
+            "/console/application-templates/new",
+            get(pages::templates::new_form),
+        )
+        .route(
+            "/console/application-templates/{id}",
+            get(pages::templates::detail),
+        )
+        .route(
+            "/console/application-templates/{id}/delete",
+            post(pages::templates::delete),
+        )
+        .route(
+            "/console/application-templates/{id}/register",
+            post(pages::templates::register_application),
         )
         .route("/console/assets/{digest}/{name}", get(assets::serve))
         .layer(axum::middleware::map_response(security::headers))

@@ -22,6 +22,15 @@ pub(crate) struct Can {
     pub(crate) application_read: bool,
     pub(crate) application_write: bool,
     pub(crate) runtime_read: bool,
+    pub(crate) runtime_write: bool,
+    pub(crate) label_definition_read: bool,
+    pub(crate) label_definition_write: bool,
+    pub(crate) integration_system_read: bool,
+    pub(crate) integration_system_write: bool,
+    pub(crate) template_read: bool,
+    pub(crate) template_write: bool,
+    /// May write global templates (an operator's scope).
+    pub(crate) template_global: bool,
 }
 
 /// What the layout shows around every page of a session.
@@ -60,6 +69,14 @@ impl Chrome {
                 application_read: session.has(Scope::ApplicationRead),
                 application_write: session.has(Scope::ApplicationWrite),
                 runtime_read: session.has(Scope::RuntimeRead),
+                runtime_write: session.has(Scope::RuntimeWrite),
+                label_definition_read: session.has(Scope::LabelDefinitionRead),
+                label_definition_write: session.has(Scope::LabelDefinitionWrite),
+                integration_system_read: session.has(Scope::IntegrationSystemRead),
+                integration_system_write: session.has(Scope::IntegrationSystemWrite),
+                template_read: session.has(Scope::ApplicationTemplateRead),
+                template_write: session.has(Scope::ApplicationTemplateWrite),
+                template_global: session.has(Scope::ApplicationTemplateGlobal),
             },
         }
     }
@@ -133,4 +150,30 @@ pub(crate) fn not_found() -> Response {
         "Not found",
         "There is no such object in this tenant.",
     )
+}
+
+/// `text` as one path segment of a URL: everything but RFC 3986's unreserved characters
+/// percent-encoded (label keys and scenario names may hold spaces and slashes).
+pub(crate) fn segment(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_segment_keeps_only_unreserved_characters() {
+        assert_eq!(segment("DEFAULT"), "DEFAULT");
+        assert_eq!(segment("runtime/event url"), "runtime%2Fevent%20url");
+        assert_eq!(segment("é"), "%C3%A9");
+    }
 }

@@ -387,6 +387,16 @@ impl PgTx {
             .collect())
     }
 
+    /// The condition that the label value row `alias` holds a string.
+    fn is_string_value(alias: &str) -> String {
+        format!("jsonb_typeof({alias}.value) = 'string'")
+    }
+
+    /// The string a label value row `alias` holds, as text (given [`Self::is_string_value`]).
+    fn string_value_text(alias: &str) -> String {
+        format!("{alias}.value #>> '{{}}'")
+    }
+
     /// `SELECT` of the label value rows of the labels `l` of `labels` (object column
     /// `column`), for an `INSERT INTO` the value table, ending in a `WHERE` the caller
     /// extends with `AND ...`; migration 0022 backfilled with the same. A row per string,

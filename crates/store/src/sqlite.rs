@@ -402,6 +402,16 @@ impl SqliteTx {
         )
     }
 
+    /// The condition that the label value row `alias` holds a string.
+    fn is_string_value(alias: &str) -> String {
+        format!("{alias}.value_type = 'string'")
+    }
+
+    /// The string a label value row `alias` holds, as text (given [`Self::is_string_value`]).
+    fn string_value_text(alias: &str) -> String {
+        format!("{alias}.value")
+    }
+
     /// The condition that the label value rows `alias` equal the scalar `value`: same type
     /// (integers and reals are both numbers, compared by value), same value.
     fn push_value_eq(qb: &mut sqlx::QueryBuilder<Sqlite>, alias: &str, value: &Value) {

@@ -76,6 +76,7 @@ macro_rules! contract_tests {
                 labels_set_upsert_and_batch_read,
                 labels_delete_and_delete_all,
                 labels_with_key_over_both_kinds,
+                array_string_counts_per_kind,
                 labels_cascade_with_their_object,
                 label_on_missing_object_is_foreign_key,
                 label_definitions_crud,
@@ -1290,6 +1291,75 @@ mod cases {
     fn sorted_labels(mut labels: Vec<(Uuid, String, Value)>) -> Vec<(Uuid, String, Value)> {
         labels.sort_by(|x, y| (x.0, &x.1).cmp(&(y.0, &y.1)));
         labels
+    }
+
+    pub async fn array_string_counts_per_kind(store: &Db) {
+        let (t, other) = (tenant(), tenant());
+        let apps = insert_apps(store, t, "a", 3).await;
+        let rts = insert_runtimes(store, t, "r", 2).await;
+        let other_apps = insert_apps(store, other, "a", 1).await;
+        set_labels(
+            store,
+            t,
+            &[
+                (app_ref(apps[0]), "scenarios", json!(["DEFAULT"])),
+                (app_ref(apps[1]), "scenarios", json!(["DEFAULT", "X"])),
+                // Not an array, and not a string: neither counts.
+                (app_ref(apps[2]), "scenarios", json!("X")),
+                (app_ref(apps[2]), "env", json!(["X", 3])),
+                (rt_ref(rts[0]), "scenarios", json!(["X", "with space"])),
+                (rt_ref(rts[1]), "scenarios", json!([true, 3])),
+            ],
+        )
+        .await;
+        set_labels(
+            store,
+            other,
+            &[(app_ref(other_apps[0]), "scenarios", json!(["DEFAULT", "Y"]))],
+        )
+        .await;
+
+        let mut tx = read(store).await;
+        let before = store.statements().get();
+        let counts = tx
+            .array_string_counts(t, ObjectKind::Application, "scenarios")
+            .await
+            .unwrap();
+        assert_eq!(store.statements().get() - before, 1);
+        assert_eq!(counts, vec![("DEFAULT".to_owned(), 2), ("X".to_owned(), 1)]);
+        assert_eq!(
+            tx.array_string_counts(t, ObjectKind::Runtime, "scenarios")
+                .await
+                .unwrap(),
+            vec![("X".to_owned(), 1), ("with space".to_owned(), 1)]
+        );
+        assert_eq!(
+            tx.array_string_counts(t, ObjectKind::Application, "env")
+                .await
+                .unwrap(),
+            vec![("X".to_owned(), 1)]
+        );
+        assert!(
+            tx.array_string_counts(t, ObjectKind::Application, "nope")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        drop(tx);
+
+        // The counts follow the labels: a label removed takes its strings with it.
+        let mut tx = write(store).await;
+        tx.delete_label(t, app_ref(apps[1]), "scenarios")
+            .await
+            .unwrap();
+        commit(tx).await;
+        let mut tx = read(store).await;
+        assert_eq!(
+            tx.array_string_counts(t, ObjectKind::Application, "scenarios")
+                .await
+                .unwrap(),
+            vec![("DEFAULT".to_owned(), 1)]
+        );
     }
 
     pub async fn labels_with_key_over_both_kinds(store: &Db) {

@@ -5,14 +5,14 @@ use askama::Template;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ConsoleError;
-use crate::form::{self, FormData};
+use crate::form;
 use crate::graphql::{self, Refusal};
-use crate::render::{self, Chrome, bad_csrf, no_session, not_found, refusal, see_other, to_login};
+use crate::render::{self, Chrome, not_found, refusal, see_other, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
 
@@ -302,32 +302,12 @@ struct Id {
     id: String,
 }
 
-/// Loads the session and the form of a POST, refusing without a session (401) or without
-/// the session's CSRF token (403), before anything is done.
-async fn posted(
-    state: &ConsoleState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Result<(Session, FormData), Response>, ConsoleError> {
-    let Some(session) = session::current(state, headers).await? else {
-        return Ok(Err(no_session()));
-    };
-    let form = match form::read(body).await {
-        Ok(form) => form,
-        Err(status) => return Ok(Err(status.into_response())),
-    };
-    if !session.csrf_matches(form.get("csrf")) {
-        return Ok(Err(bad_csrf()));
-    }
-    Ok(Ok((session, form)))
-}
-
 pub(crate) async fn register(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ConsoleError> {
-    let (session, form) = match posted(&state, &headers, body).await? {
+    let (session, form) = match form::posted(&state, &headers, body).await? {
         Ok(posted) => posted,
         Err(refused) => return Ok(refused),
     };
@@ -368,15 +348,7 @@ pub(crate) async fn register(
         ))),
         Err(refusals) => {
             page.error = Some(Refusal::messages(&refusals));
-            let status = if refusals
-                .iter()
-                .any(|r| r.code.as_deref() == Some("INSUFFICIENT_SCOPES"))
-            {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            render::html(status, &page)
+            render::html(Refusal::status(&refusals), &page)
         }
     }
 }
@@ -617,7 +589,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ConsoleError> {
-    let (session, form) = match posted(&state, &headers, body).await? {
+    let (session, form) = match form::posted(&state, &headers, body).await? {
         Ok(posted) => posted,
         Err(refused) => return Ok(refused),
     };
@@ -645,15 +617,7 @@ pub(crate) async fn delete(
         Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
         Err(refusals) => {
             page.delete_error = Some(Refusal::messages(&refusals));
-            let status = if refusals
-                .iter()
-                .any(|r| r.code.as_deref() == Some("INSUFFICIENT_SCOPES"))
-            {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            render::html(status, &page)
+            render::html(Refusal::status(&refusals), &page)
         }
     }
 }

@@ -83,9 +83,14 @@ impl Page {
 
     /// The ids of the applications the list shows.
     pub fn application_ids(&self) -> Vec<String> {
-        let marker = "class=\"application\" href=\"/console/applications/";
+        self.linked("application", "/console/applications/")
+    }
+
+    /// What follows `prefix` in the `href` of every link of class `class`, in order.
+    pub fn linked(&self, class: &str, prefix: &str) -> Vec<String> {
+        let marker = format!("class=\"{class}\" href=\"{prefix}");
         self.body
-            .match_indices(marker)
+            .match_indices(&marker)
             .map(|(at, _)| {
                 let start = at + marker.len();
                 let end = self.body[start..].find('"').unwrap();
@@ -93,6 +98,28 @@ impl Page {
             })
             .collect()
     }
+
+    /// The text of the element with `id="ID"` (up to the next tag), unescaped.
+    pub fn text_of(&self, id: &str) -> Option<String> {
+        let marker = format!("id=\"{id}\"");
+        let at = self.body.find(&marker)?;
+        let start = at + self.body[at..].find('>')? + 1;
+        let end = start + self.body[start..].find('<')?;
+        Some(unescape(&self.body[start..end]))
+    }
+}
+
+/// HTML text as askama escapes it, back to the text.
+pub fn unescape(html: &str) -> String {
+    html.replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&#60;", "<")
+        .replace("&gt;", ">")
+        .replace("&#62;", ">")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
 }
 
 /// A browser on the console of one server.
@@ -223,4 +250,135 @@ pub async fn register(server: &TestServer, name: &str, labels: Value) -> String 
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// Registers a runtime as the administrator; answers its id.
+pub async fn register_runtime(server: &TestServer, name: &str, labels: Value) -> String {
+    server
+        .director(
+            "mutation($in: RuntimeInput!) { registerRuntime(in: $in) { id } }",
+            json!({"in": {"name": name, "labels": labels}}),
+        )
+        .await["registerRuntime"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The scenarios label of an application or runtime (`kind`: `application` or `runtime`),
+/// as the administrator's GraphQL says; `Null` without one.
+pub async fn scenarios_of(server: &TestServer, kind: &str, id: &str) -> Value {
+    server
+        .director(
+            &format!("query($id: ID!) {{ {kind}(id: $id) {{ labels(key: \"scenarios\") }} }}"),
+            json!({"id": id}),
+        )
+        .await[kind]["labels"]["scenarios"]
+        .clone()
+}
+
+/// The tenant's scenarios: the `scenarios` definition's enum.
+pub async fn defined_scenarios(server: &TestServer) -> Vec<String> {
+    let answer = server
+        .director(
+            r#"{ labelDefinition(key: "scenarios") { schema } }"#,
+            json!({}),
+        )
+        .await;
+    let schema: Value =
+        serde_json::from_str(answer["labelDefinition"]["schema"].as_str().unwrap()).unwrap();
+    schema["items"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The tenant's label definitions as `key → schema` (the schema's JSON text, or `Null`).
+pub async fn label_definitions(server: &TestServer) -> Value {
+    let answer = server
+        .director("{ labelDefinitions { key schema } }", json!({}))
+        .await;
+    Value::Object(
+        answer["labelDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["key"].as_str().unwrap().to_owned(), d["schema"].clone()))
+            .collect(),
+    )
+}
+
+/// Registers an integration system as the administrator; answers its id.
+pub async fn register_integration_system(server: &TestServer, name: &str) -> String {
+    server
+        .director(
+            "mutation($in: IntegrationSystemInput!) { registerIntegrationSystem(in: $in) { id } }",
+            json!({"in": {"name": name, "description": "test system"}}),
+        )
+        .await["registerIntegrationSystem"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The integration system's name and number of credentials; `None` when it is gone.
+pub async fn integration_system(server: &TestServer, id: &str) -> Option<(String, usize)> {
+    let answer = server
+        .director(
+            "query($id: ID!) { integrationSystem(id: $id) { name auths { id } } }",
+            json!({"id": id}),
+        )
+        .await;
+    let system = answer["integrationSystem"].as_object()?;
+    Some((
+        system["name"].as_str().unwrap().to_owned(),
+        system["auths"].as_array().unwrap().len(),
+    ))
+}
+
+/// Registers a tenant template as the administrator, with placeholders `name` and `url`;
+/// answers its id.
+pub async fn create_template(server: &TestServer, name: &str) -> String {
+    server
+        .director(
+            "mutation($in: ApplicationTemplateInput!) { createApplicationTemplate(in: $in) { id } }",
+            json!({"in": {
+                "name": name,
+                "description": "A template",
+                "accessLevel": "TENANT",
+                "applicationInput": {
+                    "name": "{{name}}",
+                    "providerName": "acme",
+                    "description": "Served at {{url}}",
+                },
+                "placeholders": [
+                    {"name": "name", "description": "The application's name"},
+                    {"name": "url", "description": "Where it is served"},
+                ],
+            }}),
+        )
+        .await["createApplicationTemplate"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// How many application templates the tenant sees, as the administrator's GraphQL says.
+pub async fn template_count(server: &TestServer) -> i64 {
+    server
+        .director("{ applicationTemplates { totalCount } }", json!({}))
+        .await["applicationTemplates"]["totalCount"]
+        .as_i64()
+        .unwrap()
+}
+
+/// How many integration systems the tenant sees, as the administrator's GraphQL says.
+pub async fn integration_system_count(server: &TestServer) -> i64 {
+    server
+        .director("{ integrationSystems { totalCount } }", json!({}))
+        .await["integrationSystems"]["totalCount"]
+        .as_i64()
+        .unwrap()
 }

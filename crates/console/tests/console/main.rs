@@ -7,5 +7,9 @@
 mod helpers;
 
 mod applications;
+mod integration_systems;
+mod label_definitions;
 mod login;
+mod scenarios;
 mod security;
+mod templates;

@@ -59,11 +59,25 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
     assert_security_headers(&redirect, "redirect to login");
 
     let mut browser = Browser::signed_in(&server, &[TenantId::DEFAULT], ALL_SCOPES).await;
+    server.define_scenarios(&["DEFAULT", "billing"]).await;
+    let system = crate::helpers::register_integration_system(&server, "erp").await;
+    let template = crate::helpers::create_template(&server, "shop").await;
     for path in [
-        "/console/",
-        "/console/applications",
-        "/console/applications/new",
+        "/console/".to_owned(),
+        "/console/applications".to_owned(),
+        "/console/applications/new".to_owned(),
+        "/console/scenarios".to_owned(),
+        "/console/scenarios/billing".to_owned(),
+        "/console/label-definitions".to_owned(),
+        "/console/label-definitions/scenarios".to_owned(),
+        "/console/integration-systems".to_owned(),
+        "/console/integration-systems/new".to_owned(),
+        format!("/console/integration-systems/{system}"),
+        "/console/application-templates".to_owned(),
+        "/console/application-templates/new".to_owned(),
+        format!("/console/application-templates/{template}"),
     ] {
+        let path = path.as_str();
         let page = browser.get(path).await;
         assert_eq!(page.status, StatusCode::OK, "{path}");
         assert_security_headers(&page, path);
@@ -161,7 +175,116 @@ async fn a_form_without_the_sessions_csrf_token_is_refused(backend: Backend) {
     assert_eq!(application_count(&server).await, 2);
 }
 
+/// What the administrator's GraphQL says of everything the new forms could change.
+async fn snapshot(server: &TestServer) -> serde_json::Value {
+    server
+        .director(
+            "{ labelDefinitions { key schema } \
+             applications { data { id name labels } } \
+             runtimes { data { id name labels } } \
+             integrationSystems { data { id name auths { id } } } \
+             applicationTemplates { data { id name } } }",
+            json!({}),
+        )
+        .await
+}
+
+async fn the_new_forms_refuse_a_missing_or_wrong_csrf_token(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.define_scenarios(&["DEFAULT", "billing"]).await;
+    let app = crate::helpers::register(&server, "orders", json!({"scenarios": ["DEFAULT"]})).await;
+    let runtime =
+        crate::helpers::register_runtime(&server, "edge", json!({"scenarios": ["billing"]})).await;
+    let system = crate::helpers::register_integration_system(&server, "erp").await;
+    let template = crate::helpers::create_template(&server, "shop").await;
+    let mut browser = Browser::signed_in(&server, &[TenantId::DEFAULT], ALL_SCOPES).await;
+    let mut other = Browser::signed_in(&server, &[TenantId::DEFAULT], ALL_SCOPES).await;
+    let others = other.csrf().await;
+    let before = snapshot(&server).await;
+
+    let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+        ("/console/scenarios".into(), vec![("name", "forged")]),
+        (
+            "/console/scenarios/billing/assign".into(),
+            vec![("kind", "application"), ("id", app.as_str())],
+        ),
+        (
+            "/console/scenarios/billing/unassign".into(),
+            vec![("kind", "runtime"), ("id", runtime.as_str())],
+        ),
+        (
+            "/console/scenarios/billing/delete".into(),
+            vec![("confirm_name", "billing")],
+        ),
+        (
+            "/console/label-definitions".into(),
+            vec![("key", "forged"), ("schema", "")],
+        ),
+        (
+            "/console/label-definitions/scenarios".into(),
+            vec![("schema", "{}")],
+        ),
+        (
+            "/console/label-definitions/scenarios/delete".into(),
+            vec![("confirm_key", "scenarios"), ("delete_labels", "on")],
+        ),
+        (
+            "/console/integration-systems".into(),
+            vec![("name", "forged")],
+        ),
+        (
+            format!("/console/integration-systems/{system}/credentials"),
+            vec![],
+        ),
+        (
+            format!("/console/integration-systems/{system}/delete"),
+            vec![("confirm_name", "erp")],
+        ),
+        (
+            "/console/application-templates".into(),
+            vec![
+                ("name", "forged"),
+                ("application_input", r#"{"name":"x","providerName":"y"}"#),
+            ],
+        ),
+        (
+            format!("/console/application-templates/{template}/register"),
+            vec![("value:name", "forged"), ("value:url", "x")],
+        ),
+        (
+            format!("/console/application-templates/{template}/delete"),
+            vec![("confirm_name", "shop")],
+        ),
+    ];
+    for (path, fields) in &forms {
+        let missing = browser.post(path, fields).await;
+        assert_eq!(
+            missing.status,
+            StatusCode::FORBIDDEN,
+            "{path} without a token"
+        );
+        assert_security_headers(&missing, path);
+        for token in ["wrong", others.as_str()] {
+            let mut with = fields.clone();
+            with.push(("csrf", token));
+            let page = browser.post(path, &with).await;
+            assert_eq!(page.status, StatusCode::FORBIDDEN, "{path} with {token}");
+        }
+        // And without a session at all.
+        let mut anonymous = Browser::new(&server);
+        let mut with = fields.clone();
+        with.push(("csrf", others.as_str()));
+        assert_eq!(
+            anonymous.post(path, &with).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{path} without a session"
+        );
+    }
+    assert_eq!(snapshot(&server).await, before);
+}
+
 on_both_backends!(
     every_answer_carries_the_security_headers,
     a_form_without_the_sessions_csrf_token_is_refused,
+    the_new_forms_refuse_a_missing_or_wrong_csrf_token,
 );

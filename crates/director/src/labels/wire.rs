@@ -98,3 +98,13 @@ impl From<domain::LabelDefinition> for LabelDefinition {
         }
     }
 }
+
+/// Sextant: a scenario and how many of the tenant's applications and runtimes hold it.
+#[derive(SimpleObject)]
+pub struct ScenarioCount {
+    pub scenario: String,
+    /// Null when the caller may not read applications.
+    pub applications: Option<i32>,
+    /// Null when the caller may not read runtimes.
+    pub runtimes: Option<i32>,
+}

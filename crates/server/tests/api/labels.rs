@@ -952,7 +952,90 @@ async fn search_by_label_key(backend: Backend) {
     assert_eq!(data["runtimes"]["data"], json!([{"id": r1}]));
 }
 
+const SCENARIO_COUNTS: &str = "{ scenarioCounts { scenario applications runtimes } }";
+
+async fn scenario_counts_count_members_in_constant_statements(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.define_scenarios(&["DEFAULT", "billing", "unused"])
+        .await;
+    for i in 0..3 {
+        app.register_app(&format!("billing-{i}"), json!({"scenarios": ["billing"]}))
+            .await;
+    }
+    app.register_app("both", json!({"scenarios": ["DEFAULT", "billing"]}))
+        .await;
+    app.register_app("plain", json!({})).await;
+    app.register_runtime("edge", json!({"scenarios": ["billing"]}))
+        .await;
+    app.register_runtime("bare", json!({})).await;
+
+    let before = app.statements();
+    let counts = app.gql(SCENARIO_COUNTS, json!({})).await;
+    let small = app.statements() - before;
+    assert_eq!(
+        counts["scenarioCounts"],
+        json!([
+            {"scenario": "DEFAULT", "applications": 2, "runtimes": 0},
+            {"scenario": "billing", "applications": 4, "runtimes": 1},
+        ])
+    );
+
+    // Many more objects and scenarios: the same statements.
+    let many: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+    let mut all: Vec<&str> = vec!["DEFAULT", "billing"];
+    all.extend(many.iter().map(String::as_str));
+    app.define_scenarios(&all).await;
+    for (i, scenario) in many.iter().enumerate() {
+        app.register_app(
+            &format!("many-{i}"),
+            json!({"scenarios": [scenario, "billing"]}),
+        )
+        .await;
+        app.register_runtime(&format!("rt-{i}"), json!({"scenarios": [scenario]}))
+            .await;
+    }
+    let before = app.statements();
+    let counts = app.gql(SCENARIO_COUNTS, json!({})).await;
+    assert_eq!(app.statements() - before, small);
+    let counts = counts["scenarioCounts"].as_array().unwrap();
+    assert_eq!(counts.len(), 22);
+    let billing = counts.iter().find(|c| c["scenario"] == "billing").unwrap();
+    assert_eq!(billing["applications"], 24);
+    let s7 = counts.iter().find(|c| c["scenario"] == "s7").unwrap();
+    assert_eq!(
+        s7,
+        &json!({"scenario": "s7", "applications": 1, "runtimes": 1})
+    );
+
+    // A count the caller may not read is null; neither readable is refused.
+    let apps_only = app.token(&[sextant_domain::TenantId::DEFAULT], &["application:read"]);
+    let body = app.gql_as(&apps_only, SCENARIO_COUNTS, json!({})).await;
+    let billing = body["data"]["scenarioCounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["scenario"] == "billing")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        billing,
+        json!({"scenario": "billing", "applications": 24, "runtimes": null})
+    );
+    let neither = app.token(
+        &[sextant_domain::TenantId::DEFAULT],
+        &["label_definition:read"],
+    );
+    app.gql_error_as("INSUFFICIENT_SCOPES", &neither, SCENARIO_COUNTS, json!({}))
+        .await;
+
+    // Another tenant counts its own objects only.
+    let (_, other) = app.other_tenant();
+    let body = app.gql_as(&other, SCENARIO_COUNTS, json!({})).await;
+    assert_eq!(body["data"]["scenarioCounts"], json!([]));
+}
+
 on_both_backends!(
+    scenario_counts_count_members_in_constant_statements,
     setting_a_label_creates_its_definition,
     bad_label_writes_are_refused,
     schema_violations_are_refused,

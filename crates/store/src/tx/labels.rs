@@ -83,6 +83,17 @@ pub trait LabelsTx: Send {
         tenant: TenantId,
         key: &str,
     ) -> Result<u64, StoreError>;
+    /// For each string held by the `key` labels of the tenant's `kind` objects that are
+    /// arrays, how many objects hold it: (string, objects), in string order. One statement
+    /// over the label value table's `(tenant, key, value)` range, however many objects and
+    /// strings (strings longer than [`MAX_INDEXED_STRING_BYTES`] have no row there and are
+    /// not counted; scenario names are at most 128 characters). Strings in byte order.
+    async fn array_string_counts(
+        &mut self,
+        tenant: TenantId,
+        kind: ObjectKind,
+        key: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
 }
 
 /// The label table and object column of a kind.
@@ -604,6 +615,35 @@ macro_rules! labels_tx {
                     .rows_affected();
                 }
                 Ok(deleted)
+            }
+
+            async fn array_string_counts(
+                &mut self,
+                tenant: TenantId,
+                kind: ObjectKind,
+                key: &str,
+            ) -> Result<Vec<(String, i64)>, StoreError> {
+                let table = label_values_table(kind);
+                let text = Self::string_value_text("v");
+                let is_string = Self::is_string_value("v");
+                self.counter().inc();
+                let rows = sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {text}, COUNT(*) FROM {table} v \
+                     WHERE v.tenant_id = $1 AND v.key = $2 AND {is_string} AND v.in_array = $3 \
+                     GROUP BY v.value"
+                )))
+                .bind(tenant.0)
+                .bind(key)
+                .bind(true)
+                .fetch_all(self.conn())
+                .await?;
+                let mut counts = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    counts.push((row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?));
+                }
+                // In byte order on both backends (PostgreSQL would order by its collation).
+                counts.sort();
+                Ok(counts)
             }
         }
     };

@@ -1,0 +1,880 @@
+//! `/console/scenarios`: the tenant's scenarios (the values the `scenarios` label
+//! definition's schema allows) with how many applications and runtimes each holds; a
+//! scenario's applications and runtimes with a graph of who reaches whom; assigning and
+//! unassigning; creating and removing scenarios. All through the Director's GraphQL.
+//!
+//! **Counting without a query per scenario.** The list asks the Director's `scenarioCounts`
+//! (a Sextant extension: one statement per kind of object over the label value index),
+//! so the page costs the same however many scenarios, applications and runtimes there are.
+//!
+//! **Membership is the `scenarios` label.** Assigning reads the object's label and sets it
+//! with the scenario added (`setApplicationLabel` / `setRuntimeLabel`); unassigning sets it
+//! without, or deletes it when none would be left (the Director refuses that for
+//! applications, as Compass did: an application stays in at least one scenario). Creating
+//! and removing a scenario rewrite the definition's `items.enum`; the Director refuses a
+//! removal while labels use the scenario.
+
+mod graph;
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sextant_domain::label::{SCENARIOS_KEY, default_scenarios_schema};
+
+use crate::error::ConsoleError;
+use crate::form;
+use crate::graphql::{self, Refusal};
+use crate::pager::Pager;
+use crate::render::{self, Chrome, not_found, refusal, see_other, segment, to_login};
+use crate::session::{self, Session};
+use crate::state::ConsoleState;
+
+use graph::{Graph, Member};
+
+/// Rows per page of a scenario's applications and of its runtimes.
+const PAGE_SIZE: u32 = 50;
+
+const NAV: &str = "scenarios";
+
+fn href(name: &str) -> String {
+    format!("/console/scenarios/{}", segment(name))
+}
+
+#[derive(Deserialize)]
+struct DefinitionAnswer {
+    #[serde(rename = "labelDefinition")]
+    label_definition: Option<Definition>,
+}
+
+#[derive(Deserialize)]
+struct Definition {
+    schema: Option<String>,
+}
+
+/// The `scenarios` definition's schema as JSON: `None` when the tenant has no definition
+/// yet (it is made, with the default schema, on first use).
+async fn scenarios_schema(
+    state: &ConsoleState,
+    session: &Session,
+) -> Result<Result<Option<Value>, Vec<Refusal>>, ConsoleError> {
+    let answer = graphql::execute::<DefinitionAnswer>(
+        state,
+        session.consumer(),
+        "query($key: String!) { labelDefinition(key: $key) { schema } }",
+        json!({ "key": SCENARIOS_KEY }),
+    )
+    .await?;
+    Ok(answer.map(|a| {
+        a.label_definition
+            .and_then(|d| d.schema)
+            .and_then(|s| serde_json::from_str(&s).ok())
+    }))
+}
+
+/// The scenarios a schema allows: its `items.enum` (the default schema's without one).
+fn scenario_names(schema: Option<&Value>) -> Vec<String> {
+    let default = default_scenarios_schema();
+    schema
+        .unwrap_or(&default)
+        .pointer("/items/enum")
+        .and_then(Value::as_array)
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The schema with `items.enum` replaced by `names`; an error when the schema has no
+/// `items` object to hold one.
+fn with_names(schema: Option<Value>, names: Vec<String>) -> Result<Value, String> {
+    let mut schema = schema.unwrap_or_else(default_scenarios_schema);
+    let items = schema
+        .get_mut("items")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| {
+            "The scenarios label definition's schema has no `items`; edit it under Label definitions."
+                .to_owned()
+        })?;
+    items.insert(
+        "enum".to_owned(),
+        Value::Array(names.into_iter().map(Value::String).collect()),
+    );
+    Ok(schema)
+}
+
+/// The scenarios of a `scenarios` label value, in order.
+fn names_in(labels: Option<&Map<String, Value>>) -> Vec<String> {
+    labels
+        .and_then(|l| l.get(SCENARIOS_KEY))
+        .and_then(Value::as_array)
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The label filter of a scenario's members.
+fn member_filter(name: &str) -> Value {
+    json!([{ "key": SCENARIOS_KEY, "query": format!("$[*] ? (@ == {})", Value::String(name.to_owned())) }])
+}
+
+/// Which objects: the GraphQL names that differ between applications and runtimes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Application,
+    Runtime,
+}
+
+impl Kind {
+    fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "application" => Some(Kind::Application),
+            "runtime" => Some(Kind::Runtime),
+            _ => None,
+        }
+    }
+
+    /// The list query's root field.
+    fn list(self) -> &'static str {
+        match self {
+            Kind::Application => "applications",
+            Kind::Runtime => "runtimes",
+        }
+    }
+
+    /// The single object's root field.
+    fn one(self) -> &'static str {
+        match self {
+            Kind::Application => "application",
+            Kind::Runtime => "runtime",
+        }
+    }
+
+    fn set_label(self) -> &'static str {
+        match self {
+            Kind::Application => {
+                "mutation($id: ID!, $value: Any!) { \
+                 setApplicationLabel(applicationID: $id, key: \"scenarios\", value: $value) { key } }"
+            }
+            Kind::Runtime => {
+                "mutation($id: ID!, $value: Any!) { \
+                 setRuntimeLabel(runtimeID: $id, key: \"scenarios\", value: $value) { key } }"
+            }
+        }
+    }
+
+    fn delete_label(self) -> &'static str {
+        match self {
+            Kind::Application => {
+                "mutation($id: ID!) { \
+                 deleteApplicationLabel(applicationID: $id, key: \"scenarios\") { key } }"
+            }
+            Kind::Runtime => {
+                "mutation($id: ID!) { deleteRuntimeLabel(runtimeID: $id, key: \"scenarios\") { key } }"
+            }
+        }
+    }
+
+    fn href(self, id: &str) -> String {
+        match self {
+            // Runtimes have no page of their own in the console.
+            Kind::Application => format!("/console/applications/{id}"),
+            Kind::Runtime => String::new(),
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Kind::Application => "application",
+            Kind::Runtime => "runtime",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PageInfo {
+    #[serde(rename = "endCursor")]
+    end_cursor: String,
+    #[serde(rename = "hasNextPage")]
+    has_next_page: bool,
+}
+
+#[derive(Deserialize)]
+struct CountsAnswer {
+    #[serde(rename = "scenarioCounts")]
+    scenario_counts: Vec<Count>,
+}
+
+#[derive(Deserialize)]
+struct Count {
+    scenario: String,
+    applications: Option<i64>,
+    runtimes: Option<i64>,
+}
+
+/// How many applications and runtimes hold each scenario (those that nothing holds are
+/// absent): the Director's `scenarioCounts`, one statement per kind of object.
+async fn member_counts(
+    state: &ConsoleState,
+    session: &Session,
+) -> Result<Result<BTreeMap<String, Count>, Vec<Refusal>>, ConsoleError> {
+    let answer = graphql::execute::<CountsAnswer>(
+        state,
+        session.consumer(),
+        "{ scenarioCounts { scenario applications runtimes } }",
+        json!({}),
+    )
+    .await?;
+    Ok(answer.map(|a| {
+        a.scenario_counts
+            .into_iter()
+            .map(|c| (c.scenario.clone(), c))
+            .collect()
+    }))
+}
+
+pub(crate) struct ScenarioRow {
+    name: String,
+    href: String,
+    applications: Option<i64>,
+    runtimes: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "scenarios.html")]
+struct ListPage {
+    chrome: Chrome,
+    rows: Vec<ScenarioRow>,
+    error: Option<String>,
+    name: String,
+    create_error: Option<String>,
+}
+
+/// The list, with the creation form holding `name`.
+async fn list_page(
+    state: &ConsoleState,
+    session: &Session,
+    name: String,
+) -> Result<ListPage, ConsoleError> {
+    let chrome = Chrome::of(session, NAV);
+    let mut errors = Vec::new();
+    let names = match scenarios_schema(state, session).await? {
+        Ok(schema) => scenario_names(schema.as_ref()),
+        Err(refusals) => {
+            errors.push(Refusal::messages(&refusals));
+            Vec::new()
+        }
+    };
+    let (apps_readable, runtimes_readable) = (chrome.can.application_read, chrome.can.runtime_read);
+    let mut counts = BTreeMap::new();
+    if !names.is_empty() && (apps_readable || runtimes_readable) {
+        match member_counts(state, session).await? {
+            Ok(answer) => counts = answer,
+            Err(refusals) => errors.push(Refusal::messages(&refusals)),
+        }
+    }
+    let counted = errors.is_empty();
+    let rows = names
+        .iter()
+        .map(|n| {
+            let count = counts.get(n);
+            ScenarioRow {
+                href: href(n),
+                applications: (counted && apps_readable)
+                    .then(|| count.and_then(|c| c.applications).unwrap_or(0)),
+                runtimes: (counted && runtimes_readable)
+                    .then(|| count.and_then(|c| c.runtimes).unwrap_or(0)),
+                name: n.clone(),
+            }
+        })
+        .collect();
+    Ok(ListPage {
+        chrome,
+        rows,
+        error: (!errors.is_empty()).then(|| errors.join("; ")),
+        name,
+        create_error: None,
+    })
+}
+
+pub(crate) async fn list(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Response, ConsoleError> {
+    let Some(session) = session::current(&state, &headers).await? else {
+        return Ok(to_login());
+    };
+    let page = list_page(&state, &session, String::new()).await?;
+    render::html(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+struct DefinitionWritten {}
+
+/// Writes the `scenarios` definition with `schema`: an update when the tenant has one,
+/// else its creation.
+async fn write_definition(
+    state: &ConsoleState,
+    session: &Session,
+    exists: bool,
+    schema: &Value,
+) -> Result<Result<(), Vec<Refusal>>, ConsoleError> {
+    let mutation = if exists {
+        "mutation($in: LabelDefinitionInput!) { updateLabelDefinition(in: $in) { key } }"
+    } else {
+        "mutation($in: LabelDefinitionInput!) { createLabelDefinition(in: $in) { key } }"
+    };
+    let answer = graphql::execute::<DefinitionWritten>(
+        state,
+        session.consumer(),
+        mutation,
+        json!({ "in": { "key": SCENARIOS_KEY, "schema": schema.to_string() } }),
+    )
+    .await?;
+    Ok(answer.map(|_| ()))
+}
+
+fn refusal_of(message: String) -> Vec<Refusal> {
+    vec![Refusal {
+        message,
+        code: None,
+    }]
+}
+
+/// Adds `name` to the definition's `items.enum` (creating the definition if the tenant has
+/// none yet).
+async fn add_scenario(
+    state: &ConsoleState,
+    session: &Session,
+    name: &str,
+) -> Result<Result<(), Vec<Refusal>>, ConsoleError> {
+    if name.is_empty() {
+        return Ok(Err(refusal_of("Name the scenario.".to_owned())));
+    }
+    let schema = match scenarios_schema(state, session).await? {
+        Ok(schema) => schema,
+        Err(refusals) => return Ok(Err(refusals)),
+    };
+    let exists = schema.is_some();
+    let mut names = scenario_names(schema.as_ref());
+    if names.iter().any(|n| n == name) {
+        return Ok(Err(refusal_of(format!(
+            "The scenario {name:?} exists already."
+        ))));
+    }
+    names.push(name.to_owned());
+    match with_names(schema, names) {
+        Ok(schema) => write_definition(state, session, exists, &schema).await,
+        Err(message) => Ok(Err(refusal_of(message))),
+    }
+}
+
+/// Adds a scenario to the definition's `items.enum`.
+pub(crate) async fn create(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ConsoleError> {
+    let (session, form) = match form::posted(&state, &headers, body).await? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused),
+    };
+    let name = form.text("name");
+    let outcome = add_scenario(&state, &session, &name).await?;
+    match outcome {
+        Ok(()) => Ok(see_other(&href(&name))),
+        Err(refusals) => {
+            let mut page = list_page(&state, &session, name).await?;
+            page.create_error = Some(Refusal::messages(&refusals));
+            render::html(
+                if refusals.iter().all(|r| r.code.is_none()) {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    Refusal::status(&refusals)
+                },
+                &page,
+            )
+        }
+    }
+}
+
+pub(crate) struct MemberRow {
+    id: String,
+    name: String,
+    status: String,
+    href: String,
+}
+
+/// One of the scenario's two lists, a page of it.
+pub(crate) struct MemberList {
+    rows: Vec<MemberRow>,
+    total: i64,
+    first_row: i64,
+    last_row: i64,
+    previous: Option<String>,
+    next: Option<String>,
+    /// The Director's refusal to list them (e.g. a missing read scope).
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct DetailQuery {
+    #[serde(default)]
+    apps_after: String,
+    #[serde(default)]
+    apps_trail: String,
+    #[serde(default)]
+    runtimes_after: String,
+    #[serde(default)]
+    runtimes_trail: String,
+}
+
+#[derive(Template)]
+#[template(path = "scenario.html")]
+struct DetailPage {
+    chrome: Chrome,
+    name: String,
+    href: String,
+    applications: MemberList,
+    runtimes: MemberList,
+    graph: Graph,
+    graph_width: u32,
+    assign_kind: String,
+    assign_id: String,
+    assign_error: Option<String>,
+    unassign_error: Option<String>,
+    delete_error: Option<String>,
+    /// The definition's schema as read (`None`: no definition yet).
+    schema: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct MemberPage {
+    data: Vec<Listed>,
+    #[serde(rename = "pageInfo")]
+    page_info: PageInfo,
+    #[serde(rename = "totalCount")]
+    total_count: i64,
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    id: String,
+    name: String,
+    status: Status,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    condition: String,
+}
+
+/// A page of the scenario's `kind` members.
+async fn members(
+    state: &ConsoleState,
+    session: &Session,
+    kind: Kind,
+    name: &str,
+    pager: &Pager,
+) -> Result<MemberList, ConsoleError> {
+    let root = kind.list();
+    let query = format!(
+        "query($filter: [LabelFilter!], $first: Int, $after: PageCursor) {{ \
+         {root}(filter: $filter, first: $first, after: $after) {{ \
+         data {{ id name status {{ condition }} }} \
+         pageInfo {{ endCursor hasNextPage }} totalCount }} }}"
+    );
+    let variables = json!({
+        "filter": member_filter(name),
+        "first": PAGE_SIZE,
+        "after": pager.after(),
+    });
+    let answer = graphql::execute::<HashMap<String, MemberPage>>(
+        state,
+        session.consumer(),
+        &query,
+        variables,
+    )
+    .await?;
+    let page = match answer.map(|mut a| a.remove(root)) {
+        Ok(Some(page)) => page,
+        Ok(None) => {
+            return Ok(MemberList {
+                rows: Vec::new(),
+                total: 0,
+                first_row: 1,
+                last_row: 0,
+                previous: None,
+                next: None,
+                error: None,
+            });
+        }
+        Err(refusals) => {
+            return Ok(MemberList {
+                rows: Vec::new(),
+                total: 0,
+                first_row: 1,
+                last_row: 0,
+                previous: None,
+                next: None,
+                error: Some(Refusal::messages(&refusals)),
+            });
+        }
+    };
+    let first_row = pager.first_row(PAGE_SIZE);
+    let shown = i64::try_from(page.data.len()).unwrap_or(0);
+    Ok(MemberList {
+        first_row,
+        last_row: first_row + shown - 1,
+        total: page.total_count,
+        next: pager.next(page.page_info.has_next_page, &page.page_info.end_cursor),
+        previous: pager.previous(),
+        rows: page
+            .data
+            .into_iter()
+            .map(|o| MemberRow {
+                href: kind.href(&o.id),
+                id: o.id,
+                name: o.name,
+                status: o.status.condition,
+            })
+            .collect(),
+        error: None,
+    })
+}
+
+/// The scenario as `session` sees it, its lists at the positions `query` names; `None`
+/// when the tenant has no such scenario.
+async fn load_detail(
+    state: &ConsoleState,
+    session: &Session,
+    name: &str,
+    query: &DetailQuery,
+) -> Result<Result<Option<DetailPage>, Vec<Refusal>>, ConsoleError> {
+    let schema = match scenarios_schema(state, session).await? {
+        Ok(schema) => schema,
+        Err(refusals) => return Ok(Err(refusals)),
+    };
+    if !scenario_names(schema.as_ref()).iter().any(|n| n == name) {
+        return Ok(Ok(None));
+    }
+    let path = href(name);
+    let apps_pager = Pager::new(
+        path.clone(),
+        "apps_after",
+        "apps_trail",
+        &query.apps_after,
+        &query.apps_trail,
+    );
+    let mut runtimes_pager = Pager::new(
+        path.clone(),
+        "runtimes_after",
+        "runtimes_trail",
+        &query.runtimes_after,
+        &query.runtimes_trail,
+    );
+    for (param, value) in apps_pager.position() {
+        runtimes_pager = runtimes_pager.keep(param, &value);
+    }
+    let mut apps_pager_kept = apps_pager;
+    for (param, value) in runtimes_pager.position() {
+        apps_pager_kept = apps_pager_kept.keep(param, &value);
+    }
+    let applications = members(state, session, Kind::Application, name, &apps_pager_kept).await?;
+    let runtimes = members(state, session, Kind::Runtime, name, &runtimes_pager).await?;
+    let graph = graph::layout(
+        &Member {
+            name: name.to_owned(),
+            href: path.clone(),
+        },
+        &applications
+            .rows
+            .iter()
+            .map(|r| Member {
+                name: r.name.clone(),
+                href: r.href.clone(),
+            })
+            .collect::<Vec<_>>(),
+        &runtimes
+            .rows
+            .iter()
+            .map(|r| Member {
+                name: r.name.clone(),
+                href: r.href.clone(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    Ok(Ok(Some(DetailPage {
+        chrome: Chrome::of(session, NAV),
+        name: name.to_owned(),
+        href: path,
+        applications,
+        runtimes,
+        graph,
+        graph_width: graph::WIDTH,
+        assign_kind: String::new(),
+        assign_id: String::new(),
+        assign_error: None,
+        unassign_error: None,
+        delete_error: None,
+        schema,
+    })))
+}
+
+fn read_refused(refusals: &[Refusal]) -> Response {
+    refusal(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        &Refusal::messages(refusals),
+    )
+}
+
+pub(crate) async fn detail(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(query): Query<DetailQuery>,
+) -> Result<Response, ConsoleError> {
+    let Some(session) = session::current(&state, &headers).await? else {
+        return Ok(to_login());
+    };
+    match load_detail(&state, &session, &name, &query).await? {
+        Ok(Some(page)) => render::html(StatusCode::OK, &page),
+        Ok(None) => Ok(not_found()),
+        Err(refusals) => Ok(read_refused(&refusals)),
+    }
+}
+
+#[derive(Deserialize)]
+struct OneLabelled {
+    labels: Option<Map<String, Value>>,
+}
+
+/// The scenarios the object's label names; `None` when the object does not exist in the
+/// tenant (or is out of reach).
+async fn scenarios_of(
+    state: &ConsoleState,
+    session: &Session,
+    kind: Kind,
+    id: &str,
+) -> Result<Result<Option<Vec<String>>, Vec<Refusal>>, ConsoleError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Ok(Ok(None));
+    }
+    let root = kind.one();
+    let query = format!("query($id: ID!) {{ {root}(id: $id) {{ labels(key: \"scenarios\") }} }}");
+    let answer = graphql::execute::<HashMap<String, Option<OneLabelled>>>(
+        state,
+        session.consumer(),
+        &query,
+        json!({ "id": id }),
+    )
+    .await?;
+    Ok(match answer {
+        Ok(mut answer) => Ok(answer
+            .remove(root)
+            .flatten()
+            .map(|o| names_in(o.labels.as_ref()))),
+        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(None),
+        Err(refusals) => Err(refusals),
+    })
+}
+
+#[derive(Deserialize)]
+struct LabelWritten {}
+
+/// Adds (`assign`) or removes the scenario from an object's `scenarios` label. Refusals
+/// are shown beside the form that posted, with nothing changed; an object the session
+/// cannot see is a 404.
+async fn change_membership(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    name: &str,
+    body: Body,
+    assign: bool,
+) -> Result<Response, ConsoleError> {
+    let (session, form) = match form::posted(state, headers, body).await? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused),
+    };
+    let mut page = match load_detail(state, &session, name, &DetailQuery::default()).await? {
+        Ok(Some(page)) => page,
+        Ok(None) => return Ok(not_found()),
+        Err(refusals) => return Ok(read_refused(&refusals)),
+    };
+    let id = form.text("id");
+    let kind_text = form.text("kind");
+    let show = |page: &mut DetailPage, message: String| {
+        if assign {
+            page.assign_kind = kind_text.clone();
+            page.assign_id = id.clone();
+            page.assign_error = Some(message);
+        } else {
+            page.unassign_error = Some(message);
+        }
+    };
+    let Some(kind) = Kind::parse(&kind_text) else {
+        show(&mut page, "Choose an application or a runtime.".to_owned());
+        return render::html(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    };
+    let current = match scenarios_of(state, &session, kind, &id).await? {
+        Ok(Some(current)) => current,
+        Ok(None) => {
+            show(
+                &mut page,
+                format!(
+                    "There is no {} with ID {:?} in this tenant.",
+                    kind.word(),
+                    id
+                ),
+            );
+            return render::html(StatusCode::NOT_FOUND, &page);
+        }
+        Err(refusals) => {
+            show(&mut page, Refusal::messages(&refusals));
+            return render::html(Refusal::status(&refusals), &page);
+        }
+    };
+    let member = current.iter().any(|n| n == name);
+    if member == assign {
+        // Already as asked.
+        return Ok(see_other(&page.href));
+    }
+    let wanted: Vec<String> = if assign {
+        current.into_iter().chain([name.to_owned()]).collect()
+    } else {
+        current.into_iter().filter(|n| n != name).collect()
+    };
+    let answer = if wanted.is_empty() {
+        graphql::execute::<HashMap<String, LabelWritten>>(
+            state,
+            session.consumer(),
+            kind.delete_label(),
+            json!({ "id": id }),
+        )
+        .await?
+    } else {
+        graphql::execute::<HashMap<String, LabelWritten>>(
+            state,
+            session.consumer(),
+            kind.set_label(),
+            json!({ "id": id, "value": wanted }),
+        )
+        .await?
+    };
+    match answer {
+        Ok(_) => Ok(see_other(&page.href)),
+        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
+        Err(refusals) => {
+            show(&mut page, Refusal::messages(&refusals));
+            render::html(Refusal::status(&refusals), &page)
+        }
+    }
+}
+
+pub(crate) async fn assign(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<Response, ConsoleError> {
+    change_membership(&state, &headers, &name, body, true).await
+}
+
+pub(crate) async fn unassign(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<Response, ConsoleError> {
+    change_membership(&state, &headers, &name, body, false).await
+}
+
+/// Removes the scenario from the definition's `items.enum`; the Director refuses while any
+/// label names it (and always for `DEFAULT`).
+pub(crate) async fn delete(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<Response, ConsoleError> {
+    let (session, form) = match form::posted(&state, &headers, body).await? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused),
+    };
+    let mut page = match load_detail(&state, &session, &name, &DetailQuery::default()).await? {
+        Ok(Some(page)) => page,
+        Ok(None) => return Ok(not_found()),
+        Err(refusals) => return Ok(read_refused(&refusals)),
+    };
+    if form.text("confirm_name") != name {
+        page.delete_error = Some(format!("Type the scenario's name, {name:?}, to remove it."));
+        return render::html(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    let schema = page.schema.take();
+    let exists = schema.is_some();
+    let names = scenario_names(schema.as_ref())
+        .into_iter()
+        .filter(|n| *n != name)
+        .collect();
+    let outcome = match with_names(schema, names) {
+        Ok(schema) => write_definition(&state, &session, exists, &schema).await?,
+        Err(message) => Err(refusal_of(message)),
+    };
+    match outcome {
+        Ok(()) => Ok(see_other("/console/scenarios")),
+        Err(refusals) => {
+            page.delete_error = Some(Refusal::messages(&refusals));
+            render::html(
+                if refusals.iter().all(|r| r.code.is_none()) {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    Refusal::status(&refusals)
+                },
+                &page,
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenarios_are_the_schemas_enum() {
+        assert_eq!(scenario_names(None), vec!["DEFAULT".to_owned()]);
+        let schema = with_names(None, vec!["DEFAULT".into(), "billing".into()]).unwrap();
+        assert_eq!(
+            scenario_names(Some(&schema)),
+            vec!["DEFAULT".to_owned(), "billing".to_owned()]
+        );
+        // The rest of the schema stays as it was.
+        assert_eq!(schema["minItems"], 1);
+        assert_eq!(schema["items"]["type"], "string");
+        assert!(with_names(Some(json!({"type": "array"})), vec![]).is_err());
+    }
+
+    #[test]
+    fn a_scenarios_label_names_its_scenarios() {
+        let labels = json!({"scenarios": ["A", "B"], "env": "x"});
+        assert_eq!(names_in(labels.as_object()), vec!["A", "B"]);
+        assert!(names_in(None).is_empty());
+        assert_eq!(
+            member_filter("my \"x\""),
+            json!([{"key": "scenarios", "query": "$[*] ? (@ == \"my \\\"x\\\"\")"}])
+        );
+    }
+}
