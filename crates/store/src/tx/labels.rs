@@ -86,7 +86,7 @@ pub trait LabelsTx: Send {
     /// For each string held by the `key` labels of the tenant's `kind` objects that are
     /// arrays, how many objects hold it: (string, objects), in string order. One statement
     /// over the label value table's `(tenant, key, value)` range, however many objects and
-    /// strings (strings longer than [`MAX_INDEXED_STRING_BYTES`] have no row there and are
+    /// strings (strings longer than `MAX_INDEXED_STRING_BYTES` have no row there and are
     /// not counted; scenario names are at most 128 characters). Strings in byte order.
     async fn array_string_counts(
         &mut self,
