@@ -222,9 +222,18 @@ impl Browser {
     }
 
     /// Presses Tab until the focused element matches the CSS `selector`; fails if it is not
-    /// reached within 30 presses (it is then not reachable by keyboard).
+    /// reached after as many presses as the page has focusable elements (it is then not
+    /// reachable by keyboard).
     pub async fn tab_to(&self, selector: &str) {
-        for _ in 0..30 {
+        let focusable = self
+            .js(
+                "return document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]').length;",
+                vec![],
+            )
+            .await
+            .as_u64()
+            .unwrap_or(0);
+        for _ in 0..focusable + 2 {
             self.press(Key::Tab).await;
             let here = self
                 .js(
