@@ -111,6 +111,15 @@ pub(crate) fn to_login() -> Response {
     see_other("/console/login")
 }
 
+/// A read the Director refused (a scope or confinement): 403 with its messages.
+pub(crate) fn read_refused(refusals: &[crate::graphql::Refusal]) -> Response {
+    refusal(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        &crate::graphql::Refusal::messages(refusals),
+    )
+}
+
 /// A refusal as a short page: 401 for a POST without a session, 403 for a bad CSRF token or
 /// a tenant the session does not hold, 404 for what does not exist (or is out of reach).
 pub(crate) fn refusal(status: StatusCode, title: &'static str, message: &str) -> Response {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
-use crate::render::{self, Chrome, not_found, refusal, see_other, to_login};
+use crate::render::{self, Chrome, not_found, read_refused, refusal, see_other, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
 
@@ -554,14 +554,6 @@ async fn load_detail(
 }
 
 /// A refusal other than "not found" while reading (e.g. missing application:read).
-fn read_refused(refusals: &[Refusal]) -> Response {
-    refusal(
-        StatusCode::FORBIDDEN,
-        "Refused",
-        &Refusal::messages(refusals),
-    )
-}
-
 pub(crate) async fn detail(
     State(state): State<ConsoleState>,
     headers: HeaderMap,

@@ -14,7 +14,7 @@ use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
 use crate::pager::Pager;
-use crate::render::{self, Chrome, not_found, refusal, see_other, to_login};
+use crate::render::{self, Chrome, not_found, read_refused, refusal, see_other, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
 
@@ -326,14 +326,6 @@ async fn load_detail(
         credentials_error: None,
         delete_error: None,
     })))
-}
-
-fn read_refused(refusals: &[Refusal]) -> Response {
-    refusal(
-        StatusCode::FORBIDDEN,
-        "Refused",
-        &Refusal::messages(refusals),
-    )
 }
 
 pub(crate) async fn detail(

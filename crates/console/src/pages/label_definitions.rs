@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
-use crate::render::{self, Chrome, not_found, refusal, see_other, segment, to_login};
+use crate::render::{self, Chrome, not_found, read_refused, see_other, segment, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
 
@@ -215,14 +215,6 @@ async fn load_detail(
         update_error: None,
         delete_error: None,
     })))
-}
-
-fn read_refused(refusals: &[Refusal]) -> Response {
-    refusal(
-        StatusCode::FORBIDDEN,
-        "Refused",
-        &Refusal::messages(refusals),
-    )
 }
 
 pub(crate) async fn detail(

@@ -31,7 +31,7 @@ use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
 use crate::pager::Pager;
-use crate::render::{self, Chrome, not_found, refusal, see_other, segment, to_login};
+use crate::render::{self, Chrome, not_found, read_refused, see_other, segment, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
 
@@ -631,14 +631,6 @@ async fn load_detail(
         delete_error: None,
         schema,
     })))
-}
-
-fn read_refused(refusals: &[Refusal]) -> Response {
-    refusal(
-        StatusCode::FORBIDDEN,
-        "Refused",
-        &Refusal::messages(refusals),
-    )
 }
 
 pub(crate) async fn detail(
