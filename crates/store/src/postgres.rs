@@ -670,4 +670,51 @@ mod tests {
             "{plan}"
         );
     }
+
+    /// A label write finds the value rows of the object's labels through the
+    /// `(tenant, object, key)` index, and so does the cascade of a deleted label, without
+    /// statistics (as on a machine without autovacuum): never a scan of the tenant's rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn label_writes_find_an_objects_values_by_index() {
+        let db = TestDatabase::create(Backend::Postgres).await;
+        let store = PostgresStore::connect(&db.url).await.unwrap();
+        let tenant = TenantId(Uuid::new_v4());
+        bulk_seed(&store.pool, tenant, ObjectKind::Application, 10_000).await;
+        bulk_seed(&store.pool, tenant, ObjectKind::Runtime, 10_000).await;
+        let mut tx = PgTx {
+            tx: store.pool.begin().await.unwrap(),
+            counter: StatementCounter::default(),
+            write: true,
+            epochs: store.epochs.clone(),
+            bumped: Vec::new(),
+            filled_outbox: false,
+        };
+        let objects = [
+            ObjectRef::Application(ApplicationId::new_v4()),
+            ObjectRef::Runtime(RuntimeId::new_v4()),
+        ];
+        for object in objects {
+            let [delete, insert, cascade] = tx
+                .refresh_plans(tenant, object, &["scenarios", "env"])
+                .await
+                .unwrap();
+            let plans = format!(
+                "{object:?}:\n{}\n--\n{}\n--\n{}",
+                delete.join("\n"),
+                insert.join("\n"),
+                cascade.join("\n")
+            );
+            let by_object = format!("{}_label", label_values_table(object.kind()));
+            assert!(delete.iter().any(|l| l.contains(&by_object)), "{plans}");
+            assert!(cascade.iter().any(|l| l.contains(&by_object)), "{plans}");
+            assert!(
+                !delete
+                    .iter()
+                    .chain(&insert)
+                    .chain(&cascade)
+                    .any(|l| l.contains("Seq Scan")),
+                "{plans}"
+            );
+        }
+    }
 }

@@ -630,15 +630,71 @@ mod tests {
                     .all(|line| !line.contains(label_table(kind).0) || line.contains("COVERING")),
                 "{kind:?} {filters:?}: page {page:#?}, count {count:#?}"
             );
-            // The value rows are found by their primary key, whether they drive the page
+            // The value rows are found by their value index, whether they drive the page
             // (`d`) or make an `IN` set (`v`).
             if !matches!(filters[0].query, LabelQuery::Exists) {
+                let by_value = format!(
+                    "USING COVERING INDEX {}_value (tenant_id=? AND key=? AND value_type=? \
+                     AND value=?",
+                    label_values_table(kind)
+                );
                 assert!(
-                    page.iter().any(|line| line.contains(
-                        "USING PRIMARY KEY (tenant_id=? AND key=? AND value_type=? AND value=?"
-                    )),
+                    page.iter().any(|line| line.contains(&by_value)),
                     "{kind:?} {filters:?}: {page:#?}"
                 );
+            }
+        }
+    }
+
+    /// A label write finds the value rows of the object's labels by the primary key's
+    /// prefix (tenant, object, key), and so does the cascade of a deleted label: never the
+    /// rows of every object with the key. Without statistics, SQLite 3.51 read the primary
+    /// key's (tenant, key) prefix when the object was a secondary index's column (0022),
+    /// which made every registration cost more with every application in the store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn label_writes_find_an_objects_values_by_primary_key() {
+        let db = TestDatabase::create(Backend::Sqlite).await;
+        let store = SqliteStore::connect(&db.url).await.unwrap();
+        let tenant = TenantId(Uuid::new_v4());
+        let mut tx = SqliteTx {
+            tx: store.writer_pool.begin().await.unwrap(),
+            counter: StatementCounter::default(),
+            _writer: None,
+            epochs: store.epochs.clone(),
+            bumped: Vec::new(),
+            filled_outbox: false,
+        };
+        seed(&mut tx, tenant, 200).await;
+        let objects = [
+            ObjectRef::Application(ApplicationId::new_v4()),
+            ObjectRef::Runtime(RuntimeId::new_v4()),
+        ];
+        for object in objects {
+            let column = label_table(object.kind()).1;
+            let by_object = format!("USING PRIMARY KEY (tenant_id=? AND {column}=? AND key=?)");
+            let [delete, insert, cascade] = tx
+                .refresh_plans(tenant, object, &["scenarios", "env"])
+                .await
+                .unwrap();
+            assert!(
+                delete.iter().any(|line| line.contains(&by_object)),
+                "{object:?}: {delete:#?}"
+            );
+            assert!(
+                cascade.iter().any(|line| line.contains(&by_object)),
+                "{object:?}: {cascade:#?}"
+            );
+            let labels_by_object = format!("{column}=?");
+            assert!(
+                insert
+                    .iter()
+                    .any(|line| line.starts_with("SEARCH l ") && line.contains(&labels_by_object)),
+                "{object:?}: {insert:#?}"
+            );
+            for line in delete.iter().chain(&insert).chain(&cascade) {
+                // json_each's tables (the bound keys, a label's elements) are the only scans.
+                let scan = line.starts_with("SCAN") && !line.contains("VIRTUAL TABLE");
+                assert!(!scan, "{object:?}: {delete:#?} {insert:#?} {cascade:#?}");
             }
         }
     }

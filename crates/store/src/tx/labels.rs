@@ -418,20 +418,46 @@ macro_rules! labels_tx {
                 object: ObjectRef,
                 keys: &[&str],
             ) -> Result<(), StoreError> {
-                let (labels, column) = label_table(object.kind());
+                let mut qb = sqlx::QueryBuilder::<$Db>::new("");
+                Self::push_label_values_delete(&mut qb, tenant, object, keys);
+                self.counter().inc();
+                qb.build().execute(self.conn()).await?;
+
+                let mut qb = sqlx::QueryBuilder::<$Db>::new("");
+                Self::push_label_values_insert(&mut qb, tenant, object, keys);
+                self.counter().inc();
+                qb.build().execute(self.conn()).await?;
+                Ok(())
+            }
+
+            /// The `DELETE` of the value rows of the labels `keys` of an object.
+            fn push_label_values_delete(
+                qb: &mut sqlx::QueryBuilder<$Db>,
+                tenant: TenantId,
+                object: ObjectRef,
+                keys: &[&str],
+            ) {
+                let (_, column) = label_table(object.kind());
                 let values = label_values_table(object.kind());
-                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
-                    "DELETE FROM {values} WHERE tenant_id = "
-                ));
+                qb.push(format!("DELETE FROM {values} WHERE tenant_id = "));
                 qb.push_bind(tenant.0);
                 qb.push(format!(" AND {column} = "));
                 qb.push_bind(object.id());
                 qb.push(" AND ");
-                Self::push_text_in(&mut qb, "key", keys);
-                self.counter().inc();
-                qb.build().execute(self.conn()).await?;
+                Self::push_text_in(qb, "key", keys);
+            }
 
-                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+            /// The `INSERT` of the value rows of the labels `keys` of an object, from the
+            /// labels as they are now.
+            fn push_label_values_insert(
+                qb: &mut sqlx::QueryBuilder<$Db>,
+                tenant: TenantId,
+                object: ObjectRef,
+                keys: &[&str],
+            ) {
+                let (labels, column) = label_table(object.kind());
+                let values = label_values_table(object.kind());
+                qb.push(format!(
                     "INSERT INTO {values} {} AND l.tenant_id = ",
                     Self::label_values_source(labels, column)
                 ));
@@ -439,11 +465,50 @@ macro_rules! labels_tx {
                 qb.push(format!(" AND l.{column} = "));
                 qb.push_bind(object.id());
                 qb.push(" AND ");
-                Self::push_text_in(&mut qb, "l.key", keys);
+                Self::push_text_in(qb, "l.key", keys);
                 qb.push(" ON CONFLICT DO NOTHING");
-                self.counter().inc();
-                qb.build().execute(self.conn()).await?;
-                Ok(())
+            }
+
+            /// The backend's plans of the two statements of a label write that keep the
+            /// value rows (their `DELETE`, their `INSERT`), and of the lookup a deleted
+            /// label's cascade makes (the rows of one object's label): for the
+            /// query-plan tests.
+            #[cfg(test)]
+            pub(crate) async fn refresh_plans(
+                &mut self,
+                tenant: TenantId,
+                object: ObjectRef,
+                keys: &[&str],
+            ) -> Result<[Vec<String>; 3], StoreError> {
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(Self::explain());
+                Self::push_label_values_delete(&mut qb, tenant, object, keys);
+                let delete = self.plan(qb).await?;
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(Self::explain());
+                Self::push_label_values_insert(&mut qb, tenant, object, keys);
+                let insert = self.plan(qb).await?;
+                let (_, column) = label_table(object.kind());
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                    "{}SELECT 1 FROM {} WHERE tenant_id = ",
+                    Self::explain(),
+                    label_values_table(object.kind())
+                ));
+                qb.push_bind(tenant.0);
+                qb.push(format!(" AND {column} = "));
+                qb.push_bind(object.id());
+                qb.push(" AND key = ");
+                qb.push_bind(keys.first().copied().unwrap_or_default());
+                let cascade = self.plan(qb).await?;
+                Ok([delete, insert, cascade])
+            }
+
+            /// The plan of an `EXPLAIN` statement, one line per node.
+            #[cfg(test)]
+            async fn plan(
+                &mut self,
+                mut qb: sqlx::QueryBuilder<$Db>,
+            ) -> Result<Vec<String>, StoreError> {
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                rows.iter().map(Self::plan_line).collect()
             }
         }
 
