@@ -446,6 +446,17 @@ async fn the_action_forms_refuse_a_missing_or_wrong_csrf_token_and_no_session(ba
         );
     }
     assert_eq!(snapshot(&server, &runtime).await, before);
+
+    // A signed-out fragment says so and stops polling.
+    let (operation, _, _) = last_operation(&server, &runtime).await.unwrap();
+    let fragment = Browser::new(&server)
+        .get(&format!(
+            "/console/runtimes/{runtime}/operations/{operation}"
+        ))
+        .await;
+    assert_eq!(fragment.status, StatusCode::UNAUTHORIZED);
+    assert!(fragment.body.contains("id=\"operation-error\""));
+    assert!(!fragment.body.contains("hx-trigger"));
 }
 
 async fn a_session_without_runtime_write_sees_no_action_and_is_refused(backend: Backend) {
@@ -499,6 +510,19 @@ async fn a_session_without_runtime_write_sees_no_action_and_is_refused(backend: 
         }
     }
     assert_eq!(snapshot(&server, &runtime).await, before);
+
+    // Without runtime:read: no Runtimes link, and the list shows the Director's refusal.
+    let mut blind = Browser::signed_in(&server, &[TenantId::DEFAULT], "application:read").await;
+    assert!(
+        !blind
+            .get("/console/")
+            .await
+            .body
+            .contains("href=\"/console/runtimes\"")
+    );
+    let list = blind.get("/console/runtimes").await;
+    assert!(runtime_ids(&list).is_empty());
+    assert!(list.body.contains("insufficient scopes"), "{}", list.body);
 }
 
 async fn another_tenants_runtime_is_not_found(backend: Backend) {
