@@ -167,6 +167,8 @@ pub(crate) async fn provision(
                     runtime_id: Some(id),
                 }),
         }) => Ok(see_other(&format!("/console/runtimes/{id}"))),
+        // The provisioning started, but the operation cannot be read back (a session that
+        // may write runtimes but not read them): the list, which shows why.
         _ => Ok(see_other("/console/runtimes")),
     }
 }
