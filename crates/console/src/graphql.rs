@@ -1,5 +1,6 @@
-//! Running a GraphQL document in-process against the Director's schema as the session's
-//! consumer, the way `/director/graphql` does, and reading the answer into view structs.
+//! Running a GraphQL document in-process against the Director's (or the Provisioner's)
+//! schema as the session's consumer, the way `/director/graphql` (`/provisioner/graphql`)
+//! does, and reading the answer into view structs.
 
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
@@ -54,10 +55,30 @@ pub(crate) async fn execute<T: DeserializeOwned>(
     query: &str,
     variables: serde_json::Value,
 ) -> Result<Result<T, Vec<Refusal>>, ConsoleError> {
-    let request = async_graphql::Request::new(query)
-        .variables(async_graphql::Variables::from_json(variables));
-    let request = sextant_director::prepare(request, consumer, state.store());
-    let response = state.schema().execute(request).await;
+    let request = sextant_director::prepare(request(query, variables), consumer, state.store());
+    answer(state.schema().execute(request).await)
+}
+
+/// Executes `query` against the Provisioner's schema as `consumer`, the way
+/// `/provisioner/graphql` does (`sextant_provisioner::prepare`); answers as [`execute`].
+pub(crate) async fn execute_provisioner<T: DeserializeOwned>(
+    state: &ConsoleState,
+    consumer: Consumer,
+    query: &str,
+    variables: serde_json::Value,
+) -> Result<Result<T, Vec<Refusal>>, ConsoleError> {
+    let request = sextant_provisioner::prepare(request(query, variables), consumer);
+    answer(state.provisioner().execute(request).await)
+}
+
+fn request(query: &str, variables: serde_json::Value) -> async_graphql::Request {
+    async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(variables))
+}
+
+/// The answer's data read into `T`, or its errors as refusals.
+fn answer<T: DeserializeOwned>(
+    response: async_graphql::Response,
+) -> Result<Result<T, Vec<Refusal>>, ConsoleError> {
     if !response.errors.is_empty() {
         return Ok(Err(response
             .errors

@@ -1,14 +1,16 @@
 //! Sextant's web console: server-rendered pages under `/console` on the main listener.
 //!
 //! **No second path around the rules.** Every page and action runs a GraphQL document
-//! in-process against the Director's schema with the session's [`Consumer`](sextant_domain::Consumer)
-//! (`sextant_director::prepare`, then `execute`, exactly as `/director/graphql` does) and
-//! reads the JSON answer into view structs; tenants, scopes and confinement are those of the
+//! in-process against the Director's schema (the runtime pages' Provisioner actions: the
+//! Provisioner's) with the session's [`Consumer`](sextant_domain::Consumer)
+//! (`sextant_director::prepare` or `sextant_provisioner::prepare`, then `execute`, exactly as
+//! `/director/graphql` and `/provisioner/graphql` do) and reads the JSON answer into view
+//! structs; tenants, scopes and confinement are those of the
 //! API. The console's own state is its login links and sessions (`sextant_store::ConsoleTx`),
 //! kept in the database so that replicas share them.
 //!
 //! Within the crate, imports run one way: `pages/` import the leaves (`state`, `session`,
-//! `graphql`, `form`, `pager`, `render`, `assets`, `error`); only `lib.rs` names the pages, to route
+//! `graphql`, `form`, `labels`, `pager`, `render`, `assets`, `error`); only `lib.rs` names the pages, to route
 //! to them. The server builds a [`ConsoleState`] and merges [`router`] into its main router;
 //! this crate does not know the server.
 //!
@@ -21,6 +23,7 @@ mod assets;
 mod error;
 mod form;
 mod graphql;
+mod labels;
 mod links;
 mod pager;
 mod pages;
@@ -68,6 +71,43 @@ pub fn router(state: ConsoleState) -> Router {
         .route(
             "/console/applications/{id}/delete",
             post(pages::applications::delete),
+        )
+        .route(
+            "/console/runtimes",
+            get(pages::runtimes::list).post(pages::runtimes::actions::provision),
+        )
+        .route(
+            "/console/runtimes/new",
+            get(pages::runtimes::actions::new_form),
+        )
+        .route("/console/runtimes/{id}", get(pages::runtimes::detail))
+        .route(
+            "/console/runtimes/{id}/labels",
+            post(pages::runtimes::set_label),
+        )
+        .route(
+            "/console/runtimes/{id}/labels/delete",
+            post(pages::runtimes::delete_label),
+        )
+        .route(
+            "/console/runtimes/{id}/delete",
+            post(pages::runtimes::delete),
+        )
+        .route(
+            "/console/runtimes/{id}/deprovision",
+            post(pages::runtimes::actions::deprovision),
+        )
+        .route(
+            "/console/runtimes/{id}/reconnect",
+            post(pages::runtimes::actions::reconnect),
+        )
+        .route(
+            "/console/runtimes/{id}/upgrade",
+            post(pages::runtimes::actions::upgrade),
+        )
+        .route(
+            "/console/runtimes/{id}/operations/{operation}",
+            get(pages::runtimes::operation::fragment),
         )
         .route(
             "/console/scenarios",

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sextant_auth::TokenVerifier;
 use sextant_director::DirectorSchema;
+use sextant_provisioner::ProvisionerSchema;
 use sextant_store::Store;
 
 /// What the console needs of the server it runs in.
@@ -13,8 +14,9 @@ pub struct ConsoleSettings {
     pub public_url: url::Url,
 }
 
-/// The console's shared state: the Director's schema (pages run their GraphQL against it),
-/// the store (sessions and login links), the verifier of pasted API tokens.
+/// The console's shared state: the Director's and the Provisioner's schemas (pages run their
+/// GraphQL against them), the store (sessions and login links), the verifier of pasted API
+/// tokens.
 #[derive(Clone)]
 pub struct ConsoleState {
     inner: Arc<Inner>,
@@ -22,6 +24,7 @@ pub struct ConsoleState {
 
 struct Inner {
     schema: DirectorSchema,
+    provisioner: ProvisionerSchema,
     store: Arc<dyn Store>,
     verifier: Arc<TokenVerifier>,
     settings: ConsoleSettings,
@@ -30,6 +33,7 @@ struct Inner {
 impl ConsoleState {
     pub fn new(
         schema: DirectorSchema,
+        provisioner: ProvisionerSchema,
         store: Arc<dyn Store>,
         verifier: Arc<TokenVerifier>,
         settings: ConsoleSettings,
@@ -37,6 +41,7 @@ impl ConsoleState {
         ConsoleState {
             inner: Arc::new(Inner {
                 schema,
+                provisioner,
                 store,
                 verifier,
                 settings,
@@ -46,6 +51,10 @@ impl ConsoleState {
 
     pub(crate) fn schema(&self) -> &DirectorSchema {
         &self.inner.schema
+    }
+
+    pub(crate) fn provisioner(&self) -> &ProvisionerSchema {
+        &self.inner.provisioner
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn Store> {

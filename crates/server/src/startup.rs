@@ -259,9 +259,10 @@ pub async fn start_with(
                 }),
         )),
     };
-    // The console runs its pages' GraphQL against the same schema, with the session's consumer.
+    // The console runs its pages' GraphQL against the same schemas, with the session's consumer.
     let console = sextant_console::ConsoleState::new(
         state.schema.clone(),
+        state.provisioner.clone(),
         store.clone(),
         state.verifier.clone(),
         sextant_console::ConsoleSettings {

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
+use crate::labels::{label_filter, label_text, labels_text, parse_labels};
 use crate::render::{self, Chrome, not_found, read_refused, refusal, see_other, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
@@ -96,47 +97,6 @@ const LIST: &str = "query($filter: [LabelFilter!], $first: Int, $after: PageCurs
     applications(filter: $filter, first: $first, after: $after) { \
     data { id name providerName status { condition } labels } \
     pageInfo { endCursor hasNextPage } totalCount } }";
-
-/// The Compass label filter a `key` or `key=value` field stands for: presence of the key, or
-/// its value (a JSON value if it reads as one, else a string; for `scenarios`, one scenario).
-fn label_filter(field: &str) -> Option<Value> {
-    let field = field.trim();
-    if field.is_empty() {
-        return None;
-    }
-    let Some((key, value)) = field.split_once('=') else {
-        return Some(json!({ "key": field }));
-    };
-    let (key, value) = (key.trim(), value.trim());
-    let query = if key.eq_ignore_ascii_case("scenarios") {
-        format!("$[*] ? (@ == {})", Value::String(value.to_owned()))
-    } else {
-        serde_json::from_str::<Value>(value)
-            .unwrap_or_else(|_| Value::String(value.to_owned()))
-            .to_string()
-    };
-    Some(json!({ "key": key, "query": query }))
-}
-
-/// A label value as a list shows it: strings bare, anything else as JSON.
-fn label_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn labels_text(labels: Option<&serde_json::Map<String, Value>>) -> String {
-    labels
-        .map(|labels| {
-            labels
-                .iter()
-                .map(|(k, v)| format!("{k}={}", label_text(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
-}
 
 /// The list's URL for a page.
 fn list_href(label: &str, after: &str, trail: &[&str]) -> String {
@@ -272,23 +232,6 @@ pub(crate) async fn new_form(
             error: None,
         },
     )
-}
-
-/// Labels from `key=value` lines: a value that reads as JSON is that value (`["A","B"]`,
-/// `3`), anything else a string.
-fn parse_labels(text: &str) -> Result<serde_json::Map<String, Value>, String> {
-    let mut labels = serde_json::Map::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let Some((key, value)) = line.split_once('=') else {
-            return Err(format!("label line {line:?} is not key=value"));
-        };
-        let value = value.trim();
-        labels.insert(
-            key.trim().to_owned(),
-            serde_json::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.into())),
-        );
-    }
-    Ok(labels)
 }
 
 #[derive(Deserialize)]
@@ -617,34 +560,6 @@ pub(crate) async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn label_fields_become_compass_filters() {
-        assert_eq!(label_filter(""), None);
-        assert_eq!(label_filter("env"), Some(json!({"key": "env"})));
-        assert_eq!(
-            label_filter("env=prod"),
-            Some(json!({"key": "env", "query": "\"prod\""}))
-        );
-        assert_eq!(
-            label_filter("size = 3"),
-            Some(json!({"key": "size", "query": "3"}))
-        );
-        assert_eq!(
-            label_filter("scenarios=DEFAULT"),
-            Some(json!({"key": "scenarios", "query": "$[*] ? (@ == \"DEFAULT\")"}))
-        );
-    }
-
-    #[test]
-    fn label_lines_become_labels() {
-        let labels = parse_labels("env=prod\n\n scenarios = [\"DEFAULT\"]\nn=3").unwrap();
-        assert_eq!(
-            Value::Object(labels),
-            json!({"env": "prod", "scenarios": ["DEFAULT"], "n": 3})
-        );
-        assert!(parse_labels("nonsense").is_err());
-    }
 
     #[test]
     fn pages_link_forward_and_back() {

@@ -6,6 +6,7 @@ pub(crate) mod dashboard;
 pub(crate) mod integration_systems;
 pub(crate) mod label_definitions;
 pub(crate) mod login;
+pub(crate) mod runtimes;
 pub(crate) mod scenarios;
 pub(crate) mod templates;
 pub(crate) mod tenant;

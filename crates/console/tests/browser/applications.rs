@@ -6,21 +6,10 @@ use std::collections::HashSet;
 
 use fantoccini::key::Key;
 use serde_json::json;
-use sextant_domain::TenantId;
 use sextant_test_support::on_both_backends;
 
-use crate::browser::{Browser, login_path};
-use crate::helpers::{ALL_SCOPES, Backend, TestServer, application, register};
-
-/// Signs `browser` in with a fresh link, pressing the button with the keyboard.
-async fn sign_in(browser: &mut Browser, server: &TestServer) {
-    let path = login_path(server, &[TenantId::DEFAULT], ALL_SCOPES).await;
-    browser.goto(&path).await;
-    browser.page("Sign in", "login-link").await;
-    browser.tab_to("button[type=submit]").await;
-    browser.press(Key::Enter).await;
-    browser.page("Dashboard", "dashboard").await;
-}
+use crate::browser::{Browser, sign_in};
+use crate::helpers::{Backend, TestServer, application, register};
 
 async fn register_with_the_keyboard_then_see_it_in_the_list_and_its_detail(backend: Backend) {
     let server = TestServer::start(backend).await;

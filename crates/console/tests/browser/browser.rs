@@ -315,3 +315,14 @@ pub async fn login_path(server: &TestServer, tenants: &[TenantId], scopes: &str)
     .expect("a login link");
     format!("/console/login?link={token}")
 }
+
+/// Signs `browser` in with a fresh link for every user scope, pressing the button with the
+/// keyboard; the dashboard is shown.
+pub async fn sign_in(browser: &mut Browser, server: &TestServer) {
+    let path = login_path(server, &[TenantId::DEFAULT], crate::helpers::ALL_SCOPES).await;
+    browser.goto(&path).await;
+    browser.page("Sign in", "login-link").await;
+    browser.tab_to("button[type=submit]").await;
+    browser.press(Key::Enter).await;
+    browser.page("Dashboard", "dashboard").await;
+}

@@ -13,4 +13,5 @@ mod chrome;
 mod helpers;
 
 mod applications;
+mod runtimes;
 mod session;

@@ -382,3 +382,84 @@ pub async fn integration_system_count(server: &TestServer) -> i64 {
         .as_i64()
         .unwrap()
 }
+
+/// A runtime agent that never pairs: a shell script that sleeps (two minutes at most)
+/// until the Provisioner stops it, so that an operation waiting for it runs until the
+/// server's connect timeout and then fails, as for a real agent that cannot reach the
+/// Connector.
+pub struct SilentAgent {
+    dir: std::path::PathBuf,
+}
+
+impl SilentAgent {
+    pub fn create() -> SilentAgent {
+        use std::os::unix::fs::PermissionsExt;
+        let dir =
+            std::env::temp_dir().join(format!("sextant-silent-agent-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let program = dir.join("agent");
+        std::fs::write(
+            &program,
+            "#!/bin/sh\n# A runtime agent that never pairs.\ni=0\nwhile [ \"$i\" -lt 120 ]; do sleep 1; i=$((i + 1)); done\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        SilentAgent { dir }
+    }
+
+    /// A server whose local runtimes run this agent, each operation waiting
+    /// `connect_timeout` for it to pair.
+    pub async fn server(&self, backend: Backend, connect_timeout: Duration) -> TestServer {
+        let mut setup = sextant_test_server::Setup::default();
+        setup.options.agent_program = Some(self.dir.join("agent"));
+        setup.options.connect_timeout = Some(connect_timeout);
+        setup.options.lease = Some(Duration::from_secs(2));
+        TestServer::start_with(backend, setup).await
+    }
+}
+
+impl Drop for SilentAgent {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A Provisioner request as the administrator; answers its `data`, failing on errors.
+pub async fn provisioner(server: &TestServer, query: &str, variables: Value) -> Value {
+    let body = server
+        .graphql(
+            "/provisioner/graphql",
+            &server.admin_token,
+            query,
+            variables,
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body} for {query}");
+    body["data"].clone()
+}
+
+/// The runtime's last Provisioner operation as `(id, operation, state)`; `None` when the
+/// Provisioner knows of none.
+pub async fn last_operation(
+    server: &TestServer,
+    runtime: &str,
+) -> Option<(String, String, String)> {
+    let data = provisioner(
+        server,
+        "query($id: String!) { runtimeStatus(id: $id) { lastOperationStatus { id operation state } } }",
+        json!({"id": runtime}),
+    )
+    .await;
+    let op = data["runtimeStatus"]["lastOperationStatus"].as_object()?;
+    let text = |k: &str| op[k].as_str().unwrap().to_owned();
+    Some((text("id"), text("operation"), text("state")))
+}
+
+/// How many runtimes the tenant holds, as the administrator's GraphQL says.
+pub async fn runtime_count(server: &TestServer) -> i64 {
+    server
+        .director("{ runtimes { totalCount } }", json!({}))
+        .await["runtimes"]["totalCount"]
+        .as_i64()
+        .unwrap()
+}

@@ -10,6 +10,7 @@ mod applications;
 mod integration_systems;
 mod label_definitions;
 mod login;
+mod runtimes;
 mod scenarios;
 mod security;
 mod templates;

@@ -62,6 +62,7 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
     server.define_scenarios(&["DEFAULT", "billing"]).await;
     let system = crate::helpers::register_integration_system(&server, "erp").await;
     let template = crate::helpers::create_template(&server, "shop").await;
+    let runtime = crate::helpers::register_runtime(&server, "edge", json!({})).await;
     for path in [
         "/console/".to_owned(),
         "/console/applications".to_owned(),
@@ -76,6 +77,9 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
         "/console/application-templates".to_owned(),
         "/console/application-templates/new".to_owned(),
         format!("/console/application-templates/{template}"),
+        "/console/runtimes".to_owned(),
+        "/console/runtimes/new".to_owned(),
+        format!("/console/runtimes/{runtime}"),
     ] {
         let path = path.as_str();
         let page = browser.get(path).await;

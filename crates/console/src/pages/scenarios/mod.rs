@@ -30,6 +30,7 @@ use sextant_domain::label::{SCENARIOS_KEY, default_scenarios_schema};
 use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
+use crate::labels::scenarios_in;
 use crate::pager::Pager;
 use crate::render::{self, Chrome, not_found, read_refused, see_other, segment, to_login};
 use crate::session::{self, Session};
@@ -111,20 +112,6 @@ fn with_names(schema: Option<Value>, names: Vec<String>) -> Result<Value, String
     Ok(schema)
 }
 
-/// The scenarios of a `scenarios` label value, in order.
-fn names_in(labels: Option<&Map<String, Value>>) -> Vec<String> {
-    labels
-        .and_then(|l| l.get(SCENARIOS_KEY))
-        .and_then(Value::as_array)
-        .map(|names| {
-            names
-                .iter()
-                .filter_map(|n| n.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The label filter of a scenario's members.
 fn member_filter(name: &str) -> Value {
     json!([{ "key": SCENARIOS_KEY, "query": format!("$[*] ? (@ == {})", Value::String(name.to_owned())) }])
@@ -189,9 +176,8 @@ impl Kind {
 
     fn href(self, id: &str) -> String {
         match self {
-            // Runtimes have no page of their own in the console.
             Kind::Application => format!("/console/applications/{id}"),
-            Kind::Runtime => String::new(),
+            Kind::Runtime => format!("/console/runtimes/{id}"),
         }
     }
 
@@ -678,7 +664,7 @@ async fn scenarios_of(
         Ok(mut answer) => Ok(answer
             .remove(root)
             .flatten()
-            .map(|o| names_in(o.labels.as_ref()))),
+            .map(|o| scenarios_in(o.labels.as_ref()))),
         Err(refusals) if Refusal::is_not_found(&refusals) => Ok(None),
         Err(refusals) => Err(refusals),
     })
@@ -860,10 +846,7 @@ mod tests {
     }
 
     #[test]
-    fn a_scenarios_label_names_its_scenarios() {
-        let labels = json!({"scenarios": ["A", "B"], "env": "x"});
-        assert_eq!(names_in(labels.as_object()), vec!["A", "B"]);
-        assert!(names_in(None).is_empty());
+    fn a_scenarios_member_filter_quotes_its_name() {
         assert_eq!(
             member_filter("my \"x\""),
             json!([{"key": "scenarios", "query": "$[*] ? (@ == \"my \\\"x\\\"\")"}])
