@@ -1,6 +1,7 @@
 //! The mutations of label definitions and of the labels of applications and runtimes.
 
 use async_graphql::{Context, ID, Object};
+use sextant_domain::label::SCENARIOS_KEY;
 use sextant_domain::{DomainError, ObjectKind, ObjectRef, Scope, TenantId};
 use sextant_store::Tx;
 
@@ -148,6 +149,81 @@ impl LabelMutation {
         let object = object(ObjectKind::Runtime, &runtime_id)?;
         delete_label(ctx, object, key).await
     }
+
+    /// Sextant: adds a scenario to the application's `scenarios` label in one transaction
+    /// (no lost update when two users change the label at once; see `setApplicationLabel`
+    /// for setting the whole list). Answers the label afterwards; adding a scenario the
+    /// application is in changes nothing.
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn add_application_scenario(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "applicationID")] application_id: ID,
+        scenario: String,
+    ) -> GqlResult<Label> {
+        let object = object(ObjectKind::Application, &application_id)?;
+        change_scenario(ctx, object, scenario, rules::ScenarioChange::Add).await
+    }
+
+    /// Sextant: removes a scenario from the application's `scenarios` label in one
+    /// transaction. An application stays in at least one scenario (its last one is refused).
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn remove_application_scenario(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "applicationID")] application_id: ID,
+        scenario: String,
+    ) -> GqlResult<Label> {
+        let object = object(ObjectKind::Application, &application_id)?;
+        change_scenario(ctx, object, scenario, rules::ScenarioChange::Remove).await
+    }
+
+    /// Sextant: adds a scenario to the runtime's `scenarios` label in one transaction (see
+    /// `addApplicationScenario`).
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn add_runtime_scenario(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "runtimeID")] runtime_id: ID,
+        scenario: String,
+    ) -> GqlResult<Label> {
+        let object = object(ObjectKind::Runtime, &runtime_id)?;
+        change_scenario(ctx, object, scenario, rules::ScenarioChange::Add).await
+    }
+
+    /// Sextant: removes a scenario from the runtime's `scenarios` label in one transaction;
+    /// the label goes with the runtime's last scenario (the answer's value is then `[]`).
+    #[graphql(guard = "Scopes(&[Scope::RuntimeWrite])")]
+    async fn remove_runtime_scenario(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "runtimeID")] runtime_id: ID,
+        scenario: String,
+    ) -> GqlResult<Label> {
+        let object = object(ObjectKind::Runtime, &runtime_id)?;
+        change_scenario(ctx, object, scenario, rules::ScenarioChange::Remove).await
+    }
+}
+
+async fn change_scenario(
+    ctx: &Context<'_>,
+    object: ObjectRef,
+    scenario: String,
+    change: rules::ScenarioChange,
+) -> GqlResult<Label> {
+    let tenant = consumer(ctx)?.tenant;
+    let reach = reach(ctx)?;
+    write(ctx, move |tx| {
+        Box::pin(async move {
+            writable_object(tx, tenant, reach, object, SCENARIOS_KEY).await?;
+            let value = rules::change_scenario(tx, tenant, object, &scenario, change).await?;
+            Ok(Label {
+                key: SCENARIOS_KEY.to_owned(),
+                value: Any(value),
+            })
+        })
+    })
+    .await
 }
 
 async fn set_label(

@@ -10,7 +10,7 @@ use sextant_domain::label::{
     validate_value as validate_label_value,
 };
 use sextant_domain::{DomainError, FieldError, LabelDefinition, ObjectKind, ObjectRef, TenantId};
-use sextant_store::{KeyedLabel, StoreError, Tx};
+use sextant_store::{KeyedLabel, LockedLabel, StoreError, Tx};
 
 use crate::error::internal;
 use crate::notify;
@@ -185,6 +185,72 @@ pub async fn set_label(
     let before = Watched::before(tx, tenant, object, key, Some(value)).await?;
     put_label(tx, tenant, object, key, value).await?;
     before.after(tx, tenant, object).await
+}
+
+/// What [`change_scenario`] does with its scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScenarioChange {
+    Add,
+    Remove,
+}
+
+/// `addApplicationScenario`, `removeApplicationScenario`, `addRuntimeScenario`,
+/// `removeRuntimeScenario`: the object's `scenarios` label with one scenario added or removed,
+/// read and written in one transaction that holds the object's row, so two administrators
+/// changing one object's scenarios at once both land (setting the whole label from what a
+/// page showed keeps only the last writer's list). The label is checked against its
+/// definition like any label write. Answers the label's value afterwards (the list in its
+/// order, a new scenario last); a runtime whose last scenario goes loses the label, while an
+/// application stays in at least one scenario.
+pub async fn change_scenario(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    object: ObjectRef,
+    scenario: &str,
+    change: ScenarioChange,
+) -> Result<Value> {
+    let current = match tx
+        .label_of_locked_object(tenant, object, SCENARIOS_KEY)
+        .await
+        .map_err(internal)?
+    {
+        LockedLabel::NoObject => {
+            return Err(DomainError::not_found(
+                object_name(object.kind()),
+                object.id(),
+            ));
+        }
+        LockedLabel::NoLabel => Vec::new(),
+        LockedLabel::Value(value) => match value {
+            Value::Array(items) => items,
+            other => vec![other],
+        },
+    };
+    let present = current.iter().any(|s| s.as_str() == Some(scenario));
+    let wanted: Vec<Value> = match change {
+        ScenarioChange::Add if present => return Ok(Value::Array(current)),
+        ScenarioChange::Remove if !present => return Ok(Value::Array(current)),
+        ScenarioChange::Add => current.into_iter().chain([Value::from(scenario)]).collect(),
+        ScenarioChange::Remove => current
+            .into_iter()
+            .filter(|s| s.as_str() != Some(scenario))
+            .collect(),
+    };
+    if wanted.is_empty() {
+        return match object {
+            ObjectRef::Runtime(_) => {
+                delete_label(tx, tenant, object, SCENARIOS_KEY).await?;
+                Ok(Value::Array(wanted))
+            }
+            ObjectRef::Application(_) => Err(DomainError::Invalid(format!(
+                "scenario {scenario:?} is the application's last: an application stays in at \
+                 least one scenario, assign another first"
+            ))),
+        };
+    }
+    let value = Value::Array(wanted);
+    set_label(tx, tenant, object, SCENARIOS_KEY, &value).await?;
+    Ok(value)
 }
 
 /// What a label change may tell applications (see [`crate::notify`]): a runtime's scenarios

@@ -639,7 +639,7 @@ async fn reserved_label_keys_are_refused_for_non_users_in_any_case(backend: Back
 }
 
 /// Client credentials for an application or runtime and an access token for them.
-async fn client_token(app: &TestApp, kind: &str, id: &str) -> String {
+pub(crate) async fn client_token(app: &TestApp, kind: &str, id: &str) -> String {
     let data = app
         .gql(
             &format!(

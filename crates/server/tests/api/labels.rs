@@ -1034,7 +1034,170 @@ async fn scenario_counts_count_members_in_constant_statements(backend: Backend) 
     assert_eq!(body["data"]["scenarioCounts"], json!([]));
 }
 
+const ADD_APP_SCENARIO: &str = "mutation($id: ID!, $s: String!) { \
+                                addApplicationScenario(applicationID: $id, scenario: $s) { key value } }";
+const REMOVE_APP_SCENARIO: &str = "mutation($id: ID!, $s: String!) { \
+                                   removeApplicationScenario(applicationID: $id, scenario: $s) { key value } }";
+const ADD_RT_SCENARIO: &str = "mutation($id: ID!, $s: String!) { \
+                               addRuntimeScenario(runtimeID: $id, scenario: $s) { key value } }";
+const REMOVE_RT_SCENARIO: &str = "mutation($id: ID!, $s: String!) { \
+                                  removeRuntimeScenario(runtimeID: $id, scenario: $s) { key value } }";
+
+async fn scenarios_are_added_and_removed_one_at_a_time(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.define_scenarios(&["DEFAULT", "billing", "shipping"])
+        .await;
+    let id = app.register_app("shop", json!({})).await;
+    let rt = app.register_runtime("edge", json!({"env": "prod"})).await;
+
+    // Added last, in the label's order; adding again changes nothing.
+    let added = app
+        .gql(ADD_APP_SCENARIO, json!({"id": id, "s": "billing"}))
+        .await;
+    assert_eq!(
+        added["addApplicationScenario"],
+        json!({"key": "scenarios", "value": ["DEFAULT", "billing"]})
+    );
+    let again = app
+        .gql(ADD_APP_SCENARIO, json!({"id": id, "s": "billing"}))
+        .await;
+    assert_eq!(
+        again["addApplicationScenario"],
+        added["addApplicationScenario"]
+    );
+    let removed = app
+        .gql(REMOVE_APP_SCENARIO, json!({"id": id, "s": "DEFAULT"}))
+        .await;
+    assert_eq!(
+        removed["removeApplicationScenario"]["value"],
+        json!(["billing"])
+    );
+    // Removing what is not there changes nothing.
+    let absent = app
+        .gql(REMOVE_APP_SCENARIO, json!({"id": id, "s": "shipping"}))
+        .await;
+    assert_eq!(
+        absent["removeApplicationScenario"]["value"],
+        json!(["billing"])
+    );
+    // An application keeps its last scenario.
+    let message = app
+        .gql_error(
+            "INVALID_DATA",
+            REMOVE_APP_SCENARIO,
+            json!({"id": id, "s": "billing"}),
+        )
+        .await;
+    assert!(message.contains("last"), "{message}");
+    assert_eq!(app_labels(&app, &id).await["scenarios"], json!(["billing"]));
+    // A scenario the definition does not allow is refused, and nothing changes.
+    let message = app
+        .gql_error(
+            "VALIDATION_ERROR",
+            ADD_APP_SCENARIO,
+            json!({"id": id, "s": "unknown"}),
+        )
+        .await;
+    assert!(
+        message.contains("while validating Label value for 'scenarios'"),
+        "{message}"
+    );
+    assert_eq!(app_labels(&app, &id).await["scenarios"], json!(["billing"]));
+
+    // A runtime without the label gets it; its last scenario takes the label with it.
+    let added = app
+        .gql(ADD_RT_SCENARIO, json!({"id": rt, "s": "shipping"}))
+        .await;
+    assert_eq!(added["addRuntimeScenario"]["value"], json!(["shipping"]));
+    let removed = app
+        .gql(REMOVE_RT_SCENARIO, json!({"id": rt, "s": "shipping"}))
+        .await;
+    assert_eq!(
+        removed["removeRuntimeScenario"],
+        json!({"key": "scenarios", "value": []})
+    );
+    assert_eq!(runtime_labels(&app, &rt).await, json!({"env": "prod"}));
+
+    // Objects of no tenant, or of another, are not found.
+    let missing = uuid::Uuid::new_v4().to_string();
+    for (mutation, object) in [(ADD_APP_SCENARIO, &missing), (ADD_RT_SCENARIO, &missing)] {
+        app.gql_error("NOT_FOUND", mutation, json!({"id": object, "s": "billing"}))
+            .await;
+    }
+    let (_, other) = app.other_tenant();
+    for (mutation, object) in [(ADD_APP_SCENARIO, &id), (REMOVE_RT_SCENARIO, &rt)] {
+        let body = app
+            .gql_as(&other, mutation, json!({"id": object, "s": "billing"}))
+            .await;
+        assert_error_code(&body, "NOT_FOUND");
+    }
+    // Only users change scenarios: not the application itself.
+    let token = crate::compat::client_token(&app, "Application", &id).await;
+    let body = app
+        .gql_as(&token, ADD_APP_SCENARIO, json!({"id": id, "s": "shipping"}))
+        .await;
+    assert_error_code(&body, "FORBIDDEN");
+    assert_eq!(app_labels(&app, &id).await["scenarios"], json!(["billing"]));
+}
+
+/// Runs each mutation with each scenario for its object, all at once; every one succeeds.
+async fn race(app: &std::sync::Arc<TestApp>, names: &[String], mutations: [(&str, &String); 2]) {
+    let mut racing = tokio::task::JoinSet::new();
+    for name in names {
+        for (mutation, object) in mutations {
+            let app = app.clone();
+            let (mutation, variables) = (mutation.to_owned(), json!({"id": object, "s": name}));
+            racing.spawn(async move { app.gql(&mutation, variables).await });
+        }
+    }
+    while let Some(done) = racing.join_next().await {
+        done.unwrap();
+    }
+}
+
+/// Many users adding different scenarios to one object at once: every one lands (each
+/// mutation reads and writes the label holding the object's row).
+async fn concurrent_scenario_changes_all_land(backend: Backend) {
+    let app = std::sync::Arc::new(TestApp::spawn(backend).await);
+    let names: Vec<String> = (0..12).map(|i| format!("s{i:02}")).collect();
+    let mut all: Vec<&str> = vec!["DEFAULT"];
+    all.extend(names.iter().map(String::as_str));
+    app.define_scenarios(&all).await;
+    let id = app.register_app("busy", json!({})).await;
+    let rt = app.register_runtime("busy", json!({})).await;
+    race(
+        &app,
+        &names,
+        [(ADD_APP_SCENARIO, &id), (ADD_RT_SCENARIO, &rt)],
+    )
+    .await;
+    let wanted: BTreeSet<String> = names.iter().cloned().collect();
+    let of = |labels: Value| -> BTreeSet<String> {
+        labels["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut with_default = wanted.clone();
+    with_default.insert("DEFAULT".to_owned());
+    assert_eq!(of(app_labels(&app, &id).await), with_default);
+    assert_eq!(of(runtime_labels(&app, &rt).await), wanted);
+
+    race(
+        &app,
+        &names,
+        [(REMOVE_APP_SCENARIO, &id), (REMOVE_RT_SCENARIO, &rt)],
+    )
+    .await;
+    assert_eq!(app_labels(&app, &id).await["scenarios"], json!(["DEFAULT"]));
+    assert!(runtime_labels(&app, &rt).await.get("scenarios").is_none());
+}
+
 on_both_backends!(
+    scenarios_are_added_and_removed_one_at_a_time,
+    concurrent_scenario_changes_all_land,
     scenario_counts_count_members_in_constant_statements,
     setting_a_label_creates_its_definition,
     bad_label_writes_are_refused,

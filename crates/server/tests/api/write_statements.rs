@@ -162,6 +162,19 @@ async fn runtime_life(app: &TestApp, scenario: &str, watcher: &str) -> Vec<(&'st
     assert_eq!(told(app, watcher, "CONFIGURATION_CHANGED", &rt).await, 5);
     assert_eq!(told(app, watcher, "CREDENTIALS_REQUESTED", &rt).await, 2);
 
+    let one_scenario = |name: &str| {
+        format!(
+            "mutation($id: ID!, $s: String!) {{ {name}(runtimeID: $id, scenario: $s) {{ key }} }}"
+        )
+    };
+    let vars = json!({"id": rt, "s": scenario});
+    let (_, n) = cost(app, &one_scenario("removeRuntimeScenario"), vars.clone()).await;
+    costs.push(("removeRuntimeScenario", n));
+    let (_, n) = cost(app, &one_scenario("addRuntimeScenario"), vars).await;
+    costs.push(("addRuntimeScenario", n));
+    assert_eq!(told(app, watcher, "CONFIGURATION_CHANGED", &rt).await, 7);
+    assert_eq!(told(app, watcher, "CREDENTIALS_REQUESTED", &rt).await, 3);
+
     let (_, n) = cost(
         app,
         r#"mutation($id: ID!) { deleteRuntimeLabel(runtimeID: $id, key: "scenarios") { key } }"#,
@@ -183,8 +196,8 @@ async fn runtime_life(app: &TestApp, scenario: &str, watcher: &str) -> Vec<(&'st
     )
     .await;
     costs.push(("unregisterRuntime", n));
-    assert_eq!(told(app, watcher, "CONFIGURATION_CHANGED", &rt).await, 8);
-    assert_eq!(told(app, watcher, "CREDENTIALS_REQUESTED", &rt).await, 3);
+    assert_eq!(told(app, watcher, "CONFIGURATION_CHANGED", &rt).await, 10);
+    assert_eq!(told(app, watcher, "CREDENTIALS_REQUESTED", &rt).await, 4);
     costs
 }
 
@@ -222,6 +235,17 @@ async fn application_life(app: &TestApp, scenario: &str) -> (Vec<(&'static str, 
     costs.push(("setApplicationLabel scenarios: leave", n));
     let (_, n) = cost(app, set_scenarios, json!({"id": id, "v": [scenario]})).await;
     costs.push(("setApplicationLabel scenarios: join", n));
+    let one_scenario = |name: &str| {
+        format!(
+            "mutation($id: ID!, $s: String!) {{ {name}(applicationID: $id, scenario: $s) {{ key }} }}"
+        )
+    };
+    // Into a scenario of no runtime and out again: the application stays where it was.
+    let vars = json!({"id": id, "s": "SPARE"});
+    let (_, n) = cost(app, &one_scenario("addApplicationScenario"), vars.clone()).await;
+    costs.push(("addApplicationScenario", n));
+    let (_, n) = cost(app, &one_scenario("removeApplicationScenario"), vars).await;
+    costs.push(("removeApplicationScenario", n));
     let (_, n) = cost(
         app,
         "mutation($id: ID!) { deleteAPIDefinition(id: $id) { id } }",
@@ -256,7 +280,7 @@ async fn event_deciding_mutations_cost_constant_statements(backend: Backend) {
     assert_eq!(one, many, "statements must not grow with the applications");
     // Every application of the scenario heard the same.
     let first = deliveries(&app, &large[0]).await;
-    assert_eq!(first.len(), 11, "{first:?}");
+    assert_eq!(first.len(), 14, "{first:?}");
 
     let (one, asked_one) = application_life(&app, "SMALL").await;
     let (many, asked_many) = application_life(&app, "LARGE").await;

@@ -33,9 +33,30 @@ pub struct KeyedLabel {
     pub value: Value,
 }
 
+/// An object's label as [`LabelsTx::label_of_locked_object`] reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LockedLabel {
+    /// The object does not exist in the tenant.
+    NoObject,
+    /// The object exists and has no label with the key.
+    NoLabel,
+    /// The label's value.
+    Value(Value),
+}
+
 /// The label operations of a transaction.
 #[async_trait::async_trait]
 pub trait LabelsTx: Send {
+    /// An object's label `key`, read with the object's row locked to the end of the
+    /// transaction (two statements), so that a read-modify-write of the object's labels
+    /// cannot lose another transaction's write, whether the label exists yet or not. (On
+    /// SQLite the write transaction already holds the database.)
+    async fn label_of_locked_object(
+        &mut self,
+        tenant: TenantId,
+        object: ObjectRef,
+        key: &str,
+    ) -> Result<LockedLabel, StoreError>;
     /// The labels of several objects of one kind in one statement, by object and key.
     async fn labels(
         &mut self,
@@ -593,6 +614,42 @@ macro_rules! labels_tx {
                     self.refresh_label_values(tenant, object, &keys).await?;
                 }
                 Ok(())
+            }
+
+            async fn label_of_locked_object(
+                &mut self,
+                tenant: TenantId,
+                object: ObjectRef,
+                key: &str,
+            ) -> Result<$crate::tx::labels::LockedLabel, StoreError> {
+                use $crate::tx::labels::LockedLabel;
+                let objects = match object.kind() {
+                    ObjectKind::Application => "applications",
+                    ObjectKind::Runtime => "runtimes",
+                };
+                self.counter().inc();
+                let exists: Option<Uuid> = sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT id FROM {objects} WHERE tenant_id = $1 AND id = $2{}",
+                    Self::lock_waiting()
+                )))
+                .bind(tenant.0)
+                .bind(object.id())
+                .fetch_optional(self.conn())
+                .await?;
+                if exists.is_none() {
+                    return Ok(LockedLabel::NoObject);
+                }
+                let (table, column) = label_table(object.kind());
+                self.counter().inc();
+                let value: Option<Json<Value>> = sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT value FROM {table} WHERE tenant_id = $1 AND {column} = $2 AND key = $3"
+                )))
+                .bind(tenant.0)
+                .bind(object.id())
+                .bind(key)
+                .fetch_optional(self.conn())
+                .await?;
+                Ok(value.map_or(LockedLabel::NoLabel, |v| LockedLabel::Value(v.0)))
             }
 
             async fn delete_label(
