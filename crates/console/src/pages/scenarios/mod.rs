@@ -7,10 +7,10 @@
 //! (a Sextant extension: one statement per kind of object over the label value index),
 //! so the page costs the same however many scenarios, applications and runtimes there are.
 //!
-//! **Membership is the `scenarios` label.** Assigning reads the object's label and sets it
-//! with the scenario added (`setApplicationLabel` / `setRuntimeLabel`); unassigning sets it
-//! without, or deletes it when none would be left (the Director refuses that for
-//! applications, as Compass did: an application stays in at least one scenario). Creating
+//! **Membership is the `scenarios` label.** Assigning and unassigning add or remove one
+//! scenario with the Director's `add…Scenario` / `remove…Scenario` (Sextant extensions that
+//! read and write the label holding the object's row, so two administrators at once both
+//! land; a runtime's last scenario takes the label, an application keeps its last). Creating
 //! and removing a scenario rewrite the definition's `items.enum`; the Director refuses a
 //! removal while labels use the scenario.
 
@@ -24,13 +24,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sextant_domain::label::{SCENARIOS_KEY, default_scenarios_schema};
 
 use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
-use crate::labels::scenarios_in;
 use crate::pager::Pager;
 use crate::render::{self, Chrome, not_found, read_refused, see_other, segment, to_login};
 use crate::session::{self, Session};
@@ -141,35 +140,24 @@ impl Kind {
         }
     }
 
-    /// The single object's root field.
-    fn one(self) -> &'static str {
-        match self {
-            Kind::Application => "application",
-            Kind::Runtime => "runtime",
-        }
-    }
-
-    fn set_label(self) -> &'static str {
-        match self {
-            Kind::Application => {
-                "mutation($id: ID!, $value: Any!) { \
-                 setApplicationLabel(applicationID: $id, key: \"scenarios\", value: $value) { key } }"
+    /// The mutation that adds (`assign`) or removes the scenario `$s` of the object `$id`.
+    fn change_scenario(self, assign: bool) -> &'static str {
+        match (self, assign) {
+            (Kind::Application, true) => {
+                "mutation($id: ID!, $s: String!) { \
+                 addApplicationScenario(applicationID: $id, scenario: $s) { key } }"
             }
-            Kind::Runtime => {
-                "mutation($id: ID!, $value: Any!) { \
-                 setRuntimeLabel(runtimeID: $id, key: \"scenarios\", value: $value) { key } }"
+            (Kind::Application, false) => {
+                "mutation($id: ID!, $s: String!) { \
+                 removeApplicationScenario(applicationID: $id, scenario: $s) { key } }"
             }
-        }
-    }
-
-    fn delete_label(self) -> &'static str {
-        match self {
-            Kind::Application => {
-                "mutation($id: ID!) { \
-                 deleteApplicationLabel(applicationID: $id, key: \"scenarios\") { key } }"
+            (Kind::Runtime, true) => {
+                "mutation($id: ID!, $s: String!) { \
+                 addRuntimeScenario(runtimeID: $id, scenario: $s) { key } }"
             }
-            Kind::Runtime => {
-                "mutation($id: ID!) { deleteRuntimeLabel(runtimeID: $id, key: \"scenarios\") { key } }"
+            (Kind::Runtime, false) => {
+                "mutation($id: ID!, $s: String!) { \
+                 removeRuntimeScenario(runtimeID: $id, scenario: $s) { key } }"
             }
         }
     }
@@ -636,41 +624,6 @@ pub(crate) async fn detail(
 }
 
 #[derive(Deserialize)]
-struct OneLabelled {
-    labels: Option<Map<String, Value>>,
-}
-
-/// The scenarios the object's label names; `None` when the object does not exist in the
-/// tenant (or is out of reach).
-async fn scenarios_of(
-    state: &ConsoleState,
-    session: &Session,
-    kind: Kind,
-    id: &str,
-) -> Result<Result<Option<Vec<String>>, Vec<Refusal>>, ConsoleError> {
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Ok(Ok(None));
-    }
-    let root = kind.one();
-    let query = format!("query($id: ID!) {{ {root}(id: $id) {{ labels(key: \"scenarios\") }} }}");
-    let answer = graphql::execute::<HashMap<String, Option<OneLabelled>>>(
-        state,
-        session.consumer(),
-        &query,
-        json!({ "id": id }),
-    )
-    .await?;
-    Ok(match answer {
-        Ok(mut answer) => Ok(answer
-            .remove(root)
-            .flatten()
-            .map(|o| scenarios_in(o.labels.as_ref()))),
-        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(None),
-        Err(refusals) => Err(refusals),
-    })
-}
-
-#[derive(Deserialize)]
 struct LabelWritten {}
 
 /// Adds (`assign`) or removes the scenario from an object's `scenarios` label. Refusals
@@ -707,54 +660,28 @@ async fn change_membership(
         show(&mut page, "Choose an application or a runtime.".to_owned());
         return render::html(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
-    let current = match scenarios_of(state, &session, kind, &id).await? {
-        Ok(Some(current)) => current,
-        Ok(None) => {
-            show(
-                &mut page,
-                format!(
-                    "There is no {} with ID {:?} in this tenant.",
-                    kind.word(),
-                    id
-                ),
-            );
-            return render::html(StatusCode::NOT_FOUND, &page);
-        }
-        Err(refusals) => {
-            show(&mut page, Refusal::messages(&refusals));
-            return render::html(Refusal::status(&refusals), &page);
-        }
-    };
-    let member = current.iter().any(|n| n == name);
-    if member == assign {
-        // Already as asked.
-        return Ok(see_other(&page.href));
+    let missing = format!(
+        "There is no {} with ID {:?} in this tenant.",
+        kind.word(),
+        id
+    );
+    if uuid::Uuid::parse_str(&id).is_err() {
+        show(&mut page, missing);
+        return render::html(StatusCode::NOT_FOUND, &page);
     }
-    let wanted: Vec<String> = if assign {
-        current.into_iter().chain([name.to_owned()]).collect()
-    } else {
-        current.into_iter().filter(|n| n != name).collect()
-    };
-    let answer = if wanted.is_empty() {
-        graphql::execute::<HashMap<String, LabelWritten>>(
-            state,
-            session.consumer(),
-            kind.delete_label(),
-            json!({ "id": id }),
-        )
-        .await?
-    } else {
-        graphql::execute::<HashMap<String, LabelWritten>>(
-            state,
-            session.consumer(),
-            kind.set_label(),
-            json!({ "id": id, "value": wanted }),
-        )
-        .await?
-    };
+    let answer = graphql::execute::<HashMap<String, LabelWritten>>(
+        state,
+        session.consumer(),
+        kind.change_scenario(assign),
+        json!({ "id": id, "s": name }),
+    )
+    .await?;
     match answer {
         Ok(_) => Ok(see_other(&page.href)),
-        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
+        Err(refusals) if Refusal::is_not_found(&refusals) => {
+            show(&mut page, missing);
+            render::html(StatusCode::NOT_FOUND, &page)
+        }
         Err(refusals) => {
             show(&mut page, Refusal::messages(&refusals));
             render::html(Refusal::status(&refusals), &page)
