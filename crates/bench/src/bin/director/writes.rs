@@ -172,7 +172,8 @@ pub(super) async fn writes(
         },
     )
     .await?;
-    let same_cost = spare.statements_range == into.statements_range;
+    let range = |row: &crate::measure::Row| row.statements_range.map(|s| (s.least, s.most));
+    let same_cost = range(&spare) == range(&into);
 
     let batches = config.write_batches;
     eprintln!("writes: {batches} x {BATCH} registerRuntime aliased in one request ...");
