@@ -15,8 +15,9 @@
 //! this crate does not know the server.
 //!
 //! Every response carries a strict Content-Security-Policy (no inline script or style: the
-//! only script is the vendored htmx, the only style sheet the console's own, both embedded
-//! and served from `/console/assets/`), and every POST form a CSRF token bound to the session.
+//! only scripts are the vendored htmx and the console's countdown, the only style sheet the
+//! console's own, all embedded and served from `/console/assets/`), and every POST form a
+//! CSRF token bound to the session.
 #![forbid(unsafe_code)]
 
 mod assets;
@@ -71,6 +72,14 @@ pub fn router(state: ConsoleState) -> Router {
         .route(
             "/console/applications/{id}/delete",
             post(pages::applications::delete),
+        )
+        .route(
+            "/console/applications/{id}/connect",
+            get(pages::applications::connect::show).post(pages::applications::connect::issue),
+        )
+        .route(
+            "/console/applications/{id}/connect/{token}",
+            get(pages::applications::connect::status),
         )
         .route(
             "/console/runtimes",

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod applications;
+mod connect;
 mod integration_systems;
 mod label_definitions;
 mod login;

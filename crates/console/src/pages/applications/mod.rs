@@ -1,5 +1,8 @@
 //! `/console/applications`: the list (label filter, cursor pagination), an application's
-//! detail, registration and deletion, each through the Director's GraphQL.
+//! detail, registration and deletion, each through the Director's GraphQL; connecting an
+//! application (a one-time token and its state) in `connect`.
+
+pub(crate) mod connect;
 
 use askama::Template;
 use axum::body::Body;
