@@ -10,7 +10,7 @@
 //! kept in the database so that replicas share them.
 //!
 //! Within the crate, imports run one way: `pages/` import the leaves (`state`, `session`,
-//! `graphql`, `form`, `labels`, `pager`, `render`, `assets`, `error`); only `lib.rs` names the pages, to route
+//! `graphql`, `form`, `labels`, `pager`, `render`, `times`, `assets`, `error`); only `lib.rs` names the pages, to route
 //! to them. The server builds a [`ConsoleState`] and merges [`router`] into its main router;
 //! this crate does not know the server.
 //!
@@ -32,6 +32,7 @@ mod render;
 mod security;
 mod session;
 mod state;
+mod times;
 
 use axum::Router;
 use axum::response::Redirect;
@@ -72,6 +73,10 @@ pub fn router(state: ConsoleState) -> Router {
         .route(
             "/console/applications/{id}/delete",
             post(pages::applications::delete),
+        )
+        .route(
+            "/console/applications/{id}/deliveries/{delivery}/resend",
+            post(pages::applications::resend_delivery),
         )
         .route(
             "/console/applications/{id}/connect",

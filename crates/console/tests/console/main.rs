@@ -15,3 +15,4 @@ mod runtimes;
 mod scenarios;
 mod security;
 mod templates;
+mod webhooks;

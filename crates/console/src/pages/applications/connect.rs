@@ -16,8 +16,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::error::ConsoleError;
 use crate::form;
@@ -25,6 +23,7 @@ use crate::graphql::{self, Refusal};
 use crate::render::{self, Chrome, not_found, read_refused, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
+use crate::times;
 
 /// The token as its page shows it, on the answer to the POST that made it.
 pub(crate) struct TokenView {
@@ -197,7 +196,7 @@ pub(crate) async fn issue(
             page.token = Some(TokenView {
                 pair_command: pair_command(&token.token, &token.connector_url),
                 openssl_steps: openssl_steps(&token.token, &token.connector_url),
-                expires_text: time_text(&token.expires_at),
+                expires_text: times::text(&token.expires_at),
                 expires_at: token.expires_at,
                 token: token.token,
                 connector_url: token.connector_url,
@@ -280,7 +279,7 @@ pub(crate) async fn status(
                 &StatusFragment {
                     status: StatusView {
                         state: status.state,
-                        used_text: time_text(&used_at),
+                        used_text: times::text(&used_at),
                         used_at,
                         href: status_href(&app_id, &token_id),
                     },
@@ -303,24 +302,6 @@ fn page_href(app_id: &str) -> String {
 
 fn status_href(app_id: &str, token_id: &str) -> String {
     format!("{}/{}", page_href(app_id), render::segment(token_id))
-}
-
-/// An RFC 3339 time as people read it (`2026-12-07 10:15:00 UTC`); the text itself when it
-/// does not parse.
-fn time_text(rfc3339: &str) -> String {
-    let Ok(at) = OffsetDateTime::parse(rfc3339, &Rfc3339) else {
-        return rfc3339.to_owned();
-    };
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
 }
 
 /// `text` as one word for a POSIX shell: in single quotes, each `'` as `'\''`.
@@ -376,15 +357,6 @@ mod tests {
         let steps = openssl_steps("t0k", "https://mp/connector/graphql");
         assert!(steps.starts_with("TOKEN='t0k'; CONNECTOR='https://mp/connector/graphql'\n"));
         assert!(steps.contains(r#"-d '{"query":"{ configuration { token { token } "#));
-    }
-
-    #[test]
-    fn times_read_in_utc() {
-        assert_eq!(
-            time_text("2026-12-07T11:15:00+01:00"),
-            "2026-12-07 10:15:00 UTC"
-        );
-        assert_eq!(time_text("soon"), "soon");
     }
 
     #[test]
