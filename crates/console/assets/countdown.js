@@ -1,6 +1,7 @@
 // Counts down to a time: every element with `data-expires-at` (RFC 3339) shows the time
-// left, "(expired)" once it passed. It checks every second, so content that htmx swaps in
-// counts too. Without JavaScript the page shows the absolute time beside it.
+// left ("in 4 min 2 s"), "now: expired" once it passed, in place of the absolute time it
+// holds without JavaScript. It checks every second, so content that htmx swaps in counts
+// too.
 (function () {
   "use strict";
   function left(ms) {
@@ -15,7 +16,7 @@
       if (isNaN(at)) {
         return;
       }
-      el.textContent = at > now ? "(in " + left(at - now) + ")" : "(expired)";
+      el.textContent = at > now ? "in " + left(at - now) : "now: expired";
     });
   }
   tick();

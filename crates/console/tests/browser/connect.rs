@@ -30,7 +30,7 @@ async fn the_page_shows_the_token_used_once_the_application_paired(backend: Back
     browser
         .wait_until(
             "the countdown",
-            "document.querySelector('#token-countdown')?.textContent.startsWith('(in ')",
+            "document.querySelector('#token-countdown')?.textContent.startsWith('in ')",
         )
         .await;
     browser.page("Connect orders", "token").await;

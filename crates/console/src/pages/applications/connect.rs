@@ -7,7 +7,7 @@
 //!
 //! Without JavaScript the page shows the absolute expiry and the state it was rendered
 //! with; with it, `countdown.js` (an embedded asset, no inline script) counts the expiry
-//! down.
+//! down in the fragment while the token is unused.
 
 use askama::Template;
 use axum::body::Body;
@@ -43,6 +43,10 @@ pub(crate) struct StatusView {
     state: String,
     used_at: String,
     used_text: String,
+    /// RFC 3339 while the token is unused (the countdown's target), else "".
+    expires_at: String,
+    /// The same, for people.
+    expires_text: String,
     /// The fragment's own URL, which it polls while the token is unused.
     href: String,
 }
@@ -191,6 +195,8 @@ pub(crate) async fn issue(
                 state: "UNUSED".to_owned(),
                 used_at: String::new(),
                 used_text: String::new(),
+                expires_at: token.expires_at.clone(),
+                expires_text: times::text(&token.expires_at),
                 href: status_href(&page.id, &token.id),
             });
             page.token = Some(TokenView {
@@ -224,10 +230,12 @@ struct TokenStatus {
     application_id: Option<String>,
     #[serde(rename = "usedAt")]
     used_at: Option<String>,
+    #[serde(rename = "expiresAt")]
+    expires_at: Option<String>,
 }
 
 const STATUS: &str = "query($id: ID!) { oneTimeTokenStatus(id: $id) { \
-    state applicationID usedAt } }";
+    state applicationID usedAt expiresAt } }";
 
 fn message(status: StatusCode, text: &str, app_id: &str) -> Result<Response, ConsoleError> {
     render::html(
@@ -281,6 +289,12 @@ pub(crate) async fn status(
                         state: status.state,
                         used_text: times::text(&used_at),
                         used_at,
+                        expires_text: status
+                            .expires_at
+                            .as_deref()
+                            .map(times::text)
+                            .unwrap_or_default(),
+                        expires_at: status.expires_at.unwrap_or_default(),
                         href: status_href(&app_id, &token_id),
                     },
                 },
@@ -365,6 +379,8 @@ mod tests {
             state: state.to_owned(),
             used_at: String::new(),
             used_text: String::new(),
+            expires_at: String::new(),
+            expires_text: String::new(),
             href: String::new(),
         };
         assert!(view("UNUSED").polls());
