@@ -27,6 +27,10 @@ impl SystemAuthQuery {
     ) -> GqlResult<OneTimeTokenStatus> {
         let consumer = consumer(ctx)?;
         confine::reading_token_status(reach(ctx)?).gql()?;
+        // Without either read scope nothing is looked up, so nothing is learnt about the id.
+        if !consumer.has(Scope::ApplicationRead) && !consumer.has(Scope::RuntimeRead) {
+            consumer.require(&[Scope::ApplicationRead]).gql()?;
+        }
         let client = parse_id(&id, "one-time token").gql()?;
         let mut tx = store(ctx)?.read().await.map_err(internal).gql()?;
         let stored = tx

@@ -91,6 +91,16 @@ async fn a_runtime_token_names_its_runtime(backend: Backend) {
     let apps_only = app.token(&[TenantId::DEFAULT], &["application:read"]);
     app.gql_error_as("INSUFFICIENT_SCOPES", &apps_only, STATUS, json!({"id": id}))
         .await;
+    // Without either read scope, even an unknown id is refused for the scope, not looked up.
+    let neither = app.token(&[TenantId::DEFAULT], &["application:write"]);
+    let unknown = uuid::Uuid::new_v4().to_string();
+    app.gql_error_as(
+        "INSUFFICIENT_SCOPES",
+        &neither,
+        STATUS,
+        json!({"id": unknown}),
+    )
+    .await;
 }
 
 async fn an_expired_token_reads_expired_also_once_purged(backend: Backend) {
