@@ -195,6 +195,8 @@ async fn configuration(
                 )
                 .await?
                 .ok_or(ConnectorError::InvalidToken)?;
+            // Whoever handed the token out sees that it was used, and when.
+            tx.record_token_used(pairing.client_id, now).await?;
             (pairing.client_id, pairing.tenant, None)
         }
         Caller::Certificate {

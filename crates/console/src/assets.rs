@@ -14,7 +14,7 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-static ASSETS: [Asset; 2] = [
+static ASSETS: [Asset; 3] = [
     Asset {
         name: "console.css",
         content_type: "text/css; charset=utf-8",
@@ -24,6 +24,11 @@ static ASSETS: [Asset; 2] = [
         name: "htmx.min.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../assets/vendor/htmx/htmx.min.js"),
+    },
+    Asset {
+        name: "countdown.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/countdown.js"),
     },
 ];
 

@@ -10,13 +10,14 @@
 //! kept in the database so that replicas share them.
 //!
 //! Within the crate, imports run one way: `pages/` import the leaves (`state`, `session`,
-//! `graphql`, `form`, `labels`, `pager`, `render`, `assets`, `error`); only `lib.rs` names the pages, to route
+//! `graphql`, `form`, `labels`, `pager`, `render`, `times`, `assets`, `error`); only `lib.rs` names the pages, to route
 //! to them. The server builds a [`ConsoleState`] and merges [`router`] into its main router;
 //! this crate does not know the server.
 //!
 //! Every response carries a strict Content-Security-Policy (no inline script or style: the
-//! only script is the vendored htmx, the only style sheet the console's own, both embedded
-//! and served from `/console/assets/`), and every POST form a CSRF token bound to the session.
+//! only scripts are the vendored htmx and the console's countdown, the only style sheet the
+//! console's own, all embedded and served from `/console/assets/`), and every POST form a
+//! CSRF token bound to the session.
 #![forbid(unsafe_code)]
 
 mod assets;
@@ -31,6 +32,7 @@ mod render;
 mod security;
 mod session;
 mod state;
+mod times;
 
 use axum::Router;
 use axum::response::Redirect;
@@ -71,6 +73,18 @@ pub fn router(state: ConsoleState) -> Router {
         .route(
             "/console/applications/{id}/delete",
             post(pages::applications::delete),
+        )
+        .route(
+            "/console/applications/{id}/deliveries/{delivery}/resend",
+            post(pages::applications::resend_delivery),
+        )
+        .route(
+            "/console/applications/{id}/connect",
+            get(pages::applications::connect::show).post(pages::applications::connect::issue),
+        )
+        .route(
+            "/console/applications/{id}/connect/{token}",
+            get(pages::applications::connect::status),
         )
         .route(
             "/console/runtimes",

@@ -43,6 +43,8 @@ pub(crate) struct Chrome {
     pub(crate) nav: &'static str,
     pub(crate) css: String,
     pub(crate) js: String,
+    /// Counts down to the times of `data-expires-at` elements (a one-time token's expiry).
+    pub(crate) countdown_js: String,
     pub(crate) can: Can,
 }
 
@@ -65,6 +67,7 @@ impl Chrome {
             nav,
             css: assets::path("console.css"),
             js: assets::path("htmx.min.js"),
+            countdown_js: assets::path("countdown.js"),
             can: Can {
                 application_read: session.has(Scope::ApplicationRead),
                 application_write: session.has(Scope::ApplicationWrite),

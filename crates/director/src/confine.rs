@@ -204,6 +204,26 @@ pub fn creating_credentials(reach: Reach) -> Result<()> {
     }
 }
 
+/// Requires that the consumer may read the state of one-time tokens (`oneTimeTokenStatus`):
+/// users only. The state tells when a client paired, which is the business of whoever
+/// hands tokens out, not of the clients themselves.
+pub fn reading_token_status(reach: Reach) -> Result<()> {
+    match reach {
+        Reach::Tenant => Ok(()),
+        _ => Err(forbidden("only users read the state of one-time tokens")),
+    }
+}
+
+/// Requires that the consumer may send webhook deliveries again (`resendWebhookDelivery`):
+/// users only. An application's own certificate could otherwise make the management plane
+/// call any of its URLs at will.
+pub fn resending_deliveries(reach: Reach) -> Result<()> {
+    match reach {
+        Reach::Tenant => Ok(()),
+        _ => Err(forbidden("only users send webhook deliveries again")),
+    }
+}
+
 /// Requires that the consumer may request or delete credentials of a runtime.
 pub fn runtime_credentials(reach: Reach, runtime: RuntimeId) -> Result<()> {
     writable_runtime_labels(reach, runtime)

@@ -26,6 +26,7 @@ use crate::runtimes::mutation::RuntimeMutation;
 use crate::runtimes::query::RuntimeQuery;
 use crate::runtimes::wire::RuntimePage;
 use crate::system_auths::mutation::SystemAuthMutation;
+use crate::system_auths::query::SystemAuthQuery;
 use crate::templates::mutation::TemplateMutation;
 use crate::templates::query::TemplateQuery;
 use crate::templates::wire::ApplicationTemplatePage;
@@ -39,6 +40,7 @@ pub struct Query(
     LabelQuery,
     IntegrationSystemQuery,
     HealthQuery,
+    SystemAuthQuery,
 );
 
 // The doc comment is the type's description in the SDL.

@@ -46,7 +46,9 @@ pub use tx::label_definitions::LabelDefinitionsTx;
 pub use tx::labels::{KeyedLabel, LabelsTx, LockedLabel, StoredLabel};
 pub use tx::provisioning::{Lease, ProvisioningTx};
 pub use tx::runtimes::RuntimesTx;
-pub use tx::system_auths::{CertificatesOf, IssuedCertificate, OwnerKind, SystemAuthTx};
+pub use tx::system_auths::{
+    CertificatesOf, IssuedCertificate, OwnerKind, PairingTokenState, SystemAuthTx,
+};
 pub use tx::templates::ApplicationTemplatesTx;
 
 /// Opens the store a URL names (`sqlite://path` or `postgres://...`) and migrates it.

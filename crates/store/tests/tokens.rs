@@ -286,11 +286,87 @@ async fn liveness_is_checked_without_using_the_token_up(backend: Backend) {
     );
 }
 
+async fn state(
+    store: &Arc<dyn Store>,
+    tenant: TenantId,
+    client: SystemAuthId,
+) -> Option<sextant_store::PairingTokenState> {
+    let mut tx = store.read().await.unwrap();
+    tx.pairing_token_state(tenant, client).await.unwrap()
+}
+
+async fn a_pairing_token_keeps_when_it_was_used(backend: Backend) {
+    let f = fixture(backend).await;
+    let tenant = TenantId(Uuid::new_v4());
+    let (app, client_id) = client(&f.store, tenant).await;
+    let pairing = token(
+        client_id,
+        tenant,
+        OneTimeTokenKind::Application,
+        Duration::minutes(5),
+    );
+    store_token(&f.store, &pairing).await;
+    // A CSR token of the same client says nothing about the pairing token's expiry.
+    store_token(
+        &f.store,
+        &token(client_id, tenant, OneTimeTokenKind::Csr, Duration::hours(1)),
+    )
+    .await;
+
+    let unused = state(&f.store, tenant, client_id).await.unwrap();
+    assert_eq!(unused.owner, SystemAuthOwner::Application(app));
+    assert_eq!(unused.expires_at, Some(pairing.expires_at));
+    assert_eq!(unused.used_at, None);
+    // Another tenant sees nothing.
+    assert_eq!(
+        state(&f.store, TenantId(Uuid::new_v4()), client_id).await,
+        None
+    );
+
+    let used_at = now();
+    let mut tx = f.store.write().await.unwrap();
+    tx.redeem_one_time_token(&pairing.hash, &[OneTimeTokenKind::Application], used_at)
+        .await
+        .unwrap()
+        .unwrap();
+    tx.record_token_used(client_id, used_at).await.unwrap();
+    tx.commit().await.unwrap();
+    // The first use is kept.
+    let mut tx = f.store.write().await.unwrap();
+    tx.record_token_used(client_id, used_at + Duration::minutes(1))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let used = state(&f.store, tenant, client_id).await.unwrap();
+    assert_eq!(used.used_at, Some(used_at));
+    assert_eq!(used.expires_at, None);
+}
+
+async fn clients_with_a_secret_have_no_pairing_token(backend: Backend) {
+    let f = fixture(backend).await;
+    let tenant = TenantId(Uuid::new_v4());
+    let (app, _) = client(&f.store, tenant).await;
+    let oauth = SystemAuth {
+        id: SystemAuthId::new_v4(),
+        tenant: Some(tenant),
+        owner: SystemAuthOwner::Application(app),
+        secret_hash: Some(vec![1; 32]),
+        created_at: now(),
+    };
+    let mut tx = f.store.write().await.unwrap();
+    tx.insert_system_auth(&oauth).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(state(&f.store, tenant, oauth.id).await, None);
+    assert_eq!(state(&f.store, tenant, SystemAuthId::new_v4()).await, None);
+}
+
 // Fifty redemptions race on four threads.
 on_both_backends!(
     workers = 4;
     fifty_concurrent_redemptions_one_wins,
     expired_tokens_redeem_nothing_and_are_purged,
     tokens_go_with_their_system_auth_and_owner,
-    liveness_is_checked_without_using_the_token_up
+    liveness_is_checked_without_using_the_token_up,
+    a_pairing_token_keeps_when_it_was_used,
+    clients_with_a_secret_have_no_pairing_token
 );

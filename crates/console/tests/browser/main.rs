@@ -13,5 +13,6 @@ mod chrome;
 mod helpers;
 
 mod applications;
+mod connect;
 mod runtimes;
 mod session;

@@ -463,3 +463,41 @@ pub async fn runtime_count(server: &TestServer) -> i64 {
         .as_i64()
         .unwrap()
 }
+
+/// The ids of the application's credentials (a one-time token makes one), as the
+/// administrator's GraphQL says.
+pub async fn application_auths(server: &TestServer, id: &str) -> usize {
+    server
+        .director(
+            "query($id: ID!) { application(id: $id) { auths { id } } }",
+            json!({"id": id}),
+        )
+        .await["application"]["auths"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// The Connector's `configuration` with a one-time token, as a paired client starts:
+/// spends the token.
+pub async fn redeem_token(server: &TestServer, token: &str) {
+    let ca = std::fs::read(server.ca_path()).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+        .build()
+        .unwrap();
+    let answer: Value = client
+        .post(format!("{}/connector/graphql", server.base))
+        .header("Connector-Token", token)
+        .json(&json!({"query": "{ configuration { token { token } } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        answer["data"]["configuration"]["token"]["token"].is_string(),
+        "{answer}"
+    );
+}

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod applications;
+mod connect;
 mod integration_systems;
 mod label_definitions;
 mod login;
@@ -14,3 +15,4 @@ mod runtimes;
 mod scenarios;
 mod security;
 mod templates;
+mod webhooks;

@@ -111,7 +111,7 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
     // The embedded assets: cacheable for good, under a path that names their content.
     let dashboard = browser.get("/console/").await;
     let assets = asset_paths(&dashboard);
-    assert_eq!(assets.len(), 2, "{assets:?}");
+    assert_eq!(assets.len(), 3, "{assets:?}");
     for path in &assets {
         let asset = anonymous.get(path).await;
         assert_eq!(asset.status, StatusCode::OK, "{path}");
@@ -125,6 +125,7 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
         assert_eq!(anonymous.get(&wrong).await.status, StatusCode::NOT_FOUND);
     }
     assert!(assets.iter().any(|p| p.ends_with("/htmx.min.js")));
+    assert!(assets.iter().any(|p| p.ends_with("/countdown.js")));
     assert!(assets.iter().any(|p| p.ends_with("/console.css")));
 }
 

@@ -11,7 +11,7 @@ use crate::confine;
 use crate::context::{Scopes, consumer, reach, settings};
 use crate::error::{GqlResult, IntoGql, internal};
 use crate::system_auths::rules::{
-    create, for_deletion, new_secret, new_token, pairing_token, revoke_all, runtime_pairing_token,
+    create, for_deletion, new_secret, new_token, pairing_token, revoke_all, runtime_pairing,
 };
 use crate::system_auths::wire::{
     OneTimeToken, RevokedCredentials, SystemAuth, oauth_auth, token_url,
@@ -42,7 +42,7 @@ impl SystemAuthMutation {
             hash,
         } = new_token().gql()?;
         let ttl = settings.application_token_ttl;
-        write_outside_configuration(ctx, move |tx| {
+        let pairing = write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
                 if tx
                     .application(tenant, app)
@@ -58,7 +58,7 @@ impl SystemAuthMutation {
             })
         })
         .await?;
-        Ok(OneTimeToken::new(token, settings.connector_url))
+        Ok(OneTimeToken::new(token, settings.connector_url, pairing))
     }
 
     /// A token that pairs the runtime (its agent) through the Connector.
@@ -74,14 +74,14 @@ impl SystemAuthMutation {
         let runtime = parse_id(&id, "runtime").gql()?;
         let settings = settings(ctx)?.clone();
         let ttl = settings.runtime_token_ttl;
-        let token = write_outside_configuration(ctx, move |tx| {
+        let (token, pairing) = write_outside_configuration(ctx, move |tx| {
             Box::pin(async move {
                 confine::runtime_credentials(reach, runtime)?;
-                runtime_pairing_token(tx, tenant, runtime, ttl).await
+                runtime_pairing(tx, tenant, runtime, ttl).await
             })
         })
         .await?;
-        Ok(OneTimeToken::new(token, settings.connector_url))
+        Ok(OneTimeToken::new(token, settings.connector_url, pairing))
     }
 
     #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]

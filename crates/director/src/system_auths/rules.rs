@@ -101,6 +101,14 @@ pub fn new_secret() -> Result<NewSecret> {
     sextant_auth::new_client_secret().map_err(|e| DomainError::Internal(Box::new(e)))
 }
 
+/// A pairing token as made: the client it pairs (not a secret: `oneTimeTokenStatus` reads
+/// the token's state by it) and when it expires.
+#[derive(Clone, Copy, Debug)]
+pub struct Pairing {
+    pub client_id: SystemAuthId,
+    pub expires_at: time::OffsetDateTime,
+}
+
 /// Creates a secretless system auth for the owner (its id becomes the client id the
 /// Connector puts into the certificate) and a one-time token that pairs it.
 pub async fn pairing_token(
@@ -110,7 +118,7 @@ pub async fn pairing_token(
     kind: OneTimeTokenKind,
     hash: Vec<u8>,
     ttl: std::time::Duration,
-) -> Result<()> {
+) -> Result<Pairing> {
     let auth = DomainSystemAuth {
         id: SystemAuthId::new_v4(),
         tenant: Some(tenant),
@@ -121,17 +129,22 @@ pub async fn pairing_token(
     tx.insert_system_auth(&auth).await.map_err(internal)?;
     let now = now_micros();
     let ttl = time::Duration::try_from(ttl).map_err(|e| DomainError::Internal(Box::new(e)))?;
+    let expires_at = now + ttl;
     tx.insert_one_time_token(&OneTimeToken {
         hash,
         kind,
         client_id: auth.id,
         tenant,
         created_at: now,
-        expires_at: now + ttl,
+        expires_at,
         parent_serial: None,
     })
     .await
-    .map_err(internal)
+    .map_err(internal)?;
+    Ok(Pairing {
+        client_id: auth.id,
+        expires_at,
+    })
 }
 
 /// A new one-time token, and its hash.
@@ -160,14 +173,25 @@ pub async fn revoke_all(
     })
 }
 
-/// A one-time token that pairs the runtime's agent through the Connector, valid for `ttl`
-/// (what `requestOneTimeTokenForRuntime` makes); stored as a hash, returned in the clear.
+/// A one-time token that pairs the runtime's agent through the Connector, valid for `ttl`;
+/// stored as a hash, returned in the clear.
 pub async fn runtime_pairing_token(
     tx: &mut dyn Tx,
     tenant: TenantId,
     runtime: RuntimeId,
     ttl: std::time::Duration,
 ) -> Result<String> {
+    Ok(runtime_pairing(tx, tenant, runtime, ttl).await?.0)
+}
+
+/// [`runtime_pairing_token`] with the pairing it made (what `requestOneTimeTokenForRuntime`
+/// answers).
+pub async fn runtime_pairing(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    runtime: RuntimeId,
+    ttl: std::time::Duration,
+) -> Result<(String, Pairing)> {
     if tx
         .runtime(tenant, runtime)
         .await
@@ -180,7 +204,7 @@ pub async fn runtime_pairing_token(
         secret: token,
         hash,
     } = new_token()?;
-    pairing_token(
+    let pairing = pairing_token(
         tx,
         tenant,
         SystemAuthOwner::Runtime(runtime),
@@ -189,5 +213,5 @@ pub async fn runtime_pairing_token(
         ttl,
     )
     .await?;
-    Ok(token)
+    Ok((token, pairing))
 }

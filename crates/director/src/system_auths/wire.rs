@@ -7,6 +7,9 @@ use crate::catalog::credentials::wire::Auth;
 use crate::context::{loader, settings};
 use crate::error::GqlResult;
 use crate::loaders::{SystemAuthsKey, load_error};
+use crate::scalars::Timestamp;
+use crate::system_auths::rules::Pairing;
+use sextant_store::PairingTokenState;
 
 /// `SystemAuth`: a credential of an application, runtime or integration system.
 #[derive(SimpleObject)]
@@ -71,10 +74,16 @@ pub struct OneTimeToken {
     pub raw: Option<String>,
     /// `raw`, base64 (standard alphabet).
     pub raw_encoded: Option<String>,
+    /// Sextant: the id of the client the token pairs (its system auth; the CN of the
+    /// certificate it buys). Not a secret: `oneTimeTokenStatus(id)` tells by it whether
+    /// the token was used.
+    pub id: ID,
+    /// Sextant: when the token stops working if it is not used.
+    pub expires_at: Timestamp,
 }
 
 impl OneTimeToken {
-    pub fn new(token: String, connector_url: String) -> Self {
+    pub fn new(token: String, connector_url: String, pairing: Pairing) -> Self {
         use base64::Engine;
         let raw = serde_json::json!({"token": token, "connectorURL": connector_url}).to_string();
         let raw_encoded = base64::engine::general_purpose::STANDARD.encode(&raw);
@@ -83,6 +92,68 @@ impl OneTimeToken {
             connector_url,
             raw: Some(raw),
             raw_encoded: Some(raw_encoded),
+            id: ID(pairing.client_id.to_string()),
+            expires_at: Timestamp(pairing.expires_at),
+        }
+    }
+}
+
+/// Sextant: the state of a one-time token.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OneTimeTokenState {
+    /// It still pairs.
+    Unused,
+    /// The Connector redeemed it.
+    Used,
+    /// It expired unused.
+    Expired,
+}
+
+/// Sextant: whether a one-time token was used, and when; never the token itself.
+#[derive(SimpleObject)]
+pub struct OneTimeTokenStatus {
+    /// The id `OneTimeToken.id` answered.
+    pub id: ID,
+    pub state: OneTimeTokenState,
+    /// The application the token pairs (null for a runtime's).
+    #[graphql(name = "applicationID")]
+    pub application_id: Option<ID>,
+    /// The runtime the token pairs (null for an application's).
+    #[graphql(name = "runtimeID")]
+    pub runtime_id: Option<ID>,
+    pub created_at: Timestamp,
+    /// Null once the token was used, or when its expired row was purged.
+    pub expires_at: Option<Timestamp>,
+    pub used_at: Option<Timestamp>,
+}
+
+impl OneTimeTokenStatus {
+    /// The state at `now`: used if the Connector recorded a use, unused while a live token
+    /// is stored, expired otherwise (an expired token is purged in time).
+    pub fn of(stored: PairingTokenState, now: time::OffsetDateTime) -> Self {
+        let state = match (stored.used_at, stored.expires_at) {
+            (Some(_), _) => OneTimeTokenState::Used,
+            (None, Some(expiry)) if expiry > now => OneTimeTokenState::Unused,
+            (None, _) => OneTimeTokenState::Expired,
+        };
+        let (application_id, runtime_id) = match stored.owner {
+            SystemAuthOwner::Application(app) => (Some(ID(app.to_string())), None),
+            SystemAuthOwner::Runtime(runtime) => (None, Some(ID(runtime.to_string()))),
+            SystemAuthOwner::IntegrationSystem(_) => (None, None),
+        };
+        OneTimeTokenStatus {
+            id: ID(stored.client.to_string()),
+            state,
+            application_id,
+            runtime_id,
+            created_at: Timestamp(stored.created_at),
+            expires_at: stored
+                .used_at
+                .is_none()
+                .then_some(stored.expires_at)
+                .flatten()
+                .map(Timestamp),
+            used_at: stored.used_at.map(Timestamp),
         }
     }
 }

@@ -374,7 +374,7 @@ async fn paired_with_pem(app: &TestApp, kind: &str, id: &str) -> (reqwest::Clien
 }
 
 /// Pairs: client, client id, certificate PEM, identity PEM.
-async fn paired_full(
+pub(crate) async fn paired_full(
     app: &TestApp,
     kind: &str,
     id: &str,
@@ -433,7 +433,7 @@ async fn refused(app: &TestApp, client: &reqwest::Client, query: &str) -> bool {
     }
 }
 
-async fn mtls_gql(
+pub(crate) async fn mtls_gql(
     app: &TestApp,
     client: &reqwest::Client,
     headers: &[(&str, &str)],

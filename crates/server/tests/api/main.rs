@@ -35,6 +35,7 @@ mod spec_store;
 mod statements;
 mod systems;
 mod tenant_walls;
+mod token_status;
 mod tokens;
 mod webhooks;
 mod write_statements;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
+use sextant_domain::TenantId;
 
 use crate::helpers::{Backend, TestApp, api_input, basic_auth};
 
@@ -616,7 +617,100 @@ async fn connection_headers_are_refused_in_auths(backend: Backend) {
     );
 }
 
+const DELIVERIES: &str =
+    "query($app: ID!) { application(id: $app) { webhooks { deliveries { id eventID state } } } }";
+const RESEND: &str = "mutation($id: ID!) { resendWebhookDelivery(deliveryID: $id) { \
+    id eventID state attempts payload } }";
+
+/// The application's deliveries (newest first) once the newest is in `state`.
+async fn deliveries_once(app: &TestApp, app_id: &str, state: &str) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let data = app.gql(DELIVERIES, json!({"app": app_id})).await;
+        let list = data["application"]["webhooks"][0]["deliveries"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if list.first().is_some_and(|d| d["state"] == state) {
+            return list;
+        }
+        assert!(Instant::now() < deadline, "no {state} delivery: {list:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `resendWebhookDelivery` (a Sextant mutation) queues the event again as a new delivery,
+/// which the notifier sends; only users, in their tenant, with application:write, and only
+/// a delivery that ended.
+async fn a_delivery_is_sent_again_on_request(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.define_scenarios(&["SHOP"]).await;
+    let hook = Receiver::start(0, Duration::ZERO).await;
+    let shop = app
+        .register_app("shop", json!({"scenarios": ["SHOP"]}))
+        .await;
+    add_webhook(&app, &shop, &hook.url).await;
+    app.register_runtime("rt", json!({"scenarios": ["SHOP"]}))
+        .await;
+    let first = hook.wait_for(1, Duration::from_secs(5)).await;
+    let delivered = deliveries_once(&app, &shop, "delivered").await;
+    let original = delivered[0]["id"].as_str().unwrap().to_owned();
+
+    // Refusals first: they queue nothing.
+    let (_, stranger) = app.other_tenant();
+    app.gql_error_as("NOT_FOUND", &stranger, RESEND, json!({"id": original}))
+        .await;
+    let reader = app.token(&[TenantId::DEFAULT], &["application:read"]);
+    app.gql_error_as(
+        "INSUFFICIENT_SCOPES",
+        &reader,
+        RESEND,
+        json!({"id": original}),
+    )
+    .await;
+    app.gql_error(
+        "NOT_FOUND",
+        RESEND,
+        json!({"id": uuid::Uuid::new_v4().to_string()}),
+    )
+    .await;
+    let (client, _, _, _) = crate::connector::paired_full(&app, "Application", &shop).await;
+    let (_, body) =
+        crate::connector::mtls_gql(&app, &client, &[], RESEND, json!({"id": original})).await;
+    crate::helpers::assert_error_code(&body, "FORBIDDEN");
+    assert_eq!(deliveries_once(&app, &shop, "delivered").await.len(), 1);
+
+    let resent = app.gql(RESEND, json!({"id": original})).await["resendWebhookDelivery"].clone();
+    assert_ne!(resent["id"], original.as_str());
+    assert_eq!(resent["eventID"], delivered[0]["eventID"]);
+    assert_eq!(resent["state"], "pending");
+    assert_eq!(resent["attempts"], 0);
+    let events = hook.wait_for(2, Duration::from_secs(5)).await;
+    assert_eq!(events[1], first[0], "the same event, again");
+    let log = deliveries_once(&app, &shop, "delivered").await;
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0]["id"], resent["id"]);
+
+    // A pending delivery is retried by itself, not sent again on request.
+    let slow = Receiver::start(usize::MAX, Duration::ZERO).await;
+    let other = app
+        .register_app("other", json!({"scenarios": ["SHOP"]}))
+        .await;
+    add_webhook(&app, &other, &slow.url).await;
+    app.register_runtime("rt2", json!({"scenarios": ["SHOP"]}))
+        .await;
+    slow.wait_for(1, Duration::from_secs(5)).await;
+    let pending = deliveries_once(&app, &other, "pending").await;
+    app.gql_error(
+        "INVALID_DATA",
+        RESEND,
+        json!({"id": pending[0]["id"].as_str().unwrap()}),
+    )
+    .await;
+}
+
 crate::on_both_backends!(
+    a_delivery_is_sent_again_on_request,
     a_webhook_off_the_allow_list_records_the_reason,
     connection_headers_are_refused_in_auths,
     the_webhook_s_auth_is_honoured,

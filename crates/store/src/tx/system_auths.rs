@@ -51,6 +51,18 @@ pub struct IssuedCertificate {
     pub revoked: bool,
 }
 
+/// What the store knows of a client's pairing token, for `oneTimeTokenStatus`: whose it is,
+/// when it was made, when it expires (while its row is kept: until it is used, or purged
+/// after expiring) and when it was used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PairingTokenState {
+    pub client: SystemAuthId,
+    pub owner: SystemAuthOwner,
+    pub created_at: time::OffsetDateTime,
+    pub expires_at: Option<time::OffsetDateTime>,
+    pub used_at: Option<time::OffsetDateTime>,
+}
+
 /// The system-auth operations of a transaction.
 #[async_trait::async_trait]
 pub trait SystemAuthTx: Send {
@@ -81,6 +93,20 @@ pub trait SystemAuthTx: Send {
         kinds: &[sextant_domain::OneTimeTokenKind],
         now: time::OffsetDateTime,
     ) -> Result<Option<OneTimeToken>, StoreError>;
+    /// Records that the pairing token of `client` was used at `at` (in the transaction that
+    /// redeemed it); the first use is kept.
+    async fn record_token_used(
+        &mut self,
+        client: SystemAuthId,
+        at: time::OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// The pairing token of a client of the tenant (a secretless system auth of an
+    /// application or runtime), whether or not it was used; `None` for any other id.
+    async fn pairing_token_state(
+        &mut self,
+        tenant: TenantId,
+        client: SystemAuthId,
+    ) -> Result<Option<PairingTokenState>, StoreError>;
     /// Whether a token of any kind with this hash exists and has not expired at `now`. Only
     /// reads: it lets a caller be turned away before its request is parsed; the operation
     /// still redeems the token with [`SystemAuthTx::redeem_one_time_token`].
@@ -318,6 +344,58 @@ macro_rules! system_auth_tx {
                 };
                 // An expired token is removed all the same, and redeems nothing.
                 Ok((token.expires_at > now).then_some(token))
+            }
+
+            async fn record_token_used(
+                &mut self,
+                client: sextant_domain::SystemAuthId,
+                at: time::OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(
+                    "UPDATE system_auths SET token_used_at = $2 \
+                     WHERE id = $1 AND token_used_at IS NULL",
+                )
+                .bind(client.into_untyped())
+                .bind(to_micros(at))
+                .execute(self.conn())
+                .await?;
+                Ok(())
+            }
+
+            async fn pairing_token_state(
+                &mut self,
+                tenant: TenantId,
+                client: sextant_domain::SystemAuthId,
+            ) -> Result<Option<$crate::tx::system_auths::PairingTokenState>, StoreError> {
+                self.counter().inc();
+                // Integration systems' clients have no tenant and OAuth2 clients a secret:
+                // neither is paired with a token.
+                let row = sqlx::query(
+                    "SELECT s.app_id, s.runtime_id, s.created_at, s.token_used_at, \
+                       (SELECT MAX(t.expires_at) FROM one_time_tokens t \
+                        WHERE t.client_id = s.id AND t.kind IN ('application', 'runtime')) \
+                     FROM system_auths s \
+                     WHERE s.id = $1 AND s.tenant_id = $2 AND s.secret_hash IS NULL",
+                )
+                .bind(client.into_untyped())
+                .bind(tenant.0)
+                .fetch_optional(self.conn())
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let used_at: Option<i64> = row.try_get(3)?;
+                let expires_at: Option<i64> = row.try_get(4)?;
+                Ok(Some($crate::tx::system_auths::PairingTokenState {
+                    client,
+                    owner: $crate::tx::system_auths::owner_from_columns(
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        None,
+                    )?,
+                    created_at: from_micros(row.try_get(2)?)?,
+                    expires_at: expires_at.map(from_micros).transpose()?,
+                    used_at: used_at.map(from_micros).transpose()?,
+                }))
             }
 
             async fn one_time_token_live(

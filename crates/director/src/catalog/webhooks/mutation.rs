@@ -2,12 +2,14 @@
 //! signing secret.
 
 use async_graphql::{Context, ID, Object};
-use sextant_domain::{DomainError, Scope};
+use sextant_domain::delivery::DeliveryState;
+use sextant_domain::{DeliveryId, DomainError, Scope};
 
 use crate::catalog::access::{Child, writable_child};
 use crate::catalog::webhooks::inputs::WebhookInput;
 use crate::catalog::webhooks::rules;
-use crate::catalog::webhooks::wire::Webhook;
+use crate::catalog::webhooks::wire::{Webhook, WebhookDelivery};
+use crate::clock::now_micros;
 use crate::confine;
 use crate::context::{Scopes, consumer, reach};
 use crate::error::{GqlResult, IntoGql, internal};
@@ -72,6 +74,52 @@ impl WebhookMutation {
         })
         .await?;
         Ok(Webhook::revealing_secret(webhook))
+    }
+
+    /// Sextant: queues the event of a delivery to its webhook again, as a new delivery
+    /// (the same event id and body, attempted by the notifier like any other, never during
+    /// this request) and answers it. For a delivery that ended (delivered or failed); a
+    /// pending one is retried by itself. Only users, in their tenant.
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn resend_webhook_delivery(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "deliveryID")] delivery_id: ID,
+    ) -> GqlResult<WebhookDelivery> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        confine::resending_deliveries(reach).gql()?;
+        let id: DeliveryId = parse_id(&delivery_id, "webhook delivery").gql()?;
+        let queued = write_outside_configuration(ctx, move |tx| {
+            Box::pin(async move {
+                let missing = || DomainError::not_found("webhook delivery", id);
+                let delivery = tx
+                    .delivery(tenant, id)
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(missing)?;
+                confine::writable_app(tx, tenant, reach, delivery.application_id).await?;
+                if tx
+                    .webhook(tenant, delivery.webhook_id)
+                    .await
+                    .map_err(internal)?
+                    .is_none()
+                {
+                    return Err(DomainError::not_found("webhook", delivery.webhook_id));
+                }
+                if delivery.state == DeliveryState::Pending {
+                    return Err(DomainError::Invalid(
+                        "the delivery is still pending: it is retried by itself".into(),
+                    ));
+                }
+                tx.requeue_delivery(tenant, id, DeliveryId::new_v4(), now_micros())
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(missing)
+            })
+        })
+        .await?;
+        Ok(WebhookDelivery::from(queued))
     }
 
     #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]

@@ -52,6 +52,22 @@ pub trait DeliveriesTx: Send {
         webhook: WebhookId,
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError>;
+    /// One delivery of the tenant.
+    async fn delivery(
+        &mut self,
+        tenant: TenantId,
+        id: DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError>;
+    /// Queues the event of delivery `id` to its webhook again, as a new pending delivery
+    /// `new_id` due at `now` (the same event id and body; the notifier is woken at commit);
+    /// `None` if the tenant has no such delivery.
+    async fn requeue_delivery(
+        &mut self,
+        tenant: TenantId,
+        id: DeliveryId,
+        new_id: DeliveryId,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<Delivery>, StoreError>;
     /// Whether any pending delivery is due at `now` (a cheap read before claiming).
     async fn has_due_deliveries(&mut self, now: time::OffsetDateTime) -> Result<bool, StoreError>;
     /// How many deliveries wait (the queue's depth).
@@ -180,6 +196,53 @@ macro_rules! deliveries_tx {
                 .fetch_all(self.conn())
                 .await?;
                 rows.iter().map(Self::delivery_from_row).collect()
+            }
+
+            async fn delivery(
+                &mut self,
+                tenant: TenantId,
+                id: sextant_domain::DeliveryId,
+            ) -> Result<Option<sextant_domain::delivery::Delivery>, StoreError> {
+                self.counter().inc();
+                let row = sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {} FROM webhook_deliveries WHERE tenant_id = $1 AND id = $2",
+                    $crate::tx::delivery::deliveries::DELIVERY_COLUMNS
+                )))
+                .bind(tenant.0)
+                .bind(id.into_untyped())
+                .fetch_optional(self.conn())
+                .await?;
+                row.as_ref().map(Self::delivery_from_row).transpose()
+            }
+
+            async fn requeue_delivery(
+                &mut self,
+                tenant: TenantId,
+                id: sextant_domain::DeliveryId,
+                new_id: sextant_domain::DeliveryId,
+                now: time::OffsetDateTime,
+            ) -> Result<Option<sextant_domain::delivery::Delivery>, StoreError> {
+                self.counter().inc();
+                let row = sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO webhook_deliveries (id, event_id, tenant_id, webhook_id, app_id, \
+                       event_type, body, state, attempts, created_at, next_attempt_at) \
+                     SELECT $1, event_id, tenant_id, webhook_id, app_id, event_type, body, \
+                       'pending', 0, $2, $2 \
+                     FROM webhook_deliveries WHERE tenant_id = $3 AND id = $4 \
+                     RETURNING {}",
+                    $crate::tx::delivery::deliveries::DELIVERY_COLUMNS
+                )))
+                .bind(new_id.into_untyped())
+                .bind(to_micros(now))
+                .bind(tenant.0)
+                .bind(id.into_untyped())
+                .fetch_optional(self.conn())
+                .await?;
+                let queued = row.as_ref().map(Self::delivery_from_row).transpose()?;
+                if queued.is_some() {
+                    self.filled_outbox = true;
+                }
+                Ok(queued)
             }
 
             async fn has_due_deliveries(

@@ -1,5 +1,8 @@
 //! `/console/applications`: the list (label filter, cursor pagination), an application's
-//! detail, registration and deletion, each through the Director's GraphQL.
+//! detail, registration and deletion, each through the Director's GraphQL; connecting an
+//! application (a one-time token and its state) in `connect`.
+
+pub(crate) mod connect;
 
 use askama::Template;
 use axum::body::Body;
@@ -16,6 +19,7 @@ use crate::labels::{label_filter, label_text, labels_text, parse_labels};
 use crate::render::{self, Chrome, not_found, read_refused, refusal, see_other, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
+use crate::times;
 
 /// Rows per page of the list.
 const PAGE_SIZE: u32 = 50;
@@ -320,6 +324,22 @@ pub(crate) struct DocumentRow {
 pub(crate) struct WebhookRow {
     kind: String,
     url: String,
+    /// Since when deliveries give up ("" when they do not).
+    failing_since: String,
+    deliveries: Vec<DeliveryRow>,
+}
+
+/// One event on its way to a webhook, as the delivery log shows it.
+pub(crate) struct DeliveryRow {
+    id: String,
+    event_type: String,
+    state: String,
+    attempts: i64,
+    created_at: String,
+    last_attempt_at: String,
+    /// From the event to its delivery ("" until delivered).
+    took: String,
+    last_error: String,
 }
 
 #[derive(Template)]
@@ -340,11 +360,14 @@ struct DetailPage {
     documents_total: i64,
     webhooks: Vec<WebhookRow>,
     delete_error: Option<String>,
+    /// Why a delivery was not sent again.
+    resend_error: Option<String>,
 }
 
 const DETAIL: &str = "query($id: ID!) { application(id: $id) { \
     id name providerName description status { condition } labels \
-    webhooks { type url } \
+    webhooks { type url failingSince deliveries(first: 10) { \
+    id eventType state attempts createdAt lastAttemptAt lastError deliveredAt } } \
     apiDefinitions(first: 100) { totalCount data { name targetURL spec { type format } } } \
     eventDefinitions(first: 100) { totalCount data { name spec { type format } } } \
     documents(first: 100) { totalCount data { title format } } } }";
@@ -410,6 +433,50 @@ struct Webhook {
     #[serde(rename = "type")]
     kind: String,
     url: String,
+    #[serde(rename = "failingSince")]
+    failing_since: Option<String>,
+    deliveries: Vec<Delivery>,
+}
+
+#[derive(Deserialize)]
+struct Delivery {
+    id: String,
+    #[serde(rename = "eventType")]
+    event_type: String,
+    state: String,
+    attempts: i64,
+    #[serde(rename = "createdAt")]
+    created_at: String,
+    #[serde(rename = "lastAttemptAt")]
+    last_attempt_at: Option<String>,
+    #[serde(rename = "lastError")]
+    last_error: Option<String>,
+    #[serde(rename = "deliveredAt")]
+    delivered_at: Option<String>,
+}
+
+impl Delivery {
+    fn row(self) -> DeliveryRow {
+        let took = self
+            .delivered_at
+            .as_deref()
+            .and_then(|done| times::between(&self.created_at, done))
+            .unwrap_or_default();
+        DeliveryRow {
+            id: self.id,
+            event_type: self.event_type,
+            state: self.state,
+            attempts: self.attempts,
+            created_at: times::text(&self.created_at),
+            last_attempt_at: self
+                .last_attempt_at
+                .as_deref()
+                .map(times::text)
+                .unwrap_or_default(),
+            took,
+            last_error: self.last_error.unwrap_or_default(),
+        }
+    }
 }
 
 fn spec_text(spec: &Spec) -> String {
@@ -490,9 +557,16 @@ async fn load_detail(
             .map(|w| WebhookRow {
                 kind: w.kind,
                 url: w.url,
+                failing_since: w
+                    .failing_since
+                    .as_deref()
+                    .map(times::text)
+                    .unwrap_or_default(),
+                deliveries: w.deliveries.into_iter().map(Delivery::row).collect(),
             })
             .collect(),
         delete_error: None,
+        resend_error: None,
     })))
 }
 
@@ -568,5 +642,48 @@ mod tests {
             list_href("env=prod", "c3", &["c1", "c2"]),
             "/console/applications?label=env%3Dprod&after=c3&trail=c1%2Cc2"
         );
+    }
+}
+
+#[derive(Deserialize)]
+struct Resent {
+    #[serde(rename = "resendWebhookDelivery")]
+    _resent: Id,
+}
+
+/// `POST /console/applications/{id}/deliveries/{delivery}/resend`: queues the delivery's
+/// event again (the notifier sends it, not this request), then shows the application.
+pub(crate) async fn resend_delivery(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path((id, delivery)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ConsoleError> {
+    let (session, _) = match form::posted(&state, &headers, body).await? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused),
+    };
+    let mut page = match load_detail(&state, &session, &id).await? {
+        Ok(Some(page)) => page,
+        Ok(None) => return Ok(not_found()),
+        Err(refusals) => return Ok(read_refused(&refusals)),
+    };
+    match graphql::execute::<Resent>(
+        &state,
+        session.consumer(),
+        "mutation($id: ID!) { resendWebhookDelivery(deliveryID: $id) { id } }",
+        json!({ "id": delivery }),
+    )
+    .await?
+    {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/applications/{}",
+            render::segment(&page.id)
+        ))),
+        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
+        Err(refusals) => {
+            page.resend_error = Some(Refusal::messages(&refusals));
+            render::html(Refusal::status(&refusals), &page)
+        }
     }
 }
