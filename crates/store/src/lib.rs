@@ -43,7 +43,7 @@ pub use tx::delivery::deliveries::{AttemptOutcome, DeliveriesTx};
 pub use tx::delivery::fan_outs::{EventFanOut, FanOutKind, FanOutsTx, PendingFanOut};
 pub use tx::integration_systems::IntegrationSystemsTx;
 pub use tx::label_definitions::LabelDefinitionsTx;
-pub use tx::labels::{KeyedLabel, LabelsTx, LockedLabel, StoredLabel};
+pub use tx::labels::{KeyedLabel, LabelsTx, LockedLabel, StoredLabel, StringCount};
 pub use tx::provisioning::{Lease, ProvisioningTx};
 pub use tx::runtimes::RuntimesTx;
 pub use tx::system_auths::{

@@ -1293,6 +1293,13 @@ mod cases {
         labels
     }
 
+    fn count(string: &str, objects: i64) -> sextant_store::StringCount {
+        sextant_store::StringCount {
+            string: string.to_owned(),
+            objects,
+        }
+    }
+
     pub async fn array_string_counts_per_kind(store: &Db) {
         let (t, other) = (tenant(), tenant());
         let apps = insert_apps(store, t, "a", 3).await;
@@ -1326,18 +1333,18 @@ mod cases {
             .await
             .unwrap();
         assert_eq!(store.statements().get() - before, 1);
-        assert_eq!(counts, vec![("DEFAULT".to_owned(), 2), ("X".to_owned(), 1)]);
+        assert_eq!(counts, vec![count("DEFAULT", 2), count("X", 1)]);
         assert_eq!(
             tx.array_string_counts(t, ObjectKind::Runtime, "scenarios")
                 .await
                 .unwrap(),
-            vec![("X".to_owned(), 1), ("with space".to_owned(), 1)]
+            vec![count("X", 1), count("with space", 1)]
         );
         assert_eq!(
             tx.array_string_counts(t, ObjectKind::Application, "env")
                 .await
                 .unwrap(),
-            vec![("X".to_owned(), 1)]
+            vec![count("X", 1)]
         );
         assert!(
             tx.array_string_counts(t, ObjectKind::Application, "nope")
@@ -1358,7 +1365,7 @@ mod cases {
             tx.array_string_counts(t, ObjectKind::Application, "scenarios")
                 .await
                 .unwrap(),
-            vec![("DEFAULT".to_owned(), 1)]
+            vec![count("DEFAULT", 1)]
         );
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use async_graphql::{Context, Object};
 use sextant_domain::label::SCENARIOS_KEY;
 use sextant_domain::{ObjectKind, Scope};
+use sextant_store::StringCount;
 
 use crate::confine::Reach;
 use crate::context::{Scopes, consumer, store};
@@ -73,7 +74,10 @@ impl LabelQuery {
             if !allowed {
                 continue;
             }
-            for (scenario, n) in tx
+            for StringCount {
+                string: scenario,
+                objects: n,
+            } in tx
                 .array_string_counts(tenant, kind, SCENARIOS_KEY)
                 .await
                 .gql()?

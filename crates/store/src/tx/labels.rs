@@ -33,6 +33,13 @@ pub struct KeyedLabel {
     pub value: Value,
 }
 
+/// How many objects hold a string in an array label ([`LabelsTx::array_string_counts`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StringCount {
+    pub string: String,
+    pub objects: i64,
+}
+
 /// An object's label as [`LabelsTx::label_of_locked_object`] reads it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LockedLabel {
@@ -105,7 +112,7 @@ pub trait LabelsTx: Send {
         key: &str,
     ) -> Result<u64, StoreError>;
     /// For each string held by the `key` labels of the tenant's `kind` objects that are
-    /// arrays, how many objects hold it: (string, objects), in string order. One statement
+    /// arrays, how many objects hold it, in string order. One statement
     /// over the label value table's `(tenant, key, value)` range, however many objects and
     /// strings (strings longer than `MAX_INDEXED_STRING_BYTES` have no row there and are
     /// not counted; scenario names are at most 128 characters). Strings in byte order.
@@ -114,7 +121,7 @@ pub trait LabelsTx: Send {
         tenant: TenantId,
         kind: ObjectKind,
         key: &str,
-    ) -> Result<Vec<(String, i64)>, StoreError>;
+    ) -> Result<Vec<StringCount>, StoreError>;
 }
 
 /// The label table and object column of a kind.
@@ -744,7 +751,7 @@ macro_rules! labels_tx {
                 tenant: TenantId,
                 kind: ObjectKind,
                 key: &str,
-            ) -> Result<Vec<(String, i64)>, StoreError> {
+            ) -> Result<Vec<$crate::tx::labels::StringCount>, StoreError> {
                 let table = label_values_table(kind);
                 let text = Self::string_value_text("v");
                 let is_string = Self::is_string_value("v");
@@ -761,7 +768,10 @@ macro_rules! labels_tx {
                 .await?;
                 let mut counts = Vec::with_capacity(rows.len());
                 for row in &rows {
-                    counts.push((row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?));
+                    counts.push($crate::tx::labels::StringCount {
+                        string: row.try_get(0)?,
+                        objects: row.try_get(1)?,
+                    });
                 }
                 // In byte order on both backends (PostgreSQL would order by its collation).
                 counts.sort();
