@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod assets;
+mod deletion;
 mod error;
 mod form;
 mod graphql;

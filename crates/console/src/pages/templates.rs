@@ -10,6 +10,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::deletion::{self, DeletablePage, Deletion};
 use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
@@ -295,6 +296,16 @@ struct DetailPage {
     delete_error: Option<String>,
 }
 
+impl DeletablePage for DetailPage {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn delete_error(&mut self) -> &mut Option<String> {
+        &mut self.delete_error
+    }
+}
+
 const DETAIL: &str = "query($id: ID!) { applicationTemplate(id: $id) { \
     id name description accessLevel applicationInput placeholders { name description } } }";
 
@@ -388,12 +399,6 @@ pub(crate) async fn detail(
     }
 }
 
-#[derive(Deserialize)]
-struct Deleted {
-    #[serde(rename = "deleteApplicationTemplate")]
-    _deleted: Id,
-}
-
 pub(crate) async fn delete(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
@@ -404,33 +409,24 @@ pub(crate) async fn delete(
         Ok(posted) => posted,
         Err(refused) => return Ok(refused),
     };
-    let mut page = match load_detail(&state, &session, &id).await? {
+    let page = match load_detail(&state, &session, &id).await? {
         Ok(Some(page)) => page,
         Ok(None) => return Ok(not_found()),
         Err(refusals) => return Ok(read_refused(&refusals)),
     };
-    if form.text("confirm_name") != page.name {
-        page.delete_error = Some(format!(
-            "Type the template's name, {:?}, to delete it.",
-            page.name
-        ));
-        return render::html(StatusCode::UNPROCESSABLE_ENTITY, &page);
-    }
-    match graphql::execute::<Deleted>(
+    deletion::confirmed(
         &state,
-        session.consumer(),
-        "mutation($id: ID!) { deleteApplicationTemplate(id: $id) { id } }",
-        json!({ "id": id }),
+        &session,
+        &form,
+        page,
+        Deletion {
+            what: "template",
+            mutation: "mutation($id: ID!) { deleteApplicationTemplate(id: $id) { id } }",
+            id: &id,
+            done: "/console/application-templates",
+        },
     )
-    .await?
-    {
-        Ok(_) => Ok(see_other("/console/application-templates")),
-        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
-        Err(refusals) => {
-            page.delete_error = Some(Refusal::messages(&refusals));
-            render::html(Refusal::status(&refusals), &page)
-        }
-    }
+    .await
 }
 
 #[derive(Deserialize)]

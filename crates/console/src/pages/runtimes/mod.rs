@@ -17,10 +17,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
 use sextant_domain::label::SCENARIOS_KEY;
 
+use crate::deletion::{self, DeletablePage, Deletion};
 use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
@@ -264,6 +264,16 @@ pub(crate) struct DetailPage {
     pub(crate) upgrade_error: Option<String>,
     pub(crate) deprovision_error: Option<String>,
     pub(crate) delete_error: Option<String>,
+}
+
+impl DeletablePage for DetailPage {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn delete_error(&mut self) -> &mut Option<String> {
+        &mut self.delete_error
+    }
 }
 
 impl DetailPage {
@@ -687,12 +697,6 @@ pub(crate) async fn delete_label(
     }
 }
 
-#[derive(Deserialize)]
-struct Unregistered {
-    #[serde(rename = "unregisterRuntime")]
-    _unregistered: IgnoredAny,
-}
-
 /// Unregisters the runtime, its name typed to confirm. The page offers this only for a
 /// runtime the Provisioner did not provision (one it did is deprovisioned, so that its agent
 /// stops too); the Director allows it for both, and so does the console.
@@ -706,33 +710,24 @@ pub(crate) async fn delete(
         Ok(posted) => posted,
         Err(refused) => return Ok(refused),
     };
-    let mut page = match load_detail(&state, &session, &id, &DetailQuery::default()).await? {
+    let page = match load_detail(&state, &session, &id, &DetailQuery::default()).await? {
         Ok(Some(page)) => page,
         Ok(None) => return Ok(not_found()),
         Err(refusals) => return Ok(read_refused(&refusals)),
     };
-    if form.text("confirm_name") != page.name {
-        page.delete_error = Some(format!(
-            "Type the runtime's name, {:?}, to delete it.",
-            page.name
-        ));
-        return render::html(StatusCode::UNPROCESSABLE_ENTITY, &page);
-    }
-    match graphql::execute::<Unregistered>(
+    deletion::confirmed(
         &state,
-        session.consumer(),
-        "mutation($id: ID!) { unregisterRuntime(id: $id) { id } }",
-        json!({ "id": id }),
+        &session,
+        &form,
+        page,
+        Deletion {
+            what: "runtime",
+            mutation: "mutation($id: ID!) { unregisterRuntime(id: $id) { id } }",
+            id: &id,
+            done: "/console/runtimes",
+        },
     )
-    .await?
-    {
-        Ok(_) => Ok(see_other("/console/runtimes")),
-        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
-        Err(refusals) => {
-            page.delete_error = Some(Refusal::messages(&refusals));
-            render::html(Refusal::status(&refusals), &page)
-        }
-    }
+    .await
 }
 
 #[cfg(test)]
