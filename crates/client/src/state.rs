@@ -18,12 +18,10 @@
 //! discarded when the directory is opened again); a crash after it is completed then.
 
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::certs::CertificateInfo;
 
@@ -38,7 +36,6 @@ pub const STATE_FILE: &str = "state.json";
 /// Present while a new key, certificate and CA bundle are being moved into place.
 const COMMIT_MARKER: &str = "credentials.commit";
 const STAGED: &str = ".next";
-const TMP_PREFIX: &str = ".tmp-";
 /// How many spent tokens are remembered.
 const MAX_USED_TOKENS: usize = 32;
 
@@ -189,37 +186,12 @@ fn private_dir(path: &Path) -> Result<(), StateError> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StateError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    sextant_fs::sync_dir(dir).map_err(io_err(dir))
 }
 
 /// Writes a file atomically with mode 0600 (see the module documentation).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!("{TMP_PREFIX}{name}-{}", Uuid::new_v4().simple()));
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(source) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(StateError::Io {
-            path: path.to_owned(),
-            source,
-        });
-    }
-    sync_dir(dir)
+    sextant_fs::write_atomic(path, bytes, 0o600).map_err(io_err(path))
 }
 
 /// An opened state directory.
@@ -277,12 +249,7 @@ impl StateDir {
         }
         // Temporary files of interrupted writes.
         for dir in std::iter::once(&self.root).chain(&self.subdirs) {
-            let entries = fs::read_dir(dir).map_err(io_err(dir))?;
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
-                    let _ = fs::remove_file(entry.path());
-                }
-            }
+            sextant_fs::remove_leftovers(dir).map_err(io_err(dir))?;
         }
         sync_dir(&self.root)
     }
@@ -374,7 +341,10 @@ mod tests {
 
     fn temp() -> PathBuf {
         std::env::temp_dir()
-            .join(format!("sextant-client-state-{}", Uuid::new_v4().simple()))
+            .join(format!(
+                "sextant-client-state-{}",
+                uuid::Uuid::new_v4().simple()
+            ))
             .join("state")
     }
 
@@ -468,8 +438,8 @@ mod tests {
         let root = temp();
         let dir = StateDir::open(&root, &["specs"]).unwrap();
         let stray = [
-            dir.path(&format!("{TMP_PREFIX}state.json-1")),
-            dir.path(&format!("specs/{TMP_PREFIX}abc-1")),
+            dir.path(&format!("{}state.json-1", sextant_fs::TMP_PREFIX)),
+            dir.path(&format!("specs/{}abc-1", sextant_fs::TMP_PREFIX)),
         ];
         for path in &stray {
             fs::write(path, b"half").unwrap();

@@ -11,7 +11,6 @@
 //! pid is never signalled.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -525,26 +524,9 @@ fn create_private_dir(dir: &Path) -> Result<(), ProviderError> {
         })
 }
 
-/// Writes a file readable by its owner only, atomically (a temporary file renamed over it).
+/// Writes a file readable by its owner only, atomically (`sextant_fs::write_atomic`).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ProviderError> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let tmp = path.with_extension("tmp");
-    let write = || -> std::io::Result<()> {
-        // A leftover temporary file would keep its own mode: start from a new one.
-        match std::fs::remove_file(&tmp) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        let mut file = std::fs::OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
+    sextant_fs::write_atomic(path, bytes, 0o600).map_err(|e| {
         tracing::error!(path = %path.display(), error = %e, "cannot write a local runtime's file");
         // The file's name, not where it is on the server.
         let name = path
@@ -653,19 +635,17 @@ mod tests {
     }
 
     #[test]
-    fn private_files_are_private_even_over_a_leftover_temporary_file() {
+    fn private_files_are_private_even_over_a_readable_file() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = std::env::temp_dir().join(format!("sextant-local-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("bootstrap.env");
-        let leftover = path.with_extension("tmp");
-        std::fs::write(&leftover, b"stale").unwrap();
-        std::fs::set_permissions(&leftover, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(&path, b"stale").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         write_private(&path, b"TOKEN=secret\n").unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(std::fs::read(&path).unwrap(), b"TOKEN=secret\n");
-        assert!(!leftover.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -3,8 +3,7 @@
 //! owner-only (0600) inside an owner-only directory (0700), atomically (temp file + rename).
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -48,30 +47,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
     }
 }
 
-/// Writes `contents` to `path` with `mode`, atomically: a fresh temporary file (created with
-/// the mode, so a secret is never readable by others, not even briefly), then a rename.
+/// Writes `contents` to `path` with `mode`, atomically (`sextant_fs::write_atomic`: a secret
+/// is never readable by others, not even briefly).
 fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), ServerError> {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
-    let tmp = PathBuf::from(name);
-    // A leftover from a crash may have other permissions: never reuse it.
-    match fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err(&tmp)(e)),
-    }
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(io_err(&tmp))?;
-    // The process umask may have narrowed the mode; set it exactly before writing.
-    file.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(io_err(&tmp))?;
-    file.write_all(contents.as_bytes()).map_err(io_err(&tmp))?;
-    file.sync_all().map_err(io_err(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_err(path))
+    sextant_fs::write_atomic(path, contents.as_bytes(), mode).map_err(io_err(path))
 }
 
 fn read_if_exists(path: &Path) -> Result<Option<String>, ServerError> {
@@ -518,18 +497,16 @@ mod tests {
     }
 
     #[test]
-    fn secrets_are_owner_only_even_over_a_leftover_temp_file() {
+    fn secrets_are_owner_only_even_over_a_readable_file() {
         let dir = temp_dir();
         fs::create_dir_all(&dir).unwrap();
         let target = dir.join("secret.key");
-        let leftover = dir.join("secret.key.tmp");
-        fs::write(&leftover, "old").unwrap();
-        fs::set_permissions(&leftover, fs::Permissions::from_mode(0o666)).unwrap();
+        fs::write(&target, "old").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
         write_file(&target, "new secret", 0o600).unwrap();
         let meta = fs::metadata(&target).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         assert_eq!(fs::read_to_string(&target).unwrap(), "new secret");
-        assert!(!leftover.exists());
         fs::remove_dir_all(dir).unwrap();
     }
 }
