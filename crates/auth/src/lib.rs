@@ -32,8 +32,13 @@ pub enum AuthError {
     #[error("forbidden: {0}")]
     Forbidden(String),
     /// The credentials could not be checked right now (the store is unreachable): HTTP 503.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
+    /// `cause` is for the log, never for the answer.
+    #[error("unavailable: {message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
     /// No randomness could be had.
     #[error("no secure randomness available")]
     Random,

@@ -47,7 +47,8 @@ pub struct CertificateClient {
 /// The client the certificate `leaf` (DER, as the TLS layer verified it) stands for: its CN is
 /// a client id (system auth) of an application or runtime, and the certificate must be one
 /// the CA recorded for that client and not revoked. A store failure is
-/// [`AuthError::Unavailable`] (logged with its causes).
+/// [`AuthError::Unavailable`] carrying the store's error, which the server logs when it
+/// answers.
 pub async fn certificate_client(
     store: &dyn Store,
     leaf: Option<&[u8]>,
@@ -65,9 +66,9 @@ pub async fn certificate_client(
         Ok::<_, StoreError>((issued, auth))
     }
     .await
-    .map_err(|e| {
-        tracing::error!(error = %sextant_domain::ErrorChain(&e), "certificate check failed");
-        AuthError::Unavailable("the certificate could not be checked; try again".into())
+    .map_err(|e| AuthError::Unavailable {
+        message: "the certificate could not be checked; try again".into(),
+        cause: Some(Box::new(e)),
     })?;
     match issued {
         Some(IssuedCertificate {

@@ -86,9 +86,9 @@ impl ApiError {
         use sextant_auth::AuthError;
         match e {
             AuthError::Forbidden(m) => ApiError::Forbidden(m),
-            AuthError::Unavailable(message) => ApiError::Unavailable {
+            AuthError::Unavailable { message, cause } => ApiError::Unavailable {
                 message,
-                cause: None,
+                cause: cause.map(|cause| ("the credentials could not be checked", cause)),
             },
             e => ApiError::Unauthenticated(e.to_string()),
         }
@@ -102,9 +102,9 @@ impl From<sextant_auth::AuthError> for ApiError {
         match e {
             AuthError::Forbidden(m) => ApiError::Forbidden(m),
             AuthError::Unauthenticated(m) => ApiError::Unauthenticated(m),
-            AuthError::Unavailable(message) => ApiError::Unavailable {
+            AuthError::Unavailable { message, cause } => ApiError::Unavailable {
                 message,
-                cause: None,
+                cause: cause.map(|cause| ("the credentials could not be checked", cause)),
             },
             e @ (AuthError::Key(_) | AuthError::Random) => {
                 ApiError::internal("token verification is broken", e)
@@ -150,5 +150,48 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("database is locked")]
+    struct StoreDown;
+
+    /// A certificate that could not be checked answers 503 with a short message; the store's
+    /// error travels with it to be logged, and never reaches the answer.
+    #[test]
+    fn an_unchecked_certificate_keeps_its_cause_for_the_log() {
+        let refused = ApiError::certificate_refused(sextant_auth::AuthError::Unavailable {
+            message: "the certificate could not be checked; try again".into(),
+            cause: Some(Box::new(StoreDown)),
+        });
+        let ApiError::Unavailable {
+            message,
+            cause: Some((_, cause)),
+        } = &refused
+        else {
+            panic!("not a 503 with its cause: {refused:?}");
+        };
+        assert_eq!(message, "the certificate could not be checked; try again");
+        assert_eq!(cause.to_string(), "database is locked");
+        let response = refused.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    /// The same for a bearer token whose check failed.
+    #[test]
+    fn an_unchecked_token_keeps_its_cause_for_the_log() {
+        let refused = ApiError::from(sextant_auth::AuthError::Unavailable {
+            message: "the token could not be checked; try again".into(),
+            cause: Some(Box::new(StoreDown)),
+        });
+        assert!(
+            matches!(&refused, ApiError::Unavailable { cause: Some((_, c)), .. } if c.to_string() == "database is locked"),
+            "{refused:?}"
+        );
     }
 }
