@@ -284,6 +284,11 @@ impl PgTx {
         &self.counter
     }
 
+    /// Nothing to do once a transaction committed.
+    fn after_commit(&mut self) -> impl FnOnce() + use<> {
+        || {}
+    }
+
     /// Stores the spec texts of `chunk` that are not stored yet, and key-share-locks the rows
     /// of those that are, in one statement: a concurrent removal of a stored spec's last
     /// reference then waits for this transaction and finds the new reference (its foreign

@@ -129,7 +129,9 @@ macro_rules! transaction_tx {
                 let bumped = std::mem::take(&mut this.bumped);
                 let filled_outbox = this.filled_outbox;
                 let epochs = this.epochs.clone();
+                let after_commit = this.after_commit();
                 this.tx.commit().await.map_err(StoreError::from)?;
+                after_commit();
                 for (tenant, epoch) in bumped {
                     epochs.advance(tenant, epoch);
                 }
