@@ -10,7 +10,7 @@
 //! kept in the database so that replicas share them.
 //!
 //! Within the crate, imports run one way: `pages/` import the leaves (`state`, `session`,
-//! `graphql`, `form`, `labels`, `pager`, `render`, `times`, `assets`, `error`); only `lib.rs` names the pages, to route
+//! `graphql`, `form`, `labels`, `pager`, `render`, `times`, `fleet`, `assets`, `error`); only `lib.rs` names the pages, to route
 //! to them. The server builds a [`ConsoleState`] and merges [`router`] into its main router;
 //! this crate does not know the server.
 //!
@@ -23,6 +23,7 @@
 mod assets;
 mod deletion;
 mod error;
+mod fleet;
 mod form;
 mod graphql;
 mod labels;
@@ -40,6 +41,7 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 
 pub use error::ConsoleError;
+pub use fleet::AGENT_STALE_AFTER;
 pub use links::{LINK_TTL, create_login_link, login_url};
 pub use session::{ABSOLUTE_TIMEOUT, COOKIE_NAME, IDLE_TIMEOUT};
 pub use state::{ConsoleSettings, ConsoleState};

@@ -214,6 +214,16 @@ pub fn reading_token_status(reach: Reach) -> Result<()> {
     }
 }
 
+/// Requires that the consumer may read the tenant's overview (`fleetOverview`): users
+/// only. It counts objects beyond an application's, a runtime's or an integration system's
+/// reach.
+pub fn reading_overview(reach: Reach) -> Result<()> {
+    match reach {
+        Reach::Tenant => Ok(()),
+        _ => Err(forbidden("only users read the tenant's overview")),
+    }
+}
+
 /// Requires that the consumer may send webhook deliveries again (`resendWebhookDelivery`):
 /// users only. An application's own certificate could otherwise make the management plane
 /// call any of its URLs at will.

@@ -23,6 +23,7 @@ mod loaders;
 mod metrics;
 mod notify;
 mod objects;
+mod overview;
 mod page;
 pub mod provisioning;
 mod roots;

@@ -478,3 +478,49 @@ impl Loader<SystemAuthsKey> for CatalogLoader {
         Ok(out)
     }
 }
+
+/// What the servers recorded of a runtime's agent (`Runtime.agent`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RuntimeAgentKey(pub RuntimeId);
+
+impl Loader<RuntimeAgentKey> for CatalogLoader {
+    type Value = sextant_store::RecordedAgent;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[RuntimeAgentKey],
+    ) -> Result<HashMap<RuntimeAgentKey, Self::Value>, Self::Error> {
+        let mut tx = self.store.read().await?;
+        let runtimes: Vec<RuntimeId> = keys.iter().map(|k| k.0).collect();
+        Ok(tx
+            .recorded_agents(self.tenant, &runtimes)
+            .await?
+            .into_iter()
+            .map(|agent| (RuntimeAgentKey(agent.runtime), agent))
+            .collect())
+    }
+}
+
+/// A runtime's newest valid client certificate (`Runtime.clientCertificate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RuntimeCertificateKey(pub RuntimeId);
+
+impl Loader<RuntimeCertificateKey> for CatalogLoader {
+    type Value = sextant_store::RuntimeCertificate;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[RuntimeCertificateKey],
+    ) -> Result<HashMap<RuntimeCertificateKey, Self::Value>, Self::Error> {
+        let mut tx = self.store.read().await?;
+        let runtimes: Vec<RuntimeId> = keys.iter().map(|k| k.0).collect();
+        Ok(tx
+            .runtime_certificates(self.tenant, &runtimes, crate::clock::now_micros())
+            .await?
+            .into_iter()
+            .map(|cert| (RuntimeCertificateKey(cert.runtime), cert))
+            .collect())
+    }
+}

@@ -21,6 +21,7 @@ use crate::integration_systems::query::IntegrationSystemQuery;
 use crate::integration_systems::wire::IntegrationSystemPage;
 use crate::labels::mutation::LabelMutation;
 use crate::labels::query::LabelQuery;
+use crate::overview::query::OverviewQuery;
 use crate::page::PageInfo;
 use crate::runtimes::mutation::RuntimeMutation;
 use crate::runtimes::query::RuntimeQuery;
@@ -41,6 +42,7 @@ pub struct Query(
     IntegrationSystemQuery,
     HealthQuery,
     SystemAuthQuery,
+    OverviewQuery,
 );
 
 // The doc comment is the type's description in the SDL.

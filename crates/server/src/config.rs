@@ -84,6 +84,9 @@ pub struct ServerOptions {
     /// Which names the runtime serving CA binds to a runtime (default: no domain, loopback
     /// names allowed, as the local provider's runtimes need).
     pub runtime_serving_names: Option<sextant_pki::ServingNamePolicy>,
+    /// How often what the runtime configuration endpoint saw of agents is written (default:
+    /// [`AGENT_FLUSH_INTERVAL`](crate::AGENT_FLUSH_INTERVAL)); it is also written at shutdown.
+    pub agent_flush_interval: Option<Duration>,
 }
 
 /// Limits of each listener's connections. Each listener has its own count, so clients

@@ -47,7 +47,8 @@ pub(crate) struct CachedIdentity {
 }
 
 pub(crate) struct CachedDocument {
-    epoch: u64,
+    /// The tenant's configuration epoch the document was built at.
+    pub(crate) epoch: u64,
     /// `None`: the runtime does not exist.
     pub(crate) built: Option<BuiltConfiguration>,
 }

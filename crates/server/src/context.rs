@@ -9,6 +9,7 @@ use sextant_auth::{TokenIssuer, TokenVerifier};
 use sextant_director::DirectorSchema;
 use sextant_store::Store;
 
+use crate::agent_sightings::AgentSightings;
 use crate::config_cache::ConfigCache;
 
 /// What every handler shares. Built once by `start`.
@@ -22,6 +23,8 @@ pub struct AppState {
     pub(crate) previous_ca: Option<Arc<sextant_pki::CertificateAuthority>>,
     /// Runtimes' certificates and configuration documents, remembered between requests.
     pub(crate) config_cache: Arc<ConfigCache>,
+    /// What the configuration endpoint saw of runtimes' agents, until it is written.
+    pub(crate) agents: Arc<AgentSightings>,
     /// The runtime serving CA (event gateways' certificates).
     pub(crate) runtime_serving: Arc<RuntimeServing>,
     pub(crate) verifier: Arc<TokenVerifier>,

@@ -11,13 +11,14 @@
 //! composes them with its listeners and data directory.
 //!
 //! Within the crate, imports run one way: handlers (`http`, `oauth`, `runtime_config`,
-//! `runtime_gateway`) import the shared leaves (`context`, `config_cache`, `response`,
-//! `peer`), never the other way round; only `http` names the handlers, to route to them.
+//! `runtime_gateway`) import the shared leaves (`context`, `config_cache`,
+//! `agent_sightings`, `response`, `peer`), never the other way round; only `http` names the handlers, to route to them.
 //!
 //! Must not know: the rules of any API. The Director, the Connector and the Provisioner
 //! decide; the server authenticates, routes, bounds requests and runs background tasks.
 #![forbid(unsafe_code)]
 
+mod agent_sightings;
 mod config;
 mod config_cache;
 mod console_link;
@@ -37,6 +38,7 @@ mod startup;
 mod telemetry;
 mod token_purge;
 
+pub use agent_sightings::AGENT_FLUSH_INTERVAL;
 pub use config::{
     ConnectionSettings, DEFAULT_CERTIFICATE_VALIDITY, ServerConfig, ServerOptions, TokenLifetimes,
 };

@@ -9,6 +9,9 @@
 //! version changes or the time is up, woken by the tenant's epoch (on PostgreSQL also when
 //! another replica commits the change).
 //!
+//! Every answer is noted in memory (`agent_sightings.rs`: when the agent was last seen, the
+//! epoch of the document it holds, requests per minute) and written in batches.
+//!
 //! A document names its specs by hash and holds no spec text, so what the server keeps per
 //! runtime does not grow with the specs. A spec is read from the store when a runtime whose
 //! document names it asks, through one spec cache shared by all runtimes (bounded in bytes,
@@ -188,6 +191,9 @@ pub async fn configuration(
             return ApiError::NotFound("the runtime does not exist".into()).into_response();
         };
         if !matches(&headers, &built.version) {
+            // The agent gets the document of this epoch.
+            state.agents.saw(tenant, runtime, doc.epoch);
+            state.agents.answered(tenant);
             return (
                 [
                     (
@@ -205,7 +211,11 @@ pub async fn configuration(
             )
                 .into_response();
         }
+        // The agent holds this epoch's document (its ETag names its version); remembered in
+        // memory, written later in a batch: a 304 still costs no statement.
+        state.agents.saw(tenant, runtime, doc.epoch);
         let not_modified = || {
+            state.agents.answered(tenant);
             (
                 StatusCode::NOT_MODIFIED,
                 [(

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::agent_sightings::{AgentFlush, AgentSightings};
 use crate::config::{ServerConfig, ServerOptions, listener_limits};
 use crate::config_cache::ConfigCache;
 use crate::context::{AppState, RuntimeServing};
@@ -169,6 +170,7 @@ pub async fn start_with(
     let ca = cas.current.clone();
     let config_cache = Arc::new(ConfigCache::default());
     let config_cache_handle = config_cache.clone();
+    let agents = Arc::new(AgentSightings::default());
     let main_tls: SharedServerConfig = Arc::new(ArcSwap::new(main_tls));
     let mtls_tls: SharedServerConfig = Arc::new(ArcSwap::new(mtls_tls));
 
@@ -247,6 +249,7 @@ pub async fn start_with(
         ca: ca.clone(),
         previous_ca: cas.previous.clone(),
         config_cache: config_cache.clone(),
+        agents: agents.clone(),
         runtime_serving: Arc::new(RuntimeServing::new(
             dir.runtime_serving_ca,
             config.certificate_validity,
@@ -311,6 +314,28 @@ pub async fn start_with(
             RevocationWatcher::<MtlsRevocations>::schedule(),
             &shutdown,
         ),
+        // Writes what the configuration endpoint saw; once more after shutdown, so that
+        // nothing seen before it is lost.
+        tokio::spawn({
+            let (store, shutdown) = (store.for_background(), shutdown.clone());
+            let interval = options
+                .agent_flush_interval
+                .unwrap_or(crate::AGENT_FLUSH_INTERVAL);
+            async move {
+                let flush = || AgentFlush {
+                    store: store.clone(),
+                    sightings: agents.clone(),
+                    last_prune: None,
+                };
+                sextant_background::run(flush(), AgentFlush::schedule(interval), shutdown).await;
+                let mut last = flush();
+                last.last_prune = Some(tokio::time::Instant::now());
+                if let Err(e) = last.flush().await {
+                    tracing::warn!(error = %sextant_domain::ErrorChain(&*e), "cannot write the last agent sightings");
+                }
+                Ok(())
+            }
+        }),
         background(
             TokenPurge {
                 store: store.for_background(),

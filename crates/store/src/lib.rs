@@ -27,6 +27,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use store::{Backend, PoolState, StatementCounter, Store};
 pub use tx::Tx;
+pub use tx::agents::{AgentSighting, AgentsTx, FetchCount, RecordedAgent, RuntimeCertificate};
 pub use tx::applications::ApplicationsTx;
 pub use tx::catalog::apis::ApiDefinitionsTx;
 pub use tx::catalog::credentials::CredentialsTx;
@@ -44,6 +45,10 @@ pub use tx::delivery::fan_outs::{EventFanOut, FanOutKind, FanOutsTx, PendingFanO
 pub use tx::integration_systems::IntegrationSystemsTx;
 pub use tx::label_definitions::LabelDefinitionsTx;
 pub use tx::labels::{KeyedLabel, LabelsTx, LockedLabel, StoredLabel, StringCount};
+pub use tx::overview::{
+    AttentionRuntime, CountedKind, DeliveryMinute, ExpiringCertificate, FailedFetch,
+    FailingWebhook, Listed, OverviewTx, StatusCount,
+};
 pub use tx::provisioning::{Lease, ProvisioningTx};
 pub use tx::runtimes::RuntimesTx;
 pub use tx::system_auths::{

@@ -474,6 +474,11 @@ impl PgTx {
     }
 
     /// SQL for the hyphenated lowercase text of the id `column`.
+    /// SQL for the text of a top-level field of the JSON in `column` (NULL if absent).
+    fn sql_json_text(column: &str, key: &str) -> String {
+        format!("({column} ->> '{key}')")
+    }
+
     fn sql_uuid_text(column: &str) -> String {
         format!("{column}::text")
     }

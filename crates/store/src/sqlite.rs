@@ -630,6 +630,11 @@ impl SqliteTx {
     }
 
     /// SQL for the hyphenated lowercase text of the id `column` (16 bytes).
+    /// SQL for the text of a top-level field of the JSON in `column` (NULL if absent).
+    fn sql_json_text(column: &str, key: &str) -> String {
+        format!("json_extract({column}, '$.{key}')")
+    }
+
     fn sql_uuid_text(column: &str) -> String {
         let part = |from: usize, len: usize| format!("substr(hex({column}), {from}, {len})");
         format!(

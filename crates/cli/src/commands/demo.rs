@@ -166,6 +166,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             connections: None,
             // The demo's runtime serves on 127.0.0.1.
             runtime_serving_names: None,
+            agent_flush_interval: None,
         },
     )
     .await

@@ -165,6 +165,7 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<()> {
                 idle_timeout: args.idle_timeout,
                 keep_alive_interval: args.http2_keep_alive,
             }),
+            agent_flush_interval: None,
         };
         let running = sextant_server::start_with(sextant_server::ServerConfig {
             data_dir: args.data_dir,

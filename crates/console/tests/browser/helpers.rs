@@ -89,3 +89,41 @@ impl Drop for SilentAgent {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Pairs the runtime as its agent does and asks for its configuration once, so the
+/// management plane has seen its agent; answers the HTTP status of that request.
+pub async fn pair_and_fetch(server: &TestServer, runtime: &str) -> u16 {
+    let token = server
+        .director(
+            "mutation($id: ID!) { requestOneTimeTokenForRuntime(id: $id) { token } }",
+            json!({"id": runtime}),
+        )
+        .await["requestOneTimeTokenForRuntime"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ca = std::fs::read_to_string(server.ca_path()).unwrap();
+    let client = sextant_client::http::token_client("browser-test", &[ca]).unwrap();
+    let url = server.connector_url();
+    let configured = sextant_client::connector::configuration(&client, &url, Some(&token))
+        .await
+        .unwrap();
+    let request = sextant_client::connector::CertificateRequest::new(
+        configured.subject().unwrap(),
+        configured.endpoints().unwrap(),
+    )
+    .unwrap();
+    let csr_token = configured.csr_token().unwrap();
+    let signed = sextant_client::connector::sign(&client, &url, Some(&csr_token), request.csr())
+        .await
+        .unwrap();
+    let (credentials, _) = request.issued(signed).unwrap();
+    sextant_client::http::mtls_client("browser-test", &credentials)
+        .unwrap()
+        .get(server.mtls_url("/runtime/configuration"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}

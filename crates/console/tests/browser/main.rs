@@ -14,5 +14,6 @@ mod helpers;
 
 mod applications;
 mod connect;
+mod dashboard;
 mod runtimes;
 mod session;

@@ -501,3 +501,45 @@ pub async fn redeem_token(server: &TestServer, token: &str) {
         "{answer}"
     );
 }
+
+/// Pairs the runtime as its agent does (a one-time token, the Connector's `configuration`, a
+/// CSR signed) and answers an HTTPS client presenting the issued certificate.
+pub async fn pair_runtime(server: &TestServer, runtime: &str) -> reqwest::Client {
+    let token = server
+        .director(
+            "mutation($id: ID!) { requestOneTimeTokenForRuntime(id: $id) { token } }",
+            json!({"id": runtime}),
+        )
+        .await["requestOneTimeTokenForRuntime"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ca = std::fs::read_to_string(server.ca_path()).unwrap();
+    let client = sextant_client::http::token_client("console-test", &[ca]).unwrap();
+    let url = server.connector_url();
+    let configured = sextant_client::connector::configuration(&client, &url, Some(&token))
+        .await
+        .unwrap();
+    let request = sextant_client::connector::CertificateRequest::new(
+        configured.subject().unwrap(),
+        configured.endpoints().unwrap(),
+    )
+    .unwrap();
+    let csr_token = configured.csr_token().unwrap();
+    let signed = sextant_client::connector::sign(&client, &url, Some(&csr_token), request.csr())
+        .await
+        .unwrap();
+    let (credentials, _) = request.issued(signed).unwrap();
+    sextant_client::http::mtls_client("console-test", &credentials).unwrap()
+}
+
+/// The runtime's configuration as its agent asks for it; answers the HTTP status.
+pub async fn fetch_configuration(server: &TestServer, agent: &reqwest::Client) -> u16 {
+    agent
+        .get(server.mtls_url("/runtime/configuration"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}

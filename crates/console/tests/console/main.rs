@@ -8,6 +8,7 @@ mod helpers;
 
 mod applications;
 mod connect;
+mod fleet;
 mod integration_systems;
 mod label_definitions;
 mod login;

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use serde_json::Value;
 use sextant_domain::label::EVENT_SERVICE_URL_KEY;
-use sextant_domain::{self as domain, ObjectRef, Page, PageRequest, SystemAuthOwner};
+use sextant_domain::{self as domain, ObjectRef, Page, PageRequest, Scope, SystemAuthOwner};
 
 use crate::catalog::eventing::wire::RuntimeEventingConfiguration;
 use crate::confine;
-use crate::context::reach;
+use crate::context::{Scopes, loader, reach};
 use crate::error::GqlResult;
 use crate::labels::wire::{LabelsById, Preloaded, resolve_labels};
+use crate::loaders::{RuntimeAgentKey, RuntimeCertificateKey, load_error};
 use crate::page::{PageInfo, page_info, total};
 use crate::scalars::{Labels, Timestamp};
 use crate::system_auths::wire::{SystemAuth, auths_of};
@@ -51,6 +52,33 @@ pub struct RuntimeStatus {
     pub timestamp: Timestamp,
     /// Why the runtime is in this status, as its agent reported it (a Sextant extension).
     pub message: Option<String>,
+}
+
+/// Sextant: what the management plane knows of a runtime's agent from its requests for
+/// its configuration (`GET /runtime/configuration`). Each server keeps it in memory and
+/// writes it every few seconds, so it may lag that much.
+#[derive(SimpleObject)]
+pub struct RuntimeAgent {
+    /// When the agent last asked for its configuration (a long poll that is waiting counts
+    /// when it began, and again whenever the document is rebuilt while it waits).
+    pub last_seen_at: Timestamp,
+    /// Whether the agent holds the configuration of its tenant's current configuration
+    /// epoch: the document it was last sent or confirmed (with its ETag) was built at the
+    /// epoch the tenant is at now. Every change in the tenant that could alter a runtime's
+    /// configuration raises the epoch, so after such a change this is false until the agent
+    /// asks again (an agent in a long poll is answered or confirmed at once), even when its
+    /// own document turned out unchanged: false means "not confirmed since the last change",
+    /// never a guess that it is current.
+    pub configuration_current: bool,
+}
+
+/// Sextant: a client certificate the Connector issued (never a key or a secret).
+#[derive(SimpleObject)]
+pub struct ClientCertificate {
+    /// The serial number, hexadecimal (as in the certificate and the CRL).
+    pub serial: String,
+    /// When it expires (`notAfter`).
+    pub expires_at: Timestamp,
 }
 
 #[derive(SimpleObject)]
@@ -138,6 +166,38 @@ impl Runtime {
             .unwrap_or_default()
             .to_owned();
         Ok(RuntimeEventingConfiguration { default_url })
+    }
+    /// Sextant: what is known of the runtime's agent; null until it asked for its
+    /// configuration (needs runtime:read).
+    #[graphql(guard = "Scopes(&[Scope::RuntimeRead])")]
+    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<RuntimeAgent>> {
+        if !confine::can_read_runtime(reach(ctx)?, self.runtime.id) {
+            return Ok(None);
+        }
+        let recorded = loader(ctx)?
+            .load_one(RuntimeAgentKey(self.runtime.id))
+            .await
+            .map_err(load_error)?;
+        Ok(recorded.map(|agent| RuntimeAgent {
+            last_seen_at: Timestamp(agent.last_seen),
+            configuration_current: agent.configuration_epoch >= agent.tenant_epoch,
+        }))
+    }
+    /// Sextant: the runtime's newest client certificate that is neither revoked nor expired;
+    /// null when it holds none (needs runtime:read).
+    #[graphql(guard = "Scopes(&[Scope::RuntimeRead])")]
+    async fn client_certificate(&self, ctx: &Context<'_>) -> GqlResult<Option<ClientCertificate>> {
+        if !confine::can_read_runtime(reach(ctx)?, self.runtime.id) {
+            return Ok(None);
+        }
+        let found = loader(ctx)?
+            .load_one(RuntimeCertificateKey(self.runtime.id))
+            .await
+            .map_err(load_error)?;
+        Ok(found.map(|cert| ClientCertificate {
+            serial: cert.serial.iter().map(|b| format!("{b:02x}")).collect(),
+            expires_at: Timestamp(cert.not_after),
+        }))
     }
 }
 

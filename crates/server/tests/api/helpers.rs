@@ -56,9 +56,23 @@ impl TestApp {
         TestApp(TestServer::start_with(backend, setup).await)
     }
 
+    /// A server started with this setup (options and certificate validity).
+    pub async fn spawn_setup(backend: Backend, setup: Setup) -> TestApp {
+        TestApp(TestServer::start_with(backend, setup).await)
+    }
+
     /// A second server on the same PostgreSQL database with a copy of this one's data
     /// directory (its CA and keys), as replicas are run.
     pub async fn start_replica(&self) -> sextant_server::RunningServer {
+        self.start_replica_with(sextant_server::ServerOptions::default())
+            .await
+    }
+
+    /// [`TestApp::start_replica`] with these options.
+    pub async fn start_replica_with(
+        &self,
+        options: sextant_server::ServerOptions,
+    ) -> sextant_server::RunningServer {
         let dir = self.db.dir.join("replica");
         std::fs::create_dir_all(&dir).unwrap();
         for file in std::fs::read_dir(&self.server().data_dir).unwrap() {
@@ -67,12 +81,15 @@ impl TestApp {
                 std::fs::copy(file.path(), dir.join(file.file_name())).unwrap();
             }
         }
-        sextant_server::start(loopback_config(
-            &dir,
-            Some(self.db.url.clone()),
-            (0, 0),
-            sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
-        ))
+        sextant_server::start_with(
+            loopback_config(
+                &dir,
+                Some(self.db.url.clone()),
+                (0, 0),
+                sextant_server::DEFAULT_CERTIFICATE_VALIDITY,
+            ),
+            options,
+        )
         .await
         .unwrap()
     }

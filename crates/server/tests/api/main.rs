@@ -22,6 +22,7 @@ mod error_codes;
 mod eventing;
 mod fan_outs;
 mod fetching;
+mod fleet;
 mod generated;
 mod http;
 mod labels;

@@ -32,10 +32,12 @@
 //!   is one of the values, bound as one parameter)
 //! - `fn sql_hex8(&str) -> String`, `fn sql_uuid_of_text() -> (&str, &str)`,
 //!   `fn sql_uuid_text(&str) -> String` (ids made and written as text in SQL, for the outbox)
+//! - `fn sql_json_text(column, key) -> String` (a top-level field of stored JSON as text)
 
 use sextant_domain::TenantId;
 
 use crate::error::StoreError;
+use agents::AgentsTx;
 use applications::ApplicationsTx;
 use catalog::CatalogTx;
 use catalog::apis::ApiDefinitionsTx;
@@ -52,6 +54,7 @@ use delivery::fan_outs::FanOutsTx;
 use integration_systems::IntegrationSystemsTx;
 use label_definitions::LabelDefinitionsTx;
 use labels::LabelsTx;
+use overview::OverviewTx;
 use provisioning::ProvisioningTx;
 use runtimes::RuntimesTx;
 use system_auths::SystemAuthTx;
@@ -83,6 +86,10 @@ pub(crate) mod system_auths;
 pub(crate) mod provisioning;
 #[macro_use]
 pub(crate) mod console;
+#[macro_use]
+pub(crate) mod agents;
+#[macro_use]
+pub(crate) mod overview;
 
 /// One transaction. Methods take the tenant explicitly; an integration system or template
 /// looked up by id alone is for rules that check its tenant themselves.
@@ -106,6 +113,8 @@ pub trait Tx:
     + SystemAuthTx
     + ProvisioningTx
     + ConsoleTx
+    + AgentsTx
+    + OverviewTx
     + FanOutsTx
     + DeliveriesTx
     + Send
@@ -183,6 +192,8 @@ macro_rules! tx_impls {
         system_auth_tx!($Tx, $Db);
         provisioning_tx!($Tx, $Db);
         console_tx!($Tx, $Db);
+        agents_tx!($Tx, $Db);
+        overview_tx!($Tx, $Db);
         fan_outs_tx!($Tx, $Db);
         fan_out_expansion!($Tx, $Db);
         deliveries_tx!($Tx, $Db);

@@ -3,10 +3,10 @@
 //! holds, what the Provisioner knows of it) and its deletion, through the Director's GraphQL;
 //! the Provisioner's actions are in `actions.rs`, its operations' progress in `operation.rs`.
 //!
-//! **What the list does not show.** The Director's `Runtime` has no time the agent was last
-//! seen, no mark of whether the configuration it applied is current, and no client
-//! certificates (so no expiry): the console shows what the API answers and nothing it would
-//! have to guess.
+//! The list and the detail show when the agent was last seen, whether the configuration it
+//! holds is current and when the newest valid client certificate expires, from the
+//! Director's `Runtime.agent` and `Runtime.clientCertificate` (batched: a page costs the
+//! same statements with 1 row as with 50).
 
 pub(crate) mod actions;
 pub(crate) mod operation;
@@ -22,6 +22,7 @@ use sextant_domain::label::SCENARIOS_KEY;
 
 use crate::deletion::{self, DeletablePage, Deletion};
 use crate::error::ConsoleError;
+use crate::fleet::{self, Fleet};
 use crate::form;
 use crate::graphql::{self, Refusal};
 use crate::labels::{label_filter, label_input, labels_text, scenarios_in, typed_value};
@@ -64,6 +65,7 @@ pub(crate) struct Row {
     status: String,
     scenarios: String,
     labels: String,
+    fleet: Fleet,
 }
 
 #[derive(Template)]
@@ -108,6 +110,9 @@ struct Listed {
     name: String,
     status: Status,
     labels: Option<Map<String, Value>>,
+    agent: Option<fleet::Agent>,
+    #[serde(rename = "clientCertificate")]
+    client_certificate: Option<fleet::Certificate>,
 }
 
 #[derive(Deserialize)]
@@ -115,10 +120,15 @@ struct Status {
     condition: String,
 }
 
-const LIST: &str = "query($filter: [LabelFilter!], $first: Int, $after: PageCursor) { \
-    runtimes(filter: $filter, first: $first, after: $after) { \
-    data { id name status { condition } labels } \
-    pageInfo { endCursor hasNextPage } totalCount } }";
+fn list_query() -> String {
+    format!(
+        "query($filter: [LabelFilter!], $first: Int, $after: PageCursor) {{ \
+         runtimes(filter: $filter, first: $first, after: $after) {{ \
+         data {{ id name status {{ condition }} labels {} }} \
+         pageInfo {{ endCursor hasNextPage }} totalCount }} }}",
+        fleet::FIELDS
+    )
+}
 
 pub(crate) async fn list(
     State(state): State<ConsoleState>,
@@ -144,7 +154,9 @@ pub(crate) async fn list(
     });
     let chrome = Chrome::of(&session, NAV);
     let page =
-        match graphql::execute::<ListAnswer>(&state, session.consumer(), LIST, variables).await? {
+        match graphql::execute::<ListAnswer>(&state, session.consumer(), &list_query(), variables)
+            .await?
+        {
             Ok(answer) => {
                 let page = answer.runtimes;
                 let first_row = pager.first_row(PAGE_SIZE);
@@ -165,6 +177,7 @@ pub(crate) async fn list(
                             let scenarios = scenarios_in(Some(&labels)).join(", ");
                             labels.remove(SCENARIOS_KEY);
                             Row {
+                                fleet: Fleet::of(r.agent.as_ref(), r.client_certificate.as_ref()),
                                 id: r.id,
                                 name: r.name,
                                 status: r.status.condition,
@@ -247,6 +260,7 @@ pub(crate) struct DetailPage {
     status_message: String,
     status_since: String,
     created: String,
+    fleet: Fleet,
     scenarios: Vec<ScenarioLink>,
     labels: Vec<LabelRow>,
     new_label_key: String,
@@ -296,10 +310,15 @@ impl DetailPage {
     }
 }
 
-const DETAIL: &str = "query($id: ID!) { runtime(id: $id) { \
-    id name description status { condition timestamp message } labels \
-    metadata { creationTimestamp } \
-    auths { id auth { credential { __typename } } } } }";
+fn detail_query() -> String {
+    format!(
+        "query($id: ID!) {{ runtime(id: $id) {{ \
+         id name description status {{ condition timestamp message }} labels \
+         metadata {{ creationTimestamp }} \
+         auths {{ id auth {{ credential {{ __typename }} }} }} {} }} }}",
+        fleet::FIELDS
+    )
+}
 
 #[derive(Deserialize)]
 struct DetailAnswer {
@@ -315,6 +334,9 @@ struct Detail {
     labels: Option<Map<String, Value>>,
     metadata: Metadata,
     auths: Vec<SystemAuth>,
+    agent: Option<fleet::Agent>,
+    #[serde(rename = "clientCertificate")]
+    client_certificate: Option<fleet::Certificate>,
 }
 
 #[derive(Deserialize)]
@@ -499,9 +521,13 @@ pub(crate) async fn load_detail(
     if uuid::Uuid::parse_str(id).is_err() {
         return Ok(Ok(None));
     }
-    let answer =
-        graphql::execute::<DetailAnswer>(state, session.consumer(), DETAIL, json!({ "id": id }))
-            .await?;
+    let answer = graphql::execute::<DetailAnswer>(
+        state,
+        session.consumer(),
+        &detail_query(),
+        json!({ "id": id }),
+    )
+    .await?;
     let detail = match answer {
         Ok(DetailAnswer {
             runtime: Some(detail),
@@ -526,6 +552,7 @@ pub(crate) async fn load_detail(
     let labels = detail.labels.unwrap_or_default();
     Ok(Ok(Some(DetailPage {
         chrome: Chrome::of(session, NAV),
+        fleet: Fleet::of(detail.agent.as_ref(), detail.client_certificate.as_ref()),
         scenarios: scenarios_in(Some(&labels))
             .into_iter()
             .map(|name| ScenarioLink {
