@@ -452,6 +452,12 @@ impl SqliteTx {
         Self::push_text_in(qb, &format!("{alias}.value"), &texts);
     }
 
+    /// A text column compared byte by byte (SQLite's default `BINARY` collation), so that a
+    /// prefix is one range of its index.
+    fn byte_ordered(column: &str) -> String {
+        column.to_owned()
+    }
+
     /// What makes a statement answer its plan.
     #[cfg(test)]
     fn explain() -> &'static str {
@@ -533,7 +539,11 @@ impl SqliteTx {
             ResolvedFilter::Contains(..) => {
                 qb.push(" AND 1 = 0");
             }
-            ResolvedFilter::Exists(_) | ResolvedFilter::Values(..) | ResolvedFilter::Ids(_) => {}
+            ResolvedFilter::Exists(_)
+            | ResolvedFilter::Values(..)
+            | ResolvedFilter::Ids(_)
+            | ResolvedFilter::NamePrefix(_)
+            | ResolvedFilter::Status(_) => {}
         }
     }
 
