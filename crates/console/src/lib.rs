@@ -59,6 +59,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/login/token", post(pages::login::paste_token))
         .route("/console/logout", post(pages::login::logout))
         .route("/console/tenant", post(pages::tenant::switch))
+        .route("/console/tenants", get(pages::tenant::search))
         .route(
             "/console/applications",
             get(pages::applications::list).post(pages::applications::register),
