@@ -81,6 +81,30 @@ pub fn router(state: ConsoleState) -> Router {
             post(pages::applications::resend_delivery),
         )
         .route(
+            "/console/applications/{id}/credentials",
+            post(pages::applications::request_credentials),
+        )
+        .route(
+            "/console/applications/{id}/credentials/{auth}/revoke",
+            post(pages::applications::revoke_credential),
+        )
+        .route(
+            "/console/applications/{id}/apis/{api}",
+            get(pages::applications::specs::api),
+        )
+        .route(
+            "/console/applications/{id}/apis/{api}/refetch",
+            post(pages::applications::specs::refetch_api),
+        )
+        .route(
+            "/console/applications/{id}/events/{event}",
+            get(pages::applications::specs::event),
+        )
+        .route(
+            "/console/applications/{id}/events/{event}/refetch",
+            post(pages::applications::specs::refetch_event),
+        )
+        .route(
             "/console/applications/{id}/connect",
             get(pages::applications::connect::show).post(pages::applications::connect::issue),
         )
