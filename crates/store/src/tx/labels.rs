@@ -487,7 +487,22 @@ macro_rules! labels_tx {
                 filters: &[sextant_domain::label::LabelFilter],
                 page: &sextant_domain::PageRequest,
             ) -> Result<(Vec<String>, Vec<String>), StoreError> {
-                let resolved = self.resolve_filters(tenant, kind, filters).await?;
+                self.search_plans(kind, tenant, filters, Vec::new(), page)
+                    .await
+            }
+
+            /// [`Self::list_plans`] with filters on the objects' own columns.
+            #[cfg(test)]
+            pub(crate) async fn search_plans(
+                &mut self,
+                kind: ObjectKind,
+                tenant: TenantId,
+                filters: &[sextant_domain::label::LabelFilter],
+                columns: Vec<ResolvedFilter>,
+                page: &sextant_domain::PageRequest,
+            ) -> Result<(Vec<String>, Vec<String>), StoreError> {
+                let mut resolved = self.resolve_filters(tenant, kind, filters).await?;
+                resolved.extend(columns);
                 let (table, alias, columns) = match kind {
                     ObjectKind::Application => (
                         "applications",
