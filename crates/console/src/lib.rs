@@ -61,6 +61,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/login/token", post(pages::login::paste_token))
         .route("/console/logout", post(pages::login::logout))
         .route("/console/tenant", post(pages::tenant::switch))
+        .route("/console/tenants", get(pages::tenant::search))
         .route(
             "/console/applications",
             get(pages::applications::list).post(pages::applications::register),
@@ -80,6 +81,30 @@ pub fn router(state: ConsoleState) -> Router {
         .route(
             "/console/applications/{id}/deliveries/{delivery}/resend",
             post(pages::applications::resend_delivery),
+        )
+        .route(
+            "/console/applications/{id}/credentials",
+            post(pages::applications::request_credentials),
+        )
+        .route(
+            "/console/applications/{id}/credentials/{auth}/revoke",
+            post(pages::applications::revoke_credential),
+        )
+        .route(
+            "/console/applications/{id}/apis/{api}",
+            get(pages::applications::specs::api),
+        )
+        .route(
+            "/console/applications/{id}/apis/{api}/refetch",
+            post(pages::applications::specs::refetch_api),
+        )
+        .route(
+            "/console/applications/{id}/events/{event}",
+            get(pages::applications::specs::event),
+        )
+        .route(
+            "/console/applications/{id}/events/{event}/refetch",
+            post(pages::applications::specs::refetch_event),
         )
         .route(
             "/console/applications/{id}/connect",

@@ -33,11 +33,19 @@ pub(crate) struct Can {
     pub(crate) template_global: bool,
 }
 
+/// Up to this many tenants, the switcher is one select of them all; beyond, it is a search
+/// (`/console/tenants?q=`), so a page does not carry a long list.
+pub(crate) const SWITCHER_TENANTS: usize = 10;
+
 /// What the layout shows around every page of a session.
 pub(crate) struct Chrome {
     pub(crate) subject: String,
     pub(crate) tenant: String,
+    /// The tenants the switcher's select offers (empty when they are searched instead).
     pub(crate) tenants: Vec<TenantOption>,
+    /// Whether the session holds more than [`SWITCHER_TENANTS`] tenants: the switcher is a
+    /// search.
+    pub(crate) many_tenants: bool,
     pub(crate) csrf: String,
     /// Which navigation entry is current.
     pub(crate) nav: &'static str,
@@ -51,18 +59,16 @@ pub(crate) struct Chrome {
 impl Chrome {
     pub(crate) fn of(session: &Session, nav: &'static str) -> Chrome {
         let stored = &session.stored;
+        let many_tenants = stored.grant.tenants.len() > SWITCHER_TENANTS;
         Chrome {
             subject: stored.grant.subject.clone(),
             tenant: stored.current_tenant.0.to_string(),
-            tenants: stored
-                .grant
-                .tenants
-                .iter()
-                .map(|t| TenantOption {
-                    id: t.0.to_string(),
-                    current: *t == stored.current_tenant,
-                })
-                .collect(),
+            tenants: if many_tenants {
+                Vec::new()
+            } else {
+                tenant_options(session, "")
+            },
+            many_tenants,
             csrf: stored.csrf_token.clone(),
             nav,
             css: assets::path("console.css"),
@@ -83,6 +89,22 @@ impl Chrome {
             },
         }
     }
+}
+
+/// The session's tenants whose id contains `search` (case-insensitive), in the grant's order.
+pub(crate) fn tenant_options(session: &Session, search: &str) -> Vec<TenantOption> {
+    let stored = &session.stored;
+    let search = search.trim().to_lowercase();
+    stored
+        .grant
+        .tenants
+        .iter()
+        .map(|t| TenantOption {
+            id: t.0.to_string(),
+            current: *t == stored.current_tenant,
+        })
+        .filter(|t| t.id.contains(&search))
+        .collect()
 }
 
 /// A page without a session (login, refusals).

@@ -25,7 +25,9 @@ fn sdl_matches_the_committed_snapshot() {
 fn sdl_keeps_compass_names_and_argument_shapes() {
     let sdl = sextant_director::sdl();
     for line in [
-        "applications(filter: [LabelFilter!], first: Int = 100, after: PageCursor): ApplicationPage!",
+        // Compass's arguments first, in its order; Sextant's optional `namePrefix` and
+        // `status` follow, so a Compass query is still valid and means the same.
+        "applications(filter: [LabelFilter!], first: Int = 100, after: PageCursor, namePrefix: String, status: ApplicationStatusCondition): ApplicationPage!",
         "application(id: ID!): Application",
         "applicationsForRuntime(runtimeID: ID!, first: Int = 100, after: PageCursor): ApplicationPage!",
         "runtimes(filter: [LabelFilter!], first: Int = 100, after: PageCursor): RuntimePage!",

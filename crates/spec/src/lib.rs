@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod outline;
 mod structure;
 mod tree;
 mod xml;
@@ -39,6 +40,7 @@ mod xml;
 use std::fmt;
 
 pub use error::SpecError;
+pub use outline::{Channel, Operation, Outline, Outlined, outline};
 pub use sextant_domain::MAX_SPEC_BYTES;
 use sextant_domain::{ApiSpecType, EventSpecType, SpecFormat};
 

@@ -31,15 +31,18 @@ enum Breach {
 /// What the document has used so far, and the limit it passed, if any.
 struct Budget {
     limits: Limits,
+    /// Values more than this many containers down are counted but not kept.
+    keep_levels: usize,
     nodes: Cell<usize>,
     text: Cell<usize>,
     breach: Cell<Option<Breach>>,
 }
 
 impl Budget {
-    fn new(limits: Limits) -> Self {
+    fn new(limits: Limits, keep_levels: usize) -> Self {
         Budget {
             limits,
+            keep_levels,
             nodes: Cell::new(0),
             text: Cell::new(0),
             breach: Cell::new(None),
@@ -94,7 +97,16 @@ impl Budget {
 
 /// Parses JSON into a bounded tree.
 pub(crate) fn parse_json(data: &str, limits: Limits) -> Result<Value, SpecError> {
-    let budget = Budget::new(limits);
+    parse_json_keeping(data, limits, KEEP_LEVELS)
+}
+
+/// [`parse_json`], keeping values down to `keep_levels` containers (the outline's).
+pub(crate) fn parse_json_keeping(
+    data: &str,
+    limits: Limits,
+    keep_levels: usize,
+) -> Result<Value, SpecError> {
+    let budget = Budget::new(limits, keep_levels);
     let mut de = serde_json::Deserializer::from_str(data);
     Node::root(&budget)
         .deserialize(&mut de)
@@ -104,7 +116,16 @@ pub(crate) fn parse_json(data: &str, limits: Limits) -> Result<Value, SpecError>
 
 /// Parses a single YAML document into a bounded tree.
 pub(crate) fn parse_yaml(data: &str, limits: Limits) -> Result<Value, SpecError> {
-    let budget = Budget::new(limits);
+    parse_yaml_keeping(data, limits, KEEP_LEVELS)
+}
+
+/// [`parse_yaml`], keeping values down to `keep_levels` containers (the outline's).
+pub(crate) fn parse_yaml_keeping(
+    data: &str,
+    limits: Limits,
+    keep_levels: usize,
+) -> Result<Value, SpecError> {
+    let budget = Budget::new(limits, keep_levels);
     let options = serde_saphyr::options! {
         // serde-saphyr's own event budget, enforced while parsing. Depth and values are also
         // bounded by `Node` (which sees alias expansions too); these keep the parser's
@@ -191,7 +212,7 @@ impl<'b> Node<'b> {
     }
 
     fn kept(self) -> bool {
-        self.level <= KEEP_LEVELS
+        self.level <= self.budget.keep_levels
     }
 
     /// Enters a container: checks depth and counts it; returns the seed for its children.

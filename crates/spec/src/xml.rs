@@ -175,3 +175,56 @@ fn check_reference(reference: &BytesRef<'_>, at: u64) -> Result<(), SpecError> {
         other => Err(syntax(format!("undefined entity &{other}; (at byte {at})"))),
     }
 }
+
+/// The `Name`s of the `EntitySet` elements of the `EntityContainer`s of an EDMX document, at
+/// most `max` of them, and how many there are. The document is checked first as [`parse`]
+/// checks it (so the walk below meets no DOCTYPE, no entity and at most [`MAX_DEPTH`] open
+/// elements).
+pub(crate) fn entity_sets(
+    data: &str,
+    limits: Limits,
+    max: usize,
+) -> Result<(Vec<String>, usize), SpecError> {
+    parse(data, limits)?;
+    let mut reader = Reader::from_str(data);
+    let mut open: Vec<String> = Vec::new();
+    let mut names = Vec::new();
+    let mut total = 0;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| syntax(format!("{e} (at byte {})", reader.error_position())))?;
+        let (start, empty) = match event {
+            Event::Eof => break,
+            Event::Start(start) => (start, false),
+            Event::Empty(start) => (start, true),
+            Event::End(_) => {
+                open.pop();
+                continue;
+            }
+            _ => continue,
+        };
+        let local = start.local_name();
+        let local: &str = local.as_ref();
+        if local == "EntitySet" && open.last().map(String::as_str) == Some("EntityContainer") {
+            total += 1;
+            if names.len() < max {
+                let name = start
+                    .attributes()
+                    .flatten()
+                    .find(|a| AsRef::<str>::as_ref(&a.key.local_name()) == "Name")
+                    .map(|a| {
+                        a.normalized_value(XmlVersion::Implicit1_0)
+                            .map(|v| v.into_owned())
+                            .unwrap_or_default()
+                    })
+                    .unwrap_or_default();
+                names.push(name);
+            }
+        }
+        if !empty {
+            open.push(local.to_owned());
+        }
+    }
+    Ok((names, total))
+}

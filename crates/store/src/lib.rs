@@ -28,7 +28,7 @@ pub use sqlite::SqliteStore;
 pub use store::{Backend, PoolState, StatementCounter, Store};
 pub use tx::Tx;
 pub use tx::agents::{AgentSighting, AgentsTx, FetchCount, RecordedAgent, RuntimeCertificate};
-pub use tx::applications::ApplicationsTx;
+pub use tx::applications::{ApplicationSearch, ApplicationsTx};
 pub use tx::catalog::apis::ApiDefinitionsTx;
 pub use tx::catalog::credentials::CredentialsTx;
 pub use tx::catalog::default_eventing::{DefaultEventing, DefaultEventingTx};

@@ -534,6 +534,12 @@ impl SqliteTx {
         Self::push_text_in(qb, &format!("{alias}.value"), &texts);
     }
 
+    /// A text column compared byte by byte (SQLite's default `BINARY` collation), so that a
+    /// prefix is one range of its index.
+    fn byte_ordered(column: &str) -> String {
+        column.to_owned()
+    }
+
     /// What makes a statement answer its plan.
     #[cfg(test)]
     fn explain() -> &'static str {
@@ -615,7 +621,11 @@ impl SqliteTx {
             ResolvedFilter::Contains(..) => {
                 qb.push(" AND 1 = 0");
             }
-            ResolvedFilter::Exists(_) | ResolvedFilter::Values(..) | ResolvedFilter::Ids(_) => {}
+            ResolvedFilter::Exists(_)
+            | ResolvedFilter::Values(..)
+            | ResolvedFilter::Ids(_)
+            | ResolvedFilter::NamePrefix(_)
+            | ResolvedFilter::Status(_) => {}
         }
     }
 
@@ -768,6 +778,65 @@ mod tests {
                 assert!(
                     page.iter().any(|line| line.contains(&by_value)),
                     "{kind:?} {filters:?}: {page:#?}"
+                );
+            }
+        }
+    }
+
+    /// A search of applications by status or name prefix reads one range of an index on
+    /// those columns (migration 0026, the `UNIQUE (tenant_id, name)` index), never the
+    /// tenant's whole table; beside a label driver it is an `IN` set read the same way.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn application_searches_read_an_index_range() {
+        let db = TestDatabase::create(Backend::Sqlite).await;
+        let store = SqliteStore::connect(&db.url).await.unwrap();
+        let tenant = TenantId(Uuid::new_v4());
+        let mut tx = SqliteTx {
+            tx: store.writer_pool.begin().await.unwrap(),
+            counter: StatementCounter::default(),
+            _writer: None,
+            epochs: store.epochs.clone(),
+            bumped: Vec::new(),
+            filled_outbox: false,
+        };
+        seed(&mut tx, tenant, 200).await;
+        let status = || ResolvedFilter::Status("READY".to_owned());
+        let prefix = || ResolvedFilter::NamePrefix("app-1".to_owned());
+        let by_status =
+            "USING COVERING INDEX applications_status (tenant_id=? AND status_condition=?";
+        let by_status_rows = "USING INDEX applications_status (tenant_id=? AND status_condition=?";
+        let by_name = "(tenant_id=? AND name>? AND name<?)";
+        let env = sextant_domain::label::LabelFilter::parse("env", None).unwrap();
+        for (filters, columns, wanted) in [
+            (vec![], vec![status()], vec![by_status_rows, by_status]),
+            (vec![], vec![prefix()], vec![by_name, by_name]),
+            (
+                vec![env.clone()],
+                vec![status()],
+                vec![by_status, by_status],
+            ),
+            (vec![env], vec![prefix()], vec![by_name, by_name]),
+        ] {
+            let (page, count) = tx
+                .search_plans(
+                    ObjectKind::Application,
+                    tenant,
+                    &filters,
+                    columns,
+                    &first_page(),
+                )
+                .await
+                .unwrap();
+            for (plan, wanted) in [(&page, wanted[0]), (&count, wanted[1])] {
+                assert!(
+                    plan.iter().any(|line| line.contains(wanted)),
+                    "{wanted} in {plan:#?} ({filters:?})"
+                );
+                assert!(
+                    !plan.iter().any(|line| line.starts_with("SCAN a")
+                        || line.starts_with("SCAN o")
+                        || line.starts_with("SCAN applications")),
+                    "{plan:#?}"
                 );
             }
         }

@@ -384,16 +384,18 @@ pub(crate) async fn delete(
     .await
 }
 
-/// The answer to a credentials request: the only page that ever shows the secret.
+/// The answer to a credentials request (of an integration system or an application): the
+/// only page that ever shows the secret.
 #[derive(Template)]
 #[template(path = "credentials.html")]
-struct CredentialsPage {
-    chrome: Chrome,
-    system_id: String,
-    system_name: String,
-    client_id: String,
-    client_secret: String,
-    url: String,
+pub(crate) struct CredentialsPage {
+    pub(crate) chrome: Chrome,
+    pub(crate) owner_name: String,
+    /// The owner's page.
+    pub(crate) back_href: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) url: String,
 }
 
 #[derive(Deserialize)]
@@ -437,8 +439,8 @@ pub(crate) async fn request_credentials(
                 StatusCode::OK,
                 &CredentialsPage {
                     chrome: page.chrome,
-                    system_id: page.id,
-                    system_name: page.name,
+                    back_href: format!("/console/integration-systems/{}", page.id),
+                    owner_name: page.name,
                     client_id: credential
                         .as_ref()
                         .map(|c| c.client_id.clone())

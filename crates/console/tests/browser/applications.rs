@@ -157,7 +157,12 @@ async fn page_through_more_than_a_hundred_and_filter_by_label(backend: Backend) 
     // The label filter: typed, then Enter.
     browser.click("#label").await;
     browser.type_text("env=prod\n").await;
-    let prod = list_page(&mut browser, "40 applications, showing 1 to 40.", "prod").await;
+    let prod = list_page(
+        &mut browser,
+        "40 applications match, showing 1 to 40.",
+        "prod",
+    )
+    .await;
     assert_eq!(prod.len(), 40);
     assert_eq!(browser.count("a[rel=next]").await, 0);
     assert_eq!(
@@ -166,6 +171,55 @@ async fn page_through_more_than_a_hundred_and_filter_by_label(backend: Backend) 
             .await,
         json!("env=prod")
     );
+
+    // The start of the name, in capitals, with the label kept: app-000, 003, 006, 009.
+    browser.click("#q").await;
+    browser.type_text("APP-00\n").await;
+    let found = list_page(
+        &mut browser,
+        "4 applications match, showing 1 to 4.",
+        "search",
+    )
+    .await;
+    assert_eq!(found.len(), 4);
+    assert!(found.iter().all(|id| prod.contains(id)));
+    browser.finish().await;
+}
+
+/// An application's API: its page from the detail, the outline of its spec and the raw spec
+/// in a disclosure, checked like every page.
+async fn an_apis_spec_is_outlined_and_shown_raw(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let openapi = "openapi: 3.0.0\ninfo: {title: Orders, version: '1'}\npaths:\n  /orders:\n    get: {summary: List orders}\n    post: {operationId: createOrder}\n";
+    let id = server
+        .director(
+            "mutation($in: ApplicationRegisterInput!) { registerApplication(in: $in) { id } }",
+            json!({"in": {"name": "orders", "providerName": "acme", "apiDefinitions": [
+                {"name": "orders-api", "targetURL": "https://orders.example",
+                 "spec": {"type": "OPEN_API", "format": "YAML", "data": openapi}}]}}),
+        )
+        .await["registerApplication"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut browser = Browser::start(&server, "spec").await;
+    sign_in(&mut browser, &server).await;
+    browser.goto(&format!("/console/applications/{id}")).await;
+    browser.page("orders", "detail").await;
+    browser.click("a.api").await;
+    browser.page("orders-api · orders", "spec").await;
+    assert_eq!(browser.count("tr.outline-row").await, 2);
+    let outline = browser.text("table.outline").await;
+    assert!(
+        outline.contains("List orders") && outline.contains("createOrder"),
+        "{outline}"
+    );
+    browser.click("details.raw summary").await;
+    browser
+        .wait_until("the raw spec", "document.querySelector('details.raw').open")
+        .await;
+    browser.visited("spec-raw").await;
+    assert!(browser.text("#raw-spec").await.contains("openapi: 3.0.0"));
     browser.finish().await;
 }
 
@@ -203,6 +257,7 @@ async fn delete_with_the_name_typed(backend: Backend) {
 }
 
 on_both_backends!(
+    an_apis_spec_is_outlined_and_shown_raw,
     register_with_the_keyboard_then_see_it_in_the_list_and_its_detail,
     page_through_more_than_a_hundred_and_filter_by_label,
     delete_with_the_name_typed,

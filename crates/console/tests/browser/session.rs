@@ -168,4 +168,41 @@ async fn the_browser_refuses_inline_script() {
     browser.finish().await;
 }
 
-on_both_backends!(sign_in_with_the_keyboard_switch_tenants_and_sign_out);
+/// Thirty tenants: the header searches them; a match's button switches to it.
+async fn search_many_tenants_and_switch(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let tenants: Vec<TenantId> = std::iter::once(TenantId::DEFAULT)
+        .chain((0..29).map(|_| TenantId(uuid::Uuid::new_v4())))
+        .collect();
+    let wanted = tenants[12].0.to_string();
+    let path = login_path(&server, &tenants, ALL_SCOPES).await;
+    let mut browser = Browser::start(&server, "tenant-search").await;
+    browser.goto(&path).await;
+    browser.page("Sign in", "login-link").await;
+    browser.tab_to("button[type=submit]").await;
+    browser.press(Key::Enter).await;
+    browser.page("Dashboard", "dashboard").await;
+    assert_eq!(browser.count("#tenant-switch").await, 0);
+
+    browser.click("#tenant-search").await;
+    browser.type_text(&format!("{}\n", &wanted[..13])).await;
+    browser.page("Tenants", "tenants-found").await;
+    assert_eq!(browser.count("tr.tenant-row").await, 1);
+    browser.click("tr.tenant-row button[type=submit]").await;
+    browser
+        .wait_until(
+            "the tenant found",
+            &format!(
+                "document.querySelector('.tenant-now code')?.textContent === {}",
+                json!(wanted)
+            ),
+        )
+        .await;
+    browser.page("Dashboard", "tenant-switched").await;
+    browser.finish().await;
+}
+
+on_both_backends!(
+    sign_in_with_the_keyboard_switch_tenants_and_sign_out,
+    search_many_tenants_and_switch,
+);

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sextant_domain::TenantId;
+use sextant_domain::{ApplicationId, ApplicationStatusCondition, TenantId};
 use sextant_test_support::on_both_backends;
 
 use crate::helpers::{ALL_SCOPES, Backend, Browser, TestServer, application_count, register};
@@ -274,7 +274,162 @@ async fn the_list_pages_through_every_application_once_and_filters_by_label(back
     assert!(none.application_ids().is_empty());
 }
 
+/// Marks applications READY in the store (the Director registers them INITIAL and no
+/// mutation changes an application's status).
+async fn make_ready(server: &TestServer, ids: &[String]) {
+    let mut tx = server.server().store.write().await.unwrap();
+    for id in ids {
+        let id = ApplicationId::from_untyped(uuid::Uuid::parse_str(id).unwrap());
+        let mut app = tx
+            .application(TenantId::DEFAULT, id)
+            .await
+            .unwrap()
+            .unwrap();
+        app.status_condition = ApplicationStatusCondition::Ready;
+        assert!(tx.update_application(&app).await.unwrap());
+    }
+    tx.commit().await.unwrap();
+}
+
+/// Every page of the list from `path` on: the ids in order, and how many pages.
+async fn walk(browser: &mut Browser, path: &str) -> (Vec<String>, usize) {
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut path = path.to_owned();
+    loop {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        seen.extend(page.application_ids());
+        pages += 1;
+        match page.rel("next") {
+            Some(next) => path = next,
+            None => break,
+        }
+        assert!(pages < 20, "the pages do not end");
+    }
+    (seen, pages)
+}
+
+async fn statements_of(server: &TestServer, browser: &mut Browser, path: &str) -> u64 {
+    let before = server.server().store.statements().get();
+    let page = browser.get(path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    server.server().store.statements().get() - before
+}
+
+async fn search_by_name_label_and_status_together_past_a_hundred(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut names = std::collections::HashMap::new();
+    for i in 0..225 {
+        let name = if i < 210 {
+            format!("shop-{i:03}")
+        } else {
+            format!("other-{i:03}")
+        };
+        let env = if i % 2 == 0 { "prod" } else { "dev" };
+        let id = register(&server, &name, json!({"env": env})).await;
+        names.insert(id, (name, env));
+    }
+    let mut browser = Browser::signed_in(&server, &[TenantId::DEFAULT], ALL_SCOPES).await;
+
+    // The start of the name, in any letter case, with a label: 105 of the shops are prod,
+    // more than the Director's largest page, all reachable page by page.
+    let (seen, pages) = walk(
+        &mut browser,
+        "/console/applications?q=SHOP&label=env%3Dprod",
+    )
+    .await;
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 105);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 105);
+    for id in &seen {
+        let (name, env) = &names[id];
+        assert!(name.starts_with("shop-") && *env == "prod", "{name} {env}");
+    }
+    let first = browser
+        .get("/console/applications?q=shop&label=env%3Dprod")
+        .await;
+    assert!(
+        first.body.contains("105 applications match"),
+        "{}",
+        first.body
+    );
+    // The links keep the search.
+    let next = first.rel("next").unwrap();
+    assert!(
+        next.contains("q=shop") && next.contains("label=env%3Dprod"),
+        "{next}"
+    );
+
+    // A longer prefix narrows; one matching nothing shows nothing.
+    let (seen, _) = walk(&mut browser, "/console/applications?q=shop-20").await;
+    assert_eq!(seen.len(), 10);
+    let (seen, _) = walk(&mut browser, "/console/applications?q=nothing").await;
+    assert!(seen.is_empty());
+
+    // Status, with the name and the label.
+    let ready: Vec<String> = names
+        .iter()
+        .filter(|(_, (name, env))| name.starts_with("shop-") && *env == "prod")
+        .map(|(id, _)| id.clone())
+        .take(3)
+        .chain(
+            names
+                .iter()
+                .filter(|(_, (name, _))| name.starts_with("other-"))
+                .map(|(id, _)| id.clone())
+                .take(2),
+        )
+        .collect();
+    make_ready(&server, &ready).await;
+    let (seen, _) = walk(
+        &mut browser,
+        "/console/applications?q=shop&label=env%3Dprod&status=READY",
+    )
+    .await;
+    assert_eq!(
+        seen.iter().collect::<HashSet<_>>(),
+        ready[..3].iter().collect::<HashSet<_>>()
+    );
+    let (seen, pages) = walk(&mut browser, "/console/applications?status=INITIAL").await;
+    assert_eq!((seen.len(), pages), (220, 5));
+    let (seen, _) = walk(&mut browser, "/console/applications?status=READY").await;
+    assert_eq!(seen.len(), 5);
+    let (seen, _) = walk(&mut browser, "/console/applications?status=FAILED").await;
+    assert!(seen.is_empty());
+
+    // Bad input: a clear error, no list.
+    let page = browser.get("/console/applications?status=SLEEPING").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("There is no status"), "{}", page.body);
+    assert!(page.application_ids().is_empty());
+    let page = browser
+        .get(&format!("/console/applications?q={}", "a".repeat(37)))
+        .await;
+    assert_ne!(page.status, StatusCode::OK);
+    assert!(page.body.contains("namePrefix"), "{}", page.body);
+
+    // A page of 50 costs what a page of 5 does, and a search what the whole list does.
+    let full = statements_of(
+        &server,
+        &mut browser,
+        "/console/applications?q=shop&label=env%3Dprod&status=INITIAL",
+    )
+    .await;
+    let few = statements_of(
+        &server,
+        &mut browser,
+        "/console/applications?q=other&label=env%3Dprod&status=INITIAL",
+    )
+    .await;
+    assert_eq!(full, few, "statements grow with the page");
+    let plain = statements_of(&server, &mut browser, "/console/applications?label=env").await;
+    let after = statements_of(&server, &mut browser, &first.rel("next").unwrap()).await;
+    assert_eq!(plain, after);
+}
+
 on_both_backends!(
+    search_by_name_label_and_status_together_past_a_hundred,
     register_then_see_it_in_the_list_and_its_detail,
     a_refused_registration_shows_why_and_changes_nothing,
     a_session_without_write_scope_sees_no_write_action_and_is_refused,

@@ -196,6 +196,75 @@ async fn the_tenant_switcher_offers_only_the_sessions_tenants(backend: Backend) 
     );
 }
 
+async fn a_session_of_many_tenants_searches_them(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let tenants: Vec<TenantId> = std::iter::once(TenantId::DEFAULT)
+        .chain((0..29).map(|_| TenantId(uuid::Uuid::new_v4())))
+        .collect();
+    let mut browser = Browser::signed_in(&server, &tenants, ALL_SCOPES).await;
+    let dashboard = browser.get("/console/").await;
+    // Thirty tenants: a search form instead of a select of them all.
+    assert!(
+        dashboard.body.contains("id=\"tenant-search\""),
+        "{}",
+        dashboard.body
+    );
+    assert!(!dashboard.body.contains("id=\"tenant-switch\""));
+    assert!(!dashboard.body.contains(&tenants[7].0.to_string()));
+
+    let all = browser.get("/console/tenants").await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert_eq!(
+        all.text_of("tenants-matched").unwrap(),
+        "30 of this session's tenants match."
+    );
+    assert_eq!(all.body.matches("class=\"tenant-row\"").count(), 30);
+
+    // Part of an id, in any letter case, finds it (and only what contains it).
+    let wanted = tenants[7].0.to_string();
+    let part = wanted[9..23].to_uppercase();
+    let found = browser.get(&format!("/console/tenants?q={part}")).await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert_eq!(found.body.matches("class=\"tenant-row\"").count(), 1);
+    assert!(found.body.contains(&wanted));
+    let none = browser.get("/console/tenants?q=not-a-tenant").await;
+    assert_eq!(none.body.matches("class=\"tenant-row\"").count(), 0);
+
+    // Its button switches, with the CSRF token like the select's form.
+    let csrf = found.csrf();
+    let page = browser
+        .post("/console/tenant", &[("csrf", &csrf), ("tenant", &wanted)])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let dashboard = browser.get("/console/").await;
+    assert!(
+        dashboard
+            .body
+            .contains(&format!("Tenant <code>{wanted}</code>"))
+    );
+    let again = browser.get(&format!("/console/tenants?q={part}")).await;
+    assert!(again.body.contains(">Current<"), "{}", again.body);
+
+    // Beyond 50 matches the page says how many it leaves to a longer search.
+    let many: Vec<TenantId> = (0..60).map(|_| TenantId(uuid::Uuid::new_v4())).collect();
+    let mut browser = Browser::signed_in(&server, &many, ALL_SCOPES).await;
+    let page = browser.get("/console/tenants?q=-").await;
+    assert_eq!(page.body.matches("class=\"tenant-row\"").count(), 50);
+    assert!(
+        page.text_of("tenants-matched")
+            .unwrap()
+            .starts_with("60 of this session's tenants match; the first 50 are shown"),
+        "{}",
+        page.body
+    );
+
+    // A few tenants keep the select.
+    let mut few = Browser::signed_in(&server, &tenants[..10], ALL_SCOPES).await;
+    let dashboard = few.get("/console/").await;
+    assert!(dashboard.body.contains("id=\"tenant-switch\""));
+    assert!(!dashboard.body.contains("id=\"tenant-search\""));
+}
+
 async fn a_sign_in_posted_from_another_site_is_refused(backend: Backend) {
     let server = TestServer::start(backend).await;
     let token = link(&server, &[TenantId::DEFAULT], ALL_SCOPES).await;
@@ -240,4 +309,5 @@ on_both_backends!(
     pages_without_a_session_go_to_the_login_page,
     a_pasted_user_token_opens_a_session,
     the_tenant_switcher_offers_only_the_sessions_tenants,
+    a_session_of_many_tenants_searches_them,
 );

@@ -15,5 +15,6 @@ mod login;
 mod runtimes;
 mod scenarios;
 mod security;
+mod specs;
 mod templates;
 mod webhooks;

@@ -53,6 +53,7 @@ async fn the_list_counts_members_in_statements_that_do_not_grow(backend: Backend
     assert_eq!(counts(&list, "billing"), ("1".into(), "1".into()));
     assert_eq!(counts(&list, "DEFAULT"), ("2".into(), "0".into()));
     let few = statements_of(&server, &mut browser, "/console/scenarios").await;
+    let detail_few = statements_of(&server, &mut browser, "/console/scenarios/billing").await;
 
     // More than a page of the Director's (100) in billing, and more scenarios.
     for i in 0..105 {
@@ -85,6 +86,19 @@ async fn the_list_counts_members_in_statements_that_do_not_grow(backend: Backend
     // The detail pages through the 106 applications, forward and back.
     let first = browser.get("/console/scenarios/billing").await;
     assert_eq!(first.status, StatusCode::OK);
+    // The graph draws the whole scenario up to 100 of each kind, whatever page the lists
+    // show, and says how many it leaves out; its statements do not grow with the members.
+    assert_eq!(first.body.matches("<a class=\"app\"").count(), 100);
+    assert_eq!(first.body.matches("<a class=\"runtime\"").count(), 1);
+    assert_eq!(
+        first.text_of("graph-left-out").unwrap(),
+        "6 applications and 0 runtimes are left out"
+    );
+    assert_eq!(
+        statements_of(&server, &mut browser, "/console/scenarios/billing").await,
+        detail_few,
+        "the detail's statements grow with the members"
+    );
     assert!(first.body.contains("Applications (106)"));
     assert!(first.body.contains("Runtimes (1)"));
     let first_ids = first.linked("member-application", "/console/applications/");
@@ -134,6 +148,7 @@ async fn assign_unassign_and_see_the_graph(backend: Backend) {
     // The graph: one node per member, an edge from each through the scenario.
     assert!(detail.body.contains("<svg"));
     assert_eq!(detail.body.matches("<line class=\"edge\"").count(), 2);
+    assert!(!detail.body.contains("graph-left-out"));
     assert!(detail.body.contains(&format!(
         "<a class=\"app\" href=\"/console/applications/{orders}\">"
     )));

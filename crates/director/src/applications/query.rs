@@ -2,9 +2,11 @@
 //! them, and those of a runtime's scenarios.
 
 use async_graphql::{Context, ID, Object};
-use sextant_domain::{DomainError, ObjectKind, Page, Scope};
+use sextant_domain::validate::NAME_MAX;
+use sextant_domain::{DomainError, FieldError, ObjectKind, Page, Scope};
+use sextant_store::ApplicationSearch;
 
-use crate::applications::wire::{Application, ApplicationPage};
+use crate::applications::wire::{Application, ApplicationPage, ApplicationStatusCondition};
 use crate::confine::{self, AppListing, Reach};
 use crate::context::{Scopes, consumer, store};
 use crate::error::{GqlResult, IntoGql, to_graphql};
@@ -18,8 +20,32 @@ use crate::validation::{parse_id, query_id};
 #[derive(Default)]
 pub struct ApplicationQuery;
 
+/// The `namePrefix` argument as the store compares it: lower case (names are), `None` when
+/// blank; longer than a name may be is refused.
+fn name_prefix_of(prefix: Option<String>) -> Result<Option<String>, DomainError> {
+    let Some(prefix) = prefix.map(|p| p.trim().to_lowercase()) else {
+        return Ok(None);
+    };
+    if prefix.is_empty() {
+        return Ok(None);
+    }
+    if prefix.chars().count() > NAME_MAX {
+        return Err(FieldError::new(
+            "Query.applications",
+            "namePrefix",
+            format!("must be no more than {NAME_MAX} characters"),
+        )
+        .into());
+    }
+    Ok(Some(prefix))
+}
+
 #[Object]
 impl ApplicationQuery {
+    /// Sextant: the optional `namePrefix` (applications whose name starts with the text,
+    /// case-insensitive, at most 36 characters) and `status` (those in the status
+    /// condition) narrow the list with the label filters and the page's cursor; each reads
+    /// one index range.
     #[graphql(guard = "Scopes(&[Scope::ApplicationRead])")]
     async fn applications(
         &self,
@@ -27,20 +53,31 @@ impl ApplicationQuery {
         filter: Option<Vec<LabelFilter>>,
         #[graphql(default_with = "Some(100)")] first: Option<i32>,
         after: Option<PageCursor>,
+        #[graphql(name = "namePrefix")] name_prefix: Option<String>,
+        status: Option<ApplicationStatusCondition>,
     ) -> GqlResult<ApplicationPage> {
         let tenant = consumer(ctx)?.tenant;
         let reach = Reach::of(consumer(ctx)?);
         let mut filters = filters(filter).gql()?;
+        let search = ApplicationSearch {
+            name_prefix: name_prefix_of(name_prefix).gql()?,
+            status: status.map(Into::into),
+        };
         let request = page(first, after)?;
         let mut tx = store(ctx)?.read().await.gql()?;
         let result = match confine::app_listing(&mut *tx, tenant, reach).await.gql()? {
-            AppListing::All => tx.applications(tenant, &filters, &request).await.gql()?,
+            AppListing::All => tx
+                .search_applications(tenant, &search, &filters, None, &request)
+                .await
+                .gql()?,
             AppListing::Filter(extra) => {
                 filters.push(extra);
-                tx.applications(tenant, &filters, &request).await.gql()?
+                tx.search_applications(tenant, &search, &filters, None, &request)
+                    .await
+                    .gql()?
             }
             AppListing::Among(ids) => tx
-                .applications_among(tenant, &ids, &filters, &request)
+                .search_applications(tenant, &search, &filters, Some(&ids), &request)
                 .await
                 .gql()?,
             AppListing::Nothing => Page::from_rows(Vec::new(), &request, 0),

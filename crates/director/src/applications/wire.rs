@@ -50,6 +50,17 @@ impl From<domain::ApplicationStatusCondition> for ApplicationStatusCondition {
     }
 }
 
+impl From<ApplicationStatusCondition> for domain::ApplicationStatusCondition {
+    fn from(c: ApplicationStatusCondition) -> Self {
+        match c {
+            ApplicationStatusCondition::Initial => Self::Initial,
+            ApplicationStatusCondition::Unknown => Self::Unknown,
+            ApplicationStatusCondition::Ready => Self::Ready,
+            ApplicationStatusCondition::Failed => Self::Failed,
+        }
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct ApplicationStatus {
     pub condition: ApplicationStatusCondition,

@@ -2,7 +2,8 @@
 
 use sextant_domain::label::LabelFilter;
 use sextant_domain::{
-    Application, ApplicationId, IntegrationSystemId, Page, PageRequest, TenantId,
+    Application, ApplicationId, ApplicationStatusCondition, IntegrationSystemId, Page, PageRequest,
+    TenantId,
 };
 
 use crate::error::StoreError;
@@ -11,6 +12,14 @@ use crate::error::StoreError;
 pub(crate) const APPLICATION_COLUMNS: &str = "a.id, a.tenant_id, a.name, a.provider_name, \
      a.description, a.health_check_url, a.integration_system_id, a.status_condition, \
      a.status_timestamp, a.created_at";
+
+/// What narrows a list of applications besides label filters (the console's search).
+#[derive(Clone, Debug, Default)]
+pub struct ApplicationSearch {
+    /// Names starting with this text (byte by byte; names are lower-case ASCII).
+    pub name_prefix: Option<String>,
+    pub status: Option<ApplicationStatusCondition>,
+}
 
 /// The application operations of a transaction.
 #[async_trait::async_trait]
@@ -40,6 +49,17 @@ pub trait ApplicationsTx: Send {
         tenant: TenantId,
         among: &[ApplicationId],
         filters: &[LabelFilter],
+        page: &PageRequest,
+    ) -> Result<Page<Application>, StoreError>;
+    /// Like [`ApplicationsTx::applications`] (or, with `among`, `applications_among`),
+    /// narrowed by `search`: two statements besides the filters' resolution, the page and
+    /// its count, each reading one index range when the search drives it.
+    async fn search_applications(
+        &mut self,
+        tenant: TenantId,
+        search: &ApplicationSearch,
+        filters: &[LabelFilter],
+        among: Option<&[ApplicationId]>,
         page: &PageRequest,
     ) -> Result<Page<Application>, StoreError>;
     /// The applications of a tenant that this integration system manages.
@@ -214,6 +234,31 @@ macro_rules! applications_tx {
                 resolved.push(ResolvedFilter::Ids(
                     among.iter().map(|id| id.into_untyped()).collect(),
                 ));
+                self.applications_resolved(tenant, resolved, page).await
+            }
+
+            async fn search_applications(
+                &mut self,
+                tenant: TenantId,
+                search: &$crate::tx::applications::ApplicationSearch,
+                filters: &[LabelFilter],
+                among: Option<&[ApplicationId]>,
+                page: &PageRequest,
+            ) -> Result<Page<Application>, StoreError> {
+                let mut resolved = self
+                    .resolve_filters(tenant, ObjectKind::Application, filters)
+                    .await?;
+                if let Some(among) = among {
+                    resolved.push(ResolvedFilter::Ids(
+                        among.iter().map(|id| id.into_untyped()).collect(),
+                    ));
+                }
+                if let Some(status) = search.status {
+                    resolved.push(ResolvedFilter::Status(status.as_str().to_owned()));
+                }
+                if let Some(prefix) = &search.name_prefix {
+                    resolved.push(ResolvedFilter::NamePrefix(prefix.clone()));
+                }
                 self.applications_resolved(tenant, resolved, page).await
             }
 

@@ -157,6 +157,38 @@ pub(crate) enum ResolvedFilter {
     Contains(String, Value),
     /// Objects already found by the adapter (SQLite evaluates `@>` in Rust).
     Ids(Vec<Uuid>),
+    /// Objects whose name starts with the text, compared byte by byte (names are lower-case
+    /// ASCII): a range of the `(tenant_id, name)` index (on PostgreSQL, migration 0026's
+    /// index in the `C` collation).
+    NamePrefix(String),
+    /// Objects in this status condition: a range of the `(tenant_id, status_condition, id)`
+    /// index (migration 0026), in id order.
+    Status(String),
+}
+
+impl ResolvedFilter {
+    /// Whether the filter is on the object's own columns rather than on its labels.
+    pub(crate) fn is_column(&self) -> bool {
+        matches!(
+            self,
+            ResolvedFilter::NamePrefix(_) | ResolvedFilter::Status(_)
+        )
+    }
+}
+
+/// The table of a kind of object.
+pub(crate) fn object_table(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Application => "applications",
+        ObjectKind::Runtime => "runtimes",
+    }
+}
+
+/// The upper bound (exclusive) of the names starting with `prefix`: stored names hold only
+/// ASCII characters below DEL, so every name with the prefix sorts before `prefix` + DEL
+/// and every other name at or above `prefix` sorts after it.
+pub(crate) fn name_prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{7f}")
 }
 
 /// What a [`ResolvedFilter::Values`] asks of the label value rows.
@@ -234,6 +266,15 @@ macro_rules! labels_tx {
                         qb.push(" AND ");
                         Self::push_id_in(qb, id, ids);
                     }
+                    ResolvedFilter::NamePrefix(_) | ResolvedFilter::Status(_) => {
+                        qb.push(format!(
+                            " AND {id} IN (SELECT c.id FROM {} c WHERE c.tenant_id = ",
+                            $crate::tx::labels::object_table(kind)
+                        ));
+                        qb.push_bind(tenant.0);
+                        Self::push_column_condition(qb, "c", filter);
+                        qb.push(")");
+                    }
                     ResolvedFilter::Values(key, wanted) => {
                         qb.push(format!(
                             " AND {id} IN (SELECT v.{column} FROM {} v WHERE v.tenant_id = ",
@@ -257,6 +298,28 @@ macro_rules! labels_tx {
                         Self::push_value_match(qb, filter);
                         qb.push(")");
                     }
+                }
+            }
+
+            /// The condition of a filter on the object's own columns, on the object `alias`.
+            fn push_column_condition(
+                qb: &mut sqlx::QueryBuilder<$Db>,
+                alias: &str,
+                filter: &ResolvedFilter,
+            ) {
+                match filter {
+                    ResolvedFilter::NamePrefix(prefix) => {
+                        let name = Self::byte_ordered(&format!("{alias}.name"));
+                        qb.push(format!(" AND {name} >= "));
+                        qb.push_bind(prefix.clone());
+                        qb.push(format!(" AND {name} < "));
+                        qb.push_bind($crate::tx::labels::name_prefix_end(prefix));
+                    }
+                    ResolvedFilter::Status(condition) => {
+                        qb.push(format!(" AND {alias}.status_condition = "));
+                        qb.push_bind(condition.clone());
+                    }
+                    _ => {}
                 }
             }
 
@@ -327,7 +390,15 @@ macro_rules! labels_tx {
                     qb.push(format!(" FROM {table} {alias} WHERE {alias}.tenant_id = "));
                     qb.push_bind(tenant.0);
                     let id = format!("{alias}.id");
-                    Self::push_filters(qb, &id, kind, tenant, filters);
+                    // The object's own columns are conditions on its row, so that their
+                    // indexes can drive the statement; label filters are sets of ids.
+                    for filter in filters {
+                        if filter.is_column() {
+                            Self::push_column_condition(qb, alias, filter);
+                        } else {
+                            Self::push_filter(qb, &id, kind, tenant, filter);
+                        }
+                    }
                     return id;
                 };
                 qb.push(format!(" FROM {source} d"));
@@ -416,7 +487,22 @@ macro_rules! labels_tx {
                 filters: &[sextant_domain::label::LabelFilter],
                 page: &sextant_domain::PageRequest,
             ) -> Result<(Vec<String>, Vec<String>), StoreError> {
-                let resolved = self.resolve_filters(tenant, kind, filters).await?;
+                self.search_plans(kind, tenant, filters, Vec::new(), page)
+                    .await
+            }
+
+            /// [`Self::list_plans`] with filters on the objects' own columns.
+            #[cfg(test)]
+            pub(crate) async fn search_plans(
+                &mut self,
+                kind: ObjectKind,
+                tenant: TenantId,
+                filters: &[sextant_domain::label::LabelFilter],
+                columns: Vec<ResolvedFilter>,
+                page: &sextant_domain::PageRequest,
+            ) -> Result<(Vec<String>, Vec<String>), StoreError> {
+                let mut resolved = self.resolve_filters(tenant, kind, filters).await?;
+                resolved.extend(columns);
                 let (table, alias, columns) = match kind {
                     ObjectKind::Application => (
                         "applications",

@@ -30,6 +30,8 @@
 //! - `fn push_id_in(&mut QueryBuilder<Db>, column, &[impl Into<Uuid>])` and
 //!   `fn push_text_in(&mut QueryBuilder<Db>, column, &[&str])` (the condition that a column
 //!   is one of the values, bound as one parameter)
+//! - `fn byte_ordered(column) -> String` (a text column compared byte by byte, so that a
+//!   name prefix is one index range)
 //! - `fn sql_hex8(&str) -> String`, `fn sql_uuid_of_text() -> (&str, &str)`,
 //!   `fn sql_uuid_text(&str) -> String` (ids made and written as text in SQL, for the outbox)
 //! - `fn sql_json_text(column, key) -> String` (a top-level field of stored JSON as text)

@@ -3,6 +3,7 @@
 //! application (a one-time token and its state) in `connect`.
 
 pub(crate) mod connect;
+pub(crate) mod specs;
 
 use askama::Template;
 use axum::body::Body;
@@ -17,6 +18,8 @@ use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
 use crate::labels::{label_filter, label_text, labels_text, parse_labels};
+use crate::pager::Pager;
+use crate::pages::integration_systems::CredentialsPage;
 use crate::render::{self, Chrome, not_found, read_refused, refusal, see_other, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
@@ -30,6 +33,12 @@ pub(crate) struct ListQuery {
     /// A label filter: `key` (has the label) or `key=value`.
     #[serde(default)]
     label: String,
+    /// The start of the names searched for (case-insensitive).
+    #[serde(default)]
+    q: String,
+    /// A status condition (`INITIAL`, `UNKNOWN`, `READY`, `FAILED`; empty: any).
+    #[serde(default)]
+    status: String,
     /// The page's cursor (absent: the first page).
     #[serde(default)]
     after: String,
@@ -39,6 +48,9 @@ pub(crate) struct ListQuery {
     trail: String,
 }
 
+/// The status conditions the list filters by (the Director's `ApplicationStatusCondition`).
+const STATUSES: [&str; 4] = ["INITIAL", "UNKNOWN", "READY", "FAILED"];
+
 pub(crate) struct Row {
     id: String,
     name: String,
@@ -47,11 +59,21 @@ pub(crate) struct Row {
     labels: String,
 }
 
+/// A choice of the status filter.
+pub(crate) struct StatusOption {
+    value: &'static str,
+    selected: bool,
+}
+
 #[derive(Template)]
 #[template(path = "applications.html")]
 struct ListPage {
     chrome: Chrome,
     label: String,
+    q: String,
+    statuses: Vec<StatusOption>,
+    /// Whether any search or filter narrows the list.
+    narrowed: bool,
     rows: Vec<Row>,
     total: i64,
     first_row: i64,
@@ -98,30 +120,14 @@ struct Status {
     condition: String,
 }
 
-const LIST: &str = "query($filter: [LabelFilter!], $first: Int, $after: PageCursor) { \
-    applications(filter: $filter, first: $first, after: $after) { \
+/// The page: the label filter, the name search and the status (the Director's `namePrefix`
+/// and `status`, Sextant extensions) narrow the same cursor-paginated list.
+const LIST: &str = "query($filter: [LabelFilter!], $first: Int, $after: PageCursor, \
+    $namePrefix: String, $status: ApplicationStatusCondition) { \
+    applications(filter: $filter, first: $first, after: $after, namePrefix: $namePrefix, \
+    status: $status) { \
     data { id name providerName status { condition } labels } \
     pageInfo { endCursor hasNextPage } totalCount } }";
-
-/// The list's URL for a page.
-fn list_href(label: &str, after: &str, trail: &[&str]) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    if !label.is_empty() {
-        query.append_pair("label", label);
-    }
-    if !after.is_empty() {
-        query.append_pair("after", after);
-        if !trail.is_empty() {
-            query.append_pair("trail", &trail.join(","));
-        }
-    }
-    let query = query.finish();
-    if query.is_empty() {
-        "/console/applications".to_owned()
-    } else {
-        format!("/console/applications?{query}")
-    }
-}
 
 pub(crate) async fn list(
     State(state): State<ConsoleState>,
@@ -132,73 +138,79 @@ pub(crate) async fn list(
         return Ok(to_login());
     };
     let label = query.label.trim().to_owned();
-    let after = query.after.trim().to_owned();
-    let trail: Vec<&str> = if after.is_empty() || query.trail.is_empty() {
-        Vec::new()
-    } else {
-        query.trail.split(',').filter(|c| !c.is_empty()).collect()
-    };
-    let variables = json!({
-        "filter": label_filter(&label).map(|f| vec![f]),
-        "first": PAGE_SIZE,
-        "after": (!after.is_empty()).then_some(after.as_str()),
-    });
+    let q = query.q.trim().to_owned();
+    let status = query.status.trim().to_owned();
     let chrome = Chrome::of(&session, "applications");
-    let page =
-        match graphql::execute::<ListAnswer>(&state, session.consumer(), LIST, variables).await? {
-            Ok(answer) => {
-                let page = answer.applications;
-                let next = page.page_info.has_next_page.then(|| {
-                    let mut trail = trail.clone();
-                    if !after.is_empty() {
-                        trail.push(&after);
-                    }
-                    list_href(&label, &page.page_info.end_cursor, &trail)
-                });
-                let previous = (!after.is_empty()).then(|| match trail.split_last() {
-                    Some((before, rest)) => list_href(&label, before, rest),
-                    None => list_href(&label, "", &[]),
-                });
-                let first_row = i64::try_from(trail.len() + usize::from(!after.is_empty()))
-                    .unwrap_or(0)
-                    * i64::from(PAGE_SIZE)
-                    + 1;
-                let shown = i64::try_from(page.data.len()).unwrap_or(0);
-                ListPage {
-                    first_row,
-                    last_row: first_row + shown - 1,
-                    rows: page
-                        .data
-                        .into_iter()
-                        .map(|a| Row {
-                            labels: labels_text(a.labels.as_ref()),
-                            id: a.id,
-                            name: a.name,
-                            provider: a.provider_name,
-                            status: a.status.condition,
-                        })
-                        .collect(),
-                    total: page.total_count,
-                    previous,
-                    next,
-                    error: None,
-                    chrome,
-                    label,
-                }
-            }
-            Err(refusals) => ListPage {
-                chrome,
-                label,
-                rows: Vec::new(),
-                total: 0,
-                first_row: 1,
-                last_row: 0,
-                previous: None,
-                next: None,
-                error: Some(Refusal::messages(&refusals)),
-            },
-        };
-    render::html(StatusCode::OK, &page)
+    let mut page = ListPage {
+        chrome,
+        statuses: STATUSES
+            .iter()
+            .map(|&value| StatusOption {
+                value,
+                selected: value == status,
+            })
+            .collect(),
+        narrowed: !label.is_empty() || !q.is_empty() || !status.is_empty(),
+        label,
+        q,
+        rows: Vec::new(),
+        total: 0,
+        first_row: 1,
+        last_row: 0,
+        previous: None,
+        next: None,
+        error: None,
+    };
+    if !status.is_empty() && !STATUSES.contains(&status.as_str()) {
+        page.error = Some(format!(
+            "There is no status {status:?}: choose one of {}.",
+            STATUSES.join(", ")
+        ));
+        return render::html(StatusCode::BAD_REQUEST, &page);
+    }
+    let pager = Pager::new(
+        "/console/applications",
+        "after",
+        "trail",
+        &query.after,
+        &query.trail,
+    )
+    .keep("q", &page.q)
+    .keep("label", &page.label)
+    .keep("status", &status);
+    let variables = json!({
+        "filter": label_filter(&page.label).map(|f| vec![f]),
+        "first": PAGE_SIZE,
+        "after": pager.after(),
+        "namePrefix": (!page.q.is_empty()).then_some(page.q.as_str()),
+        "status": (!status.is_empty()).then_some(status.as_str()),
+    });
+    match graphql::execute::<ListAnswer>(&state, session.consumer(), LIST, variables).await? {
+        Ok(answer) => {
+            let found = answer.applications;
+            page.next = pager.next(found.page_info.has_next_page, &found.page_info.end_cursor);
+            page.previous = pager.previous();
+            page.first_row = pager.first_row(PAGE_SIZE);
+            page.last_row = page.first_row + i64::try_from(found.data.len()).unwrap_or(0) - 1;
+            page.total = found.total_count;
+            page.rows = found
+                .data
+                .into_iter()
+                .map(|a| Row {
+                    labels: labels_text(a.labels.as_ref()),
+                    id: a.id,
+                    name: a.name,
+                    provider: a.provider_name,
+                    status: a.status.condition,
+                })
+                .collect();
+            render::html(StatusCode::OK, &page)
+        }
+        Err(refusals) => {
+            page.error = Some(Refusal::messages(&refusals));
+            render::html(Refusal::status(&refusals), &page)
+        }
+    }
 }
 
 #[derive(Template)]
@@ -307,14 +319,19 @@ pub(crate) struct Pair {
 }
 
 pub(crate) struct ApiRow {
+    id: String,
     name: String,
     target_url: String,
     spec: String,
+    /// The fetch request's last status ("" when the spec is inline).
+    fetch: String,
 }
 
 pub(crate) struct EventRow {
+    id: String,
     name: String,
     spec: String,
+    fetch: String,
 }
 
 pub(crate) struct DocumentRow {
@@ -328,6 +345,15 @@ pub(crate) struct WebhookRow {
     /// Since when deliveries give up ("" when they do not).
     failing_since: String,
     deliveries: Vec<DeliveryRow>,
+}
+
+/// One of the application's clients: OAuth2 client credentials (the secret was shown once,
+/// when they were made) or a client paired with a one-time token, which holds certificates.
+pub(crate) struct CredentialRow {
+    id: String,
+    /// The OAuth2 client id ("" for a paired client).
+    client_id: String,
+    url: String,
 }
 
 /// One event on its way to a webhook, as the delivery log shows it.
@@ -360,6 +386,9 @@ struct DetailPage {
     documents: Vec<DocumentRow>,
     documents_total: i64,
     webhooks: Vec<WebhookRow>,
+    credentials: Vec<CredentialRow>,
+    /// Why credentials were not made or revoked.
+    credentials_error: Option<String>,
     delete_error: Option<String>,
     /// Why a delivery was not sent again.
     resend_error: Option<String>,
@@ -377,10 +406,13 @@ impl DeletablePage for DetailPage {
 
 const DETAIL: &str = "query($id: ID!) { application(id: $id) { \
     id name providerName description status { condition } labels \
+    auths { id auth { credential { ... on OAuthCredentialData { clientId url } } } } \
     webhooks { type url failingSince deliveries(first: 10) { \
     id eventType state attempts createdAt lastAttemptAt lastError deliveredAt } } \
-    apiDefinitions(first: 100) { totalCount data { name targetURL spec { type format } } } \
-    eventDefinitions(first: 100) { totalCount data { name spec { type format } } } \
+    apiDefinitions(first: 100) { totalCount data { id name targetURL \
+    spec { type format fetchRequest { status { condition } } } } } \
+    eventDefinitions(first: 100) { totalCount data { id name \
+    spec { type format fetchRequest { status { condition } } } } } \
     documents(first: 100) { totalCount data { title format } } } }";
 
 #[derive(Deserialize)]
@@ -397,12 +429,50 @@ struct Detail {
     description: Option<String>,
     status: Status,
     labels: Option<serde_json::Map<String, Value>>,
+    auths: Vec<SystemAuth>,
     webhooks: Vec<Webhook>,
     #[serde(rename = "apiDefinitions")]
     api_definitions: Children<Api>,
     #[serde(rename = "eventDefinitions")]
     event_definitions: Children<Event>,
     documents: Children<Document>,
+}
+
+#[derive(Deserialize)]
+struct SystemAuth {
+    id: String,
+    auth: Option<Auth>,
+}
+
+#[derive(Deserialize)]
+struct Auth {
+    credential: Credential,
+}
+
+/// An OAuth2 credential's fields (an application's auths are OAuth2 clients or, without an
+/// `auth`, paired clients).
+#[derive(Deserialize)]
+struct Credential {
+    #[serde(rename = "clientId", default)]
+    client_id: String,
+    #[serde(rename = "clientSecret", default)]
+    client_secret: String,
+    #[serde(default)]
+    url: String,
+}
+
+impl SystemAuth {
+    fn row(self) -> CredentialRow {
+        let credential = self.auth.map(|a| a.credential);
+        CredentialRow {
+            id: self.id,
+            client_id: credential
+                .as_ref()
+                .map(|c| c.client_id.clone())
+                .unwrap_or_default(),
+            url: credential.map(|c| c.url).unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -417,10 +487,18 @@ struct Spec {
     #[serde(rename = "type")]
     kind: String,
     format: String,
+    #[serde(rename = "fetchRequest")]
+    fetch_request: Option<FetchRequest>,
+}
+
+#[derive(Deserialize)]
+struct FetchRequest {
+    status: Status,
 }
 
 #[derive(Deserialize)]
 struct Api {
+    id: String,
     name: String,
     #[serde(rename = "targetURL")]
     target_url: String,
@@ -429,6 +507,7 @@ struct Api {
 
 #[derive(Deserialize)]
 struct Event {
+    id: String,
     name: String,
     spec: Spec,
 }
@@ -494,6 +573,12 @@ fn spec_text(spec: &Spec) -> String {
     format!("{} ({})", spec.kind, spec.format)
 }
 
+fn fetch_text(spec: Option<&Spec>) -> String {
+    spec.and_then(|s| s.fetch_request.as_ref())
+        .map(|f| f.status.condition.clone())
+        .unwrap_or_default()
+}
+
 /// The application as `session` sees it; `None` when it does not exist or is out of reach
 /// (another tenant's id looks like a missing one).
 async fn load_detail(
@@ -538,6 +623,8 @@ async fn load_detail(
             .into_iter()
             .map(|a| ApiRow {
                 spec: a.spec.as_ref().map(spec_text).unwrap_or_default(),
+                fetch: fetch_text(a.spec.as_ref()),
+                id: a.id,
                 name: a.name,
                 target_url: a.target_url,
             })
@@ -549,6 +636,8 @@ async fn load_detail(
             .into_iter()
             .map(|e| EventRow {
                 spec: spec_text(&e.spec),
+                fetch: fetch_text(Some(&e.spec)),
+                id: e.id,
                 name: e.name,
             })
             .collect(),
@@ -576,6 +665,8 @@ async fn load_detail(
                 deliveries: w.deliveries.into_iter().map(Delivery::row).collect(),
             })
             .collect(),
+        credentials: detail.auths.into_iter().map(SystemAuth::row).collect(),
+        credentials_error: None,
         delete_error: None,
         resend_error: None,
     })))
@@ -627,20 +718,6 @@ pub(crate) async fn delete(
     .await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_link_forward_and_back() {
-        assert_eq!(list_href("", "", &[]), "/console/applications");
-        assert_eq!(
-            list_href("env=prod", "c3", &["c1", "c2"]),
-            "/console/applications?label=env%3Dprod&after=c3&trail=c1%2Cc2"
-        );
-    }
-}
-
 #[derive(Deserialize)]
 struct Resent {
     #[serde(rename = "resendWebhookDelivery")]
@@ -679,6 +756,111 @@ pub(crate) async fn resend_delivery(
         Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
         Err(refusals) => {
             page.resend_error = Some(Refusal::messages(&refusals));
+            render::html(Refusal::status(&refusals), &page)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Requested {
+    #[serde(rename = "requestClientCredentialsForApplication")]
+    requested: SystemAuth,
+}
+
+const REQUEST_CREDENTIALS: &str = "mutation($id: ID!) { \
+    requestClientCredentialsForApplication(id: $id) { id auth { credential { \
+    ... on OAuthCredentialData { clientId clientSecret url } } } } }";
+
+/// `POST /console/applications/{id}/credentials`: makes an OAuth2 client for the
+/// application and shows its secret, this once (no other page asks for it).
+pub(crate) async fn request_credentials(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ConsoleError> {
+    let (session, _) = match form::posted(&state, &headers, body).await? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused),
+    };
+    let mut page = match load_detail(&state, &session, &id).await? {
+        Ok(Some(page)) => page,
+        Ok(None) => return Ok(not_found()),
+        Err(refusals) => return Ok(read_refused(&refusals)),
+    };
+    match graphql::execute::<Requested>(
+        &state,
+        session.consumer(),
+        REQUEST_CREDENTIALS,
+        json!({ "id": page.id }),
+    )
+    .await?
+    {
+        Ok(Requested { requested }) => {
+            let credential = requested.auth.map(|a| a.credential);
+            render::html(
+                StatusCode::OK,
+                &CredentialsPage {
+                    chrome: page.chrome,
+                    back_href: format!("/console/applications/{}", render::segment(&page.id)),
+                    owner_name: page.name,
+                    client_id: credential
+                        .as_ref()
+                        .map(|c| c.client_id.clone())
+                        .unwrap_or_default(),
+                    client_secret: credential
+                        .as_ref()
+                        .map(|c| c.client_secret.clone())
+                        .unwrap_or_default(),
+                    url: credential.map(|c| c.url).unwrap_or_default(),
+                },
+            )
+        }
+        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
+        Err(refusals) => {
+            page.credentials_error = Some(Refusal::messages(&refusals));
+            render::html(Refusal::status(&refusals), &page)
+        }
+    }
+}
+
+/// `POST /console/applications/{id}/credentials/{auth}/revoke`: deletes one of the
+/// application's clients (`deleteSystemAuthForApplication`), which revokes every
+/// certificate issued to it. The client must be one this application's page lists: another
+/// application's or tenant's id is 404.
+pub(crate) async fn revoke_credential(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path((id, auth)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ConsoleError> {
+    let (session, _) = match form::posted(&state, &headers, body).await? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused),
+    };
+    let mut page = match load_detail(&state, &session, &id).await? {
+        Ok(Some(page)) => page,
+        Ok(None) => return Ok(not_found()),
+        Err(refusals) => return Ok(read_refused(&refusals)),
+    };
+    if !page.credentials.iter().any(|c| c.id == auth) {
+        return Ok(not_found());
+    }
+    match graphql::execute::<Value>(
+        &state,
+        session.consumer(),
+        "mutation($id: ID!) { deleteSystemAuthForApplication(authID: $id) { id } }",
+        json!({ "id": auth }),
+    )
+    .await?
+    {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/applications/{}",
+            render::segment(&page.id)
+        ))),
+        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
+        Err(refusals) => {
+            page.credentials_error = Some(Refusal::messages(&refusals));
             render::html(Refusal::status(&refusals), &page)
         }
     }

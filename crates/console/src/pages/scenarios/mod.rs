@@ -425,6 +425,9 @@ struct DetailPage {
     runtimes: MemberList,
     graph: Graph,
     graph_width: u32,
+    /// Members of each kind the graph leaves out (beyond [`GRAPH_PER_KIND`]).
+    graph_apps_left_out: i64,
+    graph_runtimes_left_out: i64,
     assign_kind: String,
     assign_id: String,
     assign_error: Option<String>,
@@ -529,6 +532,61 @@ async fn members(
     })
 }
 
+/// The graph draws at most this many objects of each kind (the Director's largest page), so
+/// at most 200 in all; the page says how many it leaves out.
+const GRAPH_PER_KIND: u32 = 100;
+
+#[derive(Deserialize)]
+struct GraphPage {
+    data: Vec<GraphListed>,
+    #[serde(rename = "totalCount")]
+    total_count: i64,
+}
+
+#[derive(Deserialize)]
+struct GraphListed {
+    id: String,
+    name: String,
+}
+
+/// The first [`GRAPH_PER_KIND`] of the scenario's `kind` members (in id order), whatever
+/// page the lists show, and how many it holds in all: one list query, so a constant number
+/// of statements however many members there are. A refusal draws none (the list below
+/// shows it).
+async fn graph_members(
+    state: &ConsoleState,
+    session: &Session,
+    kind: Kind,
+    name: &str,
+) -> Result<(Vec<Member>, i64), ConsoleError> {
+    let root = kind.list();
+    let query = format!(
+        "query($filter: [LabelFilter!], $first: Int) {{ \
+         {root}(filter: $filter, first: $first) {{ data {{ id name }} totalCount }} }}"
+    );
+    let variables = json!({ "filter": member_filter(name), "first": GRAPH_PER_KIND });
+    let answer = graphql::execute::<HashMap<String, GraphPage>>(
+        state,
+        session.consumer(),
+        &query,
+        variables,
+    )
+    .await?;
+    Ok(match answer.map(|mut a| a.remove(root)) {
+        Ok(Some(page)) => (
+            page.data
+                .into_iter()
+                .map(|o| Member {
+                    href: kind.href(&o.id),
+                    name: o.name,
+                })
+                .collect(),
+            page.total_count,
+        ),
+        Ok(None) | Err(_) => (Vec::new(), 0),
+    })
+}
+
 /// The scenario as `session` sees it, its lists at the positions `query` names; `None`
 /// when the tenant has no such scenario.
 async fn load_detail(
@@ -568,27 +626,20 @@ async fn load_detail(
     }
     let applications = members(state, session, Kind::Application, name, &apps_pager_kept).await?;
     let runtimes = members(state, session, Kind::Runtime, name, &runtimes_pager).await?;
+    let (graph_apps, apps_total) = graph_members(state, session, Kind::Application, name).await?;
+    let (graph_runtimes, runtimes_total) =
+        graph_members(state, session, Kind::Runtime, name).await?;
+    let left_out =
+        |total: i64, drawn: &[Member]| (total - i64::try_from(drawn.len()).unwrap_or(total)).max(0);
+    let graph_apps_left_out = left_out(apps_total, &graph_apps);
+    let graph_runtimes_left_out = left_out(runtimes_total, &graph_runtimes);
     let graph = graph::layout(
         &Member {
             name: name.to_owned(),
             href: path.clone(),
         },
-        &applications
-            .rows
-            .iter()
-            .map(|r| Member {
-                name: r.name.clone(),
-                href: r.href.clone(),
-            })
-            .collect::<Vec<_>>(),
-        &runtimes
-            .rows
-            .iter()
-            .map(|r| Member {
-                name: r.name.clone(),
-                href: r.href.clone(),
-            })
-            .collect::<Vec<_>>(),
+        &graph_apps,
+        &graph_runtimes,
     );
     Ok(Ok(Some(DetailPage {
         chrome: Chrome::of(session, NAV),
@@ -598,6 +649,8 @@ async fn load_detail(
         runtimes,
         graph,
         graph_width: graph::WIDTH,
+        graph_apps_left_out,
+        graph_runtimes_left_out,
         assign_kind: String::new(),
         assign_id: String::new(),
         assign_error: None,
