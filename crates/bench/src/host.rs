@@ -16,8 +16,8 @@ pub fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// User + system CPU seconds of a process.
-pub fn cpu_seconds(pid: u32, ticks: f64) -> Result<f64> {
+/// User + system CPU time of a process, in clock ticks.
+pub fn cpu_ticks(pid: u32) -> Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     let after = stat
         .rsplit_once(')')
@@ -25,9 +25,37 @@ pub fn cpu_seconds(pid: u32, ticks: f64) -> Result<f64> {
         .ok_or_else(|| anyhow!("bad /proc/{pid}/stat"))?;
     let fields: Vec<&str> = after.split_whitespace().collect();
     // After the command name: state is field 3, utime 14, stime 15.
-    let utime: f64 = fields.get(11).ok_or_else(|| anyhow!("no utime"))?.parse()?;
-    let stime: f64 = fields.get(12).ok_or_else(|| anyhow!("no stime"))?.parse()?;
-    Ok((utime + stime) / ticks)
+    let utime: u64 = fields.get(11).ok_or_else(|| anyhow!("no utime"))?.parse()?;
+    let stime: u64 = fields.get(12).ok_or_else(|| anyhow!("no stime"))?.parse()?;
+    Ok(utime + stime)
+}
+
+/// User + system CPU seconds of a process.
+pub fn cpu_seconds(pid: u32, ticks: f64) -> Result<f64> {
+    Ok(cpu_ticks(pid)? as f64 / ticks)
+}
+
+/// A process's CPU seconds, read as often as wanted ([`cpu_seconds`] with the clock ticks
+/// read once).
+#[derive(Clone, Copy, Debug)]
+pub struct CpuMeter {
+    pid: u32,
+    ticks: f64,
+}
+
+impl CpuMeter {
+    /// The meter of the process `pid`.
+    pub fn of(pid: u32) -> CpuMeter {
+        CpuMeter {
+            pid,
+            ticks: clock_ticks(),
+        }
+    }
+
+    /// The process's user + system CPU seconds so far.
+    pub fn seconds(&self) -> Result<f64> {
+        cpu_seconds(self.pid, self.ticks)
+    }
 }
 
 /// VmRSS in bytes.

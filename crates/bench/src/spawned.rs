@@ -6,7 +6,25 @@ use std::process::{Child, Command, Stdio};
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, anyhow, bail, ensure};
+
+/// The `sextant` binary the benchmarks start: `given` (their `--sextant-bin`), or the one next
+/// to the running binary; fails when it does not exist.
+pub fn sextant_binary(given: Option<&Path>) -> Result<PathBuf> {
+    let sextant = match given {
+        Some(path) => path.to_path_buf(),
+        None => std::env::current_exe()?
+            .parent()
+            .ok_or_else(|| anyhow!("no directory of this binary"))?
+            .join("sextant"),
+    };
+    ensure!(
+        sextant.exists(),
+        "{} not found: build it (cargo build --release -p sextant) or pass --sextant-bin",
+        sextant.display()
+    );
+    Ok(sextant)
+}
 
 /// A child process killed (SIGKILL) when dropped, its output in a log file.
 pub struct Spawned {

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, anyhow, ensure};
 use clap::Parser;
 use serde_json::{Value, json};
 use sextant_bench::BackendArg;
+use sextant_bench::figures::nearest_rank;
 use sextant_bench::pairing;
 use sextant_test_support::{Backend, TestDatabase};
 
@@ -48,24 +49,36 @@ impl Client {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
     ensure!(args.pairings > 0 && args.concurrency > 0, "nothing to do");
-    let backend = args.backend.backend();
-    let db = TestDatabase::create(backend).await;
+    let db = TestDatabase::create(args.backend.backend()).await;
+    let (server, client) = start_server(&args, &db).await?;
+    let tokens = one_time_tokens(&args, &client).await?;
+    let tokens = warm_up(&args, &client, tokens).await?;
+    let run = pair_concurrently(&args, &client, &tokens).await?;
+    let reused_ok = reused_accepted(&client, &tokens).await;
+    server.stop().await;
+    drop(db);
+    print_figures(&args, &run, reused_ok);
+    ensure!(run.failures == 0, "{} pairings failed", run.failures);
+    ensure!(
+        reused_ok == 0,
+        "{reused_ok} used tokens were accepted again"
+    );
+    Ok(())
+}
+
+/// Starts the server in this process; answers it and the administrator's client.
+async fn start_server(
+    args: &Args,
+    db: &TestDatabase,
+) -> Result<(sextant_server::RunningServer, Arc<Client>)> {
     let data_dir = db.dir.join("data");
     let server = sextant_server::start(sextant_server::ServerConfig {
         data_dir: data_dir.clone(),
-        database_url: match backend {
+        database_url: match args.backend.backend() {
             Backend::Sqlite => None,
             Backend::Postgres => Some(db.url.clone()),
         },
@@ -94,8 +107,11 @@ async fn main() -> Result<()> {
             .trim()
             .to_owned(),
     });
+    Ok((server, client))
+}
 
-    // Setup (not measured): applications and one token per pairing.
+/// Setup (not measured): applications and one token per pairing.
+async fn one_time_tokens(args: &Args, client: &Client) -> Result<Vec<String>> {
     let apps = args.pairings.div_ceil(10);
     let mut app_ids = Vec::with_capacity(apps);
     for i in 0..apps {
@@ -127,15 +143,34 @@ async fn main() -> Result<()> {
                 .to_owned(),
         );
     }
-    // Warm-up: a few pairings, not counted.
+    Ok(tokens)
+}
+
+/// Warm-up: a few pairings, not counted. Answers the tokens left.
+async fn warm_up(args: &Args, client: &Client, mut tokens: Vec<String>) -> Result<Vec<String>> {
     let warm: Vec<String> = tokens
         .drain(..args.concurrency.min(tokens.len() / 10))
         .collect();
     for token in &warm {
         client.pair(token).await?;
     }
+    Ok(tokens)
+}
 
-    let queue = Arc::new(tokio::sync::Mutex::new(tokens.clone()));
+/// The measured pairings: their latencies (sorted), failures and wall time.
+struct Pairings {
+    latencies: Vec<Duration>,
+    failures: usize,
+    elapsed: Duration,
+}
+
+/// Pairs every token once, `--concurrency` clients at once.
+async fn pair_concurrently(
+    args: &Args,
+    client: &Arc<Client>,
+    tokens: &[String],
+) -> Result<Pairings> {
+    let queue = Arc::new(tokio::sync::Mutex::new(tokens.to_vec()));
     let started = Instant::now();
     let workers: Vec<_> = (0..args.concurrency)
         .map(|_| {
@@ -170,37 +205,41 @@ async fn main() -> Result<()> {
     }
     let elapsed = started.elapsed();
     latencies.sort();
+    Ok(Pairings {
+        latencies,
+        failures,
+        elapsed,
+    })
+}
 
-    // No double redemption: used tokens (a sample) are refused.
+/// No double redemption: how many of the used tokens (a sample) are accepted again.
+async fn reused_accepted(client: &Client, tokens: &[String]) -> usize {
     let mut reused_ok = 0;
     for token in tokens.iter().step_by((tokens.len() / 100).max(1)) {
         if pairing::token_accepted(&client.http, &client.base, token).await {
             reused_ok += 1;
         }
     }
-    server.stop().await;
-    drop(db);
+    reused_ok
+}
 
+fn print_figures(args: &Args, run: &Pairings, reused_ok: usize) {
+    let latencies = &run.latencies;
+    let ms = |p: f64| nearest_rank(latencies, p).unwrap_or_default().as_secs_f64() * 1e3;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "P1 pairing ({}): {} pairings, concurrency {}, {} failed, {} reused tokens accepted",
         args.backend.name(),
         latencies.len(),
         args.concurrency,
-        failures,
+        run.failures,
         reused_ok
     );
     println!(
         "  {:.0} pairings/s on {cores} cores (client and server in one process), p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        percentile(&latencies, 50.0).as_secs_f64() * 1e3,
-        percentile(&latencies, 99.0).as_secs_f64() * 1e3,
+        latencies.len() as f64 / run.elapsed.as_secs_f64(),
+        ms(50.0),
+        ms(99.0),
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
-    ensure!(failures == 0, "{failures} pairings failed");
-    ensure!(
-        reused_ok == 0,
-        "{reused_ok} used tokens were accepted again"
-    );
-    Ok(())
 }

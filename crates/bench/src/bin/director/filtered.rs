@@ -87,12 +87,21 @@ fn scenarios_of(item: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// GOALS.md P9: seeds the runtimes, checks each list and its cost, then measures each.
 pub(crate) async fn filtered(
     report: &mut Report,
     config: &Config,
     gql: &Gql,
     statements: &Counter,
 ) -> Result<()> {
+    seed(report, config, gql, statements).await?;
+    let lists = lists(config);
+    check_lists(report, gql, statements, &lists).await?;
+    measure_lists(report, config, gql, statements, &lists).await
+}
+
+/// Seeds `--list-runtimes` runtimes (a row and a note).
+async fn seed(report: &mut Report, config: &Config, gql: &Gql, statements: &Counter) -> Result<()> {
     let c = config.concurrency;
     let n = config.list_runtimes;
     eprintln!(
@@ -110,10 +119,15 @@ pub(crate) async fn filtered(
         config.prod_every,
     ));
     report.rows.push(row);
+    Ok(())
+}
 
+/// The lists [`LIST_NAMES`] names, with what each must hold.
+fn lists(config: &Config) -> [List; 6] {
+    let n = config.list_runtimes;
     let count_of = |every: usize, offset: usize| (0..n).filter(|k| k % every == offset).count();
     let apps_alpha = (0..config.apps).filter(|i| i % 4 == 1).count();
-    let lists = [
+    [
         List {
             name: LIST_NAMES[0],
             field: "runtimes",
@@ -162,31 +176,20 @@ pub(crate) async fn filtered(
             total: apps_alpha,
             belongs: |item| scenarios_of(item).contains(&"ALPHA"),
         },
-    ];
+    ]
+}
 
-    // --- each list answers what it should, at a cost independent of the page size ---
+/// Each list answers what it should, at a cost independent of the page size (a failure
+/// otherwise, and a note).
+async fn check_lists(
+    report: &mut Report,
+    gql: &Gql,
+    statements: &Counter,
+    lists: &[List],
+) -> Result<()> {
     let mut costs = Vec::new();
-    for list in &lists {
-        let data = gql
-            .call(list.query, vars(PAGE, list.filter.as_ref()))
-            .await?;
-        let page = &data[list.field];
-        let items = page["data"]
-            .as_array()
-            .ok_or_else(|| anyhow!("{}: no data: {page}", list.name))?;
-        ensure!(
-            page["totalCount"] == list.total,
-            "{}: totalCount {}, expected {}",
-            list.name,
-            page["totalCount"],
-            list.total
-        );
-        ensure!(
-            items.len() == list.total.min(PAGE) && items.iter().all(list.belongs),
-            "{}: the page holds {} items, or items outside the list",
-            list.name,
-            items.len()
-        );
+    for list in lists {
+        check_first_page(gql, list).await?;
         let one = statements_of(gql, statements, list.query, vars(1, list.filter.as_ref())).await?;
         let full = statements_of(
             gql,
@@ -210,10 +213,44 @@ pub(crate) async fn filtered(
         "P9 SQL statements per list by page size: {}",
         costs.join("; ")
     ));
+    Ok(())
+}
 
-    // --- the measurements ---
+/// The list's first page: its total, and only items that belong.
+async fn check_first_page(gql: &Gql, list: &List) -> Result<()> {
+    let data = gql
+        .call(list.query, vars(PAGE, list.filter.as_ref()))
+        .await?;
+    let page = &data[list.field];
+    let items = page["data"]
+        .as_array()
+        .ok_or_else(|| anyhow!("{}: no data: {page}", list.name))?;
+    ensure!(
+        page["totalCount"] == list.total,
+        "{}: totalCount {}, expected {}",
+        list.name,
+        page["totalCount"],
+        list.total
+    );
+    ensure!(
+        items.len() == list.total.min(PAGE) && items.iter().all(list.belongs),
+        "{}: the page holds {} items, or items outside the list",
+        list.name,
+        items.len()
+    );
+    Ok(())
+}
+
+/// The measurements: each list at concurrency 1 and at `--concurrency`.
+async fn measure_lists(
+    report: &mut Report,
+    config: &Config,
+    gql: &Gql,
+    statements: &Counter,
+    lists: &[List],
+) -> Result<()> {
     eprintln!("P9: {} requests per measurement ...", config.reads);
-    for list in &lists {
+    for list in lists {
         let filter = list.filter.clone();
         reads(
             report,

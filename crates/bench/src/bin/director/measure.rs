@@ -10,6 +10,9 @@ use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 use tokio::task::JoinSet;
 
+use sextant_bench::figures::nearest_rank;
+use sextant_bench::host::cpu_ticks;
+
 use crate::Config;
 use crate::gql::Gql;
 
@@ -71,11 +74,9 @@ impl Row {
     pub(crate) fn rate(&self) -> f64 {
         self.count() as f64 / self.wall.as_secs_f64()
     }
+    /// Nearest rank; zero for a row without requests (there is none: [`measure`] fails).
     pub(crate) fn percentile(&self, p: f64) -> Duration {
-        // Nearest rank.
-        let n = self.latencies.len();
-        let rank = ((p / 100.0) * n as f64).ceil() as usize;
-        self.latencies[rank.clamp(1, n) - 1]
+        nearest_rank(&self.latencies, p).unwrap_or_default()
     }
     pub(crate) fn statements_cell(&self) -> String {
         match self.statements_range {
@@ -178,14 +179,17 @@ pub(crate) fn ms(d: Duration) -> String {
 
 /// The process's CPU time (user + system, all threads) from /proc; None where unavailable.
 pub(crate) fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let ticks = cpu_ticks(std::process::id()).ok()?;
     // USER_HZ is 100 on every mainstream Linux.
-    Some(Duration::from_millis((utime + stime) * 10))
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The process's CPU time since `before` (a [`process_cpu`]); None where unavailable.
+pub(crate) fn cpu_since(before: Option<Duration>) -> Option<Duration> {
+    match (before, process_cpu()) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
+    }
 }
 
 /// How long a measurement runs.
@@ -260,10 +264,7 @@ where
     }
     let statements_range = Spread::of(&counts);
     let wall = start.elapsed();
-    let cpu = match (cpu_before, process_cpu()) {
-        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
-        _ => None,
-    };
+    let cpu = cpu_since(cpu_before);
     ensure!(!latencies.is_empty(), "{phase}: no request completed");
     latencies.sort_unstable();
     let row = Row {

@@ -42,9 +42,32 @@ pub(crate) async fn p3(
     gql: &Gql,
     statements: &Counter,
 ) -> Result<()> {
-    let c = config.concurrency;
+    let runtimes = seed_p3_runtimes(report, config, gql, statements).await?;
+    let catalog = register_target_apps(config, gql).await?;
+    set_credentials(report, config, gql, statements, &runtimes, &catalog.api_ids).await?;
+    measure_target(report, config, gql, statements, &runtimes.target, &catalog).await
+}
 
-    // --- runtimes: the target (alone in its scenario), a decoy, and the rest ---
+/// The P3 runtimes: the target (alone in its scenario) and a decoy (in DEFAULT).
+struct P3Runtimes {
+    target: String,
+    decoy: String,
+}
+
+/// What the target runtime must see: its applications and their APIs.
+struct Catalog {
+    app_ids: HashSet<String>,
+    api_ids: Arc<Vec<String>>,
+}
+
+/// Runtimes: the target (alone in its scenario), a decoy, and the rest; checks the count.
+async fn seed_p3_runtimes(
+    report: &mut Report,
+    config: &Config,
+    gql: &Gql,
+    statements: &Counter,
+) -> Result<P3Runtimes> {
+    let c = config.concurrency;
     eprintln!(
         "P3: seeding {} runtimes ({} per request, {c} in flight) ...",
         config.runtimes, config.batch
@@ -81,8 +104,11 @@ pub(crate) async fn p3(
         data["runtimes"]["totalCount"],
         config.runtimes
     );
+    Ok(P3Runtimes { target, decoy })
+}
 
-    // --- the target's applications, and credentials for the target and the decoy ---
+/// The target's applications (in its scenario), each with its APIs and events.
+async fn register_target_apps(config: &Config, gql: &Gql) -> Result<Catalog> {
     let mut app_ids = HashSet::new();
     let mut api_ids = Vec::new();
     for k in 0..P3_APPS {
@@ -117,11 +143,26 @@ pub(crate) async fn p3(
             );
         }
     }
-    let api_ids = Arc::new(api_ids);
-    let (g, ids, t, d) = (gql.clone(), api_ids.clone(), target.clone(), decoy.clone());
+    Ok(Catalog {
+        app_ids,
+        api_ids: Arc::new(api_ids),
+    })
+}
+
+/// Credentials for the target and the decoy on every API (a measured row of the seed).
+async fn set_credentials(
+    report: &mut Report,
+    config: &Config,
+    gql: &Gql,
+    statements: &Counter,
+    runtimes: &P3Runtimes,
+    api_ids: &Arc<Vec<String>>,
+) -> Result<()> {
+    let (g, ids) = (gql.clone(), api_ids.clone());
+    let (t, d) = (runtimes.target.clone(), runtimes.decoy.clone());
     let row = measure(
         "seed: setAPIAuth",
-        c,
+        config.concurrency,
         Limit::Count(2 * api_ids.len()),
         statements,
         move |i| {
@@ -141,15 +182,25 @@ pub(crate) async fn p3(
     )
     .await?;
     report.rows.push(row);
+    Ok(())
+}
 
-    // --- what the target sees, and what it costs ---
-    let full = p3_vars(&target, P3_APPS_PAGE, P3_ITEMS_PAGE);
+/// What the target sees (checked), what it costs (statements, no N+1), then the measurement.
+async fn measure_target(
+    report: &mut Report,
+    config: &Config,
+    gql: &Gql,
+    statements: &Counter,
+    target: &str,
+    catalog: &Catalog,
+) -> Result<()> {
+    let full = p3_vars(target, P3_APPS_PAGE, P3_ITEMS_PAGE);
     let before = statements();
     let data = gql.call(APPS_FOR_RUNTIME, full.clone()).await?;
     let per_request = statements() - before;
-    check_p3(&data, &app_ids, &api_ids)?;
+    check_p3(&data, &catalog.app_ids, &catalog.api_ids)?;
     let response_bytes = json!({ "data": data }).to_string().len();
-    let minimal = statements_of(gql, statements, APPS_FOR_RUNTIME, p3_vars(&target, 1, 1)).await?;
+    let minimal = statements_of(gql, statements, APPS_FOR_RUNTIME, p3_vars(target, 1, 1)).await?;
     if minimal != per_request {
         report.failures.push(format!(
             "applicationsForRuntime: {per_request} statements for the full answer, {minimal} for 1 application with 1 API and 1 event (N+1)"
@@ -179,8 +230,7 @@ pub(crate) async fn p3(
         },
         move |_| full.clone(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Fails unless the answer holds exactly the target's applications, each with its APIs (with

@@ -17,14 +17,50 @@ use crate::{
 
 use crate::lists::lists;
 
+/// The run: the scenarios, the registrations (P6's figure and every phase's seed, checked),
+/// then the phases asked for, the notes and the summary.
 pub(crate) async fn bench(config: &Config, gql: &Gql, statements: &Counter) -> Result<Report> {
     let mut report = Report::default();
-    let c = config.concurrency;
 
     // --- the scenarios the registrations and runtimes use ---
     define_scenarios(gql).await?;
+    register_apps(&mut report, config, gql, statements).await?;
+    check_catalog(gql, config.apps).await?;
 
-    // --- registration (P6; also the store's seed for the other phases) ---
+    if config.runs(PhaseArg::Lists) {
+        lists(&mut report, config, gql, statements).await?;
+    }
+    if config.runs(PhaseArg::P3) {
+        p3(&mut report, config, gql, statements).await?;
+    }
+    if config.runs(PhaseArg::P6) {
+        register_one_at_a_time(&mut report, config, gql, statements).await?;
+    }
+    if config.phase == PhaseArg::Filtered {
+        crate::filtered::filtered(&mut report, config, gql, statements).await?;
+    }
+    // Last: its webhooks keep the notifier delivering in the background.
+    if config.runs(PhaseArg::Writes) {
+        writes::writes(&mut report, config, gql, statements).await?;
+    }
+    report.notes.push(
+        "stmt/req: exact per-request range at conc 1, average otherwise (BEGIN/COMMIT not counted); \
+         cpu ms/req: this whole process (client and server), not PostgreSQL's"
+            .into(),
+    );
+    summarize(&mut report, config);
+    Ok(report)
+}
+
+/// Registration (P6; also the store's seed for the other phases): `--apps` applications at
+/// `--concurrency`, a row and a note.
+async fn register_apps(
+    report: &mut Report,
+    config: &Config,
+    gql: &Gql,
+    statements: &Counter,
+) -> Result<()> {
+    let c = config.concurrency;
     eprintln!(
         "registering {} applications ({APIS_PER_APP} APIs + {EVENTS_PER_APP} events each) with {c} in flight ...",
         config.apps
@@ -69,56 +105,41 @@ pub(crate) async fn bench(config: &Config, gql: &Gql, statements: &Counter) -> R
         row.statements as f64 / row.count() as f64,
     ));
     report.rows.push(row);
-    check_catalog(gql, config.apps).await?;
+    Ok(())
+}
 
-    if config.runs(PhaseArg::Lists) {
-        lists(&mut report, config, gql, statements).await?;
-    }
-    if config.runs(PhaseArg::P3) {
-        p3(&mut report, config, gql, statements).await?;
-    }
-
-    // --- unloaded write latency ---
-    if config.runs(PhaseArg::P6) {
-        eprintln!(
-            "registering {} more applications one at a time ...",
-            config.serial_apps
-        );
-        let (g, prod_every) = (gql.clone(), config.prod_every);
-        let row = measure(
-            "registerApplication",
-            1,
-            Limit::Count(config.serial_apps),
-            statements,
-            move |i| {
-                let g = g.clone();
-                async move {
-                    g.call(
-                        REGISTER,
-                        app_input(i, "bench-serial", prod_every, app_scenarios(i)),
-                    )
-                    .await
-                    .map(drop)
-                }
-            },
-        )
-        .await?;
-        report.rows.push(row);
-    }
-    if config.phase == PhaseArg::Filtered {
-        crate::filtered::filtered(&mut report, config, gql, statements).await?;
-    }
-    // Last: its webhooks keep the notifier delivering in the background.
-    if config.runs(PhaseArg::Writes) {
-        writes::writes(&mut report, config, gql, statements).await?;
-    }
-    report.notes.push(
-        "stmt/req: exact per-request range at conc 1, average otherwise (BEGIN/COMMIT not counted); \
-         cpu ms/req: this whole process (client and server), not PostgreSQL's"
-            .into(),
+/// Unloaded write latency: more applications, one at a time.
+async fn register_one_at_a_time(
+    report: &mut Report,
+    config: &Config,
+    gql: &Gql,
+    statements: &Counter,
+) -> Result<()> {
+    eprintln!(
+        "registering {} more applications one at a time ...",
+        config.serial_apps
     );
-    summarize(&mut report, config);
-    Ok(report)
+    let (g, prod_every) = (gql.clone(), config.prod_every);
+    let row = measure(
+        "registerApplication",
+        1,
+        Limit::Count(config.serial_apps),
+        statements,
+        move |i| {
+            let g = g.clone();
+            async move {
+                g.call(
+                    REGISTER,
+                    app_input(i, "bench-serial", prod_every, app_scenarios(i)),
+                )
+                .await
+                .map(drop)
+            }
+        },
+    )
+    .await?;
+    report.rows.push(row);
+    Ok(())
 }
 
 /// Sets the `scenarios` label definition's enum to [`SCENARIOS`] (creating it if the tenant

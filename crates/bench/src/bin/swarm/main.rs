@@ -39,7 +39,7 @@ mod admin;
 mod agent;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,12 +55,12 @@ use sextant_test_support::{Backend, TestDatabase};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use sextant_bench::figures::{Figures, ms_between, percentile, sorted};
-use sextant_bench::host::{clock_ticks, cpu_seconds, free_port, mib, rss_bytes};
-use sextant_bench::spawned::Spawned;
+use sextant_bench::figures::{Figures, largest, ms_between, p50_p99_max, percentile, sorted};
+use sextant_bench::host::{CpuMeter, free_port, mib, rss_bytes};
+use sextant_bench::spawned::{Spawned, sextant_binary};
 
-use admin::{pair_all, wait_ready};
-use agent::{SimAgent, collect_round};
+use admin::{Admin, pair_all, wait_ready};
+use agent::{Report, SimAgent, collect_round};
 
 #[derive(Parser)]
 #[command(about = "The agent swarm: 304s per second, propagation, footprint (GOALS.md P2, P4, P5)")]
@@ -117,29 +117,67 @@ async fn main() -> Result<()> {
     sextant_bench::within_time_limit(args.time_limit, run(&args)).await
 }
 
+/// The phases in turn: the server, the setup, P2, P4 (the swarm, its rounds, the change
+/// outside the documents), P5 (the server's memory, the real agent), then the closing table.
 async fn run(args: &Args) -> Result<()> {
-    let backend = args.backend.backend();
     sextant_bench::print_run_header("sextant-bench-swarm", args.backend);
-    let ticks = clock_ticks();
-    let me = std::process::id();
-    let db = TestDatabase::create(backend).await;
-    let data_dir = db.dir.join("data");
-    let sextant = match &args.sextant_bin {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .ok_or_else(|| anyhow!("no directory of this binary"))?
-            .join("sextant"),
-    };
-    ensure!(
-        sextant.exists(),
-        "{} not found: build it (cargo build --release -p sextant) or pass --sextant-bin",
-        sextant.display()
-    );
+    let db = TestDatabase::create(args.backend.backend()).await;
+    let sextant = sextant_binary(args.sextant_bin.as_deref())?;
+    let mut server = start_server(args, &db, &sextant).await?;
+    let mut figures = Figures::default();
+    let setup = setup(args, &server.admin).await?;
+    let tenant = p2_unchanged(args, &server, setup.clients, &mut figures).await?;
 
-    // The server, in a process of its own.
+    // ---- P5 (server): before the agents connect.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_before = rss_bytes(server.pid)?;
+
+    let (mut swarm, rss_with) =
+        start_swarm(args, &server, setup.agent_clients, &mut figures).await?;
+    p4_rounds(args, &server, &setup.app, &mut swarm, &mut figures).await?;
+    noop_change(&server, &setup.client_ids, &mut swarm, &mut figures).await?;
+    let memory = Memory {
+        fresh: server.rss_fresh,
+        before_agents: rss_before,
+        with_agents: rss_with,
+    };
+    p5_server_memory(args, &memory, &mut figures);
+    swarm.stop().await;
+    let real = RealAgent {
+        ids: &setup.real_ids,
+        token: &setup.real_token,
+        tenant: &tenant,
+    };
+    p5_real_agent(args, &server, &sextant, &db, &real, &mut figures).await?;
+    server.process.check_alive().context("the server")?;
+    drop(server);
+    drop(db);
+
+    figures.print_table();
+    Ok(())
+}
+
+/// The server in its process, and the administrator's way into it.
+struct Server {
+    process: Spawned,
+    pid: u32,
+    admin: Arc<Admin>,
+    /// The main listener's port (the real agent pairs there).
+    main_port: u16,
+    /// `https://localhost:<mTLS port>`: where the runtimes read their configuration.
+    mtls_base: String,
+    data_dir: PathBuf,
+    /// The server's CPU time.
+    cpu: CpuMeter,
+    /// Its VmRSS a second after it was ready, with an empty store (P5).
+    rss_fresh: u64,
+}
+
+/// Starts the server in a process of its own and waits until it is ready.
+async fn start_server(args: &Args, db: &TestDatabase, sextant: &Path) -> Result<Server> {
+    let data_dir = db.dir.join("data");
     let (main_port, mtls_port) = (free_port()?, free_port()?);
-    let mut command = Command::new(&sextant);
+    let mut command = Command::new(sextant);
     command
         .arg("server")
         .arg("--data-dir")
@@ -154,21 +192,46 @@ async fn run(args: &Args) -> Result<()> {
         // Every simulated agent and client connects from 127.0.0.1.
         .arg("--max-connections-per-peer")
         .arg((args.agents + args.clients + 64).to_string());
-    if let Backend::Postgres = backend {
+    if let Backend::Postgres = args.backend.backend() {
         command.arg("--database-url").arg(&db.url);
     }
     let started = Instant::now();
-    let mut server = Spawned::start(command, db.dir.join("server.log"))?;
-    let admin = Arc::new(wait_ready(&mut server, &data_dir, main_port).await?);
+    let mut process = Spawned::start(command, db.dir.join("server.log"))?;
+    let admin = Arc::new(wait_ready(&mut process, &data_dir, main_port).await?);
     let ready_in = started.elapsed();
-    let mtls_base = format!("https://localhost:{mtls_port}");
-    let server_pid = server.pid();
+    let pid = process.pid();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_fresh = rss_bytes(server_pid)?;
-    let mut figures = Figures::default();
-    println!("server pid {server_pid}, ready in {ready_in:.2?}");
+    let rss_fresh = rss_bytes(pid)?;
+    println!("server pid {pid}, ready in {ready_in:.2?}");
+    Ok(Server {
+        process,
+        pid,
+        admin,
+        main_port,
+        mtls_base: format!("https://localhost:{mtls_port}"),
+        data_dir,
+        cpu: CpuMeter::of(pid),
+        rss_fresh,
+    })
+}
 
-    // Setup: one application with one API in DEFAULT, the runtimes, their certificates.
+/// What the setup made.
+struct Setup {
+    /// The application (in DEFAULT) every document holds.
+    app: String,
+    /// The P2 runtimes.
+    client_ids: Vec<String>,
+    /// The P2 runtimes' mTLS clients.
+    clients: Vec<reqwest::Client>,
+    /// The simulated agents' mTLS clients.
+    agent_clients: Vec<reqwest::Client>,
+    /// The real agent's runtime (one) and its one-time token.
+    real_ids: Vec<String>,
+    real_token: String,
+}
+
+/// Setup: one application with one API in DEFAULT, the runtimes, their certificates.
+async fn setup(args: &Args, admin: &Arc<Admin>) -> Result<Setup> {
     let app = admin
         .director(
             "mutation { registerApplication(in: {name: \"swarm-app\", providerName: \"bench\", labels: {scenarios: [\"DEFAULT\"]}}) { id } }",
@@ -192,8 +255,8 @@ async fn run(args: &Args) -> Result<()> {
         .ok_or_else(|| anyhow!("no token"))?;
     let registered = setup.elapsed();
     let pairing = Instant::now();
-    let clients = pair_all(&admin, client_tokens, args.pairing_concurrency).await?;
-    let agent_clients = pair_all(&admin, agent_tokens, args.pairing_concurrency).await?;
+    let clients = pair_all(admin, client_tokens, args.pairing_concurrency).await?;
+    let agent_clients = pair_all(admin, agent_tokens, args.pairing_concurrency).await?;
     let paired = pairing.elapsed();
     println!(
         "setup: {} runtimes registered with tokens in {registered:.1?}, {} paired in {paired:.1?} ({:.0}/s)",
@@ -201,13 +264,68 @@ async fn run(args: &Args) -> Result<()> {
         args.clients + args.agents,
         (args.clients + args.agents) as f64 / paired.as_secs_f64()
     );
+    Ok(Setup {
+        app,
+        client_ids,
+        clients,
+        agent_clients,
+        real_ids,
+        real_token,
+    })
+}
 
-    // ---- P2: unchanged configuration, tight loop.
-    let config_url = format!("{mtls_base}{CONFIGURATION_PATH}");
+/// What the server did with nobody asking: statements and CPU seconds over a window.
+struct Idle {
+    statements: u64,
+    cpu: f64,
+}
+
+/// The P2 measurement: every request's latency (ms, sorted), and what it cost.
+struct P2Run {
+    latencies: Vec<f64>,
+    /// Requests not answered 304.
+    wrong: usize,
+    /// Seconds.
+    wall: f64,
+    server_cpu: f64,
+    client_cpu: f64,
+    statements: u64,
+}
+
+/// P2: unchanged configuration in a tight loop: the first documents, an idle window, a
+/// warm-up, the measurement, its figures and checks. Answers the runtimes' tenant.
+async fn p2_unchanged(
+    args: &Args,
+    server: &Server,
+    clients: Vec<reqwest::Client>,
+    figures: &mut Figures,
+) -> Result<String> {
+    let config_url = format!("{}{CONFIGURATION_PATH}", server.mtls_base);
+    let (etags, tenant) = first_documents(&clients, &config_url).await?;
+    let duration = Duration::from_secs(args.duration);
+    let idle = idle_window(server, duration).await?;
+    // Warm-up, then the measurement.
+    let mut warm = unchanged_loop(&clients, &etags, &config_url, Duration::from_secs(1));
+    while let Some(done) = warm.join_next().await {
+        done??;
+    }
+    let run = p2_measure(server, &clients, &etags, &config_url, duration).await?;
+    p2_figures(args, &run, &idle, figures);
+    p2_check(&run, &idle)?;
+    drop(clients);
+    Ok(tenant)
+}
+
+/// Every client's first document (a 200 naming the one application): their ETags, and the
+/// tenant.
+async fn first_documents(
+    clients: &[reqwest::Client],
+    config_url: &str,
+) -> Result<(Vec<String>, String)> {
     let mut etags = Vec::with_capacity(clients.len());
     let mut tenant = None;
-    for client in &clients {
-        let response = client.get(&config_url).send().await?;
+    for client in clients {
+        let response = client.get(config_url).send().await?;
         ensure!(
             response.status() == StatusCode::OK,
             "first configuration: HTTP {}",
@@ -225,50 +343,68 @@ async fn run(args: &Args) -> Result<()> {
             "the document names {} applications, not 1",
             document.applications.len()
         );
-        tenant = Some(document.tenant);
+        tenant = Some(document.tenant.to_string());
         etags.push(etag);
     }
     let tenant = tenant.ok_or_else(|| anyhow!("no tenant"))?;
-    let duration = Duration::from_secs(args.duration);
-    // Idle window: what the server does (statements, CPU) with nobody asking.
-    let idle_statements = admin.statements().await?;
-    let idle_cpu = cpu_seconds(server_pid, ticks)?;
+    Ok((etags, tenant))
+}
+
+/// Idle window: what the server does (statements, CPU) with nobody asking.
+async fn idle_window(server: &Server, duration: Duration) -> Result<Idle> {
+    let statements = server.admin.statements().await?;
+    let cpu = server.cpu.seconds()?;
     tokio::time::sleep(duration).await;
-    let idle_cpu = cpu_seconds(server_pid, ticks)? - idle_cpu;
-    let idle_statements = admin.statements().await? - idle_statements;
-    // Warm-up, then the measurement.
-    let p2 = |window: Duration| {
-        let mut tasks = JoinSet::new();
-        for (client, etag) in clients.iter().zip(&etags) {
-            let (client, etag, url) = (client.clone(), etag.clone(), config_url.clone());
-            tasks.spawn(async move {
-                let end = Instant::now() + window;
-                let mut latencies = Vec::new();
-                let mut wrong = 0usize;
-                while Instant::now() < end {
-                    let t = Instant::now();
-                    let response = client.get(&url).header(IF_NONE_MATCH, &etag).send().await?;
-                    let status = response.status();
-                    response.bytes().await?;
-                    latencies.push(t.elapsed().as_secs_f64() * 1e3);
-                    if status != StatusCode::NOT_MODIFIED {
-                        wrong += 1;
-                    }
+    let cpu = server.cpu.seconds()? - cpu;
+    let statements = server.admin.statements().await? - statements;
+    Ok(Idle { statements, cpu })
+}
+
+/// Each client asks for its unchanged configuration in a loop for `window`; each task
+/// answers its latencies (ms) and how many answers were not 304.
+fn unchanged_loop(
+    clients: &[reqwest::Client],
+    etags: &[String],
+    config_url: &str,
+    window: Duration,
+) -> JoinSet<Result<(Vec<f64>, usize)>> {
+    let mut tasks = JoinSet::new();
+    for (client, etag) in clients.iter().zip(etags) {
+        let (client, etag, url) = (client.clone(), etag.clone(), config_url.to_owned());
+        tasks.spawn(async move {
+            let end = Instant::now() + window;
+            let mut latencies = Vec::new();
+            let mut wrong = 0usize;
+            while Instant::now() < end {
+                let t = Instant::now();
+                let response = client.get(&url).header(IF_NONE_MATCH, &etag).send().await?;
+                let status = response.status();
+                response.bytes().await?;
+                latencies.push(t.elapsed().as_secs_f64() * 1e3);
+                if status != StatusCode::NOT_MODIFIED {
+                    wrong += 1;
                 }
-                Ok::<_, anyhow::Error>((latencies, wrong))
-            });
-        }
-        tasks
-    };
-    let mut warm = p2(Duration::from_secs(1));
-    while let Some(done) = warm.join_next().await {
-        done??;
+            }
+            Ok::<_, anyhow::Error>((latencies, wrong))
+        });
     }
-    let statements_before = admin.statements().await?;
-    let server_cpu = cpu_seconds(server_pid, ticks)?;
-    let client_cpu = cpu_seconds(me, ticks)?;
+    tasks
+}
+
+/// The measured loop, with the server's statements and both processes' CPU around it.
+async fn p2_measure(
+    server: &Server,
+    clients: &[reqwest::Client],
+    etags: &[String],
+    config_url: &str,
+    duration: Duration,
+) -> Result<P2Run> {
+    let me = CpuMeter::of(std::process::id());
+    let statements_before = server.admin.statements().await?;
+    let server_cpu = server.cpu.seconds()?;
+    let client_cpu = me.seconds()?;
     let t0 = Instant::now();
-    let mut measured = p2(duration);
+    let mut measured = unchanged_loop(clients, etags, config_url, duration);
     let mut latencies = Vec::new();
     let mut wrong = 0;
     while let Some(done) = measured.join_next().await {
@@ -277,47 +413,59 @@ async fn run(args: &Args) -> Result<()> {
         wrong += w;
     }
     let wall = t0.elapsed().as_secs_f64();
-    let server_cpu = cpu_seconds(server_pid, ticks)? - server_cpu;
-    let client_cpu = cpu_seconds(me, ticks)? - client_cpu;
-    let statements = admin.statements().await? - statements_before;
-    let requests = latencies.len();
-    let latencies = sorted(latencies);
-    let rate = requests as f64 / wall;
-    let server_cores = server_cpu / wall;
+    let server_cpu = server.cpu.seconds()? - server_cpu;
+    let client_cpu = me.seconds()? - client_cpu;
+    let statements = server.admin.statements().await? - statements_before;
+    Ok(P2Run {
+        latencies: sorted(latencies),
+        wrong,
+        wall,
+        server_cpu,
+        client_cpu,
+        statements,
+    })
+}
+
+fn p2_figures(args: &Args, run: &P2Run, idle: &Idle, figures: &mut Figures) {
+    let requests = run.latencies.len();
+    let rate = requests as f64 / run.wall;
+    let server_cores = run.server_cpu / run.wall;
     println!("P2: unchanged configuration, {} clients", args.clients);
     figures.add(
         format!(
             "P2 304s/s ({} mTLS keep-alive clients, {} s)",
             args.clients, args.duration
         ),
-        format!("{rate:.0} ({requests} requests, {wrong} not 304)"),
+        format!("{rate:.0} ({requests} requests, {} not 304)", run.wrong),
     );
     figures.add(
         "P2 latency p50 / p99 / max ms",
-        format!(
-            "{:.2} / {:.2} / {:.2}",
-            percentile(&latencies, 50.0),
-            percentile(&latencies, 99.0),
-            latencies.last().copied().unwrap_or(f64::NAN)
-        ),
+        p50_p99_max(&run.latencies, 2),
     );
     figures.add(
         "P2 server CPU (cores busy) / client CPU (cores busy)",
-        format!("{server_cores:.2} / {:.2}", client_cpu / wall),
+        format!("{server_cores:.2} / {:.2}", run.client_cpu / run.wall),
     );
     figures.add(
         "P2 304s/s per core of server CPU",
         format!(
             "{:.0} ({:.1} µs of server CPU per request)",
             rate / server_cores,
-            server_cpu / requests as f64 * 1e6
+            run.server_cpu / requests as f64 * 1e6
         ),
     );
     figures.add(
         "P2 SQL statements during the run / during an idle window as long",
-        format!("{statements} / {idle_statements} (idle server CPU {idle_cpu:.2} s)"),
+        format!(
+            "{} / {} (idle server CPU {:.2} s)",
+            run.statements, idle.statements, idle.cpu
+        ),
     );
-    ensure!(requests > 0, "no P2 request completed");
+}
+
+fn p2_check(run: &P2Run, idle: &Idle) -> Result<()> {
+    let (wrong, statements, idle_statements) = (run.wrong, run.statements, idle.statements);
+    ensure!(!run.latencies.is_empty(), "no P2 request completed");
     ensure!(
         wrong == 0,
         "{wrong} unchanged requests were not answered 304"
@@ -328,31 +476,51 @@ async fn run(args: &Args) -> Result<()> {
         statements <= idle_statements + 2,
         "{statements} SQL statements during the 304 loop (idle: {idle_statements})"
     );
-    drop(clients);
+    Ok(())
+}
 
-    // ---- P5 (server): before the agents connect.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_before = rss_bytes(server_pid)?;
+/// The simulated agents following their configuration, and what they report.
+struct Swarm {
+    tasks: JoinSet<()>,
+    reports: mpsc::UnboundedReceiver<Report>,
+    /// The API names every document holds now, sorted.
+    expected: Vec<String>,
+}
 
-    // ---- P4: the swarm.
+impl Swarm {
+    /// Stops every agent.
+    async fn stop(mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// P4: the swarm. Starts every agent and waits until each applied its first document;
+/// answers the swarm and the server's VmRSS with every agent's long poll held (P5).
+async fn start_swarm(
+    args: &Args,
+    server: &Server,
+    agent_clients: Vec<reqwest::Client>,
+    figures: &mut Figures,
+) -> Result<(Swarm, u64)> {
     println!("P4: starting {} agents", args.agents);
     let (report_tx, mut reports) = mpsc::unbounded_channel();
     let start = Arc::new(Semaphore::new(START_CONCURRENCY));
-    let mut swarm = JoinSet::new();
+    let mut tasks = JoinSet::new();
     let swarm_start = Instant::now();
     for (index, client) in agent_clients.into_iter().enumerate() {
         let agent = SimAgent {
             index,
             client,
-            base: mtls_base.clone(),
+            base: server.mtls_base.clone(),
             wait: args.wait,
             etag: None,
             specs: HashSet::new(),
         };
-        swarm.spawn(agent.run(start.clone(), report_tx.clone()));
+        tasks.spawn(agent.run(start.clone(), report_tx.clone()));
     }
     drop(report_tx);
-    let mut expected = vec!["swarm-api-0".to_owned()];
+    let expected = vec!["swarm-api-0".to_owned()];
     collect_round(
         &mut reports,
         args.agents,
@@ -364,123 +532,159 @@ async fn run(args: &Args) -> Result<()> {
     let swarm_ready = swarm_start.elapsed();
     // Let every agent's long poll reach the server.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_with = rss_bytes(server_pid)?;
+    let rss_with = rss_bytes(server.pid)?;
     figures.add(
         format!("P4 {} agents started (first document applied)", args.agents),
         format!("{swarm_ready:.2?}"),
     );
+    let swarm = Swarm {
+        tasks,
+        reports,
+        expected,
+    };
+    Ok((swarm, rss_with))
+}
 
-    let mut from_commit = Vec::new();
-    let mut from_send = Vec::new();
-    let mut received_from_commit = Vec::new();
-    let mut last_per_round = Vec::new();
-    let mut commit_ms = Vec::new();
-    let mut cpu_per_change = Vec::new();
+/// P4's times (ms) and server CPU (s) over every round.
+#[derive(Default)]
+struct Propagation {
+    /// Each agent's applied − commit.
+    from_commit: Vec<f64>,
+    /// Each agent's applied − mutation sent.
+    from_send: Vec<f64>,
+    /// Each agent's 200 received − commit.
+    received_from_commit: Vec<f64>,
+    /// Each round's last agent applied − commit.
+    last_per_round: Vec<f64>,
+    /// Each mutation's round trip.
+    commit_ms: Vec<f64>,
+    cpu_per_change: Vec<f64>,
+}
+
+/// P4: `--rounds` changes, each propagated to every agent; their figures.
+async fn p4_rounds(
+    args: &Args,
+    server: &Server,
+    app: &str,
+    swarm: &mut Swarm,
+    figures: &mut Figures,
+) -> Result<()> {
+    let mut propagation = Propagation::default();
     for round in 1..=args.rounds {
-        let name = format!("swarm-api-{round}");
-        expected.push(name.clone());
-        expected.sort();
-        let cpu = cpu_seconds(server_pid, ticks)?;
-        let sent = Instant::now();
-        admin.add_api(&app, &name, round).await?;
-        let committed = Instant::now();
-        let applied = collect_round(&mut reports, args.agents, &expected, PROPAGATION_DEADLINE)
-            .await
-            .with_context(|| format!("round {round}"))?;
-        cpu_per_change.push(cpu_seconds(server_pid, ticks)? - cpu);
-        commit_ms.push(ms_between(committed, sent));
-        let mut last = f64::MIN;
-        for (received, applied) in applied {
-            let ms = ms_between(applied, committed);
-            last = last.max(ms);
-            from_commit.push(ms);
-            from_send.push(ms_between(applied, sent));
-            received_from_commit.push(ms_between(received, committed));
-        }
-        last_per_round.push(last);
-        println!(
-            "  round {round}: mutation {:.1} ms, last agent applied {last:.0} ms after the commit",
-            commit_ms.last().copied().unwrap_or_default()
-        );
+        propagate(args, server, app, swarm, round, &mut propagation).await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let from_commit = sorted(from_commit);
-    let from_send = sorted(from_send);
-    let received_from_commit = sorted(received_from_commit);
-    let last_per_round = sorted(last_per_round);
-    let cpu_per_change = sorted(cpu_per_change);
-    let stats = |v: &[f64]| {
-        format!(
-            "{:.0} / {:.0} / {:.0}",
-            percentile(v, 50.0),
-            percentile(v, 99.0),
-            v.last().copied().unwrap_or(f64::NAN)
-        )
-    };
+    p4_figures(args, propagation, figures);
+    Ok(())
+}
+
+/// One round: a new API (`addAPIDefinition`); every agent must apply the new document.
+async fn propagate(
+    args: &Args,
+    server: &Server,
+    app: &str,
+    swarm: &mut Swarm,
+    round: usize,
+    p: &mut Propagation,
+) -> Result<()> {
+    let name = format!("swarm-api-{round}");
+    swarm.expected.push(name.clone());
+    swarm.expected.sort();
+    let cpu = server.cpu.seconds()?;
+    let sent = Instant::now();
+    server.admin.add_api(app, &name, round).await?;
+    let committed = Instant::now();
+    let applied = collect_round(
+        &mut swarm.reports,
+        args.agents,
+        &swarm.expected,
+        PROPAGATION_DEADLINE,
+    )
+    .await
+    .with_context(|| format!("round {round}"))?;
+    p.cpu_per_change.push(server.cpu.seconds()? - cpu);
+    p.commit_ms.push(ms_between(committed, sent));
+    let mut last = f64::MIN;
+    for (received, applied) in applied {
+        let ms = ms_between(applied, committed);
+        last = last.max(ms);
+        p.from_commit.push(ms);
+        p.from_send.push(ms_between(applied, sent));
+        p.received_from_commit.push(ms_between(received, committed));
+    }
+    p.last_per_round.push(last);
+    println!(
+        "  round {round}: mutation {:.1} ms, last agent applied {last:.0} ms after the commit",
+        p.commit_ms.last().copied().unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn p4_figures(args: &Args, p: Propagation, figures: &mut Figures) {
+    let last_per_round = sorted(p.last_per_round);
     figures.add(
         format!(
             "P4 applied − commit, p50 / p99 / max ms ({} agents × {} changes)",
             args.agents, args.rounds
         ),
-        stats(&from_commit),
+        p50_p99_max(&sorted(p.from_commit), 0),
     );
     figures.add(
         "P4 applied − mutation sent, p50 / p99 / max ms",
-        stats(&from_send),
+        p50_p99_max(&sorted(p.from_send), 0),
     );
     figures.add(
         "P4 200 received − commit, p50 / p99 / max ms",
-        stats(&received_from_commit),
+        p50_p99_max(&sorted(p.received_from_commit), 0),
     );
     figures.add(
         "P4 last agent applied − commit, median of rounds / max ms",
         format!(
             "{:.0} / {:.0}",
             percentile(&last_per_round, 50.0),
-            last_per_round.last().copied().unwrap_or(f64::NAN)
+            largest(&last_per_round)
         ),
     );
     figures.add(
         "P4 mutation round trip (addAPIDefinition), median ms",
-        format!("{:.1}", percentile(&sorted(commit_ms), 50.0)),
+        format!("{:.1}", percentile(&sorted(p.commit_ms), 50.0)),
     );
     figures.add(
         "P4 server CPU per change (all agents served), median s",
-        format!("{:.2}", percentile(&cpu_per_change, 50.0)),
+        format!("{:.2}", percentile(&sorted(p.cpu_per_change), 50.0)),
     );
+}
 
-    // A change that is in no agent's document: every held poll is woken, each document is
-    // rebuilt and found unchanged (the real agent's READY report is such a change).
+/// A change that is in no agent's document: every held poll is woken, each document is
+/// rebuilt and found unchanged (the real agent's READY report is such a change). Its server
+/// CPU (above the quiet rate) and statements; no agent may receive a new document.
+async fn noop_change(
+    server: &Server,
+    client_ids: &[String],
+    swarm: &mut Swarm,
+    figures: &mut Figures,
+) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let window = Duration::from_secs(3);
-    let cpu = cpu_seconds(server_pid, ticks)?;
+    let cpu = server.cpu.seconds()?;
     tokio::time::sleep(window).await;
-    let quiet_cpu = cpu_seconds(server_pid, ticks)? - cpu;
-    let cpu = cpu_seconds(server_pid, ticks)?;
-    let statements = admin.statements().await?;
-    admin
+    let quiet_cpu = server.cpu.seconds()? - cpu;
+    let cpu = server.cpu.seconds()?;
+    let statements = server.admin.statements().await?;
+    server
+        .admin
         .director(
             "mutation($id: ID!) { setRuntimeStatus(id: $id, condition: READY) { id } }",
             json!({"id": client_ids.first().ok_or_else(|| anyhow!("no client runtime"))?}),
         )
         .await?;
-    // Until the server is quiet again (less than 5% of a core over half a second).
     let noop_started = Instant::now();
-    let mut last = cpu_seconds(server_pid, ticks)?;
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = cpu_seconds(server_pid, ticks)?;
-        let settled = now - last < 0.025;
-        last = now;
-        if settled || noop_started.elapsed() > PROPAGATION_DEADLINE {
-            break;
-        }
-    }
+    let last = settle(&server.cpu, noop_started).await?;
     let noop_cpu =
         last - cpu - quiet_cpu * noop_started.elapsed().as_secs_f64() / window.as_secs_f64();
-    let noop_statements = admin.statements().await? - statements;
+    let noop_statements = server.admin.statements().await? - statements;
     ensure!(
-        reports.try_recv().is_err(),
+        swarm.reports.try_recv().is_err(),
         "an agent received a new document after a change outside it"
     );
     figures.add(
@@ -490,47 +694,69 @@ async fn run(args: &Args) -> Result<()> {
             noop_started.elapsed()
         ),
     );
+    Ok(())
+}
 
-    // ---- P5.
-    let per_agent = rss_with.saturating_sub(rss_before) as f64 / args.agents as f64;
+/// Waits until the server is quiet again (less than 5% of a core over half a second) or
+/// [`PROPAGATION_DEADLINE`] after `since`; answers its CPU seconds then.
+async fn settle(cpu: &CpuMeter, since: Instant) -> Result<f64> {
+    let mut last = cpu.seconds()?;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = cpu.seconds()?;
+        let settled = now - last < 0.025;
+        last = now;
+        if settled || since.elapsed() > PROPAGATION_DEADLINE {
+            return Ok(last);
+        }
+    }
+}
+
+/// The server's VmRSS (bytes) at the moments P5 reports.
+struct Memory {
+    fresh: u64,
+    before_agents: u64,
+    with_agents: u64,
+}
+
+/// P5: the server's memory, and per connected agent.
+fn p5_server_memory(args: &Args, memory: &Memory, figures: &mut Figures) {
+    let per_agent =
+        memory.with_agents.saturating_sub(memory.before_agents) as f64 / args.agents as f64;
     figures.add(
         "P5 server VmRSS: fresh (empty store) / before agents / with agents MiB",
         format!(
             "{:.1} / {:.1} / {:.1}",
-            mib(rss_fresh),
-            mib(rss_before),
-            mib(rss_with)
+            mib(memory.fresh),
+            mib(memory.before_agents),
+            mib(memory.with_agents)
         ),
     );
     figures.add(
         "P5 server memory per connected agent KiB",
         format!("{:.1}", per_agent / 1024.0),
     );
-    swarm.abort_all();
-    while swarm.join_next().await.is_some() {}
+}
 
-    // One real agent process.
+/// The real agent's runtime (one), its one-time token and its tenant.
+struct RealAgent<'a> {
+    ids: &'a [String],
+    token: &'a str,
+    tenant: &'a str,
+}
+
+/// P5: one real agent process; how long it takes to pair and apply its configuration, then
+/// its VmRSS and CPU after idling.
+async fn p5_real_agent(
+    args: &Args,
+    server: &Server,
+    sextant: &Path,
+    db: &TestDatabase,
+    real: &RealAgent<'_>,
+    figures: &mut Figures,
+) -> Result<()> {
     let state_dir = db.dir.join("real-agent-state");
-    let env_file = db.dir.join("real-agent.env");
-    std::fs::write(
-        &env_file,
-        format!(
-            "CONNECTOR_URL=https://localhost:{main_port}/connector/graphql\nTOKEN={real_token}\nRUNTIME_ID={}\nTENANT={tenant}\nCA_CERT_FILE={}\n",
-            real_ids.first().ok_or_else(|| anyhow!("no runtime"))?,
-            data_dir.join("ca.crt").display()
-        ),
-    )?;
-    let mut command = Command::new(&sextant);
-    command
-        .arg("agent")
-        .arg("--config-file")
-        .arg(&env_file)
-        .arg("--state-dir")
-        .arg(&state_dir)
-        .arg("--gateway-listen")
-        .arg(format!("127.0.0.1:{}", free_port()?))
-        .arg("--gateway-allow-hosts")
-        .arg("localhost,127.0.0.1,::1");
+    let command = real_agent_command(server, sextant, db, real, &state_dir)?;
     let agent_started = Instant::now();
     let mut agent = Spawned::start(command, db.dir.join("agent.log"))?;
     let applied_file = state_dir.join("applied-configuration.json");
@@ -551,7 +777,7 @@ async fn run(args: &Args) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(args.agent_idle)).await;
     agent.check_alive().context("the real agent")?;
     let agent_rss = rss_bytes(agent.pid())?;
-    let agent_cpu = cpu_seconds(agent.pid(), ticks)?;
+    let agent_cpu = CpuMeter::of(agent.pid()).seconds()?;
     figures.add(
         "P5 real agent: paired and applied in / idle VmRSS MiB / CPU s",
         format!(
@@ -559,16 +785,39 @@ async fn run(args: &Args) -> Result<()> {
             mib(agent_rss)
         ),
     );
-    drop(agent);
-    server.check_alive().context("the server")?;
-    drop(server);
-    drop(db);
-
-    println!();
-    println!("| figure | value |");
-    println!("|---|---:|");
-    for (what, value) in &figures.rows {
-        println!("| {what} | {value} |");
-    }
     Ok(())
+}
+
+/// The real agent's configuration file (written) and command line.
+fn real_agent_command(
+    server: &Server,
+    sextant: &Path,
+    db: &TestDatabase,
+    real: &RealAgent<'_>,
+    state_dir: &Path,
+) -> Result<Command> {
+    let env_file = db.dir.join("real-agent.env");
+    std::fs::write(
+        &env_file,
+        format!(
+            "CONNECTOR_URL=https://localhost:{}/connector/graphql\nTOKEN={}\nRUNTIME_ID={}\nTENANT={}\nCA_CERT_FILE={}\n",
+            server.main_port,
+            real.token,
+            real.ids.first().ok_or_else(|| anyhow!("no runtime"))?,
+            real.tenant,
+            server.data_dir.join("ca.crt").display()
+        ),
+    )?;
+    let mut command = Command::new(sextant);
+    command
+        .arg("agent")
+        .arg("--config-file")
+        .arg(&env_file)
+        .arg("--state-dir")
+        .arg(state_dir)
+        .arg("--gateway-listen")
+        .arg(format!("127.0.0.1:{}", free_port()?))
+        .arg("--gateway-allow-hosts")
+        .arg("localhost,127.0.0.1,::1");
+    Ok(command)
 }

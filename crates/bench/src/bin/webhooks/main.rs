@@ -33,6 +33,7 @@ mod sink;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
@@ -42,11 +43,12 @@ use sextant_bench::BackendArg;
 use sextant_test_support::{Backend, TestDatabase};
 
 use sextant_bench::figures::{Figures, ms_between, percentile, sorted};
-use sextant_bench::host::{clock_ticks, cpu_seconds, free_port};
+use sextant_bench::host::{CpuMeter, free_port};
+use sextant_bench::spawned::{Spawned, sextant_binary};
 
-use phases::{Expected, arrivals, burst, outbox, outcome, wait_all};
-use server::ServerSpec;
-use sink::start_sink;
+use phases::{Expected, arrivals, burst, outbox, outbox_cell, outcome, wait_all};
+use server::{Admin, ServerSpec};
+use sink::{Sink, start_sink};
 
 #[derive(Parser)]
 #[command(
@@ -105,35 +107,32 @@ async fn main() -> Result<()> {
     sextant_bench::within_time_limit(args.time_limit, run(&args)).await
 }
 
+/// What every phase works with.
+struct Bench<'a> {
+    args: &'a Args,
+    backend: Backend,
+    db: &'a TestDatabase,
+    /// How to start the server (again, in the kill phase).
+    spec: ServerSpec,
+    admin: Admin,
+    sink: Arc<Sink>,
+    /// The applications in DEFAULT, each with a webhook to the sink.
+    apps: Vec<String>,
+}
+
+/// What a phase leaves for the end: how many events it expected and how many were lost.
+struct Delivered {
+    events: usize,
+    lost: usize,
+}
+
+/// The phases in turn: the server and the sink, the webhooks, warm-up, paced, burst, the
+/// outbox check, kill (`--kill`), then the sink's figure, the closing table and the checks.
 async fn run(args: &Args) -> Result<()> {
     let backend = args.backend.backend();
     sextant_bench::print_run_header("sextant-bench-webhooks", args.backend);
-    let ticks = clock_ticks();
     let db = TestDatabase::create(backend).await;
-    let sextant = match &args.sextant_bin {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .ok_or_else(|| anyhow!("no directory of this binary"))?
-            .join("sextant"),
-    };
-    ensure!(
-        sextant.exists(),
-        "{} not found: build it (cargo build --release -p sextant) or pass --sextant-bin",
-        sextant.display()
-    );
-    let spec = ServerSpec {
-        sextant,
-        data_dir: db.dir.join("data"),
-        database_url: match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(db.url.clone()),
-        },
-        main_port: free_port()?,
-        mtls_port: free_port()?,
-        lease: args.lease,
-        log: db.dir.join("server.log"),
-    };
+    let spec = server_spec(args, &db)?;
     let (sink, sink_url) = start_sink(Duration::from_millis(args.sink_delay_ms)).await?;
     let (mut server, admin) = spec.start().await?;
     println!(
@@ -142,8 +141,70 @@ async fn run(args: &Args) -> Result<()> {
         args.lease
     );
     let mut figures = Figures::default();
+    let apps = hooked_apps(args, &admin, &sink, &sink_url).await?;
+    let bench = Bench {
+        args,
+        backend,
+        db: &db,
+        spec,
+        admin,
+        sink,
+        apps,
+    };
+    let warm = warm_up(&bench).await?;
+    let paced = paced(&bench, &mut figures).await?;
+    let burst = burst_phase(&bench, &server, &mut figures).await?;
+    check_outbox(&bench, warm + paced.events + burst.events, &mut figures).await?;
+    let mut lost_total = paced.lost + burst.lost;
+    if args.kill {
+        lost_total += kill(&bench, &mut server, &mut figures).await?;
+    }
 
-    // Setup: the applications and their webhooks.
+    let (bad, requests) = {
+        let state = bench.sink.lock_state();
+        (state.bad.clone(), state.requests)
+    };
+    figures.add(
+        "sink: requests / bad signatures",
+        format!("{requests} / {}", bad.len()),
+    );
+    server.check_alive().context("the server")?;
+    drop(server);
+    figures.print_table();
+    ensure!(
+        bad.is_empty(),
+        "bad requests at the sink: {:?}",
+        &bad[..bad.len().min(5)]
+    );
+    ensure!(lost_total == 0, "{lost_total} events lost");
+    drop(bench);
+    drop(db);
+    Ok(())
+}
+
+/// How to start the server: the `sextant` binary, the data and database, free ports.
+fn server_spec(args: &Args, db: &TestDatabase) -> Result<ServerSpec> {
+    Ok(ServerSpec {
+        sextant: sextant_binary(args.sextant_bin.as_deref())?,
+        data_dir: db.dir.join("data"),
+        database_url: match args.backend.backend() {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(db.url.clone()),
+        },
+        main_port: free_port()?,
+        mtls_port: free_port()?,
+        lease: args.lease,
+        log: db.dir.join("server.log"),
+    })
+}
+
+/// Setup: the applications and their webhooks (the sink learns each one's secret).
+async fn hooked_apps(
+    args: &Args,
+    admin: &Admin,
+    sink: &Sink,
+    sink_url: &str,
+) -> Result<Vec<String>> {
     let mut apps = Vec::with_capacity(args.apps);
     for i in 0..args.apps {
         let app = admin
@@ -171,22 +232,29 @@ async fn run(args: &Args) -> Result<()> {
             .insert(app.clone(), secret);
         apps.push(app);
     }
+    Ok(apps)
+}
 
-    // Warm-up: one registration, every application hears of it.
-    let (ids, at) = admin.register_runtimes("warm", 0, 1).await?;
+/// Warm-up: one registration, every application hears of it. Answers its events.
+async fn warm_up(bench: &Bench<'_>) -> Result<usize> {
+    let (ids, at) = bench.admin.register_runtimes("warm", 0, 1).await?;
     let warm = Expected {
         enqueued: ids.into_iter().map(|id| (id, at)).collect(),
-        apps: apps.clone(),
+        apps: bench.apps.clone(),
     };
-    let got = wait_all(&sink, &warm, Duration::from_secs(30)).await?;
+    let got = wait_all(&bench.sink, &warm, Duration::from_secs(30)).await?;
     ensure!(
         got == warm.count(),
         "warm-up: {got} of {} events",
         warm.count()
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(warm.count())
+}
 
-    // ---- Paced.
+/// Paced: `--paced` registrations, one per request at `--paced-rate` per second.
+async fn paced(bench: &Bench<'_>, figures: &mut Figures) -> Result<Delivered> {
+    let args = bench.args;
     println!(
         "paced: {} registrations at {}/s × {} applications",
         args.paced, args.paced_rate, args.apps
@@ -198,16 +266,17 @@ async fn run(args: &Args) -> Result<()> {
     for i in 0..args.paced {
         ticker.tick().await;
         let sent = Instant::now();
-        let (ids, at) = admin.register_runtimes("paced", i, i + 1).await?;
+        let (ids, at) = bench.admin.register_runtimes("paced", i, i + 1).await?;
         mutation_ms.push(ms_between(at, sent));
         enqueued.extend(ids.into_iter().map(|id| (id, at)));
     }
     let paced = Expected {
         enqueued,
-        apps: apps.clone(),
+        apps: bench.apps.clone(),
     };
-    wait_all(&sink, &paced, Duration::from_secs(120)).await?;
-    let o = outcome(&sink, &paced);
+    wait_all(&bench.sink, &paced, Duration::from_secs(120)).await?;
+    let o = outcome(&bench.sink, &paced);
+    let m = sorted(mutation_ms);
     figures.add(
         format!(
             "paced: {} registrations × {} apps at {:.0} events/s; registerRuntime round trip p50 / p99 ms",
@@ -215,34 +284,43 @@ async fn run(args: &Args) -> Result<()> {
             args.apps,
             args.paced_rate * args.apps as f64
         ),
-        {
-            let m = sorted(mutation_ms);
-            format!("{:.1} / {:.1}", percentile(&m, 50.0), percentile(&m, 99.0))
-        },
+        format!("{:.1} / {:.1}", percentile(&m, 50.0), percentile(&m, 99.0)),
     );
-    arrivals(&mut figures, "paced", &o);
-    let mut lost_total = o.lost;
+    arrivals(figures, "paced", &o);
     tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(Delivered {
+        events: paced.count(),
+        lost: o.lost,
+    })
+}
 
-    // ---- Burst.
+/// Burst: `--burst-events` events queued as fast as the server takes them; deliveries per
+/// second and the server's CPU.
+async fn burst_phase(
+    bench: &Bench<'_>,
+    server: &Spawned,
+    figures: &mut Figures,
+) -> Result<Delivered> {
+    let args = bench.args;
     let registrations = args.burst_events.div_ceil(args.apps);
     println!(
         "burst: {registrations} registrations × {} applications = {} events",
         args.apps,
         registrations * args.apps
     );
-    let cpu0 = cpu_seconds(server.pid(), ticks)?;
+    let server_cpu = CpuMeter::of(server.pid());
+    let cpu0 = server_cpu.seconds()?;
     let t0 = Instant::now();
-    let enqueued = burst(&admin, "burst", registrations, args.concurrency).await?;
+    let enqueued = burst(&bench.admin, "burst", registrations, args.concurrency).await?;
     let produced = t0.elapsed();
     let burst_set = Expected {
         enqueued,
-        apps: apps.clone(),
+        apps: bench.apps.clone(),
     };
-    wait_all(&sink, &burst_set, Duration::from_secs(300)).await?;
-    let o = outcome(&sink, &burst_set);
+    wait_all(&bench.sink, &burst_set, Duration::from_secs(300)).await?;
+    let o = outcome(&bench.sink, &burst_set);
     let done_at = o.last.unwrap_or(t0);
-    let cpu = cpu_seconds(server.pid(), ticks)? - cpu0;
+    let cpu = server_cpu.seconds()? - cpu0;
     let window = o
         .first
         .zip(o.last)
@@ -272,126 +350,137 @@ async fn run(args: &Args) -> Result<()> {
             cpu * 1e3 / o.arrived.max(1) as f64
         ),
     );
-    arrivals(&mut figures, "burst", &o);
-    lost_total += o.lost;
+    arrivals(figures, "burst", &o);
+    Ok(Delivered {
+        events: burst_set.count(),
+        lost: o.lost,
+    })
+}
 
-    // ---- Check against the outbox.
+/// Check: the outbox holds one row per event queued so far (`events`).
+async fn check_outbox(bench: &Bench<'_>, events: usize, figures: &mut Figures) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rows = outbox(backend, &spec.data_dir, &db.url).await?;
-    let warm_paced_burst = warm.count() + paced.count() + burst_set.count();
+    let rows = outbox(bench.backend, &bench.spec.data_dir, &bench.db.url).await?;
     let total_rows: i64 = rows.iter().map(|(_, n, _)| n).sum();
     figures.add(
         "outbox rows by state (rows / attempts) vs events queued",
+        format!("{} vs {events}", outbox_cell(&rows)),
+    );
+    ensure!(
+        total_rows == events as i64,
+        "{total_rows} outbox rows for {events} events"
+    );
+    Ok(())
+}
+
+/// The kill phase's moment of SIGKILL and restart.
+struct Killed {
+    /// The phase's events at the sink when the server died, and 200 ms later.
+    seen_at_kill: usize,
+    seen_after_kill: usize,
+    /// Requests the sink got in those 200 ms.
+    in_flight: u64,
+    killed_at: Instant,
+    restart_in: Duration,
+}
+
+/// Kill -9: `--kill-events` more events; once a fifth of them arrived the server gets SIGKILL
+/// and is restarted; every acknowledged event must still arrive. Answers the events lost.
+async fn kill(bench: &Bench<'_>, server: &mut Spawned, figures: &mut Figures) -> Result<usize> {
+    let args = bench.args;
+    let registrations = args.kill_events.div_ceil(args.apps);
+    println!(
+        "kill: {registrations} registrations × {} applications = {} events",
+        args.apps,
+        registrations * args.apps
+    );
+    let enqueued = burst(&bench.admin, "kill", registrations, args.concurrency).await?;
+    let kill_set = Expected {
+        enqueued,
+        apps: bench.apps.clone(),
+    };
+    let killed = kill_and_restart(bench, server, &kill_set).await?;
+    wait_all(
+        &bench.sink,
+        &kill_set,
+        Duration::from_secs(120) + args.lease,
+    )
+    .await?;
+    let o = outcome(&bench.sink, &kill_set);
+    figures.add(
+        "kill: arrived before SIGKILL / + in flight / of",
         format!(
-            "{} vs {warm_paced_burst}",
-            rows.iter()
-                .map(|(s, n, a)| format!("{s} {n} / {a}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "{} / {} ({} requests in the 200 ms after) / {}",
+            killed.seen_at_kill,
+            killed.seen_after_kill,
+            killed.in_flight,
+            kill_set.count()
         ),
     );
-    ensure!(
-        total_rows == warm_paced_burst as i64,
-        "{total_rows} outbox rows for {warm_paced_burst} events"
-    );
-
-    // ---- Kill -9.
-    if args.kill {
-        let registrations = args.kill_events.div_ceil(args.apps);
-        println!(
-            "kill: {registrations} registrations × {} applications = {} events",
-            args.apps,
-            registrations * args.apps
-        );
-        let enqueued = burst(&admin, "kill", registrations, args.concurrency).await?;
-        let kill_set = Expected {
-            enqueued,
-            apps: apps.clone(),
-        };
-        let runtimes = kill_set.runtimes();
-        let threshold = kill_set.count() / 5;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while sink.seen_of(&runtimes) < threshold {
-            ensure!(
-                Instant::now() < deadline,
-                "the kill phase's events do not arrive"
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        let requests_before = sink.lock_state().requests;
-        server.kill9()?;
-        let killed_at = Instant::now();
-        let seen_at_kill = sink.seen_of(&runtimes);
-        // Requests in flight when the server died may still be answered by the sink.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let seen_after_kill = sink.seen_of(&runtimes);
-        let in_flight = sink.lock_state().requests - requests_before;
-        let (restarted, _admin) = spec.start().await?;
-        server = restarted;
-        let restart_in = killed_at.elapsed();
-        println!(
-            "  killed with {seen_at_kill} of {} arrived; restarted in {restart_in:.2?}",
-            kill_set.count()
-        );
-        wait_all(&sink, &kill_set, Duration::from_secs(120) + args.lease).await?;
-        let o = outcome(&sink, &kill_set);
-        figures.add(
-            "kill: arrived before SIGKILL / + in flight / of",
-            format!(
-                "{seen_at_kill} / {seen_after_kill} ({in_flight} requests in the 200 ms after) / {}",
-                kill_set.count()
-            ),
-        );
-        figures.add(
-            "kill: restart ready in / last event arrived after the kill",
-            format!(
-                "{restart_in:.2?} / {:.1} s",
-                o.last.map_or(f64::NAN, |l| ms_between(l, killed_at) / 1e3)
-            ),
-        );
-        figures.add(
-            "kill: events expected / arrived / lost",
-            format!("{} / {} / {}", o.expected, o.arrived, o.lost),
-        );
-        figures.add(
-            "kill: duplicates (ids seen twice or more) / extra arrivals",
-            format!("{} / {}", o.duplicates, o.extra_arrivals),
-        );
-        lost_total += o.lost;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let rows = outbox(backend, &spec.data_dir, &db.url).await?;
-        figures.add(
-            "kill: outbox rows by state (rows / attempts)",
-            rows.iter()
-                .map(|(s, n, a)| format!("{s} {n} / {a}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-    }
-
-    let (bad, requests) = {
-        let state = sink.lock_state();
-        (state.bad.clone(), state.requests)
-    };
     figures.add(
-        "sink: requests / bad signatures",
-        format!("{requests} / {}", bad.len()),
+        "kill: restart ready in / last event arrived after the kill",
+        format!(
+            "{:.2?} / {:.1} s",
+            killed.restart_in,
+            o.last
+                .map_or(f64::NAN, |l| ms_between(l, killed.killed_at) / 1e3)
+        ),
     );
-    server.check_alive().context("the server")?;
-    drop(server);
+    figures.add(
+        "kill: events expected / arrived / lost",
+        format!("{} / {} / {}", o.expected, o.arrived, o.lost),
+    );
+    figures.add(
+        "kill: duplicates (ids seen twice or more) / extra arrivals",
+        format!("{} / {}", o.duplicates, o.extra_arrivals),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rows = outbox(bench.backend, &bench.spec.data_dir, &bench.db.url).await?;
+    figures.add(
+        "kill: outbox rows by state (rows / attempts)",
+        outbox_cell(&rows),
+    );
+    Ok(o.lost)
+}
 
-    println!();
-    println!("| figure | value |");
-    println!("|---|---:|");
-    for (what, value) in &figures.rows {
-        println!("| {what} | {value} |");
+/// Waits until a fifth of `kill_set` arrived, kills the server (SIGKILL) and starts it again
+/// on the same data directory, database and ports.
+async fn kill_and_restart(
+    bench: &Bench<'_>,
+    server: &mut Spawned,
+    kill_set: &Expected,
+) -> Result<Killed> {
+    let sink = &bench.sink;
+    let runtimes = kill_set.runtimes();
+    let threshold = kill_set.count() / 5;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink.seen_of(&runtimes) < threshold {
+        ensure!(
+            Instant::now() < deadline,
+            "the kill phase's events do not arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    ensure!(
-        bad.is_empty(),
-        "bad requests at the sink: {:?}",
-        &bad[..bad.len().min(5)]
+    let requests_before = sink.lock_state().requests;
+    server.kill9()?;
+    let killed_at = Instant::now();
+    let seen_at_kill = sink.seen_of(&runtimes);
+    // Requests in flight when the server died may still be answered by the sink.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let seen_after_kill = sink.seen_of(&runtimes);
+    let in_flight = sink.lock_state().requests - requests_before;
+    let (restarted, _admin) = bench.spec.start().await?;
+    *server = restarted;
+    let restart_in = killed_at.elapsed();
+    println!(
+        "  killed with {seen_at_kill} of {} arrived; restarted in {restart_in:.2?}",
+        kill_set.count()
     );
-    ensure!(lost_total == 0, "{lost_total} events lost");
-    drop(db);
-    Ok(())
+    Ok(Killed {
+        seen_at_kill,
+        seen_after_kill,
+        in_flight,
+        killed_at,
+        restart_in,
+    })
 }

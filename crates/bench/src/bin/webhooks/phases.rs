@@ -8,7 +8,7 @@ use anyhow::Result;
 use sextant_test_support::Backend;
 use tokio::task::JoinSet;
 
-use sextant_bench::figures::{Figures, ms_between, percentile, sorted};
+use sextant_bench::figures::{Figures, ms_between, p50_p99_max, sorted};
 
 use crate::server::Admin;
 use crate::sink::{Seen, Sink};
@@ -165,13 +165,12 @@ pub(crate) async fn outbox(
     })
 }
 
-pub(crate) fn stats(v: &[f64]) -> String {
-    format!(
-        "{:.0} / {:.0} / {:.0}",
-        percentile(v, 50.0),
-        percentile(v, 99.0),
-        v.last().copied().unwrap_or(f64::NAN)
-    )
+/// The outbox's rows as a figure: `state rows / attempts`, by state.
+pub(crate) fn outbox_cell(rows: &[(String, i64, i64)]) -> String {
+    rows.iter()
+        .map(|(s, n, a)| format!("{s} {n} / {a}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The arrival figures every phase has.
@@ -191,10 +190,10 @@ pub(crate) fn arrivals(figures: &mut Figures, phase: &str, o: &Outcome) {
     );
     figures.add(
         format!("{phase}: enqueue (mutation response) → first attempt, p50 / p99 / max ms"),
-        stats(&o.from_enqueue),
+        p50_p99_max(&o.from_enqueue, 0),
     );
     figures.add(
         format!("{phase}: event `time` (in the transaction) → first attempt, p50 / p99 / max ms"),
-        stats(&o.from_event_time),
+        p50_p99_max(&o.from_event_time, 0),
     );
 }
