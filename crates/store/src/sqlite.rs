@@ -691,6 +691,20 @@ mod tests {
     use super::*;
     use crate::tx::labels::plan_cases::{cases, first_page, seed};
 
+    /// A transaction on the writer's connection for the plan tests (rolled back when
+    /// dropped), without the writer's queue or checkpoints.
+    async fn plan_tx(store: &SqliteStore) -> SqliteTx {
+        SqliteTx {
+            tx: store.writer_pool.begin().await.unwrap(),
+            counter: StatementCounter::default(),
+            _writer: None,
+            epochs: store.epochs.clone(),
+            bumped: Vec::new(),
+            filled_outbox: false,
+            checkpointer: None,
+        }
+    }
+
     /// The writer's commits do not copy the WAL into the database file (SQLite would, in the
     /// COMMIT that crosses its threshold, with two fsyncs, while every other writer waits):
     /// the checkpointer does, beside the writer. Without it, nothing would reach the file
@@ -737,15 +751,7 @@ mod tests {
         let db = TestDatabase::create(Backend::Sqlite).await;
         let store = SqliteStore::connect(&db.url).await.unwrap();
         let tenant = TenantId(Uuid::new_v4());
-        let mut tx = SqliteTx {
-            tx: store.writer_pool.begin().await.unwrap(),
-            counter: StatementCounter::default(),
-            _writer: None,
-            epochs: store.epochs.clone(),
-            bumped: Vec::new(),
-            filled_outbox: false,
-            checkpointer: None,
-        };
+        let mut tx = plan_tx(&store).await;
         seed(&mut tx, tenant, 200).await;
         for (kind, filters) in cases() {
             let (page, count) = tx
@@ -791,14 +797,7 @@ mod tests {
         let db = TestDatabase::create(Backend::Sqlite).await;
         let store = SqliteStore::connect(&db.url).await.unwrap();
         let tenant = TenantId(Uuid::new_v4());
-        let mut tx = SqliteTx {
-            tx: store.writer_pool.begin().await.unwrap(),
-            counter: StatementCounter::default(),
-            _writer: None,
-            epochs: store.epochs.clone(),
-            bumped: Vec::new(),
-            filled_outbox: false,
-        };
+        let mut tx = plan_tx(&store).await;
         seed(&mut tx, tenant, 200).await;
         let status = || ResolvedFilter::Status("READY".to_owned());
         let prefix = || ResolvedFilter::NamePrefix("app-1".to_owned());
@@ -852,15 +851,7 @@ mod tests {
         let db = TestDatabase::create(Backend::Sqlite).await;
         let store = SqliteStore::connect(&db.url).await.unwrap();
         let tenant = TenantId(Uuid::new_v4());
-        let mut tx = SqliteTx {
-            tx: store.writer_pool.begin().await.unwrap(),
-            counter: StatementCounter::default(),
-            _writer: None,
-            epochs: store.epochs.clone(),
-            bumped: Vec::new(),
-            filled_outbox: false,
-            checkpointer: None,
-        };
+        let mut tx = plan_tx(&store).await;
         seed(&mut tx, tenant, 200).await;
         let objects = [
             ObjectRef::Application(ApplicationId::new_v4()),
