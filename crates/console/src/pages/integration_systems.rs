@@ -15,6 +15,7 @@ use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
 use crate::pager::Pager;
+use crate::pages::credentials::{CredentialRow, CredentialsPage, SystemAuth};
 use crate::render::{self, Chrome, not_found, read_refused, refusal, see_other, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
@@ -224,12 +225,6 @@ pub(crate) async fn register(
     }
 }
 
-pub(crate) struct CredentialRow {
-    id: String,
-    client_id: String,
-    url: String,
-}
-
 #[derive(Template)]
 #[template(path = "integration_system.html")]
 struct DetailPage {
@@ -269,29 +264,6 @@ struct Detail {
     auths: Vec<SystemAuth>,
 }
 
-#[derive(Deserialize)]
-struct SystemAuth {
-    id: String,
-    auth: Option<Auth>,
-}
-
-#[derive(Deserialize)]
-struct Auth {
-    credential: Credential,
-}
-
-/// An OAuth2 credential's fields (absent for basic credentials, which a system's auths
-/// never are).
-#[derive(Deserialize)]
-struct Credential {
-    #[serde(rename = "clientId", default)]
-    client_id: String,
-    #[serde(rename = "clientSecret", default)]
-    client_secret: String,
-    #[serde(default)]
-    url: String,
-}
-
 /// The system as `session` sees it; `None` when it does not exist or is out of reach.
 async fn load_detail(
     state: &ConsoleState,
@@ -319,21 +291,7 @@ async fn load_detail(
         id: detail.id,
         name: detail.name,
         description: detail.description.unwrap_or_default(),
-        credentials: detail
-            .auths
-            .into_iter()
-            .map(|a| {
-                let credential = a.auth.map(|auth| auth.credential);
-                CredentialRow {
-                    id: a.id,
-                    client_id: credential
-                        .as_ref()
-                        .map(|c| c.client_id.clone())
-                        .unwrap_or_default(),
-                    url: credential.map(|c| c.url).unwrap_or_default(),
-                }
-            })
-            .collect(),
+        credentials: detail.auths.into_iter().map(SystemAuth::row).collect(),
         credentials_error: None,
         delete_error: None,
     })))
@@ -384,20 +342,6 @@ pub(crate) async fn delete(
     .await
 }
 
-/// The answer to a credentials request (of an integration system or an application): the
-/// only page that ever shows the secret.
-#[derive(Template)]
-#[template(path = "credentials.html")]
-pub(crate) struct CredentialsPage {
-    pub(crate) chrome: Chrome,
-    pub(crate) owner_name: String,
-    /// The owner's page.
-    pub(crate) back_href: String,
-    pub(crate) client_id: String,
-    pub(crate) client_secret: String,
-    pub(crate) url: String,
-}
-
 #[derive(Deserialize)]
 struct Requested {
     #[serde(rename = "requestClientCredentialsForIntegrationSystem")]
@@ -433,26 +377,15 @@ pub(crate) async fn request_credentials(
     )
     .await?
     {
-        Ok(Requested { requested }) => {
-            let credential = requested.auth.map(|a| a.credential);
-            render::html(
-                StatusCode::OK,
-                &CredentialsPage {
-                    chrome: page.chrome,
-                    back_href: format!("/console/integration-systems/{}", page.id),
-                    owner_name: page.name,
-                    client_id: credential
-                        .as_ref()
-                        .map(|c| c.client_id.clone())
-                        .unwrap_or_default(),
-                    client_secret: credential
-                        .as_ref()
-                        .map(|c| c.client_secret.clone())
-                        .unwrap_or_default(),
-                    url: credential.map(|c| c.url).unwrap_or_default(),
-                },
-            )
-        }
+        Ok(Requested { requested }) => render::html(
+            StatusCode::OK,
+            &CredentialsPage::shown(
+                page.chrome,
+                page.name,
+                format!("/console/integration-systems/{}", page.id),
+                requested,
+            ),
+        ),
         Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
         Err(refusals) => {
             page.credentials_error = Some(Refusal::messages(&refusals));

@@ -2,6 +2,7 @@
 //! GraphQL as the session's consumer and renders a template.
 
 pub(crate) mod applications;
+pub(crate) mod credentials;
 pub(crate) mod dashboard;
 pub(crate) mod integration_systems;
 pub(crate) mod label_definitions;

@@ -19,7 +19,7 @@ use crate::form;
 use crate::graphql::{self, Refusal};
 use crate::labels::{label_filter, label_text, labels_text, parse_labels};
 use crate::pager::Pager;
-use crate::pages::integration_systems::CredentialsPage;
+use crate::pages::credentials::{CredentialRow, CredentialsPage, SystemAuth};
 use crate::render::{self, Chrome, not_found, read_refused, refusal, see_other, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
@@ -347,15 +347,6 @@ pub(crate) struct WebhookRow {
     deliveries: Vec<DeliveryRow>,
 }
 
-/// One of the application's clients: OAuth2 client credentials (the secret was shown once,
-/// when they were made) or a client paired with a one-time token, which holds certificates.
-pub(crate) struct CredentialRow {
-    id: String,
-    /// The OAuth2 client id ("" for a paired client).
-    client_id: String,
-    url: String,
-}
-
 /// One event on its way to a webhook, as the delivery log shows it.
 pub(crate) struct DeliveryRow {
     id: String,
@@ -436,43 +427,6 @@ struct Detail {
     #[serde(rename = "eventDefinitions")]
     event_definitions: Children<Event>,
     documents: Children<Document>,
-}
-
-#[derive(Deserialize)]
-struct SystemAuth {
-    id: String,
-    auth: Option<Auth>,
-}
-
-#[derive(Deserialize)]
-struct Auth {
-    credential: Credential,
-}
-
-/// An OAuth2 credential's fields (an application's auths are OAuth2 clients or, without an
-/// `auth`, paired clients).
-#[derive(Deserialize)]
-struct Credential {
-    #[serde(rename = "clientId", default)]
-    client_id: String,
-    #[serde(rename = "clientSecret", default)]
-    client_secret: String,
-    #[serde(default)]
-    url: String,
-}
-
-impl SystemAuth {
-    fn row(self) -> CredentialRow {
-        let credential = self.auth.map(|a| a.credential);
-        CredentialRow {
-            id: self.id,
-            client_id: credential
-                .as_ref()
-                .map(|c| c.client_id.clone())
-                .unwrap_or_default(),
-            url: credential.map(|c| c.url).unwrap_or_default(),
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -796,26 +750,15 @@ pub(crate) async fn request_credentials(
     )
     .await?
     {
-        Ok(Requested { requested }) => {
-            let credential = requested.auth.map(|a| a.credential);
-            render::html(
-                StatusCode::OK,
-                &CredentialsPage {
-                    chrome: page.chrome,
-                    back_href: format!("/console/applications/{}", render::segment(&page.id)),
-                    owner_name: page.name,
-                    client_id: credential
-                        .as_ref()
-                        .map(|c| c.client_id.clone())
-                        .unwrap_or_default(),
-                    client_secret: credential
-                        .as_ref()
-                        .map(|c| c.client_secret.clone())
-                        .unwrap_or_default(),
-                    url: credential.map(|c| c.url).unwrap_or_default(),
-                },
-            )
-        }
+        Ok(Requested { requested }) => render::html(
+            StatusCode::OK,
+            &CredentialsPage::shown(
+                page.chrome,
+                page.name,
+                format!("/console/applications/{}", render::segment(&page.id)),
+                requested,
+            ),
+        ),
         Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
         Err(refusals) => {
             page.credentials_error = Some(Refusal::messages(&refusals));
