@@ -535,6 +535,25 @@ fn fetch_text(spec: Option<&Spec>) -> String {
 
 /// The application as `session` sees it; `None` when it does not exist or is out of reach
 /// (another tenant's id looks like a missing one).
+/// A form posted to an application's page: the session and the form (CSRF checked), and
+/// the application as the session sees it; otherwise the answer (refused, 404).
+async fn posted_detail(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    body: Body,
+    id: &str,
+) -> Result<Result<(Session, form::FormData, DetailPage), Response>, ConsoleError> {
+    let (session, form) = match form::posted(state, headers, body).await? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    Ok(match load_detail(state, &session, id).await? {
+        Ok(Some(page)) => Ok((session, form, page)),
+        Ok(None) => Err(not_found()),
+        Err(refusals) => Err(read_refused(&refusals)),
+    })
+}
+
 async fn load_detail(
     state: &ConsoleState,
     session: &Session,
@@ -648,14 +667,9 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ConsoleError> {
-    let (session, form) = match form::posted(&state, &headers, body).await? {
+    let (session, form, page) = match posted_detail(&state, &headers, body, &id).await? {
         Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
-    };
-    let page = match load_detail(&state, &session, &id).await? {
-        Ok(Some(page)) => page,
-        Ok(None) => return Ok(not_found()),
-        Err(refusals) => return Ok(read_refused(&refusals)),
+        Err(answer) => return Ok(answer),
     };
     deletion::confirmed(
         &state,
@@ -686,14 +700,9 @@ pub(crate) async fn resend_delivery(
     Path((id, delivery)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response, ConsoleError> {
-    let (session, _) = match form::posted(&state, &headers, body).await? {
+    let (session, _, mut page) = match posted_detail(&state, &headers, body, &id).await? {
         Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
-    };
-    let mut page = match load_detail(&state, &session, &id).await? {
-        Ok(Some(page)) => page,
-        Ok(None) => return Ok(not_found()),
-        Err(refusals) => return Ok(read_refused(&refusals)),
+        Err(answer) => return Ok(answer),
     };
     match graphql::execute::<Resent>(
         &state,
@@ -733,14 +742,9 @@ pub(crate) async fn request_credentials(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ConsoleError> {
-    let (session, _) = match form::posted(&state, &headers, body).await? {
+    let (session, _, mut page) = match posted_detail(&state, &headers, body, &id).await? {
         Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
-    };
-    let mut page = match load_detail(&state, &session, &id).await? {
-        Ok(Some(page)) => page,
-        Ok(None) => return Ok(not_found()),
-        Err(refusals) => return Ok(read_refused(&refusals)),
+        Err(answer) => return Ok(answer),
     };
     match graphql::execute::<Requested>(
         &state,
@@ -777,14 +781,9 @@ pub(crate) async fn revoke_credential(
     Path((id, auth)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response, ConsoleError> {
-    let (session, _) = match form::posted(&state, &headers, body).await? {
+    let (session, _, mut page) = match posted_detail(&state, &headers, body, &id).await? {
         Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
-    };
-    let mut page = match load_detail(&state, &session, &id).await? {
-        Ok(Some(page)) => page,
-        Ok(None) => return Ok(not_found()),
-        Err(refusals) => return Ok(read_refused(&refusals)),
+        Err(answer) => return Ok(answer),
     };
     if !page.credentials.iter().any(|c| c.id == auth) {
         return Ok(not_found());
