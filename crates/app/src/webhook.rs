@@ -11,6 +11,8 @@
 //!  "apiDefinitionID": "<uuid>" | null, "time": "<RFC 3339>"}
 //! ```
 //!
+//! (a `TEST` event, sent on request by `sendTestWebhookEvent`, has the same shape with the nil
+//! UUID as its `runtimeID`; this listener acknowledges it as a type it does not handle),
 //! and the headers `Sextant-Event-Id: <id>`, `Sextant-Event-Type: <type>`,
 //! `Sextant-Timestamp: <unix seconds>` and `Sextant-Signature: v1=<lowercase hex
 //! HMAC-SHA256(secret, "<timestamp>.<raw body>")>` (several comma-separated `v1=` values are

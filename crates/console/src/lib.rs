@@ -83,6 +83,14 @@ pub fn router(state: ConsoleState) -> Router {
             post(pages::applications::resend_delivery),
         )
         .route(
+            "/console/applications/{id}/webhooks/{webhook}/test",
+            post(pages::applications::send_test_event),
+        )
+        .route(
+            "/console/applications/{id}/certificates/{serial}/revoke",
+            post(pages::applications::revoke_certificate),
+        )
+        .route(
             "/console/applications/{id}/credentials",
             post(pages::applications::request_credentials),
         )

@@ -28,12 +28,24 @@ pub(crate) fn text(rfc3339: &str) -> String {
 /// (`None` when either does not parse).
 pub(crate) fn between(from: &str, to: &str) -> Option<String> {
     let took = parse(to)? - parse(from)?;
-    let ms = took.whole_milliseconds().max(0);
-    Some(if ms < 10_000 {
+    Some(millis(
+        i64::try_from(took.whole_milliseconds()).unwrap_or(i64::MAX),
+    ))
+}
+
+/// A duration in milliseconds as [`between`] shows it.
+pub(crate) fn millis(ms: i64) -> String {
+    let ms = ms.max(0);
+    if ms < 10_000 {
         format!("{ms} ms")
     } else {
         format!("{} s", ms / 1000)
-    })
+    }
+}
+
+/// Whether the time has passed (`false` when it does not parse).
+pub(crate) fn is_past(rfc3339: &str) -> bool {
+    parse(rfc3339).is_some_and(|at| at <= OffsetDateTime::now_utc())
 }
 
 #[cfg(test)]

@@ -2,16 +2,18 @@
 //! level of a query asks the per-request [`CatalogLoader`], which answers all of them with a
 //! bounded number of statements (the `DataLoader` pattern). A page of 100 applications with
 //! their API definitions and each API's `auth(runtimeID)` costs the same number of statements
-//! as a page of one.
+//! as a page of one. So do the webhook log (a level of webhooks' deliveries, a level of
+//! their attempts: one statement each) and applications' client certificates.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use sextant_domain::delivery::{Delivery, DeliveryAttempt};
 use sextant_domain::label::EVENT_SERVICE_URL_KEY;
 use sextant_domain::{
-    ApiDefinition, ApiDefinitionId, ApplicationId, Auth, Cursor, Document, DomainError,
-    EventDefinition, Page, PageRequest, RuntimeId, SystemAuthOwner, TenantId, Webhook,
+    ApiDefinition, ApiDefinitionId, ApplicationId, Auth, Cursor, DeliveryId, Document, DomainError,
+    EventDefinition, Page, PageRequest, RuntimeId, SystemAuthOwner, TenantId, Webhook, WebhookId,
 };
 use sextant_store::{SpecTexts, Store, StoreError, StoredLabel};
 use uuid::Uuid;
@@ -522,5 +524,105 @@ impl Loader<RuntimeCertificateKey> for CatalogLoader {
             .into_iter()
             .map(|cert| (RuntimeCertificateKey(cert.runtime), cert))
             .collect())
+    }
+}
+
+/// The newest deliveries of a webhook (`Webhook.deliveries(first:)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WebhookDeliveriesKey {
+    pub webhook: WebhookId,
+    pub first: u32,
+}
+
+impl Loader<WebhookDeliveriesKey> for CatalogLoader {
+    type Value = Vec<Delivery>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[WebhookDeliveriesKey],
+    ) -> Result<HashMap<WebhookDeliveriesKey, Self::Value>, Self::Error> {
+        let mut tx = self.store.read().await?;
+        let mut out: HashMap<WebhookDeliveriesKey, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for (first, keys) in group_by(keys, |k| k.first) {
+            let webhooks: Vec<WebhookId> = keys.iter().map(|k| k.webhook).collect();
+            for delivery in tx
+                .deliveries_of_webhooks(self.tenant, &webhooks, i64::from(first))
+                .await?
+            {
+                let key = WebhookDeliveriesKey {
+                    webhook: delivery.webhook_id,
+                    first,
+                };
+                if let Some(list) = out.get_mut(&key) {
+                    list.push(delivery);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The logged attempts of a delivery (`WebhookDelivery.attemptLog`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeliveryAttemptsKey(pub DeliveryId);
+
+impl Loader<DeliveryAttemptsKey> for CatalogLoader {
+    type Value = Vec<DeliveryAttempt>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[DeliveryAttemptsKey],
+    ) -> Result<HashMap<DeliveryAttemptsKey, Self::Value>, Self::Error> {
+        let mut tx = self.store.read().await?;
+        let deliveries: Vec<DeliveryId> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<DeliveryAttemptsKey, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for attempt in tx.delivery_attempts(self.tenant, &deliveries).await? {
+            if let Some(list) = out.get_mut(&DeliveryAttemptsKey(attempt.delivery_id)) {
+                list.push(attempt);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The newest certificates issued to an application's clients
+/// (`Application.clientCertificates(first:)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ApplicationCertificatesKey {
+    pub app: ApplicationId,
+    pub first: u32,
+}
+
+impl Loader<ApplicationCertificatesKey> for CatalogLoader {
+    type Value = Vec<sextant_store::ApplicationCertificate>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[ApplicationCertificatesKey],
+    ) -> Result<HashMap<ApplicationCertificatesKey, Self::Value>, Self::Error> {
+        let mut tx = self.store.read().await?;
+        let mut out: HashMap<ApplicationCertificatesKey, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for (first, keys) in group_by(keys, |k| k.first) {
+            let apps: Vec<ApplicationId> = keys.iter().map(|k| k.app).collect();
+            for certificate in tx
+                .application_certificates(self.tenant, &apps, i64::from(first))
+                .await?
+            {
+                let key = ApplicationCertificatesKey {
+                    app: certificate.application,
+                    first,
+                };
+                if let Some(list) = out.get_mut(&key) {
+                    list.push(certificate);
+                }
+            }
+        }
+        Ok(out)
     }
 }

@@ -16,6 +16,9 @@ pub enum WebhookEventType {
     /// A runtime newly sees one of the application's API definitions and has no credentials
     /// for it: answer with `setAPIAuth(apiID, runtimeID, in)`.
     CredentialsRequested,
+    /// Sent on request (`sendTestWebhookEvent`) to check a webhook: nothing happened, and
+    /// `runtimeID` is the nil UUID.
+    Test,
 }
 
 impl WebhookEventType {
@@ -23,6 +26,7 @@ impl WebhookEventType {
         match self {
             WebhookEventType::ConfigurationChanged => "CONFIGURATION_CHANGED",
             WebhookEventType::CredentialsRequested => "CREDENTIALS_REQUESTED",
+            WebhookEventType::Test => "TEST",
         }
     }
 
@@ -30,6 +34,7 @@ impl WebhookEventType {
         Some(match s {
             "CONFIGURATION_CHANGED" => WebhookEventType::ConfigurationChanged,
             "CREDENTIALS_REQUESTED" => WebhookEventType::CredentialsRequested,
+            "TEST" => WebhookEventType::Test,
             _ => return None,
         })
     }
@@ -50,21 +55,60 @@ pub struct WebhookEvent {
 impl WebhookEvent {
     /// The JSON body POSTed to the webhook.
     pub fn body(&self) -> String {
-        let time = self
-            .time
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        serde_json::json!({
-            "id": self.id,
-            "type": self.event_type.as_str(),
-            "tenant": self.tenant.0,
-            "applicationID": self.application_id,
-            "runtimeID": self.runtime_id,
-            "apiDefinitionID": self.api_definition_id,
-            "time": time,
-        })
-        .to_string()
+        event_body(
+            self.id,
+            self.event_type,
+            self.tenant,
+            self.application_id,
+            self.runtime_id.into_untyped(),
+            self.api_definition_id,
+            self.time,
+        )
     }
+}
+
+/// The JSON body of a `TEST` event for an application's webhook: the shape of every event,
+/// with the nil UUID as its runtime (no runtime is concerned), so a receiver that checks
+/// the shape accepts it.
+pub fn test_event_body(
+    id: WebhookEventId,
+    tenant: TenantId,
+    application_id: ApplicationId,
+    time: OffsetDateTime,
+) -> String {
+    event_body(
+        id,
+        WebhookEventType::Test,
+        tenant,
+        application_id,
+        uuid::Uuid::nil(),
+        None,
+        time,
+    )
+}
+
+fn event_body(
+    id: WebhookEventId,
+    event_type: WebhookEventType,
+    tenant: TenantId,
+    application_id: ApplicationId,
+    runtime_id: uuid::Uuid,
+    api_definition_id: Option<ApiDefinitionId>,
+    time: OffsetDateTime,
+) -> String {
+    let time = time
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    serde_json::json!({
+        "id": id,
+        "type": event_type.as_str(),
+        "tenant": tenant.0,
+        "applicationID": application_id,
+        "runtimeID": runtime_id,
+        "apiDefinitionID": api_definition_id,
+        "time": time,
+    })
+    .to_string()
 }
 
 /// Where a delivery is.
@@ -115,4 +159,19 @@ pub struct Delivery {
     pub last_attempt_at: Option<OffsetDateTime>,
     pub last_error: Option<String>,
     pub delivered_at: Option<OffsetDateTime>,
+}
+
+/// One attempt of a delivery, as the attempt log keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    pub delivery_id: DeliveryId,
+    /// 1 for the first attempt of the delivery.
+    pub number: u32,
+    pub started_at: OffsetDateTime,
+    /// How long the attempt took, in milliseconds.
+    pub duration_ms: u64,
+    /// The webhook's HTTP status, if it answered.
+    pub http_status: Option<u16>,
+    /// Why it failed (none when it delivered).
+    pub error: Option<String>,
 }

@@ -20,15 +20,17 @@
 //! secret>`. A 2xx answer delivers it; anything else (another status, a timeout, a refused
 //! connection) is retried after `retry_base · 2^(attempts − 1)`, at most `retry_max`, with
 //! jitter (50–100 % of that), until `give_up_after` from the event has passed: then the
-//! delivery fails and its webhook is marked failing (until a later delivery succeeds). An
-//! attempt whose server dies keeps its lease until it runs out; then any server retries it.
+//! delivery fails and its webhook is marked failing (until a later delivery succeeds). Each
+//! attempt's start, duration, HTTP status (if the webhook answered) and error go to the
+//! delivery's attempt log in the transaction that records its outcome. An attempt whose
+//! server dies keeps its lease until it runs out; then any server retries it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sextant_background::{BackgroundTask, Progress, Schedule, TaskError};
 use sextant_domain::delivery::Delivery;
-use sextant_store::{AttemptOutcome, Store, StoreError};
+use sextant_store::{AttemptMeasure, AttemptOutcome, Store, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -306,8 +308,9 @@ async fn attempt(
         .webhook(delivery.tenant, delivery.webhook_id)
         .await?;
     let started = now();
-    let result = match &webhook {
-        None => Err("the webhook was deleted".to_owned()),
+    let clock = tokio::time::Instant::now();
+    let sent = match &webhook {
+        None => Sent::failed("the webhook was deleted"),
         // Within four fifths of the lease, so no other server retries it while it runs.
         Some(webhook) => match tokio::time::timeout(
             settings.lease.mul_f64(0.8),
@@ -315,12 +318,18 @@ async fn attempt(
         )
         .await
         {
-            Ok(result) => result,
-            Err(_) => Err("the webhook did not answer in time".to_owned()),
+            Ok(sent) => sent,
+            Err(_) => Sent::failed("the webhook did not answer in time"),
         },
     };
+    let took = clock.elapsed();
     let at = now();
-    let outcome = match result {
+    let measure = AttemptMeasure {
+        started_at: started,
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        http_status: sent.status,
+    };
+    let outcome = match sent.result {
         Ok(()) => AttemptOutcome::Delivered { at },
         Err(error) if webhook.is_none() => AttemptOutcome::GaveUp { at, error },
         Err(error) => {
@@ -338,9 +347,12 @@ async fn attempt(
         AttemptOutcome::GaveUp { .. } => "failed",
     };
     metrics::counter!("sextant_webhook_attempts_total", "outcome" => label).increment(1);
-    metrics::histogram!("sextant_webhook_attempt_seconds").record((at - started).as_seconds_f64());
+    metrics::histogram!("sextant_webhook_attempt_seconds").record(took.as_secs_f64());
     let mut tx = store.write().await?;
-    if !tx.finish_attempt(delivery.id, owner, &outcome).await? {
+    if !tx
+        .finish_attempt(delivery.id, owner, &outcome, &measure)
+        .await?
+    {
         // The lease ran out during the attempt and another server took the delivery.
         return Ok(());
     }
@@ -361,11 +373,26 @@ async fn attempt(
     tx.commit().await
 }
 
+/// How a call to a webhook went: its HTTP status if it answered, and whether that delivered.
+struct Sent {
+    status: Option<u16>,
+    result: Result<(), String>,
+}
+
+impl Sent {
+    fn failed(error: impl Into<String>) -> Sent {
+        Sent {
+            status: None,
+            result: Err(error.into()),
+        }
+    }
+}
+
 async fn send(
     fetcher: &sextant_fetch::Fetcher,
     webhook: &sextant_domain::Webhook,
     delivery: &Delivery,
-) -> Result<(), String> {
+) -> Sent {
     use axum::http::{HeaderValue, Method, header};
     let timestamp = OffsetDateTime::now_utc().unix_timestamp();
     let secret = webhook.secret.as_deref().unwrap_or_default();
@@ -386,15 +413,24 @@ async fn send(
         ),
     ];
     for (name, value) in headers {
-        let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
+        let value = match HeaderValue::from_str(&value) {
+            Ok(value) => value,
+            Err(e) => return Sent::failed(e.to_string()),
+        };
         request
             .headers
             .insert(header::HeaderName::from_static(name), value);
     }
     match fetcher.send(request, webhook.auth.as_ref()).await {
-        Ok(response) if (200..300).contains(&response.status) => Ok(()),
-        Ok(response) => Err(format!("the webhook answered HTTP {}", response.status)),
-        Err(e) => Err(format!("the webhook could not be called: {e}")),
+        Ok(response) => Sent {
+            status: Some(response.status),
+            result: if (200..300).contains(&response.status) {
+                Ok(())
+            } else {
+                Err(format!("the webhook answered HTTP {}", response.status))
+            },
+        },
+        Err(e) => Sent::failed(format!("the webhook could not be called: {e}")),
     }
 }
 

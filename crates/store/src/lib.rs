@@ -40,7 +40,7 @@ pub use tx::catalog::webhooks::WebhooksTx;
 pub use tx::catalog::{CatalogTx, ChildKind};
 pub use tx::chunks::{MAX_BIND_PARAMETERS, MAX_STATEMENT_BYTES};
 pub use tx::console::{ConsoleGrant, ConsoleLoginLink, ConsoleSession, ConsoleTx};
-pub use tx::delivery::deliveries::{AttemptOutcome, DeliveriesTx};
+pub use tx::delivery::deliveries::{ATTEMPTS_KEPT, AttemptMeasure, AttemptOutcome, DeliveriesTx};
 pub use tx::delivery::fan_outs::{EventFanOut, FanOutKind, FanOutsTx, PendingFanOut};
 pub use tx::integration_systems::IntegrationSystemsTx;
 pub use tx::label_definitions::LabelDefinitionsTx;
@@ -52,7 +52,8 @@ pub use tx::overview::{
 pub use tx::provisioning::{Lease, ProvisioningTx};
 pub use tx::runtimes::RuntimesTx;
 pub use tx::system_auths::{
-    CertificatesOf, IssuedCertificate, OwnerKind, PairingTokenState, SystemAuthTx,
+    ApplicationCertificate, CertificatesOf, IssuedCertificate, OwnerKind, PairingTokenState,
+    SystemAuthTx,
 };
 pub use tx::templates::ApplicationTemplatesTx;
 

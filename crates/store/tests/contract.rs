@@ -93,6 +93,7 @@ macro_rules! contract_tests {
                 filters_are_anded,
                 filters_with_pagination_count_the_filtered_list,
                 filtered_list_costs_constant_statements,
+                delivery_attempt_log_keeps_the_newest,
             );
         }
     };
@@ -2238,6 +2239,96 @@ mod cases {
             (2..=4).contains(&small.0) && (2..=4).contains(&small.1),
             "a filtered list costs a small constant number of statements, got {small:?}"
         );
+    }
+
+    /// The attempt log keeps each attempt's measure and outcome, newest first, only the
+    /// newest `ATTEMPTS_KEPT` of a delivery, and only for its tenant; an attempt without
+    /// the lease writes nothing.
+    pub async fn delivery_attempt_log_keeps_the_newest(store: &Db) {
+        use sextant_domain::delivery::{Delivery, DeliveryState, WebhookEventType};
+        use sextant_store::{ATTEMPTS_KEPT, AttemptMeasure, AttemptOutcome};
+        let t = tenant();
+        let id = sextant_domain::DeliveryId::new_v4();
+        let delivery = Delivery {
+            id,
+            event_id: sextant_domain::WebhookEventId::new_v4(),
+            tenant: t,
+            webhook_id: sextant_domain::WebhookId::new_v4(),
+            application_id: ApplicationId::new_v4(),
+            event_type: WebhookEventType::Test,
+            body: "{}".to_owned(),
+            state: DeliveryState::Pending,
+            attempts: 0,
+            created_at: T0,
+            next_attempt_at: T0,
+            last_attempt_at: None,
+            last_error: None,
+            delivered_at: None,
+        };
+        let mut tx = write(store).await;
+        tx.insert_delivery(&delivery).await.unwrap();
+        commit(tx).await;
+        let owner = Uuid::new_v4();
+        let total = ATTEMPTS_KEPT + 5;
+        for n in 1..=total {
+            let mut tx = write(store).await;
+            let claimed = tx.claim_deliveries(owner, T1, T1, 1).await.unwrap();
+            assert_eq!(claimed.len(), 1, "attempt {n}");
+            let outcome = if n == total {
+                AttemptOutcome::Delivered { at: T1 }
+            } else {
+                AttemptOutcome::Retry {
+                    at: T1,
+                    error: format!("HTTP 500 ({n})"),
+                    next: T0,
+                }
+            };
+            let measure = AttemptMeasure {
+                started_at: T0,
+                duration_ms: u64::from(n),
+                http_status: Some(if n == total { 204 } else { 500 }),
+            };
+            assert!(
+                tx.finish_attempt(id, owner, &outcome, &measure)
+                    .await
+                    .unwrap()
+            );
+            commit(tx).await;
+        }
+        // Without the lease (it was released): nothing is written.
+        let mut tx = write(store).await;
+        let measure = AttemptMeasure {
+            started_at: T0,
+            duration_ms: 1,
+            http_status: None,
+        };
+        let done = AttemptOutcome::Delivered { at: T1 };
+        assert!(!tx.finish_attempt(id, owner, &done, &measure).await.unwrap());
+        commit(tx).await;
+
+        let mut tx = read(store).await;
+        let log = tx.delivery_attempts(t, &[id]).await.unwrap();
+        let numbers: Vec<u32> = log.iter().map(|a| a.number).collect();
+        let expected: Vec<u32> = (total - ATTEMPTS_KEPT + 1..=total).rev().collect();
+        assert_eq!(numbers, expected);
+        assert_eq!(log[0].http_status, Some(204));
+        assert_eq!(log[0].error, None);
+        assert_eq!(log[0].duration_ms, u64::from(total));
+        assert_eq!(log[0].started_at, T0);
+        assert_eq!(log[1].http_status, Some(500));
+        assert_eq!(
+            log[1].error.as_deref(),
+            Some(format!("HTTP 500 ({})", total - 1).as_str())
+        );
+        assert!(
+            tx.delivery_attempts(tenant(), &[id])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let stored = tx.delivery(t, id).await.unwrap().unwrap();
+        assert_eq!(stored.attempts, total);
+        assert_eq!(stored.state, DeliveryState::Delivered);
     }
 }
 

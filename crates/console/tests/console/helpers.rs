@@ -502,6 +502,35 @@ pub async fn redeem_token(server: &TestServer, token: &str) {
     );
 }
 
+/// Pairs the application as `sextant app pair` does (a one-time token, the Connector's
+/// `configuration`, a CSR signed) and answers an HTTPS client presenting the issued
+/// certificate.
+pub async fn pair_application(server: &TestServer, app: &str) -> reqwest::Client {
+    let token = server
+        .director(
+            "mutation($id: ID!) { requestOneTimeTokenForApplication(id: $id) { token } }",
+            json!({"id": app}),
+        )
+        .await["requestOneTimeTokenForApplication"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    paired_with(server, &token).await
+}
+
+/// The application's or runtime's GraphQL over mTLS with its certificate; answers the HTTP
+/// status.
+pub async fn mtls_probe(server: &TestServer, client: &reqwest::Client) -> u16 {
+    client
+        .post(server.mtls_url("/director/graphql"))
+        .json(&json!({"query": "{ applications { totalCount } }"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// Pairs the runtime as its agent does (a one-time token, the Connector's `configuration`, a
 /// CSR signed) and answers an HTTPS client presenting the issued certificate.
 pub async fn pair_runtime(server: &TestServer, runtime: &str) -> reqwest::Client {
@@ -514,10 +543,15 @@ pub async fn pair_runtime(server: &TestServer, runtime: &str) -> reqwest::Client
         .as_str()
         .unwrap()
         .to_owned();
+    paired_with(server, &token).await
+}
+
+/// Pairs with a one-time token; answers an HTTPS client presenting the issued certificate.
+async fn paired_with(server: &TestServer, token: &str) -> reqwest::Client {
     let ca = std::fs::read_to_string(server.ca_path()).unwrap();
     let client = sextant_client::http::token_client("console-test", &[ca]).unwrap();
     let url = server.connector_url();
-    let configured = sextant_client::connector::configuration(&client, &url, Some(&token))
+    let configured = sextant_client::connector::configuration(&client, &url, Some(token))
         .await
         .unwrap();
     let request = sextant_client::connector::CertificateRequest::new(

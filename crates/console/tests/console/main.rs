@@ -7,6 +7,7 @@
 mod helpers;
 
 mod applications;
+mod certificates;
 mod connect;
 mod fleet;
 mod integration_systems;

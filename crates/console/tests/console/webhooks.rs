@@ -1,7 +1,8 @@
 //! An application's webhook delivery log: an event delivered to a real local receiver, and
 //! one the receiver refuses, appear on the application's page with their state, attempts
-//! and last error; a delivery sent again from the page (CSRF, scope and tenant checked)
-//! reaches the receiver through the notifier.
+//! (each with its time, HTTP status, latency and error) and last error; a delivery sent
+//! again, or a test event sent, from the page (CSRF, scope and tenant checked) reaches the
+//! receiver through the notifier.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,14 +37,18 @@ async fn receiver(status: ReceiverStatus) -> (String, Arc<AtomicUsize>) {
     (url, got)
 }
 
-async fn add_webhook(server: &TestServer, app: &str, url: &str) {
+/// Adds a webhook; answers its id.
+async fn add_webhook(server: &TestServer, app: &str, url: &str) -> String {
     server
         .director(
             "mutation($app: ID!, $in: WebhookInput!) { \
              addWebhook(applicationID: $app, in: $in) { id } }",
             json!({"app": app, "in": {"type": "CONFIGURATION_CHANGED", "url": url}}),
         )
-        .await;
+        .await["addWebhook"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// The page at `path` once it shows `text` (within 15 s).
@@ -100,6 +105,19 @@ async fn deliveries_appear_in_the_log_with_their_outcome(backend: Backend) {
             .contains("<td class=\"delivery-state\">pending</td>")
     );
     assert!(bad.load(Ordering::SeqCst) >= 1);
+    // Each attempt with its status, latency and error.
+    assert!(
+        page.body.contains("<td class=\"attempt-status\">503</td>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<td class=\"attempt-error\">the webhook answered HTTP 503</td>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(" ms</td>"));
 
     // Another tenant sees neither the application nor its log.
     let mut stranger =
@@ -192,7 +210,93 @@ async fn a_delivery_is_sent_again_only_with_csrf_scope_and_tenant(backend: Backe
     assert_eq!(got.load(Ordering::SeqCst), 2);
 }
 
+/// How many deliveries the administrator's GraphQL lists for the application's webhook.
+async fn deliveries_of(server: &TestServer, app: &str) -> usize {
+    server
+        .director(
+            "query($id: ID!) { application(id: $id) { webhooks { deliveries { id } } } }",
+            json!({"id": app}),
+        )
+        .await["application"]["webhooks"][0]["deliveries"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+async fn a_test_event_is_sent_only_with_csrf_scope_and_tenant(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (url, got) = receiver(ReceiverStatus::NO_CONTENT).await;
+    let shop = register(&server, "shop", json!({})).await;
+    let webhook = add_webhook(&server, &shop, &url).await;
+    let other = register(&server, "other", json!({})).await;
+    let mut browser = Browser::signed_in(&server, &[TenantId::DEFAULT], ALL_SCOPES).await;
+    let detail = format!("/console/applications/{shop}");
+    let page = browser.get(&detail).await;
+    let test = format!("{detail}/webhooks/{webhook}/test");
+    assert!(
+        page.body.contains(&format!("action=\"{test}\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Send a test event"));
+
+    // Refused before anything is queued: no CSRF token, a wrong one, no session.
+    assert_eq!(browser.post(&test, &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        browser.post(&test, &[("csrf", "wrong")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let csrf = page.csrf();
+    assert_eq!(
+        Browser::new(&server)
+            .post(&test, &[("csrf", &csrf)])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // A session that may only read sees no button and is refused by the Director.
+    let mut reader = Browser::signed_in(&server, &[TenantId::DEFAULT], "application:read").await;
+    let read = reader.get(&detail).await;
+    assert!(read.body.contains(&url), "{}", read.body);
+    assert!(!read.body.contains("Send a test event"), "{}", read.body);
+    let refused = reader.post(&test, &[("csrf", &read.csrf())]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(refused.body.contains("insufficient scopes"));
+    // Another tenant's session finds nothing; nor does another application's page.
+    let mut stranger =
+        Browser::signed_in(&server, &[TenantId(uuid::Uuid::new_v4())], ALL_SCOPES).await;
+    let csrf_elsewhere = stranger.csrf().await;
+    let page = stranger.post(&test, &[("csrf", &csrf_elsewhere)]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    let elsewhere = format!("/console/applications/{other}/webhooks/{webhook}/test");
+    let page = browser.post(&elsewhere, &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(got.load(Ordering::SeqCst), 0, "nothing sent");
+    assert_eq!(deliveries_of(&server, &shop).await, 0, "nothing queued");
+
+    // With all of them: queued, sent by the notifier, and logged with its attempt.
+    let page = browser.post(&test, &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location(), Some(detail.as_str()));
+    let page = page_until(
+        &mut browser,
+        &detail,
+        "<td class=\"attempt-status\">204</td>",
+    )
+    .await;
+    assert!(page.body.contains("<td>TEST</td>"), "{}", page.body);
+    assert!(page.body.contains("<tr class=\"attempt\"><td>1</td>"));
+    assert!(page.body.contains("<td class=\"attempt-latency\">"));
+    assert!(
+        page.body
+            .contains("<td class=\"delivery-state\">delivered</td>")
+    );
+    assert_eq!(got.load(Ordering::SeqCst), 1);
+}
+
 on_both_backends!(
+    a_test_event_is_sent_only_with_csrf_scope_and_tenant,
     deliveries_appear_in_the_log_with_their_outcome,
     a_delivery_is_sent_again_only_with_csrf_scope_and_tenant,
 );

@@ -22,12 +22,13 @@ use crate::error::{GqlResult, IntoGql, internal};
 use crate::health::{HealthCheckPage, HealthCheckType};
 use crate::labels::wire::{LabelsById, Preloaded, resolve_labels};
 use crate::loaders::{
-    ApiPageKey, DocumentPageKey, EventPageKey, EventingKey, PageKey, WebhooksKey, load_error,
+    ApiPageKey, ApplicationCertificatesKey, DocumentPageKey, EventPageKey, EventingKey, PageKey,
+    WebhooksKey, load_error,
 };
 use crate::page::{PageInfo, page, page_info, total};
 use crate::runtimes::wire::RuntimeStatusCondition;
 use crate::scalars::{Labels, PageCursor, Timestamp};
-use crate::system_auths::wire::{SystemAuth, auths_of};
+use crate::system_auths::wire::{ClientCertificate, SystemAuth, auths_of};
 use crate::validation::query_id;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -250,6 +251,35 @@ impl Application {
             return Ok(Vec::new());
         }
         auths_of(ctx, SystemAuthOwner::Application(self.app.id)).await
+    }
+    /// Sextant: the certificates the Connector issued to the application's paired clients
+    /// (clients that still exist), newest first, revoked ones included; at most `first` (up
+    /// to 100). Seen by the tenant's users, the application itself and the integration
+    /// system that owns it, like `auths`.
+    async fn client_certificates(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: i32,
+    ) -> GqlResult<Vec<ClientCertificate>> {
+        let visible = match reach(ctx)? {
+            Reach::Tenant => true,
+            Reach::Application(id) => id == self.app.id,
+            Reach::IntegrationSystem(id) => self.app.integration_system_id == Some(id),
+            Reach::Runtime(_) => false,
+        };
+        if !visible {
+            return Ok(Vec::new());
+        }
+        let first = u32::try_from(first.clamp(1, 100)).unwrap_or(50);
+        let list = loader(ctx)?
+            .load_one(ApplicationCertificatesKey {
+                app: self.app.id,
+                first,
+            })
+            .await
+            .map_err(load_error)?
+            .unwrap_or_default();
+        Ok(list.into_iter().map(ClientCertificate::from).collect())
     }
     /// The eventing URL of the runtime the application's events go to (computed; reading it
     /// changes nothing).

@@ -16,7 +16,7 @@ use crate::labels::wire::{LabelsById, Preloaded, resolve_labels};
 use crate::loaders::{RuntimeAgentKey, RuntimeCertificateKey, load_error};
 use crate::page::{PageInfo, page_info, total};
 use crate::scalars::{Labels, Timestamp};
-use crate::system_auths::wire::{SystemAuth, auths_of};
+use crate::system_auths::wire::{ClientCertificate, SystemAuth, auths_of};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "RuntimeStatusCondition")]
@@ -70,15 +70,6 @@ pub struct RuntimeAgent {
     /// own document turned out unchanged: false means "not confirmed since the last change",
     /// never a guess that it is current.
     pub configuration_current: bool,
-}
-
-/// Sextant: a client certificate the Connector issued (never a key or a secret).
-#[derive(SimpleObject)]
-pub struct ClientCertificate {
-    /// The serial number, hexadecimal (as in the certificate and the CRL).
-    pub serial: String,
-    /// When it expires (`notAfter`).
-    pub expires_at: Timestamp,
 }
 
 #[derive(SimpleObject)]
@@ -195,8 +186,11 @@ impl Runtime {
             .await
             .map_err(load_error)?;
         Ok(found.map(|cert| ClientCertificate {
-            serial: cert.serial.iter().map(|b| format!("{b:02x}")).collect(),
+            serial: ClientCertificate::hex(&cert.serial),
+            client_id: ID(cert.client.to_string()),
+            not_before: Timestamp(cert.not_before),
             expires_at: Timestamp(cert.not_after),
+            revoked_at: None,
         }))
     }
 }

@@ -1,5 +1,6 @@
 //! The mutations of system auths: one-time tokens and client credentials for applications,
-//! runtimes and integration systems, revoking all of an owner's, and deleting one.
+//! runtimes and integration systems, revoking all of an owner's, deleting one, and revoking
+//! one client certificate of an application.
 
 use async_graphql::{Context, ID, Object};
 use sextant_auth::NewSecret;
@@ -11,10 +12,11 @@ use crate::confine;
 use crate::context::{Scopes, consumer, reach, settings};
 use crate::error::{GqlResult, IntoGql, internal};
 use crate::system_auths::rules::{
-    create, for_deletion, new_secret, new_token, pairing_token, revoke_all, runtime_pairing,
+    create, for_deletion, new_secret, new_token, pairing_token, parse_serial, revoke_all,
+    revoke_application_certificate, runtime_pairing,
 };
 use crate::system_auths::wire::{
-    OneTimeToken, RevokedCredentials, SystemAuth, oauth_auth, token_url,
+    ClientCertificate, OneTimeToken, RevokedCredentials, SystemAuth, oauth_auth, token_url,
 };
 use crate::transaction::{write, write_outside_configuration};
 use crate::validation::parse_id;
@@ -302,5 +304,29 @@ impl SystemAuthMutation {
         })
         .await?;
         Ok(SystemAuth::stored(&auth, token_url(ctx)?))
+    }
+
+    /// Sextant: revokes one certificate the Connector issued to one of an application's
+    /// clients (by its serial, hexadecimal), and every certificate renewed from it, as the
+    /// certificate-secured Connector's `revokeCertificate` does; the client itself stays.
+    /// From the next request on the certificate is refused, and within seconds at the
+    /// handshake, by every server. Whoever may change the application may revoke its
+    /// certificates; another tenant's or application's serial is not found.
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn revoke_client_certificate(
+        &self,
+        ctx: &Context<'_>,
+        serial: String,
+    ) -> GqlResult<ClientCertificate> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let serial = parse_serial(&serial).gql()?;
+        // `write` raises the tenant's configuration epoch: identities cached as valid are
+        // checked again.
+        let revoked = write(ctx, move |tx| {
+            Box::pin(async move { revoke_application_certificate(tx, tenant, reach, serial).await })
+        })
+        .await?;
+        Ok(ClientCertificate::from(revoked))
     }
 }

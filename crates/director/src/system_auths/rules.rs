@@ -1,5 +1,6 @@
 //! The rules of system auths: making client credentials and pairing tokens, finding one for
-//! deletion within the consumer's reach, and revoking every credential of an owner.
+//! deletion within the consumer's reach, revoking every credential of an owner, and revoking
+//! one certificate of an application's client.
 
 use sextant_auth::NewSecret;
 use sextant_domain::{
@@ -7,12 +8,12 @@ use sextant_domain::{
     TenantId,
 };
 use sextant_domain::{RuntimeId, SystemAuthId};
-use sextant_store::{CertificatesOf, OwnerKind, Tx};
+use sextant_store::{ApplicationCertificate, CertificatesOf, OwnerKind, Tx};
 
 use crate::clock::now_micros;
 use crate::confine::{self, Reach};
 use crate::error::internal;
-use crate::system_auths::wire::RevokedCredentials;
+use crate::system_auths::wire::{ClientCertificate, RevokedCredentials};
 
 type Result<T> = std::result::Result<T, DomainError>;
 
@@ -214,4 +215,79 @@ pub async fn runtime_pairing(
     )
     .await?;
     Ok((token, pairing))
+}
+
+/// A certificate serial as written in the API: hexadecimal (either case), at most 32 bytes.
+pub fn parse_serial(text: &str) -> Result<Vec<u8>> {
+    let text = text.trim();
+    let hex = |c: u8| {
+        char::from(c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let bytes = text.as_bytes();
+    let parsed: Option<Vec<u8>> = if bytes.is_empty() || bytes.len() > 64 {
+        None
+    } else {
+        bytes
+            .chunks(2)
+            .map(|pair| match pair {
+                [high, low] => Some((hex(*high)? << 4) | hex(*low)?),
+                _ => None,
+            })
+            .collect()
+    };
+    parsed.ok_or_else(|| {
+        DomainError::Invalid(format!(
+            "serial {text:?}: not a certificate serial (hexadecimal)"
+        ))
+    })
+}
+
+/// Revokes a certificate of one of the tenant's applications' clients (and those renewed
+/// from it) if the consumer may change the application; answers it as it now stands.
+pub async fn revoke_application_certificate(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    reach: Reach,
+    serial: Vec<u8>,
+) -> Result<ApplicationCertificate> {
+    let missing = || DomainError::not_found("client certificate", ClientCertificate::hex(&serial));
+    let certificate = tx
+        .application_certificate(tenant, &serial)
+        .await
+        .map_err(internal)?
+        .ok_or_else(missing)?;
+    // Out of reach looks like missing: the answer names no application.
+    confine::writable_app(tx, tenant, reach, certificate.application)
+        .await
+        .map_err(|e| match e {
+            DomainError::NotFound(_) => missing(),
+            other => other,
+        })?;
+    let now = now_micros();
+    tx.revoke_certificate(&serial, now)
+        .await
+        .map_err(internal)?;
+    Ok(ApplicationCertificate {
+        revoked_at: certificate.revoked_at.or(Some(now)),
+        ..certificate
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_are_hexadecimal_bytes() {
+        assert_eq!(parse_serial("00fF1a").ok(), Some(vec![0x00, 0xff, 0x1a]));
+        assert_eq!(parse_serial(" 0a ").ok(), Some(vec![0x0a]));
+        for bad in ["", "0", "0g", "+f", "not hex", &"00".repeat(33)] {
+            assert!(
+                matches!(parse_serial(bad), Err(DomainError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! System auths, one-time tokens and revoked credentials as answered.
+//! System auths, one-time tokens, revoked credentials and client certificates as answered.
 
 use async_graphql::{Context, ID, SimpleObject};
 use sextant_domain::{Credential, SystemAuth as DomainSystemAuth, SystemAuthId, SystemAuthOwner};
@@ -10,6 +10,42 @@ use crate::loaders::{SystemAuthsKey, load_error};
 use crate::scalars::Timestamp;
 use crate::system_auths::rules::Pairing;
 use sextant_store::PairingTokenState;
+
+/// Sextant: a client certificate the Connector issued (never a key or a secret).
+#[derive(SimpleObject)]
+pub struct ClientCertificate {
+    /// The serial number, hexadecimal (as in the certificate and the CRL).
+    pub serial: String,
+    /// The client (system auth) it was issued to.
+    #[graphql(name = "clientID")]
+    pub client_id: ID,
+    /// When it becomes valid (`notBefore`).
+    pub not_before: Timestamp,
+    /// When it expires (`notAfter`).
+    pub expires_at: Timestamp,
+    /// When it was revoked (revoking a certificate revokes those renewed from it); null
+    /// while it is not.
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl ClientCertificate {
+    /// A serial as lowercase hexadecimal.
+    pub fn hex(serial: &[u8]) -> String {
+        serial.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl From<sextant_store::ApplicationCertificate> for ClientCertificate {
+    fn from(c: sextant_store::ApplicationCertificate) -> Self {
+        ClientCertificate {
+            serial: ClientCertificate::hex(&c.serial),
+            client_id: ID(c.client.to_string()),
+            not_before: Timestamp(c.not_before),
+            expires_at: Timestamp(c.not_after),
+            revoked_at: c.revoked_at.map(Timestamp),
+        }
+    }
+}
 
 /// `SystemAuth`: a credential of an application, runtime or integration system.
 #[derive(SimpleObject)]

@@ -175,7 +175,7 @@ async fn an_application_pairs_and_its_certificate_opens_the_mtls_listener(backen
     assert_eq!(response.status(), 200);
 }
 
-fn rustls_pki_types_der(pem: &str) -> Vec<u8> {
+pub(crate) fn rustls_pki_types_der(pem: &str) -> Vec<u8> {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     base64::engine::general_purpose::STANDARD
         .decode(body)

@@ -58,7 +58,7 @@ async fn told(app: &TestApp, apps: &[String], runtime: &str) -> BTreeMap<String,
             .unwrap()
             .id;
         let deliveries = tx
-            .deliveries_of_webhook(TenantId::DEFAULT, webhook, 100_000)
+            .deliveries_of_webhooks(TenantId::DEFAULT, &[webhook], 100_000)
             .await
             .unwrap();
         let mut counts = (0, 0);

@@ -13,6 +13,7 @@ mod atomicity;
 mod auth;
 mod catalog;
 mod catalog_statements;
+mod client_certificates;
 mod compat;
 mod compat_examples;
 mod connector;

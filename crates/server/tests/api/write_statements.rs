@@ -85,9 +85,9 @@ async fn deliveries(app: &TestApp, app_id: &str) -> Vec<(String, String, Value)>
         .parse()
         .unwrap();
     let mut tx = app.server().store.read().await.unwrap();
-    tx.deliveries_of_webhook(
+    tx.deliveries_of_webhooks(
         sextant_domain::TenantId::DEFAULT,
-        WebhookId::from_untyped(webhook),
+        &[WebhookId::from_untyped(webhook)],
         100_000,
     )
     .await

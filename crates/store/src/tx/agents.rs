@@ -8,7 +8,7 @@
 //! larger time and epoch win), and fetch counts add up, so replicas sharing PostgreSQL write
 //! the same rows without losing one another's.
 
-use sextant_domain::{RuntimeId, TenantId};
+use sextant_domain::{RuntimeId, SystemAuthId, TenantId};
 
 use crate::error::StoreError;
 
@@ -47,7 +47,10 @@ pub struct RecordedAgent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuntimeCertificate {
     pub runtime: RuntimeId,
+    /// The client (system auth) it was issued to.
+    pub client: SystemAuthId,
     pub serial: Vec<u8>,
+    pub not_before: time::OffsetDateTime,
     pub not_after: time::OffsetDateTime,
 }
 
@@ -228,7 +231,8 @@ macro_rules! agents_tx {
                 // Every valid certificate of the runtimes' clients, newest first per runtime
                 // (a runtime holds a few: renewal overlaps lives); the first of each is kept.
                 let mut qb = sqlx::QueryBuilder::<$Db>::new(
-                    "SELECT a.runtime_id, c.serial, c.not_after FROM system_auths a \
+                    "SELECT a.runtime_id, c.serial, c.not_after, c.client_id, c.not_before \
+                     FROM system_auths a \
                      JOIN issued_certificates c ON c.client_id = a.id \
                      AND c.tenant_id = a.tenant_id \
                      WHERE a.tenant_id = ",
@@ -249,7 +253,9 @@ macro_rules! agents_tx {
                     }
                     out.push($crate::tx::agents::RuntimeCertificate {
                         runtime,
+                        client: sextant_domain::SystemAuthId::from_untyped(r.try_get(3)?),
                         serial: r.try_get(1)?,
+                        not_before: from_micros(r.try_get(4)?)?,
                         not_after: from_micros(r.try_get(2)?)?,
                     });
                 }

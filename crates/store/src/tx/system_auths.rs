@@ -51,6 +51,18 @@ pub struct IssuedCertificate {
     pub revoked: bool,
 }
 
+/// A certificate issued to one of an application's clients, as listed for the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplicationCertificate {
+    pub application: ApplicationId,
+    pub client: SystemAuthId,
+    pub serial: Vec<u8>,
+    pub not_before: time::OffsetDateTime,
+    pub not_after: time::OffsetDateTime,
+    pub issued_at: time::OffsetDateTime,
+    pub revoked_at: Option<time::OffsetDateTime>,
+}
+
 /// What the store knows of a client's pairing token, for `oneTimeTokenStatus`: whose it is,
 /// when it was made, when it expires (while its row is kept: until it is used, or purged
 /// after expiring) and when it was used.
@@ -141,6 +153,22 @@ pub trait SystemAuthTx: Send {
         &mut self,
         now: time::OffsetDateTime,
     ) -> Result<Vec<(Vec<u8>, time::OffsetDateTime)>, StoreError>;
+    /// The newest `limit` certificates issued to the clients of each of the applications (of
+    /// the tenant; clients that still exist), newest first per application, in one
+    /// statement.
+    async fn application_certificates(
+        &mut self,
+        tenant: TenantId,
+        applications: &[ApplicationId],
+        limit: i64,
+    ) -> Result<Vec<ApplicationCertificate>, StoreError>;
+    /// The certificate with this serial if the CA issued it to a client of one of the
+    /// tenant's applications (a client that still exists); `None` otherwise.
+    async fn application_certificate(
+        &mut self,
+        tenant: TenantId,
+        serial: &[u8],
+    ) -> Result<Option<ApplicationCertificate>, StoreError>;
     /// Records a certificate the CA issued.
     async fn insert_issued_certificate(
         &mut self,
@@ -191,6 +219,21 @@ pub(crate) const SYSTEM_AUTH_COLUMNS: &str =
 macro_rules! system_auth_tx {
     ($Tx:ident, $Db:ty) => {
         impl $Tx {
+            fn application_certificate_from_row(
+                row: &<$Db as sqlx::Database>::Row,
+            ) -> Result<$crate::tx::system_auths::ApplicationCertificate, StoreError> {
+                let revoked_at: Option<i64> = row.try_get(6)?;
+                Ok($crate::tx::system_auths::ApplicationCertificate {
+                    application: sextant_domain::ApplicationId::from_untyped(row.try_get(0)?),
+                    client: sextant_domain::SystemAuthId::from_untyped(row.try_get(1)?),
+                    serial: row.try_get(2)?,
+                    not_before: from_micros(row.try_get(3)?)?,
+                    not_after: from_micros(row.try_get(4)?)?,
+                    issued_at: from_micros(row.try_get(5)?)?,
+                    revoked_at: revoked_at.map(from_micros).transpose()?,
+                })
+            }
+
             fn system_auth_from_row(
                 row: &<$Db as sqlx::Database>::Row,
             ) -> Result<sextant_domain::SystemAuth, StoreError> {
@@ -514,6 +557,55 @@ macro_rules! system_auth_tx {
                 rows.iter()
                     .map(|r| Ok((r.try_get::<Vec<u8>, _>(0)?, from_micros(r.try_get(1)?)?)))
                     .collect()
+            }
+
+            async fn application_certificates(
+                &mut self,
+                tenant: TenantId,
+                applications: &[sextant_domain::ApplicationId],
+                limit: i64,
+            ) -> Result<Vec<$crate::tx::system_auths::ApplicationCertificate>, StoreError> {
+                if applications.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                    "SELECT app_id, client_id, serial, not_before, not_after, issued_at, \
+                     revoked_at FROM (SELECT a.app_id, c.client_id, c.serial, c.not_before, \
+                     c.not_after, c.issued_at, c.revoked_at, ROW_NUMBER() OVER \
+                     (PARTITION BY a.app_id ORDER BY c.issued_at DESC, c.serial) AS rn \
+                     FROM system_auths a JOIN issued_certificates c ON c.client_id = a.id \
+                     AND c.tenant_id = a.tenant_id WHERE a.tenant_id = ",
+                );
+                qb.push_bind(tenant.0);
+                qb.push(" AND ");
+                Self::push_id_in(&mut qb, "a.app_id", applications);
+                qb.push(") l WHERE rn <= ");
+                qb.push_bind(limit);
+                qb.push(" ORDER BY app_id, issued_at DESC, serial");
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                rows.iter().map(Self::application_certificate_from_row).collect()
+            }
+
+            async fn application_certificate(
+                &mut self,
+                tenant: TenantId,
+                serial: &[u8],
+            ) -> Result<Option<$crate::tx::system_auths::ApplicationCertificate>, StoreError> {
+                self.counter().inc();
+                let row = sqlx::query(
+                    "SELECT a.app_id, c.client_id, c.serial, c.not_before, c.not_after, \
+                     c.issued_at, c.revoked_at FROM issued_certificates c \
+                     JOIN system_auths a ON a.id = c.client_id AND a.tenant_id = c.tenant_id \
+                     WHERE c.serial = $1 AND c.tenant_id = $2 AND a.app_id IS NOT NULL",
+                )
+                .bind(serial)
+                .bind(tenant.0)
+                .fetch_optional(self.conn())
+                .await?;
+                row.as_ref()
+                    .map(Self::application_certificate_from_row)
+                    .transpose()
             }
 
             async fn insert_issued_certificate(

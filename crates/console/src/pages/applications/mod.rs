@@ -1,5 +1,7 @@
 //! `/console/applications`: the list (label filter, cursor pagination), an application's
-//! detail, registration and deletion, each through the Director's GraphQL; connecting an
+//! detail (with its webhooks' delivery log, each delivery's attempts, and its clients'
+//! certificates), registration and deletion, sending a delivery again or a test event,
+//! revoking a client or one certificate, each through the Director's GraphQL; connecting an
 //! application (a one-time token and its state) in `connect`.
 
 pub(crate) mod connect;
@@ -340,6 +342,7 @@ pub(crate) struct DocumentRow {
 }
 
 pub(crate) struct WebhookRow {
+    id: String,
     kind: String,
     url: String,
     /// Since when deliveries give up ("" when they do not).
@@ -358,6 +361,29 @@ pub(crate) struct DeliveryRow {
     /// From the event to its delivery ("" until delivered).
     took: String,
     last_error: String,
+    /// Its attempts, newest first.
+    attempt_log: Vec<AttemptRow>,
+}
+
+/// One attempt of a delivery: when, the HTTP status ("" when the webhook did not answer),
+/// how long it took, and why it failed.
+pub(crate) struct AttemptRow {
+    number: i64,
+    started_at: String,
+    status: String,
+    latency: String,
+    error: String,
+}
+
+/// A certificate issued to one of the application's paired clients.
+pub(crate) struct CertificateRow {
+    serial: String,
+    client_id: String,
+    not_before: String,
+    expires_at: String,
+    /// When it was revoked ("" when it was not).
+    revoked_at: String,
+    expired: bool,
 }
 
 #[derive(Template)]
@@ -377,6 +403,11 @@ struct DetailPage {
     documents: Vec<DocumentRow>,
     documents_total: i64,
     webhooks: Vec<WebhookRow>,
+    /// Why a test event was not sent.
+    webhook_error: Option<String>,
+    certificates: Vec<CertificateRow>,
+    /// Why a certificate was not revoked.
+    certificates_error: Option<String>,
     credentials: Vec<CredentialRow>,
     /// Why credentials were not made or revoked.
     credentials_error: Option<String>,
@@ -398,8 +429,10 @@ impl DeletablePage for DetailPage {
 const DETAIL: &str = "query($id: ID!) { application(id: $id) { \
     id name providerName description status { condition } labels \
     auths { id auth { credential { ... on OAuthCredentialData { clientId url } } } } \
-    webhooks { type url failingSince deliveries(first: 10) { \
-    id eventType state attempts createdAt lastAttemptAt lastError deliveredAt } } \
+    clientCertificates { serial clientID notBefore expiresAt revokedAt } \
+    webhooks { id type url failingSince deliveries(first: 10) { \
+    id eventType state attempts createdAt lastAttemptAt lastError deliveredAt \
+    attemptLog { number startedAt durationMs httpStatus error } } } \
     apiDefinitions(first: 100) { totalCount data { id name targetURL \
     spec { type format fetchRequest { status { condition } } } } } \
     eventDefinitions(first: 100) { totalCount data { id name \
@@ -421,6 +454,8 @@ struct Detail {
     status: Status,
     labels: Option<serde_json::Map<String, Value>>,
     auths: Vec<SystemAuth>,
+    #[serde(rename = "clientCertificates")]
+    client_certificates: Vec<Certificate>,
     webhooks: Vec<Webhook>,
     #[serde(rename = "apiDefinitions")]
     api_definitions: Children<Api>,
@@ -473,7 +508,38 @@ struct Document {
 }
 
 #[derive(Deserialize)]
+struct Certificate {
+    serial: String,
+    #[serde(rename = "clientID")]
+    client_id: String,
+    #[serde(rename = "notBefore")]
+    not_before: String,
+    #[serde(rename = "expiresAt")]
+    expires_at: String,
+    #[serde(rename = "revokedAt")]
+    revoked_at: Option<String>,
+}
+
+impl Certificate {
+    fn row(self) -> CertificateRow {
+        CertificateRow {
+            expired: times::is_past(&self.expires_at),
+            serial: self.serial,
+            client_id: self.client_id,
+            not_before: times::text(&self.not_before),
+            expires_at: times::text(&self.expires_at),
+            revoked_at: self
+                .revoked_at
+                .as_deref()
+                .map(times::text)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
 struct Webhook {
+    id: String,
     #[serde(rename = "type")]
     kind: String,
     url: String,
@@ -497,6 +563,32 @@ struct Delivery {
     last_error: Option<String>,
     #[serde(rename = "deliveredAt")]
     delivered_at: Option<String>,
+    #[serde(rename = "attemptLog")]
+    attempt_log: Vec<Attempt>,
+}
+
+#[derive(Deserialize)]
+struct Attempt {
+    number: i64,
+    #[serde(rename = "startedAt")]
+    started_at: String,
+    #[serde(rename = "durationMs")]
+    duration_ms: i64,
+    #[serde(rename = "httpStatus")]
+    http_status: Option<i64>,
+    error: Option<String>,
+}
+
+impl Attempt {
+    fn row(self) -> AttemptRow {
+        AttemptRow {
+            number: self.number,
+            started_at: times::text(&self.started_at),
+            status: self.http_status.map(|s| s.to_string()).unwrap_or_default(),
+            latency: times::millis(self.duration_ms),
+            error: self.error.unwrap_or_default(),
+        }
+    }
 }
 
 impl Delivery {
@@ -519,6 +611,7 @@ impl Delivery {
                 .unwrap_or_default(),
             took,
             last_error: self.last_error.unwrap_or_default(),
+            attempt_log: self.attempt_log.into_iter().map(Attempt::row).collect(),
         }
     }
 }
@@ -628,6 +721,7 @@ async fn load_detail(
             .webhooks
             .into_iter()
             .map(|w| WebhookRow {
+                id: w.id,
                 kind: w.kind,
                 url: w.url,
                 failing_since: w
@@ -638,6 +732,13 @@ async fn load_detail(
                 deliveries: w.deliveries.into_iter().map(Delivery::row).collect(),
             })
             .collect(),
+        webhook_error: None,
+        certificates: detail
+            .client_certificates
+            .into_iter()
+            .map(Certificate::row)
+            .collect(),
+        certificates_error: None,
         credentials: detail.auths.into_iter().map(SystemAuth::row).collect(),
         credentials_error: None,
         delete_error: None,
@@ -719,6 +820,80 @@ pub(crate) async fn resend_delivery(
         Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
         Err(refusals) => {
             page.resend_error = Some(Refusal::messages(&refusals));
+            render::html(Refusal::status(&refusals), &page)
+        }
+    }
+}
+
+/// `POST /console/applications/{id}/webhooks/{webhook}/test`: queues a `TEST` event for one
+/// of the application's webhooks (`sendTestWebhookEvent`; the notifier sends it, signed and
+/// logged like any delivery), then shows the application. The webhook must be one this
+/// application's page lists: another application's or tenant's id is 404.
+pub(crate) async fn send_test_event(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path((id, webhook)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ConsoleError> {
+    let (session, _, mut page) = match posted_detail(&state, &headers, body, &id).await? {
+        Ok(posted) => posted,
+        Err(answer) => return Ok(answer),
+    };
+    if !page.webhooks.iter().any(|w| w.id == webhook) {
+        return Ok(not_found());
+    }
+    match graphql::execute::<Value>(
+        &state,
+        session.consumer(),
+        "mutation($id: ID!) { sendTestWebhookEvent(webhookID: $id) { id } }",
+        json!({ "id": webhook }),
+    )
+    .await?
+    {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/applications/{}",
+            render::segment(&page.id)
+        ))),
+        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
+        Err(refusals) => {
+            page.webhook_error = Some(Refusal::messages(&refusals));
+            render::html(Refusal::status(&refusals), &page)
+        }
+    }
+}
+
+/// `POST /console/applications/{id}/certificates/{serial}/revoke`: revokes one certificate
+/// of the application's clients (`revokeClientCertificate`: refused on the mTLS listener
+/// from then on), then shows the application. The serial must be one this application's
+/// page lists: another application's or tenant's is 404.
+pub(crate) async fn revoke_certificate(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path((id, serial)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ConsoleError> {
+    let (session, _, mut page) = match posted_detail(&state, &headers, body, &id).await? {
+        Ok(posted) => posted,
+        Err(answer) => return Ok(answer),
+    };
+    if !page.certificates.iter().any(|c| c.serial == serial) {
+        return Ok(not_found());
+    }
+    match graphql::execute::<Value>(
+        &state,
+        session.consumer(),
+        "mutation($serial: String!) { revokeClientCertificate(serial: $serial) { serial } }",
+        json!({ "serial": serial }),
+    )
+    .await?
+    {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/applications/{}",
+            render::segment(&page.id)
+        ))),
+        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
+        Err(refusals) => {
+            page.certificates_error = Some(Refusal::messages(&refusals));
             render::html(Refusal::status(&refusals), &page)
         }
     }

@@ -1,5 +1,5 @@
-//! The mutations of webhooks: adding, updating and deleting them, and giving one a new
-//! signing secret.
+//! The mutations of webhooks: adding, updating and deleting them, giving one a new signing
+//! secret, sending a delivery again, and sending a test event.
 
 use async_graphql::{Context, ID, Object};
 use sextant_domain::delivery::DeliveryState;
@@ -116,6 +116,28 @@ impl WebhookMutation {
                     .await
                     .map_err(internal)?
                     .ok_or_else(missing)
+            })
+        })
+        .await?;
+        Ok(WebhookDelivery::from(queued))
+    }
+
+    /// Sextant: queues a `TEST` event for this webhook through the outbox (signed, retried
+    /// and logged like any other delivery, attempted by the notifier, never during this
+    /// request) and answers its delivery. Whoever may update the webhook may test it.
+    #[graphql(guard = "Scopes(&[Scope::ApplicationWrite])")]
+    async fn send_test_webhook_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "webhookID")] webhook_id: ID,
+    ) -> GqlResult<WebhookDelivery> {
+        let tenant = consumer(ctx)?.tenant;
+        let reach = reach(ctx)?;
+        let id = parse_id(&webhook_id, "webhook").gql()?;
+        let queued = write_outside_configuration(ctx, move |tx| {
+            Box::pin(async move {
+                writable_child(tx, tenant, reach, Child::Webhook(id)).await?;
+                rules::queue_test_event(tx, tenant, id).await
             })
         })
         .await?;

@@ -1,7 +1,8 @@
 //! The rules of webhooks: preparing them (each with a new signing secret), adding, updating
-//! and deleting them.
+//! and deleting them, and queueing a test event.
 
-use sextant_domain::{ApplicationId, WebhookId};
+use sextant_domain::delivery::{Delivery, DeliveryState, WebhookEventType, test_event_body};
+use sextant_domain::{ApplicationId, DeliveryId, WebhookEventId, WebhookId};
 use sextant_domain::{DomainError, TenantId, Webhook};
 use sextant_store::{ChildKind, Tx};
 use uuid::Uuid;
@@ -82,4 +83,33 @@ pub async fn delete_webhook(tx: &mut dyn Tx, tenant: TenantId, id: WebhookId) ->
     notify::settle_for_application(tx, tenant, webhook.application_id, None).await?;
     tx.delete_webhook(tenant, id).await.map_err(internal)?;
     Ok(webhook)
+}
+
+/// Queues a `TEST` event for the webhook as a new pending delivery, due now.
+pub async fn queue_test_event(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    id: WebhookId,
+) -> Result<Delivery> {
+    let webhook = existing_webhook(tx, tenant, id).await?;
+    let now = now_micros();
+    let event_id = WebhookEventId::new_v4();
+    let delivery = Delivery {
+        id: DeliveryId::new_v4(),
+        event_id,
+        tenant,
+        webhook_id: webhook.id,
+        application_id: webhook.application_id,
+        event_type: WebhookEventType::Test,
+        body: test_event_body(event_id, tenant, webhook.application_id, now),
+        state: DeliveryState::Pending,
+        attempts: 0,
+        created_at: now,
+        next_attempt_at: now,
+        last_attempt_at: None,
+        last_error: None,
+        delivered_at: None,
+    };
+    tx.insert_delivery(&delivery).await.map_err(internal)?;
+    Ok(delivery)
 }

@@ -1,11 +1,13 @@
-//! Webhooks as answered, with their most recent deliveries.
+//! Webhooks as answered, with their most recent deliveries and each delivery's attempts
+//! (batched per query level through the request's loader).
 
 use async_graphql::{Context, ID, SimpleObject};
 use sextant_domain as domain;
 
 use crate::catalog::credentials::wire::Auth;
-use crate::context::{consumer, store};
-use crate::error::{GqlResult, IntoGql, internal};
+use crate::context::loader;
+use crate::error::{GqlResult, IntoGql};
+use crate::loaders::{DeliveryAttemptsKey, WebhookDeliveriesKey, load_error};
 use crate::scalars::{Timestamp, id};
 use crate::validation::parse_id;
 
@@ -54,14 +56,13 @@ impl Webhook {
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: Option<i32>,
     ) -> GqlResult<Vec<WebhookDelivery>> {
-        let tenant = consumer(ctx)?.tenant;
-        let id = parse_id(&self.id, "webhook").gql()?;
-        let mut tx = store(ctx)?.read().await.map_err(internal).gql()?;
-        let deliveries = tx
-            .deliveries_of_webhook(tenant, id, i64::from(first.unwrap_or(20).clamp(1, 100)))
+        let webhook = parse_id(&self.id, "webhook").gql()?;
+        let first = u32::try_from(first.unwrap_or(20).clamp(1, 100)).unwrap_or(20);
+        let deliveries = loader(ctx)?
+            .load_one(WebhookDeliveriesKey { webhook, first })
             .await
-            .map_err(internal)
-            .gql()?;
+            .map_err(load_error)?
+            .unwrap_or_default();
         Ok(deliveries.into_iter().map(WebhookDelivery::from).collect())
     }
 }
@@ -69,11 +70,14 @@ impl Webhook {
 /// Sextant: one event on its way to one webhook (the Application Webhook API's delivery
 /// log).
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct WebhookDelivery {
+    #[graphql(skip)]
+    pub delivery_id: domain::DeliveryId,
     pub id: ID,
     #[graphql(name = "eventID")]
     pub event_id: ID,
-    /// `CONFIGURATION_CHANGED` or `CREDENTIALS_REQUESTED`.
+    /// `CONFIGURATION_CHANGED`, `CREDENTIALS_REQUESTED`, or `TEST` (`sendTestWebhookEvent`).
     pub event_type: String,
     /// The JSON body POSTed.
     pub payload: String,
@@ -91,6 +95,7 @@ impl From<domain::delivery::Delivery> for WebhookDelivery {
     fn from(d: domain::delivery::Delivery) -> Self {
         let pending = d.state == domain::delivery::DeliveryState::Pending;
         WebhookDelivery {
+            delivery_id: d.id,
             id: id(d.id),
             event_id: id(d.event_id),
             event_type: d.event_type.as_str().to_owned(),
@@ -102,6 +107,51 @@ impl From<domain::delivery::Delivery> for WebhookDelivery {
             last_attempt_at: d.last_attempt_at.map(Timestamp),
             last_error: d.last_error,
             delivered_at: d.delivered_at.map(Timestamp),
+        }
+    }
+}
+
+#[async_graphql::ComplexObject]
+impl WebhookDelivery {
+    /// Sextant: the attempts of this delivery, newest first: when each started, how long it
+    /// took, the HTTP status the webhook answered (if it answered) and why it failed. The
+    /// newest 20 of a delivery are kept.
+    async fn attempt_log(&self, ctx: &Context<'_>) -> GqlResult<Vec<WebhookDeliveryAttempt>> {
+        let attempts = loader(ctx)?
+            .load_one(DeliveryAttemptsKey(self.delivery_id))
+            .await
+            .map_err(load_error)?
+            .unwrap_or_default();
+        Ok(attempts
+            .into_iter()
+            .map(WebhookDeliveryAttempt::from)
+            .collect())
+    }
+}
+
+/// Sextant: one attempt to deliver an event to a webhook.
+#[derive(SimpleObject)]
+pub struct WebhookDeliveryAttempt {
+    /// 1 for the delivery's first attempt.
+    pub number: i32,
+    pub started_at: Timestamp,
+    /// How long the attempt took, in milliseconds.
+    pub duration_ms: i32,
+    /// The webhook's HTTP status; null when it did not answer (refused, unreachable, too
+    /// slow).
+    pub http_status: Option<i32>,
+    /// Why it failed; null when it delivered.
+    pub error: Option<String>,
+}
+
+impl From<domain::delivery::DeliveryAttempt> for WebhookDeliveryAttempt {
+    fn from(a: domain::delivery::DeliveryAttempt) -> Self {
+        WebhookDeliveryAttempt {
+            number: i32::try_from(a.number).unwrap_or(i32::MAX),
+            started_at: Timestamp(a.started_at),
+            duration_ms: i32::try_from(a.duration_ms).unwrap_or(i32::MAX),
+            http_status: a.http_status.map(i32::from),
+            error: a.error,
         }
     }
 }

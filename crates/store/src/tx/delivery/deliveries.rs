@@ -1,7 +1,9 @@
 //! Deliveries (`webhook_deliveries`): one per event and webhook, leased by a notifier for
-//! each attempt, with the outcome of the last.
+//! each attempt, with the outcome of the last; and their attempt log
+//! (`webhook_delivery_attempts`, migration 0027): each attempt's start, duration, HTTP status
+//! and error, the newest [`ATTEMPTS_KEPT`] of each delivery.
 
-use sextant_domain::delivery::Delivery;
+use sextant_domain::delivery::{Delivery, DeliveryAttempt};
 use sextant_domain::{DeliveryId, TenantId, WebhookId};
 use uuid::Uuid;
 
@@ -25,6 +27,20 @@ pub enum AttemptOutcome {
     },
 }
 
+/// How many attempts of one delivery the attempt log keeps (the newest): a delivery retried
+/// for its whole period (24 h, at most 5 min apart) makes some 300, and the log is for
+/// seeing how the latest went, so it stays bounded per delivery.
+pub const ATTEMPTS_KEPT: u32 = 20;
+
+/// What an attempt measured, recorded with its outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptMeasure {
+    pub started_at: time::OffsetDateTime,
+    pub duration_ms: u64,
+    /// The webhook's HTTP status, if it answered.
+    pub http_status: Option<u16>,
+}
+
 /// The delivery operations of a transaction.
 #[async_trait::async_trait]
 pub trait DeliveriesTx: Send {
@@ -38,20 +54,33 @@ pub trait DeliveriesTx: Send {
         until: time::OffsetDateTime,
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError>;
-    /// Records an attempt if `owner` still holds the delivery's lease; false otherwise.
+    /// Records an attempt if `owner` still holds the delivery's lease, on the delivery and in
+    /// its attempt log (whose attempts beyond the newest [`ATTEMPTS_KEPT`] go); false
+    /// otherwise, and nothing is written.
     async fn finish_attempt(
         &mut self,
         id: DeliveryId,
         owner: Uuid,
         outcome: &AttemptOutcome,
+        measure: &AttemptMeasure,
     ) -> Result<bool, StoreError>;
-    /// A webhook's deliveries, newest first.
-    async fn deliveries_of_webhook(
+    /// The newest `limit` deliveries of each of the webhooks (of the tenant), newest first
+    /// per webhook, in one statement.
+    async fn deliveries_of_webhooks(
         &mut self,
         tenant: TenantId,
-        webhook: WebhookId,
+        webhooks: &[WebhookId],
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError>;
+    /// The logged attempts of the deliveries (of the tenant), newest first per delivery, in
+    /// one statement.
+    async fn delivery_attempts(
+        &mut self,
+        tenant: TenantId,
+        deliveries: &[DeliveryId],
+    ) -> Result<Vec<DeliveryAttempt>, StoreError>;
+    /// Queues a new pending delivery as given (the notifier is woken at commit).
+    async fn insert_delivery(&mut self, delivery: &Delivery) -> Result<(), StoreError>;
     /// One delivery of the tenant.
     async fn delivery(
         &mut self,
@@ -149,8 +178,9 @@ macro_rules! deliveries_tx {
                 id: sextant_domain::DeliveryId,
                 owner: Uuid,
                 outcome: &$crate::tx::delivery::deliveries::AttemptOutcome,
+                measure: &$crate::tx::delivery::deliveries::AttemptMeasure,
             ) -> Result<bool, StoreError> {
-                use $crate::tx::delivery::deliveries::AttemptOutcome as O;
+                use $crate::tx::delivery::deliveries::{ATTEMPTS_KEPT, AttemptOutcome as O};
                 self.counter().inc();
                 let (state, at, error, next, delivered) = match outcome {
                     O::Delivered { at } => ("delivered", *at, None, None, Some(*at)),
@@ -159,12 +189,13 @@ macro_rules! deliveries_tx {
                     }
                     O::GaveUp { at, error } => ("failed", *at, Some(error.as_str()), None, None),
                 };
-                let done = sqlx::query(
+                let row = sqlx::query(
                     "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, \
                      last_attempt_at = $2, last_error = COALESCE($3, last_error), \
                      next_attempt_at = COALESCE($4, next_attempt_at), delivered_at = $5, \
                      lease_owner = NULL, lease_expires_at = NULL \
-                     WHERE id = $6 AND lease_owner = $7 AND state = 'pending'",
+                     WHERE id = $6 AND lease_owner = $7 AND state = 'pending' \
+                     RETURNING attempts, tenant_id",
                 )
                 .bind(state)
                 .bind(to_micros(at))
@@ -173,29 +204,128 @@ macro_rules! deliveries_tx {
                 .bind(delivered.map(to_micros))
                 .bind(id.into_untyped())
                 .bind(owner)
+                .fetch_optional(self.conn())
+                .await?;
+                let Some(row) = row else { return Ok(false) };
+                let number: i64 = row.try_get(0)?;
+                let tenant: Uuid = row.try_get(1)?;
+                self.counter().inc();
+                sqlx::query(
+                    "INSERT INTO webhook_delivery_attempts (delivery_id, attempt, tenant_id, \
+                     started_at, duration_ms, http_status, error) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(id.into_untyped())
+                .bind(number)
+                .bind(tenant)
+                .bind(to_micros(measure.started_at))
+                .bind(i64::try_from(measure.duration_ms).unwrap_or(i64::MAX))
+                .bind(measure.http_status.map(i64::from))
+                .bind(error)
                 .execute(self.conn())
                 .await?;
-                Ok(done.rows_affected() == 1)
+                // Only the newest ATTEMPTS_KEPT stay: the log is bounded per delivery.
+                let oldest_kept = number - i64::from(ATTEMPTS_KEPT) + 1;
+                if oldest_kept > 1 {
+                    self.counter().inc();
+                    sqlx::query(
+                        "DELETE FROM webhook_delivery_attempts \
+                         WHERE delivery_id = $1 AND attempt < $2",
+                    )
+                    .bind(id.into_untyped())
+                    .bind(oldest_kept)
+                    .execute(self.conn())
+                    .await?;
+                }
+                Ok(true)
             }
 
-            async fn deliveries_of_webhook(
+            async fn deliveries_of_webhooks(
                 &mut self,
                 tenant: TenantId,
-                webhook: sextant_domain::WebhookId,
+                webhooks: &[sextant_domain::WebhookId],
                 limit: i64,
             ) -> Result<Vec<sextant_domain::delivery::Delivery>, StoreError> {
+                if webhooks.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let columns = $crate::tx::delivery::deliveries::DELIVERY_COLUMNS;
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
+                    "SELECT {columns} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY webhook_id \
+                     ORDER BY created_at DESC, id DESC) AS rn FROM webhook_deliveries \
+                     WHERE tenant_id = "
+                ));
+                qb.push_bind(tenant.0);
+                qb.push(" AND ");
+                Self::push_id_in(&mut qb, "webhook_id", webhooks);
+                qb.push(") d WHERE rn <= ");
+                qb.push_bind(limit);
+                qb.push(" ORDER BY webhook_id, created_at DESC, id DESC");
                 self.counter().inc();
-                let rows = sqlx::query(AssertSqlSafe(format!(
-                    "SELECT {} FROM webhook_deliveries WHERE tenant_id = $1 AND webhook_id = $2 \
-                     ORDER BY created_at DESC, id DESC LIMIT $3",
-                    $crate::tx::delivery::deliveries::DELIVERY_COLUMNS
-                )))
-                .bind(tenant.0)
-                .bind(webhook.into_untyped())
-                .bind(limit)
-                .fetch_all(self.conn())
-                .await?;
+                let rows = qb.build().fetch_all(self.conn()).await?;
                 rows.iter().map(Self::delivery_from_row).collect()
+            }
+
+            async fn delivery_attempts(
+                &mut self,
+                tenant: TenantId,
+                deliveries: &[sextant_domain::DeliveryId],
+            ) -> Result<Vec<sextant_domain::delivery::DeliveryAttempt>, StoreError> {
+                if deliveries.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                    "SELECT delivery_id, attempt, started_at, duration_ms, http_status, error \
+                     FROM webhook_delivery_attempts WHERE tenant_id = ",
+                );
+                qb.push_bind(tenant.0);
+                qb.push(" AND ");
+                Self::push_id_in(&mut qb, "delivery_id", deliveries);
+                qb.push(" ORDER BY delivery_id, attempt DESC");
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                rows.iter()
+                    .map(|r| {
+                        let number: i64 = r.try_get(1)?;
+                        let duration: i64 = r.try_get(3)?;
+                        let status: Option<i64> = r.try_get(4)?;
+                        Ok(sextant_domain::delivery::DeliveryAttempt {
+                            delivery_id: sextant_domain::DeliveryId::from_untyped(r.try_get(0)?),
+                            number: u32::try_from(number).unwrap_or(u32::MAX),
+                            started_at: from_micros(r.try_get(2)?)?,
+                            duration_ms: u64::try_from(duration).unwrap_or(0),
+                            http_status: status.and_then(|s| u16::try_from(s).ok()),
+                            error: r.try_get(5)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn insert_delivery(
+                &mut self,
+                delivery: &sextant_domain::delivery::Delivery,
+            ) -> Result<(), StoreError> {
+                self.counter().inc();
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (id, event_id, tenant_id, webhook_id, app_id, \
+                       event_type, body, state, attempts, created_at, next_attempt_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(delivery.id.into_untyped())
+                .bind(delivery.event_id.into_untyped())
+                .bind(delivery.tenant.0)
+                .bind(delivery.webhook_id.into_untyped())
+                .bind(delivery.application_id.into_untyped())
+                .bind(delivery.event_type.as_str())
+                .bind(delivery.body.as_str())
+                .bind(delivery.state.as_str())
+                .bind(i64::from(delivery.attempts))
+                .bind(to_micros(delivery.created_at))
+                .bind(to_micros(delivery.next_attempt_at))
+                .execute(self.conn())
+                .await?;
+                self.filled_outbox = true;
+                Ok(())
             }
 
             async fn delivery(

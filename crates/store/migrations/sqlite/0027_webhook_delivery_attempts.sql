@@ -1,0 +1,16 @@
+-- The webhook outbox's attempt log: one row per attempt of a delivery (when it started, how
+-- long it took, the HTTP status if the webhook answered, the error if it failed), written by
+-- the notifier in the transaction that records the attempt on its delivery. Bounded: only
+-- the newest attempts of a delivery are kept (`ATTEMPTS_KEPT` in the store; older ones are
+-- deleted as newer ones are written), and attempts are deleted with their delivery.
+
+CREATE TABLE webhook_delivery_attempts (
+    delivery_id BLOB NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    tenant_id BLOB NOT NULL,
+    started_at INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    http_status INTEGER,
+    error TEXT,
+    PRIMARY KEY (delivery_id, attempt)
+);
