@@ -31,6 +31,7 @@ mod links;
 mod pager;
 mod pages;
 mod render;
+mod search;
 mod security;
 mod session;
 mod state;

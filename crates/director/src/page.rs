@@ -2,7 +2,8 @@
 //! page answered.
 
 use async_graphql::SimpleObject;
-use sextant_domain::{Cursor, DomainError, Page, PageRequest};
+use sextant_domain::validate::NAME_MAX;
+use sextant_domain::{Cursor, DomainError, FieldError, Page, PageRequest};
 use uuid::Uuid;
 
 use crate::error::{GqlResult, to_graphql};
@@ -12,6 +13,30 @@ use crate::scalars::PageCursor;
 pub fn page(first: Option<i32>, after: Option<PageCursor>) -> GqlResult<PageRequest> {
     PageRequest::parse(first, after.as_ref().map(|c| c.0.as_str()))
         .map_err(|m| to_graphql(DomainError::Invalid(m)))
+}
+
+/// A list's `namePrefix` argument (Sextant) as the store compares it: lower case (names
+/// are), `None` when blank; longer than a name may be is refused, as an error of `path`'s
+/// argument.
+pub fn name_prefix(
+    path: &'static str,
+    prefix: Option<String>,
+) -> Result<Option<String>, DomainError> {
+    let Some(prefix) = prefix.map(|p| p.trim().to_lowercase()) else {
+        return Ok(None);
+    };
+    if prefix.is_empty() {
+        return Ok(None);
+    }
+    if prefix.chars().count() > NAME_MAX {
+        return Err(FieldError::new(
+            path,
+            "namePrefix",
+            format!("must be no more than {NAME_MAX} characters"),
+        )
+        .into());
+    }
+    Ok(Some(prefix))
 }
 
 #[derive(SimpleObject)]

@@ -3,7 +3,8 @@
 
 use crate::credentials::Auth;
 use crate::{
-    ApiDefinitionId, ApplicationId, DocumentId, EventDefinitionId, RuntimeId, TenantId, WebhookId,
+    ApiDefinitionId, ApplicationId, DocumentId, EventDefinitionId, Name, RuntimeId, TenantId,
+    WebhookId,
 };
 use time::OffsetDateTime;
 
@@ -147,7 +148,7 @@ pub struct ApiDefinition {
     pub id: ApiDefinitionId,
     pub tenant: TenantId,
     pub application_id: ApplicationId,
-    pub name: String,
+    pub name: Name,
     pub description: Option<String>,
     pub target_url: String,
     pub group: Option<String>,
@@ -175,7 +176,7 @@ pub struct EventDefinition {
     pub id: EventDefinitionId,
     pub tenant: TenantId,
     pub application_id: ApplicationId,
-    pub name: String,
+    pub name: Name,
     pub description: Option<String>,
     pub group: Option<String>,
     pub spec: EventSpec,

@@ -76,7 +76,8 @@ pub enum CredentialsSource {
 #[serde(rename_all = "camelCase")]
 pub struct ConfiguredApi {
     pub id: Uuid,
-    pub name: String,
+    #[serde(deserialize_with = "Name::deserialize_stored")]
+    pub name: Name,
     pub description: Option<String>,
     #[serde(rename = "targetURL")]
     pub target_url: String,
@@ -92,7 +93,8 @@ pub struct ConfiguredApi {
 #[serde(rename_all = "camelCase")]
 pub struct ConfiguredEvent {
     pub id: Uuid,
-    pub name: String,
+    #[serde(deserialize_with = "Name::deserialize_stored")]
+    pub name: Name,
     pub description: Option<String>,
     pub group: Option<String>,
     pub version: Option<String>,

@@ -160,7 +160,7 @@ fn find_api(
         |a| a.name.as_str(),
     )?;
     Reference::parse(api)
-        .resolve(&app.apis, |a| a.id, |a| &a.name)
+        .resolve(&app.apis, |a| a.id, |a| a.name.as_str())
         .cloned()
 }
 

@@ -50,7 +50,7 @@ pub use tx::overview::{
     FailingWebhook, Listed, OverviewTx, StatusCount,
 };
 pub use tx::provisioning::{Lease, ProvisioningTx};
-pub use tx::runtimes::RuntimesTx;
+pub use tx::runtimes::{RuntimeSearch, RuntimesTx};
 pub use tx::system_auths::{
     ApplicationCertificate, CertificatesOf, IssuedCertificate, OwnerKind, PairingTokenState,
     SystemAuthTx,

@@ -789,54 +789,53 @@ mod tests {
         }
     }
 
-    /// A search of applications by status or name prefix reads one range of an index on
-    /// those columns (migration 0026, the `UNIQUE (tenant_id, name)` index), never the
-    /// tenant's whole table; beside a label driver it is an `IN` set read the same way.
+    /// A search of applications or runtimes by status or name prefix reads one range of an
+    /// index on those columns (migrations 0026 and 0028, the `UNIQUE (tenant_id, name)`
+    /// indexes), never the tenant's whole table; beside a label driver it is an `IN` set
+    /// read the same way.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn application_searches_read_an_index_range() {
+    async fn searches_read_an_index_range() {
         let db = TestDatabase::create(Backend::Sqlite).await;
         let store = SqliteStore::connect(&db.url).await.unwrap();
         let tenant = TenantId(Uuid::new_v4());
         let mut tx = plan_tx(&store).await;
         seed(&mut tx, tenant, 200).await;
-        let status = || ResolvedFilter::Status("READY".to_owned());
-        let prefix = || ResolvedFilter::NamePrefix("app-1".to_owned());
-        let by_status =
-            "USING COVERING INDEX applications_status (tenant_id=? AND status_condition=?";
-        let by_status_rows = "USING INDEX applications_status (tenant_id=? AND status_condition=?";
-        let by_name = "(tenant_id=? AND name>? AND name<?)";
-        let env = sextant_domain::label::LabelFilter::parse("env", None).unwrap();
-        for (filters, columns, wanted) in [
-            (vec![], vec![status()], vec![by_status_rows, by_status]),
-            (vec![], vec![prefix()], vec![by_name, by_name]),
-            (
-                vec![env.clone()],
-                vec![status()],
-                vec![by_status, by_status],
-            ),
-            (vec![env], vec![prefix()], vec![by_name, by_name]),
+        for (kind, table, alias, prefix) in [
+            (ObjectKind::Application, "applications", "a", "app-1"),
+            (ObjectKind::Runtime, "runtimes", "r", "rt-1"),
         ] {
-            let (page, count) = tx
-                .search_plans(
-                    ObjectKind::Application,
-                    tenant,
-                    &filters,
-                    columns,
-                    &first_page(),
-                )
-                .await
-                .unwrap();
-            for (plan, wanted) in [(&page, wanted[0]), (&count, wanted[1])] {
-                assert!(
-                    plan.iter().any(|line| line.contains(wanted)),
-                    "{wanted} in {plan:#?} ({filters:?})"
-                );
-                assert!(
-                    !plan.iter().any(|line| line.starts_with("SCAN a")
-                        || line.starts_with("SCAN o")
-                        || line.starts_with("SCAN applications")),
-                    "{plan:#?}"
-                );
+            let status = || ResolvedFilter::Status("READY".to_owned());
+            let prefix = || ResolvedFilter::NamePrefix(prefix.to_owned());
+            let by_status =
+                format!("USING COVERING INDEX {table}_status (tenant_id=? AND status_condition=?");
+            let by_status_rows =
+                format!("USING INDEX {table}_status (tenant_id=? AND status_condition=?");
+            let by_name = "(tenant_id=? AND name>? AND name<?)".to_owned();
+            let env = sextant_domain::label::LabelFilter::parse("env", None).unwrap();
+            for (filters, columns, wanted) in [
+                (vec![], vec![status()], [&by_status_rows, &by_status]),
+                (vec![], vec![prefix()], [&by_name, &by_name]),
+                (vec![env.clone()], vec![status()], [&by_status, &by_status]),
+                (vec![env], vec![prefix()], [&by_name, &by_name]),
+            ] {
+                let (page, count) = tx
+                    .search_plans(kind, tenant, &filters, columns, &first_page())
+                    .await
+                    .unwrap();
+                for (plan, wanted) in [(&page, wanted[0]), (&count, wanted[1])] {
+                    assert!(
+                        plan.iter().any(|line| line.contains(wanted.as_str())),
+                        "{wanted} in {plan:#?} ({kind:?} {filters:?})"
+                    );
+                    assert!(
+                        !plan
+                            .iter()
+                            .any(|line| line.starts_with(&format!("SCAN {alias}"))
+                                || line.starts_with("SCAN o")
+                                || line.starts_with(&format!("SCAN {table}"))),
+                        "{plan:#?}"
+                    );
+                }
             }
         }
     }

@@ -63,7 +63,7 @@ fn api(tenant: TenantId, app: Uuid, data: &str) -> ApiDefinition {
         id: ApiDefinitionId::new_v4(),
         tenant,
         application_id: ApplicationId::from_untyped(app),
-        name: "api".into(),
+        name: sextant_domain::Name::parse("api").unwrap(),
         description: None,
         target_url: "https://example.com".into(),
         group: None,
@@ -85,7 +85,7 @@ fn event(tenant: TenantId, app: Uuid, data: &str) -> EventDefinition {
         id: EventDefinitionId::new_v4(),
         tenant,
         application_id: ApplicationId::from_untyped(app),
-        name: "events".into(),
+        name: sextant_domain::Name::parse("events").unwrap(),
         description: None,
         group: None,
         spec: EventSpec {

@@ -92,6 +92,123 @@ async fn the_list_pages_through_every_runtime_once_and_filters_by_label(backend:
     assert!(runtime_ids(&none).is_empty());
 }
 
+/// Every page of the list from `path` on: the ids in order, and how many pages.
+async fn walk(browser: &mut Browser, path: &str) -> (Vec<String>, usize) {
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut path = path.to_owned();
+    loop {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        seen.extend(runtime_ids(&page));
+        pages += 1;
+        match page.rel("next") {
+            Some(next) => path = next,
+            None => break,
+        }
+        assert!(pages < 20, "the pages do not end");
+    }
+    (seen, pages)
+}
+
+async fn search_by_name_label_and_status_together(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut names = std::collections::HashMap::new();
+    for i in 0..130 {
+        let name = if i < 120 {
+            format!("shop-{i:03}")
+        } else {
+            format!("other-{i:03}")
+        };
+        let env = if i % 2 == 0 { "prod" } else { "dev" };
+        let id = register_runtime(&server, &name, json!({"env": env})).await;
+        names.insert(id, (name, env));
+    }
+    let mut browser = Browser::signed_in(&server, &[TenantId::DEFAULT], ALL_SCOPES).await;
+
+    // The start of the name, in any letter case, with a label, page by page.
+    let (seen, pages) = walk(&mut browser, "/console/runtimes?q=SHOP&label=env%3Dprod").await;
+    assert_eq!((seen.len(), pages), (60, 2));
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 60);
+    for id in &seen {
+        let (name, env) = &names[id];
+        assert!(name.starts_with("shop-") && *env == "prod", "{name} {env}");
+    }
+    let first = browser
+        .get("/console/runtimes?q=shop&label=env%3Dprod")
+        .await;
+    assert!(first.body.contains("60 runtimes match"), "{}", first.body);
+    let next = first.rel("next").unwrap();
+    assert!(
+        next.contains("q=shop") && next.contains("label=env%3Dprod"),
+        "{next}"
+    );
+    let (seen, _) = walk(&mut browser, "/console/runtimes?q=shop-10").await;
+    assert_eq!(seen.len(), 10);
+    let (seen, _) = walk(&mut browser, "/console/runtimes?q=nothing").await;
+    assert!(seen.is_empty());
+
+    // Status, with the name and the label.
+    let ready: Vec<String> = names
+        .iter()
+        .filter(|(_, (name, env))| name.starts_with("shop-") && *env == "prod")
+        .map(|(id, _)| id.clone())
+        .take(3)
+        .chain(
+            names
+                .iter()
+                .filter(|(_, (name, _))| name.starts_with("other-"))
+                .map(|(id, _)| id.clone())
+                .take(2),
+        )
+        .collect();
+    for id in &ready {
+        server
+            .director(
+                "mutation($id: ID!) { setRuntimeStatus(id: $id, condition: READY) { id } }",
+                json!({"id": id}),
+            )
+            .await;
+    }
+    let (seen, _) = walk(
+        &mut browser,
+        "/console/runtimes?q=shop&label=env%3Dprod&status=READY",
+    )
+    .await;
+    assert_eq!(
+        seen.iter().collect::<HashSet<_>>(),
+        ready[..3].iter().collect::<HashSet<_>>()
+    );
+    let (seen, pages) = walk(&mut browser, "/console/runtimes?status=INITIAL").await;
+    assert_eq!((seen.len(), pages), (125, 3));
+    let (seen, _) = walk(&mut browser, "/console/runtimes?status=READY").await;
+    assert_eq!(seen.len(), 5);
+    let (seen, _) = walk(&mut browser, "/console/runtimes?status=FAILED").await;
+    assert!(seen.is_empty());
+
+    // Bad input: a clear error, no list.
+    let page = browser.get("/console/runtimes?status=UNKNOWN").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("There is no status"), "{}", page.body);
+    assert!(runtime_ids(&page).is_empty());
+    let page = browser
+        .get(&format!("/console/runtimes?q={}", "a".repeat(37)))
+        .await;
+    assert_ne!(page.status, StatusCode::OK);
+    assert!(page.body.contains("namePrefix"), "{}", page.body);
+
+    // A page of 50 costs what a page of 10 does.
+    let statements_of = async |browser: &mut Browser, path: &str| {
+        let before = server.server().store.statements().get();
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        server.server().store.statements().get() - before
+    };
+    let full = statements_of(&mut browser, "/console/runtimes?q=shop&status=INITIAL").await;
+    let few = statements_of(&mut browser, "/console/runtimes?q=other&status=INITIAL").await;
+    assert_eq!(full, few, "statements grow with the page");
+}
+
 async fn the_detail_shows_scenarios_applications_and_only_the_kinds_of_credentials(
     backend: Backend,
 ) {
@@ -770,6 +887,7 @@ async fn each_action_starts_an_operation_whose_progress_the_fragment_follows(bac
 }
 
 on_both_backends!(
+    search_by_name_label_and_status_together,
     the_list_pages_through_every_runtime_once_and_filters_by_label,
     the_detail_shows_scenarios_applications_and_only_the_kinds_of_credentials,
     a_label_edit_is_checked_against_its_definition_and_refused_beside_the_field,

@@ -2,8 +2,7 @@
 //! them, and those of a runtime's scenarios.
 
 use async_graphql::{Context, ID, Object};
-use sextant_domain::validate::NAME_MAX;
-use sextant_domain::{DomainError, FieldError, ObjectKind, Page, Scope};
+use sextant_domain::{DomainError, ObjectKind, Page, Scope};
 use sextant_store::ApplicationSearch;
 
 use crate::applications::wire::{Application, ApplicationPage, ApplicationStatusCondition};
@@ -12,33 +11,13 @@ use crate::context::{Scopes, consumer, store};
 use crate::error::{GqlResult, IntoGql, to_graphql};
 use crate::labels::inputs::{LabelFilter, filters};
 use crate::labels::wire::page_labels;
-use crate::page::page;
+use crate::page::{self, page};
 use crate::scalars::PageCursor;
 use crate::scenarios::applications_for_runtime;
 use crate::validation::{parse_id, query_id};
 
 #[derive(Default)]
 pub struct ApplicationQuery;
-
-/// The `namePrefix` argument as the store compares it: lower case (names are), `None` when
-/// blank; longer than a name may be is refused.
-fn name_prefix_of(prefix: Option<String>) -> Result<Option<String>, DomainError> {
-    let Some(prefix) = prefix.map(|p| p.trim().to_lowercase()) else {
-        return Ok(None);
-    };
-    if prefix.is_empty() {
-        return Ok(None);
-    }
-    if prefix.chars().count() > NAME_MAX {
-        return Err(FieldError::new(
-            "Query.applications",
-            "namePrefix",
-            format!("must be no more than {NAME_MAX} characters"),
-        )
-        .into());
-    }
-    Ok(Some(prefix))
-}
 
 #[Object]
 impl ApplicationQuery {
@@ -60,7 +39,7 @@ impl ApplicationQuery {
         let reach = Reach::of(consumer(ctx)?);
         let mut filters = filters(filter).gql()?;
         let search = ApplicationSearch {
-            name_prefix: name_prefix_of(name_prefix).gql()?,
+            name_prefix: page::name_prefix("Query.applications", name_prefix).gql()?,
             status: status.map(Into::into),
         };
         let request = page(first, after)?;

@@ -105,7 +105,7 @@ fn api(app: u128, n: u128, default_auth: Option<Auth>, spec: Option<ApiSpec>) ->
         id: api_id(n),
         tenant: TENANT,
         application_id: app_id(app),
-        name: format!("api-{n}"),
+        name: sextant_domain::Name::parse(format!("api-{n}")).unwrap(),
         description: None,
         target_url: format!("https://app-{app}.example/api-{n}"),
         group: None,
@@ -132,7 +132,7 @@ fn event(app: u128, n: u128, digest: Option<SpecDigest>) -> EventDefinition {
         id: event_id(n),
         tenant: TENANT,
         application_id: app_id(app),
-        name: format!("event-{n}"),
+        name: sextant_domain::Name::parse(format!("event-{n}")).unwrap(),
         description: None,
         group: None,
         spec: EventSpec {

@@ -2,14 +2,15 @@
 
 use async_graphql::{Context, ID, Object};
 use sextant_domain::{ObjectKind, Page, Scope};
+use sextant_store::RuntimeSearch;
 
 use crate::confine::{self, Reach};
 use crate::context::{Scopes, consumer, store};
 use crate::error::{GqlResult, IntoGql};
 use crate::labels::inputs::{LabelFilter, filters};
 use crate::labels::wire::page_labels;
-use crate::page::page;
-use crate::runtimes::wire::{Runtime, RuntimePage};
+use crate::page;
+use crate::runtimes::wire::{Runtime, RuntimePage, RuntimeStatusCondition};
 use crate::scalars::PageCursor;
 use crate::validation::query_id;
 
@@ -18,6 +19,10 @@ pub struct RuntimeQuery;
 
 #[Object]
 impl RuntimeQuery {
+    /// Sextant: the optional `namePrefix` (runtimes whose name starts with the text,
+    /// case-insensitive, at most 36 characters) and `status` (those in the status
+    /// condition) narrow the list with the label filters and the page's cursor; each reads
+    /// one index range.
     #[graphql(guard = "Scopes(&[Scope::RuntimeRead])")]
     async fn runtimes(
         &self,
@@ -25,15 +30,24 @@ impl RuntimeQuery {
         filter: Option<Vec<LabelFilter>>,
         #[graphql(default_with = "Some(100)")] first: Option<i32>,
         after: Option<PageCursor>,
+        #[graphql(name = "namePrefix")] name_prefix: Option<String>,
+        status: Option<RuntimeStatusCondition>,
     ) -> GqlResult<RuntimePage> {
         let tenant = consumer(ctx)?.tenant;
         let filters = filters(filter).gql()?;
-        let request = page(first, after)?;
+        let search = RuntimeSearch {
+            name_prefix: page::name_prefix("Query.runtimes", name_prefix).gql()?,
+            status: status.map(Into::into),
+        };
+        let request = page::page(first, after)?;
         let mut tx = store(ctx)?.read().await.gql()?;
         let result = match Reach::of(consumer(ctx)?) {
-            Reach::Tenant => tx.runtimes(tenant, &filters, &request).await.gql()?,
+            Reach::Tenant => tx
+                .search_runtimes(tenant, &search, &filters, None, &request)
+                .await
+                .gql()?,
             Reach::Runtime(own) => tx
-                .runtimes_among(tenant, &[own], &filters, &request)
+                .search_runtimes(tenant, &search, &filters, Some(&[own]), &request)
                 .await
                 .gql()?,
             _ => Page::from_rows(Vec::new(), &request, 0),

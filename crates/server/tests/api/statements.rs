@@ -94,9 +94,9 @@ async fn filtered_pages_cost_constant_statements(backend: Backend) {
     }
 }
 
-/// The Sextant search arguments of `applications`: a name prefix (any letter case) and a
-/// status, with a label filter and the cursor, cost the same statements for a page of 2 as
-/// for a page of 100; a prefix longer than a name is a validation error.
+/// The Sextant search arguments of `applications` and `runtimes`: a name prefix (any letter
+/// case) and a status, with a label filter and the cursor, cost the same statements for a
+/// page of 2 as for a page of 100; a prefix longer than a name is a validation error.
 async fn searched_pages_cost_constant_statements(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     for i in 0..120 {
@@ -106,50 +106,66 @@ async fn searched_pages_cost_constant_statements(backend: Backend) {
             format!("other-{i}")
         };
         app.register_app(&name, json!({"env": "prod"})).await;
+        app.register_runtime(&name, json!({"env": "prod"})).await;
     }
+    for (list, status_type) in [
+        ("applications", "ApplicationStatusCondition"),
+        ("runtimes", "RuntimeStatusCondition"),
+    ] {
+        searched_list_costs_constant_statements(&app, list, status_type).await;
+    }
+}
+
+async fn searched_list_costs_constant_statements(app: &TestApp, list: &str, status_type: &str) {
     let search = |first: i64, after: Value| {
         json!({"first": first, "after": after, "prefix": "SHOP-", "status": "INITIAL",
                "filter": [{"key": "env", "query": "\"prod\""}]})
     };
-    let query = "query($first: Int, $after: PageCursor, $prefix: String, \
-        $status: ApplicationStatusCondition, $filter: [LabelFilter!]) { \
-        applications(first: $first, after: $after, namePrefix: $prefix, status: $status, \
-        filter: $filter) { data { id name labels } totalCount pageInfo { endCursor } } }";
+    let query = format!(
+        "query($first: Int, $after: PageCursor, $prefix: String, \
+         $status: {status_type}, $filter: [LabelFilter!]) {{ \
+         {list}(first: $first, after: $after, namePrefix: $prefix, status: $status, \
+         filter: $filter) {{ data {{ id name labels }} totalCount pageInfo {{ endCursor }} }} }}"
+    );
     let mut counts = Vec::new();
     for first in [2, 100] {
         let before = app.statements();
-        let data = app.gql(query, search(first, Value::Null)).await;
+        let data = app.gql(&query, search(first, Value::Null)).await;
         counts.push(app.statements() - before);
-        assert_eq!(data["applications"]["totalCount"], 110, "{data}");
-        let names = data["applications"]["data"].as_array().unwrap();
-        assert_eq!(names.len() as i64, first);
+        assert_eq!(data[list]["totalCount"], 110, "{list}: {data}");
+        let names = data[list]["data"].as_array().unwrap();
+        assert_eq!(names.len() as i64, first, "{list}");
         assert!(
             names
                 .iter()
-                .all(|a| a["name"].as_str().unwrap().starts_with("shop-"))
+                .all(|a| a["name"].as_str().unwrap().starts_with("shop-")),
+            "{list}: {data}"
         );
     }
     assert_eq!(
         counts[0], counts[1],
-        "statements must not grow with the page size"
+        "{list}: statements must not grow with the page size"
     );
     // The rest after a cursor: the 10 beyond the first 100.
-    let first = app.gql(query, search(100, Value::Null)).await;
-    let cursor = first["applications"]["pageInfo"]["endCursor"].clone();
-    let rest = app.gql(query, search(100, cursor)).await;
-    assert_eq!(rest["applications"]["data"].as_array().unwrap().len(), 10);
+    let first = app.gql(&query, search(100, Value::Null)).await;
+    let cursor = first[list]["pageInfo"]["endCursor"].clone();
+    let rest = app.gql(&query, search(100, cursor)).await;
+    assert_eq!(rest[list]["data"].as_array().unwrap().len(), 10, "{list}");
     let none = app
-        .gql("{ applications(status: READY) { totalCount } }", json!({}))
+        .gql(
+            &format!("{{ {list}(status: READY) {{ totalCount }} }}"),
+            json!({}),
+        )
         .await;
-    assert_eq!(none["applications"]["totalCount"], 0);
+    assert_eq!(none[list]["totalCount"], 0, "{list}");
     let message = app
         .gql_error(
             "VALIDATION_ERROR",
-            "query($p: String) { applications(namePrefix: $p) { totalCount } }",
+            &format!("query($p: String) {{ {list}(namePrefix: $p) {{ totalCount }} }}"),
             json!({"p": "x".repeat(37)}),
         )
         .await;
-    assert!(message.contains("namePrefix"), "{message}");
+    assert!(message.contains("namePrefix"), "{list}: {message}");
 }
 
 on_both_backends!(

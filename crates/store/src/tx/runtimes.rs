@@ -1,13 +1,21 @@
 //! The runtimes of a tenant: their rows, and lists of them filtered by labels.
 
 use sextant_domain::label::LabelFilter;
-use sextant_domain::{Page, PageRequest, Runtime, RuntimeId, TenantId};
+use sextant_domain::{Page, PageRequest, Runtime, RuntimeId, RuntimeStatusCondition, TenantId};
 
 use crate::error::StoreError;
 
 /// The columns of a runtime (`runtime_from_row`), of the table aliased `r`.
 pub(crate) const RUNTIME_COLUMNS: &str = "r.id, r.tenant_id, r.name, r.description, \
      r.status_condition, r.status_timestamp, r.created_at, r.status_message";
+
+/// What narrows a list of runtimes besides label filters (the console's search).
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeSearch {
+    /// Names starting with this text (byte by byte; names are lower-case ASCII).
+    pub name_prefix: Option<String>,
+    pub status: Option<RuntimeStatusCondition>,
+}
 
 /// The runtime operations of a transaction.
 #[async_trait::async_trait]
@@ -34,6 +42,17 @@ pub trait RuntimesTx: Send {
         tenant: TenantId,
         among: &[RuntimeId],
         filters: &[LabelFilter],
+        page: &PageRequest,
+    ) -> Result<Page<Runtime>, StoreError>;
+    /// Like [`RuntimesTx::runtimes`] (restricted to `among` when given), narrowed by
+    /// `search`: two statements besides the filters' resolution, the page and its count,
+    /// each reading one index range when the search drives it.
+    async fn search_runtimes(
+        &mut self,
+        tenant: TenantId,
+        search: &RuntimeSearch,
+        filters: &[LabelFilter],
+        among: Option<&[RuntimeId]>,
         page: &PageRequest,
     ) -> Result<Page<Runtime>, StoreError>;
     /// Which of these runtimes exist (every runtime of the tenant if `None`), ordered by
@@ -188,6 +207,31 @@ macro_rules! runtimes_tx {
                 resolved.push(ResolvedFilter::Ids(
                     among.iter().map(|id| id.into_untyped()).collect(),
                 ));
+                self.runtimes_resolved(tenant, resolved, page).await
+            }
+
+            async fn search_runtimes(
+                &mut self,
+                tenant: TenantId,
+                search: &$crate::tx::runtimes::RuntimeSearch,
+                filters: &[LabelFilter],
+                among: Option<&[RuntimeId]>,
+                page: &PageRequest,
+            ) -> Result<Page<Runtime>, StoreError> {
+                let mut resolved = self
+                    .resolve_filters(tenant, ObjectKind::Runtime, filters)
+                    .await?;
+                if let Some(among) = among {
+                    resolved.push(ResolvedFilter::Ids(
+                        among.iter().map(|id| id.into_untyped()).collect(),
+                    ));
+                }
+                if let Some(status) = search.status {
+                    resolved.push(ResolvedFilter::Status(status.as_str().to_owned()));
+                }
+                if let Some(prefix) = &search.name_prefix {
+                    resolved.push(ResolvedFilter::NamePrefix(prefix.clone()));
+                }
                 self.runtimes_resolved(tenant, resolved, page).await
             }
 

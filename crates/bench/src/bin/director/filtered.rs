@@ -1,5 +1,6 @@
 //! GOALS.md P9 through GraphQL: the runtime and application lists (pages of 100), unfiltered,
-//! filtered by a scalar label (`env`) and by a scenario, with many runtimes in the store.
+//! filtered by a scalar label (`env`) and by a scenario, and searched by the start of the
+//! name (`namePrefix`, as the console searches), with many runtimes in the store.
 //! Checks what each filter answers and that its statements do not grow with the page size,
 //! then measures each list at concurrency 1 and at `--concurrency`.
 
@@ -13,21 +14,35 @@ use crate::measure::{Counter, Limit, Read, Report, ms, reads, seed_runtimes, sta
 use crate::{APPLICATIONS, Config, PAGE};
 
 /// What the phase lists: runtimes and applications with their labels and status.
-pub(crate) const RUNTIMES: &str = "query($first: Int, $after: PageCursor, $filter: [LabelFilter!]) { \
-    runtimes(first: $first, after: $after, filter: $filter) { \
+pub(crate) const RUNTIMES: &str = "query($first: Int, $after: PageCursor, $filter: [LabelFilter!], \
+    $namePrefix: String) { \
+    runtimes(first: $first, after: $after, filter: $filter, namePrefix: $namePrefix) { \
     data { id name description labels status { condition } } \
     totalCount pageInfo { hasNextPage endCursor } } }";
+
+/// The application list searched by name (`crate::APPLICATIONS` with `namePrefix`).
+const APPLICATIONS_NAMED: &str = "query($first: Int, $after: PageCursor, $filter: [LabelFilter!], \
+    $namePrefix: String) { \
+    applications(first: $first, after: $after, filter: $filter, namePrefix: $namePrefix) { \
+    data { id name providerName description labels status { condition } } \
+    totalCount pageInfo { hasNextPage endCursor } } }";
+/// The name searches: a tenth of the runtimes (`list-rt-01…`: 010000 to 019999 of 100,000)
+/// and of the applications (`bench-app-001…`: 001000 to 001999 of 10,000).
+const RUNTIMES_PREFIX: &str = "list-rt-01";
+const APPLICATIONS_PREFIX: &str = "bench-app-001";
 
 /// The `env` values of the seeded runtimes, one in five each.
 const ENVS: [&str; 5] = ["prod", "dev", "staging", "test", "qa"];
 /// The lists measured, by their names in the report.
-const LIST_NAMES: [&str; 6] = [
+const LIST_NAMES: [&str; 8] = [
     "runtimes(first:100)",
     "runtimes env=prod",
     "runtimes scenario ALPHA",
+    "runtimes namePrefix list-rt-01",
     "applications(first:100)",
     "applications env=prod",
     "applications scenario ALPHA",
+    "applications namePrefix bench-app-0001",
 ];
 /// The goal (GOALS.md P9).
 const P9_GOAL_P99_MS: f64 = 50.0;
@@ -63,8 +78,12 @@ fn runtime_batch(from: usize, to: usize) -> (String, Value) {
     )
 }
 
-fn vars(first: usize, filter: Option<&Value>) -> Value {
-    json!({"first": first, "after": null, "filter": filter})
+fn vars(first: usize, list: &List) -> Value {
+    let mut vars = json!({"first": first, "after": null, "filter": list.filter});
+    if let Some(prefix) = list.name_prefix {
+        vars["namePrefix"] = json!(prefix);
+    }
+    vars
 }
 
 /// One list to check and measure.
@@ -74,6 +93,8 @@ struct List {
     field: &'static str,
     query: &'static str,
     filter: Option<Value>,
+    /// The start of the names searched for.
+    name_prefix: Option<&'static str>,
     /// How many objects it holds.
     total: usize,
     /// Whether an item belongs in it.
@@ -123,7 +144,7 @@ async fn seed(report: &mut Report, config: &Config, gql: &Gql, statements: &Coun
 }
 
 /// The lists [`LIST_NAMES`] names, with what each must hold.
-fn lists(config: &Config) -> [List; 6] {
+fn lists(config: &Config) -> [List; 8] {
     let n = config.list_runtimes;
     let count_of = |every: usize, offset: usize| (0..n).filter(|k| k % every == offset).count();
     let apps_alpha = (0..config.apps).filter(|i| i % 4 == 1).count();
@@ -133,6 +154,7 @@ fn lists(config: &Config) -> [List; 6] {
             field: "runtimes",
             query: RUNTIMES,
             filter: None,
+            name_prefix: None,
             total: n,
             belongs: |_| true,
         },
@@ -141,6 +163,7 @@ fn lists(config: &Config) -> [List; 6] {
             field: "runtimes",
             query: RUNTIMES,
             filter: Some(json!([{"key": "env", "query": "\"prod\""}])),
+            name_prefix: None,
             total: count_of(ENVS.len(), 0),
             belongs: |item| item["labels"]["env"] == "prod",
         },
@@ -149,32 +172,66 @@ fn lists(config: &Config) -> [List; 6] {
             field: "runtimes",
             query: RUNTIMES,
             filter: Some(json!([{"key": "scenarios", "query": "$[*] ? (@ == \"ALPHA\")"}])),
+            name_prefix: None,
             total: count_of(4, 1),
             belongs: |item| scenarios_of(item).contains(&"ALPHA"),
         },
         List {
             name: LIST_NAMES[3],
-            field: "applications",
-            query: APPLICATIONS,
+            field: "runtimes",
+            query: RUNTIMES,
             filter: None,
-            total: config.apps,
-            belongs: |_| true,
+            name_prefix: Some(RUNTIMES_PREFIX),
+            total: (0..n)
+                .filter(|k| format!("list-rt-{k:06}").starts_with(RUNTIMES_PREFIX))
+                .count(),
+            belongs: |item| {
+                item["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(RUNTIMES_PREFIX))
+            },
         },
         List {
             name: LIST_NAMES[4],
             field: "applications",
             query: APPLICATIONS,
-            filter: Some(json!([{"key": "env", "query": "\"prod\""}])),
-            total: config.prod_count(),
-            belongs: |item| item["labels"]["env"] == "prod",
+            filter: None,
+            name_prefix: None,
+            total: config.apps,
+            belongs: |_| true,
         },
         List {
             name: LIST_NAMES[5],
             field: "applications",
             query: APPLICATIONS,
+            filter: Some(json!([{"key": "env", "query": "\"prod\""}])),
+            name_prefix: None,
+            total: config.prod_count(),
+            belongs: |item| item["labels"]["env"] == "prod",
+        },
+        List {
+            name: LIST_NAMES[6],
+            field: "applications",
+            query: APPLICATIONS,
             filter: Some(json!([{"key": "scenarios", "query": "$[*] ? (@ == \"ALPHA\")"}])),
+            name_prefix: None,
             total: apps_alpha,
             belongs: |item| scenarios_of(item).contains(&"ALPHA"),
+        },
+        List {
+            name: LIST_NAMES[7],
+            field: "applications",
+            query: APPLICATIONS_NAMED,
+            filter: None,
+            name_prefix: Some(APPLICATIONS_PREFIX),
+            total: (0..config.apps)
+                .filter(|i| format!("bench-app-{i:06}").starts_with(APPLICATIONS_PREFIX))
+                .count(),
+            belongs: |item| {
+                item["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(APPLICATIONS_PREFIX))
+            },
         },
     ]
 }
@@ -190,14 +247,8 @@ async fn check_lists(
     let mut costs = Vec::new();
     for list in lists {
         check_first_page(gql, list).await?;
-        let one = statements_of(gql, statements, list.query, vars(1, list.filter.as_ref())).await?;
-        let full = statements_of(
-            gql,
-            statements,
-            list.query,
-            vars(PAGE, list.filter.as_ref()),
-        )
-        .await?;
+        let one = statements_of(gql, statements, list.query, vars(1, list)).await?;
+        let full = statements_of(gql, statements, list.query, vars(PAGE, list)).await?;
         costs.push(format!(
             "{}: first:1 -> {one}, first:{PAGE} -> {full}",
             list.name
@@ -218,9 +269,7 @@ async fn check_lists(
 
 /// The list's first page: its total, and only items that belong.
 async fn check_first_page(gql: &Gql, list: &List) -> Result<()> {
-    let data = gql
-        .call(list.query, vars(PAGE, list.filter.as_ref()))
-        .await?;
+    let data = gql.call(list.query, vars(PAGE, list)).await?;
     let page = &data[list.field];
     let items = page["data"]
         .as_array()
@@ -251,7 +300,7 @@ async fn measure_lists(
 ) -> Result<()> {
     eprintln!("P9: {} requests per measurement ...", config.reads);
     for list in lists {
-        let filter = list.filter.clone();
+        let variables = vars(PAGE, list);
         reads(
             report,
             config,
@@ -262,7 +311,7 @@ async fn measure_lists(
                 query: list.query,
                 limit: Limit::Count(config.reads),
             },
-            move |_| vars(PAGE, filter.as_ref()),
+            move |_| variables.clone(),
         )
         .await?;
     }

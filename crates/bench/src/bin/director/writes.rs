@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::gql::Gql;
 use crate::inputs::app_input;
-use crate::measure::{Counter, Limit, Report, measure, ms};
+use crate::measure::{Counter, Limit, Report, Row, measure, ms};
 use crate::p3::register_runtime;
 use crate::{APIS_PER_APP, Config, REGISTER};
 
@@ -77,12 +77,67 @@ pub(super) async fn writes(
     statements: &Counter,
 ) -> Result<()> {
     let (url, received) = receiver().await?;
+    let (seed, first_app) = seed_applications(config, gql, statements, &url).await?;
+    report.rows.push(seed);
+
+    // What one registration causes for an application with a webhook, once the notifier
+    // expanded its fan-outs (before the measurements, so behind no backlog).
+    let check = register_runtime(
+        gql,
+        "bench-w-check",
+        json!({"scenarios": [WRITES_SCENARIO]}),
+    )
+    .await?;
+    check_told(gql, &first_app, &check).await?;
+
+    let apps = config.write_apps;
+    let samples = config.write_samples;
+    let with_webhooks = apps.div_ceil(2);
+    // Each joining runtime: CONFIGURATION_CHANGED to each application with a webhook, and
+    // CREDENTIALS_REQUESTED for each of its APIs without a default auth (all but one).
+    let per_join = with_webhooks * (1 + APIS_PER_APP - 1);
+    eprintln!(
+        "writes: {samples} x registerRuntime into {SPARE_SCENARIO}, then into {WRITES_SCENARIO} ({per_join} deliveries each) ..."
+    );
+    let spare =
+        registrations_into(gql, statements, SPARE_SCENARIO, "bench-w-spare", samples).await?;
+    let into = registrations_into(gql, statements, WRITES_SCENARIO, "bench-w-rt", samples).await?;
+    let batch = batched_registrations(config, gql, statements).await?;
+    let moves = scenario_moves(config, gql, statements).await?;
+
+    report.notes.push(format!(
+        "writes: {apps} applications in {WRITES_SCENARIO} ({APIS_PER_APP} APIs each, one with a default auth), {with_webhooks} with a webhook; \
+         a runtime joining {WRITES_SCENARIO} queues {per_join} deliveries ({with_webhooks} CONFIGURATION_CHANGED + {} CREDENTIALS_REQUESTED), \
+         leaving it {with_webhooks}; the receiver got {} deliveries by the end of the phase",
+        with_webhooks * (APIS_PER_APP - 1),
+        received.load(Ordering::Relaxed),
+    ));
+    let range = |row: &crate::measure::Row| row.statements_range.map(|s| (s.least, s.most));
+    if range(&spare) != range(&into) {
+        report.failures.push(format!(
+            "registerRuntime costs {} statements into {WRITES_SCENARIO} but {} into {SPARE_SCENARIO}: an N+1",
+            into.statements_cell(),
+            spare.statements_cell()
+        ));
+    }
+    report.rows.extend([spare, into, batch, moves]);
+    Ok(())
+}
+
+/// Registers the phase's applications in [`WRITES_SCENARIO`], every second one with a
+/// webhook to `hook` (and the label `webhook`); answers the row and one such application.
+async fn seed_applications(
+    config: &Config,
+    gql: &Gql,
+    statements: &Counter,
+    hook: &str,
+) -> Result<(Row, Value)> {
     let c = config.concurrency;
     let apps = config.write_apps;
     eprintln!(
         "writes: registering {apps} applications in {WRITES_SCENARIO}, every second one with a webhook, {c} in flight ..."
     );
-    let (g, prod_every, hook) = (gql.clone(), config.prod_every, url.clone());
+    let (g, prod_every, hook) = (gql.clone(), config.prod_every, hook.to_owned());
     let row = measure(
         format!("seed: registerApplication in {WRITES_SCENARIO}"),
         c,
@@ -103,38 +158,26 @@ pub(super) async fn writes(
         },
     )
     .await?;
-    report.rows.push(row);
-    let first_app = {
-        let data = gql
-            .call(
-                "query($f: [LabelFilter!]) { applications(first: 1, filter: $f) { data { id name } } }",
-                json!({"f": [{"key": "webhook"}]}),
-            )
-            .await?;
-        data["applications"]["data"][0].clone()
-    };
+    let data = gql
+        .call(
+            "query($f: [LabelFilter!]) { applications(first: 1, filter: $f) { data { id name } } }",
+            json!({"f": [{"key": "webhook"}]}),
+        )
+        .await?;
+    Ok((row, data["applications"]["data"][0].clone()))
+}
 
-    // What one registration causes for an application with a webhook, once the notifier
-    // expanded its fan-outs (before the measurements, so behind no backlog).
-    let check = register_runtime(
-        gql,
-        "bench-w-check",
-        json!({"scenarios": [WRITES_SCENARIO]}),
-    )
-    .await?;
-    check_told(gql, &first_app, &check).await?;
-
-    let samples = config.write_samples;
-    let with_webhooks = apps.div_ceil(2);
-    // Each joining runtime: CONFIGURATION_CHANGED to each application with a webhook, and
-    // CREDENTIALS_REQUESTED for each of its APIs without a default auth (all but one).
-    let per_join = with_webhooks * (1 + APIS_PER_APP - 1);
-    eprintln!(
-        "writes: {samples} x registerRuntime into {SPARE_SCENARIO}, then into {WRITES_SCENARIO} ({per_join} deliveries each) ..."
-    );
+/// `samples` runtimes named `prefix-i` registered one at a time into `scenario`.
+async fn registrations_into(
+    gql: &Gql,
+    statements: &Counter,
+    scenario: &'static str,
+    prefix: &'static str,
+    samples: usize,
+) -> Result<Row> {
     let g = gql.clone();
-    let spare = measure(
-        format!("registerRuntime into {SPARE_SCENARIO}"),
+    measure(
+        format!("registerRuntime into {scenario}"),
         1,
         Limit::Count(samples),
         statements,
@@ -143,42 +186,23 @@ pub(super) async fn writes(
             async move {
                 register_runtime(
                     &g,
-                    &format!("bench-w-spare-{i}"),
-                    json!({"scenarios": [SPARE_SCENARIO]}),
+                    &format!("{prefix}-{i}"),
+                    json!({"scenarios": [scenario]}),
                 )
                 .await
                 .map(drop)
             }
         },
     )
-    .await?;
-    let g = gql.clone();
-    let into = measure(
-        format!("registerRuntime into {WRITES_SCENARIO}"),
-        1,
-        Limit::Count(samples),
-        statements,
-        move |i| {
-            let g = g.clone();
-            async move {
-                register_runtime(
-                    &g,
-                    &format!("bench-w-rt-{i}"),
-                    json!({"scenarios": [WRITES_SCENARIO]}),
-                )
-                .await
-                .map(drop)
-            }
-        },
-    )
-    .await?;
-    let range = |row: &crate::measure::Row| row.statements_range.map(|s| (s.least, s.most));
-    let same_cost = range(&spare) == range(&into);
+    .await
+}
 
+/// `--write-batches` requests of [`BATCH`] aliased `registerRuntime` into [`WRITES_SCENARIO`].
+async fn batched_registrations(config: &Config, gql: &Gql, statements: &Counter) -> Result<Row> {
     let batches = config.write_batches;
     eprintln!("writes: {batches} x {BATCH} registerRuntime aliased in one request ...");
     let g = gql.clone();
-    let batch = measure(
+    measure(
         format!("registerRuntime x{BATCH} into {WRITES_SCENARIO}"),
         1,
         Limit::Count(batches),
@@ -204,15 +228,20 @@ pub(super) async fn writes(
             }
         },
     )
-    .await?;
+    .await
+}
 
+/// One runtime moved back and forth between [`SPARE_SCENARIO`] and [`WRITES_SCENARIO`] by
+/// `setRuntimeLabel`, twice `--write-samples` times.
+async fn scenario_moves(config: &Config, gql: &Gql, statements: &Counter) -> Result<Row> {
+    let samples = config.write_samples;
     eprintln!(
         "writes: {samples} x setRuntimeLabel moving a runtime between {SPARE_SCENARIO} and {WRITES_SCENARIO} ..."
     );
     let mover =
         register_runtime(gql, "bench-w-mover", json!({"scenarios": [SPARE_SCENARIO]})).await?;
     let g = gql.clone();
-    let moves = measure(
+    measure(
         "setRuntimeLabel scenarios (move)",
         1,
         Limit::Count(samples * 2),
@@ -232,27 +261,7 @@ pub(super) async fn writes(
             }
         },
     )
-    .await?;
-
-    report.notes.push(format!(
-        "writes: {apps} applications in {WRITES_SCENARIO} ({APIS_PER_APP} APIs each, one with a default auth), {with_webhooks} with a webhook; \
-         a runtime joining {WRITES_SCENARIO} queues {per_join} deliveries ({with_webhooks} CONFIGURATION_CHANGED + {} CREDENTIALS_REQUESTED), \
-         leaving it {with_webhooks}; the receiver got {} deliveries by the end of the phase",
-        with_webhooks * (APIS_PER_APP - 1),
-        received.load(Ordering::Relaxed),
-    ));
-    if !same_cost {
-        report.failures.push(format!(
-            "registerRuntime costs {} statements into {WRITES_SCENARIO} but {} into {SPARE_SCENARIO}: an N+1",
-            into.statements_cell(),
-            spare.statements_cell()
-        ));
-    }
-    report.rows.push(spare);
-    report.rows.push(into);
-    report.rows.push(batch);
-    report.rows.push(moves);
-    Ok(())
+    .await
 }
 
 /// The phase's figures against the issue's goals.

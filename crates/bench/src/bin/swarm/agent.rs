@@ -71,7 +71,7 @@ impl SimAgent {
         let mut api_names = Vec::new();
         for app in &document.applications {
             for api in &app.apis {
-                api_names.push(api.name.clone());
+                api_names.push(api.name.to_string());
                 if let Some(spec) = &api.spec {
                     wanted.insert(spec.sha256.clone());
                 }

@@ -19,10 +19,11 @@ use crate::deletion::{self, DeletablePage, Deletion};
 use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
-use crate::labels::{label_filter, label_text, labels_text, parse_labels};
+use crate::labels::{label_text, labels_text, parse_labels};
 use crate::pager::Pager;
 use crate::pages::credentials::{CredentialRow, CredentialsPage, SystemAuth};
 use crate::render::{self, Chrome, not_found, read_refused, refusal, see_other, to_login};
+use crate::search::Search;
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
 use crate::times;
@@ -61,21 +62,11 @@ pub(crate) struct Row {
     labels: String,
 }
 
-/// A choice of the status filter.
-pub(crate) struct StatusOption {
-    value: &'static str,
-    selected: bool,
-}
-
 #[derive(Template)]
 #[template(path = "applications.html")]
 struct ListPage {
     chrome: Chrome,
-    label: String,
-    q: String,
-    statuses: Vec<StatusOption>,
-    /// Whether any search or filter narrows the list.
-    narrowed: bool,
+    search: Search,
     rows: Vec<Row>,
     total: i64,
     first_row: i64,
@@ -139,22 +130,23 @@ pub(crate) async fn list(
     let Some(session) = session::current(&state, &headers).await? else {
         return Ok(to_login());
     };
-    let label = query.label.trim().to_owned();
-    let q = query.q.trim().to_owned();
-    let status = query.status.trim().to_owned();
-    let chrome = Chrome::of(&session, "applications");
+    let search = Search::new(&query.q, &query.label, &query.status, &STATUSES);
+    let pager = Pager::new(
+        "/console/applications",
+        "after",
+        "trail",
+        &query.after,
+        &query.trail,
+    )
+    .keep("q", &search.q)
+    .keep("label", &search.label)
+    .keep("status", &search.status);
+    let mut variables = search.variables();
+    variables["first"] = json!(PAGE_SIZE);
+    variables["after"] = json!(pager.after());
     let mut page = ListPage {
-        chrome,
-        statuses: STATUSES
-            .iter()
-            .map(|&value| StatusOption {
-                value,
-                selected: value == status,
-            })
-            .collect(),
-        narrowed: !label.is_empty() || !q.is_empty() || !status.is_empty(),
-        label,
-        q,
+        chrome: Chrome::of(&session, "applications"),
+        search,
         rows: Vec::new(),
         total: 0,
         first_row: 1,
@@ -163,30 +155,10 @@ pub(crate) async fn list(
         next: None,
         error: None,
     };
-    if !status.is_empty() && !STATUSES.contains(&status.as_str()) {
-        page.error = Some(format!(
-            "There is no status {status:?}: choose one of {}.",
-            STATUSES.join(", ")
-        ));
+    if let Some(error) = page.search.unknown_status() {
+        page.error = Some(error);
         return render::html(StatusCode::BAD_REQUEST, &page);
     }
-    let pager = Pager::new(
-        "/console/applications",
-        "after",
-        "trail",
-        &query.after,
-        &query.trail,
-    )
-    .keep("q", &page.q)
-    .keep("label", &page.label)
-    .keep("status", &status);
-    let variables = json!({
-        "filter": label_filter(&page.label).map(|f| vec![f]),
-        "first": PAGE_SIZE,
-        "after": pager.after(),
-        "namePrefix": (!page.q.is_empty()).then_some(page.q.as_str()),
-        "status": (!status.is_empty()).then_some(status.as_str()),
-    });
     match graphql::execute::<ListAnswer>(&state, session.consumer(), LIST, variables).await? {
         Ok(answer) => {
             let found = answer.applications;

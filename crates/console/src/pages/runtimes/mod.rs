@@ -25,9 +25,10 @@ use crate::error::ConsoleError;
 use crate::fleet::{self, Fleet};
 use crate::form;
 use crate::graphql::{self, Refusal};
-use crate::labels::{label_filter, label_input, labels_text, scenarios_in, typed_value};
+use crate::labels::{label_input, labels_text, scenarios_in, typed_value};
 use crate::pager::Pager;
 use crate::render::{self, Chrome, not_found, read_refused, see_other, segment, to_login};
+use crate::search::Search;
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
 
@@ -53,6 +54,12 @@ pub(crate) struct ListQuery {
     /// A label filter: `key` (has the label) or `key=value`.
     #[serde(default)]
     label: String,
+    /// The start of the names searched for (case-insensitive).
+    #[serde(default)]
+    q: String,
+    /// A status condition (`INITIAL`, `READY`, `FAILED`; empty: any).
+    #[serde(default)]
+    status: String,
     #[serde(default)]
     after: String,
     #[serde(default)]
@@ -68,11 +75,14 @@ pub(crate) struct Row {
     fleet: Fleet,
 }
 
+/// The status conditions the list filters by (the Director's `RuntimeStatusCondition`).
+const STATUSES: [&str; 3] = ["INITIAL", "READY", "FAILED"];
+
 #[derive(Template)]
 #[template(path = "runtimes.html")]
 struct ListPage {
     chrome: Chrome,
-    label: String,
+    search: Search,
     rows: Vec<Row>,
     total: i64,
     first_row: i64,
@@ -122,8 +132,10 @@ struct Status {
 
 fn list_query() -> String {
     format!(
-        "query($filter: [LabelFilter!], $first: Int, $after: PageCursor) {{ \
-         runtimes(filter: $filter, first: $first, after: $after) {{ \
+        "query($filter: [LabelFilter!], $first: Int, $after: PageCursor, \
+         $namePrefix: String, $status: RuntimeStatusCondition) {{ \
+         runtimes(filter: $filter, first: $first, after: $after, namePrefix: $namePrefix, \
+         status: $status) {{ \
          data {{ id name status {{ condition }} labels {} }} \
          pageInfo {{ endCursor hasNextPage }} totalCount }} }}",
         fleet::FIELDS
@@ -138,7 +150,7 @@ pub(crate) async fn list(
     let Some(session) = session::current(&state, &headers).await? else {
         return Ok(to_login());
     };
-    let label = query.label.trim().to_owned();
+    let search = Search::new(&query.q, &query.label, &query.status, &STATUSES);
     let pager = Pager::new(
         "/console/runtimes",
         "after",
@@ -146,62 +158,61 @@ pub(crate) async fn list(
         &query.after,
         &query.trail,
     )
-    .keep("label", &label);
-    let variables = json!({
-        "filter": label_filter(&label).map(|f| vec![f]),
-        "first": PAGE_SIZE,
-        "after": pager.after(),
-    });
-    let chrome = Chrome::of(&session, NAV);
-    let page =
-        match graphql::execute::<ListAnswer>(&state, session.consumer(), &list_query(), variables)
-            .await?
-        {
-            Ok(answer) => {
-                let page = answer.runtimes;
-                let first_row = pager.first_row(PAGE_SIZE);
-                let shown = i64::try_from(page.data.len()).unwrap_or(0);
-                ListPage {
-                    chrome,
-                    label,
-                    first_row,
-                    last_row: first_row + shown - 1,
-                    next: pager.next(page.page_info.has_next_page, &page.page_info.end_cursor),
-                    previous: pager.previous(),
-                    total: page.total_count,
-                    rows: page
-                        .data
-                        .into_iter()
-                        .map(|r| {
-                            let mut labels = r.labels.unwrap_or_default();
-                            let scenarios = scenarios_in(Some(&labels)).join(", ");
-                            labels.remove(SCENARIOS_KEY);
-                            Row {
-                                fleet: Fleet::of(r.agent.as_ref(), r.client_certificate.as_ref()),
-                                id: r.id,
-                                name: r.name,
-                                status: r.status.condition,
-                                scenarios,
-                                labels: labels_text(Some(&labels)),
-                            }
-                        })
-                        .collect(),
-                    error: None,
-                }
-            }
-            Err(refusals) => ListPage {
-                chrome,
-                label,
-                rows: Vec::new(),
-                total: 0,
-                first_row: 1,
-                last_row: 0,
-                previous: None,
-                next: None,
-                error: Some(Refusal::messages(&refusals)),
-            },
-        };
-    render::html(StatusCode::OK, &page)
+    .keep("q", &search.q)
+    .keep("label", &search.label)
+    .keep("status", &search.status);
+    let mut variables = search.variables();
+    variables["first"] = json!(PAGE_SIZE);
+    variables["after"] = json!(pager.after());
+    let mut page = ListPage {
+        chrome: Chrome::of(&session, NAV),
+        search,
+        rows: Vec::new(),
+        total: 0,
+        first_row: 1,
+        last_row: 0,
+        previous: None,
+        next: None,
+        error: None,
+    };
+    if let Some(error) = page.search.unknown_status() {
+        page.error = Some(error);
+        return render::html(StatusCode::BAD_REQUEST, &page);
+    }
+    match graphql::execute::<ListAnswer>(&state, session.consumer(), &list_query(), variables)
+        .await?
+    {
+        Ok(answer) => {
+            let found = answer.runtimes;
+            page.first_row = pager.first_row(PAGE_SIZE);
+            page.last_row = page.first_row + i64::try_from(found.data.len()).unwrap_or(0) - 1;
+            page.next = pager.next(found.page_info.has_next_page, &found.page_info.end_cursor);
+            page.previous = pager.previous();
+            page.total = found.total_count;
+            page.rows = found
+                .data
+                .into_iter()
+                .map(|r| {
+                    let mut labels = r.labels.unwrap_or_default();
+                    let scenarios = scenarios_in(Some(&labels)).join(", ");
+                    labels.remove(SCENARIOS_KEY);
+                    Row {
+                        fleet: Fleet::of(r.agent.as_ref(), r.client_certificate.as_ref()),
+                        id: r.id,
+                        name: r.name,
+                        status: r.status.condition,
+                        scenarios,
+                        labels: labels_text(Some(&labels)),
+                    }
+                })
+                .collect();
+            render::html(StatusCode::OK, &page)
+        }
+        Err(refusals) => {
+            page.error = Some(Refusal::messages(&refusals));
+            render::html(Refusal::status(&refusals), &page)
+        }
+    }
 }
 
 /// A label as its row shows it: the value in its edit field (what was typed, after a

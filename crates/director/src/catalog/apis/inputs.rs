@@ -3,7 +3,7 @@
 use async_graphql::InputObject;
 use serde::{Deserialize, Serialize};
 use sextant_domain::validate::{self, SHORT_STRING};
-use sextant_domain::{self as domain, ApiSpecType, DomainError, FieldErrors, SpecFormat};
+use sextant_domain::{self as domain, ApiSpecType, DomainError, FieldErrors, Name, SpecFormat};
 
 use crate::catalog::apis::wire::ApiSpecTypeWire;
 use crate::catalog::content::inputs::{
@@ -45,7 +45,7 @@ pub struct ApiDefinitionInput {
 /// A validated API definition without identity.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiDraft {
-    pub name: String,
+    pub name: Name,
     pub description: Option<String>,
     pub target_url: String,
     pub group: Option<String>,
@@ -58,7 +58,7 @@ impl ApiDefinitionInput {
     /// The draft, or the errors of every invalid field.
     pub fn check(self) -> Checked<ApiDraft> {
         let mut errors = FieldErrors::new();
-        errors.check("name", validate::name(&self.name));
+        let name = errors.parse("name", Name::parse(self.name));
         check_opt(
             &mut errors,
             "description",
@@ -92,7 +92,7 @@ impl ApiDefinitionInput {
             version: version.present()?,
             default_auth: default_auth.present()?,
             spec: spec.present()?,
-            name: self.name,
+            name: name.present()?,
             description: self.description,
             target_url: self.target_url,
             group: self.group,

@@ -84,7 +84,7 @@ impl ApiDefinition {
         id(self.0.application_id)
     }
     async fn name(&self) -> &str {
-        &self.0.name
+        self.0.name.as_str()
     }
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()

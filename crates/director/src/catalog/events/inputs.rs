@@ -3,7 +3,7 @@
 use async_graphql::InputObject;
 use serde::{Deserialize, Serialize};
 use sextant_domain::validate::{self, SHORT_STRING};
-use sextant_domain::{self as domain, DomainError, EventSpecType, FieldErrors, SpecFormat};
+use sextant_domain::{self as domain, DomainError, EventSpecType, FieldErrors, Name, SpecFormat};
 
 use crate::catalog::content::inputs::{
     Content, FetchRequestInput, VersionInput, spec_content, version,
@@ -38,7 +38,7 @@ pub struct EventDefinitionInput {
 /// A validated event definition without identity.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventDraft {
-    pub name: String,
+    pub name: Name,
     pub description: Option<String>,
     pub group: Option<String>,
     pub spec: (EventSpecType, SpecFormat, Content),
@@ -49,7 +49,7 @@ impl EventDefinitionInput {
     /// The draft, or the errors of every invalid field.
     pub fn check(self) -> Checked<EventDraft> {
         let mut errors = FieldErrors::new();
-        errors.check("name", validate::name(&self.name));
+        let name = errors.parse("name", Name::parse(self.name));
         check_opt(
             &mut errors,
             "description",
@@ -82,7 +82,7 @@ impl EventDefinitionInput {
         Ok(EventDraft {
             version: version.present()?,
             spec: spec.present()?,
-            name: self.name,
+            name: name.present()?,
             description: self.description,
             group: self.group,
         })

@@ -48,7 +48,7 @@ impl From<domain::EventDefinition> for EventDefinition {
         EventDefinition {
             id: id(e.id),
             application_id: id(e.application_id),
-            name: e.name,
+            name: e.name.into_string(),
             description: e.description,
             group: e.group,
             spec: e.spec.into(),

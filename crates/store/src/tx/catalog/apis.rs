@@ -99,7 +99,7 @@ macro_rules! apis_tx {
                     id: sextant_domain::ApiDefinitionId::from_untyped(row.try_get(0)?),
                     tenant: TenantId(row.try_get(1)?),
                     application_id: sextant_domain::ApplicationId::from_untyped(row.try_get(2)?),
-                    name: row.try_get(3)?,
+                    name: sextant_domain::Name::from_stored(row.try_get(3)?),
                     description: row.try_get(4)?,
                     group: row.try_get(5)?,
                     target_url: row.try_get(6)?,
@@ -182,7 +182,7 @@ macro_rules! apis_tx {
                 )
                 .bind(api.tenant.0)
                 .bind(api.id.into_untyped())
-                .bind(&api.name)
+                .bind(api.name.as_str())
                 .bind(&api.description)
                 .bind(&api.group)
                 .bind(&api.target_url)

@@ -78,7 +78,7 @@ macro_rules! events_tx {
                     id: sextant_domain::EventDefinitionId::from_untyped(row.try_get(0)?),
                     tenant: TenantId(row.try_get(1)?),
                     application_id: sextant_domain::ApplicationId::from_untyped(row.try_get(2)?),
-                    name: row.try_get(3)?,
+                    name: sextant_domain::Name::from_stored(row.try_get(3)?),
                     description: row.try_get(4)?,
                     group: row.try_get(5)?,
                     spec: sextant_domain::EventSpec {
@@ -161,7 +161,7 @@ macro_rules! events_tx {
                 )
                 .bind(event.tenant.0)
                 .bind(event.id.into_untyped())
-                .bind(&event.name)
+                .bind(event.name.as_str())
                 .bind(&event.description)
                 .bind(&event.group)
                 .bind(stored.as_ref().map(|s| s.sha256.clone()))
