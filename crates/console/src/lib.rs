@@ -157,6 +157,10 @@ pub fn router(state: ConsoleState) -> Router {
             post(pages::runtimes::actions::upgrade),
         )
         .route(
+            "/console/runtimes/{id}/facts",
+            get(pages::runtimes::facts::fragment),
+        )
+        .route(
             "/console/runtimes/{id}/operations/{operation}",
             get(pages::runtimes::operation::fragment),
         )

@@ -6,9 +6,9 @@ use std::collections::HashSet;
 
 use fantoccini::key::Key;
 use serde_json::json;
+use sextant_test_browser::{Browser, sign_in};
 use sextant_test_support::on_both_backends;
 
-use crate::browser::{Browser, sign_in};
 use crate::helpers::{Backend, TestServer, application, register};
 
 async fn register_with_the_keyboard_then_see_it_in_the_list_and_its_detail(backend: Backend) {

@@ -5,9 +5,9 @@
 
 use serde_json::json;
 use sextant_app::{AppClient, PairOptions};
+use sextant_test_browser::{Browser, sign_in};
 use sextant_test_support::on_both_backends;
 
-use crate::browser::{Browser, sign_in};
 use crate::helpers::{Backend, TestServer, register};
 
 async fn the_page_shows_the_token_used_once_the_application_paired(backend: Backend) {

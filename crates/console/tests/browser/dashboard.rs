@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use serde_json::json;
+use sextant_test_browser::{Browser, sign_in};
 use sextant_test_server::Setup;
 use sextant_test_support::on_both_backends;
 
-use crate::browser::{Browser, sign_in};
 use crate::helpers::{Backend, TestServer, pair_and_fetch, register, register_runtime};
 
 async fn a_dashboard_with_something_in_every_section(backend: Backend) {

@@ -1,16 +1,10 @@
-//! What the browser tests share with the server: scopes, applications registered through
-//! the Director as the administrator.
+//! What the console's browser tests share with the server: applications and runtimes
+//! registered through the Director as the administrator, a silent agent, a paired one.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 pub use sextant_test_server::{Backend, TestServer};
-
-/// Every user scope but the operator's.
-pub const ALL_SCOPES: &str = "application:read application:write application_template:read \
-     application_template:write integration_system:read integration_system:write runtime:read \
-     runtime:write label_definition:read label_definition:write eventing:manage \
-     health_checks:read";
 
 /// Registers an application in the default tenant; answers its id.
 pub async fn register(server: &TestServer, name: &str, labels: Value) -> String {

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use serde_json::json;
+use sextant_test_browser::{Browser, sign_in};
 use sextant_test_support::on_both_backends;
 
-use crate::browser::{Browser, sign_in};
 use crate::helpers::{Backend, SilentAgent, register, register_runtime};
 
 /// How long an operation waits for the silent agent: long enough to see it run.

@@ -4,10 +4,10 @@
 use fantoccini::key::Key;
 use serde_json::json;
 use sextant_domain::TenantId;
+use sextant_test_browser::{ALL_SCOPES, Browser, login_path};
 use sextant_test_support::on_both_backends;
 
-use crate::browser::{Browser, login_path};
-use crate::helpers::{ALL_SCOPES, Backend, TestServer, register};
+use crate::helpers::{Backend, TestServer, register};
 
 async fn sign_in_with_the_keyboard_switch_tenants_and_sign_out(backend: Backend) {
     let server = TestServer::start(backend).await;

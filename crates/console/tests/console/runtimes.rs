@@ -574,6 +574,12 @@ async fn the_action_forms_refuse_a_missing_or_wrong_csrf_token_and_no_session(ba
     assert_eq!(fragment.status, StatusCode::UNAUTHORIZED);
     assert!(fragment.body.contains("id=\"operation-error\""));
     assert!(!fragment.body.contains("hx-trigger"));
+    let facts = Browser::new(&server)
+        .get(&format!("/console/runtimes/{runtime}/facts"))
+        .await;
+    assert_eq!(facts.status, StatusCode::UNAUTHORIZED);
+    assert!(facts.body.contains("id=\"runtime-facts-error\""));
+    assert!(!facts.body.contains("hx-trigger"));
 }
 
 async fn a_session_without_runtime_write_sees_no_action_and_is_refused(backend: Backend) {
@@ -666,6 +672,15 @@ async fn another_tenants_runtime_is_not_found(backend: Backend) {
         .await;
     assert_eq!(fragment.status, StatusCode::NOT_FOUND);
     assert!(!fragment.body.contains("hx-trigger"));
+    for facts in [
+        format!("/console/runtimes/{runtime}/facts"),
+        "/console/runtimes/not-an-id/facts".to_owned(),
+    ] {
+        let facts = browser.get(&facts).await;
+        assert_eq!(facts.status, StatusCode::NOT_FOUND);
+        assert!(facts.body.contains("id=\"runtime-facts-error\""));
+        assert!(!facts.body.contains("hx-trigger"));
+    }
     for (path, fields) in action_forms(&runtime, "edge").into_iter().skip(1) {
         let mut with = fields.clone();
         with.push(("csrf", csrf.as_str()));
@@ -713,20 +728,30 @@ struct Progress {
 }
 
 fn progress(page: &Page) -> Progress {
-    let href = {
-        let marker = "hx-get=\"";
-        page.body.find(marker).map(|at| {
-            let start = at + marker.len();
-            let end = page.body[start..].find('"').unwrap();
-            page.body[start..start + end].to_owned()
-        })
-    };
+    let (href, polls) = polling(page, "operation");
     Progress {
         state: page.text_of("operation-state").unwrap_or_default(),
         message: page.text_of("operation-message").unwrap_or_default(),
-        polls: page.body.contains("hx-trigger=\"every 2s\""),
+        polls,
         href,
     }
+}
+
+/// The URL the element `id` of the page polls, and whether it polls every two seconds,
+/// read off its opening tag.
+fn polling(page: &Page, id: &str) -> (Option<String>, bool) {
+    let Some(at) = page.body.find(&format!("id=\"{id}\"")) else {
+        return (None, false);
+    };
+    let start = page.body[..at].rfind('<').unwrap();
+    let tag = &page.body[start..at + page.body[at..].find('>').unwrap()];
+    let marker = "hx-get=\"";
+    let href = tag.find(marker).map(|at| {
+        let start = at + marker.len();
+        let end = tag[start..].find('"').unwrap();
+        tag[start..start + end].to_owned()
+    });
+    (href, tag.contains("hx-trigger=\"every 2s\""))
 }
 
 /// Polls the fragment at `href` (as htmx does) until it stops polling; answers the last one.
@@ -800,6 +825,16 @@ async fn each_action_starts_an_operation_whose_progress_the_fragment_follows(bac
                 .body
                 .contains(&format!("href=\"{path}\">reload the page</a>"))
         );
+        // The runtime's status and agent follow the operation by themselves too.
+        let facts = format!("{path}/facts");
+        assert_eq!(
+            polling(&detail, "runtime-facts"),
+            (Some(facts.clone()), true)
+        );
+        let now = browser.get(&facts).await;
+        assert_eq!(now.status, StatusCode::OK);
+        assert!(now.text_of("runtime-status").is_some(), "{}", now.body);
+        assert_eq!(now.text_of("agent-last-seen").as_deref(), Some("Never"));
     }
     // Followed as htmx does, until it ends: the silent agent never pairs, so it fails.
     let end = follow(&mut browser, &fragment).await;
@@ -810,6 +845,16 @@ async fn each_action_starts_an_operation_whose_progress_the_fragment_follows(bac
     let shown = progress(&detail);
     assert_eq!(shown.state, "Failed");
     assert!(!shown.polls);
+    // A failed operation leaves nothing about to change: the facts stop polling.
+    assert_eq!(polling(&detail, "runtime-facts"), (None, false));
+    let facts = browser.get(&format!("{path}/facts")).await;
+    assert_eq!(facts.status, StatusCode::OK);
+    assert_eq!(polling(&facts, "runtime-facts"), (None, false));
+    assert!(
+        facts.text_of("agent-connection").is_some(),
+        "{}",
+        facts.body
+    );
 
     // Reconnect and upgrade: each a new operation, followed the same way.
     for (action, fields, kind) in [
@@ -874,6 +919,11 @@ async fn each_action_starts_an_operation_whose_progress_the_fragment_follows(bac
     let last = browser.get(&fragment).await;
     assert!(last.body.contains("The runtime is deprovisioned"));
     assert_eq!(browser.get(&path).await.status, StatusCode::NOT_FOUND);
+    // The facts of a runtime gone say so, and stop polling.
+    let facts = browser.get(&format!("{path}/facts")).await;
+    assert_eq!(facts.status, StatusCode::NOT_FOUND);
+    assert!(facts.body.contains("id=\"runtime-facts-error\""));
+    assert!(!facts.body.contains("hx-trigger"));
     assert_eq!(runtime_count(&server).await, 0);
 
     // Another runtime's operation is not this runtime's.

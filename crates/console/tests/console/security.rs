@@ -80,6 +80,7 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
         "/console/runtimes".to_owned(),
         "/console/runtimes/new".to_owned(),
         format!("/console/runtimes/{runtime}"),
+        format!("/console/runtimes/{runtime}/facts"),
     ] {
         let path = path.as_str();
         let page = browser.get(path).await;

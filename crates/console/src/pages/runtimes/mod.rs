@@ -1,7 +1,8 @@
 //! `/console/runtimes`: the list (label filter, cursor pagination), a runtime's detail (its
 //! labels edited in place, its scenarios, the applications it sees, the credentials it
 //! holds, what the Provisioner knows of it) and its deletion, through the Director's GraphQL;
-//! the Provisioner's actions are in `actions.rs`, its operations' progress in `operation.rs`.
+//! the Provisioner's actions are in `actions.rs`, its operations' progress in `operation.rs`,
+//! the facts that change by themselves (status, agent) in `facts.rs`.
 //!
 //! The list and the detail show when the agent was last seen, whether the configuration it
 //! holds is current and when the newest valid client certificate expires, from the
@@ -9,6 +10,7 @@
 //! same statements with 1 row as with 50).
 
 pub(crate) mod actions;
+pub(crate) mod facts;
 pub(crate) mod operation;
 
 use askama::Template;
@@ -32,6 +34,7 @@ use crate::search::Search;
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
 
+use facts::Facts;
 use operation::{Provisioned, provisioned};
 
 /// Rows per page of the list.
@@ -267,11 +270,9 @@ pub(crate) struct DetailPage {
     pub(crate) name: String,
     pub(crate) href: String,
     description: String,
-    status: String,
-    status_message: String,
-    status_since: String,
     created: String,
-    fleet: Fleet,
+    /// What changes by itself: the status and the agent.
+    facts: Facts,
     scenarios: Vec<ScenarioLink>,
     labels: Vec<LabelRow>,
     new_label_key: String,
@@ -324,9 +325,10 @@ impl DetailPage {
 fn detail_query() -> String {
     format!(
         "query($id: ID!) {{ runtime(id: $id) {{ \
-         id name description status {{ condition timestamp message }} labels \
+         id name description {} labels \
          metadata {{ creationTimestamp }} \
          auths {{ id auth {{ credential {{ __typename }} }} }} {} }} }}",
+        facts::STATUS_FIELDS,
         fleet::FIELDS
     )
 }
@@ -341,20 +343,13 @@ struct Detail {
     id: String,
     name: String,
     description: Option<String>,
-    status: DetailStatus,
+    status: facts::Status,
     labels: Option<Map<String, Value>>,
     metadata: Metadata,
     auths: Vec<SystemAuth>,
     agent: Option<fleet::Agent>,
     #[serde(rename = "clientCertificate")]
     client_certificate: Option<fleet::Certificate>,
-}
-
-#[derive(Deserialize)]
-struct DetailStatus {
-    condition: String,
-    timestamp: String,
-    message: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -563,7 +558,12 @@ pub(crate) async fn load_detail(
     let labels = detail.labels.unwrap_or_default();
     Ok(Ok(Some(DetailPage {
         chrome: Chrome::of(session, NAV),
-        fleet: Fleet::of(detail.agent.as_ref(), detail.client_certificate.as_ref()),
+        facts: Facts::of(
+            &detail.id,
+            detail.status,
+            Fleet::of(detail.agent.as_ref(), detail.client_certificate.as_ref()),
+            provisioned.as_ref(),
+        ),
         scenarios: scenarios_in(Some(&labels))
             .into_iter()
             .map(|name| ScenarioLink {
@@ -599,9 +599,6 @@ pub(crate) async fn load_detail(
         name: detail.name,
         href: path,
         description: detail.description.unwrap_or_default(),
-        status: detail.status.condition,
-        status_message: detail.status.message.unwrap_or_default(),
-        status_since: detail.status.timestamp,
         created: detail.metadata.creation_timestamp,
         applications,
         api_credentials,

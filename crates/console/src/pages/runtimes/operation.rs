@@ -28,6 +28,7 @@ pub(crate) struct OperationView {
     pub(crate) message: String,
     /// Succeeded or failed: the fragment stops polling.
     pub(crate) terminal: bool,
+    pub(crate) succeeded: bool,
     /// A deprovisioning that succeeded: the runtime is gone.
     pub(crate) gone: bool,
     /// The fragment's own URL, which it polls while the operation runs.
@@ -88,8 +89,25 @@ impl OperationView {
             state: state_text(&op.state),
             message: op.message.unwrap_or_default(),
             terminal,
+            succeeded: op.state == "Succeeded",
             runtime_href,
         }
+    }
+
+    /// A view of the runtime `rt`'s operation of `kind` in `state`, as the Provisioner names
+    /// them.
+    #[cfg(test)]
+    pub(crate) fn for_test(kind: &str, state: &str) -> OperationView {
+        OperationView::of(
+            Operation {
+                id: Some("op".into()),
+                operation: kind.into(),
+                state: state.into(),
+                message: None,
+                runtime_id: Some("rt".into()),
+            },
+            "rt",
+        )
     }
 }
 

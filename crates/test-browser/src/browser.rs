@@ -13,8 +13,9 @@ use sextant_domain::TenantId;
 use sextant_store::ConsoleGrant;
 use time::OffsetDateTime;
 
+use sextant_test_server::TestServer;
+
 use crate::chrome::{Driver, screenshot_dir};
-use crate::helpers::TestServer;
 
 /// How long a page may take to show what a test waits for.
 const WAIT: Duration = Duration::from_secs(30);
@@ -22,13 +23,18 @@ const WAIT: Duration = Duration::from_secs(30);
 /// Every page's title ends so.
 const TITLE_SUFFIX: &str = " · Sextant console";
 
-/// Where `npm ci` put axe-core (see `package.json` beside this file).
+/// Every user scope but the operator's.
+pub const ALL_SCOPES: &str = "application:read application:write application_template:read \
+     application_template:write integration_system:read integration_system:write runtime:read \
+     runtime:write label_definition:read label_definition:write eventing:manage \
+     health_checks:read";
+
+/// Where `npm ci` put axe-core (see `package.json` beside this crate's `Cargo.toml`).
 fn axe_source() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/browser/node_modules/axe-core/axe.min.js");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js");
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read {} ({e}): run `npm ci` in crates/console/tests/browser",
+            "cannot read {} ({e}): run `npm ci --no-audit --no-fund` in crates/test-browser",
             path.display()
         )
     })
@@ -84,8 +90,13 @@ impl Browser {
 
     /// Waits until the expression `condition` holds in the page.
     pub async fn wait_until(&self, what: &str, condition: &str) {
+        self.wait_until_within(WAIT, what, condition).await;
+    }
+
+    /// Waits up to `wait` until the expression `condition` holds in the page.
+    pub async fn wait_until_within(&self, wait: Duration, what: &str, condition: &str) {
         let script = format!("return Boolean({condition});");
-        let deadline = Instant::now() + WAIT;
+        let deadline = Instant::now() + wait;
         loop {
             // Between two pages a script may find no document: ask again.
             if let Ok(Value::Bool(true)) = self.client.execute(&script, vec![]).await {
@@ -94,7 +105,7 @@ impl Browser {
             if Instant::now() > deadline {
                 let url = self.client.current_url().await.map(|u| u.to_string());
                 let text = self.js("return document.body.innerText", vec![]).await;
-                panic!("waited {WAIT:?} for {what} ({condition}); at {url:?}:\n{text}");
+                panic!("waited {wait:?} for {what} ({condition}); at {url:?}:\n{text}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -319,7 +330,7 @@ pub async fn login_path(server: &TestServer, tenants: &[TenantId], scopes: &str)
 /// Signs `browser` in with a fresh link for every user scope, pressing the button with the
 /// keyboard; the dashboard is shown.
 pub async fn sign_in(browser: &mut Browser, server: &TestServer) {
-    let path = login_path(server, &[TenantId::DEFAULT], crate::helpers::ALL_SCOPES).await;
+    let path = login_path(server, &[TenantId::DEFAULT], ALL_SCOPES).await;
     browser.goto(&path).await;
     browser.page("Sign in", "login-link").await;
     browser.tab_to("button[type=submit]").await;
