@@ -2,29 +2,21 @@
 //! test event, a certificate or a client revoked, credentials requested for a runtime;
 //! each through the Director's GraphQL, then the page again (or the refusal beside it).
 
-use askama::Template;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::deletion::{self, DeletablePage, Deletion};
 use crate::error::ConsoleError;
-use crate::form;
 use crate::graphql::{self, Refusal};
-use crate::labels::{label_text, labels_text, parse_labels};
-use crate::pager::Pager;
-use crate::pages::credentials::{CredentialRow, CredentialsPage, SystemAuth};
-use crate::render::{self, Chrome, not_found, read_refused, refusal, see_other, to_login};
-use crate::search::Search;
-use crate::session::{self, Session};
+use crate::pages::credentials::{CredentialsPage, SystemAuth};
+use crate::render::{self, not_found, see_other};
 use crate::state::ConsoleState;
-use crate::times;
 
 use super::Id;
-use super::detail::{DetailPage, posted_detail};
+use super::detail::posted_detail;
 
 #[derive(Deserialize)]
 struct Resent {

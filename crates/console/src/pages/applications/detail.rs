@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
@@ -15,16 +15,14 @@ use crate::deletion::{self, DeletablePage, Deletion};
 use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
-use crate::labels::{label_text, labels_text, parse_labels};
-use crate::pager::Pager;
-use crate::pages::credentials::{CredentialRow, CredentialsPage, SystemAuth};
-use crate::render::{self, Chrome, not_found, read_refused, refusal, see_other, to_login};
-use crate::search::Search;
+use crate::labels::label_text;
+use crate::pages::credentials::{CredentialRow, SystemAuth};
+use crate::render::{self, Chrome, not_found, read_refused, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
 use crate::times;
 
-use super::Id;
+use super::Status;
 
 pub(crate) struct Pair {
     key: String,
@@ -53,7 +51,7 @@ pub(crate) struct DocumentRow {
 }
 
 pub(crate) struct WebhookRow {
-    id: String,
+    pub(super) id: String,
     kind: String,
     url: String,
     /// Since when deliveries give up ("" when they do not).
@@ -88,7 +86,7 @@ pub(crate) struct AttemptRow {
 
 /// A certificate issued to one of the application's paired clients.
 pub(crate) struct CertificateRow {
-    serial: String,
+    pub(super) serial: String,
     client_id: String,
     not_before: String,
     expires_at: String,
@@ -100,31 +98,31 @@ pub(crate) struct CertificateRow {
 #[derive(Template)]
 #[template(path = "application.html")]
 pub(super) struct DetailPage {
-    chrome: Chrome,
-    id: String,
-    name: String,
-    provider: String,
-    description: String,
-    status: String,
-    labels: Vec<Pair>,
-    apis: Vec<ApiRow>,
-    apis_total: i64,
-    events: Vec<EventRow>,
-    events_total: i64,
-    documents: Vec<DocumentRow>,
-    documents_total: i64,
-    webhooks: Vec<WebhookRow>,
+    pub(super) chrome: Chrome,
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) provider: String,
+    pub(super) description: String,
+    pub(super) status: String,
+    pub(super) labels: Vec<Pair>,
+    pub(super) apis: Vec<ApiRow>,
+    pub(super) apis_total: i64,
+    pub(super) events: Vec<EventRow>,
+    pub(super) events_total: i64,
+    pub(super) documents: Vec<DocumentRow>,
+    pub(super) documents_total: i64,
+    pub(super) webhooks: Vec<WebhookRow>,
     /// Why a test event was not sent.
-    webhook_error: Option<String>,
-    certificates: Vec<CertificateRow>,
+    pub(super) webhook_error: Option<String>,
+    pub(super) certificates: Vec<CertificateRow>,
     /// Why a certificate was not revoked.
-    certificates_error: Option<String>,
-    credentials: Vec<CredentialRow>,
+    pub(super) certificates_error: Option<String>,
+    pub(super) credentials: Vec<CredentialRow>,
     /// Why credentials were not made or revoked.
-    credentials_error: Option<String>,
-    delete_error: Option<String>,
+    pub(super) credentials_error: Option<String>,
+    pub(super) delete_error: Option<String>,
     /// Why a delivery was not sent again.
-    resend_error: Option<String>,
+    pub(super) resend_error: Option<String>,
 }
 
 impl DeletablePage for DetailPage {

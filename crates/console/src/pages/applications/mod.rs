@@ -16,24 +16,21 @@ pub(crate) use detail::{delete, detail};
 
 use askama::Template;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::deletion::{self, DeletablePage, Deletion};
 use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
-use crate::labels::{label_text, labels_text, parse_labels};
+use crate::labels::{labels_text, parse_labels};
 use crate::pager::Pager;
-use crate::pages::credentials::{CredentialRow, CredentialsPage, SystemAuth};
-use crate::render::{self, Chrome, not_found, read_refused, refusal, see_other, to_login};
+use crate::render::{self, Chrome, refusal, see_other, to_login};
 use crate::search::Search;
-use crate::session::{self, Session};
+use crate::session;
 use crate::state::ConsoleState;
-use crate::times;
 
 /// Rows per page of the list.
 const PAGE_SIZE: u32 = 50;
@@ -116,8 +113,8 @@ struct ListedApplication {
 }
 
 #[derive(Deserialize)]
-struct Status {
-    condition: String,
+pub(super) struct Status {
+    pub(super) condition: String,
 }
 
 /// The page: the label filter, the name search and the status (the Director's `namePrefix`
