@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::labels::label_filter;
+use crate::pager::Pager;
 
 /// A choice of the status filter.
 pub(crate) struct StatusOption {
@@ -59,12 +60,24 @@ impl Search {
         })
     }
 
-    /// The list's GraphQL variables besides the page: `filter`, `namePrefix`, `status`.
-    pub(crate) fn variables(&self) -> Value {
+    /// The list at `path` at the position `after` and `trail` (the request's), whose links
+    /// keep this search.
+    pub(crate) fn pager(&self, path: &str, after: &str, trail: &str) -> Pager {
+        Pager::new(path, "after", "trail", after, trail)
+            .keep("q", &self.q)
+            .keep("label", &self.label)
+            .keep("status", &self.status)
+    }
+
+    /// The list's GraphQL variables for a page of `first` at the pager's position:
+    /// `filter`, `namePrefix`, `status`, `first`, `after`.
+    pub(crate) fn variables(&self, first: u32, pager: &Pager) -> Value {
         json!({
             "filter": label_filter(&self.label).map(|f| vec![f]),
             "namePrefix": (!self.q.is_empty()).then_some(self.q.as_str()),
             "status": (!self.status.is_empty()).then_some(self.status.as_str()),
+            "first": first,
+            "after": pager.after(),
         })
     }
 }

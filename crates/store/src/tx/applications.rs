@@ -248,17 +248,12 @@ macro_rules! applications_tx {
                 let mut resolved = self
                     .resolve_filters(tenant, ObjectKind::Application, filters)
                     .await?;
-                if let Some(among) = among {
-                    resolved.push(ResolvedFilter::Ids(
-                        among.iter().map(|id| id.into_untyped()).collect(),
-                    ));
-                }
-                if let Some(status) = search.status {
-                    resolved.push(ResolvedFilter::Status(status.as_str().to_owned()));
-                }
-                if let Some(prefix) = &search.name_prefix {
-                    resolved.push(ResolvedFilter::NamePrefix(prefix.clone()));
-                }
+                $crate::tx::labels::narrow(
+                    &mut resolved,
+                    among.map(|ids| ids.iter().map(|id| id.into_untyped()).collect()),
+                    search.status.map(|s| s.as_str()),
+                    search.name_prefix.as_deref(),
+                );
                 self.applications_resolved(tenant, resolved, page).await
             }
 

@@ -158,11 +158,11 @@ pub(crate) enum ResolvedFilter {
     /// Objects already found by the adapter (SQLite evaluates `@>` in Rust).
     Ids(Vec<Uuid>),
     /// Objects whose name starts with the text, compared byte by byte (names are lower-case
-    /// ASCII): a range of the `(tenant_id, name)` index (on PostgreSQL, migration 0026's
-    /// index in the `C` collation).
+    /// ASCII): a range of the `(tenant_id, name)` index (on PostgreSQL, the `C` collation
+    /// indexes of migrations 0026 and 0028).
     NamePrefix(String),
     /// Objects in this status condition: a range of the `(tenant_id, status_condition, id)`
-    /// index (migration 0026), in id order.
+    /// index (migrations 0026 and 0028), in id order.
     Status(String),
 }
 
@@ -182,6 +182,19 @@ pub(crate) fn object_table(kind: ObjectKind) -> &'static str {
         ObjectKind::Application => "applications",
         ObjectKind::Runtime => "runtimes",
     }
+}
+
+/// Adds what a search narrows a list by besides its label filters: the objects it is
+/// confined to, a status condition, a name prefix.
+pub(crate) fn narrow(
+    resolved: &mut Vec<ResolvedFilter>,
+    among: Option<Vec<Uuid>>,
+    status: Option<&str>,
+    name_prefix: Option<&str>,
+) {
+    resolved.extend(among.map(ResolvedFilter::Ids));
+    resolved.extend(status.map(|s| ResolvedFilter::Status(s.to_owned())));
+    resolved.extend(name_prefix.map(|p| ResolvedFilter::NamePrefix(p.to_owned())));
 }
 
 /// The upper bound (exclusive) of the names starting with `prefix`: stored names hold only

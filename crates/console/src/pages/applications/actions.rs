@@ -15,13 +15,47 @@ use crate::pages::credentials::{CredentialsPage, SystemAuth};
 use crate::render::{self, not_found, see_other};
 use crate::state::ConsoleState;
 
-use super::Id;
-use super::detail::posted_detail;
+use crate::session::Session;
 
-#[derive(Deserialize)]
-struct Resent {
-    #[serde(rename = "resendWebhookDelivery")]
-    _resent: Id,
+use super::detail::{DetailPage, posted_detail};
+
+/// Where the page shows an action's refusal.
+#[derive(Clone, Copy)]
+enum Beside {
+    Deliveries,
+    Webhooks,
+    Certificates,
+    Credentials,
+}
+
+/// Runs an action's mutation for the application's page the form was posted to: then the
+/// page again (303), 404 when the Director finds no such object for this session, or the
+/// page with the refusal shown `beside` the section it concerns.
+async fn act(
+    state: &ConsoleState,
+    session: &Session,
+    mut page: DetailPage,
+    mutation: &str,
+    variables: Value,
+    beside: Beside,
+) -> Result<Response, ConsoleError> {
+    match graphql::execute::<Value>(state, session.consumer(), mutation, variables).await? {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/applications/{}",
+            render::segment(&page.id)
+        ))),
+        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
+        Err(refusals) => {
+            let shown = Some(Refusal::messages(&refusals));
+            match beside {
+                Beside::Deliveries => page.resend_error = shown,
+                Beside::Webhooks => page.webhook_error = shown,
+                Beside::Certificates => page.certificates_error = shown,
+                Beside::Credentials => page.credentials_error = shown,
+            }
+            render::html(Refusal::status(&refusals), &page)
+        }
+    }
 }
 
 /// `POST /console/applications/{id}/deliveries/{delivery}/resend`: queues the delivery's
@@ -32,28 +66,19 @@ pub(crate) async fn resend_delivery(
     Path((id, delivery)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response, ConsoleError> {
-    let (session, _, mut page) = match posted_detail(&state, &headers, body, &id).await? {
+    let (session, _, page) = match posted_detail(&state, &headers, body, &id).await? {
         Ok(posted) => posted,
         Err(answer) => return Ok(answer),
     };
-    match graphql::execute::<Resent>(
+    act(
         &state,
-        session.consumer(),
+        &session,
+        page,
         "mutation($id: ID!) { resendWebhookDelivery(deliveryID: $id) { id } }",
         json!({ "id": delivery }),
+        Beside::Deliveries,
     )
-    .await?
-    {
-        Ok(_) => Ok(see_other(&format!(
-            "/console/applications/{}",
-            render::segment(&page.id)
-        ))),
-        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
-        Err(refusals) => {
-            page.resend_error = Some(Refusal::messages(&refusals));
-            render::html(Refusal::status(&refusals), &page)
-        }
-    }
+    .await
 }
 
 /// `POST /console/applications/{id}/webhooks/{webhook}/test`: queues a `TEST` event for one
@@ -66,31 +91,22 @@ pub(crate) async fn send_test_event(
     Path((id, webhook)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response, ConsoleError> {
-    let (session, _, mut page) = match posted_detail(&state, &headers, body, &id).await? {
+    let (session, _, page) = match posted_detail(&state, &headers, body, &id).await? {
         Ok(posted) => posted,
         Err(answer) => return Ok(answer),
     };
     if !page.webhooks.iter().any(|w| w.id == webhook) {
         return Ok(not_found());
     }
-    match graphql::execute::<Value>(
+    act(
         &state,
-        session.consumer(),
+        &session,
+        page,
         "mutation($id: ID!) { sendTestWebhookEvent(webhookID: $id) { id } }",
         json!({ "id": webhook }),
+        Beside::Webhooks,
     )
-    .await?
-    {
-        Ok(_) => Ok(see_other(&format!(
-            "/console/applications/{}",
-            render::segment(&page.id)
-        ))),
-        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
-        Err(refusals) => {
-            page.webhook_error = Some(Refusal::messages(&refusals));
-            render::html(Refusal::status(&refusals), &page)
-        }
-    }
+    .await
 }
 
 /// `POST /console/applications/{id}/certificates/{serial}/revoke`: revokes one certificate
@@ -103,31 +119,22 @@ pub(crate) async fn revoke_certificate(
     Path((id, serial)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response, ConsoleError> {
-    let (session, _, mut page) = match posted_detail(&state, &headers, body, &id).await? {
+    let (session, _, page) = match posted_detail(&state, &headers, body, &id).await? {
         Ok(posted) => posted,
         Err(answer) => return Ok(answer),
     };
     if !page.certificates.iter().any(|c| c.serial == serial) {
         return Ok(not_found());
     }
-    match graphql::execute::<Value>(
+    act(
         &state,
-        session.consumer(),
+        &session,
+        page,
         "mutation($serial: String!) { revokeClientCertificate(serial: $serial) { serial } }",
         json!({ "serial": serial }),
+        Beside::Certificates,
     )
-    .await?
-    {
-        Ok(_) => Ok(see_other(&format!(
-            "/console/applications/{}",
-            render::segment(&page.id)
-        ))),
-        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
-        Err(refusals) => {
-            page.certificates_error = Some(Refusal::messages(&refusals));
-            render::html(Refusal::status(&refusals), &page)
-        }
-    }
+    .await
 }
 
 #[derive(Deserialize)]
@@ -187,29 +194,20 @@ pub(crate) async fn revoke_credential(
     Path((id, auth)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response, ConsoleError> {
-    let (session, _, mut page) = match posted_detail(&state, &headers, body, &id).await? {
+    let (session, _, page) = match posted_detail(&state, &headers, body, &id).await? {
         Ok(posted) => posted,
         Err(answer) => return Ok(answer),
     };
     if !page.credentials.iter().any(|c| c.id == auth) {
         return Ok(not_found());
     }
-    match graphql::execute::<Value>(
+    act(
         &state,
-        session.consumer(),
+        &session,
+        page,
         "mutation($id: ID!) { deleteSystemAuthForApplication(authID: $id) { id } }",
         json!({ "id": auth }),
+        Beside::Credentials,
     )
-    .await?
-    {
-        Ok(_) => Ok(see_other(&format!(
-            "/console/applications/{}",
-            render::segment(&page.id)
-        ))),
-        Err(refusals) if Refusal::is_not_found(&refusals) => Ok(not_found()),
-        Err(refusals) => {
-            page.credentials_error = Some(Refusal::messages(&refusals));
-            render::html(Refusal::status(&refusals), &page)
-        }
-    }
+    .await
 }

@@ -26,7 +26,6 @@ use crate::error::ConsoleError;
 use crate::form;
 use crate::graphql::{self, Refusal};
 use crate::labels::{labels_text, parse_labels};
-use crate::pager::Pager;
 use crate::render::{self, Chrome, refusal, see_other, to_login};
 use crate::search::Search;
 use crate::session;
@@ -135,19 +134,8 @@ pub(crate) async fn list(
         return Ok(to_login());
     };
     let search = Search::new(&query.q, &query.label, &query.status, &STATUSES);
-    let pager = Pager::new(
-        "/console/applications",
-        "after",
-        "trail",
-        &query.after,
-        &query.trail,
-    )
-    .keep("q", &search.q)
-    .keep("label", &search.label)
-    .keep("status", &search.status);
-    let mut variables = search.variables();
-    variables["first"] = json!(PAGE_SIZE);
-    variables["after"] = json!(pager.after());
+    let pager = search.pager("/console/applications", &query.after, &query.trail);
+    let variables = search.variables(PAGE_SIZE, &pager);
     let mut page = ListPage {
         chrome: Chrome::of(&session, "applications"),
         search,
@@ -235,10 +223,9 @@ struct Registered {
     register_application: Id,
 }
 
-/// An object's id, as a mutation answers it.
 #[derive(Deserialize)]
-pub(crate) struct Id {
-    pub(crate) id: String,
+struct Id {
+    id: String,
 }
 
 pub(crate) async fn register(

@@ -154,19 +154,8 @@ pub(crate) async fn list(
         return Ok(to_login());
     };
     let search = Search::new(&query.q, &query.label, &query.status, &STATUSES);
-    let pager = Pager::new(
-        "/console/runtimes",
-        "after",
-        "trail",
-        &query.after,
-        &query.trail,
-    )
-    .keep("q", &search.q)
-    .keep("label", &search.label)
-    .keep("status", &search.status);
-    let mut variables = search.variables();
-    variables["first"] = json!(PAGE_SIZE);
-    variables["after"] = json!(pager.after());
+    let pager = search.pager("/console/runtimes", &query.after, &query.trail);
+    let variables = search.variables(PAGE_SIZE, &pager);
     let mut page = ListPage {
         chrome: Chrome::of(&session, NAV),
         search,
