@@ -26,11 +26,12 @@ fn sdl_keeps_compass_names_and_argument_shapes() {
     let sdl = sextant_director::sdl();
     for line in [
         // Compass's arguments first, in its order; Sextant's optional `namePrefix` and
-        // `status` follow, so a Compass query is still valid and means the same.
+        // `status` (of applications and runtimes) follow, so a Compass query is still valid
+        // and means the same.
         "applications(filter: [LabelFilter!], first: Int = 100, after: PageCursor, namePrefix: String, status: ApplicationStatusCondition): ApplicationPage!",
         "application(id: ID!): Application",
         "applicationsForRuntime(runtimeID: ID!, first: Int = 100, after: PageCursor): ApplicationPage!",
-        "runtimes(filter: [LabelFilter!], first: Int = 100, after: PageCursor): RuntimePage!",
+        "runtimes(filter: [LabelFilter!], first: Int = 100, after: PageCursor, namePrefix: String, status: RuntimeStatusCondition): RuntimePage!",
         "labelDefinition(key: String!): LabelDefinition",
         "registerApplication(in: ApplicationRegisterInput!): Application!",
         "updateApplication(id: ID!, in: ApplicationUpdateInput!): Application!",

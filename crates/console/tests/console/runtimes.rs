@@ -197,12 +197,17 @@ async fn search_by_name_label_and_status_together(backend: Backend) {
     assert_ne!(page.status, StatusCode::OK);
     assert!(page.body.contains("namePrefix"), "{}", page.body);
 
-    // A page of 50 costs what a page of 10 does.
+    // A page of 50 costs what a page of 10 does. The server's background tasks (the
+    // notifier's polls) count too: the least of three is the page's own.
     let statements_of = async |browser: &mut Browser, path: &str| {
-        let before = server.server().store.statements().get();
-        let page = browser.get(path).await;
-        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-        server.server().store.statements().get() - before
+        let mut least = u64::MAX;
+        for _ in 0..3 {
+            let before = server.server().store.statements().get();
+            let page = browser.get(path).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+            least = least.min(server.server().store.statements().get() - before);
+        }
+        least
     };
     let full = statements_of(&mut browser, "/console/runtimes?q=shop&status=INITIAL").await;
     let few = statements_of(&mut browser, "/console/runtimes?q=other&status=INITIAL").await;

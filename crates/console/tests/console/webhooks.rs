@@ -279,19 +279,21 @@ async fn a_test_event_is_sent_only_with_csrf_scope_and_tenant(backend: Backend) 
     let page = browser.post(&test, &[("csrf", &csrf)]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     assert_eq!(page.location(), Some(detail.as_str()));
+    // The delivery and its attempts are read by two statements: wait for both.
     let page = page_until(
         &mut browser,
         &detail,
-        "<td class=\"attempt-status\">204</td>",
+        "<td class=\"delivery-state\">delivered</td>",
     )
     .await;
+    assert!(
+        page.body.contains("<td class=\"attempt-status\">204</td>"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("<td>TEST</td>"), "{}", page.body);
     assert!(page.body.contains("<tr class=\"attempt\"><td>1</td>"));
     assert!(page.body.contains("<td class=\"attempt-latency\">"));
-    assert!(
-        page.body
-            .contains("<td class=\"delivery-state\">delivered</td>")
-    );
     assert_eq!(got.load(Ordering::SeqCst), 1);
 }
 
