@@ -1,8 +1,8 @@
 //! The queries of runtimes: a page of them (a runtime sees only itself), and one of them.
 
 use async_graphql::{Context, ID, Object};
-use sextant_domain::{ObjectKind, Page, Scope};
-use sextant_store::RuntimeSearch;
+use sextant_domain::{ObjectKind, Page, RuntimeId, Scope, TenantId};
+use sextant_store::{RuntimeSearch, Tx};
 
 use crate::confine::{self, Reach};
 use crate::context::{Scopes, consumer, store};
@@ -10,12 +10,39 @@ use crate::error::{GqlResult, IntoGql};
 use crate::labels::inputs::{LabelFilter, filters};
 use crate::labels::wire::page_labels;
 use crate::page;
-use crate::runtimes::wire::{Runtime, RuntimePage, RuntimeStatusCondition};
+use crate::runtimes::wire::{PageFleet, Runtime, RuntimePage, RuntimeStatusCondition};
 use crate::scalars::PageCursor;
 use crate::validation::query_id;
 
 #[derive(Default)]
 pub struct RuntimeQuery;
+
+/// The agents and certificates of a page of runtimes, each in one statement, when the
+/// request asks for `data { agent }` or `data { clientCertificate }`.
+async fn page_fleet(
+    ctx: &Context<'_>,
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    ids: &[RuntimeId],
+) -> GqlResult<PageFleet> {
+    let data = ctx.look_ahead().field("data");
+    let mut fleet = PageFleet::default();
+    if ids.is_empty() {
+        return Ok(fleet);
+    }
+    if data.field("agent").exists() {
+        let agents = tx.recorded_agents(tenant, ids).await.gql()?;
+        fleet.agents = Some(agents.into_iter().map(|a| (a.runtime, a)).collect());
+    }
+    if data.field("clientCertificate").exists() {
+        let certificates = tx
+            .runtime_certificates(tenant, ids, crate::clock::now_micros())
+            .await
+            .gql()?;
+        fleet.certificates = Some(certificates.into_iter().map(|c| (c.runtime, c)).collect());
+    }
+    Ok(fleet)
+}
 
 #[Object]
 impl RuntimeQuery {
@@ -52,9 +79,10 @@ impl RuntimeQuery {
                 .gql()?,
             _ => Page::from_rows(Vec::new(), &request, 0),
         };
-        let ids = result.items.iter().map(|r| r.id).collect();
+        let ids: Vec<_> = result.items.iter().map(|r| r.id).collect();
+        let fleet = page_fleet(ctx, &mut *tx, tenant, &ids).await?;
         let labels = page_labels(ctx, &mut *tx, ObjectKind::Runtime, ids).await?;
-        Ok(RuntimePage::new(result, &request, labels))
+        Ok(RuntimePage::new(result, &request, labels, Some(fleet)))
     }
 
     #[graphql(guard = "Scopes(&[Scope::RuntimeRead])")]

@@ -1,6 +1,6 @@
 //! Runtimes as answered: their labels, status, credentials and eventing configuration.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
@@ -80,6 +80,17 @@ pub struct RuntimeMetadata {
 pub struct Runtime {
     runtime: domain::Runtime,
     preloaded: Preloaded,
+    /// What a list read for its whole page of the agents and certificates, when asked.
+    fleet: Option<Arc<PageFleet>>,
+}
+
+/// The agents and newest valid certificates of a page of runtimes, read by the list in one
+/// statement each (a DataLoader's batch can split when its rows resolve slowly, and a
+/// page's statements must not grow with its size). `None`: not asked for.
+#[derive(Default)]
+pub struct PageFleet {
+    pub agents: Option<HashMap<domain::RuntimeId, sextant_store::RecordedAgent>>,
+    pub certificates: Option<HashMap<domain::RuntimeId, sextant_store::RuntimeCertificate>>,
 }
 
 impl Runtime {
@@ -87,12 +98,14 @@ impl Runtime {
         Self {
             runtime,
             preloaded: None,
+            fleet: None,
         }
     }
     pub fn with_labels(runtime: domain::Runtime, labels: BTreeMap<String, Value>) -> Self {
         Self {
             runtime,
             preloaded: Some(Arc::new(labels)),
+            fleet: None,
         }
     }
 }
@@ -165,10 +178,14 @@ impl Runtime {
         if !confine::can_read_runtime(reach(ctx)?, self.runtime.id) {
             return Ok(None);
         }
-        let recorded = loader(ctx)?
-            .load_one(RuntimeAgentKey(self.runtime.id))
-            .await
-            .map_err(load_error)?;
+        let preloaded = self.fleet.as_ref().and_then(|f| f.agents.as_ref());
+        let recorded = match preloaded {
+            Some(agents) => agents.get(&self.runtime.id).copied(),
+            None => loader(ctx)?
+                .load_one(RuntimeAgentKey(self.runtime.id))
+                .await
+                .map_err(load_error)?,
+        };
         Ok(recorded.map(|agent| RuntimeAgent {
             last_seen_at: Timestamp(agent.last_seen),
             configuration_current: agent.configuration_epoch >= agent.tenant_epoch,
@@ -181,10 +198,14 @@ impl Runtime {
         if !confine::can_read_runtime(reach(ctx)?, self.runtime.id) {
             return Ok(None);
         }
-        let found = loader(ctx)?
-            .load_one(RuntimeCertificateKey(self.runtime.id))
-            .await
-            .map_err(load_error)?;
+        let preloaded = self.fleet.as_ref().and_then(|f| f.certificates.as_ref());
+        let found = match preloaded {
+            Some(certificates) => certificates.get(&self.runtime.id).cloned(),
+            None => loader(ctx)?
+                .load_one(RuntimeCertificateKey(self.runtime.id))
+                .await
+                .map_err(load_error)?,
+        };
         Ok(found.map(|cert| ClientCertificate {
             serial: ClientCertificate::hex(&cert.serial),
             client_id: ID(cert.client.to_string()),
@@ -207,19 +228,25 @@ impl RuntimePage {
         page: Page<domain::Runtime>,
         request: &PageRequest,
         mut labels: Option<LabelsById<domain::RuntimeId>>,
+        fleet: Option<PageFleet>,
     ) -> Self {
+        let fleet = fleet.map(Arc::new);
         let page_info = page_info(&page, request, |r| r.id);
         RuntimePage {
             total_count: total(page.total_count),
             data: page
                 .items
                 .into_iter()
-                .map(|runtime| match labels.as_mut() {
-                    Some(labels) => {
-                        let own = labels.remove(&runtime.id).unwrap_or_default();
-                        Runtime::with_labels(runtime, own)
-                    }
-                    None => Runtime::new(runtime),
+                .map(|runtime| {
+                    let mut runtime = match labels.as_mut() {
+                        Some(labels) => {
+                            let own = labels.remove(&runtime.id).unwrap_or_default();
+                            Runtime::with_labels(runtime, own)
+                        }
+                        None => Runtime::new(runtime),
+                    };
+                    runtime.fleet = fleet.clone();
+                    runtime
                 })
                 .collect(),
             page_info,
