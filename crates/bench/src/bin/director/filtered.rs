@@ -42,7 +42,7 @@ const LIST_NAMES: [&str; 8] = [
     "applications(first:100)",
     "applications env=prod",
     "applications scenario ALPHA",
-    "applications namePrefix bench-app-0001",
+    "applications namePrefix bench-app-001",
 ];
 /// The goal (GOALS.md P9).
 const P9_GOAL_P99_MS: f64 = 50.0;
