@@ -167,7 +167,21 @@ impl Plane {
 
     pub async fn succeeded(&self, id: &str) -> Value {
         let op = self.finished(id).await;
-        assert_eq!(op["state"], "Succeeded", "{op}");
+        if op["state"] != "Succeeded" {
+            // The agent's own account of why, kept before the test's directory goes: the
+            // Provisioner's message is short on purpose.
+            let log = op["runtimeID"]
+                .as_str()
+                .map(|runtime| self.runtime_dir(runtime).join("agent.log"))
+                .and_then(|path| std::fs::read_to_string(path).ok())
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!(
+                "operation did not succeed: {op}\nthe agent's log (last lines):\n{}",
+                tail.join("\n")
+            );
+        }
         assert_eq!(op["message"], "Operation succeeded.");
         op
     }
