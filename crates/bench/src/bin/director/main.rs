@@ -175,12 +175,15 @@ pub(crate) const TARGET_PASSWORD: &str = "target-secret";
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let config = Config::from_args(&args)?;
+    let mut config = Config::from_args(&args)?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
 
     // The database first (dropped last: it outlives the server).
     let backend = args.backend.backend();
     let db = TestDatabase::create(backend).await;
+    if backend == Backend::Postgres {
+        config.postgres_url = Some(db.url.clone());
+    }
     let data_dir = db.dir.join("data");
     let server = sextant_server::start(sextant_server::ServerConfig {
         data_dir: data_dir.clone(),
@@ -243,6 +246,9 @@ async fn main() -> Result<()> {
 
 /// The run's parameters, with `--quick` applied.
 pub(crate) struct Config {
+    /// The PostgreSQL database the server uses (`None` on SQLite): phases that seed many
+    /// rows analyse it afterwards, as autovacuum does in a server that has been running.
+    pub(crate) postgres_url: Option<String>,
     pub(crate) phase: PhaseArg,
     pub(crate) apps: usize,
     pub(crate) reads: usize,
@@ -301,6 +307,7 @@ impl Config {
             .unwrap_or(if args.quick { 2_000 } else { 100_000 });
         ensure!(list_runtimes >= 1, "--list-runtimes must be at least 1");
         Ok(Config {
+            postgres_url: None,
             phase: args.phase,
             apps,
             reads,
