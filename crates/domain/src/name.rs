@@ -1,5 +1,6 @@
-//! [`Name`]: the name of an application, runtime, integration system or application template,
-//! checked once when it enters Sextant so that an unchecked name cannot reach the store.
+//! [`Name`]: the name of an application, runtime, integration system, application template,
+//! API or event definition, checked once when it enters Sextant so that an unchecked name
+//! cannot reach the store.
 
 use std::fmt;
 
@@ -47,8 +48,8 @@ impl Name {
     }
 }
 
-/// The Name rule on a borrowed string, for names that are not kept as a [`Name`].
-pub fn check(value: &str) -> Result<(), String> {
+/// The Name rule.
+fn check(value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Err(BLANK.into());
     }

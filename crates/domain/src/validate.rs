@@ -19,13 +19,6 @@ pub const BLANK: &str = "cannot be blank";
 /// ozzo-validation's `is.URL` (and Compass's `inputvalidation.IsURL`).
 pub const INVALID_URL: &str = "must be a valid URL";
 
-/// The Name rule (Compass's `inputvalidation.Name`), for names kept as strings (API and event
-/// definitions); the names of applications, runtimes, integration systems and templates are
-/// [`crate::Name`]s.
-pub fn name(value: &str) -> Result<(), String> {
-    crate::name::check(value)
-}
-
 /// ozzo-validation's `RuneLength(min, max)`: an empty value passes (`Required` says blank).
 pub fn rune_length(value: &str, min: usize, max: usize) -> Result<(), String> {
     if value.is_empty() {
@@ -243,38 +236,6 @@ pub fn printable(value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names() {
-        for ok in [
-            "app",
-            "my-app",
-            "a.b-c",
-            "x1",
-            "abcdefghijabcdefghijabcdefghijabcdef",
-        ] {
-            assert!(name(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "0invalid",
-            "Upper",
-            "-dash",
-            "dash-",
-            "a..b",
-            "under_score",
-            "spa ce",
-            "abcdefghijabcdefghijabcdefghijabcdefg",
-        ] {
-            assert!(name(bad).is_err(), "{bad}");
-        }
-        assert_eq!(name("0invalid").unwrap_err(), "cannot start with digit");
-        assert_eq!(name("Test").unwrap_err(), DNS_SUBDOMAIN_MESSAGE);
-        assert_eq!(
-            name(&"a".repeat(37)).unwrap_err(),
-            "must be no more than 36 characters"
-        );
-    }
 
     #[test]
     fn urls_as_compass_accepted_them() {

@@ -36,14 +36,6 @@ pub trait RuntimesTx: Send {
         page: &PageRequest,
     ) -> Result<Page<Runtime>, StoreError>;
 
-    /// Like [`RuntimesTx::runtimes`], restricted to the given ids.
-    async fn runtimes_among(
-        &mut self,
-        tenant: TenantId,
-        among: &[RuntimeId],
-        filters: &[LabelFilter],
-        page: &PageRequest,
-    ) -> Result<Page<Runtime>, StoreError>;
     /// Like [`RuntimesTx::runtimes`] (restricted to `among` when given), narrowed by
     /// `search`: two statements besides the filters' resolution, the page and its count,
     /// each reading one index range when the search drives it.
@@ -191,22 +183,6 @@ macro_rules! runtimes_tx {
                 let resolved = self
                     .resolve_filters(tenant, ObjectKind::Runtime, filters)
                     .await?;
-                self.runtimes_resolved(tenant, resolved, page).await
-            }
-
-            async fn runtimes_among(
-                &mut self,
-                tenant: TenantId,
-                among: &[RuntimeId],
-                filters: &[LabelFilter],
-                page: &PageRequest,
-            ) -> Result<Page<Runtime>, StoreError> {
-                let mut resolved = self
-                    .resolve_filters(tenant, ObjectKind::Runtime, filters)
-                    .await?;
-                resolved.push(ResolvedFilter::Ids(
-                    among.iter().map(|id| id.into_untyped()).collect(),
-                ));
                 self.runtimes_resolved(tenant, resolved, page).await
             }
 

@@ -354,6 +354,8 @@ pub(super) async fn posted_detail(
     })
 }
 
+/// The application as `session` sees it; `None` when it does not exist or is out of reach
+/// (another tenant's id looks like a missing one).
 pub(super) async fn load_detail(
     state: &ConsoleState,
     session: &Session,
@@ -453,7 +455,8 @@ pub(super) async fn load_detail(
     })))
 }
 
-/// A refusal other than "not found" while reading (e.g. missing application:read).
+/// `GET /console/applications/{id}`: the application's page; 404 when it is out of reach,
+/// the refusal when reading is refused (e.g. without application:read).
 pub(crate) async fn detail(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
