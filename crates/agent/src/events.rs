@@ -82,7 +82,7 @@ fn url_of(name: &str, port: u16) -> String {
 impl EventGateway {
     /// Binds the listener (nothing is served before a certificate is at hand).
     pub async fn bind(config: EventGatewayConfig) -> Result<EventGateway, String> {
-        let listener = TcpListener::bind(config.listen)
+        let listener = crate::listen::bind_patiently(config.listen, crate::listen::BIND_PATIENCE)
             .await
             .map_err(|e| format!("the event gateway cannot listen on {}: {e}", config.listen))?;
         let port = listener

@@ -72,6 +72,7 @@ mod error;
 mod events;
 mod failure;
 mod follow;
+pub mod listen;
 mod pairing;
 mod report;
 mod session;

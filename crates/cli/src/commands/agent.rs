@@ -106,9 +106,12 @@ pub(crate) fn run(args: AgentArgs) -> anyhow::Result<()> {
             ..sextant_fetch::FetchPolicy::default()
         })?;
         let gateway = sextant_gateway::application_gateway(agent.handle().configuration(), fetcher);
-        let listener = tokio::net::TcpListener::bind(gateway_listen)
-            .await
-            .with_context(|| format!("the gateway cannot listen on {gateway_listen}"))?;
+        let listener = sextant_agent::listen::bind_patiently(
+            gateway_listen,
+            sextant_agent::listen::BIND_PATIENCE,
+        )
+        .await
+        .with_context(|| format!("the gateway cannot listen on {gateway_listen}"))?;
         eprintln!("Application gateway: http://{gateway_listen}/<application>/<api>/<path>");
         let stop = shutdown.clone();
         tokio::spawn(async move {
