@@ -789,6 +789,38 @@ mod tests {
         }
     }
 
+    /// The dashboard's failed spec fetches read the partial indexes of migration 0029, never
+    /// the tenant's definitions (whose predicate must stay the statement's word for word).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_fetches_read_only_the_failed() {
+        let db = TestDatabase::create(Backend::Sqlite).await;
+        let store = SqliteStore::connect(&db.url).await.unwrap();
+        let mut tx = plan_tx(&store).await;
+        let mut qb = sqlx::QueryBuilder::<Sqlite>::new(SqliteTx::explain());
+        SqliteTx::push_failed_fetches(&mut qb, TenantId(Uuid::new_v4()), 10);
+        let rows = qb.build().fetch_all(tx.conn()).await.unwrap();
+        let plan: Vec<String> = rows
+            .iter()
+            .map(|row| SqliteTx::plan_line(row).unwrap())
+            .collect();
+        for index in [
+            "api_definitions_fetch_failed",
+            "event_definitions_fetch_failed",
+        ] {
+            assert!(
+                plan.iter().any(|line| line.contains(index)),
+                "{index} in {plan:#?}"
+            );
+        }
+        assert!(
+            !plan
+                .iter()
+                .any(|line| line.starts_with("SCAN api_definitions")
+                    || line.starts_with("SCAN event_definitions")),
+            "{plan:#?}"
+        );
+    }
+
     /// A search of applications or runtimes by status or name prefix reads one range of an
     /// index on those columns (migrations 0026 and 0028, the `UNIQUE (tenant_id, name)`
     /// indexes), never the tenant's whole table; beside a label driver it is an `IN` set

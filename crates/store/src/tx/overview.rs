@@ -327,27 +327,9 @@ macro_rules! overview_tx {
                 $crate::tx::overview::Listed<$crate::tx::overview::FailedFetch>,
                 StoreError,
             > {
-                use $crate::tx::overview::{limit_of, total_of};
-                let condition = Self::sql_json_text("spec_fetch_request", "condition");
-                let message = Self::sql_json_text("spec_fetch_request", "message");
-                let mut qb = sqlx::QueryBuilder::<$Db>::new(format!(
-                    "SELECT d.kind, d.id, d.name, d.app_id, ap.name, d.message, COUNT(*) OVER () \
-                     FROM (SELECT 'API' AS kind, id, name, app_id, tenant_id, \
-                     {condition} AS status, {message} AS message FROM api_definitions \
-                     WHERE spec_fetch_request IS NOT NULL AND tenant_id = "
-                ));
-                qb.push_bind(tenant.0);
-                qb.push(format!(
-                    " UNION ALL SELECT 'EVENT' AS kind, id, name, app_id, tenant_id, \
-                     {condition} AS status, {message} AS message FROM event_definitions \
-                     WHERE spec_fetch_request IS NOT NULL AND tenant_id = "
-                ));
-                qb.push_bind(tenant.0);
-                qb.push(
-                    ") d JOIN applications ap ON ap.tenant_id = d.tenant_id AND ap.id = d.app_id \
-                     WHERE d.status = 'FAILED' ORDER BY ap.name, d.name, d.id LIMIT ",
-                );
-                qb.push_bind(limit_of(limit));
+                use $crate::tx::overview::total_of;
+                let mut qb = sqlx::QueryBuilder::<$Db>::new("");
+                Self::push_failed_fetches(&mut qb, tenant, limit);
                 self.counter().inc();
                 let rows = qb.build().fetch_all(self.conn()).await?;
                 let total = total_of(rows.first().map(|r| r.try_get(6)).transpose()?);
@@ -398,6 +380,40 @@ macro_rules! overview_tx {
                         })
                     })
                     .collect()
+            }
+        }
+
+        impl $Tx {
+            /// The statement of [`OverviewTx::failed_fetches`]. The condition is inside each
+            /// branch, as the partial indexes of migration 0029 state it: only the failed
+            /// definitions are read.
+            pub(crate) fn push_failed_fetches(
+                qb: &mut sqlx::QueryBuilder<$Db>,
+                tenant: TenantId,
+                limit: u32,
+            ) {
+                use $crate::tx::overview::limit_of;
+                let failed = format!(
+                    "{} = 'FAILED'",
+                    Self::sql_json_text("spec_fetch_request", "condition")
+                );
+                let message = Self::sql_json_text("spec_fetch_request", "message");
+                qb.push(format!(
+                    "SELECT d.kind, d.id, d.name, d.app_id, ap.name, d.message, COUNT(*) OVER () \
+                     FROM (SELECT 'API' AS kind, id, name, app_id, tenant_id, \
+                     {message} AS message FROM api_definitions WHERE {failed} AND tenant_id = "
+                ));
+                qb.push_bind(tenant.0);
+                qb.push(format!(
+                    " UNION ALL SELECT 'EVENT' AS kind, id, name, app_id, tenant_id, \
+                     {message} AS message FROM event_definitions WHERE {failed} AND tenant_id = "
+                ));
+                qb.push_bind(tenant.0);
+                qb.push(
+                    ") d JOIN applications ap ON ap.tenant_id = d.tenant_id AND ap.id = d.app_id \
+                     ORDER BY ap.name, d.name, d.id LIMIT ",
+                );
+                qb.push_bind(limit_of(limit));
             }
         }
     };
