@@ -1,6 +1,6 @@
-//! The search of the application and runtime lists: the name typed, the label filter and
-//! the status chosen, as the list's form shows them and as the Director's `namePrefix`,
-//! `filter` and `status` arguments take them.
+//! The search of the application and runtime lists: the name typed, the label filter, the
+//! status and the rows per page chosen, as the list's form shows them and as the Director's
+//! `namePrefix`, `filter`, `status` and `first` arguments take them.
 
 use serde_json::{Value, json};
 
@@ -10,6 +10,15 @@ use crate::pager::Pager;
 /// A choice of the status filter.
 pub(crate) struct StatusOption {
     pub(crate) value: &'static str,
+    pub(crate) selected: bool,
+}
+
+/// The rows per page a list offers; the first is the default.
+pub(crate) const ROWS: [u32; 3] = [50, 20, 100];
+
+/// A choice of the rows per page.
+pub(crate) struct RowsOption {
+    pub(crate) value: u32,
     pub(crate) selected: bool,
 }
 
@@ -23,12 +32,43 @@ pub(crate) struct Search {
     pub(crate) status: String,
     /// The conditions of the list's status filter, the chosen one selected.
     pub(crate) statuses: Vec<StatusOption>,
+    /// The rows per page asked for, as given (empty: the default).
+    rows_asked: String,
+    /// The rows per page shown: the one asked for when the list offers it.
+    pub(crate) rows: u32,
+    /// The rows per page the list offers (in ascending order), the shown one selected.
+    pub(crate) rows_options: Vec<RowsOption>,
 }
 
 impl Search {
-    pub(crate) fn new(q: &str, label: &str, status: &str, all: &[&'static str]) -> Search {
+    /// The search the list's query parameters ask for: `q`, `label`, `status` (one of
+    /// `all`, or empty) and `rows` (one of [`ROWS`], or empty for the default).
+    pub(crate) fn new(
+        q: &str,
+        label: &str,
+        status: &str,
+        rows: &str,
+        all: &[&'static str],
+    ) -> Search {
         let status = status.trim().to_owned();
+        let rows_asked = rows.trim().to_owned();
+        let rows = rows_asked
+            .parse::<u32>()
+            .ok()
+            .filter(|r| ROWS.contains(r))
+            .unwrap_or(ROWS[0]);
+        let mut offered = ROWS;
+        offered.sort_unstable();
         Search {
+            rows_options: offered
+                .iter()
+                .map(|&value| RowsOption {
+                    value,
+                    selected: value == rows,
+                })
+                .collect(),
+            rows_asked,
+            rows,
             statuses: all
                 .iter()
                 .map(|&value| StatusOption {
@@ -47,14 +87,31 @@ impl Search {
         !self.q.is_empty() || !self.label.is_empty() || !self.status.is_empty()
     }
 
-    /// The refusal of a status the list does not have, if one was asked for.
-    pub(crate) fn unknown_status(&self) -> Option<String> {
+    /// The refusal of a status the list does not have or of rows per page it does not
+    /// offer, if one was asked for.
+    pub(crate) fn refusal(&self) -> Option<String> {
         let known = self.statuses.iter().any(|o| o.value == self.status);
-        (!self.status.is_empty() && !known).then(|| {
+        if !self.status.is_empty() && !known {
             let all: Vec<&str> = self.statuses.iter().map(|o| o.value).collect();
-            format!(
+            return Some(format!(
                 "There is no status {:?}: choose one of {}.",
                 self.status,
+                all.join(", ")
+            ));
+        }
+        let offered = self
+            .rows_asked
+            .parse::<u32>()
+            .is_ok_and(|r| ROWS.contains(&r));
+        (!self.rows_asked.is_empty() && !offered).then(|| {
+            let all: Vec<String> = self
+                .rows_options
+                .iter()
+                .map(|o| o.value.to_string())
+                .collect();
+            format!(
+                "A page cannot show {:?} rows: choose {}.",
+                self.rows_asked,
                 all.join(", ")
             )
         })
@@ -67,16 +124,26 @@ impl Search {
             .keep("q", &self.q)
             .keep("label", &self.label)
             .keep("status", &self.status)
+            .keep("rows", &self.rows_param())
     }
 
-    /// The list's GraphQL variables for a page of `first` at the pager's position:
-    /// `filter`, `namePrefix`, `status`, `first`, `after`.
-    pub(crate) fn variables(&self, first: u32, pager: &Pager) -> Value {
+    /// The `rows` parameter links keep: empty for the default.
+    fn rows_param(&self) -> String {
+        if self.rows == ROWS[0] {
+            String::new()
+        } else {
+            self.rows.to_string()
+        }
+    }
+
+    /// The list's GraphQL variables for a page at the pager's position: `filter`,
+    /// `namePrefix`, `status`, `first` (the rows per page), `after`.
+    pub(crate) fn variables(&self, pager: &Pager) -> Value {
         json!({
             "filter": label_filter(&self.label).map(|f| vec![f]),
             "namePrefix": (!self.q.is_empty()).then_some(self.q.as_str()),
             "status": (!self.status.is_empty()).then_some(self.status.as_str()),
-            "first": first,
+            "first": self.rows,
             "after": pager.after(),
         })
     }

@@ -272,6 +272,17 @@ async fn the_list_pages_through_every_application_once_and_filters_by_label(back
         .get("/console/applications?label=env%3Dstaging")
         .await;
     assert!(none.application_ids().is_empty());
+
+    // Rows per page, kept by the links with the filter; anything else is refused.
+    let (seen, pages) = walk(&mut browser, "/console/applications?rows=100&label=env").await;
+    assert_eq!((seen.len(), pages), (120, 2));
+    assert_eq!(seen.iter().cloned().collect::<HashSet<_>>(), all);
+    let (seen, pages) = walk(&mut browser, "/console/applications?rows=20").await;
+    assert_eq!((seen.len(), pages), (120, 6));
+    let page = browser.get("/console/applications?rows=10").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("A page cannot show"), "{}", page.body);
+    assert!(page.application_ids().is_empty());
 }
 
 /// Marks applications READY in the store (the Director registers them INITIAL and no
@@ -409,7 +420,7 @@ async fn search_by_name_label_and_status_together_past_a_hundred(backend: Backen
     assert_ne!(page.status, StatusCode::OK);
     assert!(page.body.contains("namePrefix"), "{}", page.body);
 
-    // A page of 50 costs what a page of 5 does, and a search what the whole list does.
+    // A page of 100 or 50 costs what a page of 5 does, and a search what the whole list does.
     let full = statements_of(
         &server,
         &mut browser,
@@ -423,6 +434,13 @@ async fn search_by_name_label_and_status_together_past_a_hundred(backend: Backen
     )
     .await;
     assert_eq!(full, few, "statements grow with the page");
+    let hundred = statements_of(
+        &server,
+        &mut browser,
+        "/console/applications?status=INITIAL&rows=100",
+    )
+    .await;
+    assert_eq!(hundred, few, "statements grow with the page");
     let plain = statements_of(&server, &mut browser, "/console/applications?label=env").await;
     let after = statements_of(&server, &mut browser, &first.rel("next").unwrap()).await;
     assert_eq!(plain, after);

@@ -90,6 +90,36 @@ async fn the_list_pages_through_every_runtime_once_and_filters_by_label(backend:
     assert!(second.body.contains("showing 51 to 100"));
     let none = browser.get("/console/runtimes?label=env%3Dstaging").await;
     assert!(runtime_ids(&none).is_empty());
+
+    // Rows per page: 100 and 20, kept by the links; anything else is refused.
+    let hundred = browser.get("/console/runtimes?rows=100").await;
+    assert_eq!(runtime_ids(&hundred).len(), 100);
+    assert!(
+        hundred.body.contains("showing 1 to 100"),
+        "{}",
+        hundred.body
+    );
+    assert!(hundred.body.contains("<option value=\"100\" selected>"));
+    let next = hundred.rel("next").unwrap();
+    assert!(next.contains("rows=100"), "{next}");
+    let rest = browser.get(&next).await;
+    assert_eq!(runtime_ids(&rest).len(), 20);
+    assert!(rest.body.contains("showing 101 to 120"), "{}", rest.body);
+    let back = browser.get(&rest.rel("prev").unwrap()).await;
+    assert_eq!(runtime_ids(&back), runtime_ids(&hundred));
+    let (seen, pages) = walk(&mut browser, "/console/runtimes?rows=20&label=env").await;
+    assert_eq!((seen.len(), pages), (120, 6));
+    assert_eq!(seen.iter().cloned().collect::<HashSet<_>>(), all);
+    for rows in ["7", "1000", "many", "-50"] {
+        let page = browser.get(&format!("/console/runtimes?rows={rows}")).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{rows}");
+        assert!(
+            page.body.contains("A page cannot show") && page.body.contains("choose 20, 50, 100."),
+            "{}",
+            page.body
+        );
+        assert!(runtime_ids(&page).is_empty());
+    }
 }
 
 /// Every page of the list from `path` on: the ids in order, and how many pages.
@@ -197,7 +227,7 @@ async fn search_by_name_label_and_status_together(backend: Backend) {
     assert_ne!(page.status, StatusCode::OK);
     assert!(page.body.contains("namePrefix"), "{}", page.body);
 
-    // A page of 50 costs what a page of 10 does. The server's background tasks (the
+    // A page of 100 or 50 costs what a page of 10 does. The server's background tasks (the
     // notifier's polls) count too: the least of three is the page's own.
     let statements_of = async |browser: &mut Browser, path: &str| {
         let mut least = u64::MAX;
@@ -212,6 +242,8 @@ async fn search_by_name_label_and_status_together(backend: Backend) {
     let full = statements_of(&mut browser, "/console/runtimes?q=shop&status=INITIAL").await;
     let few = statements_of(&mut browser, "/console/runtimes?q=other&status=INITIAL").await;
     assert_eq!(full, few, "statements grow with the page");
+    let hundred = statements_of(&mut browser, "/console/runtimes?status=INITIAL&rows=100").await;
+    assert_eq!(hundred, few, "statements grow with the page");
 }
 
 async fn the_detail_shows_scenarios_applications_and_only_the_kinds_of_credentials(

@@ -2,13 +2,15 @@
 //! filtered by a scalar label (`env`) and by a scenario, and searched by the start of the
 //! name (`namePrefix`, as the console searches), with many runtimes in the store.
 //! Checks what each filter answers and that its statements do not grow with the page size,
-//! then measures each list at concurrency 1 and at `--concurrency`.
+//! then measures each list at concurrency 1 and at `--concurrency`; then the console's pages
+//! of the same lists (`crate::console`).
 
 use std::fmt::Write as _;
 
 use anyhow::{Result, anyhow, ensure};
 use serde_json::{Value, json};
 
+use crate::console::Totals;
 use crate::gql::Gql;
 use crate::measure::{Counter, Limit, Read, Report, ms, reads, seed_runtimes, statements_of};
 use crate::{APPLICATIONS, Config, PAGE};
@@ -118,7 +120,18 @@ pub(crate) async fn filtered(
     seed(report, config, gql, statements).await?;
     let lists = lists(config);
     check_lists(report, gql, statements, &lists).await?;
-    measure_lists(report, config, gql, statements, &lists).await
+    measure_lists(report, config, gql, statements, &lists).await?;
+    crate::console::console_pages(report, config, gql, statements, &totals(&lists)).await
+}
+
+/// What the console's pages of the same lists show.
+fn totals(lists: &[List; 8]) -> Totals {
+    let total = |i: usize| lists[i].total;
+    Totals {
+        runtimes: [total(0), total(1), total(2), total(3)],
+        applications: [total(4), total(5), total(6), total(7)],
+        prefixes: [RUNTIMES_PREFIX, APPLICATIONS_PREFIX],
+    }
 }
 
 /// Seeds `--list-runtimes` runtimes (a row and a note).
@@ -358,5 +371,10 @@ pub(crate) fn summary(report: &Report, config: &Config) -> Vec<String> {
             }
         }
     }
+    lines.extend(crate::console::summary(
+        report,
+        config,
+        &totals(&lists(config)),
+    ));
     lines
 }

@@ -8,6 +8,7 @@
 //! non-zero on any GraphQL error, on a wrong answer, or when a read's statement count is not
 //! constant (an N+1). See `docs/benchmarks.md`.
 #![forbid(unsafe_code)]
+mod console;
 mod filtered;
 mod gql;
 mod inputs;
@@ -185,6 +186,7 @@ async fn main() -> Result<()> {
         config.postgres_url = Some(db.url.clone());
     }
     let data_dir = db.dir.join("data");
+    config.data_dir = data_dir.clone();
     let server = sextant_server::start(sextant_server::ServerConfig {
         data_dir: data_dir.clone(),
         database_url: match backend {
@@ -249,6 +251,8 @@ pub(crate) struct Config {
     /// The PostgreSQL database the server uses (`None` on SQLite): phases that seed many
     /// rows analyse it afterwards, as autovacuum does in a server that has been running.
     pub(crate) postgres_url: Option<String>,
+    /// The server's data directory (its CA; its SQLite database).
+    pub(crate) data_dir: std::path::PathBuf,
     pub(crate) phase: PhaseArg,
     pub(crate) apps: usize,
     pub(crate) reads: usize,
@@ -308,6 +312,7 @@ impl Config {
         ensure!(list_runtimes >= 1, "--list-runtimes must be at least 1");
         Ok(Config {
             postgres_url: None,
+            data_dir: std::path::PathBuf::new(),
             phase: args.phase,
             apps,
             reads,

@@ -344,7 +344,8 @@ pub(crate) struct Read<'a> {
     pub(crate) limit: Limit,
 }
 
-/// A read measurement at concurrency 1 and at `c`, after a warm-up that opens `c` connections.
+/// Measures one GraphQL read (warm-up first) at concurrency 1 and at `--concurrency`; see
+/// [`requests`].
 pub(crate) async fn reads(
     report: &mut Report,
     config: &Config,
@@ -354,29 +355,43 @@ pub(crate) async fn reads(
     vars: impl Fn(usize) -> Value + Send + Sync + Clone + 'static,
 ) -> Result<()> {
     let Read { name, query, limit } = read;
+    let gql = gql.clone();
+    requests(report, config, statements, name, limit, move |i| {
+        let (g, vars) = (gql.clone(), vars(i));
+        async move { g.call(query, vars).await.map(drop) }
+    })
+    .await
+}
+
+/// Measures one request (`request(i)`) at concurrency 1 and at `--concurrency`, each after a
+/// warm-up at `--concurrency` (which opens that many connections): a row each, a failure
+/// when its statements per request vary.
+pub(crate) async fn requests<F, Fut>(
+    report: &mut Report,
+    config: &Config,
+    statements: &Counter,
+    name: &str,
+    limit: Limit,
+    request: F,
+) -> Result<()>
+where
+    F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
     let warm = match limit {
         Limit::Count(count) => (config.concurrency * 4).min(count),
         Limit::For(_) => config.concurrency * 4,
     };
     for concurrency in [1, config.concurrency] {
-        let (g, v) = (gql.clone(), vars.clone());
         measure(
             "warm-up",
             config.concurrency,
             Limit::Count(warm),
             statements,
-            move |i| {
-                let (g, vars) = (g.clone(), v(i));
-                async move { g.call(query, vars).await.map(drop) }
-            },
+            request.clone(),
         )
         .await?;
-        let (g, v) = (gql.clone(), vars.clone());
-        let row = measure(name, concurrency, limit, statements, move |i| {
-            let (g, vars) = (g.clone(), v(i));
-            async move { g.call(query, vars).await.map(drop) }
-        })
-        .await?;
+        let row = measure(name, concurrency, limit, statements, request.clone()).await?;
         if let Some(spread) = row.statements_range {
             let Spread {
                 least,
@@ -387,7 +402,7 @@ pub(crate) async fn reads(
             if spread.varies(row.count()) {
                 report.failures.push(format!(
                     "{name}: statements per request vary from {least} to {most} for the same \
-                     query ({usual} in all but {unusual} of {} requests)",
+                     request ({usual} in all but {unusual} of {} requests)",
                     row.count()
                 ));
             } else if unusual > 0 {

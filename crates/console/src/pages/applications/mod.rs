@@ -31,9 +31,6 @@ use crate::search::Search;
 use crate::session;
 use crate::state::ConsoleState;
 
-/// Rows per page of the list.
-const PAGE_SIZE: u32 = 50;
-
 #[derive(Deserialize, Default)]
 pub(crate) struct ListQuery {
     /// A label filter: `key` (has the label) or `key=value`.
@@ -45,6 +42,9 @@ pub(crate) struct ListQuery {
     /// A status condition (`INITIAL`, `UNKNOWN`, `READY`, `FAILED`; empty: any).
     #[serde(default)]
     status: String,
+    /// Rows per page (one of `search::ROWS`; empty: the first).
+    #[serde(default)]
+    rows: String,
     /// The page's cursor (absent: the first page).
     #[serde(default)]
     after: String,
@@ -133,9 +133,15 @@ pub(crate) async fn list(
     let Some(session) = session::current(&state, &headers).await? else {
         return Ok(to_login());
     };
-    let search = Search::new(&query.q, &query.label, &query.status, &STATUSES);
+    let search = Search::new(
+        &query.q,
+        &query.label,
+        &query.status,
+        &query.rows,
+        &STATUSES,
+    );
     let pager = search.pager("/console/applications", &query.after, &query.trail);
-    let variables = search.variables(PAGE_SIZE, &pager);
+    let variables = search.variables(&pager);
     let mut page = ListPage {
         chrome: Chrome::of(&session, "applications"),
         search,
@@ -147,7 +153,7 @@ pub(crate) async fn list(
         next: None,
         error: None,
     };
-    if let Some(error) = page.search.unknown_status() {
+    if let Some(error) = page.search.refusal() {
         page.error = Some(error);
         return render::html(StatusCode::BAD_REQUEST, &page);
     }
@@ -156,7 +162,7 @@ pub(crate) async fn list(
             let found = answer.applications;
             page.next = pager.next(found.page_info.has_next_page, &found.page_info.end_cursor);
             page.previous = pager.previous();
-            page.first_row = pager.first_row(PAGE_SIZE);
+            page.first_row = pager.first_row(page.search.rows);
             page.last_row = page.first_row + i64::try_from(found.data.len()).unwrap_or(0) - 1;
             page.total = found.total_count;
             page.rows = found

@@ -37,9 +37,6 @@ use crate::state::ConsoleState;
 use facts::Facts;
 use operation::{Provisioned, provisioned};
 
-/// Rows per page of the list.
-const PAGE_SIZE: u32 = 50;
-
 /// Applications per page of a runtime's detail (each with up to [`API_LIMIT`] APIs).
 const APPLICATIONS_PAGE_SIZE: u32 = 20;
 
@@ -63,6 +60,9 @@ pub(crate) struct ListQuery {
     /// A status condition (`INITIAL`, `READY`, `FAILED`; empty: any).
     #[serde(default)]
     status: String,
+    /// Rows per page (one of `search::ROWS`; empty: the first).
+    #[serde(default)]
+    rows: String,
     #[serde(default)]
     after: String,
     #[serde(default)]
@@ -153,9 +153,15 @@ pub(crate) async fn list(
     let Some(session) = session::current(&state, &headers).await? else {
         return Ok(to_login());
     };
-    let search = Search::new(&query.q, &query.label, &query.status, &STATUSES);
+    let search = Search::new(
+        &query.q,
+        &query.label,
+        &query.status,
+        &query.rows,
+        &STATUSES,
+    );
     let pager = search.pager("/console/runtimes", &query.after, &query.trail);
-    let variables = search.variables(PAGE_SIZE, &pager);
+    let variables = search.variables(&pager);
     let mut page = ListPage {
         chrome: Chrome::of(&session, NAV),
         search,
@@ -167,7 +173,7 @@ pub(crate) async fn list(
         next: None,
         error: None,
     };
-    if let Some(error) = page.search.unknown_status() {
+    if let Some(error) = page.search.refusal() {
         page.error = Some(error);
         return render::html(StatusCode::BAD_REQUEST, &page);
     }
@@ -176,7 +182,7 @@ pub(crate) async fn list(
     {
         Ok(answer) => {
             let found = answer.runtimes;
-            page.first_row = pager.first_row(PAGE_SIZE);
+            page.first_row = pager.first_row(page.search.rows);
             page.last_row = page.first_row + i64::try_from(found.data.len()).unwrap_or(0) - 1;
             page.next = pager.next(found.page_info.has_next_page, &found.page_info.end_cursor);
             page.previous = pager.previous();
