@@ -2,6 +2,7 @@
 //! status and the rows per page chosen, as the list's form shows them and as the Director's
 //! `namePrefix`, `filter`, `status` and `first` arguments take them.
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::labels::label_filter;
@@ -11,6 +12,40 @@ use crate::pager::Pager;
 pub(crate) struct StatusOption {
     pub(crate) value: &'static str,
     pub(crate) selected: bool,
+}
+
+/// The query parameters of a searched list's page (the applications', the runtimes').
+#[derive(Deserialize, Default)]
+pub(crate) struct ListQuery {
+    /// A label filter: `key` (has the label) or `key=value`.
+    #[serde(default)]
+    label: String,
+    /// The start of the names searched for (case-insensitive).
+    #[serde(default)]
+    q: String,
+    /// A status condition (one of the list's; empty: any).
+    #[serde(default)]
+    status: String,
+    /// Rows per page (one of [`ROWS`]; empty: the first).
+    #[serde(default)]
+    rows: String,
+    /// The page's cursor (absent: the first page).
+    #[serde(default)]
+    after: String,
+    /// The cursors of the pages between the first and this one, comma-separated, so that
+    /// "previous" can go back on a forward-only cursor.
+    #[serde(default)]
+    trail: String,
+}
+
+impl ListQuery {
+    /// The search these parameters ask for, of a list whose statuses are `all`, and the
+    /// list's position at `path`, whose links keep the search.
+    pub(crate) fn search(&self, path: &str, all: &[&'static str]) -> (Search, Pager) {
+        let search = Search::new(&self.q, &self.label, &self.status, &self.rows, all);
+        let pager = search.pager(path, &self.after, &self.trail);
+        (search, pager)
+    }
 }
 
 /// The rows per page a list offers; the first is the default.

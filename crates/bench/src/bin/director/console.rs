@@ -15,7 +15,7 @@ use sextant_domain::TenantId;
 
 use crate::Config;
 use crate::gql::Gql;
-use crate::measure::{Counter, Limit, Report, ms, requests};
+use crate::measure::{Counter, Limit, Report, ms, requests, same_cost};
 
 /// The rows per page measured, and the smaller page the statement check compares with.
 const ROWS: usize = 100;
@@ -216,16 +216,14 @@ pub(crate) async fn console_pages(
         if page.kind.is_some() {
             let few = least_statements(&console, statements, &page.with_rows(FEW_ROWS)).await?;
             let full = least_statements(&console, statements, &page.with_rows(ROWS)).await?;
-            costs.push(format!(
-                "{}: rows={FEW_ROWS} -> {few}, rows={ROWS} -> {full}",
-                page.name
-            ));
-            if few != full {
-                report.failures.push(format!(
-                    "{}: a page of {ROWS} rows costs {full} statements, of {FEW_ROWS} {few}",
-                    page.name
-                ));
-            }
+            let (small, large) = (format!("rows={FEW_ROWS}"), format!("rows={ROWS}"));
+            same_cost(
+                report,
+                &mut costs,
+                &page.name,
+                (&small, few),
+                (&large, full),
+            );
         }
     }
     report.notes.push(format!(

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use crate::console::Totals;
 use crate::gql::Gql;
-use crate::measure::{Counter, Limit, Read, Report, ms, reads, seed_runtimes, statements_of};
+use crate::measure::{
+    Counter, Limit, Read, Report, ms, reads, same_cost, seed_runtimes, statements_of,
+};
 use crate::{APPLICATIONS, Config, PAGE};
 
 /// What the phase lists: runtimes and applications with their labels and status.
@@ -274,16 +276,14 @@ async fn check_lists(
         check_first_page(gql, list).await?;
         let one = statements_of(gql, statements, list.query, vars(1, list)).await?;
         let full = statements_of(gql, statements, list.query, vars(PAGE, list)).await?;
-        costs.push(format!(
-            "{}: first:1 -> {one}, first:{PAGE} -> {full}",
-            list.name
-        ));
-        if one != full {
-            report.failures.push(format!(
-                "{}: a page of {PAGE} costs {full} statements, a page of 1 costs {one}",
-                list.name
-            ));
-        }
+        let large = format!("first:{PAGE}");
+        same_cost(
+            report,
+            &mut costs,
+            list.name,
+            ("first:1", one),
+            (&large, full),
+        );
     }
     report.notes.push(format!(
         "P9 SQL statements per list by page size: {}",

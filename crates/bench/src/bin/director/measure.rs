@@ -326,6 +326,27 @@ pub(crate) async fn seed_runtimes(
     .await
 }
 
+/// Records what a list (`name`) costs in statements for a small and a large page (each
+/// `(size, statements)`) in `costs`, and a failure when the large one costs more.
+pub(crate) fn same_cost(
+    report: &mut Report,
+    costs: &mut Vec<String>,
+    name: &str,
+    small: (&str, u64),
+    large: (&str, u64),
+) {
+    costs.push(format!(
+        "{name}: {} -> {}, {} -> {}",
+        small.0, small.1, large.0, large.1
+    ));
+    if small.1 != large.1 {
+        report.failures.push(format!(
+            "{name}: a page of {} costs {} statements, a page of {} costs {}",
+            large.0, large.1, small.0, small.1
+        ));
+    }
+}
+
 pub(crate) async fn statements_of(
     gql: &Gql,
     statements: &Counter,

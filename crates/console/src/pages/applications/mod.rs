@@ -27,32 +27,9 @@ use crate::form;
 use crate::graphql::{self, Refusal};
 use crate::labels::{labels_text, parse_labels};
 use crate::render::{self, Chrome, refusal, see_other, to_login};
-use crate::search::Search;
+use crate::search::{ListQuery, Search};
 use crate::session;
 use crate::state::ConsoleState;
-
-#[derive(Deserialize, Default)]
-pub(crate) struct ListQuery {
-    /// A label filter: `key` (has the label) or `key=value`.
-    #[serde(default)]
-    label: String,
-    /// The start of the names searched for (case-insensitive).
-    #[serde(default)]
-    q: String,
-    /// A status condition (`INITIAL`, `UNKNOWN`, `READY`, `FAILED`; empty: any).
-    #[serde(default)]
-    status: String,
-    /// Rows per page (one of `search::ROWS`; empty: the first).
-    #[serde(default)]
-    rows: String,
-    /// The page's cursor (absent: the first page).
-    #[serde(default)]
-    after: String,
-    /// The cursors of the pages between the first and this one, comma-separated, so that
-    /// "previous" can go back on a forward-only cursor.
-    #[serde(default)]
-    trail: String,
-}
 
 /// The status conditions the list filters by (the Director's `ApplicationStatusCondition`).
 const STATUSES: [&str; 4] = ["INITIAL", "UNKNOWN", "READY", "FAILED"];
@@ -133,14 +110,7 @@ pub(crate) async fn list(
     let Some(session) = session::current(&state, &headers).await? else {
         return Ok(to_login());
     };
-    let search = Search::new(
-        &query.q,
-        &query.label,
-        &query.status,
-        &query.rows,
-        &STATUSES,
-    );
-    let pager = search.pager("/console/applications", &query.after, &query.trail);
+    let (search, pager) = query.search("/console/applications", &STATUSES);
     let variables = search.variables(&pager);
     let mut page = ListPage {
         chrome: Chrome::of(&session, "applications"),

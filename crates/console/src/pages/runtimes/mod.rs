@@ -30,7 +30,7 @@ use crate::graphql::{self, Refusal};
 use crate::labels::{label_input, labels_text, scenarios_in, typed_value};
 use crate::pager::Pager;
 use crate::render::{self, Chrome, not_found, read_refused, see_other, segment, to_login};
-use crate::search::Search;
+use crate::search::{ListQuery, Search};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
 
@@ -47,26 +47,6 @@ const NAV: &str = "runtimes";
 
 fn href(id: &str) -> String {
     format!("/console/runtimes/{id}")
-}
-
-#[derive(Deserialize, Default)]
-pub(crate) struct ListQuery {
-    /// A label filter: `key` (has the label) or `key=value`.
-    #[serde(default)]
-    label: String,
-    /// The start of the names searched for (case-insensitive).
-    #[serde(default)]
-    q: String,
-    /// A status condition (`INITIAL`, `READY`, `FAILED`; empty: any).
-    #[serde(default)]
-    status: String,
-    /// Rows per page (one of `search::ROWS`; empty: the first).
-    #[serde(default)]
-    rows: String,
-    #[serde(default)]
-    after: String,
-    #[serde(default)]
-    trail: String,
 }
 
 pub(crate) struct Row {
@@ -153,14 +133,7 @@ pub(crate) async fn list(
     let Some(session) = session::current(&state, &headers).await? else {
         return Ok(to_login());
     };
-    let search = Search::new(
-        &query.q,
-        &query.label,
-        &query.status,
-        &query.rows,
-        &STATUSES,
-    );
-    let pager = search.pager("/console/runtimes", &query.after, &query.trail);
+    let (search, pager) = query.search("/console/runtimes", &STATUSES);
     let variables = search.variables(&pager);
     let mut page = ListPage {
         chrome: Chrome::of(&session, NAV),
