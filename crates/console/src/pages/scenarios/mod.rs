@@ -1,7 +1,8 @@
 //! `/console/scenarios`: the tenant's scenarios (the values the `scenarios` label
 //! definition's schema allows) with how many applications and runtimes each holds; a
 //! scenario's applications and runtimes with a graph of who reaches whom; assigning and
-//! unassigning; creating and removing scenarios. All through the Director's GraphQL.
+//! unassigning; creating and removing scenarios (those writes in `actions.rs`). All through
+//! the Director's GraphQL.
 //!
 //! **Counting without a query per scenario.** The list asks the Director's `scenarioCounts`
 //! (a Sextant extension: one statement per kind of object over the label value index),
@@ -14,12 +15,12 @@
 //! and removing a scenario rewrite the definition's `items.enum`; the Director refuses a
 //! removal while labels use the scenario.
 
+mod actions;
 mod graph;
 
 use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -28,13 +29,13 @@ use serde_json::{Value, json};
 use sextant_domain::label::{SCENARIOS_KEY, default_scenarios_schema};
 
 use crate::error::ConsoleError;
-use crate::form;
 use crate::graphql::{self, Refusal};
 use crate::pager::Pager;
-use crate::render::{self, Chrome, not_found, read_refused, see_other, segment, to_login};
+use crate::render::{self, Chrome, not_found, read_refused, segment, to_login};
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
 
+pub(crate) use actions::{assign, create, delete, unassign};
 use graph::{Graph, Member};
 
 /// Rows per page of a scenario's applications and of its runtimes.
@@ -42,7 +43,7 @@ const PAGE_SIZE: u32 = 50;
 
 const NAV: &str = "scenarios";
 
-fn href(name: &str) -> String {
+pub(super) fn href(name: &str) -> String {
     format!("/console/scenarios/{}", segment(name))
 }
 
@@ -59,7 +60,7 @@ struct Definition {
 
 /// The `scenarios` definition's schema as JSON: `None` when the tenant has no definition
 /// yet (it is made, with the default schema, on first use).
-async fn scenarios_schema(
+pub(super) async fn scenarios_schema(
     state: &ConsoleState,
     session: &Session,
 ) -> Result<Result<Option<Value>, Vec<Refusal>>, ConsoleError> {
@@ -78,7 +79,7 @@ async fn scenarios_schema(
 }
 
 /// The scenarios a schema allows: its `items.enum` (the default schema's without one).
-fn scenario_names(schema: Option<&Value>) -> Vec<String> {
+pub(super) fn scenario_names(schema: Option<&Value>) -> Vec<String> {
     let default = default_scenarios_schema();
     schema
         .unwrap_or(&default)
@@ -95,7 +96,7 @@ fn scenario_names(schema: Option<&Value>) -> Vec<String> {
 
 /// The schema with `items.enum` replaced by `names`; an error when the schema has no
 /// `items` object to hold one.
-fn with_names(schema: Option<Value>, names: Vec<String>) -> Result<Value, String> {
+pub(super) fn with_names(schema: Option<Value>, names: Vec<String>) -> Result<Value, String> {
     let mut schema = schema.unwrap_or_else(default_scenarios_schema);
     let items = schema
         .get_mut("items")
@@ -118,7 +119,7 @@ fn member_filter(name: &str) -> Value {
 
 /// Which objects: the GraphQL names that differ between applications and runtimes.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Application,
     Runtime,
 }
@@ -228,7 +229,7 @@ pub(crate) struct ScenarioRow {
 
 #[derive(Template)]
 #[template(path = "scenarios.html")]
-struct ListPage {
+pub(super) struct ListPage {
     chrome: Chrome,
     rows: Vec<ScenarioRow>,
     error: Option<String>,
@@ -237,7 +238,7 @@ struct ListPage {
 }
 
 /// The list, with the creation form holding `name`.
-async fn list_page(
+pub(super) async fn list_page(
     state: &ConsoleState,
     session: &Session,
     name: String,
@@ -294,96 +295,6 @@ pub(crate) async fn list(
     render::html(StatusCode::OK, &page)
 }
 
-#[derive(Deserialize)]
-struct DefinitionWritten {}
-
-/// Writes the `scenarios` definition with `schema`: an update when the tenant has one,
-/// else its creation.
-async fn write_definition(
-    state: &ConsoleState,
-    session: &Session,
-    exists: bool,
-    schema: &Value,
-) -> Result<Result<(), Vec<Refusal>>, ConsoleError> {
-    let mutation = if exists {
-        "mutation($in: LabelDefinitionInput!) { updateLabelDefinition(in: $in) { key } }"
-    } else {
-        "mutation($in: LabelDefinitionInput!) { createLabelDefinition(in: $in) { key } }"
-    };
-    let answer = graphql::execute::<DefinitionWritten>(
-        state,
-        session.consumer(),
-        mutation,
-        json!({ "in": { "key": SCENARIOS_KEY, "schema": schema.to_string() } }),
-    )
-    .await?;
-    Ok(answer.map(|_| ()))
-}
-
-fn refusal_of(message: String) -> Vec<Refusal> {
-    vec![Refusal {
-        message,
-        code: None,
-    }]
-}
-
-/// Adds `name` to the definition's `items.enum` (creating the definition if the tenant has
-/// none yet).
-async fn add_scenario(
-    state: &ConsoleState,
-    session: &Session,
-    name: &str,
-) -> Result<Result<(), Vec<Refusal>>, ConsoleError> {
-    if name.is_empty() {
-        return Ok(Err(refusal_of("Name the scenario.".to_owned())));
-    }
-    let schema = match scenarios_schema(state, session).await? {
-        Ok(schema) => schema,
-        Err(refusals) => return Ok(Err(refusals)),
-    };
-    let exists = schema.is_some();
-    let mut names = scenario_names(schema.as_ref());
-    if names.iter().any(|n| n == name) {
-        return Ok(Err(refusal_of(format!(
-            "The scenario {name:?} exists already."
-        ))));
-    }
-    names.push(name.to_owned());
-    match with_names(schema, names) {
-        Ok(schema) => write_definition(state, session, exists, &schema).await,
-        Err(message) => Ok(Err(refusal_of(message))),
-    }
-}
-
-/// Adds a scenario to the definition's `items.enum`.
-pub(crate) async fn create(
-    State(state): State<ConsoleState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ConsoleError> {
-    let (session, form) = match form::posted(&state, &headers, body).await? {
-        Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
-    };
-    let name = form.text("name");
-    let outcome = add_scenario(&state, &session, &name).await?;
-    match outcome {
-        Ok(()) => Ok(see_other(&href(&name))),
-        Err(refusals) => {
-            let mut page = list_page(&state, &session, name).await?;
-            page.create_error = Some(Refusal::messages(&refusals));
-            render::html(
-                if refusals.iter().all(|r| r.code.is_none()) {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                } else {
-                    Refusal::status(&refusals)
-                },
-                &page,
-            )
-        }
-    }
-}
-
 pub(crate) struct MemberRow {
     id: String,
     name: String,
@@ -417,7 +328,7 @@ pub(crate) struct DetailQuery {
 
 #[derive(Template)]
 #[template(path = "scenario.html")]
-struct DetailPage {
+pub(super) struct DetailPage {
     chrome: Chrome,
     name: String,
     href: String,
@@ -589,7 +500,7 @@ async fn graph_members(
 
 /// The scenario as `session` sees it, its lists at the positions `query` names; `None`
 /// when the tenant has no such scenario.
-async fn load_detail(
+pub(super) async fn load_detail(
     state: &ConsoleState,
     session: &Session,
     name: &str,
@@ -673,137 +584,6 @@ pub(crate) async fn detail(
         Ok(Some(page)) => render::html(StatusCode::OK, &page),
         Ok(None) => Ok(not_found()),
         Err(refusals) => Ok(read_refused(&refusals)),
-    }
-}
-
-#[derive(Deserialize)]
-struct LabelWritten {}
-
-/// Adds (`assign`) or removes the scenario from an object's `scenarios` label. Refusals
-/// are shown beside the form that posted, with nothing changed; an object the session
-/// cannot see is a 404.
-async fn change_membership(
-    state: &ConsoleState,
-    headers: &HeaderMap,
-    name: &str,
-    body: Body,
-    assign: bool,
-) -> Result<Response, ConsoleError> {
-    let (session, form) = match form::posted(state, headers, body).await? {
-        Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
-    };
-    let mut page = match load_detail(state, &session, name, &DetailQuery::default()).await? {
-        Ok(Some(page)) => page,
-        Ok(None) => return Ok(not_found()),
-        Err(refusals) => return Ok(read_refused(&refusals)),
-    };
-    let id = form.text("id");
-    let kind_text = form.text("kind");
-    let show = |page: &mut DetailPage, message: String| {
-        if assign {
-            page.assign_kind = kind_text.clone();
-            page.assign_id = id.clone();
-            page.assign_error = Some(message);
-        } else {
-            page.unassign_error = Some(message);
-        }
-    };
-    let Some(kind) = Kind::parse(&kind_text) else {
-        show(&mut page, "Choose an application or a runtime.".to_owned());
-        return render::html(StatusCode::UNPROCESSABLE_ENTITY, &page);
-    };
-    let missing = format!(
-        "There is no {} with ID {:?} in this tenant.",
-        kind.word(),
-        id
-    );
-    if uuid::Uuid::parse_str(&id).is_err() {
-        show(&mut page, missing);
-        return render::html(StatusCode::NOT_FOUND, &page);
-    }
-    let answer = graphql::execute::<HashMap<String, LabelWritten>>(
-        state,
-        session.consumer(),
-        kind.change_scenario(assign),
-        json!({ "id": id, "s": name }),
-    )
-    .await?;
-    match answer {
-        Ok(_) => Ok(see_other(&page.href)),
-        Err(refusals) if Refusal::is_not_found(&refusals) => {
-            show(&mut page, missing);
-            render::html(StatusCode::NOT_FOUND, &page)
-        }
-        Err(refusals) => {
-            show(&mut page, Refusal::messages(&refusals));
-            render::html(Refusal::status(&refusals), &page)
-        }
-    }
-}
-
-pub(crate) async fn assign(
-    State(state): State<ConsoleState>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    body: Body,
-) -> Result<Response, ConsoleError> {
-    change_membership(&state, &headers, &name, body, true).await
-}
-
-pub(crate) async fn unassign(
-    State(state): State<ConsoleState>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    body: Body,
-) -> Result<Response, ConsoleError> {
-    change_membership(&state, &headers, &name, body, false).await
-}
-
-/// Removes the scenario from the definition's `items.enum`; the Director refuses while any
-/// label names it (and always for `DEFAULT`).
-pub(crate) async fn delete(
-    State(state): State<ConsoleState>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    body: Body,
-) -> Result<Response, ConsoleError> {
-    let (session, form) = match form::posted(&state, &headers, body).await? {
-        Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
-    };
-    let mut page = match load_detail(&state, &session, &name, &DetailQuery::default()).await? {
-        Ok(Some(page)) => page,
-        Ok(None) => return Ok(not_found()),
-        Err(refusals) => return Ok(read_refused(&refusals)),
-    };
-    if form.text("confirm_name") != name {
-        page.delete_error = Some(format!("Type the scenario's name, {name:?}, to remove it."));
-        return render::html(StatusCode::UNPROCESSABLE_ENTITY, &page);
-    }
-    let schema = page.schema.take();
-    let exists = schema.is_some();
-    let names = scenario_names(schema.as_ref())
-        .into_iter()
-        .filter(|n| *n != name)
-        .collect();
-    let outcome = match with_names(schema, names) {
-        Ok(schema) => write_definition(&state, &session, exists, &schema).await?,
-        Err(message) => Err(refusal_of(message)),
-    };
-    match outcome {
-        Ok(()) => Ok(see_other("/console/scenarios")),
-        Err(refusals) => {
-            page.delete_error = Some(Refusal::messages(&refusals));
-            render::html(
-                if refusals.iter().all(|r| r.code.is_none()) {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                } else {
-                    Refusal::status(&refusals)
-                },
-                &page,
-            )
-        }
     }
 }
 
