@@ -15,13 +15,11 @@ use sextant_domain::TenantId;
 
 use crate::Config;
 use crate::gql::Gql;
-use crate::measure::{Counter, Limit, Report, ms, requests, same_cost};
+use crate::measure::{Counter, Limit, Report, requests, same_cost};
 
 /// The rows per page measured, and the smaller page the statement check compares with.
 const ROWS: usize = 100;
 const FEW_ROWS: usize = 20;
-/// The goal (GOALS.md P9, the console issue: a page renders in 50 ms at p99).
-const GOAL_P99_MS: f64 = 50.0;
 
 /// A signed-in console session.
 #[derive(Clone)]
@@ -280,33 +278,7 @@ async fn least_statements(console: &Console, statements: &Counter, path: &str) -
     Ok(least)
 }
 
-/// The summary's lines: each page's p50 and p99 against the goal.
-pub(crate) fn summary(report: &Report, config: &Config, totals: &Totals) -> Vec<String> {
-    let mut lines = Vec::new();
-    for page in pages(totals) {
-        for concurrency in [1, config.concurrency] {
-            if let Some(row) = report.row(&page.name, concurrency) {
-                let p99 = row.percentile(99.0);
-                lines.push(format!(
-                    "P9 {} ({} runtimes, {} applications), c={concurrency}: p50 {} ms, p99 {} ms, \
-                     {} SQL statements/request [p99 <= {GOAL_P99_MS:.0} ms: {}]",
-                    page.name,
-                    totals.runtimes[0],
-                    totals.applications[0],
-                    ms(row.percentile(50.0)),
-                    ms(p99),
-                    row.statements_cell(),
-                    if p99.as_secs_f64() * 1000.0 <= GOAL_P99_MS {
-                        "met"
-                    } else {
-                        "NOT met"
-                    },
-                ));
-            }
-            if config.concurrency == 1 {
-                break;
-            }
-        }
-    }
-    lines
+/// The names of the pages measured, as their rows are named in the report.
+pub(crate) fn page_names(totals: &Totals) -> Vec<String> {
+    pages(totals).into_iter().map(|page| page.name).collect()
 }
