@@ -54,7 +54,8 @@ impl Drop for Listener {
     }
 }
 
-/// The channel on which committed epoch changes are announced, as `<tenant>:<epoch>`.
+/// The channel on which committed epoch changes are announced, as `<tenant>:<epoch>`, and
+/// the other announcements ([`crate::epochs::Announcement::payload`]).
 const EPOCH_CHANNEL: &str = "sextant_config_epochs";
 /// How often the whole epoch table is read again, in case a notification was missed.
 const EPOCH_RESYNC: Duration = Duration::from_secs(5);
@@ -69,8 +70,8 @@ async fn load_epochs(pool: &PgPool, epochs: &ConfigEpochs) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Follows other replicas' epoch changes: `LISTEN`, and a full re-read after a lost
-/// connection and every [`EPOCH_RESYNC`]. A notification is applied as it arrives (it wakes
+/// Follows other replicas' epoch changes and announcements: `LISTEN`, and a full re-read of
+/// the epochs after a lost connection and every [`EPOCH_RESYNC`]. A notification is applied as it arrives (it wakes
 /// the task); a failed connection is dropped and made again after the driver's backoff.
 struct EpochFollower {
     pool: PgPool,
@@ -88,8 +89,16 @@ impl BackgroundTask for EpochFollower {
     async fn activate(&mut self) -> Result<Progress, TaskError> {
         match self.received.take() {
             Some(Ok(Some(notification))) => {
-                let parsed = notification
-                    .payload()
+                let payload = notification.payload();
+                if crate::epochs::Announcement::is_announcement(payload) {
+                    if let Some(what) = crate::epochs::Announcement::heard(payload, &self.epochs) {
+                        let mut announced = crate::epochs::Announced::default();
+                        announced.note(what);
+                        self.epochs.announced(announced);
+                    }
+                    return Ok(Progress::Idle);
+                }
+                let parsed = payload
                     .split_once(':')
                     .and_then(|(t, e)| Some((Uuid::parse_str(t).ok()?, e.parse::<u64>().ok()?)));
                 if let Some((tenant, epoch)) = parsed {
@@ -113,6 +122,13 @@ impl BackgroundTask for EpochFollower {
                 .await
                 .map_err(StoreError::from)?;
             self.listener = Some(listener);
+            // Announcements made while nobody listened are lost: whoever relies on them
+            // looks again (deliveries due, certificates revoked).
+            self.epochs.announced(crate::epochs::Announced {
+                outbox: true,
+                credentials: true,
+                system_auths: true,
+            });
         }
         // Whatever happened before the LISTEN took effect, or was missed.
         load_epochs(&self.pool, &self.epochs).await?;
@@ -176,7 +192,7 @@ async fn move_inline_specs(pool: &PgPool) -> Result<(), StoreError> {
         write: true,
         epochs: Arc::new(ConfigEpochs::default()),
         bumped: Vec::new(),
-        filled_outbox: false,
+        announced: crate::epochs::Announced::default(),
     };
     let moved = tx.move_inline_specs().await?;
     tx.tx.commit().await?;
@@ -205,7 +221,7 @@ impl Store for PostgresStore {
             write: false,
             epochs: self.epochs.clone(),
             bumped: Vec::new(),
-            filled_outbox: false,
+            announced: crate::epochs::Announced::default(),
         }))
     }
 
@@ -218,7 +234,7 @@ impl Store for PostgresStore {
             write: true,
             epochs: self.epochs.clone(),
             bumped: Vec::new(),
-            filled_outbox: false,
+            announced: crate::epochs::Announced::default(),
         }))
     }
 
@@ -260,8 +276,8 @@ pub struct PgTx {
     epochs: Arc<ConfigEpochs>,
     /// Epochs raised in this transaction, published when it commits.
     bumped: Vec<(TenantId, u64)>,
-    /// Whether this transaction queued webhook deliveries (the notifier is woken at commit).
-    filled_outbox: bool,
+    /// What this transaction announces at commit (queued deliveries, revoked credentials).
+    announced: crate::epochs::Announced,
 }
 
 impl PgTx {
@@ -269,12 +285,40 @@ impl PgTx {
         &mut self.tx
     }
 
-    /// Tells the other replicas, when (and only if) this transaction commits.
-    async fn notify_epoch(&mut self, tenant: TenantId, epoch: u64) -> Result<(), StoreError> {
+    /// Noted for the commit; the other replicas are told with the epochs, in one statement
+    /// just before it ([`PgTx::before_commit`]).
+    async fn announce(&mut self, what: crate::epochs::Announcement) -> Result<(), StoreError> {
+        self.announced.note(what);
+        Ok(())
+    }
+
+    /// Tells the other replicas what this transaction raised and announced: one `NOTIFY` per
+    /// epoch and announcement, all in one statement, delivered when (and only if) the
+    /// transaction commits.
+    async fn before_commit(&mut self) -> Result<(), StoreError> {
+        use crate::epochs::Announcement;
+        let mut payloads: Vec<String> = self
+            .bumped
+            .iter()
+            .map(|(tenant, epoch)| format!("{}:{epoch}", tenant.0))
+            .collect();
+        let announced = self.announced;
+        for (what, flag) in [
+            (Announcement::Outbox, announced.outbox),
+            (Announcement::Credentials, announced.credentials),
+            (Announcement::SystemAuths, announced.system_auths),
+        ] {
+            if flag {
+                payloads.push(what.payload(&self.epochs));
+            }
+        }
+        if payloads.is_empty() {
+            return Ok(());
+        }
         self.counter().inc();
-        sqlx::query("SELECT pg_notify($1, $2)")
+        sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
             .bind(EPOCH_CHANNEL)
-            .bind(format!("{}:{epoch}", tenant.0))
+            .bind(payloads)
             .execute(self.conn())
             .await?;
         Ok(())
@@ -593,7 +637,7 @@ mod tests {
             write: true,
             epochs: store.epochs.clone(),
             bumped: Vec::new(),
-            filled_outbox: false,
+            announced: crate::epochs::Announced::default(),
         };
         seed(&mut tx, tenant, 50).await;
         tx.tx.commit().await.unwrap();
@@ -607,7 +651,7 @@ mod tests {
             write: false,
             epochs: store.epochs.clone(),
             bumped: Vec::new(),
-            filled_outbox: false,
+            announced: crate::epochs::Announced::default(),
         };
         for (kind, filters) in cases() {
             let (page, count) = tx
@@ -708,7 +752,7 @@ mod tests {
             write: true,
             epochs: store.epochs.clone(),
             bumped: Vec::new(),
-            filled_outbox: false,
+            announced: crate::epochs::Announced::default(),
         };
         let objects = [
             ObjectRef::Application(ApplicationId::new_v4()),

@@ -211,7 +211,7 @@ async fn move_inline_specs(pool: &SqlitePool) -> Result<(), StoreError> {
         _writer: None,
         epochs: Arc::new(ConfigEpochs::default()),
         bumped: Vec::new(),
-        filled_outbox: false,
+        announced: crate::epochs::Announced::default(),
         checkpointer: None,
     };
     let moved = tx.move_inline_specs().await?;
@@ -270,7 +270,7 @@ impl Store for SqliteStore {
             _writer: None,
             epochs: self.epochs.clone(),
             bumped: Vec::new(),
-            filled_outbox: false,
+            announced: crate::epochs::Announced::default(),
             checkpointer: None,
         }))
     }
@@ -300,7 +300,7 @@ impl Store for SqliteStore {
             _writer: Some(writer),
             epochs: self.epochs.clone(),
             bumped: Vec::new(),
-            filled_outbox: false,
+            announced: crate::epochs::Announced::default(),
             checkpointer: Some(self.checkpointer.clone()),
         }))
     }
@@ -344,8 +344,8 @@ pub struct SqliteTx {
     epochs: Arc<ConfigEpochs>,
     /// Epochs raised in this transaction, published when it commits.
     bumped: Vec<(TenantId, u64)>,
-    /// Whether this transaction queued webhook deliveries (the notifier is woken at commit).
-    filled_outbox: bool,
+    /// What this transaction announces at commit (queued deliveries, revoked credentials).
+    announced: crate::epochs::Announced,
     /// A write transaction's: told of its commit, it checkpoints the WAL beside the writer.
     checkpointer: Option<Arc<Checkpointer>>,
 }
@@ -355,8 +355,14 @@ impl SqliteTx {
         &mut self.tx
     }
 
-    /// Nothing to tell: only this process writes the file.
-    async fn notify_epoch(&mut self, _tenant: TenantId, _epoch: u64) -> Result<(), StoreError> {
+    /// Noted for the commit; there are no other replicas to tell.
+    async fn announce(&mut self, what: crate::epochs::Announcement) -> Result<(), StoreError> {
+        self.announced.note(what);
+        Ok(())
+    }
+
+    /// Nothing to tell before a commit: there are no other replicas.
+    async fn before_commit(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
 
@@ -700,7 +706,7 @@ mod tests {
             _writer: None,
             epochs: store.epochs.clone(),
             bumped: Vec::new(),
-            filled_outbox: false,
+            announced: crate::epochs::Announced::default(),
             checkpointer: None,
         }
     }

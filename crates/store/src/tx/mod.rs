@@ -11,10 +11,13 @@
 //! `ResolvedFilter`, ...) without a path: the adapter imports them.
 //!
 //! The adapter provides, as inherent items of its transaction type:
-//! - the fields `tx` (the `sqlx::Transaction`), `epochs`, `bumped` and `filled_outbox`
+//! - the fields `tx` (the `sqlx::Transaction`), `epochs`, `bumped` and `announced`
 //! - `fn conn(&mut self) -> &mut <Db as Database>::Connection`
 //! - `fn counter(&self) -> &StatementCounter`
-//! - `async fn notify_epoch(&mut self, tenant, epoch)` (tells other replicas at commit)
+//! - `async fn announce(&mut self, Announcement)` (notes it for the commit, once per
+//!   transaction)
+//! - `async fn before_commit(&mut self)` (tells other replicas what the transaction raised and
+//!   announced, delivered at commit: on PostgreSQL one statement of `NOTIFY`s)
 //! - `async fn lock_spec_quota(&mut self, tenant)` (serializes a tenant's quota checks)
 //! - `fn share_lock(&self) -> &'static str` (row lock clause for reads in write transactions)
 //! - `fn lock_waiting() -> &'static str`, `fn lock_skipping() -> &'static str` (row lock
@@ -127,7 +130,7 @@ pub trait Tx:
 
     /// Raises the tenant's configuration epoch (see [`crate::ConfigEpochs`]): call it in every
     /// write transaction that may change what a runtime of the tenant is configured with.
-    /// On PostgreSQL it also notifies the other replicas when the transaction commits.
+    /// On PostgreSQL the other replicas are told when the transaction commits.
     async fn bump_config_epoch(&mut self, tenant: TenantId) -> Result<u64, StoreError>;
 }
 
@@ -137,8 +140,9 @@ macro_rules! transaction_tx {
         impl $crate::tx::Tx for $Tx {
             async fn commit(self: Box<Self>) -> Result<(), StoreError> {
                 let mut this = *self;
+                this.before_commit().await?;
                 let bumped = std::mem::take(&mut this.bumped);
-                let filled_outbox = this.filled_outbox;
+                let announced = this.announced;
                 let epochs = this.epochs.clone();
                 let after_commit = this.after_commit();
                 this.tx.commit().await.map_err(StoreError::from)?;
@@ -146,9 +150,7 @@ macro_rules! transaction_tx {
                 for (tenant, epoch) in bumped {
                     epochs.advance(tenant, epoch);
                 }
-                if filled_outbox {
-                    epochs.fill_outbox();
-                }
+                epochs.announced(announced);
                 Ok(())
             }
 
@@ -163,7 +165,6 @@ macro_rules! transaction_tx {
                 .fetch_one(self.conn())
                 .await?;
                 let epoch = u64::try_from(epoch).unwrap_or(0);
-                self.notify_epoch(tenant, epoch).await?;
                 self.bumped.push((tenant, epoch));
                 Ok(epoch)
             }

@@ -47,6 +47,13 @@ pub trait RuntimesTx: Send {
         among: Option<&[RuntimeId]>,
         page: &PageRequest,
     ) -> Result<Page<Runtime>, StoreError>;
+    /// The runtimes of the tenant with these ids (those that exist), in one statement, in no
+    /// particular order.
+    async fn runtimes_by_id(
+        &mut self,
+        tenant: TenantId,
+        ids: &[RuntimeId],
+    ) -> Result<Vec<Runtime>, StoreError>;
     /// Which of these runtimes exist (every runtime of the tenant if `None`), ordered by
     /// creation.
     async fn runtime_ids(
@@ -204,6 +211,26 @@ macro_rules! runtimes_tx {
                     search.name_prefix.as_deref(),
                 );
                 self.runtimes_resolved(tenant, resolved, page).await
+            }
+
+            async fn runtimes_by_id(
+                &mut self,
+                tenant: TenantId,
+                ids: &[RuntimeId],
+            ) -> Result<Vec<Runtime>, StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                    "SELECT id, tenant_id, name, description, status_condition, status_timestamp, \
+                     created_at, status_message FROM runtimes WHERE tenant_id = ",
+                );
+                qb.push_bind(tenant.0);
+                qb.push(" AND ");
+                Self::push_id_in(&mut qb, "id", ids);
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                rows.iter().map(Self::runtime_from_row).collect()
             }
 
             async fn runtime_ids(

@@ -78,17 +78,20 @@ pub struct PairingTokenState {
 /// The system-auth operations of a transaction.
 #[async_trait::async_trait]
 pub trait SystemAuthTx: Send {
-    /// Inserts; [`StoreError::ForeignKey`] if the owner does not exist (in the tenant).
+    /// Inserts; [`StoreError::ForeignKey`] if the owner does not exist (in the tenant). An
+    /// application's is announced at commit (`Announcement::SystemAuths`).
     async fn insert_system_auth(&mut self, auth: &SystemAuth) -> Result<(), StoreError>;
     /// Looks an auth up by id alone: a credential names its tenant through its owner.
     async fn system_auth(&mut self, id: SystemAuthId) -> Result<Option<SystemAuth>, StoreError>;
-    /// Removes an auth and returns it, if it was there.
+    /// Removes an auth and returns it, if it was there (announcing
+    /// `Announcement::Credentials` at commit, and `SystemAuths` for an application's).
     async fn delete_system_auth(
         &mut self,
         id: SystemAuthId,
     ) -> Result<Option<SystemAuth>, StoreError>;
     /// Removes every auth of an owner in the tenant (their one-time tokens go with them);
-    /// returns how many.
+    /// returns how many. Announces `Announcement::Credentials` at commit if any (and
+    /// `SystemAuths` for an application's).
     async fn delete_system_auths_of(
         &mut self,
         tenant: TenantId,
@@ -133,14 +136,16 @@ pub trait SystemAuthTx: Send {
         serial: &[u8],
     ) -> Result<Option<IssuedCertificate>, StoreError>;
     /// Marks a certificate revoked (if it was not already) and with it every certificate
-    /// renewed from it, at any depth; true if it was recorded.
+    /// renewed from it, at any depth; true if it was recorded (and then announced at commit:
+    /// `Announcement::Credentials`, which other replicas hear on PostgreSQL).
     async fn revoke_certificate(
         &mut self,
         serial: &[u8],
         now: time::OffsetDateTime,
     ) -> Result<bool, StoreError>;
     /// Marks revoked every certificate issued to the clients (system auths) of an owner, or to
-    /// one client; returns how many were newly revoked. Run before deleting them.
+    /// one client; returns how many were newly revoked (announced like
+    /// [`SystemAuthTx::revoke_certificate`]). Run before deleting them.
     async fn revoke_certificates_of(
         &mut self,
         tenant: TenantId,
@@ -278,6 +283,10 @@ macro_rules! system_auth_tx {
                 .bind(to_micros(auth.created_at))
                 .execute(self.conn())
                 .await?;
+                // An application's clients are listed (`Application.auths`).
+                if app.is_some() {
+                    self.announce($crate::epochs::Announcement::SystemAuths).await?;
+                }
                 Ok(())
             }
 
@@ -308,7 +317,14 @@ macro_rules! system_auth_tx {
                 .bind(id.into_untyped())
                 .fetch_optional(self.conn())
                 .await?;
-                row.as_ref().map(Self::system_auth_from_row).transpose()
+                let deleted = row.as_ref().map(Self::system_auth_from_row).transpose()?;
+                if let Some(deleted) = &deleted {
+                    self.announce($crate::epochs::Announcement::Credentials).await?;
+                    if matches!(deleted.owner, sextant_domain::SystemAuthOwner::Application(_)) {
+                        self.announce($crate::epochs::Announcement::SystemAuths).await?;
+                    }
+                }
+                Ok(deleted)
             }
 
             async fn delete_system_auths_of(
@@ -325,6 +341,12 @@ macro_rules! system_auth_tx {
                 .bind(owner.id())
                 .execute(self.conn())
                 .await?;
+                if done.rows_affected() > 0 {
+                    self.announce($crate::epochs::Announcement::Credentials).await?;
+                    if matches!(owner, sextant_domain::SystemAuthOwner::Application(_)) {
+                        self.announce($crate::epochs::Announcement::SystemAuths).await?;
+                    }
+                }
                 Ok(done.rows_affected())
             }
 
@@ -506,6 +528,9 @@ macro_rules! system_auth_tx {
                 .bind(to_micros(now))
                 .execute(self.conn())
                 .await?;
+                if done.rows_affected() > 0 {
+                    self.announce($crate::epochs::Announcement::Credentials).await?;
+                }
                 Ok(done.rows_affected() >= 1)
             }
 
@@ -539,6 +564,9 @@ macro_rules! system_auth_tx {
                     .execute(self.conn())
                     .await?,
                 };
+                if done.rows_affected() > 0 {
+                    self.announce($crate::epochs::Announcement::Credentials).await?;
+                }
                 Ok(done.rows_affected())
             }
 

@@ -28,6 +28,12 @@ pub trait CredentialsTx: Send {
         api_ids: &[ApiDefinitionId],
         runtime_ids: Option<&[RuntimeId]>,
     ) -> Result<Vec<ApiRuntimeAuth>, StoreError>;
+    /// Every credential set for these runtimes (`setAPIAuth`), for any API, in one statement.
+    async fn runtime_auths_of(
+        &mut self,
+        tenant: TenantId,
+        runtime_ids: &[RuntimeId],
+    ) -> Result<Vec<ApiRuntimeAuth>, StoreError>;
 }
 
 macro_rules! credentials_tx {
@@ -73,6 +79,25 @@ macro_rules! credentials_tx {
                 Ok(auth.map(|a| a.0))
             }
 
+            async fn runtime_auths_of(
+                &mut self,
+                tenant: TenantId,
+                runtime_ids: &[sextant_domain::RuntimeId],
+            ) -> Result<Vec<sextant_domain::ApiRuntimeAuth>, StoreError> {
+                if runtime_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$Db>::new(
+                    "SELECT api_id, runtime_id, auth FROM api_runtime_auths WHERE tenant_id = ",
+                );
+                qb.push_bind(tenant.0);
+                qb.push(" AND ");
+                Self::push_id_in(&mut qb, "runtime_id", runtime_ids);
+                self.counter().inc();
+                let rows = qb.build().fetch_all(self.conn()).await?;
+                rows.iter().map(Self::api_runtime_auth_from_row).collect()
+            }
+
             async fn api_runtime_auths(
                 &mut self,
                 tenant: TenantId,
@@ -94,16 +119,21 @@ macro_rules! credentials_tx {
                 }
                 self.counter().inc();
                 let rows = qb.build().fetch_all(self.conn()).await?;
-                rows.iter()
-                    .map(|r| {
-                        let auth: Json<sextant_domain::Auth> = r.try_get(2)?;
-                        Ok(sextant_domain::ApiRuntimeAuth {
-                            api_id: sextant_domain::ApiDefinitionId::from_untyped(r.try_get(0)?),
-                            runtime_id: sextant_domain::RuntimeId::from_untyped(r.try_get(1)?),
-                            auth: auth.0,
-                        })
-                    })
-                    .collect()
+                rows.iter().map(Self::api_runtime_auth_from_row).collect()
+            }
+        }
+
+        impl $Tx {
+            /// A row of `api_id, runtime_id, auth`.
+            fn api_runtime_auth_from_row(
+                r: &<$Db as sqlx::Database>::Row,
+            ) -> Result<sextant_domain::ApiRuntimeAuth, StoreError> {
+                let auth: Json<sextant_domain::Auth> = r.try_get(2)?;
+                Ok(sextant_domain::ApiRuntimeAuth {
+                    api_id: sextant_domain::ApiDefinitionId::from_untyped(r.try_get(0)?),
+                    runtime_id: sextant_domain::RuntimeId::from_untyped(r.try_get(1)?),
+                    auth: auth.0,
+                })
             }
         }
     };

@@ -324,7 +324,7 @@ macro_rules! deliveries_tx {
                 .bind(to_micros(delivery.next_attempt_at))
                 .execute(self.conn())
                 .await?;
-                self.filled_outbox = true;
+                self.announce($crate::epochs::Announcement::Outbox).await?;
                 Ok(())
             }
 
@@ -370,7 +370,7 @@ macro_rules! deliveries_tx {
                 .await?;
                 let queued = row.as_ref().map(Self::delivery_from_row).transpose()?;
                 if queued.is_some() {
-                    self.filled_outbox = true;
+                    self.announce($crate::epochs::Announcement::Outbox).await?;
                 }
                 Ok(queued)
             }

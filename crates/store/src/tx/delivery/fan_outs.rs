@@ -293,7 +293,7 @@ macro_rules! fan_outs_tx {
                 .await?;
                 let recorded = done.rows_affected() > 0;
                 if recorded {
-                    self.filled_outbox = true;
+                    self.announce($crate::epochs::Announcement::Outbox).await?;
                 }
                 Ok(recorded)
             }
