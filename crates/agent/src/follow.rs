@@ -5,9 +5,9 @@
 //! document is applied: every spec it names that is not in the local cache is fetched from
 //! `/runtime/specs/{sha256}` and kept only if its SHA-256 matches, then the document is
 //! written to `applied-configuration.json`, its version and the time to `state.json`, and it
-//! is published to in-process consumers. Failures are retried with backoff. Specs are asked
-//! for gzip-encoded (`Accept-Encoding: gzip`) and decoded here, never beyond the size the
-//! document declares.
+//! is published to in-process consumers. Failures are retried with backoff. The document and
+//! the specs are asked for gzip-encoded (`Accept-Encoding: gzip`) and decoded here, never
+//! beyond the document's limit or the size the document declares for a spec.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -96,7 +96,11 @@ enum Poll {
 
 async fn poll(link: &Link, etag: Option<&str>, wait: Duration) -> Result<Poll, Failure> {
     let url = format!("{}{CONFIGURATION_PATH}?wait={}", link.base, wait.as_secs());
-    let mut request = link.client.get(url).timeout(wait + POLL_GRACE);
+    let mut request = link
+        .client
+        .get(url)
+        .header(reqwest::header::ACCEPT_ENCODING, "gzip")
+        .timeout(wait + POLL_GRACE);
     if let Some(etag) = etag {
         request = request.header(reqwest::header::IF_NONE_MATCH, etag);
     }
@@ -112,7 +116,22 @@ async fn poll(link: &Link, etag: Option<&str>, wait: Duration) -> Result<Poll, F
                 .get(reqwest::header::ETAG)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let body = http::read_limited(response, MAX_DOCUMENT, Security::Certificate).await?;
+            let gzipped = is_gzipped(&response);
+            let body = http::read_limited(
+                response,
+                wire_limit(MAX_DOCUMENT, gzipped),
+                Security::Certificate,
+            )
+            .await?;
+            let body = if gzipped {
+                gunzip_limited(&body, MAX_DOCUMENT).map_err(|e| {
+                    http::CallError::Malformed(format!(
+                        "the configuration arrived gzip-encoded but {e}"
+                    ))
+                })?
+            } else {
+                body
+            };
             // The server always names the version; without it, the content names itself.
             let etag = etag.unwrap_or_else(|| format!("\"{}\"", sha256_hex(&body)));
             Ok(Poll::Changed { etag, body })
@@ -135,6 +154,25 @@ enum ApplyError {
     Failed(String),
     /// The document is for another runtime.
     Fatal(AgentError),
+}
+
+/// Whether the answer is gzip-encoded.
+fn is_gzipped(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"))
+}
+
+/// The most bytes read of a body that decodes to at most `limit`: gzip may grow
+/// incompressible data a little, so it gets headroom for its framing.
+fn wire_limit(limit: usize, gzipped: bool) -> usize {
+    if gzipped {
+        limit.saturating_add(limit / 64).saturating_add(1024)
+    } else {
+        limit
+    }
 }
 
 /// Decodes a gzip body into at most `limit` bytes.
@@ -171,18 +209,8 @@ async fn fetch_spec(link: &Link, sha256: &str, size: u64) -> Result<Vec<u8>, App
             http::status_error(status, &body, Security::Certificate).into(),
         ));
     }
-    let gzipped = response
-        .headers()
-        .get(reqwest::header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
-    // gzip may grow incompressible data a little: headroom for its framing.
-    let wire_limit = if gzipped {
-        limit.saturating_add(limit / 64).saturating_add(1024)
-    } else {
-        limit
-    };
-    let body = http::read_limited(response, wire_limit, Security::Certificate)
+    let gzipped = is_gzipped(&response);
+    let body = http::read_limited(response, wire_limit(limit, gzipped), Security::Certificate)
         .await
         .map_err(|e| ApplyError::Call(e.into()))?;
     let body = if gzipped {

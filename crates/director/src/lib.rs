@@ -15,6 +15,7 @@ mod clock;
 mod compat;
 mod confine;
 mod context;
+mod epoch_covered;
 mod error;
 mod health;
 mod integration_systems;
@@ -44,6 +45,7 @@ use async_graphql::{EmptySubscription, Schema};
 use sextant_domain::Consumer;
 use sextant_store::Store;
 
+pub use epoch_covered::epoch_covered;
 pub use error::ErrorChain;
 pub use settings::Settings;
 

@@ -1,56 +1,86 @@
 //! What the server remembers between requests to serve runtimes cheaply: the certificates
-//! found valid, each runtime's last built configuration document, and the spec texts those
-//! documents name (one cache for all runtimes, bounded in bytes).
+//! found valid, the documents of the current configuration epoch of each tenant, and the spec
+//! texts those documents name (`spec_cache.rs`).
 //!
-//! A remembered certificate is good while its tenant's configuration epoch and the revocation
-//! generation are those it was checked at; a document while its tenant's epoch is the one it
-//! was built at.
+//! A remembered certificate is good while nothing was revoked or deleted since it was checked
+//! (the store's credentials generation, and the revocation watcher's generation for what
+//! other servers revoked); a configuration change does not touch it, so a fleet woken by a
+//! change is not checked again.
+//!
+//! **Documents are built once per epoch and served many times** ([`TenantView`]): per tenant
+//! and configuration epoch, the applications of each distinct set of scenarios are read and
+//! serialised once (an `ApplicationsPart`), the runtimes' own facts are read in batches (the
+//! runtimes asking while a batch is read wait for the next one, read with all of them: a few
+//! statements for a woken fleet, not some per runtime), and each runtime's document is
+//! composed from its facts around the shared part and kept until the epoch moves. A change
+//! committed while a view is being filled moves the epoch, so whatever was read for the old
+//! view is never used for the new one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sextant_director::runtime_config::BuiltConfiguration;
-use sextant_domain::{RuntimeId, TenantId};
-use sextant_store::ConfigEpochs;
+use sextant_auth::AuthError;
+use sextant_connector::CertificateClient;
+use sextant_director::runtime_config::compose::{ApplicationsPart, ComposedDocument};
+use sextant_director::runtime_config::read::{RuntimeFacts, read_applications, read_runtimes};
+use sextant_domain::{DomainError, RuntimeId, TenantId};
+use sextant_store::Store;
 
 use crate::response::ApiError;
+use crate::spec_cache::{CachedSpec, SpecCache};
 
 /// At most this many certificates and documents are remembered; beyond, the memory is
 /// cleared (and refilled by the next requests).
 const MAX_CACHED: usize = 100_000;
+/// At most this many runtimes' facts are read in one batch.
+const FACTS_BATCH: usize = 1_000;
+/// Long polls woken by a change that build and answer at once; the others wait their turn,
+/// so a woken fleet never queues a writer's request behind thousands of answers.
+const WAKE_CONCURRENCY: usize = 16;
 
 /// What the server remembers between requests.
-#[derive(Default)]
 pub struct ConfigCache {
     /// Spec texts, shared by every runtime.
     specs: SpecCache,
-    /// Certificates found valid: serial → (runtime, tenant, epoch when checked, revocation
-    /// generation when checked). Only runtimes are remembered.
-    identities: Mutex<HashMap<Vec<u8>, CachedIdentity>>,
-    /// Runtime → its last built document.
-    documents: Mutex<HashMap<RuntimeId, Arc<CachedDocument>>>,
+    /// Certificates found valid: serial → the client it stands for.
+    identities: Mutex<HashMap<Vec<u8>, CachedClient>>,
+    /// Each tenant's view of its current configuration epoch.
+    tenants: Mutex<HashMap<TenantId, Arc<TenantView>>>,
     /// Raised by the revocation watcher whenever the set of revoked certificates changed (a
     /// revocation through another replica, found by polling).
     revocations: AtomicU64,
+    /// Permits of woken long polls ([`WAKE_CONCURRENCY`]).
+    wakeups: tokio::sync::Semaphore,
+}
+
+impl Default for ConfigCache {
+    fn default() -> Self {
+        ConfigCache {
+            specs: SpecCache::default(),
+            identities: Mutex::default(),
+            tenants: Mutex::default(),
+            revocations: AtomicU64::new(0),
+            wakeups: tokio::sync::Semaphore::new(WAKE_CONCURRENCY),
+        }
+    }
 }
 
 /// What a certificate was found to stand for, and when.
-#[derive(Clone, Copy)]
-pub(crate) struct CachedIdentity {
-    pub(crate) runtime: RuntimeId,
-    pub(crate) tenant: TenantId,
-    /// The tenant's configuration epoch when the certificate was checked.
-    pub(crate) epoch: u64,
+struct CachedClient {
+    client: Arc<CertificateClient>,
+    /// The store's credentials generation when it was checked.
+    credentials: u64,
     /// The revocation generation ([`ConfigCache::revocation_generation`]) when it was checked.
-    pub(crate) revocations: u64,
+    revocations: u64,
 }
 
+/// A runtime's document as of an epoch.
 pub(crate) struct CachedDocument {
     /// The tenant's configuration epoch the document was built at.
     pub(crate) epoch: u64,
     /// `None`: the runtime does not exist.
-    pub(crate) built: Option<BuiltConfiguration>,
+    pub(crate) built: Option<Arc<ComposedDocument>>,
 }
 
 impl ConfigCache {
@@ -59,21 +89,19 @@ impl ConfigCache {
         self.revocations.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// How many runtime documents are remembered, and the bytes they keep (their JSON and
-    /// the hashes of their specs).
+    /// How many runtime documents are remembered, and the bytes they keep (their own bytes
+    /// and, once each, the parts they share).
     pub fn documents_held(&self) -> (usize, usize) {
-        let documents = lock(&self.documents);
-        let bytes = documents
-            .values()
-            .filter_map(|doc| doc.built.as_ref())
-            .map(BuiltConfiguration::held_bytes)
-            .sum();
-        (documents.len(), bytes)
+        let views: Vec<Arc<TenantView>> = lock(&self.tenants).values().cloned().collect();
+        views
+            .iter()
+            .map(|view| view.held())
+            .fold((0, 0), |(n, b), (vn, vb)| (n + vn, b + vb))
     }
 
     /// The bytes the shared spec cache holds (texts and their compressed forms).
     pub fn specs_held(&self) -> usize {
-        lock(&self.specs.entries).bytes
+        self.specs.held()
     }
 
     /// How many times the revoked set changed: read it before checking a certificate, and
@@ -82,58 +110,102 @@ impl ConfigCache {
         self.revocations.load(Ordering::SeqCst)
     }
 
-    /// The runtime and tenant the certificate `serial` was found to stand for, if that still
-    /// holds: neither its tenant's epoch nor the revocation generation moved since.
-    pub(crate) fn remembered_runtime(
+    /// The client a certificate stands for (`sextant_connector::certificate_client`), from
+    /// memory while nothing was revoked or deleted since it was checked.
+    pub(crate) async fn certificate_client(
         &self,
-        serial: &[u8],
-        epochs: &ConfigEpochs,
-    ) -> Option<(RuntimeId, TenantId)> {
-        let known = lock(&self.identities).get(serial).copied()?;
-        (known.epoch == epochs.current(known.tenant)
-            && known.revocations == self.revocation_generation())
-        .then_some((known.runtime, known.tenant))
-    }
-
-    /// Remembers what the certificate `serial` stands for.
-    pub(crate) fn remember_runtime(&self, serial: Vec<u8>, identity: CachedIdentity) {
+        store: &dyn Store,
+        leaf: Option<&[u8]>,
+    ) -> Result<Arc<CertificateClient>, AuthError> {
+        let epochs = store.config_epochs();
+        let serial = leaf
+            .and_then(|leaf| sextant_pki::client_certificate_identity(leaf).ok())
+            .map(|identity| identity.serial);
+        if let Some(serial) = &serial
+            && let Some(known) = lock(&self.identities).get(serial)
+            && known.credentials == epochs.credentials()
+            && known.revocations == self.revocation_generation()
+        {
+            return Ok(known.client.clone());
+        }
+        // Read before the check: whatever is revoked or deleted during it moves one of them,
+        // and then what is remembered is not trusted.
+        let revocations = self.revocation_generation();
+        let credentials = epochs.credentials();
+        let client = Arc::new(sextant_connector::certificate_client(store, leaf).await?);
         let mut identities = lock(&self.identities);
         if identities.len() >= MAX_CACHED {
             identities.clear();
         }
-        identities.insert(serial, identity);
+        identities.insert(
+            client.serial.clone(),
+            CachedClient {
+                client: client.clone(),
+                credentials,
+                revocations,
+            },
+        );
+        Ok(client)
     }
 
-    /// The runtime's remembered document, if it was built at `epoch`.
-    pub(crate) fn document(&self, runtime: RuntimeId, epoch: u64) -> Option<Arc<CachedDocument>> {
-        lock(&self.documents)
-            .get(&runtime)
-            .filter(|doc| doc.epoch == epoch)
-            .cloned()
+    /// Waits for a turn to answer a long poll a change woke.
+    pub(crate) async fn wake_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.wakeups.acquire().await.ok()
     }
 
-    /// Remembers the runtime's document, built at `epoch` (read before building: a change
-    /// committed meanwhile makes it stale at once, never the other way round).
-    pub(crate) fn remember_document(
+    /// The runtime's document as of the tenant's current epoch: remembered, or composed from
+    /// its facts (read in a batch with other runtimes asking) around its scenarios' part
+    /// (read and serialised once per epoch).
+    pub(crate) async fn document(
         &self,
+        store: &Arc<dyn Store>,
         runtime: RuntimeId,
-        epoch: u64,
-        built: Option<BuiltConfiguration>,
-    ) -> Arc<CachedDocument> {
-        let doc = Arc::new(CachedDocument { epoch, built });
-        let mut documents = lock(&self.documents);
-        if documents.len() >= MAX_CACHED {
-            documents.clear();
+        tenant: TenantId,
+    ) -> Result<CachedDocument, ApiError> {
+        // Read before anything else: a change committed meanwhile moves the epoch, so what is
+        // read below is never newer-tagged than it is.
+        let epoch = store.config_epochs().current(tenant);
+        let view = self.view(tenant, epoch);
+        if let Some(built) = view.remembered(runtime) {
+            return Ok(CachedDocument {
+                epoch: view.epoch,
+                built,
+            });
         }
-        documents.insert(runtime, doc.clone());
-        doc
+        let built = match view.facts(store, runtime).await? {
+            None => None,
+            Some(facts) => {
+                let part = view.part(store, facts.scenario_set()).await?;
+                let composed = ComposedDocument::compose(&facts, part).map_err(unreadable)?;
+                Some(Arc::new(composed))
+            }
+        };
+        view.remember(runtime, built.clone());
+        Ok(CachedDocument {
+            epoch: view.epoch,
+            built,
+        })
+    }
+
+    /// The tenant's view of `epoch` (or of a later one, if a request already opened it: a
+    /// document of newer data tagged with an older epoch is only rebuilt sooner).
+    fn view(&self, tenant: TenantId, epoch: u64) -> Arc<TenantView> {
+        let mut tenants = lock(&self.tenants);
+        match tenants.get(&tenant) {
+            Some(view) if view.epoch >= epoch => view.clone(),
+            _ => {
+                let view = Arc::new(TenantView::new(tenant, epoch));
+                tenants.insert(tenant, view.clone());
+                view
+            }
+        }
     }
 
     /// The spec with this hash, with its gzip form if `gzip`, from memory or the store;
     /// `None` if the store has no such spec.
     pub(crate) async fn spec(
         &self,
-        store: &dyn sextant_store::Store,
+        store: &dyn Store,
         sha256: &str,
         gzip: bool,
     ) -> Result<Option<Arc<CachedSpec>>, ApiError> {
@@ -141,153 +213,204 @@ impl ConfigCache {
     }
 }
 
-/// The most bytes of spec texts (and their gzip forms) kept in memory for all runtimes
-/// together; beyond, the oldest are forgotten.
-pub const SPEC_CACHE_BYTES: usize = 64 * 1024 * 1024;
-/// At most this many specs are read from the store (and compressed) at once: a fleet asking
-/// for the same large spec waits for one read instead of holding a copy each.
-const SPEC_LOADS_AT_ONCE: usize = 2;
-
-/// A spec as served: its text and, once a client asked for it, its gzip form.
-pub(crate) struct CachedSpec {
-    pub(crate) text: axum::body::Bytes,
-    pub(crate) gzip: Option<axum::body::Bytes>,
+fn unreadable(e: DomainError) -> ApiError {
+    ApiError::unavailable(
+        "the configuration cannot be read now; try again",
+        "cannot build a runtime configuration",
+        e,
+    )
 }
 
-impl CachedSpec {
-    fn bytes(&self) -> usize {
-        self.text.len() + self.gzip.as_ref().map_or(0, |g| g.len())
+type SharedPart = Arc<tokio::sync::OnceCell<Arc<ApplicationsPart>>>;
+
+/// One tenant's documents at one configuration epoch.
+struct TenantView {
+    tenant: TenantId,
+    epoch: u64,
+    /// Runtime → its document (`None`: it does not exist).
+    documents: Mutex<HashMap<RuntimeId, Option<Arc<ComposedDocument>>>>,
+    /// Scenario set (sorted) → the part of its applications, read and built once.
+    parts: Mutex<HashMap<Vec<String>, SharedPart>>,
+    facts: Arc<FactsLoader>,
+}
+
+impl TenantView {
+    fn new(tenant: TenantId, epoch: u64) -> TenantView {
+        TenantView {
+            tenant,
+            epoch,
+            documents: Mutex::default(),
+            parts: Mutex::default(),
+            facts: Arc::default(),
+        }
     }
+
+    fn remembered(&self, runtime: RuntimeId) -> Option<Option<Arc<ComposedDocument>>> {
+        lock(&self.documents).get(&runtime).cloned()
+    }
+
+    fn remember(&self, runtime: RuntimeId, built: Option<Arc<ComposedDocument>>) {
+        let mut documents = lock(&self.documents);
+        if documents.len() >= MAX_CACHED {
+            documents.clear();
+        }
+        documents.insert(runtime, built);
+    }
+
+    /// Documents held, and their bytes with each shared part once.
+    fn held(&self) -> (usize, usize) {
+        let documents = lock(&self.documents);
+        let mut parts = HashSet::new();
+        let mut bytes = 0;
+        for doc in documents.values().flatten() {
+            bytes += doc.held_bytes();
+            if parts.insert(Arc::as_ptr(doc.part())) {
+                bytes += doc.part().held_bytes();
+            }
+        }
+        (documents.len(), bytes)
+    }
+
+    async fn facts(
+        &self,
+        store: &Arc<dyn Store>,
+        runtime: RuntimeId,
+    ) -> Result<Option<Arc<RuntimeFacts>>, ApiError> {
+        self.facts.load(store, self.tenant, runtime).await
+    }
+
+    /// The part of these scenarios' applications: read and built by the first runtime that
+    /// needs it, the others waiting for it.
+    async fn part(
+        &self,
+        store: &Arc<dyn Store>,
+        scenarios: Vec<String>,
+    ) -> Result<Arc<ApplicationsPart>, ApiError> {
+        let cell = lock(&self.parts)
+            .entry(scenarios.clone())
+            .or_default()
+            .clone();
+        let tenant = self.tenant;
+        let part = cell
+            .get_or_try_init(|| async move {
+                let applications = async {
+                    let mut tx = store
+                        .read()
+                        .await
+                        .map_err(|e| DomainError::Internal(Box::new(e)))?;
+                    read_applications(&mut *tx, tenant, &scenarios).await
+                }
+                .await
+                .map_err(unreadable)?;
+                // Serialising and compressing many applications is CPU work: off the async
+                // workers.
+                tokio::task::spawn_blocking(move || ApplicationsPart::build(applications))
+                    .await
+                    .map_err(|e| unreadable(DomainError::Internal(Box::new(e))))?
+                    .map(Arc::new)
+                    .map_err(unreadable)
+            })
+            .await?;
+        Ok(part.clone())
+    }
+}
+
+/// The facts of the runtimes asking, read in batches: while one batch is read, the runtimes
+/// that ask queue for the next, which reads them all at once.
+#[derive(Default)]
+struct FactsLoader {
+    state: Mutex<LoaderState>,
+    /// Signalled when a batch was read (or failed).
+    loaded: tokio::sync::Notify,
 }
 
 #[derive(Default)]
-struct SpecEntries {
-    by_hash: HashMap<String, Arc<CachedSpec>>,
-    /// Insertion order, for forgetting the oldest.
-    order: std::collections::VecDeque<String>,
-    bytes: usize,
+struct LoaderState {
+    /// Runtimes waiting for the next batch, in the order they asked.
+    queued: Vec<RuntimeId>,
+    /// The runtimes queued or in the batch being read.
+    pending: HashSet<RuntimeId>,
+    /// Read and not yet taken: `Err` if the batch failed.
+    results: HashMap<RuntimeId, Result<Option<Arc<RuntimeFacts>>, ()>>,
+    /// Whether a batch is being read.
+    loading: bool,
 }
 
-/// Spec texts shared by all runtimes, bounded by [`SPEC_CACHE_BYTES`].
-struct SpecCache {
-    entries: Mutex<SpecEntries>,
-    loads: tokio::sync::Semaphore,
-}
-
-impl Default for SpecCache {
-    fn default() -> Self {
-        SpecCache {
-            entries: Mutex::default(),
-            loads: tokio::sync::Semaphore::new(SPEC_LOADS_AT_ONCE),
-        }
-    }
-}
-
-impl SpecCache {
-    fn get(&self, sha256: &str) -> Option<Arc<CachedSpec>> {
-        lock(&self.entries).by_hash.get(sha256).cloned()
-    }
-
-    fn put(&self, sha256: &str, spec: Arc<CachedSpec>) {
-        let size = spec.bytes();
-        if size > SPEC_CACHE_BYTES {
-            return;
-        }
-        let mut entries = lock(&self.entries);
-        if let Some(old) = entries.by_hash.remove(sha256) {
-            entries.bytes -= old.bytes();
-            entries.order.retain(|h| h != sha256);
-        }
-        while entries.bytes + size > SPEC_CACHE_BYTES {
-            let Some(oldest) = entries.order.pop_front() else {
-                break;
-            };
-            if let Some(old) = entries.by_hash.remove(&oldest) {
-                entries.bytes -= old.bytes();
-            }
-        }
-        entries.bytes += size;
-        entries.order.push_back(sha256.to_owned());
-        entries.by_hash.insert(sha256.to_owned(), spec);
-    }
-
-    /// The spec with this hash (from memory, else from the store), with its gzip form if
-    /// `gzip`; `None` if the store has no such spec.
+impl FactsLoader {
+    /// The facts of `runtime` (`None`: it does not exist), read in the next batch. The batch
+    /// is read by a task of its own, so a request that goes away while it is read (a client
+    /// that disconnects) leaves nobody waiting for ever.
     async fn load(
-        &self,
-        store: &dyn sextant_store::Store,
-        sha256: &str,
-        gzip: bool,
-    ) -> Result<Option<Arc<CachedSpec>>, ApiError> {
-        if let Some(found) = self.get(sha256)
-            && (!gzip || found.gzip.is_some())
-        {
-            return Ok(Some(found));
-        }
-        let _slot = self.loads.acquire().await.map_err(|_| unavailable())?;
-        // Whoever held the slot before may have loaded it.
-        let cached = self.get(sha256);
-        if let Some(found) = &cached
-            && (!gzip || found.gzip.is_some())
-        {
-            return Ok(cached);
-        }
-        let text = match cached {
-            Some(found) => found.text.clone(),
-            None => {
-                let mut tx = store
-                    .read()
-                    .await
-                    .map_err(|e| unavailable_because("cannot read a spec", e))?;
-                match tx.spec(sha256).await {
-                    Ok(Some(text)) => axum::body::Bytes::from(text),
-                    Ok(None) => return Ok(None),
-                    Err(e) => return Err(unavailable_because("cannot read a spec", e)),
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        tenant: TenantId,
+        runtime: RuntimeId,
+    ) -> Result<Option<Arc<RuntimeFacts>>, ApiError> {
+        loop {
+            let notified = self.loaded.notified();
+            tokio::pin!(notified);
+            {
+                let mut state = lock(&self.state);
+                if let Some(result) = state.results.remove(&runtime) {
+                    return result.map_err(|()| {
+                        unreadable(DomainError::Internal(
+                            "the runtime's facts could not be read".into(),
+                        ))
+                    });
+                }
+                if state.pending.insert(runtime) {
+                    state.queued.push(runtime);
+                }
+                // Registered before the lock is released: the batch's end cannot be missed.
+                notified.as_mut().enable();
+                if !state.loading {
+                    state.loading = true;
+                    let take = state.queued.len().min(FACTS_BATCH);
+                    let batch: Vec<RuntimeId> = state.queued.drain(..take).collect();
+                    tokio::spawn(self.clone().read_batch(store.clone(), tenant, batch));
                 }
             }
-        };
-        let gzip = if gzip {
-            let text = text.clone();
-            let compressed = tokio::task::spawn_blocking(move || gzip_bytes(&text))
+            notified.await;
+        }
+    }
+
+    /// Reads a batch and publishes its results (a failure, logged with its cause, as a failure
+    /// of each runtime in it).
+    async fn read_batch(
+        self: Arc<Self>,
+        store: Arc<dyn Store>,
+        tenant: TenantId,
+        batch: Vec<RuntimeId>,
+    ) {
+        let read = async {
+            let mut tx = store
+                .read()
                 .await
-                .map_err(|_| unavailable())?
-                .map_err(|e| unavailable_because("cannot compress a spec", e))?;
-            Some(axum::body::Bytes::from(compressed))
-        } else {
-            None
+                .map_err(|e| DomainError::Internal(Box::new(e)))?;
+            read_runtimes(&mut *tx, tenant, &batch).await
+        }
+        .await;
+        let mut found = match read {
+            Ok(found) => Some(found),
+            Err(e) => {
+                tracing::warn!(error = %sextant_domain::ErrorChain(&e), runtimes = batch.len(), "cannot read runtimes' facts for their configuration");
+                None
+            }
         };
-        let spec = Arc::new(CachedSpec { text, gzip });
-        self.put(sha256, spec.clone());
-        Ok(Some(spec))
+        {
+            let mut state = lock(&self.state);
+            state.loading = false;
+            for id in &batch {
+                state.pending.remove(id);
+                let result = match &mut found {
+                    Some(found) => Ok(found.remove(id).map(Arc::new)),
+                    None => Err(()),
+                };
+                state.results.insert(*id, result);
+            }
+        }
+        self.loaded.notify_waiters();
     }
-}
-
-/// gzip at the fastest level: specs are text and shrink several times over even so, and a
-/// large one is compressed in tens of milliseconds.
-fn gzip_bytes(data: &[u8]) -> std::io::Result<Vec<u8>> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 4),
-        flate2::Compression::fast(),
-    );
-    encoder.write_all(data)?;
-    encoder.finish()
-}
-
-const SPEC_UNAVAILABLE: &str = "the spec cannot be read now; try again";
-
-fn unavailable() -> ApiError {
-    ApiError::Unavailable {
-        message: SPEC_UNAVAILABLE.into(),
-        cause: None,
-    }
-}
-
-fn unavailable_because(
-    context: &'static str,
-    e: impl std::error::Error + Send + Sync + 'static,
-) -> ApiError {
-    ApiError::unavailable(SPEC_UNAVAILABLE, context, e)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -10,6 +10,7 @@ use sextant_director::DirectorSchema;
 use sextant_store::Store;
 
 use crate::agent_sightings::AgentSightings;
+use crate::answer_cache::AnswerCache;
 use crate::config_cache::ConfigCache;
 
 /// What every handler shares. Built once by `start`.
@@ -23,6 +24,8 @@ pub struct AppState {
     pub(crate) previous_ca: Option<Arc<sextant_pki::CertificateAuthority>>,
     /// Runtimes' certificates and configuration documents, remembered between requests.
     pub(crate) config_cache: Arc<ConfigCache>,
+    /// The Director's answers kept while the configuration epoch covers them.
+    pub(crate) answers: Arc<AnswerCache>,
     /// What the configuration endpoint saw of runtimes' agents, until it is written.
     pub(crate) agents: Arc<AgentSightings>,
     /// The runtime serving CA (event gateways' certificates).

@@ -7,12 +7,13 @@ use async_graphql_axum::GraphQLResponse;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sextant_auth::{AuthError, Bearer};
 use sextant_domain::{Consumer, SystemAuthOwner};
 
+use crate::answer_cache::{AnswerKey, Generations};
 use crate::context::AppState;
 use crate::peer::client_leaf;
 use crate::response::ApiError;
@@ -194,8 +195,52 @@ async fn director(
         Ok(request) => request,
         Err(e) => return e.into_response(),
     };
+    execute_director(&state, consumer, request).await
+}
+
+/// Runs a Director request, or answers it from the answers kept (`answer_cache.rs`) while
+/// the configuration epoch covers it: an unchanged answer costs no statement.
+async fn execute_director(
+    state: &AppState,
+    consumer: Consumer,
+    request: async_graphql::Request,
+) -> Response {
+    let epochs = state.store.config_epochs();
+    let key = AnswerKey::of(&consumer, &request);
+    if let Some(body) = state.answers.get(&key, epochs) {
+        metrics::counter!("sextant_graphql_kept_answers_total").increment(1);
+        return graphql_body(body);
+    }
+    let covered =
+        sextant_director::epoch_covered(&request.query, request.operation_name.as_deref());
+    // Read before executing: a change committed meanwhile moves them, and the answer is kept
+    // under what it may already be older than, never the other way round.
+    let generations = Generations::now(epochs, consumer.tenant);
     let request = sextant_director::prepare(request, consumer, &state.store);
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    let response = state.schema.execute(request).await;
+    if !covered || response.is_err() {
+        return GraphQLResponse::from(response).into_response();
+    }
+    match serde_json::to_vec(&response) {
+        Ok(body) => {
+            let body = axum::body::Bytes::from(body);
+            state.answers.put(key, generations, body.clone());
+            graphql_body(body)
+        }
+        Err(_) => GraphQLResponse::from(response).into_response(),
+    }
+}
+
+/// A GraphQL answer already serialised, with the headers `GraphQLResponse` gives one.
+fn graphql_body(body: axum::body::Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/graphql-response+json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// [`authenticate`], with its failures as the responses they get.
@@ -280,8 +325,10 @@ async fn certificate_consumer(
     peer: Option<&sextant_tls::PeerCertificates>,
     headers: &HeaderMap,
 ) -> Result<Consumer, AuthError> {
-    let client =
-        sextant_connector::certificate_client(state.store.as_ref(), client_leaf(peer)).await?;
+    let client = state
+        .config_cache
+        .certificate_client(state.store.as_ref(), client_leaf(peer))
+        .await?;
     client.consumer(headers.get("tenant").map(|h| h.as_bytes()))
 }
 
@@ -326,8 +373,7 @@ async fn mtls_director(
         Ok(request) => request,
         Err(e) => return e.into_response(),
     };
-    let request = sextant_director::prepare(request, consumer, &state.store);
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    execute_director(&state, consumer, request).await
 }
 
 /// The CA's CRL (DER, `application/pkix-crl`): every revoked certificate not yet expired.

@@ -11,7 +11,8 @@
 //! composes them with its listeners and data directory.
 //!
 //! Within the crate, imports run one way: handlers (`http`, `oauth`, `runtime_config`,
-//! `runtime_gateway`) import the shared leaves (`context`, `config_cache`,
+//! `runtime_gateway`) import the shared leaves (`context`, `config_cache`, `spec_cache`,
+//! `answer_cache`,
 //! `agent_sightings`, `response`, `peer`), never the other way round; only `http` names the handlers, to route to them.
 //!
 //! Must not know: the rules of any API. The Director, the Connector and the Provisioner
@@ -19,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod agent_sightings;
+mod answer_cache;
 mod config;
 mod config_cache;
 mod console_link;
@@ -34,6 +36,7 @@ mod response;
 mod rotation;
 mod runtime_config;
 mod runtime_gateway;
+mod spec_cache;
 mod startup;
 mod telemetry;
 mod token_purge;
@@ -42,7 +45,6 @@ pub use agent_sightings::AGENT_FLUSH_INTERVAL;
 pub use config::{
     ConnectionSettings, DEFAULT_CERTIFICATE_VALIDITY, ServerConfig, ServerOptions, TokenLifetimes,
 };
-pub use config_cache::SPEC_CACHE_BYTES;
 pub use console_link::{ConsoleLink, console_link};
 pub use datadir::{Rotation, load_issuer, rotate_ca};
 pub use error::ServerError;
@@ -51,4 +53,5 @@ pub use sextant_connector::Retirement;
 pub use sextant_fetch::HostAllowList;
 pub use sextant_graphql_cost::Limits as GraphqlLimits;
 pub use sextant_pki::ServingNamePolicy;
+pub use spec_cache::SPEC_CACHE_BYTES;
 pub use startup::{RunningServer, start, start_with};

@@ -1,13 +1,19 @@
 //! Serving runtimes their configuration document over mTLS (`GET /runtime/configuration`)
 //! and the specs it names (`GET /runtime/specs/{sha256}`).
 //!
-//! The steady state costs no statement: a certificate checked once is remembered until its
-//! tenant's configuration epoch moves (every change of the tenant raises it, revocations
-//! included) or the revocation watcher sees a change; a document built once is remembered
-//! with the epoch it was built at. A request whose `If-None-Match` names the current version
-//! is answered 304 from memory; with `?wait=N` (seconds, at most 60) it is held until the
-//! version changes or the time is up, woken by the tenant's epoch (on PostgreSQL also when
-//! another replica commits the change).
+//! The steady state costs no statement: a certificate checked once is remembered until a
+//! certificate is revoked or a client deleted (anywhere: the store announces it, and the
+//! revocation watcher sees other servers' revocations); a document is built once per
+//! configuration epoch, from parts runtimes share (`config_cache.rs`). A request whose
+//! `If-None-Match` names the current version is answered 304 from memory; with `?wait=N`
+//! (seconds, at most 60) it is held until the version changes or the time is up, woken by the
+//! tenant's epoch (on PostgreSQL also when another replica commits the change). Woken long
+//! polls answer a few at a time (`ConfigCache::wake_turn`), so a change that wakes a fleet
+//! does not queue other requests behind it.
+//!
+//! The document is sent gzip-encoded to clients that accept it (assembled from pieces
+//! compressed once, nothing compressed per request), with a weak `ETag` of the same version:
+//! the content is the same, its encoding is not.
 //!
 //! Every answer is noted in memory (`agent_sightings.rs`: when the agent was last seen, the
 //! epoch of the document it holds, requests per minute) and written in batches.
@@ -17,7 +23,6 @@
 //! document names it asks, through one spec cache shared by all runtimes (bounded in bytes,
 //! in `config_cache.rs`), and is sent gzip-compressed to clients that accept it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
@@ -27,7 +32,9 @@ use sextant_auth::AuthError;
 use sextant_domain::runtime_config::MAX_WAIT_SECONDS;
 use sextant_domain::{RuntimeId, SystemAuthOwner, TenantId};
 
-use crate::config_cache::{CachedDocument, CachedIdentity};
+use sextant_director::runtime_config::compose::ComposedDocument;
+
+use crate::config_cache::CachedDocument;
 use crate::context::AppState;
 use crate::peer::client_leaf;
 use crate::response::ApiError;
@@ -69,78 +76,32 @@ impl Refusal {
 /// Why the configuration and the specs refuse a certificate that is not a runtime's.
 const RUNTIMES_ONLY: &str = "only a runtime's certificate reads a runtime configuration";
 
-/// The runtime a client certificate stands for, from memory while nothing changed.
+/// The runtime a client certificate stands for, from memory while nothing was revoked.
 pub(crate) async fn runtime_of(
     state: &AppState,
     peer: Option<&sextant_tls::PeerCertificates>,
 ) -> Result<(RuntimeId, TenantId), Refusal> {
-    let cache = &state.config_cache;
-    let epochs = state.store.config_epochs();
-    let leaf = client_leaf(peer);
-    let serial = leaf
-        .and_then(|leaf| sextant_pki::client_certificate_identity(leaf).ok())
-        .map(|identity| identity.serial);
-    if let Some(serial) = &serial
-        && let Some(known) = cache.remembered_runtime(serial, epochs)
-    {
-        return Ok(known);
-    }
-    // Read before the check: whatever commits during it (a revocation included) moves one of
-    // them, and then the answer is used but not remembered.
-    let revocations = cache.revocation_generation();
-    let changes = epochs.changes();
-    let client = sextant_connector::certificate_client(state.store.as_ref(), leaf)
+    let client = state
+        .config_cache
+        .certificate_client(state.store.as_ref(), client_leaf(peer))
         .await
         .map_err(Refusal::Auth)?;
-    let SystemAuthOwner::Runtime(runtime) = client.auth.owner else {
-        return Err(Refusal::NotARuntime);
-    };
-    let tenant = client.tenant;
-    let epoch = epochs.current(tenant);
-    if epochs.changes() == changes {
-        cache.remember_runtime(
-            client.serial,
-            CachedIdentity {
-                runtime,
-                tenant,
-                epoch,
-                revocations,
-            },
-        );
+    match client.auth.owner {
+        SystemAuthOwner::Runtime(runtime) => Ok((runtime, client.tenant)),
+        _ => Err(Refusal::NotARuntime),
     }
-    Ok((runtime, tenant))
 }
 
-/// The runtime's document as of now: from memory if the tenant's epoch has not moved since
-/// it was built, else built again (one read transaction).
+/// The runtime's document as of now (`config_cache.rs`: built once per epoch).
 pub(crate) async fn document(
     state: &AppState,
     runtime: RuntimeId,
     tenant: TenantId,
-) -> Result<Arc<CachedDocument>, ApiError> {
-    let epoch = state.store.config_epochs().current(tenant);
-    if let Some(doc) = state.config_cache.document(runtime, epoch) {
-        return Ok(doc);
-    }
-    let built = async {
-        let mut tx = state
-            .store
-            .read()
-            .await
-            .map_err(|e| sextant_domain::DomainError::Internal(Box::new(e)))?;
-        sextant_director::runtime_config::build(&mut *tx, tenant, runtime).await
-    }
-    .await
-    .map_err(|e| {
-        ApiError::unavailable(
-            "the configuration cannot be read now; try again",
-            "cannot build a runtime configuration",
-            e,
-        )
-    })?;
-    // Tagged with the epoch read before building: a change committed meanwhile makes it
-    // stale at once, never the other way round.
-    Ok(state.config_cache.remember_document(runtime, epoch, built))
+) -> Result<CachedDocument, ApiError> {
+    state
+        .config_cache
+        .document(&state.store, runtime, tenant)
+        .await
 }
 
 #[derive(serde::Deserialize)]
@@ -175,7 +136,15 @@ pub async fn configuration(
     let peer = peer.map(|p| p.0);
     let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS));
     let deadline = tokio::time::Instant::now() + wait;
+    let gzip = accepts_gzip(&headers);
+    let mut woken = false;
     loop {
+        // A change woke this poll: wait for a turn (released when this answer is made).
+        let _turn = if woken {
+            state.config_cache.wake_turn().await
+        } else {
+            None
+        };
         let (runtime, tenant) = match runtime_of(&state, peer.as_ref()).await {
             Ok(found) => found,
             Err(refusal) => return refusal.error(RUNTIMES_ONLY).into_response(),
@@ -190,26 +159,11 @@ pub async fn configuration(
         let Some(built) = &doc.built else {
             return ApiError::NotFound("the runtime does not exist".into()).into_response();
         };
-        if !matches(&headers, &built.version) {
+        if !matches(&headers, built.version()) {
             // The agent gets the document of this epoch.
             state.agents.saw(tenant, runtime, doc.epoch);
             state.agents.answered(tenant);
-            return (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    ),
-                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-                    (
-                        header::ETAG,
-                        HeaderValue::from_str(&etag(&built.version))
-                            .unwrap_or(HeaderValue::from_static("\"\"")),
-                    ),
-                ],
-                built.json.clone(),
-            )
-                .into_response();
+            return document_response(built, gzip);
         }
         // The agent holds this epoch's document (its ETag names its version); remembered in
         // memory, written later in a batch: a 304 still costs no statement.
@@ -220,21 +174,54 @@ pub async fn configuration(
                 StatusCode::NOT_MODIFIED,
                 [(
                     header::ETAG,
-                    HeaderValue::from_str(&etag(&built.version))
+                    HeaderValue::from_str(&etag(built.version()))
                         .unwrap_or(HeaderValue::from_static("\"\"")),
                 )],
             )
                 .into_response()
         };
+        drop(_turn);
         tokio::select! {
             changed = changes.changed() => {
                 if changed.is_err() {
                     return not_modified();
                 }
+                woken = true;
             }
             _ = tokio::time::sleep_until(deadline) => return not_modified(),
         }
     }
+}
+
+/// A 200 with the document, gzip-encoded if the client accepts it.
+fn document_response(built: &ComposedDocument, gzip: bool) -> Response {
+    let (body, tag) = if gzip {
+        (built.gzip(), format!("W/{}", etag(built.version())))
+    } else {
+        (built.json(), etag(built.version()))
+    };
+    let mut response = (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (header::VARY, HeaderValue::from_static("accept-encoding")),
+            (
+                header::ETAG,
+                HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\"")),
+            ),
+        ],
+        body,
+    )
+        .into_response();
+    if gzip {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
 }
 
 /// `GET /runtime/specs/{sha256}`: a spec the runtime's current document names (gzip-encoded
@@ -256,7 +243,7 @@ pub async fn spec(
     let named = doc
         .built
         .as_ref()
-        .is_some_and(|built| built.specs.contains(&sha256));
+        .is_some_and(|built| built.names_spec(&sha256));
     drop(doc);
     let not_found = || {
         ApiError::NotFound("no spec of this runtime's configuration has this hash".into())

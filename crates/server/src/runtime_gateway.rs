@@ -162,10 +162,9 @@ pub async fn application_client(
     };
     let found = doc.built.as_ref().and_then(|built| {
         built
-            .document
-            .applications
+            .applications()
             .iter()
-            .find(|app| app.id == application.into_untyped())
+            .find(|app| app.id == application)
     });
     match found {
         Some(app) => Json(json!({

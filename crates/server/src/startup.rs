@@ -249,6 +249,7 @@ pub async fn start_with(
         ca: ca.clone(),
         previous_ca: cas.previous.clone(),
         config_cache: config_cache.clone(),
+        answers: Arc::default(),
         agents: agents.clone(),
         runtime_serving: Arc::new(RuntimeServing::new(
             dir.runtime_serving_ca,

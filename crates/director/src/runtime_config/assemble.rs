@@ -27,7 +27,7 @@ pub fn scenarios(labels: &BTreeMap<String, Value>) -> Vec<String> {
 }
 
 /// The runtime's eventing URL: its `runtime/event_service_url` label, if that is a string.
-fn event_service_url(labels: &BTreeMap<String, Value>) -> Option<String> {
+pub(crate) fn event_service_url(labels: &BTreeMap<String, Value>) -> Option<String> {
     match labels.get(EVENT_SERVICE_URL_KEY) {
         Some(Value::String(url)) => Some(url.clone()),
         _ => None,
@@ -55,7 +55,7 @@ pub fn assemble(reading: RuntimeReading) -> RuntimeConfiguration {
     }
 }
 
-fn configured_application(
+pub(crate) fn configured_application(
     app: ApplicationReading,
     runtime_auths: &mut HashMap<ApiDefinitionId, Auth>,
 ) -> ConfiguredApplication {

@@ -1,23 +1,33 @@
-//! Builds a runtime's configuration document ([`RuntimeConfiguration`]) in two phases: a
-//! read ([`read::read`]) in one read transaction, with a number of statements that does not
-//! grow with the applications or their definitions (the runtime and its labels, the
-//! applications of its scenarios (a page of 100 per statement), their labels, their API and
-//! event definitions, and this runtime's credentials for those APIs); then an assembly
-//! ([`assemble::assemble`]) that does no I/O, and the document's JSON and version.
+//! Builds runtimes' configuration documents ([`RuntimeConfiguration`]).
+//!
+//! What is read comes in two parts, each in a number of statements that does not grow with
+//! what it reads: the runtimes' own facts, many runtimes at once ([`read::read_runtimes`]:
+//! the runtimes, their labels, their credentials), and the applications of a set of
+//! scenarios ([`read::read_applications`]: the applications (a page of 100 per statement),
+//! their labels, their API and event definitions). Runtimes with the same scenarios share the
+//! second: it is serialised once into an [`compose::ApplicationsPart`], and each runtime's
+//! [`compose::ComposedDocument`] adds its own head and credentials without reading or
+//! serialising the shared part again ([`pieces`]: plain and gzip forms assembled from
+//! pre-serialised pieces).
+//!
+//! [`assemble::assemble`] builds the whole document of one runtime at once, with no I/O:
+//! the reference the composed bytes are checked against ([`BuiltConfiguration`]).
 //!
 //! Specs are named by their digest only: their texts are not read, so what a document costs
 //! (to build and to keep) does not grow with the size of the specs it names.
 
 pub mod assemble;
+pub mod compose;
+pub mod pieces;
 pub mod read;
 
 use std::collections::HashSet;
 
+use sextant_domain::DomainError;
 use sextant_domain::runtime_config::RuntimeConfiguration;
-use sextant_domain::{DomainError, RuntimeId, TenantId};
-use sextant_store::Tx;
 
-/// A built document: the document, its JSON and version, and the hashes of the specs it names.
+/// A document built whole: the document, its JSON and version, and the hashes of the specs
+/// it names (the reference for [`compose::ComposedDocument`]).
 #[derive(Debug)]
 pub struct BuiltConfiguration {
     pub document: RuntimeConfiguration,
@@ -66,17 +76,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The configuration of a runtime, or `None` if the runtime does not exist in the tenant.
-pub async fn build(
-    tx: &mut dyn Tx,
-    tenant: TenantId,
-    runtime_id: RuntimeId,
-) -> Result<Option<BuiltConfiguration>, DomainError> {
-    match read::read(tx, tenant, runtime_id).await? {
-        Some(reading) => BuiltConfiguration::new(assemble::assemble(reading)).map(Some),
-        None => Ok(None),
-    }
-}
-
+#[cfg(test)]
+mod compose_tests;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,7 @@
 //! The read phase: everything a runtime's document is built from, in a number of statements
-//! that does not grow with the applications or their definitions.
+//! that does not grow with the applications or their definitions. It comes in two parts, so
+//! that what runtimes share is read once for all of them: the runtimes' own facts (many
+//! runtimes per read) and the applications of a set of scenarios.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -40,33 +42,108 @@ pub struct ApplicationReading {
     pub events: Vec<EventDefinition>,
 }
 
+/// What a runtime's document takes from the runtime itself: the runtime, its labels and
+/// the credentials set for it. Read for many runtimes at once ([`read_runtimes`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuntimeFacts {
+    pub runtime: Runtime,
+    /// The runtime's labels, by key.
+    pub labels: BTreeMap<String, Value>,
+    /// The credentials set for this runtime (`setAPIAuth`), by API, for any API.
+    pub auths: HashMap<ApiDefinitionId, Auth>,
+}
+
+impl RuntimeFacts {
+    /// The runtime's scenarios as a set (sorted, each once): runtimes with the same set see
+    /// the same applications.
+    pub fn scenario_set(&self) -> Vec<String> {
+        let mut set = scenarios(&self.labels);
+        set.sort_unstable();
+        set.dedup();
+        set
+    }
+}
+
+/// The facts of the runtimes with these ids that exist in the tenant, in three statements
+/// whatever their number (the runtimes, their labels, their credentials).
+pub async fn read_runtimes(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    ids: &[RuntimeId],
+) -> Result<HashMap<RuntimeId, RuntimeFacts>, DomainError> {
+    let runtimes = tx.runtimes_by_id(tenant, ids).await.map_err(internal)?;
+    if runtimes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found: Vec<Uuid> = runtimes.iter().map(|r| r.id.into_untyped()).collect();
+    let mut facts: HashMap<RuntimeId, RuntimeFacts> = runtimes
+        .into_iter()
+        .map(|runtime| {
+            let facts = RuntimeFacts {
+                runtime,
+                labels: BTreeMap::new(),
+                auths: HashMap::new(),
+            };
+            (facts.runtime.id, facts)
+        })
+        .collect();
+    for StoredLabel { object, key, value } in tx
+        .labels(tenant, ObjectKind::Runtime, &found)
+        .await
+        .map_err(internal)?
+    {
+        if let Some(f) = facts.get_mut(&RuntimeId::from_untyped(object)) {
+            f.labels.insert(key, value);
+        }
+    }
+    let found: Vec<RuntimeId> = facts.keys().copied().collect();
+    for auth in tx
+        .runtime_auths_of(tenant, &found)
+        .await
+        .map_err(internal)?
+    {
+        if let Some(f) = facts.get_mut(&auth.runtime_id) {
+            f.auths.insert(auth.api_id, auth.auth);
+        }
+    }
+    Ok(facts)
+}
+
 /// Reads what the runtime's document is built from, or `None` if the runtime does not exist
-/// in the tenant.
+/// in the tenant: its facts ([`read_runtimes`]) and the applications of its scenarios
+/// ([`read_applications`]).
 pub async fn read(
     tx: &mut dyn Tx,
     tenant: TenantId,
     runtime_id: RuntimeId,
 ) -> Result<Option<RuntimeReading>, DomainError> {
-    let Some(runtime) = tx.runtime(tenant, runtime_id).await.map_err(internal)? else {
+    let Some(facts) = read_runtimes(tx, tenant, &[runtime_id])
+        .await?
+        .remove(&runtime_id)
+    else {
         return Ok(None);
     };
-    let labels: BTreeMap<String, Value> = tx
-        .labels(tenant, ObjectKind::Runtime, &[runtime_id.into_untyped()])
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .map(|l| (l.key, l.value))
-        .collect();
-    let apps = scenario_applications(tx, tenant, scenarios(&labels)).await?;
-    if apps.is_empty() {
-        return Ok(Some(RuntimeReading {
-            runtime,
-            labels,
-            applications: Vec::new(),
-            runtime_auths: HashMap::new(),
-        }));
-    }
+    let applications = read_applications(tx, tenant, &facts.scenario_set()).await?;
+    Ok(Some(RuntimeReading {
+        runtime: facts.runtime,
+        labels: facts.labels,
+        applications,
+        runtime_auths: facts.auths,
+    }))
+}
 
+/// The applications of these scenarios, in id order, with their labels, API and event
+/// definitions (without spec texts): what every runtime with these scenarios sees, in a
+/// number of statements that does not grow with the applications or their definitions.
+pub async fn read_applications(
+    tx: &mut dyn Tx,
+    tenant: TenantId,
+    scenarios: &[String],
+) -> Result<Vec<ApplicationReading>, DomainError> {
+    let apps = scenario_applications(tx, tenant, scenarios.to_vec()).await?;
+    if apps.is_empty() {
+        return Ok(Vec::new());
+    }
     let app_ids: Vec<ApplicationId> = apps.iter().map(|app| app.id).collect();
     let untyped_app_ids: Vec<Uuid> = app_ids.iter().map(|id| id.into_untyped()).collect();
     let mut app_labels: HashMap<ApplicationId, BTreeMap<String, Value>> = HashMap::new();
@@ -93,22 +170,7 @@ pub async fn read(
         .definitions_without_spec_data(tenant, &app_ids, &all)
         .await
         .map_err(internal)?;
-    let api_ids: Vec<ApiDefinitionId> = apis
-        .values()
-        .flat_map(|page| page.items.iter().map(|api| api.id))
-        .collect();
-    let runtime_auths = if api_ids.is_empty() {
-        HashMap::new()
-    } else {
-        tx.api_runtime_auths(tenant, &api_ids, Some(&[runtime_id]))
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(|auth| (auth.api_id, auth.auth))
-            .collect()
-    };
-
-    let applications = apps
+    Ok(apps
         .into_iter()
         .map(|application| ApplicationReading {
             labels: app_labels.remove(&application.id).unwrap_or_default(),
@@ -122,13 +184,7 @@ pub async fn read(
                 .unwrap_or_default(),
             application,
         })
-        .collect();
-    Ok(Some(RuntimeReading {
-        runtime,
-        labels,
-        applications,
-        runtime_auths,
-    }))
+        .collect())
 }
 
 /// The applications of the given scenarios, in id order, a page per statement.

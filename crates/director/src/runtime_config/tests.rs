@@ -18,22 +18,22 @@ use super::BuiltConfiguration;
 use super::assemble::{assemble, scenarios};
 use super::read::{ApplicationReading, RuntimeReading};
 
-const TENANT: TenantId = TenantId(Uuid::from_u128(0x7e));
-const RUNTIME: RuntimeId = RuntimeId::from_untyped(Uuid::from_u128(0x100));
+pub(super) const TENANT: TenantId = TenantId(Uuid::from_u128(0x7e));
+pub(super) const RUNTIME: RuntimeId = RuntimeId::from_untyped(Uuid::from_u128(0x100));
 
-fn app_id(n: u128) -> ApplicationId {
+pub(super) fn app_id(n: u128) -> ApplicationId {
     ApplicationId::from_untyped(Uuid::from_u128(0x200 + n))
 }
 
-fn api_id(n: u128) -> ApiDefinitionId {
+pub(super) fn api_id(n: u128) -> ApiDefinitionId {
     ApiDefinitionId::from_untyped(Uuid::from_u128(0x300 + n))
 }
 
-fn event_id(n: u128) -> EventDefinitionId {
+pub(super) fn event_id(n: u128) -> EventDefinitionId {
     EventDefinitionId::from_untyped(Uuid::from_u128(0x400 + n))
 }
 
-fn basic(username: &str) -> Auth {
+pub(super) fn basic(username: &str) -> Auth {
     Auth {
         credential: Credential::Basic {
             username: username.to_owned(),
@@ -45,21 +45,21 @@ fn basic(username: &str) -> Auth {
     }
 }
 
-fn digest(sha256: &str, size: u64) -> SpecDigest {
+pub(super) fn digest(sha256: &str, size: u64) -> SpecDigest {
     SpecDigest {
         sha256: sha256.to_owned(),
         size,
     }
 }
 
-fn labels(entries: &[(&str, Value)]) -> BTreeMap<String, Value> {
+pub(super) fn labels(entries: &[(&str, Value)]) -> BTreeMap<String, Value> {
     entries
         .iter()
         .map(|(key, value)| ((*key).to_owned(), value.clone()))
         .collect()
 }
 
-fn runtime_reading(
+pub(super) fn runtime_reading(
     runtime_labels: BTreeMap<String, Value>,
     applications: Vec<ApplicationReading>,
 ) -> RuntimeReading {
@@ -80,7 +80,7 @@ fn runtime_reading(
     }
 }
 
-fn application(n: u128) -> ApplicationReading {
+pub(super) fn application(n: u128) -> ApplicationReading {
     ApplicationReading {
         application: Application {
             id: app_id(n),
@@ -100,7 +100,12 @@ fn application(n: u128) -> ApplicationReading {
     }
 }
 
-fn api(app: u128, n: u128, default_auth: Option<Auth>, spec: Option<ApiSpec>) -> ApiDefinition {
+pub(super) fn api(
+    app: u128,
+    n: u128,
+    default_auth: Option<Auth>,
+    spec: Option<ApiSpec>,
+) -> ApiDefinition {
     ApiDefinition {
         id: api_id(n),
         tenant: TENANT,
@@ -116,7 +121,7 @@ fn api(app: u128, n: u128, default_auth: Option<Auth>, spec: Option<ApiSpec>) ->
     }
 }
 
-fn api_spec(digest: Option<SpecDigest>) -> ApiSpec {
+pub(super) fn api_spec(digest: Option<SpecDigest>) -> ApiSpec {
     ApiSpec {
         // As the read phase leaves it; a text, if one were there, is not the document's.
         data: None,
@@ -127,7 +132,7 @@ fn api_spec(digest: Option<SpecDigest>) -> ApiSpec {
     }
 }
 
-fn event(app: u128, n: u128, digest: Option<SpecDigest>) -> EventDefinition {
+pub(super) fn event(app: u128, n: u128, digest: Option<SpecDigest>) -> EventDefinition {
     EventDefinition {
         id: event_id(n),
         tenant: TENANT,
