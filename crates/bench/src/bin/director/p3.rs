@@ -11,9 +11,9 @@ use crate::inputs::{app_input, basic_auth, runtime_batch};
 use crate::measure::{Counter, Limit, Report, measure, seed_runtimes};
 use crate::measure::{Read, reads, statements_of};
 use crate::{
-    APIS_PER_APP, APPS_FOR_RUNTIME, Config, EVENTS_PER_APP, P3_APPS, P3_APPS_PAGE, P3_ITEMS_PAGE,
-    P3_SCENARIO, REGISTER_CATALOG, REGISTER_RUNTIME, RUNTIME_COUNT, SET_API_AUTH, TARGET_PASSWORD,
-    TARGET_USER,
+    APIS_PER_APP, APPS_FOR_RUNTIME, APPS_FOR_RUNTIME_AFRESH, Config, EVENTS_PER_APP, P3_APPS,
+    P3_APPS_PAGE, P3_ITEMS_PAGE, P3_SCENARIO, REGISTER_CATALOG, REGISTER_RUNTIME, RUNTIME_COUNT,
+    SET_API_AUTH, TARGET_PASSWORD, TARGET_USER,
 };
 
 /// Registers one runtime; answers its id.
@@ -218,17 +218,31 @@ async fn measure_target(
         "P3: applicationsForRuntime, {} s per measurement ...",
         config.duration.as_secs()
     );
+    let afresh = full.clone();
     reads(
         report,
         config,
         gql,
         statements,
         Read {
-            name: "applicationsForRuntime",
+            name: "applicationsForRuntime (unchanged: the kept answer)",
             query: APPS_FOR_RUNTIME,
             limit: Limit::For(config.duration),
         },
         move |_| full.clone(),
+    )
+    .await?;
+    reads(
+        report,
+        config,
+        gql,
+        statements,
+        Read {
+            name: "applicationsForRuntime with status (computed every time)",
+            query: APPS_FOR_RUNTIME_AFRESH,
+            limit: Limit::For(config.duration),
+        },
+        move |_| afresh.clone(),
     )
     .await
 }

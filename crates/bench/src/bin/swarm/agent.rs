@@ -2,11 +2,12 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail, ensure};
 use reqwest::StatusCode;
-use reqwest::header::{ETAG, IF_NONE_MATCH};
+use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, ETAG, IF_NONE_MATCH};
 use sextant_domain::runtime_config::{CONFIGURATION_PATH, RuntimeConfiguration, SPECS_PATH};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -26,6 +27,29 @@ pub(crate) enum Report {
         agent: usize,
         message: String,
     },
+    /// A 304 answering the check after a failed request (P8: the server came back).
+    Revalidated {
+        agent: usize,
+        at: Instant,
+    },
+}
+
+/// Whether the answer is gzip-encoded.
+fn is_gzipped(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"))
+}
+
+/// The body as sent, decoded if it is gzip-encoded (as `follow.rs` does).
+fn decoded(body: &[u8], gzipped: bool) -> Result<Vec<u8>> {
+    if !gzipped {
+        return Ok(body.to_vec());
+    }
+    let mut out = Vec::with_capacity(body.len() * 4);
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut out)?;
+    Ok(out)
 }
 
 pub(crate) struct SimAgent {
@@ -35,6 +59,9 @@ pub(crate) struct SimAgent {
     pub(crate) wait: u64,
     pub(crate) etag: Option<String>,
     pub(crate) specs: HashSet<String>,
+    /// While set, a failed request is followed by a check without waiting (`wait=0`), whose
+    /// answer is reported: P8 sees when each agent is served again after a restart.
+    pub(crate) revalidate: Arc<AtomicBool>,
 }
 
 impl SimAgent {
@@ -43,6 +70,7 @@ impl SimAgent {
         let mut request = self
             .client
             .get(format!("{}{CONFIGURATION_PATH}?wait={wait}", self.base))
+            .header(ACCEPT_ENCODING, "gzip")
             .timeout(Duration::from_secs(wait + 30));
         if let Some(etag) = &self.etag {
             request = request.header(IF_NONE_MATCH, etag);
@@ -57,8 +85,9 @@ impl SimAgent {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned)
                     .ok_or_else(|| anyhow!("a 200 without ETag"))?;
+                let gzipped = is_gzipped(&response);
                 let body = response.bytes().await?;
-                Ok(Some((etag, body.to_vec())))
+                Ok(Some((etag, decoded(&body, gzipped)?)))
             }
             status => bail!("configuration: HTTP {status}"),
         }
@@ -89,11 +118,13 @@ impl SimAgent {
             let response = self
                 .client
                 .get(format!("{}{SPECS_PATH}/{sha}", self.base))
+                .header(ACCEPT_ENCODING, "gzip")
                 .timeout(Duration::from_secs(30))
                 .send()
                 .await?
                 .error_for_status()?;
-            let data = response.bytes().await?;
+            let gzipped = is_gzipped(&response);
+            let data = decoded(&response.bytes().await?, gzipped)?;
             ensure!(sha256_hex(&data) == *sha, "spec {sha} has another hash");
             self.specs.insert(sha.clone());
         }
@@ -140,13 +171,24 @@ impl SimAgent {
                 return;
             }
         }
+        let mut failed = false;
         loop {
             let started = Instant::now();
-            match self.poll(self.wait).await {
+            let check = failed && self.revalidate.load(Ordering::SeqCst);
+            let wait = if check { 0 } else { self.wait };
+            match self.poll(wait).await {
                 Ok(None) => {
+                    failed = false;
+                    if check {
+                        let _ = reports.send(Report::Revalidated {
+                            agent: index,
+                            at: Instant::now(),
+                        });
+                    }
                     tokio::time::sleep_until((started + MIN_POLL_INTERVAL).into()).await;
                 }
                 Ok(Some((etag, body))) => {
+                    failed = false;
                     let received = Instant::now();
                     match self.apply(&body).await {
                         Ok(api_names) => {
@@ -165,6 +207,7 @@ impl SimAgent {
                     }
                 }
                 Err(e) => {
+                    failed = true;
                     report_error(format!("{e:#}"));
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
@@ -214,6 +257,7 @@ pub(crate) async fn collect_round(
                 done += 1;
             }
             Report::Error { agent, message } => bail!("agent {agent}: {message}"),
+            Report::Revalidated { .. } => {}
         }
     }
     Ok(times.into_iter().flatten().collect())

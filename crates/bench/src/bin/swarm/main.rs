@@ -1,4 +1,4 @@
-//! GOALS.md P2, P4, P5: the agent swarm against a `sextant server` in a process of its own
+//! GOALS.md P2, P4, P5, P8: the agent swarm against a `sextant server` in a process of its own
 //! (so that its CPU time and memory are its own), over loopback.
 //!
 //! - **P2**: paired runtimes (`--clients`, default 64), each on its own mTLS keep-alive
@@ -14,12 +14,16 @@
 //!   its hash) but writes nothing to disk and reports no status. Then `--rounds` changes
 //!   (`addAPIDefinition` with a new spec, as the administrator): for each agent, the time
 //!   from the mutation's response (the commit) and from its sending to the moment the agent
-//!   had applied the new document. Then one change that is in no document
+//!   had applied the new document, and, while the agents re-fetch, the administrator's
+//!   writes (`setRuntimeStatus` of another runtime, every 25 ms) and `/healthz`. The agents
+//!   ask for gzip, as the agent does. Then one change that is in no document
 //!   (`setRuntimeStatus` of another runtime, as every real agent sends once configured): the
 //!   server CPU and statements it costs with every agent's long poll held.
 //! - **P5**: the server's VmRSS before the agents connect and with all of them holding long
 //!   polls; one real `sextant agent` process, VmRSS after it applied its configuration and
 //!   idled.
+//! - **P8**: the server killed and started again with every agent connected; how long until
+//!   every agent is served again, and with what (`restart.rs`).
 //!
 //! The run fails on any HTTP or agent error, an unchanged request not answered 304, a
 //! statement on the 304 path, an agent that does not apply a change within 60 s or applies
@@ -37,11 +41,13 @@
 //! ```
 mod admin;
 mod agent;
+mod restart;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
@@ -63,7 +69,9 @@ use admin::{Admin, pair_all, wait_ready};
 use agent::{Report, SimAgent, collect_round};
 
 #[derive(Parser)]
-#[command(about = "The agent swarm: 304s per second, propagation, footprint (GOALS.md P2, P4, P5)")]
+#[command(
+    about = "The agent swarm: 304s per second, propagation, footprint, restart (GOALS.md P2, P4, P5, P8)"
+)]
 struct Args {
     #[arg(long, value_enum, default_value = "sqlite")]
     backend: BackendArg,
@@ -134,7 +142,20 @@ async fn run(args: &Args) -> Result<()> {
 
     let (mut swarm, rss_with) =
         start_swarm(args, &server, setup.agent_clients, &mut figures).await?;
-    p4_rounds(args, &server, &setup.app, &mut swarm, &mut figures).await?;
+    let probe_runtime = setup
+        .client_ids
+        .first()
+        .ok_or_else(|| anyhow!("no client runtime"))?
+        .clone();
+    p4_rounds(
+        args,
+        &server,
+        &setup.app,
+        &probe_runtime,
+        &mut swarm,
+        &mut figures,
+    )
+    .await?;
     noop_change(&server, &setup.client_ids, &mut swarm, &mut figures).await?;
     let memory = Memory {
         fresh: server.rss_fresh,
@@ -142,6 +163,7 @@ async fn run(args: &Args) -> Result<()> {
         with_agents: rss_with,
     };
     p5_server_memory(args, &memory, &mut figures);
+    restart::p8_restart(args, &mut server, &db, &sextant, &mut swarm, &mut figures).await?;
     swarm.stop().await;
     let real = RealAgent {
         ids: &setup.real_ids,
@@ -164,24 +186,31 @@ struct Server {
     admin: Arc<Admin>,
     /// The main listener's port (the real agent pairs there).
     main_port: u16,
+    mtls_port: u16,
     /// `https://localhost:<mTLS port>`: where the runtimes read their configuration.
     mtls_base: String,
     data_dir: PathBuf,
+    /// Its log (a restarted server appends to it).
+    log: PathBuf,
     /// The server's CPU time.
     cpu: CpuMeter,
     /// Its VmRSS a second after it was ready, with an empty store (P5).
     rss_fresh: u64,
 }
 
-/// Starts the server in a process of its own and waits until it is ready.
-async fn start_server(args: &Args, db: &TestDatabase, sextant: &Path) -> Result<Server> {
-    let data_dir = db.dir.join("data");
-    let (main_port, mtls_port) = (free_port()?, free_port()?);
+/// The `sextant server` command line of this run.
+fn server_command(
+    args: &Args,
+    db: &TestDatabase,
+    sextant: &Path,
+    data_dir: &Path,
+    (main_port, mtls_port): (u16, u16),
+) -> Command {
     let mut command = Command::new(sextant);
     command
         .arg("server")
         .arg("--data-dir")
-        .arg(&data_dir)
+        .arg(data_dir)
         .arg("--listen")
         .arg(format!("127.0.0.1:{main_port}"))
         .arg("--mtls-listen")
@@ -195,8 +224,17 @@ async fn start_server(args: &Args, db: &TestDatabase, sextant: &Path) -> Result<
     if let Backend::Postgres = args.backend.backend() {
         command.arg("--database-url").arg(&db.url);
     }
+    command
+}
+
+/// Starts the server in a process of its own and waits until it is ready.
+async fn start_server(args: &Args, db: &TestDatabase, sextant: &Path) -> Result<Server> {
+    let data_dir = db.dir.join("data");
+    let (main_port, mtls_port) = (free_port()?, free_port()?);
+    let command = server_command(args, db, sextant, &data_dir, (main_port, mtls_port));
     let started = Instant::now();
-    let mut process = Spawned::start(command, db.dir.join("server.log"))?;
+    let log = db.dir.join("server.log");
+    let mut process = Spawned::start(command, log.clone())?;
     let admin = Arc::new(wait_ready(&mut process, &data_dir, main_port).await?);
     let ready_in = started.elapsed();
     let pid = process.pid();
@@ -208,8 +246,10 @@ async fn start_server(args: &Args, db: &TestDatabase, sextant: &Path) -> Result<
         pid,
         admin,
         main_port,
+        mtls_port,
         mtls_base: format!("https://localhost:{mtls_port}"),
         data_dir,
+        log,
         cpu: CpuMeter::of(pid),
         rss_fresh,
     })
@@ -490,6 +530,8 @@ struct Swarm {
     reports: mpsc::UnboundedReceiver<Report>,
     /// The API names every document holds now, sorted.
     expected: Vec<String>,
+    /// Whether the agents check at once after a failed request ([`SimAgent::revalidate`]).
+    revalidate: Arc<AtomicBool>,
 }
 
 impl Swarm {
@@ -510,6 +552,7 @@ async fn start_swarm(
 ) -> Result<(Swarm, u64)> {
     println!("P4: starting {} agents", args.agents);
     let (report_tx, mut reports) = mpsc::unbounded_channel();
+    let revalidate = Arc::new(AtomicBool::new(false));
     let start = Arc::new(Semaphore::new(START_CONCURRENCY));
     let mut tasks = JoinSet::new();
     let swarm_start = Instant::now();
@@ -521,6 +564,7 @@ async fn start_swarm(
             wait: args.wait,
             etag: None,
             specs: HashSet::new(),
+            revalidate: revalidate.clone(),
         };
         tasks.spawn(agent.run(start.clone(), report_tx.clone()));
     }
@@ -546,6 +590,7 @@ async fn start_swarm(
         tasks,
         reports,
         expected,
+        revalidate,
     };
     Ok((swarm, rss_with))
 }
@@ -564,6 +609,52 @@ struct Propagation {
     /// Each mutation's round trip.
     commit_ms: Vec<f64>,
     cpu_per_change: Vec<f64>,
+    /// The administrator's writes (`setRuntimeStatus`) while the agents re-fetch, ms.
+    writes_ms: Vec<f64>,
+    /// `/healthz` while the agents re-fetch, ms.
+    health_ms: Vec<f64>,
+}
+
+/// What the administrator saw while the agents re-fetched.
+#[derive(Default)]
+struct Probe {
+    writes_ms: Vec<f64>,
+    health_ms: Vec<f64>,
+}
+
+/// Writes (`setRuntimeStatus` of a runtime no agent follows: a write transaction that wakes
+/// no agent) and `/healthz`, one after the other every 25 ms, until told to stop.
+fn start_probe(
+    admin: Arc<Admin>,
+    runtime: String,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<Result<Probe>> {
+    tokio::spawn(async move {
+        let mut probe = Probe::default();
+        while !*stop.borrow() {
+            let t = Instant::now();
+            admin
+                .director(
+                    "mutation($id: ID!) { setRuntimeStatus(id: $id, condition: READY) { id } }",
+                    json!({"id": runtime}),
+                )
+                .await?;
+            probe.writes_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            admin
+                .http
+                .get(format!("{}/healthz", admin.base))
+                .send()
+                .await?
+                .error_for_status()?;
+            probe.health_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(25)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        Ok(probe)
+    })
 }
 
 /// P4: `--rounds` changes, each propagated to every agent; their figures.
@@ -571,12 +662,19 @@ async fn p4_rounds(
     args: &Args,
     server: &Server,
     app: &str,
+    probe_runtime: &str,
     swarm: &mut Swarm,
     figures: &mut Figures,
 ) -> Result<()> {
     let mut propagation = Propagation::default();
     for round in 1..=args.rounds {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let probe = start_probe(server.admin.clone(), probe_runtime.to_owned(), stopped);
         propagate(args, server, app, swarm, round, &mut propagation).await?;
+        let _ = stop.send(true);
+        let probe = probe.await??;
+        propagation.writes_ms.extend(probe.writes_ms);
+        propagation.health_ms.extend(probe.health_ms);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     p4_figures(args, propagation, figures);
@@ -654,9 +752,24 @@ fn p4_figures(args: &Args, p: Propagation, figures: &mut Figures) {
         "P4 mutation round trip (addAPIDefinition), median ms",
         format!("{:.1}", percentile(&sorted(p.commit_ms), 50.0)),
     );
+    let cpu_per_change = percentile(&sorted(p.cpu_per_change), 50.0);
     figures.add(
-        "P4 server CPU per change (all agents served), median s",
-        format!("{:.2}", percentile(&sorted(p.cpu_per_change), 50.0)),
+        "P4 server CPU per change (all agents served), median s; per agent µs",
+        format!(
+            "{cpu_per_change:.2}; {:.0}",
+            cpu_per_change / args.agents as f64 * 1e6
+        ),
+    );
+    figures.add(
+        format!(
+            "P4 administrator's write while the agents re-fetch, p50 / p99 / max ms ({} writes)",
+            p.writes_ms.len()
+        ),
+        p50_p99_max(&sorted(p.writes_ms), 1),
+    );
+    figures.add(
+        "P4 /healthz while the agents re-fetch, p50 / p99 / max ms",
+        p50_p99_max(&sorted(p.health_ms), 1),
     );
 }
 
