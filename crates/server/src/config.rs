@@ -99,6 +99,10 @@ pub struct ConnectionSettings {
     /// database, outbound calls and files, each listener gets half of the rest, at most
     /// 4,096. A value above that half is refused at start.
     pub max_connections: Option<usize>,
+    /// Most connections open at once on the mTLS listener (runtimes and applications), when
+    /// it should hold more than the main listener: a fleet's agents each hold one. None:
+    /// `max_connections`. The two together must fit in what the file limit leaves.
+    pub mtls_max_connections: Option<usize>,
     /// Most connections open at once from one address (IPv6: one /64) on each listener.
     pub max_per_peer: usize,
     /// Time for the TLS handshake, and then for the first request.
@@ -114,6 +118,7 @@ impl Default for ConnectionSettings {
     fn default() -> Self {
         ConnectionSettings {
             max_connections: None,
+            mtls_max_connections: None,
             max_per_peer: sextant_tls::DEFAULT_MAX_PER_PEER,
             handshake_timeout: sextant_tls::DEFAULT_HANDSHAKE_TIMEOUT,
             idle_timeout: sextant_tls::DEFAULT_IDLE_TIMEOUT,
@@ -127,34 +132,49 @@ const MAX_CONNECTIONS_CAP: usize = 4096;
 /// The fewest connections a listener may be limited to.
 const MIN_CONNECTIONS: usize = 16;
 
-/// The limits of one listener, given the process's (soft) limit of open files (None:
+/// The limits of each listener, given the process's (soft) limit of open files (None:
 /// unlimited).
+#[derive(Clone, Debug)]
+pub(crate) struct ListenerLimits {
+    pub(crate) main: sextant_tls::ConnectionLimits,
+    pub(crate) mtls: sextant_tls::ConnectionLimits,
+}
+
+/// The limits of both listeners, given the process's (soft) limit of open files (None:
+/// unlimited): a reserve is kept for the database and outbound calls, and what the two
+/// listeners may hold together must fit in the rest.
 pub(crate) fn listener_limits(
     settings: &ConnectionSettings,
     file_limit: Option<u64>,
-) -> Result<sextant_tls::ConnectionLimits, ServerError> {
+) -> Result<ListenerLimits, ServerError> {
     let files = file_limit
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(usize::MAX);
     let reserved = (files / 4).clamp(64, 512);
-    let share = files.saturating_sub(reserved) / 2;
-    let max_connections = match settings.max_connections {
-        None => share.min(MAX_CONNECTIONS_CAP),
-        Some(max) if max > share => {
+    let budget = files.saturating_sub(reserved);
+    let share = budget / 2;
+    let main = match (settings.max_connections, settings.mtls_max_connections) {
+        (Some(max), _) => max,
+        // The mTLS listener asked for more than half: the main listener gets what is left.
+        (None, Some(mtls)) if mtls > share => budget.saturating_sub(mtls).min(MAX_CONNECTIONS_CAP),
+        (None, _) => share.min(MAX_CONNECTIONS_CAP),
+    };
+    let mtls = settings.mtls_max_connections.unwrap_or(main);
+    if main.saturating_add(mtls) > budget {
+        return Err(ServerError::Limits(format!(
+            "{main} connections on the main listener and {mtls} on the mTLS listener do not fit \
+             in the file limit of {files} (at most {budget} together, {share} each by default: \
+             {reserved} are kept for the database and outbound calls); raise the limit \
+             (ulimit -n) or lower --max-connections or --mtls-max-connections"
+        )));
+    }
+    for (name, value) in [("main", main), ("mTLS", mtls)] {
+        if value < MIN_CONNECTIONS {
             return Err(ServerError::Limits(format!(
-                "{max} connections per listener do not fit in the file limit of {files} \
-                 (at most {share}: {reserved} are kept for the database and outbound calls, \
-                 the rest is shared by the two listeners); raise the limit (ulimit -n) or \
-                 lower --max-connections"
+                "the file limit of {files} leaves {value} connections for the {name} listener \
+                 (at least {MIN_CONNECTIONS} are needed); raise it (ulimit -n)"
             )));
         }
-        Some(max) => max,
-    };
-    if max_connections < MIN_CONNECTIONS {
-        return Err(ServerError::Limits(format!(
-            "the file limit of {files} leaves {max_connections} connections per listener \
-             (at least {MIN_CONNECTIONS} are needed); raise it (ulimit -n)"
-        )));
     }
     if settings.max_per_peer == 0 {
         return Err(ServerError::Limits(
@@ -170,12 +190,16 @@ pub(crate) fn listener_limits(
             return Err(ServerError::Limits(format!("{name} must be longer than 0")));
         }
     }
-    Ok(sextant_tls::ConnectionLimits {
+    let limits = |max_connections| sextant_tls::ConnectionLimits {
         max_connections,
         max_per_peer: settings.max_per_peer,
         handshake_timeout: settings.handshake_timeout,
         idle_timeout: settings.idle_timeout,
         keep_alive_interval: settings.keep_alive_interval,
+    };
+    Ok(ListenerLimits {
+        main: limits(main),
+        mtls: limits(mtls),
     })
 }
 
@@ -187,23 +211,16 @@ mod tests {
     #[test]
     fn connection_limits_follow_the_file_limit() {
         let defaults = ConnectionSettings::default();
+        let main = |settings: &ConnectionSettings, files| {
+            listener_limits(settings, files)
+                .unwrap()
+                .main
+                .max_connections
+        };
         // 1,024 files: 256 kept, 384 per listener.
-        assert_eq!(
-            listener_limits(&defaults, Some(1024))
-                .unwrap()
-                .max_connections,
-            384
-        );
-        assert_eq!(
-            listener_limits(&defaults, Some(256))
-                .unwrap()
-                .max_connections,
-            96
-        );
-        assert_eq!(
-            listener_limits(&defaults, None).unwrap().max_connections,
-            MAX_CONNECTIONS_CAP
-        );
+        assert_eq!(main(&defaults, Some(1024)), 384);
+        assert_eq!(main(&defaults, Some(256)), 96);
+        assert_eq!(main(&defaults, None), MAX_CONNECTIONS_CAP);
         // Too few files, or more connections than fit: clear errors.
         let err = listener_limits(&defaults, Some(64))
             .unwrap_err()
@@ -216,17 +233,49 @@ mod tests {
         let err = listener_limits(&explicit, Some(1024))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("at most 384"), "{err}");
+        assert!(err.contains("at most 768 together, 384 each"), "{err}");
+        let both = listener_limits(&explicit, Some(4096)).unwrap();
         assert_eq!(
-            listener_limits(&explicit, Some(4096))
-                .unwrap()
-                .max_connections,
-            500
+            (both.main.max_connections, both.mtls.max_connections),
+            (500, 500)
         );
         let zero = ConnectionSettings {
             idle_timeout: Duration::ZERO,
             ..ConnectionSettings::default()
         };
         assert!(listener_limits(&zero, None).is_err());
+    }
+
+    /// A fleet's server: most descriptors for the mTLS listener, the rest for the main one.
+    #[test]
+    fn the_mtls_listener_may_take_most_of_the_file_limit() {
+        let fleet = ConnectionSettings {
+            mtls_max_connections: Some(19_000),
+            ..ConnectionSettings::default()
+        };
+        let limits = listener_limits(&fleet, Some(20_000)).unwrap();
+        assert_eq!(limits.mtls.max_connections, 19_000);
+        // 20,000 − 512 kept − 19,000.
+        assert_eq!(limits.main.max_connections, 488);
+        let too_many = ConnectionSettings {
+            mtls_max_connections: Some(19_600),
+            ..ConnectionSettings::default()
+        };
+        let err = listener_limits(&too_many, Some(20_000))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("do not fit"), "{err}");
+        let both = ConnectionSettings {
+            max_connections: Some(1_500),
+            mtls_max_connections: Some(18_000),
+            ..ConnectionSettings::default()
+        };
+        let err = listener_limits(&both, Some(20_000))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("1500 connections on the main listener"),
+            "{err}"
+        );
     }
 }

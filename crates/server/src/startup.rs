@@ -113,8 +113,9 @@ pub async fn start_with(
     let connection_limits =
         listener_limits(&options.connections.clone().unwrap_or_default(), file_limit)?;
     tracing::info!(
-        max_connections = connection_limits.max_connections,
-        max_per_peer = connection_limits.max_per_peer,
+        max_connections = connection_limits.main.max_connections,
+        mtls_max_connections = connection_limits.mtls.max_connections,
+        max_per_peer = connection_limits.main.max_per_peer,
         file_limit,
         "connection limits per listener"
     );
@@ -279,14 +280,14 @@ pub async fn start_with(
             main_listener,
             main_tls.clone(),
             http::main_router(state.clone(), console),
-            connection_limits.clone(),
+            connection_limits.main,
             shutdown.clone(),
         )),
         tokio::spawn(sextant_tls::serve_with(
             mtls_listener,
             mtls_tls.clone(),
             http::mtls_router(state),
-            connection_limits,
+            connection_limits.mtls,
             shutdown.clone(),
         )),
         background(

@@ -97,6 +97,10 @@ pub(crate) struct ServerArgs {
     /// (ulimit -n) leaves after a reserve for the database and outbound calls, at most 4096.
     #[arg(long, env = "SEXTANT_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Most connections open at once on the mTLS listener, where each of a fleet's agents
+    /// holds one; default: as --max-connections. Both together must fit in the file limit.
+    #[arg(long, env = "SEXTANT_MTLS_MAX_CONNECTIONS")]
+    mtls_max_connections: Option<usize>,
     /// Most connections open at once from one address (IPv6: one /64) on each listener;
     /// raise it when many runtimes reach the server from one address (NAT).
     #[arg(long, env = "SEXTANT_MAX_CONNECTIONS_PER_PEER", default_value_t = sextant_server::ConnectionSettings::default().max_per_peer)]
@@ -160,6 +164,7 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<()> {
             }),
             connections: Some(sextant_server::ConnectionSettings {
                 max_connections: args.max_connections,
+                mtls_max_connections: args.mtls_max_connections,
                 max_per_peer: args.max_connections_per_peer,
                 handshake_timeout: args.handshake_timeout,
                 idle_timeout: args.idle_timeout,

@@ -30,10 +30,10 @@
 //! a wrong document, a new document after a change outside it, or the time limit.
 //!
 //! `ulimit -n` must allow about `agents + clients + 100` descriptors in this process, and
-//! about `2 × (agents + clients) + 600` in the server (the shell's limit is inherited): the
-//! server keeps a quarter of its limit (at most 512) for the database and outbound calls and
-//! gives each listener half of the rest. All connections come from 127.0.0.1, so the server
-//! is started with `--max-connections-per-peer` above `agents + clients`.
+//! about `agents + clients + 600` in the server (the shell's limit is inherited): the server
+//! keeps a quarter of its limit (at most 512) for the database and outbound calls, and is
+//! started with `--mtls-max-connections` (and, since all connections come from 127.0.0.1,
+//! `--max-connections-per-peer`) above `agents + clients`; its main listener gets the rest.
 //!
 //! ```sh
 //! cargo build --release -p sextant-bench -p sextant
@@ -218,8 +218,10 @@ fn server_command(
         // No benchmark reaches beyond loopback, not even with a DNS lookup.
         .arg("--fetch-allow-hosts")
         .arg("localhost,127.0.0.1,::1")
-        // Every simulated agent and client connects from 127.0.0.1.
+        // Every simulated agent and client connects from 127.0.0.1, to the mTLS listener.
         .arg("--max-connections-per-peer")
+        .arg((args.agents + args.clients + 64).to_string())
+        .arg("--mtls-max-connections")
         .arg((args.agents + args.clients + 64).to_string());
     if let Backend::Postgres = args.backend.backend() {
         command.arg("--database-url").arg(&db.url);
