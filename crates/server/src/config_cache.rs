@@ -35,16 +35,18 @@ use crate::spec_cache::{CachedSpec, SpecCache};
 const MAX_CACHED: usize = 100_000;
 /// At most this many runtimes' facts are read in one batch.
 const FACTS_BATCH: usize = 1_000;
-/// Long polls woken by a change that build and answer at once; the others wait their turn,
-/// so a woken fleet never queues a writer's request behind thousands of answers.
-const WAKE_CONCURRENCY: usize = 16;
+/// Long polls woken by a change that answer at once; the others wait their turn, so a woken
+/// fleet never queues a writer's request behind thousands of answers. (Their facts are asked
+/// for before they wait, [`ConfigCache::prefetch`], so they are still read in large batches.)
+const WAKE_CONCURRENCY: usize = 32;
 
 /// What the server remembers between requests.
 pub struct ConfigCache {
     /// Spec texts, shared by every runtime.
     specs: SpecCache,
-    /// Certificates found valid: serial → the client it stands for.
-    identities: Mutex<HashMap<Vec<u8>, CachedClient>>,
+    /// Certificates found valid: SHA-256 of the certificate (DER) → the client it stands for
+    /// (a hash of the bytes costs less than reading the certificate again).
+    identities: Mutex<HashMap<[u8; 32], CachedClient>>,
     /// Each tenant's view of its current configuration epoch.
     tenants: Mutex<HashMap<TenantId, Arc<TenantView>>>,
     /// Raised by the revocation watcher whenever the set of revoked certificates changed (a
@@ -118,11 +120,15 @@ impl ConfigCache {
         leaf: Option<&[u8]>,
     ) -> Result<Arc<CertificateClient>, AuthError> {
         let epochs = store.config_epochs();
-        let serial = leaf
-            .and_then(|leaf| sextant_pki::client_certificate_identity(leaf).ok())
-            .map(|identity| identity.serial);
-        if let Some(serial) = &serial
-            && let Some(known) = lock(&self.identities).get(serial)
+        let fingerprint = leaf.map(|leaf| {
+            let mut digest = [0u8; 32];
+            digest.copy_from_slice(
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf).as_ref(),
+            );
+            digest
+        });
+        if let Some(fingerprint) = &fingerprint
+            && let Some(known) = lock(&self.identities).get(fingerprint)
             && known.credentials == epochs.credentials()
             && known.revocations == self.revocation_generation()
         {
@@ -137,8 +143,11 @@ impl ConfigCache {
         if identities.len() >= MAX_CACHED {
             identities.clear();
         }
+        let Some(fingerprint) = fingerprint else {
+            return Ok(client);
+        };
         identities.insert(
-            client.serial.clone(),
+            fingerprint,
             CachedClient {
                 client: client.clone(),
                 credentials,
@@ -146,6 +155,17 @@ impl ConfigCache {
             },
         );
         Ok(client)
+    }
+
+    /// Asks for the runtime's facts for the tenant's current epoch without waiting for them
+    /// (a long poll woken by a change, before it waits for its turn): the facts of a woken
+    /// fleet are then read in batches of [`FACTS_BATCH`] whatever the size of a turn.
+    pub(crate) fn prefetch(&self, store: &Arc<dyn Store>, runtime: RuntimeId, tenant: TenantId) {
+        let epoch = store.config_epochs().current(tenant);
+        let view = self.view(tenant, epoch);
+        if view.remembered(runtime).is_none() {
+            view.facts.enqueue(store, tenant, runtime);
+        }
     }
 
     /// Waits for a turn to answer a long poll a change woke.
@@ -187,8 +207,8 @@ impl ConfigCache {
         })
     }
 
-    /// The tenant's view of `epoch` (or of a later one, if a request already opened it: a
-    /// document of newer data tagged with an older epoch is only rebuilt sooner).
+    /// The tenant's view of `epoch`, or of a later one if a request already opened it (its
+    /// documents are then tagged with that later epoch, which their data is as new as).
     fn view(&self, tenant: TenantId, epoch: u64) -> Arc<TenantView> {
         let mut tenants = lock(&self.tenants);
         match tenants.get(&tenant) {
@@ -337,6 +357,35 @@ struct LoaderState {
 }
 
 impl FactsLoader {
+    /// Queues `runtime` for the next batch (unless it is queued, being read or read), and
+    /// starts reading a batch if none is being read.
+    fn enqueue(self: &Arc<Self>, store: &Arc<dyn Store>, tenant: TenantId, runtime: RuntimeId) {
+        let mut state = lock(&self.state);
+        if state.results.contains_key(&runtime) {
+            return;
+        }
+        if state.pending.insert(runtime) {
+            state.queued.push(runtime);
+        }
+        self.start_batch(&mut state, store, tenant);
+    }
+
+    /// Starts reading the next batch, unless one is being read (its end starts the next).
+    fn start_batch(
+        self: &Arc<Self>,
+        state: &mut LoaderState,
+        store: &Arc<dyn Store>,
+        tenant: TenantId,
+    ) {
+        if state.loading || state.queued.is_empty() {
+            return;
+        }
+        state.loading = true;
+        let take = state.queued.len().min(FACTS_BATCH);
+        let batch: Vec<RuntimeId> = state.queued.drain(..take).collect();
+        tokio::spawn(self.clone().read_batch(store.clone(), tenant, batch));
+    }
+
     /// The facts of `runtime` (`None`: it does not exist), read in the next batch. The batch
     /// is read by a task of its own, so a request that goes away while it is read (a client
     /// that disconnects) leaves nobody waiting for ever.
@@ -363,12 +412,7 @@ impl FactsLoader {
                 }
                 // Registered before the lock is released: the batch's end cannot be missed.
                 notified.as_mut().enable();
-                if !state.loading {
-                    state.loading = true;
-                    let take = state.queued.len().min(FACTS_BATCH);
-                    let batch: Vec<RuntimeId> = state.queued.drain(..take).collect();
-                    tokio::spawn(self.clone().read_batch(store.clone(), tenant, batch));
-                }
+                self.start_batch(&mut state, store, tenant);
             }
             notified.await;
         }
@@ -408,6 +452,9 @@ impl FactsLoader {
                 };
                 state.results.insert(*id, result);
             }
+            // Runtimes queued meanwhile are read next (after a failure too: each batch is
+            // tried once, and a failed one tells its runtimes so).
+            self.start_batch(&mut state, &store, tenant);
         }
         self.loaded.notify_waiters();
     }

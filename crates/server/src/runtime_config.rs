@@ -8,8 +8,8 @@
 //! `If-None-Match` names the current version is answered 304 from memory; with `?wait=N`
 //! (seconds, at most 60) it is held until the version changes or the time is up, woken by the
 //! tenant's epoch (on PostgreSQL also when another replica commits the change). Woken long
-//! polls answer a few at a time (`ConfigCache::wake_turn`), so a change that wakes a fleet
-//! does not queue other requests behind it.
+//! polls answer in waves (`ConfigCache::wake_turn`), so a change that wakes a fleet does not
+//! queue other requests behind all of it.
 //!
 //! The document is sent gzip-encoded to clients that accept it (assembled from pieces
 //! compressed once, nothing compressed per request), with a weak `ETag` of the same version:
@@ -187,6 +187,7 @@ pub async fn configuration(
                     return not_modified();
                 }
                 woken = true;
+                state.config_cache.prefetch(&state.store, runtime, tenant);
             }
             _ = tokio::time::sleep_until(deadline) => return not_modified(),
         }
