@@ -38,7 +38,7 @@ const FACTS_BATCH: usize = 1_000;
 /// Long polls woken by a change that answer at once; the others wait their turn, so a woken
 /// fleet never queues a writer's request behind thousands of answers. (Their facts are asked
 /// for before they wait, [`ConfigCache::prefetch`], so they are still read in large batches.)
-const WAKE_CONCURRENCY: usize = 32;
+const WAKE_CONCURRENCY: usize = 16;
 
 /// What the server remembers between requests.
 pub struct ConfigCache {

@@ -73,6 +73,12 @@ impl Refusal {
     }
 }
 
+/// How long a woken long poll that gets a new document holds its turn at least: with
+/// `ConfigCache::wake_turn`'s turns, at most 16 per millisecond are answered, so the fetches
+/// and polls that follow are spread out too and other requests (an administrator's writes,
+/// health checks) find the server between waves.
+const WAKE_PACE: Duration = Duration::from_millis(1);
+
 /// Why the configuration and the specs refuse a certificate that is not a runtime's.
 const RUNTIMES_ONLY: &str = "only a runtime's certificate reads a runtime configuration";
 
@@ -139,12 +145,14 @@ pub async fn configuration(
     let gzip = accepts_gzip(&headers);
     let mut woken = false;
     loop {
-        // A change woke this poll: wait for a turn (released when this answer is made).
+        // A change woke this poll: wait for a turn (released when this answer is made, and
+        // held at least `WAKE_PACE`, so a woken fleet is answered in paced waves).
         let _turn = if woken {
             state.config_cache.wake_turn().await
         } else {
             None
         };
+        let turn_started = tokio::time::Instant::now();
         let (runtime, tenant) = match runtime_of(&state, peer.as_ref()).await {
             Ok(found) => found,
             Err(refusal) => return refusal.error(RUNTIMES_ONLY).into_response(),
@@ -163,7 +171,11 @@ pub async fn configuration(
             // The agent gets the document of this epoch.
             state.agents.saw(tenant, runtime, doc.epoch);
             state.agents.answered(tenant);
-            return document_response(built, gzip);
+            let response = document_response(built, gzip);
+            if _turn.is_some() {
+                tokio::time::sleep_until(turn_started + WAKE_PACE).await;
+            }
+            return response;
         }
         // The agent holds this epoch's document (its ETag names its version); remembered in
         // memory, written later in a batch: a 304 still costs no statement.
