@@ -56,6 +56,19 @@ impl TestApp {
         TestApp(TestServer::start_with(backend, setup).await)
     }
 
+    /// A server that writes agent sightings only when it stops: every statement counted
+    /// while it runs is a request's.
+    pub async fn spawn_without_sighting_flushes(backend: Backend) -> TestApp {
+        TestApp::spawn_with(
+            backend,
+            sextant_server::ServerOptions {
+                agent_flush_interval: Some(std::time::Duration::from_secs(3600)),
+                ..sextant_server::ServerOptions::default()
+            },
+        )
+        .await
+    }
+
     /// A server started with this setup (options and certificate validity).
     pub async fn spawn_setup(backend: Backend, setup: Setup) -> TestApp {
         TestApp(TestServer::start_with(backend, setup).await)

@@ -3,8 +3,6 @@
 //! system auths generation, for `auths`) holds; a change, another consumer or a query
 //! reading anything the epoch does not cover is answered afresh.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, api_input};
@@ -76,15 +74,7 @@ fn api_names(answer: &Value) -> Vec<String> {
 }
 
 async fn an_unchanged_answer_costs_no_statement(backend: Backend) {
-    // Sightings written only at the end: every statement counted here is the answers'.
-    let app = TestApp::spawn_with(
-        backend,
-        sextant_server::ServerOptions {
-            agent_flush_interval: Some(Duration::from_secs(3600)),
-            ..sextant_server::ServerOptions::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_without_sighting_flushes(backend).await;
     app.define_scenarios(&["KEPT", "ELSEWHERE"]).await;
     let shop = app
         .register_app("shop", json!({"scenarios": ["KEPT"]}))

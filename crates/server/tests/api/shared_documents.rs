@@ -186,15 +186,7 @@ async fn runtimes_see_only_their_own_credentials(backend: Backend) {
 }
 
 async fn the_shared_part_is_read_once_per_epoch(backend: Backend) {
-    // Sightings written only at the end: every statement counted here is the documents'.
-    let app = TestApp::spawn_with(
-        backend,
-        sextant_server::ServerOptions {
-            agent_flush_interval: Some(Duration::from_secs(3600)),
-            ..sextant_server::ServerOptions::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_without_sighting_flushes(backend).await;
     let fleet = fleet(&app).await;
     let url = config_url(&app);
     let clients: Vec<reqwest::Client> = fleet
