@@ -147,7 +147,7 @@ pub async fn configuration(
     loop {
         // A change woke this poll: wait for a turn (released when this answer is made, and
         // held at least `WAKE_PACE`, so a woken fleet is answered in paced waves).
-        let _turn = if woken {
+        let turn = if woken {
             state.config_cache.wake_turn().await
         } else {
             None
@@ -172,7 +172,7 @@ pub async fn configuration(
             state.agents.saw(tenant, runtime, doc.epoch);
             state.agents.answered(tenant);
             let response = document_response(built, gzip);
-            if _turn.is_some() {
+            if turn.is_some() {
                 tokio::time::sleep_until(turn_started + WAKE_PACE).await;
             }
             return response;
@@ -192,7 +192,7 @@ pub async fn configuration(
             )
                 .into_response()
         };
-        drop(_turn);
+        drop(turn);
         tokio::select! {
             changed = changes.changed() => {
                 if changed.is_err() {
