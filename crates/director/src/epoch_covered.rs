@@ -150,11 +150,13 @@ fn allowed(type_name: &str) -> Option<&'static [Allowed]> {
     })
 }
 
+/// The members of the one union reached, `CredentialData`.
+const CREDENTIAL_DATA_MEMBERS: [&str; 2] = ["BasicCredentialData", "OAuthCredentialData"];
+
 /// The types a fragment on `type_name` may name: itself, or a member of the union.
 fn fragment_allowed(type_name: &str, condition: &str) -> bool {
     condition == type_name
-        || (type_name == "CredentialData"
-            && matches!(condition, "BasicCredentialData" | "OAuthCredentialData"))
+        || (type_name == "CredentialData" && CREDENTIAL_DATA_MEMBERS.contains(&condition))
 }
 
 /// Whether the operation that `operation_name` selects (the only one, if `None`) of `query`
@@ -374,14 +376,9 @@ mod tests {
                 }
             }
             if let async_graphql::parser::types::TypeKind::Union(union) = kind {
-                for member in &union.members {
-                    assert!(fragment_allowed(type_name, member.node.as_str()));
-                    pending.push(if member.node == "BasicCredentialData" {
-                        "BasicCredentialData"
-                    } else {
-                        "OAuthCredentialData"
-                    });
-                }
+                let members: Vec<&str> = union.members.iter().map(|m| m.node.as_str()).collect();
+                assert_eq!(members, CREDENTIAL_DATA_MEMBERS, "{type_name}");
+                pending.extend(CREDENTIAL_DATA_MEMBERS);
             }
         }
         assert!(seen.contains("OAuthCredentialData"));

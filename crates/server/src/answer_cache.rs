@@ -11,11 +11,13 @@
 //! same one with other scopes, never gets it.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use axum::body::Bytes;
 use sextant_domain::{Consumer, TenantId};
 use sextant_store::ConfigEpochs;
+
+use crate::locks::lock;
 
 /// Answers larger than this are not kept.
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
@@ -115,8 +117,4 @@ impl AnswerCache {
             entries.bytes -= old.body.len();
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use sextant_auth::AuthError;
 use sextant_connector::CertificateClient;
@@ -27,6 +27,7 @@ use sextant_director::runtime_config::read::{RuntimeFacts, read_applications, re
 use sextant_domain::{DomainError, RuntimeId, TenantId};
 use sextant_store::Store;
 
+use crate::locks::lock;
 use crate::response::ApiError;
 use crate::spec_cache::{CachedSpec, SpecCache};
 
@@ -458,8 +459,4 @@ impl FactsLoader {
         }
         self.loaded.notify_waiters();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

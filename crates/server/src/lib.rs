@@ -12,7 +12,7 @@
 //!
 //! Within the crate, imports run one way: handlers (`http`, `oauth`, `runtime_config`,
 //! `runtime_gateway`) import the shared leaves (`context`, `config_cache`, `spec_cache`,
-//! `answer_cache`,
+//! `answer_cache`, `locks`,
 //! `agent_sightings`, `response`, `peer`), never the other way round; only `http` names the handlers, to route to them.
 //!
 //! Must not know: the rules of any API. The Director, the Connector and the Provisioner
@@ -29,6 +29,7 @@ mod datadir;
 mod error;
 mod http;
 mod listener_tls;
+mod locks;
 pub mod notifier;
 mod oauth;
 mod peer;

@@ -3,8 +3,9 @@
 //! gzip forms.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
+use crate::locks::lock;
 use crate::response::ApiError;
 
 /// The most bytes of spec texts (and their gzip forms) kept in memory for all runtimes
@@ -159,8 +160,4 @@ fn unavailable_because(
     e: impl std::error::Error + Send + Sync + 'static,
 ) -> ApiError {
     ApiError::unavailable(SPEC_UNAVAILABLE, context, e)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

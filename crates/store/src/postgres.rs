@@ -285,13 +285,6 @@ impl PgTx {
         &mut self.tx
     }
 
-    /// Noted for the commit; the other replicas are told with the epochs, in one statement
-    /// just before it ([`PgTx::before_commit`]).
-    async fn announce(&mut self, what: crate::epochs::Announcement) -> Result<(), StoreError> {
-        self.announced.note(what);
-        Ok(())
-    }
-
     /// Tells the other replicas what this transaction raised and announced: one `NOTIFY` per
     /// epoch and announcement, all in one statement, delivered when (and only if) the
     /// transaction commits.

@@ -355,12 +355,6 @@ impl SqliteTx {
         &mut self.tx
     }
 
-    /// Noted for the commit; there are no other replicas to tell.
-    async fn announce(&mut self, what: crate::epochs::Announcement) -> Result<(), StoreError> {
-        self.announced.note(what);
-        Ok(())
-    }
-
     /// Nothing to tell before a commit: there are no other replicas.
     async fn before_commit(&mut self) -> Result<(), StoreError> {
         Ok(())

@@ -211,7 +211,7 @@ impl ComposedDocument {
             crc: 0,
         };
         let (sha, crc, len) = pieces::digests(doc.parts());
-        doc.version = sha[..16].iter().map(|b| format!("{b:02x}")).collect();
+        doc.version = super::version_of(&sha);
         doc.crc = crc;
         doc.len = len;
         Ok(doc)

@@ -44,8 +44,8 @@ impl BuiltConfiguration {
     /// The document with its JSON, version and the specs it names.
     pub fn new(document: RuntimeConfiguration) -> Result<Self, DomainError> {
         let json = serde_json::to_vec(&document).map_err(|e| DomainError::Internal(Box::new(e)))?;
-        let mut version = sha256_hex(&json);
-        version.truncate(32);
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &json);
+        let version = version_of(digest.as_ref());
         let specs = document
             .applications
             .iter()
@@ -71,9 +71,9 @@ impl BuiltConfiguration {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+/// A document's version: the first 16 bytes of the SHA-256 of its JSON, in lowercase hex.
+pub(crate) fn version_of(sha256: &[u8]) -> String {
+    sha256[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -11,11 +11,10 @@
 //! `ResolvedFilter`, ...) without a path: the adapter imports them.
 //!
 //! The adapter provides, as inherent items of its transaction type:
-//! - the fields `tx` (the `sqlx::Transaction`), `epochs`, `bumped` and `announced`
+//! - the fields `tx` (the `sqlx::Transaction`), `epochs`, `bumped` and `announced` (what the
+//!   transaction announces at commit: `announced.note(Announcement)`)
 //! - `fn conn(&mut self) -> &mut <Db as Database>::Connection`
 //! - `fn counter(&self) -> &StatementCounter`
-//! - `async fn announce(&mut self, Announcement)` (notes it for the commit, once per
-//!   transaction)
 //! - `async fn before_commit(&mut self)` (tells other replicas what the transaction raised and
 //!   announced, delivered at commit: on PostgreSQL one statement of `NOTIFY`s)
 //! - `async fn lock_spec_quota(&mut self, tenant)` (serializes a tenant's quota checks)

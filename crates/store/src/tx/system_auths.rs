@@ -285,7 +285,7 @@ macro_rules! system_auth_tx {
                 .await?;
                 // An application's clients are listed (`Application.auths`).
                 if app.is_some() {
-                    self.announce($crate::epochs::Announcement::SystemAuths).await?;
+                    self.announced.note($crate::epochs::Announcement::SystemAuths);
                 }
                 Ok(())
             }
@@ -319,9 +319,9 @@ macro_rules! system_auth_tx {
                 .await?;
                 let deleted = row.as_ref().map(Self::system_auth_from_row).transpose()?;
                 if let Some(deleted) = &deleted {
-                    self.announce($crate::epochs::Announcement::Credentials).await?;
+                    self.announced.note($crate::epochs::Announcement::Credentials);
                     if matches!(deleted.owner, sextant_domain::SystemAuthOwner::Application(_)) {
-                        self.announce($crate::epochs::Announcement::SystemAuths).await?;
+                        self.announced.note($crate::epochs::Announcement::SystemAuths);
                     }
                 }
                 Ok(deleted)
@@ -342,9 +342,9 @@ macro_rules! system_auth_tx {
                 .execute(self.conn())
                 .await?;
                 if done.rows_affected() > 0 {
-                    self.announce($crate::epochs::Announcement::Credentials).await?;
+                    self.announced.note($crate::epochs::Announcement::Credentials);
                     if matches!(owner, sextant_domain::SystemAuthOwner::Application(_)) {
-                        self.announce($crate::epochs::Announcement::SystemAuths).await?;
+                        self.announced.note($crate::epochs::Announcement::SystemAuths);
                     }
                 }
                 Ok(done.rows_affected())
@@ -529,7 +529,7 @@ macro_rules! system_auth_tx {
                 .execute(self.conn())
                 .await?;
                 if done.rows_affected() > 0 {
-                    self.announce($crate::epochs::Announcement::Credentials).await?;
+                    self.announced.note($crate::epochs::Announcement::Credentials);
                 }
                 Ok(done.rows_affected() >= 1)
             }
@@ -565,7 +565,7 @@ macro_rules! system_auth_tx {
                     .await?,
                 };
                 if done.rows_affected() > 0 {
-                    self.announce($crate::epochs::Announcement::Credentials).await?;
+                    self.announced.note($crate::epochs::Announcement::Credentials);
                 }
                 Ok(done.rows_affected())
             }

@@ -324,7 +324,7 @@ macro_rules! deliveries_tx {
                 .bind(to_micros(delivery.next_attempt_at))
                 .execute(self.conn())
                 .await?;
-                self.announce($crate::epochs::Announcement::Outbox).await?;
+                self.announced.note($crate::epochs::Announcement::Outbox);
                 Ok(())
             }
 
@@ -370,7 +370,7 @@ macro_rules! deliveries_tx {
                 .await?;
                 let queued = row.as_ref().map(Self::delivery_from_row).transpose()?;
                 if queued.is_some() {
-                    self.announce($crate::epochs::Announcement::Outbox).await?;
+                    self.announced.note($crate::epochs::Announcement::Outbox);
                 }
                 Ok(queued)
             }

@@ -295,7 +295,7 @@ macro_rules! fan_out_expansion {
                 self.counter().inc();
                 let done = qb.build().execute(self.conn()).await?;
                 if done.rows_affected() > 0 {
-                    self.announce($crate::epochs::Announcement::Outbox).await?;
+                    self.announced.note($crate::epochs::Announcement::Outbox);
                 }
                 Ok(done.rows_affected())
             }

@@ -293,7 +293,7 @@ macro_rules! fan_outs_tx {
                 .await?;
                 let recorded = done.rows_affected() > 0;
                 if recorded {
-                    self.announce($crate::epochs::Announcement::Outbox).await?;
+                    self.announced.note($crate::epochs::Announcement::Outbox);
                 }
                 Ok(recorded)
             }
